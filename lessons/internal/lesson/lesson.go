@@ -1,0 +1,246 @@
+// Package lesson runs a tcptour lesson: it parses the common flags,
+// prints the title, pauses between steps when asked, feeds the trace to
+// the printers and ends with the recap and the exercises.
+//
+// A lesson's main.go holds its own networking code; this package holds
+// everything else, so that the lesson source is the teaching material:
+//
+//	var lessonInfo = lesson.Lesson{Number: "01", Title: "Listening", …}
+//
+//	func main() { lesson.Main(lessonInfo, run) }
+//
+//	func run(l *lesson.Run) error {
+//		l.Step("Listen", "net.Listen asks the kernel for a listening socket.")
+//		ln, err := tracer.Listen(l.Context(), l.Hooks("server"), "tcp4", "127.0.0.1:0")
+//		…
+//	}
+package lesson
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+
+	"tcptour/tracer"
+	"tcptour/tracer/lab"
+)
+
+// Lesson describes a lesson: what it is called and what it leaves the
+// learner with.
+type Lesson struct {
+	Number string // "03": the folder under lessons/
+	Title  string
+	// Intro says in a sentence or two what the learner will see.
+	Intro string
+	// Steps is how many times the lesson calls Step; the runner shows
+	// "Step 2 of 5" and checks the count.
+	Steps int
+	// Recap lists what to remember, one point a line.
+	Recap []string
+	// TryThis lists exercises: commands to run, flags to change.
+	TryThis []string
+}
+
+// Options are the common flags of every lesson.
+type Options struct {
+	Step    bool // pause for Enter before each step
+	JSON    bool // print JSON lines instead of the pretty trace
+	NoColor bool // no colour even on a terminal
+
+	// Out receives the lesson's output; nil means os.Stdout.
+	Out io.Writer
+	// In is read for Enter when Step is set; nil means os.Stdin.
+	In io.Reader
+	// Prompt receives the "press Enter" prompts; nil means os.Stderr.
+	Prompt io.Writer
+}
+
+// Run is a lesson in progress, handed to the lesson's body.
+type Run struct {
+	lesson Lesson
+	opts   Options
+	ctx    context.Context
+	trace  *tracer.Trace
+	out    io.Writer
+	step   int
+	in     *bufio.Reader
+	lab    *lab.Server
+}
+
+// Main runs a lesson as a program: it parses the flags in os.Args, runs
+// body and exits with status 0, or 1 with the error on one line, or 2
+// for a bad flag.
+func Main(l Lesson, body func(*Run) error) {
+	opts, err := ParseFlags(l, os.Args[1:], os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
+	if err := Exec(context.Background(), l, opts, body); err != nil {
+		fmt.Fprintf(os.Stderr, "lesson %s: %v\n", l.Number, err)
+		os.Exit(1)
+	}
+}
+
+// ParseFlags parses the common flags. On a bad flag it writes the error
+// and the usage to stderr and returns the error.
+func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
+	var opts Options
+	fs := flag.NewFlagSet("lesson "+l.Number, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	stepDefault := isatty.IsTerminal(os.Stdin.Fd()) && isatty.IsTerminal(os.Stdout.Fd())
+	fs.BoolVar(&opts.Step, "step", stepDefault, "pause for Enter before each step (default on a terminal; never when stdin is not a terminal)")
+	fs.BoolVar(&opts.JSON, "json", false, "print the trace as JSON lines, one object per event (see docs/trace-format.md)")
+	fs.BoolVar(&opts.NoColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: go run ./lessons/%s [flags]\n\nLesson %s · %s\n%s\n\nFlags:\n", l.Number, l.Number, l.Title, l.Intro)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return opts, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		fmt.Fprintln(stderr, err)
+		fs.Usage()
+		return opts, err
+	}
+	if opts.Step && !isatty.IsTerminal(os.Stdin.Fd()) {
+		// Nobody can press Enter: run straight through.
+		opts.Step = false
+	}
+	return opts, nil
+}
+
+// Exec runs a lesson with opts. It returns body's error, or an error when
+// the output could not be written.
+func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) error {
+	out := opts.Out
+	if out == nil {
+		out = os.Stdout
+	}
+	var printer tracer.Printer
+	if opts.JSON {
+		printer = tracer.NewJSON(out)
+	} else {
+		printer = tracer.NewPretty(out, tracer.ColorWanted(out, opts.NoColor))
+	}
+	r := &Run{
+		lesson: l,
+		opts:   opts,
+		ctx:    ctx,
+		out:    out,
+		trace:  tracer.New(tracer.Options{Printers: []tracer.Printer{printer}}),
+	}
+	if opts.Step {
+		in := opts.In
+		if in == nil {
+			in = os.Stdin
+		}
+		r.in = bufio.NewReader(in)
+	}
+	r.trace.Add(tracer.Event{
+		Actor: "lesson", Phase: tracer.PhaseLesson,
+		Text: fmt.Sprintf("tcptour · lesson %s · %s", l.Number, l.Title),
+		Note: l.Intro,
+	})
+	err := body(r)
+	if r.lab != nil {
+		if cerr := r.lab.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if ferr := r.trace.Flush(); err == nil && ferr != nil {
+		err = fmt.Errorf("writing the trace: %w", ferr)
+	}
+	if err != nil {
+		return err
+	}
+	if r.step != l.Steps {
+		return fmt.Errorf("the lesson ran %d steps but says it has %d", r.step, l.Steps)
+	}
+	if !opts.JSON {
+		r.printList("Recap", l.Recap)
+		r.printList("Try this", l.TryThis)
+	}
+	return nil
+}
+
+func (r *Run) printList(title string, items []string) {
+	if len(items) == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%s\n", title)
+	for _, it := range items {
+		lines := strings.Split(it, "\n")
+		fmt.Fprintf(&b, "  • %s\n", lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(&b, "    %s\n", l)
+		}
+	}
+	// NOTE: an error here is a closed stdout; Flush already reported it.
+	_, _ = io.WriteString(r.out, b.String())
+}
+
+// Step prints the events of the previous step, then the heading of the
+// next one with its explanation. With --step it first waits for Enter.
+func (r *Run) Step(title, text string) {
+	r.trace.Flush()
+	r.step++
+	if r.in != nil {
+		prompt := r.opts.Prompt
+		if prompt == nil {
+			prompt = os.Stderr
+		}
+		fmt.Fprintf(prompt, "\n[press Enter for step %d of %d: %s] ", r.step, r.lesson.Steps, title)
+		if _, err := r.in.ReadString('\n'); err != nil {
+			r.in = nil // stdin closed: run the rest straight through
+		}
+	}
+	r.trace.Add(tracer.Event{
+		Actor: "lesson", Phase: tracer.PhaseStep, Step: r.step,
+		Text: fmt.Sprintf("Step %d of %d · %s", r.step, r.lesson.Steps, title),
+		Note: text,
+	})
+}
+
+// Note adds a remark by actor to the trace, printed in time order with
+// the events.
+func (r *Run) Note(actor, text string) { r.trace.Note(actor, text) }
+
+// Hooks returns hooks that record events done by actor ("client",
+// "server", …) in the lesson's trace.
+func (r *Run) Hooks(actor string) *tracer.Hooks { return r.trace.Hooks(actor) }
+
+// Trace returns the lesson's trace.
+func (r *Run) Trace() *tracer.Trace { return r.trace }
+
+// Context returns the lesson's context.
+func (r *Run) Context() context.Context { return r.ctx }
+
+// Lab returns the address of the lab DNS server (see package lab),
+// starting it on first use on a free loopback port.
+func (r *Run) Lab() (netip.AddrPort, error) {
+	if r.lab == nil {
+		s, err := lab.Start("127.0.0.1:0", lab.Names)
+		if err != nil {
+			return netip.AddrPort{}, err
+		}
+		r.lab = s
+		r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote, Local: s.Addr(),
+			Text: "lab DNS server on udp " + s.Addr().String(),
+			Note: "A small DNS server on loopback that answers for the lesson names (chuck.norris.test → 127.0.0.1) and says NXDOMAIN to everything else. The client's resolver is pointed at it, so the lookup is a real UDP exchange."})
+	}
+	return r.lab.Addr(), nil
+}

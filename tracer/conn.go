@@ -1,0 +1,185 @@
+package tracer
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Listen opens a listening socket like [net.Listen] and returns it
+// wrapped by [WrapListener]. The Listen hook reports the address the
+// kernel bound, which is how a program asking for port 0 learns its port.
+func Listen(ctx context.Context, h *Hooks, network, address string) (net.Listener, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, network, address)
+	info := ListenInfo{Time: time.Now(), Network: network, Addr: address, Err: err}
+	if err == nil {
+		info.Local = addrPort(ln.Addr())
+	}
+	if h != nil && h.Listen != nil {
+		h.Listen(info)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return WrapListener(ln, h), nil
+}
+
+// WrapListener returns a listener whose Accept calls h.Accept and wraps
+// each new connection with [WrapConn], and whose Close calls h.Close.
+// Like golang.org/x/net/netutil.LimitListener it embeds the listener and
+// overrides only what it traces.
+func WrapListener(l net.Listener, h *Hooks) net.Listener {
+	if h == nil {
+		h = &Hooks{}
+	}
+	return &listener{Listener: l, h: h}
+}
+
+type listener struct {
+	net.Listener
+	h         *Hooks
+	closeOnce sync.Once
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	now := time.Now()
+	if err != nil {
+		if !errors.Is(err, net.ErrClosed) && l.h.Accept != nil {
+			l.h.Accept(AcceptInfo{Time: now, Local: addrPort(l.Addr()), Err: err})
+		}
+		return nil, err
+	}
+	if l.h.Accept != nil {
+		l.h.Accept(AcceptInfo{Time: now, Local: addrPort(c.LocalAddr()), Remote: addrPort(c.RemoteAddr())})
+	}
+	return WrapConn(c, l.h), nil
+}
+
+func (l *listener) Close() error {
+	start := time.Now()
+	err := l.Listener.Close()
+	l.closeOnce.Do(func() {
+		if l.h.Close != nil {
+			l.h.Close(CloseInfo{Time: start, Listener: true, Local: addrPort(l.Addr()), Err: err})
+		}
+	})
+	return err
+}
+
+// WrapConn returns a connection that calls h's Read, Write, CloseWrite
+// and Close hooks and otherwise behaves as c. The returned connection
+// also has the methods
+//
+//	CloseWrite() error  // shut down the write half (TCP: send FIN)
+//	NetConn() net.Conn  // the wrapped connection, e.g. a *net.TCPConn
+//
+// so a program can half-close it or reach socket options:
+// conn.(interface{ CloseWrite() error }).CloseWrite().
+func WrapConn(c net.Conn, h *Hooks) net.Conn {
+	if h == nil {
+		h = &Hooks{}
+	}
+	return &conn{
+		Conn:   c,
+		h:      h,
+		local:  addrPort(c.LocalAddr()),
+		remote: addrPort(c.RemoteAddr()),
+		start:  time.Now(),
+	}
+}
+
+type conn struct {
+	net.Conn
+	h             *Hooks
+	local, remote netip.AddrPort
+	start         time.Time
+	in, out       atomic.Int64
+	eof           atomic.Bool
+	wclosed       atomic.Bool
+	closeOnce     sync.Once
+}
+
+func (c *conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	now := time.Now()
+	c.in.Add(int64(n))
+	if errors.Is(err, io.EOF) {
+		c.eof.Store(true)
+	}
+	if c.h.Read != nil && (n > 0 || err != nil) {
+		c.h.Read(IOInfo{Time: now, Local: c.local, Remote: c.remote, N: n, Data: p[:n], Err: err})
+	}
+	return n, err
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	start := time.Now()
+	n, err := c.Conn.Write(p)
+	c.out.Add(int64(n))
+	if c.h.Write != nil {
+		c.h.Write(IOInfo{Time: start, Local: c.local, Remote: c.remote, N: n, Data: p[:n], Err: err})
+	}
+	return n, err
+}
+
+// CloseWrite shuts down the write half of the connection when the
+// wrapped connection supports it (*net.TCPConn does).
+func (c *conn) CloseWrite() error {
+	cw, ok := c.Conn.(interface{ CloseWrite() error })
+	if !ok {
+		return &net.OpError{Op: "close-write", Net: "tcp", Addr: c.RemoteAddr(), Err: errors.ErrUnsupported}
+	}
+	start := time.Now()
+	err := cw.CloseWrite()
+	if err == nil {
+		c.wclosed.Store(true)
+	}
+	if c.h.CloseWrite != nil {
+		c.h.CloseWrite(CloseWriteInfo{Time: start, Local: c.local, Remote: c.remote, Err: err})
+	}
+	return err
+}
+
+// NetConn returns the wrapped connection.
+func (c *conn) NetConn() net.Conn { return c.Conn }
+
+func (c *conn) Close() error {
+	start := time.Now()
+	err := c.Conn.Close()
+	c.closeOnce.Do(func() {
+		if c.h.Close != nil {
+			c.h.Close(CloseInfo{
+				Time:  start,
+				Local: c.local, Remote: c.remote,
+				BytesIn: c.in.Load(), BytesOut: c.out.Load(),
+				PeerClosed: c.eof.Load(), WriteClosed: c.wclosed.Load(),
+				Lifetime: start.Sub(c.start), Err: err,
+			})
+		}
+	})
+	return err
+}
+
+// addrPort converts a *net.TCPAddr or *net.UDPAddr to a netip.AddrPort,
+// with IPv4-mapped IPv6 addresses unmapped.
+func addrPort(a net.Addr) netip.AddrPort {
+	var ap netip.AddrPort
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ap = a.AddrPort()
+	case *net.UDPAddr:
+		ap = a.AddrPort()
+	default:
+		if a != nil {
+			ap, _ = netip.ParseAddrPort(a.String())
+		}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}

@@ -1,0 +1,132 @@
+package tracer
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Phase names what happened in an [Event]. The values are stable: they are
+// the "phase" field of the JSON output (see docs/trace-format.md).
+type Phase string
+
+// The phases of a connection's life, in roughly the order they happen,
+// followed by the phases a lesson adds around them.
+const (
+	PhaseListen       Phase = "listen"        // a listening socket was opened
+	PhaseDNSStart     Phase = "dns-start"     // a name lookup started
+	PhaseDNSDone      Phase = "dns-done"      // a name lookup finished (addresses or error)
+	PhaseDNSSkip      Phase = "dns-skip"      // no lookup: the address was an IP literal
+	PhaseConnectStart Phase = "connect-start" // connect(2) started: the kernel sends SYN
+	PhaseConnectDone  Phase = "connect-done"  // the handshake finished, or failed
+	PhaseAccept       Phase = "accept"        // Accept returned a new connection
+	PhaseRead         Phase = "read"          // Read returned bytes
+	PhaseWrite        Phase = "write"         // Write handed bytes to the kernel
+	PhaseEOF          Phase = "eof"           // Read returned io.EOF: the peer sent FIN
+	PhaseCloseWrite   Phase = "close-write"   // CloseWrite: this side's FIN, reading goes on
+	PhaseClose        Phase = "close"         // a connection or listener was closed
+	PhaseError        Phase = "error"         // an operation failed
+	PhaseNote         Phase = "note"          // a remark added by the program
+	PhaseLesson       Phase = "lesson"        // a lesson starts (title in Text)
+	PhaseStep         Phase = "step"          // a lesson step starts (title in Text)
+)
+
+// Event is one thing that happened, as the trace records it. Which fields
+// are set depends on the Phase; the rest are zero. The JSON names are
+// documented in docs/trace-format.md.
+type Event struct {
+	// Seq numbers events in the order they were added to the trace.
+	Seq int64 `json:"seq"`
+	// Time is the wall-clock time the event happened.
+	Time time.Time `json:"time"`
+	// Elapsed is Time minus the start of the trace.
+	Elapsed time.Duration `json:"elapsed_ns"`
+	// Step is the lesson step the event happened in, 0 outside lessons.
+	Step int `json:"step,omitempty"`
+	// Actor is who did it: "client", "server", or a name the program gave.
+	Actor string `json:"actor"`
+	// Conn identifies the TCP connection (1, 2, …). Both ends of one
+	// connection get the same id because it is derived from the
+	// five-tuple; 0 means no connection (a listener, a lookup).
+	Conn int `json:"conn,omitempty"`
+	// Phase says what happened.
+	Phase Phase `json:"phase"`
+
+	// Proto, Local and Remote are the five-tuple (protocol, local IP and
+	// port, remote IP and port) from the actor's point of view.
+	Proto  string         `json:"proto,omitempty"`
+	Local  netip.AddrPort `json:"local,omitzero"`
+	Remote netip.AddrPort `json:"remote,omitzero"`
+	// Addr is the address the program asked for: the listen address or
+	// the dial target, before any lookup ("chuck.norris.test:6969").
+	Addr string `json:"addr,omitempty"`
+
+	// Name is the host name looked up.
+	Name string `json:"name,omitempty"`
+	// DNSServers are the DNS servers the resolver sent queries to
+	// ("udp 127.0.0.1:53531"); empty when no query was sent.
+	DNSServers []string `json:"dns_servers,omitempty"`
+	// Addrs are the addresses a lookup returned.
+	Addrs []netip.Addr `json:"addrs,omitempty"`
+
+	// Bytes is the byte count of a read or write.
+	Bytes int `json:"bytes,omitempty"`
+	// Data is a printable preview of the bytes read or written: quoted
+	// text, or hex when the bytes are not text. Long data is cut; Bytes
+	// keeps the true count.
+	Data string `json:"data,omitempty"`
+	// BytesIn and BytesOut count what a connection read and wrote in its
+	// life, set on close.
+	BytesIn  int64 `json:"bytes_in,omitempty"`
+	BytesOut int64 `json:"bytes_out,omitempty"`
+	// PeerClosed is set on close when the peer's FIN had already been read
+	// (this side is the passive closer).
+	PeerClosed bool `json:"peer_closed,omitempty"`
+	// Lifetime is how long a connection lived, set on close.
+	Lifetime time.Duration `json:"lifetime_ns,omitempty"`
+	// Duration is how long a lookup or connect took.
+	Duration time.Duration `json:"duration_ns,omitempty"`
+
+	// Op names the operation that failed, with Err.
+	Op string `json:"op,omitempty"`
+	// Err is the error text.
+	Err string `json:"error,omitempty"`
+	// Text is a title (lesson, step) or the text of a note.
+	Text string `json:"text,omitempty"`
+	// Note explains in plain language what the program did and what the
+	// kernel did.
+	Note string `json:"note,omitempty"`
+}
+
+// FiveTuple names a connection: protocol, local address and port, remote
+// address and port. The seed's Node.js text lists <remoteAddress,
+// remotePort, addressType, localAddress, localPort>; the protocol is
+// implied there (TCP) and the address type is the family of the addresses.
+type FiveTuple struct {
+	Proto  string
+	Local  netip.AddrPort
+	Remote netip.AddrPort
+}
+
+// String formats the tuple as "tcp 127.0.0.1:52844 ↔ 127.0.0.1:6969".
+func (t FiveTuple) String() string {
+	return t.Proto + " " + t.Local.String() + " ↔ " + t.Remote.String()
+}
+
+// key returns the same value for both ends of a connection.
+func (t FiveTuple) key() connKey {
+	a, b := t.Local, t.Remote
+	if a.Compare(b) > 0 {
+		a, b = b, a
+	}
+	return connKey{t.Proto, a, b}
+}
+
+type connKey struct {
+	proto string
+	a, b  netip.AddrPort
+}
+
+// Tuple returns the event's five-tuple (zero when it has none).
+func (e Event) Tuple() FiveTuple {
+	return FiveTuple{Proto: e.Proto, Local: e.Local, Remote: e.Remote}
+}

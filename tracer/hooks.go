@@ -1,0 +1,166 @@
+package tracer
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Hooks is a set of functions called at each phase of a connection's life
+// by the traced wrappers ([Listen], [WrapListener], [WrapConn], [Dialer]).
+// It plays the part net/http/httptrace.ClientTrace plays for HTTP: give
+// the wrappers a Hooks of your own to trace your own program, or use
+// [Trace.Hooks] to record and print the events.
+//
+// Any field may be nil. Hooks of different connections may run
+// concurrently; the hooks of one connection run in the order of its
+// operations unless the program itself reads and writes it from several
+// goroutines. The Info structs may gain fields later.
+type Hooks struct {
+	// Listen is called when a listening socket has been opened, or
+	// failed to open.
+	Listen func(ListenInfo)
+	// DNSStart is called before a name is looked up. It is not called
+	// for an IP literal: DNSDone is, with Literal set.
+	DNSStart func(DNSStartInfo)
+	// DNSDone is called when a lookup has finished.
+	DNSDone func(DNSDoneInfo)
+	// ConnectStart is called before connecting to one address.
+	ConnectStart func(ConnectStartInfo)
+	// ConnectDone is called when the connect to one address has
+	// finished: the handshake is complete, or Err says why not.
+	ConnectDone func(ConnectDoneInfo)
+	// Accept is called when Accept returns, with the new connection or
+	// an error. It is not called when Accept fails because the listener
+	// was closed.
+	Accept func(AcceptInfo)
+	// Read is called when a Read returns.
+	Read func(IOInfo)
+	// Write is called when a Write returns.
+	Write func(IOInfo)
+	// CloseWrite is called when the write half has been shut down.
+	CloseWrite func(CloseWriteInfo)
+	// Close is called when a connection or a listener has been closed,
+	// once, however often Close is called.
+	Close func(CloseInfo)
+}
+
+// ListenInfo describes a listening socket.
+type ListenInfo struct {
+	// Time is when it happened. For Write, CloseWrite and Close it is
+	// the moment the call started, since the kernel sends during the
+	// call; for the others, the moment the call returned.
+	Time    time.Time
+	Network string         // "tcp", "tcp4" or "tcp6"
+	Addr    string         // the address asked for, e.g. "127.0.0.1:0"
+	Local   netip.AddrPort // the address the kernel bound; zero on error
+	Err     error
+}
+
+// DNSStartInfo describes a lookup about to start.
+type DNSStartInfo struct {
+	// Time is when it happened. For Write, CloseWrite and Close it is
+	// the moment the call started, since the kernel sends during the
+	// call; for the others, the moment the call returned.
+	Time time.Time
+	Host string
+}
+
+// DNSDoneInfo describes a finished lookup.
+type DNSDoneInfo struct {
+	// Time is when it happened. For Write, CloseWrite and Close it is
+	// the moment the call started, since the kernel sends during the
+	// call; for the others, the moment the call returned.
+	Time time.Time
+	Host string
+	// Literal is set when Host was an IP literal and no lookup happened.
+	Literal bool
+	// Servers lists the DNS servers queries were sent to, as
+	// "network address" ("udp 127.0.0.1:53531"). Empty when the answer
+	// came from local data (/etc/hosts) and nothing was sent.
+	Servers  []string
+	Addrs    []netip.Addr
+	Duration time.Duration
+	Err      error
+}
+
+// ConnectStartInfo describes a connect about to start.
+type ConnectStartInfo struct {
+	// Time is when it happened. For Write, CloseWrite and Close it is
+	// the moment the call started, since the kernel sends during the
+	// call; for the others, the moment the call returned.
+	Time    time.Time
+	Network string
+	Remote  netip.AddrPort
+}
+
+// ConnectDoneInfo describes a finished connect.
+type ConnectDoneInfo struct {
+	// Time is when it happened. For Write, CloseWrite and Close it is
+	// the moment the call started, since the kernel sends during the
+	// call; for the others, the moment the call returned.
+	Time     time.Time
+	Network  string
+	Local    netip.AddrPort // zero on error
+	Remote   netip.AddrPort
+	Duration time.Duration
+	Err      error
+}
+
+// AcceptInfo describes an accepted connection.
+type AcceptInfo struct {
+	// Time is when it happened. For Write, CloseWrite and Close it is
+	// the moment the call started, since the kernel sends during the
+	// call; for the others, the moment the call returned.
+	Time   time.Time
+	Local  netip.AddrPort // the listener's side
+	Remote netip.AddrPort // the client's side; zero on error
+	Err    error
+}
+
+// IOInfo describes a finished Read or Write.
+type IOInfo struct {
+	// Time is when it happened. For Write, CloseWrite and Close it is
+	// the moment the call started, since the kernel sends during the
+	// call; for the others, the moment the call returned.
+	Time          time.Time
+	Local, Remote netip.AddrPort
+	// N is the number of bytes read or written.
+	N int
+	// Data holds those bytes. It is only valid during the call: copy it
+	// to keep it.
+	Data []byte
+	// Err is the error the call returned; io.EOF for a Read means the
+	// peer sent FIN.
+	Err error
+}
+
+// CloseWriteInfo describes a shutdown of the write half.
+type CloseWriteInfo struct {
+	// Time is when it happened. For Write, CloseWrite and Close it is
+	// the moment the call started, since the kernel sends during the
+	// call; for the others, the moment the call returned.
+	Time          time.Time
+	Local, Remote netip.AddrPort
+	Err           error
+}
+
+// CloseInfo describes a closed connection or listener.
+type CloseInfo struct {
+	// Time is when it happened. For Write, CloseWrite and Close it is
+	// the moment the call started, since the kernel sends during the
+	// call; for the others, the moment the call returned.
+	Time time.Time
+	// Listener is set when a listening socket was closed; Remote is zero.
+	Listener      bool
+	Local, Remote netip.AddrPort
+	// BytesIn and BytesOut count what the connection read and wrote.
+	BytesIn, BytesOut int64
+	// PeerClosed is set when a Read had already returned io.EOF: the
+	// peer closed first.
+	PeerClosed bool
+	// WriteClosed is set when CloseWrite had already sent this side's FIN.
+	WriteClosed bool
+	// Lifetime is the time since the connection was established.
+	Lifetime time.Duration
+	Err      error
+}

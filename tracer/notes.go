@@ -1,0 +1,138 @@
+package tracer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// defaultNote explains an event in plain language: what the program did
+// and what the kernel did. Every claim here must hold for every event it
+// is attached to; lessons add their own notes where a claim depends on
+// what the lesson did.
+func defaultNote(e Event) string {
+	switch e.Phase {
+	case PhaseListen:
+		var b strings.Builder
+		if _, port, err := net.SplitHostPort(e.Addr); err == nil && port == "0" {
+			fmt.Fprintf(&b, "Port 0 asked the kernel to choose a free port; it chose %d. ", e.Local.Port())
+		}
+		if e.Local.Addr().IsUnspecified() {
+			fmt.Fprintf(&b, "%s means every interface: other machines can connect too. ", e.Local.Addr())
+		} else if e.Local.Addr().IsLoopback() {
+			b.WriteString("A loopback address: only programs on this machine can connect. ")
+		}
+		b.WriteString("From now on the kernel answers SYNs to this port by itself: it completes each handshake and queues the connection until Accept takes it.")
+		return b.String()
+	case PhaseDNSStart:
+		return "A name must become an address before anything can connect (Node does this in lookupAndConnect)."
+	case PhaseDNSDone:
+		if e.Err != "" {
+			return ""
+		}
+		if len(e.DNSServers) == 0 {
+			return fmt.Sprintf("No DNS server was asked and nothing went on the wire: the hosts file (/etc/hosts) answered %s.", joinAddrs(e.Addrs))
+		}
+		return fmt.Sprintf("The resolver asked the DNS server at %s and got %s back in %s: questions and answers are datagrams on the wire.",
+			strings.Join(e.DNSServers, ", "), joinAddrs(e.Addrs), FormatDuration(e.Duration))
+	case PhaseDNSSkip:
+		return fmt.Sprintf("%s is an IP literal: there is nothing to look up, so no DNS query is sent and the connect starts at once.", e.Name)
+	case PhaseConnectStart:
+		return fmt.Sprintf("connect(2): the client's kernel sends a SYN to %s, and Dial waits for the answer.", e.Remote)
+	case PhaseConnectDone:
+		return fmt.Sprintf("The two kernels finished the three-way handshake (SYN, SYN-ACK, ACK) in %s; Accept plays no part in it. "+
+			"The client's end is port %d, and the five-tuple %s now names this connection.",
+			FormatDuration(e.Duration), e.Local.Port(), e.Tuple())
+	case PhaseAccept:
+		return fmt.Sprintf("Accept took connection #%d from %s off the listener's queue; the kernel had already completed its handshake. "+
+			"It is a new socket with its own five-tuple; the listener goes on listening.", e.Conn, e.Remote)
+	case PhaseRead:
+		return fmt.Sprintf("Read copied %s out of the kernel's receive buffer. The kernel acknowledges data by itself; reading only empties the buffer.", plural(e.Bytes, "byte"))
+	case PhaseWrite:
+		return fmt.Sprintf("Write copied %s into the kernel's send buffer and returned; the kernel sends them as segments and resends them if they are lost.", plural(e.Bytes, "byte"))
+	case PhaseEOF:
+		return "Read returned io.EOF: the peer's FIN arrived, so it will send nothing more (Node's 'end' event). This side may still write."
+	case PhaseCloseWrite:
+		return "CloseWrite shuts down the sending half only: the kernel sends FIN after any data still queued, and reading goes on."
+	case PhaseClose:
+		if !e.Remote.IsValid() {
+			return "The listening socket is closed: the kernel now answers SYNs to this port with RST (connection refused) and resets connections still waiting in its queue. Accepted connections live on."
+		}
+	}
+	return ""
+}
+
+// closeNote explains a connection's close.
+func closeNote(i CloseInfo) string {
+	var what string
+	switch {
+	case i.WriteClosed:
+		what = "Close releases the socket; this side's FIN was already sent by CloseWrite."
+	case i.PeerClosed:
+		what = "Close after the peer's FIN: the kernel now sends this side's FIN (the passive close)."
+	default:
+		what = "This side closes first (the active close): the kernel sends FIN, or RST if received data was left unread."
+	}
+	return fmt.Sprintf("%s The connection read %s and wrote %s in %s.",
+		what, plural(int(i.BytesIn), "byte"), plural(int(i.BytesOut), "byte"), FormatDuration(i.Lifetime))
+}
+
+// errorNote explains a failed operation by its cause.
+func errorNote(op string, err error) string {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return "The DNS answer says no such name (NXDOMAIN, or no address of the family asked for): there is nothing to connect to, so no SYN is sent."
+	case errors.As(err, &dnsErr) && dnsErr.IsTimeout:
+		return "The DNS server did not answer in time."
+	case errors.Is(err, syscall.EADDRINUSE):
+		return "Another socket already holds this address and port (EADDRINUSE): choose another port, or stop the program using it."
+	case errors.Is(err, syscall.EACCES) && op == "listen":
+		return "Ports below 1024 need root or CAP_NET_BIND_SERVICE (EACCES): choose a port from 1024 up."
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "No interface of this machine has that address (EADDRNOTAVAIL)."
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "Nothing listens there: the server's kernel answered the SYN with RST, and connect failed with ECONNREFUSED."
+	case errors.Is(err, syscall.ECONNRESET):
+		return "The peer's kernel sent RST: the connection is gone at once and data not yet read is lost (ECONNRESET)."
+	case errors.Is(err, syscall.EPIPE):
+		return "The connection is closed for writing (EPIPE): the peer reset it, or this side shut down its sending half."
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return "The deadline passed before the operation finished (a timeout)."
+	case errors.Is(err, net.ErrClosed):
+		return "This program had already closed the socket."
+	}
+	return "The " + op + " failed; the error says why."
+}
+
+// FormatDuration formats d for people: "0.128 ms", "12.5 s".
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
+	case d < time.Hour:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return d.Round(time.Second).String()
+}
+
+func joinAddrs(addrs []netip.Addr) string {
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
