@@ -63,13 +63,17 @@ func (l *listener) Accept() (net.Conn, error) {
 }
 
 func (l *listener) Close() error {
-	start := time.Now()
-	err := l.Listener.Close()
+	first := false
 	l.closeOnce.Do(func() {
+		first = true
 		if l.h.Close != nil {
-			l.h.Close(CloseInfo{Time: start, Listener: true, Local: addrPort(l.Addr()), Err: err})
+			l.h.Close(CloseInfo{Time: time.Now(), Listener: true, Local: addrPort(l.Addr())})
 		}
 	})
+	err := l.Listener.Close()
+	if err != nil && first && l.h.Error != nil {
+		l.h.Error(ErrorInfo{Time: time.Now(), Op: "close", Local: addrPort(l.Addr()), Err: err})
+	}
 	return err
 }
 
@@ -120,13 +124,21 @@ func (c *conn) Read(p []byte) (int, error) {
 }
 
 func (c *conn) Write(p []byte) (int, error) {
-	start := time.Now()
+	if c.h.Write != nil {
+		c.h.Write(IOInfo{Time: time.Now(), Local: c.local, Remote: c.remote, N: len(p), Data: p})
+	}
 	n, err := c.Conn.Write(p)
 	c.out.Add(int64(n))
-	if c.h.Write != nil {
-		c.h.Write(IOInfo{Time: start, Local: c.local, Remote: c.remote, N: n, Data: p[:n], Err: err})
+	if err != nil {
+		c.fail("write", err)
 	}
 	return n, err
+}
+
+func (c *conn) fail(op string, err error) {
+	if c.h.Error != nil {
+		c.h.Error(ErrorInfo{Time: time.Now(), Op: op, Local: c.local, Remote: c.remote, Err: err})
+	}
 }
 
 // CloseWrite shuts down the write half of the connection when the
@@ -136,13 +148,14 @@ func (c *conn) CloseWrite() error {
 	if !ok {
 		return &net.OpError{Op: "close-write", Net: "tcp", Addr: c.RemoteAddr(), Err: errors.ErrUnsupported}
 	}
-	start := time.Now()
-	err := cw.CloseWrite()
-	if err == nil {
-		c.wclosed.Store(true)
-	}
 	if c.h.CloseWrite != nil {
-		c.h.CloseWrite(CloseWriteInfo{Time: start, Local: c.local, Remote: c.remote, Err: err})
+		c.h.CloseWrite(CloseWriteInfo{Time: time.Now(), Local: c.local, Remote: c.remote})
+	}
+	err := cw.CloseWrite()
+	if err != nil {
+		c.fail("close-write", err)
+	} else {
+		c.wclosed.Store(true)
 	}
 	return err
 }
@@ -151,19 +164,24 @@ func (c *conn) CloseWrite() error {
 func (c *conn) NetConn() net.Conn { return c.Conn }
 
 func (c *conn) Close() error {
-	start := time.Now()
-	err := c.Conn.Close()
+	first := false
 	c.closeOnce.Do(func() {
+		first = true
 		if c.h.Close != nil {
+			now := time.Now()
 			c.h.Close(CloseInfo{
-				Time:  start,
+				Time:  now,
 				Local: c.local, Remote: c.remote,
 				BytesIn: c.in.Load(), BytesOut: c.out.Load(),
 				PeerClosed: c.eof.Load(), WriteClosed: c.wclosed.Load(),
-				Lifetime: start.Sub(c.start), Err: err,
+				Lifetime: now.Sub(c.start),
 			})
 		}
 	})
+	err := c.Conn.Close()
+	if err != nil && first {
+		c.fail("close", err)
+	}
 	return err
 }
 

@@ -35,20 +35,35 @@ type Hooks struct {
 	Accept func(AcceptInfo)
 	// Read is called when a Read returns.
 	Read func(IOInfo)
-	// Write is called when a Write returns.
+	// Write is called when Write is called, before the bytes reach the
+	// kernel, so that it comes before anything the peer does with them.
+	// A failure is reported to Error afterwards.
 	Write func(IOInfo)
-	// CloseWrite is called when the write half has been shut down.
+	// CloseWrite is called when CloseWrite is called, before the FIN is
+	// sent. A failure is reported to Error afterwards.
 	CloseWrite func(CloseWriteInfo)
-	// Close is called when a connection or a listener has been closed,
-	// once, however often Close is called.
+	// Close is called once when a connection or a listener is first
+	// closed, before the kernel sends anything. A failure is reported to
+	// Error afterwards.
 	Close func(CloseInfo)
+	// Error is called when Write, CloseWrite or Close failed.
+	Error func(ErrorInfo)
+}
+
+// ErrorInfo describes a failed Write, CloseWrite or Close.
+type ErrorInfo struct {
+	// Time is when the call returned.
+	Time          time.Time
+	Op            string // "write", "close-write" or "close"
+	Local, Remote netip.AddrPort
+	Err           error
 }
 
 // ListenInfo describes a listening socket.
 type ListenInfo struct {
-	// Time is when it happened. For Write, CloseWrite and Close it is
-	// the moment the call started, since the kernel sends during the
-	// call; for the others, the moment the call returned.
+	// Time is when it happened: for Write, CloseWrite and Close the
+	// moment the call started, since the kernel sends during the call;
+	// for the others, the moment the call returned.
 	Time    time.Time
 	Network string         // "tcp", "tcp4" or "tcp6"
 	Addr    string         // the address asked for, e.g. "127.0.0.1:0"
@@ -58,18 +73,18 @@ type ListenInfo struct {
 
 // DNSStartInfo describes a lookup about to start.
 type DNSStartInfo struct {
-	// Time is when it happened. For Write, CloseWrite and Close it is
-	// the moment the call started, since the kernel sends during the
-	// call; for the others, the moment the call returned.
+	// Time is when it happened: for Write, CloseWrite and Close the
+	// moment the call started, since the kernel sends during the call;
+	// for the others, the moment the call returned.
 	Time time.Time
 	Host string
 }
 
 // DNSDoneInfo describes a finished lookup.
 type DNSDoneInfo struct {
-	// Time is when it happened. For Write, CloseWrite and Close it is
-	// the moment the call started, since the kernel sends during the
-	// call; for the others, the moment the call returned.
+	// Time is when it happened: for Write, CloseWrite and Close the
+	// moment the call started, since the kernel sends during the call;
+	// for the others, the moment the call returned.
 	Time time.Time
 	Host string
 	// Literal is set when Host was an IP literal and no lookup happened.
@@ -85,9 +100,9 @@ type DNSDoneInfo struct {
 
 // ConnectStartInfo describes a connect about to start.
 type ConnectStartInfo struct {
-	// Time is when it happened. For Write, CloseWrite and Close it is
-	// the moment the call started, since the kernel sends during the
-	// call; for the others, the moment the call returned.
+	// Time is when it happened: for Write, CloseWrite and Close the
+	// moment the call started, since the kernel sends during the call;
+	// for the others, the moment the call returned.
 	Time    time.Time
 	Network string
 	Remote  netip.AddrPort
@@ -95,9 +110,9 @@ type ConnectStartInfo struct {
 
 // ConnectDoneInfo describes a finished connect.
 type ConnectDoneInfo struct {
-	// Time is when it happened. For Write, CloseWrite and Close it is
-	// the moment the call started, since the kernel sends during the
-	// call; for the others, the moment the call returned.
+	// Time is when it happened: for Write, CloseWrite and Close the
+	// moment the call started, since the kernel sends during the call;
+	// for the others, the moment the call returned.
 	Time     time.Time
 	Network  string
 	Local    netip.AddrPort // zero on error
@@ -108,9 +123,9 @@ type ConnectDoneInfo struct {
 
 // AcceptInfo describes an accepted connection.
 type AcceptInfo struct {
-	// Time is when it happened. For Write, CloseWrite and Close it is
-	// the moment the call started, since the kernel sends during the
-	// call; for the others, the moment the call returned.
+	// Time is when it happened: for Write, CloseWrite and Close the
+	// moment the call started, since the kernel sends during the call;
+	// for the others, the moment the call returned.
 	Time   time.Time
 	Local  netip.AddrPort // the listener's side
 	Remote netip.AddrPort // the client's side; zero on error
@@ -119,9 +134,9 @@ type AcceptInfo struct {
 
 // IOInfo describes a finished Read or Write.
 type IOInfo struct {
-	// Time is when it happened. For Write, CloseWrite and Close it is
-	// the moment the call started, since the kernel sends during the
-	// call; for the others, the moment the call returned.
+	// Time is when it happened: for Write, CloseWrite and Close the
+	// moment the call started, since the kernel sends during the call;
+	// for the others, the moment the call returned.
 	Time          time.Time
 	Local, Remote netip.AddrPort
 	// N is the number of bytes read or written.
@@ -129,26 +144,25 @@ type IOInfo struct {
 	// Data holds those bytes. It is only valid during the call: copy it
 	// to keep it.
 	Data []byte
-	// Err is the error the call returned; io.EOF for a Read means the
-	// peer sent FIN.
+	// Err is the error a Read returned; io.EOF means the peer sent FIN.
+	// Always nil for a Write (see Hooks.Error).
 	Err error
 }
 
 // CloseWriteInfo describes a shutdown of the write half.
 type CloseWriteInfo struct {
-	// Time is when it happened. For Write, CloseWrite and Close it is
-	// the moment the call started, since the kernel sends during the
-	// call; for the others, the moment the call returned.
+	// Time is when it happened: for Write, CloseWrite and Close the
+	// moment the call started, since the kernel sends during the call;
+	// for the others, the moment the call returned.
 	Time          time.Time
 	Local, Remote netip.AddrPort
-	Err           error
 }
 
 // CloseInfo describes a closed connection or listener.
 type CloseInfo struct {
-	// Time is when it happened. For Write, CloseWrite and Close it is
-	// the moment the call started, since the kernel sends during the
-	// call; for the others, the moment the call returned.
+	// Time is when it happened: for Write, CloseWrite and Close the
+	// moment the call started, since the kernel sends during the call;
+	// for the others, the moment the call returned.
 	Time time.Time
 	// Listener is set when a listening socket was closed; Remote is zero.
 	Listener      bool
@@ -162,5 +176,4 @@ type CloseInfo struct {
 	WriteClosed bool
 	// Lifetime is the time since the connection was established.
 	Lifetime time.Duration
-	Err      error
 }

@@ -55,7 +55,7 @@ func defaultNote(e Event) string {
 	case PhaseRead:
 		return fmt.Sprintf("Read copied %s out of the kernel's receive buffer. The kernel acknowledges data by itself; reading only empties the buffer.", plural(e.Bytes, "byte"))
 	case PhaseWrite:
-		return fmt.Sprintf("Write copied %s into the kernel's send buffer and returned; the kernel sends them as segments and resends them if they are lost.", plural(e.Bytes, "byte"))
+		return fmt.Sprintf("Write hands %s to the kernel's send buffer and returns once all are in it; the kernel sends them as segments and resends any that are lost.", plural(e.Bytes, "byte"))
 	case PhaseEOF:
 		return "Read returned io.EOF: the peer's FIN arrived, so it will send nothing more (Node's 'end' event). This side may still write."
 	case PhaseCloseWrite:

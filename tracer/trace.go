@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 )
@@ -31,7 +32,7 @@ type Trace struct {
 	live     bool
 	printers []Printer
 	seq      int64
-	step     int
+	steps    []time.Time // when each step started: steps[0] is step 1
 	nextID   int
 	ids      map[connKey]int
 	pending  []Event
@@ -61,7 +62,8 @@ func New(opts Options) *Trace {
 // Start returns the time the trace started.
 func (t *Trace) Start() time.Time { return t.start }
 
-// Add records e. It sets Seq, Step, Elapsed, Time (when zero), the
+// Add records e. It sets Seq, Step (for a PhaseStep event, the next
+// step number), Elapsed, Time (when zero), the
 // connection id (when e has a five-tuple and no id) and the note (when
 // empty), and returns the event as recorded.
 func (t *Trace) Add(e Event) Event {
@@ -73,10 +75,13 @@ func (t *Trace) Add(e Event) Event {
 	t.seq++
 	e.Seq = t.seq
 	if e.Phase == PhaseStep {
-		t.step = e.Step
+		t.steps = append(t.steps, e.Time)
+		e.Step = len(t.steps)
 	}
 	if e.Step == 0 {
-		e.Step = t.step
+		// The step an event belongs to is the last one started before
+		// it happened, whenever its hook ran.
+		e.Step = sort.Search(len(t.steps), func(i int) bool { return t.steps[i].After(e.Time) })
 	}
 	e.Elapsed = e.Time.Sub(t.start)
 	if e.Conn == 0 && e.Local.IsValid() && e.Remote.IsValid() {
@@ -225,25 +230,19 @@ func (t *Trace) Hooks(actor string) *Hooks {
 			}
 		},
 		Write: func(i IOInfo) {
-			if i.N > 0 {
-				e := tcp(i.Time, i.Local, i.Remote)
-				e.Phase, e.Bytes, e.Data = PhaseWrite, i.N, Preview(i.Data)
-				t.Add(e)
-			}
-			if i.Err != nil {
-				e := tcp(i.Time, i.Local, i.Remote)
-				e.Phase, e.Op, e.Err = PhaseError, "write", i.Err.Error()
-				e.Note = errorNote("write", i.Err)
-				t.Add(e)
-			}
+			e := tcp(i.Time, i.Local, i.Remote)
+			e.Phase, e.Bytes, e.Data = PhaseWrite, i.N, Preview(i.Data)
+			t.Add(e)
 		},
 		CloseWrite: func(i CloseWriteInfo) {
 			e := tcp(i.Time, i.Local, i.Remote)
 			e.Phase = PhaseCloseWrite
-			if i.Err != nil {
-				e.Phase, e.Op, e.Err = PhaseError, "close-write", i.Err.Error()
-				e.Note = errorNote("close-write", i.Err)
-			}
+			t.Add(e)
+		},
+		Error: func(i ErrorInfo) {
+			e := tcp(i.Time, i.Local, i.Remote)
+			e.Phase, e.Op, e.Err = PhaseError, i.Op, i.Err.Error()
+			e.Note = errorNote(i.Op, i.Err)
 			t.Add(e)
 		},
 		Close: func(i CloseInfo) {

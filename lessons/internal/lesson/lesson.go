@@ -209,10 +209,31 @@ func (r *Run) Step(title, text string) {
 		}
 	}
 	r.trace.Add(tracer.Event{
-		Actor: "lesson", Phase: tracer.PhaseStep, Step: r.step,
+		Actor: "lesson", Phase: tracer.PhaseStep,
 		Text: fmt.Sprintf("Step %d of %d · %s", r.step, r.lesson.Steps, title),
 		Note: text,
 	})
+}
+
+// Printf prints a line of narration in the pretty output, after the
+// events so far; the JSON output leaves it out. Use it for facts that
+// differ from machine to machine (a list of interfaces), which the
+// golden tests cannot hold; use Note for what belongs in the trace.
+func (r *Run) Printf(format string, args ...any) {
+	if r.opts.JSON {
+		return
+	}
+	r.trace.Flush()
+	var b strings.Builder
+	wrapIndent(&b, fmt.Sprintf(format, args...), "  ")
+	// NOTE: an error here is a closed stdout; Flush reports it.
+	_, _ = io.WriteString(r.out, b.String())
+}
+
+func wrapIndent(b *strings.Builder, text, indent string) {
+	for _, line := range strings.Split(text, "\n") {
+		b.WriteString(indent + line + "\n")
+	}
 }
 
 // Note adds a remark by actor to the trace, printed in time order with

@@ -1,0 +1,236 @@
+// Package lessontest runs a lesson inside a test and compares its trace
+// with a golden file, so that every lesson is run by `go test ./...`.
+//
+// The golden file, testdata/trace.golden in the lesson's folder, lists
+// each event of the JSON trace with its note, with ports, durations and
+// times replaced by placeholders. Within a step the events are grouped
+// by actor and connection, in their order: the order between two actors
+// or two connections within a step can change from run to run (a
+// client's connect and a server's Accept return at about the same time),
+// the order of one actor's events on one connection cannot.
+//
+// Regenerate the golden files after a deliberate change with
+//
+//	UPDATE_GOLDEN=1 go test ./lessons/...
+//
+// and read the diff: it is the change in what the lesson teaches.
+package lessontest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"tcptour/lessons/internal/lesson"
+	"tcptour/tracer"
+)
+
+// Result is what a lesson printed in one test run.
+type Result struct {
+	Events []tracer.Event // the JSON trace, in the order printed
+	Pretty string         // the pretty output of a second run, without colour
+}
+
+// Run runs the lesson twice, once with --json and once pretty, checks
+// that the JSON output is nothing but JSON lines, compares the trace with
+// testdata/trace.golden and checks that no goroutine is left behind.
+func Run(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error) Result {
+	t.Helper()
+	defer goleak.VerifyNone(t)
+
+	var out bytes.Buffer
+	if err := lesson.Exec(context.Background(), l, lesson.Options{JSON: true, Out: &out}, body); err != nil {
+		t.Fatalf("lesson %s --json: %v", l.Number, err)
+	}
+	var res Result
+	sc := bufio.NewScanner(&out)
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		var e tracer.Event
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&e); err != nil {
+			t.Fatalf("--json line %d is not an event: %v\n%s", n, err, sc.Text())
+		}
+		if e.Phase == "" || e.Actor == "" || e.Time.IsZero() || e.Seq == 0 {
+			t.Errorf("--json line %d lacks phase, actor, time or seq: %s", n, sc.Text())
+		}
+		res.Events = append(res.Events, e)
+	}
+	// Printed in time order within each flush; across flushes an event
+	// whose hook ran late can come after a later one.
+	slices.SortStableFunc(res.Events, func(a, b tracer.Event) int { return a.Time.Compare(b.Time) })
+	if len(res.Events) == 0 {
+		t.Fatalf("lesson %s --json printed no events", l.Number)
+	}
+	compareGolden(t, filepath.Join("testdata", "trace.golden"), Golden(res.Events))
+
+	var pretty bytes.Buffer
+	if err := lesson.Exec(context.Background(), l, lesson.Options{NoColor: true, Out: &pretty}, body); err != nil {
+		t.Fatalf("lesson %s: %v", l.Number, err)
+	}
+	res.Pretty = pretty.String()
+	for _, want := range []string{"tcptour · lesson " + l.Number, "Step 1 of", "Recap", "Try this"} {
+		if !strings.Contains(res.Pretty, want) {
+			t.Errorf("pretty output lacks %q", want)
+		}
+	}
+	if strings.Contains(res.Pretty, "\x1b[") {
+		t.Errorf("pretty output with NoColor has escape codes")
+	}
+	return res
+}
+
+// Golden renders events in the golden file's form.
+func Golden(events []tracer.Event) string {
+	byStep := map[int][]tracer.Event{}
+	var steps []int
+	for _, e := range events {
+		if _, ok := byStep[e.Step]; !ok {
+			steps = append(steps, e.Step)
+		}
+		byStep[e.Step] = append(byStep[e.Step], e)
+	}
+	var b strings.Builder
+	for _, s := range steps {
+		ev := byStep[s]
+		// The step heading first, then each actor's events in order.
+		slices.SortStableFunc(ev, func(a, b tracer.Event) int {
+			ka, kb := sortKey(a), sortKey(b)
+			return strings.Compare(ka, kb)
+		})
+		for _, e := range ev {
+			conn := "-"
+			if e.Conn != 0 {
+				conn = fmt.Sprintf("#%d", e.Conn)
+			}
+			fmt.Fprintf(&b, "%d %-6s %-3s %-13s %s\n", e.Step, e.Actor, conn, e.Phase, Normalize(detail(e)))
+			if e.Note != "" {
+				fmt.Fprintf(&b, "      %s\n", Normalize(e.Note))
+			}
+		}
+	}
+	return b.String()
+}
+
+func sortKey(e tracer.Event) string {
+	switch e.Phase {
+	case tracer.PhaseLesson:
+		return "0"
+	case tracer.PhaseStep:
+		return "1"
+	}
+	// One actor's events on one connection keep their order; two
+	// connections handled by two goroutines need not.
+	return fmt.Sprintf("2%s\x00%06d", e.Actor, e.Conn)
+}
+
+// detail is the part of an event the golden file keeps, beside its
+// phase: what the event is about, without timings.
+func detail(e tracer.Event) string {
+	switch e.Phase {
+	case tracer.PhaseDNSDone:
+		if e.Err != "" {
+			return fmt.Sprintf("%s: %s", e.Name, e.Err)
+		}
+		return fmt.Sprintf("%s → %v via %v", e.Name, e.Addrs, e.DNSServers)
+	case tracer.PhaseClose:
+		if !e.Remote.IsValid() {
+			return "listener " + e.Local.String()
+		}
+		return fmt.Sprintf("%s in %d out %d peer_closed=%v", e.Tuple(), e.BytesIn, e.BytesOut, e.PeerClosed)
+	case tracer.PhaseLesson, tracer.PhaseStep:
+		return e.Text
+	}
+	return tracer.Detail(e)
+}
+
+var normalizers = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	// Ports the kernel chooses are ephemeral: five digits on Linux
+	// (32768–60999 by default). Fixed ports such as 6969 stay.
+	{regexp.MustCompile(`((?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-fA-F:.]+\]):\d{5}\b`), "$1:PORT"},
+	{regexp.MustCompile(`\b(port|chose) \d{5}\b`), "$1 PORT"},
+	{regexp.MustCompile(`\b\d+(\.\d+)? (ms|s)\b`), "T"},
+}
+
+// Normalize replaces ephemeral ports and durations with PORT and T.
+func Normalize(s string) string {
+	for _, n := range normalizers {
+		s = n.re.ReplaceAllString(s, n.with)
+	}
+	return s
+}
+
+func compareGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run UPDATE_GOLDEN=1 go test ./lessons/... to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("trace differs from %s (UPDATE_GOLDEN=1 go test ./lessons/... rewrites it):\n%s", path, diff(string(want), got))
+	}
+}
+
+// diff shows the first differing lines of want and got.
+func diff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, wl, gl)
+		}
+	}
+	return ""
+}
+
+// Order checks that the events matching each of the patterns appear in
+// the events in that order, and returns the index of each match. A
+// pattern is "actor phase" or "actor phase detail-substring".
+func Order(t *testing.T, events []tracer.Event, patterns ...string) {
+	t.Helper()
+	i := 0
+	for _, p := range patterns {
+		f := strings.SplitN(p, " ", 3)
+		found := false
+		for ; i < len(events); i++ {
+			e := events[i]
+			if e.Actor == f[0] && string(e.Phase) == f[1] && (len(f) < 3 || strings.Contains(tracer.Detail(e), f[2])) {
+				found = true
+				i++
+				break
+			}
+		}
+		if !found {
+			t.Fatalf("no %q after the events matched before it; events:\n%s", p, Golden(events))
+		}
+	}
+}
