@@ -111,13 +111,13 @@ func errorNote(op string, err error) string {
 	return "The " + op + " failed; the error says why."
 }
 
-// FormatDuration formats d for people: "0.128 ms", "12.5 s".
+// FormatDuration formats d for people: "0.128 ms", "12.500 s", "2h0m0s".
 func FormatDuration(d time.Duration) string {
 	switch {
-	case d < 10*time.Second:
+	case d < time.Second:
 		return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
-	case d < time.Hour:
-		return fmt.Sprintf("%.1f s", d.Seconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.3f s", d.Seconds())
 	}
 	return d.Round(time.Second).String()
 }

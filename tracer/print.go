@@ -213,3 +213,9 @@ func wrap(b *strings.Builder, text string, indent, width int) {
 	}
 	b.WriteString("\n")
 }
+
+// PrinterFunc adapts a function to the [Printer] interface.
+type PrinterFunc func(Event) error
+
+// Print calls f(e).
+func (f PrinterFunc) Print(e Event) error { return f(e) }
