@@ -1,0 +1,107 @@
+package lesson
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+)
+
+var demo = Lesson{Number: "99", Title: "Demo", Intro: "A lesson for tests.", Steps: 2,
+	Recap: []string{"one"}, TryThis: []string{"two\nlines"}}
+
+func twoSteps(r *Run) error {
+	r.Step("First", "the first step")
+	r.Note("server", "in step one")
+	r.Step("Second", "the second step")
+	r.Printf("machine-specific %d", 42)
+	return nil
+}
+
+func TestParseFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		wantErr bool
+		want    Options
+		usage   string
+	}{
+		{args: nil},
+		{args: []string{"--json", "--no-color"}, want: Options{JSON: true, NoColor: true}},
+		{args: []string{"-json"}, want: Options{JSON: true}},
+		// Tests do not run with a terminal on stdin: --step is dropped.
+		{args: []string{"--step"}},
+		{args: []string{"--bogus"}, wantErr: true, usage: "flag provided but not defined: -bogus"},
+		{args: []string{"extra"}, wantErr: true, usage: `unexpected argument "extra"`},
+		{args: []string{"-h"}, wantErr: true, usage: "usage: go run ./lessons/99"},
+	} {
+		var stderr bytes.Buffer
+		got, err := ParseFlags(demo, tc.args, &stderr)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("%v: err %v", tc.args, err)
+			continue
+		}
+		if !tc.wantErr && got != tc.want {
+			t.Errorf("%v: %+v, want %+v", tc.args, got, tc.want)
+		}
+		if !strings.Contains(stderr.String(), tc.usage) {
+			t.Errorf("%v: stderr %q lacks %q", tc.args, stderr.String(), tc.usage)
+		}
+		if tc.wantErr && !strings.Contains(stderr.String(), "-json") {
+			t.Errorf("%v: no usage on a bad flag: %q", tc.args, stderr.String())
+		}
+	}
+	if _, err := ParseFlags(demo, []string{"-h"}, &bytes.Buffer{}); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp", err)
+	}
+}
+
+func TestStepPauses(t *testing.T) {
+	var out, prompt bytes.Buffer
+	opts := Options{Step: true, NoColor: true, Out: &out, Prompt: &prompt, In: strings.NewReader("\n")}
+	if err := Exec(context.Background(), demo, opts, twoSteps); err != nil {
+		t.Fatal(err)
+	}
+	// One Enter was given: the first prompt waits for it, the second
+	// finds stdin at its end and the lesson runs on.
+	if got := strings.Count(prompt.String(), "[press Enter"); got != 2 {
+		t.Errorf("%d prompts, want 2: %q", got, prompt.String())
+	}
+	for _, want := range []string{"tcptour · lesson 99 · Demo", "Step 1 of 2 · First", "in step one",
+		"Step 2 of 2 · Second", "machine-specific 42", "Recap\n  • one", "Try this\n  • two\n    lines"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "press Enter") {
+		t.Error("prompts went to the lesson's output")
+	}
+}
+
+func TestJSONOnly(t *testing.T) {
+	var out bytes.Buffer
+	if err := Exec(context.Background(), demo, Options{JSON: true, Out: &out}, twoSteps); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if !strings.HasPrefix(line, "{") {
+			t.Errorf("non-JSON line in --json output: %q", line)
+		}
+	}
+	if strings.Contains(out.String(), "machine-specific") || strings.Contains(out.String(), "Recap") {
+		t.Error("narration in --json output")
+	}
+}
+
+func TestStepCountChecked(t *testing.T) {
+	oneStep := func(r *Run) error { r.Step("Only", ""); return nil }
+	err := Exec(context.Background(), demo, Options{Out: &bytes.Buffer{}}, oneStep)
+	if err == nil || !strings.Contains(err.Error(), "ran 1 steps but says it has 2") {
+		t.Errorf("got %v", err)
+	}
+	boom := errors.New("boom")
+	if err := Exec(context.Background(), demo, Options{Out: &bytes.Buffer{}}, func(*Run) error { return boom }); !errors.Is(err, boom) {
+		t.Errorf("body error: %v", err)
+	}
+}
