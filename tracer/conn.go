@@ -117,6 +117,11 @@ func (c *conn) Read(p []byte) (int, error) {
 	if errors.Is(err, io.EOF) {
 		c.eof.Store(true)
 	}
+	// A Read cut short because this program closed the connection is
+	// not news: the Close event says it.
+	if errors.Is(err, net.ErrClosed) && n == 0 {
+		return n, err
+	}
 	if c.h.Read != nil && (n > 0 || err != nil) {
 		c.h.Read(IOInfo{Time: now, Local: c.local, Remote: c.remote, N: n, Data: p[:n], Err: err})
 	}

@@ -27,7 +27,9 @@ type Dialer struct {
 	// servers in /etc/resolv.conf. /etc/hosts is still read first.
 	DNSServer string
 	// Net is the dialer used for the DNS server and each connect; its
-	// Timeout, Deadline and LocalAddr apply to every attempt.
+	// Timeout, Deadline and LocalAddr apply to each of them separately.
+	// To bound the whole dial, lookup included, give DialContext a
+	// context with a deadline.
 	Net net.Dialer
 }
 

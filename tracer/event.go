@@ -26,6 +26,7 @@ const (
 	PhaseClose        Phase = "close"         // a connection or listener was closed
 	PhaseError        Phase = "error"         // an operation failed
 	PhaseNote         Phase = "note"          // a remark added by the program
+	PhasePacket       Phase = "packet"        // a packet on the wire (Packet is set)
 	PhaseLesson       Phase = "lesson"        // a lesson starts (title in Text)
 	PhaseStep         Phase = "step"          // a lesson step starts (title in Text)
 )
@@ -56,8 +57,8 @@ type Event struct {
 	Proto  string         `json:"proto,omitempty"`
 	Local  netip.AddrPort `json:"local,omitzero"`
 	Remote netip.AddrPort `json:"remote,omitzero"`
-	// Addr is the address the program asked for: the listen address or
-	// the dial target, before any lookup ("chuck.norris.test:6969").
+	// Addr is the address a listen asked for ("127.0.0.1:0"), before
+	// the kernel chose the port.
 	Addr string `json:"addr,omitempty"`
 
 	// Name is the host name looked up.
@@ -81,7 +82,8 @@ type Event struct {
 	// PeerClosed is set on close when the peer's FIN had already been read
 	// (this side is the passive closer).
 	PeerClosed bool `json:"peer_closed,omitempty"`
-	// Lifetime is how long a connection lived, set on close.
+	// Lifetime is how long a connection lived, set on close: from when
+	// Dial or Accept returned it to Close.
 	Lifetime time.Duration `json:"lifetime_ns,omitempty"`
 	// Duration is how long a lookup or connect took.
 	Duration time.Duration `json:"duration_ns,omitempty"`
@@ -95,6 +97,8 @@ type Event struct {
 	// Note explains in plain language what the program did and what the
 	// kernel did.
 	Note string `json:"note,omitempty"`
+	// Packet is set for PhasePacket events.
+	Packet *Packet `json:"packet,omitempty"`
 }
 
 // FiveTuple names a connection: protocol, local address and port, remote
@@ -129,4 +133,40 @@ type connKey struct {
 // Tuple returns the event's five-tuple (zero when it has none).
 func (e Event) Tuple() FiveTuple {
 	return FiveTuple{Proto: e.Proto, Local: e.Local, Remote: e.Remote}
+}
+
+// Packet is a packet on the wire as the timeline shows it: the event's
+// Phase is PhasePacket and its Actor "wire". Sequence and
+// acknowledgement numbers are relative to each side's initial sequence
+// number, as Wireshark shows them.
+type Packet struct {
+	Proto string         `json:"proto"` // "tcp" or "udp"
+	Src   netip.AddrPort `json:"src"`
+	Dst   netip.AddrPort `json:"dst"`
+	// From and To name the sender and receiver by role: "client" and
+	// "server" for TCP (the client sent the SYN), "resolver" and "dns"
+	// for DNS.
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Flags are the TCP flags, SYN and FIN first: "SYN ACK", "PSH ACK".
+	Flags string `json:"flags,omitempty"`
+	// Seq and Ack are relative; Ack is 0 when the ACK flag is not set.
+	Seq uint32 `json:"seq"`
+	Ack uint32 `json:"ack"`
+	// RawSeq and RawAck are the numbers in the header.
+	RawSeq uint32 `json:"raw_seq"`
+	RawAck uint32 `json:"raw_ack"`
+	// Len is the TCP or UDP payload length.
+	Len int `json:"len"`
+	// Window is the receive window the sender advertises, in bytes:
+	// the header's field shifted by the window scale agreed in the
+	// handshake when the handshake was seen, else the raw field.
+	Window int `json:"win"`
+	// Options lists the TCP options of a SYN: "mss 65495 sack ts ws 7".
+	Options string `json:"options,omitempty"`
+	// DNS summarises a DNS message: "query A chuck.norris.test",
+	// "answer A chuck.norris.test 127.0.0.1", "answer NXDOMAIN nobody.test".
+	DNS string `json:"dns,omitempty"`
+	// Size is the frame's length on the wire.
+	Size int `json:"size"`
 }

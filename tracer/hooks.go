@@ -174,6 +174,7 @@ type CloseInfo struct {
 	PeerClosed bool
 	// WriteClosed is set when CloseWrite had already sent this side's FIN.
 	WriteClosed bool
-	// Lifetime is the time since the connection was established.
+	// Lifetime is the time since the connection was wrapped: since Dial
+	// or Accept returned it.
 	Lifetime time.Duration
 }

@@ -46,7 +46,7 @@ func defaultNote(e Event) string {
 	case PhaseConnectStart:
 		return fmt.Sprintf("connect(2): the client's kernel sends a SYN to %s, and Dial waits for the answer.", e.Remote)
 	case PhaseConnectDone:
-		return fmt.Sprintf("The two kernels finished the three-way handshake (SYN, SYN-ACK, ACK) in %s; Accept plays no part in it. "+
+		return fmt.Sprintf("The three-way handshake (SYN, SYN-ACK, ACK) is done: Dial returned %s after connect started. Accept plays no part in it. "+
 			"The client's end is port %d, and the five-tuple %s now names this connection.",
 			FormatDuration(e.Duration), e.Local.Port(), e.Tuple())
 	case PhaseAccept:

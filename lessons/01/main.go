@@ -70,7 +70,7 @@ func run(l *lesson.Run) error {
 
 	l.Step("Listen again on the same port",
 		"A second net.Listen on the address from step 1 fails: the kernel allows one listener per "+
-			"address and port. Go's error wraps syscall.EADDRINUSE, so errors.Is can tell this case apart.")
+			"address and port (unless every one of them sets SO_REUSEPORT). Go's error wraps syscall.EADDRINUSE, so errors.Is can tell this case apart.")
 	_, err = tracer.Listen(l.Context(), l.Hooks("server"), "tcp4", addr)
 	if !errors.Is(err, syscall.EADDRINUSE) {
 		return errors.New("a second listen on " + addr + " should fail with EADDRINUSE, got: " + errString(err))

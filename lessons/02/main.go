@@ -30,7 +30,7 @@ var info = lesson.Lesson{
 		"The kernel completes the three-way handshake on its own and queues the connection; Dial has returned before Accept is called.",
 		"Node's onconnection is called for each accepted handle; in Go you write the loop: for { conn, err := ln.Accept(); … go handle(conn) }.",
 		"Every accepted connection is a new socket with its own five-tuple; the listener keeps its address and keeps listening.",
-		"Node counts connections in server._connections; in Go you count them yourself.",
+		"Node counts open connections in server._connections; in Go you count them yourself.",
 		"Closing the listener ends the loop: Accept returns net.ErrClosed.",
 	},
 	TryThis: []string{
@@ -70,9 +70,11 @@ func run(l *lesson.Run) error {
 			"Each Accept takes one queued connection: a new socket with its own five-tuple. "+
 			"The server greets each one, and each client reads its greeting.")
 	var (
-		handlers    sync.WaitGroup
-		connections int // Node keeps this in server._connections
-		loopDone    = make(chan error, 1)
+		handlers sync.WaitGroup
+		// accepted only counts up; Node's server._connections also
+		// counts down when a socket closes (lesson 07 needs that).
+		accepted int
+		loopDone = make(chan error, 1)
 	)
 	go func() {
 		for {
@@ -85,12 +87,12 @@ func run(l *lesson.Run) error {
 				loopDone <- err
 				return
 			}
-			connections++
+			accepted++
 			handlers.Add(1)
 			go func(n int) {
 				defer handlers.Done()
 				handle(conn, n)
-			}(connections)
+			}(accepted)
 		}
 	}()
 	greeting := make([]byte, 64)

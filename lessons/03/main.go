@@ -26,13 +26,12 @@ var info = lesson.Lesson{
 	Steps: 6,
 	Recap: []string{
 		"A name becomes an address first: a DNS query and answer (Node: lookupAndConnect). An IP literal skips it.",
-		"connect sends SYN; Dial returns when the kernels have finished the handshake, before anyone calls Accept.",
+		"connect sends SYN; Dial returns once the handshake is done, whether or not the server has called Accept.",
 		"Each connection is named by its five-tuple: protocol, local IP and port, remote IP and port.",
 		"Write hands bytes to the kernel; Read takes what the kernel has received (Node's 'data' event).",
 		"Close sends FIN; the peer's Read returns io.EOF (Node's 'end'), and it closes too (Node's 'close').",
 	},
 	TryThis: []string{
-		"Watch the packets: sudo go run ./lessons/03 (capture needs root or CAP_NET_RAW).",
 		"In one terminal: go run ./server. In another: go run ./client -addr 127.0.0.1:6969 — no lookup;\n" +
 			"then go run ./client -addr localhost:6969 — a lookup answered by /etc/hosts, with nothing on the wire.",
 		"Print the trace as JSON and pick out the phases: go run ./lessons/03 --json | jq -r .phase",
@@ -89,7 +88,7 @@ func run(l *lesson.Run) error {
 
 	l.Step("Say it and hear it back",
 		"The client writes its message. The server's Read returns it and the server answers "+
-			`You said "<data>", as the seed's server does. The client's Read is Node's 'data' event.`)
+			`You said "<data>". The client's Read is Node's 'data' event.`)
 	if _, err := io.WriteString(client, "I am Chuck Norris!"); err != nil {
 		return err
 	}

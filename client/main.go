@@ -1,0 +1,135 @@
+// Command client is the seed's Node.js TCP client in Go. It connects to
+// localhost:6969, says "I am Chuck Norris!", prints the server's answer
+// as DATA, closes the connection and prints "Connection closed", and
+// traces each step beside those lines: the name lookup, the connect,
+// the data and the close.
+//
+//	go run ./server &
+//	go run ./client                          # localhost: /etc/hosts answers, nothing on the wire
+//	go run ./client -addr 127.0.0.1:6969     # an IP literal: no lookup at all
+//	go run ./server -lab 127.0.0.1:5353 &
+//	go run ./client -dns 127.0.0.1:5353 -addr chuck.norris.test:6969  # a real DNS query
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// config is what the flags ask for.
+type config struct {
+	addr    string        // host:port to connect to
+	msg     string        // what to say
+	dns     string        // DNS server host:port to ask; "" for the system's
+	json    bool          // the trace as JSON lines; the seed's lines go to stderr
+	noColor bool          //
+	timeout time.Duration // for the dial (lookup included) and for the reply
+}
+
+// errInterrupted is returned when Ctrl-C stopped the client.
+var errInterrupted = errors.New("interrupted")
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("client: ")
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		os.Exit(2) // parseFlags has said why
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
+		log.Print(err)
+		if errors.Is(err, errInterrupted) {
+			os.Exit(130)
+		}
+		os.Exit(1)
+	}
+}
+
+// parseFlags parses the command line. On a bad flag it writes the error
+// and the usage to stderr; on a bad value, one line. Either way it
+// returns an error, flag.ErrHelp for -h.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.addr, "addr", "localhost:6969", "connect to this `host:port`: a name is looked up first, an IP literal is not")
+	fs.StringVar(&cfg.msg, "msg", "I am Chuck Norris!", "the `message` to send")
+	fs.StringVar(&cfg.dns, "dns", "", "ask the DNS server at this `host:port` (port 53 if left out) instead of the system's;\n/etc/hosts is still read first (try the lab DNS server: go run ./server -lab 127.0.0.1:5353)")
+	fs.BoolVar(&cfg.json, "json", false, "print the trace as JSON lines on stdout, one object per event (see docs/trace-format.md);\nthe seed's lines (CONNECTED TO…, DATA…, Connection closed) then go to stderr")
+	fs.BoolVar(&cfg.noColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
+	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "give up connecting (the lookup included), and waiting for the answer, after this long")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: go run ./client [flags]
+
+The seed's Node.js TCP client in Go: it connects, says "I am Chuck Norris!",
+prints the answer as DATA, closes, and traces every step on the way.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		fmt.Fprintln(stderr, err)
+		fs.Usage()
+		return cfg, err
+	}
+	err := checkAddr("addr", cfg.addr)
+	if err == nil && cfg.dns != "" {
+		if _, _, serr := net.SplitHostPort(cfg.dns); serr != nil {
+			// A bare address means the DNS port.
+			cfg.dns = net.JoinHostPort(cfg.dns, "53")
+		}
+		err = checkAddr("dns", cfg.dns)
+	}
+	if err == nil && cfg.timeout <= 0 {
+		err = fmt.Errorf("-timeout %s: want a positive duration, e.g. 5s", cfg.timeout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "client: %v\n", err)
+	}
+	return cfg, err
+}
+
+// checkAddr checks that the value of flag name is a host:port with a
+// port one can connect to (1 to 65535), so that a typo gets a plain
+// answer before anything starts.
+func checkAddr(name, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			err = errors.New(ae.Err)
+		}
+		return fmt.Errorf("-%s %q: %v (want host:port, e.g. localhost:6969)", name, addr, err)
+	}
+	if host == "" {
+		return fmt.Errorf("-%s %q: no host (want host:port, e.g. localhost:6969)", name, addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return fmt.Errorf("-%s %q: port %q is not a number", name, addr, port)
+	}
+	if n < 1 || n > 65535 {
+		return fmt.Errorf("-%s %q: port %d is out of range (1 to 65535)", name, addr, n)
+	}
+	return nil
+}

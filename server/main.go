@@ -1,0 +1,123 @@
+// Command server is the seed's Node.js TCP server in Go. It listens on
+// 127.0.0.1:6969, prints CONNECTED, DATA and CLOSED for each client as
+// the seed's server does, answers every message with `You said "…"`,
+// and traces each step of each connection beside those lines.
+//
+//	go run ./server                   # then: go run ./client, or nc 127.0.0.1 6969
+//	go run ./server -json | jq .phase # the trace as JSON lines
+//	go run ./server -lab 127.0.0.1:5353
+//
+// It serves many clients at once and stops cleanly, with status 0, on
+// Ctrl-C (SIGINT) or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+)
+
+// config is what the flags ask for.
+type config struct {
+	addr    string // the address to listen on
+	json    bool   // the trace as JSON lines; the seed's lines go to stderr
+	noColor bool
+	lab     string // where to run the lab DNS server; "" for none
+
+	// ready, if not nil, is called once the server listens, with the
+	// address the kernel bound and that of the lab DNS server (zero
+	// when there is none). Tests use it to learn the ports.
+	ready func(listen, lab netip.AddrPort)
+}
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("server: ")
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		os.Exit(2) // parseFlags has said why
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// A second Ctrl-C while shutting down kills the server at once.
+	context.AfterFunc(ctx, stop)
+	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
+		log.Print(err)
+		os.Exit(1)
+	}
+}
+
+// parseFlags parses the command line. On a bad flag it writes the error
+// and the usage to stderr; on a bad address, one line. Either way it
+// returns an error, flag.ErrHelp for -h.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:6969", "listen on this `host:port` (port 0: the kernel chooses)")
+	fs.BoolVar(&cfg.json, "json", false, "print the trace as JSON lines on stdout, one object per event (see docs/trace-format.md);\nthe seed's lines (Server listening…, CONNECTED…, DATA…, CLOSED…) then go to stderr")
+	fs.BoolVar(&cfg.noColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
+	fs.StringVar(&cfg.lab, "lab", "", "also run the lab DNS server on this UDP `host:port` (e.g. 127.0.0.1:5353),\nso that go run ./client -dns host:port can look up chuck.norris.test")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: go run ./server [flags]
+
+The seed's Node.js TCP server in Go: it prints CONNECTED, DATA and CLOSED
+for each client, answers each message with You said "<message>", and
+traces every step of every connection. Ctrl-C stops it.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		fmt.Fprintln(stderr, err)
+		fs.Usage()
+		return cfg, err
+	}
+	err := checkAddr("addr", cfg.addr)
+	if err == nil && cfg.lab != "" {
+		err = checkAddr("lab", cfg.lab)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "server: %v\n", err)
+	}
+	return cfg, err
+}
+
+// checkAddr checks that the value of flag name is a host:port with a
+// port the kernel can bind (0 to 65535), so that a typo gets a plain
+// answer before anything starts.
+func checkAddr(name, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			err = errors.New(ae.Err)
+		}
+		return fmt.Errorf("-%s %q: %v (want host:port, e.g. 127.0.0.1:6969)", name, addr, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return fmt.Errorf("-%s %q: port %q is not a number", name, addr, port)
+	}
+	if n < 0 || n > 65535 {
+		return fmt.Errorf("-%s %q: port %d is out of range (0 to 65535)", name, addr, n)
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want config
+	}{
+		{nil, config{addr: "127.0.0.1:6969"}},
+		{[]string{"-addr", "127.0.0.1:7070", "-json", "-no-color", "-lab", "127.0.0.1:5353"},
+			config{addr: "127.0.0.1:7070", json: true, noColor: true, lab: "127.0.0.1:5353"}},
+		{[]string{"--addr=:0"}, config{addr: ":0"}}, // every interface, any port
+		{[]string{"-addr", "[::1]:6969"}, config{addr: "[::1]:6969"}},
+	}
+	for _, tt := range tests {
+		name := strings.Join(tt.args, " ")
+		if name == "" {
+			name = "defaults"
+		}
+		t.Run(name, func(t *testing.T) {
+			var stderr strings.Builder
+			got, err := parseFlags(tt.args, &stderr)
+			if err != nil {
+				t.Fatalf("parseFlags: %v\n%s", err, stderr.String())
+			}
+			if got.addr != tt.want.addr || got.json != tt.want.json || got.noColor != tt.want.noColor || got.lab != tt.want.lab {
+				t.Errorf("config = %+v, want %+v", got, tt.want)
+			}
+			if stderr.Len() > 0 {
+				t.Errorf("stderr = %q, want nothing", stderr.String())
+			}
+		})
+	}
+}
+
+// TestParseFlagsErrors proves that a bad flag gets the usage, and a bad
+// address one line that says what is wrong.
+func TestParseFlagsErrors(t *testing.T) {
+	tests := []struct {
+		args      []string
+		want      string // stderr is exactly this line
+		wantUsage string // or, with the usage, starts with this
+	}{
+		{args: []string{"-addr", "127.0.0.1"}, want: `server: -addr "127.0.0.1": missing port in address (want host:port, e.g. 127.0.0.1:6969)`},
+		{args: []string{"-addr", "127.0.0.1:70000"}, want: `server: -addr "127.0.0.1:70000": port 70000 is out of range (0 to 65535)`},
+		{args: []string{"-addr", "127.0.0.1:-1"}, want: `server: -addr "127.0.0.1:-1": port -1 is out of range (0 to 65535)`},
+		{args: []string{"-addr", "localhost:http"}, want: `server: -addr "localhost:http": port "http" is not a number`},
+		{args: []string{"-lab", "5353"}, want: `server: -lab "5353": missing port in address (want host:port, e.g. 127.0.0.1:6969)`},
+		{args: []string{"-bogus"}, wantUsage: "flag provided but not defined: -bogus\nusage: go run ./server [flags]\n"},
+		{args: []string{"-addr"}, wantUsage: "flag needs an argument: -addr\nusage: go run ./server [flags]\n"},
+		{args: []string{"extra"}, wantUsage: "unexpected argument \"extra\"\nusage: go run ./server [flags]\n"},
+		{args: []string{"-h"}, wantUsage: "usage: go run ./server [flags]\n"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr strings.Builder
+			_, err := parseFlags(tt.args, &stderr)
+			if err == nil {
+				t.Fatal("parseFlags: no error")
+			}
+			got := stderr.String()
+			if tt.wantUsage != "" {
+				if !strings.HasPrefix(got, tt.wantUsage) || !strings.Contains(got, "-lab host:port") {
+					t.Errorf("stderr = %q, want %q and the flags", got, tt.wantUsage)
+				}
+				if tt.args[0] == "-h" && !errors.Is(err, flag.ErrHelp) {
+					t.Errorf("-h: err = %v, want flag.ErrHelp", err)
+				}
+				return
+			}
+			if got != tt.want+"\n" {
+				t.Errorf("stderr = %q\nwant     %q", got, tt.want+"\n")
+			}
+		})
+	}
+}
+
+// serverBinary builds the command into a temporary directory, for the
+// tests of what only the real program shows: exit statuses, signals.
+func serverBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the command: not in -short mode")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("cannot build the command: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "server")
+	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestExitStatus proves the exit statuses and that every error is one
+// line on stderr: 2 for a bad flag or address, 1 when the port is taken.
+func TestExitStatus(t *testing.T) {
+	bin := serverBinary(t)
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	taken := other.Addr().String()
+
+	tests := []struct {
+		name      string
+		args      []string
+		code      int
+		want      string // stderr is exactly this line
+		wantUsage string // or, with the usage, starts with this
+	}{
+		{name: "unknown flag", args: []string{"-bogus"}, code: 2,
+			wantUsage: "flag provided but not defined: -bogus\nusage: go run ./server [flags]\n"},
+		{name: "help", args: []string{"-h"}, code: 0, wantUsage: "usage: go run ./server [flags]\n"},
+		{name: "no port", args: []string{"-addr", "127.0.0.1"}, code: 2,
+			want: `server: -addr "127.0.0.1": missing port in address (want host:port, e.g. 127.0.0.1:6969)`},
+		{name: "port out of range", args: []string{"-addr", "127.0.0.1:99999"}, code: 2,
+			want: `server: -addr "127.0.0.1:99999": port 99999 is out of range (0 to 65535)`},
+		{name: "port in use", args: []string{"-addr", taken, "-json"}, code: 1,
+			want: "server: listen " + taken + ": address already in use (another program has this port: stop it or choose another with -addr)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr strings.Builder
+			cmd := exec.Command(bin, tt.args...)
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				code = exit.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.code {
+				t.Errorf("exit status %d, want %d", code, tt.code)
+			}
+			got := stderr.String()
+			if tt.wantUsage != "" {
+				if !strings.HasPrefix(got, tt.wantUsage) {
+					t.Errorf("stderr = %q, want the usage", got)
+				}
+				return
+			}
+			if got != tt.want+"\n" {
+				t.Errorf("stderr = %q\nwant     %q", got, tt.want+"\n")
+			}
+			if strings.Contains(got+stdout.String(), "goroutine ") {
+				t.Errorf("a stack trace:\n%s%s", &stdout, got)
+			}
+		})
+	}
+}
+
+// TestSignal proves that Ctrl-C (SIGINT) and SIGTERM stop the server
+// cleanly, with status 0, connections open or not, and the trace
+// printed to its end.
+func TestSignal(t *testing.T) {
+	bin := serverBinary(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Read the output until the server says where it listens.
+			sc := bufio.NewScanner(stdout)
+			var addr string
+			var out strings.Builder
+			for addr == "" && sc.Scan() {
+				out.WriteString(sc.Text() + "\n")
+				if a, ok := strings.CutPrefix(sc.Text(), "Server listening on "); ok {
+					addr = a
+				}
+			}
+			if addr == "" {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("no Server listening line:\n%s%s", &out, &stderr)
+			}
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for sc.Scan() && !strings.HasPrefix(sc.Text(), "CONNECTED: ") {
+				out.WriteString(sc.Text() + "\n")
+			}
+
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			for sc.Scan() {
+				out.WriteString(sc.Text() + "\n")
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("after %v: %v, want exit status 0\n%s%s", sig, err, &out, &stderr)
+			}
+			if !inOrder(out.String(), "listener ", "CLOSED: ", "Server closed\n") {
+				t.Errorf("want the listener's close, CLOSED, Server closed:\n%s", &out)
+			}
+			if stderr.Len() > 0 {
+				t.Errorf("stderr = %q, want nothing", stderr.String())
+			}
+		})
+	}
+}
