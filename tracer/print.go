@@ -61,6 +61,7 @@ func NewPretty(w io.Writer, useColor bool) Printer {
 	p.colors["client"] = mk(color.FgHiBlue)
 	p.colors["server"] = mk(color.FgHiMagenta)
 	p.colors["actor"] = mk(color.FgHiWhite)
+	p.colors["wire"] = mk(color.FgWhite)
 	p.colors["note"] = mk(color.Faint)
 	p.colors["title"] = mk(color.Bold, color.Underline)
 	p.colors["heading"] = mk(color.Bold)
@@ -139,11 +140,18 @@ func (p *prettyPrinter) Print(e Event) error {
 		if label == "" {
 			label = strings.ToUpper(string(e.Phase))
 		}
+		labelColor := p.colors[string(e.Phase)]
+		if e.Phase == PhasePacket {
+			label, labelColor = packetLabel(e.Packet), p.packetColor(e.Packet)
+		}
+		if labelColor == nil {
+			labelColor = p.colors["wire"]
+		}
 		fmt.Fprintf(&b, "%12s  %s %-3s %s  %s\n",
 			"+"+FormatDuration(e.Elapsed),
 			actor.Sprintf("%-6s", e.Actor),
 			conn,
-			p.colors[string(e.Phase)].Sprintf("%-9s", label),
+			labelColor.Sprintf("%-9s", label),
 			Detail(e))
 		wrap(&b, e.Note, noteIndent, lineWidth)
 	}
@@ -186,8 +194,69 @@ func Detail(e Event) string {
 		return fmt.Sprintf("%s: %s", e.Op, e.Err)
 	case PhaseNote:
 		return e.Text
+	case PhasePacket:
+		if p := e.Packet; p != nil {
+			return packetDetail(p)
+		}
 	}
 	return e.Text
+}
+
+// packetDetail describes a packet on one line: who sends to whom, then
+// the TCP numbers or the DNS message.
+func packetDetail(p *Packet) string {
+	s := p.From + " → " + p.To
+	switch {
+	case p.DNS != "":
+		return s + "  " + p.DNS
+	case p.Proto != "tcp":
+		return fmt.Sprintf("%s  %s %d bytes", s, p.Proto, p.Len)
+	}
+	s += fmt.Sprintf("  seq %d", p.Seq)
+	if strings.Contains(p.Flags, "ACK") {
+		s += fmt.Sprintf(" ack %d", p.Ack)
+	}
+	if p.Len > 0 {
+		s += fmt.Sprintf(" len %d", p.Len)
+	}
+	s += fmt.Sprintf(" win %d", p.Window)
+	if p.Options != "" {
+		s += "  " + p.Options
+	}
+	return s
+}
+
+// packetLabel is a packet's label in the pretty output: its TCP flags,
+// or DNS.
+func packetLabel(p *Packet) string {
+	switch {
+	case p == nil:
+		return "PACKET"
+	case p.DNS != "":
+		return "DNS"
+	case p.Flags != "":
+		return p.Flags
+	}
+	return strings.ToUpper(p.Proto)
+}
+
+// packetColor picks the colour of a packet's label by what it does.
+func (pp *prettyPrinter) packetColor(p *Packet) *color.Color {
+	switch {
+	case p == nil:
+		return pp.colors["wire"]
+	case strings.Contains(p.Flags, "RST"):
+		return pp.colors[string(PhaseError)]
+	case strings.Contains(p.Flags, "SYN"):
+		return pp.colors[string(PhaseConnectDone)]
+	case strings.Contains(p.Flags, "FIN"):
+		return pp.colors[string(PhaseClose)]
+	case p.DNS != "":
+		return pp.colors[string(PhaseDNSDone)]
+	case p.Len > 0:
+		return pp.colors[string(PhaseWrite)]
+	}
+	return pp.colors["wire"]
 }
 
 // wrap writes text to b in lines of at most width columns, each indented.

@@ -50,9 +50,13 @@ type Options struct {
 }
 
 // New starts a trace; its clock starts now.
-func New(opts Options) *Trace {
+func New(opts Options) *Trace { return NewAt(time.Now(), opts) }
+
+// NewAt starts a trace whose clock started at start: for events read
+// from a file, the time of the first one.
+func NewAt(start time.Time, opts Options) *Trace {
 	return &Trace{
-		start:    time.Now(),
+		start:    start,
 		live:     opts.Live,
 		printers: slices.Clone(opts.Printers),
 		ids:      make(map[connKey]int),

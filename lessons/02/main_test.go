@@ -18,3 +18,20 @@ func TestLesson(t *testing.T) {
 		"server close listener",
 	)
 }
+
+// The three packets of each handshake come before Accept returns.
+func TestLessonOnTheWire(t *testing.T) {
+	ev := lessontest.RunCapture(t, info, run)
+	lessontest.Order(t, ev,
+		"wire packet SYN client→server",
+		"wire packet SYN ACK server→client",
+		"wire packet ACK client→server len 0",
+		"client connect-done",
+		"wire packet SYN client→server",
+		"wire packet SYN ACK server→client",
+		"wire packet ACK client→server len 0",
+		"client connect-done",
+		"server accept",
+		"server accept",
+	)
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"tcptour/lessons/internal/lessontest"
@@ -27,4 +28,51 @@ func TestLesson(t *testing.T) {
 		"client connect-done",
 		"server close listener",
 	)
+}
+
+func TestLessonOnTheWire(t *testing.T) {
+	ev := lessontest.RunCapture(t, info, run)
+	lessontest.Order(t, ev,
+		"client dns-start",
+		"wire packet  resolver→dns len",
+		"wire packet  dns→resolver",
+		"client dns-done",
+		"client connect-start",
+		"wire packet SYN client→server",
+		"wire packet SYN ACK server→client",
+		"wire packet ACK client→server len 0",
+		"client connect-done",
+		"server accept",
+		"client write",
+		"wire packet PSH ACK client→server len 18",
+		"server read",
+		"server write",
+		"wire packet PSH ACK server→client len 29",
+		"client read",
+		"client close",
+		"wire packet FIN ACK client→server",
+		"server eof",
+		"server close",
+		"wire packet FIN ACK server→client",
+		"wire packet ACK client→server len 0",
+		// The IP literal: no DNS packet, straight to the SYN.
+		"client dns-skip",
+		"wire packet SYN client→server",
+	)
+	dns, syn, fin := 0, 0, 0
+	for _, e := range ev {
+		if p := e.Packet; p != nil {
+			switch {
+			case p.DNS != "":
+				dns++
+			case p.Flags == "SYN":
+				syn++
+			case strings.Contains(p.Flags, "FIN"):
+				fin++
+			}
+		}
+	}
+	if dns != 2 || syn != 2 || fin != 4 {
+		t.Errorf("%d DNS packets, %d SYNs, %d FINs; want 2, 2 (one per connection), 4", dns, syn, fin)
+	}
 }

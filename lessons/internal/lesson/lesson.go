@@ -31,6 +31,7 @@ import (
 
 	"tcptour/tracer"
 	"tcptour/tracer/lab"
+	"tcptour/tracer/wire"
 )
 
 // Lesson describes a lesson: what it is called and what it leaves the
@@ -54,13 +55,20 @@ type Options struct {
 	Step    bool // pause for Enter before each step
 	JSON    bool // print JSON lines instead of the pretty trace
 	NoColor bool // no colour even on a terminal
+	// Capture is wire.ModeAuto (capture when permitted), ModeOn or
+	// ModeOff; "" means auto.
+	Capture string
+	// PCAP names a pcapng file for the packets; Mermaid a file for the
+	// ladder diagrams as a Mermaid sequence diagram.
+	PCAP, Mermaid string
 
 	// Out receives the lesson's output; nil means os.Stdout.
 	Out io.Writer
 	// In is read for Enter when Step is set; nil means os.Stdin.
 	In io.Reader
-	// Prompt receives the "press Enter" prompts; nil means os.Stderr.
-	Prompt io.Writer
+	// Stderr receives the "press Enter" prompts and the line saying why
+	// there is no capture; nil means os.Stderr.
+	Stderr io.Writer
 }
 
 // Run is a lesson in progress, handed to the lesson's body.
@@ -69,7 +77,9 @@ type Run struct {
 	opts   Options
 	ctx    context.Context
 	trace  *tracer.Trace
+	wire   *wire.Session // nil without capture
 	out    io.Writer
+	stderr io.Writer
 	step   int
 	in     *bufio.Reader
 	lab    *lab.Server
@@ -102,6 +112,9 @@ func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
 	fs.BoolVar(&opts.Step, "step", stepDefault, "pause for Enter before each step (default on a terminal; never when stdin is not a terminal)")
 	fs.BoolVar(&opts.JSON, "json", false, "print the trace as JSON lines, one object per event (see docs/trace-format.md)")
 	fs.BoolVar(&opts.NoColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
+	fs.StringVar(&opts.Capture, "capture", wire.ModeAuto, "capture packets on loopback: auto (when permitted: root or CAP_NET_RAW), on (or fail), off")
+	fs.StringVar(&opts.PCAP, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r)")
+	fs.StringVar(&opts.Mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./lessons/%s [flags]\n\nLesson %s · %s\n%s\n\nFlags:\n", l.Number, l.Number, l.Title, l.Intro)
 		fs.PrintDefaults()
@@ -113,6 +126,19 @@ func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
 		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
 		fmt.Fprintln(stderr, err)
 		fs.Usage()
+		return opts, err
+	}
+	switch opts.Capture {
+	case wire.ModeAuto, wire.ModeOn, wire.ModeOff:
+	default:
+		err := fmt.Errorf("invalid value %q for flag -capture: want auto, on or off", opts.Capture)
+		fmt.Fprintln(stderr, err)
+		fs.Usage()
+		return opts, err
+	}
+	if opts.PCAP != "" && opts.Capture == wire.ModeOff {
+		err := errors.New("-pcap needs a capture: drop -capture=off")
+		fmt.Fprintln(stderr, err)
 		return opts, err
 	}
 	if opts.Step && !isatty.IsTerminal(os.Stdin.Fd()) {
@@ -135,13 +161,26 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 	} else {
 		printer = tracer.NewPretty(out, tracer.ColorWanted(out, opts.NoColor))
 	}
+	stderr := opts.Stderr
+	if stderr == nil {
+		stderr = os.Stderr
+	}
 	r := &Run{
 		lesson: l,
 		opts:   opts,
 		ctx:    ctx,
 		out:    out,
+		stderr: stderr,
 		trace:  tracer.New(tracer.Options{Printers: []tracer.Printer{printer}}),
 	}
+	sess, skipped, err := wire.Start(r.trace, wire.Config{Mode: opts.Capture, PCAP: opts.PCAP})
+	if err != nil {
+		return err
+	}
+	if skipped != "" {
+		fmt.Fprintf(stderr, "lesson %s: %s\n", l.Number, skipped)
+	}
+	r.wire = sess
 	if opts.Step {
 		in := opts.In
 		if in == nil {
@@ -154,11 +193,18 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		Text: fmt.Sprintf("tcptour · lesson %s · %s", l.Number, l.Title),
 		Note: l.Intro,
 	})
-	err := body(r)
+	err = body(r)
 	if r.lab != nil {
 		if cerr := r.lab.Close(); err == nil {
 			err = cerr
 		}
+	}
+	if serr := r.wire.Sync(ctx); err == nil && serr != nil {
+		err = serr
+	}
+	stats, packets, cerr := r.wire.Close()
+	if err == nil && cerr != nil {
+		err = cerr
 	}
 	if ferr := r.trace.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("writing the trace: %w", ferr)
@@ -169,9 +215,49 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 	if r.step != l.Steps {
 		return fmt.Errorf("the lesson ran %d steps but says it has %d", r.step, l.Steps)
 	}
+	events := r.trace.Events()
+	if opts.Mermaid != "" {
+		if err := writeMermaid(opts.Mermaid, events); err != nil {
+			return err
+		}
+	}
 	if !opts.JSON {
+		r.printLadders(events)
+		if r.wire != nil {
+			fmt.Fprintf(r.out, "\nCaptured %d packets on lo (the kernel counted %d, dropped %d).\n",
+				packets, stats.Packets-stats.Markers, stats.KernelDrops)
+			if opts.PCAP != "" {
+				fmt.Fprintf(r.out, "Saved to %s: tshark -r %s\n", opts.PCAP, opts.PCAP)
+			}
+		}
 		r.printList("Recap", l.Recap)
 		r.printList("Try this", l.TryThis)
+	}
+	return nil
+}
+
+// printLadders draws a ladder diagram for each connection whose packets
+// were captured.
+func (r *Run) printLadders(events []tracer.Event) {
+	ids := wire.Conns(events)
+	if len(ids) == 0 {
+		return
+	}
+	fmt.Fprintf(r.out, "\nThe ladder: each connection's segments, with the program's calls beside them\n\n")
+	for _, id := range ids {
+		// NOTE: an error here is a closed stdout; Flush reported it.
+		_ = wire.Ladder(r.out, events, id)
+		fmt.Fprintln(r.out)
+	}
+}
+
+func writeMermaid(path string, events []tracer.Event) error {
+	var b strings.Builder
+	if err := wire.Mermaid(&b, events, wire.Conns(events)); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("--mermaid: %w", err)
 	}
 	return nil
 }
@@ -196,14 +282,11 @@ func (r *Run) printList(title string, items []string) {
 // Step prints the events of the previous step, then the heading of the
 // next one with its explanation. With --step it first waits for Enter.
 func (r *Run) Step(title, text string) {
+	r.sync()
 	r.trace.Flush()
 	r.step++
 	if r.in != nil {
-		prompt := r.opts.Prompt
-		if prompt == nil {
-			prompt = os.Stderr
-		}
-		fmt.Fprintf(prompt, "\n[press Enter for step %d of %d: %s] ", r.step, r.lesson.Steps, title)
+		fmt.Fprintf(r.stderr, "\n[press Enter for step %d of %d: %s] ", r.step, r.lesson.Steps, title)
 		if _, err := r.in.ReadString('\n'); err != nil {
 			r.in = nil // stdin closed: run the rest straight through
 		}
@@ -223,6 +306,7 @@ func (r *Run) Printf(format string, args ...any) {
 	if r.opts.JSON {
 		return
 	}
+	r.sync()
 	r.trace.Flush()
 	var b strings.Builder
 	wrapIndent(&b, fmt.Sprintf(format, args...), "  ")
@@ -242,7 +326,14 @@ func (r *Run) Note(actor, text string) { r.trace.Note(actor, text) }
 
 // Hooks returns hooks that record events done by actor ("client",
 // "server", …) in the lesson's trace.
-func (r *Run) Hooks(actor string) *tracer.Hooks { return r.trace.Hooks(actor) }
+func (r *Run) Hooks(actor string) *tracer.Hooks { return r.wire.Hooks(r.trace.Hooks(actor)) }
+
+// sync waits until the capture has read every packet sent so far.
+func (r *Run) sync() {
+	if err := r.wire.Sync(r.ctx); err != nil {
+		r.Note("wire", "The capture could not catch up ("+err.Error()+"); packets of this step may show later.")
+	}
+}
 
 // Trace returns the lesson's trace.
 func (r *Run) Trace() *tracer.Trace { return r.trace }
@@ -259,6 +350,7 @@ func (r *Run) Lab() (netip.AddrPort, error) {
 			return netip.AddrPort{}, err
 		}
 		r.lab = s
+		r.wire.AddUDPPort(s.Addr().Port())
 		r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote, Local: s.Addr(),
 			Text: "lab DNS server on udp " + s.Addr().String(),
 			Note: "A small DNS server on loopback that answers for the lesson names (chuck.norris.test → 127.0.0.1) and says NXDOMAIN to everything else. The client's resolver is pointed at it, so the lookup is a real UDP exchange."})

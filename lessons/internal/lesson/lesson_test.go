@@ -27,11 +27,15 @@ func TestParseFlags(t *testing.T) {
 		want    Options
 		usage   string
 	}{
-		{args: nil},
-		{args: []string{"--json", "--no-color"}, want: Options{JSON: true, NoColor: true}},
-		{args: []string{"-json"}, want: Options{JSON: true}},
+		{args: nil, want: Options{Capture: "auto"}},
+		{args: []string{"--json", "--no-color"}, want: Options{JSON: true, NoColor: true, Capture: "auto"}},
+		{args: []string{"-json"}, want: Options{JSON: true, Capture: "auto"}},
 		// Tests do not run with a terminal on stdin: --step is dropped.
-		{args: []string{"--step"}},
+		{args: []string{"--step"}, want: Options{Capture: "auto"}},
+		{args: []string{"--capture=off", "--mermaid", "m.md"}, want: Options{Capture: "off", Mermaid: "m.md"}},
+		{args: []string{"--capture=on", "--pcap", "x.pcapng"}, want: Options{Capture: "on", PCAP: "x.pcapng"}},
+		{args: []string{"--capture=maybe"}, wantErr: true, usage: `invalid value "maybe" for flag -capture`},
+		{args: []string{"--capture=off", "--pcap", "x"}, wantErr: true, usage: "-pcap needs a capture"},
 		{args: []string{"--bogus"}, wantErr: true, usage: "flag provided but not defined: -bogus"},
 		{args: []string{"extra"}, wantErr: true, usage: `unexpected argument "extra"`},
 		{args: []string{"-h"}, wantErr: true, usage: "usage: go run ./lessons/99"},
@@ -48,7 +52,7 @@ func TestParseFlags(t *testing.T) {
 		if !strings.Contains(stderr.String(), tc.usage) {
 			t.Errorf("%v: stderr %q lacks %q", tc.args, stderr.String(), tc.usage)
 		}
-		if tc.wantErr && !strings.Contains(stderr.String(), "-json") {
+		if tc.wantErr && tc.args[0] != "--capture=off" && !strings.Contains(stderr.String(), "-json") {
 			t.Errorf("%v: no usage on a bad flag: %q", tc.args, stderr.String())
 		}
 	}
@@ -59,7 +63,7 @@ func TestParseFlags(t *testing.T) {
 
 func TestStepPauses(t *testing.T) {
 	var out, prompt bytes.Buffer
-	opts := Options{Step: true, NoColor: true, Out: &out, Prompt: &prompt, In: strings.NewReader("\n")}
+	opts := Options{Step: true, NoColor: true, Capture: "off", Out: &out, Stderr: &prompt, In: strings.NewReader("\n")}
 	if err := Exec(context.Background(), demo, opts, twoSteps); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -33,6 +34,7 @@ import (
 
 	"tcptour/lessons/internal/lesson"
 	"tcptour/tracer"
+	"tcptour/tracer/capture"
 )
 
 // Result is what a lesson printed in one test run.
@@ -49,7 +51,7 @@ func Run(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error) Result {
 	defer goleak.VerifyNone(t)
 
 	var out bytes.Buffer
-	if err := lesson.Exec(context.Background(), l, lesson.Options{JSON: true, Out: &out}, body); err != nil {
+	if err := lesson.Exec(context.Background(), l, lesson.Options{JSON: true, Capture: "off", Out: &out}, body); err != nil {
 		t.Fatalf("lesson %s --json: %v", l.Number, err)
 	}
 	var res Result
@@ -76,7 +78,7 @@ func Run(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error) Result {
 	compareGolden(t, filepath.Join("testdata", "trace.golden"), Golden(res.Events))
 
 	var pretty bytes.Buffer
-	if err := lesson.Exec(context.Background(), l, lesson.Options{NoColor: true, Out: &pretty}, body); err != nil {
+	if err := lesson.Exec(context.Background(), l, lesson.Options{NoColor: true, Capture: "off", Out: &pretty}, body); err != nil {
 		t.Fatalf("lesson %s: %v", l.Number, err)
 	}
 	res.Pretty = pretty.String()
@@ -213,8 +215,9 @@ func diff(want, got string) string {
 }
 
 // Order checks that the events matching each of the patterns appear in
-// the events in that order, and returns the index of each match. A
-// pattern is "actor phase" or "actor phase detail-substring".
+// the events in that order. A pattern is "actor phase" or "actor phase
+// detail-substring"; a packet's detail is "FLAGS from→to len N DNS",
+// e.g. "wire packet SYN client→server".
 func Order(t *testing.T, events []tracer.Event, patterns ...string) {
 	t.Helper()
 	i := 0
@@ -223,7 +226,7 @@ func Order(t *testing.T, events []tracer.Event, patterns ...string) {
 		found := false
 		for ; i < len(events); i++ {
 			e := events[i]
-			if e.Actor == f[0] && string(e.Phase) == f[1] && (len(f) < 3 || strings.Contains(tracer.Detail(e), f[2])) {
+			if e.Actor == f[0] && string(e.Phase) == f[1] && (len(f) < 3 || strings.Contains(orderDetail(e), f[2])) {
 				found = true
 				i++
 				break
@@ -233,4 +236,67 @@ func Order(t *testing.T, events []tracer.Event, patterns ...string) {
 			t.Fatalf("no %q after the events matched before it; events:\n%s", p, Golden(events))
 		}
 	}
+}
+
+func orderDetail(e tracer.Event) string {
+	if p := e.Packet; p != nil {
+		return fmt.Sprintf("%s %s→%s len %d %s", p.Flags, p.From, p.To, p.Len, p.DNS)
+	}
+	return tracer.Detail(e)
+}
+
+// RunCapture runs the lesson with packet capture on and --pcap, and
+// returns the trace; it skips the test where capture is not permitted.
+// It checks that the pcap file holds exactly the packets the trace
+// showed, that it is mode 0600, and, where tshark is installed, that
+// tshark reads the same number of packets.
+func RunCapture(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error) []tracer.Event {
+	t.Helper()
+	defer goleak.VerifyNone(t)
+	if c, err := capture.Open(capture.Config{}); err != nil {
+		t.Skipf("no live capture here: %v", err)
+	} else if _, err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pcap := filepath.Join(t.TempDir(), "lesson.pcapng")
+	var out bytes.Buffer
+	err := lesson.Exec(context.Background(), l, lesson.Options{JSON: true, Capture: "on", PCAP: pcap, Out: &out}, body)
+	if err != nil {
+		t.Fatalf("lesson %s --capture=on: %v", l.Number, err)
+	}
+	var events []tracer.Event
+	packets := 0
+	for _, line := range bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n")) {
+		var e tracer.Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatalf("not JSON: %s", line)
+		}
+		if e.Phase == tracer.PhasePacket {
+			packets++
+		}
+		events = append(events, e)
+	}
+	slices.SortStableFunc(events, func(a, b tracer.Event) int { return a.Time.Compare(b.Time) })
+	saved, err := capture.ReadFile(pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(saved) != packets || packets == 0 {
+		t.Errorf("the pcap file holds %d packets, the trace showed %d", len(saved), packets)
+	}
+	if fi, err := os.Stat(pcap); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("pcap file mode: %v %v, want 0600", fi.Mode(), err)
+	}
+	if tshark, err := exec.LookPath("tshark"); err == nil {
+		lines, err := exec.Command(tshark, "-r", pcap).Output()
+		if err != nil {
+			t.Fatalf("tshark -r: %v", err)
+		}
+		if n := bytes.Count(lines, []byte("\n")); n != packets {
+			t.Errorf("tshark lists %d packets, the trace %d", n, packets)
+		}
+	} else {
+		t.Log("tshark not installed: the file was checked with gopacket's reader only")
+	}
+	return events
 }

@@ -1,0 +1,117 @@
+package capture
+
+import (
+	"errors"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+)
+
+// DefaultInterface is the interface captured when Config.Interface is empty.
+const DefaultInterface = "lo"
+
+// DefaultSnaplen is the snapshot length used when Config.Snaplen is 0. It is
+// libpcap's maximum (MAXIMUM_SNAPLEN), enough for a whole 64 KiB loopback
+// segment.
+const DefaultSnaplen = 262144
+
+// MaxPorts is the largest number of ports accepted in each of
+// Config.TCPPorts and Config.UDPPorts. It keeps the kernel filter small.
+const MaxPorts = 64
+
+// ErrPermission is matched (with errors.Is) by the error Open returns when
+// the process may not open a packet socket: it needs root or CAP_NET_RAW.
+var ErrPermission = errors.New("capture needs root or CAP_NET_RAW")
+
+// ErrUnsupported is matched by the error Open returns on systems other than
+// Linux, and by the error Sync returns on interfaces other than loopback.
+var ErrUnsupported = errors.New("not supported")
+
+// ErrClosed is returned by methods called after Close, and by a Sync that
+// was waiting when Close was called.
+var ErrClosed = errors.New("capture: closed")
+
+// Config says what to capture. The zero value captures nothing but is valid
+// (Interface "lo", no ports); use SetPorts to choose ports later.
+type Config struct {
+	// Interface is the name of the interface to capture on; "" means "lo".
+	// Only interfaces with Ethernet framing (loopback and Ethernet) are
+	// supported.
+	Interface string
+
+	// TCPPorts keeps TCP segments (IPv4 or IPv6) whose source or
+	// destination port is in this set.
+	TCPPorts []uint16
+
+	// UDPPorts keeps UDP datagrams (IPv4 or IPv6) whose source or
+	// destination port is in this set, for example the lab DNS server.
+	UDPPorts []uint16
+
+	// Snaplen is the most bytes kept of each frame; 0 means DefaultSnaplen.
+	// Longer frames are truncated and counted in Stats.Truncated.
+	Snaplen int
+
+	// Handler is called for each captured packet, from the capture's own
+	// goroutine, one at a time, in the order the packets were read. It may
+	// keep Packet.Data. While it runs no other packet is read, so a slow
+	// Handler makes the kernel queue grow (and eventually drop, counted in
+	// Stats.KernelDrops). It must not call Sync or Close (they wait for
+	// the goroutine it runs on). A nil Handler discards packets (they are
+	// still counted).
+	Handler func(Packet)
+}
+
+// Packet is one captured frame.
+type Packet struct {
+	// Time is the kernel's receive timestamp for the frame (software
+	// receive timestamp, SO_TIMESTAMPING), not the time the capture read
+	// it, so it sorts correctly against time.Now() values taken by the
+	// program that caused the packet. (If the kernel gave no timestamp,
+	// which Stats.Unstamped counts, it is the time the frame was read.)
+	Time time.Time
+
+	// Data is the frame as captured, starting with its link-layer header
+	// (Ethernet on lo). It is owned by the receiver.
+	Data []byte
+
+	// Info is the capture metadata in the form gopacket's writers expect:
+	// Timestamp equals Time, CaptureLength is len(Data), Length is the
+	// frame's length on the wire (larger than CaptureLength if truncated).
+	Info gopacket.CaptureInfo
+
+	// LinkType says how to decode Data (layers.LinkTypeEthernet for live
+	// captures on lo).
+	LinkType layers.LinkType
+}
+
+// Stats are a capture's counters, cumulative since Open.
+type Stats struct {
+	// Packets is the kernel's count of frames that passed the filter
+	// (PACKET_STATISTICS tp_packets). It includes frames the kernel then
+	// dropped and the capture's own Sync markers.
+	Packets uint64
+
+	// KernelDrops is the kernel's count of frames that passed the filter
+	// but were dropped because the socket's receive queue was full
+	// (PACKET_STATISTICS tp_drops). Non-zero means the capture is missing
+	// packets.
+	KernelDrops uint64
+
+	// Delivered is the number of packets passed to Handler.
+	Delivered uint64
+
+	// Markers is the number of Sync marker datagrams read and consumed
+	// (never passed to Handler), including those Open sends to check that
+	// the kernel stamps frames as they arrive.
+	Markers uint64
+
+	// Truncated is the number of delivered packets whose Data is shorter
+	// than the frame on the wire (longer than Snaplen).
+	Truncated uint64
+
+	// Unstamped is the number of delivered packets the kernel gave no
+	// receive timestamp; their Time is when they were read. It should be
+	// zero (Open waits until the kernel stamps frames).
+	Unstamped uint64
+}

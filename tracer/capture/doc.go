@@ -1,0 +1,75 @@
+// Package capture records the packets of a lesson's connections on the
+// loopback interface, in pure Go (no cgo, no libpcap), and reads, writes and
+// decodes them.
+//
+// A capture is an AF_PACKET socket (github.com/mdlayher/packet) with a
+// classic BPF program in the kernel that keeps only TCP segments and UDP
+// datagrams (IPv4 or IPv6) with a port in the caller's sets, and drops the
+// outgoing copy that lo hands every packet socket, so each packet appears
+// once, as tcpdump -i lo shows it. Nothing else on the machine is recorded.
+// Each packet carries the kernel's receive timestamp (SO_TIMESTAMPING,
+// software receive stamps), which is on the same clock as time.Now, so
+// packets and application events sort together.
+//
+// Capture needs root or CAP_NET_RAW; without it Open returns an error that
+// matches ErrPermission, and a lesson can say so in one line and go on.
+// Capture works on Linux only; elsewhere Open returns an error matching
+// ErrUnsupported.
+//
+// # Knowing the capture has caught up
+//
+// Packets reach the Handler a little after they are sent. Before printing a
+// step, a lesson calls Sync, which returns once every packet sent before it
+// was called has been handed to the Handler. Sync sends a small UDP marker
+// datagram to the capture's own port from each CPU in turn and waits for the
+// reader to see all of them (loopback queues each packet on the sending
+// CPU's backlog, in order; see Capture.Sync). Markers are never passed to
+// the Handler.
+//
+// # Example
+//
+//	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+//	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+//
+//	var mu sync.Mutex
+//	var pkts []capture.Packet
+//	c, err := capture.Open(capture.Config{
+//		TCPPorts: []uint16{port},
+//		Handler: func(p capture.Packet) {
+//			mu.Lock()
+//			pkts = append(pkts, p)
+//			mu.Unlock()
+//		},
+//	})
+//	if errors.Is(err, capture.ErrPermission) {
+//		fmt.Println("no packets: capture needs root or CAP_NET_RAW (try sudo)")
+//	} else if err != nil {
+//		return err
+//	}
+//
+//	// ... dial port, talk, close ...
+//
+//	if c != nil {
+//		_ = c.Sync(ctx) // every packet of the step is now in pkts
+//		stats, err := c.Close()
+//		_ = stats // stats.KernelDrops > 0 means packets were lost
+//		_ = err
+//	}
+//	w, _ := capture.NewFileWriter("trace.pcapng", layers.LinkTypeEthernet)
+//	mu.Lock()
+//	for _, p := range pkts {
+//		d, _ := capture.Decode(p)
+//		if d.TCP != nil {
+//			fmt.Println(d.Src, "→", d.Dst, d.TCP.Flags, "len", d.TCP.PayloadLen)
+//		}
+//		_ = w.Write(p)
+//	}
+//	mu.Unlock()
+//	_ = w.Close() // tshark -r trace.pcapng
+//
+// Files: FileWriter writes pcapng that tshark and Wireshark open, complete
+// after every Write; ReadFile reads pcap or pcapng (for example from
+// tcpdump -i any -w), with limits against damaged files. Decode summarises
+// a packet: addresses and ports, TCP flags, sequence numbers, window,
+// options, payload length, and DNS questions and answers.
+package capture

@@ -1,0 +1,148 @@
+// Command inspect reads a saved capture — a pcap or pcapng file written
+// by a lesson's --pcap, or by tcpdump -i lo -w — and prints the same
+// annotated timeline and ladder diagrams a lesson prints live, for each
+// TCP connection in it. Reading a file needs no privilege.
+//
+//	go run ./tracer/inspect tracer/inspect/testdata/lesson03.pcapng
+//	go run ./tracer/inspect --json capture.pcap | jq .
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"strings"
+	"time"
+
+	"tcptour/tracer"
+	"tcptour/tracer/capture"
+	"tcptour/tracer/wire"
+)
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("inspect: ")
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		os.Exit(2)
+	}
+	if err := run(cfg, os.Stdout, os.Stderr); err != nil {
+		log.Print(err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	file    string
+	json    bool
+	noColor bool
+	mermaid string
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&cfg.json, "json", false, "print the timeline as JSON lines (docs/trace-format.md)")
+	fs.BoolVar(&cfg.noColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
+	fs.StringVar(&cfg.mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: go run ./tracer/inspect [flags] FILE\n\nPrints the annotated timeline and ladder of each TCP connection in a pcap or pcapng file.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	// Flags may come before or after the file name.
+	var files []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return cfg, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(files) != 1 {
+		err := errors.New("want one capture file")
+		fmt.Fprintln(stderr, err)
+		fs.Usage()
+		return cfg, err
+	}
+	cfg.file = files[0]
+	return cfg, nil
+}
+
+func run(cfg config, stdout, stderr io.Writer) error {
+	pkts, readErr := capture.ReadFile(cfg.file)
+	if readErr != nil && len(pkts) == 0 {
+		return readErr
+	}
+	if readErr != nil {
+		fmt.Fprintf(stderr, "inspect: warning: %v; showing the %d packets before it\n", readErr, len(pkts))
+	}
+	var printer tracer.Printer
+	if cfg.json {
+		printer = tracer.NewJSON(stdout)
+	} else {
+		printer = tracer.NewPretty(stdout, tracer.ColorWanted(stdout, cfg.noColor))
+	}
+	tr := tracer.NewAt(firstTime(pkts), tracer.Options{Printers: []tracer.Printer{printer}})
+	ann := wire.NewAnnotator()
+	skipped := 0
+	for _, p := range pkts {
+		d, err := capture.Decode(p)
+		if err != nil && d.TCP == nil && d.UDP == nil {
+			skipped++
+			continue
+		}
+		if d.TCP == nil && d.DNS == nil {
+			skipped++ // neither TCP nor DNS: nothing this tool explains
+			continue
+		}
+		tr.Add(ann.Event(d))
+	}
+	if err := tr.Flush(); err != nil {
+		return err
+	}
+	events := tr.Events()
+	ids := wire.Conns(events)
+	if cfg.mermaid != "" {
+		var b strings.Builder
+		if err := wire.Mermaid(&b, events, ids); err != nil {
+			return err
+		}
+		if err := os.WriteFile(cfg.mermaid, []byte(b.String()), 0o644); err != nil {
+			return fmt.Errorf("--mermaid: %w", err)
+		}
+	}
+	if cfg.json {
+		return nil
+	}
+	fmt.Fprintf(stdout, "\n%d packets read from %s", len(pkts), cfg.file)
+	if skipped > 0 {
+		fmt.Fprintf(stdout, "; %d not TCP or DNS, or not decodable, left out", skipped)
+	}
+	fmt.Fprintf(stdout, "; %d TCP connections.\n", len(ids))
+	for _, id := range ids {
+		fmt.Fprintln(stdout)
+		if err := wire.Ladder(stdout, events, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func firstTime(pkts []capture.Packet) (t0 time.Time) {
+	for _, p := range pkts {
+		if t0.IsZero() || p.Time.Before(t0) {
+			t0 = p.Time
+		}
+	}
+	return t0
+}

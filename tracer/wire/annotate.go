@@ -1,0 +1,294 @@
+// Package wire turns captured packets into timeline events with a
+// plain-language note each, and draws a connection's events as a ladder
+// diagram, in text or as Mermaid.
+//
+//	a := wire.NewAnnotator()
+//	for _, p := range packets {
+//		d, err := capture.Decode(p)
+//		…
+//		tr.Add(a.Event(d))
+//	}
+//	wire.Ladder(os.Stdout, tr.Events(), 1)
+package wire
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"tcptour/tracer"
+	"tcptour/tracer/capture"
+)
+
+// Annotator follows each TCP connection seen in a stream of packets, so
+// that it can number sequences relative to each side's initial sequence
+// number, tell client from server, and explain each segment in its
+// context (the ACK that completes a handshake, the ACK of a FIN). It is
+// not safe for concurrent use: feed it packets in the order captured.
+type Annotator struct {
+	conns map[flowKey]*conn
+}
+
+// NewAnnotator returns an Annotator that has seen no packet yet.
+func NewAnnotator() *Annotator {
+	return &Annotator{conns: make(map[flowKey]*conn)}
+}
+
+type flowKey struct{ a, b netip.AddrPort }
+
+func keyOf(src, dst netip.AddrPort) flowKey {
+	if src.Compare(dst) > 0 {
+		src, dst = dst, src
+	}
+	return flowKey{src, dst}
+}
+
+// conn is what the annotator knows of one TCP connection.
+type conn struct {
+	client, server netip.AddrPort
+	side           map[netip.AddrPort]*side
+	established    bool // the handshake's last ACK was seen
+	scaled         bool // both SYNs offered window scaling
+	synOnly        bool // only the client's SYN has been seen
+}
+
+// side is one direction of a connection: what its sender has done.
+type side struct {
+	isn      uint32
+	haveISN  bool
+	wscale   uint8
+	offersWS bool
+	finSeq   uint32 // relative sequence number of its FIN
+	sentFIN  bool
+	finAcked bool // the peer has acknowledged this side's FIN
+	firstFIN bool // this side sent the connection's first FIN
+}
+
+// Event returns the timeline event for a decoded packet: Phase
+// PhasePacket, Actor "wire", the kernel's timestamp, the packet's
+// five-tuple (TCP only, so that the trace gives it the connection's id),
+// a Packet summary and a note.
+func (a *Annotator) Event(d capture.Decoded) tracer.Event {
+	e := tracer.Event{Time: d.Time, Actor: "wire", Phase: tracer.PhasePacket}
+	p := &tracer.Packet{Src: d.Src, Dst: d.Dst, Size: d.Length}
+	e.Packet = p
+	switch {
+	case d.TCP != nil:
+		p.Proto = "tcp"
+		e.Proto, e.Local, e.Remote = "tcp", d.Src, d.Dst
+		e.Note = a.tcp(d, p)
+	case d.UDP != nil:
+		p.Proto, p.Len = "udp", d.UDP.PayloadLen
+		e.Note = a.udp(d, p, &e)
+	default:
+		p.Proto = d.Proto.String()
+		e.Note = "A packet that is neither TCP nor UDP."
+	}
+	return e
+}
+
+func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
+	t := d.TCP
+	k := keyOf(d.Src, d.Dst)
+	c := a.conns[k]
+	isSYN := t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK)
+	if c == nil || (isSYN && c.established) {
+		// A new connection. Its client is the side that sent the SYN;
+		// when the capture began later than that, guess: the side with
+		// the higher (ephemeral) port.
+		c = &conn{side: map[netip.AddrPort]*side{d.Src: {}, d.Dst: {}}}
+		switch {
+		case isSYN:
+			c.client, c.server = d.Src, d.Dst
+		case t.Flags.Has(capture.SYN | capture.ACK):
+			c.client, c.server = d.Dst, d.Src
+		case d.Src.Port() > d.Dst.Port():
+			c.client, c.server = d.Src, d.Dst
+		default:
+			c.client, c.server = d.Dst, d.Src
+		}
+		a.conns[k] = c
+	}
+	me, peer := c.side[d.Src], c.side[d.Dst]
+	if t.Flags.Has(capture.SYN) {
+		me.isn, me.haveISN = t.Seq, true
+		me.offersWS, me.wscale = t.Options.HasWindowScale, t.Options.WindowScale
+	} else if !me.haveISN {
+		// Mid-connection: number from the first segment seen, as
+		// Wireshark does.
+		me.isn, me.haveISN = t.Seq-1, true
+	}
+	if t.Flags.Has(capture.ACK) && !peer.haveISN {
+		peer.isn, peer.haveISN = t.Ack-1, true
+	}
+	if t.Flags.Has(capture.SYN|capture.ACK) && me.offersWS && peer.offersWS {
+		c.scaled = true
+	}
+
+	from, to := "client", "server"
+	if d.Src == c.server {
+		from, to = "server", "client"
+	}
+	p.From, p.To = from, to
+	p.Flags = t.Flags.String()
+	p.RawSeq, p.RawAck = t.Seq, t.Ack
+	p.Seq = t.Seq - me.isn
+	if t.Flags.Has(capture.ACK) {
+		p.Ack = t.Ack - peer.isn
+	}
+	p.Len = t.PayloadLen
+	p.Window = int(t.Window)
+	if c.scaled && !t.Flags.Has(capture.SYN) {
+		p.Window = int(t.Window) << me.wscale
+	}
+	if t.Flags.Has(capture.SYN) {
+		p.Options = options(t.Options)
+	}
+
+	var notes []string
+	add := func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }
+	switch {
+	case t.Flags.Has(capture.RST):
+		if c.synOnly && from == "server" {
+			add("The server's kernel answers the SYN with RST: nothing listens on port %d, so the connection is refused (ECONNREFUSED).", d.Src.Port())
+		} else {
+			add("The %s's kernel sends RST: the connection is torn down at once, without the FIN exchange. Data not yet read is lost (the peer's next Read or Write fails with ECONNRESET).", from)
+		}
+	case isSYN:
+		c.synOnly = true
+		add("The client's kernel sends SYN: it asks to open a connection and proposes its initial sequence number (shown as 0: numbers here are relative, as Wireshark shows them).")
+		if p.Options != "" {
+			add("Its options: %s.", describeOptions(t.Options))
+		}
+	case t.Flags.Has(capture.SYN | capture.ACK):
+		c.synOnly = false
+		add("The server's kernel answers SYN-ACK: it acknowledges the SYN (ack 1) and sends its own initial sequence number. No program took part: the listening socket's kernel answers by itself.")
+		if p.Options != "" {
+			add("Its options: %s.", describeOptions(t.Options))
+		}
+	}
+	if t.Flags.Has(capture.FIN) && !me.sentFIN {
+		me.firstFIN = !peer.sentFIN
+		me.finSeq = p.Seq + uint32(p.Len)
+		if peer.sentFIN {
+			add("The %s's kernel sends its FIN too: it has nothing more to send either.", from)
+		} else {
+			add("The %s's kernel sends FIN: the %s will send no more data (its program called Close or CloseWrite, or exited). The FIN takes one sequence number.", from, from)
+		}
+		me.sentFIN = true
+	}
+	if p.Len > 0 && !t.Flags.Has(capture.SYN) {
+		s := fmt.Sprintf("The %s's kernel sends %d bytes of data (bytes %d to %d of its stream)", from, p.Len, p.Seq, p.Seq+uint32(p.Len)-1)
+		if t.Flags.Has(capture.PSH) {
+			s += "; PSH asks the receiver to hand them to the program without waiting for more"
+		}
+		add("%s.", s)
+	}
+	if t.Flags.Has(capture.ACK) && !t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.RST) {
+		switch {
+		case !c.established && p.Ack == 1 && p.Seq == 1 && from == "client":
+			c.established = true
+			if p.Len == 0 && !t.Flags.Has(capture.FIN) {
+				add("The client's ACK of the SYN-ACK completes the three-way handshake: both kernels now hold an established connection, whether or not the server program has called Accept.")
+			}
+		case peer.sentFIN && !peer.finAcked && p.Ack == peer.finSeq+1:
+			peer.finAcked = true
+			if len(notes) == 0 {
+				add("The %s's kernel acknowledges the %s's FIN (ack %d).", from, to, p.Ack)
+			} else {
+				add("It also acknowledges the %s's FIN (ack %d).", to, p.Ack)
+			}
+			if me.sentFIN && me.firstFIN {
+				add("Both FINs are now acknowledged. The %s sent the first FIN, so its socket stays in TIME_WAIT for a while (60 s on Linux), so that a late segment of this connection cannot be taken for part of a new one with the same five-tuple.", from)
+			}
+		case p.Len == 0 && !t.Flags.Has(capture.FIN):
+			add("The %s's kernel acknowledges everything up to byte %d of the %s's stream (ack %d); no data in this segment.", from, p.Ack-1, to, p.Ack)
+		}
+	}
+	if p.Window == 0 && !t.Flags.Has(capture.RST) {
+		add("Window 0: the %s's receive buffer is full, so the %s must stop sending until the window opens.", from, to)
+	}
+	return strings.Join(notes, " ")
+}
+
+func (a *Annotator) udp(d capture.Decoded, p *tracer.Packet, e *tracer.Event) string {
+	if d.DNS == nil {
+		p.From, p.To = "udp", "udp"
+		return fmt.Sprintf("A UDP datagram with %d bytes of payload.", d.UDP.PayloadLen)
+	}
+	m := d.DNS
+	var name, qtype string
+	if len(m.Questions) > 0 {
+		name, qtype = strings.TrimSuffix(m.Questions[0].Name, "."), m.Questions[0].Type
+	}
+	e.Name = name
+	if !m.Response {
+		p.From, p.To = "resolver", "dns"
+		p.DNS = fmt.Sprintf("query %s %s", qtype, name)
+		return fmt.Sprintf("The client's resolver asks the DNS server, in one UDP datagram: what are the %s records of %s? (%s)", qtype, name, typeMeaning(qtype))
+	}
+	p.From, p.To = "dns", "resolver"
+	var vals []string
+	for _, r := range m.Answers {
+		vals = append(vals, r.Value)
+	}
+	switch {
+	case m.RCode == "Non-Existent Domain":
+		p.DNS = fmt.Sprintf("answer NXDOMAIN %s", name)
+		return fmt.Sprintf("The DNS server answers NXDOMAIN: %s does not exist.", name)
+	case m.RCode != "No Error":
+		p.DNS = fmt.Sprintf("answer %s %s", m.RCode, name)
+		return fmt.Sprintf("The DNS server answers with an error: %s.", m.RCode)
+	case len(vals) == 0:
+		p.DNS = fmt.Sprintf("answer %s %s (none)", qtype, name)
+		return fmt.Sprintf("The DNS server answers: %s exists but has no %s record.", name, qtype)
+	}
+	p.DNS = fmt.Sprintf("answer %s %s %s", qtype, name, strings.Join(vals, " "))
+	return fmt.Sprintf("The DNS server answers: %s has %s %s (TTL %d s).", name, qtype, strings.Join(vals, ", "), m.Answers[0].TTL)
+}
+
+func typeMeaning(qtype string) string {
+	switch qtype {
+	case "A":
+		return "A records hold IPv4 addresses."
+	case "AAAA":
+		return "AAAA records hold IPv6 addresses; Go asks for both families at once when the network is plain \"tcp\"."
+	}
+	return qtype + " is the record type asked for."
+}
+
+// options formats SYN options compactly: "mss 65495 sack ts ws 7".
+func options(o capture.TCPOptions) string {
+	var s []string
+	if o.MSS != 0 {
+		s = append(s, fmt.Sprintf("mss %d", o.MSS))
+	}
+	if o.SACKPermitted {
+		s = append(s, "sack")
+	}
+	if o.HasTimestamps {
+		s = append(s, "ts")
+	}
+	if o.HasWindowScale {
+		s = append(s, fmt.Sprintf("ws %d", o.WindowScale))
+	}
+	return strings.Join(s, " ")
+}
+
+// describeOptions explains SYN options in words.
+func describeOptions(o capture.TCPOptions) string {
+	var s []string
+	if o.MSS != 0 {
+		s = append(s, fmt.Sprintf("segments up to %d bytes (MSS)", o.MSS))
+	}
+	if o.HasWindowScale {
+		s = append(s, fmt.Sprintf("window values scaled by 2^%d (window scale)", o.WindowScale))
+	}
+	if o.SACKPermitted {
+		s = append(s, "selective acknowledgements allowed (SACK)")
+	}
+	if o.HasTimestamps {
+		s = append(s, "timestamps on every segment, to measure round trips")
+	}
+	return strings.Join(s, "; ")
+}

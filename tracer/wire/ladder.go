@@ -1,0 +1,167 @@
+package wire
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"tcptour/tracer"
+)
+
+// Conns returns the ids of the TCP connections in events that have at
+// least one packet, in the order of their first event.
+func Conns(events []tracer.Event) []int {
+	var ids []int
+	for _, e := range events {
+		if e.Phase == tracer.PhasePacket && e.Conn != 0 && !slices.Contains(ids, e.Conn) {
+			ids = append(ids, e.Conn)
+		}
+	}
+	return ids
+}
+
+// row is one line of a ladder: an app event on one side, or a segment
+// from one side to the other.
+type row struct {
+	left, right string // app events: client's on the left, server's on the right
+	arrow       string // a segment's label
+	toRight     bool   // the segment goes client → server
+}
+
+// rows picks the events of connection id and says who is who.
+func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []row) {
+	for _, e := range events {
+		if e.Conn != id {
+			continue
+		}
+		switch {
+		case e.Phase == tracer.PhasePacket && e.Packet != nil && e.Packet.Proto == "tcp":
+			p := e.Packet
+			if p.From == "client" {
+				client, server = p.Src, p.Dst
+			} else {
+				client, server = p.Dst, p.Src
+			}
+			out = append(out, row{arrow: SegmentLabel(p), toRight: p.From == "client"})
+		case e.Actor == "client":
+			client, server = e.Local, e.Remote
+			out = append(out, row{left: appLabel(e)})
+		case e.Actor == "server":
+			client, server = e.Remote, e.Local
+			out = append(out, row{right: appLabel(e)})
+		}
+	}
+	return client, server, out
+}
+
+// SegmentLabel is a segment's label in a ladder: flags, relative
+// numbers and length, like tshark's flow graph.
+func SegmentLabel(p *tracer.Packet) string {
+	s := fmt.Sprintf("%s seq %d", p.Flags, p.Seq)
+	if strings.Contains(p.Flags, "ACK") {
+		s += fmt.Sprintf(" ack %d", p.Ack)
+	}
+	if p.Len > 0 {
+		s += fmt.Sprintf(" len %d", p.Len)
+	}
+	if p.Window == 0 && !strings.Contains(p.Flags, "RST") {
+		s += " win 0"
+	}
+	return s
+}
+
+func appLabel(e tracer.Event) string {
+	switch e.Phase {
+	case tracer.PhaseConnectDone:
+		return "Dial returns"
+	case tracer.PhaseAccept:
+		return "Accept returns"
+	case tracer.PhaseRead:
+		return fmt.Sprintf("Read %d B", e.Bytes)
+	case tracer.PhaseWrite:
+		return fmt.Sprintf("Write %d B", e.Bytes)
+	case tracer.PhaseEOF:
+		return "Read: EOF"
+	case tracer.PhaseCloseWrite:
+		return "CloseWrite"
+	case tracer.PhaseClose:
+		return "Close"
+	case tracer.PhaseError:
+		return "error: " + e.Op
+	}
+	return string(e.Phase)
+}
+
+// Ladder widths: the app-event column and the arrow between the lines.
+const (
+	labelWidth = 14
+	arrowWidth = 46
+)
+
+// Ladder writes a text ladder diagram of connection id: the client's
+// line on the left, the server's on the right, an arrow per segment
+// with its flags, relative sequence and acknowledgement numbers and
+// length, and each side's app events beside its line, all in time
+// order. events must be sorted by time (as Trace.Events returns them).
+func Ladder(w io.Writer, events []tracer.Event, id int) error {
+	client, server, rs := rows(events, id)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Connection #%d\n", id)
+	fmt.Fprintf(&b, "%*s%-*s%s\n", labelWidth+1, "", arrowWidth+3, "client "+client.String(), "server "+server.String())
+	for _, r := range rs {
+		mid := strings.Repeat(" ", arrowWidth)
+		if r.arrow != "" {
+			mid = arrow(r.arrow, r.toRight)
+		}
+		fmt.Fprintf(&b, "%*s │%s│ %s\n", labelWidth, r.left, mid, r.right)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// arrow draws "── label ───▶" or "◀─── label ──" arrowWidth wide.
+func arrow(label string, toRight bool) string {
+	label = " " + label + " "
+	n := arrowWidth - len([]rune(label)) - 3
+	if n < 0 {
+		n = 0
+	}
+	if toRight {
+		return "──" + label + strings.Repeat("─", n) + "▶"
+	}
+	return "◀" + strings.Repeat("─", n) + label + "──"
+}
+
+// Mermaid writes the ladders of the connections ids as one Mermaid
+// sequence diagram (GitHub renders it in a ```mermaid block).
+func Mermaid(w io.Writer, events []tracer.Event, ids []int) error {
+	var b strings.Builder
+	b.WriteString("sequenceDiagram\n")
+	for _, id := range ids {
+		client, server, rs := rows(events, id)
+		c, s := fmt.Sprintf("C%d", id), fmt.Sprintf("S%d", id)
+		fmt.Fprintf(&b, "    participant %s as client %s\n", c, mermaidText(client.String()))
+		fmt.Fprintf(&b, "    participant %s as server %s\n", s, mermaidText(server.String()))
+		for _, r := range rs {
+			switch {
+			case r.arrow != "" && r.toRight:
+				fmt.Fprintf(&b, "    %s->>%s: %s\n", c, s, mermaidText(r.arrow))
+			case r.arrow != "":
+				fmt.Fprintf(&b, "    %s->>%s: %s\n", s, c, mermaidText(r.arrow))
+			case r.left != "":
+				fmt.Fprintf(&b, "    Note left of %s: %s\n", c, mermaidText(r.left))
+			case r.right != "":
+				fmt.Fprintf(&b, "    Note right of %s: %s\n", s, mermaidText(r.right))
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// mermaidText keeps characters that end or break a Mermaid message out.
+func mermaidText(s string) string {
+	return strings.NewReplacer(";", ",", "#", "no. ", "\n", " ", ":", "#58;").Replace(s)
+}

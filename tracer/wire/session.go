@@ -1,0 +1,202 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/google/gopacket/layers"
+
+	"tcptour/tracer"
+	"tcptour/tracer/capture"
+)
+
+// Capture modes, the values of the --capture flag.
+const (
+	ModeAuto = "auto" // capture when permitted, else say why once and go on
+	ModeOn   = "on"   // capture or fail
+	ModeOff  = "off"  // do not capture
+)
+
+// NoPermission is the one line a program prints when it may not capture.
+const NoPermission = "capture needs root or CAP_NET_RAW: run with sudo, or build the program and give it the capability " +
+	"(go build -o prog ./lessons/03 && sudo setcap cap_net_raw+ep prog && ./prog)"
+
+// Session captures the packets of the ports a traced program uses on
+// loopback and adds them to its trace, each with a note, in true time
+// order. It learns the ports from the program's own hooks: wrap them
+// with [Session.Hooks] and every port the program listens on or
+// connects to is added to the kernel filter before the first packet.
+type Session struct {
+	tr   *tracer.Trace
+	cap  *capture.Capture
+	ann  *Annotator
+	file *capture.FileWriter
+
+	mu      sync.Mutex // guards the file and the counts
+	fileErr error
+	packets int
+
+	portsMu  sync.Mutex // guards the ports and the filter
+	tcp, udp []uint16
+	portErr  error
+}
+
+// Config configures a Session.
+type Config struct {
+	// Mode is ModeAuto, ModeOn or ModeOff.
+	Mode string
+	// PCAP, when set, is a file to write the packets to, as pcapng
+	// (mode 0600), complete after every packet.
+	PCAP string
+	// UDPPorts are captured from the start (a DNS server's port).
+	UDPPorts []uint16
+}
+
+// Start opens a capture on loopback for tr. With ModeOff it returns a
+// nil Session (whose methods do nothing). With ModeAuto, when capture
+// is not permitted or not supported here, it returns a nil Session and
+// the reason in one line, to print; with ModeOn that is an error.
+func Start(tr *tracer.Trace, cfg Config) (s *Session, skipped string, err error) {
+	switch cfg.Mode {
+	case ModeOff:
+		return nil, "", nil
+	case ModeAuto, ModeOn, "":
+	default:
+		return nil, "", fmt.Errorf("--capture=%s: want auto, on or off", cfg.Mode)
+	}
+	s = &Session{tr: tr, ann: NewAnnotator(), udp: slices.Clone(cfg.UDPPorts)}
+	c, err := capture.Open(capture.Config{UDPPorts: s.udp, Handler: s.packet})
+	if err != nil {
+		reason := err.Error()
+		if errors.Is(err, capture.ErrPermission) {
+			reason = NoPermission
+		}
+		if cfg.Mode == ModeOn || !(errors.Is(err, capture.ErrPermission) || errors.Is(err, capture.ErrUnsupported)) {
+			return nil, "", errors.New(reason)
+		}
+		return nil, reason + "; going on without packets", nil
+	}
+	s.cap = c
+	if cfg.PCAP != "" {
+		f, err := capture.NewFileWriter(cfg.PCAP, layers.LinkTypeEthernet)
+		if err != nil {
+			c.Close()
+			return nil, "", fmt.Errorf("--pcap: %w", err)
+		}
+		s.file = f
+	}
+	return s, "", nil
+}
+
+// packet is the capture's handler: decode, annotate, record, save.
+func (s *Session) packet(p capture.Packet) {
+	d, err := capture.Decode(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.packets++
+	if s.file != nil && s.fileErr == nil {
+		s.fileErr = s.file.Write(p)
+	}
+	if err != nil && d.TCP == nil && d.UDP == nil {
+		s.tr.Add(tracer.Event{Time: p.Time, Actor: "wire", Phase: tracer.PhaseError, Op: "decode", Err: err.Error(),
+			Note: "A captured packet could not be decoded."})
+		return
+	}
+	s.tr.Add(s.ann.Event(d))
+}
+
+// Hooks returns h with its Listen and ConnectStart hooks wrapped so that
+// the session captures each port the program listens on or connects to,
+// from before the first packet. h may be nil.
+func (s *Session) Hooks(h *tracer.Hooks) *tracer.Hooks {
+	if s == nil {
+		return h
+	}
+	var w tracer.Hooks
+	if h != nil {
+		w = *h
+	}
+	listen, connect := w.Listen, w.ConnectStart
+	w.Listen = func(i tracer.ListenInfo) {
+		if i.Err == nil {
+			s.AddTCPPort(i.Local.Port())
+		}
+		if listen != nil {
+			listen(i)
+		}
+	}
+	w.ConnectStart = func(i tracer.ConnectStartInfo) {
+		s.AddTCPPort(i.Remote.Port())
+		if connect != nil {
+			connect(i)
+		}
+	}
+	return &w
+}
+
+// AddTCPPort captures TCP traffic to and from port from now on.
+func (s *Session) AddTCPPort(port uint16) {
+	if s != nil {
+		s.addPort(&s.tcp, port)
+	}
+}
+
+// AddUDPPort captures UDP traffic to and from port from now on.
+func (s *Session) AddUDPPort(port uint16) {
+	if s != nil {
+		s.addPort(&s.udp, port)
+	}
+}
+
+func (s *Session) addPort(set *[]uint16, port uint16) {
+	if port == 0 {
+		return
+	}
+	s.portsMu.Lock()
+	defer s.portsMu.Unlock()
+	if slices.Contains(*set, port) || len(*set) >= capture.MaxPorts {
+		return
+	}
+	*set = append(*set, port)
+	if err := s.cap.SetPorts(s.tcp, s.udp); err != nil && s.portErr == nil {
+		s.portErr = fmt.Errorf("capture: %w", err)
+	}
+}
+
+// Sync returns once every packet sent before it was called is in the
+// trace.
+func (s *Session) Sync(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	return s.cap.Sync(ctx)
+}
+
+// Close stops the capture once every packet is in the trace, closes the
+// pcap file, and returns the kernel's counts and the number of packets
+// added to the trace.
+func (s *Session) Close() (capture.Stats, int, error) {
+	if s == nil {
+		return capture.Stats{}, 0, nil
+	}
+	st, err := s.cap.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.file != nil {
+		if cerr := s.file.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = s.fileErr
+	}
+	s.portsMu.Lock()
+	defer s.portsMu.Unlock()
+	if err == nil {
+		err = s.portErr
+	}
+	return st, s.packets, err
+}
