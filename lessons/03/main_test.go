@@ -76,3 +76,8 @@ func TestLessonOnTheWire(t *testing.T) {
 		t.Errorf("%d DNS packets, %d SYNs, %d FINs; want 2, 2 (one per connection), 4", dns, syn, fin)
 	}
 }
+
+// Without CAP_NET_RAW the lesson says why in one line and goes on.
+func TestLessonWithoutCapturePermission(t *testing.T) {
+	lessontest.RunUnprivileged(t, info)
+}

@@ -20,9 +20,15 @@ const (
 	ModeOff  = "off"  // do not capture
 )
 
-// NoPermission is the one line a program prints when it may not capture.
-const NoPermission = "capture needs root or CAP_NET_RAW: run with sudo, or build the program and give it the capability " +
-	"(go build -o prog ./lessons/03 && sudo setcap cap_net_raw+ep prog && ./prog)"
+// NoPermission is the one line a program prints when it may not
+// capture; pkg is the program's package path, as in "go run ./lessons/03".
+func NoPermission(pkg string) string {
+	if pkg == "" {
+		pkg = "."
+	}
+	return "capture needs root or CAP_NET_RAW: run with sudo, or build the program and give it the capability " +
+		"(go build -o prog " + pkg + " && sudo setcap cap_net_raw+ep prog && ./prog)"
+}
 
 // Session captures the packets of the ports a traced program uses on
 // loopback and adds them to its trace, each with a note, in true time
@@ -53,6 +59,9 @@ type Config struct {
 	PCAP string
 	// UDPPorts are captured from the start (a DNS server's port).
 	UDPPorts []uint16
+	// Program is the program's package path ("./lessons/03"), for the
+	// line that says how to get permission to capture.
+	Program string
 }
 
 // Start opens a capture on loopback for tr. With ModeOff it returns a
@@ -72,7 +81,7 @@ func Start(tr *tracer.Trace, cfg Config) (s *Session, skipped string, err error)
 	if err != nil {
 		reason := err.Error()
 		if errors.Is(err, capture.ErrPermission) {
-			reason = NoPermission
+			reason = NoPermission(cfg.Program)
 		}
 		if cfg.Mode == ModeOn || !(errors.Is(err, capture.ErrPermission) || errors.Is(err, capture.ErrUnsupported)) {
 			return nil, "", errors.New(reason)

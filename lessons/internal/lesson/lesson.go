@@ -173,7 +173,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		stderr: stderr,
 		trace:  tracer.New(tracer.Options{Printers: []tracer.Printer{printer}}),
 	}
-	sess, skipped, err := wire.Start(r.trace, wire.Config{Mode: opts.Capture, PCAP: opts.PCAP})
+	sess, skipped, err := wire.Start(r.trace, wire.Config{Mode: opts.Capture, PCAP: opts.PCAP, Program: "./lessons/" + l.Number})
 	if err != nil {
 		return err
 	}

@@ -26,8 +26,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -299,4 +301,49 @@ func RunCapture(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error) []t
 		t.Log("tshark not installed: the file was checked with gopacket's reader only")
 	}
 	return events
+}
+
+// RunUnprivileged builds the lesson in the current directory and, when
+// the tests run as root, runs it as the unprivileged user nobody (uid
+// 65534), as a learner without CAP_NET_RAW would: it must exit 0, say in
+// one line on stderr why there are no packets, and still print the
+// app-level trace. Elsewhere it skips.
+func RunUnprivileged(t *testing.T, l lesson.Lesson) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run the lesson as another user")
+	}
+	dir, err := os.MkdirTemp("", "tcptour-unprivileged-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "lesson")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "--no-color")
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("lesson %s as nobody: %v\nstderr: %s", l.Number, err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "capture needs root or CAP_NET_RAW") ||
+		!strings.Contains(lines[0], "sudo") || !strings.Contains(lines[0], "setcap cap_net_raw+ep") ||
+		!strings.Contains(lines[0], "going on without packets") {
+		t.Errorf("stderr should be one line explaining the missing capture, got:\n%s", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "Step 1 of") || !strings.Contains(stdout.String(), "Recap") {
+		t.Errorf("no lesson output as nobody:\n%s", stdout.String())
+	}
+	if strings.Contains(stdout.String(), "wire   #") {
+		t.Errorf("packets shown without capture permission")
+	}
 }
