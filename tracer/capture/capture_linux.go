@@ -102,6 +102,9 @@ type syncWaiter struct {
 // no unfiltered frame is ever queued; the port filter replaces it once the
 // socket options (kernel timestamps, auxiliary data, buffer size) are set.
 // Packets are passed to cfg.Handler from a goroutine that runs until Close.
+// On loopback Open also starts one marker-sending thread per CPU for Sync,
+// and returns once the kernel is stamping frames as they arrive (normally
+// within a millisecond or two; see Packet.Time).
 //
 // If the process lacks root or CAP_NET_RAW, the error matches ErrPermission.
 func Open(cfg Config) (*Capture, error) {
@@ -122,6 +125,9 @@ func Open(cfg Config) (*Capture, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
 		return nil, fmt.Errorf("capture: open %s: %w", ifname, err)
+	}
+	if ifi.Flags&net.FlagUp == 0 {
+		return nil, fmt.Errorf("capture: open %s: interface is down", ifname)
 	}
 	none, err := bpf.Assemble(dropAll())
 	if err != nil {
@@ -308,11 +314,11 @@ func (c *Capture) run() {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				continue
 			}
-			c.readErr = fmt.Errorf("capture: read %s: %w", c.ifname, err)
+			c.readErr = fmt.Errorf("read: %w", err)
 			return
 		}
 		if rerr != nil {
-			c.readErr = fmt.Errorf("capture: read %s: %w", c.ifname, rerr)
+			c.readErr = fmt.Errorf("read: %w", rerr)
 			return
 		}
 		c.deliver(buf[:n], oob[:oobn], flags)
@@ -332,14 +338,14 @@ func (c *Capture) drain(buf, oob []byte) {
 			case err == unix.EAGAIN:
 				return
 			case err != nil:
-				c.readErr = fmt.Errorf("capture: drain %s: %w", c.ifname, err)
+				c.readErr = fmt.Errorf("drain: %w", err)
 				return
 			}
 			c.deliver(buf[:n], oob[:oobn], flags)
 		}
 	})
 	if err != nil && c.readErr == nil {
-		c.readErr = fmt.Errorf("capture: drain %s: %w", c.ifname, err)
+		c.readErr = fmt.Errorf("drain: %w", err)
 	}
 }
 
@@ -502,7 +508,9 @@ func (c *Capture) pollKernelStats() error {
 // goroutine has returned, with the final counters. Packets still on their
 // way through the kernel when Close is called are not waited for: call Sync
 // first to include them. Close may be called more than once; later calls
-// return the same result.
+// return the same result. It must not be called from the Handler. Most of
+// its time (about 10 ms on a small VM) is the kernel releasing the packet
+// socket, which waits for an RCU grace period.
 func (c *Capture) Close() (Stats, error) {
 	c.closeOnce.Do(func() {
 		c.setMu.Lock()
@@ -540,19 +548,26 @@ func (c *Capture) Close() (Stats, error) {
 
 // Sync returns once every packet sent on the interface before Sync was
 // called, and kept by the filter, has been passed to the Handler (or was
-// dropped by the kernel, which Stats.KernelDrops counts). It works on
-// loopback only; elsewhere it returns an error matching ErrUnsupported.
+// dropped by the kernel, which Stats.KernelDrops counts). "Sent" means
+// handed to the interface: a connect, write or close whose system call has
+// returned has sent its segment, and so have the replies it waited for (a
+// connect returns after the SYN-ACK). A segment the kernel sends later on
+// its own (a delayed ACK, a retransmission) is covered by the next Sync.
+// Sync works on loopback only; elsewhere it returns an error matching
+// ErrUnsupported. It must not be called from the Handler.
 //
 // How: on lo a sent frame is queued on the backlog of the CPU that sent it
 // and moved from there, in order, to the packet socket's queue, which the
-// reader empties in order. Sync sends a small UDP datagram (a marker) to the
-// capture's own port from every CPU the process may run on, pinning its
-// thread to each CPU in turn, and waits until the reader has seen all of
-// them. Each marker is behind every frame sent earlier from its CPU, so when
-// the last one is read, every earlier frame has been handed over. Markers
-// are never passed to the Handler. While waiting, Sync sends the markers
-// again every 50 ms in case the kernel dropped one. This assumes receive
-// packet steering (RPS) is off on lo, the default.
+// reader empties in order. Frames sent from different CPUs are not ordered
+// with each other, so one marker is not enough. Sync has a small UDP
+// datagram (a marker) sent to the capture's own port from every CPU the
+// process may run on (by one thread pinned to each CPU, started by Open),
+// and waits until the reader has seen all of them. Each marker is behind
+// every frame sent earlier from its CPU, so when the last one is read, every
+// earlier frame has been handed over. Markers are never passed to the
+// Handler. While waiting, Sync sends the markers again every 50 ms in case
+// the kernel dropped one. This assumes receive packet steering (RPS) is off
+// on lo, the default, and a kernel that is not PREEMPT_RT.
 func (c *Capture) Sync(ctx context.Context) error {
 	_, _, err := c.sync(ctx)
 	return err

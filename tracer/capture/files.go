@@ -37,9 +37,8 @@ var (
 )
 
 // ErrTruncated is matched by ReadFile's error when the file ends in the
-// middle of a packet or block, as a capture file does when the program
-// writing it was killed mid-write on a system without FileWriter's
-// guarantees, or when it was cut short by a copy.
+// middle of a packet or block (cut short by a copy, or written by a program
+// killed in the middle of a write).
 var ErrTruncated = errors.New("file truncated")
 
 // FileWriter writes packets to a pcapng file that tshark, Wireshark and
