@@ -76,6 +76,10 @@ func run(l *lesson.Run) error {
 		return errors.New("a second listen on " + addr + " should fail with EADDRINUSE, got: " + errString(err))
 	}
 	l.Note("server", "errors.Is(err, syscall.EADDRINUSE) is true: the port is taken.")
+	// With --hold the listener from step 1 stays open, and nobody calls
+	// Accept: nc connects all the same, because the kernel does the
+	// handshake.
+	l.Hold(ln.Addr())
 
 	l.Step("Close, then listen again",
 		"Closing the listener gives the port back; the same address can be listened on again at once.")

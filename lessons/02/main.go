@@ -111,6 +111,7 @@ func run(l *lesson.Run) error {
 		}
 	}
 	handlers.Wait()
+	l.Hold(ln.Addr()) // with --hold: greet nc clients until Ctrl-C
 	if err := ln.Close(); err != nil {
 		return err
 	}

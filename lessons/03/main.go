@@ -69,7 +69,9 @@ func run(l *lesson.Run) error {
 		"The server starts its connection loop: Node's 'connection' event is a loop around Accept. "+
 			"The connection is waiting in the listener's queue, handshake done.")
 	var served sync.WaitGroup
-	accepted := make(chan net.Conn)
+	// The loop tells the lesson about each connection it accepts; with
+	// --hold it goes on serving others (nc) that nobody waits for.
+	accepted := make(chan net.Conn, 16)
 	go func() {
 		for {
 			conn, err := ln.Accept()
@@ -81,7 +83,10 @@ func run(l *lesson.Run) error {
 				defer served.Done()
 				echo(conn)
 			}()
-			accepted <- conn
+			select {
+			case accepted <- conn:
+			default:
+			}
 		}
 	}()
 	<-accepted
@@ -117,6 +122,7 @@ func run(l *lesson.Run) error {
 		return err
 	}
 	served.Wait()
+	l.Hold(ln.Addr()) // with --hold: serve nc until Ctrl-C
 	return ln.Close()
 }
 

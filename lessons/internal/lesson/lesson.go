@@ -23,9 +23,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/mattn/go-isatty"
 
@@ -55,6 +59,9 @@ type Options struct {
 	Step    bool // pause for Enter before each step
 	JSON    bool // print JSON lines instead of the pretty trace
 	NoColor bool // no colour even on a terminal
+	// Hold keeps the lesson's server listening after the steps, printing
+	// its trace, until the context is done (Ctrl-C).
+	Hold bool
 	// Capture is wire.ModeAuto (capture when permitted), ModeOn or
 	// ModeOff; "" means auto.
 	Capture string
@@ -96,7 +103,11 @@ func Main(l Lesson, body func(*Run) error) {
 		}
 		os.Exit(2)
 	}
-	if err := Exec(context.Background(), l, opts, body); err != nil {
+	// Ctrl-C or SIGTERM cancels the context: a held lesson ends then.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Exec(ctx, l, opts, body); err != nil {
+		stop()
 		fmt.Fprintf(os.Stderr, "lesson %s: %v\n", l.Number, err)
 		os.Exit(1)
 	}
@@ -112,6 +123,7 @@ func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
 	fs.BoolVar(&opts.Step, "step", stepDefault, "pause for Enter before each step (default on a terminal; never when stdin is not a terminal)")
 	fs.BoolVar(&opts.JSON, "json", false, "print the trace as JSON lines, one object per event (see docs/trace-format.md)")
 	fs.BoolVar(&opts.NoColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
+	fs.BoolVar(&opts.Hold, "hold", false, "after the steps, keep the lesson's server listening and tracing until Ctrl-C, to try nc or ss against it")
 	fs.StringVar(&opts.Capture, "capture", wire.ModeAuto, "capture packets on loopback: auto (when permitted: root or CAP_NET_RAW), on (or fail), off")
 	fs.StringVar(&opts.PCAP, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r)")
 	fs.StringVar(&opts.Mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram")
@@ -320,6 +332,31 @@ func wrapIndent(b *strings.Builder, text, indent string) {
 	}
 }
 
+// Hold, with --hold, keeps the lesson going after its steps: it says
+// where the lesson's server listens and how to poke it, then prints the
+// trace as it happens until Ctrl-C. The lesson's own accept loop must
+// still be running. Without --hold it returns at once.
+func (r *Run) Hold(addr net.Addr) {
+	if !r.opts.Hold {
+		return
+	}
+	host, port, _ := net.SplitHostPort(addr.String())
+	r.trace.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseNote,
+		Text: "holding: the lesson's server listens on " + addr.String() + " until Ctrl-C",
+		Note: fmt.Sprintf("Try it from another terminal: nc %s %s (type a line, then Ctrl-D), or ss -tn '( sport = :%s or dport = :%s )' to see its sockets.", host, port, port, port)})
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r.sync()
+		r.trace.Flush()
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
 // Note adds a remark by actor to the trace, printed in time order with
 // the events.
 func (r *Run) Note(actor, text string) { r.trace.Note(actor, text) }
@@ -330,7 +367,10 @@ func (r *Run) Hooks(actor string) *tracer.Hooks { return r.wire.Hooks(r.trace.Ho
 
 // sync waits until the capture has read every packet sent so far.
 func (r *Run) sync() {
-	if err := r.wire.Sync(r.ctx); err != nil {
+	// Not r.ctx: after Ctrl-C the lesson still shows what happened.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := r.wire.Sync(ctx); err != nil {
 		r.Note("wire", "The capture could not catch up ("+err.Error()+"); packets of this step may show later.")
 	}
 }
