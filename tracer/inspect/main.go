@@ -111,7 +111,7 @@ func run(cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	events := tr.Events()
-	ids := wire.Conns(events)
+	ids := wire.Conns(events, true)
 	if cfg.mermaid != "" {
 		var b strings.Builder
 		if err := wire.Mermaid(&b, events, ids); err != nil {

@@ -10,12 +10,13 @@ import (
 	"tcptour/tracer"
 )
 
-// Conns returns the ids of the TCP connections in events that have at
-// least one packet, in the order of their first event.
-func Conns(events []tracer.Event) []int {
+// Conns returns the ids of the TCP connections in events, in the order
+// of their first event. With packets set, only connections with at least
+// one captured packet count.
+func Conns(events []tracer.Event, packets bool) []int {
 	var ids []int
 	for _, e := range events {
-		if e.Phase == tracer.PhasePacket && e.Conn != 0 && !slices.Contains(ids, e.Conn) {
+		if (e.Phase == tracer.PhasePacket || !packets) && e.Conn != 0 && !slices.Contains(ids, e.Conn) {
 			ids = append(ids, e.Conn)
 		}
 	}
@@ -115,7 +116,8 @@ func Ladder(w io.Writer, events []tracer.Event, id int) error {
 		if r.arrow != "" {
 			mid = arrow(r.arrow, r.toRight)
 		}
-		fmt.Fprintf(&b, "%*s │%s│ %s\n", labelWidth, r.left, mid, r.right)
+		line := fmt.Sprintf("%*s │%s│ %s", labelWidth, r.left, mid, r.right)
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

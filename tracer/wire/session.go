@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/google/gopacket/layers"
@@ -86,7 +88,11 @@ func Start(tr *tracer.Trace, cfg Config) (s *Session, skipped string, err error)
 		if cfg.Mode == ModeOn || !(errors.Is(err, capture.ErrPermission) || errors.Is(err, capture.ErrUnsupported)) {
 			return nil, "", errors.New(reason)
 		}
-		return nil, reason + "; going on without packets", nil
+		reason += "; going on without packets"
+		if cfg.PCAP != "" {
+			reason += ", and without " + cfg.PCAP
+		}
+		return nil, reason, nil
 	}
 	s.cap = c
 	if cfg.PCAP != "" {
@@ -96,6 +102,7 @@ func Start(tr *tracer.Trace, cfg Config) (s *Session, skipped string, err error)
 			return nil, "", fmt.Errorf("--pcap: %w", err)
 		}
 		s.file = f
+		giveToSudoUser(cfg.PCAP)
 	}
 	return s, "", nil
 }
@@ -208,4 +215,16 @@ func (s *Session) Close() (capture.Stats, int, error) {
 		err = s.portErr
 	}
 	return st, s.packets, err
+}
+
+// giveToSudoUser hands a file made under sudo to the user who ran sudo,
+// so that they can open it with tshark or Wireshark without root.
+func giveToSudoUser(path string) {
+	uid, err1 := strconv.Atoi(os.Getenv("SUDO_UID"))
+	gid, err2 := strconv.Atoi(os.Getenv("SUDO_GID"))
+	if err1 != nil || err2 != nil || os.Geteuid() != 0 {
+		return
+	}
+	// NOTE: ignoring the error; the file is still there, owned by root.
+	_ = os.Chown(path, uid, gid)
 }

@@ -251,7 +251,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 // printLadders draws a ladder diagram for each connection whose packets
 // were captured.
 func (r *Run) printLadders(events []tracer.Event) {
-	ids := wire.Conns(events)
+	ids := wire.Conns(events, true)
 	if len(ids) == 0 {
 		return
 	}
@@ -265,7 +265,7 @@ func (r *Run) printLadders(events []tracer.Event) {
 
 func writeMermaid(path string, events []tracer.Event) error {
 	var b strings.Builder
-	if err := wire.Mermaid(&b, events, wire.Conns(events)); err != nil {
+	if err := wire.Mermaid(&b, events, wire.Conns(events, false)); err != nil {
 		return err
 	}
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
