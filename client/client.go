@@ -7,45 +7,116 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"tcptour/tracer"
+	"tcptour/tracer/wire"
 )
 
 // run does what the seed's client does: connect to cfg.addr, write
 // cfg.msg, print the first answer as DATA, close, and print
-// "Connection closed".
+// "Connection closed". Then it stops the capture, prints the rest of
+// the trace and, in the pretty output, the ladder of the connection.
 //
 // The trace goes to stdout. The seed's lines go to stdout too, between
 // the trace's, or to stderr with cfg.json so that stdout holds only JSON.
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
-	useColor := tracer.ColorWanted(stdout, cfg.noColor)
-	// Ctrl-C closes the connection from another goroutine, and its
-	// trace event may print while this one prints: keep lines whole.
-	stdout, stderr = &syncWriter{w: stdout}, &syncWriter{w: stderr}
 	var printer tracer.Printer
 	say := stdout // where the seed's lines go
 	if cfg.json {
 		printer = tracer.NewJSON(stdout)
 		say = stderr
 	} else {
-		printer = tracer.NewPretty(stdout, useColor)
+		printer = tracer.NewPretty(stdout, tracer.ColorWanted(stdout, cfg.noColor))
 	}
-	// Live: print each event as it happens, between the seed's lines.
-	tr := tracer.New(tracer.Options{Printers: []tracer.Printer{printer}, Live: true})
-	err := talk(ctx, cfg, tr, say)
-	if ferr := tr.Flush(); err == nil && ferr != nil {
-		err = fmt.Errorf("writing the trace: %w", ferr)
+	tl, skipped, err := wire.NewTimeline("client", printer, say, wire.Config{Mode: cfg.capture, PCAP: cfg.pcap})
+	if err != nil {
+		return err
 	}
+	if skipped != "" {
+		fmt.Fprintf(stderr, "client: %s\n", skipped)
+	}
+	err = talk(ctx, cfg, tl)
+	awaitPeerClose(tl)
+	// On Ctrl-C as on an error: stop the capture, so that the pcap
+	// file ends cleanly, and print what is left of the trace.
+	packets, stats, cerr := tl.Close()
+	if err == nil {
+		err = cerr
+	}
+	if err == nil && cfg.mermaid != "" {
+		err = tl.WriteMermaid(cfg.mermaid)
+	}
+	if cfg.json || cerr != nil {
+		return err
+	}
+	events := tl.Trace().Events()
+	if ids := wire.Conns(events, true); len(ids) > 0 {
+		fmt.Fprintf(stdout, "\nThe ladder: each connection's segments, with the client's calls beside them\n\n")
+		for i, id := range ids {
+			if i > 0 {
+				fmt.Fprintln(stdout)
+			}
+			// NOTE: ignoring the error; stdout failed, and Close said so.
+			_ = wire.Ladder(stdout, events, id)
+		}
+	}
+	tl.Summary(stdout, packets, stats, cfg.pcap)
 	return err
 }
 
-// talk is the seed's client, with its events traced in tr.
-func talk(ctx context.Context, cfg config, tr *tracer.Trace, say io.Writer) error {
-	hooks := tr.Hooks("client")
+// linger is how long the client, once it has closed, watches the wire
+// for the server's FIN: the server sends it as soon as it reads the
+// client's, and with it the trace, the ladder and the pcap file show
+// the whole close.
+const linger = 250 * time.Millisecond
+
+// awaitPeerClose returns once the capture has seen the server close
+// (FIN or RST) every connection that has packets in the trace, or
+// after linger. Without capture it returns at once.
+func awaitPeerClose(tl *wire.Timeline) {
+	if tl.Session() == nil {
+		return
+	}
+	deadline := time.NewTimer(linger)
+	defer deadline.Stop()
+	// The capture's goroutine adds packets to the trace as it reads
+	// them; look at the trace now and then.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !peerClosed(tl.Trace().Events()) {
+		select {
+		case <-deadline.C:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// peerClosed reports whether the server sent FIN or RST on every
+// connection with packets in events.
+func peerClosed(events []tracer.Event) bool {
+	closed := map[int]bool{}
+	for _, e := range events {
+		if p := e.Packet; p != nil && p.From == "server" && (strings.Contains(p.Flags, "FIN") || strings.Contains(p.Flags, "RST")) {
+			closed[e.Conn] = true
+		}
+	}
+	for _, id := range wire.Conns(events, true) {
+		if !closed[id] {
+			return false
+		}
+	}
+	return true
+}
+
+// talk is the seed's client, with its events traced in tl. The trace
+// is printed at each of the seed's lines, up to that line.
+func talk(ctx context.Context, cfg config, tl *wire.Timeline) error {
+	hooks := tl.Hooks()
 	read := hooks.Read
 	hooks.Read = func(i tracer.IOInfo) {
 		if errors.Is(i.Err, net.ErrClosed) && ctx.Err() != nil {
@@ -54,6 +125,19 @@ func talk(ctx context.Context, cfg config, tr *tracer.Trace, say io.Writer) erro
 			i.Err = nil
 		}
 		read(i)
+	}
+	say := func(format string, args ...any) {
+		tl.Say(format, args...)
+		// NOTE: ignoring the error; Close returns it.
+		_ = tl.Flush()
+	}
+	if cfg.dns != "" {
+		// The query and the answer are datagrams to and from the DNS
+		// server's port: capture it before the lookup starts.
+		// NOTE: ignoring the error; parseFlags checked the address.
+		_, port, _ := net.SplitHostPort(cfg.dns)
+		n, _ := strconv.ParseUint(port, 10, 16)
+		tl.Session().AddUDPPort(uint16(n))
 	}
 
 	// client.connect(PORT, HOST, …): first the name becomes addresses
@@ -79,7 +163,7 @@ func talk(ctx context.Context, cfg config, tr *tracer.Trace, say io.Writer) erro
 		_ = conn.Close()
 	})
 	defer stop()
-	fmt.Fprintf(say, "CONNECTED TO: %s\n", cfg.addr)
+	say("CONNECTED TO: %s\n", cfg.addr)
 	remote := conn.RemoteAddr()
 
 	// client.write('I am Chuck Norris!')
@@ -97,7 +181,7 @@ func talk(ctx context.Context, cfg config, tr *tracer.Trace, say io.Writer) erro
 			if buf[n-1] == '\n' {
 				end = "" // the answer ends a line already
 			}
-			fmt.Fprintf(say, "DATA: %s%s", buf[:n], end)
+			say("DATA: %s%s", buf[:n], end)
 		}
 		if errors.Is(err, io.EOF) {
 			// The server closed without a word more: Node emits 'end'
@@ -109,7 +193,7 @@ func talk(ctx context.Context, cfg config, tr *tracer.Trace, say io.Writer) erro
 	// client closes first (the active close); the trace's note says.
 	// NOTE: ignoring the error; the trace shows the close.
 	_ = conn.Close()
-	fmt.Fprintln(say, "Connection closed")
+	say("Connection closed\n")
 	switch {
 	case err == nil:
 		return nil
@@ -175,15 +259,3 @@ type explained struct {
 
 func (e *explained) Error() string { return e.msg }
 func (e *explained) Unwrap() error { return e.err }
-
-// syncWriter makes each Write whole when several goroutines write.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
-}

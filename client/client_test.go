@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +19,9 @@ import (
 	"go.uber.org/goleak"
 
 	"tcptour/tracer"
+	"tcptour/tracer/capture"
 	"tcptour/tracer/lab"
+	"tcptour/tracer/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -164,7 +167,8 @@ func TestRun(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			addr := fmt.Sprintf("%s:%d", tt.host, port)
 			var stdout, stderr strings.Builder
-			cfg := config{addr: addr, msg: "I am Chuck Norris!", dns: tt.dns, json: true, timeout: 10 * time.Second}
+			// Without capture: the trace is the client's events alone.
+			cfg := config{addr: addr, msg: "I am Chuck Norris!", dns: tt.dns, json: true, timeout: 10 * time.Second, capture: wire.ModeOff}
 			if err := run(context.Background(), cfg, &stdout, &stderr); err != nil {
 				t.Fatalf("run: %v", err)
 			}
@@ -203,7 +207,7 @@ func TestRun(t *testing.T) {
 func TestPretty(t *testing.T) {
 	port := echo(t, youSaid, nil)
 	var stdout, stderr strings.Builder
-	cfg := config{addr: fmt.Sprintf("127.0.0.1:%d", port), msg: "hi", timeout: 10 * time.Second}
+	cfg := config{addr: fmt.Sprintf("127.0.0.1:%d", port), msg: "hi", timeout: 10 * time.Second, capture: wire.ModeOff}
 	if err := run(context.Background(), cfg, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -308,7 +312,7 @@ func TestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg
-			cfg.msg, cfg.json = "I am Chuck Norris!", true
+			cfg.msg, cfg.json, cfg.capture = "I am Chuck Norris!", true, wire.ModeOff
 			if cfg.timeout == 0 {
 				cfg.timeout = 10 * time.Second
 			}
@@ -337,30 +341,67 @@ func TestErrors(t *testing.T) {
 
 // TestInterrupt proves that Ctrl-C while the client waits for the
 // answer closes the connection and returns errInterrupted, with no
-// error from the Read it cut short in the trace.
+// error from the Read it cut short in the trace; and, with -pcap, that
+// the capture is stopped so that the file ends cleanly and holds every
+// packet the trace showed.
 func TestInterrupt(t *testing.T) {
-	heard := make(chan string, 1)
-	port := echo(t, nil, heard)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-heard // the message arrived: the client now waits for the answer
-		cancel()
-	}()
-	var stdout, stderr strings.Builder
-	cfg := config{addr: fmt.Sprintf("127.0.0.1:%d", port), msg: "hi", json: true, timeout: time.Minute}
-	if err := run(ctx, cfg, &stdout, &stderr); !errors.Is(err, errInterrupted) {
-		t.Fatalf("run = %v, want %v", err, errInterrupted)
+	tests := []struct {
+		name    string
+		capture string
+	}{
+		{"without capture", wire.ModeOff},
+		{"with -pcap", wire.ModeOn},
 	}
-	// By time: the close (from the Ctrl-C goroutine) may be printed
-	// before the write's event, but it started after the write did.
-	ev := events(t, stdout.String())
-	slices.SortStableFunc(ev, func(a, b tracer.Event) int { return a.Time.Compare(b.Time) })
-	got := phases(ev)
-	if want := []string{"dns-skip", "connect-start", "connect-done", "write", "close"}; !slices.Equal(got, want) {
-		t.Errorf("phases %q, want %q", got, want)
-	}
-	if !strings.HasSuffix(stderr.String(), "Connection closed\n") {
-		t.Errorf("stderr = %q, want it to end with Connection closed", stderr.String())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var pcap string
+			if tt.capture == wire.ModeOn {
+				captureOrSkip(t)
+				pcap = filepath.Join(t.TempDir(), "c.pcapng")
+			}
+			heard := make(chan string, 1)
+			port := echo(t, nil, heard)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				<-heard // the message arrived: the client now waits for the answer
+				cancel()
+			}()
+			var stdout, stderr strings.Builder
+			cfg := config{addr: fmt.Sprintf("127.0.0.1:%d", port), msg: "hi", json: true, timeout: time.Minute, capture: tt.capture, pcap: pcap}
+			if err := run(ctx, cfg, &stdout, &stderr); !errors.Is(err, errInterrupted) {
+				t.Fatalf("run = %v, want %v", err, errInterrupted)
+			}
+			// By time: the close (from the Ctrl-C goroutine) may be
+			// added before the write's event, but it started after the
+			// write did.
+			ev := events(t, stdout.String())
+			var got []string
+			packets := 0
+			for _, e := range ev {
+				if e.Phase == tracer.PhasePacket {
+					packets++
+				} else {
+					got = append(got, string(e.Phase))
+				}
+			}
+			if want := []string{"dns-skip", "connect-start", "connect-done", "write", "close"}; !slices.Equal(got, want) {
+				t.Errorf("phases %q, want %q", got, want)
+			}
+			if !strings.HasSuffix(stderr.String(), "Connection closed\n") {
+				t.Errorf("stderr = %q, want it to end with Connection closed", stderr.String())
+			}
+			if pcap == "" {
+				return
+			}
+			saved, err := capture.ReadFile(pcap)
+			if err != nil {
+				t.Fatalf("the pcap file: %v", err)
+			}
+			// The handshake, the message, the FIN at least.
+			if len(saved) != packets || packets < 5 {
+				t.Errorf("the pcap file holds %d packets, the trace showed %d", len(saved), packets)
+			}
+		})
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tcptour/tracer/wire"
 )
 
 // TestNodeServer runs the Go client against the seed's own Node.js
@@ -65,7 +67,7 @@ func TestNodeServer(t *testing.T) {
 
 	addr := strings.TrimPrefix(next("Server listening on "), "Server listening on ")
 	var out, errOut strings.Builder
-	cfg := config{addr: addr, msg: "I am Chuck Norris!", timeout: 10 * time.Second}
+	cfg := config{addr: addr, msg: "I am Chuck Norris!", timeout: 10 * time.Second, capture: wire.ModeOff}
 	if err := run(ctx, cfg, &out, &errOut); err != nil {
 		t.Fatalf("run: %v\n%s", err, &out)
 	}

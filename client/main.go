@@ -9,6 +9,12 @@
 //	go run ./client -addr 127.0.0.1:6969     # an IP literal: no lookup at all
 //	go run ./server -lab 127.0.0.1:5353 &
 //	go run ./client -dns 127.0.0.1:5353 -addr chuck.norris.test:6969  # a real DNS query
+//	go run ./client -addr 127.0.0.1:6969 -pcap c.pcapng  # as root: the packets too, and their ladder
+//
+// Where it may capture packets (root or CAP_NET_RAW; see -capture), the
+// trace shows the packets too, in time order with the client's events,
+// and ends with the connection's ladder diagram; -pcap saves the
+// packets for tshark or Wireshark.
 package main
 
 import (
@@ -24,6 +30,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"tcptour/tracer/wire"
 )
 
 // config is what the flags ask for.
@@ -34,6 +42,9 @@ type config struct {
 	json    bool          // the trace as JSON lines; the seed's lines go to stderr
 	noColor bool          //
 	timeout time.Duration // for the dial (lookup included) and for the reply
+	capture string        // wire.ModeAuto, ModeOn or ModeOff ("" is auto)
+	pcap    string        // a pcapng file for the captured packets; "" for none
+	mermaid string        // a file for the Mermaid ladder diagram, written at exit; "" for none
 }
 
 // errInterrupted is returned when Ctrl-C stopped the client.
@@ -73,6 +84,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.json, "json", false, "print the trace as JSON lines on stdout, one object per event (see docs/trace-format.md);\nthe seed's lines (CONNECTED TO…, DATA…, Connection closed) then go to stderr")
 	fs.BoolVar(&cfg.noColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
 	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "give up connecting (the lookup included), and waiting for the answer, after this long")
+	fs.StringVar(&cfg.capture, "capture", wire.ModeAuto, "capture the packets on loopback into the trace: auto (when permitted: root or CAP_NET_RAW), on (or fail), off")
+	fs.StringVar(&cfg.pcap, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), complete even after Ctrl-C")
+	fs.StringVar(&cfg.mermaid, "mermaid", "", "at exit, write the connection's ladder diagram to this `file` as a Mermaid sequence diagram\n(the client's calls alone with -capture=off)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: go run ./client [flags]
 
@@ -103,6 +117,9 @@ Flags:
 	if err == nil && cfg.timeout <= 0 {
 		err = fmt.Errorf("-timeout %s: want a positive duration, e.g. 5s", cfg.timeout)
 	}
+	if err == nil {
+		err = checkCapture(cfg.capture, cfg.pcap, cfg.mermaid)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "client: %v\n", err)
 	}
@@ -130,6 +147,23 @@ func checkAddr(name, addr string) error {
 	}
 	if n < 1 || n > 65535 {
 		return fmt.Errorf("-%s %q: port %d is out of range (1 to 65535)", name, addr, n)
+	}
+	return nil
+}
+
+// checkCapture checks the capture flags, alone and together.
+func checkCapture(mode, pcap, mermaid string) error {
+	switch mode {
+	case wire.ModeAuto, wire.ModeOn:
+	case wire.ModeOff:
+		if pcap != "" {
+			return errors.New("-pcap needs a capture: drop -capture=off")
+		}
+	default:
+		return fmt.Errorf("-capture %q: want auto, on or off", mode)
+	}
+	if pcap != "" && pcap == mermaid {
+		return fmt.Errorf("-pcap and -mermaid both name %s: give each its own file", pcap)
 	}
 	return nil
 }

@@ -16,12 +16,15 @@ func TestParseFlags(t *testing.T) {
 		args []string
 		want config
 	}{
-		{nil, config{addr: "localhost:6969", msg: "I am Chuck Norris!", timeout: 5 * time.Second}},
+		{nil, config{addr: "localhost:6969", msg: "I am Chuck Norris!", timeout: 5 * time.Second, capture: "auto"}},
 		{[]string{"-addr", "chuck.norris.test:7070", "-msg", "hi", "-dns", "127.0.0.1:5353", "-json", "-no-color", "-timeout", "1s"},
-			config{addr: "chuck.norris.test:7070", msg: "hi", dns: "127.0.0.1:5353", json: true, noColor: true, timeout: time.Second}},
+			config{addr: "chuck.norris.test:7070", msg: "hi", dns: "127.0.0.1:5353", json: true, noColor: true, timeout: time.Second, capture: "auto"}},
 		// A DNS server without a port is asked on port 53.
-		{[]string{"-dns", "127.0.0.1"}, config{addr: "localhost:6969", msg: "I am Chuck Norris!", dns: "127.0.0.1:53", timeout: 5 * time.Second}},
-		{[]string{"-dns", "::1", "-addr", "[::1]:6969"}, config{addr: "[::1]:6969", msg: "I am Chuck Norris!", dns: "[::1]:53", timeout: 5 * time.Second}},
+		{[]string{"-dns", "127.0.0.1"}, config{addr: "localhost:6969", msg: "I am Chuck Norris!", dns: "127.0.0.1:53", timeout: 5 * time.Second, capture: "auto"}},
+		{[]string{"-dns", "::1", "-addr", "[::1]:6969"}, config{addr: "[::1]:6969", msg: "I am Chuck Norris!", dns: "[::1]:53", timeout: 5 * time.Second, capture: "auto"}},
+		{[]string{"-capture", "on", "-pcap", "c.pcapng", "-mermaid", "c.md"},
+			config{addr: "localhost:6969", msg: "I am Chuck Norris!", timeout: 5 * time.Second, capture: "on", pcap: "c.pcapng", mermaid: "c.md"}},
+		{[]string{"-capture=off"}, config{addr: "localhost:6969", msg: "I am Chuck Norris!", timeout: 5 * time.Second, capture: "off"}},
 	}
 	for _, tt := range tests {
 		name := strings.Join(tt.args, " ")
@@ -58,6 +61,9 @@ func TestParseFlagsErrors(t *testing.T) {
 		{args: []string{"-addr", "localhost:65536"}, want: `client: -addr "localhost:65536": port 65536 is out of range (1 to 65535)`},
 		{args: []string{"-dns", "127.0.0.1:dns"}, want: `client: -dns "127.0.0.1:dns": port "dns" is not a number`},
 		{args: []string{"-timeout", "0s"}, want: `client: -timeout 0s: want a positive duration, e.g. 5s`},
+		{args: []string{"-capture", "bogus"}, want: `client: -capture "bogus": want auto, on or off`},
+		{args: []string{"-capture=off", "-pcap", "c.pcapng"}, want: `client: -pcap needs a capture: drop -capture=off`},
+		{args: []string{"-pcap", "c.out", "-mermaid", "c.out"}, want: `client: -pcap and -mermaid both name c.out: give each its own file`},
 		{args: []string{"-bogus"}, wantUsage: "flag provided but not defined: -bogus\nusage: go run ./client [flags]\n"},
 		{args: []string{"-timeout", "5"}, wantUsage: "invalid value \"5\" for flag -timeout: parse error\nusage: go run ./client [flags]\n"},
 		{args: []string{"extra"}, wantUsage: "unexpected argument \"extra\"\nusage: go run ./client [flags]\n"},
@@ -112,19 +118,31 @@ func TestExitStatus(t *testing.T) {
 		want      string // stderr is exactly this line
 		wantUsage string // or, with the usage, starts with this
 		wantOut   string // stdout has this line
+		capture   bool   // needs a live capture: skipped where not permitted
 	}{
 		{name: "unknown flag", args: []string{"-bogus"}, code: 2,
 			wantUsage: "flag provided but not defined: -bogus\nusage: go run ./client [flags]\n"},
 		{name: "help", args: []string{"-h"}, code: 0, wantUsage: "usage: go run ./client [flags]\n"},
 		{name: "bad address", args: []string{"-addr", "localhost"}, code: 2,
 			want: `client: -addr "localhost": missing port in address (want host:port, e.g. localhost:6969)`},
-		{name: "refused", args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", refused)}, code: 1,
+		{name: "refused", args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", refused), "-capture=off"}, code: 1,
 			want: fmt.Sprintf("client: connect 127.0.0.1:%d: connection refused (is the server running? go run ./server)", refused)},
-		{name: "talks", args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", answering), "-msg", "hi"}, code: 0,
+		{name: "talks", args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", answering), "-msg", "hi", "-capture=off"}, code: 0,
 			wantOut: "DATA: You said \"hi\"\n"},
+		{name: "bad capture mode", args: []string{"-capture", "bogus"}, code: 2,
+			want: `client: -capture "bogus": want auto, on or off`},
+		{name: "pcap without capture", args: []string{"-capture=off", "-pcap", "c.pcapng"}, code: 2,
+			want: `client: -pcap needs a capture: drop -capture=off`},
+		{name: "pcap in no directory", args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", answering), "-capture=on", "-pcap", "/nonexistent/dir/x.pcapng"}, code: 1,
+			want: `client: -pcap /nonexistent/dir/x.pcapng: no such file or directory`, capture: true},
+		{name: "talks on the wire", args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", answering), "-msg", "hi", "-capture=on"}, code: 0,
+			wantOut: "\nCaptured ", capture: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.capture {
+				captureOrSkip(t)
+			}
 			var stdout, stderr strings.Builder
 			cmd := exec.Command(bin, tt.args...)
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -6,9 +6,15 @@
 //	go run ./server                   # then: go run ./client, or nc 127.0.0.1 6969
 //	go run ./server -json | jq .phase # the trace as JSON lines
 //	go run ./server -lab 127.0.0.1:5353
+//	go run ./server -pcap s.pcapng    # as root: the packets too, in the trace and in a file
+//
+// Where it may capture packets (root or CAP_NET_RAW; see -capture), the
+// trace shows every packet of its connections too, in time order with
+// its own events and the seed's lines, and -pcap saves them for tshark
+// or Wireshark.
 //
 // It serves many clients at once and stops cleanly, with status 0, on
-// Ctrl-C (SIGINT) or SIGTERM.
+// Ctrl-C (SIGINT) or SIGTERM; the pcap file is complete either way.
 package main
 
 import (
@@ -24,6 +30,8 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+
+	"tcptour/tracer/wire"
 )
 
 // config is what the flags ask for.
@@ -32,6 +40,9 @@ type config struct {
 	json    bool   // the trace as JSON lines; the seed's lines go to stderr
 	noColor bool
 	lab     string // where to run the lab DNS server; "" for none
+	capture string // wire.ModeAuto, ModeOn or ModeOff ("" is auto)
+	pcap    string // a pcapng file for the captured packets; "" for none
+	mermaid string // a file for the Mermaid ladder diagrams, written at exit; "" for none
 
 	// ready, if not nil, is called once the server listens, with the
 	// address the kernel bound and that of the lab DNS server (zero
@@ -70,6 +81,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.json, "json", false, "print the trace as JSON lines on stdout, one object per event (see docs/trace-format.md);\nthe seed's lines (Server listening…, CONNECTED…, DATA…, CLOSED…) then go to stderr")
 	fs.BoolVar(&cfg.noColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
 	fs.StringVar(&cfg.lab, "lab", "", "also run the lab DNS server on this UDP `host:port` (e.g. 127.0.0.1:5353),\nso that go run ./client -dns host:port can look up chuck.norris.test")
+	fs.StringVar(&cfg.capture, "capture", wire.ModeAuto, "capture the packets on loopback into the trace: auto (when permitted: root or CAP_NET_RAW), on (or fail), off")
+	fs.StringVar(&cfg.pcap, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), complete even after Ctrl-C")
+	fs.StringVar(&cfg.mermaid, "mermaid", "", "at exit, write every connection's ladder diagram to this `file` as a Mermaid sequence diagram\n(the server's calls alone with -capture=off)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: go run ./server [flags]
 
@@ -93,6 +107,9 @@ Flags:
 	err := checkAddr("addr", cfg.addr)
 	if err == nil && cfg.lab != "" {
 		err = checkAddr("lab", cfg.lab)
+	}
+	if err == nil {
+		err = checkCapture(cfg.capture, cfg.pcap, cfg.mermaid)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "server: %v\n", err)
@@ -118,6 +135,23 @@ func checkAddr(name, addr string) error {
 	}
 	if n < 0 || n > 65535 {
 		return fmt.Errorf("-%s %q: port %d is out of range (0 to 65535)", name, addr, n)
+	}
+	return nil
+}
+
+// checkCapture checks the capture flags, alone and together.
+func checkCapture(mode, pcap, mermaid string) error {
+	switch mode {
+	case wire.ModeAuto, wire.ModeOn:
+	case wire.ModeOff:
+		if pcap != "" {
+			return errors.New("-pcap needs a capture: drop -capture=off")
+		}
+	default:
+		return fmt.Errorf("-capture %q: want auto, on or off", mode)
+	}
+	if pcap != "" && pcap == mermaid {
+		return fmt.Errorf("-pcap and -mermaid both name %s: give each its own file", pcap)
 	}
 	return nil
 }

@@ -5,13 +5,17 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"tcptour/tracer/capture"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -19,11 +23,14 @@ func TestParseFlags(t *testing.T) {
 		args []string
 		want config
 	}{
-		{nil, config{addr: "127.0.0.1:6969"}},
+		{nil, config{addr: "127.0.0.1:6969", capture: "auto"}},
 		{[]string{"-addr", "127.0.0.1:7070", "-json", "-no-color", "-lab", "127.0.0.1:5353"},
-			config{addr: "127.0.0.1:7070", json: true, noColor: true, lab: "127.0.0.1:5353"}},
-		{[]string{"--addr=:0"}, config{addr: ":0"}}, // every interface, any port
-		{[]string{"-addr", "[::1]:6969"}, config{addr: "[::1]:6969"}},
+			config{addr: "127.0.0.1:7070", json: true, noColor: true, lab: "127.0.0.1:5353", capture: "auto"}},
+		{[]string{"--addr=:0"}, config{addr: ":0", capture: "auto"}}, // every interface, any port
+		{[]string{"-addr", "[::1]:6969"}, config{addr: "[::1]:6969", capture: "auto"}},
+		{[]string{"-capture", "on", "-pcap", "s.pcapng", "-mermaid", "s.md"},
+			config{addr: "127.0.0.1:6969", capture: "on", pcap: "s.pcapng", mermaid: "s.md"}},
+		{[]string{"-capture=off"}, config{addr: "127.0.0.1:6969", capture: "off"}},
 	}
 	for _, tt := range tests {
 		name := strings.Join(tt.args, " ")
@@ -36,7 +43,8 @@ func TestParseFlags(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseFlags: %v\n%s", err, stderr.String())
 			}
-			if got.addr != tt.want.addr || got.json != tt.want.json || got.noColor != tt.want.noColor || got.lab != tt.want.lab {
+			if got.addr != tt.want.addr || got.json != tt.want.json || got.noColor != tt.want.noColor || got.lab != tt.want.lab ||
+				got.capture != tt.want.capture || got.pcap != tt.want.pcap || got.mermaid != tt.want.mermaid {
 				t.Errorf("config = %+v, want %+v", got, tt.want)
 			}
 			if stderr.Len() > 0 {
@@ -59,6 +67,9 @@ func TestParseFlagsErrors(t *testing.T) {
 		{args: []string{"-addr", "127.0.0.1:-1"}, want: `server: -addr "127.0.0.1:-1": port -1 is out of range (0 to 65535)`},
 		{args: []string{"-addr", "localhost:http"}, want: `server: -addr "localhost:http": port "http" is not a number`},
 		{args: []string{"-lab", "5353"}, want: `server: -lab "5353": missing port in address (want host:port, e.g. 127.0.0.1:6969)`},
+		{args: []string{"-capture", "bogus"}, want: `server: -capture "bogus": want auto, on or off`},
+		{args: []string{"-capture=off", "-pcap", "s.pcapng"}, want: `server: -pcap needs a capture: drop -capture=off`},
+		{args: []string{"-pcap", "s.out", "-mermaid", "s.out"}, want: `server: -pcap and -mermaid both name s.out: give each its own file`},
 		{args: []string{"-bogus"}, wantUsage: "flag provided but not defined: -bogus\nusage: go run ./server [flags]\n"},
 		{args: []string{"-addr"}, wantUsage: "flag needs an argument: -addr\nusage: go run ./server [flags]\n"},
 		{args: []string{"extra"}, wantUsage: "unexpected argument \"extra\"\nusage: go run ./server [flags]\n"},
@@ -123,6 +134,7 @@ func TestExitStatus(t *testing.T) {
 		code      int
 		want      string // stderr is exactly this line
 		wantUsage string // or, with the usage, starts with this
+		capture   bool   // needs a live capture: skipped where not permitted
 	}{
 		{name: "unknown flag", args: []string{"-bogus"}, code: 2,
 			wantUsage: "flag provided but not defined: -bogus\nusage: go run ./server [flags]\n"},
@@ -131,11 +143,20 @@ func TestExitStatus(t *testing.T) {
 			want: `server: -addr "127.0.0.1": missing port in address (want host:port, e.g. 127.0.0.1:6969)`},
 		{name: "port out of range", args: []string{"-addr", "127.0.0.1:99999"}, code: 2,
 			want: `server: -addr "127.0.0.1:99999": port 99999 is out of range (0 to 65535)`},
-		{name: "port in use", args: []string{"-addr", taken, "-json"}, code: 1,
+		{name: "port in use", args: []string{"-addr", taken, "-json", "-capture=off"}, code: 1,
 			want: "server: listen " + taken + ": address already in use (another program has this port: stop it or choose another with -addr)"},
+		{name: "bad capture mode", args: []string{"-capture", "bogus"}, code: 2,
+			want: `server: -capture "bogus": want auto, on or off`},
+		{name: "pcap without capture", args: []string{"-capture=off", "-pcap", "s.pcapng"}, code: 2,
+			want: `server: -pcap needs a capture: drop -capture=off`},
+		{name: "pcap in no directory", args: []string{"-addr", "127.0.0.1:0", "-capture=on", "-pcap", "/nonexistent/dir/x.pcapng"}, code: 1,
+			want: `server: -pcap /nonexistent/dir/x.pcapng: no such file or directory`, capture: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.capture {
+				captureOrSkip(t)
+			}
 			var stdout, stderr strings.Builder
 			cmd := exec.Command(bin, tt.args...)
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -169,14 +190,29 @@ func TestExitStatus(t *testing.T) {
 
 // TestSignal proves that Ctrl-C (SIGINT) and SIGTERM stop the server
 // cleanly, with status 0, connections open or not, and the trace
-// printed to its end.
+// printed to its end; and, with -pcap, that the capture is stopped so
+// that the file ends cleanly and holds every packet the trace showed.
 func TestSignal(t *testing.T) {
 	bin := serverBinary(t)
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
+	pcap := filepath.Join(t.TempDir(), "s.pcapng")
+	tests := []struct {
+		name string
+		sig  syscall.Signal
+		args []string
+	}{
+		{"SIGINT", syscall.SIGINT, []string{"-capture=off"}},
+		{"SIGTERM", syscall.SIGTERM, []string{"-capture=off"}},
+		{"SIGINT with -pcap", syscall.SIGINT, []string{"-capture=on", "-pcap", pcap}},
+	}
+	for _, tt := range tests {
+		sig := tt.sig
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.args[0] == "-capture=on" {
+				captureOrSkip(t)
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0")
+			cmd := exec.CommandContext(ctx, bin, append([]string{"-addr", "127.0.0.1:0"}, tt.args...)...)
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			stdout, err := cmd.StdoutPipe()
@@ -225,6 +261,38 @@ func TestSignal(t *testing.T) {
 			if stderr.Len() > 0 {
 				t.Errorf("stderr = %q, want nothing", stderr.String())
 			}
+			if tt.args[0] == "-capture=on" {
+				checkSaved(t, out.String(), pcap)
+			}
 		})
+	}
+}
+
+// checkSaved checks the end of a pretty output with -pcap: it says how
+// many packets the trace showed and where they are, and the file, mode
+// 0600, holds exactly that many, whole.
+func checkSaved(t *testing.T, out, pcap string) {
+	t.Helper()
+	var shown, counted, dropped int
+	i := strings.Index(out, "\nCaptured ")
+	if i < 0 {
+		t.Fatalf("no Captured line:\n%s", out)
+	}
+	if _, err := fmt.Sscanf(out[i+1:], "Captured %d packets on lo (the kernel counted %d, dropped %d).", &shown, &counted, &dropped); err != nil {
+		t.Fatalf("the Captured line: %v\n%s", err, out[i:])
+	}
+	if want := fmt.Sprintf("Saved to %s: tshark -r %s\n", pcap, pcap); !strings.HasSuffix(out, want) {
+		t.Errorf("want the output to end %q:\n%s", want, out[i:])
+	}
+	saved, err := capture.ReadFile(pcap)
+	if err != nil {
+		t.Fatalf("the pcap file: %v", err)
+	}
+	// A handshake at least; the shutdown's FIN follows it.
+	if len(saved) != shown || shown < 3 || dropped != 0 {
+		t.Errorf("the file holds %d packets, the trace showed %d (the kernel counted %d, dropped %d)", len(saved), shown, counted, dropped)
+	}
+	if fi, err := os.Stat(pcap); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("pcap file: %v, %v; want mode 0600", fi.Mode(), err)
 	}
 }

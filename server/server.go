@@ -16,30 +16,76 @@ import (
 
 	"tcptour/tracer"
 	"tcptour/tracer/lab"
+	"tcptour/tracer/wire"
 )
+
+// flushEvery is how often a running server prints its trace. Packets
+// reach the trace from the capture's goroutine a little after the
+// events that caused them, so the trace is not live: it is printed in
+// time order on this ticker, up to the moment the capture caught up.
+const flushEvery = 100 * time.Millisecond
 
 // run listens on cfg.addr and serves every client in its own goroutine
 // until ctx is done. Then it closes the listener and the connections
-// still open, waits for their goroutines, and returns nil.
+// still open, waits for their goroutines, stops the capture and prints
+// the rest of the trace, and returns nil.
 //
 // The trace goes to stdout. The seed's lines go to stdout too, between
 // the trace's, or to stderr with cfg.json so that stdout holds only JSON.
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
-	useColor := tracer.ColorWanted(stdout, cfg.noColor)
-	// Every connection's goroutine prints: one lock per stream keeps
-	// each line whole.
-	stdout, stderr = &syncWriter{w: stdout}, &syncWriter{w: stderr}
 	var printer tracer.Printer
 	say := stdout // where the seed's lines go
 	if cfg.json {
 		printer = tracer.NewJSON(stdout)
 		say = stderr
 	} else {
-		printer = tracer.NewPretty(stdout, useColor)
+		printer = tracer.NewPretty(stdout, tracer.ColorWanted(stdout, cfg.noColor))
 	}
-	// Live: a server runs until stopped, so print each event at once.
-	tr := tracer.New(tracer.Options{Printers: []tracer.Printer{printer}, Live: true})
-	hooks := tr.Hooks("server")
+	tl, skipped, err := wire.NewTimeline("server", printer, say, wire.Config{Mode: cfg.capture, PCAP: cfg.pcap})
+	if err != nil {
+		return err
+	}
+	if skipped != "" {
+		fmt.Fprintf(stderr, "server: %s\n", skipped)
+	}
+
+	done := make(chan struct{})
+	var printing sync.WaitGroup
+	printing.Go(func() {
+		t := time.NewTicker(flushEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				// NOTE: ignoring the error; Close returns it.
+				_ = tl.Flush()
+			}
+		}
+	})
+	err = listenAndServe(ctx, cfg, tl)
+	close(done)
+	printing.Wait()
+	// On Ctrl-C as on an error: stop the capture, so that the pcap
+	// file ends cleanly, and print what is left of the trace.
+	packets, stats, cerr := tl.Close()
+	if err == nil {
+		err = cerr
+	}
+	if err == nil && cfg.mermaid != "" {
+		err = tl.WriteMermaid(cfg.mermaid)
+	}
+	if err == nil && !cfg.json {
+		tl.Summary(stdout, packets, stats, cfg.pcap)
+	}
+	return err
+}
+
+// listenAndServe is the seed's server, traced in tl: it listens, then
+// serves until ctx is done.
+func listenAndServe(ctx context.Context, cfg config, tl *wire.Timeline) error {
+	hooks := tl.Hooks()
 	read := hooks.Read
 	hooks.Read = func(i tracer.IOInfo) {
 		if errors.Is(i.Err, net.ErrClosed) {
@@ -60,7 +106,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return listenError(cfg.addr, err)
 	}
 	local := addrPort(ln.Addr())
-	fmt.Fprintf(say, "Server listening on %s\n", local)
+	tl.Say("Server listening on %s\n", local)
 
 	var labAddr netip.AddrPort
 	if cfg.lab != "" {
@@ -72,10 +118,15 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		}
 		defer srv.Close()
 		labAddr = srv.Addr()
+		// The lookups of the clients that use it are on the wire too.
+		tl.Session().AddUDPPort(labAddr.Port())
 		names := slices.Sorted(maps.Keys(lab.Names))
-		fmt.Fprintf(say, "Lab DNS server answering on udp %s for %s\n", labAddr, strings.Join(names, ", "))
-		fmt.Fprintf(say, "  try: go run ./client -dns %s -addr chuck.norris.test:%d\n", labAddr, local.Port())
+		tl.Say("Lab DNS server answering on udp %s for %s\n", labAddr, strings.Join(names, ", "))
+		tl.Say("  try: go run ./client -dns %s -addr chuck.norris.test:%d\n", labAddr, local.Port())
 	}
+	// Say where the server listens at once, not at the next tick.
+	// NOTE: ignoring the error; Close returns it.
+	_ = tl.Flush()
 	if cfg.ready != nil {
 		cfg.ready(local, labAddr)
 	}
@@ -86,20 +137,17 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		_ = ln.Close()
 	})
 	defer stop()
-	s := &server{say: say, conns: make(map[net.Conn]struct{})}
+	s := &server{tl: tl, conns: make(map[net.Conn]struct{})}
 	s.serve(ctx, ln)
 	s.closeAll()
 	s.wg.Wait()
-	fmt.Fprintln(say, "Server closed")
-	if err := tr.Flush(); err != nil {
-		return fmt.Errorf("writing the trace: %w", err)
-	}
+	tl.Say("Server closed\n")
 	return nil
 }
 
 // server keeps the connections being served, to close them on shutdown.
 type server struct {
-	say io.Writer // the seed's lines
+	tl *wire.Timeline // the trace, and the seed's lines in it
 
 	wg    sync.WaitGroup
 	mu    sync.Mutex
@@ -140,7 +188,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener) {
 func (s *server) handle(c net.Conn) {
 	defer s.wg.Done()
 	peer := addrPort(c.RemoteAddr())
-	fmt.Fprintf(s.say, "CONNECTED: %s\n", peer)
+	s.tl.Say("CONNECTED: %s\n", peer)
 
 	// Node reads in chunks of up to 64 KiB and emits a 'data' event
 	// for each; a Read here is one such chunk.
@@ -153,7 +201,7 @@ func (s *server) handle(c net.Conn) {
 			if data[n-1] == '\n' {
 				end = "" // nc sends whole lines: don't print a blank one
 			}
-			fmt.Fprintf(s.say, "DATA %s: %s%s", peer, data, end)
+			s.tl.Say("DATA %s: %s%s", peer, data, end)
 			reply := make([]byte, 0, n+11)
 			reply = append(reply, `You said "`...)
 			reply = append(reply, data...)
@@ -173,7 +221,7 @@ func (s *server) handle(c net.Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
-	fmt.Fprintf(s.say, "CLOSED: %s %d\n", peer.Addr(), peer.Port())
+	s.tl.Say("CLOSED: %s %d\n", peer.Addr(), peer.Port())
 }
 
 // closeAll closes the connections still open, on shutdown: each Read
@@ -211,16 +259,4 @@ func addrPort(a net.Addr) netip.AddrPort {
 		ap, _ = netip.ParseAddrPort(a.String())
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
-
-// syncWriter makes each Write whole when several goroutines write.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
 }

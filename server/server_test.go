@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"tcptour/tracer"
+	"tcptour/tracer/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -91,6 +92,11 @@ func start(t *testing.T, cfg config) *running {
 	t.Helper()
 	if cfg.addr == "" {
 		cfg.addr = "127.0.0.1:0"
+	}
+	if cfg.capture == "" {
+		// The seed's behaviour, without packets: the same wherever
+		// the tests run. The capture tests turn it on.
+		cfg.capture = wire.ModeOff
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{out: newOutput(), errOut: newOutput(), cancel: cancel, done: make(chan error, 1)}
@@ -277,7 +283,7 @@ func TestPortInUse(t *testing.T) {
 	addr := other.Addr().String()
 
 	out, errOut := newOutput(), newOutput()
-	err = run(context.Background(), config{addr: addr}, out, errOut)
+	err = run(context.Background(), config{addr: addr, capture: wire.ModeOff}, out, errOut)
 	want := "listen " + addr + ": address already in use (another program has this port: stop it or choose another with -addr)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("run = %v\nwant   %s", err, want)
@@ -393,7 +399,7 @@ func TestLabPortInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	err = run(context.Background(), config{addr: "127.0.0.1:0", lab: other.LocalAddr().String()}, newOutput(), newOutput())
+	err = run(context.Background(), config{addr: "127.0.0.1:0", lab: other.LocalAddr().String(), capture: wire.ModeOff}, newOutput(), newOutput())
 	if err == nil || !errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("run = %v, want a one-line EADDRINUSE error", err)
 	}

@@ -83,6 +83,7 @@ type Run struct {
 	lesson Lesson
 	opts   Options
 	ctx    context.Context
+	tl     *wire.Timeline // the trace, printed in time order with the packets
 	trace  *tracer.Trace
 	wire   *wire.Session // nil without capture
 	out    io.Writer
@@ -183,16 +184,16 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		ctx:    ctx,
 		out:    out,
 		stderr: stderr,
-		trace:  tracer.New(tracer.Options{Printers: []tracer.Printer{printer}}),
 	}
-	sess, skipped, err := wire.Start(r.trace, wire.Config{Mode: opts.Capture, PCAP: opts.PCAP, Program: "./lessons/" + l.Number})
+	tl, skipped, err := wire.NewTimeline("lesson", printer, out,
+		wire.Config{Mode: opts.Capture, PCAP: opts.PCAP, Program: "./lessons/" + l.Number})
 	if err != nil {
 		return err
 	}
 	if skipped != "" {
 		fmt.Fprintf(stderr, "lesson %s: %s\n", l.Number, skipped)
 	}
-	r.wire = sess
+	r.tl, r.trace, r.wire = tl, tl.Trace(), tl.Session()
 	if opts.Step {
 		in := opts.In
 		if in == nil {
@@ -211,15 +212,9 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 			err = cerr
 		}
 	}
-	if serr := r.wire.Sync(ctx); err == nil && serr != nil {
-		err = serr
-	}
-	stats, packets, cerr := r.wire.Close()
+	packets, stats, cerr := r.tl.Close()
 	if err == nil && cerr != nil {
 		err = cerr
-	}
-	if ferr := r.trace.Flush(); err == nil && ferr != nil {
-		err = fmt.Errorf("writing the trace: %w", ferr)
 	}
 	if err != nil {
 		return err
@@ -227,21 +222,14 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 	if r.step != l.Steps {
 		return fmt.Errorf("the lesson ran %d steps but says it has %d", r.step, l.Steps)
 	}
-	events := r.trace.Events()
 	if opts.Mermaid != "" {
-		if err := writeMermaid(opts.Mermaid, events); err != nil {
+		if err := r.tl.WriteMermaid(opts.Mermaid); err != nil {
 			return err
 		}
 	}
 	if !opts.JSON {
-		r.printLadders(events)
-		if r.wire != nil {
-			fmt.Fprintf(r.out, "\nCaptured %d packets on lo (the kernel counted %d, dropped %d).\n",
-				packets, stats.Packets-stats.Markers, stats.KernelDrops)
-			if opts.PCAP != "" {
-				fmt.Fprintf(r.out, "Saved to %s: tshark -r %s\n", opts.PCAP, opts.PCAP)
-			}
-		}
+		r.printLadders(r.trace.Events())
+		r.tl.Summary(r.out, packets, stats, opts.PCAP)
 		r.printList("Recap", l.Recap)
 		r.printList("Try this", l.TryThis)
 	}
@@ -261,17 +249,6 @@ func (r *Run) printLadders(events []tracer.Event) {
 		_ = wire.Ladder(r.out, events, id)
 		fmt.Fprintln(r.out)
 	}
-}
-
-func writeMermaid(path string, events []tracer.Event) error {
-	var b strings.Builder
-	if err := wire.Mermaid(&b, events, wire.Conns(events, false)); err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("--mermaid: %w", err)
-	}
-	return nil
 }
 
 func (r *Run) printList(title string, items []string) {
@@ -294,8 +271,7 @@ func (r *Run) printList(title string, items []string) {
 // Step prints the events of the previous step, then the heading of the
 // next one with its explanation. With --step it first waits for Enter.
 func (r *Run) Step(title, text string) {
-	r.sync()
-	r.trace.Flush()
+	r.flush()
 	r.step++
 	if r.in != nil {
 		fmt.Fprintf(r.stderr, "\n[press Enter for step %d of %d: %s] ", r.step, r.lesson.Steps, title)
@@ -318,8 +294,7 @@ func (r *Run) Printf(format string, args ...any) {
 	if r.opts.JSON {
 		return
 	}
-	r.sync()
-	r.trace.Flush()
+	r.flush()
 	var b strings.Builder
 	wrapIndent(&b, fmt.Sprintf(format, args...), "  ")
 	// NOTE: an error here is a closed stdout; Flush reports it.
@@ -347,8 +322,7 @@ func (r *Run) Hold(addr net.Addr) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		r.sync()
-		r.trace.Flush()
+		r.flush()
 		select {
 		case <-r.ctx.Done():
 			return
@@ -365,14 +339,10 @@ func (r *Run) Note(actor, text string) { r.trace.Note(actor, text) }
 // "server", …) in the lesson's trace.
 func (r *Run) Hooks(actor string) *tracer.Hooks { return r.wire.Hooks(r.trace.Hooks(actor)) }
 
-// sync waits until the capture has read every packet sent so far.
-func (r *Run) sync() {
-	// Not r.ctx: after Ctrl-C the lesson still shows what happened.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := r.wire.Sync(ctx); err != nil {
-		r.Note("wire", "The capture could not catch up ("+err.Error()+"); packets of this step may show later.")
-	}
+// flush prints the events so far, packets included, in time order.
+func (r *Run) flush() {
+	// NOTE: an error here is a closed stdout; Close reports it at the end.
+	_ = r.tl.Flush()
 }
 
 // Trace returns the lesson's trace.
