@@ -118,7 +118,7 @@ Flags:
 		err = fmt.Errorf("-timeout %s: want a positive duration, e.g. 5s", cfg.timeout)
 	}
 	if err == nil {
-		err = checkCapture(cfg.capture, cfg.pcap, cfg.mermaid)
+		err = wire.CheckFlags(cfg.capture, cfg.pcap, cfg.mermaid)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "client: %v\n", err)
@@ -147,23 +147,6 @@ func checkAddr(name, addr string) error {
 	}
 	if n < 1 || n > 65535 {
 		return fmt.Errorf("-%s %q: port %d is out of range (1 to 65535)", name, addr, n)
-	}
-	return nil
-}
-
-// checkCapture checks the capture flags, alone and together.
-func checkCapture(mode, pcap, mermaid string) error {
-	switch mode {
-	case wire.ModeAuto, wire.ModeOn:
-	case wire.ModeOff:
-		if pcap != "" {
-			return errors.New("-pcap needs a capture: drop -capture=off")
-		}
-	default:
-		return fmt.Errorf("-capture %q: want auto, on or off", mode)
-	}
-	if pcap != "" && pcap == mermaid {
-		return fmt.Errorf("-pcap and -mermaid both name %s: give each its own file", pcap)
 	}
 	return nil
 }

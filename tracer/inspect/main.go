@@ -128,7 +128,11 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	if skipped > 0 {
 		fmt.Fprintf(stdout, "; %d not TCP or DNS, or not decodable, left out", skipped)
 	}
-	fmt.Fprintf(stdout, "; %d TCP connections.\n", len(ids))
+	if len(ids) == 1 {
+		fmt.Fprintln(stdout, "; 1 TCP connection.")
+	} else {
+		fmt.Fprintf(stdout, "; %d TCP connections.\n", len(ids))
+	}
 	for _, id := range ids {
 		fmt.Fprintln(stdout)
 		if err := wire.Ladder(stdout, events, id); err != nil {

@@ -228,3 +228,22 @@ func giveToSudoUser(path string) {
 	// NOTE: ignoring the error; the file is still there, owned by root.
 	_ = os.Chown(path, uid, gid)
 }
+
+// CheckFlags checks the capture flags of a program, alone and together:
+// the mode, a pcap file (which needs a capture) and a Mermaid file
+// (which must not be the pcap file). Its errors are one line each.
+func CheckFlags(mode, pcap, mermaid string) error {
+	switch mode {
+	case ModeAuto, ModeOn:
+	case ModeOff:
+		if pcap != "" {
+			return errors.New("-pcap needs a capture: drop -capture=off")
+		}
+	default:
+		return fmt.Errorf("-capture %q: want auto, on or off", mode)
+	}
+	if pcap != "" && pcap == mermaid {
+		return fmt.Errorf("-pcap and -mermaid both name %s: give each its own file", pcap)
+	}
+	return nil
+}

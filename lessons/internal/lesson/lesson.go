@@ -141,17 +141,9 @@ func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
 		fs.Usage()
 		return opts, err
 	}
-	switch opts.Capture {
-	case wire.ModeAuto, wire.ModeOn, wire.ModeOff:
-	default:
-		err := fmt.Errorf("invalid value %q for flag -capture: want auto, on or off", opts.Capture)
+	if err := wire.CheckFlags(opts.Capture, opts.PCAP, opts.Mermaid); err != nil {
 		fmt.Fprintln(stderr, err)
 		fs.Usage()
-		return opts, err
-	}
-	if opts.PCAP != "" && opts.Capture == wire.ModeOff {
-		err := errors.New("-pcap needs a capture: drop -capture=off")
-		fmt.Fprintln(stderr, err)
 		return opts, err
 	}
 	if opts.Step && !isatty.IsTerminal(os.Stdin.Fd()) {
