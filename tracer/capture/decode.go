@@ -403,7 +403,7 @@ func decodeDNS(payload []byte) *DNSMessage {
 		return nil
 	}
 	var dns layers.DNS
-	if err := dns.DecodeFromBytes(payload, gopacket.NilDecodeFeedback); err != nil {
+	if !decodeDNSLayer(&dns, payload) {
 		return nil
 	}
 	m := &DNSMessage{
@@ -454,4 +454,18 @@ func dnsValue(r layers.DNSResourceRecord) string {
 		return fmt.Sprintf("%s %s %d", r.SOA.MName, r.SOA.RName, r.SOA.Serial)
 	}
 	return fmt.Sprintf("%d bytes", len(r.Data))
+}
+
+// decodeDNSLayer decodes payload into dns, reporting whether it is a DNS
+// message. gopacket v1.1.19's DNS decoder panics on a message that ends
+// inside a question or an answer record (google/gopacket issue #881, fix
+// in PR #875, not released): such a payload is not DNS here, and the
+// panic must not take down a capture or the inspect command.
+func decodeDNSLayer(dns *layers.DNS, payload []byte) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return dns.DecodeFromBytes(payload, gopacket.NilDecodeFeedback) == nil
 }

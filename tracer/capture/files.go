@@ -183,10 +183,13 @@ func readCapture(r io.Reader) ([]Packet, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(4)
 	if err != nil {
-		if err == io.EOF && len(head) == 0 {
+		switch {
+		case err == io.EOF && len(head) == 0:
 			return nil, errors.New("empty file, not a pcap or pcapng file")
+		case err == io.EOF:
+			return nil, fmt.Errorf("too short for a capture file: %w", ErrTruncated)
 		}
-		return nil, fmt.Errorf("too short for a capture file: %w", ErrTruncated)
+		return nil, err // e.g. "is a directory"
 	}
 	switch le, be := binary.LittleEndian.Uint32(head), binary.BigEndian.Uint32(head); {
 	case le == magicPcapng:
@@ -267,6 +270,11 @@ func readPcap(br *bufio.Reader) ([]Packet, error) {
 	var c collector
 	for {
 		data, ci, err := r.ReadPacketData()
+		if err == io.EOF && (ci.CaptureLength > 0 || !ci.Timestamp.IsZero()) {
+			// pcapgo reports a file that ends right after a record
+			// header, before its data, as a clean io.EOF.
+			err = io.ErrUnexpectedEOF
+		}
 		if err != nil {
 			return c.pkts, c.readErr(err)
 		}

@@ -50,6 +50,7 @@ type conn struct {
 	established    bool // the handshake's last ACK was seen
 	scaled         bool // both SYNs offered window scaling
 	synOnly        bool // only the client's SYN has been seen
+	sawSynAck      bool // the server's SYN-ACK was captured
 }
 
 // side is one direction of a connection: what its sender has done.
@@ -112,7 +113,8 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 	me, peer := c.side[d.Src], c.side[d.Dst]
 	if t.Flags.Has(capture.SYN) {
 		me.isn, me.haveISN = t.Seq, true
-		me.offersWS, me.wscale = t.Options.HasWindowScale, t.Options.WindowScale
+		// RFC 7323 §2.3: a shift above 14 is taken as 14.
+		me.offersWS, me.wscale = t.Options.HasWindowScale, min(t.Options.WindowScale, 14)
 	} else if !me.haveISN {
 		// Mid-connection: number from the first segment seen, as
 		// Wireshark does.
@@ -161,7 +163,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 			add("Its options: %s.", describeOptions(t.Options))
 		}
 	case t.Flags.Has(capture.SYN | capture.ACK):
-		c.synOnly = false
+		c.synOnly, c.sawSynAck = false, true
 		add("The server's kernel answers SYN-ACK: it acknowledges the SYN (ack 1) and sends its own initial sequence number. No program took part: the listening socket's kernel answers by itself.")
 		if p.Options != "" {
 			add("Its options: %s.", describeOptions(t.Options))
@@ -186,7 +188,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 	}
 	if t.Flags.Has(capture.ACK) && !t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.RST) {
 		switch {
-		case !c.established && p.Ack == 1 && p.Seq == 1 && from == "client":
+		case !c.established && c.sawSynAck && p.Ack == 1 && p.Seq == 1 && from == "client":
 			c.established = true
 			if p.Len == 0 && !t.Flags.Has(capture.FIN) {
 				add("The client's ACK of the SYN-ACK completes the three-way handshake: both kernels now hold an established connection, whether or not the server program has called Accept.")

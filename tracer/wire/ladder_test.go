@@ -1,0 +1,312 @@
+package wire
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"tcptour/tracer"
+)
+
+// compareGolden compares got with the file testdata/name, or rewrites
+// the file when UPDATE_GOLDEN is set, as the lessons' golden tests do:
+//
+//	UPDATE_GOLDEN=1 go test ./tracer/wire/
+func compareGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (UPDATE_GOLDEN=1 go test ./tracer/wire/ creates it)", err)
+	}
+	if got == string(want) {
+		return
+	}
+	w, g := strings.Split(string(want), "\n"), strings.Split(got, "\n")
+	for i := range max(len(w), len(g)) {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			t.Fatalf("output differs from %s at line %d (UPDATE_GOLDEN=1 go test ./tracer/wire/ rewrites it):\nwant %q\n got %q", path, i+1, wl, gl)
+		}
+	}
+}
+
+func baseName(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+}
+
+// tcpPackets returns the TCP packet events of connection id, in order.
+func tcpPackets(events []tracer.Event, id int) []*tracer.Packet {
+	var ps []*tracer.Packet
+	for _, e := range events {
+		if e.Conn == id && e.Phase == tracer.PhasePacket && e.Packet != nil && e.Packet.Proto == "tcp" {
+			ps = append(ps, e.Packet)
+		}
+	}
+	return ps
+}
+
+// TestLadderGolden draws the ladder of each connection of lesson 03, and
+// the Mermaid diagram of both, and compares them with golden files.
+func TestLadderGolden(t *testing.T) {
+	for _, path := range lesson03Files {
+		t.Run(baseName(path), func(t *testing.T) {
+			events := traceOf(t, path)
+			ids := Conns(events, true)
+			if !slices.Equal(ids, []int{1, 2}) {
+				t.Fatalf("Conns = %v, want [1 2]", ids)
+			}
+			var b strings.Builder
+			for _, id := range ids {
+				if err := Ladder(&b, events, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			compareGolden(t, baseName(path)+".ladder.golden", b.String())
+			b.Reset()
+			if err := Mermaid(&b, events, ids); err != nil {
+				t.Fatal(err)
+			}
+			compareGolden(t, baseName(path)+".mermaid.golden", b.String())
+		})
+	}
+}
+
+// TestLadderShape checks what the golden files show without reading
+// them: one arrow per segment, in order, pointing the right way, every
+// line of a ladder as wide as the others, the ends named in the header.
+func TestLadderShape(t *testing.T) {
+	for _, path := range lesson03Files {
+		t.Run(baseName(path), func(t *testing.T) {
+			events := traceOf(t, path)
+			for _, id := range Conns(events, true) {
+				var b strings.Builder
+				if err := Ladder(&b, events, id); err != nil {
+					t.Fatal(err)
+				}
+				lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+				ps := tcpPackets(events, id)
+				if len(lines) != 2+len(ps) {
+					t.Fatalf("connection %d: %d lines, want a title, a header and %d arrows:\n%s", id, len(lines), len(ps), b.String())
+				}
+				if want := "Connection #" + string(rune('0'+id)); lines[0] != want {
+					t.Errorf("title %q, want %q", lines[0], want)
+				}
+				var client, server netip.AddrPort
+				if ps[0].From == "client" {
+					client, server = ps[0].Src, ps[0].Dst
+				}
+				if !strings.Contains(lines[1], "client "+client.String()) || !strings.Contains(lines[1], "server "+server.String()) {
+					t.Errorf("header %q does not name client %v and server %v", lines[1], client, server)
+				}
+				width := len([]rune(lines[2]))
+				for i, p := range ps {
+					l := lines[2+i]
+					if !strings.Contains(l, " "+SegmentLabel(p)+" ") {
+						t.Errorf("line %d %q lacks the label %q", i+3, l, SegmentLabel(p))
+					}
+					right := strings.Contains(l, "▶")
+					if right == strings.Contains(l, "◀") || right != (p.From == "client") {
+						t.Errorf("line %d %q points the wrong way for a segment from the %s", i+3, l, p.From)
+					}
+					if n := len([]rune(l)); n != width {
+						t.Errorf("line %d is %d runes wide, line 3 is %d:\n%s", i+3, n, width, b.String())
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestMermaidShape checks the Mermaid diagram of lesson 03: the header,
+// a pair of participants per connection, one message per TCP packet in
+// order, and message text free of the characters that end a Mermaid
+// message.
+func TestMermaidShape(t *testing.T) {
+	for _, path := range lesson03Files {
+		t.Run(baseName(path), func(t *testing.T) {
+			events := traceOf(t, path)
+			ids := Conns(events, true)
+			var b strings.Builder
+			if err := Mermaid(&b, events, ids); err != nil {
+				t.Fatal(err)
+			}
+			out := b.String()
+			if !strings.HasPrefix(out, "sequenceDiagram\n") {
+				t.Fatalf("Mermaid output starts %q, want sequenceDiagram", out[:min(len(out), 40)])
+			}
+			var want []string
+			for _, id := range ids {
+				c, s := "C"+string(rune('0'+id)), "S"+string(rune('0'+id))
+				for _, p := range tcpPackets(events, id) {
+					from, to := c, s
+					if p.From == "server" {
+						from, to = s, c
+					}
+					want = append(want, from+"->>"+to+": "+SegmentLabel(p))
+				}
+			}
+			if len(want) != 16 {
+				t.Fatalf("%d TCP packets, want 16", len(want))
+			}
+			var got []string
+			participants := 0
+			for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n")[1:] {
+				l = strings.TrimSpace(l)
+				switch {
+				case strings.HasPrefix(l, "participant "):
+					participants++
+				case strings.Contains(l, "->>"):
+					got = append(got, l)
+					text := l[strings.Index(l, ": ")+2:]
+					if strings.ContainsAny(strings.ReplaceAll(text, "#58;", ""), ";#:\n") {
+						t.Errorf("message text %q holds a character Mermaid reads as syntax", text)
+					}
+				default:
+					t.Errorf("unexpected line %q", l)
+				}
+			}
+			if participants != 2*len(ids) {
+				t.Errorf("%d participants, want %d", participants, 2*len(ids))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("messages:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+// TestLadderAppEvents mixes a program's events with the segments: the
+// client's go on the left of the ladder, the server's on the right,
+// and in Mermaid as notes beside each participant. Events of another
+// connection, and labels longer than the arrow, do not disturb it.
+func TestLadderAppEvents(t *testing.T) {
+	c, s := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("[::1]:5000")
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Millisecond) }
+	pkt := func(i int, from string, flags string, seq, ack uint32, n int) tracer.Event {
+		p := &tracer.Packet{Proto: "tcp", Src: c, Dst: s, From: "client", To: "server", Flags: flags, Seq: seq, Ack: ack, Len: n, Window: 65536}
+		if from == "server" {
+			p.Src, p.Dst, p.From, p.To = s, c, "server", "client"
+		}
+		return tracer.Event{Time: at(i), Actor: "wire", Phase: tracer.PhasePacket, Conn: 1, Proto: "tcp", Local: p.Src, Remote: p.Dst, Packet: p}
+	}
+	app := func(i int, actor string, ph tracer.Phase, n int) tracer.Event {
+		e := tracer.Event{Time: at(i), Actor: actor, Phase: ph, Conn: 1, Proto: "tcp", Local: c, Remote: s, Bytes: n, Op: "read"}
+		if actor == "server" {
+			e.Local, e.Remote = s, c
+		}
+		return e
+	}
+	events := []tracer.Event{
+		pkt(0, "client", "SYN", 0, 0, 0),
+		pkt(1, "server", "SYN ACK", 0, 1, 0),
+		pkt(2, "client", "ACK", 1, 1, 0),
+		app(3, "client", tracer.PhaseConnectDone, 0),
+		app(4, "server", tracer.PhaseAccept, 0),
+		app(5, "client", tracer.PhaseWrite, 18),
+		pkt(6, "client", "PSH ACK", 1, 1, 18),
+		app(7, "server", tracer.PhaseRead, 18),
+		{Time: at(8), Actor: "client", Phase: tracer.PhaseWrite, Conn: 2, Bytes: 99},
+		pkt(9, "client", "PSH ACK URG ECE CWR", 4294967295, 4294967295, 65535),
+		app(10, "server", tracer.PhaseError, 0),
+	}
+	if got := Conns(events, true); !slices.Equal(got, []int{1}) {
+		t.Errorf("Conns(events, true) = %v, want [1]: connection 2 has no packet", got)
+	}
+	if got := Conns(events, false); !slices.Equal(got, []int{1, 2}) {
+		t.Errorf("Conns(events, false) = %v, want [1 2]", got)
+	}
+	var b strings.Builder
+	if err := Ladder(&b, events, 1); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	for i, l := range lines {
+		if strings.TrimRight(l, " ") != l {
+			t.Errorf("line %d %q ends with spaces", i+1, l)
+		}
+	}
+	want := []struct{ left, right, arrow string }{
+		{arrow: "SYN seq 0"}, {arrow: "SYN ACK seq 0 ack 1"}, {arrow: "ACK seq 1 ack 1"},
+		{left: "Dial returns"}, {right: "Accept returns"}, {left: "Write 18 B"},
+		{arrow: "PSH ACK seq 1 ack 1 len 18"}, {right: "Read 18 B"},
+		{arrow: "PSH ACK URG ECE CWR seq 4294967295 ack 4294967295 len 65535"},
+		{right: "error: read"},
+	}
+	if len(lines) != 2+len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), 2+len(want), b.String())
+	}
+	if !strings.Contains(lines[1], "client 127.0.0.1:40000") || !strings.Contains(lines[1], "server [::1]:5000") {
+		t.Errorf("header %q", lines[1])
+	}
+	for i, w := range want {
+		l := lines[2+i]
+		left, rest, _ := strings.Cut(l, "│")
+		mid, right, _ := strings.Cut(rest, "│")
+		if strings.TrimSpace(left) != w.left || strings.TrimSpace(right) != w.right || !strings.Contains(mid, w.arrow) {
+			t.Errorf("line %d = %q, want left %q arrow %q right %q", i+3, l, w.left, w.arrow, w.right)
+		}
+	}
+
+	b.Reset()
+	if err := Mermaid(&b, events, []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{
+		"participant C1 as client 127.0.0.1#58;40000",
+		"participant S1 as server [#58;#58;1]#58;5000",
+		"Note left of C1: Dial returns",
+		"Note right of S1: Accept returns",
+		"C1->>S1: PSH ACK seq 1 ack 1 len 18",
+		"S1->>C1: SYN ACK seq 0 ack 1",
+		"Note right of S1: error#58; read",
+	} {
+		if !strings.Contains(b.String(), "    "+l+"\n") {
+			t.Errorf("Mermaid output lacks %q:\n%s", l, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "99") {
+		t.Errorf("an event of connection 2 is in the diagram of connection 1:\n%s", b.String())
+	}
+}
+
+func TestSegmentLabel(t *testing.T) {
+	for _, tc := range []struct {
+		p    tracer.Packet
+		want string
+	}{
+		{tracer.Packet{Flags: "SYN", Window: 65495}, "SYN seq 0"},
+		{tracer.Packet{Flags: "SYN ACK", Ack: 1, Window: 65483}, "SYN ACK seq 0 ack 1"},
+		{tracer.Packet{Flags: "PSH ACK", Seq: 1, Ack: 1, Len: 18, Window: 65536}, "PSH ACK seq 1 ack 1 len 18"},
+		{tracer.Packet{Flags: "FIN ACK", Seq: 19, Ack: 30, Window: 65536}, "FIN ACK seq 19 ack 30"},
+		{tracer.Packet{Flags: "ACK", Seq: 1, Ack: 101, Window: 0}, "ACK seq 1 ack 101 win 0"},
+		{tracer.Packet{Flags: "PSH ACK", Seq: 1, Ack: 1, Len: 5, Window: 0}, "PSH ACK seq 1 ack 1 len 5 win 0"},
+		{tracer.Packet{Flags: "RST ACK", Seq: 1, Ack: 1, Window: 0}, "RST ACK seq 1 ack 1"},
+		{tracer.Packet{Flags: "RST", Seq: 1, Window: 0}, "RST seq 1"},
+		{tracer.Packet{Flags: "SYN", Ack: 77, Window: 0}, "SYN seq 0 win 0"}, // no ACK flag: the ack field is not shown
+	} {
+		if got := SegmentLabel(&tc.p); got != tc.want {
+			t.Errorf("SegmentLabel(%+v) = %q, want %q", tc.p, got, tc.want)
+		}
+	}
+}
