@@ -287,7 +287,11 @@ func checkBadInput(t *testing.T, path, wantErr string, wantPkts int, warn string
 	if err != nil {
 		t.Fatalf("error %v, want %d packets shown", err, wantPkts)
 	}
-	if want := fmt.Sprintf("\n%d packets read from", wantPkts); !strings.Contains(out, want) {
+	want := fmt.Sprintf("\n%d packets read from", wantPkts)
+	if wantPkts == 1 {
+		want = "\n1 packet read from"
+	}
+	if !strings.Contains(out, want) {
 		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 	if got := len(packetLines(out)); got != wantPkts {
@@ -649,7 +653,7 @@ func TestRunMalformedDNS(t *testing.T) {
 			if err != nil || errOut != "" {
 				t.Fatalf("run: %v, stderr %q", err, errOut)
 			}
-			if !strings.Contains(out, "1 packets read from") {
+			if !strings.Contains(out, "1 packet read from") {
 				t.Errorf("output:\n%s", out)
 			}
 		})

@@ -124,7 +124,11 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	if cfg.json {
 		return nil
 	}
-	fmt.Fprintf(stdout, "\n%d packets read from %s", len(pkts), cfg.file)
+	if len(pkts) == 1 {
+		fmt.Fprintf(stdout, "\n1 packet read from %s", cfg.file)
+	} else {
+		fmt.Fprintf(stdout, "\n%d packets read from %s", len(pkts), cfg.file)
+	}
 	if skipped > 0 {
 		fmt.Fprintf(stdout, "; %d not TCP or DNS, or not decodable, left out", skipped)
 	}

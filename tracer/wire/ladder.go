@@ -110,7 +110,7 @@ func Ladder(w io.Writer, events []tracer.Event, id int) error {
 	client, server, rs := rows(events, id)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Connection #%d\n", id)
-	fmt.Fprintf(&b, "%*s%-*s%s\n", labelWidth+1, "", arrowWidth+3, "client "+client.String(), "server "+server.String())
+	fmt.Fprintf(&b, "%*s%-*s%s\n", labelWidth+1, "", arrowWidth+1, "client "+client.String(), "server "+server.String())
 	for _, r := range rs {
 		mid := strings.Repeat(" ", arrowWidth)
 		if r.arrow != "" {
