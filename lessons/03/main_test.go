@@ -81,3 +81,8 @@ func TestLessonOnTheWire(t *testing.T) {
 func TestLessonWithoutCapturePermission(t *testing.T) {
 	lessontest.RunUnprivileged(t, info)
 }
+
+// Ctrl-C ends a held lesson cleanly, with a complete pcap file.
+func TestLessonInterrupted(t *testing.T) {
+	lessontest.RunInterrupted(t, info)
+}

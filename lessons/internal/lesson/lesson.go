@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -91,6 +92,8 @@ type Run struct {
 	step   int
 	in     *bufio.Reader
 	lab    *lab.Server
+	// holding is set while Hold waits for Ctrl-C.
+	holding atomic.Bool
 }
 
 // Main runs a lesson as a program: it parses the flags in os.Args, runs
@@ -104,14 +107,49 @@ func Main(l Lesson, body func(*Run) error) {
 		}
 		os.Exit(2)
 	}
-	// Ctrl-C or SIGTERM cancels the context: a held lesson ends then.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := Exec(ctx, l, opts, body); err != nil {
-		stop()
+	// Ctrl-C or SIGTERM cancels the context with the signal as its
+	// cause: a held lesson ends then, any other stops where it is.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		signal.Stop(sigs) // a second Ctrl-C kills at once
+		cancel(&Interrupted{Signal: sig})
+	}()
+	err = Exec(ctx, l, opts, body)
+	var intr *Interrupted
+	switch {
+	case errors.As(err, &intr):
+		fmt.Fprintf(os.Stderr, "lesson %s: %v\n", l.Number, err)
+		os.Exit(intr.ExitCode())
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "lesson %s: %v\n", l.Number, err)
 		os.Exit(1)
 	}
+}
+
+// Interrupted is the error of a lesson stopped by a signal.
+type Interrupted struct{ Signal os.Signal }
+
+func (e *Interrupted) Error() string { return "interrupted by " + signalName(e.Signal) }
+
+// ExitCode is the shell's status for death by the signal: 128+n.
+func (e *Interrupted) ExitCode() int {
+	if s, ok := e.Signal.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 1
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT (Ctrl-C)"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
 }
 
 // ParseFlags parses the common flags. On a bad flag it writes the error
@@ -198,7 +236,21 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		Text: fmt.Sprintf("tcptour · lesson %s · %s", l.Number, l.Title),
 		Note: l.Intro,
 	})
-	err = body(r)
+	done := make(chan error, 1)
+	go func() { done <- body(r) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		if r.holding.Load() {
+			// Ctrl-C is how a held lesson ends: let it finish.
+			err = <-done
+			break
+		}
+		// Stopped mid-step: show what happened, close the capture so
+		// the pcap file is complete, and leave; the lesson's goroutine
+		// is abandoned and the process exits.
+		return r.interrupted(ctx)
+	}
 	if r.lab != nil {
 		if cerr := r.lab.Close(); err == nil {
 			err = cerr
@@ -225,7 +277,27 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		r.printList("Recap", l.Recap)
 		r.printList("Try this", l.TryThis)
 	}
+	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+		return cause // held until Ctrl-C: the lesson finished, then says why
+	}
 	return nil
+}
+
+// interrupted ends a lesson stopped by a signal mid-step: the trace so
+// far, a note that it was interrupted, the capture closed with its file
+// complete. It returns the context's cause.
+func (r *Run) interrupted(ctx context.Context) error {
+	cause := context.Cause(ctx)
+	r.trace.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseNote, Text: cause.Error(),
+		Note: "The lesson stopped here. Its sockets close as the process exits; the kernel resets or finishes their connections."})
+	packets, stats, err := r.tl.Close()
+	if err != nil {
+		return err
+	}
+	if !r.opts.JSON {
+		r.tl.Summary(r.out, packets, stats, r.opts.PCAP)
+	}
+	return cause
 }
 
 // printLadders draws a ladder diagram for each connection whose packets
@@ -311,6 +383,8 @@ func (r *Run) Hold(addr net.Addr) {
 	r.trace.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseNote,
 		Text: "holding: the lesson's server listens on " + addr.String() + " until Ctrl-C",
 		Note: fmt.Sprintf("Try it from another terminal: nc %s %s (type a line, then Ctrl-D), or ss -tn '( sport = :%s or dport = :%s )' to see its sockets.", host, port, port, port)})
+	r.holding.Store(true)
+	defer r.holding.Store(false)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {

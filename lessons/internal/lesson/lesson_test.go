@@ -5,8 +5,15 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"go.uber.org/goleak"
+
+	"tcptour/tracer"
+	"tcptour/tracer/capture"
 )
 
 var demo = Lesson{Number: "99", Title: "Demo", Intro: "A lesson for tests.", Steps: 2,
@@ -109,3 +116,60 @@ func TestStepCountChecked(t *testing.T) {
 		t.Errorf("body error: %v", err)
 	}
 }
+
+// A lesson stopped by a signal mid-step shows the trace so far, says it
+// was interrupted, and leaves a complete pcap file.
+func TestInterruptedMidStep(t *testing.T) {
+	pcap := filepath.Join(t.TempDir(), "x.pcapng")
+	opts := Options{NoColor: true, Capture: "on", PCAP: pcap, Out: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
+	if c, err := capture.Open(capture.Config{}); err != nil {
+		t.Logf("no capture here (%v): checking the interruption without packets", err)
+		opts.Capture, opts.PCAP = "off", ""
+	} else if _, err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	release := make(chan struct{})
+	stuck := make(chan struct{})
+	body := func(r *Run) error {
+		r.Step("Connect", "")
+		ln, err := tracer.Listen(r.Context(), r.Hooks("server"), "tcp4", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		d := tracer.Dialer{Hooks: r.Hooks("client")}
+		c, err := d.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		close(stuck)
+		<-release // a lesson waiting on something that never comes
+		return nil
+	}
+	go func() { <-stuck; cancel(&Interrupted{Signal: syscall.SIGINT}) }()
+	err := Exec(ctx, demo, opts, body)
+	close(release)
+	var intr *Interrupted
+	if !errors.As(err, &intr) || intr.ExitCode() != 130 {
+		t.Fatalf("Exec: %v, want an interruption by SIGINT (exit 130)", err)
+	}
+	out := opts.Out.(*bytes.Buffer).String()
+	for _, want := range []string{"CONNECTED", "interrupted by SIGINT (Ctrl-C)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if opts.PCAP != "" {
+		pkts, err := capture.ReadFile(pcap)
+		if err != nil || len(pkts) != 3 {
+			t.Errorf("pcap after the interruption: %d packets, %v; want the handshake's 3", len(pkts), err)
+		}
+		if !strings.Contains(out, "Captured 3 packets") {
+			t.Errorf("no capture summary:\n%s", out)
+		}
+	}
+}
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

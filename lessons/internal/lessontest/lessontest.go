@@ -21,7 +21,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -345,5 +348,93 @@ func RunUnprivileged(t *testing.T, l lesson.Lesson) {
 	}
 	if strings.Contains(stdout.String(), "wire   #") {
 		t.Errorf("packets shown without capture permission")
+	}
+}
+
+// RunInterrupted builds the lesson and runs it with --hold and --pcap
+// (capture when permitted), waits until it holds, interrupts it with
+// SIGINT and checks that it exits with 130, says it was interrupted,
+// leaves a complete pcap file that gopacket's reader and, where
+// installed, tshark read, and leaves nothing listening.
+func RunInterrupted(t *testing.T, l lesson.Lesson) {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "lesson")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	pcap := filepath.Join(dir, "lesson.pcapng")
+	args := []string{"--hold", "--no-color", "--pcap", pcap}
+	capturing := true
+	if c, err := capture.Open(capture.Config{}); err != nil {
+		t.Logf("no capture here (%v): checking the interruption without packets", err)
+		args, capturing = []string{"--hold", "--no-color", "--capture=off"}, false
+	} else if _, err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Read until the lesson says it holds, and where it listens.
+	var out bytes.Buffer
+	sc := bufio.NewScanner(io.TeeReader(stdout, &out))
+	holdRe := regexp.MustCompile(`holding: the lesson's server listens on (\S+) until Ctrl-C`)
+	var addr string
+	for addr == "" && sc.Scan() {
+		if m := holdRe.FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the lesson never held:\n%s\n%s", out.String(), stderr.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(stdout)
+	out.Write(rest)
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Fatalf("exit: %v, want status 130\nstderr: %s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "interrupted by SIGINT") {
+		t.Errorf("stderr does not say it was interrupted: %q", stderr.String())
+	}
+	if !strings.Contains(out.String(), "Recap") {
+		t.Errorf("a held lesson should finish its output after Ctrl-C:\n%s", out.String())
+	}
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Errorf("something still listens on %s after the lesson exited", addr)
+	}
+	if !capturing {
+		return
+	}
+	pkts, err := capture.ReadFile(pcap)
+	if err != nil || len(pkts) == 0 {
+		t.Fatalf("pcap after Ctrl-C: %d packets, %v", len(pkts), err)
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("Captured %d packets", len(pkts))) {
+		t.Errorf("the file has %d packets; the lesson said otherwise:\n%s", len(pkts), out.String())
+	}
+	if tshark, err := exec.LookPath("tshark"); err == nil {
+		lines, err := exec.Command(tshark, "-r", pcap).Output()
+		if err != nil {
+			t.Fatalf("tshark -r: %v", err)
+		}
+		if n := bytes.Count(lines, []byte("\n")); n != len(pkts) {
+			t.Errorf("tshark lists %d packets, gopacket read %d", n, len(pkts))
+		}
 	}
 }
