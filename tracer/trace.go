@@ -167,6 +167,12 @@ func (t *Trace) Note(actor, text string) {
 
 // Hooks returns hooks that add every event to t as done by actor.
 func (t *Trace) Hooks(actor string) *Hooks {
+	// The connections on which this actor has sent its FIN with
+	// CloseWrite: their EOF closes both directions.
+	var (
+		wmu     sync.Mutex
+		wclosed = map[[2]netip.AddrPort]bool{}
+	)
 	tcp := func(at time.Time, local, remote netip.AddrPort) Event {
 		return Event{Time: at, Actor: actor, Proto: "tcp", Local: local, Remote: remote}
 	}
@@ -225,6 +231,12 @@ func (t *Trace) Hooks(actor string) *Hooks {
 			case errors.Is(i.Err, io.EOF):
 				e := tcp(i.Time, i.Local, i.Remote)
 				e.Phase = PhaseEOF
+				wmu.Lock()
+				if wclosed[[2]netip.AddrPort{i.Local, i.Remote}] {
+					e.Note = "Read returned io.EOF: the peer's FIN arrived, so it will send nothing more (Node's 'end' event). " +
+						"This side had already sent its own FIN with CloseWrite: both directions are now closed."
+				}
+				wmu.Unlock()
 				t.Add(e)
 			default:
 				e := tcp(i.Time, i.Local, i.Remote)
@@ -239,6 +251,9 @@ func (t *Trace) Hooks(actor string) *Hooks {
 			t.Add(e)
 		},
 		CloseWrite: func(i CloseWriteInfo) {
+			wmu.Lock()
+			wclosed[[2]netip.AddrPort{i.Local, i.Remote}] = true
+			wmu.Unlock()
 			e := tcp(i.Time, i.Local, i.Remote)
 			e.Phase = PhaseCloseWrite
 			t.Add(e)

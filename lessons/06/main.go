@@ -1,0 +1,228 @@
+// Lesson 06 half-closes a connection. The client sends its request and
+// calls CloseWrite: its FIN says "that is all I will send", and it goes
+// on reading. The server reads to io.EOF, then answers, then closes: one
+// FIN each way, with the answer between them. Then a server that closes
+// as soon as it reads io.EOF, as Node does by default, so the answer
+// never comes.
+//
+// It answers the seed's `this.allowHalfOpen = options.allowHalfOpen ||
+// false` (Node's lines 1117 and 1418).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"tcptour/lessons/internal/lesson"
+	"tcptour/tracer"
+)
+
+var info = lesson.Lesson{
+	Number: "06",
+	Title:  "Half-open",
+	Intro: "The client sends its request and shuts down its sending half (CloseWrite: a FIN), then waits for the " +
+		"answer. The server reads to the end, answers, and closes. Then a server that closes as soon as it " +
+		"reads the end, as Node's does unless allowHalfOpen is true.",
+	Steps: 5,
+	Recap: []string{
+		"CloseWrite (shutdown(SHUT_WR)) sends FIN and nothing else: the socket can still read. Node calls it socket.end().",
+		"The peer's Read returns io.EOF (Node's 'end'), and the peer can still write: the connection is half-open, " +
+			"one direction closed, the other open.",
+		"Each direction closes with its own FIN, when its sender is done: here the client's FIN, then the answer, " +
+			"then the server's FIN.",
+		"The FIN can mark the end of a request: a server that reads to io.EOF knows it has the whole request.",
+		"Go never closes for you: every Go connection acts like Node's allowHalfOpen: true. " +
+			"Node's default, allowHalfOpen: false, ends the writable side when 'end' arrives, like a Go server " +
+			"that calls Close as soon as it reads io.EOF.",
+	},
+	TryThis: []string{
+		"Run go run ./lessons/06 --hold and, in another terminal: printf 'I am Chuck Norris!' | nc -N 127.0.0.1 PORT\n" +
+			"(-N makes nc send FIN when its input ends). The answer comes after nc's FIN. Without -N, nc sends no FIN " +
+			"and the server waits; when you stop nc with Ctrl-C, its kernel sends the FIN, the server answers, and " +
+			"nc's kernel, with nobody left to read, sends RST.",
+		"Run go run ./lessons/06 --step and, at the pause before step 3, run ss -tn state fin-wait-2 state close-wait:\n" +
+			"the client's socket is in FIN-WAIT-2 (by then the server's kernel has acknowledged the FIN on its own), the server's in CLOSE-WAIT.",
+	},
+}
+
+func main() { lesson.Main(info, run) }
+
+func run(l *lesson.Run) error {
+	l.Step("Start the server and connect",
+		"The server listens on a loopback port; the client dials it and the server accepts.")
+	ln, err := tracer.Listen(l.Context(), l.Hooks("server"), "tcp4", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	// NOTE: closed again in the last step; this covers early returns.
+	defer ln.Close()
+
+	// The accept loop hands the lesson's two connections to the lesson,
+	// which drives them step by step; with --hold it serves others (nc)
+	// with answerAtEOF.
+	accepted := make(chan net.Conn, 2)
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		for n := 1; ; n++ {
+			conn, err := ln.Accept()
+			if err != nil {
+				return // the listener was closed
+			}
+			if n <= 2 {
+				accepted <- conn
+				continue
+			}
+			// NOTE: nobody waits for these; with --hold, connections
+			// still open at Ctrl-C end with the program.
+			go answerAtEOF(conn)
+		}
+	}()
+
+	dialer := tracer.Dialer{Hooks: l.Hooks("client")}
+	client, err := dialer.DialContext(l.Context(), "tcp4", ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	// NOTE: closed again in step 4; this covers early returns.
+	defer client.Close()
+	server := <-accepted
+	defer server.Close()
+
+	l.Step("The client sends its request and half-closes",
+		"The client writes its request, then calls CloseWrite: its kernel sends FIN after the data. "+
+			"The client can no longer write, but it can still read. The server reads until io.EOF (Node's 'end'): "+
+			"only the FIN tells it that the request is complete.")
+	if _, err := io.WriteString(client, "I am Chuck Norris!"); err != nil {
+		return err
+	}
+	// A tracer connection has CloseWrite, as *net.TCPConn does.
+	if err := client.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+		return err
+	}
+	request, err := io.ReadAll(server) // reads until io.EOF
+	if err != nil {
+		return err
+	}
+	clientState, err := tcpState(client)
+	if err != nil {
+		return err
+	}
+	serverState, err := tcpState(server)
+	if err != nil {
+		return err
+	}
+	l.Note("server", "its socket is in "+serverState+": the client's FIN came, the server has not closed yet")
+	l.Printf("The client's socket is in %s (TCP_INFO).\n"+
+		"FIN-WAIT-1: its FIN is not acknowledged yet; the server's kernel delays that ACK\n"+
+		"a little, so that it can ride on the server's next segment.\n"+
+		"FIN-WAIT-2: acknowledged; the client's kernel waits for the server's FIN.", clientState)
+
+	l.Step("The server answers after the client's FIN",
+		"The connection is half-open: the client's direction is closed, the server's is not. The server "+
+			"writes its answer, and the client, which can no longer write, reads it.")
+	if _, err := fmt.Fprintf(server, "You said %q (%d bytes)", request, len(request)); err != nil {
+		return err
+	}
+	answer := make([]byte, 1024)
+	if _, err := client.Read(answer); err != nil {
+		return err
+	}
+
+	l.Step("The server closes",
+		"The server has nothing more to say and closes: its kernel sends the second FIN. The client's Read "+
+			"returns io.EOF, and the client closes too. One FIN each way, at different times, with the answer between them.")
+	if err := server.Close(); err != nil {
+		return err
+	}
+	if _, err := client.Read(answer); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("client: want io.EOF after the server's close, got %v", err)
+	}
+	if err := client.Close(); err != nil {
+		return err
+	}
+
+	l.Step("Node's default: close at 'end'",
+		"A second connection, to a server that behaves like Node's default (allowHalfOpen: false): "+
+			"as soon as its Read returns io.EOF it closes. The client sends the same request and half-closes, "+
+			"and its Read returns io.EOF with no answer. Then the listener closes.")
+	client, err = dialer.DialContext(l.Context(), "tcp4", ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	server = <-accepted
+	defer server.Close()
+	if _, err := io.WriteString(client, "I am Chuck Norris!"); err != nil {
+		return err
+	}
+	if err := client.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+		return err
+	}
+	if _, err := io.ReadAll(server); err != nil {
+		return err
+	}
+	// What Node does by default when 'end' comes: it ends the socket's
+	// writable side, and destroys the socket once pending writes are out.
+	if err := server.Close(); err != nil {
+		return err
+	}
+	got, err := io.ReadAll(client)
+	if err != nil {
+		return err
+	}
+	l.Note("client", fmt.Sprintf("the answer: %d bytes", len(got)))
+	if err := client.Close(); err != nil {
+		return err
+	}
+	l.Hold(ln.Addr()) // with --hold: answer nc after its FIN, until Ctrl-C
+	err = ln.Close()
+	<-loopDone
+	return err
+}
+
+// answerAtEOF is the half-open server of steps 2 and 3, for nc under
+// --hold: it reads the request to io.EOF, answers, and closes.
+func answerAtEOF(conn net.Conn) {
+	defer conn.Close()
+	request, err := io.ReadAll(conn)
+	if err != nil {
+		return // NOTE: the trace shows the error
+	}
+	// NOTE: ignoring the error; the peer may have gone
+	_, _ = fmt.Fprintf(conn, "You said %q (%d bytes)", request, len(request))
+}
+
+// tcpState asks the kernel for the TCP state of conn's socket
+// (getsockopt TCP_INFO), named as ss names it.
+func tcpState(conn net.Conn) (string, error) {
+	raw, err := conn.(interface{ NetConn() net.Conn }).NetConn().(syscall.Conn).SyscallConn()
+	if err != nil {
+		return "", err
+	}
+	var ti *unix.TCPInfo
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		ti, serr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	}); err != nil {
+		return "", err
+	}
+	if serr != nil {
+		return "", serr
+	}
+	names := map[uint8]string{
+		unix.BPF_TCP_ESTABLISHED: "ESTAB", unix.BPF_TCP_FIN_WAIT1: "FIN-WAIT-1",
+		unix.BPF_TCP_FIN_WAIT2: "FIN-WAIT-2", unix.BPF_TCP_TIME_WAIT: "TIME-WAIT",
+		unix.BPF_TCP_CLOSE_WAIT: "CLOSE-WAIT", unix.BPF_TCP_LAST_ACK: "LAST-ACK",
+		unix.BPF_TCP_CLOSING: "CLOSING",
+	}
+	if s, ok := names[ti.State]; ok {
+		return s, nil
+	}
+	return fmt.Sprintf("state %d", ti.State), nil
+}
