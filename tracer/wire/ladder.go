@@ -46,6 +46,8 @@ func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []r
 				client, server = p.Dst, p.Src
 			}
 			out = append(out, row{arrow: SegmentLabel(p), toRight: p.From == "client"})
+		case e.Phase == tracer.PhaseNote:
+			// Remarks stay in the timeline; the ladder shows calls.
 		case e.Actor == "client":
 			client, server = e.Local, e.Remote
 			out = append(out, row{left: appLabel(e)})

@@ -382,7 +382,7 @@ func (r *Run) Hold(addr net.Addr) {
 	host, port, _ := net.SplitHostPort(addr.String())
 	r.trace.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseNote,
 		Text: "holding: the lesson's server listens on " + addr.String() + " until Ctrl-C",
-		Note: fmt.Sprintf("Try it from another terminal: nc %s %s (type a line, then Ctrl-D), or ss -tn '( sport = :%s or dport = :%s )' to see its sockets.", host, port, port, port)})
+		Note: fmt.Sprintf("Try it from another terminal: nc -N %s %s (type a line, then Ctrl-D to send FIN), or ss -tn '( sport = :%s or dport = :%s )' to see its sockets.", host, port, port, port)})
 	r.holding.Store(true)
 	defer r.holding.Store(false)
 	tick := time.NewTicker(100 * time.Millisecond)

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"tcptour/lessons/internal/lessontest"
+	"tcptour/tracer"
+)
+
+// The clients dial one after another, so the connection ids are fixed:
+// #1–#4 reach the first server (#3 and #4 over the limit), #5–#7 the
+// LimitListener (#7 waits for a slot).
+
+func TestLesson(t *testing.T) {
+	res := lessontest.Run(t, info, run)
+	ev := res.Events
+	// Node's way: four handshakes before any Accept, two kept, two
+	// closed at once; the extra clients read EOF and a reset; the count
+	// goes down as handlers end.
+	lessontest.Order(t, ev,
+		"server listen",
+		"client connect-done",
+		"client connect-done",
+		"client connect-done",
+		"client connect-done",
+		"client write hello?",
+		"kernel note holds 4 connections",
+		"kernel note holds 6 bytes",
+		"server accept",
+		"server note 1 of at most 2 connections open",
+		"server accept",
+		"server note 2 of at most 2 connections open",
+		"server accept",
+		"server note the limit: close this one at once",
+		"server accept",
+		"server note the limit: close this one at once",
+		"client eof",
+		"client error connection reset by peer",
+		"server note A handler ended: 1 connection open",
+		"server note A handler ended: 0 connections open",
+		"server close listener",
+	)
+	// LimitListener: the third connection's Accept waits for a Close.
+	lessontest.Order(t, ev,
+		"server close listener",
+		"server listen",
+		"client connect-done",
+		"client connect-done",
+		"client connect-done",
+		"client write hello?",
+		"kernel note holds 1 connection waiting for Accept",
+		"kernel note holds 6 unread bytes",
+		"client close",
+		"server close",
+		"server accept",
+		"server read hello?",
+		`client read You said \"hello?\"`,
+		"server close listener",
+	)
+	for _, c := range []struct {
+		conn, step int
+		actor      string
+		phase      tracer.Phase
+		detail     string
+	}{
+		{3, 3, "server", tracer.PhaseClose, "in 0 out 0"},
+		{3, 4, "client", tracer.PhaseEOF, ""},
+		{4, 3, "server", tracer.PhaseClose, "in 0 out 0"},
+		{4, 4, "client", tracer.PhaseError, "connection reset by peer"},
+		{7, 7, "client", tracer.PhaseWrite, "hello?"},
+		{7, 8, "server", tracer.PhaseAccept, ""},
+	} {
+		if !slices.ContainsFunc(ev, func(e tracer.Event) bool {
+			return e.Conn == c.conn && e.Step == c.step && e.Actor == c.actor && e.Phase == c.phase &&
+				strings.Contains(lessontest.Golden([]tracer.Event{e}), c.detail)
+		}) {
+			t.Errorf("no %s %s %q on connection #%d in step %d", c.actor, c.phase, c.detail, c.conn, c.step)
+		}
+	}
+	// Connections #3 and #4 never reach a handler: nothing is read or
+	// written on the server's side.
+	for _, e := range ev {
+		if (e.Conn == 3 || e.Conn == 4) && e.Actor == "server" && (e.Phase == tracer.PhaseRead || e.Phase == tracer.PhaseWrite) {
+			t.Errorf("the server %s on connection #%d, which it should have closed at once", e.Phase, e.Conn)
+		}
+	}
+}
+
+// The acceptance: the extra connection's handshake and immediate close
+// on the wire. #3 sent nothing and gets FIN; #4's bytes were unread and
+// it gets RST; #7's handshake and bytes wait until a slot frees.
+func TestLessonOnTheWire(t *testing.T) {
+	ev := lessontest.RunCapture(t, info, run)
+	lessontest.Order(t, only(ev, 3),
+		"wire packet SYN client→server",
+		"wire packet SYN ACK server→client",
+		"wire packet ACK client→server len 0",
+		"client connect-done",
+		"server accept",
+		"server close",
+		"wire packet FIN ACK server→client len 0",
+		// The client's kernel may acknowledge the FIN at once or, as it
+		// expects to send its own FIN soon, in that FIN.
+		"client eof",
+		"client close",
+		"wire packet FIN ACK client→server",
+		"wire packet ACK server→client len 0",
+	)
+	lessontest.Order(t, only(ev, 4),
+		"wire packet SYN client→server",
+		"wire packet SYN ACK server→client",
+		"wire packet ACK client→server len 0",
+		"client connect-done",
+		"client write hello?",
+		"wire packet PSH ACK client→server len 6",
+		"wire packet ACK server→client len 0",
+		"server accept",
+		"server close",
+		"wire packet RST ACK server→client",
+		"client error",
+	)
+	lessontest.Order(t, only(ev, 5, 7),
+		"wire packet SYN client→server",     // #5
+		"wire packet SYN client→server",     // #7
+		"wire packet SYN ACK server→client", // #7
+		"wire packet ACK client→server len 0",
+		"client write hello?",
+		"wire packet PSH ACK client→server len 6",
+		"wire packet ACK server→client len 0",
+		"wire packet FIN ACK client→server", // #5 leaves
+		"server close",                      // its slot frees
+		"server accept",                     // only now: #7
+		"server read hello?",
+	)
+	for _, e := range ev {
+		p := e.Packet
+		if p == nil {
+			continue
+		}
+		switch {
+		case e.Conn == 3 && strings.Contains(p.Flags, "RST"):
+			t.Errorf("RST on connection #3, which had nothing unread")
+		case e.Conn == 4 && strings.Contains(p.Flags, "FIN"):
+			t.Errorf("FIN on connection #4, which the server closed with unread bytes")
+		case e.Conn != 4 && strings.Contains(p.Flags, "RST"):
+			t.Errorf("RST on connection #%d", e.Conn)
+		}
+	}
+}
+
+// Without CAP_NET_RAW the lesson says why in one line and goes on.
+func TestLessonWithoutCapturePermission(t *testing.T) {
+	lessontest.RunUnprivileged(t, info)
+}
+
+// only keeps the events of the connections ids.
+func only(ev []tracer.Event, ids ...int) []tracer.Event {
+	var out []tracer.Event
+	for _, e := range ev {
+		if slices.Contains(ids, e.Conn) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
