@@ -1,0 +1,343 @@
+// Lesson 05 closes a connection and asks the kernel, at each turn, what
+// state each end is in. The client closes first: it sends FIN, the
+// server's Read returns io.EOF, the server closes too, and the client's
+// socket is left in TIME_WAIT. Then the server closes first, and
+// TIME_WAIT moves to the server.
+//
+// It answers the seed's "Completely close the connection" and the `end`
+// and `close` events.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	"tcptour/lessons/internal/lesson"
+	"tcptour/tracer"
+	"tcptour/tracer/kernel"
+)
+
+var info = lesson.Lesson{
+	Number: "05",
+	Title:  "Closing",
+	Intro: "The client closes first: its FIN, the server's Read returning io.EOF (Node's 'end'), " +
+		"the server's FIN, four segments in all, and the client's socket left in TIME_WAIT, each " +
+		"state as the kernel reports it. Then the server closes first, and TIME_WAIT moves to the server.",
+	Steps: 7,
+	Recap: []string{
+		"Close sends FIN: \"I will send nothing more\". The side whose FIN goes first is the\n" +
+			"active closer: FIN_WAIT_1, FIN_WAIT_2 once its FIN is acknowledged, then TIME_WAIT.",
+		"The peer's Read returns io.EOF (Node's 'end'). Its socket waits in CLOSE_WAIT until its\n" +
+			"program calls Close; then it sends its own FIN (LAST_ACK) and is gone at the ACK.",
+		"Four segments close a connection: FIN, ACK, FIN, ACK. When the passive side closes\n" +
+			"before its kernel's delayed ACK is due, the ACK rides on its FIN: three segments.",
+		"The active closer keeps the connection in TIME_WAIT for 2·MSL, 60 s on Linux, address\n" +
+			"and port included, so that a lost last ACK can be sent again and no stray segment\n" +
+			"can join a new connection. The passive closer leaves nothing behind.",
+		"Who closes first holds the TIME_WAIT: the client in the first connection, the server\n" +
+			"in the second.",
+	},
+	TryThis: []string{
+		"The TIME_WAIT sockets outlive the program. Right after the lesson, with the server's\n" +
+			"port from the last step: ss -tano state time-wait '( sport = :PORT or dport = :PORT )'\n" +
+			"The timer counts down from 60 s.",
+		"go run ./lessons/05 --hold, then in another terminal nc -N 127.0.0.1 PORT: type a line,\n" +
+			"press Ctrl-D, and run ss -tan '( sport = :PORT or dport = :PORT )'. nc closed first,\n" +
+			"so nc's end is the one in TIME_WAIT.",
+		"On a terminal the lesson pauses before each step. At the pause before step 4, run\n" +
+			"ss -tan state close-wait in another terminal: the server's socket stays there as\n" +
+			"long as you wait.",
+		"Move the server's Close up into step 3, right after its io.EOF, and count the segments:\n" +
+			"three, as in lesson 03, because the ACK of the client's FIN rides on the server's FIN.\n" +
+			"(The kernel lines then say which states the lesson no longer finds.)",
+	},
+}
+
+func main() { lesson.Main(info, run) }
+
+func run(l *lesson.Run) error {
+	l.Step("Start the server",
+		"The server listens on a loopback port the kernel chooses. Between the program's calls the "+
+			"lesson asks the kernel what state each socket is in, through socket diagnostics "+
+			"(the netlink interface ss uses): those are the kernel lines.")
+	ln, err := tracer.Listen(l.Context(), l.Hooks("server"), "tcp4", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	// NOTE: closed again in the last step; this covers early returns.
+	defer ln.Close()
+	listening := tracer.FiveTuple{Proto: "tcp", Local: ln.Addr().(*net.TCPAddr).AddrPort()}
+	kernelSays(l, "the server's listening socket", listening, kernel.Listen,
+		"A listening socket has no peer: it waits for SYNs and queues the connections it completes.")
+
+	l.Step("Connect and talk",
+		"The client connects and says \"I am Chuck Norris!\"; the server accepts and answers. "+
+			"This lesson calls Accept itself, one connection at a time, so that each side closes "+
+			"exactly when the story says.")
+	dialer := tracer.Dialer{Hooks: l.Hooks("client")}
+	client, err := dialer.DialContext(l.Context(), "tcp4", ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	server, err := ln.Accept()
+	if err != nil {
+		return err
+	}
+	// The client says its line and the server answers, as in lesson 03.
+	if err := talk(client, server); err != nil {
+		return err
+	}
+	c1, s1 := tuple(client), tuple(server) // connection #1, seen from each end
+	kernelSays(l, "the client's socket", c1, kernel.Established,
+		"Both directions are open: either side may send, and either may be the first to close.")
+	kernelSays(l, "the server's socket", s1, kernel.Established,
+		"The same connection seen from the server's end: each end has its own socket and its own state.")
+
+	l.Step("The client closes first",
+		"The client calls Close: the active close. Its kernel sends FIN, which says \"I will send "+
+			"nothing more\". The server's Read returns io.EOF (Node's 'end'), but the server does not "+
+			"close yet. Its kernel does not acknowledge the FIN at once either: it delays the ACK "+
+			"(about 40 ms here) in case the ACK can ride on data or on the server's own FIN. "+
+			"The lesson waits for that ACK.")
+	// Close is the seed's "Completely close the connection": the
+	// client will neither send nor read on this connection again.
+	if err := client.Close(); err != nil {
+		return err
+	}
+	kernelSays(l, "the client's socket", c1, kernel.FinWait1,
+		"The client's FIN is sent and not yet acknowledged.")
+	// The server's next Read returns io.EOF, Node's 'end'; the server
+	// does not close yet.
+	buf := make([]byte, 1024)
+	if _, err := server.Read(buf); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("the server's Read after the client's FIN: %v, want io.EOF", err)
+	}
+	kernelSays(l, "the server's socket", s1, kernel.CloseWait,
+		"The client's FIN has come and the server's program has not closed. The kernel cannot finish "+
+			"the connection for it: a socket stays in CLOSE_WAIT until its program calls Close, "+
+			"forever if it never does. Many of them mean a program that forgets to close.")
+	kernelAwaits(l, "the client's socket", c1, kernel.FinWait2,
+		"The server's kernel has acknowledged the FIN: the client's half of the connection is closed. "+
+			"The client now waits for the server's FIN; since its program has let go of the socket, "+
+			"the kernel waits for it at most net.ipv4.tcp_fin_timeout (60 s by default). Data sent to "+
+			"it now would be answered with RST: there is no program left to read it.")
+
+	l.Step("The server closes too",
+		"The server calls Close: the passive close. Its kernel sends its own FIN and the socket "+
+			"moves to LAST_ACK. The client's kernel acknowledges that FIN at once. That makes four "+
+			"segments: FIN, ACK, FIN, ACK.")
+	if err := server.Close(); err != nil {
+		return err
+	}
+	kernelAwaits(l, "the server's socket", s1, gone,
+		"The kernel has released the server's socket. It was in LAST_ACK only between its FIN and "+
+			"the client's ACK: a few microseconds on loopback (compare the two packets' times). "+
+			"The passive closer leaves nothing behind.")
+	kernelAwaits(l, "the client's socket", c1, kernel.TimeWait,
+		"Both FINs are sent and acknowledged, yet the kernel keeps the client's end, which closed "+
+			"first, for 2·MSL: twice the Maximum Segment Lifetime, the longest a segment may wander "+
+			"in a network. If the last ACK were lost, the server would send its FIN again and the "+
+			"client must still be there to answer; and no late segment of this connection can be "+
+			"taken for part of a new one with the same five-tuple. Linux fixes this wait at 60 s "+
+			"(TCP_TIMEWAIT_LEN); the lesson does not wait for it.")
+
+	l.Step("TIME_WAIT holds the port",
+		"The client dials the server again from the same port (Dialer.LocalAddr). The socket in "+
+			"TIME_WAIT still holds that address and port, so bind fails with EADDRINUSE and no SYN "+
+			"is sent. An ordinary Dial never meets this: the kernel picks a free port.")
+	// Dialer.Net.LocalAddr asks for the old connection's address and
+	// port; Dial binds to it before it connects.
+	again := tracer.Dialer{Hooks: l.Hooks("client"), Net: net.Dialer{LocalAddr: client.LocalAddr()}}
+	if conn, err := again.DialContext(l.Context(), "tcp4", ln.Addr().String()); err == nil {
+		conn.Close()
+		return errors.New("dialing from a port in TIME_WAIT succeeded; the lesson expected EADDRINUSE")
+	} else if !errors.Is(err, syscall.EADDRINUSE) {
+		return err
+	}
+	kernelSays(l, "the client's old socket", c1, kernel.TimeWait,
+		"The \"other socket\" holding the port is this one: no program has it any more, the kernel "+
+			"does, until its 60 s are over.")
+
+	l.Step("The server closes first",
+		"A new connection. This time the server answers and hangs up at once, as an HTTP/1.0 "+
+			"server does: the server sends the first FIN. The client reads the answer, then io.EOF, "+
+			"and closes at once, before its kernel's delayed ACK is due, so that ACK rides on the "+
+			"client's FIN: three segments this time. TIME_WAIT is now on the server's side.")
+	client, err = dialer.DialContext(l.Context(), "tcp4", ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	server, err = ln.Accept()
+	if err != nil {
+		return err
+	}
+	c2, s2 := tuple(client), tuple(server) // connection #2
+	if _, err := io.WriteString(client, "I am Chuck Norris!"); err != nil {
+		return err
+	}
+	n, err := server.Read(buf)
+	if err != nil {
+		return err
+	}
+	if _, err := server.Write([]byte(`You said "` + string(buf[:n]) + `"`)); err != nil {
+		return err
+	}
+	// The server hangs up right after its answer: its FIN goes first.
+	if err := server.Close(); err != nil {
+		return err
+	}
+	kernelSays(l, "the server's socket", s2, kernel.FinWait1,
+		"The server closed first: its FIN is sent and not yet acknowledged.")
+	// The client reads the answer, then io.EOF: the server's FIN.
+	if _, err := client.Read(buf); err != nil {
+		return err
+	}
+	if _, err := client.Read(buf); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("the client's Read after the server's FIN: %v, want io.EOF", err)
+	}
+	kernelSays(l, "the client's socket", c2, kernel.CloseWait,
+		"The client has read io.EOF and not closed yet: CLOSE_WAIT is on the client's side now.")
+	// The client closes at once: the passive close.
+	if err := client.Close(); err != nil {
+		return err
+	}
+	kernelAwaits(l, "the client's socket", c2, gone,
+		"The client, the passive closer this time, passed through LAST_ACK and is gone.")
+	kernelAwaits(l, "the server's socket", s2, kernel.TimeWait,
+		"The server closed first, so TIME_WAIT is on its side, holding the server's address and "+
+			"port with this client for 60 s. The ACK of its FIN came with the client's FIN, so it "+
+			"never waited in FIN_WAIT_2. A busy server that closes first collects many of these; "+
+			"they do not stop it listening.")
+
+	l.Step("Stop listening",
+		"The server closes its listener. The two sockets in TIME_WAIT stay: the kernel keeps them, "+
+			"not the program, and they outlive the listener and the lesson itself.")
+	// With --hold the server goes on accepting, like the seed's server:
+	// it answers each message and closes when its client has closed.
+	accepting := make(chan struct{})
+	go func() {
+		defer close(accepting)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return // the listener was closed
+			}
+			// NOTE: a held connection still open when the lesson
+			// ends is closed by the program's exit.
+			go echo(conn)
+		}
+	}()
+	l.Hold(ln.Addr()) // with --hold: serve nc until Ctrl-C
+	if err := ln.Close(); err != nil {
+		return err
+	}
+	<-accepting
+	kernelSays(l, "the server's listening socket", listening, gone,
+		"The listener is gone at once: a new SYN to this port would get RST.")
+	kernelSays(l, "connection #1's client socket", c1, kernel.TimeWait,
+		"Still here after the listener: the client closed first.")
+	kernelSays(l, "connection #2's server socket", s2, kernel.TimeWait,
+		"Still here too, on the listener's port: the server closed first. Go sets SO_REUSEADDR on "+
+			"listening sockets, so a server restarted now can listen on this port again despite it.")
+	return nil
+}
+
+// talk is one exchange: the client says its line, the server answers
+// `You said "<data>"`, the client reads the answer (Node's 'data').
+func talk(client, server net.Conn) error {
+	if _, err := io.WriteString(client, "I am Chuck Norris!"); err != nil {
+		return err
+	}
+	buf := make([]byte, 1024)
+	n, err := server.Read(buf)
+	if err != nil {
+		return err
+	}
+	if _, err := server.Write([]byte(`You said "` + string(buf[:n]) + `"`)); err != nil {
+		return err
+	}
+	_, err = client.Read(buf)
+	return err
+}
+
+// echo is the server's side of a connection in --hold, the seed's
+// server.on('connection') handler: it answers each message and closes
+// when the client has closed.
+func echo(conn net.Conn) {
+	defer conn.Close()
+	buf := make([]byte, 1024)
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			return // io.EOF: the client sent FIN (Node's 'end'); or an error the trace shows
+		}
+		if _, err := conn.Write([]byte(`You said "` + string(buf[:n]) + `"`)); err != nil {
+			return
+		}
+	}
+}
+
+// tuple is a connection's five-tuple seen from conn's end. It still
+// works after Close: the addresses stay with the net.Conn.
+func tuple(conn net.Conn) tracer.FiveTuple {
+	return tracer.FiveTuple{
+		Proto:  "tcp",
+		Local:  conn.LocalAddr().(*net.TCPAddr).AddrPort(),
+		Remote: conn.RemoteAddr().(*net.TCPAddr).AddrPort(),
+	}
+}
+
+// gone stands for "the kernel holds no such socket": RFC 9293's CLOSED.
+const gone kernel.State = 0
+
+// kernelSays asks the kernel what state the socket ft is in and puts
+// its answer in the trace, in time order with the packets. why explains
+// the state the lesson expects, want; when the kernel says otherwise,
+// the trace says that instead of why.
+func kernelSays(l *lesson.Run, who string, ft tracer.FiveTuple, want kernel.State, why string) {
+	got, err := kernel.StateOf(ft)
+	var said string
+	switch {
+	case errors.Is(err, kernel.ErrNotFound):
+		said, got = "gone", gone
+	case err != nil:
+		// Not Linux: no socket diagnostics.
+		l.Trace().Add(tracer.Event{Actor: "kernel", Phase: tracer.PhaseNote, Proto: "tcp", Local: ft.Local, Remote: ft.Remote,
+			Text: who + ": state unknown",
+			Note: fmt.Sprintf("The lesson cannot ask this kernel (%v); netstat -an shows the states.", err)})
+		return
+	default:
+		said = got.String()
+	}
+	if got != want {
+		expected := "gone"
+		if want != gone {
+			expected = want.String()
+		}
+		why = fmt.Sprintf("The lesson expected %s here, so its explanation does not fit this run: "+
+			"read the packets around this line to see why.", expected)
+	}
+	l.Trace().Add(tracer.Event{Actor: "kernel", Phase: tracer.PhaseNote, Proto: "tcp", Local: ft.Local, Remote: ft.Remote,
+		Text: who + ": " + said, Note: why})
+}
+
+// kernelAwaits waits until the socket ft is in state want (or gone),
+// then says so as kernelSays does. The kernel cannot tell when a state
+// changes, so kernel.WaitState asks it every millisecond.
+func kernelAwaits(l *lesson.Run, who string, ft tracer.FiveTuple, want kernel.State, why string) {
+	ctx, cancel := context.WithTimeout(l.Context(), 2*time.Second)
+	defer cancel()
+	// NOTE: ignoring a timeout: kernelSays reports the state the
+	// socket is in instead.
+	if want == gone {
+		_ = kernel.WaitGone(ctx, ft)
+	} else {
+		_ = kernel.WaitState(ctx, ft, want)
+	}
+	kernelSays(l, who, ft, want, why)
+}
