@@ -9,8 +9,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"tcptour/tracer"
 	"tcptour/tracer/wire"
@@ -131,6 +134,14 @@ func talk(ctx context.Context, cfg config, tl *wire.Timeline) error {
 		// NOTE: ignoring the error; Close returns it.
 		_ = tl.Flush()
 	}
+	// Stopped by a signal: the trace says so, once, before the close it
+	// causes, whether the client was looking up, connecting or waiting.
+	interrupted := sync.OnceFunc(func() {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			tl.Trace().Note("client", cause.Error()+": closing")
+		}
+	})
+	defer context.AfterFunc(ctx, interrupted)()
 	if cfg.dns != "" {
 		// The query and the answer are datagrams to and from the DNS
 		// server's port: capture it before the lookup starts.
@@ -154,11 +165,13 @@ func talk(ctx context.Context, cfg config, tl *wire.Timeline) error {
 	conn, err := d.DialContext(dialCtx, "tcp", cfg.addr)
 	if err != nil {
 		if ctx.Err() != nil {
+			interrupted()
 			return errInterrupted
 		}
 		return dialError(cfg, err)
 	}
 	stop := context.AfterFunc(ctx, func() {
+		interrupted()
 		// NOTE: ignoring the error; the trace shows the close.
 		_ = conn.Close()
 	})
@@ -177,11 +190,7 @@ func talk(ctx context.Context, cfg config, tl *wire.Timeline) error {
 		var n int
 		n, err = conn.Read(buf)
 		if n > 0 {
-			end := "\n"
-			if buf[n-1] == '\n' {
-				end = "" // the answer ends a line already
-			}
-			say("DATA: %s%s", buf[:n], end)
+			say("DATA: %s", said(buf[:n]))
 		}
 		if errors.Is(err, io.EOF) {
 			// The server closed without a word more: Node emits 'end'
@@ -198,11 +207,44 @@ func talk(ctx context.Context, cfg config, tl *wire.Timeline) error {
 	case err == nil:
 		return nil
 	case ctx.Err() != nil:
+		interrupted()
 		return errInterrupted
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return &explained{fmt.Sprintf("no answer from %s within %s (is it the seed's server? it answers at once)", remote, cfg.timeout), err}
 	}
 	return &explained{fmt.Sprintf("talking to %s: %s", remote, cause(err)), err}
+}
+
+// maxSaid is the longest answer the DATA line shows as it is.
+const maxSaid = 1 << 10
+
+// said returns data as the DATA line shows it, ending in a newline: as
+// it is when it is short text, as the seed's line does; else as the
+// trace shows it, quoted and cut, or in hex, with the count of the
+// bytes left out (tracer.Preview). A server's binary answer never
+// reaches the terminal raw.
+func said(data []byte) string {
+	if len(data) > maxSaid || !isText(data) {
+		return tracer.Preview(data) + "\n"
+	}
+	if data[len(data)-1] == '\n' {
+		return string(data) // the answer ends a line already
+	}
+	return string(data) + "\n"
+}
+
+// isText reports whether data is UTF-8 without control characters other
+// than tab, newline and carriage return: safe to print on a terminal.
+func isText(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	for _, r := range string(data) {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 // dialError says in one line why the dial failed, and what to do.

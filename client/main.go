@@ -15,6 +15,12 @@
 // trace shows the packets too, in time order with the client's events,
 // and ends with the connection's ladder diagram; -pcap saves the
 // packets for tshark or Wireshark.
+//
+// Ctrl-C (SIGINT) or SIGTERM, whenever it comes, closes the connection,
+// notes the interruption in the trace, completes the pcap file and exits
+// with the shell's status for the signal: 130 or 143. A server's answer
+// that is binary or long shows in the DATA line as the trace shows it:
+// in hex, or cut with the count of the bytes left out.
 package main
 
 import (
@@ -60,15 +66,59 @@ func main() {
 	if err != nil {
 		os.Exit(2) // parseFlags has said why
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
-		log.Print(err)
-		if errors.Is(err, errInterrupted) {
-			os.Exit(130)
+	ctx := onSignal()
+	err = run(ctx, cfg, os.Stdout, os.Stderr)
+	// Stopped by a signal: say so, and exit as the shell would say the
+	// signal killed it, whatever the client was doing.
+	var intr *interrupted
+	if errors.As(context.Cause(ctx), &intr) {
+		if err != nil && !errors.Is(err, errInterrupted) {
+			log.Print(err)
 		}
+		log.Print(intr)
+		os.Exit(intr.exitCode())
+	}
+	if err != nil {
+		log.Print(err)
 		os.Exit(1)
 	}
+}
+
+// onSignal returns a context that Ctrl-C (SIGINT) or SIGTERM cancels,
+// with an *interrupted as its cause. After the first signal the next
+// one has its default effect: a second Ctrl-C kills the client at once.
+func onSignal() context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		signal.Stop(sigs)
+		cancel(&interrupted{sig})
+	}()
+	return ctx
+}
+
+// interrupted is the cause of a run stopped by a signal.
+type interrupted struct{ sig os.Signal }
+
+func (e *interrupted) Error() string {
+	switch e.sig {
+	case os.Interrupt:
+		return "interrupted by SIGINT (Ctrl-C)"
+	case syscall.SIGTERM:
+		return "interrupted by SIGTERM"
+	}
+	return "interrupted by " + e.sig.String()
+}
+
+// exitCode is the shell's status for death by the signal: 128+n, so
+// 130 for SIGINT and 143 for SIGTERM.
+func (e *interrupted) exitCode() int {
+	if s, ok := e.sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 1
 }
 
 // parseFlags parses the command line. On a bad flag it writes the error
@@ -92,6 +142,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 The seed's Node.js TCP client in Go: it connects, says "I am Chuck Norris!",
 prints the answer as DATA, closes, and traces every step on the way.
+Ctrl-C (SIGINT) or SIGTERM stops it, with status 130 or 143; errors exit
+with 1, bad flags with 2.
 
 Flags:
 `)

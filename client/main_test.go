@@ -93,10 +93,10 @@ func TestParseFlagsErrors(t *testing.T) {
 	}
 }
 
-// TestExitStatus builds the command and proves its exit statuses, and
-// that every error is one line on stderr: 2 for a bad flag or value, 1
-// when talking fails.
-func TestExitStatus(t *testing.T) {
+// clientBinary builds the command into a temporary directory, for the
+// tests of what only the real program shows: exit statuses, signals.
+func clientBinary(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the command: not in -short mode")
 	}
@@ -108,8 +108,17 @@ func TestExitStatus(t *testing.T) {
 	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// TestExitStatus builds the command and proves its exit statuses, and
+// that every error is one line on stderr: 2 for a bad flag or value, 1
+// when talking fails.
+func TestExitStatus(t *testing.T) {
+	bin := clientBinary(t)
 	refused := freePort(t)
 	answering := echo(t, youSaid, nil)
+	dir := t.TempDir()
 
 	tests := []struct {
 		name      string
@@ -133,6 +142,8 @@ func TestExitStatus(t *testing.T) {
 			want: `client: -capture "bogus": want auto, on or off`},
 		{name: "pcap without capture", args: []string{"-capture=off", "-pcap", "c.pcapng"}, code: 2,
 			want: `client: -pcap needs a capture: drop -capture=off`},
+		{name: "pcap is a directory", args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", answering), "-capture=on", "-pcap", dir}, code: 1,
+			want: "client: -pcap " + dir + ": is a directory", capture: true},
 		{name: "pcap in no directory", args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", answering), "-capture=on", "-pcap", "/nonexistent/dir/x.pcapng"}, code: 1,
 			want: `client: -pcap /nonexistent/dir/x.pcapng: no such file or directory`, capture: true},
 		{name: "talks on the wire", args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", answering), "-msg", "hi", "-capture=on"}, code: 0,

@@ -7,14 +7,20 @@
 //	go run ./server -json | jq .phase # the trace as JSON lines
 //	go run ./server -lab 127.0.0.1:5353
 //	go run ./server -pcap s.pcapng    # as root: the packets too, in the trace and in a file
+//	go run ./server -idle-timeout 30s # close a connection that sends nothing for 30s
 //
 // Where it may capture packets (root or CAP_NET_RAW; see -capture), the
 // trace shows every packet of its connections too, in time order with
 // its own events and the seed's lines, and -pcap saves them for tshark
 // or Wireshark.
 //
-// It serves many clients at once and stops cleanly, with status 0, on
-// Ctrl-C (SIGINT) or SIGTERM; the pcap file is complete either way.
+// It serves many clients at once. Whatever a client sends, binary or a
+// message of any length, is answered chunk by chunk as it is read (at
+// most -max-message bytes at a time, which bounds each connection's
+// memory), and a client that sends nothing for -idle-timeout is closed.
+// Ctrl-C (SIGINT) or SIGTERM closes the listener and every connection,
+// notes the interruption in the trace, completes the pcap file and exits
+// with the shell's status for the signal: 130 or 143.
 package main
 
 import (
@@ -30,6 +36,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"tcptour/tracer/wire"
 )
@@ -43,6 +50,9 @@ type config struct {
 	capture string // wire.ModeAuto, ModeOn or ModeOff ("" is auto)
 	pcap    string // a pcapng file for the captured packets; "" for none
 	mermaid string // a file for the Mermaid ladder diagrams, written at exit; "" for none
+
+	idleTimeout time.Duration // close a connection idle this long; 0 never
+	maxMessage  int           // the most bytes one Read takes, answered at once; 0 for 64 KiB
 
 	// ready, if not nil, is called once the server listens, with the
 	// address the kernel bound and that of the lab DNS server (zero
@@ -60,14 +70,59 @@ func main() {
 	if err != nil {
 		os.Exit(2) // parseFlags has said why
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// A second Ctrl-C while shutting down kills the server at once.
-	context.AfterFunc(ctx, stop)
-	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
+	ctx := onSignal()
+	err = run(ctx, cfg, os.Stdout, os.Stderr)
+	// Stopped by a signal: say so, and exit as the shell would say the
+	// signal killed it, even if closing down failed too.
+	var intr *interrupted
+	if errors.As(context.Cause(ctx), &intr) {
+		if err != nil {
+			log.Print(err)
+		}
+		log.Print(intr)
+		os.Exit(intr.exitCode())
+	}
+	if err != nil {
 		log.Print(err)
 		os.Exit(1)
 	}
+}
+
+// onSignal returns a context that Ctrl-C (SIGINT) or SIGTERM cancels,
+// with an *interrupted as its cause. After the first signal the next
+// one has its default effect: a second Ctrl-C kills the server at once.
+func onSignal() context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		signal.Stop(sigs)
+		cancel(&interrupted{sig})
+	}()
+	return ctx
+}
+
+// interrupted is the cause of a run stopped by a signal.
+type interrupted struct{ sig os.Signal }
+
+func (e *interrupted) Error() string {
+	switch e.sig {
+	case os.Interrupt:
+		return "interrupted by SIGINT (Ctrl-C)"
+	case syscall.SIGTERM:
+		return "interrupted by SIGTERM"
+	}
+	return "interrupted by " + e.sig.String()
+}
+
+// exitCode is the shell's status for death by the signal: 128+n, so
+// 130 for SIGINT and 143 for SIGTERM.
+func (e *interrupted) exitCode() int {
+	if s, ok := e.sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 1
 }
 
 // parseFlags parses the command line. On a bad flag it writes the error
@@ -84,12 +139,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.capture, "capture", wire.ModeAuto, "capture the packets on loopback into the trace: auto (when permitted: root or CAP_NET_RAW), on (or fail), off")
 	fs.StringVar(&cfg.pcap, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), complete even after Ctrl-C")
 	fs.StringVar(&cfg.mermaid, "mermaid", "", "at exit, write every connection's ladder diagram to this `file` as a Mermaid sequence diagram\n(the server's calls alone with -capture=off)")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "close a connection that sends nothing, or takes none of its answer, for this long; the trace says so (0: never)")
+	fs.IntVar(&cfg.maxMessage, "max-message", defaultMaxMessage, "read at most this many `bytes` at a time, as Node's 'data' events hold at most 64 KiB, and answer\neach piece as it arrives: a longer message is answered in pieces; each connection holds one buffer this size")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: go run ./server [flags]
 
 The seed's Node.js TCP server in Go: it prints CONNECTED, DATA and CLOSED
 for each client, answers each message with You said "<message>", and
-traces every step of every connection. Ctrl-C stops it.
+traces every step of every connection. Ctrl-C (SIGINT) or SIGTERM stops it,
+with status 130 or 143; errors exit with 1, bad flags with 2.
 
 Flags:
 `)
@@ -108,6 +166,12 @@ Flags:
 	if err == nil && cfg.lab != "" {
 		err = checkAddr("lab", cfg.lab)
 	}
+	if err == nil && cfg.idleTimeout < 0 {
+		err = fmt.Errorf("-idle-timeout %s: want a positive duration, e.g. 5m, or 0 for never", cfg.idleTimeout)
+	}
+	if err == nil && (cfg.maxMessage < 1 || cfg.maxMessage > maxMaxMessage) {
+		err = fmt.Errorf("-max-message %d: want 1 to %d bytes (16 MiB)", cfg.maxMessage, maxMaxMessage)
+	}
 	if err == nil {
 		err = wire.CheckFlags(cfg.capture, cfg.pcap, cfg.mermaid)
 	}
@@ -116,6 +180,14 @@ Flags:
 	}
 	return cfg, err
 }
+
+// defaultMaxMessage is the size of Node's reads: each 'data' event has
+// at most 64 KiB.
+const defaultMaxMessage = 64 << 10
+
+// maxMaxMessage bounds -max-message: each connection holds a buffer
+// that large, so a typo must not cost gigabytes.
+const maxMaxMessage = 16 << 20
 
 // checkAddr checks that the value of flag name is a host:port with a
 // port the kernel can bind (0 to 65535), so that a typo gets a plain

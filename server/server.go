@@ -8,11 +8,14 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"tcptour/tracer"
 	"tcptour/tracer/lab"
@@ -64,7 +67,17 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 			}
 		}
 	})
-	err = listenAndServe(ctx, cfg, tl)
+	// Stopped by a signal: the trace says so before the closes it
+	// causes, or at the end if the server had not listened yet.
+	interrupted := sync.OnceFunc(func() {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			tl.Trace().Note("server", cause.Error()+": closing")
+		}
+	})
+	err = listenAndServe(ctx, cfg, tl, interrupted)
+	if ctx.Err() != nil {
+		interrupted()
+	}
 	close(done)
 	printing.Wait()
 	// On Ctrl-C as on an error: stop the capture, so that the pcap
@@ -83,17 +96,45 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 }
 
 // listenAndServe is the seed's server, traced in tl: it listens, then
-// serves until ctx is done.
-func listenAndServe(ctx context.Context, cfg config, tl *wire.Timeline) error {
+// serves until ctx is done, when it calls stopping before it closes the
+// listener.
+func listenAndServe(ctx context.Context, cfg config, tl *wire.Timeline, stopping func()) error {
 	hooks := tl.Hooks()
-	read := hooks.Read
+	read, fail := hooks.Read, hooks.Error
 	hooks.Read = func(i tracer.IOInfo) {
-		if errors.Is(i.Err, net.ErrClosed) {
+		if errors.Is(i.Err, net.ErrClosed) || errors.Is(i.Err, os.ErrDeadlineExceeded) {
 			// The server closed the connection itself, on shutdown,
-			// while Read waited; the trace already has that close.
+			// while Read waited: the trace already has that close. Or
+			// the idle timeout passed: handle's note says so.
 			i.Err = nil
 		}
 		read(i)
+	}
+	hooks.Error = func(i tracer.ErrorInfo) {
+		if i.Op == "write" && (errors.Is(i.Err, net.ErrClosed) || errors.Is(i.Err, os.ErrDeadlineExceeded)) {
+			// As for Read: shutdown closed the connection while Write
+			// waited for a client that reads nothing, or the idle
+			// timeout passed and handle's note says so.
+			return
+		}
+		fail(i)
+	}
+	if ctx.Err() != nil {
+		return nil // stopped before it started
+	}
+
+	// The lab DNS server first: if its port is taken, the server
+	// stops before it has said it listens.
+	var labAddr netip.AddrPort
+	if cfg.lab != "" {
+		srv, err := lab.Start(cfg.lab, lab.Names)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		labAddr = srv.Addr()
+		// The lookups of the clients that use it are on the wire too.
+		tl.Session().AddUDPPort(labAddr.Port())
 	}
 
 	// The seed: server.listen(PORT, HOST). The kernel answers SYNs from
@@ -107,19 +148,7 @@ func listenAndServe(ctx context.Context, cfg config, tl *wire.Timeline) error {
 	}
 	local := addrPort(ln.Addr())
 	tl.Say("Server listening on %s\n", local)
-
-	var labAddr netip.AddrPort
-	if cfg.lab != "" {
-		srv, err := lab.Start(cfg.lab, lab.Names)
-		if err != nil {
-			// NOTE: ignoring the error; the listener is of no more use.
-			_ = ln.Close()
-			return err
-		}
-		defer srv.Close()
-		labAddr = srv.Addr()
-		// The lookups of the clients that use it are on the wire too.
-		tl.Session().AddUDPPort(labAddr.Port())
+	if labAddr.IsValid() {
 		names := slices.Sorted(maps.Keys(lab.Names))
 		tl.Say("Lab DNS server answering on udp %s for %s\n", labAddr, strings.Join(names, ", "))
 		tl.Say("  try: go run ./client -dns %s -addr chuck.norris.test:%d\n", labAddr, local.Port())
@@ -133,11 +162,15 @@ func listenAndServe(ctx context.Context, cfg config, tl *wire.Timeline) error {
 
 	// Closing the listener is what ends the Accept loop.
 	stop := context.AfterFunc(ctx, func() {
+		stopping()
 		// NOTE: ignoring the error; the trace shows the close.
 		_ = ln.Close()
 	})
 	defer stop()
-	s := &server{tl: tl, conns: make(map[net.Conn]struct{})}
+	s := &server{tl: tl, idle: cfg.idleTimeout, max: cfg.maxMessage, conns: make(map[net.Conn]struct{})}
+	if s.max <= 0 {
+		s.max = defaultMaxMessage
+	}
 	s.serve(ctx, ln)
 	s.closeAll()
 	s.wg.Wait()
@@ -147,7 +180,9 @@ func listenAndServe(ctx context.Context, cfg config, tl *wire.Timeline) error {
 
 // server keeps the connections being served, to close them on shutdown.
 type server struct {
-	tl *wire.Timeline // the trace, and the seed's lines in it
+	tl   *wire.Timeline // the trace, and the seed's lines in it
+	idle time.Duration  // close a connection idle this long; 0 never
+	max  int            // the most bytes one Read takes
 
 	wg    sync.WaitGroup
 	mu    sync.Mutex
@@ -184,37 +219,59 @@ func (s *server) serve(ctx context.Context, ln net.Listener) {
 }
 
 // handle serves one client as the seed's handlers do: print what it
-// says, answer `You said "…"`, and close when it closes.
+// says, answer `You said "…"`, and close when it closes, or when it has
+// been idle for s.idle.
 func (s *server) handle(c net.Conn) {
 	defer s.wg.Done()
 	peer := addrPort(c.RemoteAddr())
 	s.tl.Say("CONNECTED: %s\n", peer)
 
 	// Node reads in chunks of up to 64 KiB and emits a 'data' event
-	// for each; a Read here is one such chunk.
-	buf := make([]byte, 64<<10)
+	// for each; a Read here is one such chunk, of at most s.max bytes,
+	// answered at once. So a long message, even one with no newline, is
+	// answered in pieces as it arrives, and the connection never holds
+	// more than this one buffer: the answer is built around the bytes
+	// read, in place.
+	const prefix = `You said "`
+	buf := make([]byte, len(prefix)+s.max+1)
+	copy(buf, prefix)
+	var why string // why the server closes, when it is the one to choose
 	for {
-		n, err := c.Read(buf)
+		if s.idle > 0 {
+			// NOTE: ignoring the error; a *net.TCPConn has deadlines.
+			_ = c.SetReadDeadline(time.Now().Add(s.idle))
+		}
+		n, err := c.Read(buf[len(prefix) : len(prefix)+s.max])
 		if n > 0 {
-			data := buf[:n]
-			end := "\n"
-			if data[n-1] == '\n' {
-				end = "" // nc sends whole lines: don't print a blank one
+			data := buf[len(prefix) : len(prefix)+n]
+			s.tl.Say("DATA %s: %s", peer, said(data))
+			reply := append(buf[:len(prefix)+n], '"')
+			if s.idle > 0 {
+				// A client that sends and never reads fills the
+				// buffers both ways, and Write waits: not forever.
+				// NOTE: ignoring the error, as above.
+				_ = c.SetWriteDeadline(time.Now().Add(s.idle))
 			}
-			s.tl.Say("DATA %s: %s%s", peer, data, end)
-			reply := make([]byte, 0, n+11)
-			reply = append(reply, `You said "`...)
-			reply = append(reply, data...)
-			reply = append(reply, '"')
-			if _, err := c.Write(reply); err != nil {
+			if _, werr := c.Write(reply); werr != nil {
+				if errors.Is(werr, os.ErrDeadlineExceeded) {
+					why = fmt.Sprintf("the answer waited %s for the client to read: closing", s.idle)
+				}
 				break // the trace shows why
 			}
 		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			why = fmt.Sprintf("idle for %s: closing", s.idle)
+		}
 		if err != nil {
 			// io.EOF: the client sent FIN (Node's 'end'). Anything
-			// else: a reset, or the server closing on shutdown.
+			// else: a reset, the idle timeout, or the server closing
+			// on shutdown.
 			break
 		}
+	}
+	if why != "" {
+		s.tl.Trace().Add(tracer.Event{Actor: "server", Phase: tracer.PhaseNote, Proto: "tcp",
+			Local: addrPort(c.LocalAddr()), Remote: peer, Text: why})
 	}
 	// NOTE: ignoring the error; the trace shows the close.
 	_ = c.Close()
@@ -222,6 +279,39 @@ func (s *server) handle(c net.Conn) {
 	delete(s.conns, c)
 	s.mu.Unlock()
 	s.tl.Say("CLOSED: %s %d\n", peer.Addr(), peer.Port())
+}
+
+// maxSaid is the longest message the DATA line shows as it is.
+const maxSaid = 1 << 10
+
+// said returns data as the DATA line shows it, ending in a newline: as
+// it is when it is short text, as the seed's line does; else as the
+// trace shows it, quoted and cut, or in hex, with the count of the
+// bytes left out (tracer.Preview). Binary data never reaches the
+// terminal raw, and a long message does not flood it or stay in the
+// trace's memory.
+func said(data []byte) string {
+	if len(data) > maxSaid || !isText(data) {
+		return tracer.Preview(data) + "\n"
+	}
+	if data[len(data)-1] == '\n' {
+		return string(data) // nc sends whole lines: don't print a blank one
+	}
+	return string(data) + "\n"
+}
+
+// isText reports whether data is UTF-8 without control characters other
+// than tab, newline and carriage return: safe to print on a terminal.
+func isText(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	for _, r := range string(data) {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 // closeAll closes the connections still open, on shutdown: each Read

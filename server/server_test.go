@@ -80,7 +80,7 @@ func (o *output) waitFor(t *testing.T, s string) {
 type running struct {
 	addr, lab   netip.AddrPort
 	out, errOut *output
-	cancel      context.CancelFunc
+	cancel      context.CancelCauseFunc
 	done        chan error
 	once        sync.Once
 	err         error
@@ -98,7 +98,7 @@ func start(t *testing.T, cfg config) *running {
 		// the tests run. The capture tests turn it on.
 		cfg.capture = wire.ModeOff
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	r := &running{out: newOutput(), errOut: newOutput(), cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan [2]netip.AddrPort, 1)
 	cfg.ready = func(listen, lab netip.AddrPort) { ready <- [2]netip.AddrPort{listen, lab} }
@@ -107,7 +107,7 @@ func start(t *testing.T, cfg config) *running {
 	case a := <-ready:
 		r.addr, r.lab = a[0], a[1]
 	case err := <-r.done:
-		cancel()
+		cancel(nil)
 		t.Fatalf("run returned before listening: %v", err)
 	}
 	t.Cleanup(func() {
@@ -120,9 +120,13 @@ func start(t *testing.T, cfg config) *running {
 
 // stop cancels the server's context, as Ctrl-C does, and returns what
 // run returned.
-func (r *running) stop() error {
+func (r *running) stop() error { return r.stopWith(nil) }
+
+// stopWith cancels the server's context with cause, as main does on a
+// signal with an *interrupted, and returns what run returned.
+func (r *running) stopWith(cause error) error {
 	r.once.Do(func() {
-		r.cancel()
+		r.cancel(cause)
 		select {
 		case r.err = <-r.done:
 		case <-time.After(10 * time.Second):
@@ -359,6 +363,46 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
+// TestShutdownBySignal proves the note a signal leaves in the trace,
+// before the closes it causes, in the pretty output and in JSON; a
+// plain cancel leaves none (TestShutdown).
+func TestShutdownBySignal(t *testing.T) {
+	for _, json := range []bool{false, true} {
+		t.Run(fmt.Sprintf("json=%v", json), func(t *testing.T) {
+			r := start(t, config{json: json})
+			c := dial(t, r.addr)
+			seed := r.out
+			if json {
+				seed = r.errOut
+			}
+			seed.waitFor(t, "CONNECTED: ")
+			if err := r.stopWith(&interrupted{syscall.SIGTERM}); err != nil {
+				t.Fatalf("run = %v, want nil", err)
+			}
+			if b, err := io.ReadAll(c); err != nil || len(b) > 0 {
+				t.Errorf("client read %q, %v; want EOF at once", b, err)
+			}
+			if !json {
+				want := []string{"NOTE       interrupted by SIGTERM: closing\n", "listener ", "CLOSE ", "CLOSED: ", "Server closed\n"}
+				if out := r.out.String(); !inOrder(out, want...) {
+					t.Errorf("want %q in this order:\n%s", want, out)
+				}
+				return
+			}
+			var phases []string
+			for _, e := range jsonEvents(t, r.out.String()) {
+				phases = append(phases, string(e.Phase))
+				if e.Phase == tracer.PhaseNote && e.Text != "interrupted by SIGTERM: closing" {
+					t.Errorf("note %q", e.Text)
+				}
+			}
+			if got, want := strings.Join(phases, " "), "listen accept note close close"; got != want {
+				t.Errorf("phases = %s\nwant     %s", got, want)
+			}
+		})
+	}
+}
+
 // TestLab proves -lab: the server says where the lab DNS server
 // answers, and a traced dial through it reaches the server by name.
 func TestLab(t *testing.T) {
@@ -392,15 +436,20 @@ func TestLab(t *testing.T) {
 }
 
 // TestLabPortInUse proves that a lab port in use is one error, and that
-// the server does not go on without its lab.
+// the server does not go on without its lab, nor listen at all.
 func TestLabPortInUse(t *testing.T) {
 	other, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	err = run(context.Background(), config{addr: "127.0.0.1:0", lab: other.LocalAddr().String(), capture: wire.ModeOff}, newOutput(), newOutput())
+	out := newOutput()
+	err = run(context.Background(), config{addr: "127.0.0.1:0", lab: other.LocalAddr().String(), capture: wire.ModeOff}, out, newOutput())
 	if err == nil || !errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("run = %v, want a one-line EADDRINUSE error", err)
+	}
+	// The lab starts first: the server never listened.
+	if strings.Contains(out.String(), "LISTEN") || strings.Contains(out.String(), "Server listening") {
+		t.Errorf("the server listened although its lab could not start:\n%s", out)
 	}
 }
