@@ -12,10 +12,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"tcptour/tracer"
+	"tcptour/tracer/cli"
 	"tcptour/tracer/wire"
 )
 
@@ -190,7 +189,7 @@ func talk(ctx context.Context, cfg config, tl *wire.Timeline) error {
 		var n int
 		n, err = conn.Read(buf)
 		if n > 0 {
-			say("DATA: %s", said(buf[:n]))
+			say("DATA: %s", cli.Said(buf[:n]))
 		}
 		if errors.Is(err, io.EOF) {
 			// The server closed without a word more: Node emits 'end'
@@ -213,38 +212,6 @@ func talk(ctx context.Context, cfg config, tl *wire.Timeline) error {
 		return &explained{fmt.Sprintf("no answer from %s within %s (is it the seed's server? it answers at once)", remote, cfg.timeout), err}
 	}
 	return &explained{fmt.Sprintf("talking to %s: %s", remote, cause(err)), err}
-}
-
-// maxSaid is the longest answer the DATA line shows as it is.
-const maxSaid = 1 << 10
-
-// said returns data as the DATA line shows it, ending in a newline: as
-// it is when it is short text, as the seed's line does; else as the
-// trace shows it, quoted and cut, or in hex, with the count of the
-// bytes left out (tracer.Preview). A server's binary answer never
-// reaches the terminal raw.
-func said(data []byte) string {
-	if len(data) > maxSaid || !isText(data) {
-		return tracer.Preview(data) + "\n"
-	}
-	if data[len(data)-1] == '\n' {
-		return string(data) // the answer ends a line already
-	}
-	return string(data) + "\n"
-}
-
-// isText reports whether data is UTF-8 without control characters other
-// than tab, newline and carriage return: safe to print on a terminal.
-func isText(data []byte) bool {
-	if !utf8.Valid(data) {
-		return false
-	}
-	for _, r := range string(data) {
-		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
-			return false
-		}
-	}
-	return true
 }
 
 // dialError says in one line why the dial failed, and what to do.

@@ -14,6 +14,7 @@ import (
 
 	"tcptour/tracer"
 	"tcptour/tracer/capture"
+	"tcptour/tracer/cli"
 )
 
 // TestSignal proves that Ctrl-C (SIGINT) or SIGTERM, whether the client
@@ -196,7 +197,7 @@ func TestInterruptNote(t *testing.T) {
 	defer cancel(nil)
 	go func() {
 		<-heard
-		cancel(&interrupted{syscall.SIGINT})
+		cancel(&cli.Interrupted{Signal: syscall.SIGINT})
 	}()
 	var stdout, stderr strings.Builder
 	cfg := config{addr: fmt.Sprintf("127.0.0.1:%d", port), msg: "hi", json: true, timeout: time.Minute, capture: "off"}
@@ -215,7 +216,7 @@ func TestInterruptNote(t *testing.T) {
 // TestSaid proves the DATA line's form of each answer: the seed's, for
 // short text; the trace's preview otherwise.
 func TestSaid(t *testing.T) {
-	long := strings.Repeat("a", maxSaid+1)
+	long := strings.Repeat("a", cli.MaxSaid+1)
 	tests := []struct{ data, want string }{
 		{`You said "hi"`, "You said \"hi\"\n"},
 		{"You said \"hello\n\"", "You said \"hello\n\"\n"},
@@ -225,8 +226,8 @@ func TestSaid(t *testing.T) {
 		{long, `"` + strings.Repeat("a", 64) + `…" (+961 bytes)` + "\n"},
 	}
 	for _, tt := range tests {
-		if got := said([]byte(tt.data)); got != tt.want {
-			t.Errorf("said(%.30q) = %.100q, want %.100q", tt.data, got, tt.want)
+		if got := cli.Said([]byte(tt.data)); got != tt.want {
+			t.Errorf("cli.Said(%.30q) = %.100q, want %.100q", tt.data, got, tt.want)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"tcptour/tracer"
+	"tcptour/tracer/cli"
 )
 
 // binary is n bytes of noise with every byte value in it, NUL, ESC and
@@ -94,7 +95,7 @@ func checkPieces(t *testing.T, pieces [][]byte, msg []byte, max int) {
 
 // checkReadable checks that a pretty trace can be read on a terminal:
 // valid UTF-8 with no control character but newline, and no line much
-// longer than maxSaid however long the messages were.
+// longer than cli.MaxSaid however long the messages were.
 func checkReadable(t *testing.T, out string) {
 	t.Helper()
 	if !utf8.ValidString(out) {
@@ -104,8 +105,8 @@ func checkReadable(t *testing.T, out string) {
 		if i := strings.IndexFunc(line, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }); i >= 0 {
 			t.Errorf("line %d has the control character %q: %q", i+1, line[i], line)
 		}
-		// A short text message is shown as it is, up to maxSaid.
-		if n := utf8.RuneCountInString(line); n > maxSaid+100 {
+		// A short text message is shown as it is, up to cli.MaxSaid.
+		if n := utf8.RuneCountInString(line); n > cli.MaxSaid+100 {
 			t.Errorf("line %d has %d characters: %.80q…", i+1, n, line)
 		}
 	}
@@ -374,12 +375,12 @@ func TestSaid(t *testing.T) {
 		{[]byte("\x00\x01\xff"), "hex 0001ff\n"},
 		{[]byte("\x1b[31mred"), "hex 1b5b33316d726564\n"}, // a terminal escape, not obeyed
 		{[]byte("caf\xc3"), "hex 636166c3\n"},             // invalid UTF-8
-		{text(maxSaid), string(text(maxSaid)) + "\n"},
-		{text(maxSaid + 1), `"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl…" (+961 bytes)` + "\n"},
+		{text(cli.MaxSaid), string(text(cli.MaxSaid)) + "\n"},
+		{text(cli.MaxSaid + 1), `"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl…" (+961 bytes)` + "\n"},
 	}
 	for _, tt := range tests {
-		if got := said(tt.data); got != tt.want {
-			t.Errorf("said(%.30q) = %.100q, want %.100q", tt.data, got, tt.want)
+		if got := cli.Said(tt.data); got != tt.want {
+			t.Errorf("cli.Said(%.30q) = %.100q, want %.100q", tt.data, got, tt.want)
 		}
 	}
 }

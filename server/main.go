@@ -33,11 +33,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
+	"tcptour/tracer/cli"
 	"tcptour/tracer/wire"
 )
 
@@ -70,59 +69,22 @@ func main() {
 	if err != nil {
 		os.Exit(2) // parseFlags has said why
 	}
-	ctx := onSignal()
+	ctx := cli.OnSignal()
 	err = run(ctx, cfg, os.Stdout, os.Stderr)
 	// Stopped by a signal: say so, and exit as the shell would say the
 	// signal killed it, even if closing down failed too.
-	var intr *interrupted
+	var intr *cli.Interrupted
 	if errors.As(context.Cause(ctx), &intr) {
 		if err != nil {
 			log.Print(err)
 		}
 		log.Print(intr)
-		os.Exit(intr.exitCode())
+		os.Exit(intr.ExitCode())
 	}
 	if err != nil {
 		log.Print(err)
 		os.Exit(1)
 	}
-}
-
-// onSignal returns a context that Ctrl-C (SIGINT) or SIGTERM cancels,
-// with an *interrupted as its cause. After the first signal the next
-// one has its default effect: a second Ctrl-C kills the server at once.
-func onSignal() context.Context {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		sig := <-sigs
-		signal.Stop(sigs)
-		cancel(&interrupted{sig})
-	}()
-	return ctx
-}
-
-// interrupted is the cause of a run stopped by a signal.
-type interrupted struct{ sig os.Signal }
-
-func (e *interrupted) Error() string {
-	switch e.sig {
-	case os.Interrupt:
-		return "interrupted by SIGINT (Ctrl-C)"
-	case syscall.SIGTERM:
-		return "interrupted by SIGTERM"
-	}
-	return "interrupted by " + e.sig.String()
-}
-
-// exitCode is the shell's status for death by the signal: 128+n, so
-// 130 for SIGINT and 143 for SIGTERM.
-func (e *interrupted) exitCode() int {
-	if s, ok := e.sig.(syscall.Signal); ok {
-		return 128 + int(s)
-	}
-	return 1
 }
 
 // parseFlags parses the command line. On a bad flag it writes the error

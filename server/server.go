@@ -14,10 +14,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"tcptour/tracer"
+	"tcptour/tracer/cli"
 	"tcptour/tracer/lab"
 	"tcptour/tracer/wire"
 )
@@ -244,7 +243,7 @@ func (s *server) handle(c net.Conn) {
 		n, err := c.Read(buf[len(prefix) : len(prefix)+s.max])
 		if n > 0 {
 			data := buf[len(prefix) : len(prefix)+n]
-			s.tl.Say("DATA %s: %s", peer, said(data))
+			s.tl.Say("DATA %s: %s", peer, cli.Said(data))
 			reply := append(buf[:len(prefix)+n], '"')
 			if s.idle > 0 {
 				// A client that sends and never reads fills the
@@ -279,39 +278,6 @@ func (s *server) handle(c net.Conn) {
 	delete(s.conns, c)
 	s.mu.Unlock()
 	s.tl.Say("CLOSED: %s %d\n", peer.Addr(), peer.Port())
-}
-
-// maxSaid is the longest message the DATA line shows as it is.
-const maxSaid = 1 << 10
-
-// said returns data as the DATA line shows it, ending in a newline: as
-// it is when it is short text, as the seed's line does; else as the
-// trace shows it, quoted and cut, or in hex, with the count of the
-// bytes left out (tracer.Preview). Binary data never reaches the
-// terminal raw, and a long message does not flood it or stay in the
-// trace's memory.
-func said(data []byte) string {
-	if len(data) > maxSaid || !isText(data) {
-		return tracer.Preview(data) + "\n"
-	}
-	if data[len(data)-1] == '\n' {
-		return string(data) // nc sends whole lines: don't print a blank one
-	}
-	return string(data) + "\n"
-}
-
-// isText reports whether data is UTF-8 without control characters other
-// than tab, newline and carriage return: safe to print on a terminal.
-func isText(data []byte) bool {
-	if !utf8.Valid(data) {
-		return false
-	}
-	for _, r := range string(data) {
-		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
-			return false
-		}
-	}
-	return true
 }
 
 // closeAll closes the connections still open, on shutdown: each Read

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"tcptour/tracer"
+	"tcptour/tracer/cli"
 	"tcptour/tracer/wire"
 )
 
@@ -123,7 +124,7 @@ func start(t *testing.T, cfg config) *running {
 func (r *running) stop() error { return r.stopWith(nil) }
 
 // stopWith cancels the server's context with cause, as main does on a
-// signal with an *interrupted, and returns what run returned.
+// signal with an *cli.Interrupted, and returns what run returned.
 func (r *running) stopWith(cause error) error {
 	r.once.Do(func() {
 		r.cancel(cause)
@@ -376,7 +377,7 @@ func TestShutdownBySignal(t *testing.T) {
 				seed = r.errOut
 			}
 			seed.waitFor(t, "CONNECTED: ")
-			if err := r.stopWith(&interrupted{syscall.SIGTERM}); err != nil {
+			if err := r.stopWith(&cli.Interrupted{Signal: syscall.SIGTERM}); err != nil {
 				t.Fatalf("run = %v, want nil", err)
 			}
 			if b, err := io.ReadAll(c); err != nil || len(b) > 0 {

@@ -103,8 +103,24 @@ func errorNote(op string, err error) string {
 		return "The peer's kernel sent RST: the connection is gone at once and data not yet read is lost (ECONNRESET)."
 	case errors.Is(err, syscall.EPIPE):
 		return "The connection is closed for writing (EPIPE): the peer reset it, or this side shut down its sending half."
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		limit := "this process has as many files open as its limit allows (EMFILE: too many open files; ulimit -n shows the limit)"
+		if errors.Is(err, syscall.ENFILE) {
+			limit = "the whole system has as many files open as it allows (ENFILE)"
+		}
+		if op == "accept" {
+			return "Accept failed because " + limit + ": there was no file descriptor for the new connection. " +
+				"The listener is still fine, and the connection stays in its queue, handshake done, until an Accept succeeds: a server should wait and try again, as net/http's does (5 ms, doubling up to 1 s)."
+		}
+		return "No new socket could be opened: " + limit + "."
+	case op == "connect" && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)):
+		return "No SYN-ACK came back before the dial's deadline, so Dial gave up (a timeout; net.Error's Timeout() is true). " +
+			"Until then the client's kernel resends an unanswered SYN, after 1 s and then at growing intervals. " +
+			"With no deadline (net.Dialer's default) Linux itself gives up after about two minutes (net.ipv4.tcp_syn_retries) with ETIMEDOUT."
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return "The deadline passed before the operation finished (a timeout)."
+	case errors.Is(err, syscall.ETIMEDOUT):
+		return "The kernel gave up (ETIMEDOUT): its SYNs, or its retransmitted data, went unanswered through all its retries."
 	case errors.Is(err, net.ErrClosed):
 		return "This program had already closed the socket."
 	}

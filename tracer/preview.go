@@ -65,3 +65,18 @@ func isText(data []byte) bool {
 	}
 	return true
 }
+
+// IsText reports whether all of data is UTF-8 without control
+// characters other than tab, newline and carriage return: safe to print
+// on a terminal as it is.
+func IsText(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	for _, r := range string(data) {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return false
+		}
+	}
+	return true
+}

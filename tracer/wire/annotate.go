@@ -51,6 +51,7 @@ type conn struct {
 	scaled         bool // both SYNs offered window scaling
 	synOnly        bool // only the client's SYN has been seen
 	sawSynAck      bool // the server's SYN-ACK was captured
+	sawSYNs        bool // both sides' SYNs were captured: windows are in bytes
 }
 
 // side is one direction of a connection: what its sender has done.
@@ -63,7 +64,23 @@ type side struct {
 	sentFIN  bool
 	finAcked bool // the peer has acknowledged this side's FIN
 	firstFIN bool // this side sent the connection's first FIN
+	sentSYN  bool // it has sent its SYN (or SYN-ACK)
+
+	// What it last told the peer, for the window's story: the sequence
+	// number after its last byte, its last acknowledgement, and the
+	// last window it advertised (in bytes when the scale is known).
+	next     uint32
+	haveNext bool
+	ack      uint32
+	haveAck  bool
+	win      int
+	haveWin  bool
+	synWin   bool // that window was in its SYN or SYN-ACK
+	probed   bool // its last segment was a zero-window probe
 }
+
+// after reports whether sequence number a comes after b, modulo 2^32.
+func after(a, b uint32) bool { return int32(a-b) > 0 }
 
 // Event returns the timeline event for a decoded packet: Phase
 // PhasePacket, Actor "wire", the kernel's timestamp, the packet's
@@ -93,7 +110,10 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 	k := keyOf(d.Src, d.Dst)
 	c := a.conns[k]
 	isSYN := t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK)
-	if c == nil || (isSYN && c.established) {
+	// A SYN starts a new connection on a five-tuple used before: after
+	// an established one, or after an attempt with another initial
+	// sequence number (a refused or abandoned connect).
+	if c == nil || (isSYN && (c.established || (c.side[d.Src].sentSYN && c.side[d.Src].isn != t.Seq))) {
 		// A new connection. Its client is the side that sent the SYN;
 		// when the capture began later than that, guess: the side with
 		// the higher (ephemeral) port.
@@ -147,6 +167,27 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 		p.Options = options(t.Options)
 	}
 
+	// What this segment does to the window's story. A zero-window
+	// probe: the peer's window is 0, and instead of new data the sender
+	// sends a segment numbered one below its next byte (Linux), or the
+	// single byte at the window's edge (other systems).
+	ctl := t.Flags.Has(capture.SYN) || t.Flags.Has(capture.FIN) || t.Flags.Has(capture.RST)
+	plainACK := t.Flags.Has(capture.ACK) && !ctl
+	pureACK := plainACK && p.Len == 0
+	probe := plainACK && me.haveNext && peer.haveWin && peer.haveAck && peer.win == 0 &&
+		((p.Len == 0 && p.Seq == me.next-1) || (p.Len == 1 && p.Seq == peer.ack))
+	// The answer to the peer's probe is the next segment this side sends.
+	answer := pureACK && peer.probed
+	// A window update acknowledges nothing new, only opens the window
+	// (compared with a window after the handshake: a SYN's is unscaled).
+	update := pureACK && me.haveAck && me.haveWin && !me.synWin && p.Ack == me.ack && p.Window > me.win
+	shrink := pureACK && me.haveWin && p.Window < me.win && p.Window > 0
+	// Data that reaches the last byte of the peer's window; only when
+	// both SYNs were seen, so that windows are in bytes.
+	full := p.Len > 0 && !probe && !t.Flags.Has(capture.SYN) && c.sawSYNs && peer.haveWin && peer.haveAck && peer.win > 0 &&
+		p.Seq+uint32(p.Len) == peer.ack+uint32(peer.win)
+	retrySYN := isSYN && me.sentSYN && t.Seq == me.isn && !c.established
+
 	var notes []string
 	add := func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }
 	switch {
@@ -154,8 +195,14 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 		if c.synOnly && from == "server" {
 			add("The server's kernel answers the SYN with RST: nothing listens on port %d, so the connection is refused (ECONNREFUSED).", d.Src.Port())
 		} else {
-			add("The %s's kernel sends RST: the connection is torn down at once, without the FIN exchange. Data not yet read is lost (the peer's next Read or Write fails with ECONNRESET).", from)
+			add("The %s's kernel sends RST: the connection is torn down at once, without the FIN exchange. "+
+				"Whatever the %s had not yet sent, or had received but not read, is thrown away. "+
+				"The %s's kernel drops the connection too: its program's next Read or Write fails with ECONNRESET (a Read first returns any data that had already arrived).", from, from, to)
 		}
+	case retrySYN:
+		add("The client's kernel sends SYN again, with the same initial sequence number: no SYN-ACK came back, so it retransmits. " +
+			"Linux resends an unanswered SYN after 1 s, then again at intervals that grow (recent kernels repeat 1 s a few times first: net.ipv4.tcp_syn_linear_timeouts); " +
+			"if the program set no deadline, connect gives up after about two minutes (net.ipv4.tcp_syn_retries) with ETIMEDOUT.")
 	case isSYN:
 		c.synOnly = true
 		add("The client's kernel sends SYN: it asks to open a connection and proposes its initial sequence number (shown as 0: numbers here are relative, as Wireshark shows them).")
@@ -179,12 +226,25 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 		}
 		me.sentFIN = true
 	}
-	if p.Len > 0 && !t.Flags.Has(capture.SYN) {
+	switch {
+	case probe && p.Len == 1:
+		add("The %s's kernel sends a zero-window probe: the %s's window is 0, so it sends just its next byte (byte %d of its stream), which the %s's kernel must answer with an ACK that carries its current window.",
+			from, to, p.Seq, to)
+	case p.Len == 1 && !t.Flags.Has(capture.SYN):
+		s := fmt.Sprintf("The %s's kernel sends 1 byte of data (byte %d of its stream)", from, p.Seq)
+		if t.Flags.Has(capture.PSH) {
+			s += "; PSH asks the receiver to hand it to the program without waiting for more"
+		}
+		add("%s.", s)
+	case p.Len > 0 && !t.Flags.Has(capture.SYN):
 		s := fmt.Sprintf("The %s's kernel sends %d bytes of data (bytes %d to %d of its stream)", from, p.Len, p.Seq, p.Seq+uint32(p.Len)-1)
 		if t.Flags.Has(capture.PSH) {
 			s += "; PSH asks the receiver to hand them to the program without waiting for more"
 		}
 		add("%s.", s)
+	}
+	if full {
+		add("This fills the %s's window to its last byte: the %s may send no more until an ACK from the %s opens the window further.", to, from, to)
 	}
 	if t.Flags.Has(capture.ACK) && !t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.RST) {
 		switch {
@@ -203,14 +263,55 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 			if me.sentFIN && me.firstFIN {
 				add("Both FINs are now acknowledged. The %s sent the first FIN, so its socket stays in TIME_WAIT for a while (60 s on Linux), so that a late segment of this connection cannot be taken for part of a new one with the same five-tuple.", from)
 			}
+		case probe && p.Len == 0:
+			add("The %s's kernel sends a zero-window probe: the %s's window is 0, so instead of data it sends a segment numbered one below its next byte (seq %d), "+
+				"which the %s's kernel must answer with an ACK that carries its current window. "+
+				"Probes go out on a timer that starts at the retransmission timeout (at least 200 ms on Linux) and doubles each time, for as long as the window stays shut. "+
+				"Wireshark calls this segment a Keep-Alive, since a keepalive looks the same.", from, to, p.Seq, to)
+		case answer:
+			add("The %s's kernel answers the %s's zero-window probe with an ACK (ack %d) that carries its window.", from, to, p.Ack)
 		case p.Len == 0 && !t.Flags.Has(capture.FIN):
 			add("The %s's kernel acknowledges everything up to byte %d of the %s's stream (ack %d); no data in this segment.", from, p.Ack-1, to, p.Ack)
 		}
 	}
-	if p.Window == 0 && !t.Flags.Has(capture.RST) {
+	switch {
+	case p.Window == 0 && !t.Flags.Has(capture.RST):
 		add("Window 0: the %s's receive buffer is full, so the %s must stop sending until the window opens.", from, to)
+	case update && me.win == 0:
+		add("A window update: the window opens again (%d bytes) because the %s's program read from its receive buffer and made room, so the %s may send again.", p.Window, from, to)
+	case update:
+		add("A window update: the window grows from %d to %d bytes because the %s's program read from its receive buffer and made room.", me.win, p.Window, from)
+	case shrink:
+		add("The %s's window is smaller than in its last segment (%d bytes, down from %d): data it received is waiting in its receive buffer for its program to read.", from, p.Window, me.win)
 	}
+	remember(c, me, peer, t.Flags, p, probe)
 	return strings.Join(notes, " ")
+}
+
+// remember records what a segment from me told the peer, for the notes
+// of the segments that follow.
+func remember(c *conn, me, peer *side, f capture.TCPFlags, p *tracer.Packet, probe bool) {
+	end := p.Seq + uint32(p.Len)
+	if f.Has(capture.SYN) {
+		me.sentSYN = true
+		c.sawSYNs = peer.sentSYN
+		end++
+	}
+	if f.Has(capture.FIN) {
+		end++
+	}
+	if !me.haveNext || after(end, me.next) {
+		me.next, me.haveNext = end, true
+	}
+	if !f.Has(capture.RST) {
+		me.win, me.haveWin, me.synWin = p.Window, true, f.Has(capture.SYN)
+		if f.Has(capture.ACK) {
+			me.ack, me.haveAck = p.Ack, true
+		}
+	}
+	// A probe waits for its answer: the next segment from the peer.
+	me.probed = probe
+	peer.probed = false
 }
 
 func (a *Annotator) udp(d capture.Decoded, p *tracer.Packet, e *tracer.Event) string {

@@ -92,7 +92,7 @@ type Run struct {
 	step   int
 	in     *bufio.Reader
 	lab    *lab.Server
-	// holding is set while Hold waits for Ctrl-C.
+	// holding is set once Hold waits for Ctrl-C.
 	holding atomic.Bool
 }
 
@@ -383,8 +383,9 @@ func (r *Run) Hold(addr net.Addr) {
 	r.trace.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseNote,
 		Text: "holding: the lesson's server listens on " + addr.String() + " until Ctrl-C",
 		Note: fmt.Sprintf("Try it from another terminal: nc -N %s %s (type a line, then Ctrl-D to send FIN), or ss -tn '( sport = :%s or dport = :%s )' to see its sockets.", host, port, port, port)})
+	// Once held, a signal ends the hold and the lesson finishes: the flag
+	// stays set so that Exec, however late it looks, sees it.
 	r.holding.Store(true)
-	defer r.holding.Store(false)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {

@@ -1,0 +1,269 @@
+// Lesson 08 pauses a connection: the server accepts it and does not
+// read, as a Node server with pauseOnConnect does until the program
+// calls socket.resume(). The client's writes still succeed, because the
+// kernels buffer the bytes; the window the server's kernel advertises
+// shrinks to 0; the client's kernel probes the shut window; then the
+// server reads, the window opens, and the client's blocked Write
+// returns.
+//
+// It answers the seed's `pauseOnConnect` (Server, L1118) and
+// `pauseOnCreate: self.pauseOnConnect` (onconnection, L1419).
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tcptour/lessons/internal/lesson"
+	"tcptour/tracer"
+)
+
+const (
+	// rcvBuf is the SO_RCVBUF the server asks for: small, so that a
+	// few kilobytes fill it. Linux doubles it for its bookkeeping.
+	rcvBuf = 8192
+	// sndBuf is the client's SO_SNDBUF, small too, so that a big Write
+	// has to wait for room.
+	sndBuf = 4096
+	// small is the size of each of the first three writes; big is the
+	// write that does not fit.
+	small = 1000
+	big   = 32 << 10
+)
+
+var info = lesson.Lesson{
+	Number: "08",
+	Title:  "Paused",
+	Intro: "The server accepts a connection and does not read from it, like Node's pauseOnConnect. The client " +
+		"goes on writing: the kernels buffer the bytes, the server's window shrinks to 0, the client's kernel " +
+		"probes it, and when the server reads at last the window opens and the data flows again.",
+	Steps: 6,
+	Recap: []string{
+		"A program that does not read does not stop its peer at once: Write returns as soon as its bytes are " +
+			"in the kernel's send buffer, and the receiving kernel keeps what arrives in its receive buffer.",
+		"Every segment advertises a window: how many more bytes the receiver has room for. It shrinks as " +
+			"unread data piles up.",
+		"At window 0 the sender stops. Its kernel sends zero-window probes on a timer that doubles " +
+			"(at least 200 ms on Linux), and the receiver answers each with its current window.",
+		"When the program reads, its kernel sends a window update and the data flows again. A Write that " +
+			"was waiting for room in the send buffer returns only then.",
+		"SO_RCVBUF must be set on the listening socket, before the handshake: the SYN-ACK announces the window " +
+			"and its scale. Setting it also turns off Linux's receive buffer autotuning for that socket.",
+		"Node's pauseOnConnect creates the socket without reading from it until socket.resume(). In Go nothing " +
+			"reads unless you call Read: not calling it is the pause. Node's socket.write never blocks: it queues " +
+			"in the process and returns false, and 'drain' says when to go on; Go's Write blocks instead.",
+	},
+	TryThis: []string{
+		"Run go run ./lessons/08 --hold: its server pauses every connection. In another terminal,\n" +
+			"head -c 1000000 /dev/zero | nc -N 127.0.0.1 PORT (the port it prints), and in a third,\n" +
+			"ss -tni '( sport = :PORT or dport = :PORT )': the server's end holds a full Recv-Q, nc's end a Send-Q.",
+		"Save the packets and let tshark find the window events:\n" +
+			"sudo go run ./lessons/08 --pcap /tmp/08.pcapng </dev/null; tshark -r /tmp/08.pcapng -Y " +
+			"'tcp.analysis.zero_window || tcp.analysis.keep_alive || tcp.analysis.window_update || tcp.analysis.window_full'",
+		"In step 1, drop the Control function and call SetReadBuffer(rcvBuf) on the accepted connection " +
+			"instead: the SYN-ACK has then already offered a big window, and with capture on you see the client " +
+			"send more than the small buffer holds, and resend it, instead of a clean zero window.",
+	},
+}
+
+func main() { lesson.Main(info, run) }
+
+func run(l *lesson.Run) error {
+	l.Step("Listen with a small receive buffer",
+		"The server sets SO_RCVBUF on its listening socket before listen(2), in net.ListenConfig's Control "+
+			"function. Each accepted socket inherits it, and the kernel announces the window in the SYN-ACK, "+
+			"before Accept returns: set on the accepted connection it would come too late. Setting SO_RCVBUF "+
+			"also turns off Linux's autotuning, which would otherwise grow the buffer.")
+	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) {
+			err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
+		}); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	raw, err := lc.Listen(l.Context(), "tcp4", "127.0.0.1:0")
+	// tracer.Listen has no Control function: listen here, then hand the
+	// listener to the tracer and tell it about the listen.
+	hooks := l.Hooks("server")
+	hooks.Listen(listenInfo("tcp4", "127.0.0.1:0", raw, err))
+	if err != nil {
+		return err
+	}
+	ln := tracer.WrapListener(raw, hooks)
+	got, err := sockoptInt(raw.(*net.TCPListener), unix.SO_RCVBUF)
+	if err != nil {
+		return err
+	}
+	l.Note("server", fmt.Sprintf("SO_RCVBUF %d asked, %d granted: Linux doubles the value to leave room for its own bookkeeping.", rcvBuf, got))
+
+	l.Step("Connect, accept, and do not read",
+		"The client connects and gives itself a small send buffer (SetWriteBuffer). The server's Accept "+
+			"returns the connection, and then the server does not call Read: that is all a pause is in Go. "+
+			"Node's pauseOnConnect does the same: the socket is created with pauseOnCreate, and Node does not "+
+			"read from it until socket.resume().")
+	// The accept loop keeps every connection it accepts, paused: with
+	// --hold, nc's connections wait here unread too.
+	var (
+		mu       sync.Mutex
+		paused   []net.Conn
+		accepted = make(chan net.Conn, 1)
+		loopDone = make(chan struct{})
+	)
+	go func() {
+		defer close(loopDone)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return // the listener was closed
+			}
+			mu.Lock()
+			paused = append(paused, conn) // no Read: paused
+			mu.Unlock()
+			select {
+			case accepted <- conn:
+			default:
+			}
+		}
+	}()
+	defer func() {
+		ln.Close()
+		<-loopDone
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range paused {
+			c.Close() // NOTE: the trace shows any error; closed twice is harmless
+		}
+	}()
+	dialer := tracer.Dialer{Hooks: l.Hooks("client")}
+	client, err := dialer.DialContext(l.Context(), "tcp4", ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	if err := client.(interface{ NetConn() net.Conn }).NetConn().(*net.TCPConn).SetWriteBuffer(sndBuf); err != nil {
+		return err
+	}
+	server := <-accepted
+
+	l.Step("Write while nobody reads",
+		"The client writes three times 1000 bytes. Each Write returns at once: the bytes only have to reach "+
+			"the client's kernel, which sends them, and the server's kernel acknowledges them and keeps them. "+
+			"Each ACK advertises the room left, and it shrinks, because nothing leaves the buffer. (The lesson "+
+			"waits for each ACK by asking the client's kernel, with TCP_INFO.)")
+	for _, b := range []byte("abc") {
+		if _, err := client.Write(bytes.Repeat([]byte{b}, small)); err != nil {
+			return err
+		}
+		if _, err := waitKernel(l.Context(), client, "the ACK", func(s sockState) bool { return s.Unacked == 0 }); err != nil {
+			return err
+		}
+	}
+	s, err := kernelState(server)
+	if err != nil {
+		return err
+	}
+	l.Note("kernel", fmt.Sprintf("The server's end holds %d bytes that its program has not read (ss -tn: Recv-Q %d).", s.RecvQ, s.RecvQ))
+
+	l.Step("Write more than fits",
+		fmt.Sprintf("The client writes %d bytes more, from another goroutine, since this Write will not return soon. ", big)+
+			"Its kernel sends while the server's window allows (when only a sliver is left, it may wait for its "+
+			"probe timer before sending the last bytes that fit), then the server advertises window 0: its receive "+
+			"buffer is full. The client's kernel stops, and after its probe timer (about 200 ms here, doubling "+
+			"each time) sends a zero-window probe, which the server's kernel answers: still 0. The client's send "+
+			"buffer fills up too, and Write waits for room for the bytes it still holds. (The lesson waits "+
+			"until the client's kernel reports a probe sent and answered.)")
+	wrote := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := client.Write(bytes.Repeat([]byte{'d'}, big))
+		wrote <- err
+	}()
+	cs, err := waitKernel(l.Context(), client, "a zero-window probe", func(s sockState) bool {
+		return s.SndWnd == 0 && s.Backoff > 0 && s.Probes == 0
+	})
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-wrote:
+		return fmt.Errorf("the big Write returned before the server read (%v): the buffers are larger than this lesson expects", err)
+	default:
+	}
+	l.Note("client", fmt.Sprintf("Write(%d bytes) has not returned: the window is 0 and the send buffer is full.", big))
+	ss, err := kernelState(server)
+	if err != nil {
+		return err
+	}
+	l.Printf("The kernels now hold %d bytes unread at the server (Recv-Q) and %d bytes at the client that the server has not acknowledged (Send-Q).",
+		ss.RecvQ, cs.SendQ)
+
+	l.Step("Resume: the server reads",
+		"The server reads at last (Node: socket.resume()). As its buffer empties, its kernel sends a window "+
+			"update: an ACK that acknowledges nothing new and only opens the window. The client's kernel sends "+
+			"the rest, and the client's Write returns once its last bytes fit in the send buffer.")
+	// The three small writes first, in one Read: they are all there.
+	buf := make([]byte, 3*small)
+	if _, err := io.ReadFull(server, buf); err != nil {
+		return err
+	}
+	// The rest without the tracer, so that the trace shows one line
+	// rather than a Read per chunk the kernel happens to hold.
+	raw2 := server.(interface{ NetConn() net.Conn }).NetConn()
+	n, err := io.Copy(io.Discard, io.LimitReader(raw2, big))
+	if err != nil {
+		return err
+	}
+	l.Note("server", fmt.Sprintf("read the other %d bytes (untraced: one Read per chunk would make a long, uneven list)", n))
+	if err := <-wrote; err != nil {
+		return err
+	}
+	l.Note("client", fmt.Sprintf("Write(%d bytes) returned after %s, once the server had read.", big, tracer.FormatDuration(time.Since(start))))
+
+	l.Step("Close",
+		"The client closes: FIN. The server's Read returns io.EOF (Node's 'end'), and it closes too. "+
+			"Then the server stops listening.")
+	if err := client.Close(); err != nil {
+		return err
+	}
+	if _, err := server.Read(buf); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("the server's Read after the client's FIN: %v, want io.EOF", err)
+	}
+	if err := server.Close(); err != nil {
+		return err
+	}
+	l.Hold(ln.Addr()) // with --hold: pause nc's connections until Ctrl-C
+	return ln.Close()
+}
+
+// listenInfo describes a listen for the tracer's Listen hook.
+func listenInfo(network, address string, ln net.Listener, err error) tracer.ListenInfo {
+	i := tracer.ListenInfo{Time: time.Now(), Network: network, Addr: address, Err: err}
+	if err == nil {
+		i.Local = ln.Addr().(*net.TCPAddr).AddrPort()
+	}
+	return i
+}
+
+// sockoptInt reads an integer socket option of a listener.
+func sockoptInt(ln *net.TCPListener, opt int) (int, error) {
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var v int
+	var gerr error
+	if err := rc.Control(func(fd uintptr) { v, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, opt) }); err != nil {
+		return 0, err
+	}
+	return v, gerr
+}

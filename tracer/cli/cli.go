@@ -1,0 +1,79 @@
+// Package cli holds what tcptour's programs (the lessons, server,
+// client) do alike that is not tracing: stopping on a signal with the
+// shell's exit status, and printing received data safely.
+//
+//	ctx := cli.OnSignal()
+//	err := run(ctx, …)
+//	var intr *cli.Interrupted
+//	if errors.As(err, &intr) {
+//		os.Exit(intr.ExitCode()) // 130 for Ctrl-C, 143 for SIGTERM
+//	}
+package cli
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"tcptour/tracer"
+)
+
+// OnSignal returns a context that Ctrl-C (SIGINT) or SIGTERM cancels,
+// with an *Interrupted as its cause. After the first signal the next
+// one has its default effect: a second Ctrl-C kills the program at once.
+func OnSignal() context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		signal.Stop(sigs)
+		cancel(&Interrupted{Signal: sig})
+	}()
+	return ctx
+}
+
+// Interrupted is the cause of a run stopped by a signal.
+type Interrupted struct{ Signal os.Signal }
+
+func (e *Interrupted) Error() string {
+	switch e.Signal {
+	case os.Interrupt:
+		return "interrupted by SIGINT (Ctrl-C)"
+	case syscall.SIGTERM:
+		return "interrupted by SIGTERM"
+	}
+	return "interrupted by " + e.Signal.String()
+}
+
+// ExitCode is the shell's status for death by the signal: 128+n, so
+// 130 for SIGINT and 143 for SIGTERM.
+func (e *Interrupted) ExitCode() int {
+	if s, ok := e.Signal.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 1
+}
+
+// MaxSaid is the longest text Said prints as it is.
+const MaxSaid = 1 << 10
+
+// Said returns received data as a program's own line shows it (the
+// seed's DATA line), ending in a newline: as it is when it is short
+// text, as the seed prints it; else as the trace shows it, quoted and
+// cut, or in hex, with the count of the bytes left out
+// (tracer.Preview). Binary data never reaches the terminal raw, and a
+// long message does not flood it.
+func Said(data []byte) string {
+	if len(data) == 0 {
+		return "\n"
+	}
+	if len(data) > MaxSaid || !tracer.IsText(data) {
+		return tracer.Preview(data) + "\n"
+	}
+	if data[len(data)-1] == '\n' {
+		return string(data) // nc sends whole lines: don't print a blank one
+	}
+	return string(data) + "\n"
+}
