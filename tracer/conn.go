@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -107,6 +108,7 @@ type conn struct {
 	in, out       atomic.Int64
 	eof           atomic.Bool
 	wclosed       atomic.Bool
+	reset         atomic.Bool // a Read or Write failed with ECONNRESET or EPIPE
 	closeOnce     sync.Once
 }
 
@@ -116,6 +118,9 @@ func (c *conn) Read(p []byte) (int, error) {
 	c.in.Add(int64(n))
 	if errors.Is(err, io.EOF) {
 		c.eof.Store(true)
+	}
+	if isReset(err) {
+		c.reset.Store(true)
 	}
 	// A Read cut short because this program closed the connection is
 	// not news: the Close event says it.
@@ -135,6 +140,9 @@ func (c *conn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	c.out.Add(int64(n))
 	if err != nil {
+		if isReset(err) {
+			c.reset.Store(true)
+		}
 		c.fail("write", err)
 	}
 	return n, err
@@ -179,6 +187,7 @@ func (c *conn) Close() error {
 				Local: c.local, Remote: c.remote,
 				BytesIn: c.in.Load(), BytesOut: c.out.Load(),
 				PeerClosed: c.eof.Load(), WriteClosed: c.wclosed.Load(),
+				Reset: c.reset.Load(), Linger0: lingerZero(c.Conn),
 				Lifetime: now.Sub(c.start),
 			})
 		}
@@ -205,4 +214,9 @@ func addrPort(a net.Addr) netip.AddrPort {
 		}
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// isReset reports whether err says the peer reset the connection.
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

@@ -174,6 +174,12 @@ type CloseInfo struct {
 	PeerClosed bool
 	// WriteClosed is set when CloseWrite had already sent this side's FIN.
 	WriteClosed bool
+	// Reset is set when a Read or Write had already failed because the
+	// peer reset the connection: Close then sends nothing.
+	Reset bool
+	// Linger0 is set when SO_LINGER was on with a zero timeout: Close
+	// then discards unsent data and sends RST instead of FIN.
+	Linger0 bool
 	// Lifetime is the time since the connection was wrapped: since Dial
 	// or Accept returned it.
 	Lifetime time.Duration

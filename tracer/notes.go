@@ -57,7 +57,7 @@ func defaultNote(e Event) string {
 	case PhaseWrite:
 		return fmt.Sprintf("Write hands %s to the kernel's send buffer and returns once all are in it; the kernel sends them as segments and resends any that are lost.", plural(e.Bytes, "byte"))
 	case PhaseEOF:
-		return "Read returned io.EOF: the peer's FIN arrived, so it will send nothing more (Node's 'end' event). This side may still write."
+		return "Read returned io.EOF: the peer's FIN arrived, so it will send nothing more (Node's 'end' event). This side may still write: a peer that only half-closed (CloseWrite) reads it; one that closed fully answers with RST."
 	case PhaseCloseWrite:
 		return "CloseWrite shuts down the sending half only: the kernel sends FIN after any data still queued, and reading goes on."
 	case PhaseClose:
@@ -72,6 +72,10 @@ func defaultNote(e Event) string {
 func closeNote(i CloseInfo) string {
 	var what string
 	switch {
+	case i.Reset:
+		what = "The peer had reset the connection: Close sends nothing and only releases the socket."
+	case i.Linger0:
+		what = "SO_LINGER is on with a zero timeout: Close discards any unsent data and the kernel sends RST instead of FIN, so the connection ends at once, with no TIME_WAIT."
 	case i.WriteClosed:
 		what = "Close releases the socket; this side's FIN was already sent by CloseWrite."
 	case i.PeerClosed:
@@ -92,7 +96,7 @@ func errorNote(op string, err error) string {
 	case errors.As(err, &dnsErr) && dnsErr.IsTimeout:
 		return "The DNS server did not answer in time."
 	case errors.Is(err, syscall.EADDRINUSE):
-		return "Another socket already holds this address and port (EADDRINUSE): choose another port, or stop the program using it."
+		return "Another socket already holds this address and port (EADDRINUSE): a program's, or one the kernel keeps in TIME_WAIT after a close. Choose another port, or stop the program using it."
 	case errors.Is(err, syscall.EACCES) && op == "listen":
 		return "Ports below 1024 need root or CAP_NET_BIND_SERVICE (EACCES): choose a port from 1024 up."
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
@@ -100,7 +104,7 @@ func errorNote(op string, err error) string {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "Nothing listens there: the server's kernel answered the SYN with RST, and connect failed with ECONNREFUSED."
 	case errors.Is(err, syscall.ECONNRESET):
-		return "The peer's kernel sent RST: the connection is gone at once and data not yet read is lost (ECONNRESET)."
+		return "The peer's kernel sent RST (ECONNRESET): the connection is gone at once. Whatever the peer had not yet sent or read is lost; from now on Read returns an error or io.EOF and Write fails."
 	case errors.Is(err, syscall.EPIPE):
 		return "The connection is closed for writing (EPIPE): the peer reset it, or this side shut down its sending half."
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package tracer
+
+import "net"
+
+func lingerZero(net.Conn) bool { return false }
