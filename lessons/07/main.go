@@ -12,6 +12,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 
 	"tcptour/lessons/internal/lesson"
 	"tcptour/tracer"
+	"tcptour/tracer/kernel"
 )
 
 var info = lesson.Lesson{
@@ -346,6 +348,18 @@ func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
 // connection: the client's, turned around.
 func serverEnd(c net.Conn) tracer.FiveTuple {
 	return tracer.FiveTuple{Proto: "tcp", Local: addrPort(c.RemoteAddr()), Remote: addrPort(c.LocalAddr())}
+}
+
+// waitRecvQ asks the kernel, every millisecond, until the Recv-Q of the
+// TCP socket whose own end is local and whose peer is remote (zero for
+// a listener) is want, the way `ss -tan` asks: with socket diagnostics
+// over netlink, which needs no privilege (package tracer/kernel). The
+// kernel cannot tell us when it changes. It gives up after a second.
+func waitRecvQ(ctx context.Context, local, remote netip.AddrPort, want uint32) (kernel.Socket, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	ft := tracer.FiveTuple{Proto: "tcp", Local: local, Remote: remote}
+	return kernel.Wait(ctx, ft, fmt.Sprintf("Recv-Q %d", want), func(s kernel.Socket) bool { return s.RecvQ == want })
 }
 
 func addrPort(a net.Addr) netip.AddrPort {

@@ -1,18 +1,32 @@
-// Package kernel asks the Linux kernel what state a TCP socket is in, so
-// that a program can say "the client's socket is now in TIME_WAIT"
-// because the kernel said so.
+// Package kernel asks the Linux kernel about TCP sockets: what state
+// each is in, what its queues hold, what timer runs on it, and its
+// TCP_INFO, so that a program can say "the client's socket is now in
+// TIME_WAIT for about 60 s" because the kernel said so.
 //
-// It asks through the kernel's socket diagnostics (sock_diag over
-// netlink, the interface ss uses, sent with
-// github.com/vishvananda/netlink/nl): one exact lookup per five-tuple in
-// the kernel's socket tables, TIME_WAIT sockets included, rather than a
-// dump of every socket. A tuple is seen from its socket's own end: the
-// client's Local is the client's address, the server's Local the
-// server's, so one connection has two tuples, one per end, each with
-// its own state. Reading states needs no privilege.
+// Two ways in:
 //
-// There is no notification of a change of state: [WaitState] and
-// [WaitGone] poll, every millisecond, until the state is reached.
+//   - [Lookup] (and [StateOf], [States], [Wait], [WaitState],
+//     [WaitGone]) asks the kernel's socket diagnostics (sock_diag over
+//     netlink, the interface ss uses, sent with
+//     github.com/vishvananda/netlink/nl) about one five-tuple: one exact
+//     lookup in the kernel's socket tables, rather than a dump of every
+//     socket. It finds sockets no program holds any more (FIN_WAIT_2,
+//     LAST_ACK, TIME_WAIT after Close) and connections no program has
+//     accepted yet. [Sockets] is the dump, for a socket whose tuple is
+//     not known yet: `ss -tan state STATE`.
+//   - [TCPInfo] reads TCP_INFO (getsockopt) through a connection the
+//     program holds: state, round-trip time, congestion window, MSS,
+//     unacknowledged and retransmitted segments, bytes acknowledged and
+//     received. Lookup's answer carries the same [Info] for sockets that
+//     have one.
+//
+// A tuple is seen from its socket's own end: the client's Local is the
+// client's address, the server's Local the server's, so one connection
+// has two tuples, one per end, each with its own state. None of this
+// needs privilege.
+//
+// There is no notification of a change of state: [Wait], [WaitState]
+// and [WaitGone] poll, every millisecond, until the state is reached.
 //
 // On systems other than Linux every function returns an error matching
 // [ErrUnsupported].
@@ -41,5 +55,14 @@
 //	}
 //	fmt.Println(s) // TIME_WAIT: Linux keeps it for 60 s
 //
-// Compare with what ss says: ss -tan state time-wait.
+// Compare with what ss says: ss -tan state time-wait. The listener's
+// queue, as lesson 07 shows it:
+//
+//	s, err := kernel.Lookup(tracer.FiveTuple{Proto: "tcp", Local: listenerAddr})
+//	fmt.Println(s.RecvQ, "connections wait for Accept; the backlog is", s.SendQ)
+//
+// and what the kernel's TCP knows about a connection the program holds:
+//
+//	info, err := kernel.TCPInfo(conn) // a *net.TCPConn, or a tracer conn
+//	fmt.Println(info.State, info.RTT, info.SndCwnd, info.BytesAcked)
 package kernel

@@ -17,21 +17,21 @@ import (
 	"tcptour/tracer"
 )
 
-// StateOf returns the state of the TCP socket whose five-tuple, seen
+// Lookup asks the kernel about the TCP socket whose five-tuple, seen
 // from the socket's own end, is ft. A tuple without a Remote names a
 // listening socket. When the kernel holds no such socket the error
 // matches [ErrNotFound].
 //
 // It is one exact lookup in the kernel's socket tables (tens of
 // microseconds), not a dump of every socket as ss does.
-func StateOf(ft tracer.FiveTuple) (State, error) {
+func Lookup(ft tracer.FiveTuple) (Socket, error) {
 	switch ft.Proto {
 	case "tcp", "tcp4", "tcp6", "":
 	default:
-		return 0, fmt.Errorf("kernel: %s: only TCP sockets have a state", ft)
+		return Socket{}, fmt.Errorf("kernel: %s: only TCP sockets have a state", ft)
 	}
 	if !ft.Local.IsValid() {
-		return 0, fmt.Errorf("kernel: %s: no local address", ft)
+		return Socket{}, fmt.Errorf("kernel: %s: no local address", ft)
 	}
 	local, remote := norm(ft.Local), norm(ft.Remote)
 	if local.Addr().Is4() && (!remote.IsValid() || remote.Addr().Is4()) {
@@ -44,6 +44,14 @@ func StateOf(ft tracer.FiveTuple) (State, error) {
 	// addresses (a "tcp" listener on [::] accepting an IPv4 client).
 	s, err := lookup(unix.AF_INET6, local, remote)
 	return s, wrap(ft, err)
+}
+
+// StateOf returns the state of the TCP socket whose five-tuple, seen
+// from the socket's own end, is ft, as [Lookup] finds it. When the
+// kernel holds no such socket the error matches [ErrNotFound].
+func StateOf(ft tracer.FiveTuple) (State, error) {
+	s, err := Lookup(ft)
+	return s.State, err
 }
 
 // States returns the states of the TCP sockets with these five-tuples,
@@ -64,26 +72,78 @@ func States(fts ...tracer.FiveTuple) (map[tracer.FiveTuple]State, error) {
 	return found, nil
 }
 
+// Sockets returns every TCP socket, IPv4 and IPv6, that the kernel holds
+// in one of states, or in any state when none is given: what
+// `ss -tan state STATE` lists. It is a dump of the kernel's tables, so
+// it costs more than [Lookup]; use it to find a socket whose tuple is
+// not known yet (a connect in progress has a local port that Dial has
+// not returned).
+func Sockets(states ...State) ([]Socket, error) {
+	var mask uint32
+	for _, s := range states {
+		mask |= 1 << s
+	}
+	if len(states) == 0 {
+		mask = allStates
+	}
+	var all []Socket
+	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		var msgs [][]byte
+		var err error
+		for range 3 { // a dump interrupted by a change is asked again
+			req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP)
+			req.AddData(&diagReq{family: family, states: mask, ext: extInfo})
+			msgs, err = req.Execute(unix.NETLINK_INET_DIAG, nl.SOCK_DIAG_BY_FAMILY)
+			if !errors.Is(err, nl.ErrDumpInterrupted) {
+				break
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("kernel: socket diagnostics: %w", err)
+		}
+		for _, m := range msgs {
+			if s, ok := parseDiagMsg(m); ok {
+				all = append(all, s)
+			}
+		}
+	}
+	return all, nil
+}
+
+// Wait polls the kernel, every millisecond, until the socket with
+// five-tuple ft exists and ok returns true for it; socket diagnostics
+// cannot notify a change. It returns the socket then, or, when ctx is
+// done first, an error that says what was awaited (want, e.g.
+// "Recv-Q 4"), the last state seen, and matches ctx's error.
+func Wait(ctx context.Context, ft tracer.FiveTuple, want string, ok func(Socket) bool) (Socket, error) {
+	var s Socket
+	err := wait(ctx, ft, want, func(got Socket, err error) bool {
+		s = got
+		return err == nil && ok(got)
+	})
+	return s, err
+}
+
 // WaitState polls the kernel, every millisecond, until the socket with
 // five-tuple ft is in state want; socket diagnostics cannot notify a
 // change of state. It returns nil then, or, when ctx is done first, an
 // error that says the last state seen and matches ctx's error.
 func WaitState(ctx context.Context, ft tracer.FiveTuple, want State) error {
-	return wait(ctx, ft, want.String(), func(s State, err error) bool { return err == nil && s == want })
+	return wait(ctx, ft, want.String(), func(s Socket, err error) bool { return err == nil && s.State == want })
 }
 
 // WaitGone polls the kernel like [WaitState] until it holds no socket
 // with five-tuple ft: the passive closer's socket once the ACK of its
 // FIN has come (after LAST_ACK), the active closer's after TIME_WAIT.
 func WaitGone(ctx context.Context, ft tracer.FiveTuple) error {
-	return wait(ctx, ft, "no socket", func(s State, err error) bool { return errors.Is(err, ErrNotFound) })
+	return wait(ctx, ft, "no socket", func(s Socket, err error) bool { return errors.Is(err, ErrNotFound) })
 }
 
-func wait(ctx context.Context, ft tracer.FiveTuple, want string, done func(State, error) bool) error {
+func wait(ctx context.Context, ft tracer.FiveTuple, want string, done func(Socket, error) bool) error {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {
-		s, err := StateOf(ft)
+		s, err := Lookup(ft)
 		if done(s, err) {
 			return nil
 		}
@@ -94,7 +154,7 @@ func wait(ctx context.Context, ft tracer.FiveTuple, want string, done func(State
 		case <-ctx.Done():
 			last := "no socket"
 			if err == nil {
-				last = s.String()
+				last = s.State.String()
 			}
 			return fmt.Errorf("kernel: %s: waiting for %s, still %s: %w", ft, want, last, ctx.Err())
 		case <-tick.C:
@@ -119,33 +179,46 @@ func norm(ap netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(a, ap.Port())
 }
 
+// allStates asks for every state of include/net/tcp_states.h, from
+// ESTABLISHED to NEW_SYN_RECV (ss's "all").
+const allStates = (1<<(NewSynRecv+1) - 1) &^ 1 // bits 1 to 12
+
+// inetDiagInfo is INET_DIAG_INFO (linux/inet_diag.h), the attribute
+// that holds a socket's struct tcp_info; extInfo asks for it.
+const (
+	inetDiagInfo = 2
+	extInfo      = 1 << (inetDiagInfo - 1)
+)
+
 // lookup asks the kernel for the one TCP socket of family with these
 // addresses: a sock_diag request without NLM_F_DUMP, which the kernel
 // answers from its hash tables (established and TIME_WAIT sockets, then
 // listeners). The kernel falls back to a listener on the local port
 // when no connection matches, so the answer's addresses are checked.
-func lookup(family uint8, local, remote netip.AddrPort) (State, error) {
+func lookup(family uint8, local, remote netip.AddrPort) (Socket, error) {
 	req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, 0)
-	req.AddData(&diagReq{family: family, local: local, remote: remote})
+	req.AddData(&diagReq{family: family, states: ^uint32(0), ext: extInfo, local: local, remote: remote})
 	msgs, err := req.Execute(unix.NETLINK_INET_DIAG, nl.SOCK_DIAG_BY_FAMILY)
 	switch {
 	case errors.Is(err, syscall.ENOENT):
-		return 0, ErrNotFound
+		return Socket{}, ErrNotFound
 	case err != nil:
-		return 0, fmt.Errorf("socket diagnostics: %w", err)
+		return Socket{}, fmt.Errorf("socket diagnostics: %w", err)
 	}
 	for _, m := range msgs {
-		msg, ok := parseDiagMsg(m)
-		if ok && norm(msg.local) == local && norm(msg.remote) == remote {
-			return msg.state, nil
+		s, ok := parseDiagMsg(m)
+		if ok && norm(s.Local) == local && norm(s.Remote) == remote {
+			return s, nil
 		}
 	}
-	return 0, ErrNotFound
+	return Socket{}, ErrNotFound
 }
 
 // diagReq is struct inet_diag_req_v2 (linux/inet_diag.h): 56 bytes.
 type diagReq struct {
 	family        uint8
+	ext           uint8  // the attributes asked for, 1<<(INET_DIAG_x-1) each
+	states        uint32 // 1<<state for each state asked for
 	local, remote netip.AddrPort
 }
 
@@ -155,9 +228,11 @@ func (r *diagReq) Serialize() []byte {
 	b := make([]byte, 56)
 	b[0] = r.family
 	b[1] = unix.IPPROTO_TCP
-	// b[2], the extensions asked for, and b[3], padding, stay 0.
-	binary.NativeEndian.PutUint32(b[4:], ^uint32(0)) // every state
+	b[2] = r.ext
+	// b[3], padding, stays 0.
+	binary.NativeEndian.PutUint32(b[4:], r.states)
 	// struct inet_diag_sockid: ports and addresses in network order.
+	// A dump ignores them.
 	binary.BigEndian.PutUint16(b[8:], r.local.Port())
 	binary.BigEndian.PutUint16(b[10:], r.remote.Port())
 	putAddr(b[12:28], r.family, r.local.Addr())
@@ -182,27 +257,47 @@ func putAddr(b []byte, family uint8, a netip.Addr) {
 	}
 }
 
-// diagMsg is what this package reads of struct inet_diag_msg.
-type diagMsg struct {
-	state         State
-	local, remote netip.AddrPort
-}
-
 // parseDiagMsg reads struct inet_diag_msg: family, state, timer,
-// retrans, then the sockid (ports and addresses), … 72 bytes in all.
-func parseDiagMsg(m []byte) (diagMsg, bool) {
+// retrans, the sockid (ports, addresses, interface, cookie), expires,
+// rqueue, wqueue, uid, inode: 72 bytes; then the attributes asked for.
+func parseDiagMsg(m []byte) (Socket, bool) {
 	if len(m) < 72 {
-		return diagMsg{}, false
+		return Socket{}, false
 	}
+	// IPv4-mapped addresses (an IPv6 socket talking to an IPv4 peer)
+	// are unmapped, as the tracer names them.
 	addr := func(b []byte) netip.Addr {
 		if m[0] == unix.AF_INET {
 			return netip.AddrFrom4([4]byte(b[:4]))
 		}
-		return netip.AddrFrom16([16]byte(b[:16]))
+		return netip.AddrFrom16([16]byte(b[:16])).Unmap()
 	}
-	return diagMsg{
-		state:  State(m[1]),
-		local:  netip.AddrPortFrom(addr(m[8:24]), binary.BigEndian.Uint16(m[4:6])),
-		remote: netip.AddrPortFrom(addr(m[24:40]), binary.BigEndian.Uint16(m[6:8])),
-	}, true
+	s := Socket{
+		State:   State(m[1]),
+		Timer:   Timer(m[2]),
+		Retrans: m[3],
+		Local:   netip.AddrPortFrom(addr(m[8:24]), binary.BigEndian.Uint16(m[4:6])),
+		Remote:  netip.AddrPortFrom(addr(m[24:40]), binary.BigEndian.Uint16(m[6:8])),
+		Expires: time.Duration(binary.NativeEndian.Uint32(m[52:])) * time.Millisecond,
+		RecvQ:   binary.NativeEndian.Uint32(m[56:]),
+		SendQ:   binary.NativeEndian.Uint32(m[60:]),
+		UID:     binary.NativeEndian.Uint32(m[64:]),
+		Inode:   binary.NativeEndian.Uint32(m[68:]),
+	}
+	if s.Remote.Port() == 0 && s.Remote.Addr().IsUnspecified() {
+		s.Remote = netip.AddrPort{} // a listener
+	}
+	if s.Timer == TimerOff {
+		s.Expires = 0
+	}
+	attrs, err := nl.ParseRouteAttr(m[72:])
+	if err != nil {
+		return s, true // the socket without its TCP_INFO
+	}
+	for _, a := range attrs {
+		if a.Attr.Type == inetDiagInfo {
+			s.Info = parseTCPInfo(a.Value)
+		}
+	}
+	return s, true
 }

@@ -5,13 +5,19 @@ package kernel
 import (
 	"context"
 	"fmt"
+	"net"
 	"runtime"
 
 	"tcptour/tracer"
 )
 
-// StateOf returns an error matching [ErrUnsupported]: socket
+// Lookup returns an error matching [ErrUnsupported]: socket
 // diagnostics are only supported on Linux.
+func Lookup(ft tracer.FiveTuple) (Socket, error) {
+	return Socket{}, unsupported()
+}
+
+// StateOf returns an error matching [ErrUnsupported].
 func StateOf(ft tracer.FiveTuple) (State, error) {
 	return 0, unsupported()
 }
@@ -19,6 +25,16 @@ func StateOf(ft tracer.FiveTuple) (State, error) {
 // States returns an error matching [ErrUnsupported].
 func States(fts ...tracer.FiveTuple) (map[tracer.FiveTuple]State, error) {
 	return nil, unsupported()
+}
+
+// Sockets returns an error matching [ErrUnsupported].
+func Sockets(states ...State) ([]Socket, error) {
+	return nil, unsupported()
+}
+
+// Wait returns an error matching [ErrUnsupported].
+func Wait(ctx context.Context, ft tracer.FiveTuple, want string, ok func(Socket) bool) (Socket, error) {
+	return Socket{}, unsupported()
 }
 
 // WaitState returns an error matching [ErrUnsupported].
@@ -29,6 +45,12 @@ func WaitState(ctx context.Context, ft tracer.FiveTuple, want State) error {
 // WaitGone returns an error matching [ErrUnsupported].
 func WaitGone(ctx context.Context, ft tracer.FiveTuple) error {
 	return unsupported()
+}
+
+// TCPInfo returns an error matching [ErrUnsupported]: TCP_INFO as this
+// package reads it is Linux's.
+func TCPInfo(c net.Conn) (*Info, error) {
+	return nil, unsupported()
 }
 
 func unsupported() error {

@@ -64,3 +64,23 @@ var ErrNotFound = errors.New("no such socket")
 // other than Linux, which have no socket diagnostics. It is
 // [errors.ErrUnsupported].
 var ErrUnsupported = errors.ErrUnsupported
+
+// MarshalText returns the state's name, as String does, so that JSON
+// shows "TIME_WAIT" rather than 6.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a name that MarshalText returns.
+func (s *State) UnmarshalText(b []byte) error {
+	for i, n := range names {
+		if n != "" && n == string(b) {
+			*s = State(i)
+			return nil
+		}
+	}
+	var n uint8
+	if _, err := fmt.Sscanf(string(b), "State(%d)", &n); err == nil {
+		*s = State(n)
+		return nil
+	}
+	return fmt.Errorf("kernel: unknown TCP state %q", b)
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"tcptour/tracer"
+	"tcptour/tracer/kernel"
+)
+
+// The state machine as two columns, one per side of this lesson's
+// connection. A cell's {NAME} is a state: it prints as [NAME] when the
+// kernel reported that side in it, as NAME otherwise.
+var diagramRows = [][2]string{
+	{"client: connects, closes first", "server: listens, closes second"},
+	{"", ""},
+	{"       CLOSED", "       CLOSED"},
+	{"         │ connect: send SYN", "         │ listen"},
+	{"         ▼", "         ▼"},
+	{"    {SYN_SENT} ─ cancel, timeout ─▶ CLOSED", "     {LISTEN}"},
+	{"         │ rcv SYN-ACK: send ACK", "         │ rcv SYN: send SYN-ACK"},
+	{"         ▼", "         ▼"},
+	{"  {ESTABLISHED}", "    {SYN_RECV}"},
+	{"         │ close: send FIN", "         │ rcv ACK"},
+	{"         ▼", "         ▼"},
+	{"   {FIN_WAIT_1} ─ rcv FIN: send ACK ─┐", "  {ESTABLISHED}"},
+	{"         │ rcv ACK of FIN            ▼", "         │ rcv FIN: send ACK"},
+	{"         ▼                       {CLOSING}", "         ▼"},
+	{"   {FIN_WAIT_2}                      │", "   {CLOSE_WAIT}"},
+	{"         │ rcv FIN: send ACK         │", "         │ close: send FIN"},
+	{"         ▼                           │", "         ▼"},
+	{"   {TIME_WAIT} ◀─── rcv ACK of FIN ──┘", "    {LAST_ACK}"},
+	{"         │ 2·MSL: 60 s on Linux", "         │ rcv ACK of FIN"},
+	{"         ▼", "         ▼"},
+	{"       CLOSED", "       CLOSED"},
+}
+
+// diagram draws the state machine with the states the kernel reported
+// marked, then lists them in the order it reported them.
+func (k *kernelView) diagram() string {
+	seen := map[string]map[string]bool{"client": {}, "server": {}}
+	for _, v := range k.visited {
+		seen[v.side][v.state.String()] = true
+	}
+	var b strings.Builder
+	b.WriteString("\nThe TCP state machine, with Linux's names; [NAME]: the kernel reported that\nside's socket in it.\n\n")
+	const width = 46
+	for _, row := range diagramRows {
+		left, right := mark(row[0], seen["client"]), mark(row[1], seen["server"])
+		line := left + strings.Repeat(" ", max(1, width-utf8.RuneCountInString(left))) + right
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
+	}
+	// Each socket's changes of state, in the order the kernel reported
+	// them: a state reported again for the same socket is not news.
+	last := map[tracer.FiveTuple]kernel.State{}
+	var order []string
+	for _, v := range k.visited {
+		if s, ok := last[v.ft]; ok && s == v.state {
+			continue
+		}
+		last[v.ft] = v.state
+		order = append(order, fmt.Sprintf("%s (%s)", v.state, v.side))
+	}
+	b.WriteString("\n")
+	wrap(&b, "In the order the kernel reported them: "+strings.Join(order, " → ")+".", 80)
+	return b.String()
+}
+
+// wrap writes text to b in lines of at most width runes, breaking at
+// spaces.
+func wrap(b *strings.Builder, text string, width int) {
+	n := 0
+	for i, w := range strings.Fields(text) {
+		l := utf8.RuneCountInString(w)
+		if i > 0 && n+1+l > width {
+			b.WriteString("\n")
+			n = 0
+		} else if i > 0 {
+			b.WriteString(" ")
+			n++
+		}
+		b.WriteString(w)
+		n += l
+	}
+}
+
+// mark replaces each {NAME} in cell with [NAME] when seen[NAME], with
+// NAME between spaces otherwise, so that the columns keep their width.
+func mark(cell string, seen map[string]bool) string {
+	for {
+		i := strings.Index(cell, "{")
+		j := strings.Index(cell, "}")
+		if i < 0 || j < i {
+			return cell
+		}
+		name := cell[i+1 : j]
+		open, closing := " ", " "
+		if seen[name] {
+			open, closing = "[", "]"
+		}
+		cell = cell[:i] + open + name + closing + cell[j+1:]
+	}
+}
+
+// diagramStates lists every state the diagram draws, so that a test can
+// check that each has its place.
+func diagramStates() []kernel.State {
+	return []kernel.State{kernel.SynSent, kernel.Listen, kernel.SynRecv, kernel.Established, kernel.FinWait1,
+		kernel.FinWait2, kernel.Closing, kernel.CloseWait, kernel.LastAck, kernel.TimeWait}
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"tcptour/lessons/internal/lesson"
+	"tcptour/tracer"
+	"tcptour/tracer/kernel"
+)
+
+// What the kernel says about the lesson's sockets: the kernel lines of
+// the trace, the states the diagram marks, and the socket filters that
+// hold the short-lived states.
+
+// gone stands for "the kernel holds no such socket": RFC 9293's CLOSED.
+const gone kernel.State = 0
+
+// afterKernel, when set, runs after each kernel line, while the state
+// the line reports still holds: the tests compare it with ss -tan then.
+var afterKernel func(ft tracer.FiveTuple, said kernel.State)
+
+// kernelView puts what the kernel says about sockets in the trace, and
+// remembers the states it reported, for the diagram.
+type kernelView struct {
+	l       *lesson.Run
+	visited []visit
+	// refused is set once the kernel has refused a socket filter.
+	refused bool
+}
+
+// visit is a state the kernel reported, and whose socket was in it.
+type visit struct {
+	state kernel.State
+	side  string
+	ft    tracer.FiveTuple
+}
+
+// says asks the kernel about the socket ft, and, when the program still
+// holds it, reads its TCP_INFO through conn; it puts the answer in the
+// trace, in time order with the packets. why explains the state the
+// lesson expects, want; when the kernel says otherwise, the trace says
+// that instead. side ("client", "server") is whose state the diagram
+// marks; "" marks nothing.
+func (k *kernelView) says(side, who string, ft tracer.FiveTuple, conn net.Conn, want kernel.State, why string) {
+	got, err := kernel.Lookup(ft)
+	var said string
+	switch {
+	case errors.Is(err, kernel.ErrNotFound):
+		said, got.State = "gone", gone
+	case err != nil:
+		k.note(ft, who+": state unknown", fmt.Sprintf("The lesson could not ask the kernel (%v).", err))
+		return
+	default:
+		said = got.State.String()
+		if side != "" {
+			k.visited = append(k.visited, visit{got.State, side, ft})
+		}
+	}
+	if got.State != want {
+		why = fmt.Sprintf("The lesson expected %s here, so its explanation does not fit this run: "+
+			"read the packets around this line to see why.", name(want))
+	}
+	if got.State != gone {
+		why += " " + details(got)
+		info := got.Info
+		if conn != nil {
+			// The program holds the socket: getsockopt(TCP_INFO).
+			if i, err := kernel.TCPInfo(conn); err == nil {
+				info = i
+			}
+		}
+		if sum := summary(info); sum != "" {
+			why += " TCP_INFO: " + sum + "."
+		}
+	}
+	k.note(ft, who+": "+said, why)
+	if afterKernel != nil {
+		afterKernel(ft, got.State)
+	}
+}
+
+// awaits waits until the socket ft is in state want (or gone), then
+// says so as says does. The kernel cannot tell when a state changes, so
+// package kernel asks it every millisecond.
+func (k *kernelView) awaits(side, who string, ft tracer.FiveTuple, conn net.Conn, want kernel.State, why string) {
+	ctx, cancel := context.WithTimeout(k.l.Context(), 5*time.Second)
+	defer cancel()
+	// NOTE: ignoring a timeout: says reports the state the socket is
+	// in instead.
+	if want == gone {
+		_ = kernel.WaitGone(ctx, ft)
+	} else {
+		_ = kernel.WaitState(ctx, ft, want)
+	}
+	k.says(side, who, ft, conn, want, why)
+}
+
+// program reports the state of the program's own socket, as TCP_INFO
+// through conn gives it, where it differs from the connection's.
+func (k *kernelView) program(side, who string, ft tracer.FiveTuple, conn net.Conn, want kernel.State, why string) {
+	i, err := kernel.TCPInfo(conn)
+	if err != nil {
+		k.note(ft, who+": state unknown", fmt.Sprintf("The lesson could not read TCP_INFO (%v).", err))
+		return
+	}
+	if i.State != want {
+		why = fmt.Sprintf("The lesson expected %s here, so its explanation does not fit this run.", want)
+	}
+	k.note(ft, who+": "+i.State.String(), why)
+}
+
+// loseFINs attaches to the socket behind raw a filter that drops
+// incoming segments with FIN. Recent Linux kernels let only programs
+// with CAP_NET_ADMIN filter a TCP socket; without it the lesson says so
+// once and returns false, and goes on without losing FINs.
+func (k *kernelView) loseFINs(raw syscall.RawConn) (bool, error) {
+	err := attachDrop(raw, flagFIN)
+	switch {
+	case errors.Is(err, syscall.EPERM):
+		if !k.refused {
+			k.refused = true
+			k.l.Trace().Add(tracer.Event{Actor: "kernel", Phase: tracer.PhaseNote,
+				Text: "no socket filter: " + err.Error(),
+				Note: "Recent Linux kernels let only a program with CAP_NET_ADMIN attach a socket filter to a " +
+					"TCP socket. Run the lesson as root (sudo) to see the FINs lost and sent again. This run " +
+					"goes on without losing them, so the short states pass faster than the lesson can always ask."})
+		}
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+// wait polls the kernel until the socket ft satisfies ok; it gives up
+// after 5 s.
+func (k *kernelView) wait(ft tracer.FiveTuple, want string, ok func(kernel.Socket) bool) (kernel.Socket, error) {
+	ctx, cancel := context.WithTimeout(k.l.Context(), 5*time.Second)
+	defer cancel()
+	return kernel.Wait(ctx, ft, want, ok)
+}
+
+// acknowledged waits until all the socket ft has sent is acknowledged
+// (Send-Q 0), so that what TCP_INFO says next does not depend on when
+// a delayed ACK comes.
+func (k *kernelView) acknowledged(ft tracer.FiveTuple) error {
+	_, err := k.wait(ft, "Send-Q 0", func(s kernel.Socket) bool { return s.SendQ == 0 })
+	return err
+}
+
+func (k *kernelView) note(ft tracer.FiveTuple, text, note string) {
+	k.l.Trace().Add(tracer.Event{Actor: "kernel", Phase: tracer.PhaseNote, Proto: "tcp",
+		Local: ft.Local, Remote: ft.Remote, Text: text, Note: note})
+}
+
+func name(s kernel.State) string {
+	if s == gone {
+		return "no socket"
+	}
+	return s.String()
+}
+
+// details says what ss -tano would show of s besides its state: the
+// queues and the timer.
+func details(s kernel.Socket) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "The kernel says: Recv-Q %d, Send-Q %d; ", s.RecvQ, s.SendQ)
+	left := short(s.Expires)
+	switch s.Timer {
+	case kernel.TimerOff:
+		b.WriteString("no timer.")
+	case kernel.TimerOn:
+		fmt.Fprintf(&b, "retransmission timer on, due in %s, %d retransmissions so far.", left, s.Retrans)
+	case kernel.TimerKeepalive:
+		fmt.Fprintf(&b, "keepalive timer, due in %s.", left)
+	case kernel.TimerTimeWait:
+		fmt.Fprintf(&b, "TIME_WAIT timer, due in %s: then the kernel releases the socket.", left)
+	default:
+		fmt.Fprintf(&b, "%s timer, due in %s.", s.Timer, left)
+	}
+	return b.String()
+}
+
+// summary picks from TCP_INFO what teaches something in its state.
+func summary(i *kernel.Info) string {
+	if i == nil {
+		return ""
+	}
+	switch i.State {
+	case kernel.Listen:
+		return "" // the queue is Recv-Q
+	case kernel.SynSent:
+		return fmt.Sprintf("unacked %d (the SYN), retransmission timeout (rto) %s", i.Unacked, short(i.RTO))
+	case kernel.Established:
+		return fmt.Sprintf("rtt %s ±%s, rto %s, congestion window %d segments of up to %d bytes (mss), "+
+			"%d bytes acknowledged by the peer, %d received", short(i.RTT), short(i.RTTVar), short(i.RTO),
+			i.SndCwnd, i.SndMSS, i.BytesAcked, i.BytesReceived)
+	case kernel.FinWait1, kernel.LastAck:
+		return fmt.Sprintf("unacked %d (the FIN), rto %s, %d retransmitted so far", i.Unacked, short(i.RTO), i.TotalRetrans)
+	}
+	return fmt.Sprintf("unacked %d, %d retransmitted in all, %d bytes acknowledged by the peer, %d received",
+		i.Unacked, i.TotalRetrans, i.BytesAcked, i.BytesReceived)
+}
+
+// short formats a duration for people, to the millisecond below a
+// second and to the second above: "0.031 ms", "204 ms", "60 s".
+func short(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return tracer.FormatDuration(d)
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds())
+	}
+	return fmt.Sprintf("%d s", int64(d.Round(time.Second).Seconds()))
+}

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"go.uber.org/goleak"
+
+	"tcptour/lessons/internal/lesson"
+	"tcptour/lessons/internal/lessontest"
+	"tcptour/tracer"
+	"tcptour/tracer/kernel"
+)
+
+// The states of the acceptance, in the order the lesson shows
+// them.
+var walk = []string{
+	"kernel note the server's listening socket: LISTEN",
+	"kernel note the client's socket: SYN_SENT",
+	"kernel note the client's socket: ESTABLISHED",
+	"kernel note the client's socket: FIN_WAIT_1",
+	"kernel note the client's socket: FIN_WAIT_2",
+	"kernel note the server's socket: CLOSE_WAIT",
+	"kernel note the server's socket: LAST_ACK",
+	"kernel note the client's socket: TIME_WAIT",
+}
+
+func TestLesson(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the lesson needs Linux's socket diagnostics and socket filters")
+	}
+	res := lessontest.Run(t, info, run)
+	// The walk itself, then each state with what caused it.
+	lessontest.Order(t, res.Events, walk...)
+	lessontest.Order(t, res.Events,
+		"server listen",
+		"kernel note the server's listening socket: LISTEN",
+		// A full queue: the first client fills it, the second one's
+		// SYN is dropped: SYN_SENT until the dial is cancelled.
+		"server listen",
+		"client connect-done",
+		"kernel note the busy server's listening socket: LISTEN",
+		"client connect-start",
+		"kernel note the client's socket: SYN_SENT",
+		"client error operation was canceled",
+		"kernel note the client's socket: gone",
+		"client close",
+		"server close listener",
+		// The real connection.
+		"client connect-done",
+		"server accept",
+		"client write I am Chuck Norris!",
+		"client read You said",
+		"kernel note the client's socket: ESTABLISHED",
+		"kernel note the server's socket: ESTABLISHED",
+		// The client's FIN is lost: FIN_WAIT_1, the server still open.
+		"client close-write",
+		"kernel note the client's socket: FIN_WAIT_1",
+		"kernel note the server's socket: ESTABLISHED",
+		// Its second copy gets through.
+		"server eof",
+		"kernel note the server's socket: CLOSE_WAIT",
+		"kernel note the client's socket: FIN_WAIT_2",
+		// The server forgets to close; the client waits in vain.
+		"client error i/o timeout",
+		"kernel note the server's socket: CLOSE_WAIT",
+		"kernel note the client's socket: FIN_WAIT_2",
+		// The server's FIN is lost: LAST_ACK.
+		"server close",
+		"kernel note the server's socket: LAST_ACK",
+		"kernel note the client's socket: FIN_WAIT_2",
+		// Its second copy gets through.
+		"client eof",
+		"kernel note the server's socket: gone",
+		"kernel note the client's socket: TIME_WAIT",
+		"kernel note the client's own socket: CLOSE",
+		"client close",
+		"server close listener",
+		"kernel note the server's listening socket: gone",
+		"kernel note the client's socket: TIME_WAIT",
+	)
+	for _, e := range res.Events {
+		if e.Actor == "kernel" && strings.Contains(e.Note, "expected") {
+			t.Errorf("the kernel said something the lesson did not expect: %s: %s", e.Text, e.Note)
+		}
+	}
+	// The diagram, with the states visited marked, is in the pretty
+	// output only.
+	for _, want := range []string{"[LISTEN]", "[SYN_SENT]", "[ESTABLISHED]", "[FIN_WAIT_1]", "[FIN_WAIT_2]",
+		"[CLOSE_WAIT]", "[LAST_ACK]", "[TIME_WAIT]", " SYN_RECV ", " CLOSING "} {
+		if !strings.Contains(res.Pretty, want) {
+			t.Errorf("the diagram lacks %q:\n%s", want, res.Pretty)
+		}
+	}
+	order := "In the order the kernel reported them: LISTEN (server) → SYN_SENT (client) → ESTABLISHED (client) → " +
+		"ESTABLISHED (server) → FIN_WAIT_1 (client) → CLOSE_WAIT (server) → FIN_WAIT_2 (client) → " +
+		"LAST_ACK (server) → TIME_WAIT (client)."
+	if !strings.Contains(strings.Join(strings.Fields(res.Pretty), " "), order) {
+		t.Errorf("the pretty output lacks %q", order)
+	}
+}
+
+func TestLessonOnTheWire(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the lesson needs Linux")
+	}
+	ev := lessontest.RunCapture(t, info, run)
+	lessontest.Order(t, ev,
+		// The first client fills the busy server's queue; the second
+		// one's SYN gets nothing back.
+		"wire packet SYN client→server",
+		"wire packet SYN ACK server→client",
+		"wire packet ACK client→server len 0",
+		"kernel note the busy server's listening socket: LISTEN",
+		"client connect-start",
+		"wire packet SYN client→server",
+		"kernel note the client's socket: SYN_SENT",
+		"kernel note the client's socket: gone",
+		// Closing the busy listener resets the queued connection.
+		"server close listener",
+		"wire packet RST ACK server→client",
+		// The connection.
+		"wire packet SYN client→server",
+		"wire packet SYN ACK server→client",
+		"wire packet ACK client→server len 0",
+		"kernel note the client's socket: ESTABLISHED",
+		// The client's FIN, dropped by the server's filter, and sent
+		// again.
+		"client close-write",
+		"wire packet FIN ACK client→server",
+		"kernel note the client's socket: FIN_WAIT_1",
+		"kernel note the server's socket: ESTABLISHED",
+		"wire packet FIN ACK client→server",
+		"server eof",
+		"wire packet ACK server→client len 0",
+		"kernel note the client's socket: FIN_WAIT_2",
+		// The server's FIN, dropped by the client's filter, and sent
+		// again; the client's ACK.
+		"server close",
+		"wire packet FIN ACK server→client",
+		"kernel note the server's socket: LAST_ACK",
+		"wire packet FIN ACK server→client",
+		"wire packet ACK client→server len 0",
+		"kernel note the server's socket: gone",
+		"kernel note the client's socket: TIME_WAIT",
+	)
+	// Per connection, the segments in order, and the time between each
+	// FIN and its copy: the retransmission timeout, 200 ms at least.
+	segs := map[int][]string{}
+	fins := map[string][]time.Time{}
+	for _, e := range ev {
+		p := e.Packet
+		if p == nil || p.Proto != "tcp" {
+			continue
+		}
+		segs[e.Conn] = append(segs[e.Conn], fmt.Sprintf("%s %s→%s", p.Flags, p.From, p.To))
+		if strings.Contains(p.Flags, "FIN") && e.Conn == 3 {
+			fins[p.From] = append(fins[p.From], e.Time)
+		}
+	}
+	if got := strings.Join(segs[2], ", "); got != "SYN client→server" {
+		t.Errorf("the dial to the full queue: %s; want one SYN and nothing else", got)
+	}
+	want := "SYN client→server, SYN ACK server→client, ACK client→server, PSH ACK client→server, ACK server→client, " +
+		"PSH ACK server→client, ACK client→server, " +
+		"FIN ACK client→server, FIN ACK client→server, ACK server→client, " +
+		"FIN ACK server→client, FIN ACK server→client, ACK client→server"
+	if got := strings.Join(segs[3], ", "); got != want {
+		t.Errorf("connection #3:\n\t%s\nwant\n\t%s", got, want)
+	}
+	for side, times := range fins {
+		if len(times) != 2 {
+			t.Errorf("the %s sent %d FINs, want 2 (one lost, one retransmitted)", side, len(times))
+			continue
+		}
+		if rto := times[1].Sub(times[0]); rto < 200*time.Millisecond || rto > time.Second {
+			t.Errorf("the %s's FIN went again after %v, want the RTO: 200 ms or a little more", side, rto)
+		}
+	}
+}
+
+// At each kernel line the state it reports still holds (the filters and
+// the lesson's own waits hold it), so ss -tan run then must show the
+// same.
+func TestStatesAgreeWithSS(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the lesson needs Linux")
+	}
+	ss, err := exec.LookPath("ss")
+	if err != nil {
+		t.Skip("ss (iproute2) is not installed: nothing to compare with")
+	}
+	defer goleak.VerifyNone(t)
+	var checked []string
+	afterKernel = func(ft tracer.FiveTuple, said kernel.State) {
+		out, err := exec.Command(ss, "-tan").Output()
+		if err != nil {
+			t.Errorf("ss -tan: %v", err)
+			return
+		}
+		row, found := ssRow(string(out), ft)
+		switch {
+		case said == gone && found:
+			t.Errorf("%s: the lesson said gone, ss -tan shows %s", ft, row)
+		case said != gone && !found:
+			t.Errorf("%s: the lesson said %s, ss -tan shows no such socket", ft, said)
+		case said != gone && row[0] != ssName(said):
+			t.Errorf("%s: the lesson said %s, ss -tan shows %s", ft, said, row[0])
+		default:
+			checked = append(checked, name(said))
+		}
+	}
+	defer func() { afterKernel = nil }()
+	if err := lesson.Exec(context.Background(), info, lesson.Options{JSON: true, Capture: "off", Out: io.Discard}, run); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"LISTEN", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "no socket"} {
+		if !slices.Contains(checked, s) {
+			t.Errorf("%s was never compared with ss; compared: %v", s, checked)
+		}
+	}
+	t.Logf("compared with ss -tan: %s", strings.Join(checked, ", "))
+}
+
+// ssRow finds the row of ss -tan for the socket ft: its fields, State
+// first.
+func ssRow(out string, ft tracer.FiveTuple) ([]string, bool) {
+	peer := "0.0.0.0:*"
+	if ft.Remote.IsValid() {
+		peer = ft.Remote.String()
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 5 && f[3] == ft.Local.String() && f[4] == peer {
+			return f, true
+		}
+	}
+	return nil, false
+}
+
+// ssName is ss's spelling of a state.
+func ssName(s kernel.State) string {
+	if s == kernel.Established {
+		return "ESTAB"
+	}
+	return strings.ReplaceAll(s.String(), "_", "-")
+}
+
+// Without CAP_NET_RAW the lesson says why in one line and goes on; the
+// kernel lines and the socket filters need no privilege.
+func TestLessonWithoutCapturePermission(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the lesson needs Linux")
+	}
+	lessontest.RunUnprivileged(t, info)
+}
+
+func TestLessonInterrupted(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the lesson needs Linux")
+	}
+	lessontest.RunInterrupted(t, info)
+}
+
+// Every state of the machine has its place in the diagram, once per
+// side at most, and marking keeps the columns where they are.
+func TestDiagram(t *testing.T) {
+	for _, s := range diagramStates() {
+		n := 0
+		for _, row := range diagramRows {
+			n += strings.Count(row[0]+row[1], "{"+s.String()+"}")
+		}
+		if n == 0 || (n > 1 && s != kernel.Established) {
+			t.Errorf("%s appears %d times in the diagram", s, n)
+		}
+	}
+	var none, all kernelView
+	for _, s := range diagramStates() {
+		for _, side := range []string{"client", "server"} {
+			all.visited = append(all.visited, visit{state: s, side: side})
+		}
+	}
+	plain, marked := none.diagram(), all.diagram()
+	for _, s := range diagramStates() {
+		if strings.Contains(plain, "["+s.String()+"]") {
+			t.Errorf("nothing visited, yet %s is marked:\n%s", s, plain)
+		}
+		if !strings.Contains(marked, "["+s.String()+"]") {
+			t.Errorf("all visited, yet %s is not marked:\n%s", s, marked)
+		}
+	}
+	pl, ml := strings.Split(plain, "\n"), strings.Split(marked, "\n")
+	for i := range min(len(pl), len(ml)) {
+		if strings.HasPrefix(pl[i], "In the order") {
+			break
+		}
+		if utf8.RuneCountInString(strings.TrimRight(pl[i], " ")) > 80 {
+			t.Errorf("diagram line %d is wider than 80 columns: %q", i, pl[i])
+		}
+		// The same line with marks has its arrows in the same columns.
+		if a, b := strings.IndexRune(pl[i], '│'), strings.IndexRune(ml[i], '│'); a != b {
+			t.Errorf("line %d: marking moved an arrow:\n%s\n%s", i, pl[i], ml[i])
+		}
+	}
+}

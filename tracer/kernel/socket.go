@@ -1,0 +1,171 @@
+package kernel
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"tcptour/tracer"
+)
+
+// Socket is what the kernel's socket diagnostics say about one TCP
+// socket: a row of `ss -tanoi`.
+type Socket struct {
+	// Local and Remote are the socket's addresses seen from its own
+	// end, IPv4-mapped IPv6 addresses unmapped as the tracer does; a
+	// listener has no Remote.
+	Local  netip.AddrPort `json:"local"`
+	Remote netip.AddrPort `json:"remote,omitzero"`
+	State  State          `json:"state"`
+	// RecvQ is ss's Recv-Q. For a listener it counts the connections
+	// whose handshake is done and that wait for Accept; for a
+	// connection, the bytes received that no Read has taken.
+	RecvQ uint32 `json:"recv_q"`
+	// SendQ is ss's Send-Q. For a listener it is the backlog, the
+	// longest the accept queue may grow; for a connection, the bytes
+	// sent (or queued to send) that the peer has not acknowledged.
+	SendQ uint32 `json:"send_q"`
+	// Inode is the socket's inode, as in /proc/PID/fd: 0 while no file
+	// descriptor refers to it (a connection nobody has accepted yet, a
+	// socket in TIME_WAIT).
+	Inode uint32 `json:"inode"`
+	// UID is the user who opened it.
+	UID uint32 `json:"uid"`
+	// Timer is the timer running on the socket, Expires the time left
+	// until it fires, and Retrans the retransmissions (or keepalive or
+	// zero-window probes) it has sent so far: ss -o prints the three as
+	// timer:(on,200ms,0).
+	Timer   Timer         `json:"timer"`
+	Expires time.Duration `json:"expires_ns"`
+	Retrans uint8         `json:"retrans"`
+	// Info is the socket's TCP_INFO, as the kernel gives it with the
+	// answer (ss -i); nil for sockets that have none: those in
+	// TIME_WAIT, and connection requests not yet established.
+	Info *Info `json:"info,omitempty"`
+}
+
+// Tuple returns the socket's five-tuple, seen from its own end.
+func (s Socket) Tuple() tracer.FiveTuple {
+	return tracer.FiveTuple{Proto: "tcp", Local: s.Local, Remote: s.Remote}
+}
+
+// String formats the socket as a line of ss does, roughly:
+// "FIN_WAIT_1 127.0.0.1:52844 127.0.0.1:6969 Recv-Q 0 Send-Q 1 timer:(on,200ms,0)";
+// a listener's peer is "*".
+func (s Socket) String() string {
+	var b strings.Builder
+	peer := "*"
+	if s.Remote.IsValid() {
+		peer = s.Remote.String()
+	}
+	fmt.Fprintf(&b, "%s %s %s Recv-Q %d Send-Q %d", s.State, s.Local, peer, s.RecvQ, s.SendQ)
+	if s.Timer != TimerOff {
+		left := s.Expires.Round(time.Millisecond).String() // "200ms"
+		if s.Expires >= time.Second {
+			left = fmt.Sprintf("%ds", int64(s.Expires.Round(time.Second)/time.Second)) // "60s", not "1m0s"
+		}
+		fmt.Fprintf(&b, " timer:(%s,%s,%d)", s.Timer, left, s.Retrans)
+	}
+	return b.String()
+}
+
+// Timer names the timer the kernel runs on a socket, with ss's names.
+type Timer uint8
+
+// The timers, with the numbers of struct inet_diag_msg's idiag_timer.
+const (
+	TimerOff       Timer = iota // no timer: the socket waits for its program or its peer
+	TimerOn                     // retransmission: unacknowledged data, SYN or FIN will be sent again
+	TimerKeepalive              // keepalive (also an orphaned FIN_WAIT_2's timeout)
+	TimerTimeWait               // TIME_WAIT (or an orphaned FIN_WAIT_2) until the kernel releases it
+	TimerPersist                // zero-window probes: the peer's receive window is closed
+)
+
+var timerNames = [...]string{"off", "on", "keepalive", "timewait", "persist"}
+
+// String returns ss's name for the timer: "on", "keepalive",
+// "timewait", …
+func (t Timer) String() string {
+	if int(t) < len(timerNames) {
+		return timerNames[t]
+	}
+	return fmt.Sprintf("Timer(%d)", uint8(t))
+}
+
+// MarshalText returns the timer's name.
+func (t Timer) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// UnmarshalText reads a name that MarshalText returns.
+func (t *Timer) UnmarshalText(b []byte) error {
+	for i, n := range timerNames {
+		if n == string(b) {
+			*t = Timer(i)
+			return nil
+		}
+	}
+	var n uint8
+	if _, err := fmt.Sscanf(string(b), "Timer(%d)", &n); err == nil {
+		*t = Timer(n)
+		return nil
+	}
+	return fmt.Errorf("kernel: unknown timer %q", b)
+}
+
+// Info is a socket's TCP_INFO (struct tcp_info in linux/tcp.h): what the
+// kernel's TCP knows about the connection. `ss -ti` shows the same.
+type Info struct {
+	State State `json:"state"`
+	// RTT is the smoothed round-trip time, RTTVar its variation (both
+	// measured on acknowledgements), RTO the retransmission timeout
+	// they give: how long the kernel waits for an ACK before sending
+	// again (200 ms at least on Linux).
+	RTT    time.Duration `json:"rtt_ns"`
+	RTTVar time.Duration `json:"rttvar_ns"`
+	RTO    time.Duration `json:"rto_ns"`
+	// SndCwnd is the congestion window, in segments: how many may be
+	// in flight unacknowledged.
+	SndCwnd uint32 `json:"snd_cwnd"`
+	// SndMSS and RcvMSS are the largest segments sent and received, in
+	// bytes of payload.
+	SndMSS uint32 `json:"snd_mss"`
+	RcvMSS uint32 `json:"rcv_mss"`
+	// Unacked is the number of segments sent and not yet acknowledged
+	// (a SYN and a FIN count as one each). For a listener the kernel
+	// puts there the number of connections waiting for Accept.
+	Unacked uint32 `json:"unacked"`
+	// Retransmits counts the retransmission timeouts in a row, since
+	// the last ACK that moved things on; Retrans the segments
+	// retransmitted and still unacknowledged; TotalRetrans all the
+	// segments ever retransmitted.
+	Retransmits  uint8  `json:"retransmits"`
+	Retrans      uint32 `json:"retrans"`
+	TotalRetrans uint32 `json:"total_retrans"`
+	// SndWnd is the receive window the peer advertised last, in bytes:
+	// 0 when its buffer is full. Probes counts the zero-window (or
+	// keepalive) probes sent and not answered, Backoff how often the
+	// retransmission or probe timer has doubled.
+	SndWnd  uint32 `json:"snd_wnd"`
+	Probes  uint8  `json:"probes"`
+	Backoff uint8  `json:"backoff"`
+	// BytesAcked is how far the peer's acknowledgements have moved,
+	// BytesReceived how far this side's have: both count sequence
+	// numbers, so the bytes of data plus one for a FIN, and the
+	// connecting side's BytesAcked one more for its SYN.
+	BytesAcked    uint64 `json:"bytes_acked"`
+	BytesReceived uint64 `json:"bytes_received"`
+}
+
+// String is a short summary for people:
+// "ESTABLISHED rtt 0.031 ms ±0.015 ms rto 201 ms cwnd 10 mss 65483 unacked 0 retrans 0 acked 18 B received 29 B".
+func (i *Info) String() string {
+	if i == nil {
+		return "no TCP_INFO"
+	}
+	if i.State == Listen {
+		return fmt.Sprintf("LISTEN %d waiting for Accept", i.Unacked)
+	}
+	return fmt.Sprintf("%s rtt %s ±%s rto %s cwnd %d mss %d unacked %d retrans %d acked %d B received %d B",
+		i.State, tracer.FormatDuration(i.RTT), tracer.FormatDuration(i.RTTVar), tracer.FormatDuration(i.RTO),
+		i.SndCwnd, i.SndMSS, i.Unacked, i.TotalRetrans, i.BytesAcked, i.BytesReceived)
+}

@@ -1,0 +1,88 @@
+//go:build linux
+
+package kernel
+
+import (
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// TCPInfo reads the TCP_INFO of c's socket with getsockopt, as `ss -ti`
+// shows it. c is a *net.TCPConn or a connection that wraps one and has
+// a NetConn method returning it, as the tracer's connections do. It
+// works until c is closed: a socket the program has let go of can still
+// be read with [Lookup], whose answer holds its TCP_INFO.
+func TCPInfo(c net.Conn) (*Info, error) {
+	sc, err := syscallConn(c)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("kernel: TCP_INFO: %w", err)
+	}
+	var ti *unix.TCPInfo
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		ti, serr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	}); err != nil {
+		return nil, fmt.Errorf("kernel: TCP_INFO: %w", err)
+	}
+	if serr != nil {
+		return nil, fmt.Errorf("kernel: TCP_INFO: %w", serr)
+	}
+	return newInfo(ti), nil
+}
+
+// syscallConn unwraps c, through NetConn methods, down to a connection
+// that has a socket.
+func syscallConn(c net.Conn) (syscall.Conn, error) {
+	for range 10 {
+		if sc, ok := c.(syscall.Conn); ok {
+			return sc, nil
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = u.NetConn()
+	}
+	return nil, fmt.Errorf("kernel: TCP_INFO: %T has no socket", c)
+}
+
+// parseTCPInfo reads a struct tcp_info as the kernel wrote it, in the
+// machine's own layout (padding included), as getsockopt would have
+// filled it. An older kernel writes a shorter struct: the fields it
+// lacks stay 0; a newer one a longer struct, cut here.
+func parseTCPInfo(b []byte) *Info {
+	var ti unix.TCPInfo
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&ti)), unsafe.Sizeof(ti)), b)
+	return newInfo(&ti)
+}
+
+func newInfo(ti *unix.TCPInfo) *Info {
+	us := func(v uint32) time.Duration { return time.Duration(v) * time.Microsecond }
+	return &Info{
+		State:         State(ti.State),
+		RTT:           us(ti.Rtt),
+		RTTVar:        us(ti.Rttvar),
+		RTO:           us(ti.Rto),
+		SndCwnd:       ti.Snd_cwnd,
+		SndMSS:        ti.Snd_mss,
+		RcvMSS:        ti.Rcv_mss,
+		Unacked:       ti.Unacked,
+		Retransmits:   ti.Retransmits,
+		Retrans:       ti.Retrans,
+		TotalRetrans:  ti.Total_retrans,
+		SndWnd:        ti.Snd_wnd,
+		Probes:        ti.Probes,
+		Backoff:       ti.Backoff,
+		BytesAcked:    ti.Bytes_acked,
+		BytesReceived: ti.Bytes_received,
+	}
+}
