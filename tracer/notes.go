@@ -125,6 +125,8 @@ func errorNote(op string, err error) string {
 		return "The deadline passed before the operation finished (a timeout)."
 	case errors.Is(err, syscall.ETIMEDOUT):
 		return "The kernel gave up (ETIMEDOUT): its SYNs, or its retransmitted data, went unanswered through all its retries."
+	case errors.Is(err, context.Canceled) && op == "connect":
+		return "The program gave up the dial (its context was cancelled): the kernel drops the half-open attempt and sends nothing more."
 	case errors.Is(err, net.ErrClosed):
 		return "This program had already closed the socket."
 	}

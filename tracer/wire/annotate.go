@@ -216,6 +216,9 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 			add("Its options: %s.", describeOptions(t.Options))
 		}
 	}
+	if t.Flags.Has(capture.FIN) && me.sentFIN && p.Seq+uint32(p.Len) == me.finSeq && !me.finAcked {
+		add("The %s's kernel sends its FIN again, with the same sequence number: no ACK came for it, and its retransmission timer fired (at least 200 ms on Linux, doubling each time).", from)
+	}
 	if t.Flags.Has(capture.FIN) && !me.sentFIN {
 		me.firstFIN = !peer.sentFIN
 		me.finSeq = p.Seq + uint32(p.Len)
