@@ -43,7 +43,13 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	} else {
 		printer = tracer.NewPretty(stdout, tracer.ColorWanted(stdout, cfg.noColor))
 	}
-	tl, skipped, err := wire.NewTimeline("server", printer, say, wire.Config{Mode: cfg.capture, PCAP: cfg.pcap})
+	// The server runs for long: its trace keeps no event once printed,
+	// unless -mermaid needs them all at exit.
+	history := tracer.NoHistory
+	if cfg.mermaid != "" {
+		history = 0
+	}
+	tl, skipped, err := wire.NewTimeline("server", printer, say, wire.Config{Mode: cfg.capture, PCAP: cfg.pcap, History: history})
 	if err != nil {
 		return err
 	}

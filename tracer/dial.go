@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
@@ -48,7 +49,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
-	port, err := d.resolver(nil).LookupPort(ctx, network, portStr)
+	port, err := d.lookupPort(ctx, network, portStr)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
@@ -83,6 +84,19 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		}
 	}
 	return nil, firstErr
+}
+
+// numericPort is the resolver that turns a port number into a port:
+// LookupPort looks nothing up for one, whatever the resolver, so one
+// made once does, rather than one made per dial.
+var numericPort = &net.Resolver{PreferGo: true}
+
+// lookupPort is d's resolver's LookupPort.
+func (d *Dialer) lookupPort(ctx context.Context, network, service string) (int, error) {
+	if service != "" && strings.Trim(service, "0123456789") == "" {
+		return numericPort.LookupPort(ctx, network, service)
+	}
+	return d.resolver(nil).LookupPort(ctx, network, service)
 }
 
 // lookup resolves host, or parses it when it is an IP literal, calling

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,20 +43,35 @@ func defaultNote(e Event) string {
 		return fmt.Sprintf("The resolver asked the DNS server at %s and got %s back in %s: questions and answers are datagrams on the wire.",
 			strings.Join(e.DNSServers, ", "), joinAddrs(e.Addrs), FormatDuration(e.Duration))
 	case PhaseDNSSkip:
-		return fmt.Sprintf("%s is an IP literal: there is nothing to look up, so no DNS query is sent and the connect starts at once.", e.Name)
+		return e.Name + " is an IP literal: there is nothing to look up, so no DNS query is sent and the connect starts at once."
 	case PhaseConnectStart:
-		return fmt.Sprintf("connect(2): the client's kernel sends a SYN to %s, and Dial waits for the answer.", e.Remote)
+		var a [160]byte
+		b := append(a[:0], "connect(2): the client's kernel sends a SYN to "...)
+		b = appendAddrPort(b, e.Remote)
+		return string(append(b, ", and Dial waits for the answer."...))
 	case PhaseConnectDone:
-		return fmt.Sprintf("The three-way handshake (SYN, SYN-ACK, ACK) is done: Dial returned %s after connect started. Accept plays no part in it. "+
-			"The client's end is port %d, and the five-tuple %s now names this connection.",
-			FormatDuration(e.Duration), e.Local.Port(), e.Tuple())
+		var a [400]byte
+		b := append(a[:0], "The three-way handshake (SYN, SYN-ACK, ACK) is done: Dial returned "...)
+		b = appendDuration(b, e.Duration)
+		b = append(b, " after connect started. Accept plays no part in it. The client's end is port "...)
+		b = strconv.AppendUint(b, uint64(e.Local.Port()), 10)
+		b = append(append(b, ", and the five-tuple "...), e.Proto...)
+		b = appendAddrPort(append(b, ' '), e.Local)
+		b = appendAddrPort(append(b, " ↔ "...), e.Remote)
+		return string(append(b, " now names this connection."...))
 	case PhaseAccept:
-		return fmt.Sprintf("Accept took connection #%d from %s off the listener's queue; the kernel had already completed its handshake. "+
-			"It is a new socket with its own five-tuple; the listener goes on listening.", e.Conn, e.Remote)
+		var a [320]byte
+		b := strconv.AppendInt(append(a[:0], "Accept took connection #"...), int64(e.Conn), 10)
+		b = appendAddrPort(append(b, " from "...), e.Remote)
+		return string(append(b, " off the listener's queue; the kernel had already completed its handshake. It is a new socket with its own five-tuple; the listener goes on listening."...))
 	case PhaseRead:
-		return fmt.Sprintf("Read copied %s out of the kernel's receive buffer. The kernel acknowledges data by itself; reading only empties the buffer.", plural(e.Bytes, "byte"))
+		var a [200]byte
+		b := appendPlural(append(a[:0], "Read copied "...), e.Bytes, "byte")
+		return string(append(b, " out of the kernel's receive buffer. The kernel acknowledges data by itself; reading only empties the buffer."...))
 	case PhaseWrite:
-		return fmt.Sprintf("Write hands %s to the kernel's send buffer and returns once all are in it; the kernel sends them as segments and resends any that are lost.", plural(e.Bytes, "byte"))
+		var a [200]byte
+		b := appendPlural(append(a[:0], "Write hands "...), e.Bytes, "byte")
+		return string(append(b, " to the kernel's send buffer and returns once all are in it; the kernel sends them as segments and resends any that are lost."...))
 	case PhaseEOF:
 		return "Read returned io.EOF: the peer's FIN arrived, so it will send nothing more (Node's 'end' event). This side may still write: a peer that only half-closed (CloseWrite) reads it; one that closed fully answers with RST."
 	case PhaseCloseWrite:
@@ -83,8 +99,12 @@ func closeNote(i CloseInfo) string {
 	default:
 		what = "This side closes first (the active close): the kernel sends FIN, or RST if received data was left unread."
 	}
-	return fmt.Sprintf("%s The connection read %s and wrote %s in %s.",
-		what, plural(int(i.BytesIn), "byte"), plural(int(i.BytesOut), "byte"), FormatDuration(i.Lifetime))
+	var a [300]byte
+	b := append(append(a[:0], what...), " The connection read "...)
+	b = appendPlural(b, int(i.BytesIn), "byte")
+	b = appendPlural(append(b, " and wrote "...), int(i.BytesOut), "byte")
+	b = appendDuration(append(b, " in "...), i.Lifetime)
+	return string(append(b, '.'))
 }
 
 // errorNote explains a failed operation by its cause.

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -19,6 +20,15 @@ const (
 // (`hex 00ff10`). Longer data is cut and the rest counted:
 // `"aaaa…" (+936 bytes)`.
 func Preview(data []byte) string {
+	if plainASCII(data) {
+		// What strconv.Quote returns for it, in one allocation.
+		var b strings.Builder
+		b.Grow(len(data) + 2)
+		b.WriteByte('"')
+		b.Write(data)
+		b.WriteByte('"')
+		return b.String()
+	}
 	if isText(data) {
 		shown := data
 		if len(shown) > maxTextPreview {
@@ -43,6 +53,21 @@ func Preview(data []byte) string {
 		s += fmt.Sprintf("… (+%d bytes)", rest)
 	}
 	return s
+}
+
+// plainASCII reports whether data is short enough to show whole and only
+// printable ASCII that strconv.Quote leaves as it is (no " or \): the
+// common case, previewed without strconv.
+func plainASCII(data []byte) bool {
+	if len(data) > maxTextPreview {
+		return false
+	}
+	for _, c := range data {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // isText reports whether data is UTF-8 without control characters other

@@ -2,10 +2,14 @@ package tracer
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
@@ -14,16 +18,227 @@ import (
 // NewJSON returns a printer that writes each event as one JSON object on
 // its own line (JSON Lines). The fields are documented in
 // docs/trace-format.md. A nil w means os.Stdout.
+//
+// The output is what encoding/json's Encoder writes for an Event; the
+// printer builds it without reflection or allocation, in one buffer,
+// with one Write per event. Like the Encoder, after a Write fails it
+// returns that error and writes nothing more. It is safe for concurrent
+// use.
 func NewJSON(w io.Writer) Printer {
 	if w == nil {
 		w = os.Stdout
 	}
-	return jsonPrinter{json.NewEncoder(w)}
+	return &jsonPrinter{w: w}
 }
 
-type jsonPrinter struct{ enc *json.Encoder }
+type jsonPrinter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte
+	err error // the first error writing: sticky, as json.Encoder's
+}
 
-func (p jsonPrinter) Print(e Event) error { return p.enc.Encode(e) }
+func (p *jsonPrinter) Print(e Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	b, ok := appendJSON(p.buf[:0], &e)
+	if !ok {
+		// A time json cannot hold (a year outside 0 to 9999): let
+		// encoding/json say so, as before.
+		m, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		b = append(append(b[:0], m...), '\n')
+	}
+	p.keep(b)
+	if _, err := p.w.Write(b); err != nil {
+		p.err = err
+		return err
+	}
+	return nil
+}
+
+// keep keeps b for the next event, unless one huge event made it big.
+func (p *jsonPrinter) keep(b []byte) {
+	if cap(b) <= maxKeptBuffer {
+		p.buf = b
+	} else {
+		p.buf = nil
+	}
+}
+
+const maxKeptBuffer = 64 << 10
+
+// appendJSON appends e as encoding/json's Encoder writes it: the fields in
+// order, with their tags' names, omitempty and omitzero, strings escaped
+// the same way (HTML characters too), and a newline. It reports false,
+// with b unchanged, for what it leaves to encoding/json: a time whose
+// year is outside 0 to 9999, which Time.MarshalJSON refuses.
+func appendJSON(b []byte, e *Event) ([]byte, bool) {
+	start := len(b)
+	b = strconv.AppendInt(append(b, `{"seq":`...), e.Seq, 10)
+	b = append(b, `,"time":"`...)
+	tb, err := e.Time.AppendText(b)
+	if err != nil {
+		return b[:start], false
+	}
+	b = append(tb, '"')
+	b = strconv.AppendInt(append(b, `,"elapsed_ns":`...), int64(e.Elapsed), 10)
+	if e.Step != 0 {
+		b = strconv.AppendInt(append(b, `,"step":`...), int64(e.Step), 10)
+	}
+	b = appendJSONString(append(b, `,"actor":`...), e.Actor)
+	if e.Conn != 0 {
+		b = strconv.AppendInt(append(b, `,"conn":`...), int64(e.Conn), 10)
+	}
+	b = appendJSONString(append(b, `,"phase":`...), string(e.Phase))
+	b = jsonStringField(b, `,"proto":`, e.Proto)
+	if e.Local != (netip.AddrPort{}) {
+		b = appendJSONAddrPort(append(b, `,"local":`...), e.Local)
+	}
+	if e.Remote != (netip.AddrPort{}) {
+		b = appendJSONAddrPort(append(b, `,"remote":`...), e.Remote)
+	}
+	b = jsonStringField(b, `,"addr":`, e.Addr)
+	b = jsonStringField(b, `,"name":`, e.Name)
+	if len(e.DNSServers) > 0 {
+		b = append(b, `,"dns_servers":[`...)
+		for i, s := range e.DNSServers {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, s)
+		}
+		b = append(b, ']')
+	}
+	if len(e.Addrs) > 0 {
+		b = append(b, `,"addrs":[`...)
+		for i, a := range e.Addrs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var scratch [64]byte
+			b = appendJSONString(b, a.AppendTo(scratch[:0]))
+		}
+		b = append(b, ']')
+	}
+	b = jsonIntField(b, `,"bytes":`, int64(e.Bytes))
+	b = jsonStringField(b, `,"data":`, e.Data)
+	b = jsonIntField(b, `,"bytes_in":`, e.BytesIn)
+	b = jsonIntField(b, `,"bytes_out":`, e.BytesOut)
+	if e.PeerClosed {
+		b = append(b, `,"peer_closed":true`...)
+	}
+	b = jsonIntField(b, `,"lifetime_ns":`, int64(e.Lifetime))
+	b = jsonIntField(b, `,"duration_ns":`, int64(e.Duration))
+	b = jsonStringField(b, `,"op":`, e.Op)
+	b = jsonStringField(b, `,"error":`, e.Err)
+	b = jsonStringField(b, `,"text":`, e.Text)
+	b = jsonStringField(b, `,"note":`, e.Note)
+	if p := e.Packet; p != nil {
+		b = appendJSONString(append(b, `,"packet":{"proto":`...), p.Proto)
+		b = appendJSONAddrPort(append(b, `,"src":`...), p.Src)
+		b = appendJSONAddrPort(append(b, `,"dst":`...), p.Dst)
+		b = appendJSONString(append(b, `,"from":`...), p.From)
+		b = appendJSONString(append(b, `,"to":`...), p.To)
+		b = jsonStringField(b, `,"flags":`, p.Flags)
+		b = strconv.AppendUint(append(b, `,"seq":`...), uint64(p.Seq), 10)
+		b = strconv.AppendUint(append(b, `,"ack":`...), uint64(p.Ack), 10)
+		b = strconv.AppendUint(append(b, `,"raw_seq":`...), uint64(p.RawSeq), 10)
+		b = strconv.AppendUint(append(b, `,"raw_ack":`...), uint64(p.RawAck), 10)
+		b = strconv.AppendInt(append(b, `,"len":`...), int64(p.Len), 10)
+		b = strconv.AppendInt(append(b, `,"win":`...), int64(p.Window), 10)
+		b = jsonStringField(b, `,"options":`, p.Options)
+		b = jsonStringField(b, `,"dns":`, p.DNS)
+		b = strconv.AppendInt(append(b, `,"size":`...), int64(p.Size), 10)
+		b = append(b, '}')
+	}
+	return append(b, "}\n"...), true
+}
+
+// jsonStringField appends an omitempty string field.
+func jsonStringField(b []byte, name, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendJSONString(append(b, name...), s)
+}
+
+// jsonIntField appends an omitempty integer field.
+func jsonIntField(b []byte, name string, n int64) []byte {
+	if n == 0 {
+		return b
+	}
+	return strconv.AppendInt(append(b, name...), n, 10)
+}
+
+// appendJSONAddrPort appends ap as encoding/json writes it: its
+// MarshalText as a JSON string ("" for the zero value).
+func appendJSONAddrPort(b []byte, ap netip.AddrPort) []byte {
+	var scratch [64]byte
+	return appendJSONString(b, ap.AppendTo(scratch[:0]))
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string the way encoding/json does
+// with HTML escaping on (its default): ", \ and control characters
+// escaped, <, > and & as \u003c, \u003e and \u0026, invalid UTF-8 as
+// \ufffd, and U+2028 and U+2029 escaped.
+func appendJSONString[S []byte | string](b []byte, s S) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(string(s[i:min(len(s), i+utf8.UTFMax)]))
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
 
 // ColorWanted reports whether output to w should be coloured: not when
 // the program was asked not to (noColor, from a --no-color flag), not
@@ -41,19 +256,23 @@ func ColorWanted(w io.Writer, noColor bool) bool {
 // time since the trace started, the actor, the connection and what
 // happened, then the note, wrapped, below it. With useColor the phase
 // and actor are coloured (see [ColorWanted]). A nil w means os.Stdout.
+// It writes each event with one Write, and is safe for concurrent use.
 func NewPretty(w io.Writer, useColor bool) Printer {
 	if w == nil {
 		w = os.Stdout
 	}
-	p := &prettyPrinter{w: w, colors: map[string]*color.Color{}}
-	mk := func(attrs ...color.Attribute) *color.Color {
+	p := &prettyPrinter{w: w, colors: map[string]paint{}}
+	mk := func(attrs ...color.Attribute) paint {
 		c := color.New(attrs...)
 		if useColor {
 			c.EnableColor()
 		} else {
 			c.DisableColor()
 		}
-		return c
+		// fatih/color wraps a string in the same two sequences whatever
+		// the string: find them once, with a marker in between.
+		pre, post, _ := strings.Cut(c.Sprint("\x00"), "\x00")
+		return paint{pre, post}
 	}
 	for phase, attrs := range phaseColors {
 		p.colors[string(phase)] = mk(attrs...)
@@ -66,6 +285,18 @@ func NewPretty(w io.Writer, useColor bool) Printer {
 	p.colors["title"] = mk(color.Bold, color.Underline)
 	p.colors["heading"] = mk(color.Bold)
 	return p
+}
+
+// paint is a colour as the escape sequences that start and end it
+// (both empty without colour).
+type paint struct{ pre, post string }
+
+// appendPadded appends s in the colour, padded with spaces to width
+// runes (as fmt's %-*s).
+func (c paint) appendPadded(b []byte, s string, width int) []byte {
+	b = append(b, c.pre...)
+	b = appendPadRight(b, s, width)
+	return append(b, c.post...)
 }
 
 var phaseColors = map[Phase][]color.Attribute{
@@ -105,7 +336,10 @@ var labels = map[Phase]string{
 
 type prettyPrinter struct {
 	w      io.Writer
-	colors map[string]*color.Color
+	colors map[string]paint // read only after NewPretty
+
+	mu  sync.Mutex // guards buf
+	buf []byte
 }
 
 // Layout of an event line: time, actor, connection, label, detail.
@@ -115,115 +349,206 @@ const (
 )
 
 func (p *prettyPrinter) Print(e Event) error {
-	var b strings.Builder
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.buf[:0]
 	switch e.Phase {
 	case PhaseLesson:
-		b.WriteString(p.colors["title"].Sprint(e.Text))
-		b.WriteString("\n")
-		wrap(&b, e.Note, 0, lineWidth)
+		b = p.colors["title"].appendPadded(b, e.Text, 0)
+		b = append(b, '\n')
+		b = appendWrapped(b, e.Note, 0, lineWidth)
 	case PhaseStep:
-		b.WriteString("\n")
-		b.WriteString(p.colors["heading"].Sprint(e.Text))
-		b.WriteString("\n")
-		wrap(&b, e.Note, 2, lineWidth)
-		b.WriteString("\n")
+		b = append(b, '\n')
+		b = p.colors["heading"].appendPadded(b, e.Text, 0)
+		b = append(b, '\n')
+		b = appendWrapped(b, e.Note, 2, lineWidth)
+		b = append(b, '\n')
 	default:
 		actor := p.colors["actor"]
 		if c, ok := p.colors[e.Actor]; ok {
 			actor = c
 		}
-		conn := ""
-		if e.Conn != 0 {
-			conn = fmt.Sprintf("#%d", e.Conn)
-		}
 		label := labels[e.Phase]
 		if label == "" {
 			label = strings.ToUpper(string(e.Phase))
 		}
-		labelColor := p.colors[string(e.Phase)]
+		labelColor, ok := p.colors[string(e.Phase)]
 		if e.Phase == PhasePacket {
-			label, labelColor = packetLabel(e.Packet), p.packetColor(e.Packet)
+			label, labelColor, ok = packetLabel(e.Packet), p.packetColor(e.Packet), true
 		}
-		if labelColor == nil {
+		if !ok {
 			labelColor = p.colors["wire"]
 		}
-		fmt.Fprintf(&b, "%12s  %s %-3s %s  %s\n",
-			"+"+FormatDuration(e.Elapsed),
-			actor.Sprintf("%-6s", e.Actor),
-			conn,
-			labelColor.Sprintf("%-9s", label),
-			Detail(e))
-		wrap(&b, e.Note, noteIndent, lineWidth)
+		// As fmt's "%12s  %s %-3s %s  %s\n" of the elapsed time, the
+		// actor, the connection, the label and the detail.
+		var scratch [32]byte
+		elapsed := appendDuration(append(scratch[:0], '+'), e.Elapsed)
+		b = appendPadLeft(b, elapsed, 12)
+		b = append(b, "  "...)
+		b = actor.appendPadded(b, e.Actor, 6)
+		b = append(b, ' ')
+		conn := scratch[:0]
+		if e.Conn != 0 {
+			conn = strconv.AppendInt(append(conn, '#'), int64(e.Conn), 10)
+		}
+		b = appendPadRight(b, conn, 3)
+		b = append(b, ' ')
+		b = labelColor.appendPadded(b, label, 9)
+		b = append(b, "  "...)
+		b = appendDetail(b, &e)
+		b = append(b, '\n')
+		b = appendWrapped(b, e.Note, noteIndent, lineWidth)
 	}
-	_, err := io.WriteString(p.w, b.String())
+	if cap(b) <= maxKeptBuffer {
+		p.buf = b
+	} else {
+		p.buf = nil
+	}
+	_, err := p.w.Write(b)
 	return err
+}
+
+// appendPadRight appends s and then spaces up to width runes.
+func appendPadRight[S []byte | string](b []byte, s S, width int) []byte {
+	b = append(b, s...)
+	for n := utf8.RuneCountInString(string(s)); n < width; n++ {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+// appendPadLeft appends spaces up to width runes and then s.
+func appendPadLeft[S []byte | string](b []byte, s S, width int) []byte {
+	for n := utf8.RuneCountInString(string(s)); n < width; n++ {
+		b = append(b, ' ')
+	}
+	return append(b, s...)
 }
 
 // Detail is the one-line description of an event used by the pretty
 // printer after its label: "tcp 127.0.0.1:52844 ↔ 127.0.0.1:6969",
 // `18 bytes "I am Chuck Norris!"`.
-func Detail(e Event) string {
+func Detail(e Event) string { return string(appendDetail(nil, &e)) }
+
+// appendDetail appends [Detail] of e.
+func appendDetail(b []byte, e *Event) []byte {
 	switch e.Phase {
 	case PhaseListen:
-		return fmt.Sprintf("%s %s (asked for %s)", e.Proto, e.Local, e.Addr)
+		b = append(append(b, e.Proto...), ' ')
+		b = appendAddrPort(b, e.Local)
+		b = append(b, " (asked for "...)
+		return append(append(b, e.Addr...), ')')
 	case PhaseDNSStart:
-		return e.Name
+		return append(b, e.Name...)
 	case PhaseDNSDone:
+		b = append(b, e.Name...)
 		if e.Err != "" {
-			return fmt.Sprintf("%s: %s", e.Name, e.Err)
+			return append(append(b, ": "...), e.Err...)
 		}
-		return fmt.Sprintf("%s → %s in %s", e.Name, joinAddrs(e.Addrs), FormatDuration(e.Duration))
+		b = append(b, " → "...)
+		for i, a := range e.Addrs {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendAddr(b, a)
+		}
+		return appendDuration(append(b, " in "...), e.Duration)
 	case PhaseDNSSkip:
-		return fmt.Sprintf("%s is an IP literal", e.Name)
+		return append(append(b, e.Name...), " is an IP literal"...)
 	case PhaseConnectStart:
-		return fmt.Sprintf("%s → %s", e.Proto, e.Remote)
+		b = append(append(b, e.Proto...), " → "...)
+		return appendAddrPort(b, e.Remote)
 	case PhaseConnectDone, PhaseAccept:
-		return e.Tuple().String()
+		b = append(append(b, e.Proto...), ' ')
+		b = appendAddrPort(b, e.Local)
+		b = append(b, " ↔ "...)
+		return appendAddrPort(b, e.Remote)
 	case PhaseRead, PhaseWrite:
-		return fmt.Sprintf("%s %s", plural(e.Bytes, "byte"), e.Data)
+		b = appendPlural(b, e.Bytes, "byte")
+		return append(append(b, ' '), e.Data...)
 	case PhaseEOF:
-		return "the peer sent FIN"
+		return append(b, "the peer sent FIN"...)
 	case PhaseCloseWrite:
-		return "shutdown(SHUT_WR): FIN follows the data"
+		return append(b, "shutdown(SHUT_WR): FIN follows the data"...)
 	case PhaseClose:
 		if !e.Remote.IsValid() {
-			return fmt.Sprintf("listener %s", e.Local)
+			return appendAddrPort(append(b, "listener "...), e.Local)
 		}
-		return fmt.Sprintf("in %d B, out %d B, lived %s", e.BytesIn, e.BytesOut, FormatDuration(e.Lifetime))
+		b = strconv.AppendInt(append(b, "in "...), e.BytesIn, 10)
+		b = strconv.AppendInt(append(b, " B, out "...), e.BytesOut, 10)
+		return appendDuration(append(b, " B, lived "...), e.Lifetime)
 	case PhaseError:
-		return fmt.Sprintf("%s: %s", e.Op, e.Err)
+		return append(append(append(b, e.Op...), ": "...), e.Err...)
 	case PhaseNote:
-		return e.Text
+		return append(b, e.Text...)
 	case PhasePacket:
 		if p := e.Packet; p != nil {
-			return packetDetail(p)
+			return appendPacketDetail(b, p)
 		}
 	}
-	return e.Text
+	return append(b, e.Text...)
 }
 
-// packetDetail describes a packet on one line: who sends to whom, then
-// the TCP numbers or the DNS message.
-func packetDetail(p *Packet) string {
-	s := p.From + " → " + p.To
+// appendPacketDetail describes a packet on one line: who sends to whom,
+// then the TCP numbers or the DNS message.
+func appendPacketDetail(b []byte, p *Packet) []byte {
+	b = append(append(append(b, p.From...), " → "...), p.To...)
 	switch {
 	case p.DNS != "":
-		return s + "  " + p.DNS
+		return append(append(b, "  "...), p.DNS...)
 	case p.Proto != "tcp":
-		return fmt.Sprintf("%s  %s %d bytes", s, p.Proto, p.Len)
+		b = append(append(append(b, "  "...), p.Proto...), ' ')
+		return append(strconv.AppendInt(b, int64(p.Len), 10), " bytes"...)
 	}
-	s += fmt.Sprintf("  seq %d", p.Seq)
+	b = strconv.AppendUint(append(b, "  seq "...), uint64(p.Seq), 10)
 	if strings.Contains(p.Flags, "ACK") {
-		s += fmt.Sprintf(" ack %d", p.Ack)
+		b = strconv.AppendUint(append(b, " ack "...), uint64(p.Ack), 10)
 	}
 	if p.Len > 0 {
-		s += fmt.Sprintf(" len %d", p.Len)
+		b = strconv.AppendInt(append(b, " len "...), int64(p.Len), 10)
 	}
-	s += fmt.Sprintf(" win %d", p.Window)
+	b = strconv.AppendInt(append(b, " win "...), int64(p.Window), 10)
 	if p.Options != "" {
-		s += "  " + p.Options
+		b = append(append(b, "  "...), p.Options...)
 	}
-	return s
+	return b
+}
+
+// appendAddrPort appends ap as its String method writes it.
+func appendAddrPort(b []byte, ap netip.AddrPort) []byte {
+	if !ap.Addr().IsValid() {
+		return append(b, "invalid AddrPort"...)
+	}
+	return ap.AppendTo(b)
+}
+
+// appendAddr appends a as its String method writes it.
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return append(b, "invalid IP"...)
+	}
+	return a.AppendTo(b)
+}
+
+// appendDuration appends [FormatDuration] of d.
+func appendDuration(b []byte, d time.Duration) []byte {
+	switch {
+	case d < time.Second:
+		return append(strconv.AppendFloat(b, float64(d)/float64(time.Millisecond), 'f', 3, 64), " ms"...)
+	case d < time.Minute:
+		return append(strconv.AppendFloat(b, d.Seconds(), 'f', 3, 64), " s"...)
+	}
+	return append(b, FormatDuration(d)...)
+}
+
+// appendPlural appends "1 byte" or "18 bytes".
+func appendPlural(b []byte, n int, unit string) []byte {
+	b = append(strconv.AppendInt(b, int64(n), 10), ' ')
+	b = append(b, unit...)
+	if n != 1 {
+		b = append(b, 's')
+	}
+	return b
 }
 
 // packetLabel is a packet's label in the pretty output: its TCP flags,
@@ -241,7 +566,7 @@ func packetLabel(p *Packet) string {
 }
 
 // packetColor picks the colour of a packet's label by what it does.
-func (pp *prettyPrinter) packetColor(p *Packet) *color.Color {
+func (pp *prettyPrinter) packetColor(p *Packet) paint {
 	switch {
 	case p == nil:
 		return pp.colors["wire"]
@@ -259,28 +584,33 @@ func (pp *prettyPrinter) packetColor(p *Packet) *color.Color {
 	return pp.colors["wire"]
 }
 
-// wrap writes text to b in lines of at most width columns, each indented.
-func wrap(b *strings.Builder, text string, indent, width int) {
+// appendWrapped appends text in lines of at most width columns, each
+// indented.
+func appendWrapped(b []byte, text string, indent, width int) []byte {
 	if text == "" {
-		return
+		return b
 	}
-	pad := strings.Repeat(" ", indent)
 	line := 0
-	for i, word := range strings.Fields(text) {
-		if i > 0 && line+1+len([]rune(word)) > width-indent {
-			b.WriteString("\n")
+	first := true
+	for word := range strings.FieldsSeq(text) {
+		n := utf8.RuneCountInString(word)
+		if !first && line+1+n > width-indent {
+			b = append(b, '\n')
 			line = 0
 		}
+		first = false
 		if line == 0 {
-			b.WriteString(pad)
+			for range indent {
+				b = append(b, ' ')
+			}
 		} else {
-			b.WriteString(" ")
+			b = append(b, ' ')
 			line++
 		}
-		b.WriteString(word)
-		line += len([]rune(word))
+		b = append(b, word...)
+		line += n
 	}
-	b.WriteString("\n")
+	return append(b, '\n')
 }
 
 // PrinterFunc adapts a function to the [Printer] interface.

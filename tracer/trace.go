@@ -25,6 +25,9 @@ type Printer interface {
 // arrive late (packets read from a capture) still print in true time
 // order. A trace made with Live set flushes after every event instead.
 //
+// By default a trace also keeps every event, for [Trace.Events]; see
+// [Options.History] for programs that run for long.
+//
 // A Trace is safe for concurrent use.
 type Trace struct {
 	mu       sync.Mutex
@@ -36,9 +39,29 @@ type Trace struct {
 	nextID   int
 	ids      map[connKey]int
 	pending  []Event
-	all      []Event
+	all      []Event // the history: every event, or the latest history of them
+	history  int     // 0: keep all events; n > 0: the latest n; < 0: none
+	allNext  int     // where the next event goes in a full, bounded history
 	err      error
+
+	// With a bounded history the trace also forgets the ids of closed
+	// connections, or ids would grow without bound as well: open counts
+	// the ends of each connection open in the trace, and the ids of
+	// connections whose ends have all closed move to closed[0]; when that
+	// holds forgetAfter ids it becomes closed[1], whose ids are
+	// forgotten. So a packet that follows the last Close (the FIN, the
+	// final ACK) still finds its connection's id.
+	open   map[connKey]int
+	closed [2]map[connKey]int
 }
+
+// NoHistory is the [Options.History] of a trace that keeps no events for
+// [Trace.Events].
+const NoHistory = -1
+
+// forgetAfter is how many closed connections a trace with a bounded
+// history remembers the ids of, at least.
+const forgetAfter = 4096
 
 // Options configure a [Trace].
 type Options struct {
@@ -47,6 +70,16 @@ type Options struct {
 	// Live flushes after every event: for long-running programs whose
 	// events should show at once.
 	Live bool
+	// History is how many events the trace keeps for [Trace.Events]:
+	// 0 (the default) keeps every event, as a lesson needs for its
+	// ladders; n > 0 keeps the latest n; [NoHistory] keeps none. A
+	// program that runs for long and does not need Events should set
+	// NoHistory, or the trace grows with every event. With a bounded
+	// history (n > 0 or NoHistory) the trace also forgets the id of a
+	// connection some time after all its ends have closed (after at
+	// least 4096 other connections have closed), so that it stays small;
+	// a later connection with the same five-tuple then gets a new id.
+	History int
 }
 
 // New starts a trace; its clock starts now.
@@ -55,12 +88,18 @@ func New(opts Options) *Trace { return NewAt(time.Now(), opts) }
 // NewAt starts a trace whose clock started at start: for events read
 // from a file, the time of the first one.
 func NewAt(start time.Time, opts Options) *Trace {
-	return &Trace{
+	t := &Trace{
 		start:    start,
 		live:     opts.Live,
 		printers: slices.Clone(opts.Printers),
 		ids:      make(map[connKey]int),
+		history:  max(opts.History, NoHistory),
 	}
+	if t.history != 0 {
+		t.open = make(map[connKey]int)
+		t.closed = [2]map[connKey]int{make(map[connKey]int), make(map[connKey]int)}
+	}
+	return t
 }
 
 // Start returns the time the trace started.
@@ -71,6 +110,13 @@ func (t *Trace) Start() time.Time { return t.start }
 // connection id (when e has a five-tuple and no id) and the note (when
 // empty), and returns the event as recorded.
 func (t *Trace) Add(e Event) Event {
+	t.add(&e)
+	return e
+}
+
+// add is Add on the event in place (an Event is large: the hooks build
+// theirs on the stack and hand it over without a copy).
+func (t *Trace) add(e *Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
@@ -82,7 +128,7 @@ func (t *Trace) Add(e Event) Event {
 		t.steps = append(t.steps, e.Time)
 		e.Step = len(t.steps)
 	}
-	if e.Step == 0 {
+	if e.Step == 0 && len(t.steps) > 0 {
 		// The step an event belongs to is the last one started before
 		// it happened, whenever its hook ran.
 		e.Step = sort.Search(len(t.steps), func(i int) bool { return t.steps[i].After(e.Time) })
@@ -92,14 +138,68 @@ func (t *Trace) Add(e Event) Event {
 		e.Conn = t.connID(e.Tuple())
 	}
 	if e.Note == "" {
-		e.Note = defaultNote(e)
+		e.Note = defaultNote(*e)
 	}
-	t.pending = append(t.pending, e)
-	t.all = append(t.all, e)
+	if t.open != nil {
+		t.track(e)
+	}
+	t.pending = append(t.pending, *e)
+	switch {
+	case t.history == 0 || len(t.all) < t.history:
+		t.all = append(t.all, *e)
+	case t.history > 0:
+		// Full: overwrite the oldest. Events sorts by time anyway.
+		t.all[t.allNext] = *e
+		t.allNext = (t.allNext + 1) % t.history
+	}
 	if t.live {
 		t.flushLocked()
 	}
-	return e
+}
+
+// track counts the open ends of e's connection, and forgets the ids of
+// connections long closed (with a bounded history).
+func (t *Trace) track(e *Event) {
+	if !e.Local.IsValid() || !e.Remote.IsValid() {
+		return
+	}
+	var d int
+	switch {
+	case e.Phase == PhaseAccept || e.Phase == PhaseConnectDone:
+		d = 1
+	case e.Phase == PhaseClose:
+		d = -1
+	default:
+		return
+	}
+	k := e.Tuple().key()
+	n := t.open[k] + d
+	if n > 0 {
+		t.open[k] = n
+		if _, ok := t.ids[k]; !ok {
+			// A new connection with the five-tuple of one closed
+			// lately: it has that one's id (as without a bounded
+			// history), and keeps it while open.
+			for _, m := range t.closed {
+				if id, ok := m[k]; ok {
+					t.ids[k] = id
+					delete(m, k)
+				}
+			}
+		}
+		return
+	}
+	delete(t.open, k)
+	id, ok := t.ids[k]
+	if !ok {
+		return
+	}
+	delete(t.ids, k)
+	if len(t.closed[0]) >= forgetAfter {
+		clear(t.closed[1])
+		t.closed[0], t.closed[1] = t.closed[1], t.closed[0]
+	}
+	t.closed[0][k] = id
 }
 
 // ConnID returns the id of the connection with this five-tuple, from
@@ -112,13 +212,17 @@ func (t *Trace) ConnID(ft FiveTuple) int {
 
 func (t *Trace) connID(ft FiveTuple) int {
 	k := ft.key()
-	id, ok := t.ids[k]
-	if !ok {
-		t.nextID++
-		id = t.nextID
-		t.ids[k] = id
+	if id, ok := t.ids[k]; ok {
+		return id
 	}
-	return id
+	for _, m := range t.closed {
+		if id, ok := m[k]; ok {
+			return id // a late packet of a closed connection
+		}
+	}
+	t.nextID++
+	t.ids[k] = t.nextID
+	return t.nextID
 }
 
 // Flush prints the events added since the last flush, sorted by time,
@@ -131,18 +235,22 @@ func (t *Trace) Flush() error {
 }
 
 func (t *Trace) flushLocked() {
-	sortEvents(t.pending)
-	for _, e := range t.pending {
+	if len(t.pending) > 1 {
+		sortEvents(t.pending)
+	}
+	for i := range t.pending {
 		for _, p := range t.printers {
-			if err := p.Print(e); err != nil && t.err == nil {
+			if err := p.Print(t.pending[i]); err != nil && t.err == nil {
 				t.err = err
 			}
 		}
 	}
+	clear(t.pending) // let the printed events go
 	t.pending = t.pending[:0]
 }
 
-// Events returns every event recorded so far, sorted by time.
+// Events returns every event recorded so far, sorted by time; with
+// [Options.History] set, only the latest ones, or none.
 func (t *Trace) Events() []Event {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -183,10 +291,10 @@ func (t *Trace) Hooks(actor string) *Hooks {
 				e.Phase, e.Op, e.Err = PhaseError, "listen", i.Err.Error()
 				e.Note = errorNote("listen", i.Err)
 			}
-			t.Add(e)
+			t.add(&e)
 		},
 		DNSStart: func(i DNSStartInfo) {
-			t.Add(Event{Time: i.Time, Actor: actor, Phase: PhaseDNSStart, Name: i.Host})
+			t.add(&Event{Time: i.Time, Actor: actor, Phase: PhaseDNSStart, Name: i.Host})
 		},
 		DNSDone: func(i DNSDoneInfo) {
 			e := Event{Time: i.Time, Actor: actor, Phase: PhaseDNSDone, Name: i.Host, DNSServers: i.Servers, Addrs: i.Addrs, Duration: i.Duration}
@@ -197,10 +305,10 @@ func (t *Trace) Hooks(actor string) *Hooks {
 				e.Op, e.Err = "lookup", i.Err.Error()
 				e.Note = errorNote("lookup", i.Err)
 			}
-			t.Add(e)
+			t.add(&e)
 		},
 		ConnectStart: func(i ConnectStartInfo) {
-			t.Add(Event{Time: i.Time, Actor: actor, Phase: PhaseConnectStart, Proto: "tcp", Remote: i.Remote})
+			t.add(&Event{Time: i.Time, Actor: actor, Phase: PhaseConnectStart, Proto: "tcp", Remote: i.Remote})
 		},
 		ConnectDone: func(i ConnectDoneInfo) {
 			e := tcp(i.Time, i.Local, i.Remote)
@@ -209,7 +317,7 @@ func (t *Trace) Hooks(actor string) *Hooks {
 				e.Phase, e.Op, e.Err = PhaseError, "connect", i.Err.Error()
 				e.Note = errorNote("connect", i.Err)
 			}
-			t.Add(e)
+			t.add(&e)
 		},
 		Accept: func(i AcceptInfo) {
 			e := tcp(i.Time, i.Local, i.Remote)
@@ -218,13 +326,13 @@ func (t *Trace) Hooks(actor string) *Hooks {
 				e.Phase, e.Op, e.Err = PhaseError, "accept", i.Err.Error()
 				e.Note = errorNote("accept", i.Err)
 			}
-			t.Add(e)
+			t.add(&e)
 		},
 		Read: func(i IOInfo) {
 			if i.N > 0 {
 				e := tcp(i.Time, i.Local, i.Remote)
 				e.Phase, e.Bytes, e.Data = PhaseRead, i.N, Preview(i.Data)
-				t.Add(e)
+				t.add(&e)
 			}
 			switch {
 			case i.Err == nil:
@@ -237,18 +345,18 @@ func (t *Trace) Hooks(actor string) *Hooks {
 						"This side had already sent its own FIN with CloseWrite: both directions are now closed."
 				}
 				wmu.Unlock()
-				t.Add(e)
+				t.add(&e)
 			default:
 				e := tcp(i.Time, i.Local, i.Remote)
 				e.Phase, e.Op, e.Err = PhaseError, "read", i.Err.Error()
 				e.Note = errorNote("read", i.Err)
-				t.Add(e)
+				t.add(&e)
 			}
 		},
 		Write: func(i IOInfo) {
 			e := tcp(i.Time, i.Local, i.Remote)
 			e.Phase, e.Bytes, e.Data = PhaseWrite, i.N, Preview(i.Data)
-			t.Add(e)
+			t.add(&e)
 		},
 		CloseWrite: func(i CloseWriteInfo) {
 			wmu.Lock()
@@ -256,25 +364,25 @@ func (t *Trace) Hooks(actor string) *Hooks {
 			wmu.Unlock()
 			e := tcp(i.Time, i.Local, i.Remote)
 			e.Phase = PhaseCloseWrite
-			t.Add(e)
+			t.add(&e)
 		},
 		Error: func(i ErrorInfo) {
 			e := tcp(i.Time, i.Local, i.Remote)
 			e.Phase, e.Op, e.Err = PhaseError, i.Op, i.Err.Error()
 			e.Note = errorNote(i.Op, i.Err)
-			t.Add(e)
+			t.add(&e)
 		},
 		Close: func(i CloseInfo) {
 			e := tcp(i.Time, i.Local, i.Remote)
 			e.Phase = PhaseClose
 			if i.Listener {
 				e.Remote = netip.AddrPort{}
-				t.Add(e)
+				t.add(&e)
 				return
 			}
 			e.BytesIn, e.BytesOut, e.Lifetime, e.PeerClosed = i.BytesIn, i.BytesOut, i.Lifetime, i.PeerClosed
 			e.Note = closeNote(i)
-			t.Add(e)
+			t.add(&e)
 		},
 	}
 }

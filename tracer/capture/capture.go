@@ -55,7 +55,7 @@ type Config struct {
 	// Handler is called for each captured packet, from the capture's own
 	// goroutine, one at a time, in the order the packets were read. It may
 	// keep Packet.Data. While it runs no other packet is read, so a slow
-	// Handler makes the kernel queue grow (and eventually drop, counted in
+	// Handler makes the kernel's ring fill (and eventually drop, counted in
 	// Stats.KernelDrops). It must not call Sync or Close (they wait for
 	// the goroutine it runs on). A nil Handler discards packets (they are
 	// still counted).
@@ -64,11 +64,13 @@ type Config struct {
 
 // Packet is one captured frame.
 type Packet struct {
-	// Time is the kernel's receive timestamp for the frame (software
-	// receive timestamp, SO_TIMESTAMPING), not the time the capture read
-	// it, so it sorts correctly against time.Now() values taken by the
-	// program that caused the packet. (If the kernel gave no timestamp,
-	// which Stats.Unstamped counts, it is the time the frame was read.)
+	// Time is the kernel's receive timestamp for the frame, from the
+	// capture's ring (TPACKET_V3): the time the frame arrived, or the
+	// time the kernel wrote it to the ring on its receive path, a few µs
+	// later. It is not the time the capture read it, so it sorts
+	// correctly against time.Now() values taken by the program that
+	// caused the packet. (If the kernel gave no timestamp, which
+	// Stats.Unstamped counts, it is the time the frame was read.)
 	Time time.Time
 
 	// Data is the frame as captured, starting with its link-layer header
@@ -93,7 +95,7 @@ type Stats struct {
 	Packets uint64
 
 	// KernelDrops is the kernel's count of frames that passed the filter
-	// but were dropped because the socket's receive queue was full
+	// but were dropped because the capture's ring was full
 	// (PACKET_STATISTICS tp_drops). Non-zero means the capture is missing
 	// packets.
 	KernelDrops uint64
@@ -107,11 +109,12 @@ type Stats struct {
 	Markers uint64
 
 	// Truncated is the number of delivered packets whose Data is shorter
-	// than the frame on the wire (longer than Snaplen).
+	// than the frame on the wire (longer than Snaplen, or than a block of
+	// the capture's ring, 128 KiB).
 	Truncated uint64
 
 	// Unstamped is the number of delivered packets the kernel gave no
 	// receive timestamp; their Time is when they were read. It should be
-	// zero (Open waits until the kernel stamps frames).
+	// zero: the kernel stamps every frame it writes to the ring.
 	Unstamped uint64
 }

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -26,19 +27,25 @@ import (
 )
 
 const (
-	minSnaplen     = 128     // room for a whole Sync marker frame
-	recvBufferSize = 8 << 20 // SO_RCVBUF(FORCE) asked for the packet socket
-	// oobSize holds SCM_TIMESTAMPING (48 bytes of data) and PACKET_AUXDATA
-	// (20 bytes) with their headers.
-	oobSize = 160
-	// rxTimestamping asks for software receive timestamps.
-	rxTimestamping = unix.SOF_TIMESTAMPING_RX_SOFTWARE | unix.SOF_TIMESTAMPING_SOFTWARE
+	minSnaplen = 128 // room for a whole Sync marker frame
+	// The receive ring (TPACKET_V3) the kernel writes frames into and the
+	// reader reads them from, without a system call per frame: ringBlocks
+	// blocks of ringBlockSize bytes (8 MiB in all). The kernel fills one
+	// block at a time with as many frames as fit and hands it over when it
+	// is full or ringRetire ms after its first frame, whichever comes
+	// first; so under load the reader wakes once per block, not once per
+	// frame, and a frame waits at most ringRetire ms. A frame longer than a
+	// block (only possible on lo with BIG TCP configured) is cut to fit and
+	// counted in Stats.Truncated.
+	ringBlockSize = 128 << 10
+	ringBlocks    = 64
+	ringRetire    = 1 // ms
+	// ringCloseWait bounds how long Close waits for the kernel to hand
+	// over the block it is filling (it does within ringRetire ms).
+	ringCloseWait = 200 * time.Millisecond
 	// syncResend is how often Sync sends its markers again while waiting,
 	// in case the kernel dropped one because the queue was full.
 	syncResend = 50 * time.Millisecond
-	// timestampWait bounds how long Open waits for the kernel to turn
-	// receive timestamps on.
-	timestampWait = 2 * time.Second
 )
 
 // Capture is a running packet capture. Create one with Open and stop it with
@@ -50,6 +57,12 @@ type Capture struct {
 	conn     *packet.Conn
 	rc       syscall.RawConn
 	linkType layers.LinkType
+
+	ring    []byte // the mmap'ed receive ring: ringBlocks blocks
+	next    int    // the block the reader reads next (the reader's own)
+	lastSeq uint64 // the sequence number of the last block it read
+	// frameBuf is reused by frames.
+	frameBuf []ringFrame
 
 	// The Sync marker socket (nil when the interface is not loopback).
 	marker      *net.UDPConn
@@ -89,22 +102,17 @@ type portSet struct{ tcp, udp []uint16 }
 
 // syncWaiter is one Sync call waiting for its markers.
 type syncWaiter struct {
-	ch     chan struct{}
-	seen   map[uint32]bool
-	total  uint32
-	latest time.Time // the latest kernel timestamp of the markers seen
-	// unstamped is set if a marker came without a kernel timestamp.
-	unstamped bool
+	ch    chan struct{}
+	seen  map[uint32]bool
+	total uint32
 }
 
 // Open starts capturing on cfg.Interface. The packet socket is created
 // with a filter that keeps nothing, attached before the socket is bound, so
 // no unfiltered frame is ever queued; the port filter replaces it once the
-// socket options (kernel timestamps, auxiliary data, buffer size) are set.
-// Packets are passed to cfg.Handler from a goroutine that runs until Close.
-// On loopback Open also starts one marker-sending thread per CPU for Sync,
-// and returns once the kernel is stamping frames as they arrive (normally
-// within a millisecond or two; see Packet.Time).
+// receive ring is mapped. Packets are passed to cfg.Handler from a
+// goroutine that runs until Close. On loopback Open also starts one
+// marker-sending thread per CPU for Sync.
 //
 // If the process lacks root or CAP_NET_RAW, the error matches ErrPermission.
 func Open(cfg Config) (*Capture, error) {
@@ -162,10 +170,6 @@ func Open(cfg Config) (*Capture, error) {
 	go c.run()
 	if c.marker != nil {
 		c.startSenders()
-		if err := c.waitKernelTimestamps(); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("capture: open %s: %w", ifname, err)
-		}
 	}
 	return c, nil
 }
@@ -190,22 +194,7 @@ func (c *Capture) setup() error {
 		if ll, ok := sa.(*unix.SockaddrLinklayer); ok {
 			hatype = ll.Hatype
 		}
-		// SO_TIMESTAMPING rather than SO_TIMESTAMPNS: for a frame the
-		// kernel did not stamp as it arrived, SO_TIMESTAMPNS makes up a
-		// timestamp when the frame is read, SO_TIMESTAMPING gives none, so
-		// such frames can be counted (Stats.Unstamped).
-		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, rxTimestamping); err != nil {
-			serr = fmt.Errorf("SO_TIMESTAMPING: %w", err)
-			return
-		}
-		if err := unix.SetsockoptInt(s, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
-			serr = fmt.Errorf("PACKET_AUXDATA: %w", err)
-			return
-		}
-		// Best effort: a bigger queue makes kernel drops less likely.
-		if unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, recvBufferSize) != nil {
-			_ = unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUF, recvBufferSize)
-		}
+		serr = c.mapRing(s)
 	})
 	if err != nil {
 		return err
@@ -236,10 +225,43 @@ func (c *Capture) openMarker() error {
 	return nil
 }
 
+// mapRing asks the kernel for the receive ring (TPACKET_V3) and maps it.
+// The frames' kernel timestamps and lengths on the wire come in each
+// frame's header in the ring.
+func (c *Capture) mapRing(fd int) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+		return fmt.Errorf("PACKET_VERSION: %w", err)
+	}
+	req := unix.TpacketReq3{
+		Block_size:     ringBlockSize,
+		Block_nr:       ringBlocks,
+		Frame_size:     ringBlockSize, // unused by TPACKET_V3, but checked
+		Frame_nr:       ringBlocks,
+		Retire_blk_tov: ringRetire,
+	}
+	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return fmt.Errorf("PACKET_RX_RING: %w", err)
+	}
+	ring, err := unix.Mmap(fd, 0, ringBlockSize*ringBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("mmap the receive ring: %w", err)
+	}
+	c.ring = ring
+	return nil
+}
+
 func (c *Capture) closeSockets() {
 	_ = c.conn.Close()
+	c.unmapRing()
 	if c.marker != nil {
 		_ = c.marker.Close()
+	}
+}
+
+func (c *Capture) unmapRing() {
+	if c.ring != nil {
+		_ = unix.Munmap(c.ring)
+		c.ring = nil
 	}
 }
 
@@ -290,25 +312,44 @@ func (c *Capture) attach(prog []bpf.Instruction) error {
 	return c.conn.SetBPF(raw)
 }
 
-// run is the reader goroutine.
+// Offsets in the ring (see <linux/if_packet.h>): a block starts with
+// struct tpacket_block_desc, whose header (tpacket_hdr_v1) holds the
+// block's status, frame count and first frame's offset; each frame
+// starts with struct tpacket3_hdr.
+const (
+	blockStatusOff = 8  // block_status
+	blockNumOff    = 12 // num_pkts
+	blockFirstOff  = 16 // offset_to_first_pkt
+	blockLenOff    = 20 // blk_len: bytes used, from the block's start
+	blockSeqOff    = 24 // seq_num: the kernel numbers the blocks it opens, from 1
+	frameHdrLen    = unix.SizeofTpacket3Hdr
+)
+
+// block returns block i of the ring and a pointer to its status word,
+// which the kernel and the reader hand back and forth.
+func (c *Capture) block(i int) ([]byte, *uint32) {
+	b := c.ring[i*ringBlockSize : (i+1)*ringBlockSize]
+	return b, (*uint32)(unsafe.Pointer(&b[blockStatusOff]))
+}
+
+// ready reports whether the kernel has handed the reader's next block
+// over.
+func (c *Capture) ready() bool {
+	_, status := c.block(c.next)
+	return atomic.LoadUint32(status)&unix.TP_STATUS_USER != 0
+}
+
+// run is the reader goroutine: it reads every block the kernel has handed
+// over, then waits on the socket (the kernel wakes it each time it hands
+// a block over) until Close.
 func (c *Capture) run() {
 	defer close(c.done)
-	buf := make([]byte, c.snaplen)
-	oob := make([]byte, oobSize)
 	for {
-		var n, oobn, flags int
-		var rerr error
-		err := c.rc.Read(func(fd uintptr) bool {
-			for {
-				n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_DONTWAIT)
-				if rerr != unix.EINTR {
-					return rerr != unix.EAGAIN
-				}
-			}
-		})
+		c.readBlocks()
+		err := c.rc.Read(func(uintptr) bool { return c.ready() })
 		if err != nil {
 			if c.closing.Load() {
-				c.drain(buf, oob)
+				c.drain()
 				return
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -317,67 +358,122 @@ func (c *Capture) run() {
 			c.readErr = fmt.Errorf("read: %w", err)
 			return
 		}
-		if rerr != nil {
-			c.readErr = fmt.Errorf("read: %w", rerr)
+	}
+}
+
+// readBlocks delivers the frames of every block the kernel has handed
+// over, in order, and hands each block back.
+func (c *Capture) readBlocks() {
+	for c.ready() {
+		b, status := c.block(c.next)
+		frames := c.frames(b)
+		// One allocation holds the copies of all the block's frames
+		// (each Packet.Data is a slice of it, capped at its own end).
+		size := 0
+		for _, f := range frames {
+			size += len(f.data)
+		}
+		arena := make([]byte, 0, size)
+		for _, f := range frames {
+			at := len(arena)
+			arena = append(arena, f.data...)
+			c.deliver(arena[at:len(arena):len(arena)], f.wireLen, f.ts)
+		}
+		c.lastSeq = binary.NativeEndian.Uint64(b[blockSeqOff:])
+		atomic.StoreUint32(status, unix.TP_STATUS_KERNEL)
+		c.next = (c.next + 1) % ringBlocks
+	}
+}
+
+// ringFrame is a frame in a block of the ring.
+type ringFrame struct {
+	data    []byte // in the ring: copy it before handing the block back
+	wireLen int
+	ts      time.Time
+}
+
+// frames lists the frames of block b (which the kernel has handed over),
+// in the order the kernel wrote them. c.frameBuf is reused.
+func (c *Capture) frames(b []byte) []ringFrame {
+	n := int(binary.NativeEndian.Uint32(b[blockNumOff:]))
+	off := int(binary.NativeEndian.Uint32(b[blockFirstOff:]))
+	fs := c.frameBuf[:0]
+	for range n {
+		if off <= 0 || off+frameHdrLen > len(b) {
+			break // not a frame: the kernel's layout changed?
+		}
+		h := b[off:]
+		next := int(binary.NativeEndian.Uint32(h[0:]))
+		sec := binary.NativeEndian.Uint32(h[4:])
+		nsec := binary.NativeEndian.Uint32(h[8:])
+		snaplen := int(binary.NativeEndian.Uint32(h[12:]))
+		wireLen := int(binary.NativeEndian.Uint32(h[16:]))
+		mac := int(binary.NativeEndian.Uint16(h[24:]))
+		if mac+snaplen <= len(h) {
+			// The kernel stamps every frame in the ring: with the time
+			// it arrived, when some socket on the machine asked for
+			// receive timestamps (TP_STATUS_TS_SOFTWARE), else with the
+			// time it wrote the frame to the ring, on its receive path,
+			// a few µs later.
+			var ts time.Time
+			if sec != 0 || nsec != 0 {
+				ts = time.Unix(int64(sec), int64(nsec))
+			}
+			fs = append(fs, ringFrame{data: h[mac : mac+snaplen], wireLen: wireLen, ts: ts})
+		}
+		if next == 0 {
+			break
+		}
+		off += next
+	}
+	c.frameBuf = fs[:0]
+	return fs
+}
+
+// drain delivers what is left in the ring once Close has attached a
+// filter that keeps nothing: the blocks already handed over, then the
+// block the kernel is still filling, which it hands over within
+// ringRetire ms.
+func (c *Capture) drain() {
+	c.readBlocks()
+	deadline := time.Now().Add(ringCloseWait)
+	for {
+		b, status := c.block(c.next)
+		if atomic.LoadUint32(status)&unix.TP_STATUS_USER == 0 &&
+			(binary.NativeEndian.Uint32(b[blockNumOff:]) == 0 || binary.NativeEndian.Uint64(b[blockSeqOff:]) != c.lastSeq+1) {
+			// The kernel's block is empty, or it has not opened it
+			// since the reader handed it back (the count is an old
+			// one): nothing is left.
 			return
 		}
-		c.deliver(buf[:n], oob[:oobn], flags)
+		if time.Now().After(deadline) {
+			c.readErr = fmt.Errorf("drain: the kernel did not hand over its last block in %v", ringCloseWait)
+			return
+		}
+		// Wait for the kernel to hand it over (poll(2) directly: the
+		// socket's deadline has passed).
+		err := c.rc.Control(func(fd uintptr) {
+			_, _ = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 1)
+		})
+		if err != nil {
+			c.readErr = fmt.Errorf("drain: %w", err)
+			return
+		}
+		c.readBlocks()
 	}
 }
 
-// drain reads, without blocking, every frame still queued on the socket.
-// Close has already attached a filter that keeps nothing, so the queue only
-// shrinks and drain ends.
-func (c *Capture) drain(buf, oob []byte) {
-	err := c.rc.Control(func(fd uintptr) {
-		for {
-			n, oobn, flags, _, err := unix.Recvmsg(int(fd), buf, oob, unix.MSG_DONTWAIT)
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err == unix.EAGAIN:
-				return
-			case err != nil:
-				c.readErr = fmt.Errorf("drain: %w", err)
-				return
-			}
-			c.deliver(buf[:n], oob[:oobn], flags)
-		}
-	})
-	if err != nil && c.readErr == nil {
-		c.readErr = fmt.Errorf("drain: %w", err)
-	}
-}
-
-// deliver turns one received frame into a Packet and hands it to the
-// Handler, or consumes it if it is a Sync marker.
-func (c *Capture) deliver(frame, oob []byte, flags int) {
-	var ts time.Time
-	origLen := len(frame)
-	if cmsgs, err := unix.ParseSocketControlMessage(oob); err == nil {
-		for _, m := range cmsgs {
-			switch {
-			case m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPING:
-				// struct scm_timestamping: ts[0] is the software stamp.
-				ts = parseTimespec(m.Data)
-			case m.Header.Level == unix.SOL_PACKET && m.Header.Type == unix.PACKET_AUXDATA && len(m.Data) >= 8:
-				// struct tpacket_auxdata: tp_status, tp_len (the frame's
-				// length before the filter truncated it), ...
-				if l := int(binary.NativeEndian.Uint32(m.Data[4:8])); l > origLen {
-					origLen = l
-				}
-			}
-		}
-	}
-	if flags&unix.MSG_TRUNC != 0 && origLen <= len(frame) {
-		// The buffer was too small and auxdata did not say by how much.
-		origLen = len(frame) + 1
-	}
+// deliver turns one frame into a Packet and hands it to the Handler, or
+// consumes it if it is a Sync marker. frame is the receiver's to keep;
+// wireLen is the frame's length on the wire; ts is the kernel's receive
+// timestamp, zero if it gave none.
+func (c *Capture) deliver(frame []byte, wireLen int, ts time.Time) {
+	origLen := max(wireLen, len(frame))
 	if c.marker != nil {
 		if sport, dport, payload, ok := udpOf(frame); ok {
 			mp := c.markerAddr.Port()
 			if sport == mp && dport == mp {
-				if c.consumeMarker(payload, ts) {
+				if c.consumeMarker(payload) {
 					return
 				}
 			}
@@ -395,7 +491,7 @@ func (c *Capture) deliver(frame, oob []byte, flags int) {
 	}
 	p := Packet{
 		Time: ts,
-		Data: bytes.Clone(frame),
+		Data: frame,
 		Info: gopacket.CaptureInfo{
 			Timestamp:     ts,
 			CaptureLength: len(frame),
@@ -419,23 +515,6 @@ func (ps *portSet) hasUDP(a, b uint16) bool {
 		}
 	}
 	return false
-}
-
-// parseTimespec reads a struct timespec in the kernel's layout for this
-// architecture (time_t and long are 32 bits on 386 and arm); zero means no
-// timestamp.
-func parseTimespec(b []byte) time.Time {
-	var sec, nsec int64
-	switch n := binary.Size(unix.Timespec{}); {
-	case n == 16 && len(b) >= 16:
-		sec, nsec = int64(binary.NativeEndian.Uint64(b[0:8])), int64(binary.NativeEndian.Uint64(b[8:16]))
-	case n == 8 && len(b) >= 8:
-		sec, nsec = int64(int32(binary.NativeEndian.Uint32(b[0:4]))), int64(int32(binary.NativeEndian.Uint32(b[4:8])))
-	}
-	if sec == 0 && nsec == 0 {
-		return time.Time{}
-	}
-	return time.Unix(sec, nsec)
 }
 
 // udpOf returns the ports and payload of a UDP datagram in an Ethernet
@@ -504,13 +583,13 @@ func (c *Capture) pollKernelStats() error {
 
 // Close stops the capture. It keeps nothing new (a filter that keeps
 // nothing replaces the port filter), wakes the reader, hands every frame
-// already queued on the socket to the Handler, and returns once the reader
+// already in the ring to the Handler, and returns once the reader
 // goroutine has returned, with the final counters. Packets still on their
 // way through the kernel when Close is called are not waited for: call Sync
 // first to include them. Close may be called more than once; later calls
 // return the same result. It must not be called from the Handler. Most of
-// its time (about 10 ms on a small VM) is the kernel releasing the packet
-// socket, which waits for an RCU grace period.
+// its time (20 to 30 ms on a small VM) is the kernel releasing the packet
+// socket and its ring, which waits for two RCU grace periods.
 func (c *Capture) Close() (Stats, error) {
 	c.closeOnce.Do(func() {
 		c.setMu.Lock()
@@ -533,6 +612,7 @@ func (c *Capture) Close() (Stats, error) {
 		c.fdClosed = true
 		c.statsMu.Unlock()
 		cerr := c.conn.Close()
+		c.unmapRing()
 		close(c.stopSenders)
 		c.senderWG.Wait()
 		if c.marker != nil {
@@ -557,8 +637,9 @@ func (c *Capture) Close() (Stats, error) {
 // ErrUnsupported. It must not be called from the Handler.
 //
 // How: on lo a sent frame is queued on the backlog of the CPU that sent it
-// and moved from there, in order, to the packet socket's queue, which the
-// reader empties in order. Frames sent from different CPUs are not ordered
+// and moved from there, in order, to the packet socket's ring, which the
+// reader reads in order (the kernel hands it over a block at a time, within
+// ringRetire ms of the block's first frame). Frames sent from different CPUs are not ordered
 // with each other, so one marker is not enough. Sync has a small UDP
 // datagram (a marker) sent to the capture's own port from every CPU the
 // process may run on (by one thread pinned to each CPU, started by Open),
@@ -569,18 +650,11 @@ func (c *Capture) Close() (Stats, error) {
 // the kernel dropped one. This assumes receive packet steering (RPS) is off
 // on lo, the default, and a kernel that is not PREEMPT_RT.
 func (c *Capture) Sync(ctx context.Context) error {
-	_, _, err := c.sync(ctx)
-	return err
-}
-
-// sync is Sync. It also returns the time just after the first round of
-// markers was sent and the latest kernel timestamp of the markers.
-func (c *Capture) sync(ctx context.Context) (sent, stamped time.Time, err error) {
 	if c.marker == nil {
-		return sent, stamped, fmt.Errorf("capture: sync %s: %w (only on loopback)", c.ifname, ErrUnsupported)
+		return fmt.Errorf("capture: sync %s: %w (only on loopback)", c.ifname, ErrUnsupported)
 	}
 	if c.closing.Load() {
-		return sent, stamped, ErrClosed
+		return ErrClosed
 	}
 	w := &syncWaiter{ch: make(chan struct{}), seen: make(map[uint32]bool)}
 	c.syncMu.Lock()
@@ -599,88 +673,27 @@ func (c *Capture) sync(ctx context.Context) (sent, stamped time.Time, err error)
 	for {
 		if err := c.sendMarkers(seq); err != nil {
 			if c.closing.Load() {
-				return sent, stamped, ErrClosed
+				return ErrClosed
 			}
-			return sent, stamped, fmt.Errorf("capture: sync %s: %w", c.ifname, err)
-		}
-		if sent.IsZero() {
-			sent = time.Now()
+			return fmt.Errorf("capture: sync %s: %w", c.ifname, err)
 		}
 		select {
 		case <-w.ch:
-			return sent, w.stamp(), nil
+			return nil
 		case <-c.done:
 			select {
 			case <-w.ch:
-				return sent, w.stamp(), nil
+				return nil
 			default:
 			}
 			if c.closing.Load() {
-				return sent, stamped, ErrClosed
+				return ErrClosed
 			}
-			return sent, stamped, fmt.Errorf("capture: sync %s: reader stopped: %w", c.ifname, c.readErr)
+			return fmt.Errorf("capture: sync %s: reader stopped: %w", c.ifname, c.readErr)
 		case <-ctx.Done():
-			return sent, stamped, fmt.Errorf("capture: sync %s: %w", c.ifname, ctx.Err())
+			return fmt.Errorf("capture: sync %s: %w", c.ifname, ctx.Err())
 		case <-t.C:
 			t.Reset(syncResend)
-		}
-	}
-}
-
-var keeper sync.Once
-
-// keepTimestampsOn opens, once per process, a UDP socket that asks for
-// receive timestamps and is never closed, so that Linux keeps kernel-wide
-// receive timestamping on between captures. Best effort.
-func keepTimestampsOn() {
-	keeper.Do(func() {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return
-		}
-		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING, rxTimestamping) != nil {
-			unix.Close(fd)
-		}
-	})
-}
-
-// stamp returns the latest marker timestamp, or zero if a marker had
-// none. Call it after w.ch is closed.
-func (w *syncWaiter) stamp() time.Time {
-	if w.unstamped {
-		return time.Time{}
-	}
-	return w.latest
-}
-
-// waitKernelTimestamps returns once the kernel stamps frames as it
-// receives them. Asking for receive timestamps on the first socket of the
-// system that wants them turns kernel-wide timestamping on, but Linux does
-// that later, from a work queue (and turns it off the same way when the
-// last such socket closes); until then frames arrive unstamped. A marker is
-// stamped as it is sent (before sendmsg returns), so once a marker comes
-// back stamped earlier than the moment its send returned, timestamping is
-// on. The package also keeps one timestamping socket open for the life of
-// the process (keepTimestampsOn), so closing a capture never turns it off
-// under the next one.
-func (c *Capture) waitKernelTimestamps() error {
-	keepTimestampsOn()
-	ctx, cancel := context.WithTimeout(context.Background(), timestampWait)
-	defer cancel()
-	var last error
-	for pause := 100 * time.Microsecond; ; pause = min(2*pause, 20*time.Millisecond) {
-		sent, stamped, err := c.sync(ctx)
-		if err == nil && !stamped.IsZero() && stamped.Before(sent) {
-			return nil
-		}
-		if err != nil {
-			last = err
-		}
-		// The kernel's work queue needs a moment; there is nothing to wait on.
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("kernel receive timestamps not on after %v (last: %v)", timestampWait, last)
-		case <-time.After(pause):
 		}
 	}
 }
@@ -693,7 +706,7 @@ const markerLen = 8 + 8 + 8 + 4 + 4
 
 // consumeMarker reports whether payload is one of this capture's markers,
 // and if so records it.
-func (c *Capture) consumeMarker(payload []byte, ts time.Time) bool {
+func (c *Capture) consumeMarker(payload []byte) bool {
 	if len(payload) != markerLen || !bytes.Equal(payload[0:8], markerMagic[:]) || !bytes.Equal(payload[8:16], c.nonce[:]) {
 		return false
 	}
@@ -709,11 +722,6 @@ func (c *Capture) consumeMarker(payload []byte, ts time.Time) bool {
 	}
 	w.total = total
 	w.seen[idx] = true
-	if ts.IsZero() {
-		w.unstamped = true
-	} else if ts.After(w.latest) {
-		w.latest = ts
-	}
 	if uint32(len(w.seen)) == w.total {
 		close(w.ch)
 		delete(c.waiters, seq)

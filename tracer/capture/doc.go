@@ -7,9 +7,11 @@
 // datagrams (IPv4 or IPv6) with a port in the caller's sets, and drops the
 // outgoing copy that lo hands every packet socket, so each packet appears
 // once, as tcpdump -i lo shows it. Nothing else on the machine is recorded.
-// Each packet carries the kernel's receive timestamp (SO_TIMESTAMPING,
-// software receive stamps), which is on the same clock as time.Now, so
-// packets and application events sort together.
+// The kernel writes the frames into a ring of memory shared with the
+// process (TPACKET_V3, as libpcap does), a block of frames at a time, so
+// reading costs no system call per frame. Each packet carries the kernel's
+// receive timestamp from the ring, which is on the same clock as time.Now,
+// so packets and application events sort together.
 //
 // Capture needs root or CAP_NET_RAW; without it Open returns an error that
 // matches ErrPermission, and a lesson can say so in one line and go on.

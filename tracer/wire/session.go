@@ -64,6 +64,10 @@ type Config struct {
 	// Program is the program's package path ("./lessons/03"), for the
 	// line that says how to get permission to capture.
 	Program string
+	// History is the trace's tracer.Options.History: 0 keeps every
+	// event (lessons draw their ladders from them); a program that runs
+	// for long and needs no ladder passes tracer.NoHistory.
+	History int
 }
 
 // Start opens a capture on loopback for tr. With ModeOff it returns a

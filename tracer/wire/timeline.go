@@ -59,7 +59,7 @@ type Timeline struct {
 // is Start's line saying why there is no capture, if any.
 func NewTimeline(actor string, printer tracer.Printer, say io.Writer, cfg Config) (tl *Timeline, skipped string, err error) {
 	tl = &Timeline{actor: actor, printer: printer, say: say}
-	tl.trace = tracer.New(tracer.Options{Printers: []tracer.Printer{tl}})
+	tl.trace = tracer.New(tracer.Options{Printers: []tracer.Printer{tl}, History: cfg.History})
 	tl.wire, skipped, err = Start(tl.trace, cfg)
 	if err != nil {
 		return nil, "", captureError(cfg.PCAP, err)

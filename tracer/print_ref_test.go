@@ -1,0 +1,390 @@
+package tracer
+
+// The printers build their output by hand, without fmt or reflection.
+// These tests hold them to what they replaced: encoding/json's Encoder
+// for NewJSON, and the fmt-based pretty printer (kept below as
+// newRefPretty) for NewPretty and Detail, over many generated events.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fatih/color"
+)
+
+func TestPrintersMatchReference(t *testing.T) {
+	for i, e := range generatedEvents(3000) {
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(e); err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := NewJSON(&got).Print(e); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Fatalf("event %d: JSON\n got %s\nwant %s", i, got.String(), want.String())
+		}
+		for _, useColor := range []bool{false, true} {
+			var got, want bytes.Buffer
+			if err := NewPretty(&got, useColor).Print(e); err != nil {
+				t.Fatal(err)
+			}
+			if err := newRefPretty(&want, useColor).Print(e); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Fatalf("event %d: pretty (colour %v)\n got %q\nwant %q", i, useColor, got.String(), want.String())
+			}
+		}
+		if got, want := Detail(e), refDetail(e); got != want {
+			t.Fatalf("event %d: Detail %q, want %q", i, got, want)
+		}
+	}
+}
+
+func TestAppendDurationMatchesFormatDuration(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	ds := []time.Duration{0, 1, -1, 999_999, time.Millisecond, time.Second - 1, time.Second, time.Minute - 1, time.Minute,
+		time.Hour, -time.Hour, 1<<63 - 1, -1 << 63, 1_234_567, 59_999_999_999}
+	for range 10000 {
+		ds = append(ds, time.Duration(r.Int64N(int64(2*time.Minute)))-time.Minute/2)
+	}
+	for _, d := range ds {
+		if got, want := string(appendDuration(nil, d)), FormatDuration(d); got != want {
+			t.Errorf("%d: %q, want %q", d, got, want)
+		}
+	}
+}
+
+// A time JSON cannot hold is refused as encoding/json refuses it.
+func TestJSONTimeOutOfRange(t *testing.T) {
+	e := Event{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), Actor: "a", Phase: PhaseNote}
+	_, want := json.Marshal(e)
+	var b bytes.Buffer
+	err := NewJSON(&b).Print(e)
+	if err == nil || want == nil || err.Error() != want.Error() || b.Len() != 0 {
+		t.Errorf("got %v and %q, want %v", err, b.String(), want)
+	}
+}
+
+// After a failed write the JSON printer writes nothing more and returns
+// the error, as json.Encoder does.
+func TestJSONWriteErrorSticks(t *testing.T) {
+	w := &failOnce{}
+	p := NewJSON(w)
+	e := Event{Time: time.Unix(1, 0), Actor: "a", Phase: PhaseNote}
+	if err := p.Print(e); err == nil {
+		t.Fatal("no error")
+	}
+	if err := p.Print(e); err == nil || w.writes != 1 {
+		t.Errorf("second Print: %v after %d writes", err, w.writes)
+	}
+}
+
+type failOnce struct{ writes int }
+
+func (f *failOnce) Write(p []byte) (int, error) {
+	f.writes++
+	return 0, io.ErrClosedPipe
+}
+
+// generatedEvents returns events of every phase with awkward values:
+// HTML and control characters, invalid UTF-8, U+2028, wide runes, long
+// notes, zero and IPv6 addresses with zones, extreme durations.
+func generatedEvents(n int) []Event {
+	r := rand.New(rand.NewPCG(7, 11))
+	strs := []string{"", "a", "I am Chuck Norris!", `"quoted" \ back`, "<b>&amp;</b>", "tab\there\nnew\rline\b\f\x00\x1f\x7f",
+		"bad \xff\xfe utf8", "sep \u2028 \u2029", "wide 日本語 ünïcödé", "  lots   of\t\tspace  ", "\u00a0nbsp\u00a0word\u3000ideo",
+		strings.Repeat("word ", 40), strings.Repeat("x", 100), "é", "日本", "client", "server", "wire", "lesson", "note", "listen", "title"}
+	str := func() string { return strs[r.IntN(len(strs))] }
+	aps := []netip.AddrPort{{}, netip.MustParseAddrPort("127.0.0.1:6969"), netip.MustParseAddrPort("[::1]:0"),
+		netip.MustParseAddrPort("[fe80::1%eth0]:65535"), netip.MustParseAddrPort("[::ffff:10.0.0.1]:80"),
+		netip.AddrPortFrom(netip.Addr{}, 7), netip.AddrPortFrom(netip.MustParseAddr("fe80::1%<a&b>"), 1)}
+	ap := func() netip.AddrPort { return aps[r.IntN(len(aps))] }
+	durs := []time.Duration{0, 1, -5, 123_456, time.Second, 90 * time.Second, 3 * time.Hour}
+	dur := func() time.Duration { return durs[r.IntN(len(durs))] }
+	phases := []Phase{PhaseListen, PhaseDNSStart, PhaseDNSDone, PhaseDNSSkip, PhaseConnectStart, PhaseConnectDone,
+		PhaseAccept, PhaseRead, PhaseWrite, PhaseEOF, PhaseCloseWrite, PhaseClose, PhaseError, PhaseNote,
+		PhasePacket, PhaseLesson, PhaseStep, "say", ""}
+	zones := []*time.Location{time.UTC, time.Local, time.FixedZone("x", 5*3600+30*60), time.FixedZone("y", -7*3600)}
+	var ev []Event
+	for i := range n {
+		e := Event{
+			Seq:     r.Int64N(1 << 40),
+			Time:    time.Unix(r.Int64N(4e9), r.Int64N(1e9)).In(zones[r.IntN(len(zones))]),
+			Elapsed: dur(),
+			Actor:   str(),
+			Phase:   phases[i%len(phases)],
+		}
+		if r.IntN(2) == 0 {
+			e.Step, e.Conn = r.IntN(12), r.IntN(300)
+		}
+		if r.IntN(2) == 0 {
+			e.Proto, e.Local, e.Remote, e.Addr = str(), ap(), ap(), str()
+		}
+		if r.IntN(3) == 0 {
+			e.Name = str()
+			for range r.IntN(3) {
+				e.DNSServers = append(e.DNSServers, str())
+				e.Addrs = append(e.Addrs, ap().Addr())
+			}
+			if r.IntN(4) == 0 {
+				e.DNSServers, e.Addrs = []string{}, []netip.Addr{}
+			}
+		}
+		if r.IntN(2) == 0 {
+			e.Bytes, e.Data = r.IntN(3), str()
+			e.BytesIn, e.BytesOut, e.PeerClosed = r.Int64N(3)-1, r.Int64N(1<<40), r.IntN(2) == 0
+			e.Lifetime, e.Duration = dur(), dur()
+		}
+		if r.IntN(2) == 0 {
+			e.Op, e.Err, e.Text, e.Note = str(), str(), str(), str()
+		}
+		if e.Phase == PhasePacket && r.IntN(5) != 0 {
+			flags := []string{"", "SYN", "SYN ACK", "ACK", "PSH ACK", "FIN ACK", "RST", "RST ACK"}
+			e.Packet = &Packet{Proto: []string{"tcp", "udp", ""}[r.IntN(3)], Src: ap(), Dst: ap(), From: str(), To: str(),
+				Flags: flags[r.IntN(len(flags))], Seq: r.Uint32(), Ack: r.Uint32(), RawSeq: r.Uint32(), RawAck: r.Uint32(),
+				Len: r.IntN(3), Window: r.IntN(1 << 20), Options: str(), Size: r.IntN(70000)}
+			if r.IntN(3) == 0 {
+				e.Packet.DNS = str()
+			}
+		}
+		ev = append(ev, e)
+	}
+	return ev
+}
+
+// newRefPretty is the pretty printer as it was written with fmt and
+// fatih/color, kept as the reference the new one must match.
+func newRefPretty(w io.Writer, useColor bool) Printer {
+	if w == nil {
+		w = os.Stdout
+	}
+	p := &refPrettyPrinter{w: w, colors: map[string]*color.Color{}}
+	mk := func(attrs ...color.Attribute) *color.Color {
+		c := color.New(attrs...)
+		if useColor {
+			c.EnableColor()
+		} else {
+			c.DisableColor()
+		}
+		return c
+	}
+	for phase, attrs := range phaseColors {
+		p.colors[string(phase)] = mk(attrs...)
+	}
+	p.colors["client"] = mk(color.FgHiBlue)
+	p.colors["server"] = mk(color.FgHiMagenta)
+	p.colors["actor"] = mk(color.FgHiWhite)
+	p.colors["wire"] = mk(color.FgWhite)
+	p.colors["note"] = mk(color.Faint)
+	p.colors["title"] = mk(color.Bold, color.Underline)
+	p.colors["heading"] = mk(color.Bold)
+	return p
+}
+
+type refPrettyPrinter struct {
+	w      io.Writer
+	colors map[string]*color.Color
+}
+
+func (p *refPrettyPrinter) Print(e Event) error {
+	var b strings.Builder
+	switch e.Phase {
+	case PhaseLesson:
+		b.WriteString(p.colors["title"].Sprint(e.Text))
+		b.WriteString("\n")
+		refWrap(&b, e.Note, 0, lineWidth)
+	case PhaseStep:
+		b.WriteString("\n")
+		b.WriteString(p.colors["heading"].Sprint(e.Text))
+		b.WriteString("\n")
+		refWrap(&b, e.Note, 2, lineWidth)
+		b.WriteString("\n")
+	default:
+		actor := p.colors["actor"]
+		if c, ok := p.colors[e.Actor]; ok {
+			actor = c
+		}
+		conn := ""
+		if e.Conn != 0 {
+			conn = fmt.Sprintf("#%d", e.Conn)
+		}
+		label := labels[e.Phase]
+		if label == "" {
+			label = strings.ToUpper(string(e.Phase))
+		}
+		labelColor := p.colors[string(e.Phase)]
+		if e.Phase == PhasePacket {
+			label, labelColor = refPacketLabel(e.Packet), p.refPacketColor(e.Packet)
+		}
+		if labelColor == nil {
+			labelColor = p.colors["wire"]
+		}
+		fmt.Fprintf(&b, "%12s  %s %-3s %s  %s\n",
+			"+"+FormatDuration(e.Elapsed),
+			actor.Sprintf("%-6s", e.Actor),
+			conn,
+			labelColor.Sprintf("%-9s", label),
+			refDetail(e))
+		refWrap(&b, e.Note, noteIndent, lineWidth)
+	}
+	_, err := io.WriteString(p.w, b.String())
+	return err
+}
+
+// Detail is the one-line description of an event used by the pretty
+// printer after its label: "tcp 127.0.0.1:52844 ↔ 127.0.0.1:6969",
+// `18 bytes "I am Chuck Norris!"`.
+func refDetail(e Event) string {
+	switch e.Phase {
+	case PhaseListen:
+		return fmt.Sprintf("%s %s (asked for %s)", e.Proto, e.Local, e.Addr)
+	case PhaseDNSStart:
+		return e.Name
+	case PhaseDNSDone:
+		if e.Err != "" {
+			return fmt.Sprintf("%s: %s", e.Name, e.Err)
+		}
+		return fmt.Sprintf("%s → %s in %s", e.Name, joinAddrs(e.Addrs), FormatDuration(e.Duration))
+	case PhaseDNSSkip:
+		return fmt.Sprintf("%s is an IP literal", e.Name)
+	case PhaseConnectStart:
+		return fmt.Sprintf("%s → %s", e.Proto, e.Remote)
+	case PhaseConnectDone, PhaseAccept:
+		return e.Tuple().String()
+	case PhaseRead, PhaseWrite:
+		return fmt.Sprintf("%s %s", plural(e.Bytes, "byte"), e.Data)
+	case PhaseEOF:
+		return "the peer sent FIN"
+	case PhaseCloseWrite:
+		return "shutdown(SHUT_WR): FIN follows the data"
+	case PhaseClose:
+		if !e.Remote.IsValid() {
+			return fmt.Sprintf("listener %s", e.Local)
+		}
+		return fmt.Sprintf("in %d B, out %d B, lived %s", e.BytesIn, e.BytesOut, FormatDuration(e.Lifetime))
+	case PhaseError:
+		return fmt.Sprintf("%s: %s", e.Op, e.Err)
+	case PhaseNote:
+		return e.Text
+	case PhasePacket:
+		if p := e.Packet; p != nil {
+			return refPacketDetail(p)
+		}
+	}
+	return e.Text
+}
+
+// packetDetail describes a packet on one line: who sends to whom, then
+// the TCP numbers or the DNS message.
+func refPacketDetail(p *Packet) string {
+	s := p.From + " → " + p.To
+	switch {
+	case p.DNS != "":
+		return s + "  " + p.DNS
+	case p.Proto != "tcp":
+		return fmt.Sprintf("%s  %s %d bytes", s, p.Proto, p.Len)
+	}
+	s += fmt.Sprintf("  seq %d", p.Seq)
+	if strings.Contains(p.Flags, "ACK") {
+		s += fmt.Sprintf(" ack %d", p.Ack)
+	}
+	if p.Len > 0 {
+		s += fmt.Sprintf(" len %d", p.Len)
+	}
+	s += fmt.Sprintf(" win %d", p.Window)
+	if p.Options != "" {
+		s += "  " + p.Options
+	}
+	return s
+}
+
+// packetLabel is a packet's label in the pretty output: its TCP flags,
+// or DNS.
+func refPacketLabel(p *Packet) string {
+	switch {
+	case p == nil:
+		return "PACKET"
+	case p.DNS != "":
+		return "DNS"
+	case p.Flags != "":
+		return p.Flags
+	}
+	return strings.ToUpper(p.Proto)
+}
+
+// packetColor picks the colour of a packet's label by what it does.
+func (pp *refPrettyPrinter) refPacketColor(p *Packet) *color.Color {
+	switch {
+	case p == nil:
+		return pp.colors["wire"]
+	case strings.Contains(p.Flags, "RST"):
+		return pp.colors[string(PhaseError)]
+	case strings.Contains(p.Flags, "SYN"):
+		return pp.colors[string(PhaseConnectDone)]
+	case strings.Contains(p.Flags, "FIN"):
+		return pp.colors[string(PhaseClose)]
+	case p.DNS != "":
+		return pp.colors[string(PhaseDNSDone)]
+	case p.Len > 0:
+		return pp.colors[string(PhaseWrite)]
+	}
+	return pp.colors["wire"]
+}
+
+// wrap writes text to b in lines of at most width columns, each indented.
+func refWrap(b *strings.Builder, text string, indent, width int) {
+	if text == "" {
+		return
+	}
+	pad := strings.Repeat(" ", indent)
+	line := 0
+	for i, word := range strings.Fields(text) {
+		if i > 0 && line+1+len([]rune(word)) > width-indent {
+			b.WriteString("\n")
+			line = 0
+		}
+		if line == 0 {
+			b.WriteString(pad)
+		} else {
+			b.WriteString(" ")
+			line++
+		}
+		b.WriteString(word)
+		line += len([]rune(word))
+	}
+	b.WriteString("\n")
+}
+
+// Preview's fast path for plain ASCII gives what strconv.Quote gives.
+func TestPreviewPlainASCII(t *testing.T) {
+	var all []byte
+	for c := range 256 {
+		all = append(all, byte(c))
+	}
+	cases := [][]byte{nil, {}, []byte("I am Chuck Norris!"), []byte(`say "hi"`), []byte(`back\slash`), all[0x20:0x7f],
+		[]byte(strings.Repeat("x", 64)), []byte(strings.Repeat("x", 65)), []byte("tab\t"), []byte("del\x7f"), []byte("é")}
+	for c := range 256 {
+		cases = append(cases, []byte{'a', byte(c), 'b'})
+	}
+	for _, d := range cases {
+		want := strconv.Quote(string(d))
+		if len(d) > maxTextPreview || !IsText(d) {
+			continue
+		}
+		if got := Preview(d); got != want {
+			t.Errorf("Preview(%q) = %s, want %s", d, got, want)
+		}
+	}
+}
