@@ -83,8 +83,22 @@ func Start(tr *tracer.Trace, cfg Config) (s *Session, skipped string, err error)
 		return nil, "", fmt.Errorf("--capture=%s: want auto, on or off", cfg.Mode)
 	}
 	s = &Session{tr: tr, ann: NewAnnotator(), udp: slices.Clone(cfg.UDPPorts)}
+	// The file is ready before the capture starts delivering, so that it
+	// holds every packet the trace shows.
+	if cfg.PCAP != "" {
+		f, err := capture.NewFileWriter(cfg.PCAP, layers.LinkTypeEthernet)
+		if err != nil {
+			return nil, "", fmt.Errorf("--pcap: %w", err)
+		}
+		s.file = f
+	}
 	c, err := capture.Open(capture.Config{UDPPorts: s.udp, Handler: s.packet})
 	if err != nil {
+		if s.file != nil {
+			// NOTE: ignoring the errors; the file is empty and unwanted.
+			_ = s.file.Close()
+			_ = os.Remove(cfg.PCAP)
+		}
 		reason := err.Error()
 		if errors.Is(err, capture.ErrPermission) {
 			reason = NoPermission(cfg.Program)
@@ -98,14 +112,10 @@ func Start(tr *tracer.Trace, cfg Config) (s *Session, skipped string, err error)
 		}
 		return nil, reason, nil
 	}
+	s.portsMu.Lock()
 	s.cap = c
+	s.portsMu.Unlock()
 	if cfg.PCAP != "" {
-		f, err := capture.NewFileWriter(cfg.PCAP, layers.LinkTypeEthernet)
-		if err != nil {
-			c.Close()
-			return nil, "", fmt.Errorf("--pcap: %w", err)
-		}
-		s.file = f
 		giveToSudoUser(cfg.PCAP)
 	}
 	return s, "", nil
