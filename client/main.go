@@ -24,7 +24,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -53,7 +52,7 @@ type config struct {
 }
 
 // errInterrupted is returned when Ctrl-C stopped the client.
-var errInterrupted = errors.New("interrupted")
+var errInterrupted = cli.ErrInterrupted
 
 func main() {
 	log.SetFlags(0)
@@ -66,21 +65,9 @@ func main() {
 		os.Exit(2) // parseFlags has said why
 	}
 	ctx := cli.OnSignal()
-	err = run(ctx, cfg, os.Stdout, os.Stderr)
-	// Stopped by a signal: say so, and exit as the shell would say the
-	// signal killed it, whatever the client was doing.
-	var intr *cli.Interrupted
-	if errors.As(context.Cause(ctx), &intr) {
-		if err != nil && !errors.Is(err, errInterrupted) {
-			log.Print(err)
-		}
-		log.Print(intr)
-		os.Exit(intr.ExitCode())
-	}
-	if err != nil {
-		log.Print(err)
-		os.Exit(1)
-	}
+	// Stopped by a signal, it exits as the shell would say the signal
+	// killed it (130, 143), whatever the client was doing.
+	cli.Exit(ctx, run(ctx, cfg, os.Stdout, os.Stderr))
 }
 
 // parseFlags parses the command line. On a bad flag it writes the error

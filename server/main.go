@@ -24,7 +24,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -70,21 +69,9 @@ func main() {
 		os.Exit(2) // parseFlags has said why
 	}
 	ctx := cli.OnSignal()
-	err = run(ctx, cfg, os.Stdout, os.Stderr)
-	// Stopped by a signal: say so, and exit as the shell would say the
-	// signal killed it, even if closing down failed too.
-	var intr *cli.Interrupted
-	if errors.As(context.Cause(ctx), &intr) {
-		if err != nil {
-			log.Print(err)
-		}
-		log.Print(intr)
-		os.Exit(intr.ExitCode())
-	}
-	if err != nil {
-		log.Print(err)
-		os.Exit(1)
-	}
+	// Stopped by a signal, it exits as the shell would say the signal
+	// killed it (130, 143), even if closing down failed too.
+	cli.Exit(ctx, run(ctx, cfg, os.Stdout, os.Stderr))
 }
 
 // parseFlags parses the command line. On a bad flag it writes the error

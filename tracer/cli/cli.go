@@ -12,6 +12,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"log"
 	"os"
 	"os/signal"
 	"syscall"
@@ -76,4 +78,28 @@ func Said(data []byte) string {
 		return string(data) // nc sends whole lines: don't print a blank one
 	}
 	return string(data) + "\n"
+}
+
+// ErrInterrupted is what a run returns when it stopped because of a
+// signal and has nothing more to say; Exit prints only the signal.
+var ErrInterrupted = errors.New("interrupted")
+
+// Exit ends a program whose run, given ctx from [OnSignal], returned err:
+// stopped by a signal, it prints err (unless ErrInterrupted) and the
+// signal on the log, and exits as the shell would say the signal killed
+// it (130, 143); otherwise it prints err and exits 1, or returns when
+// err is nil.
+func Exit(ctx context.Context, err error) {
+	var intr *Interrupted
+	if errors.As(context.Cause(ctx), &intr) {
+		if err != nil && !errors.Is(err, ErrInterrupted) {
+			log.Print(err)
+		}
+		log.Print(intr)
+		os.Exit(intr.ExitCode())
+	}
+	if err != nil {
+		log.Print(err)
+		os.Exit(1)
+	}
 }
