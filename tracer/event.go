@@ -3,6 +3,8 @@ package tracer
 import (
 	"net/netip"
 	"time"
+
+	"tcptour/tracer/kernel"
 )
 
 // Phase names what happened in an [Event]. The values are stable: they are
@@ -105,19 +107,13 @@ type Event struct {
 // address and port. The seed's Node.js text lists <remoteAddress,
 // remotePort, addressType, localAddress, localPort>; the protocol is
 // implied there (TCP) and the address type is the family of the addresses.
-type FiveTuple struct {
-	Proto  string
-	Local  netip.AddrPort
-	Remote netip.AddrPort
-}
+//
+// It is [kernel.FiveTuple]: the kernel names its sockets the same way,
+// and package kernel, which the tracer uses, defines it.
+type FiveTuple = kernel.FiveTuple
 
-// String formats the tuple as "tcp 127.0.0.1:52844 ↔ 127.0.0.1:6969".
-func (t FiveTuple) String() string {
-	return t.Proto + " " + t.Local.String() + " ↔ " + t.Remote.String()
-}
-
-// key returns the same value for both ends of a connection.
-func (t FiveTuple) key() connKey {
+// keyOf returns the same value for both ends of a connection.
+func keyOf(t FiveTuple) connKey {
 	a, b := t.Local, t.Remote
 	if a.Compare(b) > 0 {
 		a, b = b, a

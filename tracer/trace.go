@@ -172,7 +172,7 @@ func (t *Trace) track(e *Event) {
 	default:
 		return
 	}
-	k := e.Tuple().key()
+	k := keyOf(e.Tuple())
 	n := t.open[k] + d
 	if n > 0 {
 		t.open[k] = n
@@ -211,7 +211,7 @@ func (t *Trace) ConnID(ft FiveTuple) int {
 }
 
 func (t *Trace) connID(ft FiveTuple) int {
-	k := ft.key()
+	k := keyOf(ft)
 	if id, ok := t.ids[k]; ok {
 		return id
 	}

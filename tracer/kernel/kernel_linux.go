@@ -13,8 +13,6 @@ import (
 
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
-
-	"tcptour/tracer"
 )
 
 // Lookup asks the kernel about the TCP socket whose five-tuple, seen
@@ -24,7 +22,7 @@ import (
 //
 // It is one exact lookup in the kernel's socket tables (tens of
 // microseconds), not a dump of every socket as ss does.
-func Lookup(ft tracer.FiveTuple) (Socket, error) {
+func Lookup(ft FiveTuple) (Socket, error) {
 	switch ft.Proto {
 	case "tcp", "tcp4", "tcp6", "":
 	default:
@@ -49,7 +47,7 @@ func Lookup(ft tracer.FiveTuple) (Socket, error) {
 // StateOf returns the state of the TCP socket whose five-tuple, seen
 // from the socket's own end, is ft, as [Lookup] finds it. When the
 // kernel holds no such socket the error matches [ErrNotFound].
-func StateOf(ft tracer.FiveTuple) (State, error) {
+func StateOf(ft FiveTuple) (State, error) {
 	s, err := Lookup(ft)
 	return s.State, err
 }
@@ -57,8 +55,8 @@ func StateOf(ft tracer.FiveTuple) (State, error) {
 // States returns the states of the TCP sockets with these five-tuples,
 // each seen from its socket's own end, as [StateOf] does. A tuple the
 // kernel holds no socket for is absent from the map.
-func States(fts ...tracer.FiveTuple) (map[tracer.FiveTuple]State, error) {
-	found := make(map[tracer.FiveTuple]State, len(fts))
+func States(fts ...FiveTuple) (map[FiveTuple]State, error) {
+	found := make(map[FiveTuple]State, len(fts))
 	for _, ft := range fts {
 		s, err := StateOf(ft)
 		switch {
@@ -115,7 +113,7 @@ func Sockets(states ...State) ([]Socket, error) {
 // cannot notify a change. It returns the socket then, or, when ctx is
 // done first, an error that says what was awaited (want, e.g.
 // "Recv-Q 4"), the last state seen, and matches ctx's error.
-func Wait(ctx context.Context, ft tracer.FiveTuple, want string, ok func(Socket) bool) (Socket, error) {
+func Wait(ctx context.Context, ft FiveTuple, want string, ok func(Socket) bool) (Socket, error) {
 	var s Socket
 	err := wait(ctx, ft, want, func(got Socket, err error) bool {
 		s = got
@@ -128,18 +126,18 @@ func Wait(ctx context.Context, ft tracer.FiveTuple, want string, ok func(Socket)
 // five-tuple ft is in state want; socket diagnostics cannot notify a
 // change of state. It returns nil then, or, when ctx is done first, an
 // error that says the last state seen and matches ctx's error.
-func WaitState(ctx context.Context, ft tracer.FiveTuple, want State) error {
+func WaitState(ctx context.Context, ft FiveTuple, want State) error {
 	return wait(ctx, ft, want.String(), func(s Socket, err error) bool { return err == nil && s.State == want })
 }
 
 // WaitGone polls the kernel like [WaitState] until it holds no socket
 // with five-tuple ft: the passive closer's socket once the ACK of its
 // FIN has come (after LAST_ACK), the active closer's after TIME_WAIT.
-func WaitGone(ctx context.Context, ft tracer.FiveTuple) error {
+func WaitGone(ctx context.Context, ft FiveTuple) error {
 	return wait(ctx, ft, "no socket", func(s Socket, err error) bool { return errors.Is(err, ErrNotFound) })
 }
 
-func wait(ctx context.Context, ft tracer.FiveTuple, want string, done func(Socket, error) bool) error {
+func wait(ctx context.Context, ft FiveTuple, want string, done func(Socket, error) bool) error {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -162,7 +160,7 @@ func wait(ctx context.Context, ft tracer.FiveTuple, want string, done func(Socke
 	}
 }
 
-func wrap(ft tracer.FiveTuple, err error) error {
+func wrap(ft FiveTuple, err error) error {
 	if err == nil {
 		return nil
 	}

@@ -7,23 +7,21 @@ import (
 	"fmt"
 	"net"
 	"runtime"
-
-	"tcptour/tracer"
 )
 
 // Lookup returns an error matching [ErrUnsupported]: socket
 // diagnostics are only supported on Linux.
-func Lookup(ft tracer.FiveTuple) (Socket, error) {
+func Lookup(ft FiveTuple) (Socket, error) {
 	return Socket{}, unsupported()
 }
 
 // StateOf returns an error matching [ErrUnsupported].
-func StateOf(ft tracer.FiveTuple) (State, error) {
+func StateOf(ft FiveTuple) (State, error) {
 	return 0, unsupported()
 }
 
 // States returns an error matching [ErrUnsupported].
-func States(fts ...tracer.FiveTuple) (map[tracer.FiveTuple]State, error) {
+func States(fts ...FiveTuple) (map[FiveTuple]State, error) {
 	return nil, unsupported()
 }
 
@@ -33,17 +31,17 @@ func Sockets(states ...State) ([]Socket, error) {
 }
 
 // Wait returns an error matching [ErrUnsupported].
-func Wait(ctx context.Context, ft tracer.FiveTuple, want string, ok func(Socket) bool) (Socket, error) {
+func Wait(ctx context.Context, ft FiveTuple, want string, ok func(Socket) bool) (Socket, error) {
 	return Socket{}, unsupported()
 }
 
 // WaitState returns an error matching [ErrUnsupported].
-func WaitState(ctx context.Context, ft tracer.FiveTuple, want State) error {
+func WaitState(ctx context.Context, ft FiveTuple, want State) error {
 	return unsupported()
 }
 
 // WaitGone returns an error matching [ErrUnsupported].
-func WaitGone(ctx context.Context, ft tracer.FiveTuple) error {
+func WaitGone(ctx context.Context, ft FiveTuple) error {
 	return unsupported()
 }
 

@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"strings"
 	"time"
-
-	"tcptour/tracer"
 )
 
 // Socket is what the kernel's socket diagnostics say about one TCP
@@ -46,8 +44,23 @@ type Socket struct {
 }
 
 // Tuple returns the socket's five-tuple, seen from its own end.
-func (s Socket) Tuple() tracer.FiveTuple {
-	return tracer.FiveTuple{Proto: "tcp", Local: s.Local, Remote: s.Remote}
+func (s Socket) Tuple() FiveTuple {
+	return FiveTuple{Proto: "tcp", Local: s.Local, Remote: s.Remote}
+}
+
+// FiveTuple names a connection, or a socket seen from its own end:
+// protocol, local address and port, remote address and port. A
+// listening socket has no Remote. (Package tracer calls it
+// tracer.FiveTuple.)
+type FiveTuple struct {
+	Proto  string
+	Local  netip.AddrPort
+	Remote netip.AddrPort
+}
+
+// String formats the tuple as "tcp 127.0.0.1:52844 ↔ 127.0.0.1:6969".
+func (t FiveTuple) String() string {
+	return t.Proto + " " + t.Local.String() + " ↔ " + t.Remote.String()
 }
 
 // String formats the socket as a line of ss does, roughly:
@@ -166,6 +179,14 @@ func (i *Info) String() string {
 		return fmt.Sprintf("LISTEN %d waiting for Accept", i.Unacked)
 	}
 	return fmt.Sprintf("%s rtt %s ±%s rto %s cwnd %d mss %d unacked %d retrans %d acked %d B received %d B",
-		i.State, tracer.FormatDuration(i.RTT), tracer.FormatDuration(i.RTTVar), tracer.FormatDuration(i.RTO),
+		i.State, ms(i.RTT), ms(i.RTTVar), ms(i.RTO),
 		i.SndCwnd, i.SndMSS, i.Unacked, i.TotalRetrans, i.BytesAcked, i.BytesReceived)
+}
+
+// ms formats d for people as the tracer does: "0.031 ms", "1.000 s".
+func ms(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.3f s", d.Seconds())
 }
