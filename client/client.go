@@ -38,8 +38,8 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if skipped != "" {
-		fmt.Fprintf(stderr, "client: %s\n", skipped)
+	for _, line := range skipped {
+		fmt.Fprintf(stderr, "client: %s\n", line)
 	}
 	err = talk(ctx, cfg, tl)
 	awaitPeerClose(tl)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 
 	"tcptour/tracer"
 	"tcptour/tracer/capture"
+	"tcptour/tracer/kernel"
 	"tcptour/tracer/lab"
 	"tcptour/tracer/wire"
 )
@@ -109,11 +111,15 @@ func events(t *testing.T, jsonLines string) []tracer.Event {
 	return ev
 }
 
-// phases returns the phases of ev, in order.
+// phases returns the phases of ev's client events, in order: the
+// kernel's changes of state, which come when the kernel says, are left
+// out (TestStateAtClose checks them).
 func phases(ev []tracer.Event) []string {
 	var p []string
 	for _, e := range ev {
-		p = append(p, string(e.Phase))
+		if e.Phase != tracer.PhaseState {
+			p = append(p, string(e.Phase))
+		}
 	}
 	return p
 }
@@ -188,7 +194,7 @@ func TestRun(t *testing.T) {
 				t.Errorf("phases %q, want them to end %q", got, want)
 			}
 			for _, e := range ev {
-				if e.Actor != "client" {
+				if e.Actor != "client" && e.Phase != tracer.PhaseState {
 					t.Errorf("event %d: actor %q, want client", e.Seq, e.Actor)
 				}
 				if e.Phase == tracer.PhaseWrite && e.Data != `"I am Chuck Norris!"` {
@@ -379,9 +385,11 @@ func TestInterrupt(t *testing.T) {
 			var got []string
 			packets := 0
 			for _, e := range ev {
-				if e.Phase == tracer.PhasePacket {
+				switch e.Phase {
+				case tracer.PhasePacket:
 					packets++
-				} else {
+				case tracer.PhaseState:
+				default:
 					got = append(got, string(e.Phase))
 				}
 			}
@@ -401,6 +409,59 @@ func TestInterrupt(t *testing.T) {
 			// The handshake, the message, the FIN at least.
 			if len(saved) != packets || packets < 5 {
 				t.Errorf("the pcap file holds %d packets, the trace showed %d", len(saved), packets)
+			}
+		})
+	}
+}
+
+// The client shows the state of its socket at close: ESTABLISHED in
+// the close's TCP_INFO (it closes first), then what the kernel does
+// with the socket it let go of. With capture on (where permitted), the
+// kernel reports each change; without, the socket is asked about.
+func TestStateAtClose(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the kernel's view of sockets is Linux's")
+	}
+	for _, capture := range []string{wire.ModeOff, wire.ModeAuto} {
+		t.Run("capture="+capture, func(t *testing.T) {
+			port := echo(t, youSaid, nil)
+			var stdout, stderr strings.Builder
+			cfg := config{addr: fmt.Sprintf("127.0.0.1:%d", port), msg: "hi", json: true, timeout: 10 * time.Second, capture: capture}
+			if err := run(context.Background(), cfg, &stdout, &stderr); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			var closed *tracer.Event
+			var after []string // the changes of the client's socket after its close
+			live := false
+			for _, e := range events(t, stdout.String()) {
+				switch {
+				case e.Phase == tracer.PhaseClose:
+					closed = &e
+				case e.Phase == tracer.PhaseState && closed != nil:
+					if e.State.Side != "client" || e.Conn != 1 {
+						t.Errorf("a change of %s's socket, conn %d: only the client's own", e.State.Side, e.Conn)
+					}
+					after = append(after, e.State.From.String()+"→"+e.State.To.String())
+					live = live || !e.State.Asked
+				}
+			}
+			if closed == nil || closed.TCP == nil || closed.TCP.State != kernel.Established {
+				t.Fatalf("close: %+v, want TCP_INFO saying ESTABLISHED", closed)
+			}
+			if len(after) == 0 || !strings.HasPrefix(after[0], "ESTABLISHED→") {
+				t.Fatalf("after the close: %q, want the kernel's changes from ESTABLISHED", after)
+			}
+			if live {
+				// The kernel's own report: the FIN first, always.
+				if after[0] != "ESTABLISHED→FIN_WAIT_1" {
+					t.Errorf("after the close: %q, want FIN_WAIT_1 first", after)
+				}
+				return
+			}
+			// Asked once, at the end: whichever state the close had
+			// reached by then.
+			if len(after) != 1 || !slices.Contains([]string{"ESTABLISHED→FIN_WAIT_1", "ESTABLISHED→FIN_WAIT_2", "ESTABLISHED→TIME_WAIT"}, after[0]) {
+				t.Errorf("after the close: %q, want one of FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT", after)
 			}
 		})
 	}

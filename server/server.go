@@ -53,8 +53,8 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if skipped != "" {
-		fmt.Fprintf(stderr, "server: %s\n", skipped)
+	for _, line := range skipped {
+		fmt.Fprintf(stderr, "server: %s\n", line)
 	}
 
 	done := make(chan struct{})

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +20,7 @@ import (
 
 	"tcptour/tracer"
 	"tcptour/tracer/cli"
+	"tcptour/tracer/kernel"
 	"tcptour/tracer/wire"
 )
 
@@ -325,6 +328,9 @@ func TestJSON(t *testing.T) {
 		if err := dec.Decode(&e); err != nil {
 			t.Fatalf("stdout line %d is not a JSON event: %v\n%s", i+1, err, line)
 		}
+		if e.Phase == tracer.PhaseState {
+			continue // TestStateAtClose checks them
+		}
 		if e.Actor != "server" {
 			t.Errorf("line %d: actor %q, want server", i+1, e.Actor)
 		}
@@ -392,6 +398,9 @@ func TestShutdownBySignal(t *testing.T) {
 			}
 			var phases []string
 			for _, e := range jsonEvents(t, r.out.String()) {
+				if e.Phase == tracer.PhaseState {
+					continue
+				}
 				phases = append(phases, string(e.Phase))
 				if e.Phase == tracer.PhaseNote && e.Text != "interrupted by SIGTERM: closing" {
 					t.Errorf("note %q", e.Text)
@@ -452,5 +461,56 @@ func TestLabPortInUse(t *testing.T) {
 	// The lab starts first: the server never listened.
 	if strings.Contains(out.String(), "LISTEN") || strings.Contains(out.String(), "Server listening") {
 		t.Errorf("the server listened although its lab could not start:\n%s", out)
+	}
+}
+
+// The server shows the state of a connection's socket at close:
+// CLOSE_WAIT in the close's TCP_INFO when the client closed first, and
+// then what the kernel does with the socket it let go of: LAST_ACK
+// until the client acknowledges the server's FIN, then nothing.
+func TestStateAtClose(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the kernel's view of sockets is Linux's")
+	}
+	for _, capture := range []string{wire.ModeOff, wire.ModeAuto} {
+		t.Run("capture="+capture, func(t *testing.T) {
+			r := start(t, config{json: true, capture: capture})
+			c := dial(t, r.addr)
+			say(t, c, "hi", `You said "hi"`)
+			c.Close()
+			r.errOut.waitFor(t, "CLOSED: ")
+			if err := r.stop(); err != nil {
+				t.Fatal(err)
+			}
+			var closed *tracer.Event
+			var after []string
+			live := false
+			for _, e := range jsonEvents(t, r.out.String()) {
+				switch {
+				case e.Phase == tracer.PhaseClose && e.Remote.IsValid():
+					closed = &e
+				case e.Phase == tracer.PhaseState:
+					if e.State.Side != "server" {
+						t.Errorf("a change of the %s's socket in the server's trace", e.State.Side)
+					}
+					if closed != nil && e.Conn == closed.Conn {
+						after = append(after, e.State.From.String()+"→"+e.State.To.String())
+						live = live || !e.State.Asked
+					}
+				}
+			}
+			if closed == nil || closed.TCP == nil || closed.TCP.State != kernel.CloseWait {
+				t.Fatalf("close: %+v, want TCP_INFO saying CLOSE_WAIT", closed)
+			}
+			// Asked, LAST_ACK is usually over before the kernel is
+			// asked: it lasts microseconds on loopback.
+			wants := [][]string{{"CLOSE_WAIT→gone"}, {"CLOSE_WAIT→LAST_ACK", "LAST_ACK→gone"}}
+			if live {
+				wants = [][]string{{"CLOSE_WAIT→LAST_ACK", "LAST_ACK→CLOSE"}}
+			}
+			if !slices.ContainsFunc(wants, func(w []string) bool { return slices.Equal(after, w) }) {
+				t.Errorf("after the close: %q, want one of %q", after, wants)
+			}
+		})
 	}
 }

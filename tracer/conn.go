@@ -58,7 +58,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	if l.h.Accept != nil {
-		l.h.Accept(AcceptInfo{Time: now, Local: addrPort(c.LocalAddr()), Remote: addrPort(c.RemoteAddr())})
+		l.h.Accept(AcceptInfo{Time: now, Local: addrPort(c.LocalAddr()), Remote: addrPort(c.RemoteAddr()), Conn: c})
 	}
 	return WrapConn(c, l.h), nil
 }
@@ -128,14 +128,14 @@ func (c *conn) Read(p []byte) (int, error) {
 		return n, err
 	}
 	if c.h.Read != nil && (n > 0 || err != nil) {
-		c.h.Read(IOInfo{Time: now, Local: c.local, Remote: c.remote, N: n, Data: p[:n], Err: err})
+		c.h.Read(IOInfo{Time: now, Local: c.local, Remote: c.remote, N: n, Data: p[:n], Err: err, Conn: c.Conn})
 	}
 	return n, err
 }
 
 func (c *conn) Write(p []byte) (int, error) {
 	if c.h.Write != nil {
-		c.h.Write(IOInfo{Time: time.Now(), Local: c.local, Remote: c.remote, N: len(p), Data: p})
+		c.h.Write(IOInfo{Time: time.Now(), Local: c.local, Remote: c.remote, N: len(p), Data: p, Conn: c.Conn})
 	}
 	n, err := c.Conn.Write(p)
 	c.out.Add(int64(n))
@@ -150,7 +150,7 @@ func (c *conn) Write(p []byte) (int, error) {
 
 func (c *conn) fail(op string, err error) {
 	if c.h.Error != nil {
-		c.h.Error(ErrorInfo{Time: time.Now(), Op: op, Local: c.local, Remote: c.remote, Err: err})
+		c.h.Error(ErrorInfo{Time: time.Now(), Op: op, Local: c.local, Remote: c.remote, Err: err, Conn: c.Conn})
 	}
 }
 
@@ -162,7 +162,7 @@ func (c *conn) CloseWrite() error {
 		return &net.OpError{Op: "close-write", Net: "tcp", Addr: c.RemoteAddr(), Err: errors.ErrUnsupported}
 	}
 	if c.h.CloseWrite != nil {
-		c.h.CloseWrite(CloseWriteInfo{Time: time.Now(), Local: c.local, Remote: c.remote})
+		c.h.CloseWrite(CloseWriteInfo{Time: time.Now(), Local: c.local, Remote: c.remote, Conn: c.Conn})
 	}
 	err := cw.CloseWrite()
 	if err != nil {
@@ -189,6 +189,7 @@ func (c *conn) Close() error {
 				PeerClosed: c.eof.Load(), WriteClosed: c.wclosed.Load(),
 				Reset: c.reset.Load(), Linger0: lingerZero(c.Conn),
 				Lifetime: now.Sub(c.start),
+				Conn:     c.Conn,
 			})
 		}
 	})

@@ -68,7 +68,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		end := time.Now()
 		info := ConnectDoneInfo{Time: end, Network: network, Remote: remote, Duration: end.Sub(start), Err: err}
 		if err == nil {
-			info.Local = addrPort(c.LocalAddr())
+			info.Local, info.Conn = addrPort(c.LocalAddr()), c
 		}
 		if h.ConnectDone != nil {
 			h.ConnectDone(info)

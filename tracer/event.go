@@ -29,6 +29,7 @@ const (
 	PhaseError        Phase = "error"         // an operation failed
 	PhaseNote         Phase = "note"          // a remark added by the program
 	PhasePacket       Phase = "packet"        // a packet on the wire (Packet is set)
+	PhaseState        Phase = "state"         // a socket's TCP state changed, as the kernel says (State is set)
 	PhaseLesson       Phase = "lesson"        // a lesson starts (title in Text)
 	PhaseStep         Phase = "step"          // a lesson step starts (title in Text)
 )
@@ -101,6 +102,47 @@ type Event struct {
 	Note string `json:"note,omitempty"`
 	// Packet is set for PhasePacket events.
 	Packet *Packet `json:"packet,omitempty"`
+	// TCP is what the kernel's TCP said about the connection's socket
+	// at this event (TCP_INFO, read through the program's own socket),
+	// when the trace reads it ([Options].TCPInfo): for Write,
+	// CloseWrite and Close just before the call, for the others just
+	// after it returned.
+	TCP *kernel.Info `json:"tcp_info,omitempty"`
+	// State is set for PhaseState events: a socket's change of TCP
+	// state.
+	State *StateChange `json:"state,omitempty"`
+}
+
+// StateChange is a change of a TCP socket's state, for a PhaseState
+// event: the event's Local and Remote are the socket's own addresses,
+// so that it has its connection's id.
+type StateChange struct {
+	// Side is whose socket it is: "client" or "server" (the server's
+	// listening socket too).
+	Side string `json:"side"`
+	// From and To are the states before and after; [kernel.Gone] means
+	// the kernel holds no socket.
+	From kernel.State `json:"from"`
+	To   kernel.State `json:"to"`
+	// Asked is set when the kernel did not report the change as it
+	// happened: its socket diagnostics were asked at the event's time
+	// and found the socket in To, where it had last been seen in From.
+	// The change happened in between, maybe through other states.
+	// Without Asked, the kernel reported the change itself, at the
+	// moment it made it (the tracepoint sock:inet_sock_set_state).
+	Asked bool `json:"asked,omitempty"`
+	// Kept is set when no program holds the socket any more and the
+	// kernel keeps the connection in a small socket of its own (a
+	// timewait socket): TIME_WAIT, or FIN_WAIT_2 after Close. Expires
+	// is then how long it will keep it, as the kernel said.
+	Kept    bool          `json:"kept,omitempty"`
+	Expires time.Duration `json:"expires_ns,omitempty"`
+	// Cause is the Seq of the packet event that caused the change, a
+	// segment the socket received, when the trace holds it; CauseFlags
+	// are its flags and CauseElapsed its Elapsed.
+	Cause        int64         `json:"cause,omitempty"`
+	CauseFlags   string        `json:"cause_flags,omitempty"`
+	CauseElapsed time.Duration `json:"cause_elapsed_ns,omitempty"`
 }
 
 // FiveTuple names a connection: protocol, local address and port, remote

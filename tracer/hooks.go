@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"net"
 	"net/netip"
 	"time"
 )
@@ -57,6 +58,11 @@ type ErrorInfo struct {
 	Op            string // "write", "close-write" or "close"
 	Local, Remote netip.AddrPort
 	Err           error
+	// Conn is the connection's socket (a *net.TCPConn for TCP),
+	// nil for a listener, for reading socket options such as
+	// TCP_INFO while the hook runs. A hook must not read, write or
+	// close it.
+	Conn net.Conn
 }
 
 // ListenInfo describes a listening socket.
@@ -119,6 +125,10 @@ type ConnectDoneInfo struct {
 	Remote   netip.AddrPort
 	Duration time.Duration
 	Err      error
+	// Conn is the connection's socket (a *net.TCPConn for TCP),
+	// nil on error, for reading socket options such as TCP_INFO while
+	// the hook runs. A hook must not read, write or close it.
+	Conn net.Conn
 }
 
 // AcceptInfo describes an accepted connection.
@@ -130,6 +140,10 @@ type AcceptInfo struct {
 	Local  netip.AddrPort // the listener's side
 	Remote netip.AddrPort // the client's side; zero on error
 	Err    error
+	// Conn is the connection's socket (a *net.TCPConn for TCP),
+	// nil on error, for reading socket options such as TCP_INFO while
+	// the hook runs. A hook must not read, write or close it.
+	Conn net.Conn
 }
 
 // IOInfo describes a finished Read or Write.
@@ -147,6 +161,10 @@ type IOInfo struct {
 	// Err is the error a Read returned; io.EOF means the peer sent FIN.
 	// Always nil for a Write (see Hooks.Error).
 	Err error
+	// Conn is the connection's socket (a *net.TCPConn for TCP), for
+	// reading socket options such as TCP_INFO while the hook runs. A
+	// hook must not read, write or close it.
+	Conn net.Conn
 }
 
 // CloseWriteInfo describes a shutdown of the write half.
@@ -156,6 +174,10 @@ type CloseWriteInfo struct {
 	// for the others, the moment the call returned.
 	Time          time.Time
 	Local, Remote netip.AddrPort
+	// Conn is the connection's socket (a *net.TCPConn for TCP), for
+	// reading socket options such as TCP_INFO while the hook runs. A
+	// hook must not read, write or close it.
+	Conn net.Conn
 }
 
 // CloseInfo describes a closed connection or listener.
@@ -183,4 +205,9 @@ type CloseInfo struct {
 	// Lifetime is the time since the connection was wrapped: since Dial
 	// or Accept returned it.
 	Lifetime time.Duration
+	// Conn is the connection's socket (a *net.TCPConn for TCP),
+	// still open, nil for a listener, for reading socket options
+	// such as TCP_INFO while the hook runs. A hook must not read,
+	// write or close it.
+	Conn net.Conn
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"tcptour/tracer/kernel"
 )
 
 // defaultNote explains an event in plain language: what the program did
@@ -80,8 +82,65 @@ func defaultNote(e Event) string {
 		if !e.Remote.IsValid() {
 			return "The listening socket is closed: the kernel now answers SYNs to this port with RST (connection refused) and resets connections still waiting in its queue. Accepted connections live on."
 		}
+	case PhaseState:
+		if e.State != nil {
+			return stateNote(e.State)
+		}
 	}
 	return ""
+}
+
+// stateNote explains a change of TCP state by what makes the kernel
+// change that way: the segment that arrived, or the call the program
+// made. Each sentence holds for every change it is attached to.
+func stateNote(c *StateChange) string {
+	var what string
+	switch from, to := c.From, c.To; {
+	case to == kernel.Listen:
+		what = "listen(2): the socket now takes SYNs; the kernel completes each handshake on its own and queues the connection for Accept."
+	case to == kernel.SynSent:
+		what = "connect(2): the kernel sends SYN and waits for the SYN-ACK."
+	case from == kernel.SynSent && to == kernel.Established:
+		what = "The SYN-ACK arrived: the client's kernel acknowledges it and the connection is open on this side; connect returns."
+	case to == kernel.SynRecv:
+		what = "The handshake's last ACK arrived: the kernel makes the connection's own socket, a copy of the listener's (until now the SYN was only a small request in the listener's SYN queue)."
+	case from == kernel.SynRecv && to == kernel.Established:
+		what = "The connection is established on the server's side: it waits in the listener's accept queue until Accept takes it."
+	case to == kernel.FinWait1:
+		what = "This side has closed its sending half (Close or CloseWrite, or its program ended): the kernel sends FIN and waits for the ACK."
+	case to == kernel.CloseWait:
+		what = "The peer's FIN arrived: it will send nothing more, and a Read here returns io.EOF once the data before the FIN is read. The socket stays in CLOSE_WAIT until its own program closes it."
+	case from == kernel.FinWait1 && to == kernel.FinWait2:
+		what = "The peer acknowledged this side's FIN: this direction is closed. The socket now waits for the peer's FIN."
+	case to == kernel.Closing:
+		what = "The peer's FIN arrived before the ACK of this side's FIN: both sides are closing at once. The socket waits for that ACK."
+	case to == kernel.LastAck:
+		what = "The program closed its sending half after the peer's FIN (the passive close): the kernel sends this side's FIN and waits for its ACK."
+	case to == kernel.TimeWait:
+		what = "Both FINs are sent and acknowledged: the connection is over. The kernel still keeps its five-tuple in TIME_WAIT, in a small socket of its own that no program holds, for 60 s on Linux: if the last ACK was lost, the peer's FIN comes again and must be answered, and no stray segment of this connection can slip into a new one with the same five-tuple."
+	case to == kernel.FinWait2 && c.Kept:
+		what = "The program has let go of the socket; the kernel keeps this half-closed connection in a small socket of its own while it waits for the peer's FIN, at most 60 s (net.ipv4.tcp_fin_timeout)."
+	case from == kernel.TimeWait && to == kernel.Gone:
+		what = "TIME_WAIT is over: the kernel has released the five-tuple."
+	case from == kernel.FinWait2 && to == kernel.Gone:
+		what = "The kernel has dropped the half-closed connection: the peer's FIN did not come within net.ipv4.tcp_fin_timeout, or the peer reset the connection."
+	case from == kernel.CloseWait && to == kernel.Gone && c.Asked:
+		what = "This side closed after the peer's FIN: the kernel sent its FIN, the ACK came back (or the close sent RST, with data left unread), and the socket is released. The passive closer keeps nothing."
+	case from == kernel.LastAck && (to == kernel.Close || to == kernel.Gone):
+		what = "The ACK of this side's FIN arrived: the connection is over, and the kernel releases the socket. The passive closer keeps nothing."
+	case from == kernel.Listen && (to == kernel.Close || to == kernel.Gone):
+		what = "The listener is closed: a SYN to this port is now answered with RST."
+	case from == kernel.SynSent && (to == kernel.Close || to == kernel.Gone):
+		what = "The connect ended without a connection: the SYN was refused with RST, or the program gave up (a timeout, a cancelled context). The kernel drops the socket."
+	case to == kernel.Close || to == kernel.Gone:
+		what = "The connection ended on this side without the whole FIN exchange: a RST went one way or the other (a reset by the peer, or a Close with data left unread or with SO_LINGER 0), or the kernel gave up retransmitting. The kernel releases the socket."
+	default:
+		what = "The kernel changed the socket's state."
+	}
+	if c.Asked {
+		what += " (The kernel's socket diagnostics were asked at this moment: the change happened since the socket was last seen in " + c.From.String() + ".)"
+	}
+	return what
 }
 
 // closeNote explains a connection's close.

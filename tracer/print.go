@@ -13,6 +13,8 @@ import (
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
+
+	"tcptour/tracer/kernel"
 )
 
 // NewJSON returns a printer that writes each event as one JSON object on
@@ -155,6 +157,41 @@ func appendJSON(b []byte, e *Event) ([]byte, bool) {
 		b = jsonStringField(b, `,"options":`, p.Options)
 		b = jsonStringField(b, `,"dns":`, p.DNS)
 		b = strconv.AppendInt(append(b, `,"size":`...), int64(p.Size), 10)
+		b = append(b, '}')
+	}
+	if i := e.TCP; i != nil {
+		b = appendJSONString(append(b, `,"tcp_info":{"state":`...), i.State.String())
+		b = strconv.AppendInt(append(b, `,"rtt_ns":`...), int64(i.RTT), 10)
+		b = strconv.AppendInt(append(b, `,"rttvar_ns":`...), int64(i.RTTVar), 10)
+		b = strconv.AppendInt(append(b, `,"rto_ns":`...), int64(i.RTO), 10)
+		b = strconv.AppendUint(append(b, `,"snd_cwnd":`...), uint64(i.SndCwnd), 10)
+		b = strconv.AppendUint(append(b, `,"snd_mss":`...), uint64(i.SndMSS), 10)
+		b = strconv.AppendUint(append(b, `,"rcv_mss":`...), uint64(i.RcvMSS), 10)
+		b = strconv.AppendUint(append(b, `,"unacked":`...), uint64(i.Unacked), 10)
+		b = strconv.AppendUint(append(b, `,"retransmits":`...), uint64(i.Retransmits), 10)
+		b = strconv.AppendUint(append(b, `,"retrans":`...), uint64(i.Retrans), 10)
+		b = strconv.AppendUint(append(b, `,"total_retrans":`...), uint64(i.TotalRetrans), 10)
+		b = strconv.AppendUint(append(b, `,"snd_wnd":`...), uint64(i.SndWnd), 10)
+		b = strconv.AppendUint(append(b, `,"probes":`...), uint64(i.Probes), 10)
+		b = strconv.AppendUint(append(b, `,"backoff":`...), uint64(i.Backoff), 10)
+		b = strconv.AppendUint(append(b, `,"bytes_acked":`...), i.BytesAcked, 10)
+		b = strconv.AppendUint(append(b, `,"bytes_received":`...), i.BytesReceived, 10)
+		b = append(b, '}')
+	}
+	if c := e.State; c != nil {
+		b = appendJSONString(append(b, `,"state":{"side":`...), c.Side)
+		b = appendJSONString(append(b, `,"from":`...), c.From.String())
+		b = appendJSONString(append(b, `,"to":`...), c.To.String())
+		if c.Asked {
+			b = append(b, `,"asked":true`...)
+		}
+		if c.Kept {
+			b = append(b, `,"kept":true`...)
+		}
+		b = jsonIntField(b, `,"expires_ns":`, int64(c.Expires))
+		b = jsonIntField(b, `,"cause":`, c.Cause)
+		b = jsonStringField(b, `,"cause_flags":`, c.CauseFlags)
+		b = jsonIntField(b, `,"cause_elapsed_ns":`, int64(c.CauseElapsed))
 		b = append(b, '}')
 	}
 	return append(b, "}\n"...), true
@@ -314,6 +351,7 @@ var phaseColors = map[Phase][]color.Attribute{
 	PhaseClose:        {color.FgYellow, color.Bold},
 	PhaseError:        {color.FgRed, color.Bold},
 	PhaseNote:         {color.Italic},
+	PhaseState:        {color.FgHiCyan},
 }
 
 // Labels are the short names of phases in the pretty output.
@@ -332,6 +370,7 @@ var labels = map[Phase]string{
 	PhaseClose:        "CLOSE",
 	PhaseError:        "ERROR",
 	PhaseNote:         "NOTE",
+	PhaseState:        "STATE",
 }
 
 type prettyPrinter struct {
@@ -397,6 +436,13 @@ func (p *prettyPrinter) Print(e Event) error {
 		b = append(b, "  "...)
 		b = appendDetail(b, &e)
 		b = append(b, '\n')
+		if e.TCP != nil && briefTCP(&e) {
+			for range noteIndent {
+				b = append(b, ' ')
+			}
+			b = appendTCPBrief(append(b, "kernel: "...), &e)
+			b = append(b, '\n')
+		}
 		b = appendWrapped(b, e.Note, noteIndent, lineWidth)
 	}
 	if cap(b) <= maxKeptBuffer {
@@ -485,8 +531,69 @@ func appendDetail(b []byte, e *Event) []byte {
 		if p := e.Packet; p != nil {
 			return appendPacketDetail(b, p)
 		}
+	case PhaseState:
+		if c := e.State; c != nil {
+			return appendStateDetail(b, c)
+		}
 	}
 	return append(b, e.Text...)
+}
+
+// appendStateDetail describes a change of state on one line: whose
+// socket, from and to, and what the kernel said besides.
+func appendStateDetail(b []byte, c *StateChange) []byte {
+	b = append(append(b, c.Side...), ' ')
+	if c.From != c.To {
+		b = append(append(b, c.From.String()...), " → "...)
+	}
+	b = append(b, c.To.String()...)
+	if c.Kept {
+		b = appendSeconds(append(b, ", kept by the kernel for "...), c.Expires)
+	}
+	if c.Asked {
+		b = append(b, " (found when asked)"...)
+	}
+	if c.CauseFlags != "" {
+		b = append(append(b, "  ← "...), c.CauseFlags...)
+		b = appendDuration(append(b, " at +"...), c.CauseElapsed)
+	}
+	return b
+}
+
+// briefTCP reports whether the pretty output shows the TCP_INFO of e:
+// where it teaches something. A connection's start (the round-trip
+// time and segment size the handshake gave), the end of reading (the
+// state the FIN left), closing and errors (the state then); a read or
+// write only off the beaten track: in a state other than ESTABLISHED,
+// or after retransmissions.
+func briefTCP(e *Event) bool {
+	switch e.Phase {
+	case PhaseConnectDone, PhaseAccept, PhaseEOF, PhaseCloseWrite, PhaseClose, PhaseError:
+		return true
+	case PhaseRead, PhaseWrite:
+		return e.TCP.State != kernel.Established || e.TCP.TotalRetrans > 0
+	}
+	return false
+}
+
+// appendTCPBrief appends what the pretty output shows of e's TCP_INFO:
+// "ESTABLISHED · rtt 0.045 ms · mss 65483 · cwnd 10" at a connection's
+// start, the state and what is unusual otherwise.
+func appendTCPBrief(b []byte, e *Event) []byte {
+	i := e.TCP
+	b = append(b, i.State.String()...)
+	if e.Phase == PhaseConnectDone || e.Phase == PhaseAccept {
+		b = appendDuration(append(b, " · rtt "...), i.RTT)
+		b = strconv.AppendUint(append(b, " · mss "...), uint64(i.SndMSS), 10)
+		return strconv.AppendUint(append(b, " · cwnd "...), uint64(i.SndCwnd), 10)
+	}
+	if i.Unacked > 0 {
+		b = strconv.AppendUint(append(b, " · unacked "...), uint64(i.Unacked), 10)
+	}
+	if i.TotalRetrans > 0 {
+		b = strconv.AppendUint(append(b, " · retransmitted "...), uint64(i.TotalRetrans), 10)
+	}
+	return b
 }
 
 // appendPacketDetail describes a packet on one line: who sends to whom,
@@ -539,6 +646,15 @@ func appendDuration(b []byte, d time.Duration) []byte {
 		return append(strconv.AppendFloat(b, d.Seconds(), 'f', 3, 64), " s"...)
 	}
 	return append(b, FormatDuration(d)...)
+}
+
+// appendSeconds appends d to the second, "60 s", or as
+// [FormatDuration] does below a second.
+func appendSeconds(b []byte, d time.Duration) []byte {
+	if d < time.Second {
+		return appendDuration(b, d)
+	}
+	return append(strconv.AppendInt(b, int64(d.Round(time.Second)/time.Second), 10), " s"...)
 }
 
 // appendPlural appends "1 byte" or "18 bytes".

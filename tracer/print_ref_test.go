@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/fatih/color"
+
+	"tcptour/tracer/kernel"
 )
 
 func TestPrintersMatchReference(t *testing.T) {
@@ -115,7 +117,7 @@ func generatedEvents(n int) []Event {
 	dur := func() time.Duration { return durs[r.IntN(len(durs))] }
 	phases := []Phase{PhaseListen, PhaseDNSStart, PhaseDNSDone, PhaseDNSSkip, PhaseConnectStart, PhaseConnectDone,
 		PhaseAccept, PhaseRead, PhaseWrite, PhaseEOF, PhaseCloseWrite, PhaseClose, PhaseError, PhaseNote,
-		PhasePacket, PhaseLesson, PhaseStep, "say", ""}
+		PhasePacket, PhaseLesson, PhaseStep, PhaseState, "say", ""}
 	zones := []*time.Location{time.UTC, time.Local, time.FixedZone("x", 5*3600+30*60), time.FixedZone("y", -7*3600)}
 	var ev []Event
 	for i := range n {
@@ -157,6 +159,24 @@ func generatedEvents(n int) []Event {
 				Len: r.IntN(3), Window: r.IntN(1 << 20), Options: str(), Size: r.IntN(70000)}
 			if r.IntN(3) == 0 {
 				e.Packet.DNS = str()
+			}
+		}
+		states := []kernel.State{kernel.Gone, kernel.Established, kernel.FinWait2, kernel.TimeWait, kernel.Close, kernel.CloseWait, 13, 255}
+		state := func() kernel.State { return states[r.IntN(len(states))] }
+		if r.IntN(3) == 0 {
+			e.TCP = &kernel.Info{State: state(), RTT: dur(), RTTVar: dur(), RTO: dur(), SndCwnd: r.Uint32(), SndMSS: r.Uint32(),
+				RcvMSS: r.Uint32(), Unacked: uint32(r.IntN(3)), Retransmits: uint8(r.IntN(256)), Retrans: r.Uint32(),
+				TotalRetrans: uint32(r.IntN(3)), SndWnd: r.Uint32(), Probes: uint8(r.IntN(256)), Backoff: uint8(r.IntN(256)),
+				BytesAcked: r.Uint64(), BytesReceived: r.Uint64()}
+		}
+		if e.Phase == PhaseState && r.IntN(5) != 0 || r.IntN(20) == 0 {
+			e.State = &StateChange{Side: str(), From: state(), To: state(), Asked: r.IntN(2) == 0, Kept: r.IntN(2) == 0,
+				Expires: dur(), Cause: r.Int64N(3), CauseElapsed: dur()}
+			if r.IntN(2) == 0 {
+				e.State.CauseFlags = str()
+			}
+			if r.IntN(3) == 0 {
+				e.State.To = e.State.From
 			}
 		}
 		ev = append(ev, e)
@@ -237,6 +257,29 @@ func (p *refPrettyPrinter) Print(e Event) error {
 			conn,
 			labelColor.Sprintf("%-9s", label),
 			refDetail(e))
+		if i := e.TCP; i != nil {
+			show := false
+			switch e.Phase {
+			case PhaseConnectDone, PhaseAccept, PhaseEOF, PhaseCloseWrite, PhaseClose, PhaseError:
+				show = true
+			case PhaseRead, PhaseWrite:
+				show = i.State != kernel.Established || i.TotalRetrans > 0
+			}
+			if show {
+				fmt.Fprintf(&b, "%*skernel: %s", noteIndent, "", i.State)
+				if e.Phase == PhaseConnectDone || e.Phase == PhaseAccept {
+					fmt.Fprintf(&b, " · rtt %s · mss %d · cwnd %d", FormatDuration(i.RTT), i.SndMSS, i.SndCwnd)
+				} else {
+					if i.Unacked > 0 {
+						fmt.Fprintf(&b, " · unacked %d", i.Unacked)
+					}
+					if i.TotalRetrans > 0 {
+						fmt.Fprintf(&b, " · retransmitted %d", i.TotalRetrans)
+					}
+				}
+				b.WriteString("\n")
+			}
+		}
 		refWrap(&b, e.Note, noteIndent, lineWidth)
 	}
 	_, err := io.WriteString(p.w, b.String())
@@ -281,6 +324,28 @@ func refDetail(e Event) string {
 	case PhasePacket:
 		if p := e.Packet; p != nil {
 			return refPacketDetail(p)
+		}
+	case PhaseState:
+		if c := e.State; c != nil {
+			s := c.Side + " "
+			if c.From != c.To {
+				s += c.From.String() + " → "
+			}
+			s += c.To.String()
+			if c.Kept {
+				if c.Expires < time.Second {
+					s += ", kept by the kernel for " + FormatDuration(c.Expires)
+				} else {
+					s += fmt.Sprintf(", kept by the kernel for %d s", c.Expires.Round(time.Second)/time.Second)
+				}
+			}
+			if c.Asked {
+				s += " (found when asked)"
+			}
+			if c.CauseFlags != "" {
+				s += fmt.Sprintf("  ← %s at +%s", c.CauseFlags, FormatDuration(c.CauseElapsed))
+			}
+			return s
 		}
 	}
 	return e.Text

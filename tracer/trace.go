@@ -3,11 +3,14 @@ package tracer
 import (
 	"errors"
 	"io"
+	"net"
 	"net/netip"
 	"slices"
 	"sort"
 	"sync"
 	"time"
+
+	"tcptour/tracer/kernel"
 )
 
 // Printer writes events somewhere: [NewPretty] for people, [NewJSON] for
@@ -42,6 +45,7 @@ type Trace struct {
 	all      []Event // the history: every event, or the latest history of them
 	history  int     // 0: keep all events; n > 0: the latest n; < 0: none
 	allNext  int     // where the next event goes in a full, bounded history
+	tcpInfo  bool    // the hooks read TCP_INFO (Options.TCPInfo)
 	err      error
 
 	// With a bounded history the trace also forgets the ids of closed
@@ -80,6 +84,14 @@ type Options struct {
 	// least 4096 other connections have closed), so that it stays small;
 	// a later connection with the same five-tuple then gets a new id.
 	History int
+	// TCPInfo makes the hooks of [Trace.Hooks] read the kernel's
+	// TCP_INFO through the connection's socket at each of its events
+	// and keep it in the event's TCP field: the state, the round-trip
+	// time, the congestion window, the segments in flight and
+	// retransmitted, the bytes acknowledged and received. It costs one
+	// getsockopt system call per event. Where the kernel gives no
+	// TCP_INFO (systems other than Linux) the field stays nil.
+	TCPInfo bool
 }
 
 // New starts a trace; its clock starts now.
@@ -94,6 +106,7 @@ func NewAt(start time.Time, opts Options) *Trace {
 		printers: slices.Clone(opts.Printers),
 		ids:      make(map[connKey]int),
 		history:  max(opts.History, NoHistory),
+		tcpInfo:  opts.TCPInfo,
 	}
 	if t.history != 0 {
 		t.open = make(map[connKey]int)
@@ -284,6 +297,16 @@ func (t *Trace) Hooks(actor string) *Hooks {
 	tcp := func(at time.Time, local, remote netip.AddrPort) Event {
 		return Event{Time: at, Actor: actor, Proto: "tcp", Local: local, Remote: remote}
 	}
+	// info reads the socket's TCP_INFO, when the trace wants it.
+	info := func(c net.Conn) *kernel.Info {
+		if !t.tcpInfo || c == nil {
+			return nil
+		}
+		// NOTE: ignoring the error: no TCP_INFO on this system, or the
+		// socket is gone; the event goes without.
+		i, _ := kernel.TCPInfo(c)
+		return i
+	}
 	return &Hooks{
 		Listen: func(i ListenInfo) {
 			e := Event{Time: i.Time, Actor: actor, Phase: PhaseListen, Proto: "tcp", Local: i.Local, Addr: i.Addr}
@@ -312,7 +335,7 @@ func (t *Trace) Hooks(actor string) *Hooks {
 		},
 		ConnectDone: func(i ConnectDoneInfo) {
 			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase, e.Duration = PhaseConnectDone, i.Duration
+			e.Phase, e.Duration, e.TCP = PhaseConnectDone, i.Duration, info(i.Conn)
 			if i.Err != nil {
 				e.Phase, e.Op, e.Err = PhaseError, "connect", i.Err.Error()
 				e.Note = errorNote("connect", i.Err)
@@ -321,7 +344,7 @@ func (t *Trace) Hooks(actor string) *Hooks {
 		},
 		Accept: func(i AcceptInfo) {
 			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase = PhaseAccept
+			e.Phase, e.TCP = PhaseAccept, info(i.Conn)
 			if i.Err != nil {
 				e.Phase, e.Op, e.Err = PhaseError, "accept", i.Err.Error()
 				e.Note = errorNote("accept", i.Err)
@@ -329,16 +352,17 @@ func (t *Trace) Hooks(actor string) *Hooks {
 			t.add(&e)
 		},
 		Read: func(i IOInfo) {
+			ti := info(i.Conn)
 			if i.N > 0 {
 				e := tcp(i.Time, i.Local, i.Remote)
-				e.Phase, e.Bytes, e.Data = PhaseRead, i.N, Preview(i.Data)
+				e.Phase, e.Bytes, e.Data, e.TCP = PhaseRead, i.N, Preview(i.Data), ti
 				t.add(&e)
 			}
 			switch {
 			case i.Err == nil:
 			case errors.Is(i.Err, io.EOF):
 				e := tcp(i.Time, i.Local, i.Remote)
-				e.Phase = PhaseEOF
+				e.Phase, e.TCP = PhaseEOF, ti
 				wmu.Lock()
 				if wclosed[[2]netip.AddrPort{i.Local, i.Remote}] {
 					e.Note = "Read returned io.EOF: the peer's FIN arrived, so it will send nothing more (Node's 'end' event). " +
@@ -348,14 +372,14 @@ func (t *Trace) Hooks(actor string) *Hooks {
 				t.add(&e)
 			default:
 				e := tcp(i.Time, i.Local, i.Remote)
-				e.Phase, e.Op, e.Err = PhaseError, "read", i.Err.Error()
+				e.Phase, e.Op, e.Err, e.TCP = PhaseError, "read", i.Err.Error(), ti
 				e.Note = errorNote("read", i.Err)
 				t.add(&e)
 			}
 		},
 		Write: func(i IOInfo) {
 			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase, e.Bytes, e.Data = PhaseWrite, i.N, Preview(i.Data)
+			e.Phase, e.Bytes, e.Data, e.TCP = PhaseWrite, i.N, Preview(i.Data), info(i.Conn)
 			t.add(&e)
 		},
 		CloseWrite: func(i CloseWriteInfo) {
@@ -363,12 +387,12 @@ func (t *Trace) Hooks(actor string) *Hooks {
 			wclosed[[2]netip.AddrPort{i.Local, i.Remote}] = true
 			wmu.Unlock()
 			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase = PhaseCloseWrite
+			e.Phase, e.TCP = PhaseCloseWrite, info(i.Conn)
 			t.add(&e)
 		},
 		Error: func(i ErrorInfo) {
 			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase, e.Op, e.Err = PhaseError, i.Op, i.Err.Error()
+			e.Phase, e.Op, e.Err, e.TCP = PhaseError, i.Op, i.Err.Error(), info(i.Conn)
 			e.Note = errorNote(i.Op, i.Err)
 			t.add(&e)
 		},
@@ -381,6 +405,7 @@ func (t *Trace) Hooks(actor string) *Hooks {
 				return
 			}
 			e.BytesIn, e.BytesOut, e.Lifetime, e.PeerClosed = i.BytesIn, i.BytesOut, i.Lifetime, i.PeerClosed
+			e.TCP = info(i.Conn)
 			e.Note = closeNote(i)
 			t.add(&e)
 		},

@@ -12,6 +12,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 
 	"tcptour/lessons/internal/lesson"
 	"tcptour/tracer"
+	"tcptour/tracer/kernel"
 )
 
 const (
@@ -159,16 +161,18 @@ func run(l *lesson.Run) error {
 		"The client writes three times 1000 bytes. Each Write returns at once: the bytes only have to reach "+
 			"the client's kernel, which sends them, and the server's kernel acknowledges them and keeps them. "+
 			"Each ACK advertises the room left, and it shrinks, because nothing leaves the buffer. (The lesson "+
-			"waits for each ACK by asking the client's kernel, with TCP_INFO.)")
+			"waits for each ACK by asking the client's kernel, as ss does: socket diagnostics.)")
 	for _, b := range []byte("abc") {
 		if _, err := client.Write(bytes.Repeat([]byte{b}, small)); err != nil {
 			return err
 		}
-		if _, err := waitKernel(l.Context(), client, "the ACK", func(s sockState) bool { return s.Unacked == 0 }); err != nil {
+		// Send-Q is what the client's kernel has sent and the server's
+		// has not acknowledged yet.
+		if _, err := waitKernel(l, client, "the ACK (Send-Q 0)", func(s kernel.Socket) bool { return s.SendQ == 0 }); err != nil {
 			return err
 		}
 	}
-	s, err := kernelState(server)
+	s, err := kernel.Lookup(tuple(server))
 	if err != nil {
 		return err
 	}
@@ -188,8 +192,11 @@ func run(l *lesson.Run) error {
 		_, err := client.Write(bytes.Repeat([]byte{'d'}, big))
 		wrote <- err
 	}()
-	cs, err := waitKernel(l.Context(), client, "a zero-window probe", func(s sockState) bool {
-		return s.SndWnd == 0 && s.Backoff > 0 && s.Probes == 0
+	// TCP_INFO, which comes with the kernel's answer: the window the
+	// server advertised last (snd_wnd), how often the probe timer has
+	// doubled (backoff), the probes not answered yet.
+	cs, err := waitKernel(l, client, "a zero-window probe", func(s kernel.Socket) bool {
+		return s.Info != nil && s.Info.SndWnd == 0 && s.Info.Backoff > 0 && s.Info.Probes == 0
 	})
 	if err != nil {
 		return err
@@ -200,7 +207,7 @@ func run(l *lesson.Run) error {
 	default:
 	}
 	l.Note("client", fmt.Sprintf("Write(%d bytes) has not returned: the window is 0 and the send buffer is full.", big))
-	ss, err := kernelState(server)
+	ss, err := kernel.Lookup(tuple(server))
 	if err != nil {
 		return err
 	}
@@ -252,6 +259,25 @@ func listenInfo(network, address string, ln net.Listener, err error) tracer.List
 		i.Local = ln.Addr().(*net.TCPAddr).AddrPort()
 	}
 	return i
+}
+
+// tuple is a connection's five-tuple seen from conn's end: how the
+// kernel finds its socket.
+func tuple(conn net.Conn) tracer.FiveTuple {
+	return tracer.FiveTuple{
+		Proto:  "tcp",
+		Local:  conn.LocalAddr().(*net.TCPAddr).AddrPort(),
+		Remote: conn.RemoteAddr().(*net.TCPAddr).AddrPort(),
+	}
+}
+
+// waitKernel asks the kernel about conn's socket every millisecond, as
+// ss would, until ok holds: the kernel sends no notification of these
+// changes. It gives up after 5 s, or when the lesson is stopped.
+func waitKernel(l *lesson.Run, conn net.Conn, what string, ok func(kernel.Socket) bool) (kernel.Socket, error) {
+	ctx, cancel := context.WithTimeout(l.Context(), 5*time.Second)
+	defer cancel()
+	return kernel.Wait(ctx, tuple(conn), what, ok)
 }
 
 // sockoptInt reads an integer socket option of a listener.

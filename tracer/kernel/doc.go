@@ -28,6 +28,18 @@
 // There is no notification of a change of state: [Wait], [WaitState]
 // and [WaitGone] poll, every millisecond, until the state is reached.
 //
+// [Watch] is the exception, and needs root (CAP_PERFMON): it reads the
+// kernel's own record of every change, the tracepoint
+// sock:inet_sock_set_state (with perf_event_open), and hands each change
+// of a TCP socket on the ports it is given to a function, with the
+// kernel's time of it, even the states that last microseconds
+// (SYN_RECV, LAST_ACK) and that polling misses. A connecting socket's
+// first change (CLOSE→SYN_SENT) has local port 0, and an active closer's
+// socket ends with FIN_WAIT_2→CLOSE: the kernel keeps TIME_WAIT in a
+// mini-socket of its own that the tracepoint does not see, but
+// [WaitState] does. [Watcher.Sync] hands over every change made before
+// it, so a program can act, Sync, and print what the kernel did.
+//
 // On systems other than Linux every function returns an error matching
 // [ErrUnsupported].
 //

@@ -14,21 +14,28 @@ type State uint8
 // is in each one; `ss -tan` shows the same states with its own spelling
 // (ESTAB, FIN-WAIT-1, TIME-WAIT, …).
 const (
-	Established State = 1 + iota // the handshake is done: data can flow both ways
-	SynSent                      // connect sent SYN and waits for SYN-ACK
-	SynRecv                      // a SYN came and SYN-ACK went; waiting for the last ACK
-	FinWait1                     // this side sent FIN (the active close); not yet acknowledged
-	FinWait2                     // this side's FIN is acknowledged; waiting for the peer's FIN
-	TimeWait                     // both FINs acknowledged, the active closer waits 2·MSL (60 s on Linux)
-	Close                        // a socket with no connection: not connected yet, or reset
-	CloseWait                    // the peer's FIN came; this side has not closed yet
-	LastAck                      // the passive closer sent its FIN and waits for its ACK
-	Listen                       // a listening socket
-	Closing                      // both sides sent FIN at once; waiting for the ACK of ours
-	NewSynRecv                   // a connection request still in the listener's SYN queue
+	// Gone is no state at all: the kernel holds no such socket (RFC
+	// 9293's CLOSED). It never was opened, or the kernel has released
+	// it: after LAST_ACK, after TIME_WAIT, after a reset. Lookup says
+	// so with ErrNotFound.
+	Gone State = 0
+
+	Established State = iota // the handshake is done: data can flow both ways
+	SynSent                  // connect sent SYN and waits for SYN-ACK
+	SynRecv                  // a SYN came and SYN-ACK went; waiting for the last ACK
+	FinWait1                 // this side sent FIN (the active close); not yet acknowledged
+	FinWait2                 // this side's FIN is acknowledged; waiting for the peer's FIN
+	TimeWait                 // both FINs acknowledged, the active closer waits 2·MSL (60 s on Linux)
+	Close                    // a socket with no connection: not connected yet, or reset
+	CloseWait                // the peer's FIN came; this side has not closed yet
+	LastAck                  // the passive closer sent its FIN and waits for its ACK
+	Listen                   // a listening socket
+	Closing                  // both sides sent FIN at once; waiting for the ACK of ours
+	NewSynRecv               // a connection request still in the listener's SYN queue
 )
 
 var names = [...]string{
+	Gone:        "gone",
 	Established: "ESTABLISHED",
 	SynSent:     "SYN_SENT",
 	SynRecv:     "SYN_RECV",
@@ -45,8 +52,8 @@ var names = [...]string{
 
 // String returns the state's name with underscores between words:
 // "TIME_WAIT", "CLOSE_WAIT", "FIN_WAIT_2" (RFC 9293 and ss write
-// hyphens: TIME-WAIT). A number the kernel does not define prints as
-// "State(N)".
+// hyphens: TIME-WAIT); [Gone] is "gone". A number the kernel does not
+// define prints as "State(N)".
 func (s State) String() string {
 	if int(s) < len(names) && names[s] != "" {
 		return names[s]

@@ -25,7 +25,7 @@ func TestStateString(t *testing.T) {
 		{kernel.Listen, "LISTEN"},
 		{kernel.Closing, "CLOSING"},
 		{kernel.NewSynRecv, "NEW_SYN_RECV"},
-		{0, "State(0)"},
+		{0, "gone"},
 		{13, "State(13)"},
 		{255, "State(255)"},
 	} {

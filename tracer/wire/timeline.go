@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"tcptour/tracer"
 	"tcptour/tracer/capture"
+	"tcptour/tracer/kernel"
 )
 
 // PhaseSay marks a program's own lines (the seed's CONNECTED…, DATA…) in
@@ -45,6 +47,7 @@ type Timeline struct {
 	say     io.Writer      // the seed's lines
 	trace   *tracer.Trace
 	wire    *Session // nil without capture
+	states  *States  // nil where the kernel tells nothing
 
 	printMu sync.Mutex // one Flush or Close at a time
 	warned  bool       // the trace has a note that the capture lagged
@@ -52,17 +55,46 @@ type Timeline struct {
 
 	mu   sync.Mutex // guards held
 	held []tracer.Event
+
+	// What release has seen, to tie each change of state to the
+	// segment that caused it: the last TCP packet each socket received,
+	// and its last change, by the socket's (local, remote) addresses.
+	lastIn     map[[2]netip.AddrPort]segment
+	lastChange map[[2]netip.AddrPort]time.Time
+}
+
+// segment is what a change of state keeps of the segment that caused it.
+type segment struct {
+	seq     int64
+	time    time.Time
+	elapsed time.Duration
+	flags   string
 }
 
 // NewTimeline starts the trace of actor, printed by printer with the
-// seed's lines written to say, and the capture cfg asks for. skipped
-// is Start's line saying why there is no capture, if any.
-func NewTimeline(actor string, printer tracer.Printer, say io.Writer, cfg Config) (tl *Timeline, skipped string, err error) {
-	tl = &Timeline{actor: actor, printer: printer, say: say}
-	tl.trace = tracer.New(tracer.Options{Printers: []tracer.Printer{tl}, History: cfg.History})
-	tl.wire, skipped, err = Start(tl.trace, cfg)
+// seed's lines written to say, with the capture cfg asks for and the
+// kernel's view of the sockets: TCP_INFO at each event of a connection
+// and each change of a socket's state (see [States]), as the kernel
+// reports it unless cfg.Mode is ModeOff. skipped holds
+// the lines to print saying what is missing and why: Start's line
+// saying why there is no capture, StartStates' saying why the states
+// are only asked for.
+func NewTimeline(actor string, printer tracer.Printer, say io.Writer, cfg Config) (tl *Timeline, skipped []string, err error) {
+	tl = &Timeline{actor: actor, printer: printer, say: say,
+		lastIn: map[[2]netip.AddrPort]segment{}, lastChange: map[[2]netip.AddrPort]time.Time{}}
+	tl.trace = tracer.New(tracer.Options{Printers: []tracer.Printer{tl}, History: cfg.History, TCPInfo: true})
+	var noCapture, noStates string
+	tl.wire, noCapture, err = Start(tl.trace, cfg)
 	if err != nil {
-		return nil, "", captureError(cfg.PCAP, err)
+		return nil, nil, captureError(cfg.PCAP, err)
+	}
+	// Capture off means: nothing watched from outside the program; the
+	// states are then asked for.
+	tl.states, noStates = StartStates(tl.trace, cfg.Mode != ModeOff)
+	for _, line := range []string{noCapture, noStates} {
+		if line != "" {
+			skipped = append(skipped, line)
+		}
 	}
 	return tl, skipped, nil
 }
@@ -89,7 +121,13 @@ func fileError(flag, path string, err error) error {
 // Hooks returns hooks that add the events of the timeline's actor to
 // the trace and capture every port it listens on or connects to, from
 // before the first packet.
-func (tl *Timeline) Hooks() *tracer.Hooks { return tl.wire.Hooks(tl.trace.Hooks(tl.actor)) }
+func (tl *Timeline) Hooks() *tracer.Hooks { return tl.ActorHooks(tl.actor) }
+
+// ActorHooks is Hooks for the events of another actor ("client",
+// "server", …): a lesson plays both.
+func (tl *Timeline) ActorHooks(actor string) *tracer.Hooks {
+	return tl.states.Hooks(tl.wire.Hooks(tl.trace.Hooks(actor)))
+}
 
 // Say adds one of the seed's lines to the trace, to print in its place.
 func (tl *Timeline) Say(format string, args ...any) {
@@ -135,6 +173,7 @@ func (tl *Timeline) Close() (packets int, stats capture.Stats, err error) {
 	tl.printMu.Lock()
 	defer tl.printMu.Unlock()
 	tl.sync()
+	tl.states.Close()
 	stats, packets, err = tl.wire.Close()
 	_ = tl.trace.Flush()
 	tl.release(time.Time{})
@@ -144,9 +183,15 @@ func (tl *Timeline) Close() (packets int, stats capture.Stats, err error) {
 	return packets, stats, err
 }
 
-// sync waits until the capture has handed every packet sent so far to
-// the trace. If it cannot, the trace says so, once.
+// sync waits until the kernel's changes of state so far and the
+// capture's packets sent so far are in the trace. If the capture cannot
+// catch up, the trace says so, once.
+//
+// The states come first: a change caused by a segment happens after
+// the segment arrived, so every segment that caused one of them is then
+// sent before the capture is asked to catch up.
 func (tl *Timeline) sync() {
+	tl.states.Sync()
 	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
 	defer cancel()
 	if err := tl.wire.Sync(ctx); err != nil && !tl.warned {
@@ -172,6 +217,9 @@ func (tl *Timeline) release(before time.Time) {
 	ready := slices.Clone(tl.held[:n])
 	tl.held = slices.Delete(tl.held, 0, n)
 	tl.mu.Unlock()
+	for i := range ready {
+		tl.cause(&ready[i])
+	}
 	for _, e := range ready {
 		var err error
 		if e.Phase == PhaseSay {
@@ -218,3 +266,52 @@ func (tl *Timeline) Trace() *tracer.Trace { return tl.trace }
 
 // Session returns the timeline's capture, nil without one.
 func (tl *Timeline) Session() *Session { return tl.wire }
+
+// cause ties a change of state to the segment that caused it, when the
+// change is one a received segment makes and that segment is the last
+// the socket received since its previous change: a FIN for CLOSE_WAIT,
+// the ACK of this side's FIN for FIN_WAIT_2, a RST for a reset. It sees
+// the events in time order.
+func (tl *Timeline) cause(e *tracer.Event) {
+	if len(tl.lastIn) > maxWatched {
+		// A long-running program: forget, rather than grow.
+		clear(tl.lastIn)
+		clear(tl.lastChange)
+	}
+	switch {
+	case e.Phase == tracer.PhasePacket && e.Packet != nil && e.Packet.Proto == "tcp":
+		tl.lastIn[[2]netip.AddrPort{e.Packet.Dst, e.Packet.Src}] = segment{e.Seq, e.Time, e.Elapsed, e.Packet.Flags}
+	case e.Phase == tracer.PhaseState && e.State != nil && !e.State.Asked:
+		k := [2]netip.AddrPort{e.Local, e.Remote}
+		p, ok := tl.lastIn[k]
+		if ok && p.time.After(tl.lastChange[k]) && causedBy(e.State, p.flags) {
+			// A copy: the trace's own event may be read meanwhile.
+			c := *e.State
+			c.Cause, c.CauseFlags, c.CauseElapsed = p.seq, p.flags, p.elapsed
+			e.State = &c
+		}
+		tl.lastChange[k] = e.Time
+	}
+}
+
+// causedBy reports whether a segment with these flags is what makes the
+// kernel change state c's way when it arrives.
+func causedBy(c *tracer.StateChange, flags string) bool {
+	has := func(f string) bool { return slices.Contains(strings.Fields(flags), f) }
+	switch from, to := c.From, c.To; {
+	case from == kernel.SynSent && to == kernel.Established:
+		return has("SYN") && has("ACK")
+	case to == kernel.SynRecv, from == kernel.SynRecv && to == kernel.Established:
+		return has("ACK") && !has("SYN")
+	case to == kernel.CloseWait, to == kernel.Closing, from == kernel.FinWait2 && to == kernel.TimeWait:
+		return has("FIN")
+	case from == kernel.FinWait1 && to == kernel.TimeWait:
+		return has("FIN") && has("ACK")
+	case from == kernel.FinWait1 && to == kernel.FinWait2, from == kernel.Closing && to == kernel.TimeWait,
+		from == kernel.LastAck && (to == kernel.Close || to == kernel.Gone):
+		return has("ACK")
+	case to == kernel.Close || to == kernel.Gone:
+		return has("RST")
+	}
+	return false
+}

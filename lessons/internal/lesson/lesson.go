@@ -220,8 +220,8 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 	if err != nil {
 		return err
 	}
-	if skipped != "" {
-		fmt.Fprintf(stderr, "lesson %s: %s\n", l.Number, skipped)
+	for _, line := range skipped {
+		fmt.Fprintf(stderr, "lesson %s: %s\n", l.Number, line)
 	}
 	r.tl, r.trace, r.wire = tl, tl.Trace(), tl.Session()
 	if opts.Step {
@@ -404,7 +404,7 @@ func (r *Run) Note(actor, text string) { r.trace.Note(actor, text) }
 
 // Hooks returns hooks that record events done by actor ("client",
 // "server", …) in the lesson's trace.
-func (r *Run) Hooks(actor string) *tracer.Hooks { return r.wire.Hooks(r.trace.Hooks(actor)) }
+func (r *Run) Hooks(actor string) *tracer.Hooks { return r.tl.ActorHooks(actor) }
 
 // flush prints the events so far, packets included, in time order.
 func (r *Run) flush() {

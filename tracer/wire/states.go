@@ -1,0 +1,323 @@
+package wire
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"tcptour/tracer"
+	"tcptour/tracer/capture"
+	"tcptour/tracer/kernel"
+)
+
+// maxWatched bounds how many sockets no program holds any more a
+// States asks the kernel about at once; a busy server closes many.
+const maxWatched = 4096
+
+// States puts the kernel's view of a traced program's TCP sockets into
+// its trace: each change of state, as a [tracer.PhaseState] event
+// whose note says what made the kernel change it.
+//
+// Where the kernel lets it (root, with tracefs mounted), the kernel
+// itself reports each change as it makes it ([kernel.Watch]), with
+// its time, so that a change takes its place among the packets that
+// caused it. When a connection ends in a FIN state, the kernel hands it
+// to a small socket of its own that no tracepoint reports on; States
+// asks the kernel about it at once ([kernel.Lookup]) and says
+// "TIME_WAIT, kept by the kernel 60 s" because the kernel said so.
+//
+// Elsewhere States asks: after the program closes a connection, each
+// [States.Sync] asks the kernel's socket diagnostics about the socket
+// it let go of (FIN_WAIT_1, FIN_WAIT_2, LAST_ACK, TIME_WAIT, gone) and
+// adds a change, marked Asked, when the answer differs from the last
+// one. The states of the sockets the program still holds are in the
+// TCP_INFO of its own events ([tracer.Options].TCPInfo).
+//
+// Like a [Session], States learns the ports to watch from the
+// program's hooks: wrap them with [States.Hooks].
+type States struct {
+	tr *tracer.Trace
+	w  *kernel.Watcher // nil: the states are asked for
+
+	mu      sync.Mutex
+	ports   []uint16        // the TCP ports the program uses: the watcher's filter
+	servers map[uint16]bool // the ports it listens on: their sockets are the server's
+	clients map[uint16]bool // the ports it connects to: its sockets with such a peer are the client's
+	// connecting holds the changes to SYN_SENT that came before the
+	// kernel chose the socket's port, until the socket's next change
+	// says it, or the next Sync.
+	connecting map[uint64]kernel.Change
+	// watched are the sockets States asks the kernel about at each
+	// Sync, with the state last seen.
+	watched map[tracer.FiveTuple]kernel.State
+	failed  bool // the kernel failed to answer once: the trace says so, and States stops
+}
+
+// StartStates starts adding the states of tr's sockets to tr: as the
+// kernel reports them when live is set and the kernel lets it, else
+// found by asking. It returns a nil States, which does nothing, where
+// the kernel tells nothing (systems other than Linux). reason, when
+// not empty, is one line to print: the kernel could report each change
+// as it happens, were tracefs mounted.
+func StartStates(tr *tracer.Trace, live bool) (s *States, reason string) {
+	s = &States{
+		tr:         tr,
+		servers:    map[uint16]bool{},
+		clients:    map[uint16]bool{},
+		connecting: map[uint64]kernel.Change{},
+		watched:    map[tracer.FiveTuple]kernel.State{},
+	}
+	if _, err := kernel.Lookup(tracer.FiveTuple{Proto: "tcp", Local: netip.MustParseAddrPort("127.0.0.1:0")}); errors.Is(err, kernel.ErrUnsupported) {
+		return nil, ""
+	}
+	if !live {
+		return s, ""
+	}
+	w, err := kernel.Watch(kernel.WatchConfig{Handler: s.change})
+	switch {
+	case err == nil:
+		s.w = w
+	case errors.Is(err, kernel.ErrPermission):
+		// Without root: the states are asked for, which needs no
+		// privilege. The line about capture already says "sudo".
+	default:
+		reason = err.Error() + "; going on with the states found when asked"
+	}
+	return s, reason
+}
+
+// Live reports whether the kernel reports each change as it happens;
+// otherwise the states are asked for.
+func (s *States) Live() bool { return s != nil && s.w != nil }
+
+// Hooks returns h with its Listen, ConnectStart and Close hooks wrapped
+// so that States follows the sockets of each port the program listens
+// on or connects to. h may be nil.
+func (s *States) Hooks(h *tracer.Hooks) *tracer.Hooks {
+	if s == nil {
+		return h
+	}
+	var w tracer.Hooks
+	if h != nil {
+		w = *h
+	}
+	listen, connect, closing := w.Listen, w.ConnectStart, w.Close
+	w.Listen = func(i tracer.ListenInfo) {
+		if listen != nil {
+			listen(i)
+		}
+		if i.Err == nil {
+			s.addPort(i.Local.Port(), true)
+			s.listening(i.Local)
+		}
+	}
+	w.ConnectStart = func(i tracer.ConnectStartInfo) {
+		s.addPort(i.Remote.Port(), false)
+		if connect != nil {
+			connect(i)
+		}
+	}
+	w.Close = func(i tracer.CloseInfo) {
+		if closing != nil {
+			closing(i)
+		}
+		if s.w == nil && !i.Listener && i.Conn != nil {
+			s.closed(i)
+		}
+	}
+	return &w
+}
+
+func (s *States) addPort(port uint16, server bool) {
+	if port == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if server {
+		s.servers[port] = true
+	} else {
+		s.clients[port] = true
+	}
+	if slices.Contains(s.ports, port) || len(s.ports) >= capture.MaxPorts {
+		return
+	}
+	s.ports = append(s.ports, port)
+	if s.w != nil {
+		if err := s.w.SetPorts(s.ports); err != nil {
+			s.fail(err)
+		}
+	}
+}
+
+// fail says once in the trace that the kernel would not answer, and
+// stops asking it. s.mu is held.
+func (s *States) fail(err error) {
+	clear(s.watched)
+	if s.failed {
+		return
+	}
+	s.failed = true
+	s.tr.Add(tracer.Event{Actor: "kernel", Phase: tracer.PhaseNote, Text: "no more states: " + err.Error(),
+		Note: "The kernel stopped answering about the sockets' states; the trace goes on without them."})
+}
+
+// listening adds the LISTEN of a new listener, as the kernel gives it
+// now: listen(2) made the change before the program knew its port, and
+// so before the watcher could be told to report it.
+func (s *States) listening(local netip.AddrPort) {
+	sock, err := kernel.Lookup(tracer.FiveTuple{Proto: "tcp", Local: local})
+	if err != nil || sock.State != kernel.Listen {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.add(kernel.Change{Time: time.Now(), Local: local, From: kernel.Close, To: kernel.Listen},
+		tracer.StateChange{From: kernel.Close, To: kernel.Listen, Asked: true})
+}
+
+// closed starts asking about a socket the program is closing, from the
+// state its TCP_INFO gives now.
+func (s *States) closed(i tracer.CloseInfo) {
+	last := kernel.Established
+	if ti, err := kernel.TCPInfo(i.Conn); err == nil {
+		last = ti.State
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.failed && len(s.watched) < maxWatched {
+		s.watched[tracer.FiveTuple{Proto: "tcp", Local: i.Local, Remote: i.Remote}] = last
+	}
+}
+
+// change is the watcher's handler: one change as the kernel made it.
+func (s *States) change(c kernel.Change) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.servers[c.Local.Port()] && !s.clients[c.Remote.Port()] {
+		// The peer's socket, when the peer is another program: the
+		// watcher reports both ends of a port's connections.
+		return
+	}
+	if c.From == kernel.Close && c.To == kernel.SynSent && c.Local.Port() == 0 {
+		// connect(2) moves the socket to SYN_SENT before it picks the
+		// port: wait for the socket's next change to say which.
+		s.connecting[c.Socket] = c
+		return
+	}
+	if first, ok := s.connecting[c.Socket]; ok {
+		delete(s.connecting, c.Socket)
+		first.Local = c.Local
+		s.add(first, stateAt(first))
+	}
+	st := stateAt(c)
+	switch c.From {
+	case kernel.FinWait1, kernel.FinWait2, kernel.Closing:
+		if c.To != kernel.Close {
+			break
+		}
+		// The kernel may have handed the connection to a timewait
+		// socket, in TIME_WAIT or, when the program has let go of
+		// it, in FIN_WAIT_2; no tracepoint tells, so ask it now.
+		sock, err := kernel.Lookup(tracer.FiveTuple{Proto: "tcp", Local: c.Local, Remote: c.Remote})
+		if err == nil && (sock.State == kernel.TimeWait || sock.State == kernel.FinWait2) {
+			st.To, st.Kept, st.Expires = sock.State, true, sock.Expires
+			if sock.State == kernel.FinWait2 && len(s.watched) < maxWatched {
+				s.watched[tracer.FiveTuple{Proto: "tcp", Local: c.Local, Remote: c.Remote}] = kernel.FinWait2
+			}
+		}
+	}
+	s.add(c, st)
+}
+
+// stateAt is the StateChange of c, without what States adds.
+func stateAt(c kernel.Change) tracer.StateChange {
+	return tracer.StateChange{From: c.From, To: c.To}
+}
+
+// add puts a change into the trace. s.mu is held.
+func (s *States) add(c kernel.Change, st tracer.StateChange) {
+	st.Side = "client"
+	if s.servers[c.Local.Port()] {
+		st.Side = "server"
+	}
+	local := c.Local
+	if local.Port() == 0 {
+		local = netip.AddrPort{} // not a connection's end yet: no id
+	}
+	s.tr.Add(tracer.Event{Time: c.Time, Actor: "kernel", Phase: tracer.PhaseState, Proto: "tcp",
+		Local: local, Remote: c.Remote, State: &st})
+}
+
+// Sync returns once every change the kernel made before it was called
+// is in the trace, and, for the sockets no program holds any more, the
+// states the kernel gives now.
+func (s *States) Sync() {
+	if s == nil {
+		return
+	}
+	var err error
+	if s.w != nil {
+		err = s.w.Sync()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.fail(err)
+	}
+	for id, c := range s.connecting {
+		// Still connecting: the port stays unknown.
+		delete(s.connecting, id)
+		s.add(c, stateAt(c))
+	}
+	s.ask()
+}
+
+// ask asks the kernel about each watched socket and adds a change
+// where its state differs from the last one seen. s.mu is held.
+func (s *States) ask() {
+	for ft, last := range s.watched {
+		sock, err := kernel.Lookup(ft)
+		now := time.Now()
+		to := sock.State
+		switch {
+		case errors.Is(err, kernel.ErrNotFound):
+			to = kernel.Gone
+		case err != nil:
+			s.fail(err)
+			return
+		}
+		if to != last {
+			st := tracer.StateChange{From: last, To: to, Asked: true}
+			if to == kernel.TimeWait || (to == kernel.FinWait2 && sock.Inode == 0) {
+				st.Kept, st.Expires = true, sock.Expires
+			}
+			s.add(kernel.Change{Time: now, Local: ft.Local, Remote: ft.Remote, From: last, To: to}, st)
+			s.watched[ft] = to
+		}
+		if to == kernel.Gone || to == kernel.TimeWait {
+			// Its end is known: released, or after TIME_WAIT's 60 s.
+			delete(s.watched, ft)
+		}
+	}
+}
+
+// Close stops the watcher once every change it saw is in the trace.
+// A failure is in the trace, as a note.
+func (s *States) Close() {
+	if s == nil {
+		return
+	}
+	s.Sync()
+	if s.w == nil {
+		return
+	}
+	_, err := s.w.Close()
+	if err != nil {
+		s.mu.Lock()
+		s.fail(err)
+		s.mu.Unlock()
+	}
+}
