@@ -14,12 +14,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"tcptour/lessons/internal/lesson"
 	"tcptour/tracer"
+	"tcptour/tracer/kernel"
 )
 
 var info = lesson.Lesson{
@@ -46,7 +44,7 @@ var info = lesson.Lesson{
 			"and the server waits; when you stop nc with Ctrl-C, its kernel sends the FIN, the server answers, and " +
 			"nc's kernel, with nobody left to read, sends RST.",
 		"Run go run ./lessons/06 --step and, at the pause before step 3, run ss -tn state fin-wait-2 state close-wait:\n" +
-			"the client's socket is in FIN-WAIT-2 (by then the server's kernel has acknowledged the FIN on its own), the server's in CLOSE-WAIT.",
+			"the client's socket is in FIN_WAIT_2 (by then the server's kernel has acknowledged the FIN on its own), the server's in CLOSE_WAIT.",
 	},
 }
 
@@ -119,9 +117,9 @@ func run(l *lesson.Run) error {
 	}
 	l.Note("server", "its socket is in "+serverState+": the client's FIN came, the server has not closed yet")
 	l.Printf("The client's socket is in %s (TCP_INFO).\n"+
-		"FIN-WAIT-1: its FIN is not acknowledged yet; the server's kernel delays that ACK\n"+
+		"FIN_WAIT_1: its FIN is not acknowledged yet; the server's kernel delays that ACK\n"+
 		"a little, so that it can ride on the server's next segment.\n"+
-		"FIN-WAIT-2: acknowledged; the client's kernel waits for the server's FIN.", clientState)
+		"FIN_WAIT_2: acknowledged; the client's kernel waits for the server's FIN.", clientState)
 
 	l.Step("The server answers after the client's FIN",
 		"The connection is half-open: the client's direction is closed, the server's is not. The server "+
@@ -198,31 +196,16 @@ func answerAtEOF(conn net.Conn) {
 	_, _ = fmt.Fprintf(conn, "You said %q (%d bytes)", request, len(request))
 }
 
-// tcpState asks the kernel for the TCP state of conn's socket
-// (getsockopt TCP_INFO), named as ss names it.
+// tcpState asks the kernel for the TCP state of conn's socket, with
+// getsockopt TCP_INFO. Systems other than Linux have no TCP_INFO of
+// this kind: the lesson says so instead of a state.
 func tcpState(conn net.Conn) (string, error) {
-	raw, err := conn.(interface{ NetConn() net.Conn }).NetConn().(syscall.Conn).SyscallConn()
-	if err != nil {
+	info, err := kernel.TCPInfo(conn)
+	switch {
+	case errors.Is(err, kernel.ErrUnsupported):
+		return "a state this system does not report (TCP_INFO is Linux's)", nil
+	case err != nil:
 		return "", err
 	}
-	var ti *unix.TCPInfo
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		ti, serr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-	}); err != nil {
-		return "", err
-	}
-	if serr != nil {
-		return "", serr
-	}
-	names := map[uint8]string{
-		unix.BPF_TCP_ESTABLISHED: "ESTAB", unix.BPF_TCP_FIN_WAIT1: "FIN-WAIT-1",
-		unix.BPF_TCP_FIN_WAIT2: "FIN-WAIT-2", unix.BPF_TCP_TIME_WAIT: "TIME-WAIT",
-		unix.BPF_TCP_CLOSE_WAIT: "CLOSE-WAIT", unix.BPF_TCP_LAST_ACK: "LAST-ACK",
-		unix.BPF_TCP_CLOSING: "CLOSING",
-	}
-	if s, ok := names[ti.State]; ok {
-		return s, nil
-	}
-	return fmt.Sprintf("state %d", ti.State), nil
+	return info.State.String(), nil
 }

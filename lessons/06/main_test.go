@@ -13,12 +13,12 @@ func TestLesson(t *testing.T) {
 		"server listen",
 		"server accept",
 		// The client sends its request and half-closes; the server reads
-		// to io.EOF and is left in CLOSE-WAIT.
+		// to io.EOF and is left in CLOSE_WAIT.
 		"client write I am Chuck Norris!",
 		"client close-write",
 		"server read I am Chuck Norris!",
 		"server eof",
-		"server note CLOSE-WAIT",
+		"server note CLOSE_WAIT",
 		// The answer after the client's FIN, read by the half-closed client.
 		"server write You said",
 		"client read You said",
