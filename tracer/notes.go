@@ -137,7 +137,10 @@ func stateNote(c *StateChange) string {
 	default:
 		what = "The kernel changed the socket's state."
 	}
-	if c.Asked {
+	switch {
+	case c.Asked && c.To == kernel.Listen:
+		what += " (The kernel's socket diagnostics were asked as soon as listen returned: the change happened during the call.)"
+	case c.Asked:
 		what += " (The kernel's socket diagnostics were asked at this moment: the change happened since the socket was last seen in " + c.From.String() + ".)"
 	}
 	return what

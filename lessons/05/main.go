@@ -64,7 +64,9 @@ func run(l *lesson.Run) error {
 	l.Step("Start the server",
 		"The server listens on a loopback port the kernel chooses. Between the program's calls the "+
 			"lesson asks the kernel what state each socket is in, through socket diagnostics "+
-			"(the netlink interface ss uses): those are the kernel lines.")
+			"(the netlink interface ss uses): those are the kernel NOTE lines. Run with sudo, and the "+
+			"kernel also reports each change of state as it makes it: the kernel STATE lines, each right "+
+			"after the segment that caused it, LAST_ACK included, which lasts microseconds here.")
 	ln, err := tracer.Listen(l.Context(), l.Hooks("server"), "tcp4", "127.0.0.1:0")
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -135,4 +136,45 @@ func TestLessonOnTheWire(t *testing.T) {
 // kernel lines need no privilege.
 func TestLessonWithoutCapturePermission(t *testing.T) {
 	lessontest.RunUnprivileged(t, info)
+}
+
+// Where the kernel reports each change of state as it makes it (root,
+// tracefs), the passive closer passes through CLOSE_WAIT and LAST_ACK
+// and the active closer ends in TIME_WAIT, each change after the
+// segment that caused it.
+func TestLessonStates(t *testing.T) {
+	ev := lessontest.RunCapture(t, info, run)
+	live := slices.ContainsFunc(ev, func(e tracer.Event) bool { return e.Phase == tracer.PhaseState && !e.State.Asked })
+	if !live {
+		t.Skip("the kernel does not report changes of state here (needs root and tracefs mounted)")
+	}
+	// Connection #1: the client closes first.
+	lessontest.Order(t, ev,
+		"client close",
+		"kernel state client ESTABLISHED → FIN_WAIT_1",
+		"wire packet FIN ACK client→server",
+		"kernel state server ESTABLISHED → CLOSE_WAIT  ← FIN ACK",
+		"wire packet ACK server→client len 0",
+		"kernel state client FIN_WAIT_1 → FIN_WAIT_2  ← ACK",
+		"server close",
+		"kernel state server CLOSE_WAIT → LAST_ACK",
+		"wire packet FIN ACK server→client",
+		"wire packet ACK client→server len 0",
+		"kernel state server LAST_ACK → CLOSE  ← ACK",
+		"kernel state client FIN_WAIT_2 → TIME_WAIT, kept by the kernel for 60 s",
+	)
+	// Connection #2: the server closes first.
+	lessontest.Order(t, ev,
+		"client error bind: address already in use",
+		"server close",
+		"kernel state server ESTABLISHED → FIN_WAIT_1",
+		"wire packet FIN ACK server→client",
+		"kernel state client ESTABLISHED → CLOSE_WAIT  ← FIN ACK",
+		"client close",
+		"kernel state client CLOSE_WAIT → LAST_ACK",
+		"wire packet FIN ACK client→server",
+		"kernel state server FIN_WAIT_1 → FIN_WAIT_2  ← FIN ACK",
+		"kernel state server FIN_WAIT_2 → TIME_WAIT, kept by the kernel for 60 s",
+		"kernel state client LAST_ACK → CLOSE  ← ACK",
+	)
 }

@@ -76,8 +76,9 @@ func run(l *lesson.Run) error {
 	l.Step("LISTEN",
 		"The server listens on a loopback port the kernel chooses. Between the program's calls the "+
 			"lesson asks the kernel about each socket, as ss does (socket diagnostics), and reads TCP_INFO "+
-			"through the sockets the program holds: those are the kernel lines. A listening socket has "+
-			"no peer and its own state: LISTEN.")
+			"through the sockets the program holds: those are the kernel NOTE lines. Run with sudo, and the "+
+			"kernel also reports each change as it makes it: the kernel STATE lines, among the packets. "+
+			"A listening socket has no peer and its own state: LISTEN.")
 	ln, err := tracer.Listen(l.Context(), l.Hooks("server"), "tcp4", "127.0.0.1:0")
 	if err != nil {
 		return err
