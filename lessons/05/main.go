@@ -212,8 +212,9 @@ func run(l *lesson.Run) error {
 		"The client, the passive closer this time, passed through LAST_ACK and is gone.")
 	kernelAwaits(l, "the server's socket", s2, kernel.TimeWait,
 		"The server closed first, so TIME_WAIT is on its side, holding the server's address and "+
-			"port with this client for 60 s. The ACK of its FIN came with the client's FIN, so it "+
-			"never waited in FIN_WAIT_2. A busy server that closes first collects many of these; "+
+			"port with this client for 60 s. The ACK of its FIN came in the same segment as the "+
+			"client's FIN, so it did not wait in FIN_WAIT_2: the kernel passed through it while "+
+			"reading that one segment. A busy server that closes first collects many of these; "+
 			"they do not stop it listening.")
 
 	l.Step("Stop listening",

@@ -48,6 +48,20 @@ func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []r
 			out = append(out, row{arrow: SegmentLabel(p), toRight: p.From == "client"})
 		case e.Phase == tracer.PhaseNote:
 			// Remarks stay in the timeline; the ladder shows calls.
+		case e.Phase == tracer.PhaseState && e.State != nil:
+			// Each new state beside its side's line, as in a textbook's
+			// diagram; a hand-over to the kernel changes no state.
+			c := e.State
+			if c.From == c.To {
+				break
+			}
+			label := "[" + c.To.String() + "]"
+			switch c.Side {
+			case "client":
+				out = append(out, row{left: label})
+			case "server":
+				out = append(out, row{right: label})
+			}
 		case e.Actor == "client":
 			client, server = e.Local, e.Remote
 			out = append(out, row{left: appLabel(e)})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tcptour/tracer"
+	"tcptour/tracer/kernel"
 )
 
 // compareGolden compares got with the file testdata/name, or rewrites
@@ -308,5 +309,55 @@ func TestSegmentLabel(t *testing.T) {
 		if got := SegmentLabel(&tc.p); got != tc.want {
 			t.Errorf("SegmentLabel(%+v) = %q, want %q", tc.p, got, tc.want)
 		}
+	}
+}
+
+// The kernel's changes of state stand beside their side's line, as in a
+// textbook's diagram, and in Mermaid as notes; a hand-over to the
+// kernel, which changes no state, is left out.
+func TestLadderStates(t *testing.T) {
+	c, s := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:6969")
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Millisecond) }
+	state := func(i int, side string, from, to kernel.State) tracer.Event {
+		e := tracer.Event{Time: at(i), Actor: "kernel", Phase: tracer.PhaseState, Conn: 1, Proto: "tcp", Local: c, Remote: s,
+			State: &tracer.StateChange{Side: side, From: from, To: to}}
+		if side == "server" {
+			e.Local, e.Remote = s, c
+		}
+		return e
+	}
+	fin := &tracer.Packet{Proto: "tcp", Src: c, Dst: s, From: "client", To: "server", Flags: "FIN ACK", Seq: 19, Ack: 30, Window: 65536}
+	events := []tracer.Event{
+		{Time: at(0), Actor: "client", Phase: tracer.PhaseClose, Conn: 1, Proto: "tcp", Local: c, Remote: s},
+		state(1, "client", kernel.Established, kernel.FinWait1),
+		{Time: at(2), Actor: "wire", Phase: tracer.PhasePacket, Conn: 1, Proto: "tcp", Local: c, Remote: s, Packet: fin},
+		state(3, "server", kernel.Established, kernel.CloseWait),
+		state(4, "client", kernel.FinWait2, kernel.FinWait2), // kept by the kernel
+	}
+	var b strings.Builder
+	if err := Ladder(&b, events, 1); err != nil {
+		t.Fatal(err)
+	}
+	want := "Connection #1\n" +
+		"               client 127.0.0.1:40000                         server 127.0.0.1:6969\n" +
+		"         Close │                                              │\n" +
+		"  [FIN_WAIT_1] │                                              │\n" +
+		"               │── FIN ACK seq 19 ack 30 ────────────────────▶│\n" +
+		"               │                                              │ [CLOSE_WAIT]\n"
+	if b.String() != want {
+		t.Errorf("ladder:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	if err := Mermaid(&b, events, []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"Note left of C1: [FIN_WAIT_1]", "Note right of S1: [CLOSE_WAIT]"} {
+		if !strings.Contains(b.String(), "    "+l+"\n") {
+			t.Errorf("Mermaid output lacks %q:\n%s", l, b.String())
+		}
+	}
+	if strings.Count(b.String(), "FIN_WAIT_2") != 0 {
+		t.Errorf("the hand-over is in the diagram:\n%s", b.String())
 	}
 }
