@@ -46,7 +46,10 @@ type Trace struct {
 	history  int     // 0: keep all events; n > 0: the latest n; < 0: none
 	allNext  int     // where the next event goes in a full, bounded history
 	tcpInfo  bool    // the hooks read TCP_INFO (Options.TCPInfo)
-	err      error
+	// busy is read-locked by each hook that reads TCP_INFO while it
+	// runs: Settle waits for them.
+	busy sync.RWMutex
+	err  error
 
 	// With a bounded history the trace also forgets the ids of closed
 	// connections, or ids would grow without bound as well: open counts
@@ -238,6 +241,18 @@ func (t *Trace) connID(ft FiveTuple) int {
 	return t.nextID
 }
 
+// Settle returns once every hook of [Trace.Hooks] that was running when
+// it was called has added its event. A hook reads TCP_INFO (see
+// [Options].TCPInfo) between the moment its event happened and the
+// moment it adds it: a printer that releases the events older than a
+// moment it chose calls Settle first, so that none of them is still on
+// its way.
+func (t *Trace) Settle() {
+	// Nothing to guard: having had the lock is the point.
+	t.busy.Lock()
+	t.busy.Unlock()
+}
+
 // Flush prints the events added since the last flush, sorted by time,
 // and returns the first error any printer has returned so far.
 func (t *Trace) Flush() error {
@@ -334,6 +349,10 @@ func (t *Trace) Hooks(actor string) *Hooks {
 			t.add(&Event{Time: i.Time, Actor: actor, Phase: PhaseConnectStart, Proto: "tcp", Remote: i.Remote})
 		},
 		ConnectDone: func(i ConnectDoneInfo) {
+			if t.tcpInfo {
+				t.busy.RLock()
+				defer t.busy.RUnlock()
+			}
 			e := tcp(i.Time, i.Local, i.Remote)
 			e.Phase, e.Duration, e.TCP = PhaseConnectDone, i.Duration, info(i.Conn)
 			if i.Err != nil {
@@ -343,6 +362,10 @@ func (t *Trace) Hooks(actor string) *Hooks {
 			t.add(&e)
 		},
 		Accept: func(i AcceptInfo) {
+			if t.tcpInfo {
+				t.busy.RLock()
+				defer t.busy.RUnlock()
+			}
 			e := tcp(i.Time, i.Local, i.Remote)
 			e.Phase, e.TCP = PhaseAccept, info(i.Conn)
 			if i.Err != nil {
@@ -352,6 +375,10 @@ func (t *Trace) Hooks(actor string) *Hooks {
 			t.add(&e)
 		},
 		Read: func(i IOInfo) {
+			if t.tcpInfo {
+				t.busy.RLock()
+				defer t.busy.RUnlock()
+			}
 			ti := info(i.Conn)
 			if i.N > 0 {
 				e := tcp(i.Time, i.Local, i.Remote)
@@ -378,11 +405,19 @@ func (t *Trace) Hooks(actor string) *Hooks {
 			}
 		},
 		Write: func(i IOInfo) {
+			if t.tcpInfo {
+				t.busy.RLock()
+				defer t.busy.RUnlock()
+			}
 			e := tcp(i.Time, i.Local, i.Remote)
 			e.Phase, e.Bytes, e.Data, e.TCP = PhaseWrite, i.N, Preview(i.Data), info(i.Conn)
 			t.add(&e)
 		},
 		CloseWrite: func(i CloseWriteInfo) {
+			if t.tcpInfo {
+				t.busy.RLock()
+				defer t.busy.RUnlock()
+			}
 			wmu.Lock()
 			wclosed[[2]netip.AddrPort{i.Local, i.Remote}] = true
 			wmu.Unlock()
@@ -391,12 +426,20 @@ func (t *Trace) Hooks(actor string) *Hooks {
 			t.add(&e)
 		},
 		Error: func(i ErrorInfo) {
+			if t.tcpInfo {
+				t.busy.RLock()
+				defer t.busy.RUnlock()
+			}
 			e := tcp(i.Time, i.Local, i.Remote)
 			e.Phase, e.Op, e.Err, e.TCP = PhaseError, i.Op, i.Err.Error(), info(i.Conn)
 			e.Note = errorNote(i.Op, i.Err)
 			t.add(&e)
 		},
 		Close: func(i CloseInfo) {
+			if t.tcpInfo {
+				t.busy.RLock()
+				defer t.busy.RUnlock()
+			}
 			e := tcp(i.Time, i.Local, i.Remote)
 			e.Phase = PhaseClose
 			if i.Listener {

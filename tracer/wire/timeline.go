@@ -159,6 +159,9 @@ func (tl *Timeline) Flush() error {
 		return tl.err
 	}
 	before := time.Now()
+	// The events of hooks still reading TCP_INFO may be older than
+	// before: wait for them.
+	tl.trace.Settle()
 	tl.sync()
 	_ = tl.trace.Flush()
 	tl.release(before)
