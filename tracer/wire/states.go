@@ -55,6 +55,10 @@ type States struct {
 	failed  bool // the kernel failed to answer once: the trace says so, and States stops
 }
 
+// NoLiveStates begins the line StartStates gives when the kernel could
+// report each change of state as it happens but tracefs is not mounted.
+const NoLiveStates = "the kernel's changes of state as they happen need tracefs"
+
 // StartStates starts adding the states of tr's sockets to tr: as the
 // kernel reports them when live is set and the kernel lets it, else
 // found by asking. It returns a nil States, which does nothing, where
@@ -82,6 +86,9 @@ func StartStates(tr *tracer.Trace, live bool) (s *States, reason string) {
 	case errors.Is(err, kernel.ErrPermission):
 		// Without root: the states are asked for, which needs no
 		// privilege. The line about capture already says "sudo".
+	case errors.Is(err, kernel.ErrUnsupported):
+		reason = NoLiveStates + ", not mounted here " +
+			"(sudo mount -t tracefs nodev /sys/kernel/tracing); going on with the states found when asked"
 	default:
 		reason = err.Error() + "; going on with the states found when asked"
 	}

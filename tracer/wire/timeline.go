@@ -91,10 +91,11 @@ func NewTimeline(actor string, printer tracer.Printer, say io.Writer, cfg Config
 	// Capture off means: nothing watched from outside the program; the
 	// states are then asked for.
 	tl.states, noStates = StartStates(tl.trace, cfg.Mode != ModeOff)
-	for _, line := range []string{noCapture, noStates} {
-		if line != "" {
-			skipped = append(skipped, line)
-		}
+	if noCapture != "" {
+		// Its line says "sudo", which the states need too.
+		skipped = append(skipped, noCapture)
+	} else if noStates != "" {
+		skipped = append(skipped, noStates)
 	}
 	return tl, skipped, nil
 }
