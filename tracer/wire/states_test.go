@@ -319,3 +319,33 @@ func TestStatesLive(t *testing.T) {
 		t.Errorf("server: %s\nwant    %s", got, wantServer)
 	}
 }
+
+// When the kernel stops answering, the trace says so once and goes on.
+func TestStatesFailureNoted(t *testing.T) {
+	tl, out := jsonTimeline(t, ModeAuto)
+	if !tl.states.Live() {
+		tl.Close()
+		t.Skip("the kernel does not report changes of state here (needs root and tracefs)")
+	}
+	// A watcher closed under the timeline: its next Sync fails.
+	if _, err := tl.states.w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	client, server, _ := connect(t, tl)
+	closeBoth(t, client, server)
+	if err := tl.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tl.Close(); err != nil {
+		t.Fatalf("Close: %v, want the failure in the trace, not an error", err)
+	}
+	notes := 0
+	for _, e := range printed(t, out) {
+		if e.Phase == tracer.PhaseNote && strings.HasPrefix(e.Text, "no more states: ") {
+			notes++
+		}
+	}
+	if notes != 1 {
+		t.Errorf("%d notes saying the states stopped, want 1", notes)
+	}
+}
