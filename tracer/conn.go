@@ -57,10 +57,14 @@ func (l *listener) Accept() (net.Conn, error) {
 		}
 		return nil, err
 	}
+	wc := wrapConn(c, l.h)
 	if l.h.Accept != nil {
-		l.h.Accept(AcceptInfo{Time: now, Local: addrPort(c.LocalAddr()), Remote: addrPort(c.RemoteAddr()), Conn: c})
+		i := AcceptInfo{Local: wc.local, Remote: wc.remote, Conn: c}
+		i.TCP, _ = wc.sockInfo(false)
+		i.Time = now
+		l.h.Accept(i)
 	}
-	return WrapConn(c, l.h), nil
+	return wc, nil
 }
 
 func (l *listener) Close() error {
@@ -87,7 +91,9 @@ func (l *listener) Close() error {
 //
 // so a program can half-close it or reach socket options:
 // conn.(interface{ CloseWrite() error }).CloseWrite().
-func WrapConn(c net.Conn, h *Hooks) net.Conn {
+func WrapConn(c net.Conn, h *Hooks) net.Conn { return wrapConn(c, h) }
+
+func wrapConn(c net.Conn, h *Hooks) *conn {
 	if h == nil {
 		h = &Hooks{}
 	}
@@ -110,6 +116,9 @@ type conn struct {
 	wclosed       atomic.Bool
 	reset         atomic.Bool // a Read or Write failed with ECONNRESET or EPIPE
 	closeOnce     sync.Once
+
+	optMu sync.Mutex // guards opts
+	opts  sockopts   // what the events read from the socket
 }
 
 func (c *conn) Read(p []byte) (int, error) {
@@ -128,14 +137,19 @@ func (c *conn) Read(p []byte) (int, error) {
 		return n, err
 	}
 	if c.h.Read != nil && (n > 0 || err != nil) {
-		c.h.Read(IOInfo{Time: now, Local: c.local, Remote: c.remote, N: n, Data: p[:n], Err: err, Conn: c.Conn})
+		i := IOInfo{Time: now, Local: c.local, Remote: c.remote, N: n, Data: p[:n], Err: err, Conn: c.Conn}
+		i.TCP, _ = c.sockInfo(false)
+		c.h.Read(i)
 	}
 	return n, err
 }
 
 func (c *conn) Write(p []byte) (int, error) {
 	if c.h.Write != nil {
-		c.h.Write(IOInfo{Time: time.Now(), Local: c.local, Remote: c.remote, N: len(p), Data: p, Conn: c.Conn})
+		i := IOInfo{Local: c.local, Remote: c.remote, N: len(p), Data: p, Conn: c.Conn}
+		i.TCP, _ = c.sockInfo(false)
+		i.Time = time.Now()
+		c.h.Write(i)
 	}
 	n, err := c.Conn.Write(p)
 	c.out.Add(int64(n))
@@ -150,7 +164,9 @@ func (c *conn) Write(p []byte) (int, error) {
 
 func (c *conn) fail(op string, err error) {
 	if c.h.Error != nil {
-		c.h.Error(ErrorInfo{Time: time.Now(), Op: op, Local: c.local, Remote: c.remote, Err: err, Conn: c.Conn})
+		i := ErrorInfo{Time: time.Now(), Op: op, Local: c.local, Remote: c.remote, Err: err, Conn: c.Conn}
+		i.TCP, _ = c.sockInfo(false)
+		c.h.Error(i)
 	}
 }
 
@@ -162,7 +178,10 @@ func (c *conn) CloseWrite() error {
 		return &net.OpError{Op: "close-write", Net: "tcp", Addr: c.RemoteAddr(), Err: errors.ErrUnsupported}
 	}
 	if c.h.CloseWrite != nil {
-		c.h.CloseWrite(CloseWriteInfo{Time: time.Now(), Local: c.local, Remote: c.remote, Conn: c.Conn})
+		i := CloseWriteInfo{Local: c.local, Remote: c.remote, Conn: c.Conn}
+		i.TCP, _ = c.sockInfo(false)
+		i.Time = time.Now()
+		c.h.CloseWrite(i)
 	}
 	err := cw.CloseWrite()
 	if err != nil {
@@ -181,15 +200,17 @@ func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
 		first = true
 		if c.h.Close != nil {
+			tcp, linger0 := c.sockInfo(true)
 			now := time.Now()
 			c.h.Close(CloseInfo{
 				Time:  now,
 				Local: c.local, Remote: c.remote,
 				BytesIn: c.in.Load(), BytesOut: c.out.Load(),
 				PeerClosed: c.eof.Load(), WriteClosed: c.wclosed.Load(),
-				Reset: c.reset.Load(), Linger0: lingerZero(c.Conn),
+				Reset: c.reset.Load(), Linger0: linger0,
 				Lifetime: now.Sub(c.start),
 				Conn:     c.Conn,
+				TCP:      tcp,
 			})
 		}
 	})

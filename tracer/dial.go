@@ -67,14 +67,17 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		c, err := d.Net.DialContext(ctx, network, remote.String())
 		end := time.Now()
 		info := ConnectDoneInfo{Time: end, Network: network, Remote: remote, Duration: end.Sub(start), Err: err}
+		var wc *conn
 		if err == nil {
-			info.Local, info.Conn = addrPort(c.LocalAddr()), c
+			wc = wrapConn(c, h)
+			info.Local, info.Conn = wc.local, c
+			info.TCP, _ = wc.sockInfo(false)
 		}
 		if h.ConnectDone != nil {
 			h.ConnectDone(info)
 		}
 		if err == nil {
-			return WrapConn(c, h), nil
+			return wc, nil
 		}
 		if firstErr == nil {
 			firstErr = err

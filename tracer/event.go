@@ -111,6 +111,24 @@ type Event struct {
 	// State is set for PhaseState events: a socket's change of TCP
 	// state.
 	State *StateChange `json:"state,omitempty"`
+
+	// lazy says which default note is pending, while Note is empty: the
+	// trace builds it when the event is printed or read, not when it is
+	// recorded (see Resolved).
+	lazy uint8
+}
+
+// Resolved returns e with its note built. A [Trace] records an event
+// without building its default note, and builds it where it is printed
+// or read: [Trace.Events], [Trace.Add] and [Printer.Print] get events
+// with Note set; [BatchPrinter.PrintBatch] gets them as recorded, and a
+// batch printer that reads Note calls Resolved first.
+func (e Event) Resolved() Event {
+	if e.Note == "" && e.lazy != 0 {
+		e.Note = string(appendNote(nil, &e))
+	}
+	e.lazy = 0
+	return e
 }
 
 // StateChange is a change of a TCP socket's state, for a PhaseState

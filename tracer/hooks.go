@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"tcptour/tracer/kernel"
 )
 
 // Hooks is a set of functions called at each phase of a connection's life
@@ -49,6 +51,13 @@ type Hooks struct {
 	Close func(CloseInfo)
 	// Error is called when Write, CloseWrite or Close failed.
 	Error func(ErrorInfo)
+
+	// TCPInfo asks the wrappers to read the connection's TCP_INFO at
+	// each of its events and pass it in the Info's TCP field: for
+	// Write, CloseWrite and Close just before the call, for the others
+	// just after it returned. It costs a getsockopt system call per
+	// event; Linux only (TCP stays nil elsewhere).
+	TCPInfo bool
 }
 
 // ErrorInfo describes a failed Write, CloseWrite or Close.
@@ -63,6 +72,8 @@ type ErrorInfo struct {
 	// TCP_INFO while the hook runs. A hook must not read, write or
 	// close it.
 	Conn net.Conn
+	// TCP is the socket's TCP_INFO, when Hooks.TCPInfo asked for it.
+	TCP *kernel.Info
 }
 
 // ListenInfo describes a listening socket.
@@ -129,6 +140,8 @@ type ConnectDoneInfo struct {
 	// nil on error, for reading socket options such as TCP_INFO while
 	// the hook runs. A hook must not read, write or close it.
 	Conn net.Conn
+	// TCP is the socket's TCP_INFO, when Hooks.TCPInfo asked for it.
+	TCP *kernel.Info
 }
 
 // AcceptInfo describes an accepted connection.
@@ -144,6 +157,8 @@ type AcceptInfo struct {
 	// nil on error, for reading socket options such as TCP_INFO while
 	// the hook runs. A hook must not read, write or close it.
 	Conn net.Conn
+	// TCP is the socket's TCP_INFO, when Hooks.TCPInfo asked for it.
+	TCP *kernel.Info
 }
 
 // IOInfo describes a finished Read or Write.
@@ -165,6 +180,8 @@ type IOInfo struct {
 	// reading socket options such as TCP_INFO while the hook runs. A
 	// hook must not read, write or close it.
 	Conn net.Conn
+	// TCP is the socket's TCP_INFO, when Hooks.TCPInfo asked for it.
+	TCP *kernel.Info
 }
 
 // CloseWriteInfo describes a shutdown of the write half.
@@ -178,6 +195,8 @@ type CloseWriteInfo struct {
 	// reading socket options such as TCP_INFO while the hook runs. A
 	// hook must not read, write or close it.
 	Conn net.Conn
+	// TCP is the socket's TCP_INFO, when Hooks.TCPInfo asked for it.
+	TCP *kernel.Info
 }
 
 // CloseInfo describes a closed connection or listener.
@@ -210,4 +229,6 @@ type CloseInfo struct {
 	// such as TCP_INFO while the hook runs. A hook must not read,
 	// write or close it.
 	Conn net.Conn
+	// TCP is the socket's TCP_INFO, when Hooks.TCPInfo asked for it.
+	TCP *kernel.Info
 }

@@ -15,6 +15,39 @@ import (
 	"tcptour/tracer/kernel"
 )
 
+// appendDefaultNote appends defaultNote of e; the notes of the events a
+// connection has many of are built without an allocation.
+func appendDefaultNote(b []byte, e *Event) []byte {
+	switch e.Phase {
+	case PhaseDNSSkip:
+		return append(append(b, e.Name...), " is an IP literal: there is nothing to look up, so no DNS query is sent and the connect starts at once."...)
+	case PhaseConnectStart:
+		b = append(b, "connect(2): the client's kernel sends a SYN to "...)
+		b = appendAddrPort(b, e.Remote)
+		return append(b, ", and Dial waits for the answer."...)
+	case PhaseConnectDone:
+		b = append(b, "The three-way handshake (SYN, SYN-ACK, ACK) is done: Dial returned "...)
+		b = appendDuration(b, e.Duration)
+		b = append(b, " after connect started. Accept plays no part in it. The client's end is port "...)
+		b = strconv.AppendUint(b, uint64(e.Local.Port()), 10)
+		b = append(append(b, ", and the five-tuple "...), e.Proto...)
+		b = appendAddrPort(append(b, ' '), e.Local)
+		b = appendAddrPort(append(b, " ↔ "...), e.Remote)
+		return append(b, " now names this connection."...)
+	case PhaseAccept:
+		b = strconv.AppendInt(append(b, "Accept took connection #"...), int64(e.Conn), 10)
+		b = appendAddrPort(append(b, " from "...), e.Remote)
+		return append(b, " off the listener's queue; the kernel had already completed its handshake. It is a new socket with its own five-tuple; the listener goes on listening."...)
+	case PhaseRead:
+		b = appendPlural(append(b, "Read copied "...), e.Bytes, "byte")
+		return append(b, " out of the kernel's receive buffer. The kernel acknowledges data by itself; reading only empties the buffer."...)
+	case PhaseWrite:
+		b = appendPlural(append(b, "Write hands "...), e.Bytes, "byte")
+		return append(b, " to the kernel's send buffer and returns once all are in it; the kernel sends them as segments and resends any that are lost."...)
+	}
+	return append(b, defaultNote(*e)...)
+}
+
 // defaultNote explains an event in plain language: what the program did
 // and what the kernel did. Every claim here must hold for every event it
 // is attached to; lessons add their own notes where a claim depends on
@@ -44,36 +77,8 @@ func defaultNote(e Event) string {
 		}
 		return fmt.Sprintf("The resolver asked the DNS server at %s and got %s back in %s: questions and answers are datagrams on the wire.",
 			strings.Join(e.DNSServers, ", "), joinAddrs(e.Addrs), FormatDuration(e.Duration))
-	case PhaseDNSSkip:
-		return e.Name + " is an IP literal: there is nothing to look up, so no DNS query is sent and the connect starts at once."
-	case PhaseConnectStart:
-		var a [160]byte
-		b := append(a[:0], "connect(2): the client's kernel sends a SYN to "...)
-		b = appendAddrPort(b, e.Remote)
-		return string(append(b, ", and Dial waits for the answer."...))
-	case PhaseConnectDone:
-		var a [400]byte
-		b := append(a[:0], "The three-way handshake (SYN, SYN-ACK, ACK) is done: Dial returned "...)
-		b = appendDuration(b, e.Duration)
-		b = append(b, " after connect started. Accept plays no part in it. The client's end is port "...)
-		b = strconv.AppendUint(b, uint64(e.Local.Port()), 10)
-		b = append(append(b, ", and the five-tuple "...), e.Proto...)
-		b = appendAddrPort(append(b, ' '), e.Local)
-		b = appendAddrPort(append(b, " ↔ "...), e.Remote)
-		return string(append(b, " now names this connection."...))
-	case PhaseAccept:
-		var a [320]byte
-		b := strconv.AppendInt(append(a[:0], "Accept took connection #"...), int64(e.Conn), 10)
-		b = appendAddrPort(append(b, " from "...), e.Remote)
-		return string(append(b, " off the listener's queue; the kernel had already completed its handshake. It is a new socket with its own five-tuple; the listener goes on listening."...))
-	case PhaseRead:
-		var a [200]byte
-		b := appendPlural(append(a[:0], "Read copied "...), e.Bytes, "byte")
-		return string(append(b, " out of the kernel's receive buffer. The kernel acknowledges data by itself; reading only empties the buffer."...))
-	case PhaseWrite:
-		var a [200]byte
-		b := appendPlural(append(a[:0], "Write hands "...), e.Bytes, "byte")
-		return string(append(b, " to the kernel's send buffer and returns once all are in it; the kernel sends them as segments and resends any that are lost."...))
+	case PhaseDNSSkip, PhaseConnectStart, PhaseConnectDone, PhaseAccept, PhaseRead, PhaseWrite:
+		return string(appendDefaultNote(nil, &e))
 	case PhaseEOF:
 		return "Read returned io.EOF: the peer's FIN arrived, so it will send nothing more (Node's 'end' event). This side may still write: a peer that only half-closed (CloseWrite) reads it; one that closed fully answers with RST."
 	case PhaseCloseWrite:
@@ -146,27 +151,66 @@ func stateNote(c *StateChange) string {
 	return what
 }
 
-// closeNote explains a connection's close.
-func closeNote(i CloseInfo) string {
-	var what string
-	switch {
-	case i.Reset:
-		what = "The peer had reset the connection: Close sends nothing and only releases the socket."
-	case i.Linger0:
-		what = "SO_LINGER is on with a zero timeout: Close discards any unsent data and the kernel sends RST instead of FIN, so the connection ends at once, with no TIME_WAIT."
-	case i.WriteClosed:
-		what = "Close releases the socket; this side's FIN was already sent by CloseWrite."
-	case i.PeerClosed:
-		what = "Close after the peer's FIN: the kernel now sends this side's FIN (the passive close)."
-	default:
-		what = "This side closes first (the active close): the kernel sends FIN, or RST if received data was left unread."
+// How a note is pending in an [Event] (its unexported field lazy): the
+// trace does not build an event's default note when it records it, but
+// when it is printed or read, so that a trace costs no allocation for
+// it. noteClose carries what the close's note needs that the event does
+// not hold.
+const (
+	noteDefault uint8 = 1 << iota // defaultNote of the event
+	noteClose                     // a connection's close: the flags below say which
+	noteReset                     // with noteClose: the peer had reset the connection
+	noteLinger0                   // with noteClose: SO_LINGER on with a zero timeout
+	noteWClosed                   // with noteClose: CloseWrite had sent this side's FIN
+)
+
+// closeKind is the pending note of a connection's close.
+func closeKind(i CloseInfo) uint8 {
+	k := noteClose
+	if i.Reset {
+		k |= noteReset
 	}
-	var a [300]byte
-	b := append(append(a[:0], what...), " The connection read "...)
-	b = appendPlural(b, int(i.BytesIn), "byte")
-	b = appendPlural(append(b, " and wrote "...), int(i.BytesOut), "byte")
-	b = appendDuration(append(b, " in "...), i.Lifetime)
-	return string(append(b, '.'))
+	if i.Linger0 {
+		k |= noteLinger0
+	}
+	if i.WriteClosed {
+		k |= noteWClosed
+	}
+	return k
+}
+
+// appendNote appends e's note: the one it holds, or the one pending.
+func appendNote(b []byte, e *Event) []byte {
+	switch {
+	case e.Note != "":
+		return append(b, e.Note...)
+	case e.lazy&noteClose != 0:
+		return appendCloseNote(b, e.lazy, e)
+	case e.lazy == noteDefault:
+		return appendDefaultNote(b, e)
+	}
+	return b
+}
+
+// appendCloseNote appends the note of a connection's close.
+func appendCloseNote(b []byte, kind uint8, e *Event) []byte {
+	switch {
+	case kind&noteReset != 0:
+		b = append(b, "The peer had reset the connection: Close sends nothing and only releases the socket."...)
+	case kind&noteLinger0 != 0:
+		b = append(b, "SO_LINGER is on with a zero timeout: Close discards any unsent data and the kernel sends RST instead of FIN, so the connection ends at once, with no TIME_WAIT."...)
+	case kind&noteWClosed != 0:
+		b = append(b, "Close releases the socket; this side's FIN was already sent by CloseWrite."...)
+	case e.PeerClosed:
+		b = append(b, "Close after the peer's FIN: the kernel now sends this side's FIN (the passive close)."...)
+	default:
+		b = append(b, "This side closes first (the active close): the kernel sends FIN, or RST if received data was left unread."...)
+	}
+	b = append(b, " The connection read "...)
+	b = appendPlural(b, int(e.BytesIn), "byte")
+	b = appendPlural(append(b, " and wrote "...), int(e.BytesOut), "byte")
+	b = appendDuration(append(b, " in "...), e.Lifetime)
+	return append(b, '.')
 }
 
 // errorNote explains a failed operation by its cause.

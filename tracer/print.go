@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
@@ -34,34 +35,73 @@ func NewJSON(w io.Writer) Printer {
 }
 
 type jsonPrinter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf []byte
-	err error // the first error writing: sticky, as json.Encoder's
+	mu      sync.Mutex
+	w       io.Writer
+	buf     []byte
+	scratch []byte // a note being built
+	err     error  // the first error writing: sticky, as json.Encoder's
 }
 
-func (p *jsonPrinter) Print(e Event) error {
+func (p *jsonPrinter) Print(e Event) error { return p.PrintBatch([]Event{e}) }
+
+// flushAt is how much a batch printer gathers before it writes, at most.
+const flushAt = 32 << 10
+
+// PrintBatch writes the events' lines with one Write for each 32 KiB or
+// so; an event encoding/json refuses is left out, and its error
+// returned.
+func (p *jsonPrinter) PrintBatch(events []Event) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {
 		return p.err
 	}
-	b, ok := appendJSON(p.buf[:0], &e)
-	if !ok {
-		// A time json cannot hold (a year outside 0 to 9999): let
-		// encoding/json say so, as before.
-		m, err := json.Marshal(e)
-		if err != nil {
-			return err
+	var refused error
+	b := p.buf[:0]
+	for i := range events {
+		e := &events[i]
+		n := len(b)
+		var ok bool
+		b, ok = p.appendJSON(b, e)
+		if !ok {
+			// A time json cannot hold (a year outside 0 to 9999): let
+			// encoding/json say so, as before.
+			b = b[:n]
+			if _, err := json.Marshal(e.Resolved()); err != nil && refused == nil {
+				refused = err
+			}
 		}
-		b = append(append(b[:0], m...), '\n')
+		if len(b) >= flushAt || i == len(events)-1 {
+			if err := p.write(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
 	}
 	p.keep(b)
+	return refused
+}
+
+func (p *jsonPrinter) write(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
 	if _, err := p.w.Write(b); err != nil {
 		p.err = err
 		return err
 	}
 	return nil
+}
+
+// appendJSON appends e's line, its pending note built into the
+// printer's scratch buffer.
+func (p *jsonPrinter) appendJSON(b []byte, e *Event) ([]byte, bool) {
+	note := e.Note
+	if note == "" && e.lazy != 0 {
+		p.scratch = appendNote(p.scratch[:0], e)
+		return appendJSONNote(b, e, p.scratch)
+	}
+	return appendJSONNote(b, e, note)
 }
 
 // keep keeps b for the next event, unless one huge event made it big.
@@ -80,7 +120,10 @@ const maxKeptBuffer = 64 << 10
 // the same way (HTML characters too), and a newline. It reports false,
 // with b unchanged, for what it leaves to encoding/json: a time whose
 // year is outside 0 to 9999, which Time.MarshalJSON refuses.
-func appendJSON(b []byte, e *Event) ([]byte, bool) {
+func appendJSON(b []byte, e *Event) ([]byte, bool) { return appendJSONNote(b, e, e.Note) }
+
+// appendJSONNote is appendJSON with the note given.
+func appendJSONNote[S []byte | string](b []byte, e *Event, note S) ([]byte, bool) {
 	start := len(b)
 	b = strconv.AppendInt(append(b, `{"seq":`...), e.Seq, 10)
 	b = append(b, `,"time":"`...)
@@ -140,7 +183,7 @@ func appendJSON(b []byte, e *Event) ([]byte, bool) {
 	b = jsonStringField(b, `,"op":`, e.Op)
 	b = jsonStringField(b, `,"error":`, e.Err)
 	b = jsonStringField(b, `,"text":`, e.Text)
-	b = jsonStringField(b, `,"note":`, e.Note)
+	b = jsonStringField(b, `,"note":`, note)
 	if p := e.Packet; p != nil {
 		b = appendJSONString(append(b, `,"packet":{"proto":`...), p.Proto)
 		b = appendJSONAddrPort(append(b, `,"src":`...), p.Src)
@@ -198,8 +241,8 @@ func appendJSON(b []byte, e *Event) ([]byte, bool) {
 }
 
 // jsonStringField appends an omitempty string field.
-func jsonStringField(b []byte, name, s string) []byte {
-	if s == "" {
+func jsonStringField[S []byte | string](b []byte, name string, s S) []byte {
+	if len(s) == 0 {
 		return b
 	}
 	return appendJSONString(append(b, name...), s)
@@ -377,8 +420,9 @@ type prettyPrinter struct {
 	w      io.Writer
 	colors map[string]paint // read only after NewPretty
 
-	mu  sync.Mutex // guards buf
-	buf []byte
+	mu      sync.Mutex // guards buf and scratch
+	buf     []byte
+	scratch []byte // a note being built
 }
 
 // Layout of an event line: time, actor, connection, label, detail.
@@ -387,20 +431,49 @@ const (
 	lineWidth  = 80
 )
 
-func (p *prettyPrinter) Print(e Event) error {
+func (p *prettyPrinter) Print(e Event) error { return p.PrintBatch([]Event{e}) }
+
+// PrintBatch writes the events with one Write for each 32 KiB or so.
+func (p *prettyPrinter) PrintBatch(events []Event) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	b := p.buf[:0]
+	for i := range events {
+		b = p.appendEvent(b, &events[i])
+		if len(b) >= flushAt || i == len(events)-1 {
+			if _, err := p.w.Write(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
+	}
+	if cap(b) <= maxKeptBuffer {
+		p.buf = b
+	} else {
+		p.buf = nil
+	}
+	return nil
+}
+
+// appendEvent appends e as Print writes it. p.mu is held.
+func (p *prettyPrinter) appendEvent(b []byte, e *Event) []byte {
+	note := e.Note
+	if note == "" && e.lazy != 0 {
+		// The note built into the scratch buffer, read in place: it
+		// does not change while it is appended to b.
+		p.scratch = appendNote(p.scratch[:0], e)
+		note = unsafe.String(unsafe.SliceData(p.scratch), len(p.scratch))
+	}
 	switch e.Phase {
 	case PhaseLesson:
 		b = p.colors["title"].appendPadded(b, e.Text, 0)
 		b = append(b, '\n')
-		b = appendWrapped(b, e.Note, 0, lineWidth)
+		b = appendWrapped(b, note, 0, lineWidth)
 	case PhaseStep:
 		b = append(b, '\n')
 		b = p.colors["heading"].appendPadded(b, e.Text, 0)
 		b = append(b, '\n')
-		b = appendWrapped(b, e.Note, 2, lineWidth)
+		b = appendWrapped(b, note, 2, lineWidth)
 		b = append(b, '\n')
 	default:
 		actor := p.colors["actor"]
@@ -434,24 +507,18 @@ func (p *prettyPrinter) Print(e Event) error {
 		b = append(b, ' ')
 		b = labelColor.appendPadded(b, label, 9)
 		b = append(b, "  "...)
-		b = appendDetail(b, &e)
+		b = appendDetail(b, e)
 		b = append(b, '\n')
-		if e.TCP != nil && briefTCP(&e) {
+		if e.TCP != nil && briefTCP(e) {
 			for range noteIndent {
 				b = append(b, ' ')
 			}
-			b = appendTCPBrief(append(b, "kernel: "...), &e)
+			b = appendTCPBrief(append(b, "kernel: "...), e)
 			b = append(b, '\n')
 		}
-		b = appendWrapped(b, e.Note, noteIndent, lineWidth)
+		b = appendWrapped(b, note, noteIndent, lineWidth)
 	}
-	if cap(b) <= maxKeptBuffer {
-		p.buf = b
-	} else {
-		p.buf = nil
-	}
-	_, err := p.w.Write(b)
-	return err
+	return b
 }
 
 // appendPadRight appends s and then spaces up to width runes.

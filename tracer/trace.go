@@ -3,20 +3,43 @@ package tracer
 import (
 	"errors"
 	"io"
-	"net"
 	"net/netip"
 	"slices"
 	"sort"
 	"sync"
 	"time"
-
-	"tcptour/tracer/kernel"
 )
 
 // Printer writes events somewhere: [NewPretty] for people, [NewJSON] for
 // programs.
 type Printer interface {
 	Print(Event) error
+}
+
+// BatchPrinter is a Printer that can print many events at once: a
+// [Trace] hands it each flush's events in one call, so that it can write
+// them with one Write. The events are as the trace recorded them: their
+// default notes may not be built yet ([Event.Resolved] builds them).
+// NewJSON and NewPretty return BatchPrinters.
+type BatchPrinter interface {
+	Printer
+	// PrintBatch prints events in order. It must not keep the slice.
+	PrintBatch(events []Event) error
+}
+
+// PrintBatch hands events to p: in one call when p is a [BatchPrinter],
+// else one by one, each with its note built.
+func PrintBatch(p Printer, events []Event) error {
+	if bp, ok := p.(BatchPrinter); ok {
+		return bp.PrintBatch(events)
+	}
+	var first error
+	for i := range events {
+		if err := p.Print(events[i].Resolved()); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // Trace records events from any number of actors, gives each TCP
@@ -46,8 +69,8 @@ type Trace struct {
 	history  int     // 0: keep all events; n > 0: the latest n; < 0: none
 	allNext  int     // where the next event goes in a full, bounded history
 	tcpInfo  bool    // the hooks read TCP_INFO (Options.TCPInfo)
-	// busy is read-locked by each hook that reads TCP_INFO while it
-	// runs: Settle waits for them.
+	// busy is read-locked by each connection hook while it runs:
+	// Settle waits for them.
 	busy sync.RWMutex
 	err  error
 
@@ -127,7 +150,7 @@ func (t *Trace) Start() time.Time { return t.start }
 // empty), and returns the event as recorded.
 func (t *Trace) Add(e Event) Event {
 	t.add(&e)
-	return e
+	return e.Resolved()
 }
 
 // add is Add on the event in place (an Event is large: the hooks build
@@ -153,8 +176,8 @@ func (t *Trace) add(e *Event) {
 	if e.Conn == 0 && e.Local.IsValid() && e.Remote.IsValid() {
 		e.Conn = t.connID(e.Tuple())
 	}
-	if e.Note == "" {
-		e.Note = defaultNote(*e)
+	if e.Note == "" && e.lazy == 0 {
+		e.lazy = noteDefault // built when printed or read
 	}
 	if t.open != nil {
 		t.track(e)
@@ -242,11 +265,11 @@ func (t *Trace) connID(ft FiveTuple) int {
 }
 
 // Settle returns once every hook of [Trace.Hooks] that was running when
-// it was called has added its event. A hook reads TCP_INFO (see
-// [Options].TCPInfo) between the moment its event happened and the
-// moment it adds it: a printer that releases the events older than a
-// moment it chose calls Settle first, so that none of them is still on
-// its way.
+// it was called has added its event. A hook's event happened a little
+// before the hook adds it (the wrappers read TCP_INFO, see
+// [Options].TCPInfo, then call it): a printer that releases the events
+// older than a moment it chose calls Settle first, so that none of them
+// is still on its way.
 func (t *Trace) Settle() {
 	// Nothing to guard: having had the lock is the point.
 	t.busy.Lock()
@@ -263,14 +286,15 @@ func (t *Trace) Flush() error {
 }
 
 func (t *Trace) flushLocked() {
+	if len(t.pending) == 0 {
+		return
+	}
 	if len(t.pending) > 1 {
 		sortEvents(t.pending)
 	}
-	for i := range t.pending {
-		for _, p := range t.printers {
-			if err := p.Print(t.pending[i]); err != nil && t.err == nil {
-				t.err = err
-			}
+	for _, p := range t.printers {
+		if err := PrintBatch(p, t.pending); err != nil && t.err == nil {
+			t.err = err
 		}
 	}
 	clear(t.pending) // let the printed events go
@@ -282,7 +306,10 @@ func (t *Trace) flushLocked() {
 func (t *Trace) Events() []Event {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	ev := slices.Clone(t.all)
+	ev := make([]Event, len(t.all))
+	for i := range t.all {
+		ev[i] = t.all[i].Resolved()
+	}
 	sortEvents(ev)
 	return ev
 }
@@ -312,17 +339,8 @@ func (t *Trace) Hooks(actor string) *Hooks {
 	tcp := func(at time.Time, local, remote netip.AddrPort) Event {
 		return Event{Time: at, Actor: actor, Proto: "tcp", Local: local, Remote: remote}
 	}
-	// info reads the socket's TCP_INFO, when the trace wants it.
-	info := func(c net.Conn) *kernel.Info {
-		if !t.tcpInfo || c == nil {
-			return nil
-		}
-		// NOTE: ignoring the error: no TCP_INFO on this system, or the
-		// socket is gone; the event goes without.
-		i, _ := kernel.TCPInfo(c)
-		return i
-	}
 	return &Hooks{
+		TCPInfo: t.tcpInfo,
 		Listen: func(i ListenInfo) {
 			e := Event{Time: i.Time, Actor: actor, Phase: PhaseListen, Proto: "tcp", Local: i.Local, Addr: i.Addr}
 			if i.Err != nil {
@@ -349,12 +367,10 @@ func (t *Trace) Hooks(actor string) *Hooks {
 			t.add(&Event{Time: i.Time, Actor: actor, Phase: PhaseConnectStart, Proto: "tcp", Remote: i.Remote})
 		},
 		ConnectDone: func(i ConnectDoneInfo) {
-			if t.tcpInfo {
-				t.busy.RLock()
-				defer t.busy.RUnlock()
-			}
+			t.busy.RLock()
+			defer t.busy.RUnlock()
 			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase, e.Duration, e.TCP = PhaseConnectDone, i.Duration, info(i.Conn)
+			e.Phase, e.Duration, e.TCP = PhaseConnectDone, i.Duration, i.TCP
 			if i.Err != nil {
 				e.Phase, e.Op, e.Err = PhaseError, "connect", i.Err.Error()
 				e.Note = errorNote("connect", i.Err)
@@ -362,12 +378,10 @@ func (t *Trace) Hooks(actor string) *Hooks {
 			t.add(&e)
 		},
 		Accept: func(i AcceptInfo) {
-			if t.tcpInfo {
-				t.busy.RLock()
-				defer t.busy.RUnlock()
-			}
+			t.busy.RLock()
+			defer t.busy.RUnlock()
 			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase, e.TCP = PhaseAccept, info(i.Conn)
+			e.Phase, e.TCP = PhaseAccept, i.TCP
 			if i.Err != nil {
 				e.Phase, e.Op, e.Err = PhaseError, "accept", i.Err.Error()
 				e.Note = errorNote("accept", i.Err)
@@ -375,11 +389,9 @@ func (t *Trace) Hooks(actor string) *Hooks {
 			t.add(&e)
 		},
 		Read: func(i IOInfo) {
-			if t.tcpInfo {
-				t.busy.RLock()
-				defer t.busy.RUnlock()
-			}
-			ti := info(i.Conn)
+			t.busy.RLock()
+			defer t.busy.RUnlock()
+			ti := i.TCP
 			if i.N > 0 {
 				e := tcp(i.Time, i.Local, i.Remote)
 				e.Phase, e.Bytes, e.Data, e.TCP = PhaseRead, i.N, Preview(i.Data), ti
@@ -405,41 +417,33 @@ func (t *Trace) Hooks(actor string) *Hooks {
 			}
 		},
 		Write: func(i IOInfo) {
-			if t.tcpInfo {
-				t.busy.RLock()
-				defer t.busy.RUnlock()
-			}
+			t.busy.RLock()
+			defer t.busy.RUnlock()
 			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase, e.Bytes, e.Data, e.TCP = PhaseWrite, i.N, Preview(i.Data), info(i.Conn)
+			e.Phase, e.Bytes, e.Data, e.TCP = PhaseWrite, i.N, Preview(i.Data), i.TCP
 			t.add(&e)
 		},
 		CloseWrite: func(i CloseWriteInfo) {
-			if t.tcpInfo {
-				t.busy.RLock()
-				defer t.busy.RUnlock()
-			}
+			t.busy.RLock()
+			defer t.busy.RUnlock()
 			wmu.Lock()
 			wclosed[[2]netip.AddrPort{i.Local, i.Remote}] = true
 			wmu.Unlock()
 			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase, e.TCP = PhaseCloseWrite, info(i.Conn)
+			e.Phase, e.TCP = PhaseCloseWrite, i.TCP
 			t.add(&e)
 		},
 		Error: func(i ErrorInfo) {
-			if t.tcpInfo {
-				t.busy.RLock()
-				defer t.busy.RUnlock()
-			}
+			t.busy.RLock()
+			defer t.busy.RUnlock()
 			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase, e.Op, e.Err, e.TCP = PhaseError, i.Op, i.Err.Error(), info(i.Conn)
+			e.Phase, e.Op, e.Err, e.TCP = PhaseError, i.Op, i.Err.Error(), i.TCP
 			e.Note = errorNote(i.Op, i.Err)
 			t.add(&e)
 		},
 		Close: func(i CloseInfo) {
-			if t.tcpInfo {
-				t.busy.RLock()
-				defer t.busy.RUnlock()
-			}
+			t.busy.RLock()
+			defer t.busy.RUnlock()
 			e := tcp(i.Time, i.Local, i.Remote)
 			e.Phase = PhaseClose
 			if i.Listener {
@@ -448,8 +452,8 @@ func (t *Trace) Hooks(actor string) *Hooks {
 				return
 			}
 			e.BytesIn, e.BytesOut, e.Lifetime, e.PeerClosed = i.BytesIn, i.BytesOut, i.Lifetime, i.PeerClosed
-			e.TCP = info(i.Conn)
-			e.Note = closeNote(i)
+			e.TCP = i.TCP
+			e.lazy = closeKind(i)
 			t.add(&e)
 		},
 	}

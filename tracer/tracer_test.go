@@ -352,3 +352,74 @@ func TestFormatDuration(t *testing.T) {
 }
 
 func itoa(p uint16) string { return strconv.Itoa(int(p)) }
+
+// The trace builds each default note where the event is printed or
+// read: the JSON and pretty printers (batch printers, which get the
+// events as recorded), a plain printer, and Events all give the same
+// note, the one the phase calls for.
+func TestNotesBuiltWherePrinted(t *testing.T) {
+	var js, pretty bytes.Buffer
+	var plain []tracer.Event
+	tr := tracer.New(tracer.Options{Printers: []tracer.Printer{
+		tracer.NewJSON(&js), tracer.NewPretty(&pretty, false),
+		tracer.PrinterFunc(func(e tracer.Event) error { plain = append(plain, e); return nil }),
+	}})
+	ln, err := tracer.Listen(context.Background(), tr.Hooks("server"), "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	d := tracer.Dialer{Hooks: tr.Hooks("client")}
+	c, err := d.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, "hi"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8)
+	if _, err := s.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	s.Close()
+	if err := tr.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	recorded := tr.Events()
+	var printed []tracer.Event
+	dec := json.NewDecoder(&js)
+	for dec.More() {
+		var e tracer.Event
+		if err := dec.Decode(&e); err != nil {
+			t.Fatal(err)
+		}
+		printed = append(printed, e)
+	}
+	if len(printed) != len(recorded) || len(plain) != len(recorded) {
+		t.Fatalf("%d events printed as JSON, %d plain, %d recorded", len(printed), len(plain), len(recorded))
+	}
+	wants := map[tracer.Phase]string{
+		tracer.PhaseConnectStart: "connect(2): the client's kernel sends a SYN to ",
+		tracer.PhaseConnectDone:  "The three-way handshake (SYN, SYN-ACK, ACK) is done",
+		tracer.PhaseAccept:       "Accept took connection #1 from ",
+		tracer.PhaseWrite:        "Write hands 2 bytes to the kernel's send buffer",
+		tracer.PhaseRead:         "Read copied 2 bytes out of the kernel's receive buffer",
+		tracer.PhaseClose:        "The connection read ",
+	}
+	for i, e := range recorded {
+		if printed[i].Note != e.Note || plain[i].Note != e.Note {
+			t.Errorf("%s %s: note\n JSON  %q\n plain %q\n read  %q", e.Actor, e.Phase, printed[i].Note, plain[i].Note, e.Note)
+		}
+		if w, ok := wants[e.Phase]; ok && !strings.Contains(e.Note, w) {
+			t.Errorf("%s %s: note %q, want %q in it", e.Actor, e.Phase, e.Note, w)
+		}
+		if e.Note != "" && !strings.Contains(strings.Join(strings.Fields(pretty.String()), " "), e.Note) {
+			t.Errorf("%s %s: the pretty output lacks the note %q", e.Actor, e.Phase, e.Note)
+		}
+	}
+}

@@ -51,6 +51,11 @@ func TCPInfo(c net.Conn) (*Info, error) {
 	return nil, unsupported()
 }
 
+// TCPInfoFD returns an error matching [ErrUnsupported].
+func TCPInfoFD(fd uintptr, i *Info) error {
+	return unsupported()
+}
+
 func unsupported() error {
 	return fmt.Errorf("kernel: socket diagnostics are only supported on Linux, not %s: %w", runtime.GOOS, ErrUnsupported)
 }

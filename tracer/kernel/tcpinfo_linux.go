@@ -39,6 +39,22 @@ func TCPInfo(c net.Conn) (*Info, error) {
 	return newInfo(ti), nil
 }
 
+// TCPInfoFD reads the TCP_INFO of the socket fd into i, without
+// allocating: for a program that already holds the descriptor, inside
+// syscall.RawConn's Control, as the tracer's connections do at each of
+// their events.
+func TCPInfoFD(fd uintptr, i *Info) error {
+	var ti unix.TCPInfo
+	n := uint32(unsafe.Sizeof(ti))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO,
+		uintptr(unsafe.Pointer(&ti)), uintptr(unsafe.Pointer(&n)), 0)
+	if errno != 0 {
+		return fmt.Errorf("kernel: TCP_INFO: %w", errno)
+	}
+	fill(i, &ti)
+	return nil
+}
+
 // syscallConn unwraps c, through NetConn methods, down to a connection
 // that has a socket.
 func syscallConn(c net.Conn) (syscall.Conn, error) {
@@ -66,8 +82,15 @@ func parseTCPInfo(b []byte) *Info {
 }
 
 func newInfo(ti *unix.TCPInfo) *Info {
+	i := new(Info)
+	fill(i, ti)
+	return i
+}
+
+// fill sets i from the kernel's struct tcp_info.
+func fill(i *Info, ti *unix.TCPInfo) {
 	us := func(v uint32) time.Duration { return time.Duration(v) * time.Microsecond }
-	return &Info{
+	*i = Info{
 		State:         State(ti.State),
 		RTT:           us(ti.Rtt),
 		RTTVar:        us(ti.Rttvar),

@@ -135,3 +135,40 @@ func TestInfoString(t *testing.T) {
 		}
 	}
 }
+
+// TCPInfoFD reads what TCPInfo reads, through a descriptor the caller
+// holds, without allocating.
+func TestTCPInfoFD(t *testing.T) {
+	client, server := pair(t, "tcp4", "127.0.0.1:0")
+	if _, err := io.WriteString(client, "hi"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2)
+	if _, err := io.ReadFull(server, buf); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := client.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got kernel.Info
+	var ferr error
+	read := func(fd uintptr) { ferr = kernel.TCPInfoFD(fd, &got) }
+	if err := raw.Control(read); err != nil || ferr != nil {
+		t.Fatal(err, ferr)
+	}
+	want, err := kernel.TCPInfo(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != kernel.Established || got.State != want.State || got.SndMSS != want.SndMSS || got.BytesAcked < 2 {
+		t.Errorf("TCPInfoFD: %v\nTCPInfo:   %v", &got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = raw.Control(read) }); n != 0 {
+		t.Errorf("TCPInfoFD allocates %v times a call, want 0", n)
+	}
+	// A descriptor that is no socket: an error, not a panic.
+	if err := kernel.TCPInfoFD(^uintptr(0), &got); err == nil {
+		t.Error("TCPInfoFD on no descriptor: no error")
+	}
+}

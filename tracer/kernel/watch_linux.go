@@ -671,11 +671,20 @@ func (w *Watcher) drain(cutoff uint64) {
 // and their midpoint taken. The difference only moves when the clock is
 // set (or the machine resumes from suspend), not as NTP slews it.
 func wallOffset() int64 {
-	var r1, m, r2 unix.Timespec
-	unix.ClockGettime(unix.CLOCK_REALTIME, &r1)
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &m)
-	unix.ClockGettime(unix.CLOCK_REALTIME, &r2)
-	return r1.Nano() + (r2.Nano()-r1.Nano())/2 - m.Nano()
+	// The goroutine may be preempted between two readings, which would
+	// put the offset off by as long: of a few tries, keep the one whose
+	// two wall-clock readings are closest.
+	best, gap := int64(0), int64(-1)
+	for range 5 {
+		var r1, m, r2 unix.Timespec
+		unix.ClockGettime(unix.CLOCK_REALTIME, &r1)
+		unix.ClockGettime(unix.CLOCK_MONOTONIC, &m)
+		unix.ClockGettime(unix.CLOCK_REALTIME, &r2)
+		if d := r2.Nano() - r1.Nano(); gap < 0 || d < gap {
+			best, gap = r1.Nano()+d/2-m.Nano(), d
+		}
+	}
+	return best
 }
 
 // read hands each record between the ring's tail and its head to fn,

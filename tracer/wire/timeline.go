@@ -136,10 +136,14 @@ func (tl *Timeline) Say(format string, args ...any) {
 }
 
 // Print is the trace's printer: it holds e until Flush releases it.
-func (tl *Timeline) Print(e tracer.Event) error {
+func (tl *Timeline) Print(e tracer.Event) error { return tl.PrintBatch([]tracer.Event{e}) }
+
+// PrintBatch holds events until Flush releases them, as the trace
+// recorded them: the printer builds their notes.
+func (tl *Timeline) PrintBatch(events []tracer.Event) error {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
-	tl.held = append(tl.held, e)
+	tl.held = append(tl.held, events...)
 	return nil
 }
 
@@ -224,16 +228,28 @@ func (tl *Timeline) release(before time.Time) {
 	for i := range ready {
 		tl.cause(&ready[i])
 	}
-	for _, e := range ready {
-		var err error
-		if e.Phase == PhaseSay {
-			_, err = io.WriteString(tl.say, e.Text)
-		} else {
-			err = tl.printer.Print(e)
+	// The trace's events go to the printer in runs, each with one
+	// call; the seed's lines, to say, in their places between them.
+	run := 0
+	for i := 0; i <= len(ready); i++ {
+		if i < len(ready) && ready[i].Phase != PhaseSay {
+			continue
 		}
-		if err != nil && tl.err == nil {
-			tl.err = err
+		if run < i {
+			tl.fail(tracer.PrintBatch(tl.printer, ready[run:i]))
 		}
+		if i < len(ready) {
+			_, err := io.WriteString(tl.say, ready[i].Text)
+			tl.fail(err)
+		}
+		run = i + 1
+	}
+}
+
+// fail keeps the first error writing.
+func (tl *Timeline) fail(err error) {
+	if err != nil && tl.err == nil {
+		tl.err = err
 	}
 }
 
