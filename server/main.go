@@ -89,7 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.pcap, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), complete even after Ctrl-C")
 	fs.StringVar(&cfg.mermaid, "mermaid", "", "at exit, write every connection's ladder diagram to this `file` as a Mermaid sequence diagram\n(the server's calls alone with -capture=off)")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "close a connection that sends nothing, or takes none of its answer, for this long; the trace says so (0: never)")
-	fs.IntVar(&cfg.maxMessage, "max-message", defaultMaxMessage, "read at most this many `bytes` at a time, as Node's 'data' events hold at most 64 KiB, and answer\neach piece as it arrives: a longer message is answered in pieces; each connection holds one buffer this size")
+	fs.IntVar(&cfg.maxMessage, "max-message", defaultMaxMessage, "read at most this many `bytes` at a time, as Node's 'data' events hold at most 64 KiB, and answer\neach piece as it arrives: a longer message is answered in pieces; each connection holds one buffer, 1 KiB to start, doubling up to this size as a client sends more at once")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: go run ./server [flags]
 
@@ -134,8 +134,8 @@ Flags:
 // at most 64 KiB.
 const defaultMaxMessage = 64 << 10
 
-// maxMaxMessage bounds -max-message: each connection holds a buffer
-// that large, so a typo must not cost gigabytes.
+// maxMaxMessage bounds -max-message: a connection's buffer may grow that
+// large, so a typo must not cost gigabytes.
 const maxMaxMessage = 16 << 20
 
 // checkAddr checks that the value of flag name is a host:port with a

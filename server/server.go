@@ -183,6 +183,10 @@ func listenAndServe(ctx context.Context, cfg config, tl *wire.Timeline, stopping
 	return nil
 }
 
+// firstRead is the size of a connection's first read buffer; it grows up
+// to -max-message as the client sends more at once.
+const firstRead = 1 << 10
+
 // server keeps the connections being served, to close them on shutdown.
 type server struct {
 	tl   *wire.Timeline // the trace, and the seed's lines in it
@@ -236,9 +240,12 @@ func (s *server) handle(c net.Conn) {
 	// answered at once. So a long message, even one with no newline, is
 	// answered in pieces as it arrives, and the connection never holds
 	// more than this one buffer: the answer is built around the bytes
-	// read, in place.
+	// read, in place. The buffer starts small, as most messages are,
+	// and doubles, up to s.max, each time a Read fills it: an idle
+	// connection holds 1 KiB, not 64.
 	const prefix = `You said "`
-	buf := make([]byte, len(prefix)+s.max+1)
+	size := min(firstRead, s.max)
+	buf := make([]byte, len(prefix)+size+1)
 	copy(buf, prefix)
 	var why string // why the server closes, when it is the one to choose
 	for {
@@ -246,7 +253,7 @@ func (s *server) handle(c net.Conn) {
 			// NOTE: ignoring the error; a *net.TCPConn has deadlines.
 			_ = c.SetReadDeadline(time.Now().Add(s.idle))
 		}
-		n, err := c.Read(buf[len(prefix) : len(prefix)+s.max])
+		n, err := c.Read(buf[len(prefix) : len(prefix)+size])
 		if n > 0 {
 			data := buf[len(prefix) : len(prefix)+n]
 			s.tl.Say("DATA %s: %s", peer, cli.Said(data))
@@ -264,6 +271,12 @@ func (s *server) handle(c net.Conn) {
 				break // the trace shows why
 			}
 		}
+		if n == size && size < s.max {
+			// More may be on its way: a bigger buffer for the next Read.
+			size = min(2*size, s.max)
+			buf = make([]byte, len(prefix)+size+1)
+			copy(buf, prefix)
+		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			why = fmt.Sprintf("idle for %s: closing", s.idle)
 		}
@@ -275,8 +288,7 @@ func (s *server) handle(c net.Conn) {
 		}
 	}
 	if why != "" {
-		s.tl.Trace().Add(tracer.Event{Actor: "server", Phase: tracer.PhaseNote, Proto: "tcp",
-			Local: addrPort(c.LocalAddr()), Remote: peer, Text: why})
+		s.note(c, why)
 	}
 	// NOTE: ignoring the error; the trace shows the close.
 	_ = c.Close()
@@ -284,6 +296,16 @@ func (s *server) handle(c net.Conn) {
 	delete(s.conns, c)
 	s.mu.Unlock()
 	s.tl.Say("CLOSED: %s %d\n", peer.Addr(), peer.Port())
+}
+
+// note adds the server's note of why it closes c. It is a function of
+// its own, so that the event it builds is not in the frame of handle,
+// whose stack every idle connection keeps.
+//
+//go:noinline
+func (s *server) note(c net.Conn, why string) {
+	s.tl.Trace().Record(&tracer.Event{Actor: "server", Phase: tracer.PhaseNote, Proto: "tcp",
+		Local: addrPort(c.LocalAddr()), Remote: addrPort(c.RemoteAddr()), Text: why})
 }
 
 // closeAll closes the connections still open, on shutdown: each Read

@@ -3,6 +3,7 @@ package tracer
 import (
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"tcptour/tracer/kernel"
 )
@@ -125,7 +126,9 @@ type Event struct {
 // batch printer that reads Note calls Resolved first.
 func (e Event) Resolved() Event {
 	if e.Note == "" && e.lazy != 0 {
-		e.Note = string(appendNote(nil, &e))
+		// One allocation: the bytes become the string, unshared.
+		b := appendNote(make([]byte, 0, 384), &e)
+		e.Note = unsafe.String(unsafe.SliceData(b), len(b))
 	}
 	e.lazy = 0
 	return e

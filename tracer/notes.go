@@ -45,14 +45,14 @@ func appendDefaultNote(b []byte, e *Event) []byte {
 		b = appendPlural(append(b, "Write hands "...), e.Bytes, "byte")
 		return append(b, " to the kernel's send buffer and returns once all are in it; the kernel sends them as segments and resends any that are lost."...)
 	}
-	return append(b, defaultNote(*e)...)
+	return append(b, defaultNote(e)...)
 }
 
 // defaultNote explains an event in plain language: what the program did
 // and what the kernel did. Every claim here must hold for every event it
 // is attached to; lessons add their own notes where a claim depends on
 // what the lesson did.
-func defaultNote(e Event) string {
+func defaultNote(e *Event) string {
 	switch e.Phase {
 	case PhaseListen:
 		var b strings.Builder
@@ -78,7 +78,7 @@ func defaultNote(e Event) string {
 		return fmt.Sprintf("The resolver asked the DNS server at %s and got %s back in %s: questions and answers are datagrams on the wire.",
 			strings.Join(e.DNSServers, ", "), joinAddrs(e.Addrs), FormatDuration(e.Duration))
 	case PhaseDNSSkip, PhaseConnectStart, PhaseConnectDone, PhaseAccept, PhaseRead, PhaseWrite:
-		return string(appendDefaultNote(nil, &e))
+		return string(appendDefaultNote(nil, e))
 	case PhaseEOF:
 		return "Read returned io.EOF: the peer's FIN arrived, so it will send nothing more (Node's 'end' event). This side may still write: a peer that only half-closed (CloseWrite) reads it; one that closed fully answers with RST."
 	case PhaseCloseWrite:

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"tcptour/tracer/kernel"
 )
 
 // Printer writes events somewhere: [NewPretty] for people, [NewJSON] for
@@ -153,6 +155,12 @@ func (t *Trace) Add(e Event) Event {
 	return e.Resolved()
 }
 
+// Record adds *e to the trace as Add does, and sets in *e what Add sets,
+// except the note, which is built when the event is printed or read.
+// It spares the copies of an Event that Add makes, for a program that
+// records many events and keeps none.
+func (t *Trace) Record(e *Event) { t.add(e) }
+
 // add is Add on the event in place (an Event is large: the hooks build
 // theirs on the stack and hand it over without a copy).
 func (t *Trace) add(e *Event) {
@@ -182,10 +190,10 @@ func (t *Trace) add(e *Event) {
 	if t.open != nil {
 		t.track(e)
 	}
-	t.pending = append(t.pending, *e)
+	t.pending = push(t.pending, e)
 	switch {
 	case t.history == 0 || len(t.all) < t.history:
-		t.all = append(t.all, *e)
+		t.all = push(t.all, e)
 	case t.history > 0:
 		// Full: overwrite the oldest. Events sorts by time anyway.
 		t.all[t.allNext] = *e
@@ -194,6 +202,18 @@ func (t *Trace) add(e *Event) {
 	if t.live {
 		t.flushLocked()
 	}
+}
+
+// push appends *e to evs. It copies the event straight into the slice:
+// an Event is large, and every hook's stack, which an idle connection's
+// goroutine keeps, would otherwise hold copies of it.
+//
+//go:noinline
+func push(evs []Event, e *Event) []Event {
+	evs = slices.Grow(evs, 1)
+	evs = evs[:len(evs)+1]
+	evs[len(evs)-1] = *e
+	return evs
 }
 
 // track counts the open ends of e's connection, and forgets the ids of
@@ -298,7 +318,19 @@ func (t *Trace) flushLocked() {
 		}
 	}
 	clear(t.pending) // let the printed events go
-	t.pending = t.pending[:0]
+	t.pending = keepSmall(t.pending)
+}
+
+// keepEvents is how many events' room a buffer of events keeps between
+// flushes; a burst's bigger buffer is let go, not held for good.
+const keepEvents = 1024
+
+// keepSmall returns evs emptied, keeping its room unless it is big.
+func keepSmall(evs []Event) []Event {
+	if cap(evs) > keepEvents {
+		return nil
+	}
+	return evs[:0]
 }
 
 // Events returns every event recorded so far, sorted by time; with
@@ -330,131 +362,175 @@ func (t *Trace) Note(actor, text string) {
 
 // Hooks returns hooks that add every event to t as done by actor.
 func (t *Trace) Hooks(actor string) *Hooks {
+	h := &hooks{t: t, actor: actor, wclosed: map[[2]netip.AddrPort]bool{}}
+	return &Hooks{
+		TCPInfo:      t.tcpInfo,
+		Listen:       h.listen,
+		DNSStart:     h.dnsStart,
+		DNSDone:      h.dnsDone,
+		ConnectStart: h.connectStart,
+		ConnectDone:  h.connectDone,
+		Accept:       h.accept,
+		Read:         h.read,
+		Write:        h.write,
+		CloseWrite:   h.closeWrite,
+		Error:        h.error,
+		Close:        h.close,
+	}
+}
+
+// hooks are the hooks of one actor of a trace. Each builds its event in
+// one variable and hands it to add by pointer: an Event is large, and the
+// stack of a connection's goroutine, which an idle connection keeps,
+// grows with every copy on it.
+type hooks struct {
+	t     *Trace
+	actor string
 	// The connections on which this actor has sent its FIN with
 	// CloseWrite: their EOF closes both directions.
-	var (
-		wmu     sync.Mutex
-		wclosed = map[[2]netip.AddrPort]bool{}
-	)
-	tcp := func(at time.Time, local, remote netip.AddrPort) Event {
-		return Event{Time: at, Actor: actor, Proto: "tcp", Local: local, Remote: remote}
+	wmu     sync.Mutex
+	wclosed map[[2]netip.AddrPort]bool
+}
+
+// tcp sets *e to an event of a TCP connection.
+func (h *hooks) tcp(e *Event, ph Phase, at time.Time, local, remote netip.AddrPort, tcp *kernel.Info) {
+	// Field by field: a composite literal would be built in a copy on
+	// the stack first.
+	*e = Event{}
+	e.Time, e.Actor, e.Phase, e.Proto = at, h.actor, ph, "tcp"
+	e.Local, e.Remote, e.TCP = local, remote, tcp
+}
+
+// failed turns *e into the error of op.
+func failed(e *Event, op string, err error) {
+	e.Phase, e.Op, e.Err = PhaseError, op, err.Error()
+	e.Note = errorNote(op, err)
+}
+
+func (h *hooks) listen(i ListenInfo) {
+	e := Event{Time: i.Time, Actor: h.actor, Phase: PhaseListen, Proto: "tcp", Local: i.Local, Addr: i.Addr}
+	if i.Err != nil {
+		failed(&e, "listen", i.Err)
 	}
-	return &Hooks{
-		TCPInfo: t.tcpInfo,
-		Listen: func(i ListenInfo) {
-			e := Event{Time: i.Time, Actor: actor, Phase: PhaseListen, Proto: "tcp", Local: i.Local, Addr: i.Addr}
-			if i.Err != nil {
-				e.Phase, e.Op, e.Err = PhaseError, "listen", i.Err.Error()
-				e.Note = errorNote("listen", i.Err)
-			}
-			t.add(&e)
-		},
-		DNSStart: func(i DNSStartInfo) {
-			t.add(&Event{Time: i.Time, Actor: actor, Phase: PhaseDNSStart, Name: i.Host})
-		},
-		DNSDone: func(i DNSDoneInfo) {
-			e := Event{Time: i.Time, Actor: actor, Phase: PhaseDNSDone, Name: i.Host, DNSServers: i.Servers, Addrs: i.Addrs, Duration: i.Duration}
-			if i.Literal {
-				e.Phase = PhaseDNSSkip
-			}
-			if i.Err != nil {
-				e.Op, e.Err = "lookup", i.Err.Error()
-				e.Note = errorNote("lookup", i.Err)
-			}
-			t.add(&e)
-		},
-		ConnectStart: func(i ConnectStartInfo) {
-			t.add(&Event{Time: i.Time, Actor: actor, Phase: PhaseConnectStart, Proto: "tcp", Remote: i.Remote})
-		},
-		ConnectDone: func(i ConnectDoneInfo) {
-			t.busy.RLock()
-			defer t.busy.RUnlock()
-			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase, e.Duration, e.TCP = PhaseConnectDone, i.Duration, i.TCP
-			if i.Err != nil {
-				e.Phase, e.Op, e.Err = PhaseError, "connect", i.Err.Error()
-				e.Note = errorNote("connect", i.Err)
-			}
-			t.add(&e)
-		},
-		Accept: func(i AcceptInfo) {
-			t.busy.RLock()
-			defer t.busy.RUnlock()
-			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase, e.TCP = PhaseAccept, i.TCP
-			if i.Err != nil {
-				e.Phase, e.Op, e.Err = PhaseError, "accept", i.Err.Error()
-				e.Note = errorNote("accept", i.Err)
-			}
-			t.add(&e)
-		},
-		Read: func(i IOInfo) {
-			t.busy.RLock()
-			defer t.busy.RUnlock()
-			ti := i.TCP
-			if i.N > 0 {
-				e := tcp(i.Time, i.Local, i.Remote)
-				e.Phase, e.Bytes, e.Data, e.TCP = PhaseRead, i.N, Preview(i.Data), ti
-				t.add(&e)
-			}
-			switch {
-			case i.Err == nil:
-			case errors.Is(i.Err, io.EOF):
-				e := tcp(i.Time, i.Local, i.Remote)
-				e.Phase, e.TCP = PhaseEOF, ti
-				wmu.Lock()
-				if wclosed[[2]netip.AddrPort{i.Local, i.Remote}] {
-					e.Note = "Read returned io.EOF: the peer's FIN arrived, so it will send nothing more (Node's 'end' event). " +
-						"This side had already sent its own FIN with CloseWrite: both directions are now closed."
-				}
-				wmu.Unlock()
-				t.add(&e)
-			default:
-				e := tcp(i.Time, i.Local, i.Remote)
-				e.Phase, e.Op, e.Err, e.TCP = PhaseError, "read", i.Err.Error(), ti
-				e.Note = errorNote("read", i.Err)
-				t.add(&e)
-			}
-		},
-		Write: func(i IOInfo) {
-			t.busy.RLock()
-			defer t.busy.RUnlock()
-			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase, e.Bytes, e.Data, e.TCP = PhaseWrite, i.N, Preview(i.Data), i.TCP
-			t.add(&e)
-		},
-		CloseWrite: func(i CloseWriteInfo) {
-			t.busy.RLock()
-			defer t.busy.RUnlock()
-			wmu.Lock()
-			wclosed[[2]netip.AddrPort{i.Local, i.Remote}] = true
-			wmu.Unlock()
-			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase, e.TCP = PhaseCloseWrite, i.TCP
-			t.add(&e)
-		},
-		Error: func(i ErrorInfo) {
-			t.busy.RLock()
-			defer t.busy.RUnlock()
-			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase, e.Op, e.Err, e.TCP = PhaseError, i.Op, i.Err.Error(), i.TCP
-			e.Note = errorNote(i.Op, i.Err)
-			t.add(&e)
-		},
-		Close: func(i CloseInfo) {
-			t.busy.RLock()
-			defer t.busy.RUnlock()
-			e := tcp(i.Time, i.Local, i.Remote)
-			e.Phase = PhaseClose
-			if i.Listener {
-				e.Remote = netip.AddrPort{}
-				t.add(&e)
-				return
-			}
-			e.BytesIn, e.BytesOut, e.Lifetime, e.PeerClosed = i.BytesIn, i.BytesOut, i.Lifetime, i.PeerClosed
-			e.TCP = i.TCP
-			e.lazy = closeKind(i)
-			t.add(&e)
-		},
+	h.t.add(&e)
+}
+
+func (h *hooks) dnsStart(i DNSStartInfo) {
+	h.t.add(&Event{Time: i.Time, Actor: h.actor, Phase: PhaseDNSStart, Name: i.Host})
+}
+
+func (h *hooks) dnsDone(i DNSDoneInfo) {
+	e := Event{Time: i.Time, Actor: h.actor, Phase: PhaseDNSDone, Name: i.Host, DNSServers: i.Servers, Addrs: i.Addrs, Duration: i.Duration}
+	if i.Literal {
+		e.Phase = PhaseDNSSkip
 	}
+	if i.Err != nil {
+		e.Op, e.Err = "lookup", i.Err.Error()
+		e.Note = errorNote("lookup", i.Err)
+	}
+	h.t.add(&e)
+}
+
+func (h *hooks) connectStart(i ConnectStartInfo) {
+	h.t.add(&Event{Time: i.Time, Actor: h.actor, Phase: PhaseConnectStart, Proto: "tcp", Remote: i.Remote})
+}
+
+func (h *hooks) connectDone(i ConnectDoneInfo) {
+	h.t.busy.RLock()
+	defer h.t.busy.RUnlock()
+	var e Event
+	h.tcp(&e, PhaseConnectDone, i.Time, i.Local, i.Remote, i.TCP)
+	e.Duration = i.Duration
+	if i.Err != nil {
+		failed(&e, "connect", i.Err)
+	}
+	h.t.add(&e)
+}
+
+func (h *hooks) accept(i AcceptInfo) {
+	h.t.busy.RLock()
+	defer h.t.busy.RUnlock()
+	var e Event
+	h.tcp(&e, PhaseAccept, i.Time, i.Local, i.Remote, i.TCP)
+	if i.Err != nil {
+		failed(&e, "accept", i.Err)
+	}
+	h.t.add(&e)
+}
+
+func (h *hooks) read(i IOInfo) {
+	h.t.busy.RLock()
+	defer h.t.busy.RUnlock()
+	var e Event
+	if i.N > 0 {
+		h.tcp(&e, PhaseRead, i.Time, i.Local, i.Remote, i.TCP)
+		e.Bytes, e.Data = i.N, Preview(i.Data)
+		h.t.add(&e)
+	}
+	switch {
+	case i.Err == nil:
+	case errors.Is(i.Err, io.EOF):
+		h.tcp(&e, PhaseEOF, i.Time, i.Local, i.Remote, i.TCP)
+		h.wmu.Lock()
+		if h.wclosed[[2]netip.AddrPort{i.Local, i.Remote}] {
+			e.Note = "Read returned io.EOF: the peer's FIN arrived, so it will send nothing more (Node's 'end' event). " +
+				"This side had already sent its own FIN with CloseWrite: both directions are now closed."
+		}
+		h.wmu.Unlock()
+		h.t.add(&e)
+	default:
+		h.tcp(&e, PhaseRead, i.Time, i.Local, i.Remote, i.TCP)
+		failed(&e, "read", i.Err)
+		h.t.add(&e)
+	}
+}
+
+func (h *hooks) write(i IOInfo) {
+	h.t.busy.RLock()
+	defer h.t.busy.RUnlock()
+	var e Event
+	h.tcp(&e, PhaseWrite, i.Time, i.Local, i.Remote, i.TCP)
+	e.Bytes, e.Data = i.N, Preview(i.Data)
+	h.t.add(&e)
+}
+
+func (h *hooks) closeWrite(i CloseWriteInfo) {
+	h.t.busy.RLock()
+	defer h.t.busy.RUnlock()
+	h.wmu.Lock()
+	h.wclosed[[2]netip.AddrPort{i.Local, i.Remote}] = true
+	h.wmu.Unlock()
+	var e Event
+	h.tcp(&e, PhaseCloseWrite, i.Time, i.Local, i.Remote, i.TCP)
+	h.t.add(&e)
+}
+
+func (h *hooks) error(i ErrorInfo) {
+	h.t.busy.RLock()
+	defer h.t.busy.RUnlock()
+	var e Event
+	h.tcp(&e, PhaseError, i.Time, i.Local, i.Remote, i.TCP)
+	failed(&e, i.Op, i.Err)
+	h.t.add(&e)
+}
+
+func (h *hooks) close(i CloseInfo) {
+	h.t.busy.RLock()
+	defer h.t.busy.RUnlock()
+	var e Event
+	if i.Listener {
+		h.tcp(&e, PhaseClose, i.Time, i.Local, netip.AddrPort{}, nil)
+		h.t.add(&e)
+		return
+	}
+	if i.WriteClosed {
+		// Its EOF, if one comes, is the last news of this CloseWrite.
+		h.wmu.Lock()
+		delete(h.wclosed, [2]netip.AddrPort{i.Local, i.Remote})
+		h.wmu.Unlock()
+	}
+	h.tcp(&e, PhaseClose, i.Time, i.Local, i.Remote, i.TCP)
+	e.BytesIn, e.BytesOut, e.Lifetime, e.PeerClosed = i.BytesIn, i.BytesOut, i.Lifetime, i.PeerClosed
+	e.lazy = closeKind(i)
+	h.t.add(&e)
 }

@@ -46,12 +46,15 @@ func keyOf(src, dst netip.AddrPort) flowKey {
 // conn is what the annotator knows of one TCP connection.
 type conn struct {
 	client, server netip.AddrPort
-	side           map[netip.AddrPort]*side
-	established    bool // the handshake's last ACK was seen
-	scaled         bool // both SYNs offered window scaling
-	synOnly        bool // only the client's SYN has been seen
-	sawSynAck      bool // the server's SYN-ACK was captured
-	sawSYNs        bool // both sides' SYNs were captured: windows are in bytes
+	// sides are the two directions: sides[0] sent from the lower
+	// address (as keyOf orders them), sides[1] from the other.
+	sides       [2]side
+	lower       netip.AddrPort
+	established bool // the handshake's last ACK was seen
+	scaled      bool // both SYNs offered window scaling
+	synOnly     bool // only the client's SYN has been seen
+	sawSynAck   bool // the server's SYN-ACK was captured
+	sawSYNs     bool // both sides' SYNs were captured: windows are in bytes
 }
 
 // side is one direction of a connection: what its sender has done.
@@ -77,6 +80,15 @@ type side struct {
 	haveWin  bool
 	synWin   bool // that window was in its SYN or SYN-ACK
 	probed   bool // its last segment was a zero-window probe
+}
+
+// sideOf returns the direction whose sender is src, one of the
+// connection's two addresses.
+func (c *conn) sideOf(src netip.AddrPort) *side {
+	if src == c.lower {
+		return &c.sides[0]
+	}
+	return &c.sides[1]
 }
 
 // after reports whether sequence number a comes after b, modulo 2^32.
@@ -113,11 +125,11 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 	// A SYN starts a new connection on a five-tuple used before: after
 	// an established one, or after an attempt with another initial
 	// sequence number (a refused or abandoned connect).
-	if c == nil || (isSYN && (c.established || (c.side[d.Src].sentSYN && c.side[d.Src].isn != t.Seq))) {
+	if c == nil || (isSYN && (c.established || (c.sideOf(d.Src).sentSYN && c.sideOf(d.Src).isn != t.Seq))) {
 		// A new connection. Its client is the side that sent the SYN;
 		// when the capture began later than that, guess: the side with
 		// the higher (ephemeral) port.
-		c = &conn{side: map[netip.AddrPort]*side{d.Src: {}, d.Dst: {}}}
+		c = &conn{lower: k.a}
 		switch {
 		case isSYN:
 			c.client, c.server = d.Src, d.Dst
@@ -130,7 +142,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 		}
 		a.conns[k] = c
 	}
-	me, peer := c.side[d.Src], c.side[d.Dst]
+	me, peer := c.sideOf(d.Src), c.sideOf(d.Dst)
 	if t.Flags.Has(capture.SYN) {
 		me.isn, me.haveISN = t.Seq, true
 		// RFC 7323 §2.3: a shift above 14 is taken as 14.

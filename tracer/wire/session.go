@@ -135,7 +135,8 @@ func (s *Session) packet(p capture.Packet) {
 			Note: "A captured packet could not be decoded."})
 		return
 	}
-	s.tr.Add(s.ann.Event(d))
+	e := s.ann.Event(d)
+	s.tr.Record(&e)
 }
 
 // Hooks returns h with its Listen and ConnectStart hooks wrapped so that

@@ -254,7 +254,7 @@ func (s *States) add(c kernel.Change, st tracer.StateChange) {
 	if local.Port() == 0 {
 		local = netip.AddrPort{} // not a connection's end yet: no id
 	}
-	s.tr.Add(tracer.Event{Time: c.Time, Actor: "kernel", Phase: tracer.PhaseState, Proto: "tcp",
+	s.tr.Record(&tracer.Event{Time: c.Time, Actor: "kernel", Phase: tracer.PhaseState, Proto: "tcp",
 		Local: local, Remote: c.Remote, State: &st})
 }
 

@@ -63,6 +63,10 @@ type Timeline struct {
 	lastChange map[[2]netip.AddrPort]time.Time
 }
 
+// keepEvents is how many events' room the timeline keeps between
+// flushes, as a trace does.
+const keepEvents = 1024
+
 // segment is what a change of state keeps of the segment that caused it.
 type segment struct {
 	seq     int64
@@ -132,7 +136,7 @@ func (tl *Timeline) ActorHooks(actor string) *tracer.Hooks {
 
 // Say adds one of the seed's lines to the trace, to print in its place.
 func (tl *Timeline) Say(format string, args ...any) {
-	tl.trace.Add(tracer.Event{Actor: tl.actor, Phase: PhaseSay, Text: fmt.Sprintf(format, args...)})
+	tl.trace.Record(&tracer.Event{Actor: tl.actor, Phase: PhaseSay, Text: fmt.Sprintf(format, args...)})
 }
 
 // Print is the trace's printer: it holds e until Flush releases it.
@@ -224,6 +228,9 @@ func (tl *Timeline) release(before time.Time) {
 	}
 	ready := slices.Clone(tl.held[:n])
 	tl.held = slices.Delete(tl.held, 0, n)
+	if len(tl.held) == 0 && cap(tl.held) > keepEvents {
+		tl.held = nil // a burst's room, let go
+	}
 	tl.mu.Unlock()
 	for i := range ready {
 		tl.cause(&ready[i])
