@@ -28,7 +28,12 @@ func Listen(ctx context.Context, h *Hooks, network, address string) (net.Listene
 	if err != nil {
 		return nil, err
 	}
-	return WrapListener(ln, h), nil
+	if h == nil {
+		h = &Hooks{}
+	}
+	// Made here with no Control function: nothing has set SO_LINGER on
+	// its sockets, unless the program reaches one through NetConn.
+	return &listener{Listener: ln, h: h, plain: true}, nil
 }
 
 // WrapListener returns a listener whose Accept calls h.Accept and wraps
@@ -45,6 +50,7 @@ func WrapListener(l net.Listener, h *Hooks) net.Listener {
 type listener struct {
 	net.Listener
 	h         *Hooks
+	plain     bool // made by Listen: its sockets have SO_LINGER off
 	closeOnce sync.Once
 }
 
@@ -57,7 +63,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		}
 		return nil, err
 	}
-	wc := wrapConn(c, l.h)
+	wc := wrapConn(c, l.h, !l.plain)
 	if l.h.Accept != nil {
 		i := AcceptInfo{Local: wc.local, Remote: wc.remote, Conn: c}
 		i.TCP, _ = wc.sockInfo(false)
@@ -91,19 +97,24 @@ func (l *listener) Close() error {
 //
 // so a program can half-close it or reach socket options:
 // conn.(interface{ CloseWrite() error }).CloseWrite().
-func WrapConn(c net.Conn, h *Hooks) net.Conn { return wrapConn(c, h) }
+func WrapConn(c net.Conn, h *Hooks) net.Conn { return wrapConn(c, h, true) }
 
-func wrapConn(c net.Conn, h *Hooks) *conn {
+// wrapConn wraps c. mayLinger says whether SO_LINGER may have been set on
+// its socket already (by a Control function, or before it was wrapped):
+// then Close reads it, to say whether it sends RST.
+func wrapConn(c net.Conn, h *Hooks, mayLinger bool) *conn {
 	if h == nil {
 		h = &Hooks{}
 	}
-	return &conn{
+	wc := &conn{
 		Conn:   c,
 		h:      h,
 		local:  addrPort(c.LocalAddr()),
 		remote: addrPort(c.RemoteAddr()),
 		start:  time.Now(),
 	}
+	wc.mayLinger.Store(mayLinger)
+	return wc
 }
 
 type conn struct {
@@ -115,7 +126,10 @@ type conn struct {
 	eof           atomic.Bool
 	wclosed       atomic.Bool
 	reset         atomic.Bool // a Read or Write failed with ECONNRESET or EPIPE
-	closeOnce     sync.Once
+	// mayLinger is set when the program may have set SO_LINGER: Close
+	// then reads it. Only NetConn, or a socket made elsewhere, lets it.
+	mayLinger atomic.Bool
+	closeOnce sync.Once
 
 	optMu sync.Mutex // guards opts
 	opts  sockopts   // what the events read from the socket
@@ -193,14 +207,18 @@ func (c *conn) CloseWrite() error {
 }
 
 // NetConn returns the wrapped connection.
-func (c *conn) NetConn() net.Conn { return c.Conn }
+func (c *conn) NetConn() net.Conn {
+	// Its socket options are the program's now: SO_LINGER among them.
+	c.mayLinger.Store(true)
+	return c.Conn
+}
 
 func (c *conn) Close() error {
 	first := false
 	c.closeOnce.Do(func() {
 		first = true
 		if c.h.Close != nil {
-			tcp, linger0 := c.sockInfo(true)
+			tcp, linger0 := c.sockInfo(c.mayLinger.Load())
 			now := time.Now()
 			c.h.Close(CloseInfo{
 				Time:  now,

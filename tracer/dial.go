@@ -69,7 +69,8 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		info := ConnectDoneInfo{Time: end, Network: network, Remote: remote, Duration: end.Sub(start), Err: err}
 		var wc *conn
 		if err == nil {
-			wc = wrapConn(c, h)
+			// A Control function may have set SO_LINGER.
+			wc = wrapConn(c, h, d.Net.Control != nil || d.Net.ControlContext != nil)
 			info.Local, info.Conn = wc.local, c
 			info.TCP, _ = wc.sockInfo(false)
 		}

@@ -67,10 +67,12 @@ type Trace struct {
 	nextID   int
 	ids      map[connKey]int
 	pending  []Event
-	all      []Event // the history: every event, or the latest history of them
-	history  int     // 0: keep all events; n > 0: the latest n; < 0: none
-	allNext  int     // where the next event goes in a full, bounded history
-	tcpInfo  bool    // the hooks read TCP_INFO (Options.TCPInfo)
+	spare    []Event    // an empty buffer for pending, after a flush
+	printMu  sync.Mutex // one Flush at a time; taken before mu
+	all      []Event    // the history: every event, or the latest history of them
+	history  int        // 0: keep all events; n > 0: the latest n; < 0: none
+	allNext  int        // where the next event goes in a full, bounded history
+	tcpInfo  bool       // the hooks read TCP_INFO (Options.TCPInfo)
 	// busy is read-locked by each connection hook while it runs:
 	// Settle waits for them.
 	busy sync.RWMutex
@@ -168,7 +170,16 @@ func (t *Trace) add(e *Event) {
 		e.Time = time.Now()
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.addLocked(e)
+	t.mu.Unlock()
+	if t.live {
+		// NOTE: ignoring the error; Flush returns it later.
+		_ = t.Flush()
+	}
+}
+
+// addLocked records e; t.mu is held.
+func (t *Trace) addLocked(e *Event) {
 	t.seq++
 	e.Seq = t.seq
 	if e.Phase == PhaseStep {
@@ -198,9 +209,6 @@ func (t *Trace) add(e *Event) {
 		// Full: overwrite the oldest. Events sorts by time anyway.
 		t.all[t.allNext] = *e
 		t.allNext = (t.allNext + 1) % t.history
-	}
-	if t.live {
-		t.flushLocked()
 	}
 }
 
@@ -298,38 +306,46 @@ func (t *Trace) Settle() {
 
 // Flush prints the events added since the last flush, sorted by time,
 // and returns the first error any printer has returned so far.
+//
+// The events are printed outside the lock the hooks take, so that the
+// program's calls do not wait while they are written; flushes print one
+// after the other, each batch after the one before.
 func (t *Trace) Flush() error {
+	t.printMu.Lock()
+	defer t.printMu.Unlock()
+	t.mu.Lock()
+	batch := t.pending
+	t.pending, t.spare = t.spare, nil
+	t.mu.Unlock()
+	var perr error
+	if len(batch) > 0 {
+		sortEvents(batch)
+		for _, p := range t.printers {
+			if err := PrintBatch(p, batch); err != nil && perr == nil {
+				perr = err
+			}
+		}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.flushLocked()
+	if t.spare == nil {
+		t.spare = Reuse(batch)
+	}
+	if t.err == nil {
+		t.err = perr
+	}
 	return t.err
 }
 
-func (t *Trace) flushLocked() {
-	if len(t.pending) == 0 {
-		return
-	}
-	if len(t.pending) > 1 {
-		sortEvents(t.pending)
-	}
-	for _, p := range t.printers {
-		if err := PrintBatch(p, t.pending); err != nil && t.err == nil {
-			t.err = err
-		}
-	}
-	clear(t.pending) // let the printed events go
-	t.pending = keepSmall(t.pending)
-}
-
-// keepEvents is how many events' room a buffer of events keeps between
-// flushes; a burst's bigger buffer is let go, not held for good.
-const keepEvents = 1024
-
-// keepSmall returns evs emptied, keeping its room unless it is big.
-func keepSmall(evs []Event) []Event {
-	if cap(evs) > keepEvents {
+// Reuse returns evs emptied, its events let go, for the next batch. It
+// keeps evs's room while it is used, and lets go of a burst's big buffer
+// once the batches are small again (under a quarter of it), rather than
+// holding it for good.
+func Reuse(evs []Event) []Event {
+	if cap(evs) > 1024 && len(evs) < cap(evs)/4 {
 		return nil
 	}
+	clear(evs)
 	return evs[:0]
 }
 
@@ -346,13 +362,24 @@ func (t *Trace) Events() []Event {
 	return ev
 }
 
-func sortEvents(ev []Event) {
-	slices.SortStableFunc(ev, func(a, b Event) int {
-		if c := a.Time.Compare(b.Time); c != 0 {
-			return c
+func sortEvents(ev []Event) { SortEvents(ev) }
+
+// SortEvents sorts events by time, and by Seq when the times are equal:
+// the order of a trace. It compares them in place (an Event is large),
+// and leaves a sorted slice, the usual case, as it is.
+func SortEvents(ev []Event) {
+	less := func(i, j int) bool {
+		if c := ev[i].Time.Compare(ev[j].Time); c != 0 {
+			return c < 0
 		}
-		return int(a.Seq - b.Seq)
-	})
+		return ev[i].Seq < ev[j].Seq
+	}
+	for i := 1; i < len(ev); i++ {
+		if less(i, i-1) {
+			sort.SliceStable(ev, less)
+			return
+		}
+	}
 }
 
 // Note adds a remark by actor to the trace.

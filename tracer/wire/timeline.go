@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -53,8 +54,9 @@ type Timeline struct {
 	warned  bool       // the trace has a note that the capture lagged
 	err     error      // the first error writing
 
-	mu   sync.Mutex // guards held
-	held []tracer.Event
+	mu    sync.Mutex // guards held and spare
+	held  []tracer.Event
+	spare []tracer.Event // an empty buffer for held, after a release
 
 	// What release has seen, to tie each change of state to the
 	// segment that caused it: the last TCP packet each socket received,
@@ -62,10 +64,6 @@ type Timeline struct {
 	lastIn     map[[2]netip.AddrPort]segment
 	lastChange map[[2]netip.AddrPort]time.Time
 }
-
-// keepEvents is how many events' room the timeline keeps between
-// flushes, as a trace does.
-const keepEvents = 1024
 
 // segment is what a change of state keeps of the segment that caused it.
 type segment struct {
@@ -216,22 +214,28 @@ func (tl *Timeline) sync() {
 // (all of them for the zero time), in time order.
 func (tl *Timeline) release(before time.Time) {
 	tl.mu.Lock()
-	slices.SortStableFunc(tl.held, func(a, b tracer.Event) int {
-		if c := a.Time.Compare(b.Time); c != 0 {
-			return c
-		}
-		return int(a.Seq - b.Seq)
-	})
+	tracer.SortEvents(tl.held)
 	n := len(tl.held)
 	if !before.IsZero() {
-		n, _ = slices.BinarySearchFunc(tl.held, before, func(e tracer.Event, t time.Time) int { return e.Time.Compare(t) })
+		n = sort.Search(n, func(i int) bool { return !tl.held[i].Time.Before(before) })
 	}
-	ready := slices.Clone(tl.held[:n])
-	tl.held = slices.Delete(tl.held, 0, n)
-	if len(tl.held) == 0 && cap(tl.held) > keepEvents {
-		tl.held = nil // a burst's room, let go
+	var ready []tracer.Event
+	if n == len(tl.held) {
+		// All of them: print this buffer, and hold the next events in
+		// the spare one.
+		ready, tl.held, tl.spare = tl.held, tl.spare, nil
+	} else {
+		ready = slices.Clone(tl.held[:n])
+		tl.held = slices.Delete(tl.held, 0, n)
 	}
 	tl.mu.Unlock()
+	defer func() {
+		tl.mu.Lock()
+		if tl.spare == nil {
+			tl.spare = tracer.Reuse(ready)
+		}
+		tl.mu.Unlock()
+	}()
 	for i := range ready {
 		tl.cause(&ready[i])
 	}
