@@ -65,7 +65,7 @@ func (l *listener) Accept() (net.Conn, error) {
 	}
 	wc := wrapConn(c, l.h, !l.plain)
 	if l.h.Accept != nil {
-		i := AcceptInfo{Local: wc.local, Remote: wc.remote, Conn: c}
+		i := AcceptInfo{Local: wc.local, Remote: wc.remote, Conn: c, wc: wc}
 		i.TCP, _ = wc.sockInfo(false)
 		i.Time = now
 		l.h.Accept(i)
@@ -133,6 +133,18 @@ type conn struct {
 
 	optMu sync.Mutex // guards opts
 	opts  sockopts   // what the events read from the socket
+
+	// ids is what the trace of its events remembers of the connection:
+	// its id, found once rather than at each event.
+	ids atomic.Pointer[connIDs]
+}
+
+// connIDs is a trace's id of one end of a connection, and the key the
+// trace files it under.
+type connIDs struct {
+	t   *Trace
+	id  int
+	key connKey
 }
 
 func (c *conn) Read(p []byte) (int, error) {
@@ -151,7 +163,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		return n, err
 	}
 	if c.h.Read != nil && (n > 0 || err != nil) {
-		i := IOInfo{Time: now, Local: c.local, Remote: c.remote, N: n, Data: p[:n], Err: err, Conn: c.Conn}
+		i := IOInfo{Time: now, Local: c.local, Remote: c.remote, N: n, Data: p[:n], Err: err, Conn: c.Conn, wc: c}
 		i.TCP, _ = c.sockInfo(false)
 		c.h.Read(i)
 	}
@@ -160,7 +172,7 @@ func (c *conn) Read(p []byte) (int, error) {
 
 func (c *conn) Write(p []byte) (int, error) {
 	if c.h.Write != nil {
-		i := IOInfo{Local: c.local, Remote: c.remote, N: len(p), Data: p, Conn: c.Conn}
+		i := IOInfo{Local: c.local, Remote: c.remote, N: len(p), Data: p, Conn: c.Conn, wc: c}
 		i.TCP, _ = c.sockInfo(false)
 		i.Time = time.Now()
 		c.h.Write(i)
@@ -178,7 +190,7 @@ func (c *conn) Write(p []byte) (int, error) {
 
 func (c *conn) fail(op string, err error) {
 	if c.h.Error != nil {
-		i := ErrorInfo{Time: time.Now(), Op: op, Local: c.local, Remote: c.remote, Err: err, Conn: c.Conn}
+		i := ErrorInfo{Time: time.Now(), Op: op, Local: c.local, Remote: c.remote, Err: err, Conn: c.Conn, wc: c}
 		i.TCP, _ = c.sockInfo(false)
 		c.h.Error(i)
 	}
@@ -192,7 +204,7 @@ func (c *conn) CloseWrite() error {
 		return &net.OpError{Op: "close-write", Net: "tcp", Addr: c.RemoteAddr(), Err: errors.ErrUnsupported}
 	}
 	if c.h.CloseWrite != nil {
-		i := CloseWriteInfo{Local: c.local, Remote: c.remote, Conn: c.Conn}
+		i := CloseWriteInfo{Local: c.local, Remote: c.remote, Conn: c.Conn, wc: c}
 		i.TCP, _ = c.sockInfo(false)
 		i.Time = time.Now()
 		c.h.CloseWrite(i)
@@ -229,6 +241,7 @@ func (c *conn) Close() error {
 				Lifetime: now.Sub(c.start),
 				Conn:     c.Conn,
 				TCP:      tcp,
+				wc:       c,
 			})
 		}
 	})
@@ -259,4 +272,13 @@ func addrPort(a net.Addr) netip.AddrPort {
 // isReset reports whether err says the peer reset the connection.
 func isReset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// cachedIDs returns what a trace remembers of c, nil for none (or a nil
+// c).
+func (c *conn) cachedIDs() *connIDs {
+	if c == nil {
+		return nil
+	}
+	return c.ids.Load()
 }

@@ -71,7 +71,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		if err == nil {
 			// A Control function may have set SO_LINGER.
 			wc = wrapConn(c, h, d.Net.Control != nil || d.Net.ControlContext != nil)
-			info.Local, info.Conn = wc.local, c
+			info.Local, info.Conn, info.wc = wc.local, c, wc
 			info.TCP, _ = wc.sockInfo(false)
 		}
 		if h.ConnectDone != nil {

@@ -74,6 +74,9 @@ type ErrorInfo struct {
 	Conn net.Conn
 	// TCP is the socket's TCP_INFO, when Hooks.TCPInfo asked for it.
 	TCP *kernel.Info
+	// wc is the tracer's wrapper of the connection, which caches what
+	// the trace remembers of it; nil from other callers.
+	wc *conn
 }
 
 // ListenInfo describes a listening socket.
@@ -142,6 +145,9 @@ type ConnectDoneInfo struct {
 	Conn net.Conn
 	// TCP is the socket's TCP_INFO, when Hooks.TCPInfo asked for it.
 	TCP *kernel.Info
+	// wc is the tracer's wrapper of the connection, which caches what
+	// the trace remembers of it; nil from other callers.
+	wc *conn
 }
 
 // AcceptInfo describes an accepted connection.
@@ -159,6 +165,9 @@ type AcceptInfo struct {
 	Conn net.Conn
 	// TCP is the socket's TCP_INFO, when Hooks.TCPInfo asked for it.
 	TCP *kernel.Info
+	// wc is the tracer's wrapper of the connection, which caches what
+	// the trace remembers of it; nil from other callers.
+	wc *conn
 }
 
 // IOInfo describes a finished Read or Write.
@@ -182,6 +191,9 @@ type IOInfo struct {
 	Conn net.Conn
 	// TCP is the socket's TCP_INFO, when Hooks.TCPInfo asked for it.
 	TCP *kernel.Info
+	// wc is the tracer's wrapper of the connection, which caches what
+	// the trace remembers of it; nil from other callers.
+	wc *conn
 }
 
 // CloseWriteInfo describes a shutdown of the write half.
@@ -197,6 +209,9 @@ type CloseWriteInfo struct {
 	Conn net.Conn
 	// TCP is the socket's TCP_INFO, when Hooks.TCPInfo asked for it.
 	TCP *kernel.Info
+	// wc is the tracer's wrapper of the connection, which caches what
+	// the trace remembers of it; nil from other callers.
+	wc *conn
 }
 
 // CloseInfo describes a closed connection or listener.
@@ -231,4 +246,7 @@ type CloseInfo struct {
 	Conn net.Conn
 	// TCP is the socket's TCP_INFO, when Hooks.TCPInfo asked for it.
 	TCP *kernel.Info
+	// wc is the tracer's wrapper of the connection, which caches what
+	// the trace remembers of it; nil from other callers.
+	wc *conn
 }

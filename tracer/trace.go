@@ -68,6 +68,7 @@ type Trace struct {
 	ids      map[connKey]int
 	pending  []Event
 	spare    []Event    // an empty buffer for pending, after a flush
+	scratch  connIDs    // file's answer for an event of no wrapped connection
 	printMu  sync.Mutex // one Flush at a time; taken before mu
 	all      []Event    // the history: every event, or the latest history of them
 	history  int        // 0: keep all events; n > 0: the latest n; < 0: none
@@ -85,7 +86,7 @@ type Trace struct {
 	// holds forgetAfter ids it becomes closed[1], whose ids are
 	// forgotten. So a packet that follows the last Close (the FIN, the
 	// final ACK) still finds its connection's id.
-	open   map[connKey]int
+	open   map[int]int
 	closed [2]map[connKey]int
 }
 
@@ -139,7 +140,7 @@ func NewAt(start time.Time, opts Options) *Trace {
 		tcpInfo:  opts.TCPInfo,
 	}
 	if t.history != 0 {
-		t.open = make(map[connKey]int)
+		t.open = make(map[int]int)
 		t.closed = [2]map[connKey]int{make(map[connKey]int), make(map[connKey]int)}
 	}
 	return t
@@ -165,12 +166,15 @@ func (t *Trace) Record(e *Event) { t.add(e) }
 
 // add is Add on the event in place (an Event is large: the hooks build
 // theirs on the stack and hand it over without a copy).
-func (t *Trace) add(e *Event) {
+func (t *Trace) add(e *Event) { t.addFrom(e, nil) }
+
+// addFrom is add for an event of the connection wc wraps, nil for none.
+func (t *Trace) addFrom(e *Event, wc *conn) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
 	t.mu.Lock()
-	t.addLocked(e)
+	t.addLocked(e, wc)
 	t.mu.Unlock()
 	if t.live {
 		// NOTE: ignoring the error; Flush returns it later.
@@ -178,28 +182,28 @@ func (t *Trace) add(e *Event) {
 	}
 }
 
-// addLocked records e; t.mu is held.
-func (t *Trace) addLocked(e *Event) {
+// addLocked records e, an event of the connection wc wraps (nil for
+// none); t.mu is held.
+func (t *Trace) addLocked(e *Event, wc *conn) {
 	t.seq++
 	e.Seq = t.seq
-	if e.Phase == PhaseStep {
-		t.steps = append(t.steps, e.Time)
-		e.Step = len(t.steps)
-	}
-	if e.Step == 0 && len(t.steps) > 0 {
-		// The step an event belongs to is the last one started before
-		// it happened, whenever its hook ran.
-		e.Step = sort.Search(len(t.steps), func(i int) bool { return t.steps[i].After(e.Time) })
+	if e.Phase == PhaseStep || len(t.steps) > 0 {
+		t.stepOf(e)
 	}
 	e.Elapsed = e.Time.Sub(t.start)
+	var ids *connIDs
 	if e.Conn == 0 && e.Local.IsValid() && e.Remote.IsValid() {
-		e.Conn = t.connID(e.Tuple())
+		// The wrapper remembers the id: no lookup, but the first time.
+		if ids = wc.cachedIDs(); ids == nil || ids.t != t {
+			ids = t.file(e, wc)
+		}
+		e.Conn = ids.id
 	}
 	if e.Note == "" && e.lazy == 0 {
 		e.lazy = noteDefault // built when printed or read
 	}
-	if t.open != nil {
-		t.track(e)
+	if t.open != nil && ids != nil {
+		t.track(e, ids)
 	}
 	t.pending = push(t.pending, e)
 	switch {
@@ -210,6 +214,43 @@ func (t *Trace) addLocked(e *Event) {
 		t.all[t.allNext] = *e
 		t.allNext = (t.allNext + 1) % t.history
 	}
+}
+
+// The functions addLocked calls for what is not on every event's way,
+// apart, so that its frame stays small: each hook's goroutine (one per
+// connection in a server) grows its stack to the deepest call it makes.
+
+// stepOf numbers a step, or gives e the step it happened in. t.mu is
+// held.
+//
+//go:noinline
+func (t *Trace) stepOf(e *Event) {
+	if e.Phase == PhaseStep {
+		t.steps = append(t.steps, e.Time)
+		e.Step = len(t.steps)
+	}
+	if e.Step == 0 {
+		// The step an event belongs to is the last one started before
+		// it happened, whenever its hook ran.
+		e.Step = sort.Search(len(t.steps), func(i int) bool { return t.steps[i].After(e.Time) })
+	}
+}
+
+// file finds the id of e's connection, and has wc remember it; without
+// a wrapper, the answer is in t's scratch space. t.mu is held.
+//
+//go:noinline
+func (t *Trace) file(e *Event, wc *conn) *connIDs {
+	ids := &t.scratch
+	if wc != nil {
+		ids = new(connIDs)
+	}
+	ids.t, ids.key = t, keyOf(e.Tuple())
+	ids.id = t.idOf(&ids.key)
+	if wc != nil {
+		wc.ids.Store(ids)
+	}
+	return ids
 }
 
 // push appends *e to evs. It copies the event straight into the slice:
@@ -226,47 +267,53 @@ func push(evs []Event, e *Event) []Event {
 
 // track counts the open ends of e's connection, and forgets the ids of
 // connections long closed (with a bounded history).
-func (t *Trace) track(e *Event) {
-	if !e.Local.IsValid() || !e.Remote.IsValid() {
-		return
-	}
+//
+//go:noinline
+func (t *Trace) track(e *Event, ids *connIDs) {
 	var d int
 	switch {
 	case e.Phase == PhaseAccept || e.Phase == PhaseConnectDone:
 		d = 1
-	case e.Phase == PhaseClose:
+	case e.Phase == PhaseClose && e.Remote.IsValid():
 		d = -1
 	default:
 		return
 	}
-	k := keyOf(e.Tuple())
-	n := t.open[k] + d
+	// Counted by id, which both ends share: a small key.
+	n := t.open[ids.id] + d
 	if n > 0 {
-		t.open[k] = n
-		if _, ok := t.ids[k]; !ok {
-			// A new connection with the five-tuple of one closed
-			// lately: it has that one's id (as without a bounded
-			// history), and keeps it while open.
-			for _, m := range t.closed {
-				if id, ok := m[k]; ok {
-					t.ids[k] = id
-					delete(m, k)
-				}
-			}
+		t.open[ids.id] = n
+		if n == 1 {
+			t.reopen(&ids.key)
 		}
 		return
 	}
-	delete(t.open, k)
-	id, ok := t.ids[k]
+	delete(t.open, ids.id)
+	id, ok := t.ids[ids.key]
 	if !ok {
 		return
 	}
-	delete(t.ids, k)
+	delete(t.ids, ids.key)
 	if len(t.closed[0]) >= forgetAfter {
 		clear(t.closed[1])
 		t.closed[0], t.closed[1] = t.closed[1], t.closed[0]
 	}
-	t.closed[0][k] = id
+	t.closed[0][ids.key] = id
+}
+
+// reopen gives a new connection with the five-tuple of one closed lately
+// that one's id (as without a bounded history), which it keeps while
+// open. t.mu is held.
+func (t *Trace) reopen(k *connKey) {
+	if _, ok := t.ids[*k]; ok {
+		return
+	}
+	for _, m := range t.closed {
+		if id, ok := m[*k]; ok {
+			t.ids[*k] = id
+			delete(m, *k)
+		}
+	}
 }
 
 // ConnID returns the id of the connection with this five-tuple, from
@@ -279,6 +326,12 @@ func (t *Trace) ConnID(ft FiveTuple) int {
 
 func (t *Trace) connID(ft FiveTuple) int {
 	k := keyOf(ft)
+	return t.idOf(&k)
+}
+
+// idOf is connID of the connection filed under *k.
+func (t *Trace) idOf(kp *connKey) int {
+	k := *kp
 	if id, ok := t.ids[k]; ok {
 		return id
 	}
@@ -471,7 +524,7 @@ func (h *hooks) connectDone(i ConnectDoneInfo) {
 	if i.Err != nil {
 		failed(&e, "connect", i.Err)
 	}
-	h.t.add(&e)
+	h.t.addFrom(&e, i.wc)
 }
 
 func (h *hooks) accept(i AcceptInfo) {
@@ -482,7 +535,7 @@ func (h *hooks) accept(i AcceptInfo) {
 	if i.Err != nil {
 		failed(&e, "accept", i.Err)
 	}
-	h.t.add(&e)
+	h.t.addFrom(&e, i.wc)
 }
 
 func (h *hooks) read(i IOInfo) {
@@ -492,7 +545,7 @@ func (h *hooks) read(i IOInfo) {
 	if i.N > 0 {
 		h.tcp(&e, PhaseRead, i.Time, i.Local, i.Remote, i.TCP)
 		e.Bytes, e.Data = i.N, Preview(i.Data)
-		h.t.add(&e)
+		h.t.addFrom(&e, i.wc)
 	}
 	switch {
 	case i.Err == nil:
@@ -504,11 +557,11 @@ func (h *hooks) read(i IOInfo) {
 				"This side had already sent its own FIN with CloseWrite: both directions are now closed."
 		}
 		h.wmu.Unlock()
-		h.t.add(&e)
+		h.t.addFrom(&e, i.wc)
 	default:
 		h.tcp(&e, PhaseRead, i.Time, i.Local, i.Remote, i.TCP)
 		failed(&e, "read", i.Err)
-		h.t.add(&e)
+		h.t.addFrom(&e, i.wc)
 	}
 }
 
@@ -518,7 +571,7 @@ func (h *hooks) write(i IOInfo) {
 	var e Event
 	h.tcp(&e, PhaseWrite, i.Time, i.Local, i.Remote, i.TCP)
 	e.Bytes, e.Data = i.N, Preview(i.Data)
-	h.t.add(&e)
+	h.t.addFrom(&e, i.wc)
 }
 
 func (h *hooks) closeWrite(i CloseWriteInfo) {
@@ -529,7 +582,7 @@ func (h *hooks) closeWrite(i CloseWriteInfo) {
 	h.wmu.Unlock()
 	var e Event
 	h.tcp(&e, PhaseCloseWrite, i.Time, i.Local, i.Remote, i.TCP)
-	h.t.add(&e)
+	h.t.addFrom(&e, i.wc)
 }
 
 func (h *hooks) error(i ErrorInfo) {
@@ -538,7 +591,7 @@ func (h *hooks) error(i ErrorInfo) {
 	var e Event
 	h.tcp(&e, PhaseError, i.Time, i.Local, i.Remote, i.TCP)
 	failed(&e, i.Op, i.Err)
-	h.t.add(&e)
+	h.t.addFrom(&e, i.wc)
 }
 
 func (h *hooks) close(i CloseInfo) {
@@ -547,7 +600,7 @@ func (h *hooks) close(i CloseInfo) {
 	var e Event
 	if i.Listener {
 		h.tcp(&e, PhaseClose, i.Time, i.Local, netip.AddrPort{}, nil)
-		h.t.add(&e)
+		h.t.addFrom(&e, i.wc)
 		return
 	}
 	if i.WriteClosed {
@@ -559,5 +612,5 @@ func (h *hooks) close(i CloseInfo) {
 	h.tcp(&e, PhaseClose, i.Time, i.Local, i.Remote, i.TCP)
 	e.BytesIn, e.BytesOut, e.Lifetime, e.PeerClosed = i.BytesIn, i.BytesOut, i.Lifetime, i.PeerClosed
 	e.lazy = closeKind(i)
-	h.t.add(&e)
+	h.t.addFrom(&e, i.wc)
 }
