@@ -68,6 +68,7 @@ var benchPrinters = []struct {
 type benchMode struct {
 	name    string // "untraced", "live/json-file", …
 	live    bool
+	tcpInfo bool // the trace reads TCP_INFO at each event, as the lessons', server's and client's do
 	printer func(b *testing.B) tracer.Printer // nil: untraced
 }
 
@@ -82,7 +83,9 @@ func benchModes() []benchMode {
 			modes = append(modes, benchMode{name: name, live: live, printer: p.printer})
 		}
 	}
-	return modes
+	// The timeline's trace (lessons, server, client): TCP_INFO at each
+	// event, batched, JSON to a file.
+	return append(modes, benchMode{name: "batched/json-file+tcp_info", tcpInfo: true, printer: benchPrinters[2].printer})
 }
 
 // eventCounter counts the events printed. It is a batch printer, as the
@@ -122,7 +125,7 @@ func newEchoEnv(b *testing.B, m *benchMode) *echoEnv {
 		env.dialer = &net.Dialer{}
 	} else {
 		count := eventCounter{&env.events}
-		tr := tracer.New(tracer.Options{Printers: []tracer.Printer{m.printer(b), count}, Live: m.live, History: tracer.NoHistory})
+		tr := tracer.New(tracer.Options{Printers: []tracer.Printer{m.printer(b), count}, Live: m.live, History: tracer.NoHistory, TCPInfo: m.tcpInfo})
 		env.ln, err = tracer.Listen(ctx, tr.Hooks("server"), "tcp4", "127.0.0.1:0")
 		env.dialer = &tracer.Dialer{Hooks: tr.Hooks("client")}
 		if !m.live {

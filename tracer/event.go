@@ -117,6 +117,9 @@ type Event struct {
 	// trace builds it when the event is printed or read, not when it is
 	// recorded (see Resolved).
 	lazy uint8
+	// raw, when not nil, holds the first bytes of a read or write, for
+	// Data's preview, pending likewise.
+	raw []byte
 }
 
 // Resolved returns e with its note built. A [Trace] records an event
@@ -130,7 +133,11 @@ func (e Event) Resolved() Event {
 		b := appendNote(make([]byte, 0, 384), &e)
 		e.Note = unsafe.String(unsafe.SliceData(b), len(b))
 	}
-	e.lazy = 0
+	if e.raw != nil && e.Data == "" {
+		b := appendPreview(nil, e.raw, e.Bytes)
+		e.Data = unsafe.String(unsafe.SliceData(b), len(b))
+	}
+	e.lazy, e.raw = 0, nil
 	return e
 }
 

@@ -2,11 +2,10 @@ package tracer
 
 import (
 	"encoding/hex"
-	"fmt"
 	"strconv"
-	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The longest previews, in bytes of the data shown.
@@ -20,17 +19,28 @@ const (
 // (`hex 00ff10`). Longer data is cut and the rest counted:
 // `"aaaa…" (+936 bytes)`.
 func Preview(data []byte) string {
-	if plainASCII(data) {
-		// What strconv.Quote returns for it, in one allocation.
-		var b strings.Builder
-		b.Grow(len(data) + 2)
-		b.WriteByte('"')
-		b.Write(data)
-		b.WriteByte('"')
-		return b.String()
+	return string(appendPreview(nil, data[:min(len(data), previewPrefix)], len(data)))
+}
+
+// previewPrefix is how much of the data a preview looks at: the text it
+// shows, and the prefix it judges text by.
+const previewPrefix = 4 * maxTextPreview
+
+// keepPreview copies what a preview of data needs: its first
+// previewPrefix bytes. A non-nil slice, empty for no data.
+func keepPreview(data []byte) []byte {
+	return append(make([]byte, 0, min(len(data), previewPrefix)), data[:min(len(data), previewPrefix)]...)
+}
+
+// appendPreview appends Preview of data whose first bytes, up to
+// previewPrefix of them, are p, and whose length is total.
+func appendPreview(b, p []byte, total int) []byte {
+	if total == len(p) && plainASCII(p) {
+		// What strconv.Quote gives for it.
+		return append(append(append(b, '"'), p...), '"')
 	}
-	if isText(data) {
-		shown := data
+	if isText(p) {
+		shown := p
 		if len(shown) > maxTextPreview {
 			shown = shown[:maxTextPreview]
 			// Cut at a rune boundary.
@@ -38,21 +48,23 @@ func Preview(data []byte) string {
 				shown = shown[:len(shown)-1]
 			}
 		}
-		s := strconv.Quote(string(shown))
-		if rest := len(data) - len(shown); rest > 0 {
-			s = s[:len(s)-1] + `…"` + fmt.Sprintf(" (+%d bytes)", rest)
+		b = strconv.AppendQuote(b, unsafe.String(unsafe.SliceData(shown), len(shown)))
+		if rest := total - len(shown); rest > 0 {
+			b = append(b[:len(b)-1], `…" (+`...)
+			b = append(strconv.AppendInt(b, int64(rest), 10), " bytes)"...)
 		}
-		return s
+		return b
 	}
-	shown := data
+	shown := p
 	if len(shown) > maxHexPreview {
 		shown = shown[:maxHexPreview]
 	}
-	s := "hex " + hex.EncodeToString(shown)
-	if rest := len(data) - len(shown); rest > 0 {
-		s += fmt.Sprintf("… (+%d bytes)", rest)
+	b = hex.AppendEncode(append(b, "hex "...), shown)
+	if rest := total - len(shown); rest > 0 {
+		b = append(b, "… (+"...)
+		b = append(strconv.AppendInt(b, int64(rest), 10), " bytes)"...)
 	}
-	return s
+	return b
 }
 
 // plainASCII reports whether data is short enough to show whole and only

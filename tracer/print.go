@@ -172,7 +172,17 @@ func appendJSONNote[S []byte | string](b []byte, e *Event, note S) ([]byte, bool
 		b = append(b, ']')
 	}
 	b = jsonIntField(b, `,"bytes":`, int64(e.Bytes))
-	b = jsonStringField(b, `,"data":`, e.Data)
+	if e.Data == "" && e.raw != nil {
+		// The preview, built at the end of b, then moved into place
+		// escaped.
+		n := len(b)
+		b = appendPreview(b, e.raw, e.Bytes)
+		preview := b[n:]
+		b = appendJSONString(append(b, `,"data":`...), preview)
+		b = append(b[:n], b[n+len(preview):]...)
+	} else {
+		b = jsonStringField(b, `,"data":`, e.Data)
+	}
 	b = jsonIntField(b, `,"bytes_in":`, e.BytesIn)
 	b = jsonIntField(b, `,"bytes_out":`, e.BytesOut)
 	if e.PeerClosed {
@@ -578,6 +588,9 @@ func appendDetail(b []byte, e *Event) []byte {
 		return appendAddrPort(b, e.Remote)
 	case PhaseRead, PhaseWrite:
 		b = appendPlural(b, e.Bytes, "byte")
+		if e.Data == "" && e.raw != nil {
+			return appendPreview(append(b, ' '), e.raw, e.Bytes)
+		}
 		return append(append(b, ' '), e.Data...)
 	case PhaseEOF:
 		return append(b, "the peer sent FIN"...)

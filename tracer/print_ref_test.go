@@ -7,6 +7,7 @@ package tracer
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fatih/color"
 
@@ -450,6 +452,73 @@ func TestPreviewPlainASCII(t *testing.T) {
 		}
 		if got := Preview(d); got != want {
 			t.Errorf("Preview(%q) = %s, want %s", d, got, want)
+		}
+	}
+}
+
+// refPreview is Preview as it was written before it appended in place.
+func refPreview(data []byte) string {
+	if plainASCII(data) {
+		return strconv.Quote(string(data))
+	}
+	if isText(data) {
+		shown := data
+		if len(shown) > maxTextPreview {
+			shown = shown[:maxTextPreview]
+			for len(shown) > 0 && !utf8.Valid(shown) {
+				shown = shown[:len(shown)-1]
+			}
+		}
+		s := strconv.Quote(string(shown))
+		if rest := len(data) - len(shown); rest > 0 {
+			s = s[:len(s)-1] + `…"` + fmt.Sprintf(" (+%d bytes)", rest)
+		}
+		return s
+	}
+	shown := data
+	if len(shown) > maxHexPreview {
+		shown = shown[:maxHexPreview]
+	}
+	s := "hex " + hex.EncodeToString(shown)
+	if rest := len(data) - len(shown); rest > 0 {
+		s += fmt.Sprintf("… (+%d bytes)", rest)
+	}
+	return s
+}
+
+// Preview, and the preview a trace builds from the bytes it kept, say
+// what refPreview says, for text, binary, long data and data cut inside
+// a rune.
+func TestPreviewMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	pieces := []string{"a", "I am Chuck Norris!", `"`, `\`, "\n", "\t", "\x00", "\xff", "日本語", "é", "\u2028", " "}
+	var inputs [][]byte
+	for _, n := range []int{0, 1, 23, 24, 25, 63, 64, 65, 255, 256, 257, 1000} {
+		inputs = append(inputs, bytes.Repeat([]byte("a"), n), bytes.Repeat([]byte("é"), n), bytes.Repeat([]byte{0}, n))
+	}
+	for range 5000 {
+		var b []byte
+		for range r.IntN(80) {
+			b = append(b, pieces[r.IntN(len(pieces))]...)
+		}
+		inputs = append(inputs, b)
+	}
+	for _, in := range inputs {
+		want := refPreview(in)
+		if got := Preview(in); got != want {
+			t.Fatalf("Preview(%q) = %q, want %q", in, got, want)
+		}
+		e := Event{Phase: PhaseRead, Bytes: len(in), raw: keepPreview(in)}
+		if got := e.Resolved().Data; got != want {
+			t.Fatalf("the kept preview of %q = %q, want %q", in, got, want)
+		}
+		var js bytes.Buffer
+		if err := NewJSON(&js).Print(e); err != nil {
+			t.Fatal(err)
+		}
+		var back Event
+		if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Data != want {
+			t.Fatalf("JSON of the kept preview of %q: %q (%v), want %q", in, back.Data, err, want)
 		}
 	}
 }

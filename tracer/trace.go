@@ -21,7 +21,8 @@ type Printer interface {
 // BatchPrinter is a Printer that can print many events at once: a
 // [Trace] hands it each flush's events in one call, so that it can write
 // them with one Write. The events are as the trace recorded them: their
-// default notes may not be built yet ([Event.Resolved] builds them).
+// default notes and data previews may not be built yet
+// ([Event.Resolved] builds them).
 // NewJSON and NewPretty return BatchPrinters.
 type BatchPrinter interface {
 	Printer
@@ -544,7 +545,7 @@ func (h *hooks) read(i IOInfo) {
 	var e Event
 	if i.N > 0 {
 		h.tcp(&e, PhaseRead, i.Time, i.Local, i.Remote, i.TCP)
-		e.Bytes, e.Data = i.N, Preview(i.Data)
+		e.Bytes, e.raw = i.N, keepPreview(i.Data) // previewed when printed
 		h.t.addFrom(&e, i.wc)
 	}
 	switch {
@@ -570,7 +571,7 @@ func (h *hooks) write(i IOInfo) {
 	defer h.t.busy.RUnlock()
 	var e Event
 	h.tcp(&e, PhaseWrite, i.Time, i.Local, i.Remote, i.TCP)
-	e.Bytes, e.Data = i.N, Preview(i.Data)
+	e.Bytes, e.raw = i.N, keepPreview(i.Data) // previewed when printed
 	h.t.addFrom(&e, i.wc)
 }
 
