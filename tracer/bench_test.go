@@ -66,9 +66,11 @@ var benchPrinters = []struct {
 //     goroutine of its own, as wire.Timeline is in the server, the
 //     client and the lessons.
 type benchMode struct {
-	name    string // "untraced", "live/json-file", …
-	live    bool
-	tcpInfo bool // the trace reads TCP_INFO at each event, as the lessons', server's and client's do
+	name string // "untraced", "live/json-file", …
+	live bool
+	// tcpInfo: the trace reads TCP_INFO at each event, as the
+	// lessons', server's and client's traces do.
+	tcpInfo bool
 	printer func(b *testing.B) tracer.Printer // nil: untraced
 }
 
