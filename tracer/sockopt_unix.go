@@ -25,7 +25,15 @@ type sockopts struct {
 	infoErr   error
 	linger    unix.Linger
 	lingerErr error
+	// infos are the copies of TCP_INFO not yet given to an event. The
+	// first event gets one of its own; the later ones take theirs from
+	// blocks of infoBlock, one allocation for several events, so that
+	// an idle connection holds one and a busy one allocates less.
+	infos []kernel.Info
+	given bool
 }
+
+const infoBlock = 4
 
 const (
 	wantInfo uint8 = 1 << iota
@@ -88,8 +96,17 @@ func (c *conn) sockInfo(close bool) (info *kernel.Info, linger0 bool) {
 	}
 	o := &c.opts
 	if want&wantInfo != 0 && o.infoErr == nil {
-		info = new(kernel.Info)
+		if len(o.infos) == 0 {
+			n := 1
+			if o.given {
+				n = infoBlock
+			}
+			o.infos = make([]kernel.Info, n)
+			o.given = true
+		}
+		info = &o.infos[0]
 		*info = o.info
+		o.infos = o.infos[1:]
 	}
 	if want&wantLinger != 0 && o.lingerErr == nil {
 		linger0 = o.linger.Onoff != 0 && o.linger.Linger == 0
