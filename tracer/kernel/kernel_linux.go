@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,6 +25,61 @@ import (
 // It is one exact lookup in the kernel's socket tables (tens of
 // microseconds), not a dump of every socket as ss does.
 func Lookup(ft FiveTuple) (Socket, error) {
+	return lookupTuple(nil, ft)
+}
+
+// Diag asks the kernel about sockets as [Lookup] does, through one
+// netlink socket kept open: three system calls a lookup instead of
+// about eight (opening, binding and closing a socket each time), for a
+// program that asks often (wire.States asks about every socket a
+// traced program closes). It is safe for concurrent use; Close it when
+// done.
+type Diag struct {
+	mu      sync.Mutex
+	sockets map[int]*nl.SocketHandle // nil once closed
+}
+
+// OpenDiag opens a netlink socket for socket diagnostics, in the
+// network namespace of the calling thread.
+func OpenDiag() (*Diag, error) {
+	s, err := nl.GetNetlinkSocketAt(netns.None(), netns.None(), unix.NETLINK_INET_DIAG)
+	if err != nil {
+		return nil, fmt.Errorf("kernel: socket diagnostics: %w", err)
+	}
+	if err := s.SetSendTimeout(&nl.SocketTimeoutTv); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("kernel: socket diagnostics: %w", err)
+	}
+	if err := s.SetReceiveTimeout(&nl.SocketTimeoutTv); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("kernel: socket diagnostics: %w", err)
+	}
+	return &Diag{sockets: map[int]*nl.SocketHandle{unix.NETLINK_INET_DIAG: {Socket: s}}}, nil
+}
+
+// Lookup is [Lookup], through d's socket. After Close it opens one
+// for each lookup, as Lookup does.
+func (d *Diag) Lookup(ft FiveTuple) (Socket, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return lookupTuple(d.sockets, ft)
+}
+
+// Close closes d's socket.
+func (d *Diag) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.sockets == nil {
+		return nil
+	}
+	d.sockets[unix.NETLINK_INET_DIAG].Socket.Close()
+	d.sockets = nil
+	return nil
+}
+
+// lookupTuple is Lookup through sockets (nil: a socket for this
+// lookup alone).
+func lookupTuple(sockets map[int]*nl.SocketHandle, ft FiveTuple) (Socket, error) {
 	switch ft.Proto {
 	case "tcp", "tcp4", "tcp6", "":
 	default:
@@ -33,14 +90,14 @@ func Lookup(ft FiveTuple) (Socket, error) {
 	}
 	local, remote := norm(ft.Local), norm(ft.Remote)
 	if local.Addr().Is4() && (!remote.IsValid() || remote.Addr().Is4()) {
-		s, err := lookup(unix.AF_INET, local, remote)
+		s, err := lookup(sockets, unix.AF_INET, local, remote)
 		if !errors.Is(err, ErrNotFound) {
 			return s, wrap(ft, err)
 		}
 	}
 	// IPv6 sockets hold IPv6 tuples, and IPv4 ones with IPv4-mapped
 	// addresses (a "tcp" listener on [::] accepting an IPv4 client).
-	s, err := lookup(unix.AF_INET6, local, remote)
+	s, err := lookup(sockets, unix.AF_INET6, local, remote)
 	return s, wrap(ft, err)
 }
 
@@ -193,8 +250,9 @@ const (
 // answers from its hash tables (established and TIME_WAIT sockets, then
 // listeners). The kernel falls back to a listener on the local port
 // when no connection matches, so the answer's addresses are checked.
-func lookup(family uint8, local, remote netip.AddrPort) (Socket, error) {
+func lookup(sockets map[int]*nl.SocketHandle, family uint8, local, remote netip.AddrPort) (Socket, error) {
 	req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, 0)
+	req.Sockets = sockets
 	req.AddData(&diagReq{family: family, states: ^uint32(0), ext: extInfo, local: local, remote: remote})
 	msgs, err := req.Execute(unix.NETLINK_INET_DIAG, nl.SOCK_DIAG_BY_FAMILY)
 	switch {

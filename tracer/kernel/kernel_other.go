@@ -15,6 +15,22 @@ func Lookup(ft FiveTuple) (Socket, error) {
 	return Socket{}, unsupported()
 }
 
+// Diag is a socket for socket diagnostics: only on Linux.
+type Diag struct{}
+
+// OpenDiag returns an error matching [ErrUnsupported].
+func OpenDiag() (*Diag, error) {
+	return nil, unsupported()
+}
+
+// Lookup returns an error matching [ErrUnsupported].
+func (d *Diag) Lookup(ft FiveTuple) (Socket, error) {
+	return Socket{}, unsupported()
+}
+
+// Close does nothing.
+func (d *Diag) Close() error { return nil }
+
 // StateOf returns an error matching [ErrUnsupported].
 func StateOf(ft FiveTuple) (State, error) {
 	return 0, unsupported()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -386,5 +387,78 @@ func TestOrphanFinWait2(t *testing.T) {
 	}
 	if s.Timer != kernel.TimerTimeWait || s.Info != nil || s.Inode != 0 {
 		t.Errorf("orphaned FIN_WAIT_2: %v inode %d info %v; want the TIME_WAIT timer, no inode, no TCP_INFO", s, s.Inode, s.Info)
+	}
+}
+
+// openFDs counts the process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// A Diag answers as Lookup does, through the one socket it holds, and
+// after Close goes on as Lookup.
+func TestDiag(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	before := openFDs(t)
+	d, err := kernel.OpenDiag()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := openFDs(t); got != before+1 {
+		t.Errorf("OpenDiag: %d descriptors open, want %d (one socket)", got, before+1)
+	}
+	gone := tuple(c)
+	gone.Remote = netip.AddrPortFrom(gone.Remote.Addr(), 1) // nobody's
+	check := func(when string) {
+		t.Helper()
+		for _, ft := range []tracer.FiveTuple{listening(ln), tuple(c), tuple(s)} {
+			want, werr := kernel.Lookup(ft)
+			got, err := d.Lookup(ft)
+			if err != nil || werr != nil {
+				t.Fatalf("%s: %s: Diag.Lookup: %v; Lookup: %v", when, ft, err, werr)
+			}
+			if got.State != want.State || got.Local != want.Local || got.Remote != want.Remote || got.Inode != want.Inode {
+				t.Errorf("%s: %s: Diag.Lookup %v, Lookup %v", when, ft, got, want)
+			}
+		}
+		if _, err := d.Lookup(gone); !errors.Is(err, kernel.ErrNotFound) {
+			t.Errorf("%s: %s: %v, want ErrNotFound", when, gone, err)
+		}
+	}
+	for range 50 {
+		check("open")
+	}
+	if got := openFDs(t); got != before+1 {
+		t.Errorf("after 200 lookups: %d descriptors open, want %d: Diag opens no socket per lookup", got, before+1)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := openFDs(t); got != before {
+		t.Errorf("Close: %d descriptors open, want %d", got, before)
+	}
+	check("closed")
+	if err := d.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
 	}
 }

@@ -38,8 +38,11 @@ const maxWatched = 4096
 // Like a [Session], States learns the ports to watch from the
 // program's hooks: wrap them with [States.Hooks].
 type States struct {
-	tr *tracer.Trace
-	w  *kernel.Watcher // nil: the states are asked for
+	tr   *tracer.Trace
+	w    *kernel.Watcher // nil: the states are asked for
+	diag *kernel.Diag    // where it asks; nil: a netlink socket for each question
+
+	syncMu sync.Mutex // one Sync at a time: each asks with mu let go
 
 	mu      sync.Mutex
 	ports   []uint16        // the TCP ports the program uses: the watcher's filter
@@ -75,6 +78,11 @@ func StartStates(tr *tracer.Trace, live bool) (s *States, reason string) {
 	}
 	if _, err := kernel.Lookup(tracer.FiveTuple{Proto: "tcp", Local: netip.MustParseAddrPort("127.0.0.1:0")}); errors.Is(err, kernel.ErrUnsupported) {
 		return nil, ""
+	}
+	// A busy server closes thousands of sockets a second, each asked
+	// about at least once: through one netlink socket kept open.
+	if d, err := kernel.OpenDiag(); err == nil {
+		s.diag = d
 	}
 	if !live {
 		return s, ""
@@ -175,7 +183,7 @@ func (s *States) fail(err error) {
 // now: listen(2) made the change before the program knew its port, and
 // so before the watcher could be told to report it.
 func (s *States) listening(local netip.AddrPort) {
-	sock, err := kernel.Lookup(tracer.FiveTuple{Proto: "tcp", Local: local})
+	sock, err := s.lookup(tracer.FiveTuple{Proto: "tcp", Local: local})
 	if err != nil || sock.State != kernel.Listen {
 		return
 	}
@@ -186,10 +194,13 @@ func (s *States) listening(local netip.AddrPort) {
 }
 
 // closed starts asking about a socket the program is closing, from the
-// state its TCP_INFO gives now.
+// state its TCP_INFO gives now (read by the Close event when the trace
+// reads it at each event).
 func (s *States) closed(i tracer.CloseInfo) {
 	last := kernel.Established
-	if ti, err := kernel.TCPInfo(i.Conn); err == nil {
+	if i.TCP != nil {
+		last = i.TCP.State
+	} else if ti, err := kernel.TCPInfo(i.Conn); err == nil {
 		last = ti.State
 	}
 	s.mu.Lock()
@@ -228,7 +239,7 @@ func (s *States) change(c kernel.Change) {
 		// The kernel may have handed the connection to a timewait
 		// socket, in TIME_WAIT or, when the program has let go of
 		// it, in FIN_WAIT_2; no tracepoint tells, so ask it now.
-		sock, err := kernel.Lookup(tracer.FiveTuple{Proto: "tcp", Local: c.Local, Remote: c.Remote})
+		sock, err := s.lookup(tracer.FiveTuple{Proto: "tcp", Local: c.Local, Remote: c.Remote})
 		if err == nil && (sock.State == kernel.TimeWait || sock.State == kernel.FinWait2) {
 			st.To, st.Kept, st.Expires = sock.State, true, sock.Expires
 			if sock.State == kernel.FinWait2 && len(s.watched) < maxWatched {
@@ -265,6 +276,8 @@ func (s *States) Sync() {
 	if s == nil {
 		return
 	}
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	var err error
 	if s.w != nil {
 		err = s.w.Sync()
@@ -282,33 +295,72 @@ func (s *States) Sync() {
 	s.ask()
 }
 
+// asked is one socket asked about at a Sync: the state seen before,
+// and the kernel's answer.
+type asked struct {
+	ft   tracer.FiveTuple
+	last kernel.State
+	sock kernel.Socket
+	err  error
+	at   time.Time
+}
+
 // ask asks the kernel about each watched socket and adds a change
-// where its state differs from the last one seen. s.mu is held.
+// where its state differs from the last one seen. s.mu is held on
+// entry and on return, and let go while the kernel answers, so that
+// the program's Close hooks, which add sockets to watch, never wait
+// for the questions.
 func (s *States) ask() {
+	if len(s.watched) == 0 {
+		return
+	}
+	todo := make([]asked, 0, len(s.watched))
 	for ft, last := range s.watched {
-		sock, err := kernel.Lookup(ft)
-		now := time.Now()
-		to := sock.State
-		switch {
-		case errors.Is(err, kernel.ErrNotFound):
-			to = kernel.Gone
-		case err != nil:
-			s.fail(err)
+		todo = append(todo, asked{ft: ft, last: last})
+	}
+	s.mu.Unlock()
+	for i := range todo {
+		a := &todo[i]
+		a.sock, a.err = s.lookup(a.ft)
+		a.at = time.Now()
+		if a.err != nil && !errors.Is(a.err, kernel.ErrNotFound) {
+			break
+		}
+	}
+	s.mu.Lock()
+	for _, a := range todo {
+		if s.failed {
 			return
 		}
-		if to != last {
-			st := tracer.StateChange{From: last, To: to, Asked: true}
-			if to == kernel.TimeWait || (to == kernel.FinWait2 && sock.Inode == 0) {
-				st.Kept, st.Expires = true, sock.Expires
+		to := a.sock.State
+		switch {
+		case errors.Is(a.err, kernel.ErrNotFound):
+			to = kernel.Gone
+		case a.err != nil:
+			s.fail(a.err)
+			return
+		}
+		if to != a.last {
+			st := tracer.StateChange{From: a.last, To: to, Asked: true}
+			if to == kernel.TimeWait || (to == kernel.FinWait2 && a.sock.Inode == 0) {
+				st.Kept, st.Expires = true, a.sock.Expires
 			}
-			s.add(kernel.Change{Time: now, Local: ft.Local, Remote: ft.Remote, From: last, To: to}, st)
-			s.watched[ft] = to
+			s.add(kernel.Change{Time: a.at, Local: a.ft.Local, Remote: a.ft.Remote, From: a.last, To: to}, st)
+			s.watched[a.ft] = to
 		}
 		if to == kernel.Gone || to == kernel.TimeWait {
 			// Its end is known: released, or after TIME_WAIT's 60 s.
-			delete(s.watched, ft)
+			delete(s.watched, a.ft)
 		}
 	}
+}
+
+// lookup asks the kernel about one socket.
+func (s *States) lookup(ft tracer.FiveTuple) (kernel.Socket, error) {
+	if s.diag != nil {
+		return s.diag.Lookup(ft)
+	}
+	return kernel.Lookup(ft)
 }
 
 // Close stops the watcher once every change it saw is in the trace.
@@ -318,6 +370,9 @@ func (s *States) Close() {
 		return
 	}
 	s.Sync()
+	if s.diag != nil {
+		defer s.diag.Close()
+	}
 	if s.w == nil {
 		return
 	}

@@ -225,7 +225,10 @@ func (tl *Timeline) release(before time.Time) {
 		// the spare one.
 		ready, tl.held, tl.spare = tl.held, tl.spare, nil
 	} else {
-		ready = slices.Clone(tl.held[:n])
+		// Those before: into the spare buffer, kept from the last
+		// release (no allocation once it is big enough).
+		ready = append(tl.spare[:0], tl.held[:n]...)
+		tl.spare = nil
 		tl.held = slices.Delete(tl.held, 0, n)
 	}
 	tl.mu.Unlock()
