@@ -29,11 +29,13 @@
 //     packet socket runs on the sending thread, so it is charged to the
 //     traffic, not to either capture.
 //
-// tcpdump runs as tcpdump -i lo --immediate-mode -w FILE, with -B 65536
-// (-tcpdump-buffer): without --immediate-mode, tcpdump stopped soon after
-// the traffic can leave its packets unwritten; with its default 2 MiB ring
-// (-tcpdump-buffer 0) it drops most of this burst on a small machine in
-// immediate mode, and its count is then no reference.
+// tcpdump runs as tcpdump -i lo --immediate-mode -w FILE, with -B 262144
+// (-tcpdump-buffer, in KiB: a 256 MiB ring): without --immediate-mode,
+// tcpdump stopped soon after the traffic can leave its packets
+// unwritten; with its default 2 MiB ring (-tcpdump-buffer 0) it drops
+// most of this burst on a small machine in immediate mode, and with
+// 64 MiB still a few hundred packets in most runs, and its count is
+// then no reference.
 //
 // Capture needs root or CAP_NET_RAW; the namespace needs root
 // (CAP_SYS_ADMIN). With -netns=false the burst runs on the machine's own
@@ -93,7 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.clients, "c", 8, "concurrent clients")
 	fs.StringVar(&cfg.msg, "msg", "I am Chuck Norris!", "what each client says")
 	fs.StringVar(&cfg.tcpdump, "tcpdump", "tcpdump", "tcpdump to compare with (a name on PATH or a path); \"\" for none")
-	fs.IntVar(&cfg.tcpdumpBuf, "tcpdump-buffer", 65536, "tcpdump's -B, its ring in `KiB` (0: tcpdump's default, 2048); see the package doc")
+	fs.IntVar(&cfg.tcpdumpBuf, "tcpdump-buffer", 262144, "tcpdump's -B, its ring in `KiB` (0: tcpdump's default, 2048); see the package doc")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the capturing child (tracer/capture) to `file`, for go tool pprof")
 	fs.BoolVar(&cfg.netns, "netns", true, "run the burst in a network namespace of its own, so that lo carries only its traffic (needs root)")
 	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Minute, "give up after this long")
