@@ -26,8 +26,12 @@ import (
 // context (the ACK that completes a handshake, the ACK of a FIN). It is
 // not safe for concurrent use: feed it packets in the order captured.
 type Annotator struct {
-	conns map[flowKey]*conn
+	conns map[flowKey]*conn // the connections not yet ended
 }
+
+// maxAnnotated bounds the connections an Annotator follows at once; a
+// connection is let go when its last FIN is acknowledged or at RST.
+const maxAnnotated = 1 << 16
 
 // NewAnnotator returns an Annotator that has seen no packet yet.
 func NewAnnotator() *Annotator {
@@ -139,6 +143,15 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 			c.client, c.server = d.Src, d.Dst
 		default:
 			c.client, c.server = d.Dst, d.Src
+		}
+		if len(a.conns) >= maxAnnotated {
+			// Connections that never ended (SYNs never answered,
+			// a capture that missed the end): forget one, as a
+			// stray.
+			for old := range a.conns {
+				delete(a.conns, old)
+				break
+			}
 		}
 		a.conns[k] = c
 	}
@@ -300,6 +313,13 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 		add("The %s's window is smaller than in its last segment (%d bytes, down from %d): data it received is waiting in its receive buffer for its program to read.", from, p.Window, me.win)
 	}
 	remember(c, me, peer, t.Flags, p, probe)
+	if t.Flags.Has(capture.RST) || (me.finAcked && peer.finAcked) {
+		// Its end: nothing more will be said of it. A new SYN on the
+		// same five-tuple starts a new connection anyway; a stray
+		// segment after this one is taken as from a connection whose
+		// start was not seen.
+		delete(a.conns, k)
+	}
 	return strings.Join(notes, " ")
 }
 

@@ -483,3 +483,56 @@ func TestAnnotateHandBuilt(t *testing.T) {
 		})
 	}
 }
+
+// An Annotator lets a connection go at its end (the last FIN
+// acknowledged, or RST), and follows at most maxAnnotated at once.
+func TestAnnotatorForgets(t *testing.T) {
+	for _, path := range lesson03Files {
+		a := NewAnnotator()
+		for _, d := range readPackets(t, path) {
+			a.Event(d)
+		}
+		if len(a.conns) != 0 {
+			t.Errorf("%s: %d connections still followed after both closed, want 0", path, len(a.conns))
+		}
+	}
+
+	decode := func(p capture.Packet) capture.Decoded {
+		t.Helper()
+		d, err := capture.Decode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	reset := append(handshake(7), seg{by: "b", flags: rstF | ackF, seq: 7001, ack: 1001})
+	a := NewAnnotator()
+	for i, p := range packets(t, 40000, 6969, reset) {
+		a.Event(decode(p))
+		if want := 1; i < len(reset)-1 && len(a.conns) != want {
+			t.Fatalf("after segment %d: %d connections followed, want %d", i, len(a.conns), want)
+		}
+	}
+	if len(a.conns) != 0 {
+		t.Errorf("after RST: %d connections followed, want 0", len(a.conns))
+	}
+	// A new SYN on the same five-tuple is a new connection, with its
+	// client and its numbers.
+	ev := a.Event(decode(packets(t, 40000, 6969, handshake(7)[:1])[0]))
+	if ev.Packet.From != "client" || ev.Packet.Seq != 0 || len(a.conns) != 1 {
+		t.Errorf("SYN after the RST: from %s seq %d, %d followed; want client, 0, 1", ev.Packet.From, ev.Packet.Seq, len(a.conns))
+	}
+
+	// SYNs never answered: the oldest are let go beyond the bound.
+	syn := decode(packets(t, 1, 6969, handshake(7)[:1])[0])
+	a = NewAnnotator()
+	for i := range maxAnnotated + 10 {
+		d := syn
+		ip := netip.AddrFrom4([4]byte{127, 0, byte(i >> 8), byte(i)})
+		d.Src = netip.AddrPortFrom(ip, 40000)
+		a.Event(d)
+	}
+	if len(a.conns) != maxAnnotated {
+		t.Errorf("after %d unanswered SYNs: %d followed, want %d", maxAnnotated+10, len(a.conns), maxAnnotated)
+	}
+}
