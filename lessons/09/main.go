@@ -314,7 +314,7 @@ func atFileLimit(f func()) error {
 	}
 	syscall.Close(free)
 	low := old
-	low.Cur = uint64(free)
+	setCur(&low.Cur, free)
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
 		return fmt.Errorf("setrlimit: %w", err)
 	}
@@ -324,6 +324,10 @@ func atFileLimit(f func()) error {
 	}
 	return nil
 }
+
+// setCur sets a soft limit to n: Rlimit.Cur is a uint64 on Linux and
+// macOS, an int64 on FreeBSD.
+func setCur[T int64 | uint64](cur *T, n int) { *cur = T(n) }
 
 // layers lists an error's layers, outermost first, as errors.Unwrap
 // finds them.
