@@ -40,7 +40,7 @@ const maxWatched = 4096
 type States struct {
 	tr   *tracer.Trace
 	w    *kernel.Watcher // nil: the states are asked for
-	diag *kernel.Diag    // where it asks; nil: a netlink socket for each question
+	diag asker           // where it asks; nil: a netlink socket for each question
 
 	syncMu sync.Mutex // one Sync at a time: each asks with mu let go
 
@@ -54,8 +54,9 @@ type States struct {
 	connecting map[uint64]kernel.Change
 	// watched are the sockets States asks the kernel about at each
 	// Sync, with the state last seen.
-	watched map[tracer.FiveTuple]kernel.State
-	failed  bool // the kernel failed to answer once: the trace says so, and States stops
+	watched map[tracer.FiveTuple]watch
+	gen     uint64 // the number of sockets watched so far
+	failed  bool   // the kernel failed to answer once: the trace says so, and States stops
 }
 
 // NoLiveStates begins the line StartStates gives when the kernel could
@@ -74,7 +75,7 @@ func StartStates(tr *tracer.Trace, live bool) (s *States, reason string) {
 		servers:    map[uint16]bool{},
 		clients:    map[uint16]bool{},
 		connecting: map[uint64]kernel.Change{},
-		watched:    map[tracer.FiveTuple]kernel.State{},
+		watched:    map[tracer.FiveTuple]watch{},
 	}
 	if _, err := kernel.Lookup(tracer.FiveTuple{Proto: "tcp", Local: netip.MustParseAddrPort("127.0.0.1:0")}); errors.Is(err, kernel.ErrUnsupported) {
 		return nil, ""
@@ -206,7 +207,7 @@ func (s *States) closed(i tracer.CloseInfo) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.failed && len(s.watched) < maxWatched {
-		s.watched[tracer.FiveTuple{Proto: "tcp", Local: i.Local, Remote: i.Remote}] = last
+		s.watch(tracer.FiveTuple{Proto: "tcp", Local: i.Local, Remote: i.Remote}, last)
 	}
 }
 
@@ -243,7 +244,7 @@ func (s *States) change(c kernel.Change) {
 		if err == nil && (sock.State == kernel.TimeWait || sock.State == kernel.FinWait2) {
 			st.To, st.Kept, st.Expires = sock.State, true, sock.Expires
 			if sock.State == kernel.FinWait2 && len(s.watched) < maxWatched {
-				s.watched[tracer.FiveTuple{Proto: "tcp", Local: c.Local, Remote: c.Remote}] = kernel.FinWait2
+				s.watch(tracer.FiveTuple{Proto: "tcp", Local: c.Local, Remote: c.Remote}, kernel.FinWait2)
 			}
 		}
 	}
@@ -298,11 +299,31 @@ func (s *States) Sync() {
 // asked is one socket asked about at a Sync: the state seen before,
 // and the kernel's answer.
 type asked struct {
-	ft   tracer.FiveTuple
-	last kernel.State
+	ft tracer.FiveTuple
+	watch
 	sock kernel.Socket
 	err  error
 	at   time.Time
+}
+
+// asker is where States asks the kernel: a *kernel.Diag, or a test's.
+type asker interface {
+	Lookup(ft tracer.FiveTuple) (kernel.Socket, error)
+	Close() error
+}
+
+// watch is a socket watched: the state last seen, and which of the
+// sockets watched it is, as two sockets may have one five-tuple in
+// turn.
+type watch struct {
+	last kernel.State
+	gen  uint64
+}
+
+// watch starts watching a socket in state last. s.mu is held.
+func (s *States) watch(ft tracer.FiveTuple, last kernel.State) {
+	s.gen++
+	s.watched[ft] = watch{last: last, gen: s.gen}
 }
 
 // ask asks the kernel about each watched socket and adds a change
@@ -315,22 +336,30 @@ func (s *States) ask() {
 		return
 	}
 	todo := make([]asked, 0, len(s.watched))
-	for ft, last := range s.watched {
-		todo = append(todo, asked{ft: ft, last: last})
+	for ft, w := range s.watched {
+		todo = append(todo, asked{ft: ft, watch: w})
 	}
 	s.mu.Unlock()
-	for i := range todo {
-		a := &todo[i]
+	n := 0 // the sockets asked about: all, or up to the first failure
+	for n < len(todo) {
+		a := &todo[n]
 		a.sock, a.err = s.lookup(a.ft)
 		a.at = time.Now()
+		n++
 		if a.err != nil && !errors.Is(a.err, kernel.ErrNotFound) {
 			break
 		}
 	}
 	s.mu.Lock()
-	for _, a := range todo {
+	for _, a := range todo[:n] {
 		if s.failed {
 			return
+		}
+		if w, ok := s.watched[a.ft]; !ok || w != a.watch {
+			// Changed while the kernel answered: a new socket on
+			// the same five-tuple, closed meanwhile. The next Sync
+			// asks about it.
+			continue
 		}
 		to := a.sock.State
 		switch {
@@ -346,7 +375,7 @@ func (s *States) ask() {
 				st.Kept, st.Expires = true, a.sock.Expires
 			}
 			s.add(kernel.Change{Time: a.at, Local: a.ft.Local, Remote: a.ft.Remote, From: a.last, To: to}, st)
-			s.watched[a.ft] = to
+			s.watched[a.ft] = watch{last: to, gen: a.gen}
 		}
 		if to == kernel.Gone || to == kernel.TimeWait {
 			// Its end is known: released, or after TIME_WAIT's 60 s.

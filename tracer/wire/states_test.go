@@ -349,3 +349,58 @@ func TestStatesFailureNoted(t *testing.T) {
 		t.Errorf("%d notes saying the states stopped, want 1", notes)
 	}
 }
+
+// fakeAsker answers States' questions from a function.
+type fakeAsker struct {
+	lookup func(ft tracer.FiveTuple) (kernel.Socket, error)
+}
+
+func (f fakeAsker) Lookup(ft tracer.FiveTuple) (kernel.Socket, error) { return f.lookup(ft) }
+func (f fakeAsker) Close() error                                      { return nil }
+
+// A socket closed on a five-tuple while the kernel is being asked about
+// the previous socket with that five-tuple is watched from its own
+// state: the answer about the old one does not overwrite it.
+func TestStatesAskedTupleReused(t *testing.T) {
+	tr := tracer.New(tracer.Options{})
+	s, _ := StartStates(tr, false)
+	if s == nil {
+		t.Skip("no socket diagnostics here")
+	}
+	ft := tracer.FiveTuple{Proto: "tcp",
+		Local: netip.MustParseAddrPort("127.0.0.1:40000"), Remote: netip.MustParseAddrPort("127.0.0.1:6969")}
+	s.mu.Lock()
+	s.watch(ft, kernel.FinWait2) // the first socket, closed
+	s.mu.Unlock()
+
+	asked := 0
+	s.diag = fakeAsker{func(got tracer.FiveTuple) (kernel.Socket, error) {
+		asked++
+		if asked == 1 {
+			// The first socket is gone, and meanwhile the program
+			// closed a second one on the same five-tuple.
+			s.mu.Lock()
+			s.watch(ft, kernel.Established)
+			s.mu.Unlock()
+			return kernel.Socket{}, kernel.ErrNotFound
+		}
+		return kernel.Socket{State: kernel.TimeWait, Local: got.Local, Remote: got.Remote}, nil
+	}}
+	s.Sync()
+	s.Sync()
+	s.Close()
+
+	var got []string
+	for _, e := range tr.Events() {
+		if e.Phase == tracer.PhaseState {
+			got = append(got, e.State.From.String()+" → "+e.State.To.String())
+		}
+	}
+	want := []string{"ESTABLISHED → TIME_WAIT"}
+	if !slices.Equal(got, want) {
+		t.Errorf("changes %q, want %q: the second socket followed from its own state", got, want)
+	}
+	if asked != 2 {
+		t.Errorf("asked %d times, want 2 (the first socket, then the second)", asked)
+	}
+}
