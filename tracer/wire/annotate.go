@@ -14,6 +14,7 @@ package wire
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"tcptour/tracer"
@@ -26,12 +27,32 @@ import (
 // context (the ACK that completes a handshake, the ACK of a FIN). It is
 // not safe for concurrent use: feed it packets in the order captured.
 type Annotator struct {
-	conns map[flowKey]*conn // the connections not yet ended
+	conns map[flowKey]*conn
+	// ended are the connections that ended (the last FIN acknowledged,
+	// or RST): each is let go once maxEnded more have ended, so that a
+	// late segment (a FIN sent again because the last ACK was lost,
+	// data that crossed the RST) is still numbered and explained as
+	// part of its connection.
+	ended []endedConn // a ring once full, its oldest at next
+	next  int
+	tick  uint64 // counts the TCP segments seen, to age connections
 }
 
-// maxAnnotated bounds the connections an Annotator follows at once; a
-// connection is let go when its last FIN is acknowledged or at RST.
-const maxAnnotated = 1 << 16
+// endedConn is a connection that ended, under its key.
+type endedConn struct {
+	k flowKey
+	c *conn
+}
+
+const (
+	// maxAnnotated bounds the connections an Annotator follows at once:
+	// past it, the quarter that saw no segment for longest are let go
+	// (connections whose end the capture missed, SYNs never answered).
+	maxAnnotated = 1 << 16
+	// maxEnded is how many ended connections are kept, for their late
+	// segments.
+	maxEnded = 1 << 13
+)
 
 // NewAnnotator returns an Annotator that has seen no packet yet.
 func NewAnnotator() *Annotator {
@@ -54,11 +75,13 @@ type conn struct {
 	// address (as keyOf orders them), sides[1] from the other.
 	sides       [2]side
 	lower       netip.AddrPort
-	established bool // the handshake's last ACK was seen
-	scaled      bool // both SYNs offered window scaling
-	synOnly     bool // only the client's SYN has been seen
-	sawSynAck   bool // the server's SYN-ACK was captured
-	sawSYNs     bool // both sides' SYNs were captured: windows are in bytes
+	established bool   // the handshake's last ACK was seen
+	scaled      bool   // both SYNs offered window scaling
+	synOnly     bool   // only the client's SYN has been seen
+	sawSynAck   bool   // the server's SYN-ACK was captured
+	sawSYNs     bool   // both sides' SYNs were captured: windows are in bytes
+	ended       bool   // its last FIN was acknowledged, or RST came
+	seen        uint64 // the Annotator's tick at its last segment
 }
 
 // side is one direction of a connection: what its sender has done.
@@ -145,16 +168,12 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 			c.client, c.server = d.Dst, d.Src
 		}
 		if len(a.conns) >= maxAnnotated {
-			// Connections that never ended (SYNs never answered,
-			// a capture that missed the end): forget one, as a
-			// stray.
-			for old := range a.conns {
-				delete(a.conns, old)
-				break
-			}
+			a.evict()
 		}
 		a.conns[k] = c
 	}
+	a.tick++
+	c.seen = a.tick
 	me, peer := c.sideOf(d.Src), c.sideOf(d.Dst)
 	if t.Flags.Has(capture.SYN) {
 		me.isn, me.haveISN = t.Seq, true
@@ -241,8 +260,12 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 			add("Its options: %s.", describeOptions(t.Options))
 		}
 	}
-	if t.Flags.Has(capture.FIN) && me.sentFIN && p.Seq+uint32(p.Len) == me.finSeq && !me.finAcked {
-		add("The %s's kernel sends its FIN again, with the same sequence number: no ACK came for it, and its retransmission timer fired (at least 200 ms on Linux, doubling each time).", from)
+	if t.Flags.Has(capture.FIN) && me.sentFIN && p.Seq+uint32(p.Len) == me.finSeq {
+		if !me.finAcked {
+			add("The %s's kernel sends its FIN again, with the same sequence number: no ACK came for it, and its retransmission timer fired (at least 200 ms on Linux, doubling each time).", from)
+		} else {
+			add("The %s's kernel sends its FIN again, with the same sequence number, though the %s's ACK of it was on the wire: that ACK did not reach it (lost, or it crossed this FIN), and its retransmission timer fired.", from, to)
+		}
 	}
 	if t.Flags.Has(capture.FIN) && !me.sentFIN {
 		me.firstFIN = !peer.sentFIN
@@ -313,14 +336,39 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 		add("The %s's window is smaller than in its last segment (%d bytes, down from %d): data it received is waiting in its receive buffer for its program to read.", from, p.Window, me.win)
 	}
 	remember(c, me, peer, t.Flags, p, probe)
-	if t.Flags.Has(capture.RST) || (me.finAcked && peer.finAcked) {
-		// Its end: nothing more will be said of it. A new SYN on the
-		// same five-tuple starts a new connection anyway; a stray
-		// segment after this one is taken as from a connection whose
-		// start was not seen.
-		delete(a.conns, k)
+	if !c.ended && (t.Flags.Has(capture.RST) || (me.finAcked && peer.finAcked)) {
+		// Its end. A new SYN on the same five-tuple starts a new
+		// connection; the old one is kept a while for late segments.
+		c.ended = true
+		if len(a.ended) < maxEnded {
+			a.ended = append(a.ended, endedConn{k, c})
+		} else {
+			// A ring: the oldest is at a.next.
+			old := a.ended[a.next]
+			if a.conns[old.k] == old.c {
+				delete(a.conns, old.k)
+			}
+			a.ended[a.next] = endedConn{k, c}
+			a.next = (a.next + 1) % maxEnded
+		}
 	}
 	return strings.Join(notes, " ")
+}
+
+// evict lets go of the quarter of the connections that saw no segment
+// for longest.
+func (a *Annotator) evict() {
+	seen := make([]uint64, 0, len(a.conns))
+	for _, c := range a.conns {
+		seen = append(seen, c.seen)
+	}
+	slices.Sort(seen)
+	oldest := seen[len(seen)/4]
+	for k, c := range a.conns {
+		if c.seen <= oldest {
+			delete(a.conns, k)
+		}
+	}
 }
 
 // remember records what a segment from me told the peer, for the notes

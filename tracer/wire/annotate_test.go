@@ -484,16 +484,18 @@ func TestAnnotateHandBuilt(t *testing.T) {
 	}
 }
 
-// An Annotator lets a connection go at its end (the last FIN
-// acknowledged, or RST), and follows at most maxAnnotated at once.
+// An Annotator keeps a connection that ended (the last FIN
+// acknowledged, or RST) for its late segments, lets it go once maxEnded
+// more have ended, and past maxAnnotated lets go of the connections
+// that saw no segment for longest.
 func TestAnnotatorForgets(t *testing.T) {
 	for _, path := range lesson03Files {
 		a := NewAnnotator()
 		for _, d := range readPackets(t, path) {
 			a.Event(d)
 		}
-		if len(a.conns) != 0 {
-			t.Errorf("%s: %d connections still followed after both closed, want 0", path, len(a.conns))
+		if len(a.conns) != 2 || len(a.ended) != 2 {
+			t.Errorf("%s: %d connections followed, %d ended; want 2 and 2", path, len(a.conns), len(a.ended))
 		}
 	}
 
@@ -505,34 +507,74 @@ func TestAnnotatorForgets(t *testing.T) {
 		}
 		return d
 	}
-	reset := append(handshake(7), seg{by: "b", flags: rstF | ackF, seq: 7001, ack: 1001})
+	// The server's FIN sent again after the client's last ACK: still
+	// numbered in its connection, and explained.
+	closing := append(handshake(7),
+		seg{by: "b", flags: pshF | ackF, seq: 7001, ack: 1001, win: 512, n: 10},
+		seg{by: "a", flags: finF | ackF, seq: 1001, ack: 7011, win: 512},
+		seg{by: "b", flags: finF | ackF, seq: 7011, ack: 1002, win: 512},
+		seg{by: "a", flags: ackF, seq: 1002, ack: 7012, win: 512},
+		seg{by: "b", flags: finF | ackF, seq: 7011, ack: 1002, win: 512})
 	a := NewAnnotator()
-	for i, p := range packets(t, 40000, 6969, reset) {
-		a.Event(decode(p))
-		if want := 1; i < len(reset)-1 && len(a.conns) != want {
-			t.Fatalf("after segment %d: %d connections followed, want %d", i, len(a.conns), want)
-		}
+	var ev tracer.Event
+	for _, p := range packets(t, 40000, 6969, closing) {
+		ev = a.Event(decode(p))
 	}
-	if len(a.conns) != 0 {
-		t.Errorf("after RST: %d connections followed, want 0", len(a.conns))
+	if len(a.ended) != 1 {
+		t.Errorf("%d connections ended, want 1", len(a.ended))
 	}
-	// A new SYN on the same five-tuple is a new connection, with its
-	// client and its numbers.
-	ev := a.Event(decode(packets(t, 40000, 6969, handshake(7)[:1])[0]))
-	if ev.Packet.From != "client" || ev.Packet.Seq != 0 || len(a.conns) != 1 {
-		t.Errorf("SYN after the RST: from %s seq %d, %d followed; want client, 0, 1", ev.Packet.From, ev.Packet.Seq, len(a.conns))
+	if ev.Packet.From != "server" || ev.Packet.Seq != 11 || !strings.Contains(ev.Note, "sends its FIN again") || strings.Contains(ev.Note, "will send no more data") {
+		t.Errorf("the FIN sent again after the end: from %s seq %d, note %q; want the server's, seq 11, sent again", ev.Packet.From, ev.Packet.Seq, ev.Note)
+	}
+	// A new SYN on the same five-tuple is a new connection.
+	ev = a.Event(decode(packets(t, 40000, 6969, handshake(7)[:1])[0]))
+	if ev.Packet.From != "client" || ev.Packet.Seq != 0 || a.conns[keyOf(ev.Packet.Src, ev.Packet.Dst)].ended {
+		t.Errorf("SYN after the end: from %s seq %d; want a new connection, from the client, seq 0", ev.Packet.From, ev.Packet.Seq)
 	}
 
-	// SYNs never answered: the oldest are let go beyond the bound.
+	// Connections refused (SYN, RST) from maxEnded+1 clients: the first
+	// is let go, the second is still kept.
 	syn := decode(packets(t, 1, 6969, handshake(7)[:1])[0])
+	rst := decode(packets(t, 1, 6969, []seg{{by: "b", flags: rstF | ackF, ack: 1001}})[0])
+	client := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, byte(i >> 16), byte(i >> 8), byte(i)}), 40000)
+	}
 	a = NewAnnotator()
-	for i := range maxAnnotated + 10 {
+	for i := range maxEnded + 1 {
+		s, r := syn, rst
+		s.Src, r.Dst = client(i), client(i)
+		a.Event(s)
+		a.Event(r)
+	}
+	if _, ok := a.conns[keyOf(client(0), syn.Dst)]; ok {
+		t.Errorf("the first connection refused is still kept after %d more", maxEnded)
+	}
+	if _, ok := a.conns[keyOf(client(1), syn.Dst)]; !ok {
+		t.Errorf("the second connection refused is let go after %d more, want kept", maxEnded-1)
+	}
+
+	// SYNs never answered, to the bound; the first one's client sends
+	// again; one more SYN lets go of the quarter seen longest ago, not
+	// the first.
+	a = NewAnnotator()
+	for i := range maxAnnotated {
 		d := syn
-		ip := netip.AddrFrom4([4]byte{127, 0, byte(i >> 8), byte(i)})
-		d.Src = netip.AddrPortFrom(ip, 40000)
+		d.Src = client(i)
 		a.Event(d)
 	}
-	if len(a.conns) != maxAnnotated {
-		t.Errorf("after %d unanswered SYNs: %d followed, want %d", maxAnnotated+10, len(a.conns), maxAnnotated)
+	again := syn
+	again.Src = client(0)
+	a.Event(again)
+	last := syn
+	last.Src = client(maxAnnotated)
+	a.Event(last)
+	if _, ok := a.conns[keyOf(client(0), syn.Dst)]; !ok {
+		t.Error("the connection seen last but one was let go")
+	}
+	if _, ok := a.conns[keyOf(client(1), syn.Dst)]; ok {
+		t.Error("the connection seen longest ago is still followed")
+	}
+	if want := maxAnnotated - maxAnnotated/4; len(a.conns) != want {
+		t.Errorf("%d connections followed after the bound, want %d", len(a.conns), want)
 	}
 }
