@@ -46,11 +46,15 @@ func OpenDiag() (*Diag, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel: socket diagnostics: %w", err)
 	}
-	if err := s.SetSendTimeout(&nl.SocketTimeoutTv); err != nil {
+	// The kernel answers a lookup at once; a question left unanswered
+	// this long means it will not, and the caller should know it
+	// rather than wait the library's 60 s.
+	timeout := unix.Timeval{Sec: 2}
+	if err := s.SetSendTimeout(&timeout); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("kernel: socket diagnostics: %w", err)
 	}
-	if err := s.SetReceiveTimeout(&nl.SocketTimeoutTv); err != nil {
+	if err := s.SetReceiveTimeout(&timeout); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("kernel: socket diagnostics: %w", err)
 	}
