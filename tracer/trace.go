@@ -373,7 +373,7 @@ func (t *Trace) Flush() error {
 	t.mu.Unlock()
 	var perr error
 	if len(batch) > 0 {
-		sortEvents(batch)
+		SortEvents(batch)
 		for _, p := range t.printers {
 			if err := PrintBatch(p, batch); err != nil && perr == nil {
 				perr = err
@@ -391,12 +391,16 @@ func (t *Trace) Flush() error {
 	return t.err
 }
 
+// keepEvents is the room for events a buffer keeps between batches
+// whatever their size.
+const keepEvents = 1024
+
 // Reuse returns evs emptied, its events let go, for the next batch. It
 // keeps evs's room while it is used, and lets go of a burst's big buffer
 // once the batches are small again (under a quarter of it), rather than
 // holding it for good.
 func Reuse(evs []Event) []Event {
-	if cap(evs) > 1024 && len(evs) < cap(evs)/4 {
+	if cap(evs) > keepEvents && len(evs) < cap(evs)/4 {
 		return nil
 	}
 	clear(evs)
@@ -412,11 +416,9 @@ func (t *Trace) Events() []Event {
 	for i := range t.all {
 		ev[i] = t.all[i].Resolved()
 	}
-	sortEvents(ev)
+	SortEvents(ev)
 	return ev
 }
-
-func sortEvents(ev []Event) { SortEvents(ev) }
 
 // SortEvents sorts events by time, and by Seq when the times are equal:
 // the order of a trace. It compares them in place (an Event is large),
