@@ -1,0 +1,253 @@
+package lessontest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Edit is a change to a lesson's source, as a "Try this" that says
+// "change X to Y in main.go" asks for: Old is replaced by New in File
+// (main.go when empty). Old must occur in the file exactly once, so that
+// a Try this cannot drift away from the code it talks about.
+type Edit struct {
+	File     string
+	Old, New string
+}
+
+// Build builds the lesson in the current directory, with edits applied
+// (through go build -overlay, so the source tree stays as it is), into a
+// temporary directory, and returns the binary's path.
+func Build(t *testing.T, edits ...Edit) string {
+	t.Helper()
+	dir := t.TempDir()
+	// Readable by the user nobody, for the tests that run it as nobody.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "lesson")
+	args := []string{"build", "-o", bin}
+	if len(edits) > 0 {
+		replace := map[string]string{}
+		for i, e := range edits {
+			file := e.File
+			if file == "" {
+				file = "main.go"
+			}
+			abs, err := filepath.Abs(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, ok := replace[abs]
+			if !ok {
+				b, err := os.ReadFile(abs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				src = string(b)
+			}
+			if n := strings.Count(src, e.Old); n != 1 {
+				t.Fatalf("edit %d: %q occurs %d times in %s, want once", i+1, e.Old, n, file)
+			}
+			replace[abs] = strings.Replace(src, e.Old, e.New, 1)
+		}
+		overlay := struct{ Replace map[string]string }{Replace: map[string]string{}}
+		for abs, src := range replace {
+			edited := filepath.Join(dir, fmt.Sprintf("edited%d.go", len(overlay.Replace)))
+			if err := os.WriteFile(edited, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			overlay.Replace[abs] = edited
+		}
+		js, err := json.Marshal(overlay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "overlay.json")
+		if err := os.WriteFile(path, js, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-overlay", path)
+	}
+	args = append(args, ".")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return bin
+}
+
+// Node returns the path of the node program, or skips the test with the
+// reason where it is not installed.
+func Node(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed (Debian: apt-get install nodejs; .ci/run installs it): the claims about Node are checked where it is")
+	}
+	return node
+}
+
+// Tool returns the path of a command a Try this uses (ss, nc, nstat,
+// tshark), or skips the test with the reason where it is not installed.
+func Tool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s is not installed: this Try this is checked where it is", name)
+	}
+	return p
+}
+
+// Held is a lesson binary running with --hold: its steps are done and
+// its server listens until Stop.
+type Held struct {
+	// Addr is where the lesson's server listens, as it printed it.
+	Addr netip.AddrPort
+
+	t      *testing.T
+	cmd    *exec.Cmd
+	out    *lockedBuffer
+	stderr *lockedBuffer
+	done   chan struct{}
+	err    error // the exit, once done is closed
+}
+
+var holdRe = regexp.MustCompile(`holding: the lesson's server listens on (\S+) until Ctrl-C`)
+
+// Hold starts the lesson binary bin with --hold --no-color and the
+// arguments given, and returns once it says where it holds. The lesson is
+// stopped when the test ends, if Stop was not called.
+func Hold(t *testing.T, bin string, args ...string) *Held {
+	t.Helper()
+	h := &Held{t: t, out: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	h.cmd = exec.Command(bin, append([]string{"--hold", "--no-color"}, args...)...)
+	h.cmd.Stdout, h.cmd.Stderr = h.out, h.stderr
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		h.err = h.cmd.Wait()
+		close(h.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-h.done:
+		default:
+			h.cmd.Process.Kill()
+			<-h.done
+		}
+	})
+	m := h.WaitFor(holdRe)
+	ap, err := netip.ParseAddrPort(m[1])
+	if err != nil {
+		t.Fatalf("the lesson holds on %q: %v", m[1], err)
+	}
+	h.Addr = ap
+	return h
+}
+
+// Port is the held server's port, as a Try this's PORT.
+func (h *Held) Port() string { return fmt.Sprint(h.Addr.Port()) }
+
+// Command returns a command to run where the lesson's sockets are, as a
+// learner runs a Try this's command in another terminal.
+func (h *Held) Command(name string, args ...string) *exec.Cmd {
+	return exec.Command(name, args...)
+}
+
+// Output returns what the lesson has printed so far.
+func (h *Held) Output() string { return h.out.String() }
+
+// WaitFor waits until the lesson's output matches re, and returns the
+// match's submatches. It fails the test when the lesson exits first or
+// nothing matches within 20 s.
+func (h *Held) WaitFor(re *regexp.Regexp) []string {
+	h.t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		// The channel first: a write after the check wakes the wait.
+		changed := h.out.changed()
+		if m := re.FindStringSubmatch(h.out.String()); m != nil {
+			return m
+		}
+		select {
+		case <-changed:
+		case <-h.done:
+			if m := re.FindStringSubmatch(h.out.String()); m != nil {
+				return m
+			}
+			h.t.Fatalf("the lesson exited (%v) before printing %q:\n%s\nstderr: %s", h.err, re, h.out.String(), h.stderr.String())
+		case <-deadline:
+			h.t.Fatalf("no %q in the lesson's output within 20 s:\n%s\nstderr: %s", re, h.out.String(), h.stderr.String())
+		}
+	}
+}
+
+// Stop interrupts the lesson as Ctrl-C does and returns all it printed
+// on stdout and stderr. It fails the test unless the lesson exits with
+// status 130.
+func (h *Held) Stop() (stdout, stderr string) {
+	h.t.Helper()
+	if err := h.cmd.Process.Signal(syscall.SIGINT); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		h.t.Fatal(err)
+	}
+	select {
+	case <-h.done:
+	case <-time.After(20 * time.Second):
+		h.cmd.Process.Kill()
+		<-h.done
+		h.t.Fatalf("the lesson did not stop within 20 s of SIGINT:\n%s", h.out.String())
+	}
+	var exit *exec.ExitError
+	if !errors.As(h.err, &exit) || exit.ExitCode() != 130 {
+		h.t.Errorf("the held lesson exited with %v, want status 130\nstderr: %s", h.err, h.stderr.String())
+	}
+	return h.out.String(), h.stderr.String()
+}
+
+// lockedBuffer is a bytes.Buffer written by a command and read by a
+// test, which waits on changed for more.
+type lockedBuffer struct {
+	mu   sync.Mutex
+	b    bytes.Buffer
+	wake chan struct{}
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.wake != nil {
+		close(l.wake)
+		l.wake = nil
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// changed returns a channel closed at the next Write.
+func (l *lockedBuffer) changed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.wake == nil {
+		l.wake = make(chan struct{})
+	}
+	return l.wake
+}
