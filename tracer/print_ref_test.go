@@ -169,7 +169,12 @@ func generatedEvents(n int) []Event {
 			e.TCP = &kernel.Info{State: state(), RTT: dur(), RTTVar: dur(), RTO: dur(), SndCwnd: r.Uint32(), SndMSS: r.Uint32(),
 				RcvMSS: r.Uint32(), Unacked: uint32(r.IntN(3)), Retransmits: uint8(r.IntN(256)), Retrans: r.Uint32(),
 				TotalRetrans: uint32(r.IntN(3)), SndWnd: r.Uint32(), Probes: uint8(r.IntN(256)), Backoff: uint8(r.IntN(256)),
-				BytesAcked: r.Uint64(), BytesReceived: r.Uint64()}
+				BytesAcked: r.Uint64(), BytesReceived: r.Uint64(),
+				CAState: kernel.CAState(r.IntN(7)), SndSsthresh: r.Uint32(), TotalRTO: uint16(r.IntN(1 << 16)),
+				TotalRTORecoveries: uint16(r.IntN(1 << 16)), TotalRTOTime: dur(), Lost: r.Uint32(), Sacked: r.Uint32(),
+				ReordSeen: r.Uint32(), DSACKDups: r.Uint32(), RcvOOOPack: r.Uint32(), SegsOut: r.Uint32(), SegsIn: r.Uint32(),
+				DataSegsOut: r.Uint32(), DataSegsIn: r.Uint32(), BytesSent: r.Uint64(), BytesRetrans: r.Uint64(),
+				NotsentBytes: r.Uint32(), RcvWnd: r.Uint32(), MinRTT: dur(), DeliveryRate: r.Uint64()}
 		}
 		if e.Phase == PhaseState && r.IntN(5) != 0 || r.IntN(20) == 0 {
 			e.State = &StateChange{Side: str(), From: state(), To: state(), Asked: r.IntN(2) == 0, Kept: r.IntN(2) == 0,

@@ -167,6 +167,92 @@ type Info struct {
 	// connecting side's BytesAcked one more for its SYN.
 	BytesAcked    uint64 `json:"bytes_acked"`
 	BytesReceived uint64 `json:"bytes_received"`
+
+	// What the kernel's loss recovery did, for notes that say which
+	// timer or algorithm resent a segment only when the kernel says so.
+	//
+	// CAState is the congestion-avoidance state (Open, Disorder, CWR,
+	// Recovery, Loss). SndSsthresh is the slow-start threshold, in
+	// segments (a huge number until the first loss). TotalRTO counts the
+	// retransmission timeouts ever fired on the socket (Linux 6.7 and
+	// later; 0 on older kernels), TotalRTORecoveries the recoveries they
+	// started and TotalRTOTime the time spent in them. Lost and Sacked
+	// are the segments the kernel takes for lost and those the peer has
+	// selectively acknowledged, now. ReordSeen counts reorderings
+	// detected, DSACKDups segments the peer reported received twice
+	// (D-SACK), RcvOOOPack segments that arrived out of order.
+	CAState            CAState       `json:"ca_state"`
+	SndSsthresh        uint32        `json:"snd_ssthresh"`
+	TotalRTO           uint16        `json:"total_rto"`
+	TotalRTORecoveries uint16        `json:"total_rto_recoveries"`
+	TotalRTOTime       time.Duration `json:"total_rto_time_ns"`
+	Lost               uint32        `json:"lost"`
+	Sacked             uint32        `json:"sacked"`
+	ReordSeen          uint32        `json:"reord_seen"`
+	DSACKDups          uint32        `json:"dsack_dups"`
+	RcvOOOPack         uint32        `json:"rcv_ooopack"`
+	// SegsOut and SegsIn count the segments sent and received, DataSegsOut
+	// and DataSegsIn those with data; BytesSent counts the bytes of data
+	// sent, retransmissions included, BytesRetrans those retransmitted.
+	// NotsentBytes is what the program has written that the kernel has
+	// not sent yet.
+	SegsOut      uint32 `json:"segs_out"`
+	SegsIn       uint32 `json:"segs_in"`
+	DataSegsOut  uint32 `json:"data_segs_out"`
+	DataSegsIn   uint32 `json:"data_segs_in"`
+	BytesSent    uint64 `json:"bytes_sent"`
+	BytesRetrans uint64 `json:"bytes_retrans"`
+	NotsentBytes uint32 `json:"notsent_bytes"`
+	// RcvWnd is the receive window this side advertises now, in bytes.
+	RcvWnd uint32 `json:"rcv_wnd"`
+	// MinRTT is the smallest round trip seen.
+	MinRTT time.Duration `json:"min_rtt_ns"`
+	// DeliveryRate is the kernel's estimate of the rate data is
+	// delivered at, in bytes per second.
+	DeliveryRate uint64 `json:"delivery_rate"`
+}
+
+// CAState is TCP_INFO's congestion-avoidance state (tcpi_ca_state):
+// what the sender's loss recovery is doing.
+type CAState uint8
+
+// The states of enum tcp_ca_state in linux/tcp.h.
+const (
+	CAOpen     CAState = iota // nothing wrong: no loss or reordering seen
+	CADisorder                // duplicate ACKs or SACKs seen: maybe reordering, maybe loss
+	CACWR                     // the window is being cut after an ECN signal or a local congestion
+	CARecovery                // fast recovery: a loss found by duplicate ACKs or SACK is being repaired
+	CALoss                    // the retransmission timer fired: everything in flight is taken for lost
+)
+
+var caNames = [...]string{"Open", "Disorder", "CWR", "Recovery", "Loss"}
+
+// String returns the state's name as the kernel spells it: "Open",
+// "Recovery", "Loss", …
+func (c CAState) String() string {
+	if int(c) < len(caNames) {
+		return caNames[c]
+	}
+	return fmt.Sprintf("CAState(%d)", uint8(c))
+}
+
+// MarshalText returns the state's name.
+func (c CAState) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// UnmarshalText reads a name that MarshalText returns.
+func (c *CAState) UnmarshalText(b []byte) error {
+	for i, n := range caNames {
+		if n == string(b) {
+			*c = CAState(i)
+			return nil
+		}
+	}
+	var n uint8
+	if _, err := fmt.Sscanf(string(b), "CAState(%d)", &n); err == nil {
+		*c = CAState(n)
+		return nil
+	}
+	return fmt.Errorf("kernel: unknown congestion-avoidance state %q", b)
 }
 
 // String is a short summary for people:
