@@ -38,7 +38,7 @@ func Build(t *testing.T, edits ...Edit) string {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "lesson")
-	args := []string{"build", "-o", bin}
+	args := []string{"build", "-buildvcs=false", "-o", bin}
 	if len(edits) > 0 {
 		replace := map[string]string{}
 		for i, e := range edits {
