@@ -137,6 +137,21 @@ type conn struct {
 	// ids is what the trace of its events remembers of the connection:
 	// its id, found once rather than at each event.
 	ids atomic.Pointer[connIDs]
+
+	// Writes are numbered; failMu guards failures, the Writes that
+	// failed, by number, with the bytes each had written.
+	writes   atomic.Uint64
+	failMu   sync.Mutex
+	failures map[uint64]int
+}
+
+// written reports whether Write number seq failed, and how many bytes
+// it had written when it did.
+func (c *conn) written(seq uint64) (n int, failed bool) {
+	c.failMu.Lock()
+	defer c.failMu.Unlock()
+	n, failed = c.failures[seq]
+	return n, failed
 }
 
 // connIDs is a trace's id of one end of a connection, and the key the
@@ -171,8 +186,9 @@ func (c *conn) Read(p []byte) (int, error) {
 }
 
 func (c *conn) Write(p []byte) (int, error) {
+	seq := c.writes.Add(1)
 	if c.h.Write != nil {
-		i := IOInfo{Local: c.local, Remote: c.remote, N: len(p), Data: p, Conn: c.Conn, wc: c}
+		i := IOInfo{Local: c.local, Remote: c.remote, N: len(p), Data: p, Conn: c.Conn, wc: c, wseq: seq}
 		i.TCP, _ = c.sockInfo(false)
 		i.Time = time.Now()
 		c.h.Write(i)
@@ -183,9 +199,25 @@ func (c *conn) Write(p []byte) (int, error) {
 		if isReset(err) {
 			c.reset.Store(true)
 		}
-		c.fail("write", err)
+		c.failMu.Lock()
+		if c.failures == nil {
+			c.failures = map[uint64]int{}
+		}
+		c.failures[seq] = n
+		c.failMu.Unlock()
+		c.failWrite(err, len(p), n)
 	}
 	return n, err
+}
+
+// failWrite reports a Write of size bytes that failed with err after
+// written of them.
+func (c *conn) failWrite(err error, size, written int) {
+	if c.h.Error != nil {
+		i := ErrorInfo{Time: time.Now(), Op: "write", Local: c.local, Remote: c.remote, Err: err, Conn: c.Conn, wc: c, Size: size, Written: written}
+		i.TCP, _ = c.sockInfo(false)
+		c.h.Error(i)
+	}
 }
 
 func (c *conn) fail(op string, err error) {

@@ -120,6 +120,38 @@ type Event struct {
 	// raw, when not nil, holds the first bytes of a read or write, for
 	// Data's preview, pending likewise.
 	raw []byte
+	// wc and wseq, for a Write, are its connection and its number
+	// there: the hook runs before the call, and whether the call failed
+	// is known only later (see [Unsent]).
+	wc   *conn
+	wseq uint64
+}
+
+// Unsent drops from events, in place, each Write that failed before a
+// byte of it reached the kernel, and gives a Write cut short the count
+// of the bytes that did; it returns the events kept. A Write's event is
+// recorded when the call starts, so that it comes before anything the
+// peer does with the bytes; whether the call failed is known only once
+// it returns, and an Error event then says why. A trace prints its
+// events through Unsent, and so does a printer that holds events
+// before printing them (package wire's Timeline); a Write still in
+// progress prints as the call it is.
+func Unsent(events []Event) []Event {
+	kept := events[:0]
+	for i := range events {
+		e := &events[i]
+		if e.wc != nil {
+			if n, failed := e.wc.written(e.wseq); failed {
+				if n == 0 {
+					continue
+				}
+				e.Bytes = n
+			}
+		}
+		kept = append(kept, *e)
+	}
+	clear(events[len(kept):])
+	return kept
 }
 
 // Resolved returns e with its note built. A [Trace] records an event
@@ -171,7 +203,15 @@ type StateChange struct {
 	Cause        int64         `json:"cause,omitempty"`
 	CauseFlags   string        `json:"cause_flags,omitempty"`
 	CauseElapsed time.Duration `json:"cause_elapsed_ns,omitempty"`
+	// Reason, when set, says what the trace knows of why the change
+	// happened beyond its cause: [ReasonListenerClosed].
+	Reason string `json:"reason,omitempty"`
 }
+
+// ReasonListenerClosed is the [StateChange] Reason of a connection that
+// ended in its listener's accept queue: the program closed the listener
+// before accepting it, and the kernel reset it.
+const ReasonListenerClosed = "listener-closed"
 
 // FiveTuple names a connection: protocol, local address and port, remote
 // address and port. The seed's Node.js text lists <remoteAddress,
@@ -235,4 +275,9 @@ type Packet struct {
 	DNS string `json:"dns,omitempty"`
 	// Size is the frame's length on the wire.
 	Size int `json:"size"`
+	// Analysis lists what the sequence analysis found the segment to
+	// be, with the names of docs/trace-format.md, which follow
+	// Wireshark's tcp.analysis flags: "retransmission",
+	// "duplicate-ack", "zero-window", … Empty for an ordinary segment.
+	Analysis []string `json:"analysis,omitempty"`
 }

@@ -40,7 +40,8 @@ type Hooks struct {
 	Read func(IOInfo)
 	// Write is called when Write is called, before the bytes reach the
 	// kernel, so that it comes before anything the peer does with them.
-	// A failure is reported to Error afterwards.
+	// A failure is reported to Error afterwards; a [Trace] then leaves
+	// the Write's event out if no byte was written (see [Unsent]).
 	Write func(IOInfo)
 	// CloseWrite is called when CloseWrite is called, before the FIN is
 	// sent. A failure is reported to Error afterwards.
@@ -74,6 +75,9 @@ type ErrorInfo struct {
 	Conn net.Conn
 	// TCP is the socket's TCP_INFO, when Hooks.TCPInfo asked for it.
 	TCP *kernel.Info
+	// Size and Written, for a failed Write, are the bytes it was given
+	// and those it wrote before it failed.
+	Size, Written int
 	// wc is the tracer's wrapper of the connection, which caches what
 	// the trace remembers of it; nil from other callers.
 	wc *conn
@@ -185,6 +189,8 @@ type IOInfo struct {
 	// Err is the error a Read returned; io.EOF means the peer sent FIN.
 	// Always nil for a Write (see Hooks.Error).
 	Err error
+	// wseq numbers a Write on its connection (see Unsent).
+	wseq uint64
 	// Conn is the connection's socket (a *net.TCPConn for TCP), for
 	// reading socket options such as TCP_INFO while the hook runs. A
 	// hook must not read, write or close it.

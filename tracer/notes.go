@@ -40,7 +40,7 @@ func appendDefaultNote(b []byte, e *Event) []byte {
 		return append(b, " off the listener's queue; the kernel had already completed its handshake. It is a new socket with its own five-tuple; the listener goes on listening."...)
 	case PhaseRead:
 		b = appendPlural(append(b, "Read copied "...), e.Bytes, "byte")
-		return append(b, " out of the kernel's receive buffer. The kernel acknowledges data by itself; reading only empties the buffer."...)
+		return append(b, " out of the kernel's receive buffer. The kernel acknowledges data by itself, on its own timing; a Read that makes room in the buffer can prompt it to send a delayed ACK at once, or a window update."...)
 	case PhaseWrite:
 		b = appendPlural(append(b, "Write hands "...), e.Bytes, "byte")
 		return append(b, " to the kernel's send buffer and returns once all are in it; the kernel sends them as segments and resends any that are lost."...)
@@ -100,7 +100,10 @@ func defaultNote(e *Event) string {
 // made. Each sentence holds for every change it is attached to.
 func stateNote(c *StateChange) string {
 	var what string
+	rst := strings.Contains(c.CauseFlags, "RST")
 	switch from, to := c.From, c.To; {
+	case from == kernel.TimeWait && to == kernel.TimeWait:
+		what = "The program's own socket had said CLOSE: the kernel had already moved the connection to a TIME_WAIT socket of its own, which no program holds. It keeps the five-tuple there for 60 s on Linux, after both FINs: if the last ACK was lost, the peer's FIN comes again and must be answered, and no stray segment of this connection can slip into a new one with the same five-tuple."
 	case to == kernel.Listen:
 		what = "listen(2): the socket now takes SYNs; the kernel completes each handshake on its own and queues the connection for Accept."
 	case to == kernel.SynSent:
@@ -122,21 +125,35 @@ func stateNote(c *StateChange) string {
 	case to == kernel.LastAck:
 		what = "The program closed its sending half after the peer's FIN (the passive close): the kernel sends this side's FIN and waits for its ACK."
 	case to == kernel.TimeWait:
-		what = "Both FINs are sent and acknowledged: the connection is over. The kernel still keeps its five-tuple in TIME_WAIT, in a small socket of its own that no program holds, for 60 s on Linux: if the last ACK was lost, the peer's FIN comes again and must be answered, and no stray segment of this connection can slip into a new one with the same five-tuple."
+		what = "This side's FIN is acknowledged and the peer's FIN has arrived (this side's kernel acknowledges it): the connection is over. The kernel still keeps its five-tuple in TIME_WAIT, in a small socket of its own that no program holds, for 60 s on Linux: if the last ACK was lost, the peer's FIN comes again and must be answered, and no stray segment of this connection can slip into a new one with the same five-tuple."
 	case to == kernel.FinWait2 && c.Kept:
 		what = "The program has let go of the socket; the kernel keeps this half-closed connection in a small socket of its own while it waits for the peer's FIN, at most 60 s (net.ipv4.tcp_fin_timeout)."
 	case from == kernel.TimeWait && to == kernel.Gone:
 		what = "TIME_WAIT is over: the kernel has released the five-tuple."
+	case from == kernel.FinWait2 && to == kernel.Gone && rst:
+		what = "A RST came instead of the peer's FIN: the kernel drops the half-closed connection."
 	case from == kernel.FinWait2 && to == kernel.Gone:
 		what = "The kernel has dropped the half-closed connection: the peer's FIN did not come within net.ipv4.tcp_fin_timeout, or the peer reset the connection."
 	case from == kernel.CloseWait && to == kernel.Gone && c.Asked:
 		what = "This side closed after the peer's FIN: the kernel sent its FIN, the ACK came back (or the close sent RST, with data left unread), and the socket is released. The passive closer keeps nothing."
-	case from == kernel.LastAck && (to == kernel.Close || to == kernel.Gone):
+	case from == kernel.LastAck && (to == kernel.Close || to == kernel.Gone) && rst:
+		what = "A RST came instead of the ACK of this side's FIN: the peer's kernel no longer held the connection (or reset it), and this kernel drops the socket at once. The passive closer keeps nothing."
+	case from == kernel.LastAck && (to == kernel.Close || to == kernel.Gone) && c.CauseFlags != "":
 		what = "The ACK of this side's FIN arrived: the connection is over, and the kernel releases the socket. The passive closer keeps nothing."
+	case from == kernel.LastAck && (to == kernel.Close || to == kernel.Gone):
+		what = "The socket left LAST_ACK: the ACK of its FIN came back, or a RST, and the kernel released the socket. The passive closer keeps nothing."
 	case from == kernel.Listen && (to == kernel.Close || to == kernel.Gone):
 		what = "The listener is closed: a SYN to this port is now answered with RST."
+	case from == kernel.SynSent && (to == kernel.Close || to == kernel.Gone) && rst:
+		what = "The SYN was answered with RST: nothing listens there, the connection is refused, and the kernel drops the socket."
 	case from == kernel.SynSent && (to == kernel.Close || to == kernel.Gone):
-		what = "The connect ended without a connection: the SYN was refused with RST, or the program gave up (a timeout, a cancelled context). The kernel drops the socket."
+		what = "The connect ended without a connection: the SYN was refused with RST, or the program gave up (a timeout, a cancelled context), or the kernel gave up its SYN retries. The kernel drops the socket."
+	case c.Reason == ReasonListenerClosed:
+		what = "The listener was closed with this connection still in its accept queue, never accepted: the kernel resets it (RST to the client) and drops the socket."
+	case (to == kernel.Close || to == kernel.Gone) && rst:
+		what = "A RST arrived: the peer reset the connection, and the kernel drops the socket at once, without the FIN exchange."
+	case (to == kernel.Close || to == kernel.Gone) && c.CauseFlags == "" && !c.Asked:
+		what = "The connection ended on this side without the whole FIN exchange and without a RST arriving: this side reset it (a Close with data left unread, or with SO_LINGER 0), or the kernel gave up retransmitting. The kernel releases the socket."
 	case to == kernel.Close || to == kernel.Gone:
 		what = "The connection ended on this side without the whole FIN exchange: a RST went one way or the other (a reset by the peer, or a Close with data left unread or with SO_LINGER 0), or the kernel gave up retransmitting. The kernel releases the socket."
 	default:
@@ -144,7 +161,9 @@ func stateNote(c *StateChange) string {
 	}
 	switch {
 	case c.Asked && c.To == kernel.Listen:
-		what += " (The kernel's socket diagnostics were asked as soon as listen returned: the change happened during the call.)"
+		what += " (Found when the kernel's socket diagnostics were asked, after listen returned: the change happened during the call.)"
+	case c.Asked && c.From == c.To:
+		what += " (Found when the kernel's socket diagnostics were asked, at this moment.)"
 	case c.Asked:
 		what += " (The kernel's socket diagnostics were asked at this moment: the change happened since the socket was last seen in " + c.From.String() + ".)"
 	}
@@ -192,17 +211,22 @@ func appendNote(b []byte, e *Event) []byte {
 	return b
 }
 
-// appendCloseNote appends the note of a connection's close.
+// appendCloseNote appends the note of a connection's close, by what
+// the program and the kernel (its TCP_INFO, read before the call) say
+// of the socket.
 func appendCloseNote(b []byte, kind uint8, e *Event) []byte {
+	closed := e.TCP != nil && e.TCP.State == kernel.Close
 	switch {
 	case kind&noteReset != 0:
 		b = append(b, "The peer had reset the connection: Close sends nothing and only releases the socket."...)
+	case closed:
+		b = append(b, "The kernel already says CLOSE for this socket (TCP_INFO): the connection ended before the program closed it, reset by the peer or finished and handed to a TIME_WAIT socket of the kernel's own. Close sends nothing and only releases the socket."...)
 	case kind&noteLinger0 != 0:
 		b = append(b, "SO_LINGER is on with a zero timeout: Close discards any unsent data and the kernel sends RST instead of FIN, so the connection ends at once, with no TIME_WAIT."...)
 	case kind&noteWClosed != 0:
-		b = append(b, "Close releases the socket; this side's FIN was already sent by CloseWrite."...)
+		b = append(b, "Close releases the socket; this side's FIN was already sent by CloseWrite (received data left unread would make the kernel send RST now)."...)
 	case e.PeerClosed:
-		b = append(b, "Close after the peer's FIN: the kernel now sends this side's FIN (the passive close)."...)
+		b = append(b, "Close after the peer's FIN: the kernel now sends this side's FIN (the passive close), or RST if received data was left unread."...)
 	default:
 		b = append(b, "This side closes first (the active close): the kernel sends FIN, or RST if received data was left unread."...)
 	}
@@ -213,6 +237,14 @@ func appendCloseNote(b []byte, kind uint8, e *Event) []byte {
 	return append(b, '.')
 }
 
+// writeFailedNote says how much of a failed Write reached the kernel.
+func writeFailedNote(size, written int) string {
+	if written == 0 {
+		return "The Write of " + plural(size, "byte") + " failed: none of them reached the kernel's send buffer, and nothing was sent."
+	}
+	return "The Write of " + plural(size, "byte") + " failed after " + plural(written, "byte") + " reached the kernel's send buffer."
+}
+
 // errorNote explains a failed operation by its cause.
 func errorNote(op string, err error) string {
 	var dnsErr *net.DNSError
@@ -221,8 +253,10 @@ func errorNote(op string, err error) string {
 		return "The DNS answer says no such name (NXDOMAIN, or no address of the family asked for): there is nothing to connect to, so no SYN is sent."
 	case errors.As(err, &dnsErr) && dnsErr.IsTimeout:
 		return "The DNS server did not answer in time."
+	case errors.Is(err, syscall.EADDRINUSE) && op == "listen":
+		return "Another socket already holds this address and port (EADDRINUSE): most often another program's listener (ss -ltnp shows which). Go sets SO_REUSEADDR on its listeners, so connections left in TIME_WAIT on the port do not block it; they block only a bind without that option. Choose another port, or stop the program using it."
 	case errors.Is(err, syscall.EADDRINUSE):
-		return "Another socket already holds this address and port (EADDRINUSE): a program's, or one the kernel keeps in TIME_WAIT after a close. Choose another port, or stop the program using it."
+		return "Another socket already holds this address and port (EADDRINUSE): a listener, a connection, or one the kernel keeps in TIME_WAIT, which blocks a bind without SO_REUSEADDR, such as a client's to a fixed local port."
 	case errors.Is(err, syscall.EACCES) && op == "listen":
 		return "Ports below 1024 need root or CAP_NET_BIND_SERVICE (EACCES): choose a port from 1024 up."
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
@@ -252,7 +286,7 @@ func errorNote(op string, err error) string {
 	case errors.Is(err, syscall.ETIMEDOUT):
 		return "The kernel gave up (ETIMEDOUT): its SYNs, or its retransmitted data, went unanswered through all its retries."
 	case errors.Is(err, context.Canceled) && op == "connect":
-		return "The program gave up the dial (its context was cancelled): the kernel drops the half-open attempt and sends nothing more."
+		return "The program gave up the dial (its context was cancelled): the kernel drops the connection attempt and sends nothing more."
 	case errors.Is(err, net.ErrClosed):
 		return "This program had already closed the socket."
 	}

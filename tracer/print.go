@@ -210,6 +210,16 @@ func appendJSONNote[S []byte | string](b []byte, e *Event, note S) ([]byte, bool
 		b = jsonStringField(b, `,"options":`, p.Options)
 		b = jsonStringField(b, `,"dns":`, p.DNS)
 		b = strconv.AppendInt(append(b, `,"size":`...), int64(p.Size), 10)
+		if len(p.Analysis) > 0 {
+			b = append(b, `,"analysis":[`...)
+			for i, a := range p.Analysis {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendJSONString(b, a)
+			}
+			b = append(b, ']')
+		}
 		b = append(b, '}')
 	}
 	if i := e.TCP; i != nil {
@@ -265,6 +275,7 @@ func appendJSONNote[S []byte | string](b []byte, e *Event, note S) ([]byte, bool
 		b = jsonIntField(b, `,"cause":`, c.Cause)
 		b = jsonStringField(b, `,"cause_flags":`, c.CauseFlags)
 		b = jsonIntField(b, `,"cause_elapsed_ns":`, int64(c.CauseElapsed))
+		b = jsonStringField(b, `,"reason":`, c.Reason)
 		b = append(b, '}')
 	}
 	return append(b, "}\n"...), true
@@ -717,6 +728,11 @@ func appendPacketDetail(b []byte, p *Packet) []byte {
 	b = strconv.AppendInt(append(b, " win "...), int64(p.Window), 10)
 	if p.Options != "" {
 		b = append(append(b, "  "...), p.Options...)
+	}
+	// What the analysis found, as Wireshark prints its own: [TCP
+	// Retransmission].
+	for _, a := range p.Analysis {
+		b = append(append(append(b, "  ["...), a...), ']')
 	}
 	return b
 }

@@ -162,6 +162,9 @@ func generatedEvents(n int) []Event {
 			if r.IntN(3) == 0 {
 				e.Packet.DNS = str()
 			}
+			for range r.IntN(3) {
+				e.Packet.Analysis = append(e.Packet.Analysis, str())
+			}
 		}
 		states := []kernel.State{kernel.Gone, kernel.Established, kernel.FinWait2, kernel.TimeWait, kernel.Close, kernel.CloseWait, 13, 255}
 		state := func() kernel.State { return states[r.IntN(len(states))] }
@@ -181,6 +184,9 @@ func generatedEvents(n int) []Event {
 				Expires: dur(), Cause: r.Int64N(3), CauseElapsed: dur()}
 			if r.IntN(2) == 0 {
 				e.State.CauseFlags = str()
+			}
+			if r.IntN(2) == 0 {
+				e.State.Reason = str()
 			}
 			if r.IntN(3) == 0 {
 				e.State.To = e.State.From
@@ -378,6 +384,9 @@ func refPacketDetail(p *Packet) string {
 	s += fmt.Sprintf(" win %d", p.Window)
 	if p.Options != "" {
 		s += "  " + p.Options
+	}
+	for _, a := range p.Analysis {
+		s += "  [" + a + "]"
 	}
 	return s
 }

@@ -165,6 +165,22 @@ func (t *Trace) Add(e Event) Event {
 // records many events and keeps none.
 func (t *Trace) Record(e *Event) { t.add(e) }
 
+// Insert records *e as Record does, but leaves it to the caller to
+// print: it is numbered, given its step, elapsed time and connection id,
+// and kept for [Trace.Events], but no printer of the trace receives it.
+// It is for a printer that learns of an event while it prints, and
+// prints it in its place itself.
+func (t *Trace) Insert(e *Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := len(t.pending)
+	t.addLocked(e, nil)
+	t.pending = t.pending[:n]
+}
+
 // add is Add on the event in place (an Event is large: the hooks build
 // theirs on the stack and hand it over without a copy).
 func (t *Trace) add(e *Event) { t.addFrom(e, nil) }
@@ -372,6 +388,7 @@ func (t *Trace) Flush() error {
 	t.pending, t.spare = t.spare, nil
 	t.mu.Unlock()
 	var perr error
+	batch = Unsent(batch)
 	if len(batch) > 0 {
 		SortEvents(batch)
 		for _, p := range t.printers {
@@ -416,6 +433,7 @@ func (t *Trace) Events() []Event {
 	for i := range t.all {
 		ev[i] = t.all[i].Resolved()
 	}
+	ev = Unsent(ev)
 	SortEvents(ev)
 	return ev
 }
@@ -574,6 +592,7 @@ func (h *hooks) write(i IOInfo) {
 	var e Event
 	h.tcp(&e, PhaseWrite, i.Time, i.Local, i.Remote, i.TCP)
 	e.Bytes, e.raw = i.N, keepPreview(i.Data) // previewed when printed
+	e.wc, e.wseq = i.wc, i.wseq               // did it fail? Unsent asks
 	h.t.addFrom(&e, i.wc)
 }
 
@@ -594,6 +613,9 @@ func (h *hooks) error(i ErrorInfo) {
 	var e Event
 	h.tcp(&e, PhaseError, i.Time, i.Local, i.Remote, i.TCP)
 	failed(&e, i.Op, i.Err)
+	if i.Op == "write" && i.Size > 0 {
+		e.Note = writeFailedNote(i.Size, i.Written) + " " + e.Note
+	}
 	h.t.addFrom(&e, i.wc)
 }
 

@@ -124,7 +124,16 @@ type TCPOptions struct {
 	SACKPermitted  bool
 	HasTimestamps  bool
 	TSval, TSecr   uint32 // valid if HasTimestamps
+	// SACK holds the selective acknowledgement blocks of an ACK (RFC
+	// 2018): each block is a range of the peer's sequence numbers,
+	// [Left, Right), that arrived though something before it did not.
+	// At most four fit in a header.
+	SACK []SACKBlock
 }
+
+// SACKBlock is one block of a SACK option: the raw sequence numbers of
+// its first byte and of the byte after its last.
+type SACKBlock struct{ Left, Right uint32 }
 
 // UDPDatagram is a decoded UDP header.
 type UDPDatagram struct {
@@ -385,6 +394,10 @@ func tcpOptions(opts []layers.TCPOption) TCPOptions {
 			}
 		case layers.TCPOptionKindSACKPermitted:
 			o.SACKPermitted = true
+		case layers.TCPOptionKindSACK:
+			for b := opt.OptionData; len(b) >= 8 && len(o.SACK) < 4; b = b[8:] {
+				o.SACK = append(o.SACK, SACKBlock{binary.BigEndian.Uint32(b[0:4]), binary.BigEndian.Uint32(b[4:8])})
+			}
 		case layers.TCPOptionKindTimestamps:
 			if len(opt.OptionData) == 8 {
 				o.HasTimestamps = true

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func TestDecodeSYN(t *testing.T) {
 		t.Errorf("segment %+v (flags %v)", s, s.Flags)
 	}
 	want := TCPOptions{MSS: 65495, HasWindowScale: true, WindowScale: 7, SACKPermitted: true, HasTimestamps: true, TSval: 123456}
-	if s.Options != want {
+	if !reflect.DeepEqual(s.Options, want) {
 		t.Errorf("options %+v, want %+v", s.Options, want)
 	}
 	if !d.Time.Equal(now) {

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"tcptour/tracer"
 	"tcptour/tracer/capture"
@@ -75,38 +76,31 @@ type conn struct {
 	// address (as keyOf orders them), sides[1] from the other.
 	sides       [2]side
 	lower       netip.AddrPort
-	established bool   // the handshake's last ACK was seen
-	scaled      bool   // both SYNs offered window scaling
-	synOnly     bool   // only the client's SYN has been seen
-	sawSynAck   bool   // the server's SYN-ACK was captured
-	sawSYNs     bool   // both sides' SYNs were captured: windows are in bytes
-	ended       bool   // its last FIN was acknowledged, or RST came
-	seen        uint64 // the Annotator's tick at its last segment
+	established bool          // the handshake's last ACK was seen
+	scaled      bool          // both SYNs offered window scaling
+	synOnly     bool          // only the client's SYN has been seen
+	sawSynAck   bool          // the server's SYN-ACK was captured
+	sawSYNs     bool          // both sides' SYNs were captured: windows are in bytes
+	ended       bool          // its last FIN was acknowledged, or RST came
+	seen        uint64        // the Annotator's tick at its last segment
+	synTime     time.Time     // when the client's first SYN was seen
+	firstRTT    time.Duration // from the SYN to the handshake's last ACK
 }
 
 // side is one direction of a connection: what its sender has done.
 type side struct {
+	flow
 	isn      uint32
 	haveISN  bool
 	wscale   uint8
 	offersWS bool
-	finSeq   uint32 // relative sequence number of its FIN
+	finSeq   uint32    // relative sequence number of its FIN
+	finTime  time.Time // when its FIN was last sent
 	sentFIN  bool
 	finAcked bool // the peer has acknowledged this side's FIN
 	firstFIN bool // this side sent the connection's first FIN
 	sentSYN  bool // it has sent its SYN (or SYN-ACK)
-
-	// What it last told the peer, for the window's story: the sequence
-	// number after its last byte, its last acknowledgement, and the
-	// last window it advertised (in bytes when the scale is known).
-	next     uint32
-	haveNext bool
-	ack      uint32
-	haveAck  bool
-	win      int
-	haveWin  bool
-	synWin   bool // that window was in its SYN or SYN-ACK
-	probed   bool // its last segment was a zero-window probe
+	synTime  time.Time
 }
 
 // sideOf returns the direction whose sender is src, one of the
@@ -146,34 +140,7 @@ func (a *Annotator) Event(d capture.Decoded) tracer.Event {
 
 func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 	t := d.TCP
-	k := keyOf(d.Src, d.Dst)
-	c := a.conns[k]
-	isSYN := t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK)
-	// A SYN starts a new connection on a five-tuple used before: after
-	// an established one, or after an attempt with another initial
-	// sequence number (a refused or abandoned connect).
-	if c == nil || (isSYN && (c.established || (c.sideOf(d.Src).sentSYN && c.sideOf(d.Src).isn != t.Seq))) {
-		// A new connection. Its client is the side that sent the SYN;
-		// when the capture began later than that, guess: the side with
-		// the higher (ephemeral) port.
-		c = &conn{lower: k.a}
-		switch {
-		case isSYN:
-			c.client, c.server = d.Src, d.Dst
-		case t.Flags.Has(capture.SYN | capture.ACK):
-			c.client, c.server = d.Dst, d.Src
-		case d.Src.Port() > d.Dst.Port():
-			c.client, c.server = d.Src, d.Dst
-		default:
-			c.client, c.server = d.Dst, d.Src
-		}
-		if len(a.conns) >= maxAnnotated {
-			a.evict()
-		}
-		a.conns[k] = c
-	}
-	a.tick++
-	c.seen = a.tick
+	c := a.connOf(d)
 	me, peer := c.sideOf(d.Src), c.sideOf(d.Dst)
 	if t.Flags.Has(capture.SYN) {
 		me.isn, me.haveISN = t.Seq, true
@@ -211,148 +178,82 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 		p.Options = options(t.Options)
 	}
 
-	// What this segment does to the window's story. A zero-window
-	// probe: the peer's window is 0, and instead of new data the sender
-	// sends a segment numbered one below its next byte (Linux), or the
-	// single byte at the window's edge (other systems).
-	ctl := t.Flags.Has(capture.SYN) || t.Flags.Has(capture.FIN) || t.Flags.Has(capture.RST)
-	plainACK := t.Flags.Has(capture.ACK) && !ctl
-	pureACK := plainACK && p.Len == 0
-	probe := plainACK && me.haveNext && peer.haveWin && peer.haveAck && peer.win == 0 &&
-		((p.Len == 0 && p.Seq == me.next-1) || (p.Len == 1 && p.Seq == peer.ack))
-	// The answer to the peer's probe is the next segment this side sends.
-	answer := pureACK && peer.probed
-	// A window update acknowledges nothing new, only opens the window
-	// (compared with a window after the handshake: a SYN's is unscaled).
-	update := pureACK && me.haveAck && me.haveWin && !me.synWin && p.Ack == me.ack && p.Window > me.win
-	shrink := pureACK && me.haveWin && p.Window < me.win && p.Window > 0
-	// Data that reaches the last byte of the peer's window; only when
-	// both SYNs were seen, so that windows are in bytes.
-	full := p.Len > 0 && !probe && !t.Flags.Has(capture.SYN) && c.sawSYNs && peer.haveWin && peer.haveAck && peer.win > 0 &&
-		p.Seq+uint32(p.Len) == peer.ack+uint32(peer.win)
-	retrySYN := isSYN && me.sentSYN && t.Seq == me.isn && !c.established
-
-	var notes []string
-	add := func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }
-	switch {
-	case t.Flags.Has(capture.RST):
-		if c.synOnly && from == "server" {
-			add("The server's kernel answers the SYN with RST: nothing listens on port %d, so the connection is refused (ECONNREFUSED).", d.Src.Port())
-		} else {
-			add("The %s's kernel sends RST: the connection is torn down at once, without the FIN exchange. "+
-				"Whatever the %s had not yet sent, or had received but not read, is thrown away. "+
-				"The %s's kernel drops the connection too: its program's next Read or Write fails with ECONNRESET (a Read first returns any data that had already arrived).", from, from, to)
-		}
-	case retrySYN:
-		add("The client's kernel sends SYN again, with the same initial sequence number: no SYN-ACK came back, so it retransmits. " +
-			"Linux resends an unanswered SYN after 1 s, then again at intervals that grow (recent kernels repeat 1 s a few times first: net.ipv4.tcp_syn_linear_timeouts); " +
-			"if the program set no deadline, connect gives up after about two minutes (net.ipv4.tcp_syn_retries) with ETIMEDOUT.")
-	case isSYN:
-		c.synOnly = true
-		add("The client's kernel sends SYN: it asks to open a connection and proposes its initial sequence number (shown as 0: numbers here are relative, as Wireshark shows them).")
-		if p.Options != "" {
-			add("Its options: %s.", describeOptions(t.Options))
-		}
-	case t.Flags.Has(capture.SYN | capture.ACK):
-		c.synOnly, c.sawSynAck = false, true
-		add("The server's kernel answers SYN-ACK: it acknowledges the SYN (ack 1) and sends its own initial sequence number. No program took part: the listening socket's kernel answers by itself.")
-		if p.Options != "" {
-			add("Its options: %s.", describeOptions(t.Options))
-		}
+	// What came before, for the notes: read before the analysis moves on.
+	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time,
+		prevNext: me.nextseq, haveNext: me.haveNext, myWin: me.window, myAck: me.lastack,
+		myWinOK: me.haveWin && !me.synWin && me.haveAck, peerWin: peer.window, peerWinOK: peer.haveWin && !peer.synWin && c.sawSYNs}
+	n.v = analyze(&me.flow, &peer.flow, t, p.Len, p.Window, c.scaled && c.sawSYNs, d.Time, c.firstRTT)
+	p.Analysis = n.v.flags.Names()
+	if t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK) {
+		// The handshake's round trip is timed from the last SYN.
+		c.synTime = d.Time
 	}
-	if t.Flags.Has(capture.FIN) && me.sentFIN && p.Seq+uint32(p.Len) == me.finSeq {
-		if !me.finAcked {
-			add("The %s's kernel sends its FIN again, with the same sequence number: no ACK came for it, and its retransmission timer fired (at least 200 ms on Linux, doubling each time).", from)
-		} else {
-			add("The %s's kernel sends its FIN again, with the same sequence number, though the %s's ACK of it was on the wire: that ACK did not reach it (lost, or it crossed this FIN), and its retransmission timer fired.", from, to)
-		}
+	note := n.note()
+	if t.Flags.Has(capture.SYN) {
+		me.sentSYN = true
+		c.sawSYNs = peer.sentSYN
 	}
-	if t.Flags.Has(capture.FIN) && !me.sentFIN {
-		me.firstFIN = !peer.sentFIN
-		me.finSeq = p.Seq + uint32(p.Len)
-		if peer.sentFIN {
-			add("The %s's kernel sends its FIN too: it has nothing more to send either.", from)
-		} else {
-			add("The %s's kernel sends FIN: the %s will send no more data (its program called Close or CloseWrite, or exited). The FIN takes one sequence number.", from, from)
-		}
-		me.sentFIN = true
+	if t.Flags.Has(capture.FIN) {
+		me.finTime = d.Time
 	}
-	switch {
-	case probe && p.Len == 1:
-		add("The %s's kernel sends a zero-window probe: the %s's window is 0, so it sends just its next byte (byte %d of its stream), which the %s's kernel must answer with an ACK that carries its current window.",
-			from, to, p.Seq, to)
-	case p.Len == 1 && !t.Flags.Has(capture.SYN):
-		s := fmt.Sprintf("The %s's kernel sends 1 byte of data (byte %d of its stream)", from, p.Seq)
-		if t.Flags.Has(capture.PSH) {
-			s += "; PSH asks the receiver to hand it to the program without waiting for more"
-		}
-		add("%s.", s)
-	case p.Len > 0 && !t.Flags.Has(capture.SYN):
-		s := fmt.Sprintf("The %s's kernel sends %d bytes of data (bytes %d to %d of its stream)", from, p.Len, p.Seq, p.Seq+uint32(p.Len)-1)
-		if t.Flags.Has(capture.PSH) {
-			s += "; PSH asks the receiver to hand them to the program without waiting for more"
-		}
-		add("%s.", s)
-	}
-	if full {
-		add("This fills the %s's window to its last byte: the %s may send no more until an ACK from the %s opens the window further.", to, from, to)
-	}
-	if t.Flags.Has(capture.ACK) && !t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.RST) {
-		switch {
-		case !c.established && c.sawSynAck && p.Ack == 1 && p.Seq == 1 && from == "client":
-			c.established = true
-			if p.Len == 0 && !t.Flags.Has(capture.FIN) {
-				add("The client's ACK of the SYN-ACK completes the three-way handshake: both kernels now hold an established connection, whether or not the server program has called Accept.")
-			}
-		case peer.sentFIN && !peer.finAcked && p.Ack == peer.finSeq+1:
-			peer.finAcked = true
-			if len(notes) == 0 {
-				add("The %s's kernel acknowledges the %s's FIN (ack %d).", from, to, p.Ack)
-			} else {
-				add("It also acknowledges the %s's FIN (ack %d).", to, p.Ack)
-			}
-			if me.sentFIN && me.firstFIN {
-				add("Both FINs are now acknowledged. The %s sent the first FIN, so its socket stays in TIME_WAIT for a while (60 s on Linux), so that a late segment of this connection cannot be taken for part of a new one with the same five-tuple.", from)
-			}
-		case probe && p.Len == 0:
-			add("The %s's kernel sends a zero-window probe: the %s's window is 0, so instead of data it sends a segment numbered one below its next byte (seq %d), "+
-				"which the %s's kernel must answer with an ACK that carries its current window. "+
-				"Probes go out on a timer that starts at the retransmission timeout (at least 200 ms on Linux) and doubles each time, for as long as the window stays shut. "+
-				"Wireshark calls this segment a Keep-Alive, since a keepalive looks the same.", from, to, p.Seq, to)
-		case answer:
-			add("The %s's kernel answers the %s's zero-window probe with an ACK (ack %d) that carries its window.", from, to, p.Ack)
-		case p.Len == 0 && !t.Flags.Has(capture.FIN):
-			add("The %s's kernel acknowledges everything up to byte %d of the %s's stream (ack %d); no data in this segment.", from, p.Ack-1, to, p.Ack)
-		}
-	}
-	switch {
-	case p.Window == 0 && !t.Flags.Has(capture.RST):
-		add("Window 0: the %s's receive buffer is full, so the %s must stop sending until the window opens.", from, to)
-	case update && me.win == 0:
-		add("A window update: the window opens again (%d bytes) because the %s's program read from its receive buffer and made room, so the %s may send again.", p.Window, from, to)
-	case update:
-		add("A window update: the window grows from %d to %d bytes because the %s's program read from its receive buffer and made room.", me.win, p.Window, from)
-	case shrink:
-		add("The %s's window is smaller than in its last segment (%d bytes, down from %d): data it received is waiting in its receive buffer for its program to read.", from, p.Window, me.win)
-	}
-	remember(c, me, peer, t.Flags, p, probe)
 	if !c.ended && (t.Flags.Has(capture.RST) || (me.finAcked && peer.finAcked)) {
 		// Its end. A new SYN on the same five-tuple starts a new
 		// connection; the old one is kept a while for late segments.
 		c.ended = true
-		if len(a.ended) < maxEnded {
-			a.ended = append(a.ended, endedConn{k, c})
-		} else {
-			// A ring: the oldest is at a.next.
-			old := a.ended[a.next]
-			if a.conns[old.k] == old.c {
-				delete(a.conns, old.k)
-			}
-			a.ended[a.next] = endedConn{k, c}
-			a.next = (a.next + 1) % maxEnded
-		}
+		a.retire(endedConn{keyOf(d.Src, d.Dst), c})
 	}
-	return strings.Join(notes, " ")
+	return note
+}
+
+// connOf returns the connection a segment belongs to, a new one for a
+// SYN that starts one.
+func (a *Annotator) connOf(d capture.Decoded) *conn {
+	t := d.TCP
+	k := keyOf(d.Src, d.Dst)
+	c := a.conns[k]
+	isSYN := t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK)
+	// A SYN starts a new connection on a five-tuple used before: after
+	// an established one, or after an attempt with another initial
+	// sequence number (a refused or abandoned connect).
+	if c == nil || (isSYN && (c.established || (c.sideOf(d.Src).sentSYN && c.sideOf(d.Src).isn != t.Seq))) {
+		// A new connection. Its client is the side that sent the SYN;
+		// when the capture began later than that, guess: the side with
+		// the higher (ephemeral) port.
+		c = &conn{lower: k.a}
+		switch {
+		case isSYN:
+			c.client, c.server = d.Src, d.Dst
+		case t.Flags.Has(capture.SYN | capture.ACK):
+			c.client, c.server = d.Dst, d.Src
+		case d.Src.Port() > d.Dst.Port():
+			c.client, c.server = d.Src, d.Dst
+		default:
+			c.client, c.server = d.Dst, d.Src
+		}
+		if len(a.conns) >= maxAnnotated {
+			a.evict()
+		}
+		a.conns[k] = c
+	}
+	a.tick++
+	c.seen = a.tick
+	return c
+}
+
+// retire keeps an ended connection for its late segments, letting go of
+// the one that ended longest ago when maxEnded are kept.
+func (a *Annotator) retire(e endedConn) {
+	if len(a.ended) < maxEnded {
+		a.ended = append(a.ended, e)
+		return
+	}
+	// A ring: the oldest is at a.next.
+	old := a.ended[a.next]
+	if a.conns[old.k] == old.c {
+		delete(a.conns, old.k)
+	}
+	a.ended[a.next] = e
+	a.next = (a.next + 1) % maxEnded
 }
 
 // evict lets go of the quarter of the connections that saw no segment
@@ -369,32 +270,6 @@ func (a *Annotator) evict() {
 			delete(a.conns, k)
 		}
 	}
-}
-
-// remember records what a segment from me told the peer, for the notes
-// of the segments that follow.
-func remember(c *conn, me, peer *side, f capture.TCPFlags, p *tracer.Packet, probe bool) {
-	end := p.Seq + uint32(p.Len)
-	if f.Has(capture.SYN) {
-		me.sentSYN = true
-		c.sawSYNs = peer.sentSYN
-		end++
-	}
-	if f.Has(capture.FIN) {
-		end++
-	}
-	if !me.haveNext || after(end, me.next) {
-		me.next, me.haveNext = end, true
-	}
-	if !f.Has(capture.RST) {
-		me.win, me.haveWin, me.synWin = p.Window, true, f.Has(capture.SYN)
-		if f.Has(capture.ACK) {
-			me.ack, me.haveAck = p.Ack, true
-		}
-	}
-	// A probe waits for its answer: the next segment from the peer.
-	me.probed = probe
-	peer.probed = false
 }
 
 func (a *Annotator) udp(d capture.Decoded, p *tracer.Packet, e *tracer.Event) string {
@@ -459,22 +334,4 @@ func options(o capture.TCPOptions) string {
 		s = append(s, fmt.Sprintf("ws %d", o.WindowScale))
 	}
 	return strings.Join(s, " ")
-}
-
-// describeOptions explains SYN options in words.
-func describeOptions(o capture.TCPOptions) string {
-	var s []string
-	if o.MSS != 0 {
-		s = append(s, fmt.Sprintf("segments up to %d bytes (MSS)", o.MSS))
-	}
-	if o.HasWindowScale {
-		s = append(s, fmt.Sprintf("window values scaled by 2^%d (window scale)", o.WindowScale))
-	}
-	if o.SACKPermitted {
-		s = append(s, "selective acknowledgements allowed (SACK)")
-	}
-	if o.HasTimestamps {
-		s = append(s, "timestamps on every segment, to measure round trips")
-	}
-	return strings.Join(s, "; ")
 }

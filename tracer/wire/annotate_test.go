@@ -341,7 +341,7 @@ var annotateCases = []struct {
 				note: []string{"sends SYN", "scaled by 2^7"}},
 			// Linux answers a SYN to a closed port with RST ACK, seq 0.
 			{by: "b", flags: rstF | ackF, seq: 0, ack: 1001, win: 0, from: "server", rseq: 1, rack: 1, rwin: 0,
-				note:    []string{"The server's kernel answers the SYN with RST", "nothing listens on port 5000", "refused (ECONNREFUSED)"},
+				note:    []string{"The server's kernel answers the SYN with RST", "nothing listens on 127.0.0.1:5000", "refused (ECONNREFUSED)"},
 				notNote: []string{"torn down"}},
 		},
 	},

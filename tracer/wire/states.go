@@ -3,7 +3,10 @@ package wire
 import (
 	"errors"
 	"net/netip"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +60,21 @@ type States struct {
 	watched map[tracer.FiveTuple]watch
 	gen     uint64 // the number of sockets watched so far
 	failed  bool   // the kernel failed to answer once: the trace says so, and States stops
+	// handovers are the connections the kernel reported leaving a FIN
+	// state for a timewait socket that was found in TIME_WAIT only when
+	// asked, a little later: whether the socket went straight to
+	// TIME_WAIT, or waited in FIN_WAIT_2 first, is for the packets to
+	// tell (see [States.handedOver]). By the socket's (local, remote)
+	// addresses.
+	handovers map[[2]netip.AddrPort]handover
+}
+
+// handover is a connection handed to a timewait socket that was found
+// in TIME_WAIT when asked: when the kernel made the change, and when it
+// was asked.
+type handover struct {
+	at, asked time.Time
+	expires   time.Duration // the TIME_WAIT's time left, when asked
 }
 
 // NoLiveStates begins the line StartStates gives when the kernel could
@@ -76,6 +94,7 @@ func StartStates(tr *tracer.Trace, live bool) (s *States, reason string) {
 		clients:    map[uint16]bool{},
 		connecting: map[uint64]kernel.Change{},
 		watched:    map[tracer.FiveTuple]watch{},
+		handovers:  map[[2]netip.AddrPort]handover{},
 	}
 	if _, err := kernel.Lookup(tracer.FiveTuple{Proto: "tcp", Local: netip.MustParseAddrPort("127.0.0.1:0")}); errors.Is(err, kernel.ErrUnsupported) {
 		return nil, ""
@@ -125,8 +144,8 @@ func (s *States) Hooks(h *tracer.Hooks) *tracer.Hooks {
 			listen(i)
 		}
 		if i.Err == nil {
-			s.addPort(i.Local.Port(), true)
-			s.listening(i.Local)
+			fresh := s.addPort(i.Local.Port(), true)
+			s.listening(i.Local, fresh)
 		}
 	}
 	w.ConnectStart = func(i tracer.ConnectStartInfo) {
@@ -146,9 +165,11 @@ func (s *States) Hooks(h *tracer.Hooks) *tracer.Hooks {
 	return &w
 }
 
-func (s *States) addPort(port uint16, server bool) {
+// addPort follows the sockets of port. It reports whether the port is
+// new: the watcher did not report its sockets' changes until now.
+func (s *States) addPort(port uint16, server bool) (fresh bool) {
 	if port == 0 {
-		return
+		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -158,7 +179,7 @@ func (s *States) addPort(port uint16, server bool) {
 		s.clients[port] = true
 	}
 	if slices.Contains(s.ports, port) || len(s.ports) >= capture.MaxPorts {
-		return
+		return false
 	}
 	s.ports = append(s.ports, port)
 	if s.w != nil {
@@ -166,6 +187,7 @@ func (s *States) addPort(port uint16, server bool) {
 			s.fail(err)
 		}
 	}
+	return true
 }
 
 // fail says once in the trace that the kernel would not answer, and
@@ -181,16 +203,22 @@ func (s *States) fail(err error) {
 }
 
 // listening adds the LISTEN of a new listener, as the kernel gives it
-// now: listen(2) made the change before the program knew its port, and
-// so before the watcher could be told to report it.
-func (s *States) listening(local netip.AddrPort) {
+// when asked: listen(2) made the change before the program knew its
+// port, and so before the watcher could be told to report it. A port
+// the watcher already followed (fresh unset: a second listen on it) has
+// its LISTEN reported by the kernel itself, and is not asked about.
+func (s *States) listening(local netip.AddrPort, fresh bool) {
+	if s.w != nil && !fresh {
+		return
+	}
 	sock, err := s.lookup(tracer.FiveTuple{Proto: "tcp", Local: local})
+	asked := time.Now()
 	if err != nil || sock.State != kernel.Listen {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.add(kernel.Change{Time: time.Now(), Local: local, From: kernel.Close, To: kernel.Listen},
+	s.add(kernel.Change{Time: asked, Local: local, From: kernel.Close, To: kernel.Listen},
 		tracer.StateChange{From: kernel.Close, To: kernel.Listen, Asked: true})
 }
 
@@ -240,15 +268,83 @@ func (s *States) change(c kernel.Change) {
 		// The kernel may have handed the connection to a timewait
 		// socket, in TIME_WAIT or, when the program has let go of
 		// it, in FIN_WAIT_2; no tracepoint tells, so ask it now.
-		sock, err := s.lookup(tracer.FiveTuple{Proto: "tcp", Local: c.Local, Remote: c.Remote})
-		if err == nil && (sock.State == kernel.TimeWait || sock.State == kernel.FinWait2) {
-			st.To, st.Kept, st.Expires = sock.State, true, sock.Expires
-			if sock.State == kernel.FinWait2 && len(s.watched) < maxWatched {
-				s.watch(tracer.FiveTuple{Proto: "tcp", Local: c.Local, Remote: c.Remote}, kernel.FinWait2)
+		ft := tracer.FiveTuple{Proto: "tcp", Local: c.Local, Remote: c.Remote}
+		sock, err := s.lookup(ft)
+		asked := time.Now()
+		if err != nil {
+			break
+		}
+		switch {
+		case sock.State == kernel.FinWait2:
+			// Still FIN_WAIT_2 when asked, so at the change too: a
+			// timewait socket never goes back from TIME_WAIT.
+			st.To, st.Kept, st.Expires = kernel.FinWait2, true, sock.Expires
+			if len(s.watched) < maxWatched {
+				s.watch(ft, kernel.FinWait2)
+			}
+		case sock.State == kernel.TimeWait && c.From == kernel.Closing:
+			// From CLOSING the kernel goes to TIME_WAIT only.
+			st.To, st.Kept, st.Expires = kernel.TimeWait, true, sock.Expires
+		case sock.State == kernel.TimeWait:
+			// TIME_WAIT when asked; at the change itself, TIME_WAIT
+			// if the peer's FIN had arrived, FIN_WAIT_2 if it came
+			// in between. The timeline tells by the packets.
+			st.To, st.Kept, st.Expires = kernel.TimeWait, true, sock.Expires
+			if len(s.handovers) < maxWatched {
+				s.handovers[[2]netip.AddrPort{c.Local, c.Remote}] = handover{at: c.Time, asked: asked, expires: sock.Expires}
 			}
 		}
 	}
 	s.add(c, st)
+}
+
+// handedOver settles a change to TIME_WAIT that the kernel reported
+// leaving a FIN state and that was found in TIME_WAIT when asked (see
+// change): finFirst says whether the socket had received the peer's
+// FIN by the time of the change, known says whether the packets tell.
+// The change then stays as it is; or becomes FIN_WAIT_2, kept by the
+// kernel, with the TIME_WAIT found when asked returned as a second
+// change at the time it was asked; or, when the packets do not tell,
+// moves to the time it was asked. Only a change in TIME_WAIT goes back
+// to a moment before the kernel said so.
+func (s *States) handedOver(e *tracer.Event, known, finFirst bool) (later *tracer.Event) {
+	if s == nil || e.State == nil || e.State.Asked || e.State.To != kernel.TimeWait {
+		return nil
+	}
+	k := [2]netip.AddrPort{e.Local, e.Remote}
+	s.mu.Lock()
+	h, ok := s.handovers[k]
+	if ok && h.at.Equal(e.Time) {
+		delete(s.handovers, k)
+	}
+	s.mu.Unlock()
+	if !ok || !h.at.Equal(e.Time) || (known && finFirst) {
+		return nil
+	}
+	c := *e.State // a copy: the trace's own event may be read meanwhile
+	if !known {
+		c.Asked = true
+		e.State, e.Time = &c, h.asked
+		return nil
+	}
+	tw := c
+	c.To, c.Expires = kernel.FinWait2, finTimeout()
+	e.State = &c
+	tw.From, tw.Asked, tw.Expires = kernel.FinWait2, true, h.expires
+	return &tracer.Event{Time: h.asked, Actor: e.Actor, Phase: tracer.PhaseState, Proto: e.Proto,
+		Local: e.Local, Remote: e.Remote, State: &tw}
+}
+
+// finTimeout is how long the kernel keeps an orphaned connection in
+// FIN_WAIT_2 (net.ipv4.tcp_fin_timeout, of this network namespace): 60
+// s unless changed.
+func finTimeout() time.Duration {
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_fin_timeout"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
+			return time.Duration(n) * time.Second
+		}
+	}
+	return 60 * time.Second
 }
 
 // stateAt is the StateChange of c, without what States adds.
@@ -369,8 +465,16 @@ func (s *States) ask() {
 			s.fail(a.err)
 			return
 		}
+		from := a.last
+		if from == kernel.Close && to == kernel.TimeWait {
+			// The program's socket said CLOSE at its Close because
+			// the kernel had already moved the connection to a
+			// TIME_WAIT socket of its own: CLOSE never becomes
+			// TIME_WAIT. It is found there, no change seen.
+			from = kernel.TimeWait
+		}
 		if to != a.last {
-			st := tracer.StateChange{From: a.last, To: to, Asked: true}
+			st := tracer.StateChange{From: from, To: to, Asked: true}
 			if to == kernel.TimeWait || (to == kernel.FinWait2 && a.sock.Inode == 0) {
 				st.Kept, st.Expires = true, a.sock.Expires
 			}

@@ -404,3 +404,114 @@ func TestStatesAskedTupleReused(t *testing.T) {
 		t.Errorf("asked %d times, want 2 (the first socket, then the second)", asked)
 	}
 }
+
+// A connection the kernel hands to a timewait socket that is found in
+// TIME_WAIT when asked, a little later: the change is shown at the
+// kernel's time only with what was true then. The peer's FIN came
+// before it: TIME_WAIT then. The FIN came after it (the program closed
+// in FIN_WAIT_2): FIN_WAIT_2 then, and TIME_WAIT when asked, after the
+// FIN. No packets to tell: TIME_WAIT when asked. Never a state before
+// it happened.
+func TestStatesHandover(t *testing.T) {
+	client := netip.MustParseAddrPort("127.0.0.1:40000")
+	server := netip.MustParseAddrPort("127.0.0.1:6969")
+	for _, tc := range []struct {
+		name    string
+		packets bool
+		finAt   time.Duration // the FIN's arrival, after the change (negative: before)
+		want    []string      // the states and the FIN, in the order printed
+	}{
+		{"FIN before the change", true, -100 * time.Microsecond,
+			[]string{"FIN", "FIN_WAIT_2→TIME_WAIT kept ←FIN"}},
+		{"FIN after the change", true, 400 * time.Microsecond,
+			[]string{"FIN_WAIT_2→FIN_WAIT_2 kept", "FIN", "FIN_WAIT_2→TIME_WAIT kept asked ←FIN"}},
+		{"no packets", false, 0,
+			[]string{"FIN_WAIT_2→TIME_WAIT kept asked"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tl, out := jsonTimeline(t, ModeOff)
+			if tl.states == nil {
+				t.Skip("no socket diagnostics here")
+			}
+			tl.packets = tc.packets
+			s := tl.states
+			s.addPort(server.Port(), false)
+			s.diag = fakeAsker{func(ft tracer.FiveTuple) (kernel.Socket, error) {
+				return kernel.Socket{State: kernel.TimeWait, Local: ft.Local, Remote: ft.Remote, Expires: 60 * time.Second}, nil
+			}}
+			at := time.Now().Add(-2 * time.Millisecond)
+			if tc.packets {
+				tl.Trace().Add(tracer.Event{Time: at.Add(tc.finAt), Actor: "wire", Phase: tracer.PhasePacket,
+					Packet: &tracer.Packet{Proto: "tcp", Src: server, Dst: client, Flags: "FIN ACK"}})
+			}
+			s.change(kernel.Change{Time: at, Local: client, Remote: server, From: kernel.FinWait2, To: kernel.Close})
+			asked := time.Now()
+			if _, _, err := tl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range printed(t, out) {
+				switch {
+				case e.Phase == tracer.PhasePacket:
+					got = append(got, "FIN")
+				case e.Phase == tracer.PhaseState:
+					c := e.State
+					s := c.From.String() + "→" + c.To.String()
+					if c.Kept {
+						s += " kept"
+					}
+					if c.Asked {
+						s += " asked"
+						if e.Time.Before(at) || e.Time.After(asked) {
+							t.Errorf("%s at %v, want the time it was asked", s, e.Time.Sub(at))
+						}
+					} else if !e.Time.Equal(at) {
+						t.Errorf("%s at %v, want the kernel's time", s, e.Time.Sub(at))
+					}
+					if c.CauseFlags != "" {
+						s += " ←FIN"
+					}
+					got = append(got, s)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("printed %q\nwant    %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// With the kernel reporting each change, a second listen on a port whose
+// changes it already reports is not asked about too: each listen has
+// one CLOSE → LISTEN.
+func TestStatesListenTwice(t *testing.T) {
+	tl, out := jsonTimeline(t, ModeAuto)
+	if !tl.states.Live() {
+		tl.Close()
+		t.Skip("the kernel does not report changes of state here (needs root and tracefs)")
+	}
+	h := tl.ActorHooks("server")
+	ln, err := tracer.Listen(context.Background(), h, "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ln, err = tracer.Listen(context.Background(), h, "tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	if _, _, err := tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range changes(printed(t, out)) {
+		if c == "server CLOSE→LISTEN" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d changes to LISTEN for two listens, want 2", n)
+	}
+}

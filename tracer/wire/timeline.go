@@ -63,6 +63,16 @@ type Timeline struct {
 	// and its last change, by the socket's (local, remote) addresses.
 	lastIn     map[[2]netip.AddrPort]segment
 	lastChange map[[2]netip.AddrPort]time.Time
+	// listenerClosed is when each listener closed, by its address, and
+	// accepted the connections Accept took, by their (local, remote)
+	// addresses, to tell a connection reset in a closed listener's
+	// queue.
+	listenerClosed map[netip.AddrPort]time.Time
+	accepted       map[[2]netip.AddrPort]bool
+	// finIn is when each socket received its peer's FIN.
+	finIn map[[2]netip.AddrPort]time.Time
+	// packets is set when the trace holds the packets: the capture is on.
+	packets bool
 }
 
 // segment is what a change of state keeps of the segment that caused it.
@@ -83,13 +93,16 @@ type segment struct {
 // are only asked for.
 func NewTimeline(actor string, printer tracer.Printer, say io.Writer, cfg Config) (tl *Timeline, skipped []string, err error) {
 	tl = &Timeline{actor: actor, printer: printer, say: say,
-		lastIn: map[[2]netip.AddrPort]segment{}, lastChange: map[[2]netip.AddrPort]time.Time{}}
+		lastIn: map[[2]netip.AddrPort]segment{}, lastChange: map[[2]netip.AddrPort]time.Time{},
+		listenerClosed: map[netip.AddrPort]time.Time{}, accepted: map[[2]netip.AddrPort]bool{},
+		finIn: map[[2]netip.AddrPort]time.Time{}}
 	tl.trace = tracer.New(tracer.Options{Printers: []tracer.Printer{tl}, History: cfg.History, TCPInfo: true})
 	var noCapture, noStates string
 	tl.wire, noCapture, err = Start(tl.trace, cfg)
 	if err != nil {
 		return nil, nil, captureError(cfg.PCAP, err)
 	}
+	tl.packets = tl.wire != nil
 	// Capture off means: nothing watched from outside the program; the
 	// states are then asked for.
 	tl.states, noStates = StartStates(tl.trace, cfg.Mode != ModeOff)
@@ -214,6 +227,7 @@ func (tl *Timeline) sync() {
 // (all of them for the zero time), in time order.
 func (tl *Timeline) release(before time.Time) {
 	tl.mu.Lock()
+	tl.held = tracer.Unsent(tl.held)
 	tracer.SortEvents(tl.held)
 	n := len(tl.held)
 	if !before.IsZero() {
@@ -239,8 +253,13 @@ func (tl *Timeline) release(before time.Time) {
 		}
 		tl.mu.Unlock()
 	}()
-	for i := range ready {
-		tl.cause(&ready[i])
+	for i := 0; i < len(ready); i++ {
+		if e := tl.cause(&ready[i]); e != nil {
+			// The TIME_WAIT found when asked, after a FIN_WAIT_2
+			// the packets showed: in its place, now or at a later
+			// release.
+			ready = tl.place(ready, i, e, before)
+		}
 	}
 	// The trace's events go to the printer in runs, each with one
 	// call; the seed's lines, to say, in their places between them.
@@ -305,27 +324,76 @@ func (tl *Timeline) Session() *Session { return tl.wire }
 // change is one a received segment makes and that segment is the last
 // the socket received since its previous change: a FIN for CLOSE_WAIT,
 // the ACK of this side's FIN for FIN_WAIT_2, a RST for a reset. It sees
-// the events in time order.
-func (tl *Timeline) cause(e *tracer.Event) {
+// the events in time order. A change to TIME_WAIT that the kernel made
+// when the program let go of a socket in FIN_WAIT_2, before the peer's
+// FIN came, becomes FIN_WAIT_2 kept by the kernel, and cause returns
+// the change to TIME_WAIT found later, to print in its place.
+func (tl *Timeline) cause(e *tracer.Event) (later *tracer.Event) {
 	if len(tl.lastIn) > maxWatched {
 		// A long-running program: forget, rather than grow.
 		clear(tl.lastIn)
 		clear(tl.lastChange)
+		clear(tl.listenerClosed)
+		clear(tl.accepted)
+		clear(tl.finIn)
 	}
 	switch {
 	case e.Phase == tracer.PhasePacket && e.Packet != nil && e.Packet.Proto == "tcp":
-		tl.lastIn[[2]netip.AddrPort{e.Packet.Dst, e.Packet.Src}] = segment{e.Seq, e.Time, e.Elapsed, e.Packet.Flags}
-	case e.Phase == tracer.PhaseState && e.State != nil && !e.State.Asked:
+		k := [2]netip.AddrPort{e.Packet.Dst, e.Packet.Src}
+		tl.lastIn[k] = segment{e.Seq, e.Time, e.Elapsed, e.Packet.Flags}
+		if strings.Contains(e.Packet.Flags, "FIN") {
+			tl.finIn[k] = e.Time
+		}
+	case e.Phase == tracer.PhaseClose && !e.Remote.IsValid() && e.Local.IsValid():
+		tl.listenerClosed[e.Local] = e.Time
+	case e.Phase == tracer.PhaseAccept && e.Remote.IsValid():
+		tl.accepted[[2]netip.AddrPort{e.Local, e.Remote}] = true
+	case e.Phase == tracer.PhaseState && e.State != nil:
 		k := [2]netip.AddrPort{e.Local, e.Remote}
 		p, ok := tl.lastIn[k]
-		if ok && p.time.After(tl.lastChange[k]) && causedBy(e.State, p.flags) {
+		fresh := ok && p.time.After(tl.lastChange[k]) && !p.time.After(e.Time)
+		if e.State.To == kernel.TimeWait && !e.State.Asked {
+			_, fin := tl.finIn[k]
+			later = tl.states.handedOver(e, tl.packets, fin)
+		}
+		// Found when asked, a change is tied to a segment only where
+		// one kind of segment makes it: the peer's FIN, from FIN_WAIT_2
+		// to TIME_WAIT.
+		asked := e.State.Asked && !(e.State.From == kernel.FinWait2 && e.State.To == kernel.TimeWait)
+		if fresh && !asked && causedBy(e.State, p.flags) {
 			// A copy: the trace's own event may be read meanwhile.
 			c := *e.State
 			c.Cause, c.CauseFlags, c.CauseElapsed = p.seq, p.flags, p.elapsed
 			e.State = &c
 		}
+		if closed, ok := tl.listenerClosed[e.Local]; ok && e.State.Side == "server" && !tl.accepted[k] &&
+			(e.State.From == kernel.Established || e.State.From == kernel.SynRecv) &&
+			(e.State.To == kernel.Close || e.State.To == kernel.Gone) && !closed.After(e.Time) && !strings.Contains(e.State.CauseFlags, "RST") {
+			// Never accepted, ended after its listener closed: the
+			// kernel reset it, as it does every connection left in
+			// a listener's queue when the listener closes.
+			c := *e.State
+			c.Reason = tracer.ReasonListenerClosed
+			e.State = &c
+		}
 		tl.lastChange[k] = e.Time
 	}
+	return later
+}
+
+// place puts e, a change cause returned for ready[i], in its place
+// among the events ready to print after i, or back among those held for
+// a later release when it comes at or after before.
+func (tl *Timeline) place(ready []tracer.Event, i int, e *tracer.Event, before time.Time) []tracer.Event {
+	tl.trace.Insert(e)
+	if !before.IsZero() && !e.Time.Before(before) {
+		tl.mu.Lock()
+		tl.held = append(tl.held, *e)
+		tl.mu.Unlock()
+		return ready
+	}
+	j := i + 1 + sort.Search(len(ready)-i-1, func(n int) bool { return ready[i+1+n].Time.After(e.Time) })
+	return slices.Insert(ready, j, *e)
 }
 
 // causedBy reports whether a segment with these flags is what makes the

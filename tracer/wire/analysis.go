@@ -1,0 +1,303 @@
+package wire
+
+import (
+	"strings"
+	"time"
+
+	"tcptour/tracer/capture"
+)
+
+// Analysis is what the sequence analysis makes of a TCP segment beyond
+// its flags, given the segments before it: a set of findings, each
+// named as Wireshark's TCP analysis names it (tcp.analysis.*), so that a
+// capture shows the same in tshark and here. The analysis follows
+// Wireshark's tcp_analyze_sequence_number: it works from the packets
+// alone, as a capture file does, and so says what the packets show, not
+// which of the sender's timers or algorithms was at work.
+type Analysis uint32
+
+// The findings, with Wireshark's names in the comments
+// (tcp.analysis.…).
+const (
+	// Retransmission: data (or a SYN or FIN) the sender had sent
+	// before (retransmission).
+	Retransmission Analysis = 1 << iota
+	// FastRetransmission: a retransmission of the byte two or more
+	// duplicate ACKs asked for, within 20 ms of the last of them
+	// (fast_retransmission).
+	FastRetransmission
+	// SpuriousRetransmission: data the receiver had already
+	// acknowledged, sent again (spurious_retransmission).
+	SpuriousRetransmission
+	// OutOfOrder: data numbered below what the sender had already
+	// sent, seen within a round trip of it: reordered, not resent
+	// (out_of_order).
+	OutOfOrder
+	// LostSegment: data numbered beyond what was seen of the sender so
+	// far: something before it was not captured (lost_segment,
+	// "previous segment not captured").
+	LostSegment
+	// AckedUnseen: an ACK of data the capture never saw
+	// (ack_lost_segment, "ACKed segment that wasn't captured").
+	AckedUnseen
+	// DuplicateAck: an ACK that repeats the sender's last one, with
+	// the same window and no data: the receiver is missing the byte it
+	// acknowledges (duplicate_ack).
+	DuplicateAck
+	// ZeroWindow: the sender advertises a window of 0: its receive
+	// buffer is full (zero_window).
+	ZeroWindow
+	// ZeroWindowProbe: a probe of the peer's zero window: the next
+	// byte alone (Wireshark's zero_window_probe), or, as Linux sends
+	// it, no data and a sequence number one below the next byte (which
+	// Wireshark calls a keep_alive).
+	ZeroWindowProbe
+	// ZeroWindowProbeAck: the answer to a zero-window probe
+	// (zero_window_probe_ack).
+	ZeroWindowProbeAck
+	// KeepAlive: no new data, numbered one below the next byte: a
+	// keepalive, or Linux's zero-window probe (keep_alive).
+	KeepAlive
+	// KeepAliveAck: the answer to a keep-alive (keep_alive_ack).
+	KeepAliveAck
+	// WindowUpdate: an ACK that only changes the window (window_update).
+	WindowUpdate
+	// WindowFull: data that fills the peer's window to its last byte
+	// (window_full).
+	WindowFull
+)
+
+var analysisNames = [...]string{
+	"retransmission", "fast-retransmission", "spurious-retransmission", "out-of-order",
+	"previous-segment-not-captured", "ack-of-unseen-segment", "duplicate-ack", "zero-window",
+	"zero-window-probe", "zero-window-probe-ack", "keep-alive", "keep-alive-ack",
+	"window-update", "window-full",
+}
+
+// Has reports whether all of the findings in b are in a.
+func (a Analysis) Has(b Analysis) bool { return a&b == b }
+
+// Names lists the findings by their names in the JSON output
+// (docs/trace-format.md): "retransmission", "duplicate-ack", … Wireshark
+// spells them with underscores (tcp.analysis.duplicate_ack); its
+// lost_segment is "previous-segment-not-captured" here, as its expert
+// info says, and its ack_lost_segment "ack-of-unseen-segment". Both
+// kinds of retransmission that have a kind (fast, spurious) are listed
+// with "retransmission" too.
+func (a Analysis) Names() []string {
+	var names []string
+	for i, n := range analysisNames {
+		if a&(1<<i) != 0 {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// String lists the names, space separated.
+func (a Analysis) String() string { return strings.Join(a.Names(), " ") }
+
+// firstRTTFallback is the out-of-order threshold before the handshake's
+// round trip is known: Wireshark's 3 ms.
+const firstRTTFallback = 3 * time.Millisecond
+
+// fastWindow is how soon after the last duplicate ACK a resend of the
+// byte they asked for counts as a fast retransmission: Wireshark's
+// 20 ms.
+const fastWindow = 20 * time.Millisecond
+
+// maxSent bounds the unacknowledged data segments a direction
+// remembers, for the time of each one's first transmission.
+const maxSent = 1024
+
+// flow is the sequence analysis's view of one direction of a
+// connection: what its sender has sent and acknowledged, as Wireshark's
+// tcp_analyze_seq_info keeps it. Sequence numbers are raw.
+type flow struct {
+	nextseq   uint32    // the sequence number after the highest byte sent (and SYN or FIN)
+	haveNext  bool      // nextseq is known
+	nextTime  time.Time // when nextseq last moved
+	maxToAck  uint32    // the end of the data seen without a gap: what the peer may acknowledge
+	haveMax   bool      //
+	lastack   uint32    // the acknowledgement number of its last segment with ACK
+	haveAck   bool      //
+	ackTime   time.Time // when it sent that ACK
+	window    int       // the window of its last segment, in bytes when the scale is known
+	haveWin   bool      //
+	synWin    bool      // that window was in its SYN or SYN-ACK (not scaled)
+	dupacks   int       // its duplicate ACKs in a row
+	lastFlags Analysis  // the findings of its last segment
+	sent      []sent    // its data segments not yet acknowledged, oldest first
+}
+
+// sent is a segment's worth of sequence numbers and when it was first
+// and last sent.
+type sent struct {
+	seq, end    uint32
+	first, last time.Time
+	copies      int
+}
+
+// verdict is what the analysis found of one segment, with the facts the
+// notes give as evidence.
+type verdict struct {
+	flags Analysis
+	// dupacks is this duplicate ACK's number in its run (1 for the
+	// first); for a fast retransmission, how many the peer had sent.
+	dupacks int
+	// For a retransmission: when those bytes were first sent and last
+	// sent before, and how many copies there had been (0 when the
+	// capture missed the first transmission).
+	first, last time.Time
+	copies      int
+}
+
+// analyze runs the sequence analysis on a segment of me's direction
+// (peer is the other one) that carries seglen bytes, and updates both
+// directions' state. win is its window in bytes (scaled when known),
+// scaled whether the connection's windows are scaled, firstRTT the
+// handshake's round trip (0 if unknown).
+func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, scaled bool, at time.Time, firstRTT time.Duration) verdict {
+	var v verdict
+	seq, ack, f := t.Seq, t.Ack, t.Flags
+	ctl := f.Has(capture.SYN) || f.Has(capture.FIN) || f.Has(capture.RST)
+	hasAck := f.Has(capture.ACK)
+
+	switch {
+	case seglen == 1 && me.haveNext && seq == me.nextseq && peer.haveWin && peer.window == 0 && !ctl:
+		// Wireshark's zero-window probe: the next byte alone.
+		v.flags |= ZeroWindowProbe
+	default:
+		if win == 0 && !ctl {
+			v.flags |= ZeroWindow
+		}
+		if me.haveNext && after(seq, me.nextseq) && !f.Has(capture.RST) {
+			v.flags |= LostSegment
+		}
+		if seglen <= 1 && !ctl && me.haveNext && seq == me.nextseq-1 {
+			v.flags |= KeepAlive
+			if seglen == 0 && peer.haveWin && peer.window == 0 {
+				// Linux probes a zero window so.
+				v.flags |= ZeroWindowProbe
+			}
+		}
+		sameAck := seglen == 0 && !ctl && hasAck && me.haveNext && seq == me.nextseq && me.haveAck && ack == me.lastack
+		if sameAck && win != 0 && me.haveWin && !me.synWin && win != me.window {
+			v.flags |= WindowUpdate
+		}
+		if seglen > 0 && !ctl && scaled && peer.haveAck && peer.haveWin && !peer.synWin && seq+uint32(seglen) == peer.lastack+uint32(peer.window) {
+			v.flags |= WindowFull
+		}
+		switch {
+		case sameAck && me.haveWin && win == me.window && peer.lastFlags&(KeepAlive|ZeroWindowProbe) != 0:
+			// The answer to a keep-alive, or to a zero-window probe;
+			// Linux's probe is both.
+			if peer.lastFlags.Has(KeepAlive) && win != 0 {
+				v.flags |= KeepAliveAck
+			}
+			if peer.lastFlags.Has(ZeroWindowProbe) && win == 0 {
+				v.flags |= ZeroWindowProbeAck
+			}
+		case sameAck && win != 0 && me.haveWin && win == me.window && !v.flags.Has(WindowUpdate) && !v.flags.Has(KeepAlive):
+			me.dupacks++
+			v.flags |= DuplicateAck
+			v.dupacks = me.dupacks
+		}
+	}
+	if !v.flags.Has(DuplicateAck) {
+		me.dupacks = 0
+	}
+	if hasAck && peer.haveMax && after(ack, peer.maxToAck) {
+		v.flags |= AckedUnseen
+		peer.maxToAck = peer.nextseq
+	}
+
+	// Data, a SYN or a FIN numbered below what was sent already: sent
+	// again, or out of order.
+	if (seglen > 0 || f.Has(capture.SYN) || f.Has(capture.FIN)) && !v.flags.Has(KeepAlive) && !v.flags.Has(ZeroWindowProbe) {
+		notAdvanced := me.haveNext && before(seq, me.nextseq)
+		threshold := firstRTT
+		if threshold == 0 {
+			threshold = firstRTTFallback
+		}
+		end := seq + uint32(seglen)
+		switch {
+		case notAdvanced && peer.dupacks >= 2 && peer.lastack == seq && at.Sub(peer.ackTime) < fastWindow:
+			v.flags |= Retransmission | FastRetransmission
+			v.dupacks = peer.dupacks
+		case notAdvanced && at.Sub(me.nextTime) < threshold && me.nextseq != end:
+			v.flags |= OutOfOrder
+		case seglen > 0 && peer.haveAck && !after(end, peer.lastack):
+			v.flags |= Retransmission | SpuriousRetransmission
+		case notAdvanced:
+			v.flags |= Retransmission
+		}
+		if v.flags.Has(Retransmission) {
+			v.first, v.last, v.copies = me.resent(seq, at)
+		}
+	}
+
+	// Remember, for the segments that follow.
+	next := seq + uint32(seglen)
+	if f.Has(capture.SYN) || f.Has(capture.FIN) {
+		next++
+	}
+	if !v.flags.Has(ZeroWindowProbe) {
+		if !me.haveNext || after(next, me.nextseq) {
+			if seglen > 0 || f.Has(capture.SYN) || f.Has(capture.FIN) {
+				me.record(seq, next, at)
+			}
+			me.nextseq, me.haveNext, me.nextTime = next, true, at
+		}
+		if !me.haveMax || seq == me.maxToAck {
+			me.maxToAck, me.haveMax = me.nextseq, true
+		}
+	}
+	if !f.Has(capture.RST) {
+		me.window, me.haveWin, me.synWin = win, true, f.Has(capture.SYN)
+		if hasAck {
+			me.lastack, me.haveAck, me.ackTime = ack, true, at
+			peer.acked(ack)
+		}
+	}
+	me.lastFlags = v.flags
+	return v
+}
+
+// record remembers data first sent at at.
+func (f *flow) record(seq, end uint32, at time.Time) {
+	if len(f.sent) >= maxSent {
+		f.sent = f.sent[1:]
+	}
+	f.sent = append(f.sent, sent{seq: seq, end: end, first: at, last: at, copies: 1})
+}
+
+// resent finds the segment holding seq, counts a copy more of it, and
+// returns when it was first and last sent and how many copies came
+// before this one; zeros when the capture did not see it.
+func (f *flow) resent(seq uint32, at time.Time) (first, last time.Time, copies int) {
+	for i := len(f.sent) - 1; i >= 0; i-- {
+		s := &f.sent[i]
+		if !before(seq, s.seq) && before(seq, s.end) {
+			first, last, copies = s.first, s.last, s.copies
+			s.last = at
+			s.copies++
+			return first, last, copies
+		}
+	}
+	return time.Time{}, time.Time{}, 0
+}
+
+// acked forgets the segments the peer's ack covers.
+func (f *flow) acked(ack uint32) {
+	n := 0
+	for n < len(f.sent) && !after(f.sent[n].end, ack) {
+		n++
+	}
+	if n > 0 {
+		f.sent = append(f.sent[:0], f.sent[n:]...)
+	}
+}
+
+// before reports whether sequence number a comes before b, modulo 2^32.
+func before(a, b uint32) bool { return int32(a-b) < 0 }

@@ -1,0 +1,325 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket/layers"
+
+	"tcptour/tracer/capture"
+)
+
+// sackOpt is a SACK option with blocks of raw sequence numbers [l, r).
+func sackOpt(blocks ...uint32) []layers.TCPOption {
+	data := make([]byte, 0, 4*len(blocks))
+	for _, b := range blocks {
+		data = binary.BigEndian.AppendUint32(data, b)
+	}
+	return []layers.TCPOption{
+		{OptionType: layers.TCPOptionKindNop, OptionLength: 1},
+		{OptionType: layers.TCPOptionKindNop, OptionLength: 1},
+		{OptionType: layers.TCPOptionKindSACK, OptionLength: uint8(2 + len(data)), OptionData: data},
+	}
+}
+
+// timed is a scenario's segment with the time since the one before it.
+type timed struct {
+	after time.Duration
+	seg
+	want Analysis // what the analysis must find
+}
+
+// data from the client: its n bytes at relative sequence number rel
+// (ISN 1000), acknowledging the server's SYN (ISN 7000).
+func cdata(rel uint32, n int) seg {
+	return seg{by: "a", flags: pshF | ackF, seq: 1000 + rel, ack: 7001, win: 512, n: n, from: "client", rseq: rel, rack: 1, rwin: 65536}
+}
+
+// sack is the server's ACK of the client's relative ack, with a window
+// of win<<7 bytes and SACK blocks of relative numbers.
+func sack(ack uint32, win uint16, blocks ...uint32) seg {
+	var raw []uint32
+	for _, b := range blocks {
+		raw = append(raw, 1000+b)
+	}
+	s := seg{by: "b", flags: ackF, seq: 7001, ack: 1000 + ack, win: win, from: "server", rseq: 1, rack: ack, rwin: int(win) << 7}
+	if len(raw) > 0 {
+		s.opts = sackOpt(raw...)
+	}
+	return s
+}
+
+func hs() []timed {
+	var t []timed
+	for _, s := range handshake(7) {
+		t = append(t, timed{seg: s})
+	}
+	return t
+}
+
+// analysisScenarios are the findings of loss, recovery and the window's
+// story, in segments built by hand as a capture at the sender (or at the
+// receiver) would hold them.
+var analysisScenarios = []struct {
+	name string
+	segs []timed
+	// notes: for segment i (1-based), phrases its note must hold
+	notes map[int][]string
+}{
+	{
+		name: "fast retransmission after three duplicate ACKs with SACK",
+		segs: append(hs(),
+			timed{seg: cdata(1, 100)},
+			timed{seg: cdata(101, 100)}, // lost after the capture point
+			timed{seg: cdata(201, 100)},
+			timed{seg: cdata(301, 100)},
+			timed{seg: cdata(401, 100)},
+			timed{after: 10 * time.Millisecond, seg: sack(101, 512)},
+			timed{seg: sack(101, 512, 201, 301), want: DuplicateAck},
+			timed{seg: sack(101, 512, 201, 401), want: DuplicateAck},
+			timed{seg: sack(101, 512, 201, 501), want: DuplicateAck},
+			timed{after: time.Millisecond, seg: cdata(101, 100), want: Retransmission | FastRetransmission},
+			timed{after: 10 * time.Millisecond, seg: sack(501, 512)},
+		),
+		notes: map[int][]string{
+			10: {"A duplicate ACK (number 1 in a row)", "byte 101 of the client's stream", "SACK", "201 to 300"},
+			12: {"number 3 in a row", "201 to 500"},
+			13: {"sends bytes 101 to 200 of its stream again", "after 3 duplicate ACKs", "fast retransmission"},
+		},
+	},
+	{
+		name: "retransmission after a silence, then a spurious one",
+		segs: append(hs(),
+			timed{seg: cdata(1, 100)},
+			timed{after: 206 * time.Millisecond, seg: cdata(1, 100), want: Retransmission},
+			timed{after: 5 * time.Millisecond, seg: sack(101, 512)},
+			timed{after: 5 * time.Millisecond, seg: cdata(1, 100), want: Retransmission | SpuriousRetransmission},
+		),
+		notes: map[int][]string{
+			5: {"sends bytes 1 to 100 of its stream again, 206.000 ms after the first copy", "no ACK of them in between"},
+			7: {"had already acknowledged them (ack 101)", "spurious"},
+		},
+	},
+	{
+		name: "a gap, then the missing segment out of order (a capture at the receiver)",
+		segs: append(hs(),
+			timed{seg: cdata(1, 100)},
+			timed{after: 50 * time.Microsecond, seg: cdata(201, 100), want: LostSegment},
+			timed{seg: cdata(101, 100), want: OutOfOrder},
+		),
+		notes: map[int][]string{
+			5: {"The 100 bytes before them (from byte 101) were not seen in this capture"},
+			6: {"out of order"},
+		},
+	},
+	{
+		name: "keep-alive and its answer",
+		segs: append(hs(),
+			timed{seg: cdata(1, 10)},
+			timed{seg: sack(11, 512)},
+			timed{after: time.Second, seg: seg{by: "a", flags: ackF, seq: 1010, ack: 7001, win: 512, from: "client", rseq: 10, rack: 1, rwin: 65536}, want: KeepAlive},
+			timed{seg: sack(11, 512), want: KeepAliveAck},
+		),
+		notes: map[int][]string{
+			6: {"keep-alive", "seq 10"},
+			7: {"answers the keep-alive"},
+		},
+	},
+	{
+		name: "zero window, Linux's probe and its answer, a window update",
+		segs: append(hs(),
+			timed{seg: cdata(1, 100)},
+			timed{seg: sack(101, 0), want: ZeroWindow},
+			timed{after: 200 * time.Millisecond, seg: seg{by: "a", flags: ackF, seq: 1100, ack: 7001, win: 512, from: "client", rseq: 100, rack: 1, rwin: 65536}, want: KeepAlive | ZeroWindowProbe},
+			timed{seg: sack(101, 0), want: ZeroWindow | ZeroWindowProbeAck},
+			timed{after: 100 * time.Millisecond, seg: sack(101, 64), want: WindowUpdate},
+		),
+		notes: map[int][]string{
+			5: {"Window 0"},
+			6: {"zero-window probe", "one below its next byte", "tcp_invalid_ratelimit"},
+			7: {"answers the client's zero-window probe"},
+			8: {"A window update: the window opens again (8192 bytes)"},
+		},
+	},
+	{
+		name: "data that fills the window",
+		segs: append(hs(),
+			timed{seg: cdata(1, 100)},
+			timed{seg: sack(101, 2)}, // 256 bytes from byte 101
+			timed{seg: cdata(101, 256), want: WindowFull},
+		),
+		notes: map[int][]string{
+			6: {"fills the server's window to its last byte"},
+		},
+	},
+	{
+		name: "FIN sent again, and the SYN",
+		segs: []timed{
+			{seg: handshake(7)[0]},
+			{after: 1006 * time.Millisecond, seg: handshake(7)[0], want: Retransmission},
+			{seg: handshake(7)[1]},
+			{seg: handshake(7)[2]},
+			{seg: seg{by: "a", flags: finF | ackF, seq: 1001, ack: 7001, win: 512, from: "client", rseq: 1, rack: 1, rwin: 65536}},
+			{after: 208 * time.Millisecond, seg: seg{by: "a", flags: finF | ackF, seq: 1001, ack: 7001, win: 512, from: "client", rseq: 1, rack: 1, rwin: 65536}, want: Retransmission},
+		},
+		notes: map[int][]string{
+			2: {"sends its SYN again", "1.006 s after the last copy"},
+			6: {"sends its FIN again", "208.000 ms after the last copy", "no ACK of it had come back"},
+		},
+	},
+}
+
+// scenarioPackets builds a scenario's capture, each segment the given
+// time after the one before (a microsecond at least).
+func scenarioPackets(t *testing.T, segs []timed) []capture.Packet {
+	plain := make([]seg, len(segs))
+	for i, s := range segs {
+		plain[i] = s.seg
+	}
+	ps := packets(t, 40000, 5000, plain)
+	at := ps[0].Time
+	for i := range ps {
+		at = at.Add(max(segs[i].after, time.Microsecond))
+		ps[i].Time, ps[i].Info.Timestamp = at, at
+	}
+	return ps
+}
+
+// TestAnalysis checks the findings and the notes of each scenario, and,
+// where tshark is installed, that tshark's analysis marks the same
+// segments the same way.
+func TestAnalysis(t *testing.T) {
+	tshark, _ := exec.LookPath("tshark")
+	for _, sc := range analysisScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			ps := scenarioPackets(t, sc.segs)
+			a := NewAnnotator()
+			got := make([]Analysis, len(ps))
+			for i, p := range ps {
+				d, err := capture.Decode(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e := a.Event(d)
+				for _, n := range e.Packet.Analysis {
+					got[i] |= Analysis(1) << slices.Index(analysisNames[:], n)
+				}
+				if got[i] != sc.segs[i].want {
+					t.Errorf("segment %d: %q, want %q", i+1, got[i], sc.segs[i].want)
+				}
+				for _, w := range sc.notes[i+1] {
+					if !strings.Contains(e.Note, w) {
+						t.Errorf("segment %d: note lacks %q:\n%s", i+1, w, e.Note)
+					}
+				}
+			}
+			if tshark == "" {
+				t.Log("tshark is not installed: the findings were not compared with its analysis")
+				return
+			}
+			path := filepath.Join(t.TempDir(), "scenario.pcapng")
+			w, err := capture.NewFileWriter(path, layers.LinkTypeEthernet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range ps {
+				if err := w.Write(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			theirs := tsharkAnalysis(t, tshark, path, len(ps))
+			for i := range ps {
+				// tshark has no finding for Linux's kind of zero-window
+				// probe (a keep-alive to it) nor for its answer.
+				ours := got[i] &^ (ZeroWindowProbe | ZeroWindowProbeAck)
+				if theirs[i] != ours {
+					t.Errorf("segment %d: tshark finds %q, we %q", i+1, theirs[i], got[i])
+				}
+			}
+		})
+	}
+}
+
+// tsharkFields are tshark's analysis fields, in the order of the
+// Analysis bits.
+var tsharkFields = []string{
+	"tcp.analysis.retransmission", "tcp.analysis.fast_retransmission", "tcp.analysis.spurious_retransmission",
+	"tcp.analysis.out_of_order", "tcp.analysis.lost_segment", "tcp.analysis.ack_lost_segment",
+	"tcp.analysis.duplicate_ack", "tcp.analysis.zero_window", "tcp.analysis.zero_window_probe",
+	"tcp.analysis.zero_window_probe_ack", "tcp.analysis.keep_alive", "tcp.analysis.keep_alive_ack",
+	"tcp.analysis.window_update", "tcp.analysis.window_full",
+}
+
+// tsharkAnalysis reads tshark's analysis of each frame of a capture.
+func tsharkAnalysis(t *testing.T, tshark, path string, n int) []Analysis {
+	t.Helper()
+	args := []string{"-r", path, "-T", "fields", "-E", "separator=,", "-E", "occurrence=f", "-e", "frame.number"}
+	for _, f := range tsharkFields {
+		args = append(args, "-e", f)
+	}
+	cmd := exec.Command(tshark, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	lines, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tshark: %v\n%s", err, stderr.String())
+	}
+	out := make([]Analysis, n)
+	for _, l := range strings.Split(strings.TrimSpace(string(lines)), "\n") {
+		cols := strings.Split(l, ",")
+		i, err := strconv.Atoi(cols[0])
+		if err != nil || i < 1 || i > n || len(cols) != 1+len(tsharkFields) {
+			t.Fatalf("tshark printed %q", l)
+		}
+		for bit, c := range cols[1:] {
+			if c != "" {
+				out[i-1] |= 1 << bit
+			}
+		}
+		// tshark marks a fast or a spurious retransmission as a
+		// retransmission too, or not, by version; we do.
+		if out[i-1].Has(FastRetransmission) || out[i-1].Has(SpuriousRetransmission) {
+			out[i-1] |= Retransmission
+		}
+	}
+	return out
+}
+
+// TestAnalysisOfFiles compares the analysis of every capture in
+// tracer/inspect/testdata with tshark's, segment by segment.
+func TestAnalysisOfFiles(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark is not installed: nothing to compare the analysis with")
+	}
+	files, _ := filepath.Glob("../inspect/testdata/*.pcap*")
+	if len(files) == 0 {
+		t.Fatal("no captures in ../inspect/testdata")
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			ds := readPackets(t, path)
+			theirs := tsharkAnalysis(t, tshark, path, len(ds))
+			a := NewAnnotator()
+			for i, d := range ds {
+				var ours Analysis
+				for _, n := range a.Event(d).Packet.Analysis {
+					ours |= Analysis(1) << slices.Index(analysisNames[:], n)
+				}
+				if ours &^= ZeroWindowProbe | ZeroWindowProbeAck; ours != theirs[i] {
+					t.Errorf("packet %d: tshark finds %q, we %q", i+1, theirs[i], ours)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,300 @@
+package wire
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"tcptour/tracer"
+	"tcptour/tracer/capture"
+)
+
+// noteCtx is one TCP segment with what the annotator knew before it, for
+// its note. Each note says what the packets show; a cause that only the
+// sender's kernel knows (which timer resent a segment) is not claimed.
+type noteCtx struct {
+	c         *conn
+	me, peer  *side // the sender's direction and the receiver's
+	from, to  string
+	p         *tracer.Packet
+	t         *capture.TCPSegment
+	at        time.Time
+	v         verdict
+	prevNext  uint32 // the sender's next sequence number before this segment (raw)
+	haveNext  bool   //
+	myWin     int    // the window the sender advertised last, before this segment
+	myAck     uint32 // the acknowledgement number it sent last (raw)
+	myWinOK   bool   // myWin is known and in bytes
+	peerWin   int    // the window the receiver advertised last
+	peerWinOK bool   //
+	notes     []string
+}
+
+func (n *noteCtx) add(format string, args ...any) {
+	n.notes = append(n.notes, fmt.Sprintf(format, args...))
+}
+
+// note explains the segment: its control flags, its FIN, its data, what
+// it acknowledges, and its window.
+func (n *noteCtx) note() string {
+	n.control()
+	n.fin()
+	n.data()
+	n.ack()
+	n.window()
+	return strings.Join(n.notes, " ")
+}
+
+// control explains RST, SYN and SYN-ACK.
+func (n *noteCtx) control() {
+	f, from := n.t.Flags, n.from
+	switch {
+	case f.Has(capture.RST):
+		if n.c.synOnly && from == "server" {
+			n.add("The server's kernel answers the SYN with RST: nothing listens on %s, so the connection is refused (ECONNREFUSED).", n.p.Src)
+			return
+		}
+		n.add("The %s's kernel sends RST: the connection is torn down at once, without the FIN exchange, and whatever the %s's kernel still held for it, unsent or unread, is thrown away.", from, from)
+		n.resetEffect()
+	case f.Has(capture.SYN) && !f.Has(capture.ACK):
+		n.c.synOnly = true
+		if n.v.flags.Has(Retransmission) {
+			n.add("The client's kernel sends its SYN again, with the same initial sequence number%s: no SYN-ACK had come back. "+
+				"(Linux waits 1 s for the first answer and longer for each next one; with no deadline, connect gives up after net.ipv4.tcp_syn_retries tries, about two minutes, with ETIMEDOUT.)", n.since(" ", n.v.last))
+			return
+		}
+		n.add("The client's kernel sends SYN: it asks to open a connection and proposes its initial sequence number (shown as 0: numbers here are relative, as Wireshark shows them).")
+		if n.p.Options != "" {
+			n.add("Its options: %s.", describeOptions(n.t.Options))
+		}
+	case f.Has(capture.SYN | capture.ACK):
+		n.c.synOnly, n.c.sawSynAck = false, true
+		if n.v.flags.Has(Retransmission) {
+			n.add("The server's kernel sends its SYN-ACK again, with the same initial sequence number%s: the client's ACK of it had not arrived.", n.since(" ", n.v.last))
+			return
+		}
+		n.add("The server's kernel answers SYN-ACK: it acknowledges the SYN (ack %d) and sends its own initial sequence number. No program took part: the listening socket's kernel answers by itself.", n.p.Ack)
+		if n.p.Options != "" {
+			n.add("Its options: %s.", describeOptions(n.t.Options))
+		}
+	}
+}
+
+// resetEffect says what a RST does to its receiver, by what the packets
+// say of the receiver's state.
+func (n *noteCtx) resetEffect() {
+	to, from := n.to, n.from
+	switch {
+	case n.peer.sentFIN:
+		n.add("The %s had already sent its FIN: if its program still holds the socket, its next Read fails with ECONNRESET; if not, no program hears of this RST, and the %s's kernel simply drops the connection.", to, to)
+	case n.me.sentFIN:
+		n.add("The %s had already received the %s's FIN: its Read returns io.EOF, as it would have, and a Write fails with EPIPE (broken pipe).", to, from)
+	default:
+		n.add("The %s's kernel drops the connection too: its program's next Read returns any data that had already arrived, then fails with ECONNRESET (connection reset by peer), and a Write fails with ECONNRESET or EPIPE.", to)
+	}
+}
+
+// fin explains a FIN: the first, or one sent again.
+func (n *noteCtx) fin() {
+	me, peer, p := n.me, n.peer, n.p
+	if !n.t.Flags.Has(capture.FIN) {
+		return
+	}
+	if me.sentFIN && p.Seq+uint32(p.Len) == me.finSeq {
+		when := n.since(", ", me.finTime)
+		if !me.finAcked {
+			n.add("The %s's kernel sends its FIN again, with the same sequence number%s: no ACK of it had come back.", n.from, when)
+		} else {
+			n.add("The %s's kernel sends its FIN again, with the same sequence number%s, though the %s's ACK of it was captured: that ACK did not reach it, or crossed this FIN.", n.from, when, n.to)
+		}
+		return
+	}
+	if me.sentFIN {
+		return
+	}
+	me.firstFIN = !peer.sentFIN
+	me.finSeq = p.Seq + uint32(p.Len)
+	if peer.sentFIN {
+		n.add("The %s's kernel sends its FIN too: it has nothing more to send either.", n.from)
+	} else {
+		n.add("The %s's kernel sends FIN: the %s will send no more data (its program called Close or CloseWrite, or exited). The FIN takes one sequence number.", n.from, n.from)
+	}
+	me.sentFIN = true
+}
+
+// data explains the bytes a segment carries: new ones, ones sent again,
+// ones out of order.
+func (n *noteCtx) data() {
+	p, f, v := n.p, n.t.Flags, n.v.flags
+	if p.Len == 0 || f.Has(capture.SYN) {
+		return
+	}
+	first, last := p.Seq, p.Seq+uint32(p.Len)-1
+	bytes := fmt.Sprintf("bytes %d to %d", first, last)
+	if p.Len == 1 {
+		bytes = fmt.Sprintf("byte %d", first)
+	}
+	switch {
+	case v.Has(ZeroWindowProbe):
+		n.add("The %s's kernel sends a zero-window probe: the %s's window is 0, so it sends just its next byte (byte %d of its stream) to learn whether the window has opened. %s",
+			n.from, n.to, first, n.probeAnswer())
+		return
+	case v.Has(SpuriousRetransmission):
+		n.add("The %s's kernel sends %s of its stream again%s, though the %s had already acknowledged them (ack %d): this copy was not needed (a spurious retransmission).",
+			n.from, bytes, n.resendWhen(), n.to, n.peer.lastack-n.me.isn)
+	case v.Has(FastRetransmission):
+		n.add("The %s's kernel sends %s of its stream again%s, right after %d duplicate ACKs from the %s, each asking for byte %d: a fast retransmission, on the duplicate ACKs' word rather than after a timeout.",
+			n.from, bytes, n.resendWhen(), n.v.dupacks, n.to, first)
+	case v.Has(Retransmission):
+		n.add("The %s's kernel sends %s of its stream again%s, with no ACK of them in between: a retransmission.", n.from, bytes, n.resendWhen())
+	case v.Has(OutOfOrder):
+		n.add("The %s's kernel sends %s of its stream, numbered below bytes already seen from it, less than a round trip after them: they arrive out of order.", n.from, bytes)
+	default:
+		s := fmt.Sprintf("The %s's kernel sends %d bytes of data (%s of its stream)", n.from, p.Len, bytes)
+		if p.Len == 1 {
+			s = fmt.Sprintf("The %s's kernel sends 1 byte of data (%s of its stream)", n.from, bytes)
+		}
+		if f.Has(capture.PSH) {
+			s += "; PSH marks the last segment of what it had to send for now (the receiver hands data to its program with or without it)"
+		}
+		n.add("%s.", s)
+	}
+	if v.Has(LostSegment) && n.haveNext {
+		gap := n.t.Seq - n.prevNext
+		n.add("The %d bytes before them (from byte %d) were not seen in this capture: lost before the point of capture, or not captured.", gap, n.prevNext-n.me.isn)
+	}
+	if v.Has(WindowFull) {
+		n.add("This fills the %s's window to its last byte: the %s may send no more until an ACK from the %s opens the window further.", n.to, n.from, n.to)
+	}
+}
+
+// resendWhen says when the bytes sent again were sent before, as far as
+// the capture saw them.
+func (n *noteCtx) resendWhen() string {
+	switch v := n.v; {
+	case v.copies == 0:
+		return " (the capture did not see them sent before)"
+	case v.copies == 1:
+		return ", " + tracer.FormatDuration(n.at.Sub(v.first)) + " after the first copy"
+	default:
+		return fmt.Sprintf(", %s after the last copy (copy %d, the first %s ago)", tracer.FormatDuration(n.at.Sub(v.last)), v.copies+1, tracer.FormatDuration(n.at.Sub(v.first)))
+	}
+}
+
+// since returns sep and how long before this segment t was, or "" when
+// t is unknown.
+func (n *noteCtx) since(sep string, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return sep + tracer.FormatDuration(n.at.Sub(t)) + " after the last copy"
+}
+
+// probeAnswer says how a zero-window probe is answered.
+func (n *noteCtx) probeAnswer() string {
+	return fmt.Sprintf("The %s's kernel answers with an ACK that carries its window, "+
+		"but Linux answers a segment outside the window at most once per net.ipv4.tcp_invalid_ratelimit (500 ms), so a probe may go unanswered.", n.to)
+}
+
+// ack explains what an ACK acknowledges: the handshake's last ACK, a
+// FIN, a probe's answer, a duplicate.
+func (n *noteCtx) ack() {
+	c, me, peer, p, f, v := n.c, n.me, n.peer, n.p, n.t.Flags, n.v.flags
+	if !f.Has(capture.ACK) || f.Has(capture.SYN) || f.Has(capture.RST) {
+		return
+	}
+	switch {
+	case !c.established && c.sawSynAck && p.Ack == 1 && p.Seq == 1 && n.from == "client":
+		c.established = true
+		if !c.synTime.IsZero() {
+			c.firstRTT = n.at.Sub(c.synTime)
+		}
+		if p.Len == 0 && !f.Has(capture.FIN) {
+			n.add("The client's ACK of the SYN-ACK completes the three-way handshake: both kernels now hold an established connection, whether or not the server program has called Accept.")
+		}
+	case peer.sentFIN && !peer.finAcked && p.Ack == peer.finSeq+1:
+		peer.finAcked = true
+		if len(n.notes) == 0 {
+			n.add("The %s's kernel acknowledges the %s's FIN (ack %d).", n.from, n.to, p.Ack)
+		} else {
+			n.add("It also acknowledges the %s's FIN (ack %d).", n.to, p.Ack)
+		}
+		if me.sentFIN && me.finAcked {
+			who := n.from
+			if !me.firstFIN {
+				who = n.to
+			}
+			n.add("Both FINs are now acknowledged. The %s sent the first FIN, so its socket stays in TIME_WAIT for a while (60 s on Linux), so that a late segment of this connection cannot be taken for part of a new one with the same five-tuple.", who)
+		}
+	case v.Has(ZeroWindowProbe) && p.Len == 0:
+		n.add("The %s's kernel sends a zero-window probe: the %s's window is 0, so instead of data it sends a segment numbered one below its next byte (seq %d), which asks the %s's kernel for an ACK with its current window. %s "+
+			"Linux sends probes on a timer that starts at the retransmission timeout and doubles each time, for as long as the window stays shut. "+
+			"Wireshark calls this segment a Keep-Alive, since a keepalive looks the same.", n.from, n.to, p.Seq, n.to, n.probeAnswer())
+	case v.Has(ZeroWindowProbeAck):
+		n.add("The %s's kernel answers the %s's zero-window probe with an ACK (ack %d) that carries its window.", n.from, n.to, p.Ack)
+	case v.Has(KeepAlive):
+		n.add("The %s's kernel sends a keep-alive: no new data, numbered one below its next byte (seq %d), to learn whether the %s still holds the connection: its kernel answers with an ACK, or with RST if it no longer knows the connection.", n.from, p.Seq, n.to)
+	case v.Has(KeepAliveAck):
+		n.add("The %s's kernel answers the keep-alive with an ACK (ack %d): it still holds the connection.", n.from, p.Ack)
+	case v.Has(DuplicateAck):
+		n.add("A duplicate ACK (number %d in a row): the %s's kernel acknowledges byte %d again, with no data and the same window: byte %d of the %s's stream, the next it expects, has not arrived.",
+			n.v.dupacks, n.from, p.Ack-1, p.Ack, n.to)
+	case p.Len == 0 && !f.Has(capture.FIN):
+		n.add("The %s's kernel acknowledges everything up to byte %d of the %s's stream (ack %d); no data in this segment.", n.from, p.Ack-1, n.to, p.Ack)
+	}
+	if blocks := n.t.Options.SACK; len(blocks) > 0 {
+		var s []string
+		for _, b := range blocks {
+			s = append(s, fmt.Sprintf("%d to %d", b.Left-peer.isn, b.Right-peer.isn-1))
+		}
+		n.add("Its SACK option says which later bytes of the %s's stream it holds already: %s, so that only what is missing need be sent again.", n.to, strings.Join(s, ", "))
+	}
+	if v.Has(AckedUnseen) {
+		n.add("It acknowledges bytes of the %s's stream that this capture never saw sent.", n.to)
+	}
+}
+
+// window explains the window a segment advertises, against the one its
+// sender advertised before.
+func (n *noteCtx) window() {
+	p, f, v := n.p, n.t.Flags, n.v.flags
+	if f.Has(capture.RST) {
+		return
+	}
+	switch {
+	case p.Window == 0:
+		n.add("Window 0: the %s's receive buffer is full, so the %s must stop sending until the window opens.", n.from, n.to)
+	case !n.myWinOK || p.Len > 0 || f.Has(capture.SYN) || f.Has(capture.FIN):
+	case p.Window > n.myWin && n.myWin == 0:
+		n.add("A window update: the window opens again (%d bytes): the %s's receive buffer has room again (its program read from it, or the kernel gave the buffer more memory), so the %s may send again.", p.Window, n.from, n.to)
+	case p.Window > n.myWin && v.Has(WindowUpdate):
+		n.add("A window update: the window grows from %d to %d bytes with nothing new acknowledged: the %s's receive buffer has more room (its program read from it, or the kernel gave the buffer more memory).", n.myWin, p.Window, n.from)
+	case p.Window < n.myWin:
+		edge, prev := p.RawAck+uint32(p.Window), n.myAck+uint32(n.myWin)
+		s := fmt.Sprintf("The %s advertises a smaller window than in its last segment (%d bytes, down from %d): data it received waits in its receive buffer for its program to read.", n.from, p.Window, n.myWin)
+		if before(edge, prev) {
+			s += fmt.Sprintf(" Its right edge (ack + window) moved back, from byte %d to %d: the %s takes back room it had offered, which RFC 9293 asks a receiver not to do.", prev-n.peer.isn, edge-n.peer.isn, n.from)
+		} else {
+			s += " The right edge (ack + window) did not move back: the bytes acknowledged used up the room, and no room offered was taken back."
+		}
+		n.add("%s", s)
+	}
+}
+
+// describeOptions explains SYN options in words.
+func describeOptions(o capture.TCPOptions) string {
+	var s []string
+	if o.MSS != 0 {
+		s = append(s, fmt.Sprintf("the largest segment its sender can receive, %d bytes of payload (MSS)", o.MSS))
+	}
+	if o.HasWindowScale {
+		s = append(s, fmt.Sprintf("window values scaled by 2^%d (window scale)", o.WindowScale))
+	}
+	if o.SACKPermitted {
+		s = append(s, "selective acknowledgements allowed (SACK)")
+	}
+	if o.HasTimestamps {
+		s = append(s, "timestamps on every segment, to measure round trips")
+	}
+	return strings.Join(s, "; ")
+}
