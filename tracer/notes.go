@@ -279,8 +279,8 @@ func errorNote(op string, err error) string {
 		return "No new socket could be opened: " + limit + "."
 	case op == "connect" && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)):
 		return "No SYN-ACK came back before the dial's deadline, so Dial gave up (a timeout; net.Error's Timeout() is true). " +
-			"Until then the client's kernel resends an unanswered SYN, after 1 s and then at growing intervals. " +
-			"With no deadline (net.Dialer's default) Linux itself gives up after about two minutes (net.ipv4.tcp_syn_retries) with ETIMEDOUT."
+			"Until then the client's kernel resends an unanswered SYN, the first time after 1 s. " +
+			"With no deadline (net.Dialer's default), Linux itself gives up when its retries run out (net.ipv4.tcp_syn_retries; the capture shows their times), and connect fails with ETIMEDOUT."
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return "The deadline passed before the operation finished (a timeout)."
 	case errors.Is(err, syscall.ETIMEDOUT):

@@ -60,7 +60,7 @@ func (n *noteCtx) control() {
 		n.c.synOnly = true
 		if n.v.flags.Has(Retransmission) {
 			n.add("The client's kernel sends its SYN again, with the same initial sequence number%s: no SYN-ACK had come back. "+
-				"(Linux waits 1 s for the first answer and longer for each next one; with no deadline, connect gives up after net.ipv4.tcp_syn_retries tries, about two minutes, with ETIMEDOUT.)", n.since(" ", n.v.last))
+				"(Linux waits 1 s for a SYN's first answer; net.ipv4.tcp_syn_retries says how often it tries again, and, on recent kernels, tcp_syn_linear_timeouts how many of the waits stay at 1 s before they double. With no deadline, connect fails with ETIMEDOUT when the tries run out.)", n.since(" ", n.v.last))
 			return
 		}
 		n.add("The client's kernel sends SYN: it asks to open a connection and proposes its initial sequence number (shown as 0: numbers here are relative, as Wireshark shows them).")

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +41,7 @@ import (
 	"tcptour/lessons/internal/lesson"
 	"tcptour/tracer"
 	"tcptour/tracer/capture"
+	"tcptour/tracer/kernel"
 )
 
 // Result is what a lesson printed in one test run.
@@ -288,6 +290,7 @@ func RunCapture(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error) []t
 		events = append(events, e)
 	}
 	slices.SortStableFunc(events, func(a, b tracer.Event) int { return a.Time.Compare(b.Time) })
+	StatesFollowPackets(t, events)
 	saved, err := capture.ReadFile(pcap)
 	if err != nil {
 		t.Fatal(err)
@@ -310,6 +313,41 @@ func RunCapture(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error) []t
 		t.Log("tshark not installed: the file was checked with gopacket's reader only")
 	}
 	return events
+}
+
+// StatesFollowPackets checks that no change of state is shown before the
+// segment that makes it: a socket enters CLOSE_WAIT, CLOSING or TIME_WAIT
+// only after its peer's FIN arrived, FIN_WAIT_2 (unless kept by the
+// kernel after its program let go) only after the ACK of its own FIN
+// was sent, and none of them before the socket's own FIN for TIME_WAIT.
+// events are in time order.
+func StatesFollowPackets(t *testing.T, events []tracer.Event) {
+	t.Helper()
+	type sock = [2]netip.AddrPort
+	finIn := map[sock]bool{}  // the socket received its peer's FIN
+	finOut := map[sock]bool{} // the socket sent its FIN
+	for _, e := range events {
+		if p := e.Packet; p != nil && p.Proto == "tcp" && strings.Contains(p.Flags, "FIN") {
+			finIn[sock{p.Dst, p.Src}] = true
+			finOut[sock{p.Src, p.Dst}] = true
+			continue
+		}
+		c := e.State
+		if e.Phase != tracer.PhaseState || c == nil || !e.Remote.IsValid() {
+			continue
+		}
+		k := sock{e.Local, e.Remote}
+		switch c.To {
+		case kernel.CloseWait, kernel.Closing:
+			if !finIn[k] {
+				t.Errorf("%s %s → %s at +%v, before the peer's FIN arrived", c.Side, c.From, c.To, e.Elapsed)
+			}
+		case kernel.TimeWait:
+			if !finIn[k] || !finOut[k] {
+				t.Errorf("%s %s → %s at +%v, before both FINs were on the wire", c.Side, c.From, c.To, e.Elapsed)
+			}
+		}
+	}
 }
 
 // RunUnprivileged builds the lesson in the current directory and, when
