@@ -515,3 +515,40 @@ func TestStatesListenTwice(t *testing.T) {
 		t.Errorf("%d changes to LISTEN for two listens, want 2", n)
 	}
 }
+
+// A connection that ends in its listener's queue, never accepted, after
+// the listener closed, is said to be reset for that; one the program
+// accepted is not.
+func TestTimelineListenerClosedReason(t *testing.T) {
+	tl, out := jsonTimeline(t, ModeOff)
+	server := netip.MustParseAddrPort("127.0.0.1:6969")
+	queued := netip.MustParseAddrPort("127.0.0.1:40000")
+	accepted := netip.MustParseAddrPort("127.0.0.1:40001")
+	t0 := time.Now()
+	at := func(us int) time.Time { return t0.Add(time.Duration(us) * time.Microsecond) }
+	tr := tl.Trace()
+	tr.Add(tracer.Event{Time: at(1), Actor: "server", Phase: tracer.PhaseAccept, Proto: "tcp", Local: server, Remote: accepted})
+	tr.Add(tracer.Event{Time: at(2), Actor: "server", Phase: tracer.PhaseClose, Proto: "tcp", Local: server})
+	for i, client := range []netip.AddrPort{queued, accepted} {
+		tr.Add(tracer.Event{Time: at(3 + i), Actor: "kernel", Phase: tracer.PhaseState, Proto: "tcp", Local: server, Remote: client,
+			State: &tracer.StateChange{Side: "server", From: kernel.CloseWait, To: kernel.Close}})
+	}
+	if _, _, err := tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range printed(t, out) {
+		if e.Phase != tracer.PhaseState || e.State.Side != "server" || !e.Remote.IsValid() {
+			continue
+		}
+		want := ""
+		if e.Remote == queued {
+			want = tracer.ReasonListenerClosed
+		}
+		if e.State.Reason != want {
+			t.Errorf("%v: reason %q, want %q", e.Remote, e.State.Reason, want)
+		}
+		if want != "" && !strings.Contains(e.Note, "accept queue, never accepted") {
+			t.Errorf("note: %s", e.Note)
+		}
+	}
+}

@@ -366,8 +366,7 @@ func (tl *Timeline) cause(e *tracer.Event) (later *tracer.Event) {
 			c.Cause, c.CauseFlags, c.CauseElapsed = p.seq, p.flags, p.elapsed
 			e.State = &c
 		}
-		if closed, ok := tl.listenerClosed[e.Local]; ok && e.State.Side == "server" && !tl.accepted[k] &&
-			(e.State.From == kernel.Established || e.State.From == kernel.SynRecv) &&
+		if closed, ok := tl.listenerClosed[e.Local]; ok && e.State.Side == "server" && !tl.accepted[k] && e.State.From != kernel.Listen &&
 			(e.State.To == kernel.Close || e.State.To == kernel.Gone) && !closed.After(e.Time) && !strings.Contains(e.State.CauseFlags, "RST") {
 			// Never accepted, ended after its listener closed: the
 			// kernel reset it, as it does every connection left in
