@@ -37,6 +37,7 @@
 //	grep="re"    only the events whose first line matches (a step's heading stays)
 //	notes=off    events without their notes (kernel: lines stay)
 //	lines="re"   only the lines matching
+//	head=N       only the first N lines
 package main
 
 import (
@@ -290,7 +291,7 @@ func parseSpec(s string) (spec, error) {
 	return sp, nil
 }
 
-var knownAttrs = []string{"cmd", "file", "step", "section", "ladder", "captured", "from", "until", "grep", "notes", "lines"}
+var knownAttrs = []string{"cmd", "file", "step", "section", "ladder", "captured", "from", "until", "grep", "notes", "lines", "head"}
 
 // apply cuts the excerpt out of a command's output.
 func (s spec) apply(out string) (string, error) {
@@ -325,6 +326,12 @@ func (s spec) apply(out string) (string, error) {
 			if a.val == "off" {
 				ls = withoutNotes(ls)
 			}
+		case "head":
+			n, aerr := strconv.Atoi(a.val)
+			if aerr != nil || n < 1 {
+				return "", fmt.Errorf("head=%q: want a count of lines", a.val)
+			}
+			ls = ls[:min(n, len(ls))]
 		}
 		if err != nil {
 			return "", err

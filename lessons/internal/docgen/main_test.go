@@ -49,6 +49,7 @@ func TestApply(t *testing.T) {
 		{`cmd="x" captured`, "Captured 18 packets on lo (the kernel counted 18, dropped 0).\n"},
 		{`cmd="x" section=Recap`, "Recap\n  • One point.\n"},
 		{`cmd="x" lines="^Step "`, "Step 1 of 2 · Listen\nStep 2 of 2 · Talk\n"},
+		{`cmd="x" lines="^Step " head=1`, "Step 1 of 2 · Listen\n"},
 	} {
 		sp, err := parseSpec(tc.marker)
 		if err != nil {
