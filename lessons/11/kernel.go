@@ -132,10 +132,11 @@ func (k *kernelView) program(side, who string, ft tracer.FiveTuple, conn net.Con
 
 // loseFINs attaches to the socket behind raw a filter that drops
 // incoming segments with FIN. Linux lets only programs with
-// CAP_NET_ADMIN filter a TCP socket (since 6.x; a UDP socket takes one
-// without); without it loseFINs returns false and keeps the refusal for
-// refusal to put in the trace, and the lesson goes on without losing
-// FINs.
+// CAP_NET_ADMIN filter a TCP socket (its commit "tcp: restrict
+// SO_ATTACH_FILTER to priv users", in the stable kernels too; a UDP
+// socket takes one without); without it loseFINs returns false and
+// keeps the refusal for refusal to put in the trace, and the lesson
+// goes on without losing FINs.
 func (k *kernelView) loseFINs(raw syscall.RawConn) (bool, error) {
 	err := attachDrop(raw, flagFIN)
 	switch {
