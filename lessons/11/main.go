@@ -62,14 +62,14 @@ var info = lesson.Lesson{
 			"keepalive, and no retransmission timer (ss would show that one first).",
 		"After the lesson, ss -tano state time-wait still shows the client's socket, with\n" +
 			"timer:(timewait,…) counting down from 60 s: TIME_WAIT outlives the program.",
-		"As root, delete step 4's detach(serverRaw) call (its if, three lines): the filter eats\n" +
-			"every copy of the FIN and the lesson stops in step 5. Run it with --pcap FILE; in\n" +
-			"another terminal ss -tino state fin-wait-1 shows the client's timer:(on,…),\n" +
-			"retrans:…/N (N copies so far) and backoff:M (M of them at the retransmission\n" +
-			"timeout). After a few seconds Ctrl-C it and time the FINs: tshark -r FILE -Y\n" +
-			"tcp.flags.fin==1. The first copy, about 205 ms after the FIN, is a tail loss probe\n" +
-			"(backoff does not count it); the next, about 205 ms later, the retransmission\n" +
-			"timeout; then the timeout doubles: about 420, 830, 1660 ms.",
+		"As root, delete step 4's detach(serverRaw) call (its if, three lines): the\n" +
+			"filter eats every copy of the FIN and the lesson stops in step 5. Run it with\n" +
+			"--pcap FILE; in another terminal ss -tino state fin-wait-1 shows the client's\n" +
+			"timer:(on,…), retrans:…/N (N copies so far) and backoff:M (M of them at the\n" +
+			"retransmission timeout). After a few seconds Ctrl-C it and time the FINs:\n" +
+			"tshark -r FILE -Y tcp.flags.fin==1. The first copy, about 205 ms after the FIN,\n" +
+			"is a tail loss probe (backoff does not count it); the next, about 205 ms later,\n" +
+			"the retransmission timeout; then the timeout doubles: about 420, 830, 1660 ms.",
 	},
 }
 
@@ -107,8 +107,9 @@ func run(l *lesson.Run) error {
 			"connection (a backlog of n holds n+1), and a first client fills it. The second client's SYN "+
 			"finds the queue full, and the server's kernel drops it without a word. The client's kernel "+
 			"waits for a SYN-ACK that does not come: SYN_SENT. Left alone, it would send the SYN again after "+
-			"1 s, then again at intervals that grow, and Dial would fail after about two minutes "+
-			"(net.ipv4.tcp_syn_retries); lesson 09 lets such a dial time out. Here the lesson cancels the "+
+			"1 s, then again at times the kernel's settings choose (net.ipv4.tcp_syn_retries, and "+
+			"tcp_syn_linear_timeouts on Linux 6.x), and Dial would fail after about two minutes; lesson 09 "+
+			"lets such a dial time out. Here the lesson cancels the "+
 			"dial as soon as the kernel has said SYN_SENT. Then the first client hangs up and the busy "+
 			"server closes its listener, and its kernel resets (RST) the connection still in the queue.")
 	busy, err := listenBacklog0(l)
