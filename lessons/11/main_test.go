@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -406,5 +409,54 @@ func TestDocQuotesTheSource(t *testing.T) {
 	}
 	if quoted == 0 {
 		t.Error("docs/lessons/11.md quotes no Go")
+	}
+}
+
+// The diagram marks SYN_RECV exactly when a STATE line reported the
+// server's socket in it: live, as root with tracefs, and never when
+// the states are only asked for (it lasts microseconds).
+func TestDiagramMarksSynRecvWhenReported(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the lesson needs Linux")
+	}
+	var out bytes.Buffer
+	if err := lesson.Exec(context.Background(), info, lesson.Options{NoColor: true, Out: &out, Stderr: io.Discard}, run); err != nil {
+		t.Fatal(err)
+	}
+	reported := regexp.MustCompile(`kernel #3  STATE +server LISTEN → SYN_RECV`).MatchString(out.String())
+	// The diagram's row, not the ladder's.
+	marked := regexp.MustCompile(`\[ESTABLISHED\] +\[SYN_RECV\]`).MatchString(out.String())
+	t.Logf("SYN_RECV reported by a STATE line: %v; marked: %v", reported, marked)
+	if reported != marked {
+		t.Errorf("a STATE line reported SYN_RECV: %v; the diagram marks it: %v\n%s", reported, marked, out.String())
+	}
+	if order := strings.Contains(strings.Join(strings.Fields(out.String()), " "), "→ SYN_RECV (server) →"); order != reported {
+		t.Errorf("the order of states lists SYN_RECV: %v, want %v", order, reported)
+	}
+}
+
+// A STATE line about a socket the notes are about marks its state; one
+// about another socket does not.
+func TestDiagramFromStateLines(t *testing.T) {
+	s := tracer.FiveTuple{Proto: "tcp", Local: netip.MustParseAddrPort("127.0.0.1:40000"),
+		Remote: netip.MustParseAddrPort("127.0.0.1:50000")}
+	other := tracer.FiveTuple{Proto: "tcp", Local: netip.MustParseAddrPort("127.0.0.1:40000"),
+		Remote: netip.MustParseAddrPort("127.0.0.1:50001")}
+	t0 := time.Now()
+	k := kernelView{visited: []visit{{kernel.Established, "server", s, t0.Add(time.Millisecond)}}}
+	state := func(ft tracer.FiveTuple, from, to kernel.State, at time.Time) tracer.Event {
+		return tracer.Event{Phase: tracer.PhaseState, Time: at, Proto: ft.Proto, Local: ft.Local, Remote: ft.Remote,
+			State: &tracer.StateChange{Side: "server", From: from, To: to}}
+	}
+	d := k.diagram([]tracer.Event{
+		state(s, kernel.Listen, kernel.SynRecv, t0),
+		state(other, kernel.Established, kernel.CloseWait, t0),
+		state(s, kernel.LastAck, kernel.Close, t0.Add(2*time.Millisecond)),
+	})
+	if !strings.Contains(d, "[SYN_RECV]") || strings.Contains(d, "[CLOSE_WAIT]") {
+		t.Errorf("SYN_RECV should be marked, CLOSE_WAIT (another socket's) not:\n%s", d)
+	}
+	if want := "SYN_RECV (server) → ESTABLISHED (server)."; !strings.Contains(strings.Join(strings.Fields(d), " "), want) {
+		t.Errorf("the order lacks %q:\n%s", want, d)
 	}
 }
