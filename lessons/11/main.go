@@ -33,7 +33,8 @@ var info = lesson.Lesson{
 	Intro: "One connection through the TCP state machine: LISTEN, SYN_SENT, ESTABLISHED, FIN_WAIT_1, " +
 		"FIN_WAIT_2, CLOSE_WAIT (a server that forgets to close), LAST_ACK and TIME_WAIT, each as the " +
 		"kernel reports it. Run as root, socket filters that drop chosen segments hold the short-lived " +
-		"states long enough to ask; the kernel lets no one else attach them to a TCP socket.",
+		"states long enough to ask (the kernel lets only a program with CAP_NET_ADMIN attach one to a " +
+		"TCP socket).",
 	Steps: 9,
 	Recap: []string{
 		"Each end of a connection has its own socket and its own state, and the two differ\n" +
