@@ -70,7 +70,8 @@ func (f *farewells) wait(ft tracer.FiveTuple, timeout time.Duration) (*kernel.In
 		if left <= 0 {
 			return nil, fmt.Errorf("no report of %s's destruction within %v", ft, timeout)
 		}
-		tv := unix.NsecToTimeval(left.Nanoseconds())
+		// A zero timeout would wait for ever: a microsecond at least.
+		tv := unix.NsecToTimeval(max(left, time.Microsecond).Nanoseconds())
 		if err := unix.SetsockoptTimeval(f.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 			return nil, os.NewSyscallError("setsockopt", err)
 		}
