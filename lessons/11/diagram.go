@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"tcptour/lessons/internal/lesson"
 	"tcptour/tracer"
 	"tcptour/tracer/kernel"
 )
@@ -37,10 +39,30 @@ var diagramRows = [][2]string{
 }
 
 // diagram draws the state machine with the states the kernel reported
-// marked, then lists them in the order it reported them.
-func (k *kernelView) diagram() string {
-	seen := map[string]map[string]bool{"client": {}, "server": {}}
+// marked, then lists them in the order it reported them. The kernel
+// reports states in the lesson's kernel notes and, in the trace's
+// STATE lines, as it changes them (run as root) or when asked: events
+// holds the trace, whose STATE lines count for the sockets the notes
+// are about. A SYN_RECV lasts microseconds here; only a STATE line
+// catches it.
+func (k *kernelView) diagram(events []tracer.Event) string {
+	visited := slices.Clone(k.visited)
+	sides := map[tracer.FiveTuple]string{}
 	for _, v := range k.visited {
+		sides[v.ft] = v.side
+	}
+	for _, e := range events {
+		if e.Phase != tracer.PhaseState || e.State == nil || e.State.To == gone || e.State.To == kernel.Close {
+			continue
+		}
+		ft := e.Tuple()
+		if side, ok := sides[ft]; ok {
+			visited = append(visited, visit{e.State.To, side, ft, e.Time})
+		}
+	}
+	slices.SortStableFunc(visited, func(a, b visit) int { return a.time.Compare(b.time) })
+	seen := map[string]map[string]bool{"client": {}, "server": {}}
+	for _, v := range visited {
 		seen[v.side][v.state.String()] = true
 	}
 	var b strings.Builder
@@ -51,21 +73,34 @@ func (k *kernelView) diagram() string {
 		line := left + strings.Repeat(" ", max(1, width-utf8.RuneCountInString(left))) + right
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
-	// Each socket's changes of state, in the order the kernel reported
-	// them: a state reported again for the same socket is not news.
-	last := map[tracer.FiveTuple]kernel.State{}
+	// Each side's states, in the order the kernel first reported them.
+	type sideState struct {
+		side  string
+		state kernel.State
+	}
+	said := map[sideState]bool{}
 	var order []string
-	for _, v := range k.visited {
-		if s, ok := last[v.ft]; ok && s == v.state {
+	for _, v := range visited {
+		if said[sideState{v.side, v.state}] {
 			continue
 		}
-		last[v.ft] = v.state
+		said[sideState{v.side, v.state}] = true
 		order = append(order, fmt.Sprintf("%s (%s)", v.state, v.side))
 	}
 	b.WriteString("\n")
-	wrap(&b, "In the order the kernel reported them: "+strings.Join(order, " → ")+".", 80)
+	wrap(&b, "In the order the kernel first reported them: "+strings.Join(order, " → ")+".", 80)
 	return b.String()
 }
+
+// drawing is the diagram of k, drawn when it is printed: Run.Printf
+// formats its arguments after it has flushed the trace, so that the
+// STATE lines so far are in it.
+type drawing struct {
+	k *kernelView
+	l *lesson.Run
+}
+
+func (d drawing) String() string { return d.k.diagram(d.l.Trace().Events()) }
 
 // wrap writes text to b in lines of at most width runes, breaking at
 // spaces.

@@ -30,15 +30,21 @@ var afterKernel func(ft tracer.FiveTuple, said kernel.State)
 type kernelView struct {
 	l       *lesson.Run
 	visited []visit
-	// refused is set once the kernel has refused a socket filter.
-	refused bool
+	// refused is the kernel's refusal of a socket filter, until the
+	// trace has said it; said is set once it has.
+	refused error
+	said    bool
+	// explained is set once a note has said what a tail loss probe is.
+	explained bool
 }
 
-// visit is a state the kernel reported, and whose socket was in it.
+// visit is a state the kernel reported, whose socket was in it, and
+// when.
 type visit struct {
 	state kernel.State
 	side  string
 	ft    tracer.FiveTuple
+	time  time.Time
 }
 
 // says asks the kernel about the socket ft, and, when the program still
@@ -46,8 +52,9 @@ type visit struct {
 // trace, in time order with the packets. why explains the state the
 // lesson expects, want; when the kernel says otherwise, the trace says
 // that instead. side ("client", "server") is whose state the diagram
-// marks; "" marks nothing.
-func (k *kernelView) says(side, who string, ft tracer.FiveTuple, conn net.Conn, want kernel.State, why string) {
+// marks; "" marks nothing. It returns the TCP_INFO it showed, nil when
+// there was none.
+func (k *kernelView) says(side, who string, ft tracer.FiveTuple, conn net.Conn, want kernel.State, why string) *kernel.Info {
 	got, err := kernel.Lookup(ft)
 	var said string
 	switch {
@@ -55,20 +62,21 @@ func (k *kernelView) says(side, who string, ft tracer.FiveTuple, conn net.Conn, 
 		said, got.State = "gone", gone
 	case err != nil:
 		k.note(ft, who+": state unknown", fmt.Sprintf("The lesson could not ask the kernel (%v).", err))
-		return
+		return nil
 	default:
 		said = got.State.String()
 		if side != "" {
-			k.visited = append(k.visited, visit{got.State, side, ft})
+			k.visited = append(k.visited, visit{got.State, side, ft, time.Now()})
 		}
 	}
+	var info *kernel.Info
 	if got.State != want {
 		why = fmt.Sprintf("The lesson expected %s here, so its explanation does not fit this run: "+
 			"read the packets around this line to see why.", name(want))
 	}
 	if got.State != gone {
 		why += " " + details(got)
-		info := got.Info
+		info = got.Info
 		if conn != nil {
 			// The program holds the socket: getsockopt(TCP_INFO).
 			if i, err := kernel.TCPInfo(conn); err == nil {
@@ -83,12 +91,20 @@ func (k *kernelView) says(side, who string, ft tracer.FiveTuple, conn net.Conn, 
 	if afterKernel != nil {
 		afterKernel(ft, got.State)
 	}
+	return info
 }
 
 // awaits waits until the socket ft is in state want (or gone), then
 // says so as says does. The kernel cannot tell when a state changes, so
 // package kernel asks it every millisecond.
 func (k *kernelView) awaits(side, who string, ft tracer.FiveTuple, conn net.Conn, want kernel.State, why string) {
+	k.await(ft, want)
+	k.says(side, who, ft, conn, want, why)
+}
+
+// await waits until the socket ft is in state want (or gone), for 5 s
+// at most.
+func (k *kernelView) await(ft tracer.FiveTuple, want kernel.State) {
 	ctx, cancel := context.WithTimeout(k.l.Context(), 5*time.Second)
 	defer cancel()
 	// NOTE: ignoring a timeout: says reports the state the socket is
@@ -98,7 +114,6 @@ func (k *kernelView) awaits(side, who string, ft tracer.FiveTuple, conn net.Conn
 	} else {
 		_ = kernel.WaitState(ctx, ft, want)
 	}
-	k.says(side, who, ft, conn, want, why)
 }
 
 // program reports the state of the program's own socket, as TCP_INFO
@@ -116,26 +131,36 @@ func (k *kernelView) program(side, who string, ft tracer.FiveTuple, conn net.Con
 }
 
 // loseFINs attaches to the socket behind raw a filter that drops
-// incoming segments with FIN. Recent Linux kernels let only programs
-// with CAP_NET_ADMIN filter a TCP socket; without it the lesson says so
-// once and returns false, and goes on without losing FINs.
+// incoming segments with FIN. Linux lets only programs with
+// CAP_NET_ADMIN filter a TCP socket (its commit "tcp: restrict
+// SO_ATTACH_FILTER to priv users", in the stable kernels too; a UDP
+// socket takes one without); without it loseFINs returns false and
+// keeps the refusal for refusal to put in the trace, and the lesson
+// goes on without losing FINs.
 func (k *kernelView) loseFINs(raw syscall.RawConn) (bool, error) {
 	err := attachDrop(raw, flagFIN)
 	switch {
 	case errors.Is(err, syscall.EPERM):
-		if !k.refused {
-			k.refused = true
-			k.l.Trace().Add(tracer.Event{Actor: "kernel", Phase: tracer.PhaseNote,
-				Text: "no socket filter: " + err.Error(),
-				Note: "Recent Linux kernels let only a program with CAP_NET_ADMIN attach a socket filter to a " +
-					"TCP socket. Run the lesson as root (sudo) to see the FINs lost and sent again. This run " +
-					"goes on without losing them, so the short states pass faster than the lesson can always ask."})
-		}
+		k.refused = err
 		return false, nil
 	case err != nil:
 		return false, err
 	}
 	return true, nil
+}
+
+// refusal puts the kernel's refusal of a socket filter in the trace,
+// once.
+func (k *kernelView) refusal() {
+	if k.refused == nil || k.said {
+		return
+	}
+	k.said = true
+	k.l.Trace().Add(tracer.Event{Actor: "kernel", Phase: tracer.PhaseNote,
+		Text: "no socket filter: " + k.refused.Error(),
+		Note: "Linux lets only a program with CAP_NET_ADMIN attach a socket filter to a TCP socket. " +
+			"Run the lesson as root (sudo) to see the FINs lost and sent again. This run goes on " +
+			"without losing any, so the short states pass faster than the lesson can always ask."})
 }
 
 // wait polls the kernel until the socket ft satisfies ok; it gives up
@@ -172,14 +197,20 @@ func details(s kernel.Socket) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "The kernel says: Recv-Q %d, Send-Q %d; ", s.RecvQ, s.SendQ)
 	left := short(s.Expires)
-	switch s.Timer {
-	case kernel.TimerOff:
+	switch {
+	case s.Timer == kernel.TimerOff:
 		b.WriteString("no timer.")
-	case kernel.TimerOn:
-		fmt.Fprintf(&b, "retransmission timer on, due in %s, %d retransmissions so far.", left, s.Retrans)
-	case kernel.TimerKeepalive:
+	case s.Timer == kernel.TimerOn && s.State == kernel.SynSent:
+		// No loss probe for a SYN: this is the retransmission timer.
+		fmt.Fprintf(&b, "retransmission timer on, due in %s, %d timeouts so far.", left, s.Retrans)
+	case s.Timer == kernel.TimerOn:
+		// ss's "on" is the retransmission timer, the tail loss probe's
+		// or the reordering timer's: the kernel does not say which.
+		// Its count is the retransmission timeouts in a row.
+		fmt.Fprintf(&b, "a timer on (ss: on), due in %s, %d retransmission timeouts in a row.", left, s.Retrans)
+	case s.Timer == kernel.TimerKeepalive:
 		fmt.Fprintf(&b, "keepalive timer, due in %s.", left)
-	case kernel.TimerTimeWait:
+	case s.Timer == kernel.TimerTimeWait:
 		fmt.Fprintf(&b, "TIME_WAIT timer, due in %s: then the kernel releases the socket.", left)
 	default:
 		fmt.Fprintf(&b, "%s timer, due in %s.", s.Timer, left)
@@ -202,10 +233,54 @@ func summary(i *kernel.Info) string {
 			"%d bytes acknowledged by the peer, %d received", short(i.RTT), short(i.RTTVar), short(i.RTO),
 			i.SndCwnd, i.SndMSS, i.BytesAcked, i.BytesReceived)
 	case kernel.FinWait1, kernel.LastAck:
-		return fmt.Sprintf("unacked %d (the FIN), rto %s, %d retransmitted so far", i.Unacked, short(i.RTO), i.TotalRetrans)
+		return fmt.Sprintf("unacked %d (the FIN), rto %s, segments sent again in all (total_retrans) %d, "+
+			"retransmission timeouts (total_rto) %d", i.Unacked, short(i.RTO), i.TotalRetrans, i.TotalRTO)
 	}
-	return fmt.Sprintf("unacked %d, %d retransmitted in all, %d bytes acknowledged by the peer, %d received",
-		i.Unacked, i.TotalRetrans, i.BytesAcked, i.BytesReceived)
+	return fmt.Sprintf("unacked %d, total_retrans %d, total_rto %d, %d bytes acknowledged by the peer, %d received",
+		i.Unacked, i.TotalRetrans, i.TotalRTO, i.BytesAcked, i.BytesReceived)
+}
+
+// resent says which of the kernel's timers sent a segment again between
+// two readings of a socket's TCP_INFO, as far as TCP_INFO tells:
+// total_retrans counts every segment sent again, total_rto each expiry
+// of the retransmission timeout. A copy that total_retrans counts and
+// total_rto does not was sent by another timer; with nothing but the
+// one segment in flight and no ACK at all, no duplicate ACKs or SACKs
+// could start a fast retransmit, so that timer is the tail loss
+// probe's (the kernel's counter TcpExtTCPLossProbes counts those).
+//
+// The first tail loss probe it names it explains.
+func (k *kernelView) resent(before, after *kernel.Info) string {
+	if before == nil || after == nil {
+		return "The lesson could not read TCP_INFO before and after, so it cannot say which timer sent it."
+	}
+	copies := after.TotalRetrans - before.TotalRetrans
+	timeouts := int(after.TotalRTO) - int(before.TotalRTO)
+	switch {
+	case copies == 0:
+		return fmt.Sprintf("TCP_INFO counts no segment sent again (total_retrans %d).", after.TotalRetrans)
+	case !countsTimeouts():
+		return fmt.Sprintf("TCP_INFO's total_retrans went up by %d. This kernel does not count retransmission "+
+			"timeouts per socket (total_rto, Linux 6.7), so the lesson cannot tell which timer sent it.", copies)
+	case timeouts == 0 && copies == 1:
+		const probe = "It was a tail loss probe (RFC 8985): TCP_INFO's total_retrans went up by 1, total_rto did not."
+		if k.explained {
+			return probe
+		}
+		k.explained = true
+		return probe + " When no ACK comes for about two round trips (plus 200 ms when a single segment is in " +
+			"flight, time for a delayed ACK), Linux sends the last segment again, so that the peer's ACK shows " +
+			"whether it was lost, before the retransmission timeout (RTO) would fire."
+	case timeouts == 0:
+		return fmt.Sprintf("TCP_INFO's total_retrans went up by %d, total_rto did not: no retransmission timeout "+
+			"fired, so tail loss probes sent them.", copies)
+	case uint32(timeouts) == copies:
+		return fmt.Sprintf("The retransmission timeout (RTO) fired: TCP_INFO's total_retrans and total_rto both "+
+			"went up by %d.", copies)
+	}
+	return fmt.Sprintf("TCP_INFO's total_retrans went up by %d and total_rto by %d: %d of the copies came "+
+		"when the retransmission timeout (RTO) fired, the other %d from another timer, the tail loss probe's.",
+		copies, timeouts, timeouts, int(copies)-timeouts)
 }
 
 // short formats a duration for people, to the millisecond below a

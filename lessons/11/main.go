@@ -2,8 +2,9 @@
 // sockets, each state as the kernel reports it: LISTEN, SYN_SENT,
 // ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT (a server that forgets
 // to close), LAST_ACK and TIME_WAIT. On loopback most states last
-// microseconds; a socket filter that drops chosen segments, as a lossy
-// network would, holds each one long enough to ask.
+// microseconds; run as root, a socket filter that drops chosen
+// segments, as a lossy network would, holds each one long enough to
+// ask, until the kernel sends the lost segment again.
 //
 // It answers the seed's lifecycle as a whole: the life of a socket from
 // `server.listen` and `client.connect` to the `close` event.
@@ -31,8 +32,9 @@ var info = lesson.Lesson{
 	Title:  "States",
 	Intro: "One connection through the TCP state machine: LISTEN, SYN_SENT, ESTABLISHED, FIN_WAIT_1, " +
 		"FIN_WAIT_2, CLOSE_WAIT (a server that forgets to close), LAST_ACK and TIME_WAIT, each as the " +
-		"kernel reports it. Socket filters that drop chosen segments hold the short-lived states long " +
-		"enough to ask.",
+		"kernel reports it. Run as root, socket filters that drop chosen segments hold the short-lived " +
+		"states long enough to ask (the kernel lets only a program with CAP_NET_ADMIN attach one to a " +
+		"TCP socket).",
 	Steps: 9,
 	Recap: []string{
 		"Each end of a connection has its own socket and its own state, and the two differ\n" +
@@ -45,21 +47,30 @@ var info = lesson.Lesson{
 		"The other side: CLOSE_WAIT from the FIN's arrival (Read returns io.EOF) until its\n" +
 			"program calls Close. A program that forgets stays there, and leaves its peer waiting.",
 		"Close then sends its FIN: LAST_ACK until that FIN is acknowledged; then the socket is gone.",
-		"A lost FIN goes again when the retransmission timer fires, after the RTO: 200 ms at\n" +
-			"least on Linux, doubling each time. The states wait for it.",
+		"A lost FIN is sent again: first by a tail loss probe (RFC 8985), about 200 ms on\n" +
+			"loopback, then each time the retransmission timeout (RTO) fires, which doubles.\n" +
+			"The states wait for it. Run as root, the lesson loses one FIN each way to show it,\n" +
+			"and TCP_INFO's total_retrans and total_rto say which timer sent the copy.",
 	},
 	TryThis: []string{
 		"go run ./lessons/11 --hold, then in another terminal nc -N 127.0.0.1 PORT: type a\n" +
 			"line and press Ctrl-D. The held server forgets to close, like step 6's:\n" +
-			"ss -tan '( sport = :PORT )' shows its CLOSE-WAIT and nc's FIN-WAIT-2 for as long as\n" +
-			"you like. Ctrl-C the lesson: its exit closes the socket, nc gets the FIN and ends.",
+			"ss -tan '( sport = :PORT or dport = :PORT )' shows its CLOSE-WAIT and nc's\n" +
+			"FIN-WAIT-2 (nc's socket has the port as its peer, dport) for as long as you like.\n" +
+			"Ctrl-C the lesson: its exit closes the socket, nc gets the FIN and ends.",
 		"On a terminal the lesson pauses before each step. At the pause before step 7, run\n" +
-			"ss -tano state close-wait: only Go's keepalive timer runs on the server's socket.",
-		"ss -tano shows the kernel's timers: timer:(on,…) on a socket whose SYN or FIN is\n" +
-			"unacknowledged, timer:(timewait,…) on TIME_WAIT. The kernel lines here say the same.",
-		"Drop the detach call of step 4 and the lesson stops there, the filter eating every copy\n" +
-			"of the FIN: with --pcap, time them in the capture (200 ms, then 400, 800, …), then\n" +
-			"Ctrl-C.",
+			"ss -tano state close-wait: the server's socket shows timer:(keepalive,…), Go's\n" +
+			"keepalive, and no retransmission timer (ss would show that one first).",
+		"After the lesson, ss -tano state time-wait still shows the client's socket, with\n" +
+			"timer:(timewait,…) counting down from 60 s: TIME_WAIT outlives the program.",
+		"As root, delete step 4's detach(serverRaw) call (its if, three lines): the\n" +
+			"filter eats every copy of the FIN and the lesson stops in step 5. Run it with\n" +
+			"--pcap FILE; in another terminal ss -tino state fin-wait-1 shows the client's\n" +
+			"timer:(on,…), retrans:…/N (N copies so far) and backoff:M (M of them at the\n" +
+			"retransmission timeout). After a few seconds Ctrl-C it and time the FINs:\n" +
+			"tshark -r FILE -Y tcp.flags.fin==1. The first copy, about 205 ms after the FIN,\n" +
+			"is a tail loss probe (backoff does not count it); the next, about 205 ms later,\n" +
+			"the retransmission timeout; then the timeout doubles: about 420, 830, 1660 ms.",
 	},
 }
 
@@ -76,8 +87,9 @@ func run(l *lesson.Run) error {
 	l.Step("LISTEN",
 		"The server listens on a loopback port the kernel chooses. Between the program's calls the "+
 			"lesson asks the kernel about each socket, as ss does (socket diagnostics), and reads TCP_INFO "+
-			"through the sockets the program holds: those are the kernel NOTE lines. Run with sudo, and the "+
-			"kernel also reports each change as it makes it: the kernel STATE lines, among the packets. "+
+			"through the sockets the program holds: those are the kernel NOTE lines. Run with sudo (and "+
+			"tracefs mounted), and the kernel also reports each change as it makes it: the kernel STATE "+
+			"lines, among the packets; otherwise the STATE lines are changes found when the tracer asked. "+
 			"A listening socket has no peer and its own state: LISTEN.")
 	ln, err := tracer.Listen(l.Context(), l.Hooks("server"), "tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -88,15 +100,17 @@ func run(l *lesson.Run) error {
 	listening := tracer.FiveTuple{Proto: "tcp", Local: ln.Addr().(*net.TCPAddr).AddrPort()}
 	k.says("server", "the server's listening socket", listening, nil, kernel.Listen,
 		"From now on the kernel answers SYNs to this port by itself and queues the connections it "+
-			"completes. Recv-Q counts those waiting for Accept, Send-Q is the backlog: how many may wait.")
+			"completes. Recv-Q counts those waiting for Accept, Send-Q is the backlog: a backlog of n lets "+
+			"n+1 wait, as step 2 shows.")
 
 	l.Step("SYN_SENT: a SYN nobody answers",
 		"A second server listens with a backlog of 0 and never calls Accept, so its queue holds one "+
 			"connection (a backlog of n holds n+1), and a first client fills it. The second client's SYN "+
 			"finds the queue full, and the server's kernel drops it without a word. The client's kernel "+
 			"waits for a SYN-ACK that does not come: SYN_SENT. Left alone, it would send the SYN again after "+
-			"1 s, then again at intervals that grow, and Dial would fail after about two minutes "+
-			"(net.ipv4.tcp_syn_retries); lesson 09 lets such a dial time out. Here the lesson cancels the "+
+			"1 s, then again at times the kernel's settings choose (net.ipv4.tcp_syn_retries, and "+
+			"tcp_syn_linear_timeouts on Linux 6.x), and Dial would fail after about two minutes; lesson 09 "+
+			"lets such a dial time out. Here the lesson cancels the "+
 			"dial as soon as the kernel has said SYN_SENT. Then the first client hangs up and the busy "+
 			"server closes its listener, and its kernel resets (RST) the connection still in the queue.")
 	busy, err := listenBacklog0(l)
@@ -195,14 +209,8 @@ func run(l *lesson.Run) error {
 	k.says("server", "the server's socket", s, server, kernel.Established,
 		"The same connection from the server's end: its own socket, its own state.")
 
-	l.Step("FIN_WAIT_1: the client closes first",
-		"The client has nothing more to say. The lesson first attaches a filter to the server's socket "+
-			"that drops segments with FIN, as if the network lost them. The client calls CloseWrite: its "+
-			"kernel sends FIN and its socket moves to FIN_WAIT_1, where it stays until the FIN is "+
-			"acknowledged. The server's socket never saw the FIN: still ESTABLISHED. Then the lesson "+
-			"takes the filter off (SO_DETACH_FILTER), so that the next copy of the FIN gets through. "+
-			"CloseWrite rather than Close: the FIN and the states are the same, but the client keeps its "+
-			"socket, to read its TCP_INFO and, in step 7, to filter what reaches it. Lesson 05 uses Close.")
+	// The filter goes on before the step's text, which says whether
+	// the kernel took it.
 	serverRaw, err := rawConn(server)
 	if err != nil {
 		return err
@@ -211,13 +219,31 @@ func run(l *lesson.Run) error {
 	if err != nil {
 		return err
 	}
+	finWait1 := "The lesson has attached to the server's socket a filter that drops segments with FIN, as " +
+		"if the network lost them. The client calls CloseWrite: its kernel sends FIN and its socket moves to " +
+		"FIN_WAIT_1, where it stays until the FIN is acknowledged. The server's socket never saw the FIN: " +
+		"still ESTABLISHED. Then the lesson takes the filter off (SO_DETACH_FILTER), so that the next copy " +
+		"of the FIN gets through. CloseWrite rather than Close: the FIN and the states are the same, but the " +
+		"client keeps its socket, to read its TCP_INFO and, in step 7, to filter what reaches it."
+	if !lossy {
+		finWait1 = "The lesson tried to attach to the server's socket a filter that drops segments with FIN, " +
+			"as a lossy network would, and the kernel refused (the kernel line says why): in this run no FIN " +
+			"is lost. The client calls CloseWrite: its kernel sends FIN and its socket moves to FIN_WAIT_1, " +
+			"where it stays until the FIN is acknowledged. The FIN reaches the server's socket at once, but " +
+			"Linux delays the ACK of a FIN (its delayed-ACK timer, about 40 ms), and the lesson asks in " +
+			"between. CloseWrite rather than Close: the FIN and the states are the same, but the client " +
+			"keeps its socket, to read its TCP_INFO."
+	}
+	l.Step("FIN_WAIT_1: the client closes first",
+		"The client has nothing more to say. "+finWait1+" Lesson 05 uses Close.")
+	k.refusal()
 	if err := client.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
 		return err
 	}
-	k.says("client", "the client's socket", c, client, kernel.FinWait1,
-		"The FIN is sent and not acknowledged: Send-Q and TCP_INFO's unacked count it. The "+
-			"retransmission timer is on; when it fires, after the RTO that TCP_INFO shows (at least "+
-			"200 ms on Linux), the kernel sends the FIN again.")
+	sentFIN := k.says("client", "the client's socket", c, client, kernel.FinWait1,
+		"The FIN is sent and not acknowledged: Send-Q and TCP_INFO's unacked count it. A timer is on: "+
+			"if it fires before an ACK comes, the kernel sends the FIN again, as a tail loss probe (RFC "+
+			"8985) or at the retransmission timeout (RTO); ss shows either as on.")
 	if lossy {
 		k.says("server", "the server's socket", s, server, kernel.Established,
 			"Its filter dropped the FIN before TCP saw it: as far as the server's kernel knows, the "+
@@ -228,19 +254,16 @@ func run(l *lesson.Run) error {
 	} else {
 		k.awaits("server", "the server's socket", s, server, kernel.CloseWait,
 			"Without the filter the FIN arrived at once, and the server's socket is in CLOSE_WAIT "+
-				"already. The server's kernel delays its ACK (about 40 ms), so the client was still "+
-				"in FIN_WAIT_1 when the lesson asked.")
+				"already. Its kernel has not acknowledged the FIN yet: the client was still in "+
+				"FIN_WAIT_1 when the lesson asked.")
 	}
 
 	// Without the filters (no CAP_NET_ADMIN) the next steps say what
 	// happens instead.
-	fin2 := "The lesson waits for the client's kernel to send its FIN again, when its retransmission timer " +
-		"fires, about 200 ms after the first: a wait on purpose, the real RTO. This copy gets through. "
-	acked := "The server's kernel has acknowledged the FIN (the retransmission shows in TCP_INFO's retrans " +
-		"count). Nothing is in flight, so no retransmission timer runs."
+	fin2 := "The lesson waits, on purpose, for the client's kernel to send its FIN again, when the timer " +
+		"the kernel line showed fires. This copy gets through. "
 	if !lossy {
 		fin2 = "The client's FIN got through at once. "
-		acked = "The server's kernel has acknowledged the FIN. Nothing is in flight, so no retransmission timer runs."
 	}
 	l.Step("FIN_WAIT_2 and CLOSE_WAIT",
 		fin2+"The server's Read returns io.EOF and its socket moves to CLOSE_WAIT. Its kernel acknowledges "+
@@ -254,7 +277,16 @@ func run(l *lesson.Run) error {
 		"The client's FIN has arrived: the client will send nothing more. The server may still send; "+
 			"its socket waits in CLOSE_WAIT for its program to call Close. (TCP_INFO counts the FIN as "+
 			"one byte received.)")
-	k.awaits("client", "the client's socket", c, client, kernel.FinWait2, acked)
+	// Which timer sent the copy: the client's TCP_INFO now against
+	// what it said in FIN_WAIT_1.
+	k.await(c, kernel.FinWait2)
+	acked := "The server's kernel has acknowledged the FIN. Nothing is in flight, so no timer resends anything. "
+	if lossy {
+		ackedFIN, _ := kernel.TCPInfo(client)
+		acked = "The server's kernel has acknowledged the second copy of the FIN. " + k.resent(sentFIN, ackedFIN) +
+			" Nothing is in flight now, so no timer resends anything."
+	}
+	k.says("client", "the client's socket", c, client, kernel.FinWait2, acked)
 
 	l.Step("CLOSE_WAIT: a server that forgets to close",
 		"The server has read io.EOF and, like a handler with a missing Close, does nothing more. The "+
@@ -280,17 +312,6 @@ func run(l *lesson.Run) error {
 		"Still FIN_WAIT_2: the client holds its socket, so its kernel waits for the server's FIN as "+
 			"long as the server's program does nothing.")
 
-	lastAck := "On loopback that ACK comes back within microseconds, too fast to ask, so the lesson first " +
-		"attaches to the client's socket a filter that drops segments with FIN. The server's FIN is lost on " +
-		"the way and the server's socket stays in LAST_ACK, though its program has let go of it. Then the " +
-		"lesson takes the client's filter off."
-	if !lossy {
-		lastAck = "On loopback that ACK comes back within microseconds, and without a filter to lose the " +
-			"FIN the lesson cannot ask the kernel in time."
-	}
-	l.Step("LAST_ACK: the server closes at last",
-		"At last the server calls Close. Its kernel sends FIN and the socket moves to LAST_ACK: it "+
-			"waits for the ACK of that FIN. "+lastAck)
 	clientRaw, err := rawConn(client)
 	if err != nil {
 		return err
@@ -300,14 +321,36 @@ func run(l *lesson.Run) error {
 			return err
 		}
 	}
+	// The server's socket dies with no program holding it: the lesson
+	// reads its last TCP_INFO from the kernel's report of its
+	// destruction, which needs CAP_NET_ADMIN as the filters do.
+	var bye *farewells
+	var byeErr error
+	if lossy {
+		if bye, byeErr = listenFarewells(); byeErr == nil {
+			defer bye.Close()
+		}
+	}
+	lastAck := "On loopback that ACK comes back within microseconds, too fast to ask, so the lesson has " +
+		"attached to the client's socket a filter that drops segments with FIN. The server's FIN is lost on " +
+		"the way and the server's socket stays in LAST_ACK, though its program has let go of it. Then the " +
+		"lesson takes the client's filter off."
+	if !lossy {
+		lastAck = "On loopback that ACK comes back within microseconds, and without a filter to lose the " +
+			"FIN the lesson cannot ask the kernel in time."
+	}
+	l.Step("LAST_ACK: the server closes at last",
+		"At last the server calls Close. Its kernel sends FIN and the socket moves to LAST_ACK: it "+
+			"waits for the ACK of that FIN. "+lastAck)
 	if err := server.Close(); err != nil {
 		return err
 	}
+	var closedFIN *kernel.Info
 	if lossy {
-		k.says("server", "the server's socket", s, nil, kernel.LastAck,
+		closedFIN = k.says("server", "the server's socket", s, nil, kernel.LastAck,
 			"No program holds this socket any more; the kernel keeps it until its FIN is acknowledged. "+
-				"Its TCP_INFO comes with the kernel's answer: one segment unacknowledged, the FIN, and the "+
-				"retransmission timer on.")
+				"Its TCP_INFO comes with the kernel's answer: one segment unacknowledged, the FIN, and a "+
+				"timer on.")
 		k.says("client", "the client's socket", c, client, kernel.FinWait2,
 			"Its filter dropped the server's FIN: the client's kernel still waits for it.")
 		if err := detach(clientRaw); err != nil {
@@ -317,11 +360,11 @@ func run(l *lesson.Run) error {
 		k.awaits("server", "the server's socket", s, nil, gone,
 			"Gone already: without the filter the client's kernel acknowledged the FIN at once, and the "+
 				"server's socket was in LAST_ACK only from its FIN to that ACK, microseconds on loopback. "+
-				"The lesson could not ask the kernel in time; with capture on, the two segments show it.")
+				"The lesson could not ask the kernel in time; run as root, the capture shows the two segments.")
 	}
 
-	timeWait := "The lesson waits for the server's kernel to send its FIN again, about 200 ms after the " +
-		"first (its RTO; a wait on purpose). This copy reaches the client: the client's kernel acknowledges " +
+	timeWait := "The lesson waits, on purpose, for the server's kernel to send its FIN again, when the " +
+		"timer the kernel line showed fires. This copy reaches the client: the client's kernel acknowledges " +
 		"it at once and the client's Read returns io.EOF. At that ACK the server's socket is gone. "
 	if !lossy {
 		timeWait = "The client's kernel acknowledged the server's FIN at once, and the client's Read " +
@@ -331,9 +374,23 @@ func run(l *lesson.Run) error {
 	if _, err := client.Read(buf); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("the client's Read after the server's FIN: %v, want io.EOF", err)
 	}
-	k.awaits("server", "the server's socket", s, nil, gone,
-		"The ACK of its FIN came: the kernel has released the server's socket. The passive closer "+
-			"leaves nothing behind.")
+	released := "The ACK of its FIN came: the kernel has released the server's socket. The passive closer " +
+		"leaves nothing behind."
+	switch {
+	case lossy && bye == nil:
+		released += " No program held it, and the lesson could not hear the kernel report its end (" +
+			byeErr.Error() + "), so it cannot say which timer sent the FIN again."
+	case lossy:
+		if last, err := bye.wait(s, 5*time.Second); err != nil {
+			released += " The lesson did not hear the kernel report its end (" + err.Error() +
+				"), so it cannot say which timer sent the FIN again."
+		} else {
+			released += " As it released the socket, the kernel reported its last TCP_INFO (socket " +
+				"diagnostics tell a program with CAP_NET_ADMIN of each TCP socket they destroy). " +
+				k.resent(closedFIN, last)
+		}
+	}
+	k.awaits("server", "the server's socket", s, nil, gone, released)
 	k.awaits("client", "the client's socket", c, nil, kernel.TimeWait,
 		"Both FINs are sent and acknowledged, yet the kernel keeps the five-tuple of the side that "+
 			"closed first for 2·MSL (twice the Maximum Segment Lifetime): if the last ACK were lost, the "+
@@ -375,7 +432,7 @@ func run(l *lesson.Run) error {
 	k.says("client", "the client's socket", c, nil, kernel.TimeWait,
 		"Still here after the listener: TIME_WAIT belongs to the kernel, not to the program.")
 
-	l.Printf("%s", k.diagram())
+	l.Printf("%s", drawing{k, l})
 	return nil
 }
 
