@@ -480,6 +480,12 @@ var volatile = []struct {
 	re   *regexp.Regexp
 	with string
 }{
+	// JSON lines: the event's number (not the packet's relative seq,
+	// further in), the number of the packet that caused a change, the
+	// time.
+	{regexp.MustCompile(`^\{"seq":\d+`), `{"seq":N`},
+	{regexp.MustCompile(`"cause":\d+`), `"cause":N`},
+	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)`), "TIME"},
 	{regexp.MustCompile(`((?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-fA-F:.]+\]|\*):\d{4,5}\b`), "$1:PORT"},
 	{regexp.MustCompile(`\b(port|chose|ports?) \d{4,5}\b`), "$1 PORT"},
 	{regexp.MustCompile(`\b\d+(\.\d+)? ?(ms|µs|s|KiB|MiB)\b`), "T"},

@@ -87,6 +87,16 @@ func TestSame(t *testing.T) {
 	if same(a, strings.Replace(b, "18 bytes", "19 bytes", 1)) {
 		t.Error("18 and 19 bytes are the same")
 	}
+	// JSON lines: the event's number and time differ, a packet's seq
+	// does not.
+	j1 := `{"seq":14,"time":"2026-11-25T16:50:27.332943243Z","phase":"packet","cause":33,"packet":{"seq":1}}`
+	j2 := `{"seq":15,"time":"2026-12-05T01:42:47.73Z","phase":"packet","cause":34,"packet":{"seq":1}}`
+	if !same(j1, j2) {
+		t.Errorf("two runs' JSON lines differ:\n%v\n%v", normalized(j1), normalized(j2))
+	}
+	if same(j1, strings.Replace(j2, `{"seq":1}`, `{"seq":2}`, 1)) {
+		t.Error("a packet's relative seq 1 and 2 are the same")
+	}
 }
 
 // A page is rewritten from the command's output, and checked.
