@@ -132,20 +132,53 @@ func run(l *lesson.Run) error {
 			"The client now waits for the server's FIN; since its program has let go of the socket, "+
 			"the kernel waits for it at most net.ipv4.tcp_fin_timeout ("+finTimeout()+"), then drops "+
 			"the socket. Data sent to it now would be answered with RST: there is no program left to read it.")
+	// What the server's kernel has sent and received so far, its ACK of
+	// the FIN included, to tell in step 4 what it did while the lesson
+	// paused.
+	before, _ := kernel.TCPInfo(server)
 
 	l.Step("The server closes too",
 		"The server calls Close: the passive close. Its kernel sends its own FIN and the socket "+
 			"moves to LAST_ACK. The client's kernel answers that FIN at once, with an ACK while the "+
 			"client's socket waits in FIN_WAIT_2. That makes four segments: FIN, ACK, FIN, ACK. "+
 			"(After a pause longer than net.ipv4.tcp_fin_timeout before this step, the client's "+
-			"socket is gone and the answer is RST: the lesson asks the kernel first.)")
+			"socket is gone, and what the server's kernel sends it, this FIN or a keepalive probe "+
+			"before it, is answered with RST: the lesson asks the kernel first.)")
+	// A learner may have paused before this step. Meanwhile the
+	// server's kernel sends keepalive probes: Go turns TCP keepalive on
+	// for every connection (a probe after 15 s without traffic, then
+	// every 15 s), and the program sends nothing else. TCP_INFO counts
+	// the segments each way.
+	serverReset := false
+	if now, err := kernel.TCPInfo(server); err == nil && before != nil {
+		if probes := now.SegsOut - before.SegsOut; probes > 0 {
+			l.Note("server", fmt.Sprintf("While the lesson paused, the server's kernel sent %d keepalive "+
+				"probe(s) and received %d segment(s) (TCP_INFO): Go turns TCP keepalive on, a probe after "+
+				"15 s without traffic, then one every 15 s. A socket that is there answers a probe with "+
+				"an ACK; a kernel that holds no socket for it, with RST.",
+				probes, now.SegsIn-before.SegsIn))
+		}
+		// A connection reset while its program holds the socket leaves
+		// the socket in CLOSE.
+		serverReset = now.State == kernel.Close
+	}
 	// No program holds the client's socket: the kernel drops it once
 	// it has waited net.ipv4.tcp_fin_timeout in FIN_WAIT_2. A learner
 	// who paused longer than that before this step finds it gone, and
-	// then the server's FIN meets no socket on the client's side.
+	// then the server's FIN, or its next keepalive probe, meets no
+	// socket on the client's side.
 	_, err = kernel.StateOf(c1)
 	clientGone := errors.Is(err, kernel.ErrNotFound)
-	if clientGone {
+	switch {
+	case clientGone && serverReset:
+		kernelSays(l, "the client's socket", c1, gone,
+			"The client's socket waited in FIN_WAIT_2 for the server's FIN longer than "+
+				"net.ipv4.tcp_fin_timeout ("+finTimeout()+"), and the kernel dropped it: no program "+
+				"held it. The server's socket is no longer in CLOSE_WAIT either: TCP_INFO says CLOSE, "+
+				"though its program has not closed it. The client's kernel, which holds no socket for "+
+				"this connection, answered a keepalive probe with RST, and the RST ended the "+
+				"connection. Close will send no FIN, and neither end is left in TIME_WAIT.")
+	case clientGone:
 		kernelSays(l, "the client's socket", c1, gone,
 			"The client's socket waited in FIN_WAIT_2 for the server's FIN longer than "+
 				"net.ipv4.tcp_fin_timeout ("+finTimeout()+"), and the kernel dropped it: no program "+
@@ -156,14 +189,19 @@ func run(l *lesson.Run) error {
 		return err
 	}
 	var timeWait1 time.Time // when the client's socket is due to leave TIME_WAIT
-	if clientGone {
+	switch {
+	case serverReset:
+		kernelSays(l, "the server's socket", s1, gone,
+			"Close sent nothing: the RST had ended the connection already. It only let go of the "+
+				"socket, which the kernel then released.")
+	case clientGone:
 		kernelAwaits(l, "the server's socket", s1, gone,
 			"The kernel has released the server's socket at once, though no ACK of its FIN could "+
 				"come: the client's kernel, which holds no socket for this connection, answers the FIN "+
 				"with RST, and an RST ends LAST_ACK as the ACK would. Without an answer the server's "+
 				"kernel would go on sending its FIN. A server that waits this long to close meets this "+
 				"RST; its program, which has closed already, never sees it.")
-	} else {
+	default:
 		kernelAwaits(l, "the server's socket", s1, gone,
 			"The kernel has released the server's socket. It was in LAST_ACK only between its FIN and "+
 				"the client's ACK: a few microseconds on loopback (compare the two packets' times). "+

@@ -86,6 +86,58 @@ func TestTryThisPauseBeforeStep4(t *testing.T) {
 	}
 }
 
+// A pause before step 4 that outlasts the client's FIN_WAIT_2 socket and
+// then the server's first keepalive probe (15 s: Go's default): the
+// probe is answered with RST, the server's socket is reset before its
+// program closes it, and step 4 says so, and that Close sends no FIN.
+func TestPauseOutlastsKeepalive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits 15 s for a keepalive probe")
+	}
+	lessontest.Tool(t, "ss")
+	ns := lessontest.NewNetns(t)
+	ns.Sysctl("net.ipv4.tcp_fin_timeout", "2")
+	bin := lessontest.Build(t)
+	stdout, _ := lessontest.RunStepped(t, ns.Command(bin, "--step", "--no-color"), func(step int) {
+		if step != 4 {
+			return
+		}
+		// Wait for the kernel to reset the server's socket: it leaves
+		// CLOSE-WAIT without its program's Close.
+		deadline := time.Now().Add(60 * time.Second)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for strings.TrimSpace(ns.Run("ss", "-Htan", "state", "close-wait")) != "" {
+			if time.Now().After(deadline) {
+				t.Fatal("the server's socket is still in CLOSE-WAIT after 60 s")
+			}
+			<-tick.C
+		}
+	})
+	step4 := section(t, stdout, "Step 4 of 7", "Step 5 of 7")
+	order(t, step4,
+		"server     NOTE       While the lesson paused, the server's kernel sent",
+		"keepalive probes",
+		"kernel #1  NOTE       the client's socket: gone",
+		"TCP_INFO says CLOSE",
+		"answered a keepalive probe with RST",
+		"server #1  CLOSE",
+		"kernel #1  NOTE       the server's socket: gone",
+		"Close sent nothing",
+	)
+	if strings.Contains(stdout, "wire   #1") {
+		// The reset came during the pause, before the heading of step 4.
+		pause := section(t, stdout, "Step 3 of 7", "Step 4 of 7")
+		order(t, pause, "wire   #1  RST        client → server")
+		if strings.Contains(step4, "FIN ACK    server → client") {
+			t.Errorf("the server sent a FIN after the reset:\n%s", step4)
+		}
+	}
+	if strings.Contains(stdout, "The lesson expected") {
+		t.Errorf("a kernel line does not fit this run:\n%s", stdout)
+	}
+}
+
 // section returns the part of out from the line starting with from up
 // to the one starting with to.
 func section(t *testing.T, out, from, to string) string {
