@@ -117,7 +117,7 @@ func TestPauseOutlastsKeepalive(t *testing.T) {
 	step4 := section(t, stdout, "Step 4 of 7", "Step 5 of 7")
 	order(t, step4,
 		"server     NOTE       While the lesson paused, the server's kernel sent",
-		"keepalive probes",
+		"keepalive probe(s)",
 		"kernel #1  NOTE       the client's socket: gone",
 		"TCP_INFO says CLOSE",
 		"answered a keepalive probe with RST",
