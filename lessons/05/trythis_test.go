@@ -57,8 +57,8 @@ func TestTryThisPauseBeforeStep4(t *testing.T) {
 			t.Errorf("the server's socket left CLOSE-WAIT with no Close")
 		}
 	})
-	step4 := section(t, stdout, "Step 4 of 7", "Step 5 of 7")
-	order(t, step4,
+	step4 := lessontest.Section(t, stdout, "Step 4 of 7", "Step 5 of 7")
+	lessontest.InOrder(t, step4,
 		"kernel #1  NOTE       the client's socket: gone",
 		"it will answer\nthe server's FIN with RST",
 		"server #1  CLOSE",
@@ -67,14 +67,14 @@ func TestTryThisPauseBeforeStep4(t *testing.T) {
 	)
 	if strings.Contains(stdout, "wire   #1") {
 		// Captured (root): the RST is on the wire, right after the FIN.
-		order(t, step4,
+		lessontest.InOrder(t, step4,
 			"wire   #1  FIN ACK    server → client",
 			"wire   #1  RST        client → server",
 			"kernel #1  NOTE       the server's socket: gone")
 	} else {
 		t.Log("no capture here: the RST was checked through the kernel's answers only")
 	}
-	step5 := section(t, stdout, "Step 5 of 7", "Step 6 of 7")
+	step5 := lessontest.Section(t, stdout, "Step 5 of 7", "Step 6 of 7")
 	if !strings.Contains(step5, "the client's old socket: gone") || strings.Contains(step5, "CONNECT") {
 		t.Errorf("step 5 should say the old socket is gone and not dial:\n%s", step5)
 	}
@@ -114,8 +114,8 @@ func TestPauseOutlastsKeepalive(t *testing.T) {
 			<-tick.C
 		}
 	})
-	step4 := section(t, stdout, "Step 4 of 7", "Step 5 of 7")
-	order(t, step4,
+	step4 := lessontest.Section(t, stdout, "Step 4 of 7", "Step 5 of 7")
+	lessontest.InOrder(t, step4,
 		"server     NOTE       While the lesson paused, the server's kernel sent",
 		"keepalive probe(s)",
 		"kernel #1  NOTE       the client's socket: gone",
@@ -127,42 +127,14 @@ func TestPauseOutlastsKeepalive(t *testing.T) {
 	)
 	if strings.Contains(stdout, "wire   #1") {
 		// The reset came during the pause, before the heading of step 4.
-		pause := section(t, stdout, "Step 3 of 7", "Step 4 of 7")
-		order(t, pause, "wire   #1  RST        client → server")
+		pause := lessontest.Section(t, stdout, "Step 3 of 7", "Step 4 of 7")
+		lessontest.InOrder(t, pause, "wire   #1  RST        client → server")
 		if strings.Contains(step4, "FIN ACK    server → client") {
 			t.Errorf("the server sent a FIN after the reset:\n%s", step4)
 		}
 	}
 	if strings.Contains(stdout, "The lesson expected") {
 		t.Errorf("a kernel line does not fit this run:\n%s", stdout)
-	}
-}
-
-// section returns the part of out from the line starting with from up
-// to the one starting with to.
-func section(t *testing.T, out, from, to string) string {
-	t.Helper()
-	i := strings.Index(out, from)
-	j := strings.Index(out, to)
-	if i < 0 || j < i {
-		t.Fatalf("no %q before %q in:\n%s", from, to, out)
-	}
-	return out[i:j]
-}
-
-// order checks that the strings appear in text in that order, each
-// after the one before. A string may span the line breaks of the
-// wrapped notes: whitespace in it matches any whitespace.
-func order(t *testing.T, text string, want ...string) {
-	t.Helper()
-	at := 0
-	for _, w := range want {
-		re := regexp.MustCompile(strings.Join(strings.Fields(regexp.QuoteMeta(w)), `\s+`))
-		loc := re.FindStringIndex(text[at:])
-		if loc == nil {
-			t.Fatalf("no %q after %q in:\n%s", w, text[max(0, at-80):at], text)
-		}
-		at += loc[1]
 	}
 }
 
