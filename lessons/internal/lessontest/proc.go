@@ -95,6 +95,9 @@ func (p *Proc) WaitFor(re *regexp.Regexp) []string {
 	}
 }
 
+// Output returns what the command has printed on stdout so far.
+func (p *Proc) Output() string { return p.out.String() }
+
 // Stop interrupts the command as Ctrl-C does, waits for it to exit and
 // returns what it printed.
 func (p *Proc) Stop() (stdout, stderr string) {
