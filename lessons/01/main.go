@@ -26,7 +26,8 @@ var info = lesson.Lesson{
 		"net.Listen(\"tcp\", \"127.0.0.1:6969\") is net.createServer().listen(6969, '127.0.0.1') in Node.",
 		"127.0.0.1 listens on loopback only; an empty host (Node's HOST = '', Go's \":6969\") listens on every interface.",
 		"Port 0 asks the kernel for a free port; ln.Addr() tells you which one it chose.",
-		"Two listeners cannot share an address and port: the second gets EADDRINUSE (errors.Is(err, syscall.EADDRINUSE)).",
+		"Two listeners cannot share an address and port (unless all set SO_REUSEPORT, as one user): the second gets\n" +
+			"EADDRINUSE (errors.Is(err, syscall.EADDRINUSE)).",
 		"Once the listener is closed the port is free again.",
 	},
 	TryThis: []string{

@@ -68,9 +68,10 @@ func run(l *lesson.Run) error {
 	l.Step("Start the server",
 		"The server listens on a loopback port the kernel chooses. Between the program's calls the "+
 			"lesson asks the kernel what state each socket is in, through socket diagnostics "+
-			"(the netlink interface ss uses): those are the kernel NOTE lines. Run with sudo, and the "+
-			"kernel also reports each change of state as it makes it: the kernel STATE lines, each right "+
-			"after the segment that caused it, LAST_ACK included, which lasts microseconds here.")
+			"(the netlink interface ss uses): those are the kernel NOTE lines. Run as root (sudo) where "+
+			"tracefs is mounted, and the kernel also reports each change of state as it makes it: the "+
+			"kernel STATE lines, each beside its cause, after the segment that arrived or before the "+
+			"one a Close sends, LAST_ACK included, which lasts microseconds here.")
 	ln, err := tracer.Listen(l.Context(), l.Hooks("server"), "tcp4", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -152,11 +153,12 @@ func run(l *lesson.Run) error {
 	serverReset := false
 	if now, err := kernel.TCPInfo(server); err == nil && before != nil {
 		if probes := now.SegsOut - before.SegsOut; probes > 0 {
-			l.Note("server", fmt.Sprintf("While the lesson paused, the server's kernel sent %d keepalive "+
-				"probe(s) and received %d segment(s) (TCP_INFO): Go turns TCP keepalive on, a probe after "+
-				"15 s without traffic, then one every 15 s. A socket that is there answers a probe with "+
-				"an ACK; a kernel that holds no socket for it, with RST.",
-				probes, now.SegsIn-before.SegsIn))
+			l.Trace().Add(tracer.Event{Actor: "kernel", Phase: tracer.PhaseNote, Proto: "tcp", Local: s1.Local, Remote: s1.Remote,
+				Text: fmt.Sprintf("the server's socket: %s sent, %s received while the lesson paused",
+					count(int(probes), "keepalive probe"), count(int(now.SegsIn-before.SegsIn), "segment")),
+				Note: "TCP_INFO counts them; the program sent nothing. Go turns TCP keepalive on for every " +
+					"connection: a probe after 15 s without traffic, then one every 15 s. A socket that is " +
+					"there answers a probe with an ACK; a kernel that holds no socket for it, with RST."})
 		}
 		// A connection reset while its program holds the socket leaves
 		// the socket in CLOSE.
@@ -349,6 +351,14 @@ func finTimeout() string {
 		return "60 s by default"
 	}
 	return strings.TrimSpace(string(b)) + " s here"
+}
+
+// count says "1 segment", "4 segments".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // since says how long ago due was, in whole seconds.

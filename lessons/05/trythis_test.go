@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -116,8 +117,8 @@ func TestPauseOutlastsKeepalive(t *testing.T) {
 	})
 	step4 := lessontest.Section(t, stdout, "Step 4 of 7", "Step 5 of 7")
 	lessontest.InOrder(t, step4,
-		"server     NOTE       While the lesson paused, the server's kernel sent",
-		"keepalive probe(s)",
+		"kernel #1  NOTE       the server's socket: 1 keepalive probe sent, 1 segment received while the lesson paused",
+		"Go turns TCP keepalive on",
 		"kernel #1  NOTE       the client's socket: gone",
 		"TCP_INFO says CLOSE",
 		"answered a keepalive probe with RST",
@@ -167,6 +168,17 @@ func TestTryThisTimeWaitAfterTheLesson(t *testing.T) {
 		if m == nil || (m[1] != "59" && m[1] != "60" && m[1] != "58") {
 			t.Errorf("want about 60 s left on the timer: %s", l)
 		}
+	}
+	// Step 7: with connection #2's server end in TIME_WAIT on the
+	// port, a Go server can listen there again (SO_REUSEADDR).
+	if !strings.Contains(string(got), "127.0.0.1:"+port+" ") {
+		t.Fatalf("no TIME_WAIT socket with local port %s:\n%s", port, got)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:"+port)
+	if err != nil {
+		t.Errorf("listen on the port with a TIME_WAIT socket on it: %v", err)
+	} else {
+		ln.Close()
 	}
 }
 
