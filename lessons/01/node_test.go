@@ -20,7 +20,7 @@ type nodeAddr struct {
 }
 
 // What docs/lessons/01.md and step 2 say of Node, checked by running
-// it: listen(PORT, ”) binds :: at once, one socket for IPv6 and IPv4
+// it: listen(PORT, "") binds :: at once, one socket for IPv6 and IPv4
 // as Go's ":PORT" is (ss shows *:PORT); server.address() works right
 // after that listen() call, as the seed's console.log relies on, but is
 // null after listen(PORT, '127.0.0.1') until the 'listening' event.
