@@ -26,13 +26,17 @@ var info = lesson.Lesson{
 		"net.Listen(\"tcp\", \"127.0.0.1:6969\") is net.createServer().listen(6969, '127.0.0.1') in Node.",
 		"127.0.0.1 listens on loopback only; an empty host (Node's HOST = '', Go's \":6969\") listens on every interface.",
 		"Port 0 asks the kernel for a free port; ln.Addr() tells you which one it chose.",
-		"Two listeners cannot share an address and port: the second gets EADDRINUSE (errors.Is(err, syscall.EADDRINUSE)).",
+		"Two listeners cannot share an address and port (unless all set SO_REUSEPORT, as one user): the second gets\n" +
+			"EADDRINUSE (errors.Is(err, syscall.EADDRINUSE)).",
 		"Once the listener is closed the port is free again.",
 	},
 	TryThis: []string{
-		"See the listening sockets the kernel keeps: run go run ./server in one terminal and ss -ltn in another.",
+		"See the listening sockets the kernel keeps: run go run ./server in one terminal and ss -ltn in another\n" +
+			"(a LISTEN line with 127.0.0.1:6969 in the Local column).",
 		"Make the port clash yourself: go run ./server twice; the second says the address is in use.",
-		"Listen on every interface, then look at ss -ltn: go run ./server -addr :6969 (0.0.0.0 or [::] in the Local column).",
+		"Listen on every interface, then look at ss -ltn: go run ./server -addr :6969. The Local column says *:6969:\n" +
+			"one IPv6 socket on :: that takes IPv4 connections too (IPV6_V6ONLY off). -addr 0.0.0.0:6969 gives the\n" +
+			"same: for the network \"tcp\" Go takes 0.0.0.0 for \"any address\" too.",
 	},
 }
 
@@ -53,8 +57,10 @@ func run(l *lesson.Run) error {
 
 	l.Step("Listen on every interface",
 		"The seed's server uses HOST = '': Node then listens on every interface. In Go the host is "+
-			"left empty too, \":0\", and the kernel binds the wildcard address. Anyone who can reach "+
-			"this machine can now connect, which is why tcptour's servers bind 127.0.0.1 by default.")
+			"left empty too, \":0\". On a machine with IPv6, Go opens an IPv6 socket on the wildcard "+
+			"address :: (the LISTEN line shows [::]) with IPV6_V6ONLY off, so that it takes IPv4 "+
+			"connections as well: ss shows it as *:PORT. Node does the same for ''. Anyone who can reach this machine can now connect, which is why "+
+			"tcptour's servers bind 127.0.0.1 by default.")
 	all, err := tracer.Listen(l.Context(), l.Hooks("server"), "tcp", ":0")
 	if err != nil {
 		return err
@@ -70,7 +76,10 @@ func run(l *lesson.Run) error {
 
 	l.Step("Listen again on the same port",
 		"A second net.Listen on the address from step 1 fails: the kernel allows one listener per "+
-			"address and port (unless every one of them sets SO_REUSEPORT). Go's error wraps syscall.EADDRINUSE, so errors.Is can tell this case apart.")
+			"address and port, unless every one of them set SO_REUSEPORT before it bound and all "+
+			"belong to the same effective user ID (then the kernel spreads new connections among "+
+			"them). Go sets no SO_REUSEPORT. Its error wraps syscall.EADDRINUSE, so errors.Is can "+
+			"tell this case apart.")
 	_, err = tracer.Listen(l.Context(), l.Hooks("server"), "tcp4", addr)
 	if !errors.Is(err, syscall.EADDRINUSE) {
 		return errors.New("a second listen on " + addr + " should fail with EADDRINUSE, got: " + errString(err))

@@ -34,7 +34,9 @@ var info = lesson.Lesson{
 		"Closing the listener ends the loop: Accept returns net.ErrClosed.",
 	},
 	TryThis: []string{
-		"Run go run ./server, connect twice with nc 127.0.0.1 6969 from two terminals, and compare the CONNECTED lines: same server port, different client ports.",
+		"Run go run ./server, connect twice with nc 127.0.0.1 6969 from two terminals, and compare the server's ACCEPT\n" +
+			"lines: the same server port, 6969, and two client ports. (Its CONNECTED lines name the client's end only,\n" +
+			"as the seed's sock.remoteAddress and sock.remotePort do.)",
 		"While those nc sessions are open, ss -tn state established '( sport = :6969 )' shows one line per connection.",
 	},
 }

@@ -29,11 +29,15 @@ var info = lesson.Lesson{
 		"connect sends SYN; Dial returns once the handshake is done, whether or not the server has called Accept.",
 		"Each connection is named by its five-tuple: protocol, local IP and port, remote IP and port.",
 		"Write hands bytes to the kernel; Read takes what the kernel has received (Node's 'data' event).",
-		"Close sends FIN; the peer's Read returns io.EOF (Node's 'end'), and it closes too (Node's 'close').",
+		"Close sends FIN; the peer's Read returns io.EOF (Node's 'end'), and it closes too, as Node does by itself at 'end'\n" +
+			"(it calls socket.end()); Node's 'close' event comes after that, once the socket is closed.",
 	},
 	TryThis: []string{
 		"In one terminal: go run ./server. In another: go run ./client -addr 127.0.0.1:6969 — no lookup;\n" +
-			"then go run ./client -addr localhost:6969 — a lookup answered by /etc/hosts, with nothing on the wire.",
+			"then go run ./client -addr localhost:6969 — a lookup answered by /etc/hosts, with nothing on the wire.\n" +
+			"Where /etc/hosts lists ::1 for localhost too, as Debian's does, Go sorts ::1 first (RFC 6724) and the\n" +
+			"client tries it first: its SYN to [::1]:6969 is refused with RST, since the server listens on\n" +
+			"127.0.0.1 only, and then 127.0.0.1 connects. With sudo the client shows both on the wire.",
 		"Print the trace as JSON and pick out the phases: go run ./lessons/03 --json | jq -r .phase",
 	},
 }
@@ -104,7 +108,9 @@ func run(l *lesson.Run) error {
 
 	l.Step("Close",
 		"The client closes first. The server's Read returns io.EOF (Node's 'end'), "+
-			"so the server closes its side too (Node's 'close').")
+			"so the server closes its side too, as a Node socket does by itself at 'end' "+
+			"(allowHalfOpen false: it calls socket.end()). Node's 'close' event comes after that, "+
+			"once the socket is closed.")
 	if err := client.Close(); err != nil {
 		return err
 	}

@@ -46,8 +46,10 @@ var info = lesson.Lesson{
 			"reads \"thr\" but never answers it: no newline, no message.",
 		"In step 4, change bufio.NewReaderSize(server, 16) to bufio.NewReader(server) (4096 bytes): the server " +
 			"reads all 53 bytes at once, and the same three lines come out.",
-		"In step 2, move the server's Read into a goroutine started before the client writes: the server is then " +
-			"waiting in Read when the first segment arrives, and what one Read returns depends on timing.",
+		"In step 2, read in a goroutine started before the client writes, until all 18 bytes are in\n" +
+			"(io.ReadFull(server, buf[:18])), and wait for it instead of waitUnread. Run it a few times: the first Read\n" +
+			"returns \"I am \" alone, or 11 bytes, or all 18, depending on whether the goroutine is already waiting\n" +
+			"in Read when the first segment arrives. Here most runs show one Read of 18.",
 	},
 }
 

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -50,8 +52,10 @@ var info = lesson.Lesson{
 			"press Ctrl-D, and run ss -tan '( sport = :PORT or dport = :PORT )'. nc closed first,\n" +
 			"so nc's end is the one in TIME_WAIT.",
 		"On a terminal the lesson pauses before each step. At the pause before step 4, run\n" +
-			"ss -tan state close-wait in another terminal: the server's socket stays there as\n" +
-			"long as you wait.",
+			"ss -tano state close-wait and ss -tano state fin-wait-2 in another terminal. The server's\n" +
+			"socket stays in CLOSE-WAIT as long as its program does not close it. The client's, in\n" +
+			"FIN-WAIT-2, no program holds: the kernel drops it after net.ipv4.tcp_fin_timeout (60 s,\n" +
+			"its timer counts down). Wait longer, and step 4 says the server's FIN got RST.",
 		"Move the server's Close up into step 3, right after its io.EOF, and count the segments:\n" +
 			"three, as in lesson 03, because the ACK of the client's FIN rides on the server's FIN.\n" +
 			"(The kernel lines then say which states the lesson no longer finds.)",
@@ -64,9 +68,10 @@ func run(l *lesson.Run) error {
 	l.Step("Start the server",
 		"The server listens on a loopback port the kernel chooses. Between the program's calls the "+
 			"lesson asks the kernel what state each socket is in, through socket diagnostics "+
-			"(the netlink interface ss uses): those are the kernel NOTE lines. Run with sudo, and the "+
-			"kernel also reports each change of state as it makes it: the kernel STATE lines, each right "+
-			"after the segment that caused it, LAST_ACK included, which lasts microseconds here.")
+			"(the netlink interface ss uses): those are the kernel NOTE lines. Run as root (sudo) where "+
+			"tracefs is mounted, and the kernel also reports each change of state as it makes it: the "+
+			"kernel STATE lines, each beside its cause, after the segment that arrived or before the "+
+			"one a Close sends, LAST_ACK included, which lasts microseconds here.")
 	ln, err := tracer.Listen(l.Context(), l.Hooks("server"), "tcp4", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -126,44 +131,126 @@ func run(l *lesson.Run) error {
 	kernelAwaits(l, "the client's socket", c1, kernel.FinWait2,
 		"The server's kernel has acknowledged the FIN: the client's half of the connection is closed. "+
 			"The client now waits for the server's FIN; since its program has let go of the socket, "+
-			"the kernel waits for it at most net.ipv4.tcp_fin_timeout (60 s by default). Data sent to "+
-			"it now would be answered with RST: there is no program left to read it.")
+			"the kernel waits for it at most net.ipv4.tcp_fin_timeout ("+finTimeout()+"), then drops "+
+			"the socket. Data sent to it now would be answered with RST: there is no program left to read it.")
+	// What the server's kernel has sent and received so far, its ACK of
+	// the FIN included, to tell in step 4 what it did while the lesson
+	// paused.
+	before, _ := kernel.TCPInfo(server)
 
 	l.Step("The server closes too",
 		"The server calls Close: the passive close. Its kernel sends its own FIN and the socket "+
-			"moves to LAST_ACK. The client's kernel acknowledges that FIN at once. That makes four "+
-			"segments: FIN, ACK, FIN, ACK.")
+			"moves to LAST_ACK. The client's kernel answers that FIN at once, with an ACK while the "+
+			"client's socket waits in FIN_WAIT_2. That makes four segments: FIN, ACK, FIN, ACK. "+
+			"(After a pause longer than net.ipv4.tcp_fin_timeout before this step, the client's "+
+			"socket is gone, and what the server's kernel sends it, this FIN or a keepalive probe "+
+			"before it, is answered with RST: the lesson asks the kernel first.)")
+	// A learner may have paused before this step. Meanwhile the
+	// server's kernel sends keepalive probes: Go turns TCP keepalive on
+	// for every connection (a probe after 15 s without traffic, then
+	// every 15 s), and the program sends nothing else. TCP_INFO counts
+	// the segments each way.
+	serverReset := false
+	if now, err := kernel.TCPInfo(server); err == nil && before != nil {
+		if probes := now.SegsOut - before.SegsOut; probes > 0 {
+			l.Trace().Add(tracer.Event{Actor: "kernel", Phase: tracer.PhaseNote, Proto: "tcp", Local: s1.Local, Remote: s1.Remote,
+				Text: fmt.Sprintf("the server's socket: %s sent, %s received while the lesson paused",
+					count(int(probes), "keepalive probe"), count(int(now.SegsIn-before.SegsIn), "segment")),
+				Note: "TCP_INFO counts them; the program sent nothing. Go turns TCP keepalive on for every " +
+					"connection: a probe after 15 s without traffic, then one every 15 s. A socket that is " +
+					"there answers a probe with an ACK; a kernel that holds no socket for it, with RST."})
+		}
+		// A connection reset while its program holds the socket leaves
+		// the socket in CLOSE.
+		serverReset = now.State == kernel.Close
+	}
+	// No program holds the client's socket: the kernel drops it once
+	// it has waited net.ipv4.tcp_fin_timeout in FIN_WAIT_2. A learner
+	// who paused longer than that before this step finds it gone, and
+	// then the server's FIN, or its next keepalive probe, meets no
+	// socket on the client's side.
+	_, err = kernel.StateOf(c1)
+	clientGone := errors.Is(err, kernel.ErrNotFound)
+	switch {
+	case clientGone && serverReset:
+		kernelSays(l, "the client's socket", c1, gone,
+			"The client's socket waited in FIN_WAIT_2 for the server's FIN longer than "+
+				"net.ipv4.tcp_fin_timeout ("+finTimeout()+"), and the kernel dropped it: no program "+
+				"held it. The server's socket is no longer in CLOSE_WAIT either: TCP_INFO says CLOSE, "+
+				"though its program has not closed it. The client's kernel, which holds no socket for "+
+				"this connection, answered a keepalive probe with RST, and the RST ended the "+
+				"connection. Close will send no FIN, and neither end is left in TIME_WAIT.")
+	case clientGone:
+		kernelSays(l, "the client's socket", c1, gone,
+			"The client's socket waited in FIN_WAIT_2 for the server's FIN longer than "+
+				"net.ipv4.tcp_fin_timeout ("+finTimeout()+"), and the kernel dropped it: no program "+
+				"held it. The client's kernel now has no socket for this connection, so it will answer "+
+				"the server's FIN with RST, not with an ACK, and neither end will be left in TIME_WAIT.")
+	}
 	if err := server.Close(); err != nil {
 		return err
 	}
-	kernelAwaits(l, "the server's socket", s1, gone,
-		"The kernel has released the server's socket. It was in LAST_ACK only between its FIN and "+
-			"the client's ACK: a few microseconds on loopback (compare the two packets' times). "+
-			"The passive closer leaves nothing behind.")
-	kernelAwaits(l, "the client's socket", c1, kernel.TimeWait,
-		"Both FINs are sent and acknowledged, yet the kernel keeps the client's end, which closed "+
-			"first, for 2·MSL: twice the Maximum Segment Lifetime, the longest a segment may wander "+
-			"in a network. If the last ACK were lost, the server would send its FIN again and the "+
-			"client must still be there to answer; and no late segment of this connection can be "+
-			"taken for part of a new one with the same five-tuple. Linux fixes this wait at 60 s "+
-			"(TCP_TIMEWAIT_LEN); the lesson does not wait for it.")
+	var timeWait1 time.Time // when the client's socket is due to leave TIME_WAIT
+	switch {
+	case serverReset:
+		kernelSays(l, "the server's socket", s1, gone,
+			"Close sent nothing: the RST had ended the connection already. It only let go of the "+
+				"socket, which the kernel then released.")
+	case clientGone:
+		kernelAwaits(l, "the server's socket", s1, gone,
+			"The kernel has released the server's socket at once, though no ACK of its FIN could "+
+				"come: the client's kernel, which holds no socket for this connection, answers the FIN "+
+				"with RST, and an RST ends LAST_ACK as the ACK would. Without an answer the server's "+
+				"kernel would go on sending its FIN. A server that waits this long to close meets this "+
+				"RST; its program, which has closed already, never sees it.")
+	default:
+		kernelAwaits(l, "the server's socket", s1, gone,
+			"The kernel has released the server's socket. It was in LAST_ACK only between its FIN and "+
+				"the client's ACK: a few microseconds on loopback (compare the two packets' times). "+
+				"The passive closer leaves nothing behind.")
+		timeWait1 = kernelAwaits(l, "the client's socket", c1, kernel.TimeWait,
+			"Both FINs are sent and acknowledged, yet the kernel keeps the client's end, which closed "+
+				"first, for 2·MSL: twice the Maximum Segment Lifetime, the longest a segment may wander "+
+				"in a network. If the last ACK were lost, the server would send its FIN again and the "+
+				"client must still be there to answer; and no late segment of this connection can be "+
+				"taken for part of a new one with the same five-tuple. Linux fixes this wait at 60 s "+
+				"(TCP_TIMEWAIT_LEN); the lesson does not wait for it.")
+	}
 
 	l.Step("TIME_WAIT holds the port",
-		"The client dials the server again from the same port (Dialer.LocalAddr). The socket in "+
-			"TIME_WAIT still holds that address and port, so bind fails with EADDRINUSE and no SYN "+
-			"is sent. An ordinary Dial never meets this: the kernel picks a free port.")
-	// Dialer.Net.LocalAddr asks for the old connection's address and
-	// port; Dial binds to it before it connects.
-	again := tracer.Dialer{Hooks: l.Hooks("client"), Net: net.Dialer{LocalAddr: client.LocalAddr()}}
-	if conn, err := again.DialContext(l.Context(), "tcp4", ln.Addr().String()); err == nil {
-		conn.Close()
-		return errors.New("dialing from a port in TIME_WAIT succeeded; the lesson expected EADDRINUSE")
-	} else if !errors.Is(err, syscall.EADDRINUSE) {
-		return err
+		"The client dials the server again from the same port (Dialer.LocalAddr). While the old "+
+			"socket is in TIME_WAIT it holds that address and port, so bind fails with EADDRINUSE "+
+			"and no SYN is sent. A Dial that names no local port gets one the kernel chooses from "+
+			"net.ipv4.ip_local_port_range that makes a new four-tuple: ports in TIME_WAIT toward "+
+			"other servers, or toward another port of this one, can be used again. Only when every "+
+			"port of the range is taken toward one server's address and port does connect fail, "+
+			"with EADDRNOTAVAIL: a real failure of clients that open many short connections to one "+
+			"server.")
+	// The port is held only while the old socket is in TIME_WAIT: a
+	// learner who paused long enough before this step finds it gone.
+	if _, err := kernel.StateOf(c1); errors.Is(err, kernel.ErrNotFound) {
+		why := "It never reached TIME_WAIT: the kernel dropped it in FIN_WAIT_2, before step 4."
+		if !clientGone {
+			why = fmt.Sprintf("Its TIME_WAIT is over: the kernel's timer on it ran out %s ago, "+
+				"and the pauses between the steps count.", since(timeWait1))
+		}
+		kernelSays(l, "the client's old socket", c1, gone, why+" Nothing holds its port now, so a "+
+			"Dial from it would succeed: this run cannot show EADDRINUSE, and the lesson does not "+
+			"dial. Run it again without the long pause to see it.")
+	} else {
+		// Dialer.Net.LocalAddr asks for the old connection's address
+		// and port; Dial binds to it before it connects.
+		again := tracer.Dialer{Hooks: l.Hooks("client"), Net: net.Dialer{LocalAddr: client.LocalAddr()}}
+		if conn, err := again.DialContext(l.Context(), "tcp4", ln.Addr().String()); err == nil {
+			conn.Close()
+			return errors.New("dialing from a port in TIME_WAIT succeeded; the lesson expected EADDRINUSE")
+		} else if !errors.Is(err, syscall.EADDRINUSE) {
+			return err
+		}
+		kernelSays(l, "the client's old socket", c1, kernel.TimeWait,
+			"The \"other socket\" holding the port is this one: no program has it any more, the kernel "+
+				"does, until its 60 s are over.")
 	}
-	kernelSays(l, "the client's old socket", c1, kernel.TimeWait,
-		"The \"other socket\" holding the port is this one: no program has it any more, the kernel "+
-			"does, until its 60 s are over.")
 
 	l.Step("The server closes first",
 		"A new connection. This time the server answers and hangs up at once, as an HTTP/1.0 "+
@@ -210,7 +297,7 @@ func run(l *lesson.Run) error {
 	}
 	kernelAwaits(l, "the client's socket", c2, gone,
 		"The client, the passive closer this time, passed through LAST_ACK and is gone.")
-	kernelAwaits(l, "the server's socket", s2, kernel.TimeWait,
+	timeWait2 := kernelAwaits(l, "the server's socket", s2, kernel.TimeWait,
 		"The server closed first, so TIME_WAIT is on its side, holding the server's address and "+
 			"port with this client for 60 s. The ACK of its FIN came in the same segment as the "+
 			"client's FIN, so it did not wait in FIN_WAIT_2: the kernel passed through it while "+
@@ -242,12 +329,57 @@ func run(l *lesson.Run) error {
 	<-accepting
 	kernelSays(l, "the server's listening socket", listening, gone,
 		"The listener is gone at once: a new SYN to this port would get RST.")
-	kernelSays(l, "connection #1's client socket", c1, kernel.TimeWait,
-		"Still here after the listener: the client closed first.")
-	kernelSays(l, "connection #2's server socket", s2, kernel.TimeWait,
+	if clientGone {
+		kernelSays(l, "connection #1's client socket", c1, gone,
+			"Gone since step 4: the kernel dropped it in FIN_WAIT_2, so it never reached TIME_WAIT.")
+	} else {
+		timeWaitSays(l, "connection #1's client socket", c1, timeWait1,
+			"Still here after the listener: the client closed first.")
+	}
+	timeWaitSays(l, "connection #2's server socket", s2, timeWait2,
 		"Still here too, on the listener's port: the server closed first. Go sets SO_REUSEADDR on "+
 			"listening sockets, so a server restarted now can listen on this port again despite it.")
 	return nil
+}
+
+// finTimeout is net.ipv4.tcp_fin_timeout, as the lesson says it: how
+// long the kernel keeps a socket in FIN_WAIT_2 that no program holds.
+// The setting is per network namespace; this is the lesson's.
+func finTimeout() string {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_fin_timeout")
+	if err != nil {
+		return "60 s by default"
+	}
+	return strings.TrimSpace(string(b)) + " s here"
+}
+
+// count says "1 segment", "4 segments".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// since says how long ago due was, in whole seconds.
+func since(due time.Time) string {
+	return max(time.Since(due), 0).Round(time.Second).String()
+}
+
+// timeWaitSays says, as kernelSays does, what state a socket that the
+// lesson found in TIME_WAIT is in now, explaining it with why. Once the
+// kernel's timer on it has run out (due) the kernel has released it, and
+// the lesson says that instead: the pauses between the steps can
+// outlast TIME_WAIT.
+func timeWaitSays(l *lesson.Run, who string, ft tracer.FiveTuple, due time.Time, why string) {
+	_, err := kernel.StateOf(ft)
+	if errors.Is(err, kernel.ErrNotFound) && !due.IsZero() && time.Now().After(due.Add(-time.Second)) {
+		kernelSays(l, who, ft, gone, "Its TIME_WAIT is over: the kernel's timer on it ran out "+
+			since(due)+" ago, and the pauses between the steps count. The kernel has released "+
+			"the socket and its port.")
+		return
+	}
+	kernelSays(l, who, ft, kernel.TimeWait, why)
 }
 
 // talk is one exchange: the client says its line, the server answers
@@ -301,9 +433,13 @@ const gone kernel.State = 0
 // kernelSays asks the kernel what state the socket ft is in and puts
 // its answer in the trace, in time order with the packets. why explains
 // the state the lesson expects, want; when the kernel says otherwise,
-// the trace says that instead of why.
-func kernelSays(l *lesson.Run, who string, ft tracer.FiveTuple, want kernel.State, why string) {
-	got, err := kernel.StateOf(ft)
+// the trace says that instead of why. It returns when the kernel's
+// TIME_WAIT timer on the socket (which also times an orphaned
+// FIN_WAIT_2) runs out, or the zero time when none runs.
+func kernelSays(l *lesson.Run, who string, ft tracer.FiveTuple, want kernel.State, why string) time.Time {
+	s, err := kernel.Lookup(ft)
+	asked := time.Now()
+	got := s.State
 	var said string
 	switch {
 	case errors.Is(err, kernel.ErrNotFound):
@@ -313,7 +449,7 @@ func kernelSays(l *lesson.Run, who string, ft tracer.FiveTuple, want kernel.Stat
 		l.Trace().Add(tracer.Event{Actor: "kernel", Phase: tracer.PhaseNote, Proto: "tcp", Local: ft.Local, Remote: ft.Remote,
 			Text: who + ": state unknown",
 			Note: fmt.Sprintf("The lesson cannot ask this kernel (%v); netstat -an shows the states.", err)})
-		return
+		return time.Time{}
 	default:
 		said = got.String()
 	}
@@ -327,12 +463,17 @@ func kernelSays(l *lesson.Run, who string, ft tracer.FiveTuple, want kernel.Stat
 	}
 	l.Trace().Add(tracer.Event{Actor: "kernel", Phase: tracer.PhaseNote, Proto: "tcp", Local: ft.Local, Remote: ft.Remote,
 		Text: who + ": " + said, Note: why})
+	if err != nil || s.Timer != kernel.TimerTimeWait {
+		return time.Time{}
+	}
+	return asked.Add(s.Expires)
 }
 
 // kernelAwaits waits until the socket ft is in state want (or gone),
-// then says so as kernelSays does. The kernel cannot tell when a state
-// changes, so kernel.WaitState asks it every millisecond.
-func kernelAwaits(l *lesson.Run, who string, ft tracer.FiveTuple, want kernel.State, why string) {
+// then says so as kernelSays does, and returns what kernelSays returns.
+// The kernel cannot tell when a state changes, so kernel.WaitState asks
+// it every millisecond.
+func kernelAwaits(l *lesson.Run, who string, ft tracer.FiveTuple, want kernel.State, why string) time.Time {
 	ctx, cancel := context.WithTimeout(l.Context(), 2*time.Second)
 	defer cancel()
 	// NOTE: ignoring a timeout: kernelSays reports the state the
@@ -342,5 +483,5 @@ func kernelAwaits(l *lesson.Run, who string, ft tracer.FiveTuple, want kernel.St
 	} else {
 		_ = kernel.WaitState(ctx, ft, want)
 	}
-	kernelSays(l, who, ft, want, why)
+	return kernelSays(l, who, ft, want, why)
 }

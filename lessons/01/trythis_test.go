@@ -1,0 +1,198 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"tcptour/lessons/internal/lessontest"
+)
+
+// startServer runs `go run ./server` with args in ns and waits until it
+// listens.
+func startServer(t *testing.T, ns *lessontest.Netns, bin string, args ...string) *lessontest.Proc {
+	t.Helper()
+	p := lessontest.Start(t, ns.Command(bin, append([]string{"--no-color"}, args...)...))
+	p.WaitFor(regexp.MustCompile(`Server listening on `))
+	return p
+}
+
+// Try this: the server in one terminal, ss -ltn in another: a LISTEN
+// line with 127.0.0.1:6969. Then a second server: the port clash.
+func TestTryThisListeningSockets(t *testing.T) {
+	lessontest.Tool(t, "ss")
+	ns := lessontest.NewNetns(t)
+	server := lessontest.BuildPackage(t, "tcptour/server")
+	first := startServer(t, ns, server)
+	ss := ns.Run("ss", "-ltn")
+	if !regexp.MustCompile(`(?m)^LISTEN\s+0\s+\d+\s+127\.0\.0\.1:6969\s+0\.0\.0\.0:\*`).MatchString(ss) {
+		t.Errorf("ss -ltn shows no listener on 127.0.0.1:6969:\n%s", ss)
+	}
+
+	// "go run ./server twice; the second says the address is in use."
+	second := ns.Command(server, "--no-color")
+	out, err := second.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("the second server: %v, want exit status 1", err)
+	}
+	if !strings.Contains(string(out), "address already in use") {
+		t.Errorf("the second server does not say the address is in use:\n%s", out)
+	}
+	first.Stop()
+}
+
+// Try this: -addr :6969 shows as *:6969 in ss, one socket for IPv6 and
+// IPv4; -addr 0.0.0.0:6969 as 0.0.0.0:6969.
+func TestTryThisEveryInterface(t *testing.T) {
+	lessontest.Tool(t, "ss")
+	ns := lessontest.NewNetns(t)
+	server := lessontest.BuildPackage(t, "tcptour/server")
+	for _, addr := range []string{":6969", "0.0.0.0:6969"} {
+		p := startServer(t, ns, server, "-addr", addr)
+		ss := ns.Run("ss", "-ltn")
+		if !regexp.MustCompile(`(?m)^LISTEN\s+0\s+\d+\s+\*:6969\s+\*:\*`).MatchString(ss) {
+			t.Errorf("-addr %s: ss -ltn shows no *:6969:\n%s", addr, ss)
+		}
+		// *: one IPv6 socket (ss -6 lists it) that takes IPv4 too (ss
+		// prints [::] for one with IPV6_V6ONLY on).
+		if ss6 := ns.Run("ss", "-ltn6"); !strings.Contains(ss6, "*:6969") {
+			t.Errorf("-addr %s: the listener is not an IPv6 socket:\n%s", addr, ss6)
+		}
+		if _, err := exec.LookPath("bash"); err == nil {
+			c := ns.Command("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/6969")
+			if out, err := c.CombinedOutput(); err != nil {
+				t.Errorf("-addr %s: an IPv4 connect to the listener failed: %v %s", addr, err, out)
+			}
+		}
+		p.Stop()
+	}
+}
+
+// And one more: the address asked for and the one the kernel bound,
+// from the JSON trace through jq.
+func TestTryThisAskedAndBound(t *testing.T) {
+	jq := lessontest.Tool(t, "jq")
+	bin := lessontest.Build(t)
+	out, err := exec.Command("sh", "-c", `"$0" --json </dev/null | "$1" -r 'select(.phase == "listen") | "\(.addr) -> \(.local)"'`, bin, jq).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := regexp.MustCompile(`^127\.0\.0\.1:0 -> 127\.0\.0\.1:(\d+)\n:0 -> \[::\]:\d+\n127\.0\.0\.1:(\d+) -> 127\.0\.0\.1:(\d+)\n$`)
+	m := want.FindStringSubmatch(string(out))
+	if m == nil || m[1] != m[2] || m[2] != m[3] {
+		t.Errorf("jq printed:\n%s", out)
+	}
+}
+
+// reusePort listens on addr with SO_REUSEPORT set before bind when
+// reuse is true.
+func reusePort(addr string, reuse bool) (net.Listener, error) {
+	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+		if !reuse {
+			return nil
+		}
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	return lc.Listen(context.Background(), "tcp4", addr)
+}
+
+// Step 3's text: two listeners share an address and port only when
+// every one of them set SO_REUSEPORT and they have the same effective
+// user ID.
+func TestReusePortRule(t *testing.T) {
+	// Both with SO_REUSEPORT, same user: both listen.
+	a, err := reusePort("127.0.0.1:0", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	addr := a.Addr().String()
+	b, err := reusePort(addr, true)
+	if err != nil {
+		t.Fatalf("a second listener with SO_REUSEPORT, same user: %v", err)
+	}
+	b.Close()
+	// The second without it: EADDRINUSE.
+	if c, err := reusePort(addr, false); !errors.Is(err, syscall.EADDRINUSE) {
+		if c != nil {
+			c.Close()
+		}
+		t.Errorf("a second listener without SO_REUSEPORT: %v, want EADDRINUSE", err)
+	}
+	// The first without it: EADDRINUSE for a second with it.
+	plain, err := reusePort("127.0.0.1:0", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if c, err := reusePort(plain.Addr().String(), true); !errors.Is(err, syscall.EADDRINUSE) {
+		if c != nil {
+			c.Close()
+		}
+		t.Errorf("SO_REUSEPORT on the second only: %v, want EADDRINUSE", err)
+	}
+	// Both with it, another effective user: EADDRINUSE. The test binary
+	// runs itself as nobody for that.
+	if os.Geteuid() != 0 {
+		t.Log("not root: the other user's listener is not tried")
+		return
+	}
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "lesson01.test")
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestReusePortOtherUser$")
+	cmd.Env = append(os.Environ(), "TCPTOUR_REUSEPORT_ADDR="+addr)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("as nobody: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "address already in use") {
+		t.Errorf("another user's listener with SO_REUSEPORT: want EADDRINUSE, got:\n%s", out)
+	}
+}
+
+// TestReusePortOtherUser is run by TestReusePortRule as another user.
+func TestReusePortOtherUser(t *testing.T) {
+	addr := os.Getenv("TCPTOUR_REUSEPORT_ADDR")
+	if addr == "" {
+		t.Skip("run by TestReusePortRule")
+	}
+	ln, err := reusePort(addr, true)
+	if err == nil {
+		ln.Close()
+		fmt.Println("listened")
+		return
+	}
+	fmt.Println(err)
+}

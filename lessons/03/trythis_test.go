@@ -1,0 +1,156 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"tcptour/lessons/internal/lessontest"
+)
+
+// debianHosts is /etc/hosts as Debian installs it: localhost is ::1
+// too. (This machine's may list 127.0.0.1 alone.)
+const debianHosts = "127.0.0.1\tlocalhost\n" +
+	"::1\t\tlocalhost ip6-localhost ip6-loopback\n" +
+	"ff02::1\t\tip6-allnodes\n" +
+	"ff02::2\t\tip6-allrouters\n"
+
+// Try this: the server on 6969, the client to 127.0.0.1 (no lookup),
+// then to localhost: /etc/hosts answers ::1 and 127.0.0.1, nothing on
+// the wire for the lookup, ::1 tried first and refused with RST, then
+// 127.0.0.1. It runs in a network namespace of its own, for the port,
+// with Debian's /etc/hosts bound over this machine's.
+func TestTryThisClientLocalhost(t *testing.T) {
+	ns := lessontest.NewNetns(t)
+	ns.BindFile("/etc/hosts", debianHosts)
+	server := lessontest.Start(t, ns.Command(lessontest.BuildPackage(t, "tcptour/server"), "--no-color"))
+	server.WaitFor(regexp.MustCompile(`Server listening on 127\.0\.0\.1:6969`))
+	client := lessontest.BuildPackage(t, "tcptour/client")
+
+	literal := ns.Run(client, "-addr", "127.0.0.1:6969", "--no-color")
+	lessontest.InOrder(t, literal,
+		"client     NO DNS     127.0.0.1 is an IP literal",
+		"CONNECT    tcp → 127.0.0.1:6969",
+		"CONNECTED TO: 127.0.0.1:6969",
+		"DATA: You said \"I am Chuck Norris!\"")
+	if strings.Contains(literal, "DNS ?") || strings.Contains(literal, "wire       DNS") {
+		t.Errorf("a lookup for an IP literal:\n%s", literal)
+	}
+
+	name := ns.Run(client, "-addr", "localhost:6969", "--no-color")
+	lessontest.InOrder(t, name,
+		"client     DNS ?      localhost",
+		"client     DNS =      localhost → ::1, 127.0.0.1",
+		"nothing went on the wire: the hosts file (/etc/hosts) answered",
+		"CONNECT    tcp → [::1]:6969",
+		"connect: dial tcp [::1]:6969: connect: connection refused",
+		"CONNECT    tcp → 127.0.0.1:6969",
+		"CONNECTED  tcp 127.0.0.1:",
+		"CONNECTED TO: localhost:6969",
+		"DATA: You said \"I am Chuck Norris!\"")
+	if strings.Contains(name, "wire       DNS") {
+		t.Errorf("a DNS packet for a name in /etc/hosts:\n%s", name)
+	}
+	if strings.Contains(name, "wire   #") {
+		// Captured (root): the SYN to ::1 and the RST that refused it.
+		lessontest.InOrder(t, name,
+			"CONNECT    tcp → [::1]:6969",
+			"SYN        client → server",
+			"RST ACK    server → client",
+			"CONNECT    tcp → 127.0.0.1:6969",
+			"SYN        client → server",
+			"SYN ACK    server → client")
+	} else {
+		t.Log("no capture here: the packets were not checked")
+	}
+	server.Stop()
+}
+
+// Try this: the JSON trace, one phase a line through jq.
+func TestTryThisJSONPhases(t *testing.T) {
+	jq := lessontest.Tool(t, "jq")
+	bin := lessontest.Build(t)
+	cmd := exec.Command("sh", "-c", `"$0" --json | "$1" -r .phase`, bin, jq)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s --json | jq -r .phase: %v", bin, err)
+	}
+	phases := strings.Fields(string(out))
+	for _, want := range []string{"lesson", "step", "listen", "dns-start", "dns-done", "connect-start", "connect-done", "accept", "write", "read", "eof", "close"} {
+		if !strings.Contains(" "+strings.Join(phases, " ")+" ", " "+want+" ") {
+			t.Errorf("no %q among the phases jq printed: %v", want, phases)
+		}
+	}
+}
+
+// And one more: a name the lab DNS server does not know fails the
+// lookup with "no such host", and no connect is tried.
+func TestTryThisNoSuchHost(t *testing.T) {
+	ns := lessontest.NewNetns(t)
+	server := lessontest.Start(t, ns.Command(lessontest.BuildPackage(t, "tcptour/server"), "--no-color", "-lab", "127.0.0.1:5353"))
+	server.WaitFor(regexp.MustCompile(`Server listening on 127\.0\.0\.1:6969`))
+	cmd := ns.Command(lessontest.BuildPackage(t, "tcptour/client"), "-dns", "127.0.0.1:5353", "-addr", "nosuch.tcptour.test:6969", "--no-color")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err == nil {
+		t.Errorf("the client succeeded with a name the lab does not know:\n%s", out.String())
+	}
+	lessontest.InOrder(t, out.String(), "DNS ?      nosuch.tcptour.test", "no such host")
+	if strings.Contains(out.String(), "CONNECT ") {
+		t.Errorf("a connect after a failed lookup:\n%s", out.String())
+	}
+	server.Stop()
+}
+
+// And one more: under sudo the pcap file is handed to the user who ran
+// sudo (SUDO_UID), mode 0600, so that tshark and tracer/inspect run as
+// that user read it without a chown.
+func TestTryThisPcapUnderSudo(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the Try this runs the lesson with sudo: this test needs root")
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	pcap := filepath.Join(dir, "03.pcapng")
+	lesson := exec.Command(lessontest.Build(t), "--pcap", pcap, "--no-color")
+	// As sudo leaves them for a user nobody (uid 65534).
+	lesson.Env = append(os.Environ(), "SUDO_UID=65534", "SUDO_GID=65534", "SUDO_USER=nobody")
+	if out, err := lesson.CombinedOutput(); err != nil {
+		t.Fatalf("lesson: %v\n%s", err, out)
+	}
+	fi, err := os.Stat(pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode().Perm() != 0o600 || st.Uid != 65534 || st.Gid != 65534 {
+		t.Fatalf("the pcap file is mode %v, owner %d:%d; want 0600, 65534:65534", fi.Mode().Perm(), st.Uid, st.Gid)
+	}
+	inspect := lessontest.BuildPackage(t, "tcptour/tracer/inspect")
+	asNobody := func(name string, args ...string) string {
+		cmd := exec.Command(name, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s as nobody: %v\n%s", name, err, out)
+		}
+		return string(out)
+	}
+	if !strings.Contains(asNobody(inspect, pcap), "SYN") {
+		t.Errorf("tracer/inspect as nobody shows no SYN")
+	}
+	if tshark, err := exec.LookPath("tshark"); err == nil {
+		if n := strings.Count(asNobody(tshark, "-r", pcap), "\n"); n == 0 {
+			t.Errorf("tshark as nobody lists no packets")
+		}
+	}
+}

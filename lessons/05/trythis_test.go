@@ -1,0 +1,260 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"tcptour/lessons/internal/lessontest"
+	"tcptour/tracer"
+)
+
+// Try this: at the pause before step 4, ss shows the server's socket in
+// CLOSE-WAIT and the client's in FIN-WAIT-2 with its timer; waited out,
+// the client's socket is gone and step 4 says the server's FIN got RST.
+//
+// net.ipv4.tcp_fin_timeout is kept per network namespace: the lesson runs
+// in one of the test's own with it at 2 s, so that the test waits 2 s,
+// not 60, and a terminal presses Enter when the lesson asks.
+func TestTryThisPauseBeforeStep4(t *testing.T) {
+	lessontest.Tool(t, "ss")
+	ns := lessontest.NewNetns(t)
+	ns.Sysctl("net.ipv4.tcp_fin_timeout", "2")
+	bin := lessontest.Build(t)
+	stdout, _ := lessontest.RunStepped(t, ns.Command(bin, "--step", "--no-color"), func(step int) {
+		if step != 4 {
+			return
+		}
+		// The learner's other terminal, as the Try this says.
+		closeWait := ns.Run("ss", "-Htano", "state", "close-wait")
+		finWait2 := ns.Run("ss", "-Htano", "state", "fin-wait-2")
+		if n := strings.Count(closeWait, "\n"); n != 1 {
+			t.Errorf("ss -tano state close-wait: %d sockets, want the server's:\n%s", n, closeWait)
+		}
+		if n := strings.Count(finWait2, "\n"); n != 1 || !strings.Contains(finWait2, "timer:(timewait,") {
+			t.Errorf("ss -tano state fin-wait-2: want the client's socket with its timer:\n%s", finWait2)
+		}
+		// Wait past tcp_fin_timeout, for the kernel to drop the client's
+		// socket: ask ss until it is gone.
+		deadline := time.Now().Add(30 * time.Second)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for strings.TrimSpace(ns.Run("ss", "-Htan", "state", "fin-wait-2")) != "" {
+			if time.Now().After(deadline) {
+				t.Fatal("the client's FIN-WAIT-2 socket is still there 30 s after tcp_fin_timeout (2 s)")
+			}
+			<-tick.C
+		}
+		// The server's socket, held by its program, stays.
+		if n := strings.Count(ns.Run("ss", "-Htan", "state", "close-wait"), "\n"); n != 1 {
+			t.Errorf("the server's socket left CLOSE-WAIT with no Close")
+		}
+	})
+	step4 := lessontest.Section(t, stdout, "Step 4 of 7", "Step 5 of 7")
+	lessontest.InOrder(t, step4,
+		"kernel #1  NOTE       the client's socket: gone",
+		"it will answer\nthe server's FIN with RST",
+		"server #1  CLOSE",
+		"kernel #1  NOTE       the server's socket: gone",
+		"answers the FIN with RST",
+	)
+	if strings.Contains(stdout, "wire   #1") {
+		// Captured (root): the RST is on the wire, right after the FIN.
+		lessontest.InOrder(t, step4,
+			"wire   #1  FIN ACK    server → client",
+			"wire   #1  RST        client → server",
+			"kernel #1  NOTE       the server's socket: gone")
+	} else {
+		t.Log("no capture here: the RST was checked through the kernel's answers only")
+	}
+	step5 := lessontest.Section(t, stdout, "Step 5 of 7", "Step 6 of 7")
+	if !strings.Contains(step5, "the client's old socket: gone") || strings.Contains(step5, "CONNECT") {
+		t.Errorf("step 5 should say the old socket is gone and not dial:\n%s", step5)
+	}
+	if !strings.Contains(stdout, "connection #1's client socket: gone") {
+		t.Errorf("step 7 should say connection #1's client socket is gone")
+	}
+	if strings.Contains(stdout, "The lesson expected") {
+		t.Errorf("a kernel line does not fit this run:\n%s", stdout)
+	}
+}
+
+// A pause before step 4 that outlasts the client's FIN_WAIT_2 socket and
+// then the server's first keepalive probe (15 s: Go's default): the
+// probe is answered with RST, the server's socket is reset before its
+// program closes it, and step 4 says so, and that Close sends no FIN.
+func TestPauseOutlastsKeepalive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits 15 s for a keepalive probe")
+	}
+	lessontest.Tool(t, "ss")
+	ns := lessontest.NewNetns(t)
+	ns.Sysctl("net.ipv4.tcp_fin_timeout", "2")
+	bin := lessontest.Build(t)
+	stdout, _ := lessontest.RunStepped(t, ns.Command(bin, "--step", "--no-color"), func(step int) {
+		if step != 4 {
+			return
+		}
+		// Wait for the kernel to reset the server's socket: it leaves
+		// CLOSE-WAIT without its program's Close.
+		deadline := time.Now().Add(60 * time.Second)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for strings.TrimSpace(ns.Run("ss", "-Htan", "state", "close-wait")) != "" {
+			if time.Now().After(deadline) {
+				t.Fatal("the server's socket is still in CLOSE-WAIT after 60 s")
+			}
+			<-tick.C
+		}
+	})
+	step4 := lessontest.Section(t, stdout, "Step 4 of 7", "Step 5 of 7")
+	lessontest.InOrder(t, step4,
+		"kernel #1  NOTE       the server's socket: 1 keepalive probe sent, 1 segment received while the lesson paused",
+		"Go turns TCP keepalive on",
+		"kernel #1  NOTE       the client's socket: gone",
+		"TCP_INFO says CLOSE",
+		"answered a keepalive probe with RST",
+		"server #1  CLOSE",
+		"kernel #1  NOTE       the server's socket: gone",
+		"Close sent nothing",
+	)
+	if strings.Contains(stdout, "wire   #1") {
+		// The reset came during the pause, before the heading of step 4.
+		pause := lessontest.Section(t, stdout, "Step 3 of 7", "Step 4 of 7")
+		lessontest.InOrder(t, pause, "wire   #1  RST        client → server")
+		if strings.Contains(step4, "FIN ACK    server → client") {
+			t.Errorf("the server sent a FIN after the reset:\n%s", step4)
+		}
+	}
+	if strings.Contains(stdout, "The lesson expected") {
+		t.Errorf("a kernel line does not fit this run:\n%s", stdout)
+	}
+}
+
+// Try this: right after the lesson, ss lists the two sockets in
+// TIME_WAIT on the server's port, with about 60 s on their timers.
+func TestTryThisTimeWaitAfterTheLesson(t *testing.T) {
+	ss := lessontest.Tool(t, "ss")
+	bin := lessontest.Build(t)
+	out, err := exec.Command(bin, "--no-color", "--capture=off").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "the server's port from the last step": its listener's CLOSE line.
+	m := regexp.MustCompile(`CLOSE      listener 127\.0\.0\.1:(\d+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no listener CLOSE line:\n%s", out)
+	}
+	port := string(m[1])
+	got, err := exec.Command(ss, "-tano", "state", "time-wait", fmt.Sprintf("( sport = :%s or dport = :%s )", port, port)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(got)), "\n")[1:]
+	timer := regexp.MustCompile(`timer:\(timewait,(\d+)sec,0\)`)
+	if len(lines) != 2 {
+		t.Fatalf("want 2 sockets in TIME_WAIT on port %s:\n%s", port, got)
+	}
+	for _, l := range lines {
+		m := timer.FindStringSubmatch(l)
+		if m == nil || (m[1] != "59" && m[1] != "60" && m[1] != "58") {
+			t.Errorf("want about 60 s left on the timer: %s", l)
+		}
+	}
+	// Step 7: with connection #2's server end in TIME_WAIT on the
+	// port, a Go server can listen there again (SO_REUSEADDR).
+	if !strings.Contains(string(got), "127.0.0.1:"+port+" ") {
+		t.Fatalf("no TIME_WAIT socket with local port %s:\n%s", port, got)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:"+port)
+	if err != nil {
+		t.Errorf("listen on the port with a TIME_WAIT socket on it: %v", err)
+	} else {
+		ln.Close()
+	}
+}
+
+// Try this: with --hold, nc -N sends a line and, at Ctrl-D, its FIN
+// first: nc's end is the one in TIME-WAIT.
+func TestTryThisHoldWithNc(t *testing.T) {
+	lessontest.Tool(t, "ss")
+	nc := lessontest.Tool(t, "nc")
+	h := lessontest.Hold(t, lessontest.Build(t), "--capture=off")
+	port := h.Port()
+	cmd := h.Command(nc, "-N", "127.0.0.1", port)
+	cmd.Stdin = strings.NewReader("I am Chuck Norris!\n") // a line, then Ctrl-D
+	var answer bytes.Buffer
+	cmd.Stdout = &answer
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("nc: %v", err)
+	}
+	if !strings.Contains(answer.String(), `You said "I am Chuck Norris!`) {
+		t.Errorf("nc got %q", answer.String())
+	}
+	// nc's port, from the server's ACCEPT after the lesson held.
+	ncPort := h.WaitFor(regexp.MustCompile(`(?s)holding:.*ACCEPT\s+tcp 127\.0\.0\.1:` + port + ` ↔ 127\.0\.0\.1:(\d+)`))[1]
+	got, err := h.Command("ss", "-tan", fmt.Sprintf("( sport = :%s or dport = :%s )", port, port)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ncEnd := regexp.MustCompile(`(?m)^TIME-WAIT\s+0\s+0\s+127\.0\.0\.1:` + ncPort + `\s+127\.0\.0\.1:` + port + `\s*$`)
+	serverEnd := regexp.MustCompile(`(?m)^\S+\s+0\s+0\s+127\.0\.0\.1:` + port + `\s+127\.0\.0\.1:` + ncPort + `\s*$`)
+	if !ncEnd.Match(got) || serverEnd.Match(got) {
+		t.Errorf("want nc's end (port %s) in TIME-WAIT and the server's end gone:\n%s", ncPort, got)
+	}
+	h.Stop()
+}
+
+// Try this: with the server's Close moved into step 3, right after its
+// io.EOF, connection #1 closes with three segments.
+func TestTryThisCloseInStep3(t *testing.T) {
+	bin := lessontest.Build(t,
+		lessontest.Edit{
+			Old: "\t\treturn fmt.Errorf(\"the server's Read after the client's FIN: %v, want io.EOF\", err)\n\t}\n",
+			New: "\t\treturn fmt.Errorf(\"the server's Read after the client's FIN: %v, want io.EOF\", err)\n\t}\n" +
+				"\tif err := server.Close(); err != nil {\n\t\treturn err\n\t}\n",
+		},
+		lessontest.Edit{
+			Old: "\tif err := server.Close(); err != nil {\n\t\treturn err\n\t}\n\tvar timeWait1",
+			New: "\tvar timeWait1",
+		})
+	out, err := exec.Command(bin, "--json").Output()
+	if err != nil {
+		t.Fatalf("the edited lesson: %v", err)
+	}
+	var closing, unexpected []string
+	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+		var e tracer.Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Actor == "kernel" && e.Phase == tracer.PhaseNote && strings.Contains(e.Note, "The lesson expected") {
+			unexpected = append(unexpected, e.Text)
+		}
+		if p := e.Packet; p != nil && e.Conn == 1 && p.Proto == "tcp" && (strings.Contains(p.Flags, "FIN") || len(closing) > 0) {
+			closing = append(closing, fmt.Sprintf("%s %s→%s", p.Flags, p.From, p.To))
+		}
+	}
+	// "The kernel lines then say which states the lesson no longer
+	// finds": CLOSE_WAIT in step 3, FIN_WAIT_2 at once.
+	if len(unexpected) == 0 {
+		t.Errorf("no kernel line says the lesson did not find what it expected")
+	}
+	t.Logf("kernel lines that do not fit: %q", unexpected)
+	if len(closing) == 0 {
+		t.Log("no capture here: the segments were not counted")
+		return
+	}
+	want := "FIN ACK client→server, FIN ACK server→client, ACK client→server"
+	if got := strings.Join(closing, ", "); got != want {
+		t.Errorf("connection #1 closed with\n\t%s\nwant three segments\n\t%s", got, want)
+	}
+}
