@@ -29,7 +29,7 @@ func TestTryThisPauseBeforeStep4(t *testing.T) {
 	ns := lessontest.NewNetns(t)
 	ns.Sysctl("net.ipv4.tcp_fin_timeout", "2")
 	bin := lessontest.Build(t)
-	stdout, _ := lessontest.RunStepped(t, ns.Command(bin, "--step", "--no-color"), func(step int) {
+	stdout, _ := lessontest.RunStepped(t, ns.Command(bin, "--step", "--no-color"), func(step int, _ string) {
 		if step != 4 {
 			return
 		}
@@ -99,7 +99,7 @@ func TestPauseOutlastsKeepalive(t *testing.T) {
 	ns := lessontest.NewNetns(t)
 	ns.Sysctl("net.ipv4.tcp_fin_timeout", "2")
 	bin := lessontest.Build(t)
-	stdout, _ := lessontest.RunStepped(t, ns.Command(bin, "--step", "--no-color"), func(step int) {
+	stdout, _ := lessontest.RunStepped(t, ns.Command(bin, "--step", "--no-color"), func(step int, _ string) {
 		if step != 4 {
 			return
 		}

@@ -148,38 +148,32 @@ func TestTryThisCloseWaitTimer(t *testing.T) {
 	ss := lessontest.Tool(t, "ss")
 	tryThis(t, 1, "pause before step 7", "ss -tano state close-wait", "timer:(keepalive,…), Go's keepalive",
 		"no retransmission timer")
-	tm := lessontest.Terminal(t, lessontest.Build(t), "--no-color", "--capture=off")
 	listenRe := regexp.MustCompile(`server\s+LISTEN\s+tcp (\S+)`)
-	for step := 1; step <= info.Steps; step++ {
-		tm.WaitFor(regexp.MustCompile(fmt.Sprintf(`press Enter for step %d of %d`, step, info.Steps)))
-		if step == 7 {
-			m := listenRe.FindStringSubmatch(tm.Output())
-			if m == nil {
-				t.Fatalf("no LISTEN line before step 7:\n%s", tm.Output())
-			}
-			var row []string
-			for _, r := range ssRows(t, ss, "-tano", "state", "close-wait") {
-				// A single state: ss leaves the State column out.
-				if r[2] == m[1] {
-					row = r
-				}
-			}
-			t.Logf("ss -tano state close-wait: %v", row)
-			// ss shows one timer: the retransmission or probe timer when
-			// one is pending, else the keepalive.
-			switch {
-			case row == nil:
-				t.Errorf("ss -tano state close-wait shows no socket on %s", m[1])
-			case !strings.Contains(strings.Join(row, " "), "timer:(keepalive,"):
-				t.Errorf("the server's CLOSE-WAIT socket: %v, want timer:(keepalive,…)", row)
+	out, _ := lessontest.RunStepped(t, exec.Command(lessontest.Build(t), "--step", "--no-color", "--capture=off"), func(step int, out string) {
+		if step != 7 {
+			return
+		}
+		m := listenRe.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no LISTEN line before step 7:\n%s", out)
+		}
+		var row []string
+		for _, r := range ssRows(t, ss, "-tano", "state", "close-wait") {
+			// A single state: ss leaves the State column out.
+			if r[2] == m[1] {
+				row = r
 			}
 		}
-		tm.Type("\n")
-	}
-	out, err := tm.Wait()
-	if err != nil {
-		t.Fatalf("the lesson on a terminal: %v\n%s", err, out)
-	}
+		t.Logf("ss -tano state close-wait: %v", row)
+		// ss shows one timer: the retransmission or probe timer when
+		// one is pending, else the keepalive.
+		switch {
+		case row == nil:
+			t.Errorf("ss -tano state close-wait shows no socket on %s", m[1])
+		case !strings.Contains(strings.Join(row, " "), "timer:(keepalive,"):
+			t.Errorf("the server's CLOSE-WAIT socket: %v, want timer:(keepalive,…)", row)
+		}
+	})
 	if !strings.Contains(out, "Recap") {
 		t.Errorf("the lesson on a terminal did not finish:\n%s", out)
 	}
@@ -229,7 +223,7 @@ func TestTryThisEveryFINLost(t *testing.T) {
 		"then the timeout doubles: about 420, 830, 1660 ms")
 	bin := lessontest.Build(t, lessontest.Edit{Old: "\t\tif err := detach(serverRaw); err != nil {\n\t\t\treturn err\n\t\t}\n"})
 	pcap := filepath.Join(t.TempDir(), "fin.pcapng")
-	h := lessontest.Start(t, bin, "--no-color", "--pcap", pcap)
+	h := lessontest.Start(t, exec.Command(bin, "--no-color", "--pcap", pcap))
 	h.WaitFor(regexp.MustCompile(`the client's socket: FIN_WAIT_1`))
 	walk := walkTuple(t, h.Output())
 

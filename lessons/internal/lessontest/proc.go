@@ -98,6 +98,23 @@ func (p *Proc) WaitFor(re *regexp.Regexp) []string {
 // Output returns what the command has printed on stdout so far.
 func (p *Proc) Output() string { return p.out.String() }
 
+// Stderr returns what the command has printed on stderr so far.
+func (p *Proc) Stderr() string { return p.stderr.String() }
+
+// Wait waits for the command to exit by itself, for 60 s at most, and
+// returns all it printed on stdout and its exit: nil for status 0.
+func (p *Proc) Wait() (string, error) {
+	p.t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+		p.t.Fatalf("%s did not end within 60 s:\n%s\nstderr: %s", p.cmd.Path, p.out.String(), p.stderr.String())
+	}
+	return p.out.String(), p.err
+}
+
 // Stop interrupts the command as Ctrl-C does, waits for it to exit and
 // returns what it printed.
 func (p *Proc) Stop() (stdout, stderr string) {

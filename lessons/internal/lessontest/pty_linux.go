@@ -77,12 +77,13 @@ var promptRe = regexp.MustCompile(`\[press Enter for step (\d+) of (\d+): [^\]]*
 // RunStepped runs cmd, a lesson binary (or a command that runs one),
 // with --step among its arguments and a Terminal as its standard input:
 // a scripted learner who presses Enter at each pause. Before pressing
-// Enter for step n it calls at(n), which may take its time, as a learner
-// who pauses there to look around in another terminal; at may be nil.
+// Enter for step n it calls at(n, stdout), stdout being what the lesson
+// has printed so far, and at may take its time, as a learner who pauses
+// there to look around in another terminal; at may be nil.
 // It returns what the lesson printed on stdout and stderr once it has
 // exited, and fails the test if it exits with an error or a prompt does
 // not come within 60 s.
-func RunStepped(t *testing.T, cmd *exec.Cmd, at func(step int)) (stdout, stderr string) {
+func RunStepped(t *testing.T, cmd *exec.Cmd, at func(step int, stdout string)) (stdout, stderr string) {
 	t.Helper()
 	tm := NewTerminal(t)
 	out, errOut := &lockedBuffer{}, &lockedBuffer{}
@@ -116,7 +117,7 @@ func RunStepped(t *testing.T, cmd *exec.Cmd, at func(step int)) (stdout, stderr 
 			return out.String(), errOut.String()
 		}
 		if at != nil {
-			at(step)
+			at(step, out.String())
 		}
 		if err := tm.Enter(); err != nil {
 			t.Fatal(fmt.Errorf("press Enter for step %d: %w", step, err))
