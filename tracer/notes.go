@@ -127,7 +127,7 @@ func stateNote(c *StateChange) string {
 	case to == kernel.TimeWait:
 		what = "This side's FIN is acknowledged and the peer's FIN has arrived (this side's kernel acknowledges it): the connection is over. The kernel still keeps its five-tuple in TIME_WAIT, in a small socket of its own that no program holds, for 60 s on Linux: if the last ACK was lost, the peer's FIN comes again and must be answered, and no stray segment of this connection can slip into a new one with the same five-tuple."
 	case to == kernel.FinWait2 && c.Kept:
-		what = "The program has let go of the socket; the kernel keeps this half-closed connection in a small socket of its own while it waits for the peer's FIN, at most 60 s (net.ipv4.tcp_fin_timeout)."
+		what = "The program has let go of the socket; the kernel keeps this half-closed connection in a small socket of its own while it waits for the peer's FIN, for at most net.ipv4.tcp_fin_timeout (" + FormatDuration(c.Expires) + " left, as the kernel said), then drops it."
 	case from == kernel.TimeWait && to == kernel.Gone:
 		what = "TIME_WAIT is over: the kernel has released the five-tuple."
 	case from == kernel.FinWait2 && to == kernel.Gone && rst:

@@ -552,3 +552,25 @@ func TestTimelineListenerClosedReason(t *testing.T) {
 		}
 	}
 }
+
+// Drain prints what a Flush found while it waited too: the states found
+// when the kernel was asked about the sockets the program closed, which
+// a lesson must print before it pauses for the next step.
+func TestTimelineDrain(t *testing.T) {
+	tl, out := jsonTimeline(t, ModeOff)
+	if tl.states == nil {
+		t.Skip("no socket diagnostics here")
+	}
+	client, server, _ := connect(t, tl)
+	closeBoth(t, client, server)
+	if err := tl.Drain(); err != nil {
+		t.Fatal(err)
+	}
+	got := changes(printed(t, out))
+	if !slices.Contains(got, "client ESTABLISHED→TIME_WAIT") || !slices.Contains(got, "server CLOSE_WAIT→gone") {
+		t.Errorf("after Drain: %q, want the TIME_WAIT and the server's end found when asked", got)
+	}
+	if _, _, err := tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

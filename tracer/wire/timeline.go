@@ -188,6 +188,27 @@ func (tl *Timeline) Flush() error {
 	return tl.err
 }
 
+// Drain is Flush, done until the events that Flush found while it
+// waited (the changes of state found when the kernel was asked) are
+// printed too: before a program waits for a person, as a lesson does at
+// each step, so that nothing of the step before prints after the wait.
+func (tl *Timeline) Drain() error {
+	// A Flush holds back what happened while it waited; the next one
+	// prints it. Three at most, should the program still be busy.
+	for range 3 {
+		if err := tl.Flush(); err != nil {
+			return err
+		}
+		tl.mu.Lock()
+		held := len(tl.held)
+		tl.mu.Unlock()
+		if held == 0 {
+			break
+		}
+	}
+	return tl.err
+}
+
 // Close waits for the capture to catch up and stops it, which leaves
 // the pcap file complete and closed, then prints every event left. It
 // returns the number of packets in the trace, the kernel's counts, and

@@ -335,7 +335,10 @@ func (r *Run) printList(title string, items []string) {
 // Step prints the events of the previous step, then the heading of the
 // next one with its explanation. With --step it first waits for Enter.
 func (r *Run) Step(title, text string) {
-	r.flush()
+	// Everything of the step before, the states found when asked
+	// included, before the pause.
+	// NOTE: an error here is a closed stdout; Close reports it at the end.
+	_ = r.tl.Drain()
 	r.step++
 	if r.in != nil {
 		fmt.Fprintf(r.stderr, "\n[press Enter for step %d of %d: %s] ", r.step, r.lesson.Steps, title)
