@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"tcptour/lessons/internal/lessontest"
 	"tcptour/tracer"
+	"tcptour/tracer/capture"
 )
 
 // Each "Try this" of the lesson, done as it says, checking what it
@@ -123,14 +126,19 @@ func only(ev []tracer.Event, id int) []tracer.Event {
 // in FIN-WAIT-2 and the server's in CLOSE-WAIT.
 func TestTryThisStepSS(t *testing.T) {
 	ss := lessontest.Tool(t, "ss")
-	s := lessontest.StartStepped(t, lessontest.Build(t))
+	// With capture (as root) the packets are saved too, to see who
+	// acknowledged the client's FIN.
+	pcap := filepath.Join(t.TempDir(), "06.pcapng")
+	var args []string
+	if c, err := capture.Open(capture.Config{}); err == nil {
+		c.Close()
+		args = []string{"--pcap", pcap}
+	}
+	s := lessontest.StartStepped(t, lessontest.Build(t), args...)
 	s.WaitPrompt(1)
 	s.Enter()
 	s.WaitPrompt(2)
-	port := regexp.MustCompile(`LISTEN +tcp 127\.0\.0\.1:(\d+)`).FindStringSubmatch(s.Output())
-	if port == nil {
-		t.Fatalf("no LISTEN line in step 1:\n%s", s.Output())
-	}
+	port := s.WaitFor(regexp.MustCompile(`LISTEN +tcp 127\.0\.0\.1:(\d+)`))
 	s.Enter()
 	s.WaitPrompt(3)
 	// A learner types the command some time after the pause; the server's
@@ -170,4 +178,39 @@ func TestTryThisStepSS(t *testing.T) {
 		t.Errorf("ss at the pause before step 3 shows, for port %s:\n%s\nwant the client in FIN-WAIT-2 and the server in CLOSE-WAIT", port[1], got)
 	}
 	s.Finish()
+	if args == nil {
+		t.Log("no capture here: the ACK of the client's FIN is not checked")
+		return
+	}
+	// The ACK that moved the client to FIN_WAIT_2 was the server's
+	// kernel's own, a bare ACK before the answer (docs/lessons/06.md
+	// says about 40 ms after the FIN).
+	pkts, err := capture.ReadFile(pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs := lessontest.SegmentsOf(pkts)
+	var finAt time.Time
+	for _, g := range segs {
+		switch {
+		case g.Src.Port() != uint16(mustAtoi(t, port[1])) && g.Has(capture.FIN) && finAt.IsZero():
+			finAt = g.Time
+		case !finAt.IsZero() && g.Src.Port() == uint16(mustAtoi(t, port[1])) && g.Ack == 20:
+			if g.Len != 0 {
+				t.Errorf("the client's FIN was first acknowledged with the answer, not by a bare ACK:%s", lessontest.Dump(segs))
+			} else if d := g.Time.Sub(finAt); d < 10*time.Millisecond || d > 500*time.Millisecond {
+				t.Errorf("the bare ACK of the client's FIN came %v after it, want about 40 ms", d)
+			}
+			return
+		}
+	}
+	t.Errorf("no ACK of the client's FIN:%s", lessontest.Dump(segs))
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

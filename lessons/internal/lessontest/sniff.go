@@ -99,6 +99,13 @@ func (s *Sniffer) Segments() []Segment {
 	s.mu.Lock()
 	pkts := append([]capture.Packet(nil), s.pkts...)
 	s.mu.Unlock()
+	return SegmentsOf(pkts)
+}
+
+// SegmentsOf decodes the TCP segments among pkts (a capture, or a pcap
+// file read with capture.ReadFile), with sequence numbers relative to
+// the SYNs among them.
+func SegmentsOf(pkts []capture.Packet) []Segment {
 	isn := map[netip.AddrPort]uint32{}   // each sender's initial sequence number
 	scale := map[netip.AddrPort]uint8{}  // each sender's window scale
 	offered := map[netip.AddrPort]bool{} // sent a window scale option

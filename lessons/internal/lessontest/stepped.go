@@ -91,6 +91,30 @@ func (s *Stepped) WaitPrompt(n int) {
 	}
 }
 
+// WaitFor waits until the lesson's stdout matches re and returns the
+// match's submatches. (What a step printed can reach the test after
+// the prompt that follows it: stdout and stderr are two pipes.)
+func (s *Stepped) WaitFor(re *regexp.Regexp) []string {
+	s.t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		changed := s.out.changed()
+		if m := re.FindStringSubmatch(s.out.String()); m != nil {
+			return m
+		}
+		select {
+		case <-changed:
+		case <-s.done:
+			if m := re.FindStringSubmatch(s.out.String()); m != nil {
+				return m
+			}
+			s.t.Fatalf("the lesson exited (%v) before printing %q:\n%s\nstderr: %s", s.err, re, s.out.String(), s.stderr.String())
+		case <-deadline:
+			s.t.Fatalf("no %q in the lesson's output within 20 s:\n%s\nstderr: %s", re, s.out.String(), s.stderr.String())
+		}
+	}
+}
+
 // Enter presses Enter on the lesson's terminal.
 func (s *Stepped) Enter() {
 	s.t.Helper()
