@@ -221,3 +221,31 @@ func (h *Held) WaitEvent(what string, ok func(tracer.Event) bool) []tracer.Event
 		}
 	}
 }
+
+// Buffer collects what a command writes (nc's output in a Try this),
+// for a test that waits for it.
+type Buffer struct{ b lockedBuffer }
+
+// Write adds p to the buffer.
+func (b *Buffer) Write(p []byte) (int, error) { return b.b.Write(p) }
+
+// String returns what was written so far.
+func (b *Buffer) String() string { return b.b.String() }
+
+// WaitFor waits until the buffer holds s, and fails the test if it does
+// not within 20 s.
+func (b *Buffer) WaitFor(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		changed := b.b.changed()
+		if strings.Contains(b.b.String(), s) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("no %q within 20 s; got %q", s, b.b.String())
+		}
+	}
+}
