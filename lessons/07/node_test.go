@@ -169,3 +169,54 @@ func TestNodeClientEndOrReset(t *testing.T) {
 		})
 	}
 }
+
+// docs/lessons/07.md, on why the first loop starts late: when a
+// client's bytes arrive after the server's close (FIN), the server's
+// kernel answers them with RST, and the client's Read returns io.EOF
+// (the FIN came first) while a later Write fails with EPIPE.
+func TestLateBytesAfterClose(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	wire := lessontest.SniffIfPermitted(t, ln.Addr().(*net.TCPAddr).Port)
+	client := dial(t, ln.Addr().String())
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close() // nothing unread: FIN
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	end := kernel.FiveTuple{Proto: "tcp", Local: addrPort(client.LocalAddr()), Remote: addrPort(client.RemoteAddr())}
+	if err := kernel.WaitState(ctx, end, kernel.CloseWait); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(client, "hello?"); err != nil {
+		t.Fatalf("the late write: %v", err)
+	}
+	if err := kernel.WaitGone(ctx, end); err != nil { // the RST came: no connection left
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	if _, err := client.Read(buf); !errors.Is(err, io.EOF) {
+		t.Errorf("the client's Read after FIN and RST: %v, want io.EOF", err)
+	}
+	if _, err := io.WriteString(client, "again"); !errors.Is(err, syscall.EPIPE) {
+		t.Errorf("the client's next Write: %v, want EPIPE", err)
+	}
+	if wire == nil {
+		return
+	}
+	var got []string
+	for _, s := range wire.Segments() {
+		if !s.Has(capture.SYN) && !(s.Flags == capture.ACK && s.Len == 0) {
+			got = append(got, fmt.Sprintf("%s %s len %d", map[bool]string{true: "server", false: "client"}[s.Src == addrPort(ln.Addr())], s.Flags, s.Len))
+		}
+	}
+	want := []string{"server FIN ACK len 0", "client PSH ACK len 6", "server RST len 0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("segments other than the handshake and bare ACKs: %q, want %q", got, want)
+	}
+}
