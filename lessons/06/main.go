@@ -1,12 +1,13 @@
 // Lesson 06 half-closes a connection. The client sends its request and
 // calls CloseWrite: its FIN says "that is all I will send", and it goes
 // on reading. The server reads to io.EOF, then answers, then closes: one
-// FIN each way, with the answer between them. Then a server that closes
-// as soon as it reads io.EOF, as Node does by default, so the answer
-// never comes.
+// FIN each way, with the answer between them. Then a server that ends
+// its own side as soon as it reads io.EOF, as Node does by default, and
+// answers only later: too late, its Write fails and nothing arrives.
 //
 // It answers the seed's `this.allowHalfOpen = options.allowHalfOpen ||
-// false` (Node's lines 1117 and 1418).
+// false` (Node's lines 1117 and 1418). TCP calls a connection closed in
+// one direction only half-closed; Node's option says half-open.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 
 	"tcptour/lessons/internal/lesson"
 	"tcptour/tracer"
@@ -22,27 +24,30 @@ import (
 
 var info = lesson.Lesson{
 	Number: "06",
-	Title:  "Half-open",
+	Title:  "Half-close",
 	Intro: "The client sends its request and shuts down its sending half (CloseWrite: a FIN), then waits for the " +
-		"answer. The server reads to the end, answers, and closes. Then a server that closes as soon as it " +
-		"reads the end, as Node's does unless allowHalfOpen is true.",
+		"answer. The server reads to the end, answers, and closes. Then a server that ends its own side as " +
+		"soon as it reads the end, as Node's does unless allowHalfOpen is true, and answers too late.",
 	Steps: 5,
 	Recap: []string{
 		"CloseWrite (shutdown(SHUT_WR)) sends FIN and nothing else: the socket can still read. Node calls it socket.end().",
-		"The peer's Read returns io.EOF (Node's 'end'), and the peer can still write: the connection is half-open, " +
-			"one direction closed, the other open.",
+		"The peer's Read returns io.EOF (Node's 'end'), and the peer can still write: the connection is half-closed, " +
+			"one direction closed, the other open (RFC 9293 3.6.1). Node calls that half-open, hence allowHalfOpen; " +
+			"TCP's own half-open is a connection one end has lost track of, after a crash (RFC 9293 3.5.1).",
 		"Each direction closes with its own FIN, when its sender is done: here the client's FIN, then the answer, " +
 			"then the server's FIN.",
 		"The FIN can mark the end of a request: a server that reads to io.EOF knows it has the whole request.",
 		"Go never closes for you: every Go connection acts like Node's allowHalfOpen: true. " +
-			"Node's default, allowHalfOpen: false, ends the writable side when 'end' arrives, like a Go server " +
-			"that calls Close as soon as it reads io.EOF.",
+			"Node's default, allowHalfOpen: false, ends the writable side for you right after 'end': what the " +
+			"program wrote in its 'data' or 'end' callbacks still goes out before the FIN, a write after that " +
+			"fails with EPIPE. In Go: CloseWrite as soon as Read returns io.EOF, as step 5 does.",
 	},
 	TryThis: []string{
-		"Run go run ./lessons/06 --hold and, in another terminal: printf 'I am Chuck Norris!' | nc -N 127.0.0.1 PORT\n" +
-			"(-N makes nc send FIN when its input ends). The answer comes after nc's FIN. Without -N, nc sends no FIN " +
-			"and the server waits; when you stop nc with Ctrl-C, its kernel sends the FIN, the server answers, and " +
-			"nc's kernel, with nobody left to read, sends RST.",
+		"Run go run ./lessons/06 --hold (with sudo to see the packets) and, in another terminal:\n" +
+			"printf 'I am Chuck Norris!' | nc -N 127.0.0.1 PORT (-N makes nc send FIN when its input ends).\n" +
+			"The answer comes after nc's FIN. Without -N, nc sends no FIN and the server waits; when you stop nc " +
+			"with Ctrl-C, its kernel sends the FIN, the server answers, and nc's kernel, with nobody left to read, " +
+			"sends RST. After that RST the server's Close sends nothing.",
 		"Run go run ./lessons/06 --step and, at the pause before step 3, run ss -tn state fin-wait-2 state close-wait:\n" +
 			"the client's socket is in FIN_WAIT_2 (by then the server's kernel has acknowledged the FIN on its own), the server's in CLOSE_WAIT.",
 	},
@@ -122,7 +127,7 @@ func run(l *lesson.Run) error {
 		"FIN_WAIT_2: acknowledged; the client's kernel waits for the server's FIN.", clientState)
 
 	l.Step("The server answers after the client's FIN",
-		"The connection is half-open: the client's direction is closed, the server's is not. The server "+
+		"The connection is half-closed: the client's direction is closed, the server's is not. The server "+
 			"writes its answer, and the client, which can no longer write, reads it.")
 	if _, err := fmt.Fprintf(server, "You said %q (%d bytes)", request, len(request)); err != nil {
 		return err
@@ -145,10 +150,13 @@ func run(l *lesson.Run) error {
 		return err
 	}
 
-	l.Step("Node's default: close at 'end'",
-		"A second connection, to a server that behaves like Node's default (allowHalfOpen: false): "+
-			"as soon as its Read returns io.EOF it closes. The client sends the same request and half-closes, "+
-			"and its Read returns io.EOF with no answer. Then the listener closes.")
+	l.Step("Node's default: end at 'end', and an answer too late",
+		"A second connection, to a server that does what Node does by default (allowHalfOpen: false): as "+
+			"soon as its Read returns io.EOF (Node's 'end') it ends its own side with CloseWrite, and its FIN "+
+			"goes out. A Node server that answers in its 'data' or 'end' callback has written before that, and "+
+			"its answer goes out first. This one answers later, as a server that first asks a database would: "+
+			"its Write fails with EPIPE, and the client's Read returns io.EOF with no answer. Then both close, "+
+			"and the listener too.")
 	client, err = dialer.DialContext(l.Context(), "tcp4", ln.Addr().String())
 	if err != nil {
 		return err
@@ -162,14 +170,24 @@ func run(l *lesson.Run) error {
 	if err := client.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
 		return err
 	}
-	if _, err := io.ReadAll(server); err != nil {
+	request, err = io.ReadAll(server)
+	if err != nil {
 		return err
 	}
-	// What Node does by default when 'end' comes: it ends the socket's
-	// writable side, and destroys the socket once pending writes are out.
-	if err := server.Close(); err != nil {
+	// What Node does by default right after 'end': it ends the socket's
+	// writable side (socket.end(), shutdown(SHUT_WR)), after whatever the
+	// program had written; here, nothing yet.
+	if err := server.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
 		return err
 	}
+	// The answer, once the server's slow work is done: too late.
+	_, err = fmt.Fprintf(server, "You said %q (%d bytes)", request, len(request))
+	if !errors.Is(err, syscall.EPIPE) {
+		return fmt.Errorf("server: a Write after CloseWrite: %v, want EPIPE", err)
+	}
+	l.Note("server", "errors.Is(err, syscall.EPIPE) is true: this side's sending half is shut, so the kernel "+
+		"takes no more bytes and sends nothing. A late write in Node fails with EPIPE too, an error Node "+
+		"makes itself: \"This socket has been ended by the other party\".")
 	got, err := io.ReadAll(client)
 	if err != nil {
 		return err
@@ -178,13 +196,16 @@ func run(l *lesson.Run) error {
 	if err := client.Close(); err != nil {
 		return err
 	}
+	if err := server.Close(); err != nil {
+		return err
+	}
 	l.Hold(ln.Addr()) // with --hold: answer nc after its FIN, until Ctrl-C
 	err = ln.Close()
 	<-loopDone
 	return err
 }
 
-// answerAtEOF is the half-open server of steps 2 and 3, for nc under
+// answerAtEOF is the half-closing server of steps 2 to 4, for nc under
 // --hold: it reads the request to io.EOF, answers, and closes.
 func answerAtEOF(conn net.Conn) {
 	defer conn.Close()

@@ -26,15 +26,19 @@ func TestLesson(t *testing.T) {
 		"server close",
 		"client eof",
 		"client close",
-		// Node's default: the server closes at io.EOF without answering.
+		// Node's default: the server ends its side at io.EOF, and its
+		// answer, written later, fails with EPIPE.
 		"server accept",
 		"client write I am Chuck Norris!",
 		"client close-write",
 		"server eof",
-		"server close",
+		"server close-write",
+		"server error broken pipe",
+		"server note errors.Is(err, syscall.EPIPE) is true",
 		"client eof",
 		"client note the answer: 0 bytes",
 		"client close",
+		"server close",
 		"server close listener",
 	)
 }
@@ -53,11 +57,13 @@ func TestLessonOnTheWire(t *testing.T) {
 		"wire packet FIN ACK server→client len 0",
 		"client eof",
 		// Connection 2, Node's default: the server's FIN follows the
-		// client's with no data between them.
+		// client's with no data between them, and the late Write sends
+		// nothing.
 		"wire packet SYN client→server",
 		"wire packet FIN ACK client→server len 0",
-		"server close",
+		"server close-write",
 		"wire packet FIN ACK server→client len 0",
+		"server error broken pipe",
 		"client eof",
 	)
 	// Per connection, the packets from the client's FIN to the server's:
@@ -83,6 +89,11 @@ func TestLessonOnTheWire(t *testing.T) {
 	}
 	if got := between[2]; len(got) != 0 {
 		t.Errorf("connection 2: data segments between the two FINs from %v, want none", got)
+	}
+	for _, e := range ev {
+		if p := e.Packet; p != nil && e.Conn == 2 && p.From == "server" && (p.Len > 0 || strings.Contains(p.Flags, "RST")) {
+			t.Errorf("connection 2: the server sent %s len %d; its late Write should send nothing", p.Flags, p.Len)
+		}
 	}
 }
 

@@ -49,8 +49,9 @@ var info = lesson.Lesson{
 		"Run go run ./lessons/07 --hold and connect with nc 127.0.0.1 PORT from three terminals: the third connects\n" +
 			"but hears nothing when you type a line, until you end one of the first two (Ctrl-C). Meanwhile\n" +
 			"ss -tn '( sport = :PORT )' shows the line waiting in the server's Recv-Q, and ss -ltn shows Recv-Q 1 on the listener.",
-		"Change who speaks first: in main.go, have client #3 write before step 3 as well (io.WriteString(clients[2], \"hi\")),\n" +
-			"or drop client #4's write. Run it again: a connection closed with unread bytes gets RST, one without gets FIN.",
+		"Change who speaks first: in main.go, have client #3 write too, right after client #4's write:\n" +
+			"io.WriteString(clients[2], \"hi\"). Run it again (with sudo to see the packets): closing #3 now sends RST,\n" +
+			"since its 2 bytes were never read, and the lesson stops in step 4: client #3's Read got a reset, not io.EOF.",
 		"Pick the FINs and RSTs out of a capture: sudo go run ./lessons/07 --pcap 07.pcapng, then\n" +
 			"tshark -r 07.pcapng -Y 'tcp.flags.reset == 1 || tcp.flags.fin == 1'.",
 	},

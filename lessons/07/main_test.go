@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 
 	"tcptour/lessons/internal/lessontest"
 	"tcptour/tracer"
+	"tcptour/tracer/kernel"
 )
 
 // The clients dial one after another, so the connection ids are fixed:
@@ -77,6 +79,27 @@ func TestLesson(t *testing.T) {
 				strings.Contains(lessontest.Golden([]tracer.Event{e}), c.detail)
 		}) {
 			t.Errorf("no %s %s %q on connection #%d in step %d", c.actor, c.phase, c.detail, c.conn, c.step)
+		}
+	}
+	// The server sent the first FIN on #3, so the server's end is the
+	// one left in TIME_WAIT (docs/lessons/07.md); after #4's RST the
+	// kernel keeps nothing of it.
+	for _, e := range ev {
+		if e.Actor != "server" || e.Phase != tracer.PhaseAccept || (e.Conn != 3 && e.Conn != 4) {
+			continue
+		}
+		server := kernel.FiveTuple{Proto: "tcp", Local: e.Local, Remote: e.Remote}
+		client := kernel.FiveTuple{Proto: "tcp", Local: e.Remote, Remote: e.Local}
+		want := map[int]kernel.State{3: kernel.TimeWait, 4: kernel.Gone}[e.Conn]
+		states, err := kernel.States(server, client)
+		if errors.Is(err, kernel.ErrUnsupported) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if states[server] != want || states[client] != kernel.Gone {
+			t.Errorf("connection #%d after the lesson: the server's end %v, the client's %v; want %v and gone",
+				e.Conn, states[server], states[client], want)
 		}
 	}
 	// Connections #3 and #4 never reach a handler: nothing is read or

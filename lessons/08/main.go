@@ -2,9 +2,9 @@
 // read, as a Node server with pauseOnConnect does until the program
 // calls socket.resume(). The client's writes still succeed, because the
 // kernels buffer the bytes; the window the server's kernel advertises
-// shrinks to 0; the client's kernel probes the shut window; then the
-// server reads, the window opens, and the client's blocked Write
-// returns.
+// gets smaller, down to 0; the client's kernel probes the shut window;
+// then the server reads, the window opens, and the client's blocked
+// Write returns.
 //
 // It answers the seed's `pauseOnConnect` (Server, L1118) and
 // `pauseOnCreate: self.pauseOnConnect` (onconnection, L1419).
@@ -45,16 +45,18 @@ var info = lesson.Lesson{
 	Number: "08",
 	Title:  "Paused",
 	Intro: "The server accepts a connection and does not read from it, like Node's pauseOnConnect. The client " +
-		"goes on writing: the kernels buffer the bytes, the server's window shrinks to 0, the client's kernel " +
+		"goes on writing: the kernels buffer the bytes, the server's window falls to 0, the client's kernel " +
 		"probes it, and when the server reads at last the window opens and the data flows again.",
 	Steps: 6,
 	Recap: []string{
 		"A program that does not read does not stop its peer at once: Write returns as soon as its bytes are " +
 			"in the kernel's send buffer, and the receiving kernel keeps what arrives in its receive buffer.",
-		"Every segment advertises a window: how many more bytes the receiver has room for. It shrinks as " +
-			"unread data piles up.",
+		"Every segment advertises a window: how many bytes past its ACK the receiver will take. Linux works it " +
+			"out from the memory its receive buffer has left, so it falls as unread data piles up, though not byte " +
+			"for byte, and it never takes back room it has offered: ack + window, the window's right edge, never moves left.",
 		"At window 0 the sender stops. Its kernel sends zero-window probes on a timer that doubles " +
-			"(at least 200 ms on Linux), and the receiver answers each with its current window.",
+			"(at least 200 ms on Linux), and the receiver answers with its current window; Linux answers such " +
+			"a probe at most once every 500 ms (net.ipv4.tcp_invalid_ratelimit), so some probes get no answer.",
 		"When the program reads, its kernel sends a window update and the data flows again. A Write that " +
 			"was waiting for room in the send buffer returns only then.",
 		"SO_RCVBUF must be set on the listening socket, before the handshake: the SYN-ACK announces the window " +
@@ -66,13 +68,16 @@ var info = lesson.Lesson{
 	TryThis: []string{
 		"Run go run ./lessons/08 --hold: its server pauses every connection. In another terminal,\n" +
 			"head -c 1000000 /dev/zero | nc -N 127.0.0.1 PORT (the port it prints), and in a third,\n" +
-			"ss -tni '( sport = :PORT or dport = :PORT )': the server's end holds a full Recv-Q, nc's end a Send-Q.",
+			"ss -tni '( sport = :PORT or dport = :PORT )': the server's end holds a full Recv-Q, nc's end a large\n" +
+			"Send-Q, and backoff:N on nc's socket counts its zero-window probes.",
 		"Save the packets and let tshark find the window events:\n" +
 			"sudo go run ./lessons/08 --pcap /tmp/08.pcapng </dev/null; tshark -r /tmp/08.pcapng -Y " +
 			"'tcp.analysis.zero_window || tcp.analysis.keep_alive || tcp.analysis.window_update || tcp.analysis.window_full'",
-		"In step 1, drop the Control function and call SetReadBuffer(rcvBuf) on the accepted connection " +
-			"instead: the SYN-ACK has then already offered a big window, and with capture on you see the client " +
-			"send more than the small buffer holds, and resend it, instead of a clean zero window.",
+		"In step 1, drop Control: smallRcvBuf and call SetReadBuffer(rcvBuf) on the accepted connection instead\n" +
+			"(on server's *net.TCPConn, right after server := <-accepted). Run it with sudo: the SYN-ACK has already\n" +
+			"offered 64 KiB, and Linux does not take that back. The server's kernel acknowledges all 35768 bytes, more\n" +
+			"than twice its buffer, the window never reaches 0, no probe goes out, and the lesson stops after 5 s,\n" +
+			"waiting for a zero-window probe.",
 	},
 }
 
@@ -84,15 +89,7 @@ func run(l *lesson.Run) error {
 			"function. Each accepted socket inherits it, and the kernel announces the window in the SYN-ACK, "+
 			"before Accept returns: set on the accepted connection it would come too late. Setting SO_RCVBUF "+
 			"also turns off Linux's autotuning, which would otherwise grow the buffer.")
-	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
-		var err error
-		if cerr := c.Control(func(fd uintptr) {
-			err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
-		}); cerr != nil {
-			return cerr
-		}
-		return err
-	}}
+	lc := net.ListenConfig{Control: smallRcvBuf}
 	raw, err := lc.Listen(l.Context(), "tcp4", "127.0.0.1:0")
 	// tracer.Listen has no Control function: listen here, then hand the
 	// listener to the tracer and tell it about the listen.
@@ -106,7 +103,8 @@ func run(l *lesson.Run) error {
 	if err != nil {
 		return err
 	}
-	l.Note("server", fmt.Sprintf("SO_RCVBUF %d asked, %d granted: Linux doubles the value to leave room for its own bookkeeping.", rcvBuf, got))
+	l.Note("server", fmt.Sprintf("SO_RCVBUF on the listener: %d. The lesson asks for %d; Linux doubles "+
+		"what it is given, to leave room for its own bookkeeping.", got, rcvBuf))
 
 	l.Step("Connect, accept, and do not read",
 		"The client connects and gives itself a small send buffer (SetWriteBuffer). The server's Accept "+
@@ -160,14 +158,17 @@ func run(l *lesson.Run) error {
 	l.Step("Write while nobody reads",
 		"The client writes three times 1000 bytes. Each Write returns at once: the bytes only have to reach "+
 			"the client's kernel, which sends them, and the server's kernel acknowledges them and keeps them. "+
-			"Each ACK advertises the room left, and it shrinks, because nothing leaves the buffer. (The lesson "+
-			"waits for each ACK by asking the client's kernel, as ss does: socket diagnostics.)")
+			"Each ACK advertises the window, the room the server's kernel offers past what it acknowledges. With "+
+			"nothing leaving the buffer it gets smaller, though not byte for byte: Linux counts the buffer's memory, "+
+			"and never takes back room it has offered. (The lesson waits for each ACK by asking the client's "+
+			"kernel, as ss does: socket diagnostics.)")
 	for _, b := range []byte("abc") {
 		if _, err := client.Write(bytes.Repeat([]byte{b}, small)); err != nil {
 			return err
 		}
-		// Send-Q is what the client's kernel has sent and the server's
-		// has not acknowledged yet.
+		// Send-Q counts the bytes in the client's send buffer, sent or
+		// not, that the server's kernel has not acknowledged: 0 when
+		// the ACK of this write has come.
 		if _, err := waitKernel(l, client, "the ACK (Send-Q 0)", func(s kernel.Socket) bool { return s.SendQ == 0 }); err != nil {
 			return err
 		}
@@ -211,8 +212,9 @@ func run(l *lesson.Run) error {
 	if err != nil {
 		return err
 	}
-	l.Printf("The kernels now hold %d bytes unread at the server (Recv-Q) and %d bytes at the client that the server has not acknowledged (Send-Q).",
-		ss.RecvQ, cs.SendQ)
+	l.Printf("The kernels now hold %d bytes unread at the server (Recv-Q) and %d bytes in the client's send buffer "+
+		"(Send-Q): %d sent and not acknowledged, %d not sent yet (TCP_INFO's notsent_bytes).",
+		ss.RecvQ, cs.SendQ, cs.SendQ-cs.Info.NotsentBytes, cs.Info.NotsentBytes)
 
 	l.Step("Resume: the server reads",
 		"The server reads at last (Node: socket.resume()). As its buffer empties, its kernel sends a window "+
@@ -250,6 +252,19 @@ func run(l *lesson.Run) error {
 	}
 	l.Hold(ln.Addr()) // with --hold: pause nc's connections until Ctrl-C
 	return ln.Close()
+}
+
+// smallRcvBuf is the listener's Control function: it sets SO_RCVBUF on
+// the socket before listen(2), so that every accepted socket inherits it
+// and the SYN-ACK offers a small window.
+func smallRcvBuf(network, address string, c syscall.RawConn) error {
+	var err error
+	if cerr := c.Control(func(fd uintptr) {
+		err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
+	}); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 // listenInfo describes a listen for the tracer's Listen hook.

@@ -14,7 +14,7 @@ func TestLesson(t *testing.T) {
 	// big one does not until the server reads.
 	lessontest.Order(t, res.Events,
 		"server listen",
-		"server note SO_RCVBUF 8192 asked, 16384 granted",
+		"server note SO_RCVBUF on the listener: 16384. The lesson asks for 8192",
 		"server accept",
 		"kernel note holds 3000 bytes that its program has not read",
 		"client note Write(32768 bytes) has not returned",
@@ -70,6 +70,7 @@ func TestLessonOnTheWire(t *testing.T) {
 		zero, probe, answer, update, blocked  bool
 		next                                  uint32 // the client's next sequence number
 		probeNote, zeroNote, updateNote, seen string
+		rightEdge                             uint32 // the server's ack + window, the most it has offered
 	)
 	for _, e := range ev {
 		if e.Phase == tracer.PhaseStep {
@@ -83,6 +84,15 @@ func TestLessonOnTheWire(t *testing.T) {
 			continue
 		}
 		seen += "\n" + p.Flags + " " + p.From + "→" + p.To
+		// Linux never takes back room it has offered: the right edge of
+		// the server's window never moves left.
+		if p.From == "server" && strings.Contains(p.Flags, "ACK") {
+			edge := p.Ack + uint32(p.Window)
+			if edge < rightEdge {
+				t.Errorf("the server's window moved its right edge left: ack %d + win %d = %d, after %d", p.Ack, p.Window, edge, rightEdge)
+			}
+			rightEdge = max(rightEdge, edge)
+		}
 		switch {
 		case p.From == "server" && p.Flags == "SYN ACK":
 			synAckWin, lastWin = p.Window, p.Window

@@ -6,8 +6,9 @@
 // listener was closed.
 //
 // It answers the seed's error paths: `errnoException(err, 'accept')`
-// and the server's 'error' event (onconnection, L1406–L1408), and the
-// client's 'error' event that Node emits when connect fails.
+// and the server's 'error' event (onconnection, L1406–L1408), which an
+// accept's EMFILE never reaches in Node (libuv handles it first), and
+// the client's 'error' event that Node emits when connect fails.
 package main
 
 import (
@@ -47,19 +48,21 @@ var info = lesson.Lesson{
 			"context) bounds the wait, and net.Error's Timeout() says that it ran out. Without one, Linux gives up " +
 			"after about two minutes.",
 		"Accept errors: EMFILE is temporary (the connection waits in the queue: wait a little and call Accept " +
-			"again, as net/http does); net.ErrClosed means the listener was closed: end the loop.",
+			"again, as net/http does); net.ErrClosed means the listener was closed: end the loop. Node never sees " +
+			"EMFILE on accept: libuv accepts the waiting connections and closes them at once, with no 'error' event.",
 		"A Go error comes in layers: *net.OpError (the operation and addresses), *os.SyscallError (the system " +
 			"call), syscall.Errno (the kernel's code); errors.Is and errors.As look through them all. Node puts " +
 			"the same facts on one Error: code, syscall, address, port.",
 	},
 	TryThis: []string{
-		"Run sudo go run ./lessons/09 --hold. Its server resets every connection, as in step 2: nc -v 127.0.0.1 PORT\n" +
-			"(the port it prints) connects, and the trace shows the RST that cuts it off. After Ctrl-C, the same\n" +
-			"command says \"Connection refused\".",
+		"Run sudo go run ./lessons/09 --hold. Its server resets every connection, as in step 2: with\n" +
+			"nc -v 127.0.0.1 PORT (the port it prints) the trace shows the handshake, then at once the RST. nc says it\n" +
+			"succeeded, or, when the RST came before it checked its connect, \"Connection reset by peer\". After\n" +
+			"Ctrl-C, the same command says \"Connection refused\".",
 		"Count the SYNs the kernel dropped in step 4: nstat -az TcpExtListenOverflows TcpExtListenDrops,\n" +
 			"before and after the lesson (each dropped SYN counts once in each).",
 		"In step 4, raise dialTimeout to 8 * time.Second and time the SYNs with capture on. With\n" +
-			"net.ipv4.tcp_syn_linear_timeouts = 4 (Linux 6.x) they leave at about 0, 1, 2, 3, 4, 5 and 7 s;\n" +
+			"net.ipv4.tcp_syn_linear_timeouts = 4 (recent kernels) they leave at about 0, 1, 2, 3, 4, 5 and 7 s;\n" +
 			"kernels without that setting wait twice as long each time: 0, 1, 3 and 7 s.",
 		"In step 3, drop the final dot: if /etc/resolv.conf lists search domains, the resolver asks the lab for\n" +
 			"the name with each of them appended too, and every answer is NXDOMAIN.",
@@ -188,10 +191,13 @@ func run(l *lesson.Run) error {
 	l.Step("Accept fails: too many open files",
 		"A client connects to the server of step 2, and its handshake completes in the kernel. Then the lesson "+
 			"lowers its own limit on open files (RLIMIT_NOFILE, ulimit -n) to the lowest descriptor number free, "+
-			"and calls Accept: there is no descriptor for the new socket, so accept4 fails with EMFILE. This is the "+
-			"error the seed's onconnection turns into errnoException(err, 'accept') and emits as the server's "+
-			"'error' event. The connection is not lost: it waits in the queue. The lesson restores the limit at "+
-			"once, and the next Accept returns it.")
+			"and calls Accept: there is no descriptor for the new socket, so accept4 fails with EMFILE. Go hands the "+
+			"error to the program, and the connection is not lost: it waits in the queue. The lesson restores the "+
+			"limit at once, and the next Accept returns it. The seed's onconnection would turn such an error into "+
+			"errnoException(err, 'accept') and the server's 'error' event, but for EMFILE Node never gets there: "+
+			"libuv keeps a spare descriptor, and when accept fails with EMFILE it closes the spare, accepts each "+
+			"waiting connection and closes it at once, then opens the spare again. The client reads a FIN, and "+
+			"Node emits neither 'error' nor 'connection'.")
 	conn, err = client.DialContext(l.Context(), "tcp4", ln.Addr().String())
 	if err != nil {
 		return err

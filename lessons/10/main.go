@@ -37,7 +37,8 @@ var info = lesson.Lesson{
 		"The trace numbers connections in the order they first appear in it; dial one after another and the numbers follow the dials.",
 	},
 	TryThis: []string{
-		"Run the lesson twice and compare the line after step 4 that starts \"This run\": the interleaving changes.",
+		"Run the lesson a few times and compare the line after step 4 that starts \"This run\": the interleaving\n" +
+			"changes from run to run (two runs can happen to match).",
 		"Run go run ./lessons/10 --hold, then nc 127.0.0.1 PORT from two terminals and type into both:\n" +
 			"each is answered at once. ss -tn '( sport = :PORT )' lists one line per connection, each with its own client port.",
 		"See the ports the kernel hands out: cat /proc/sys/net/ipv4/ip_local_port_range, then run the lesson as root\n" +

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"tcptour/lessons/internal/lessontest"
+	"tcptour/tracer"
+	"tcptour/tracer/capture"
+)
+
+// Each "Try this" of the lesson, done as it says, checking what it
+// promises.
+
+// Try this 1: nc -N against the held server gets the answer after its
+// FIN. Without -N nc sends no FIN; stopped with Ctrl-C, its kernel sends
+// the FIN, the server answers, and nc's kernel answers that with RST.
+func TestTryThisNC(t *testing.T) {
+	nc := lessontest.Tool(t, "nc")
+	h := lessontest.Hold(t, lessontest.Build(t), "--json")
+
+	// With -N: the answer, after nc's FIN.
+	cmd := h.Command(nc, "-N", "127.0.0.1", h.Port())
+	cmd.Stdin = strings.NewReader(request)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("nc -N: %v", err)
+	}
+	if want := `You said "I am Chuck Norris!" (18 bytes)`; string(out) != want {
+		t.Errorf("nc -N printed %q, want %q", out, want)
+	}
+	ev := h.WaitEvent("the server's close of nc's connection", isServer(3, tracer.PhaseClose))
+	lessontest.Order(t, only(ev, 3),
+		"server read I am Chuck Norris!",
+		"server eof", // nc's FIN
+		`server write You said`,
+		"server close",
+	)
+	captured := strings.Contains(h.Output(), `"phase":"packet"`)
+	if captured {
+		lessontest.Order(t, only(ev, 3),
+			"wire packet FIN ACK client→server",
+			"wire packet PSH ACK server→client len 40",
+			"wire packet FIN ACK server→client",
+		)
+	}
+
+	// Without -N: no FIN until nc is stopped.
+	cmd = h.Command(nc, "127.0.0.1", h.Port())
+	cmd.Stdin = strings.NewReader(request)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ev = h.WaitEvent("the server's read of nc's request", func(e tracer.Event) bool {
+		return e.Conn == 4 && e.Actor == "server" && e.Phase == tracer.PhaseRead
+	})
+	stopped := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil { // Ctrl-C
+		t.Fatal(err)
+	}
+	cmd.Wait() // NOTE: nc ends by the signal; its exit status says so
+	ev = h.WaitEvent("the server's close of the second connection", isServer(4, tracer.PhaseClose))
+	if captured {
+		ev = h.WaitEvent("nc's RST", func(e tracer.Event) bool {
+			return e.Conn == 4 && e.Packet != nil && e.Packet.From == "client" && strings.Contains(e.Packet.Flags, "RST")
+		})
+	}
+	h.Stop()
+	lessontest.Order(t, only(ev, 4),
+		"server read I am Chuck Norris!",
+		"server eof",
+		"server write You said",
+		"server close",
+	)
+	for _, e := range only(ev, 4) {
+		if e.Phase == tracer.PhaseEOF && e.Time.Before(stopped) {
+			t.Errorf("the server read io.EOF before nc was stopped: nc without -N sent FIN")
+		}
+	}
+	if !captured {
+		t.Log("no capture: the FIN and RST of nc's kernel are not checked")
+		return
+	}
+	lessontest.Order(t, only(ev, 4),
+		"wire packet FIN ACK client→server",
+		"wire packet PSH ACK server→client len 40",
+		"wire packet RST client→server",
+	)
+	var rst bool
+	for _, e := range only(ev, 4) {
+		p := e.Packet
+		switch {
+		case p == nil:
+		case p.From == "client" && strings.Contains(p.Flags, "FIN") && e.Time.Before(stopped):
+			t.Errorf("nc sent FIN before it was stopped")
+		case p.From == "client" && strings.Contains(p.Flags, "RST"):
+			rst = true
+		case p.From == "server" && rst:
+			t.Errorf("the server sent %s after nc's RST; after a reset its Close sends nothing", p.Flags)
+		}
+	}
+}
+
+func isServer(conn int, phase tracer.Phase) func(tracer.Event) bool {
+	return func(e tracer.Event) bool { return e.Conn == conn && e.Actor == "server" && e.Phase == phase }
+}
+
+// only keeps the events of connection id.
+func only(ev []tracer.Event, id int) []tracer.Event {
+	var out []tracer.Event
+	for _, e := range ev {
+		if e.Conn == id {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Try this 2: at the pause before step 3, ss shows the client's socket
+// in FIN-WAIT-2 and the server's in CLOSE-WAIT.
+func TestTryThisStepSS(t *testing.T) {
+	ss := lessontest.Tool(t, "ss")
+	// With capture (as root) the packets are saved too, to see who
+	// acknowledged the client's FIN.
+	pcap := filepath.Join(t.TempDir(), "06.pcapng")
+	var args []string
+	if c, err := capture.Open(capture.Config{}); err == nil {
+		c.Close()
+		args = []string{"--pcap", pcap}
+	}
+	s := lessontest.StartStepped(t, lessontest.Build(t), args...)
+	s.WaitPrompt(1)
+	s.Enter()
+	s.WaitPrompt(2)
+	port := s.WaitFor(regexp.MustCompile(`LISTEN +tcp 127\.0\.0\.1:(\d+)`))
+	s.Enter()
+	s.WaitPrompt(3)
+	// A learner types the command some time after the pause; the server's
+	// kernel acknowledges the FIN on its own within a few tens of ms.
+	var got string
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); <-tick.C {
+		out, err := exec.Command(ss, "-tn", "state", "fin-wait-2", "state", "close-wait").Output()
+		if err != nil {
+			t.Fatalf("ss: %v", err)
+		}
+		got = ""
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, "127.0.0.1:"+port[1]+" ") {
+				got += line + "\n"
+			}
+		}
+		if strings.Count(got, "\n") == 2 && strings.Contains(got, "FIN-WAIT-2") && strings.Contains(got, "CLOSE-WAIT") {
+			break
+		}
+	}
+	var client, server bool
+	for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		switch {
+		case f[0] == "FIN-WAIT-2" && f[4] == "127.0.0.1:"+port[1]:
+			client = true // its peer is the server's port
+		case f[0] == "CLOSE-WAIT" && f[3] == "127.0.0.1:"+port[1]:
+			server = true
+		}
+	}
+	if !client || !server {
+		t.Errorf("ss at the pause before step 3 shows, for port %s:\n%s\nwant the client in FIN-WAIT-2 and the server in CLOSE-WAIT", port[1], got)
+	}
+	s.Finish()
+	if args == nil {
+		t.Log("no capture here: the ACK of the client's FIN is not checked")
+		return
+	}
+	// The ACK that moved the client to FIN_WAIT_2 was the server's
+	// kernel's own, a bare ACK before the answer (docs/lessons/06.md
+	// says about 40 ms after the FIN).
+	pkts, err := capture.ReadFile(pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs := lessontest.SegmentsOf(pkts)
+	var finAt time.Time
+	for _, g := range segs {
+		switch {
+		case g.Src.Port() != uint16(mustAtoi(t, port[1])) && g.Has(capture.FIN) && finAt.IsZero():
+			finAt = g.Time
+		case !finAt.IsZero() && g.Src.Port() == uint16(mustAtoi(t, port[1])) && g.Ack == 20:
+			if g.Len != 0 {
+				t.Errorf("the client's FIN was first acknowledged with the answer, not by a bare ACK:%s", lessontest.Dump(segs))
+			} else if d := g.Time.Sub(finAt); d < 10*time.Millisecond || d > 500*time.Millisecond {
+				t.Errorf("the bare ACK of the client's FIN came %v after it, want about 40 ms", d)
+			}
+			return
+		}
+	}
+	t.Errorf("no ACK of the client's FIN:%s", lessontest.Dump(segs))
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tcptour/lessons/internal/lessontest"
+	"tcptour/tracer"
+	"tcptour/tracer/capture"
+)
+
+// Each "Try this" of the lesson, done as it says, checking what it
+// promises; and the lesson's claims about Linux that no step shows.
+
+func capturePermitted() bool {
+	c, err := capture.Open(capture.Config{})
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// Try this 1: head -c 1000000 /dev/zero | nc -N against the held
+// server, and ss -tni: the server's end holds a full Recv-Q, nc's end a
+// large Send-Q, and backoff on nc's socket counts the zero-window probes.
+// With capture (as root) the trace also shows the rate limit on the
+// answers: a probe that comes within 500 ms of the last answer gets none.
+func TestTryThisHoldNC(t *testing.T) {
+	lessontest.Tool(t, "nc")
+	lessontest.Tool(t, "head")
+	ss := lessontest.Tool(t, "ss")
+	h := lessontest.Hold(t, lessontest.Build(t), "--json")
+	port := h.Port()
+	nc := h.Command("sh", "-c", "head -c 1000000 /dev/zero | nc -N 127.0.0.1 "+port)
+	nc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // to stop head and nc together
+	if err := nc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-nc.Process.Pid, syscall.SIGKILL)
+		nc.Wait()
+	})
+
+	// Watch ss, as a learner would, until nc's kernel has sent three
+	// probes.
+	backoff := regexp.MustCompile(`backoff:(\d+)`)
+	var out string
+	seen := map[string]bool{}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); <-tick.C {
+		b, err := exec.Command(ss, "-tni", "( sport = :"+port+" or dport = :"+port+" )").Output()
+		if err != nil {
+			t.Fatalf("ss: %v", err)
+		}
+		out = string(b)
+		if m := backoff.FindStringSubmatch(out); m != nil {
+			seen[m[1]] = true
+			if m[1] == "3" {
+				break
+			}
+		}
+	}
+	var serverQ, ncQ int
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[0] == "TIME-WAIT" { // the lesson's own connection, closed
+			continue
+		}
+		recvQ, _ := strconv.Atoi(f[1])
+		sendQ, _ := strconv.Atoi(f[2])
+		switch {
+		case f[3] == "127.0.0.1:"+port:
+			serverQ = recvQ
+		case f[4] == "127.0.0.1:"+port:
+			ncQ = sendQ
+		}
+	}
+	if serverQ == 0 || ncQ < 500000 {
+		t.Errorf("ss shows Recv-Q %d on the server's end and Send-Q %d on nc's; want bytes held in both, most in nc's:\n%s", serverQ, ncQ, out)
+	}
+	if !seen["1"] || !seen["2"] || !seen["3"] {
+		t.Errorf("backoff on nc's socket went through %v, want 1, 2, 3 as the probes go out:\n%s", seen, out)
+	}
+	syscall.Kill(-nc.Process.Pid, syscall.SIGINT)
+	nc.Wait()
+	stdout, _ := h.Stop()
+	if !strings.Contains(stdout, `"phase":"packet"`) {
+		t.Log("no capture: the probes' answers are not checked")
+		return
+	}
+	// The probes of nc's connection (#2) and the server's answers.
+	var probes, answers []time.Time
+	var next uint32
+	for _, e := range lessontest.Events(t, stdout) {
+		p := e.Packet
+		if p == nil || e.Conn != 2 {
+			continue
+		}
+		switch {
+		case p.From == "client" && p.Len == 0 && next > 0 && p.Seq == next-1 && !strings.Contains(p.Flags, "FIN"):
+			probes = append(probes, e.Time)
+		case p.From == "server" && len(probes) > len(answers) && p.Window == 0 && e.Time.Sub(probes[len(probes)-1]) < 5*time.Millisecond:
+			answers = append(answers, e.Time)
+		}
+		if p.From == "client" && p.Seq+uint32(p.Len) > next {
+			next = p.Seq + uint32(p.Len)
+		}
+	}
+	if len(probes) < 3 || len(answers) == 0 {
+		t.Fatalf("%d probes and %d answers on nc's connection, want 3 probes or more", len(probes), len(answers))
+	}
+	// An answer comes at most once per 500 ms (tcp_invalid_ratelimit).
+	for i := 1; i < len(answers); i++ {
+		if d := answers[i].Sub(answers[i-1]); d < 500*time.Millisecond {
+			t.Errorf("two answers to probes %v apart, less than the 500 ms rate limit", d)
+		}
+	}
+	if len(answers) == len(probes) {
+		t.Errorf("all %d probes were answered; the second, 400 ms after the first, should not be", len(probes))
+	}
+}
+
+// Try this 2: tshark's analysis finds the window events in the lesson's
+// pcap: the window full, the zero windows, the probe it calls a
+// keepalive, the window updates.
+func TestTryThisTshark(t *testing.T) {
+	tshark := lessontest.Tool(t, "tshark")
+	if !capturePermitted() {
+		t.Skip("this Try this says sudo: capture needs root or CAP_NET_RAW")
+	}
+	pcap := filepath.Join(t.TempDir(), "08.pcapng")
+	if r := lessontest.RunBinary(t, lessontest.Build(t), "--no-color", "--pcap", pcap); r.Code != 0 {
+		t.Fatalf("the lesson: exit %d\n%s", r.Code, r.Stderr)
+	}
+	out, err := exec.Command(tshark, "-r", pcap, "-Y",
+		"tcp.analysis.zero_window || tcp.analysis.keep_alive || tcp.analysis.window_update || tcp.analysis.window_full").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"[TCP Window Full]", "[TCP ZeroWindow]", "[TCP Keep-Alive]", "[TCP Window Update]"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("tshark finds no %s:\n%s", want, out)
+		}
+	}
+}
+
+// Try this 3: SetReadBuffer on the accepted connection instead of
+// SO_RCVBUF on the listener. The SYN-ACK has offered 64 KiB and Linux
+// does not take it back: all 35768 bytes are acknowledged, the window
+// never reaches 0, no probe is sent, and the lesson stops after 5 s.
+func TestTryThisSetReadBuffer(t *testing.T) {
+	bin := lessontest.Build(t,
+		lessontest.Edit{Old: "lc := net.ListenConfig{Control: smallRcvBuf}", New: "lc := net.ListenConfig{}"},
+		lessontest.Edit{Old: "\tserver := <-accepted\n", New: "\tserver := <-accepted\n" +
+			"\tif err := server.(interface{ NetConn() net.Conn }).NetConn().(*net.TCPConn).SetReadBuffer(rcvBuf); err != nil {\n" +
+			"\t\treturn err\n\t}\n"},
+	)
+	captured := capturePermitted()
+	args := []string{"--json", "--capture=off"}
+	if captured {
+		args = []string{"--json", "--capture=on"}
+	}
+	start := time.Now()
+	r := lessontest.RunBinary(t, bin, args...)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "waiting for a zero-window probe") || time.Since(start) < 5*time.Second {
+		t.Fatalf("exit %d after %v, stderr %q: want the lesson to stop after 5 s waiting for a zero-window probe",
+			r.Code, time.Since(start), r.Stderr)
+	}
+	if !captured {
+		t.Log("no capture: the window on the wire is not checked")
+		return
+	}
+	var synAck *tracer.Packet
+	var acked uint32
+	var closing bool
+	for _, e := range lessontest.Events(t, r.Stdout) {
+		p := e.Packet
+		switch {
+		case p == nil:
+		case p.From == "client" && strings.Contains(p.Flags, "FIN"):
+			closing = true // the lesson's exit closes the connection
+		case closing:
+		case p.From == "server" && p.Flags == "SYN ACK":
+			synAck = p
+		case p.From == "server" && p.Window == 0:
+			t.Errorf("window 0 before the client's FIN: ack %d", p.Ack)
+		case p.From == "server":
+			acked = max(acked, p.Ack)
+		case p.From == "client" && p.Len == 0 && p.Seq+1 == acked && p.Flags == "ACK":
+			t.Errorf("a zero-window probe: seq %d", p.Seq)
+		}
+	}
+	if synAck == nil || synAck.Window < 65000 || !strings.Contains(synAck.Options, "ws 10") {
+		t.Errorf("the SYN-ACK: %+v, want win 65483 with ws 10", synAck)
+	}
+	if acked != 35769 {
+		t.Errorf("the server's kernel acknowledged up to %d, want 35769 (all 3000 + 32768 bytes)", acked)
+	}
+}
+
+// Setting SO_RCVBUF turns off Linux's receive buffer autotuning (the
+// recap and step 1): after 8 MiB through each, a socket left alone has
+// grown its buffer, one with SO_RCVBUF set has not.
+func TestRcvBufTurnsOffAutotuning(t *testing.T) {
+	for _, set := range []bool{false, true} {
+		lc := net.ListenConfig{}
+		if set {
+			lc.Control = smallRcvBuf
+		}
+		ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := net.Dial("tcp4", ln.Addr().String())
+			if err != nil {
+				return // Accept fails the test
+			}
+			defer c.Close()
+			c.Write(make([]byte, 8<<20)) // NOTE: the reader counts what came
+		}()
+		conn, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		before := rcvBufOf(t, conn)
+		if n, err := io.Copy(io.Discard, conn); err != nil || n != 8<<20 {
+			t.Fatalf("read %d bytes, %v", n, err)
+		}
+		after := rcvBufOf(t, conn)
+		switch {
+		case set && after != before:
+			t.Errorf("with SO_RCVBUF set, the buffer went from %d to %d bytes", before, after)
+		case !set && after <= before:
+			t.Errorf("without SO_RCVBUF, the buffer did not grow: %d, then %d bytes", before, after)
+		}
+	}
+}
+
+func rcvBufOf(t *testing.T, c net.Conn) int {
+	t.Helper()
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	var gerr error
+	if err := rc.Control(func(fd uintptr) { v, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) }); err != nil {
+		t.Fatal(err)
+	}
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	return v
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tcptour/lessons/internal/lessontest"
+	"tcptour/tracer/capture"
+	"tcptour/tracer/kernel"
+	"tcptour/tracer/lab"
+)
+
+// The lesson and docs/lessons/09.md say what Node does when accept or
+// connect fails. These tests run Node (testdata/*.js) and check each
+// claim against what Node did.
+
+// EMFILE on accept: Node does not emit the server's 'error' (nor
+// 'connection'). libuv keeps a spare descriptor; when accept fails with
+// EMFILE it closes the spare, accepts the waiting connections and
+// closes each at once, and opens the spare again. The client's connect
+// succeeded; it reads the server's FIN, and its bytes get an RST.
+func TestNodeAcceptEMFILE(t *testing.T) {
+	node := lessontest.StartNode(t, "testdata/emfile.js")
+	port := node.Port()
+	wire := lessontest.SniffIfPermitted(t, port)
+	node.SetFileLimit(256)
+	node.Send("fill")
+	node.WaitFor(regexp.MustCompile(`(?m)^full after \d+ more files: EMFILE$`))
+
+	c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatalf("connect to the Node server with no descriptor free: %v, want success (the kernel does the handshake)", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 64)
+	if _, err := c.Read(buf); !errors.Is(err, io.EOF) {
+		t.Errorf("the client's first Read: %v, want io.EOF (the server's FIN)", err)
+	}
+	if _, err := io.WriteString(c, "hello?"); err != nil {
+		t.Fatalf("the client's Write: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := kernel.WaitGone(ctx, tuple(c)); err != nil { // reset
+		t.Fatal(err)
+	}
+	out := node.Wait()
+	if strings.Contains(out, "connection") || strings.Contains(out, "server error") {
+		t.Errorf("Node reported the connection or an error:\n%s", out)
+	}
+	if wire == nil {
+		return
+	}
+	var got []string
+	for _, s := range wire.Segments() {
+		from := "client"
+		if s.Src.Port() == uint16(port) {
+			from = "server"
+		}
+		if !(s.Flags == capture.ACK && s.Len == 0) {
+			got = append(got, fmt.Sprintf("%s %s len %d", from, s.Flags, s.Len))
+		}
+	}
+	want := []string{"client SYN len 0", "server SYN ACK len 0", "server FIN ACK len 0", "client PSH ACK len 6", "server RST len 0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("segments other than bare ACKs: %q, want %q", got, want)
+	}
+}
+
+func tuple(c net.Conn) kernel.FiveTuple {
+	return kernel.FiveTuple{Proto: "tcp", Local: c.LocalAddr().(*net.TCPAddr).AddrPort(), Remote: c.RemoteAddr().(*net.TCPAddr).AddrPort()}
+}
+
+// A Node client's connect refused, reset, or to a name that does not
+// exist ends in the socket's 'error' event, with err.code ECONNREFUSED,
+// ECONNRESET or ENOTFOUND. A connect that gets no answer has no timeout
+// of Node's own: socket.setTimeout only emits 'timeout', and the socket
+// is still connecting.
+func TestNodeClientErrors(t *testing.T) {
+	// A port nobody listens on any more.
+	gone, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := gone.Addr().(*net.TCPAddr).Port
+	gone.Close()
+
+	// A server that resets its connection once the client has
+	// connected, as step 2's does.
+	resetter, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resetter.Close()
+	resetOnce := func(node *lessontest.NodeProgram) {
+		c, err := resetter.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		node.WaitFor(regexp.MustCompile(`(?m)^connect$`))
+		c.(*net.TCPConn).SetLinger(0) // then Close sends RST
+		c.Close()
+	}
+
+	dns, err := lab.Start("127.0.0.1:0", lab.Names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dns.Close()
+
+	// A listener whose queue is full, as in step 4.
+	full := fullListener(t)
+
+	for _, c := range []struct {
+		name string
+		args []string
+		want []string
+		then func(*lessontest.NodeProgram)
+	}{
+		{"refused", []string{fmt.Sprint(refused), "127.0.0.1"}, []string{"error ECONNREFUSED connect", "close"}, nil},
+		{"reset", []string{fmt.Sprint(resetter.Addr().(*net.TCPAddr).Port), "127.0.0.1"}, []string{"connect", "error ECONNRESET read", "close"}, resetOnce},
+		{"nxdomain", []string{"6969", "nobody.tcptour.test", "--dns", fmt.Sprint(dns.Addr().Port())}, []string{"error ENOTFOUND queryA", "close"}, nil},
+		{"no answer", []string{fmt.Sprint(full.Port()), full.Addr().String(), "--timeout", "300"}, []string{"timeout, connecting true, destroyed false", "close"}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			node := lessontest.StartNode(t, "testdata/connect.js", c.args...)
+			if c.then != nil {
+				c.then(node)
+			}
+			got := strings.Split(strings.TrimSpace(node.Wait()), "\n")
+			if !slices.Equal(got, c.want) {
+				t.Errorf("the Node client's events: %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// fullListener listens with a backlog of 0 and fills the queue with one
+// connection that is never accepted: new SYNs get no answer.
+func fullListener(t *testing.T) netip.AddrPort {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "full")
+	t.Cleanup(func() { f.Close() })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port))
+	filler, err := net.Dial("tcp4", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { filler.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := kernel.Wait(ctx, kernel.FiveTuple{Proto: "tcp", Local: addr}, "Recv-Q 1", func(s kernel.Socket) bool { return s.RecvQ == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}

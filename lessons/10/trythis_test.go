@@ -1,0 +1,218 @@
+package main
+
+import (
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"tcptour/lessons/internal/lessontest"
+	"tcptour/tracer/capture"
+)
+
+// Each "Try this" of the lesson, done as it says, checking what it
+// promises.
+
+var thisRun = regexp.MustCompile(`This run, the clients' writes and reads came in this order of connections:\s+((?:#\d\s+)*#\d)\.`)
+
+// Try this 1: the line after step 4 that starts "This run" changes from
+// run to run (two runs may match; six never all did here).
+func TestTryThisInterleaving(t *testing.T) {
+	bin := lessontest.Build(t)
+	orders := map[string]bool{}
+	for run := 1; run <= 6 && len(orders) < 2; run++ {
+		r := lessontest.RunBinary(t, bin, "--no-color", "--capture=off")
+		if r.Code != 0 {
+			t.Fatalf("the lesson: exit %d\n%s", r.Code, r.Stderr)
+		}
+		m := thisRun.FindStringSubmatch(r.Stdout)
+		if m == nil {
+			t.Fatalf("no \"This run\" line:\n%s", r.Stdout)
+		}
+		order := strings.Join(strings.Fields(m[1]), " ")
+		for _, id := range []string{"#1", "#2", "#3"} {
+			if n := strings.Count(order, id); n != 6 {
+				t.Errorf("%s appears %d times in %q, want 6 (three writes and three reads)", id, n, order)
+			}
+		}
+		orders[order] = true
+	}
+	if len(orders) < 2 {
+		t.Errorf("six runs, one interleaving: %v", orders)
+	}
+}
+
+// Try this 2: two nc sessions against the held server are each
+// answered at once, and ss lists one line per connection, each with its
+// own client port.
+func TestTryThisTwoNC(t *testing.T) {
+	ncPath := lessontest.Tool(t, "nc")
+	ss := lessontest.Tool(t, "ss")
+	h := lessontest.Hold(t, lessontest.Build(t))
+	type session struct {
+		cmd *exec.Cmd
+		in  io.WriteCloser
+		out lessontest.Buffer
+	}
+	var sessions []*session
+	for _, line := range []string{"first", "second"} {
+		s := &session{cmd: h.Command(ncPath, "127.0.0.1", h.Port())}
+		s.cmd.Stdout = &s.out
+		var err error
+		if s.in, err = s.cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			s.cmd.Process.Kill()
+			s.cmd.Wait()
+		})
+		sessions = append(sessions, s)
+		if _, err := io.WriteString(s.in, line+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, line := range []string{"first", "second"} {
+		sessions[i].out.WaitFor(t, `You said "`+line)
+	}
+	out, err := exec.Command(ss, "-tn", "( sport = :"+h.Port()+" )").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var peers []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) >= 5 && f[0] == "ESTAB" && f[3] == "127.0.0.1:"+h.Port() {
+			peers = append(peers, f[4])
+		}
+	}
+	if len(peers) != 2 || peers[0] == peers[1] {
+		t.Errorf("ss lists the connections with client ends %v, want two, each its own port:\n%s", peers, out)
+	}
+	for _, s := range sessions {
+		s.in.Close() // Ctrl-D: nc stays until the server closes; stop it as with Ctrl-C
+		s.cmd.Process.Signal(os.Interrupt)
+		s.cmd.Wait()
+	}
+	h.Stop()
+}
+
+// Try this 3 (as root): the client ports in the ladders come from the
+// kernel's ephemeral range, and (docs/lessons/10.md) are even: Linux
+// tries the even ports of the range first for connect.
+func TestTryThisPortRange(t *testing.T) {
+	if c, err := capture.Open(capture.Config{}); err != nil {
+		t.Skip("this Try this says to run the lesson as root: the ladders need the packets")
+	} else {
+		c.Close()
+	}
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		t.Skipf("no ephemeral range to read here: %v", err)
+	}
+	f := strings.Fields(string(b))
+	low, _ := strconv.Atoi(f[0])
+	high, _ := strconv.Atoi(f[1])
+	r := lessontest.RunBinary(t, lessontest.Build(t), "--no-color")
+	if r.Code != 0 {
+		t.Fatalf("the lesson: exit %d\n%s", r.Code, r.Stderr)
+	}
+	ladder := regexp.MustCompile(`(?m)^\s+client 127\.0\.0\.1:(\d+)\s+server 127\.0\.0\.1:\d+$`)
+	var ports []int
+	for _, m := range ladder.FindAllStringSubmatch(r.Stdout, -1) {
+		p, _ := strconv.Atoi(m[1])
+		ports = append(ports, p)
+	}
+	if len(ports) != clients {
+		t.Fatalf("%d ladders with a client port, want %d:\n%s", len(ports), clients, r.Stdout)
+	}
+	for _, p := range ports {
+		if p < low || p > high || (low%2 == 0) != (p%2 == 0) {
+			t.Errorf("client ports %v: want each in %d–%d and of the same parity as %d", ports, low, high, low)
+			break
+		}
+	}
+}
+
+// The docs' last Try this: dial the three clients at the same time; the
+// ids then follow whichever connection the trace saw first (with
+// capture, its SYN), not the order of the code.
+func TestTryThisDialAtOnce(t *testing.T) {
+	bin := lessontest.Build(t, lessontest.Edit{
+		Old: `	for range clients {
+		c, err := dialer.DialContext(l.Context(), "tcp4", ln.Addr().String())
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		conns = append(conns, c)
+		<-accepted
+	}
+`,
+		New: `	dialed := make(chan net.Conn, clients)
+	failed := make(chan error, clients)
+	for range clients {
+		go func() {
+			c, err := dialer.DialContext(l.Context(), "tcp4", ln.Addr().String())
+			if err != nil {
+				failed <- err
+				return
+			}
+			dialed <- c
+		}()
+	}
+	for range clients {
+		select {
+		case c := <-dialed:
+			defer c.Close()
+			conns = append(conns, c)
+			<-accepted
+		case err := <-failed:
+			return err
+		}
+	}
+`,
+	})
+	r := lessontest.RunBinary(t, bin, "--json")
+	if r.Code != 0 {
+		t.Fatalf("the lesson: exit %d\n%s", r.Code, r.Stderr)
+	}
+	// Seq numbers the events in the order they were added to the trace.
+	first := map[int]int64{}
+	for _, e := range lessontest.Events(t, r.Stdout) {
+		if s, ok := first[e.Conn]; e.Conn != 0 && (!ok || e.Seq < s) {
+			first[e.Conn] = e.Seq
+		}
+	}
+	ids := []int{1, 2, 3}
+	if !slices.IsSortedFunc(ids, func(a, b int) int { return int(first[a] - first[b]) }) || len(first) != clients {
+		t.Errorf("the connections' first events were added as events %v: ids should follow that order", first)
+	}
+}
+
+// docs/lessons/10.md: a listen on port 0 gets an odd port, as connect
+// gets even ones (TestTryThisPortRange): Linux tries the two halves of
+// its ephemeral range in that order.
+func TestBindPrefersOddPorts(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		t.Skipf("no ephemeral range to read here: %v", err)
+	}
+	low, _ := strconv.Atoi(strings.Fields(string(b))[0])
+	for range 5 {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		if p := ln.Addr().(*net.TCPAddr).Port; p%2 == low%2 {
+			t.Errorf("a listen on port 0 got port %d, of the parity connect prefers (the range starts at %d)", p, low)
+		}
+	}
+}
