@@ -196,7 +196,9 @@ func (c *conn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	c.out.Add(int64(n))
 	if err != nil {
-		if isReset(err) {
+		// EPIPE after this side's CloseWrite is its own doing, not the
+		// peer's reset.
+		if isReset(err) && !(errors.Is(err, syscall.EPIPE) && c.wclosed.Load()) {
 			c.reset.Store(true)
 		}
 		c.failMu.Lock()
