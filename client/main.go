@@ -5,7 +5,7 @@
 // the data and the close.
 //
 //	go run ./server &
-//	go run ./client                          # localhost: /etc/hosts answers, nothing on the wire
+//	go run ./client                          # localhost: /etc/hosts answers, no DNS query (if it lists ::1 first, a SYN to [::1]:6969 is refused before 127.0.0.1 is tried)
 //	go run ./client -addr 127.0.0.1:6969     # an IP literal: no lookup at all
 //	go run ./server -lab 127.0.0.1:5353 &
 //	go run ./client -dns 127.0.0.1:5353 -addr chuck.norris.test:6969  # a real DNS query
