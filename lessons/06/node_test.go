@@ -51,7 +51,7 @@ func TestNodeAllowHalfOpen(t *testing.T) {
 			port := node.Port()
 			wire := lessontest.SniffIfPermitted(t, port)
 			answer := halfClose(t, port)
-			out := node.Wait()
+			out := node.End()
 			want := ""
 			if c.answered {
 				want = fmt.Sprintf("You said %q", request)
@@ -135,7 +135,7 @@ func TestNodeEndHalfCloses(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close()
-	out := node.Wait()
+	out := node.End()
 	if want := fmt.Sprintf("answer %q\n", fmt.Sprintf("You said %q", request)); !strings.Contains(out, want) {
 		t.Errorf("node, after end(), did not read the answer: want %q in\n%s", want, out)
 	}

@@ -74,7 +74,7 @@ func TestNodeMaxConnections(t *testing.T) {
 		t.Errorf("the extra client whose bytes were unread read %v, want ECONNRESET (the server's RST)", err)
 	}
 	node.WaitFor(regexp.MustCompile(fmt.Sprintf(`(?m)^drop %d$`, talker.LocalAddr().(*net.TCPAddr).Port)))
-	out := node.Wait()
+	out := node.End()
 	for _, c := range []net.Conn{silent, talker} {
 		p := c.LocalAddr().(*net.TCPAddr).Port
 		if !strings.Contains(out, fmt.Sprintf("drop %d\n", p)) || strings.Contains(out, fmt.Sprintf("connection %d\n", p)) {
@@ -161,7 +161,7 @@ func TestNodeClientEndOrReset(t *testing.T) {
 				}
 			}
 			conn.Close() // at once, unread: clientHandle.close()
-			out := node.Wait()
+			out := node.End()
 			got := strings.Split(strings.TrimSpace(out), "\n")
 			if want := append([]string{"connect"}, c.want...); !slices.Equal(got, want) {
 				t.Errorf("the Node client's events: %q, want %q", got, want)

@@ -73,7 +73,7 @@ func TestNodePauseOnConnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	if out := node.Wait(); !strings.Contains(out, fmt.Sprintf("end after %d bytes\n", size)) {
+	if out := node.End(); !strings.Contains(out, fmt.Sprintf("end after %d bytes\n", size)) {
 		t.Errorf("Node did not read all %d bytes after resume():\n%s", size, out)
 	}
 	if wire == nil {
@@ -129,7 +129,7 @@ func TestNodeWriteDoesNotBlock(t *testing.T) {
 		t.Fatalf("the server read %d bytes, %v; want %d", n, err, size)
 	}
 	conn.Close()
-	out := node.Wait()
+	out := node.End()
 	if !bytes.Contains([]byte(out), []byte("drain\n")) {
 		t.Errorf("no 'drain' after the server read:\n%s", out)
 	}

@@ -57,7 +57,7 @@ func TestNodeAcceptEMFILE(t *testing.T) {
 	if err := kernel.WaitGone(ctx, tuple(c)); err != nil { // reset
 		t.Fatal(err)
 	}
-	out := node.Wait()
+	out := node.End()
 	if strings.Contains(out, "connection") || strings.Contains(out, "server error") {
 		t.Errorf("Node reported the connection or an error:\n%s", out)
 	}
@@ -105,7 +105,7 @@ func TestNodeClientErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resetter.Close()
-	resetOnce := func(node *lessontest.NodeProgram) {
+	resetOnce := func(node *lessontest.Proc) {
 		c, err := resetter.Accept()
 		if err != nil {
 			t.Fatal(err)
@@ -128,7 +128,7 @@ func TestNodeClientErrors(t *testing.T) {
 		name string
 		args []string
 		want []string
-		then func(*lessontest.NodeProgram)
+		then func(*lessontest.Proc)
 	}{
 		{"refused", []string{fmt.Sprint(refused), "127.0.0.1"}, []string{"error ECONNREFUSED connect", "close"}, nil},
 		{"reset", []string{fmt.Sprint(resetter.Addr().(*net.TCPAddr).Port), "127.0.0.1"}, []string{"connect", "error ECONNRESET read", "close"}, resetOnce},
@@ -140,7 +140,7 @@ func TestNodeClientErrors(t *testing.T) {
 			if c.then != nil {
 				c.then(node)
 			}
-			got := strings.Split(strings.TrimSpace(node.Wait()), "\n")
+			got := strings.Split(strings.TrimSpace(node.End()), "\n")
 			if !slices.Equal(got, c.want) {
 				t.Errorf("the Node client's events: %q, want %q", got, c.want)
 			}

@@ -55,7 +55,7 @@ func TestNodeOneLoop(t *testing.T) {
 			t.Errorf("read %q, %v; want %q", buf[:n], err, c.want)
 		}
 	}
-	out := node.Wait()
+	out := node.End()
 	if i, j := strings.Index(out, "answer slow"), strings.Index(out, "answer hi"); i < 0 || j < i {
 		t.Errorf("Node answered hi before the slow work ended:\n%s", out)
 	}

@@ -13,9 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // Edit is a change to a lesson's source, as a "Try this" that says
@@ -114,15 +112,9 @@ func Tool(t *testing.T, name string) string {
 // Held is a lesson binary running with --hold: its steps are done and
 // its server listens until Stop.
 type Held struct {
+	*Proc
 	// Addr is where the lesson's server listens, as it printed it.
 	Addr netip.AddrPort
-
-	t      *testing.T
-	cmd    *exec.Cmd
-	out    *lockedBuffer
-	stderr *lockedBuffer
-	done   chan struct{}
-	err    error // the exit, once done is closed
 }
 
 var holdRe = regexp.MustCompile(`holding: the lesson's server listens on (\S+) until Ctrl-C`)
@@ -132,24 +124,7 @@ var holdRe = regexp.MustCompile(`holding: the lesson's server listens on (\S+) u
 // stopped when the test ends, if Stop was not called.
 func Hold(t *testing.T, bin string, args ...string) *Held {
 	t.Helper()
-	h := &Held{t: t, out: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	h.cmd = exec.Command(bin, append([]string{"--hold", "--no-color"}, args...)...)
-	h.cmd.Stdout, h.cmd.Stderr = h.out, h.stderr
-	if err := h.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		h.err = h.cmd.Wait()
-		close(h.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-h.done:
-		default:
-			h.cmd.Process.Kill()
-			<-h.done
-		}
-	})
+	h := &Held{Proc: Start(t, exec.Command(bin, append([]string{"--hold", "--no-color"}, args...)...))}
 	m := h.WaitFor(holdRe)
 	ap, err := netip.ParseAddrPort(m[1])
 	if err != nil {
@@ -168,54 +143,17 @@ func (h *Held) Command(name string, args ...string) *exec.Cmd {
 	return exec.Command(name, args...)
 }
 
-// Output returns what the lesson has printed so far.
-func (h *Held) Output() string { return h.out.String() }
-
-// WaitFor waits until the lesson's output matches re, and returns the
-// match's submatches. It fails the test when the lesson exits first or
-// nothing matches within 20 s.
-func (h *Held) WaitFor(re *regexp.Regexp) []string {
-	h.t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		// The channel first: a write after the check wakes the wait.
-		changed := h.out.changed()
-		if m := re.FindStringSubmatch(h.out.String()); m != nil {
-			return m
-		}
-		select {
-		case <-changed:
-		case <-h.done:
-			if m := re.FindStringSubmatch(h.out.String()); m != nil {
-				return m
-			}
-			h.t.Fatalf("the lesson exited (%v) before printing %q:\n%s\nstderr: %s", h.err, re, h.out.String(), h.stderr.String())
-		case <-deadline:
-			h.t.Fatalf("no %q in the lesson's output within 20 s:\n%s\nstderr: %s", re, h.out.String(), h.stderr.String())
-		}
-	}
-}
-
 // Stop interrupts the lesson as Ctrl-C does and returns all it printed
 // on stdout and stderr. It fails the test unless the lesson exits with
 // status 130.
 func (h *Held) Stop() (stdout, stderr string) {
 	h.t.Helper()
-	if err := h.cmd.Process.Signal(syscall.SIGINT); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		h.t.Fatal(err)
-	}
-	select {
-	case <-h.done:
-	case <-time.After(20 * time.Second):
-		h.cmd.Process.Kill()
-		<-h.done
-		h.t.Fatalf("the lesson did not stop within 20 s of SIGINT:\n%s", h.out.String())
-	}
+	stdout, stderr = h.Proc.Stop()
 	var exit *exec.ExitError
 	if !errors.As(h.err, &exit) || exit.ExitCode() != 130 {
-		h.t.Errorf("the held lesson exited with %v, want status 130\nstderr: %s", h.err, h.stderr.String())
+		h.t.Errorf("the held lesson exited with %v, want status 130\nstderr: %s", h.err, stderr)
 	}
-	return h.out.String(), h.stderr.String()
+	return stdout, stderr
 }
 
 // lockedBuffer is a bytes.Buffer written by a command and read by a

@@ -7,7 +7,8 @@ import (
 	"os"
 )
 
-// openPTY is Linux's here; elsewhere the tests that need a terminal skip.
-func openPTY() (master, tty *os.File, err error) {
+// openTerminal is Linux's here; elsewhere the tests that need a
+// terminal skip.
+func openTerminal() (master, tty *os.File, err error) {
 	return nil, nil, errors.New("pseudo-terminals are opened on Linux only in these tests")
 }
