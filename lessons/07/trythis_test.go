@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"tcptour/lessons/internal/lessontest"
-	"tcptour/tracer/capture"
 )
 
 // Each "Try this" of the lesson, done as it says, checking what it
@@ -135,7 +134,7 @@ func TestTryThisClientThreeWrites(t *testing.T) {
 			"\tio.WriteString(clients[2], \"hi\")\n",
 	})
 	args := []string{"--json", "--capture=off"}
-	captured := capturePermitted()
+	captured := lessontest.CapturePermitted()
 	if captured {
 		args = []string{"--json", "--capture=on"}
 	}
@@ -166,20 +165,11 @@ func TestTryThisClientThreeWrites(t *testing.T) {
 	}
 }
 
-func capturePermitted() bool {
-	c, err := capture.Open(capture.Config{})
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
-
 // Try this 3: tshark picks the FINs and RSTs out of the lesson's pcap:
 // the same segments as the trace, one RST among them (connection #4's).
 func TestTryThisTsharkFINsAndRSTs(t *testing.T) {
 	tshark := lessontest.Tool(t, "tshark")
-	if !capturePermitted() {
+	if !lessontest.CapturePermitted() {
 		t.Skip("this Try this says sudo: capture needs root or CAP_NET_RAW")
 	}
 	pcap := filepath.Join(t.TempDir(), "07.pcapng")

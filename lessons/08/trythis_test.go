@@ -17,20 +17,10 @@ import (
 
 	"tcptour/lessons/internal/lessontest"
 	"tcptour/tracer"
-	"tcptour/tracer/capture"
 )
 
 // Each "Try this" of the lesson, done as it says, checking what it
 // promises; and the lesson's claims about Linux that no step shows.
-
-func capturePermitted() bool {
-	c, err := capture.Open(capture.Config{})
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
 
 // Try this 1: head -c 1000000 /dev/zero | nc -N against the held
 // server, and ss -tni: the server's end holds a full Recv-Q, nc's end a
@@ -138,7 +128,7 @@ func TestTryThisHoldNC(t *testing.T) {
 // keepalive, the window updates.
 func TestTryThisTshark(t *testing.T) {
 	tshark := lessontest.Tool(t, "tshark")
-	if !capturePermitted() {
+	if !lessontest.CapturePermitted() {
 		t.Skip("this Try this says sudo: capture needs root or CAP_NET_RAW")
 	}
 	pcap := filepath.Join(t.TempDir(), "08.pcapng")
@@ -168,7 +158,7 @@ func TestTryThisSetReadBuffer(t *testing.T) {
 			"\tif err := server.(interface{ NetConn() net.Conn }).NetConn().(*net.TCPConn).SetReadBuffer(rcvBuf); err != nil {\n" +
 			"\t\treturn err\n\t}\n"},
 	)
-	captured := capturePermitted()
+	captured := lessontest.CapturePermitted()
 	args := []string{"--json", "--capture=off"}
 	if captured {
 		args = []string{"--json", "--capture=on"}

@@ -13,27 +13,17 @@ import (
 
 	"tcptour/lessons/internal/lessontest"
 	"tcptour/tracer"
-	"tcptour/tracer/capture"
 )
 
 // Each "Try this" of the lesson, done as it says, checking what it
 // promises.
-
-func capturePermitted() bool {
-	c, err := capture.Open(capture.Config{})
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
 
 // Try this 1 (sudo): nc -v connects to the held server, and the trace
 // shows the RST that cuts it off; after Ctrl-C the same command says
 // "Connection refused".
 func TestTryThisHoldNC(t *testing.T) {
 	nc := lessontest.Tool(t, "nc")
-	if !capturePermitted() {
+	if !lessontest.CapturePermitted() {
 		t.Skip("this Try this says sudo: capture needs root or CAP_NET_RAW")
 	}
 	h := lessontest.Hold(t, lessontest.Build(t), "--json")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tcptour/tracer"
+	"tcptour/tracer/capture"
 )
 
 // Ran is what a lesson binary did in one run to its end.
@@ -82,4 +83,15 @@ func (b *Buffer) WaitFor(t *testing.T, s string) {
 			t.Fatalf("no %q within 20 s; got %q", s, b.b.String())
 		}
 	}
+}
+
+// CapturePermitted reports whether this process may capture packets
+// (root or CAP_NET_RAW), for a Try this that says sudo.
+func CapturePermitted() bool {
+	c, err := capture.Open(capture.Config{})
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
