@@ -6,10 +6,6 @@ import (
 	"errors"
 	"net"
 	"syscall"
-	"time"
-
-	"tcptour/tracer"
-	"tcptour/tracer/kernel"
 )
 
 const (
@@ -37,15 +33,3 @@ func rawConn(c net.Conn) (syscall.RawConn, error) {
 }
 
 func relisten(raw syscall.RawConn, backlog int) error { return errNoFilter }
-
-type farewells struct{}
-
-func listenFarewells() (*farewells, error) { return nil, errNoFilter }
-
-func (f *farewells) wait(ft tracer.FiveTuple, timeout time.Duration) (*kernel.Info, error) {
-	return nil, errNoFilter
-}
-
-func (f *farewells) Close() error { return nil }
-
-func countsTimeouts() bool { return false }

@@ -259,7 +259,7 @@ func (k *kernelView) resent(before, after *kernel.Info) string {
 	switch {
 	case copies == 0:
 		return fmt.Sprintf("TCP_INFO counts no segment sent again (total_retrans %d).", after.TotalRetrans)
-	case !countsTimeouts():
+	case !kernel.CountsTimeouts():
 		return fmt.Sprintf("TCP_INFO's total_retrans went up by %d. This kernel does not count retransmission "+
 			"timeouts per socket (total_rto, Linux 6.7), so the lesson cannot tell which timer sent it.", copies)
 	case timeouts == 0 && copies == 1:

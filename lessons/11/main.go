@@ -323,11 +323,11 @@ func run(l *lesson.Run) error {
 	}
 	// The server's socket dies with no program holding it: the lesson
 	// reads its last TCP_INFO from the kernel's report of its
-	// destruction, which needs CAP_NET_ADMIN as the filters do.
-	var bye *farewells
+	// destruction (any program may ask for those reports).
+	var bye *kernel.Farewells
 	var byeErr error
 	if lossy {
-		if bye, byeErr = listenFarewells(); byeErr == nil {
+		if bye, byeErr = kernel.ListenFarewells(); byeErr == nil {
 			defer bye.Close()
 		}
 	}
@@ -381,13 +381,13 @@ func run(l *lesson.Run) error {
 		released += " No program held it, and the lesson could not hear the kernel report its end (" +
 			byeErr.Error() + "), so it cannot say which timer sent the FIN again."
 	case lossy:
-		if last, err := bye.wait(s, 5*time.Second); err != nil {
+		if last, err := bye.Wait(s, 5*time.Second); err != nil {
 			released += " The lesson did not hear the kernel report its end (" + err.Error() +
 				"), so it cannot say which timer sent the FIN again."
 		} else {
 			released += " As it released the socket, the kernel reported its last TCP_INFO (socket " +
-				"diagnostics tell a program with CAP_NET_ADMIN of each TCP socket they destroy). " +
-				k.resent(closedFIN, last)
+				"diagnostics tell a program that asks of each TCP socket the kernel destroys). " +
+				k.resent(closedFIN, last.Info)
 		}
 	}
 	k.awaits("server", "the server's socket", s, nil, gone, released)

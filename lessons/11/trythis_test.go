@@ -253,7 +253,7 @@ func TestTryThisEveryFINLost(t *testing.T) {
 		if backoff != total-1 {
 			t.Errorf("after %d copies ss says backoff:%d, want %d: the first copy is no timeout", total, backoff, total-1)
 		}
-		if s, err := kernel.Lookup(walk); err == nil && s.Info != nil && countsTimeouts() &&
+		if s, err := kernel.Lookup(walk); err == nil && s.Info != nil && kernel.CountsTimeouts() &&
 			int(s.Info.TotalRTO) != int(s.Info.TotalRetrans)-1 {
 			t.Errorf("after %d copies TCP_INFO says total_retrans %d, total_rto %d: want one copy more than timeouts",
 				total, s.Info.TotalRetrans, s.Info.TotalRTO)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"time"
 )
 
 // Lookup returns an error matching [ErrUnsupported]: socket
@@ -75,3 +76,21 @@ func TCPInfoFD(fd uintptr, i *Info) error {
 func unsupported() error {
 	return fmt.Errorf("kernel: socket diagnostics are only supported on Linux, not %s: %w", runtime.GOOS, ErrUnsupported)
 }
+
+// Farewells are the kernel's reports of the TCP sockets it destroys;
+// Linux only.
+type Farewells struct{}
+
+// ListenFarewells returns an error matching [ErrUnsupported].
+func ListenFarewells() (*Farewells, error) { return nil, unsupported() }
+
+// Wait returns an error matching [ErrUnsupported].
+func (f *Farewells) Wait(ft FiveTuple, timeout time.Duration) (Socket, error) {
+	return Socket{}, unsupported()
+}
+
+// Close does nothing.
+func (f *Farewells) Close() error { return nil }
+
+// CountsTimeouts reports false: no TCP_INFO here.
+func CountsTimeouts() bool { return false }
