@@ -256,7 +256,7 @@ func errorNote(op string, err error) string {
 	case errors.As(err, &dnsErr) && dnsErr.IsTimeout:
 		return "The DNS server did not answer in time."
 	case errors.Is(err, syscall.EADDRINUSE) && op == "listen":
-		return "Another socket already holds this address and port (EADDRINUSE): most often another program's listener (ss -ltnp shows which). Go sets SO_REUSEADDR on its listeners, so connections left in TIME_WAIT on the port do not block it; they block only a bind without that option. Choose another port, or stop the program using it."
+		return "Another socket already holds this address and port (EADDRINUSE): most often another program's listener (ss -ltnp shows which). Go sets SO_REUSEADDR on its listeners, so a restarted Go server binds at once over the TIME_WAIT sockets of its own old connections (they inherit the option); a TIME_WAIT socket that lacked it blocks the bind, such as one a client left on this port as its ephemeral port. Choose another port, or stop the program using it."
 	case errors.Is(err, syscall.EADDRINUSE):
 		return "Another socket already holds this address and port (EADDRINUSE): a listener, a connection, or one the kernel keeps in TIME_WAIT, which blocks a bind without SO_REUSEADDR, such as a client's to a fixed local port."
 	case errors.Is(err, syscall.EACCES) && op == "listen":

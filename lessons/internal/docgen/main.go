@@ -494,16 +494,41 @@ var volatile = []struct {
 }
 
 // same reports whether two excerpts agree but for what differs from run
-// to run: ports, times, large numbers, line breaks, and the order of the
-// events (two goroutines' events made at about the same time).
+// to run: ports, times, large numbers, line breaks, the order of the
+// events (two goroutines' events made at about the same time) and the
+// numbers of the connections.
 func same(a, b string) bool {
 	return slices.Equal(normalized(a), normalized(b))
+}
+
+// connRe matches a connection's number: "#3" in the pretty output,
+// "conn":3 in JSON.
+var connRe = regexp.MustCompile(`#\d+\b|"conn":\d+`)
+
+// renumbered gives the connections of s the numbers 1, 2, … in the order
+// they first appear: the tracer numbers them in the order their events
+// reach it, and a connection whose first events are packets, which come
+// a little late, may be numbered after one that started later.
+func renumbered(s string) string {
+	ids := map[string]int{}
+	return connRe.ReplaceAllStringFunc(s, func(m string) string {
+		n := strings.TrimLeft(m, `#"conn:`)
+		id, ok := ids[n]
+		if !ok {
+			id = len(ids) + 1
+			ids[n] = id
+		}
+		if strings.HasPrefix(m, "#") {
+			return "#" + strconv.Itoa(id)
+		}
+		return `"conn":` + strconv.Itoa(id)
+	})
 }
 
 // normalized cuts an excerpt into its blocks (an event with its notes,
 // or a line), each with the volatile parts replaced, sorted.
 func normalized(s string) []string {
-	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	ls := strings.Split(strings.TrimRight(renumbered(s), "\n"), "\n")
 	var blocks []string
 	for i := 0; i < len(ls); {
 		j := blockEnd(ls, i)

@@ -87,6 +87,15 @@ func TestSame(t *testing.T) {
 	if same(a, strings.Replace(b, "18 bytes", "19 bytes", 1)) {
 		t.Error("18 and 19 bytes are the same")
 	}
+	// Connections numbered in another order.
+	c1 := "   +1.000 ms  wire   #1  SYN        a\n   +2.000 ms  wire   #2  SYN        b\n"
+	c2 := "   +1.000 ms  wire   #2  SYN        a\n   +2.000 ms  wire   #1  SYN        b\n"
+	if !same(c1, c2) {
+		t.Error("connections numbered in another order differ")
+	}
+	if same(c1, "   +1.000 ms  wire   #1  SYN        a\n   +2.000 ms  wire   #1  SYN        b\n") {
+		t.Error("two connections and one are the same")
+	}
 	// JSON lines: the event's number and time differ, a packet's seq
 	// does not.
 	j1 := `{"seq":14,"time":"2026-11-25T16:50:27.332943243Z","phase":"packet","cause":33,"packet":{"seq":1}}`
