@@ -22,9 +22,9 @@ func appendDefaultNote(b []byte, e *Event) []byte {
 	case PhaseDNSSkip:
 		return append(append(b, e.Name...), " is an IP literal: there is nothing to look up, so no DNS query is sent and the connect starts at once."...)
 	case PhaseConnectStart:
-		b = append(b, "connect(2): the client's kernel sends a SYN to "...)
+		b = append(b, "Dial calls connect(2): the client's kernel sends a SYN to "...)
 		b = appendAddrPort(b, e.Remote)
-		return append(b, ", and Dial waits for the answer."...)
+		return append(b, " and Dial waits for the answer (an ERROR follows if the socket could not even be set up, and then no SYN is sent)."...)
 	case PhaseConnectDone:
 		b = append(b, "The three-way handshake (SYN, SYN-ACK, ACK) is done: Dial returned "...)
 		b = appendDuration(b, e.Duration)

@@ -194,7 +194,7 @@ func run(l *lesson.Run) error {
 			"and calls Accept: there is no descriptor for the new socket, so accept4 fails with EMFILE. Go hands the "+
 			"error to the program, and the connection is not lost: it waits in the queue. The lesson restores the "+
 			"limit at once, and the next Accept returns it. The seed's onconnection would turn such an error into "+
-			"errnoException(err, 'accept') and the server's 'error' event, but for EMFILE Node never gets there: "+
+			"errnoException(err, 'accept') and the server's 'error' event, but for EMFILE Node does not get there: "+
 			"libuv keeps a spare descriptor, and when accept fails with EMFILE it closes the spare, accepts each "+
 			"waiting connection and closes it at once, then opens the spare again. The client reads a FIN, and "+
 			"Node emits neither 'error' nor 'connection'.")
@@ -231,8 +231,9 @@ func run(l *lesson.Run) error {
 	l.Step("Accept on a closed listener",
 		"The server's accept loop, as a Go server writes it: Accept returns net.ErrClosed once the listener is "+
 			"closed (here by the lesson, from another goroutine), and that ends the loop. Any other error, such as "+
-			"EMFILE, is worth a short wait and another try. Node's server has no such loop: its onconnection "+
-			"callback simply stops being called.")
+			"EMFILE, is worth a short wait and another try. Node's server has no such loop for the program to "+
+			"write: server.close() stops libuv's accepting, and the 'close' event follows once the server's "+
+			"connections have ended.")
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)
