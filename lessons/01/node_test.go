@@ -3,11 +3,10 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"os/exec"
-	"strings"
+	"regexp"
+	"slices"
 	"testing"
 
 	"tcptour/lessons/internal/lessontest"
@@ -25,28 +24,11 @@ type nodeAddr struct {
 // after that listen() call, as the seed's console.log relies on, but is
 // null after listen(PORT, '127.0.0.1') until the 'listening' event.
 func TestNodeListen(t *testing.T) {
-	node := lessontest.Node(t)
-	ss := lessontest.Tool(t, "ss")
-	cmd := exec.Command(node, "testdata/listen.js")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer stdin.Close() // the '' server closes, and node exits
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("node printed nothing: %v", err)
-	}
+	lessontest.Tool(t, "ss")
+	node := lessontest.StartNode(t, "testdata/listen.js")
+	line := node.WaitFor(regexp.MustCompile(`(?m)^\{.*\}$`))[0]
 	var got struct {
-		Empty, EmptyListening, IPAtOnce, IPListening *nodeAddr
+		Empty, IPAtOnce, IPListening *nodeAddr
 	}
 	if err := json.Unmarshal([]byte(line), &got); err != nil {
 		t.Fatalf("%v: %s", err, line)
@@ -60,14 +42,10 @@ func TestNodeListen(t *testing.T) {
 	if got.IPListening == nil || got.IPListening.Address != "127.0.0.1" {
 		t.Errorf("server.address() at 'listening': %+v, want 127.0.0.1", got.IPListening)
 	}
-	if got.EmptyListening == nil {
-		t.Fatal("no address for the '' server")
+	port := node.Port() // the '' server's, once listening
+	rows := lessontest.SS(t, "-ltn", fmt.Sprintf("( sport = :%d )", port))
+	if want := fmt.Sprintf("*:%d", port); !slices.ContainsFunc(rows, func(r lessontest.SSRow) bool { return r.Local == want }) {
+		t.Errorf("ss -ltn shows Node's '' listener as %v, want %s, as Go's \":PORT\"", rows, want)
 	}
-	out, err := exec.Command(ss, "-ltn", fmt.Sprintf("( sport = :%d )", got.EmptyListening.Port)).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := fmt.Sprintf("*:%d", got.EmptyListening.Port); !strings.Contains(string(out), want) {
-		t.Errorf("ss -ltn shows Node's '' listener as\n%s\nwant %s, as Go's \":PORT\"", out, want)
-	}
+	node.End() // the '' server closes, and node exits
 }

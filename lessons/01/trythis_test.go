@@ -20,22 +20,13 @@ import (
 	"tcptour/lessons/internal/lessontest"
 )
 
-// startServer runs `go run ./server` with args in ns and waits until it
-// listens.
-func startServer(t *testing.T, ns *lessontest.Netns, bin string, args ...string) *lessontest.Proc {
-	t.Helper()
-	p := lessontest.Start(t, ns.Command(bin, append([]string{"--no-color"}, args...)...))
-	p.WaitFor(regexp.MustCompile(`Server listening on `))
-	return p
-}
-
 // Try this: the server in one terminal, ss -ltn in another: a LISTEN
 // line with 127.0.0.1:6969. Then a second server: the port clash.
 func TestTryThisListeningSockets(t *testing.T) {
 	lessontest.Tool(t, "ss")
 	ns := lessontest.NewNetns(t)
 	server := lessontest.BuildPackage(t, "tcptour/server")
-	first := startServer(t, ns, server)
+	first := ns.StartServer(server, "127.0.0.1:6969")
 	ss := ns.Run("ss", "-ltn")
 	if !regexp.MustCompile(`(?m)^LISTEN\s+0\s+\d+\s+127\.0\.0\.1:6969\s+0\.0\.0\.0:\*`).MatchString(ss) {
 		t.Errorf("ss -ltn shows no listener on 127.0.0.1:6969:\n%s", ss)
@@ -61,7 +52,7 @@ func TestTryThisEveryInterface(t *testing.T) {
 	ns := lessontest.NewNetns(t)
 	server := lessontest.BuildPackage(t, "tcptour/server")
 	for _, addr := range []string{":6969", "0.0.0.0:6969"} {
-		p := startServer(t, ns, server, "-addr", addr)
+		p := ns.StartServer(server, "[::]:6969", "-addr", addr)
 		ss := ns.Run("ss", "-ltn")
 		if !regexp.MustCompile(`(?m)^LISTEN\s+0\s+\d+\s+\*:6969\s+\*:\*`).MatchString(ss) {
 			t.Errorf("-addr %s: ss -ltn shows no *:6969:\n%s", addr, ss)
@@ -84,14 +75,9 @@ func TestTryThisEveryInterface(t *testing.T) {
 // And one more: the address asked for and the one the kernel bound,
 // from the JSON trace through jq.
 func TestTryThisAskedAndBound(t *testing.T) {
-	jq := lessontest.Tool(t, "jq")
-	bin := lessontest.Build(t)
-	out, err := exec.Command("sh", "-c", `"$0" --json </dev/null | "$1" -r 'select(.phase == "listen") | "\(.addr) -> \(.local)"'`, bin, jq).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := lessontest.JQ(t, `select(.phase == "listen") | "\(.addr) -> \(.local)"`)
 	want := regexp.MustCompile(`^127\.0\.0\.1:0 -> 127\.0\.0\.1:(\d+)\n:0 -> \[::\]:\d+\n127\.0\.0\.1:(\d+) -> 127\.0\.0\.1:(\d+)\n$`)
-	m := want.FindStringSubmatch(string(out))
+	m := want.FindStringSubmatch(out)
 	if m == nil || m[1] != m[2] || m[2] != m[3] {
 		t.Errorf("jq printed:\n%s", out)
 	}
@@ -156,23 +142,16 @@ func TestReusePortRule(t *testing.T) {
 		t.Log("not root: the other user's listener is not tried")
 		return
 	}
-	dir := t.TempDir()
-	for _, d := range []string{dir, filepath.Dir(dir)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
 	self, err := os.ReadFile(os.Args[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "lesson01.test")
+	bin := filepath.Join(lessontest.NobodyDir(t), "lesson01.test")
 	if err := os.WriteFile(bin, self, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-test.run=^TestReusePortOtherUser$")
+	cmd := lessontest.AsNobody(exec.Command(bin, "-test.run=^TestReusePortOtherUser$"))
 	cmd.Env = append(os.Environ(), "TCPTOUR_REUSEPORT_ADDR="+addr)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("as nobody: %v\n%s", err, out)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -13,12 +12,8 @@ import (
 // count). Node is run to check it: 1 and 2 at the two 'connection'
 // events, 1 after the first client has closed.
 func TestNodeConnectionCount(t *testing.T) {
-	node := lessontest.Node(t)
-	out, err := exec.Command(node, "testdata/connections.js").Output()
-	if err != nil {
-		t.Fatalf("node: %v", err)
-	}
-	if got := strings.TrimSpace(string(out)); got != "[1,2,1]" {
+	out := lessontest.StartNode(t, "testdata/connections.js").End()
+	if got := strings.TrimSpace(out); got != "[1,2,1]" {
 		t.Errorf("server._connections: %s, want [1,2,1]", got)
 	}
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,18 +18,11 @@ func TestTryThisTwoClients(t *testing.T) {
 	nc := lessontest.Tool(t, "nc")
 	lessontest.Tool(t, "ss")
 	ns := lessontest.NewNetns(t)
-	server := lessontest.Start(t, ns.Command(lessontest.BuildPackage(t, "tcptour/server"), "--no-color"))
-	server.WaitFor(regexp.MustCompile(`Server listening on 127\.0\.0\.1:6969`))
+	server := ns.StartServer(lessontest.BuildPackage(t, "tcptour/server"), "127.0.0.1:6969")
 	// Two terminals: each nc keeps its connection open while its stdin
 	// is.
 	for range 2 {
-		c := ns.Command(nc, "127.0.0.1", "6969")
-		stdin, err := c.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		lessontest.Start(t, c)
-		defer stdin.Close()
+		lessontest.StartInteractive(t, ns.Command(nc, "127.0.0.1", "6969"))
 	}
 	accept := regexp.MustCompile(`ACCEPT     tcp 127\.0\.0\.1:(\d+) ↔ 127\.0\.0\.1:(\d+)`)
 	m := server.WaitFor(regexp.MustCompile(`(?s)` + accept.String() + `.*` + accept.String()))
@@ -53,14 +45,9 @@ func TestTryThisTwoClients(t *testing.T) {
 // And one more: both ends of each connection in the JSON trace, through
 // jq; the server's local address is the client's remote one.
 func TestTryThisBothEnds(t *testing.T) {
-	jq := lessontest.Tool(t, "jq")
-	bin := lessontest.Build(t)
-	out, err := exec.Command("sh", "-c", `"$0" --json </dev/null | "$1" -r 'select(.conn) | [.conn, .actor, .phase, .local, .remote] | @tsv'`, bin, jq).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := lessontest.JQ(t, `select(.conn) | [.conn, .actor, .phase, .local, .remote] | @tsv`)
 	ends := map[string]map[string][2]string{} // conn → actor → local, remote
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Split(line, "\t")
 		if len(f) != 5 || (f[1] != "client" && f[1] != "server") || f[3] == "" {
 			continue

@@ -1,13 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"io"
-	"net"
-	"os/exec"
-	"strings"
+	"fmt"
 	"testing"
-	"time"
 
 	"tcptour/lessons/internal/lessontest"
 )
@@ -17,42 +12,14 @@ import (
 // 'close' comes after that; the Go client reads io.EOF: Node's FIN.
 // Node is run to check it.
 func TestNodeEndThenClose(t *testing.T) {
-	node := lessontest.Node(t)
-	cmd := exec.Command(node, "testdata/end.js")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	out := bufio.NewReader(stdout)
-	port, err := out.ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp4", "127.0.0.1:"+strings.TrimSpace(port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := io.WriteString(c, "I am Chuck Norris!"); err != nil {
-		t.Fatal(err)
-	}
+	node := lessontest.StartNode(t, "testdata/end.js")
+	port := node.Port()
 	// The client's FIN; Node answers with its own.
-	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
-		t.Fatal(err)
+	if answer := lessontest.HalfClose(t, lessontest.Dial(t, port), "I am Chuck Norris!"); answer != "" {
+		t.Errorf("the client read %q after its FIN; want io.EOF, Node's FIN", answer)
 	}
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if n, err := c.Read(make([]byte, 16)); err != io.EOF {
-		t.Errorf("the client's Read after its FIN: %d, %v; want io.EOF, Node's FIN", n, err)
-	}
-	log, err := out.ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := strings.TrimSpace(log), `["'data'","'end'","end()","'finish'","'close'"]`; got != want {
-		t.Errorf("Node's events: %s, want %s", got, want)
+	want := fmt.Sprintf("port %d\n%s\n", port, `["'data'","'end'","end()","'finish'","'close'"]`)
+	if got := node.End(); got != want {
+		t.Errorf("Node's events: %q, want %q", got, want)
 	}
 }

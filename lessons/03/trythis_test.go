@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,8 +29,7 @@ const debianHosts = "127.0.0.1\tlocalhost\n" +
 func TestTryThisClientLocalhost(t *testing.T) {
 	ns := lessontest.NewNetns(t)
 	ns.BindFile("/etc/hosts", debianHosts)
-	server := lessontest.Start(t, ns.Command(lessontest.BuildPackage(t, "tcptour/server"), "--no-color"))
-	server.WaitFor(regexp.MustCompile(`Server listening on 127\.0\.0\.1:6969`))
+	server := ns.StartServer(lessontest.BuildPackage(t, "tcptour/server"), "127.0.0.1:6969")
 	client := lessontest.BuildPackage(t, "tcptour/client")
 
 	literal := ns.Run(client, "-addr", "127.0.0.1:6969", "--no-color")
@@ -75,14 +73,7 @@ func TestTryThisClientLocalhost(t *testing.T) {
 
 // Try this: the JSON trace, one phase a line through jq.
 func TestTryThisJSONPhases(t *testing.T) {
-	jq := lessontest.Tool(t, "jq")
-	bin := lessontest.Build(t)
-	cmd := exec.Command("sh", "-c", `"$0" --json | "$1" -r .phase`, bin, jq)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s --json | jq -r .phase: %v", bin, err)
-	}
-	phases := strings.Fields(string(out))
+	phases := strings.Fields(lessontest.JQ(t, ".phase"))
 	for _, want := range []string{"lesson", "step", "listen", "dns-start", "dns-done", "connect-start", "connect-done", "accept", "write", "read", "eof", "close"} {
 		if !strings.Contains(" "+strings.Join(phases, " ")+" ", " "+want+" ") {
 			t.Errorf("no %q among the phases jq printed: %v", want, phases)
@@ -94,8 +85,7 @@ func TestTryThisJSONPhases(t *testing.T) {
 // lookup with "no such host", and no connect is tried.
 func TestTryThisNoSuchHost(t *testing.T) {
 	ns := lessontest.NewNetns(t)
-	server := lessontest.Start(t, ns.Command(lessontest.BuildPackage(t, "tcptour/server"), "--no-color", "-lab", "127.0.0.1:5353"))
-	server.WaitFor(regexp.MustCompile(`Server listening on 127\.0\.0\.1:6969`))
+	server := ns.StartServer(lessontest.BuildPackage(t, "tcptour/server"), "127.0.0.1:6969", "-lab", "127.0.0.1:5353")
 	cmd := ns.Command(lessontest.BuildPackage(t, "tcptour/client"), "-dns", "127.0.0.1:5353", "-addr", "nosuch.tcptour.test:6969", "--no-color")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -137,9 +127,7 @@ func TestTryThisPcapUnderSudo(t *testing.T) {
 	}
 	inspect := lessontest.BuildPackage(t, "tcptour/tracer/inspect")
 	asNobody := func(name string, args ...string) string {
-		cmd := exec.Command(name, args...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		out, err := cmd.CombinedOutput()
+		out, err := lessontest.AsNobody(exec.Command(name, args...)).CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s as nobody: %v\n%s", name, err, out)
 		}

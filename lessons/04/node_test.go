@@ -3,65 +3,35 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"io"
 	"net"
-	"os/exec"
-	"strings"
+	"regexp"
 	"testing"
-	"time"
 
 	"tcptour/lessons/internal/lessontest"
-	"tcptour/tracer/kernel"
 )
 
 // nodeChunks runs testdata/chunks.js, lets send write to it, and
 // returns the sizes of Node's 'data' chunks.
 func nodeChunks(t *testing.T, paused bool, send func(c *net.TCPConn, resume func())) []int {
 	t.Helper()
-	node := lessontest.Node(t)
-	args := []string{"testdata/chunks.js"}
+	var args []string
 	if paused {
 		args = append(args, "paused")
 	}
-	cmd := exec.Command(node, args...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
+	node := lessontest.StartNode(t, "testdata/chunks.js", args...)
+	c := lessontest.Dial(t, node.Port())
+	send(c, func() { node.Send("go") })
+	if err := c.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer stdin.Close()
-	out := bufio.NewReader(stdout)
-	port, err := out.ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp4", "127.0.0.1:"+strings.TrimSpace(port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	send(c.(*net.TCPConn), func() { io.WriteString(stdin, "go\n") })
-	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := out.ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
+	line := node.WaitFor(regexp.MustCompile(`(?m)^\[.*\]$`))[0]
 	var sizes []int
 	if err := json.Unmarshal([]byte(line), &sizes); err != nil {
 		t.Fatalf("%v: %s", err, line)
 	}
+	node.End()
 	return sizes
 }
 
@@ -77,12 +47,7 @@ func TestNodeDataChunks(t *testing.T) {
 			}
 		}
 		// Wait until Node's kernel holds all 18 bytes, unread.
-		node := kernel.FiveTuple{Proto: "tcp", Local: c.RemoteAddr().(*net.TCPAddr).AddrPort(), Remote: c.LocalAddr().(*net.TCPAddr).AddrPort()}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := kernel.Wait(ctx, node, "18 bytes unread", func(s kernel.Socket) bool { return s.RecvQ == 18 }); err != nil {
-			t.Fatal(err)
-		}
+		lessontest.WaitRecvQ(t, lessontest.PeerTuple(c), 18)
 		resume()
 	})
 	if len(sizes) != 1 || sizes[0] != 18 {

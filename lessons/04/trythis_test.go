@@ -3,10 +3,7 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,24 +11,6 @@ import (
 	"tcptour/lessons/internal/lessontest"
 	"tcptour/tracer"
 )
-
-// events runs a lesson binary with --json and returns its events.
-func events(t *testing.T, bin string) []tracer.Event {
-	t.Helper()
-	out, err := exec.Command(bin, "--json", "--capture=off").Output()
-	if err != nil {
-		t.Fatalf("%s --json: %v", bin, err)
-	}
-	var ev []tracer.Event
-	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
-		var e tracer.Event
-		if err := json.Unmarshal(line, &e); err != nil {
-			t.Fatalf("not JSON: %s", line)
-		}
-		ev = append(ev, e)
-	}
-	return ev
-}
 
 // Try this: three lines, the last unfinished, through nc -N: two answers
 // come back; the server reads "thr" and never answers it.
@@ -65,7 +44,7 @@ func TestTryThisBiggerBuffer(t *testing.T) {
 	bin := lessontest.Build(t, lessontest.Edit{Old: "lines := bufio.NewReaderSize(server, 16)", New: "lines := bufio.NewReader(server)"})
 	var reads []int
 	var lines []string
-	for _, e := range events(t, bin) {
+	for _, e := range lessontest.RunJSON(t, bin, "--capture=off") {
 		if e.Step != 4 || e.Actor != "server" {
 			continue
 		}
@@ -90,12 +69,9 @@ func TestTryThisBiggerBuffer(t *testing.T) {
 // bytes): 18 at once, 5 then 13, 11 then 7, or 5, 6 and 7, by timing.
 func TestTryThisReadInAGoroutine(t *testing.T) {
 	bin := lessontest.Build(t,
-		lessontest.Edit{
-			Old: "\tsent := 0\n\tfor _, part := range []string{\"I am \", \"Chuck \", \"Norris!\"} {",
-			New: "\tbuf := make([]byte, 1024)\n\tgot := make(chan error, 1)\n\tgo func() {\n" +
-				"\t\t_, err := io.ReadFull(server, buf[:18])\n\t\tgot <- err\n\t}()\n" +
-				"\tsent := 0\n\tfor _, part := range []string{\"I am \", \"Chuck \", \"Norris!\"} {",
-		},
+		lessontest.InsertBefore("\tsent := 0\n\tfor _, part := range []string{\"I am \", \"Chuck \", \"Norris!\"} {",
+			"\tbuf := make([]byte, 1024)\n\tgot := make(chan error, 1)\n\tgo func() {\n"+
+				"\t\t_, err := io.ReadFull(server, buf[:18])\n\t\tgot <- err\n\t}()\n"),
 		lessontest.Edit{
 			Old: "\tn, err := waitUnread(server, sent)\n\tif err != nil {\n\t\treturn err\n\t}\n" +
 				"\tl.Note(\"server\", fmt.Sprintf(\"%d bytes wait in the kernel's receive buffer, unread (ss shows them as Recv-Q)\", n))\n" +
@@ -106,7 +82,7 @@ func TestTryThisReadInAGoroutine(t *testing.T) {
 	seen := map[string]int{}
 	for range 10 {
 		var reads []int
-		for _, e := range events(t, bin) {
+		for _, e := range lessontest.RunJSON(t, bin, "--capture=off") {
 			if e.Step == 2 && e.Actor == "server" && e.Phase == tracer.PhaseRead {
 				reads = append(reads, e.Bytes)
 			}
@@ -126,15 +102,8 @@ func TestTryThisNcAndSS(t *testing.T) {
 	lessontest.Tool(t, "ss")
 	h := lessontest.Hold(t, lessontest.Build(t), "--capture=off")
 	port := h.Port()
-	cmd := h.Command(nc, "127.0.0.1", port)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ncProc := lessontest.Start(t, cmd)
-	if _, err := stdin.Write([]byte("hello\n")); err != nil {
-		t.Fatal(err)
-	}
+	ncProc := lessontest.StartInteractive(t, h.Command(nc, "127.0.0.1", port))
+	ncProc.Send("hello")
 	ncProc.WaitFor(regexp.MustCompile(`You said "hello"`))
 	h.WaitFor(regexp.MustCompile(`(?s)holding:.*READ .*hello.*WRITE .*You said`))
 	out, err := h.Command("ss", "-Htn", fmt.Sprintf("( sport = :%s or dport = :%s )", port, port)).Output()
@@ -145,6 +114,6 @@ func TestTryThisNcAndSS(t *testing.T) {
 	if n := len(established.FindAllString(string(out), -1)); n != 2 {
 		t.Errorf("want both ends of nc's connection with Recv-Q and Send-Q at 0:\n%s", out)
 	}
-	stdin.Close()
+	ncProc.CloseInput()
 	h.Stop()
 }

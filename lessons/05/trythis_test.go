@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os/exec"
@@ -25,14 +24,7 @@ import (
 // in one of the test's own with it at 2 s, so that the test waits 2 s,
 // not 60, and a terminal presses Enter when the lesson asks.
 func TestTryThisPauseBeforeStep4(t *testing.T) {
-	lessontest.Tool(t, "ss")
-	ns := lessontest.NewNetns(t)
-	ns.Sysctl("net.ipv4.tcp_fin_timeout", "2")
-	bin := lessontest.Build(t)
-	stdout, _ := lessontest.RunStepped(t, ns.Command(bin, "--step", "--no-color"), func(step int, _ string) {
-		if step != 4 {
-			return
-		}
+	stdout := pauseBeforeStep4(t, func(ns *lessontest.Netns) {
 		// The learner's other terminal, as the Try this says.
 		closeWait := ns.Run("ss", "-Htano", "state", "close-wait")
 		finWait2 := ns.Run("ss", "-Htano", "state", "fin-wait-2")
@@ -44,14 +36,8 @@ func TestTryThisPauseBeforeStep4(t *testing.T) {
 		}
 		// Wait past tcp_fin_timeout, for the kernel to drop the client's
 		// socket: ask ss until it is gone.
-		deadline := time.Now().Add(30 * time.Second)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for strings.TrimSpace(ns.Run("ss", "-Htan", "state", "fin-wait-2")) != "" {
-			if time.Now().After(deadline) {
-				t.Fatal("the client's FIN-WAIT-2 socket is still there 30 s after tcp_fin_timeout (2 s)")
-			}
-			<-tick.C
+		if !noSocketIn(ns, "fin-wait-2", 30*time.Second, 100*time.Millisecond) {
+			t.Fatal("the client's FIN-WAIT-2 socket is still there 30 s after tcp_fin_timeout (2 s)")
 		}
 		// The server's socket, held by its program, stays.
 		if n := strings.Count(ns.Run("ss", "-Htan", "state", "close-wait"), "\n"); n != 1 {
@@ -82,9 +68,33 @@ func TestTryThisPauseBeforeStep4(t *testing.T) {
 	if !strings.Contains(stdout, "connection #1's client socket: gone") {
 		t.Errorf("step 7 should say connection #1's client socket is gone")
 	}
+}
+
+// pauseBeforeStep4 runs the lesson on a terminal in a network namespace
+// of the test's own, with net.ipv4.tcp_fin_timeout at 2 s, calls at
+// with the namespace at the pause before step 4, and returns what the
+// lesson printed; every kernel line must fit the run.
+func pauseBeforeStep4(t *testing.T, at func(ns *lessontest.Netns)) string {
+	t.Helper()
+	lessontest.Tool(t, "ss")
+	ns := lessontest.NewNetns(t)
+	ns.Sysctl("net.ipv4.tcp_fin_timeout", "2")
+	bin := lessontest.Build(t)
+	stdout, _ := lessontest.RunStepped(t, ns.Command(bin, "--step", "--no-color"), func(step int, _ string) {
+		if step == 4 {
+			at(ns)
+		}
+	})
 	if strings.Contains(stdout, "The lesson expected") {
 		t.Errorf("a kernel line does not fit this run:\n%s", stdout)
 	}
+	return stdout
+}
+
+// noSocketIn asks ss in ns every interval, for within at the most,
+// until it lists no socket in state, and reports whether it did.
+func noSocketIn(ns *lessontest.Netns, state string, within, every time.Duration) bool {
+	return lessontest.Poll(within, every, func() bool { return strings.TrimSpace(ns.Run("ss", "-Htan", "state", state)) == "" })
 }
 
 // A pause before step 4 that outlasts the client's FIN_WAIT_2 socket and
@@ -95,24 +105,11 @@ func TestPauseOutlastsKeepalive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits 15 s for a keepalive probe")
 	}
-	lessontest.Tool(t, "ss")
-	ns := lessontest.NewNetns(t)
-	ns.Sysctl("net.ipv4.tcp_fin_timeout", "2")
-	bin := lessontest.Build(t)
-	stdout, _ := lessontest.RunStepped(t, ns.Command(bin, "--step", "--no-color"), func(step int, _ string) {
-		if step != 4 {
-			return
-		}
+	stdout := pauseBeforeStep4(t, func(ns *lessontest.Netns) {
 		// Wait for the kernel to reset the server's socket: it leaves
 		// CLOSE-WAIT without its program's Close.
-		deadline := time.Now().Add(60 * time.Second)
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer tick.Stop()
-		for strings.TrimSpace(ns.Run("ss", "-Htan", "state", "close-wait")) != "" {
-			if time.Now().After(deadline) {
-				t.Fatal("the server's socket is still in CLOSE-WAIT after 60 s")
-			}
-			<-tick.C
+		if !noSocketIn(ns, "close-wait", 60*time.Second, 250*time.Millisecond) {
+			t.Fatal("the server's socket is still in CLOSE-WAIT after 60 s")
 		}
 	})
 	step4 := lessontest.Section(t, stdout, "Step 4 of 7", "Step 5 of 7")
@@ -134,26 +131,19 @@ func TestPauseOutlastsKeepalive(t *testing.T) {
 			t.Errorf("the server sent a FIN after the reset:\n%s", step4)
 		}
 	}
-	if strings.Contains(stdout, "The lesson expected") {
-		t.Errorf("a kernel line does not fit this run:\n%s", stdout)
-	}
 }
 
 // Try this: right after the lesson, ss lists the two sockets in
 // TIME_WAIT on the server's port, with about 60 s on their timers.
 func TestTryThisTimeWaitAfterTheLesson(t *testing.T) {
 	ss := lessontest.Tool(t, "ss")
-	bin := lessontest.Build(t)
-	out, err := exec.Command(bin, "--no-color", "--capture=off").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := lessontest.RunOK(t, lessontest.Build(t), "--no-color", "--capture=off").Stdout
 	// "the server's port from the last step": its listener's CLOSE line.
-	m := regexp.MustCompile(`CLOSE      listener 127\.0\.0\.1:(\d+)`).FindSubmatch(out)
+	m := regexp.MustCompile(`CLOSE      listener 127\.0\.0\.1:(\d+)`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no listener CLOSE line:\n%s", out)
 	}
-	port := string(m[1])
+	port := m[1]
 	got, err := exec.Command(ss, "-tano", "state", "time-wait", fmt.Sprintf("( sport = :%s or dport = :%s )", port, port)).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -217,25 +207,14 @@ func TestTryThisHoldWithNc(t *testing.T) {
 // io.EOF, connection #1 closes with three segments.
 func TestTryThisCloseInStep3(t *testing.T) {
 	bin := lessontest.Build(t,
-		lessontest.Edit{
-			Old: "\t\treturn fmt.Errorf(\"the server's Read after the client's FIN: %v, want io.EOF\", err)\n\t}\n",
-			New: "\t\treturn fmt.Errorf(\"the server's Read after the client's FIN: %v, want io.EOF\", err)\n\t}\n" +
-				"\tif err := server.Close(); err != nil {\n\t\treturn err\n\t}\n",
-		},
+		lessontest.InsertAfter("\t\treturn fmt.Errorf(\"the server's Read after the client's FIN: %v, want io.EOF\", err)\n\t}\n",
+			"\tif err := server.Close(); err != nil {\n\t\treturn err\n\t}\n"),
 		lessontest.Edit{
 			Old: "\tif err := server.Close(); err != nil {\n\t\treturn err\n\t}\n\tvar timeWait1",
 			New: "\tvar timeWait1",
 		})
-	out, err := exec.Command(bin, "--json").Output()
-	if err != nil {
-		t.Fatalf("the edited lesson: %v", err)
-	}
 	var closing, unexpected []string
-	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
-		var e tracer.Event
-		if err := json.Unmarshal(line, &e); err != nil {
-			t.Fatal(err)
-		}
+	for _, e := range lessontest.RunJSON(t, bin) {
 		if e.Actor == "kernel" && e.Phase == tracer.PhaseNote && strings.Contains(e.Note, "The lesson expected") {
 			unexpected = append(unexpected, e.Text)
 		}

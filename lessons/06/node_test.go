@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"testing"
 
@@ -50,7 +49,7 @@ func TestNodeAllowHalfOpen(t *testing.T) {
 			node := lessontest.StartNode(t, "testdata/halfopen.js", args...)
 			port := node.Port()
 			wire := lessontest.SniffIfPermitted(t, port)
-			answer := halfClose(t, port)
+			answer := lessontest.HalfClose(t, lessontest.Dial(t, port), request)
 			out := node.End()
 			want := ""
 			if c.answered {
@@ -91,42 +90,12 @@ func TestNodeAllowHalfOpen(t *testing.T) {
 	}
 }
 
-// halfClose is the lesson's client: it sends the request, half-closes
-// and reads the answer until the server's FIN.
-func halfClose(t *testing.T, port int) string {
-	t.Helper()
-	c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := io.WriteString(c, request); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatalf("the client's Read: %v", err)
-	}
-	return string(answer)
-}
-
 // socket.end() is CloseWrite: it sends FIN, and the socket still reads.
 // Node's 'end' is the Go server's io.EOF.
 func TestNodeEndHalfCloses(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	node := lessontest.StartNode(t, "testdata/endclient.js", fmt.Sprint(ln.Addr().(*net.TCPAddr).Port))
-	conn, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	ln, port := lessontest.Listen(t)
+	node := lessontest.StartNode(t, "testdata/endclient.js", fmt.Sprint(port))
+	conn := lessontest.Accept(t, ln)
 	got, err := io.ReadAll(conn) // returns at the client's FIN
 	if err != nil || string(got) != request {
 		t.Fatalf("the server read %q, %v; want %q and then io.EOF", got, err, request)

@@ -2,9 +2,9 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,7 +36,7 @@ func TestTryThisNC(t *testing.T) {
 		t.Errorf("nc -N printed %q, want %q", out, want)
 	}
 	ev := h.WaitEvent("the server's close of nc's connection", isServer(3, tracer.PhaseClose))
-	lessontest.Order(t, only(ev, 3),
+	lessontest.Order(t, lessontest.OfConns(ev, 3),
 		"server read I am Chuck Norris!",
 		"server eof", // nc's FIN
 		`server write You said`,
@@ -44,7 +44,7 @@ func TestTryThisNC(t *testing.T) {
 	)
 	captured := strings.Contains(h.Output(), `"phase":"packet"`)
 	if captured {
-		lessontest.Order(t, only(ev, 3),
+		lessontest.Order(t, lessontest.OfConns(ev, 3),
 			"wire packet FIN ACK client→server",
 			"wire packet PSH ACK server→client len 40",
 			"wire packet FIN ACK server→client",
@@ -72,13 +72,13 @@ func TestTryThisNC(t *testing.T) {
 		})
 	}
 	h.Stop()
-	lessontest.Order(t, only(ev, 4),
+	lessontest.Order(t, lessontest.OfConns(ev, 4),
 		"server read I am Chuck Norris!",
 		"server eof",
 		"server write You said",
 		"server close",
 	)
-	for _, e := range only(ev, 4) {
+	for _, e := range lessontest.OfConns(ev, 4) {
 		if e.Phase == tracer.PhaseEOF && e.Time.Before(stopped) {
 			t.Errorf("the server read io.EOF before nc was stopped: nc without -N sent FIN")
 		}
@@ -87,13 +87,13 @@ func TestTryThisNC(t *testing.T) {
 		t.Log("no capture: the FIN and RST of nc's kernel are not checked")
 		return
 	}
-	lessontest.Order(t, only(ev, 4),
+	lessontest.Order(t, lessontest.OfConns(ev, 4),
 		"wire packet FIN ACK client→server",
 		"wire packet PSH ACK server→client len 40",
 		"wire packet RST client→server",
 	)
 	var rst bool
-	for _, e := range only(ev, 4) {
+	for _, e := range lessontest.OfConns(ev, 4) {
 		p := e.Packet
 		switch {
 		case p == nil:
@@ -111,27 +111,15 @@ func isServer(conn int, phase tracer.Phase) func(tracer.Event) bool {
 	return func(e tracer.Event) bool { return e.Conn == conn && e.Actor == "server" && e.Phase == phase }
 }
 
-// only keeps the events of connection id.
-func only(ev []tracer.Event, id int) []tracer.Event {
-	var out []tracer.Event
-	for _, e := range ev {
-		if e.Conn == id {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // Try this 2: at the pause before step 3, ss shows the client's socket
 // in FIN-WAIT-2 and the server's in CLOSE-WAIT.
 func TestTryThisStepSS(t *testing.T) {
-	ss := lessontest.Tool(t, "ss")
+	lessontest.Tool(t, "ss")
 	// With capture (as root) the packets are saved too, to see who
 	// acknowledged the client's FIN.
 	pcap := filepath.Join(t.TempDir(), "06.pcapng")
 	var args []string
-	if c, err := capture.Open(capture.Config{}); err == nil {
-		c.Close()
+	if lessontest.CapturePermitted() {
 		args = []string{"--pcap", pcap}
 	}
 	s := lessontest.StartStepped(t, lessontest.Build(t), args...)
@@ -143,39 +131,19 @@ func TestTryThisStepSS(t *testing.T) {
 	s.WaitPrompt(3)
 	// A learner types the command some time after the pause; the server's
 	// kernel acknowledges the FIN on its own within a few tens of ms.
-	var got string
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); <-tick.C {
-		out, err := exec.Command(ss, "-tn", "state", "fin-wait-2", "state", "close-wait").Output()
-		if err != nil {
-			t.Fatalf("ss: %v", err)
-		}
-		got = ""
-		for _, line := range strings.Split(string(out), "\n") {
-			if strings.Contains(line, "127.0.0.1:"+port[1]+" ") {
-				got += line + "\n"
-			}
-		}
-		if strings.Count(got, "\n") == 2 && strings.Contains(got, "FIN-WAIT-2") && strings.Contains(got, "CLOSE-WAIT") {
-			break
-		}
-	}
-	var client, server bool
-	for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		switch {
-		case f[0] == "FIN-WAIT-2" && f[4] == "127.0.0.1:"+port[1]:
-			client = true // its peer is the server's port
-		case f[0] == "CLOSE-WAIT" && f[3] == "127.0.0.1:"+port[1]:
-			server = true
-		}
-	}
-	if !client || !server {
-		t.Errorf("ss at the pause before step 3 shows, for port %s:\n%s\nwant the client in FIN-WAIT-2 and the server in CLOSE-WAIT", port[1], got)
+	server := "127.0.0.1:" + port[1]
+	var got []lessontest.SSRow
+	var clientEnd, serverEnd bool
+	lessontest.Poll(5*time.Second, 20*time.Millisecond, func() bool {
+		got = lessontest.SS(t, "-tn", "state", "fin-wait-2", "state", "close-wait")
+		clientEnd = slices.ContainsFunc(got, func(r lessontest.SSRow) bool {
+			return r.State == "FIN-WAIT-2" && r.Peer == server // its peer is the server's port
+		})
+		serverEnd = slices.ContainsFunc(got, func(r lessontest.SSRow) bool { return r.State == "CLOSE-WAIT" && r.Local == server })
+		return clientEnd && serverEnd
+	})
+	if !clientEnd || !serverEnd {
+		t.Errorf("ss at the pause before step 3 shows %v; want, for port %s, the client in FIN-WAIT-2 and the server in CLOSE-WAIT", got, port[1])
 	}
 	s.Finish()
 	if args == nil {

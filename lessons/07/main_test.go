@@ -116,7 +116,7 @@ func TestLesson(t *testing.T) {
 // it gets RST; #7's handshake and bytes wait until a slot frees.
 func TestLessonOnTheWire(t *testing.T) {
 	ev := lessontest.RunCapture(t, info, run)
-	lessontest.Order(t, only(ev, 3),
+	lessontest.Order(t, lessontest.OfConns(ev, 3),
 		"wire packet SYN client→server",
 		"wire packet SYN ACK server→client",
 		"wire packet ACK client→server len 0",
@@ -131,7 +131,7 @@ func TestLessonOnTheWire(t *testing.T) {
 		"wire packet FIN ACK client→server",
 		"wire packet ACK server→client len 0",
 	)
-	lessontest.Order(t, only(ev, 4),
+	lessontest.Order(t, lessontest.OfConns(ev, 4),
 		"wire packet SYN client→server",
 		"wire packet SYN ACK server→client",
 		"wire packet ACK client→server len 0",
@@ -144,7 +144,7 @@ func TestLessonOnTheWire(t *testing.T) {
 		"wire packet RST ACK server→client",
 		"client error",
 	)
-	lessontest.Order(t, only(ev, 5, 7),
+	lessontest.Order(t, lessontest.OfConns(ev, 5, 7),
 		"wire packet SYN client→server",     // #5
 		"wire packet SYN client→server",     // #7
 		"wire packet SYN ACK server→client", // #7
@@ -176,15 +176,4 @@ func TestLessonOnTheWire(t *testing.T) {
 // Without CAP_NET_RAW the lesson says why in one line and goes on.
 func TestLessonWithoutCapturePermission(t *testing.T) {
 	lessontest.RunUnprivileged(t, info)
-}
-
-// only keeps the events of the connections ids.
-func only(ev []tracer.Event, ids ...int) []tracer.Event {
-	var out []tracer.Event
-	for _, e := range ev {
-		if slices.Contains(ids, e.Conn) {
-			out = append(out, e)
-		}
-	}
-	return out
 }

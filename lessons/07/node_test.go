@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,10 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"tcptour/lessons/internal/lessontest"
-	"tcptour/tracer"
 	"tcptour/tracer/capture"
 	"tcptour/tracer/kernel"
 )
@@ -35,9 +32,8 @@ func TestNodeMaxConnections(t *testing.T) {
 	node := lessontest.StartNode(t, "testdata/maxconn.js")
 	port := node.Port()
 	wire := lessontest.SniffIfPermitted(t, port)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
 
-	kept := dial(t, addr)
+	kept := lessontest.Dial(t, port)
 	greeting := make([]byte, 64)
 	if n, err := kept.Read(greeting); err != nil || string(greeting[:n]) != "welcome\n" {
 		t.Fatalf("the first client read %q, %v; want the greeting", greeting[:n], err)
@@ -49,19 +45,13 @@ func TestNodeMaxConnections(t *testing.T) {
 	go2 := filepath.Join(t.TempDir(), "go")
 	node.Send("block " + go2)
 	node.WaitFor(regexp.MustCompile(`(?m)^blocked$`))
-	silent, talker := dial(t, addr), dial(t, addr)
+	silent, talker := lessontest.Dial(t, port), lessontest.Dial(t, port)
 	if _, err := io.WriteString(talker, "hello?"); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ln := kernel.FiveTuple{Proto: "tcp", Local: netip.MustParseAddrPort(addr)}
-	if _, err := kernel.Wait(ctx, ln, "Recv-Q 2", func(s kernel.Socket) bool { return s.RecvQ == 2 }); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kernel.Wait(ctx, serverEnd(talker), "Recv-Q 6", func(s kernel.Socket) bool { return s.RecvQ == 6 }); err != nil {
-		t.Fatal(err)
-	}
+	listener := kernel.FiveTuple{Proto: "tcp", Local: netip.MustParseAddrPort(fmt.Sprintf("127.0.0.1:%d", port))}
+	lessontest.WaitRecvQ(t, listener, 2)
+	lessontest.WaitRecvQ(t, lessontest.PeerTuple(talker), 6)
 	if err := os.WriteFile(go2, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +65,7 @@ func TestNodeMaxConnections(t *testing.T) {
 	}
 	node.WaitFor(regexp.MustCompile(fmt.Sprintf(`(?m)^drop %d$`, talker.LocalAddr().(*net.TCPAddr).Port)))
 	out := node.End()
-	for _, c := range []net.Conn{silent, talker} {
+	for _, c := range []*net.TCPConn{silent, talker} {
 		p := c.LocalAddr().(*net.TCPAddr).Port
 		if !strings.Contains(out, fmt.Sprintf("drop %d\n", p)) || strings.Contains(out, fmt.Sprintf("connection %d\n", p)) {
 			t.Errorf("node should drop the connection from port %d ('drop', no 'connection'):\n%s", p, out)
@@ -89,7 +79,7 @@ func TestNodeMaxConnections(t *testing.T) {
 	}
 	segs := wire.Segments()
 	for _, c := range []struct {
-		conn  net.Conn
+		conn  *net.TCPConn
 		flags []string // what the server sends after the handshake
 	}{
 		{silent, []string{"FIN ACK"}},
@@ -116,16 +106,6 @@ func TestNodeMaxConnections(t *testing.T) {
 	}
 }
 
-func dial(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	c, err := net.Dial("tcp4", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // A Node client whose connection the server closes at once gets 'end'
 // when the server's close sent FIN, and 'error' with ECONNRESET when it
 // sent RST (the client's bytes unread).
@@ -138,27 +118,15 @@ func TestNodeClientEndOrReset(t *testing.T) {
 		{"hello?", []string{"written", "error ECONNRESET", "close"}},
 	} {
 		t.Run(fmt.Sprintf("write %q", c.write), func(t *testing.T) {
-			ln, err := net.Listen("tcp4", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			args := []string{fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)}
+			ln, port := lessontest.Listen(t)
+			args := []string{fmt.Sprint(port)}
 			if c.write != "" {
 				args = append(args, c.write)
 			}
 			node := lessontest.StartNode(t, "testdata/client.js", args...)
-			conn, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.write != "" {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				end := tracer.FiveTuple{Proto: "tcp", Local: addrPort(conn.LocalAddr()), Remote: addrPort(conn.RemoteAddr())}
-				if _, err := kernel.Wait(ctx, end, "the client's bytes", func(s kernel.Socket) bool { return s.RecvQ == uint32(len(c.write)) }); err != nil {
-					t.Fatal(err)
-				}
+			conn := lessontest.Accept(t, ln)
+			if c.write != "" { // the client's bytes
+				lessontest.WaitRecvQ(t, lessontest.Tuple(conn), len(c.write))
 			}
 			conn.Close() // at once, unread: clientHandle.close()
 			out := node.End()
@@ -175,30 +143,16 @@ func TestNodeClientEndOrReset(t *testing.T) {
 // kernel answers them with RST, and the client's Read returns io.EOF
 // (the FIN came first) while a later Write fails with EPIPE.
 func TestLateBytesAfterClose(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	wire := lessontest.SniffIfPermitted(t, ln.Addr().(*net.TCPAddr).Port)
-	client := dial(t, ln.Addr().String())
-	conn, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn.Close() // nothing unread: FIN
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	end := kernel.FiveTuple{Proto: "tcp", Local: addrPort(client.LocalAddr()), Remote: addrPort(client.RemoteAddr())}
-	if err := kernel.WaitState(ctx, end, kernel.CloseWait); err != nil {
-		t.Fatal(err)
-	}
+	ln, port := lessontest.Listen(t)
+	wire := lessontest.SniffIfPermitted(t, port)
+	client := lessontest.Dial(t, port)
+	lessontest.Accept(t, ln).Close() // nothing unread: FIN
+	end := lessontest.Tuple(client)
+	lessontest.WaitState(t, end, kernel.CloseWait)
 	if _, err := io.WriteString(client, "hello?"); err != nil {
 		t.Fatalf("the late write: %v", err)
 	}
-	if err := kernel.WaitGone(ctx, end); err != nil { // the RST came: no connection left
-		t.Fatal(err)
-	}
+	lessontest.WaitGone(t, end) // the RST came: no connection left
 	buf := make([]byte, 16)
 	if _, err := client.Read(buf); !errors.Is(err, io.EOF) {
 		t.Errorf("the client's Read after FIN and RST: %v, want io.EOF", err)

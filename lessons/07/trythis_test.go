@@ -2,10 +2,9 @@ package main
 
 import (
 	"bytes"
-	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,129 +15,64 @@ import (
 // Each "Try this" of the lesson, done as it says, checking what it
 // promises.
 
-// nc is an nc session a test types into, as in a terminal.
-type nc struct {
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out lessontest.Buffer
-}
-
-func startNC(t *testing.T, h *lessontest.Held, path string) *nc {
-	t.Helper()
-	n := &nc{cmd: h.Command(path, "127.0.0.1", h.Port())}
-	n.cmd.Stdout = &n.out
-	var err error
-	if n.in, err = n.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		n.cmd.Process.Kill()
-		n.cmd.Wait()
-	})
-	return n
-}
-
-func (n *nc) typeLine(t *testing.T, line string) {
-	t.Helper()
-	if _, err := io.WriteString(n.in, line+"\n"); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// Ctrl-C.
-func (n *nc) interrupt(t *testing.T) {
-	t.Helper()
-	if err := n.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	n.cmd.Wait() // NOTE: ended by the signal; its exit status says so
-}
-
 // Try this 1: three nc sessions against the held LimitListener server:
 // the third connects but hears nothing until one of the first two ends;
 // meanwhile ss shows its line in the server's Recv-Q and Recv-Q 1 on the
 // listener.
 func TestTryThisThreeNC(t *testing.T) {
-	ncPath := lessontest.Tool(t, "nc")
-	ss := lessontest.Tool(t, "ss")
+	nc := lessontest.Tool(t, "nc")
+	lessontest.Tool(t, "ss")
 	h := lessontest.Hold(t, lessontest.Build(t))
 	port := h.Port()
+	session := func() *lessontest.Proc { return lessontest.StartInteractive(t, h.Command(nc, "127.0.0.1", port)) }
 
-	first, second := startNC(t, h, ncPath), startNC(t, h, ncPath)
-	first.typeLine(t, "one")
-	first.out.WaitFor(t, `You said "one`)
-	second.typeLine(t, "two")
-	second.out.WaitFor(t, `You said "two`)
-	third := startNC(t, h, ncPath)
-	third.typeLine(t, "three")
+	first, second := session(), session()
+	first.Send("one")
+	first.WaitFor(regexp.MustCompile(`You said "one`))
+	second.Send("two")
+	second.WaitFor(regexp.MustCompile(`You said "two`))
+	third := session()
+	third.Send("three")
 
 	// What ss shows while the third waits (asked until the line has
 	// arrived, as a learner would look a moment later).
-	var conns, listener string
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); <-tick.C {
-		conns = runCmd(t, ss, "-tn", "( sport = :"+port+" )")
-		listener = runCmd(t, ss, "-ltn")
-		if recvQ(conns, "127.0.0.1:"+port, "6") && recvQ(listener, "127.0.0.1:"+port, "1") {
-			break
-		}
+	var conns, listener []lessontest.SSRow
+	lessontest.Poll(5*time.Second, 10*time.Millisecond, func() bool {
+		conns = lessontest.SS(t, "-tn", "( sport = :"+port+" )")
+		listener = lessontest.SS(t, "-ltn")
+		return recvQ(conns, "127.0.0.1:"+port, 6) && recvQ(listener, "127.0.0.1:"+port, 1)
+	})
+	if !recvQ(conns, "127.0.0.1:"+port, 6) {
+		t.Errorf("ss -tn '( sport = :%s )' shows no connection holding the 6 bytes of \"three\\n\": %v", port, conns)
 	}
-	if !recvQ(conns, "127.0.0.1:"+port, "6") {
-		t.Errorf("ss -tn '( sport = :%s )' shows no connection holding the 6 bytes of \"three\\n\":\n%s", port, conns)
+	if !recvQ(listener, "127.0.0.1:"+port, 1) {
+		t.Errorf("ss -ltn shows no Recv-Q 1 on the listener on port %s: %v", port, listener)
 	}
-	if !recvQ(listener, "127.0.0.1:"+port, "1") {
-		t.Errorf("ss -ltn shows no Recv-Q 1 on the listener on port %s:\n%s", port, listener)
-	}
-	if got := third.out.String(); got != "" {
+	if got := third.Output(); got != "" {
 		t.Errorf("the third nc heard %q before a slot freed", got)
 	}
 
-	first.interrupt(t)
-	third.out.WaitFor(t, `You said "three`)
-	second.interrupt(t)
-	third.interrupt(t)
+	first.Stop()
+	third.WaitFor(regexp.MustCompile(`You said "three`))
+	second.Stop()
+	third.Stop()
 	h.Stop()
 }
 
-func runCmd(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
-	}
-	return string(out)
-}
-
-// recvQ reports whether ss's output has a line whose local address is
-// local and whose Recv-Q is q.
-func recvQ(ss, local, q string) bool {
-	for _, line := range strings.Split(ss, "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 4 && f[1] == q && f[3] == local {
-			return true
-		}
-	}
-	return false
+// recvQ reports whether ss shows a socket whose local address is local
+// and whose Recv-Q is q.
+func recvQ(rows []lessontest.SSRow, local string, q int) bool {
+	return slices.ContainsFunc(rows, func(r lessontest.SSRow) bool { return r.Local == local && r.RecvQ == q })
 }
 
 // Try this 2: client #3 writes too; closing it now sends RST, and the
 // lesson stops in step 4, where client #3's Read got a reset.
 func TestTryThisClientThreeWrites(t *testing.T) {
-	bin := lessontest.Build(t, lessontest.Edit{
-		Old: "\tif _, err := io.WriteString(clients[3], \"hello?\"); err != nil {\n\t\treturn err\n\t}\n",
-		New: "\tif _, err := io.WriteString(clients[3], \"hello?\"); err != nil {\n\t\treturn err\n\t}\n" +
-			"\tio.WriteString(clients[2], \"hi\")\n",
-	})
-	args := []string{"--json", "--capture=off"}
-	captured := lessontest.CapturePermitted()
-	if captured {
-		args = []string{"--json", "--capture=on"}
-	}
-	r := lessontest.RunBinary(t, bin, args...)
+	bin := lessontest.Build(t, lessontest.InsertAfter(
+		"\tif _, err := io.WriteString(clients[3], \"hello?\"); err != nil {\n\t\treturn err\n\t}\n",
+		"\tio.WriteString(clients[2], \"hi\")\n"))
+	captureFlag, captured := lessontest.CaptureIfPermitted()
+	r := lessontest.RunBinary(t, bin, "--json", captureFlag)
 	if r.Code != 1 || !strings.Contains(r.Stderr, "client #3 read: ") || !strings.Contains(r.Stderr, "connection reset by peer, want io.EOF") {
 		t.Fatalf("exit %d, stderr %q: want the lesson to stop in step 4 on client #3's reset", r.Code, r.Stderr)
 	}
@@ -168,17 +102,11 @@ func TestTryThisClientThreeWrites(t *testing.T) {
 // Try this 3: tshark picks the FINs and RSTs out of the lesson's pcap:
 // the same segments as the trace, one RST among them (connection #4's).
 func TestTryThisTsharkFINsAndRSTs(t *testing.T) {
-	tshark := lessontest.Tool(t, "tshark")
-	if !lessontest.CapturePermitted() {
-		t.Skip("this Try this says sudo: capture needs root or CAP_NET_RAW")
-	}
+	lessontest.Tool(t, "tshark")
+	lessontest.SkipWithoutCapture(t)
 	pcap := filepath.Join(t.TempDir(), "07.pcapng")
-	r := lessontest.RunBinary(t, lessontest.Build(t), "--json", "--pcap", pcap)
-	if r.Code != 0 {
-		t.Fatalf("the lesson: exit %d\n%s", r.Code, r.Stderr)
-	}
 	var fins, rsts int
-	for _, e := range lessontest.Events(t, r.Stdout) {
+	for _, e := range lessontest.RunJSON(t, lessontest.Build(t), "--pcap", pcap) {
 		p := e.Packet
 		switch {
 		case p == nil:
@@ -191,7 +119,7 @@ func TestTryThisTsharkFINsAndRSTs(t *testing.T) {
 			fins++
 		}
 	}
-	out := runCmd(t, tshark, "-r", pcap, "-Y", "tcp.flags.reset == 1 || tcp.flags.fin == 1")
+	out := lessontest.Tshark(t, pcap, "tcp.flags.reset == 1 || tcp.flags.fin == 1")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if got := len(lines); got != fins+rsts || rsts != 1 {
 		t.Errorf("tshark lists %d segments, the trace has %d FINs and %d RSTs (want 1):\n%s", got, fins, rsts, out)

@@ -2,16 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"net"
-	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"tcptour/lessons/internal/lessontest"
 	"tcptour/tracer/kernel"
@@ -26,15 +22,9 @@ import (
 // step 4 does.
 func waitProbe(t *testing.T, ft kernel.FiveTuple) kernel.Socket {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := kernel.Wait(ctx, ft, "a zero-window probe", func(s kernel.Socket) bool {
+	return lessontest.WaitSocket(t, ft, "a zero-window probe", func(s kernel.Socket) bool {
 		return s.Info != nil && s.Info.SndWnd == 0 && s.Info.Backoff > 0 && s.Info.Probes == 0
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // pauseOnConnect: Node accepts the connection and reads nothing, not
@@ -45,11 +35,7 @@ func TestNodePauseOnConnect(t *testing.T) {
 	node := lessontest.StartNode(t, "testdata/paused.js")
 	port := node.Port()
 	wire := lessontest.SniffIfPermitted(t, port)
-	c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := lessontest.Dial(t, port)
 	const size = 1 << 20
 	wrote := make(chan error, 1)
 	go func() {
@@ -101,25 +87,17 @@ func TestNodePauseOnConnect(t *testing.T) {
 // not read returns false at once, the bytes the kernels cannot hold
 // wait in the process, and 'drain' comes only once the peer reads.
 func TestNodeWriteDoesNotBlock(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln, port := lessontest.Listen(t)
 	const size = 8 << 20
-	node := lessontest.StartNode(t, "testdata/writer.js", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), strconv.Itoa(size))
-	conn, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	node := lessontest.StartNode(t, "testdata/writer.js", strconv.Itoa(port), strconv.Itoa(size))
+	conn := lessontest.Accept(t, ln)
 	m := node.WaitFor(regexp.MustCompile(`(?m)^write returned (\w+), writableLength (\d+), highWaterMark (\d+)$`))
 	if m[1] != "false" {
 		t.Errorf("write of %d bytes returned %s, want false", size, m[1])
 	}
 	// Nothing read yet, and the Node client's kernel is stopped by a
 	// zero window: the write returned with its bytes still waiting.
-	client := waitProbe(t, kernel.FiveTuple{Proto: "tcp", Local: addrPort(conn.RemoteAddr()), Remote: addrPort(conn.LocalAddr())})
+	client := waitProbe(t, lessontest.PeerTuple(conn))
 	if strings.Contains(node.Output(), "drain") {
 		t.Errorf("'drain' before the server read anything:\n%s", node.Output())
 	}
@@ -133,9 +111,4 @@ func TestNodeWriteDoesNotBlock(t *testing.T) {
 	if !bytes.Contains([]byte(out), []byte("drain\n")) {
 		t.Errorf("no 'drain' after the server read:\n%s", out)
 	}
-}
-
-func addrPort(a net.Addr) netip.AddrPort {
-	ap := a.(*net.TCPAddr).AddrPort()
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }

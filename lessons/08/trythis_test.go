@@ -4,10 +4,8 @@ import (
 	"context"
 	"io"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,7 +28,7 @@ import (
 func TestTryThisHoldNC(t *testing.T) {
 	lessontest.Tool(t, "nc")
 	lessontest.Tool(t, "head")
-	ss := lessontest.Tool(t, "ss")
+	lessontest.Tool(t, "ss")
 	h := lessontest.Hold(t, lessontest.Build(t), "--json")
 	port := h.Port()
 	nc := h.Command("sh", "-c", "head -c 1000000 /dev/zero | nc -N 127.0.0.1 "+port)
@@ -46,43 +44,33 @@ func TestTryThisHoldNC(t *testing.T) {
 	// Watch ss, as a learner would, until nc's kernel has sent three
 	// probes.
 	backoff := regexp.MustCompile(`backoff:(\d+)`)
-	var out string
+	var rows []lessontest.SSRow
 	seen := map[string]bool{}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); <-tick.C {
-		b, err := exec.Command(ss, "-tni", "( sport = :"+port+" or dport = :"+port+" )").Output()
-		if err != nil {
-			t.Fatalf("ss: %v", err)
-		}
-		out = string(b)
-		if m := backoff.FindStringSubmatch(out); m != nil {
-			seen[m[1]] = true
-			if m[1] == "3" {
-				break
+	lessontest.Poll(10*time.Second, 20*time.Millisecond, func() bool {
+		rows = lessontest.SS(t, "-tni", "( sport = :"+port+" or dport = :"+port+" )")
+		for _, r := range rows {
+			if m := backoff.FindStringSubmatch(r.Details); m != nil {
+				seen[m[1]] = true
+				return m[1] == "3"
 			}
 		}
-	}
+		return false
+	})
 	var serverQ, ncQ int
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 || f[0] == "TIME-WAIT" { // the lesson's own connection, closed
-			continue
-		}
-		recvQ, _ := strconv.Atoi(f[1])
-		sendQ, _ := strconv.Atoi(f[2])
+	for _, r := range rows {
 		switch {
-		case f[3] == "127.0.0.1:"+port:
-			serverQ = recvQ
-		case f[4] == "127.0.0.1:"+port:
-			ncQ = sendQ
+		case r.State == "TIME-WAIT": // the lesson's own connection, closed
+		case r.Local == "127.0.0.1:"+port:
+			serverQ = r.RecvQ
+		case r.Peer == "127.0.0.1:"+port:
+			ncQ = r.SendQ
 		}
 	}
 	if serverQ == 0 || ncQ < 500000 {
-		t.Errorf("ss shows Recv-Q %d on the server's end and Send-Q %d on nc's; want bytes held in both, most in nc's:\n%s", serverQ, ncQ, out)
+		t.Errorf("ss shows Recv-Q %d on the server's end and Send-Q %d on nc's; want bytes held in both, most in nc's: %v", serverQ, ncQ, rows)
 	}
 	if !seen["1"] || !seen["2"] || !seen["3"] {
-		t.Errorf("backoff on nc's socket went through %v, want 1, 2, 3 as the probes go out:\n%s", seen, out)
+		t.Errorf("backoff on nc's socket went through %v, want 1, 2, 3 as the probes go out: %v", seen, rows)
 	}
 	syscall.Kill(-nc.Process.Pid, syscall.SIGINT)
 	nc.Wait()
@@ -127,21 +115,14 @@ func TestTryThisHoldNC(t *testing.T) {
 // pcap: the window full, the zero windows, the probe it calls a
 // keepalive, the window updates.
 func TestTryThisTshark(t *testing.T) {
-	tshark := lessontest.Tool(t, "tshark")
-	if !lessontest.CapturePermitted() {
-		t.Skip("this Try this says sudo: capture needs root or CAP_NET_RAW")
-	}
+	lessontest.Tool(t, "tshark")
+	lessontest.SkipWithoutCapture(t)
 	pcap := filepath.Join(t.TempDir(), "08.pcapng")
-	if r := lessontest.RunBinary(t, lessontest.Build(t), "--no-color", "--pcap", pcap); r.Code != 0 {
-		t.Fatalf("the lesson: exit %d\n%s", r.Code, r.Stderr)
-	}
-	out, err := exec.Command(tshark, "-r", pcap, "-Y",
-		"tcp.analysis.zero_window || tcp.analysis.keep_alive || tcp.analysis.window_update || tcp.analysis.window_full").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lessontest.RunOK(t, lessontest.Build(t), "--no-color", "--pcap", pcap)
+	out := lessontest.Tshark(t, pcap,
+		"tcp.analysis.zero_window || tcp.analysis.keep_alive || tcp.analysis.window_update || tcp.analysis.window_full")
 	for _, want := range []string{"[TCP Window Full]", "[TCP ZeroWindow]", "[TCP Keep-Alive]", "[TCP Window Update]"} {
-		if !strings.Contains(string(out), want) {
+		if !strings.Contains(out, want) {
 			t.Errorf("tshark finds no %s:\n%s", want, out)
 		}
 	}
@@ -154,17 +135,13 @@ func TestTryThisTshark(t *testing.T) {
 func TestTryThisSetReadBuffer(t *testing.T) {
 	bin := lessontest.Build(t,
 		lessontest.Edit{Old: "lc := net.ListenConfig{Control: smallRcvBuf}", New: "lc := net.ListenConfig{}"},
-		lessontest.Edit{Old: "\tserver := <-accepted\n", New: "\tserver := <-accepted\n" +
-			"\tif err := server.(interface{ NetConn() net.Conn }).NetConn().(*net.TCPConn).SetReadBuffer(rcvBuf); err != nil {\n" +
-			"\t\treturn err\n\t}\n"},
+		lessontest.InsertAfter("\tserver := <-accepted\n",
+			"\tif err := server.(interface{ NetConn() net.Conn }).NetConn().(*net.TCPConn).SetReadBuffer(rcvBuf); err != nil {\n"+
+				"\t\treturn err\n\t}\n"),
 	)
-	captured := lessontest.CapturePermitted()
-	args := []string{"--json", "--capture=off"}
-	if captured {
-		args = []string{"--json", "--capture=on"}
-	}
+	captureFlag, captured := lessontest.CaptureIfPermitted()
 	start := time.Now()
-	r := lessontest.RunBinary(t, bin, args...)
+	r := lessontest.RunBinary(t, bin, "--json", captureFlag)
 	if r.Code != 1 || !strings.Contains(r.Stderr, "waiting for a zero-window probe") || time.Since(start) < 5*time.Second {
 		t.Fatalf("exit %d after %v, stderr %q: want the lesson to stop after 5 s waiting for a zero-window probe",
 			r.Code, time.Since(start), r.Stderr)

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"io"
-	"net"
 	"syscall"
+	"tcptour/lessons/internal/lessontest"
 	"testing"
-	"time"
-
-	"tcptour/tracer/kernel"
 )
 
 // The recap: after an RST, the peer's next Read or Write fails with
@@ -18,27 +14,12 @@ import (
 func TestAfterReset(t *testing.T) {
 	for _, first := range []string{"read", "write"} {
 		t.Run(first+" first", func(t *testing.T) {
-			ln, err := net.Listen("tcp4", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			c, err := net.Dial("tcp4", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			s, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.(*net.TCPConn).SetLinger(0)
-			s.Close() // RST
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := kernel.WaitGone(ctx, tuple(c)); err != nil { // the RST has come
-				t.Fatal(err)
-			}
+			ln, port := lessontest.Listen(t)
+			c := lessontest.Dial(t, port)
+			s := lessontest.Accept(t, ln)
+			s.SetLinger(0) // then Close sends RST
+			s.Close()
+			lessontest.WaitGone(t, lessontest.Tuple(c)) // the RST has come
 			buf := make([]byte, 8)
 			read := func() error { _, err := c.Read(buf); return err }
 			write := func() error { _, err := c.Write([]byte("x")); return err }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -52,11 +51,7 @@ func TestNodeAcceptEMFILE(t *testing.T) {
 	if _, err := io.WriteString(c, "hello?"); err != nil {
 		t.Fatalf("the client's Write: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := kernel.WaitGone(ctx, tuple(c)); err != nil { // reset
-		t.Fatal(err)
-	}
+	lessontest.WaitGone(t, lessontest.Tuple(c)) // reset
 	out := node.End()
 	if strings.Contains(out, "connection") || strings.Contains(out, "server error") {
 		t.Errorf("Node reported the connection or an error:\n%s", out)
@@ -80,10 +75,6 @@ func TestNodeAcceptEMFILE(t *testing.T) {
 	}
 }
 
-func tuple(c net.Conn) kernel.FiveTuple {
-	return kernel.FiveTuple{Proto: "tcp", Local: c.LocalAddr().(*net.TCPAddr).AddrPort(), Remote: c.RemoteAddr().(*net.TCPAddr).AddrPort()}
-}
-
 // A Node client's connect refused, reset, or to a name that does not
 // exist ends in the socket's 'error' event, with err.code ECONNREFUSED,
 // ECONNRESET or ENOTFOUND. A connect that gets no answer has no timeout
@@ -91,27 +82,16 @@ func tuple(c net.Conn) kernel.FiveTuple {
 // is still connecting.
 func TestNodeClientErrors(t *testing.T) {
 	// A port nobody listens on any more.
-	gone, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := gone.Addr().(*net.TCPAddr).Port
+	gone, refused := lessontest.Listen(t)
 	gone.Close()
 
 	// A server that resets its connection once the client has
 	// connected, as step 2's does.
-	resetter, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resetter.Close()
+	resetter, resetPort := lessontest.Listen(t)
 	resetOnce := func(node *lessontest.Proc) {
-		c, err := resetter.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := lessontest.Accept(t, resetter)
 		node.WaitFor(regexp.MustCompile(`(?m)^connect$`))
-		c.(*net.TCPConn).SetLinger(0) // then Close sends RST
+		c.SetLinger(0) // then Close sends RST
 		c.Close()
 	}
 
@@ -131,7 +111,7 @@ func TestNodeClientErrors(t *testing.T) {
 		then func(*lessontest.Proc)
 	}{
 		{"refused", []string{fmt.Sprint(refused), "127.0.0.1"}, []string{"error ECONNREFUSED connect", "close"}, nil},
-		{"reset", []string{fmt.Sprint(resetter.Addr().(*net.TCPAddr).Port), "127.0.0.1"}, []string{"connect", "error ECONNRESET read", "close"}, resetOnce},
+		{"reset", []string{fmt.Sprint(resetPort), "127.0.0.1"}, []string{"connect", "error ECONNRESET read", "close"}, resetOnce},
 		{"nxdomain", []string{"6969", "nobody.tcptour.test", "--dns", fmt.Sprint(dns.Addr().Port())}, []string{"error ENOTFOUND queryA", "close"}, nil},
 		{"no answer", []string{fmt.Sprint(full.Port()), full.Addr().String(), "--timeout", "300"}, []string{"timeout, connecting true, destroyed false", "close"}, nil},
 	} {
@@ -169,15 +149,7 @@ func fullListener(t *testing.T) netip.AddrPort {
 		t.Fatal(err)
 	}
 	addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port))
-	filler, err := net.Dial("tcp4", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { filler.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := kernel.Wait(ctx, kernel.FiveTuple{Proto: "tcp", Local: addr}, "Recv-Q 1", func(s kernel.Socket) bool { return s.RecvQ == 1 }); err != nil {
-		t.Fatal(err)
-	}
+	lessontest.Dial(t, int(addr.Port())) // the filler
+	lessontest.WaitRecvQ(t, kernel.FiveTuple{Proto: "tcp", Local: addr}, 1)
 	return addr
 }

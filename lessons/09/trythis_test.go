@@ -23,9 +23,7 @@ import (
 // "Connection refused".
 func TestTryThisHoldNC(t *testing.T) {
 	nc := lessontest.Tool(t, "nc")
-	if !lessontest.CapturePermitted() {
-		t.Skip("this Try this says sudo: capture needs root or CAP_NET_RAW")
-	}
+	lessontest.SkipWithoutCapture(t)
 	h := lessontest.Hold(t, lessontest.Build(t), "--json")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -50,7 +48,7 @@ func TestTryThisHoldNC(t *testing.T) {
 		}
 	}
 	t.Logf("nc -v: %s; RST on connection #%d", strings.TrimSpace(string(out)), conn)
-	lessontest.Order(t, only(ev, conn),
+	lessontest.Order(t, lessontest.OfConns(ev, conn),
 		"wire packet SYN client→server",
 		"wire packet SYN ACK server→client",
 		"server accept",
@@ -64,41 +62,15 @@ func TestTryThisHoldNC(t *testing.T) {
 	}
 }
 
-func only(ev []tracer.Event, id int) []tracer.Event {
-	var out []tracer.Event
-	for _, e := range ev {
-		if e.Conn == id {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// isolated returns the command line that runs args in a network
-// namespace of its own with lo up (and, with mounts, a mount namespace
-// too), so that its counters and packets are the lesson's alone. It
-// skips the test where no namespace can be made.
-func isolated(t *testing.T, mounts bool, script string) *exec.Cmd {
-	t.Helper()
-	unshare := lessontest.Tool(t, "unshare")
-	lessontest.Tool(t, "ip")
-	flags := "-rn"
-	if mounts {
-		flags = "-rmn"
-	}
-	if err := exec.Command(unshare, flags, "true").Run(); err != nil {
-		t.Skipf("cannot make a namespace here (%v): the Try this is checked where one can be made", err)
-	}
-	return exec.Command(unshare, flags, "sh", "-ec", "ip link set lo up\n"+script)
-}
-
 // Try this 2: nstat before and after the lesson: TcpExtListenOverflows
 // and TcpExtListenDrops each count the SYNs dropped in step 4, once.
 func TestTryThisNstat(t *testing.T) {
 	lessontest.Tool(t, "nstat")
 	bin := lessontest.Build(t)
 	counters := "nstat -az TcpExtListenOverflows TcpExtListenDrops"
-	cmd := isolated(t, false, counters+"\n"+bin+" --json --capture=on >\"$OUT\"\n"+counters)
+	// In a network namespace of its own, so that the counters are the
+	// lesson's alone.
+	cmd := lessontest.NewNetns(t).Command("sh", "-ec", counters+"\n"+bin+" --json --capture=on >\"$OUT\"\n"+counters)
 	traceFile := filepath.Join(t.TempDir(), "trace.json")
 	// nstat keeps a history file; one of the test's own, so that it can
 	// write it whoever the namespace says it is.
@@ -145,7 +117,7 @@ func TestTryThisSYNTimes(t *testing.T) {
 		Old: "const dialTimeout = 1500 * time.Millisecond",
 		New: "const dialTimeout = 8 * time.Second",
 	})
-	cmd := isolated(t, false, "cat /proc/sys/net/ipv4/tcp_syn_linear_timeouts >&2 || echo none >&2\n"+
+	cmd := lessontest.NewNetns(t).Command("sh", "-ec", "cat /proc/sys/net/ipv4/tcp_syn_linear_timeouts >&2 || echo none >&2\n"+
 		"exec "+bin+" --json --capture=on")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -193,13 +165,9 @@ func TestTryThisSearchDomains(t *testing.T) {
 		Old: `net.JoinHostPort("nobody.tcptour.test.",`,
 		New: `net.JoinHostPort("nobody.tcptour.test",`,
 	})
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "resolv.conf")
-	if err := os.WriteFile(conf, []byte("nameserver 127.0.0.1\nsearch example.test lab.test\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := isolated(t, true, "mount --bind "+conf+" /etc/resolv.conf\nexec "+bin+" --json --capture=on")
-	out, err := cmd.Output()
+	ns := lessontest.NewNetns(t)
+	ns.BindFile("/etc/resolv.conf", "nameserver 127.0.0.1\nsearch example.test lab.test\n")
+	out, err := ns.Command(bin, "--json", "--capture=on").Output()
 	if err != nil {
 		t.Fatalf("the lesson in its namespaces: %v", err)
 	}

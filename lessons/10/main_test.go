@@ -68,7 +68,7 @@ func TestLesson(t *testing.T) {
 				`server write You said \"`+msg+`\"`,
 				`client read You said \"`+msg+`\"`)
 		}
-		lessontest.Order(t, only(ev, id), append(want, "client close", "server eof", "server close")...)
+		lessontest.Order(t, lessontest.OfConns(ev, id), append(want, "client close", "server eof", "server close")...)
 	}
 	// Each server-side event carries the id of its client's connection.
 	for _, e := range ev {
@@ -113,7 +113,7 @@ func TestLessonOnTheWire(t *testing.T) {
 		t.Errorf("%d SYNs, want %d", syns, clients)
 	}
 	for id := 1; id <= clients; id++ {
-		lessontest.Order(t, only(ev, id),
+		lessontest.Order(t, lessontest.OfConns(ev, id),
 			"wire packet SYN client→server",
 			"wire packet SYN ACK server→client",
 			"wire packet ACK client→server len 0",
@@ -133,15 +133,4 @@ func TestLessonOnTheWire(t *testing.T) {
 // Without CAP_NET_RAW the lesson says why in one line and goes on.
 func TestLessonWithoutCapturePermission(t *testing.T) {
 	lessontest.RunUnprivileged(t, info)
-}
-
-// only keeps the events of the connections ids.
-func only(ev []tracer.Event, ids ...int) []tracer.Event {
-	var out []tracer.Event
-	for _, e := range ev {
-		if slices.Contains(ids, e.Conn) {
-			out = append(out, e)
-		}
-	}
-	return out
 }

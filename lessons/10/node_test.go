@@ -1,20 +1,15 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"tcptour/lessons/internal/lessontest"
-	"tcptour/tracer/kernel"
 )
 
 // The lesson says that Node runs every connection's callbacks on one
@@ -24,8 +19,8 @@ import (
 func TestNodeOneLoop(t *testing.T) {
 	done := filepath.Join(t.TempDir(), "done")
 	node := lessontest.StartNode(t, "testdata/oneloop.js", done)
-	addr := fmt.Sprintf("127.0.0.1:%d", node.Port())
-	slow, hi := dial(t, addr), dial(t, addr)
+	port := node.Port()
+	slow, hi := lessontest.Dial(t, port), lessontest.Dial(t, port)
 
 	if _, err := io.WriteString(slow, "slow"); err != nil {
 		t.Fatal(err)
@@ -36,17 +31,12 @@ func TestNodeOneLoop(t *testing.T) {
 	}
 	// "hi" reaches Node's socket and waits there, unread, while the slow
 	// callback works.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	server := kernel.FiveTuple{Proto: "tcp", Local: addrPort(hi.RemoteAddr()), Remote: addrPort(hi.LocalAddr())}
-	if _, err := kernel.Wait(ctx, server, "Recv-Q 2", func(s kernel.Socket) bool { return s.RecvQ == 2 }); err != nil {
-		t.Fatal(err)
-	}
+	lessontest.WaitRecvQ(t, lessontest.PeerTuple(hi), 2)
 	if err := os.WriteFile(done, nil, 0o644); err != nil { // the slow work ends
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		conn net.Conn
+		conn *net.TCPConn
 		want string
 	}{{slow, `You said "slow"`}, {hi, `You said "hi"`}} {
 		buf := make([]byte, 64)
@@ -60,15 +50,3 @@ func TestNodeOneLoop(t *testing.T) {
 		t.Errorf("Node answered hi before the slow work ended:\n%s", out)
 	}
 }
-
-func dial(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	c, err := net.Dial("tcp4", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func addrPort(a net.Addr) netip.AddrPort { return a.(*net.TCPAddr).AddrPort() }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -12,7 +10,6 @@ import (
 	"testing"
 
 	"tcptour/lessons/internal/lessontest"
-	"tcptour/tracer/capture"
 )
 
 // Each "Try this" of the lesson, done as it says, checking what it
@@ -26,10 +23,7 @@ func TestTryThisInterleaving(t *testing.T) {
 	bin := lessontest.Build(t)
 	orders := map[string]bool{}
 	for run := 1; run <= 6 && len(orders) < 2; run++ {
-		r := lessontest.RunBinary(t, bin, "--no-color", "--capture=off")
-		if r.Code != 0 {
-			t.Fatalf("the lesson: exit %d\n%s", r.Code, r.Stderr)
-		}
+		r := lessontest.RunOK(t, bin, "--no-color", "--capture=off")
 		m := thisRun.FindStringSubmatch(r.Stdout)
 		if m == nil {
 			t.Fatalf("no \"This run\" line:\n%s", r.Stdout)
@@ -51,54 +45,31 @@ func TestTryThisInterleaving(t *testing.T) {
 // answered at once, and ss lists one line per connection, each with its
 // own client port.
 func TestTryThisTwoNC(t *testing.T) {
-	ncPath := lessontest.Tool(t, "nc")
-	ss := lessontest.Tool(t, "ss")
+	nc := lessontest.Tool(t, "nc")
+	lessontest.Tool(t, "ss")
 	h := lessontest.Hold(t, lessontest.Build(t))
-	type session struct {
-		cmd *exec.Cmd
-		in  io.WriteCloser
-		out lessontest.Buffer
-	}
-	var sessions []*session
+	var sessions []*lessontest.Proc
 	for _, line := range []string{"first", "second"} {
-		s := &session{cmd: h.Command(ncPath, "127.0.0.1", h.Port())}
-		s.cmd.Stdout = &s.out
-		var err error
-		if s.in, err = s.cmd.StdinPipe(); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			s.cmd.Process.Kill()
-			s.cmd.Wait()
-		})
+		s := lessontest.StartInteractive(t, h.Command(nc, "127.0.0.1", h.Port()))
+		s.Send(line)
 		sessions = append(sessions, s)
-		if _, err := io.WriteString(s.in, line+"\n"); err != nil {
-			t.Fatal(err)
-		}
 	}
 	for i, line := range []string{"first", "second"} {
-		sessions[i].out.WaitFor(t, `You said "`+line)
+		sessions[i].WaitFor(regexp.MustCompile(`You said "` + line))
 	}
-	out, err := exec.Command(ss, "-tn", "( sport = :"+h.Port()+" )").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := lessontest.SS(t, "-tn", "( sport = :"+h.Port()+" )")
 	var peers []string
-	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) >= 5 && f[0] == "ESTAB" && f[3] == "127.0.0.1:"+h.Port() {
-			peers = append(peers, f[4])
+	for _, r := range rows {
+		if r.State == "ESTAB" && r.Local == "127.0.0.1:"+h.Port() {
+			peers = append(peers, r.Peer)
 		}
 	}
 	if len(peers) != 2 || peers[0] == peers[1] {
-		t.Errorf("ss lists the connections with client ends %v, want two, each its own port:\n%s", peers, out)
+		t.Errorf("ss lists the connections with client ends %v, want two, each its own port: %v", peers, rows)
 	}
 	for _, s := range sessions {
-		s.in.Close() // Ctrl-D: nc stays until the server closes; stop it as with Ctrl-C
-		s.cmd.Process.Signal(os.Interrupt)
-		s.cmd.Wait()
+		s.CloseInput() // Ctrl-D: nc stays until the server closes; stop it as with Ctrl-C
+		s.Stop()
 	}
 	h.Stop()
 }
@@ -107,10 +78,8 @@ func TestTryThisTwoNC(t *testing.T) {
 // kernel's ephemeral range, and (docs/lessons/10.md) are even: Linux
 // tries the even ports of the range first for connect.
 func TestTryThisPortRange(t *testing.T) {
-	if c, err := capture.Open(capture.Config{}); err != nil {
+	if !lessontest.CapturePermitted() {
 		t.Skip("this Try this says to run the lesson as root: the ladders need the packets")
-	} else {
-		c.Close()
 	}
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
@@ -119,10 +88,7 @@ func TestTryThisPortRange(t *testing.T) {
 	f := strings.Fields(string(b))
 	low, _ := strconv.Atoi(f[0])
 	high, _ := strconv.Atoi(f[1])
-	r := lessontest.RunBinary(t, lessontest.Build(t), "--no-color")
-	if r.Code != 0 {
-		t.Fatalf("the lesson: exit %d\n%s", r.Code, r.Stderr)
-	}
+	r := lessontest.RunOK(t, lessontest.Build(t), "--no-color")
 	ladder := regexp.MustCompile(`(?m)^\s+client 127\.0\.0\.1:(\d+)\s+server 127\.0\.0\.1:\d+$`)
 	var ports []int
 	for _, m := range ladder.FindAllStringSubmatch(r.Stdout, -1) {
@@ -179,13 +145,9 @@ func TestTryThisDialAtOnce(t *testing.T) {
 	}
 `,
 	})
-	r := lessontest.RunBinary(t, bin, "--json")
-	if r.Code != 0 {
-		t.Fatalf("the lesson: exit %d\n%s", r.Code, r.Stderr)
-	}
 	// Seq numbers the events in the order they were added to the trace.
 	first := map[int]int64{}
-	for _, e := range lessontest.Events(t, r.Stdout) {
+	for _, e := range lessontest.RunJSON(t, bin) {
 		if s, ok := first[e.Conn]; e.Conn != 0 && (!ok || e.Seq < s) {
 			first[e.Conn] = e.Seq
 		}

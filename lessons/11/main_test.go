@@ -244,14 +244,14 @@ func TestStatesAgreeWithSS(t *testing.T) {
 			t.Errorf("ss -tan: %v", err)
 			return
 		}
-		row, found := ssRow(string(out), ft)
+		row, found := lessontest.SSRowOf(lessontest.SSRows(string(out)), ft)
 		switch {
 		case said == gone && found:
 			t.Errorf("%s: the lesson said gone, ss -tan shows %s", ft, row)
 		case said != gone && !found:
 			t.Errorf("%s: the lesson said %s, ss -tan shows no such socket", ft, said)
-		case said != gone && row[0] != ssName(said):
-			t.Errorf("%s: the lesson said %s, ss -tan shows %s", ft, said, row[0])
+		case said != gone && row.State != ssName(said):
+			t.Errorf("%s: the lesson said %s, ss -tan shows %s", ft, said, row.State)
 		default:
 			checked = append(checked, name(said))
 		}
@@ -272,22 +272,6 @@ func TestStatesAgreeWithSS(t *testing.T) {
 		}
 	}
 	t.Logf("compared with ss -tan: %s", strings.Join(checked, ", "))
-}
-
-// ssRow finds the row of ss -tan for the socket ft: its fields, State
-// first.
-func ssRow(out string, ft tracer.FiveTuple) ([]string, bool) {
-	peer := "0.0.0.0:*"
-	if ft.Remote.IsValid() {
-		peer = ft.Remote.String()
-	}
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 5 && f[3] == ft.Local.String() && f[4] == peer {
-			return f, true
-		}
-	}
-	return nil, false
 }
 
 // ssName is ss's spelling of a state.

@@ -3,10 +3,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -15,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -54,35 +51,12 @@ func walkTuple(t *testing.T, out string) tracer.FiveTuple {
 	return tracer.FiveTuple{Proto: "tcp", Local: netip.MustParseAddrPort(m[1]), Remote: netip.MustParseAddrPort(m[2])}
 }
 
-// ssRows runs ss with args and returns each socket's row: its fields,
-// and the indented line of details that follows it (with -i).
-func ssRows(t *testing.T, ss string, args ...string) [][]string {
-	t.Helper()
-	out, err := exec.Command(ss, args...).Output()
-	if err != nil {
-		t.Fatalf("ss %s: %v", strings.Join(args, " "), err)
-	}
-	var rows [][]string
-	for i, line := range strings.Split(string(out), "\n") {
-		switch {
-		case i == 0 || strings.TrimSpace(line) == "":
-		case line[0] == ' ' || line[0] == '\t':
-			if len(rows) > 0 {
-				rows[len(rows)-1] = append(rows[len(rows)-1], strings.Fields(line)...)
-			}
-		default:
-			rows = append(rows, strings.Fields(line))
-		}
-	}
-	return rows
-}
-
 // Try this 1: with --hold, nc -N half-closes a connection to the
 // forgetful server; ss with sport or dport shows both ends, CLOSE-WAIT
 // and FIN-WAIT-2; Ctrl-C, and nc gets the FIN and ends.
 func TestTryThisHalfClosedByNC(t *testing.T) {
 	nc := lessontest.Tool(t, "nc")
-	ss := lessontest.Tool(t, "ss")
+	lessontest.Tool(t, "ss")
 	tryThis(t, 0, "--hold", "nc -N 127.0.0.1 PORT", "ss -tan '( sport = :PORT or dport = :PORT )'",
 		"CLOSE-WAIT", "FIN-WAIT-2", "Ctrl-C the lesson", "nc gets the FIN and ends")
 	h := lessontest.Hold(t, lessontest.Build(t), "--capture=off")
@@ -90,54 +64,41 @@ func TestTryThisHalfClosedByNC(t *testing.T) {
 
 	// Type a line, then Ctrl-D: the end of nc's input.
 	cmd := h.Command(nc, "-N", "127.0.0.1", port)
-	var ncOut syncBuffer
 	cmd.Stdin = strings.NewReader("hello from nc\n")
-	cmd.Stdout = &ncOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ncDone := make(chan error, 1)
-	go func() { ncDone <- cmd.Wait() }()
+	ncProc := lessontest.Start(t, cmd)
 
 	filter := fmt.Sprintf("( sport = :%s or dport = :%s )", port, port)
-	var closeWait, finWait2 []string
-	wait(t, 5*time.Second, "ss to show CLOSE-WAIT and FIN-WAIT-2", func() bool {
+	var closeWait, finWait2 *lessontest.SSRow
+	lessontest.PollUntil(t, 5*time.Second, 10*time.Millisecond, "ss to show CLOSE-WAIT and FIN-WAIT-2", func() bool {
 		closeWait, finWait2 = nil, nil
-		for _, r := range ssRows(t, ss, "-tan", filter) {
+		for _, r := range lessontest.SS(t, "-tan", filter) {
 			switch {
-			case r[0] == "CLOSE-WAIT" && strings.HasSuffix(r[3], ":"+port):
-				closeWait = r
-			case r[0] == "FIN-WAIT-2" && strings.HasSuffix(r[4], ":"+port):
-				finWait2 = r // nc's socket: the port is its peer's
+			case r.State == "CLOSE-WAIT" && strings.HasSuffix(r.Local, ":"+port):
+				closeWait = &r
+			case r.State == "FIN-WAIT-2" && strings.HasSuffix(r.Peer, ":"+port):
+				finWait2 = &r // nc's socket: the port is its peer's
 			}
 		}
 		return closeWait != nil && finWait2 != nil
 	})
 	t.Logf("ss -tan '%s': %v; %v", filter, closeWait, finWait2)
 	// The same filter with sport alone misses nc's socket.
-	for _, r := range ssRows(t, ss, "-tan", fmt.Sprintf("( sport = :%s )", port)) {
-		if r[0] == "FIN-WAIT-2" {
+	for _, r := range lessontest.SS(t, "-tan", fmt.Sprintf("( sport = :%s )", port)) {
+		if r.State == "FIN-WAIT-2" {
 			t.Errorf("sport = :%s shows nc's FIN-WAIT-2 too: %v", port, r)
 		}
 	}
-	if !strings.Contains(ncOut.String(), `You said "hello from nc`) {
-		t.Errorf("nc got no answer from the held server: %q", ncOut.String())
+	if !strings.Contains(ncProc.Output(), `You said "hello from nc`) {
+		t.Errorf("nc got no answer from the held server: %q", ncProc.Output())
 	}
-	select {
-	case err := <-ncDone:
+	if !ncProc.Running() {
+		_, err := ncProc.Wait()
 		t.Fatalf("nc ended (%v) while the held server still forgets to close", err)
-	default:
 	}
 
 	h.Stop()
-	select {
-	case err := <-ncDone:
-		if err != nil {
-			t.Errorf("nc after the lesson's Ctrl-C: %v, want it to end with status 0", err)
-		}
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("nc did not end within 10 s of the lesson's exit")
+	if _, err := ncProc.Wait(); err != nil {
+		t.Errorf("nc after the lesson's Ctrl-C: %v, want it to end with status 0", err)
 	}
 }
 
@@ -145,7 +106,7 @@ func TestTryThisHalfClosedByNC(t *testing.T) {
 // state close-wait shows the server's socket with a keepalive timer,
 // and no other.
 func TestTryThisCloseWaitTimer(t *testing.T) {
-	ss := lessontest.Tool(t, "ss")
+	lessontest.Tool(t, "ss")
 	tryThis(t, 1, "pause before step 7", "ss -tano state close-wait", "timer:(keepalive,…), Go's keepalive",
 		"no retransmission timer")
 	listenRe := regexp.MustCompile(`server\s+LISTEN\s+tcp (\S+)`)
@@ -157,11 +118,10 @@ func TestTryThisCloseWaitTimer(t *testing.T) {
 		if m == nil {
 			t.Fatalf("no LISTEN line before step 7:\n%s", out)
 		}
-		var row []string
-		for _, r := range ssRows(t, ss, "-tano", "state", "close-wait") {
-			// A single state: ss leaves the State column out.
-			if r[2] == m[1] {
-				row = r
+		var row *lessontest.SSRow
+		for _, r := range lessontest.SS(t, "-tano", "state", "close-wait") {
+			if r.Local == m[1] {
+				row = &r
 			}
 		}
 		t.Logf("ss -tano state close-wait: %v", row)
@@ -170,7 +130,7 @@ func TestTryThisCloseWaitTimer(t *testing.T) {
 		switch {
 		case row == nil:
 			t.Errorf("ss -tano state close-wait shows no socket on %s", m[1])
-		case !strings.Contains(strings.Join(row, " "), "timer:(keepalive,"):
+		case !strings.Contains(row.Details, "timer:(keepalive,"):
 			t.Errorf("the server's CLOSE-WAIT socket: %v, want timer:(keepalive,…)", row)
 		}
 	})
@@ -182,23 +142,14 @@ func TestTryThisCloseWaitTimer(t *testing.T) {
 // Try this 3: after the lesson, ss -tano state time-wait still shows
 // the client's socket, its timer counting down from 60 s.
 func TestTryThisTimeWaitOutlivesTheLesson(t *testing.T) {
-	ss := lessontest.Tool(t, "ss")
+	lessontest.Tool(t, "ss")
 	tryThis(t, 2, "After the lesson, ss -tano state time-wait", "timer:(timewait,…) counting down from 60 s")
-	out, err := exec.Command(lessontest.Build(t), "--no-color", "--capture=off").Output()
-	if err != nil {
-		t.Fatalf("the lesson: %v\n%s", err, out)
-	}
-	walk := walkTuple(t, string(out))
-	var row []string
-	for _, r := range ssRows(t, ss, "-tano", "state", "time-wait") {
-		if r[2] == walk.Local.String() && r[3] == walk.Remote.String() {
-			row = r
-		}
-	}
-	if row == nil {
+	walk := walkTuple(t, lessontest.RunOK(t, lessontest.Build(t), "--no-color", "--capture=off").Stdout)
+	row, ok := lessontest.SSRowOf(lessontest.SS(t, "-tano", "state", "time-wait"), walk)
+	if !ok {
 		t.Fatalf("ss -tano state time-wait shows no %s after the lesson", walk)
 	}
-	m := regexp.MustCompile(`timer:\(timewait,(\d+)(?:\.\d+)?sec`).FindStringSubmatch(strings.Join(row, " "))
+	m := regexp.MustCompile(`timer:\(timewait,(\d+)(?:\.\d+)?sec`).FindStringSubmatch(row.Details)
 	if m == nil {
 		t.Fatalf("the client's TIME-WAIT socket: %v, want timer:(timewait,…)", row)
 	}
@@ -215,8 +166,8 @@ func TestTryThisEveryFINLost(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("this Try this runs as root: the filter needs CAP_NET_ADMIN, --pcap needs CAP_NET_RAW")
 	}
-	ss := lessontest.Tool(t, "ss")
-	tshark := lessontest.Tool(t, "tshark")
+	lessontest.Tool(t, "ss")
+	lessontest.Tool(t, "tshark")
 	tryThis(t, 3, "delete step 4's detach(serverRaw) call", "--pcap FILE", "ss -tino state fin-wait-1",
 		"timer:(on,…), retrans:…/N (N copies so far)", "backoff:M", "tshark -r FILE -Y tcp.flags.fin==1",
 		"about 205 ms after the FIN, is a tail loss probe", "the next, about 205 ms later, the retransmission timeout",
@@ -231,17 +182,12 @@ func TestTryThisEveryFINLost(t *testing.T) {
 	// each copy: copy 1 is no timeout, each later one is.
 	const copies = 5
 	seen := map[int]bool{}
-	wait(t, 15*time.Second, fmt.Sprintf("retrans:1/%d", copies), func() bool {
-		var row []string
-		for _, r := range ssRows(t, ss, "-tino", "state", "fin-wait-1") {
-			if r[2] == walk.Local.String() && r[3] == walk.Remote.String() {
-				row = r
-			}
-		}
-		if row == nil {
+	lessontest.PollUntil(t, 15*time.Second, 10*time.Millisecond, fmt.Sprintf("retrans:1/%d", copies), func() bool {
+		row, ok := lessontest.SSRowOf(lessontest.SS(t, "-tino", "state", "fin-wait-1"), walk)
+		if !ok {
 			t.Fatalf("ss -tino state fin-wait-1 lost the client's socket %s", walk)
 		}
-		line := strings.Join(row, " ")
+		line := row.String()
 		total, backoff := ssField(line, `retrans:\d+/(\d+)`), ssField(line, `backoff:(\d+)`)
 		if total == 0 || seen[total] {
 			return false
@@ -264,15 +210,10 @@ func TestTryThisEveryFINLost(t *testing.T) {
 	h.Stop()
 
 	// What the capture says, as the Try this reads it.
-	out, err := exec.Command(tshark, "-r", pcap, "-Y", "tcp.flags.fin==1",
-		"-T", "fields", "-e", "frame.time_relative", "-e", "tcp.srcport").Output()
-	if err != nil {
-		t.Fatalf("tshark: %v", err)
-	}
+	out := lessontest.Tshark(t, pcap, "tcp.flags.fin==1", "frame.time_relative", "tcp.srcport")
 	var times []float64
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
 		if len(f) == 2 && f[1] == strconv.Itoa(int(walk.Local.Port())) {
 			v, _ := strconv.ParseFloat(f[0], 64)
 			times = append(times, v)
@@ -318,13 +259,11 @@ func TestFINResendsAreLossProbes(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: a network namespace of its own, and socket filters")
 	}
-	unshare := lessontest.Tool(t, "unshare")
-	lessontest.Tool(t, "ip")
 	lessontest.Tool(t, "nstat")
 	dir := t.TempDir()
 	trace := filepath.Join(dir, "trace.json")
-	cmd := exec.Command(unshare, "--net", "sh", "-c",
-		`ip link set lo up && "$0" --json --capture=off </dev/null >"$1" && nstat -az TcpExtTCPLossProbes TcpExtTCPTimeouts`,
+	cmd := lessontest.NewNetns(t).Command("sh", "-c",
+		`"$0" --json --capture=off </dev/null >"$1" && nstat -az TcpExtTCPLossProbes TcpExtTCPTimeouts`,
 		lessontest.Build(t), trace)
 	cmd.Env = append(os.Environ(), "NSTAT_HISTORY="+filepath.Join(dir, "nstat.history"))
 	out, err := cmd.CombinedOutput()
@@ -405,49 +344,28 @@ func TestTextsFollowTheFilters(t *testing.T) {
 	if err := lesson.Exec(context.Background(), info, lesson.Options{JSON: true, Capture: "off", Out: &out}, run); err != nil {
 		t.Fatal(err)
 	}
-	checkTexts(t, "this run", out.Bytes(), canFilter() == nil)
+	checkTexts(t, "this run", out.String(), canFilter() == nil)
 	if os.Geteuid() != 0 {
 		return
 	}
-	// A directory nobody may enter: t.TempDir's parent is root's alone.
-	dir, err := os.MkdirTemp("", "tcptour-11-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "lesson")
-	build, err := os.ReadFile(lessontest.Build(t))
-	if err == nil {
-		err = os.WriteFile(bin, build, 0o755)
-	}
-	if err == nil {
-		err = os.Chmod(dir, 0o755)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--json", "--capture=off")
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	bin := lessontest.Build(t) // in a directory nobody may enter
+	cmd := lessontest.AsNobody(exec.Command(bin, "--json", "--capture=off"))
+	cmd.Dir = filepath.Dir(bin)
 	js, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("the lesson as nobody: %v", err)
 	}
-	checkTexts(t, "as nobody", js, false)
+	checkTexts(t, "as nobody", string(js), false)
 }
 
-func checkTexts(t *testing.T, run string, js []byte, lossy bool) {
+func checkTexts(t *testing.T, run string, js string, lossy bool) {
 	t.Helper()
 	// What only a run that lost a FIN may say.
 	lost := []string{"filter dropped", "has attached", "takes the filter off", "takes the client's filter off",
 		"second copy", "waits, on purpose", "It was a tail loss probe", "total_retrans went up"}
 	refusals := 0
 	var texts []string
-	for _, line := range bytes.Split(bytes.TrimSpace(js), []byte("\n")) {
-		var e tracer.Event
-		if err := json.Unmarshal(line, &e); err != nil {
-			t.Fatalf("%s: not JSON: %s", run, line)
-		}
+	for _, e := range lessontest.Events(t, js) {
 		if strings.HasPrefix(e.Text, "no socket filter: ") {
 			refusals++
 		}
@@ -468,36 +386,4 @@ func checkTexts(t *testing.T, run string, js []byte, lossy bool) {
 	if !lossy && !strings.Contains(all, "the kernel refused (the kernel line says why): in this run no FIN is lost") {
 		t.Errorf("%s: step 4 does not say that the kernel refused the filter", run)
 	}
-}
-
-// wait polls ok every 10 ms until it says true, for at most d.
-func wait(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, d)
-		}
-		<-tick.C
-	}
-}
-
-// syncBuffer is a bytes.Buffer a command writes while a test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

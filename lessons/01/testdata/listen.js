@@ -1,8 +1,9 @@
 // What Node's server.address() says right after listen(), before the
 // 'listening' event, for the seed's HOST = '' and for an IP address;
 // and, once listening, the address Node bound for ''. It prints one
-// JSON line and keeps the '' server listening until stdin closes, so
-// that the test can look at it with ss.
+// JSON line, then the '' server's port ("port N"), and keeps the ''
+// server listening until stdin closes, so that the test can look at it
+// with ss.
 const net = require('net');
 
 const empty = net.createServer();
@@ -16,10 +17,10 @@ const ipAtOnce = ip.address();
 ip.on('listening', () => {
   console.log(JSON.stringify({
     empty: emptyAtOnce,
-    emptyListening: empty.address(),
     ipAtOnce: ipAtOnce,
     ipListening: ip.address(),
   }));
+  console.log(`port ${empty.address().port}`);
   ip.close();
   process.stdin.resume();
   process.stdin.on('end', () => empty.close());

@@ -1,7 +1,7 @@
 // A Node server with the default allowHalfOpen: false. For the one
 // connection a Go client makes, it logs the socket's events and when
 // end() is called, and prints the log as JSON at 'close'. It prints its
-// port first.
+// port first ("port N").
 const net = require('net');
 const server = net.createServer((sock) => {
   const log = [];
@@ -19,4 +19,4 @@ const server = net.createServer((sock) => {
     server.close();
   });
 });
-server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+server.listen(0, '127.0.0.1', () => console.log(`port ${server.address().port}`));

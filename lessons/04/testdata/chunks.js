@@ -1,8 +1,8 @@
 // A Node server that prints the sizes of the 'data' chunks of one
-// connection, as JSON, at 'end'. It prints its port first. With the
-// argument "paused" it reads nothing until a line comes on stdin
-// (pauseOnConnect, then resume()), so that the test can let every byte
-// arrive first.
+// connection, as JSON, at 'end'. It prints its port first ("port N").
+// With the argument "paused" it reads nothing until a line comes on
+// stdin (pauseOnConnect, then resume()), so that the test can let every
+// byte arrive first.
 const net = require('net');
 const paused = process.argv[2] === 'paused';
 const server = net.createServer({ pauseOnConnect: paused }, (sock) => {
@@ -15,4 +15,4 @@ const server = net.createServer({ pauseOnConnect: paused }, (sock) => {
   });
   if (paused) process.stdin.once('data', () => sock.resume());
 });
-server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+server.listen(0, '127.0.0.1', () => console.log(`port ${server.address().port}`));

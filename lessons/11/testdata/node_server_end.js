@@ -1,7 +1,7 @@
 // A Node server with the default options (allowHalfOpen: false) that
 // only logs what comes, as the seed's does: what does Node do at the
-// peer's FIN? It prints its port, then each event of its one
-// connection.
+// peer's FIN? It prints its port ("port N"), then each event of its
+// one connection.
 const net = require('net');
 
 const server = net.createServer((sock) => {
@@ -12,4 +12,4 @@ const server = net.createServer((sock) => {
     server.close();
   });
 });
-server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+server.listen(0, '127.0.0.1', () => console.log(`port ${server.address().port}`));

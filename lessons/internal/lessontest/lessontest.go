@@ -30,7 +30,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -360,24 +359,11 @@ func RunUnprivileged(t *testing.T, l lesson.Lesson) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to run the lesson as another user")
 	}
-	dir, err := os.MkdirTemp("", "tcptour-unprivileged-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "lesson")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := Build(t) // in a directory nobody may enter
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, "--no-color")
-	cmd.Dir = dir
+	cmd := AsNobody(exec.Command(bin, "--no-color"))
+	cmd.Dir = filepath.Dir(bin)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("lesson %s as nobody: %v\nstderr: %s", l.Number, err, stderr.String())
 	}
@@ -402,13 +388,8 @@ func RunUnprivileged(t *testing.T, l lesson.Lesson) {
 // installed, tshark read, and leaves nothing listening.
 func RunInterrupted(t *testing.T, l lesson.Lesson) {
 	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "lesson")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	pcap := filepath.Join(dir, "lesson.pcapng")
+	bin := Build(t)
+	pcap := filepath.Join(t.TempDir(), "lesson.pcapng")
 	args := []string{"--hold", "--no-color", "--pcap", pcap}
 	capturing := true
 	if c, err := capture.Open(capture.Config{}); err != nil {

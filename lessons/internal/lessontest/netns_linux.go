@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -83,6 +84,18 @@ func (n *Netns) Command(name string, args ...string) *exec.Cmd {
 		ns = append(ns, "--user", "--preserve-credentials")
 	}
 	return exec.Command("nsenter", append(append(ns, "--", name), args...)...)
+}
+
+// StartServer runs the module's server, bin (BuildPackage's
+// "tcptour/server"), inside the namespaces with --no-color and args, as
+// a Try this's `go run ./server` in one terminal, and returns once it
+// says it listens on listening (127.0.0.1:6969 unless args say
+// otherwise).
+func (n *Netns) StartServer(bin, listening string, args ...string) *Proc {
+	n.t.Helper()
+	p := Start(n.t, n.Command(bin, append([]string{"--no-color"}, args...)...))
+	p.WaitFor(regexp.MustCompile(`Server listening on ` + regexp.QuoteMeta(listening) + `\n`))
+	return p
 }
 
 // Run runs name inside the namespaces and returns its standard output;

@@ -25,15 +25,7 @@ import (
 // path.
 func BuildPackage(t *testing.T, pkg string) string {
 	t.Helper()
-	dir := t.TempDir()
-	// The test's temporary directory and the one above it, which the
-	// testing package makes 0700.
-	for _, d := range []string{dir, filepath.Dir(dir)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bin := filepath.Join(dir, path.Base(pkg))
+	bin := filepath.Join(NobodyDir(t), path.Base(pkg))
 	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildvcs=false", "-o", bin, pkg)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
@@ -187,22 +179,29 @@ func (p *Proc) Stop() (stdout, stderr string) {
 	return p.out.String(), p.stderr.String()
 }
 
-// StartNode runs node on script (a path relative to the test's
-// directory, e.g. testdata/halfopen.js) with args, or skips the test
-// where node is not installed. The program talks to the test through
-// its standard streams: it prints one line per thing it saw ("port
-// 41234", "connection 55012", "error EPIPE"), and reads the lines Send
-// writes.
-func StartNode(t *testing.T, script string, args ...string) *Proc {
+// StartInteractive starts cmd with its output captured and its
+// standard input a pipe that Send writes lines to, as a learner types
+// into nc in another terminal: CloseInput is Ctrl-D, Stop is Ctrl-C.
+func StartInteractive(t *testing.T, cmd *exec.Cmd) *Proc {
 	t.Helper()
-	node := Node(t)
-	p := &Proc{t: t, cmd: exec.Command(node, append([]string{script}, args...)...), out: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &Proc{t: t, cmd: cmd, out: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
 	p.start()
 	return p
+}
+
+// StartNode runs node on script (a path relative to the test's
+// directory, e.g. testdata/halfopen.js) with args, or skips the test
+// where node is not installed. The program talks to the test through
+// its standard streams: it prints one line per thing it saw ("port
+// 41234", "connection 55012", "error EPIPE"), and reads the lines Send
+// writes. A server prints "port N" once it listens, for Port.
+func StartNode(t *testing.T, script string, args ...string) *Proc {
+	t.Helper()
+	return StartInteractive(t, exec.Command(Node(t), append([]string{script}, args...)...))
 }
 
 var portRe = regexp.MustCompile(`(?m)^port (\d+)$`)
@@ -217,11 +216,30 @@ func (p *Proc) Port() int {
 	return n
 }
 
-// Send writes a line to the program's standard input (StartNode's).
+// Send writes a line to the program's standard input (StartNode's,
+// StartInteractive's).
 func (p *Proc) Send(line string) {
 	p.t.Helper()
 	if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
 		p.t.Fatalf("writing to %s: %v\n%s", p.cmd.Path, err, p.Output())
+	}
+}
+
+// CloseInput closes the program's standard input, as Ctrl-D in its
+// terminal does (StartNode's, StartInteractive's).
+func (p *Proc) CloseInput() {
+	if p.stdin != nil {
+		p.stdin.Close()
+	}
+}
+
+// Running reports whether the program has not exited yet.
+func (p *Proc) Running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
 	}
 }
 
@@ -230,9 +248,7 @@ func (p *Proc) Send(line string) {
 // output. It fails the test if the program fails.
 func (p *Proc) End() string {
 	p.t.Helper()
-	if p.stdin != nil {
-		p.stdin.Close()
-	}
+	p.CloseInput()
 	out, err := p.Wait()
 	if err != nil {
 		p.t.Fatalf("%s: %v\n%s\nstderr: %s", p.cmd.Path, err, out, p.stderr.String())

@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"tcptour/tracer"
 	"tcptour/tracer/capture"
@@ -37,6 +37,35 @@ func RunBinary(t *testing.T, bin string, args ...string) Ran {
 	return r
 }
 
+// RunOK runs a lesson binary as RunBinary does, and fails the test
+// unless it exits 0.
+func RunOK(t *testing.T, bin string, args ...string) Ran {
+	t.Helper()
+	r := RunBinary(t, bin, args...)
+	if r.Code != 0 {
+		t.Fatalf("the lesson %s: exit %d\n%s", strings.Join(args, " "), r.Code, r.Stderr)
+	}
+	return r
+}
+
+// RunJSON runs a lesson binary with --json and args, fails the test
+// unless it exits 0, and returns the events it printed.
+func RunJSON(t *testing.T, bin string, args ...string) []tracer.Event {
+	t.Helper()
+	return Events(t, RunOK(t, bin, append([]string{"--json"}, args...)...).Stdout)
+}
+
+// OfConns keeps the events of the connections ids.
+func OfConns(ev []tracer.Event, ids ...int) []tracer.Event {
+	var out []tracer.Event
+	for _, e := range ev {
+		if slices.Contains(ids, e.Conn) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // Events parses the JSON lines a lesson printed with --json; lines that
 // are not events (none should be) fail the test.
 func Events(t *testing.T, jsonLines string) []tracer.Event {
@@ -57,31 +86,22 @@ func Events(t *testing.T, jsonLines string) []tracer.Event {
 	return events
 }
 
-// Buffer collects what a command writes (nc's output in a Try this),
-// for a test that waits for it.
-type Buffer struct{ b lockedBuffer }
+// CaptureIfPermitted returns the flag that runs a lesson with capture
+// on where this process may capture, and off elsewhere, and whether it
+// is on.
+func CaptureIfPermitted() (flag string, on bool) {
+	if CapturePermitted() {
+		return "--capture=on", true
+	}
+	return "--capture=off", false
+}
 
-// Write adds p to the buffer.
-func (b *Buffer) Write(p []byte) (int, error) { return b.b.Write(p) }
-
-// String returns what was written so far.
-func (b *Buffer) String() string { return b.b.String() }
-
-// WaitFor waits until the buffer holds s, and fails the test if it does
-// not within 20 s.
-func (b *Buffer) WaitFor(t *testing.T, s string) {
+// SkipWithoutCapture skips the test of a Try this that says sudo where
+// this process may not capture.
+func SkipWithoutCapture(t *testing.T) {
 	t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		changed := b.b.changed()
-		if strings.Contains(b.b.String(), s) {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			t.Fatalf("no %q within 20 s; got %q", s, b.b.String())
-		}
+	if !CapturePermitted() {
+		t.Skip("this Try this says sudo: capture needs root or CAP_NET_RAW")
 	}
 }
 

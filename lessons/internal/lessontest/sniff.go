@@ -45,11 +45,7 @@ type Sniffer struct {
 // capture is not permitted (root or CAP_NET_RAW) or not supported.
 func Sniff(t *testing.T, port int) *Sniffer {
 	t.Helper()
-	s, err := sniff(t, port)
-	if err != nil {
-		t.Skipf("no live capture here (%v): this claim about packets is checked where there is", err)
-	}
-	return s
+	return sniff(t, port, t.Skipf, "no live capture here (%v): this claim about packets is checked where there is")
 }
 
 // SniffIfPermitted is Sniff for a test that checks more than packets: it
@@ -57,15 +53,13 @@ func Sniff(t *testing.T, port int) *Sniffer {
 // the test checks the rest.
 func SniffIfPermitted(t *testing.T, port int) *Sniffer {
 	t.Helper()
-	s, err := sniff(t, port)
-	if err != nil {
-		t.Logf("no live capture here (%v): the packets are not checked", err)
-		return nil
-	}
-	return s
+	return sniff(t, port, t.Logf, "no live capture here (%v): the packets are not checked")
 }
 
-func sniff(t *testing.T, port int) (*Sniffer, error) {
+// sniff starts a Sniffer; where capture cannot start it says why with
+// otherwise (which may end the test) and returns nil.
+func sniff(t *testing.T, port int, otherwise func(format string, args ...any), why string) *Sniffer {
+	t.Helper()
 	s := &Sniffer{t: t}
 	c, err := capture.Open(capture.Config{
 		TCPPorts: []uint16{uint16(port)},
@@ -76,7 +70,8 @@ func sniff(t *testing.T, port int) (*Sniffer, error) {
 		},
 	})
 	if err != nil {
-		return nil, err
+		otherwise(why, err)
+		return nil
 	}
 	s.c = c
 	t.Cleanup(func() {
@@ -84,7 +79,7 @@ func sniff(t *testing.T, port int) (*Sniffer, error) {
 			t.Errorf("capture: %v", err)
 		}
 	})
-	return s, nil
+	return s
 }
 
 // Segments returns the segments seen so far, once every packet sent

@@ -25,16 +25,19 @@ type Edit struct {
 	Old, New string
 }
 
+// InsertAfter is the Edit that adds text right after at.
+func InsertAfter(at, text string) Edit { return Edit{Old: at, New: at + text} }
+
+// InsertBefore is the Edit that adds text right before at.
+func InsertBefore(at, text string) Edit { return Edit{Old: at, New: text + at} }
+
 // Build builds the lesson in the current directory, with edits applied
 // (through go build -overlay, so the source tree stays as it is), into a
 // temporary directory, and returns the binary's path.
 func Build(t *testing.T, edits ...Edit) string {
 	t.Helper()
-	dir := t.TempDir()
 	// Readable by the user nobody, for the tests that run it as nobody.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := NobodyDir(t)
 	bin := filepath.Join(dir, "lesson")
 	args := []string{"build", "-buildvcs=false", "-o", bin}
 	if len(edits) > 0 {
