@@ -153,3 +153,34 @@ func fullListener(t *testing.T) netip.AddrPort {
 	lessontest.WaitRecvQ(t, kernel.FiveTuple{Proto: "tcp", Local: addr}, 1)
 	return addr
 }
+
+// Step 6: Node's server.close() stops accepting (a new connect is
+// refused) and its 'close' event comes only once its open connections
+// have ended.
+func TestNodeServerClose(t *testing.T) {
+	node := lessontest.StartNode(t, "testdata/close.js")
+	port := node.Port()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	c, err := net.Dial("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	node.WaitFor(regexp.MustCompile(`(?m)^connection$`))
+	node.Send("close")
+	node.WaitFor(regexp.MustCompile(`(?m)^close called$`))
+	if c2, err := net.Dial("tcp4", addr); err == nil {
+		c2.Close()
+		t.Error("a connect after server.close() succeeded, want it refused")
+	} else if !errors.Is(err, unix.ECONNREFUSED) {
+		t.Errorf("a connect after server.close(): %v, want ECONNREFUSED", err)
+	}
+	if slices.Contains(node.Lines("server close"), "server close") {
+		t.Error("the server's 'close' came while a connection was open")
+	}
+	c.Close()
+	node.WaitFor(regexp.MustCompile(`(?m)^server close$`))
+	if out := node.Output(); strings.Index(out, "socket close") > strings.Index(out, "server close") {
+		t.Errorf("the server's 'close' came before its connection's:\n%s", out)
+	}
+}
