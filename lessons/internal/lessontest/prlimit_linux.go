@@ -1,25 +1,13 @@
 package lessontest
 
-import (
-	"syscall"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// prlimit reads or sets a resource limit of another process.
-func prlimit(pid, resource int, set, old *syscall.Rlimit) error {
-	var n, o *unix.Rlimit
-	if set != nil {
-		n = &unix.Rlimit{Cur: set.Cur, Max: set.Max}
-	}
-	if old != nil {
-		o = &unix.Rlimit{}
-	}
-	if err := unix.Prlimit(pid, resource, n, o); err != nil {
+// setFileLimit sets the soft limit on open files of another process,
+// its hard limit kept.
+func setFileLimit(pid int, n uint64) error {
+	var old unix.Rlimit
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &old); err != nil {
 		return err
 	}
-	if old != nil {
-		*old = syscall.Rlimit{Cur: o.Cur, Max: o.Max}
-	}
-	return nil
+	return unix.Prlimit(pid, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: n, Max: old.Max}, nil)
 }

@@ -260,12 +260,7 @@ func (p *Proc) End() string {
 // ulimit -n shows) of the running program, as prlimit --nofile does.
 func (p *Proc) SetFileLimit(n uint64) {
 	p.t.Helper()
-	var old syscall.Rlimit
-	if err := prlimit(p.Pid(), syscall.RLIMIT_NOFILE, nil, &old); err != nil {
-		p.t.Fatalf("prlimit: %v", err)
-	}
-	lim := syscall.Rlimit{Cur: n, Max: old.Max}
-	if err := prlimit(p.Pid(), syscall.RLIMIT_NOFILE, &lim, nil); err != nil {
+	if err := setFileLimit(p.Pid(), n); err != nil {
 		if errors.Is(err, syscall.ENOSYS) || errors.Is(err, os.ErrPermission) {
 			p.t.Skipf("cannot lower the program's file limit here: %v", err)
 		}
