@@ -208,6 +208,43 @@ type StateChange struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// Transition reports whether the TCP state machine (RFC 9293's, as
+// Linux runs it) goes from one state to the other in one change. A
+// change found when the kernel was asked may span several; [kernel.Gone]
+// counts as CLOSE, and a socket handed to the kernel's own timewait
+// socket may stay in FIN_WAIT_2 or TIME_WAIT.
+func Transition(from, to kernel.State) bool {
+	if to == kernel.Gone {
+		to = kernel.Close
+	}
+	if to == kernel.Close {
+		return from != kernel.Close && from != kernel.Gone || to == from
+	}
+	switch from {
+	case kernel.Close, kernel.Gone:
+		return to == kernel.Listen || to == kernel.SynSent
+	case kernel.Listen:
+		return to == kernel.SynRecv
+	case kernel.SynSent:
+		return to == kernel.Established || to == kernel.SynRecv
+	case kernel.SynRecv:
+		return to == kernel.Established || to == kernel.FinWait1
+	case kernel.Established:
+		return to == kernel.FinWait1 || to == kernel.CloseWait
+	case kernel.FinWait1:
+		return to == kernel.FinWait2 || to == kernel.Closing || to == kernel.TimeWait
+	case kernel.FinWait2:
+		return to == kernel.FinWait2 || to == kernel.TimeWait
+	case kernel.CloseWait:
+		return to == kernel.LastAck
+	case kernel.Closing:
+		return to == kernel.TimeWait
+	case kernel.TimeWait:
+		return to == kernel.TimeWait
+	}
+	return false
+}
+
 // ReasonListenerClosed is the [StateChange] Reason of a connection that
 // ended in its listener's accept queue: the program closed the listener
 // before accepting it, and the kernel reset it.

@@ -102,6 +102,8 @@ func stateNote(c *StateChange) string {
 	var what string
 	rst := strings.Contains(c.CauseFlags, "RST")
 	switch from, to := c.From, c.To; {
+	case from == kernel.Close && to == kernel.Gone && c.Asked:
+		what = "The program's socket had already left its connection (TCP_INFO said CLOSE when the program closed it): closing it released the socket, and the kernel holds nothing more under it."
 	case from == kernel.TimeWait && to == kernel.TimeWait:
 		what = "The program's own socket had said CLOSE: the kernel had already moved the connection to a TIME_WAIT socket of its own, which no program holds. It keeps the five-tuple there for 60 s on Linux, after both FINs: if the last ACK was lost, the peer's FIN comes again and must be answered, and no stray segment of this connection can slip into a new one with the same five-tuple."
 	case to == kernel.Listen:
@@ -164,8 +166,10 @@ func stateNote(c *StateChange) string {
 		what += " (Found when the kernel's socket diagnostics were asked, after listen returned: the change happened during the call.)"
 	case c.Asked && c.From == c.To:
 		what += " (Found when the kernel's socket diagnostics were asked, at this moment.)"
+	case c.Asked && !Transition(c.From, c.To):
+		what += " (The kernel's socket diagnostics were asked at this moment and found the socket in " + c.To.String() + "; the tracer had last seen it in " + c.From.String() + ": it went through other states since.)"
 	case c.Asked:
-		what += " (The kernel's socket diagnostics were asked at this moment: the change happened since the socket was last seen in " + c.From.String() + ".)"
+		what += " (The kernel's socket diagnostics were asked at this moment; the tracer had last seen the socket in " + c.From.String() + ": the change happened since.)"
 	}
 	return what
 }

@@ -96,3 +96,33 @@ func TestFailedWriteUnsent(t *testing.T) {
 		t.Errorf("%d WRITE and %d ERROR events, want 1 and 1", writes, errs)
 	}
 }
+
+// The state machine's changes, and a change found when asked that spans
+// several of them, shown without an arrow.
+func TestTransition(t *testing.T) {
+	for _, tc := range []struct {
+		from, to kernel.State
+		want     bool
+	}{
+		{kernel.Close, kernel.Listen, true}, {kernel.Established, kernel.FinWait1, true},
+		{kernel.FinWait1, kernel.TimeWait, true}, {kernel.LastAck, kernel.Gone, true},
+		{kernel.TimeWait, kernel.Gone, true}, {kernel.FinWait2, kernel.FinWait2, true},
+		{kernel.Established, kernel.FinWait2, false}, {kernel.Established, kernel.TimeWait, false},
+		{kernel.Close, kernel.TimeWait, false}, {kernel.CloseWait, kernel.TimeWait, false},
+	} {
+		if got := Transition(tc.from, tc.to); got != tc.want {
+			t.Errorf("Transition(%s, %s) = %v, want %v", tc.from, tc.to, got, tc.want)
+		}
+	}
+	jump := Event{Phase: PhaseState, State: &StateChange{Side: "client", From: kernel.Established, To: kernel.FinWait2, Asked: true}}
+	if got := Detail(jump); got != "client FIN_WAIT_2 (found when asked; last seen ESTABLISHED)" {
+		t.Errorf("a jump found when asked: %q", got)
+	}
+	if got := defaultNote(&jump); !strings.Contains(got, "went through other states since") {
+		t.Errorf("its note: %q", got)
+	}
+	edge := Event{Phase: PhaseState, State: &StateChange{Side: "client", From: kernel.FinWait2, To: kernel.TimeWait, Asked: true}}
+	if got := Detail(edge); got != "client FIN_WAIT_2 → TIME_WAIT (found when asked)" {
+		t.Errorf("one change found when asked: %q", got)
+	}
+}

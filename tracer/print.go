@@ -654,14 +654,20 @@ func appendDetail(b []byte, e *Event) []byte {
 // socket, from and to, and what the kernel said besides.
 func appendStateDetail(b []byte, c *StateChange) []byte {
 	b = append(append(b, c.Side...), ' ')
-	if c.From != c.To {
+	// Found when asked after a jump of several states: no arrow, which
+	// would show a change the state machine does not have.
+	jump := c.Asked && !Transition(c.From, c.To)
+	if c.From != c.To && !jump {
 		b = append(append(b, c.From.String()...), " → "...)
 	}
 	b = append(b, c.To.String()...)
 	if c.Kept {
 		b = appendSeconds(append(b, ", kept by the kernel for "...), c.Expires)
 	}
-	if c.Asked {
+	switch {
+	case jump:
+		b = append(append(append(b, " (found when asked; last seen "...), c.From.String()...), ')')
+	case c.Asked:
 		b = append(b, " (found when asked)"...)
 	}
 	if c.CauseFlags != "" {

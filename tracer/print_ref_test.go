@@ -341,7 +341,8 @@ func refDetail(e Event) string {
 	case PhaseState:
 		if c := e.State; c != nil {
 			s := c.Side + " "
-			if c.From != c.To {
+			jump := c.Asked && !Transition(c.From, c.To)
+			if c.From != c.To && !jump {
 				s += c.From.String() + " → "
 			}
 			s += c.To.String()
@@ -352,7 +353,10 @@ func refDetail(e Event) string {
 					s += fmt.Sprintf(", kept by the kernel for %d s", c.Expires.Round(time.Second)/time.Second)
 				}
 			}
-			if c.Asked {
+			switch {
+			case jump:
+				s += " (found when asked; last seen " + c.From.String() + ")"
+			case c.Asked:
 				s += " (found when asked)"
 			}
 			if c.CauseFlags != "" {

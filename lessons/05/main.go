@@ -55,7 +55,9 @@ var info = lesson.Lesson{
 			"ss -tano state close-wait and ss -tano state fin-wait-2 in another terminal. The server's\n" +
 			"socket stays in CLOSE-WAIT as long as its program does not close it. The client's, in\n" +
 			"FIN-WAIT-2, no program holds: the kernel drops it after net.ipv4.tcp_fin_timeout (60 s,\n" +
-			"its timer counts down). Wait longer, and step 4 says the server's FIN got RST.",
+			"its timer counts down). Wait longer, and the next segment the server sends meets a kernel\n" +
+			"with no socket for it and gets RST: Go's keepalive probe (every 15 s) or step 4's FIN,\n" +
+			"whichever comes first; step 4 says which.",
 		"Move the server's Close up into step 3, right after its io.EOF, and count the segments:\n" +
 			"three, as in lesson 03, because the ACK of the client's FIN rides on the server's FIN.\n" +
 			"(The kernel lines then say which states the lesson no longer finds.)",
@@ -222,10 +224,11 @@ func run(l *lesson.Run) error {
 			"socket is in TIME_WAIT it holds that address and port, so bind fails with EADDRINUSE "+
 			"and no SYN is sent. A Dial that names no local port gets one the kernel chooses from "+
 			"net.ipv4.ip_local_port_range that makes a new four-tuple: ports in TIME_WAIT toward "+
-			"other servers, or toward another port of this one, can be used again. Only when every "+
-			"port of the range is taken toward one server's address and port does connect fail, "+
-			"with EADDRNOTAVAIL: a real failure of clients that open many short connections to one "+
-			"server.")
+			"other servers, or toward another port of this one, can be used again, and on loopback "+
+			"even one in TIME_WAIT toward this server once it is a second old (net.ipv4.tcp_tw_reuse). "+
+			"Only when every port of the range is taken toward one server's address and port, by "+
+			"connections or by TIME_WAIT sockets too young to reuse, does connect fail, with "+
+			"EADDRNOTAVAIL: a real failure of clients that open many short connections to one server.")
 	// The port is held only while the old socket is in TIME_WAIT: a
 	// learner who paused long enough before this step finds it gone.
 	if _, err := kernel.StateOf(c1); errors.Is(err, kernel.ErrNotFound) {

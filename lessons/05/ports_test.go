@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 	"testing"
 
 	"tcptour/lessons/internal/lessontest"
@@ -33,6 +34,8 @@ func TestEphemeralPortPerFourTuple(t *testing.T) {
 		"first server: local port 40000",
 		"first server again: EADDRNOTAVAIL",
 		"second server: local port 40000",
+		"third server again at once: EADDRNOTAVAIL",
+		"third server a second later: local port 40000",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("no %q in:\n%s", want, out)
@@ -71,4 +74,45 @@ func TestEphemeralPortHelper(t *testing.T) {
 	dial("first server", servers[0])
 	dial("first server again", servers[0])
 	dial("second server", servers[1])
+
+	// Step 5's text: on loopback a TIME_WAIT socket toward a server is
+	// reused for a new connection to it once it is a second old
+	// (net.ipv4.tcp_tw_reuse = 2, tcp_tw_reuse_delay 1000 ms).
+	third, err := net.Listen("tcp4", "127.0.0.1:6971")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	c, err := net.Dial("tcp4", third.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := third.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client closes first: its end goes to TIME_WAIT once the
+	// server's FIN comes.
+	c.Close()
+	if _, err := s.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the server's Read after the client's Close: no EOF")
+	}
+	s.Close()
+	tw := time.Now()
+	dial("third server again at once", third)
+	for {
+		c, err := net.Dial("tcp4", third.Addr().String())
+		if err == nil {
+			// NOTE: left open on purpose, as above.
+			fmt.Printf("third server a second later: local port %d, %v after the TIME_WAIT began\n", c.LocalAddr().(*net.TCPAddr).Port, time.Since(tw).Round(100*time.Millisecond))
+			if time.Since(tw) < 900*time.Millisecond {
+				t.Errorf("the TIME_WAIT port was reused after %v, before a second", time.Since(tw))
+			}
+			return
+		}
+		if !errors.Is(err, syscall.EADDRNOTAVAIL) || time.Since(tw) > 5*time.Second {
+			t.Fatalf("dialing while the only port is in TIME_WAIT: %v after %v", err, time.Since(tw))
+		}
+		time.Sleep(100 * time.Millisecond) // NOTE: polling the kernel's own delay, not an event
+	}
 }

@@ -52,7 +52,8 @@ var info = lesson.Lesson{
 			"EMFILE on accept: libuv accepts the waiting connections and closes them at once, with no 'error' event.",
 		"A Go error comes in layers: *net.OpError (the operation and addresses), *os.SyscallError (the system " +
 			"call), syscall.Errno (the kernel's code); errors.Is and errors.As look through them all. Node puts " +
-			"the same facts on one Error: code, syscall, address, port.",
+			"them on one Error: code and syscall always, address and port for a failed connect, hostname " +
+			"for a failed lookup.",
 	},
 	TryThis: []string{
 		"Run sudo go run ./lessons/09 --hold. Its server resets every connection, as in step 2: with\n" +

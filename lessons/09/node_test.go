@@ -110,9 +110,11 @@ func TestNodeClientErrors(t *testing.T) {
 		want []string
 		then func(*lessontest.Proc)
 	}{
-		{"refused", []string{fmt.Sprint(refused), "127.0.0.1"}, []string{"error ECONNREFUSED connect", "close"}, nil},
+		// The recap: code and syscall always, address and port for a
+		// failed connect, hostname for a failed lookup.
+		{"refused", []string{fmt.Sprint(refused), "127.0.0.1"}, []string{"error ECONNREFUSED connect address port", "close"}, nil},
 		{"reset", []string{fmt.Sprint(resetPort), "127.0.0.1"}, []string{"connect", "error ECONNRESET read", "close"}, resetOnce},
-		{"nxdomain", []string{"6969", "nobody.tcptour.test", "--dns", fmt.Sprint(dns.Addr().Port())}, []string{"error ENOTFOUND queryA", "close"}, nil},
+		{"nxdomain", []string{"6969", "nobody.tcptour.test", "--dns", fmt.Sprint(dns.Addr().Port())}, []string{"error ENOTFOUND queryA hostname", "close"}, nil},
 		{"no answer", []string{fmt.Sprint(full.Port()), full.Addr().String(), "--timeout", "300"}, []string{"timeout, connecting true, destroyed false", "close"}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -127,6 +127,7 @@ type flow struct {
 	synWin    bool      // that window was in its SYN or SYN-ACK (not scaled)
 	dupacks   int       // its duplicate ACKs in a row
 	lastFlags Analysis  // the findings of its last segment
+	lastSeg   time.Time // when it sent its last segment
 	sent      []sent    // its data segments not yet acknowledged, oldest first
 }
 
@@ -260,7 +261,7 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, scaled 
 			peer.acked(ack)
 		}
 	}
-	me.lastFlags = v.flags
+	me.lastFlags, me.lastSeg = v.flags, at
 	return v
 }
 

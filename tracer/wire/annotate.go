@@ -181,7 +181,8 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 	// What came before, for the notes: read before the analysis moves on.
 	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time,
 		prevNext: me.nextseq, haveNext: me.haveNext, myWin: me.window, myAck: me.lastack,
-		myWinOK: me.haveWin && !me.synWin && me.haveAck, peerWin: peer.window, peerWinOK: peer.haveWin && !peer.synWin && c.sawSYNs}
+		myWinOK: me.haveWin && !me.synWin && me.haveAck, peerWin: peer.window, peerWinOK: peer.haveWin && !peer.synWin && c.sawSYNs,
+		answers: !peer.lastSeg.IsZero() && peer.lastSeg.After(me.lastSeg)}
 	n.v = analyze(&me.flow, &peer.flow, t, p.Len, p.Window, c.scaled && c.sawSYNs, d.Time, c.firstRTT)
 	p.Analysis = n.v.flags.Names()
 	if t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK) {

@@ -364,6 +364,18 @@ var annotateCases = []struct {
 		),
 	},
 	{
+		// RFC 9293 3.10.7.1: a segment no connection takes is answered
+		// by a RST numbered with its acknowledgement number, no ACK
+		// flag: the kernel has no socket for it (any more).
+		name: "RST in answer to a segment",
+		a:    40000, b: 5000,
+		segs: append(handshake(7),
+			seg{by: "b", flags: pshF | ackF, seq: 7001, ack: 1001, win: 512, n: 5, from: "server", rseq: 1, rack: 1, rwin: 65536, note: []string{"sends 5 bytes of data"}},
+			seg{by: "a", flags: rstF, seq: 1001, win: 0, from: "client", rseq: 1, rwin: 0,
+				note: []string{"The client's kernel answers the server's last segment with RST", "holds no connection that takes that segment"}, notNote: []string{"torn down", "refused"}},
+		),
+	},
+	{
 		name: "zero window, then a window update",
 		a:    40000, b: 5000,
 		segs: append(handshake(7),

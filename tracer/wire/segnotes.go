@@ -27,6 +27,7 @@ type noteCtx struct {
 	myWinOK   bool   // myWin is known and in bytes
 	peerWin   int    // the window the receiver advertised last
 	peerWinOK bool   //
+	answers   bool   // the peer sent the last segment before this one
 	notes     []string
 }
 
@@ -54,13 +55,21 @@ func (n *noteCtx) control() {
 			n.add("The server's kernel answers the SYN with RST: nothing listens on %s, so the connection is refused (ECONNREFUSED).", n.p.Src)
 			return
 		}
-		n.add("The %s's kernel sends RST: the connection is torn down at once, without the FIN exchange, and whatever the %s's kernel still held for it, unsent or unread, is thrown away.", from, from)
+		if !f.Has(capture.ACK) && n.answers && n.peer.haveAck && n.t.Seq == n.peer.lastack {
+			// RFC 9293 3.10.7.1: the reset a kernel sends for a
+			// segment that no connection of its accepts, numbered
+			// with that segment's acknowledgement number.
+			n.add("The %s's kernel answers the %s's last segment with RST: it holds no connection that takes that segment (its socket is gone, or its program closed it and can read nothing more), which is how a kernel answers such a segment.", from, n.to)
+		} else {
+			n.add("The %s's kernel sends RST: the connection is torn down at once, without the rest of the FIN exchange, and whatever the %s's kernel still held for it, unsent or unread, is thrown away.", from, from)
+		}
 		n.resetEffect()
 	case f.Has(capture.SYN) && !f.Has(capture.ACK):
 		n.c.synOnly = true
 		if n.v.flags.Has(Retransmission) {
 			n.add("The client's kernel sends its SYN again, with the same initial sequence number%s: no SYN-ACK had come back. "+
-				"(Linux waits 1 s for a SYN's first answer; net.ipv4.tcp_syn_retries says how often it tries again, and, on recent kernels, tcp_syn_linear_timeouts how many of the waits stay at 1 s before they double. With no deadline, connect fails with ETIMEDOUT when the tries run out.)", n.since(" ", n.v.last))
+				"(Linux waits 1 s for a SYN's first answer; on recent kernels the next net.ipv4.tcp_syn_linear_timeouts waits are 1 s too, and only then does each wait double. "+
+				"It gives up after net.ipv4.tcp_syn_retries more tries than those, and connect fails with ETIMEDOUT, if the program set no deadline first.)", n.since(" ", n.v.last))
 			return
 		}
 		n.add("The client's kernel sends SYN: it asks to open a connection and proposes its initial sequence number (shown as 0: numbers here are relative, as Wireshark shows them).")
@@ -155,7 +164,7 @@ func (n *noteCtx) data() {
 			s = fmt.Sprintf("The %s's kernel sends 1 byte of data (%s of its stream)", n.from, bytes)
 		}
 		if f.Has(capture.PSH) {
-			s += "; PSH marks the last segment of what it had to send for now (the receiver hands data to its program with or without it)"
+			s += "; PSH: Linux sets it on the last segment of each write, and every half window during a long one (the receiver hands data to its program with or without it)"
 		}
 		n.add("%s.", s)
 	}

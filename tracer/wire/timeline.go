@@ -378,9 +378,11 @@ func (tl *Timeline) cause(e *tracer.Event) (later *tracer.Event) {
 			later = tl.states.handedOver(e, tl.packets, fin)
 		}
 		// Found when asked, a change is tied to a segment only where
-		// one kind of segment makes it: the peer's FIN, from FIN_WAIT_2
-		// to TIME_WAIT.
-		asked := e.State.Asked && !(e.State.From == kernel.FinWait2 && e.State.To == kernel.TimeWait)
+		// only a received segment makes it: the peer's FIN, from
+		// FIN_WAIT_2 to TIME_WAIT; the ACK of this side's FIN, or a
+		// RST, from LAST_ACK.
+		asked := e.State.Asked && !(e.State.From == kernel.FinWait2 && e.State.To == kernel.TimeWait) &&
+			!(e.State.From == kernel.LastAck && (e.State.To == kernel.Gone || e.State.To == kernel.Close))
 		if fresh && !asked && causedBy(e.State, p.flags) {
 			// A copy: the trace's own event may be read meanwhile.
 			c := *e.State
@@ -429,8 +431,9 @@ func causedBy(c *tracer.StateChange, flags string) bool {
 		return has("FIN")
 	case from == kernel.FinWait1 && to == kernel.TimeWait:
 		return has("FIN") && has("ACK")
-	case from == kernel.FinWait1 && to == kernel.FinWait2, from == kernel.Closing && to == kernel.TimeWait,
-		from == kernel.LastAck && (to == kernel.Close || to == kernel.Gone):
+	case from == kernel.LastAck && (to == kernel.Close || to == kernel.Gone):
+		return has("ACK") || has("RST")
+	case from == kernel.FinWait1 && to == kernel.FinWait2, from == kernel.Closing && to == kernel.TimeWait:
 		return has("ACK")
 	case to == kernel.Close || to == kernel.Gone:
 		return has("RST")

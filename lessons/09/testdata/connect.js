@@ -34,5 +34,8 @@ if (timeout) {
 }
 socket.on('data', (chunk) => console.log(`data ${chunk.length} bytes`));
 socket.on('end', () => console.log('end'));
-socket.on('error', (err) => console.log(`error ${err.code} ${err.syscall}`));
+socket.on('error', (err) => {
+  const facts = ['address', 'port', 'hostname'].filter((k) => err[k] !== undefined);
+  console.log(`error ${err.code} ${err.syscall}` + (facts.length ? ` ${facts.join(' ')}` : ''));
+});
 socket.on('close', () => console.log('close'));
