@@ -9,8 +9,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"tcptour/lessons/internal/lessontest"
 )
