@@ -55,7 +55,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if cfg.json || cerr != nil {
 		return err
 	}
-	events := tl.Trace().Events()
+	events := tl.Events()
 	if ids := wire.Conns(events, true); len(ids) > 0 {
 		fmt.Fprintf(stdout, "\nThe ladder: each connection's segments, with the client's calls beside them\n\n")
 		for i, id := range ids {

@@ -215,7 +215,7 @@ func handle(conn net.Conn, busy chan struct{}) {
 // step, in time order: "#1 #2 #1 #3 …".
 func interleaving(l *lesson.Run, step int) string {
 	var ids []string
-	for _, e := range l.Trace().Events() {
+	for _, e := range l.Events() {
 		if e.Step == step && e.Actor == "client" && (e.Phase == tracer.PhaseWrite || e.Phase == tracer.PhaseRead) {
 			ids = append(ids, "#"+strconv.Itoa(e.Conn))
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"tcptour/lessons/internal/lessontest"
 )
@@ -107,7 +108,7 @@ func TestTryThisPortRange(t *testing.T) {
 }
 
 // The docs' last Try this: dial the three clients at the same time; the
-// ids then follow whichever connection the trace saw first (with
+// ids then follow whichever connection's first event came first (with
 // capture, its SYN), not the order of the code.
 func TestTryThisDialAtOnce(t *testing.T) {
 	bin := lessontest.Build(t, lessontest.Edit{
@@ -145,16 +146,16 @@ func TestTryThisDialAtOnce(t *testing.T) {
 	}
 `,
 	})
-	// Seq numbers the events in the order they were added to the trace.
-	first := map[int]int64{}
+	// The connections' first events, in time.
+	first := map[int]time.Time{}
 	for _, e := range lessontest.RunJSON(t, bin) {
-		if s, ok := first[e.Conn]; e.Conn != 0 && (!ok || e.Seq < s) {
-			first[e.Conn] = e.Seq
+		if s, ok := first[e.Conn]; e.Conn != 0 && (!ok || e.Time.Before(s)) {
+			first[e.Conn] = e.Time
 		}
 	}
 	ids := []int{1, 2, 3}
-	if !slices.IsSortedFunc(ids, func(a, b int) int { return int(first[a] - first[b]) }) || len(first) != clients {
-		t.Errorf("the connections' first events were added as events %v: ids should follow that order", first)
+	if !slices.IsSortedFunc(ids, func(a, b int) int { return first[a].Compare(first[b]) }) || len(first) != clients {
+		t.Errorf("the connections' first events happened at %v: ids should follow that order", first)
 	}
 }
 

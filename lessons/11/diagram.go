@@ -100,7 +100,7 @@ type drawing struct {
 	l *lesson.Run
 }
 
-func (d drawing) String() string { return d.k.diagram(d.l.Trace().Events()) }
+func (d drawing) String() string { return d.k.diagram(d.l.Events()) }
 
 // wrap writes text to b in lines of at most width runes, breaking at
 // spaces.

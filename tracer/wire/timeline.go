@@ -73,6 +73,16 @@ type Timeline struct {
 	finIn map[[2]netip.AddrPort]time.Time
 	// packets is set when the trace holds the packets: the capture is on.
 	packets bool
+
+	// shown maps the trace's connection ids to those the timeline
+	// shows: 1, 2, … in the order the connections first appear in time.
+	// The trace numbers them in the order their events reach it, and
+	// the packets of a connection come a little late: a refused connect
+	// would otherwise take the number after the connection that
+	// followed it.
+	idMu      sync.Mutex
+	shown     map[int]int
+	lastShown int
 }
 
 // segment is what a change of state keeps of the segment that caused it.
@@ -274,6 +284,7 @@ func (tl *Timeline) release(before time.Time) {
 		}
 		tl.mu.Unlock()
 	}()
+	tl.show(ready)
 	for i := 0; i < len(ready); i++ {
 		if e := tl.cause(&ready[i]); e != nil {
 			// The TIME_WAIT found when asked, after a FIN_WAIT_2
@@ -311,7 +322,7 @@ func (tl *Timeline) fail(err error) {
 // Mermaid sequence diagram: the packets and the calls, or the calls
 // alone without capture.
 func (tl *Timeline) WriteMermaid(path string) error {
-	events := tl.trace.Events()
+	events := tl.Events()
 	var b strings.Builder
 	if err := Mermaid(&b, events, Conns(events, false)); err != nil {
 		return err
@@ -335,8 +346,53 @@ func (tl *Timeline) Summary(w io.Writer, packets int, stats capture.Stats, pcap 
 	}
 }
 
-// Trace returns the timeline's trace.
+// Trace returns the timeline's trace. Its events number connections as
+// they reached it; [Timeline.Events] numbers them as the timeline shows
+// them.
 func (tl *Timeline) Trace() *tracer.Trace { return tl.trace }
+
+// Events returns the trace's events, in time order, with the connection
+// ids the timeline shows.
+func (tl *Timeline) Events() []tracer.Event {
+	evs := tl.trace.Events()
+	tl.show(evs)
+	return evs
+}
+
+// show gives the events, in time order, the connection ids the timeline
+// shows, numbering the connections it has not shown yet.
+func (tl *Timeline) show(evs []tracer.Event) {
+	tl.idMu.Lock()
+	defer tl.idMu.Unlock()
+	if tl.shown == nil {
+		tl.shown = map[int]int{}
+	}
+	if len(tl.shown) > maxShown {
+		// A long-running program: forget the connections numbered
+		// longest ago (ids grow with time).
+		for id := range tl.shown {
+			if tl.shown[id] < tl.lastShown-maxShown/2 {
+				delete(tl.shown, id)
+			}
+		}
+	}
+	for i := range evs {
+		id := evs[i].Conn
+		if id == 0 {
+			continue
+		}
+		n, ok := tl.shown[id]
+		if !ok {
+			tl.lastShown++
+			n = tl.lastShown
+			tl.shown[id] = n
+		}
+		evs[i].Conn = n
+	}
+}
+
+// maxShown bounds the connections whose shown ids the timeline keeps.
+const maxShown = 1 << 16
 
 // Session returns the timeline's capture, nil without one.
 func (tl *Timeline) Session() *Session { return tl.wire }
@@ -408,6 +464,9 @@ func (tl *Timeline) cause(e *tracer.Event) (later *tracer.Event) {
 // a later release when it comes at or after before.
 func (tl *Timeline) place(ready []tracer.Event, i int, e *tracer.Event, before time.Time) []tracer.Event {
 	tl.trace.Insert(e)
+	one := []tracer.Event{*e}
+	tl.show(one)
+	e.Conn = one[0].Conn
 	if !before.IsZero() && !e.Time.Before(before) {
 		tl.mu.Lock()
 		tl.held = append(tl.held, *e)

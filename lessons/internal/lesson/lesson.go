@@ -272,7 +272,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		}
 	}
 	if !opts.JSON {
-		r.printLadders(r.trace.Events())
+		r.printLadders(r.tl.Events())
 		r.tl.Summary(r.out, packets, stats, opts.PCAP)
 		r.printList("Recap", l.Recap)
 		r.printList("Try this", l.TryThis)
@@ -417,6 +417,10 @@ func (r *Run) flush() {
 
 // Trace returns the lesson's trace.
 func (r *Run) Trace() *tracer.Trace { return r.trace }
+
+// Events returns the events of the lesson so far, in time order, their
+// connections numbered as the lesson's output shows them.
+func (r *Run) Events() []tracer.Event { return r.tl.Events() }
 
 // Context returns the lesson's context.
 func (r *Run) Context() context.Context { return r.ctx }
