@@ -105,7 +105,7 @@ func clientBinary(t *testing.T) string {
 		t.Skipf("cannot build the command: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "client")
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command(goTool, "build", "-buildvcs=false", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin

@@ -46,7 +46,7 @@ func BenchmarkLessons(b *testing.B) {
 					b.Skip("capture needs root or CAP_NET_RAW")
 				}
 				if !built {
-					out, err := exec.Command(goTool, "build", "-o", exe, dir).CombinedOutput()
+					out, err := exec.Command(goTool, "build", "-buildvcs=false", "-o", exe, dir).CombinedOutput()
 					if err != nil {
 						b.Fatalf("go build ./%s: %v\n%s", dir, err, out)
 					}

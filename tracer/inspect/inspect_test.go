@@ -548,7 +548,7 @@ func TestExitCodes(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "inspect")
-	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command(gobin, "build", "-buildvcs=false", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	ng, err := os.ReadFile(testFiles[0])
