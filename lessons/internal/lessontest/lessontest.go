@@ -54,6 +54,15 @@ type Result struct {
 // testdata/trace.golden and checks that no goroutine is left behind.
 func Run(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error) Result {
 	t.Helper()
+	return RunGolden(t, l, body, "trace.golden")
+}
+
+// RunGolden is Run comparing the trace with testdata/name, for a lesson
+// whose trace depends on the privileges of the run: each variant has its
+// own golden file, and a run compares with (or, with UPDATE_GOLDEN,
+// rewrites) only the one its privileges describe.
+func RunGolden(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error, name string) Result {
+	t.Helper()
 	defer goleak.VerifyNone(t)
 
 	var out bytes.Buffer
@@ -81,7 +90,7 @@ func Run(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error) Result {
 	if len(res.Events) == 0 {
 		t.Fatalf("lesson %s --json printed no events", l.Number)
 	}
-	compareGolden(t, filepath.Join("testdata", "trace.golden"), Golden(res.Events))
+	compareGolden(t, filepath.Join("testdata", name), Golden(res.Events))
 
 	var pretty bytes.Buffer
 	if err := lesson.Exec(context.Background(), l, lesson.Options{NoColor: true, Capture: "off", Out: &pretty}, body); err != nil {
