@@ -34,7 +34,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	} else {
 		printer = tracer.NewPretty(stdout, tracer.ColorWanted(stdout, cfg.noColor))
 	}
-	tl, skipped, err := wire.NewTimeline("client", printer, say, wire.Config{Mode: cfg.capture, PCAP: cfg.pcap})
+	tl, skipped, err := wire.NewTimeline("client", printer, say, wire.Config{Mode: cfg.capture, PCAP: cfg.pcap, Program: "./client"})
 	if err != nil {
 		return err
 	}

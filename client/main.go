@@ -7,8 +7,8 @@
 //	go run ./server &
 //	go run ./client                          # localhost: /etc/hosts answers, no DNS query (if it lists ::1 first, a SYN to [::1]:6969 is refused before 127.0.0.1 is tried)
 //	go run ./client -addr 127.0.0.1:6969     # an IP literal: no lookup at all
-//	go run ./server -lab 127.0.0.1:5353 &
-//	go run ./client -dns 127.0.0.1:5353 -addr chuck.norris.test:6969  # a real DNS query
+//	go run ./server -lab 127.0.0.1:10053 &
+//	go run ./client -dns 127.0.0.1:10053 -addr chuck.norris.test:6969  # a real DNS query
 //	go run ./client -addr 127.0.0.1:6969 -pcap c.pcapng  # as root: the packets too, and their ladder
 //
 // Where it may capture packets (root or CAP_NET_RAW; see -capture), the
@@ -79,7 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.addr, "addr", "localhost:6969", "connect to this `host:port`: a name is looked up first, an IP literal is not")
 	fs.StringVar(&cfg.msg, "msg", "I am Chuck Norris!", "the `message` to send")
-	fs.StringVar(&cfg.dns, "dns", "", "ask the DNS server at this `host:port` (port 53 if left out) instead of the system's;\n/etc/hosts is still read first (try the lab DNS server: go run ./server -lab 127.0.0.1:5353)")
+	fs.StringVar(&cfg.dns, "dns", "", "ask the DNS server at this `host:port` (port 53 if left out) instead of the system's;\n/etc/hosts is still read first (try the lab DNS server: go run ./server -lab 127.0.0.1:10053)")
 	fs.BoolVar(&cfg.json, "json", false, "print the trace as JSON lines on stdout, one object per event (see docs/trace-format.md);\nthe seed's lines (CONNECTED TO…, DATA…, Connection closed) then go to stderr")
 	fs.BoolVar(&cfg.noColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
 	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "give up connecting (the lookup included), and waiting for the answer, after this long")

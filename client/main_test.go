@@ -17,8 +17,8 @@ func TestParseFlags(t *testing.T) {
 		want config
 	}{
 		{nil, config{addr: "localhost:6969", msg: "I am Chuck Norris!", timeout: 5 * time.Second, capture: "auto"}},
-		{[]string{"-addr", "chuck.norris.test:7070", "-msg", "hi", "-dns", "127.0.0.1:5353", "-json", "-no-color", "-timeout", "1s"},
-			config{addr: "chuck.norris.test:7070", msg: "hi", dns: "127.0.0.1:5353", json: true, noColor: true, timeout: time.Second, capture: "auto"}},
+		{[]string{"-addr", "chuck.norris.test:7070", "-msg", "hi", "-dns", "127.0.0.1:10053", "-json", "-no-color", "-timeout", "1s"},
+			config{addr: "chuck.norris.test:7070", msg: "hi", dns: "127.0.0.1:10053", json: true, noColor: true, timeout: time.Second, capture: "auto"}},
 		// A DNS server without a port is asked on port 53.
 		{[]string{"-dns", "127.0.0.1"}, config{addr: "localhost:6969", msg: "I am Chuck Norris!", dns: "127.0.0.1:53", timeout: 5 * time.Second, capture: "auto"}},
 		{[]string{"-dns", "::1", "-addr", "[::1]:6969"}, config{addr: "[::1]:6969", msg: "I am Chuck Norris!", dns: "[::1]:53", timeout: 5 * time.Second, capture: "auto"}},

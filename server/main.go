@@ -5,7 +5,7 @@
 //
 //	go run ./server                   # then: go run ./client, or nc 127.0.0.1 6969
 //	go run ./server -json | jq .phase # the trace as JSON lines
-//	go run ./server -lab 127.0.0.1:5353
+//	go run ./server -lab 127.0.0.1:10053
 //	go run ./server -pcap s.pcapng    # as root: the packets too, in the trace and in a file
 //	go run ./server -idle-timeout 30s # close a connection that sends nothing for 30s
 //
@@ -84,7 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:6969", "listen on this `host:port` (port 0: the kernel chooses)")
 	fs.BoolVar(&cfg.json, "json", false, "print the trace as JSON lines on stdout, one object per event (see docs/trace-format.md);\nthe seed's lines (Server listening…, CONNECTED…, DATA…, CLOSED…) then go to stderr")
 	fs.BoolVar(&cfg.noColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
-	fs.StringVar(&cfg.lab, "lab", "", "also run the lab DNS server on this UDP `host:port` (e.g. 127.0.0.1:5353),\nso that go run ./client -dns host:port can look up chuck.norris.test")
+	fs.StringVar(&cfg.lab, "lab", "", "also run the lab DNS server on this UDP `host:port` (e.g. 127.0.0.1:10053),\nso that go run ./client -dns host:port can look up chuck.norris.test")
 	fs.StringVar(&cfg.capture, "capture", wire.ModeAuto, "capture the packets on loopback into the trace: auto (when permitted: root or CAP_NET_RAW), on (or fail), off")
 	fs.StringVar(&cfg.pcap, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), complete even after Ctrl-C")
 	fs.StringVar(&cfg.mermaid, "mermaid", "", "at exit, write every connection's ladder diagram to this `file` as a Mermaid sequence diagram\n(the server's calls alone with -capture=off)")

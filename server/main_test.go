@@ -40,8 +40,8 @@ func TestParseFlags(t *testing.T) {
 		want config
 	}{
 		{nil, config{}},
-		{[]string{"-addr", "127.0.0.1:7070", "-json", "-no-color", "-lab", "127.0.0.1:5353"},
-			config{addr: "127.0.0.1:7070", json: true, noColor: true, lab: "127.0.0.1:5353"}},
+		{[]string{"-addr", "127.0.0.1:7070", "-json", "-no-color", "-lab", "127.0.0.1:10053"},
+			config{addr: "127.0.0.1:7070", json: true, noColor: true, lab: "127.0.0.1:10053"}},
 		{[]string{"--addr=:0"}, config{addr: ":0"}}, // every interface, any port
 		{[]string{"-addr", "[::1]:6969"}, config{addr: "[::1]:6969"}},
 		{[]string{"-capture", "on", "-pcap", "s.pcapng", "-mermaid", "s.md"},
@@ -86,7 +86,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		{args: []string{"-addr", "127.0.0.1:70000"}, want: `server: -addr "127.0.0.1:70000": port 70000 is out of range (0 to 65535)`},
 		{args: []string{"-addr", "127.0.0.1:-1"}, want: `server: -addr "127.0.0.1:-1": port -1 is out of range (0 to 65535)`},
 		{args: []string{"-addr", "localhost:http"}, want: `server: -addr "localhost:http": port "http" is not a number`},
-		{args: []string{"-lab", "5353"}, want: `server: -lab "5353": missing port in address (want host:port, e.g. 127.0.0.1:6969)`},
+		{args: []string{"-lab", "10053"}, want: `server: -lab "10053": missing port in address (want host:port, e.g. 127.0.0.1:6969)`},
 		{args: []string{"-capture", "bogus"}, want: `server: -capture "bogus": want auto, on or off`},
 		{args: []string{"-capture=off", "-pcap", "s.pcapng"}, want: `server: -pcap needs a capture: drop -capture=off`},
 		{args: []string{"-pcap", "s.out", "-mermaid", "s.out"}, want: `server: -pcap and -mermaid both name s.out: give each its own file`},

@@ -49,7 +49,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if cfg.mermaid != "" {
 		history = 0
 	}
-	tl, skipped, err := wire.NewTimeline("server", printer, say, wire.Config{Mode: cfg.capture, PCAP: cfg.pcap, History: history})
+	tl, skipped, err := wire.NewTimeline("server", printer, say, wire.Config{Mode: cfg.capture, PCAP: cfg.pcap, History: history, Program: "./server"})
 	if err != nil {
 		return err
 	}

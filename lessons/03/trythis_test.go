@@ -85,8 +85,8 @@ func TestTryThisJSONPhases(t *testing.T) {
 // lookup with "no such host", and no connect is tried.
 func TestTryThisNoSuchHost(t *testing.T) {
 	ns := lessontest.NewNetns(t)
-	server := ns.StartServer(lessontest.BuildPackage(t, "tcptour/server"), "127.0.0.1:6969", "-lab", "127.0.0.1:5353")
-	cmd := ns.Command(lessontest.BuildPackage(t, "tcptour/client"), "-dns", "127.0.0.1:5353", "-addr", "nosuch.tcptour.test:6969", "--no-color")
+	server := ns.StartServer(lessontest.BuildPackage(t, "tcptour/server"), "127.0.0.1:6969", "-lab", "127.0.0.1:10053")
+	cmd := ns.Command(lessontest.BuildPackage(t, "tcptour/client"), "-dns", "127.0.0.1:10053", "-addr", "nosuch.tcptour.test:6969", "--no-color")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err == nil {

@@ -52,7 +52,7 @@ var info = lesson.Lesson{
 		"Change who speaks first: in main.go, have client #3 write too, right after client #4's write:\n" +
 			"io.WriteString(clients[2], \"hi\"). Run it again (with sudo to see the packets): closing #3 now sends RST,\n" +
 			"since its 2 bytes were never read, and the lesson stops in step 4: client #3's Read got a reset, not io.EOF.",
-		"Pick the FINs and RSTs out of a capture: sudo go run ./lessons/07 --pcap 07.pcapng, then\n" +
+		"Pick the FINs and RSTs out of a capture: go build -o lesson07 ./lessons/07 && sudo ./lesson07 --pcap 07.pcapng, then\n" +
 			"tshark -r 07.pcapng -Y 'tcp.flags.reset == 1 || tcp.flags.fin == 1'.",
 	},
 }

@@ -71,7 +71,7 @@ var info = lesson.Lesson{
 			"ss -tni '( sport = :PORT or dport = :PORT )': the server's end holds a full Recv-Q, nc's end a large\n" +
 			"Send-Q, and backoff:N on nc's socket counts its zero-window probes.",
 		"Save the packets and let tshark find the window events:\n" +
-			"sudo go run ./lessons/08 --pcap /tmp/08.pcapng </dev/null; tshark -r /tmp/08.pcapng -Y " +
+			"go build -o lesson08 ./lessons/08 && sudo ./lesson08 --pcap /tmp/08.pcapng </dev/null; tshark -r /tmp/08.pcapng -Y " +
 			"'tcp.analysis.zero_window || tcp.analysis.keep_alive || tcp.analysis.window_update || tcp.analysis.window_full'",
 		"In step 1, drop Control: smallRcvBuf and call SetReadBuffer(rcvBuf) on the accepted connection instead\n" +
 			"(on server's *net.TCPConn, right after server := <-accepted). Run it with sudo: the SYN-ACK has already\n" +

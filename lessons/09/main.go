@@ -56,7 +56,7 @@ var info = lesson.Lesson{
 			"for a failed lookup.",
 	},
 	TryThis: []string{
-		"Run sudo go run ./lessons/09 --hold. Its server resets every connection, as in step 2: with\n" +
+		"Run go build -o lesson09 ./lessons/09 && sudo ./lesson09 --hold. Its server resets every connection, as in step 2: with\n" +
 			"nc -v 127.0.0.1 PORT (the port it prints) the trace shows the handshake, then at once the RST. nc says it\n" +
 			"succeeded, or, when the RST came before it checked its connect, \"Connection reset by peer\". After\n" +
 			"Ctrl-C, the same command says \"Connection refused\".",

@@ -5,8 +5,8 @@
 // installed, with tcpdump -i lo on the same traffic in the same run, and
 // prints both side by side:
 //
-//	sudo go run ./tracer/capbench            # 2,000 connections
-//	sudo go run ./tracer/capbench -n 20000 -c 32
+//	go build -o capbench ./tracer/capbench && sudo ./capbench            # 2,000 connections
+//	go build -o capbench ./tracer/capbench && sudo ./capbench -n 20000 -c 32
 //
 // What it reports, for each capture:
 //
@@ -102,7 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.role, "role", "", "internal: the part this process plays")
 	fs.IntVar(&cfg.port, "port", 0, "internal: the port to capture")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: sudo go run ./tracer/capbench [flags]
+		fmt.Fprint(stderr, `usage: sudo ./capbench [flags]   (built with go build -o capbench ./tracer/capbench)
 
 Drives a burst of loopback connections while capturing them with
 tracer/capture and with tcpdump -i lo, and reports for each: packets

@@ -1,8 +1,6 @@
 package cli_test
 
 import (
-	"context"
-	"errors"
 	"os"
 	"strings"
 	"syscall"
@@ -25,18 +23,6 @@ func TestInterrupted(t *testing.T) {
 		if e.Error() != tc.text || e.ExitCode() != tc.code {
 			t.Errorf("%v: %q %d, want %q %d", tc.sig, e.Error(), e.ExitCode(), tc.text, tc.code)
 		}
-	}
-}
-
-func TestOnSignal(t *testing.T) {
-	ctx := cli.OnSignal()
-	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	<-ctx.Done()
-	var intr *cli.Interrupted
-	if !errors.As(context.Cause(ctx), &intr) || intr.ExitCode() != 143 {
-		t.Fatalf("cause %v, want an interruption by SIGTERM", context.Cause(ctx))
 	}
 }
 

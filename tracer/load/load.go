@@ -160,7 +160,22 @@ func echoLoad(ctx context.Context, cfg config, target netip.AddrPort, stdout io.
 			ms(pct(all, 50)), ms(pct(all, 99)), ms(all[len(all)-1]), len(all))
 	}
 	cs.print(stdout)
-	return nil
+	return cs.allFailed()
+}
+
+// allFailed says, as an error, that not one connection worked: the
+// figures above then measure nothing (no server there, or the wrong
+// one).
+func (c *counts) allFailed() error {
+	if c.ok.Load() > 0 || c.errors() == 0 {
+		return nil
+	}
+	for _, what := range []string{"connect", "write", "read", "reply", "close"} {
+		if err := c.first[what]; err != nil {
+			return fmt.Errorf("every connection failed (the first at %s: %v): is the server running, and is it the seed's?", what, err)
+		}
+	}
+	return errors.New("every connection failed")
 }
 
 // connectOnce is one connection's life; it reports success.
@@ -308,6 +323,9 @@ func holdIdle(ctx context.Context, cfg config, target netip.AddrPort, stdout io.
 	wg.Wait()
 	fmt.Fprintf(stdout, "held         %d for %v; then %d said %q and got the reply\n", open, cfg.dur, cs.ok.Load(), cfg.msg)
 	cs.print(stdout)
+	if err := cs.allFailed(); err != nil {
+		return err
+	}
 	if pid > 0 && open > 0 {
 		fmt.Fprintf(stdout, "server       pid %d: resident %s before, %s with %d connections (anonymous %s → %s, %d → %d threads)\n",
 			pid, kib(before.rss), kib(after.rss), open, kib(before.anon), kib(after.anon), before.threads, after.threads)

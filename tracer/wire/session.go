@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/google/gopacket/layers"
@@ -28,8 +30,32 @@ func NoPermission(pkg string) string {
 	if pkg == "" {
 		pkg = "."
 	}
-	return "capture needs root or CAP_NET_RAW: run with sudo, or build the program and give it the capability " +
-		"(go build -o prog " + pkg + " && sudo setcap cap_net_raw+ep prog && ./prog)"
+	return "capture needs root or CAP_NET_RAW: build the program once, then run it with sudo or give it the capability (" +
+		Build(pkg) + ", then sudo ./" + Binary(pkg) + ", or sudo setcap cap_net_raw+ep " + Binary(pkg) + " and ./" + Binary(pkg) + ")"
+}
+
+// Binary is the name a program's build command gives the binary, in the
+// repository's root, where sudo or setcap use it: "lesson03" for
+// ./lessons/03, "tcptour-server" for ./server (a name other than its
+// folder's). .gitignore leaves them out.
+func Binary(pkg string) string {
+	base := path.Base(pkg)
+	switch {
+	case base == "." || base == "/" || base == "":
+		return "prog"
+	case strings.Trim(base, "0123456789") == "":
+		return "lesson" + base
+	}
+	return "tcptour-" + base
+}
+
+// Build is the command that builds the program pkg into [Binary]'s
+// name: "go build -o lesson03 ./lessons/03".
+func Build(pkg string) string {
+	if pkg == "" {
+		pkg = "."
+	}
+	return "go build -o " + Binary(pkg) + " " + pkg
 }
 
 // Session captures the packets of the ports a traced program uses on

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"tcptour/tracer/kernel"
@@ -116,13 +115,6 @@ func JQ(t *testing.T, filter string) string {
 		t.Fatalf("lesson --json | jq -r '%s': %v", filter, err)
 	}
 	return string(out)
-}
-
-// AsNobody makes cmd run as the unprivileged user nobody (uid and gid
-// 65534), as a learner without privileges; the test must run as root.
-func AsNobody(cmd *exec.Cmd) *exec.Cmd {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	return cmd
 }
 
 // NobodyDir returns a temporary directory of the test's own that the
