@@ -143,9 +143,11 @@ func TestExitStatus(t *testing.T) {
 		{name: "pcap without capture", args: []string{"-capture=off", "-pcap", "c.pcapng"}, code: 2,
 			want: `client: -pcap needs a capture: drop -capture=off`},
 		{name: "pcap is a directory", args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", answering), "-capture=on", "-pcap", dir}, code: 1,
-			want: "client: -pcap " + dir + ": is a directory", capture: true},
+			want: "client: -pcap " + dir + ": is a directory"},
 		{name: "pcap in no directory", args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", answering), "-capture=on", "-pcap", "/nonexistent/dir/x.pcapng"}, code: 1,
-			want: `client: -pcap /nonexistent/dir/x.pcapng: no such file or directory`, capture: true},
+			want: `client: -pcap /nonexistent/dir/x.pcapng: no directory /nonexistent/dir: create it, or name a file in another`},
+		{name: "mermaid in no directory", args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", answering), "-capture=off", "-mermaid", "/nonexistent/dir/x.md"}, code: 1,
+			want: `client: -mermaid /nonexistent/dir/x.md: no directory /nonexistent/dir: create it, or name a file in another`},
 		{name: "talks on the wire", args: []string{"-addr", fmt.Sprintf("127.0.0.1:%d", answering), "-msg", "hi", "-capture=on"}, code: 0,
 			wantOut: "\nCaptured ", capture: true},
 	}

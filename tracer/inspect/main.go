@@ -19,6 +19,7 @@ import (
 
 	"tcptour/tracer"
 	"tcptour/tracer/capture"
+	"tcptour/tracer/outfile"
 	"tcptour/tracer/wire"
 )
 
@@ -79,6 +80,22 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 func run(cfg config, stdout, stderr io.Writer) error {
+	// The Mermaid file is checked before the capture is read (see
+	// tracer/outfile), and put in place only when complete.
+	var mermaid *outfile.File
+	if cfg.mermaid != "" {
+		if in, err := os.Stat(cfg.file); err == nil {
+			if out, err := os.Stat(cfg.mermaid); err == nil && os.SameFile(in, out) {
+				return fmt.Errorf("-mermaid %s: is the capture file to read: name another", cfg.mermaid)
+			}
+		}
+		f, err := outfile.Create("mermaid", cfg.mermaid, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Discard()
+		mermaid = f
+	}
 	pkts, readErr := capture.ReadFile(cfg.file)
 	if readErr != nil && len(pkts) == 0 {
 		return readErr
@@ -112,13 +129,16 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	}
 	events := tr.Events()
 	ids := wire.Conns(events, true)
-	if cfg.mermaid != "" {
+	if mermaid != nil {
 		var b strings.Builder
 		if err := wire.Mermaid(&b, events, ids); err != nil {
 			return err
 		}
-		if err := os.WriteFile(cfg.mermaid, []byte(b.String()), 0o644); err != nil {
-			return fmt.Errorf("--mermaid: %w", err)
+		if _, err := io.WriteString(mermaid, b.String()); err != nil {
+			return err
+		}
+		if err := mermaid.Commit(); err != nil {
+			return err
 		}
 	}
 	if cfg.json {

@@ -144,6 +144,17 @@ func (f *File) Name() string {
 	return f.path
 }
 
+// OSFile returns the temporary file, for a child process to write to
+// (exec.Cmd.ExtraFiles); nil after Commit or Discard.
+func (f *File) OSFile() *os.File {
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.tmp
+}
+
 // Write writes p to the temporary file. After Commit or Discard it
 // returns an error.
 func (f *File) Write(p []byte) (int, error) {

@@ -92,6 +92,7 @@ type Run struct {
 	step   int
 	in     *bufio.Reader
 	lab    *lab.Server
+	files  wire.Files // --pcap, --mermaid
 	// holding is set once Hold waits for Ctrl-C.
 	holding atomic.Bool
 }
@@ -215,8 +216,16 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		out:    out,
 		stderr: stderr,
 	}
+	// The output files are checked before the lesson starts; a lesson
+	// that fails leaves what was at their paths.
+	files, err := wire.CreateFiles(opts.PCAP, opts.Mermaid)
+	if err != nil {
+		return err
+	}
+	defer files.Discard()
+	r.files = files
 	tl, skipped, err := wire.NewTimeline("lesson", printer, out,
-		wire.Config{Mode: opts.Capture, PCAP: opts.PCAP, Program: "./lessons/" + l.Number})
+		wire.Config{Mode: opts.Capture, PCAP: files.PCAP, Program: "./lessons/" + l.Number})
 	if err != nil {
 		return err
 	}
@@ -267,9 +276,12 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		return fmt.Errorf("the lesson ran %d steps but says it has %d", r.step, l.Steps)
 	}
 	if opts.Mermaid != "" {
-		if err := r.tl.WriteMermaid(opts.Mermaid); err != nil {
+		if err := r.tl.WriteMermaid(files.Mermaid); err != nil {
 			return err
 		}
+	}
+	if err := files.Commit(r.wire != nil, opts.Mermaid != ""); err != nil {
+		return err
 	}
 	if !opts.JSON {
 		r.printLadders(r.tl.Events())
@@ -285,12 +297,16 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 
 // interrupted ends a lesson stopped by a signal mid-step: the trace so
 // far, a note that it was interrupted, the capture closed with its file
-// complete. It returns the context's cause.
+// complete and in place (a Mermaid file is written only by a lesson
+// that ran to its end). It returns the context's cause.
 func (r *Run) interrupted(ctx context.Context) error {
 	cause := context.Cause(ctx)
 	r.trace.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseNote, Text: cause.Error(),
 		Note: "The lesson stopped here. Its sockets close as the process exits; the kernel resets or finishes their connections."})
 	packets, stats, err := r.tl.Close()
+	if err == nil {
+		err = r.files.Commit(r.wire != nil, false)
+	}
 	if err != nil {
 		return err
 	}
