@@ -64,6 +64,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		{args: []string{"-capture", "bogus"}, want: `client: -capture "bogus": want auto, on or off`},
 		{args: []string{"-capture=off", "-pcap", "c.pcapng"}, want: `client: -pcap needs a capture: drop -capture=off`},
 		{args: []string{"-pcap", "c.out", "-mermaid", "c.out"}, want: `client: -pcap and -mermaid both name c.out: give each its own file`},
+		{args: []string{"-pcap", "c.out", "-mermaid", "./c.out"}, want: `client: -pcap and -mermaid both name c.out: give each its own file`},
 		{args: []string{"-bogus"}, wantUsage: "flag provided but not defined: -bogus\nusage: go run ./client [flags]\n"},
 		{args: []string{"-timeout", "5"}, wantUsage: "invalid value \"5\" for flag -timeout: parse error\nusage: go run ./client [flags]\n"},
 		{args: []string{"extra"}, wantUsage: "unexpected argument \"extra\"\nusage: go run ./client [flags]\n"},

@@ -90,6 +90,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		{args: []string{"-capture", "bogus"}, want: `server: -capture "bogus": want auto, on or off`},
 		{args: []string{"-capture=off", "-pcap", "s.pcapng"}, want: `server: -pcap needs a capture: drop -capture=off`},
 		{args: []string{"-pcap", "s.out", "-mermaid", "s.out"}, want: `server: -pcap and -mermaid both name s.out: give each its own file`},
+		{args: []string{"-pcap", "s.out", "-mermaid", "./s.out"}, want: `server: -pcap and -mermaid both name s.out: give each its own file`},
 		{args: []string{"-idle-timeout", "-1s"}, want: `server: -idle-timeout -1s: want a positive duration, e.g. 5m, or 0 for never`},
 		{args: []string{"-max-message", "0"}, want: `server: -max-message 0: want 1 to 16777216 bytes (16 MiB)`},
 		{args: []string{"-max-message", "16777217"}, want: `server: -max-message 16777217: want 1 to 16777216 bytes (16 MiB)`},

@@ -315,10 +315,55 @@ func TestOutputInterruptedMidLesson(t *testing.T) {
 	noTemp(t, dir)
 }
 
+// withoutCapture returns a function that runs the lesson binary with
+// args as a user who may not capture: as root, the user nobody, for
+// whom it makes dir and the files in it nobody's own at once; as
+// another user, that user, where not permitted (else it skips).
+func withoutCapture(t *testing.T, dir string) func(bin string, args ...string) (code int, stderr string) {
+	t.Helper()
+	root := os.Geteuid() == 0
+	switch {
+	case root:
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths := []string{dir}
+		for _, e := range ents {
+			paths = append(paths, filepath.Join(dir, e.Name()))
+		}
+		for _, p := range paths {
+			if err := os.Chown(p, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}
+	case lessontest.CapturePermitted():
+		t.Skip("needs a user who may not capture: run the tests as root (they run the lesson as nobody) or as an ordinary user")
+	}
+	return func(bin string, args ...string) (int, string) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		if root {
+			lessontest.AsNobody(cmd)
+		}
+		var out bytes.Buffer
+		cmd.Stderr = &out
+		err := cmd.Run()
+		var exit *exec.ExitError
+		switch {
+		case errors.As(err, &exit):
+			return exit.ExitCode(), out.String()
+		case err != nil:
+			t.Fatal(err)
+		}
+		return 0, out.String()
+	}
+}
+
 // TestOutputFailedRun: a lesson that cannot start its capture with
-// --capture=on (run as the user nobody, who may not) fails, and leaves
-// the files that were there and no temporary file. (A lesson that fails
-// midway: lessons/internal/lesson TestFailedLessonKeepsFiles.)
+// --capture=on (run as a user who may not) fails, and leaves the files
+// that were there and no temporary file. (A lesson that fails midway:
+// lessons/internal/lesson TestFailedLessonKeepsFiles.)
 func TestOutputFailedRun(t *testing.T) {
 	noSudo(t)
 	bin := lessontest.Build(t)
@@ -326,30 +371,80 @@ func TestOutputFailedRun(t *testing.T) {
 	mmd, pcap := filepath.Join(dir, "03.mmd"), filepath.Join(dir, "03.pcapng")
 	write(t, mmd, "the last diagram\n")
 	write(t, pcap, "the last capture\n")
-	cmd := exec.Command(bin, "--no-color", "--capture=on", "--mermaid", mmd, "--pcap", pcap)
-	switch {
-	case os.Geteuid() == 0:
-		// As nobody, in a directory and with files of nobody's own.
-		for _, p := range []string{dir, mmd, pcap} {
-			if err := os.Chown(p, 65534, 65534); err != nil {
-				t.Fatal(err)
-			}
-		}
-		lessontest.AsNobody(cmd)
-	case lessontest.CapturePermitted():
-		t.Skip("needs a user who may not capture: run the tests as root (they run the lesson as nobody) or as an ordinary user")
-	}
+	run := withoutCapture(t, dir)
 	oldMmd, oldPcap := remember(t, mmd), remember(t, pcap)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if !strings.Contains(stderr.String(), "capture needs root or CAP_NET_RAW") || !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Errorf("exit %v, stderr %q; want 1 and the reason", err, stderr.String())
+	code, stderr := run(bin, "--no-color", "--capture=on", "--mermaid", mmd, "--pcap", pcap)
+	if code != 1 || !strings.Contains(stderr, "capture needs root or CAP_NET_RAW") {
+		t.Errorf("exit %d, stderr %q; want 1 and the reason", code, stderr)
 	}
 	untouched(t, mmd, oldMmd)
 	untouched(t, pcap, oldPcap)
 	noTemp(t, dir)
+}
+
+// TestOutputCaptureNotStarted: with --capture=auto where capture is not
+// permitted, the lesson runs without packets and says so; what was at
+// the --pcap path stays as it was, and the Mermaid file is written.
+func TestOutputCaptureNotStarted(t *testing.T) {
+	noSudo(t)
+	bin := lessontest.Build(t)
+	dir := lessontest.NobodyDir(t)
+	mmd, pcap := filepath.Join(dir, "03.mmd"), filepath.Join(dir, "03.pcapng")
+	write(t, mmd, "the last diagram\n")
+	write(t, pcap, "the last capture\n")
+	run := withoutCapture(t, dir)
+	oldPcap := remember(t, pcap)
+	code, stderr := run(bin, "--no-color", "--mermaid", mmd, "--pcap", pcap)
+	if code != 0 || !strings.Contains(stderr, "going on without packets, and without "+pcap) {
+		t.Errorf("exit %d, stderr %q; want 0 and the line saying there is no capture", code, stderr)
+	}
+	untouched(t, pcap, oldPcap)
+	if b, err := os.ReadFile(mmd); err != nil || !bytes.HasPrefix(b, []byte("sequenceDiagram\n")) {
+		t.Errorf("%s: %q, %v; want the new diagram", mmd, b, err)
+	}
+	noTemp(t, dir)
+}
+
+// TestOutputKilled: a lesson killed outright (SIGKILL, which no program
+// can handle) leaves what was at its paths; what it wrote so far is in
+// the temporary files beside them, the pcap complete up to its last
+// packet.
+func TestOutputKilled(t *testing.T) {
+	noSudo(t)
+	bin := lessontest.Build(t)
+	dir := t.TempDir()
+	mmd, pcap := filepath.Join(dir, "03.mmd"), filepath.Join(dir, "03.pcapng")
+	write(t, mmd, "the last diagram\n")
+	write(t, pcap, "the last capture\n")
+	oldMmd, oldPcap := remember(t, mmd), remember(t, pcap)
+	capturing := lessontest.CapturePermitted()
+	args := []string{"--mermaid", mmd}
+	if capturing {
+		args = append(args, "--pcap", pcap)
+	}
+	h := lessontest.Hold(t, bin, args...)
+	if err := syscall.Kill(h.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	h.Wait()
+	untouched(t, mmd, oldMmd)
+	untouched(t, pcap, oldPcap)
+	left := temps(t, dir)
+	want := 1
+	if capturing {
+		want = 2
+	}
+	if len(left) != want {
+		t.Fatalf("temporary files left: %q, want %d", left, want)
+	}
+	for _, name := range left {
+		if !strings.HasPrefix(name, ".03.pcapng.tcptour-") {
+			continue
+		}
+		if pkts, err := capture.ReadFile(filepath.Join(dir, name)); err != nil || len(pkts) == 0 {
+			t.Errorf("%s: %d packets, %v; want the packets so far, complete", name, len(pkts), err)
+		}
+	}
 }
 
 // TestOutputUnderSudo: run as root with SUDO_UID and SUDO_GID, as sudo

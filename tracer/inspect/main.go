@@ -52,7 +52,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.BoolVar(&cfg.json, "json", false, "print the timeline as JSON lines (docs/trace-format.md)")
 	fs.BoolVar(&cfg.noColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
-	fs.StringVar(&cfg.mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram")
+	fs.StringVar(&cfg.mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram, put in place once complete:\na new file, or a regular file of yours replaced whole; a symlink or another user's file is refused")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./tracer/inspect [flags] FILE\n\nPrints the annotated timeline and ladder of each TCP connection in a pcap or pcapng file.\n\nFlags:")
 		fs.PrintDefaults()

@@ -165,8 +165,8 @@ func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
 	fs.BoolVar(&opts.NoColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
 	fs.BoolVar(&opts.Hold, "hold", false, "after the steps, keep the lesson's server listening and tracing until Ctrl-C, to try nc or ss against it")
 	fs.StringVar(&opts.Capture, "capture", wire.ModeAuto, "capture packets on loopback: auto (when permitted: root or CAP_NET_RAW), on (or fail), off")
-	fs.StringVar(&opts.PCAP, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r)")
-	fs.StringVar(&opts.Mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram")
+	fs.StringVar(&opts.PCAP, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), mode 0600.\nIt is written beside the path and takes its place when the lesson ends (or is stopped with Ctrl-C):\na new file, or one that replaces a regular file of yours; a failed lesson leaves what was there;\na symlink or another user's file is refused before the lesson starts")
+	fs.StringVar(&opts.Mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram when the lesson ends;\nas with -pcap: a new file, or a regular file of yours replaced whole, never through a symlink")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./lessons/%s [flags]\n\nLesson %s · %s\n%s\n\nFlags:\n", l.Number, l.Number, l.Title, l.Intro)
 		fs.PrintDefaults()
