@@ -202,9 +202,9 @@ func (s *Session) Sync(ctx context.Context) error {
 	return s.cap.Sync(ctx)
 }
 
-// Close stops the capture once every packet is in the trace, closes the
-// pcap file, and returns the kernel's counts and the number of packets
-// added to the trace.
+// Close stops the capture once every packet is in the trace, writes the
+// pcap file out (complete, for the caller to commit), and returns the
+// kernel's counts and the number of packets added to the trace.
 func (s *Session) Close() (capture.Stats, int, error) {
 	if s == nil {
 		return capture.Stats{}, 0, nil

@@ -198,7 +198,8 @@ func (tl *Timeline) Drain() error {
 }
 
 // Close waits for the capture to catch up and stops it, which leaves
-// the pcap file complete and closed, then prints every event left. It
+// the pcap file complete (for the caller to commit: see [Files]), then
+// prints every event left. It
 // returns the number of packets in the trace, the kernel's counts, and
 // the capture's error or else the first error writing.
 func (tl *Timeline) Close() (packets int, stats capture.Stats, err error) {
