@@ -49,7 +49,8 @@ func Create(flag, path string, perm fs.FileMode) (*File, error) {
 		}
 		f.old = fi
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, f.wrap(err)
+		// A directory on the way that is not one, or not open to us.
+		return nil, f.errorf("cannot look it up (%v): name a file in a directory you can write to", unwrap(err))
 	}
 	tmp, err := createBeside(path, perm)
 	if err != nil {
