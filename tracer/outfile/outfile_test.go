@@ -2,6 +2,7 @@ package outfile
 
 import (
 	"bytes"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -54,8 +55,8 @@ func owner(fi fs.FileInfo) int {
 func noTemp(t *testing.T, dir string) {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
-		return
+	if os.IsNotExist(err) || errors.Is(err, syscall.ENOTDIR) {
+		return // nothing could be made there
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -252,6 +253,15 @@ func TestUnwritableDirectory(t *testing.T) {
 func TestIsDirectory(t *testing.T) {
 	dir := t.TempDir()
 	refused(t, dir, "is a directory")
+}
+
+// A path through a file, as if it were a directory.
+func TestPathThroughAFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, filepath.Join(file, "x.pcapng"), "cannot look it up (not a directory)")
 }
 
 func TestNotRegular(t *testing.T) {
