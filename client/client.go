@@ -26,6 +26,13 @@ import (
 // The trace goes to stdout. The seed's lines go to stdout too, between
 // the trace's, or to stderr with cfg.json so that stdout holds only JSON.
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	// The output files are checked before the client starts; a run
+	// that fails leaves what was at their paths.
+	files, err := wire.CreateFiles(cfg.pcap, cfg.mermaid)
+	if err != nil {
+		return err
+	}
+	defer files.Discard()
 	var printer tracer.Printer
 	say := stdout // where the seed's lines go
 	if cfg.json {
@@ -34,7 +41,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	} else {
 		printer = tracer.NewPretty(stdout, tracer.ColorWanted(stdout, cfg.noColor))
 	}
-	tl, skipped, err := wire.NewTimeline("client", printer, say, wire.Config{Mode: cfg.capture, PCAP: cfg.pcap, Program: "./client"})
+	tl, skipped, err := wire.NewTimeline("client", printer, say, wire.Config{Mode: cfg.capture, PCAP: files.PCAP, Program: "./client"})
 	if err != nil {
 		return err
 	}
@@ -50,7 +57,17 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		err = cerr
 	}
 	if err == nil && cfg.mermaid != "" {
-		err = tl.WriteMermaid(cfg.mermaid)
+		err = tl.WriteMermaid(files.Mermaid)
+	}
+	switch {
+	case err == nil:
+		err = files.Commit(tl.Session() != nil, cfg.mermaid != "")
+	case errors.Is(err, errInterrupted) && cerr == nil:
+		// Stopped by Ctrl-C: the packets so far are complete (the
+		// Mermaid file is written only by a run that ended well).
+		if ferr := files.Commit(tl.Session() != nil, false); ferr != nil {
+			err = ferr
+		}
 	}
 	if cfg.json || cerr != nil {
 		return err

@@ -84,8 +84,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.noColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
 	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "give up connecting (the lookup included), and waiting for the answer, after this long")
 	fs.StringVar(&cfg.capture, "capture", wire.ModeAuto, "capture the packets on loopback into the trace: auto (when permitted: root or CAP_NET_RAW), on (or fail), off")
-	fs.StringVar(&cfg.pcap, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), complete even after Ctrl-C")
-	fs.StringVar(&cfg.mermaid, "mermaid", "", "at exit, write the connection's ladder diagram to this `file` as a Mermaid sequence diagram\n(the client's calls alone with -capture=off)")
+	fs.StringVar(&cfg.pcap, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), mode 0600, complete even after Ctrl-C.\nIt is written beside the path and takes its place at exit: a new file, or one that replaces a regular file of yours;\nan error leaves what was there; a symlink or another user's file is refused before the client starts")
+	fs.StringVar(&cfg.mermaid, "mermaid", "", "at exit, write the connection's ladder diagram to this `file` as a Mermaid sequence diagram\n(the client's calls alone with -capture=off); as with -pcap: a new file, or a regular file of yours replaced whole")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: go run ./client [flags]
 

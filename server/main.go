@@ -86,8 +86,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.noColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
 	fs.StringVar(&cfg.lab, "lab", "", "also run the lab DNS server on this UDP `host:port` (e.g. 127.0.0.1:10053),\nso that go run ./client -dns host:port can look up chuck.norris.test")
 	fs.StringVar(&cfg.capture, "capture", wire.ModeAuto, "capture the packets on loopback into the trace: auto (when permitted: root or CAP_NET_RAW), on (or fail), off")
-	fs.StringVar(&cfg.pcap, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), complete even after Ctrl-C")
-	fs.StringVar(&cfg.mermaid, "mermaid", "", "at exit, write every connection's ladder diagram to this `file` as a Mermaid sequence diagram\n(the server's calls alone with -capture=off)")
+	fs.StringVar(&cfg.pcap, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), mode 0600, complete even after Ctrl-C.\nIt is written beside the path and takes its place at exit: a new file, or one that replaces a regular file of yours;\nan error leaves what was there; a symlink or another user's file is refused before the server starts")
+	fs.StringVar(&cfg.mermaid, "mermaid", "", "at exit, write every connection's ladder diagram to this `file` as a Mermaid sequence diagram\n(the server's calls alone with -capture=off); as with -pcap: a new file, or a regular file of yours replaced whole")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "close a connection that sends nothing, or takes none of its answer, for this long; the trace says so (0: never)")
 	fs.IntVar(&cfg.maxMessage, "max-message", defaultMaxMessage, "read at most this many `bytes` at a time, as Node's 'data' events hold at most 64 KiB, and answer\neach piece as it arrives: a longer message is answered in pieces; each connection holds one buffer, 1 KiB to start, doubling up to this size as a client sends more at once")
 	fs.Usage = func() {

@@ -90,6 +90,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		{args: []string{"-capture", "bogus"}, want: `server: -capture "bogus": want auto, on or off`},
 		{args: []string{"-capture=off", "-pcap", "s.pcapng"}, want: `server: -pcap needs a capture: drop -capture=off`},
 		{args: []string{"-pcap", "s.out", "-mermaid", "s.out"}, want: `server: -pcap and -mermaid both name s.out: give each its own file`},
+		{args: []string{"-pcap", "s.out", "-mermaid", "./s.out"}, want: `server: -pcap and -mermaid both name s.out: give each its own file`},
 		{args: []string{"-idle-timeout", "-1s"}, want: `server: -idle-timeout -1s: want a positive duration, e.g. 5m, or 0 for never`},
 		{args: []string{"-max-message", "0"}, want: `server: -max-message 0: want 1 to 16777216 bytes (16 MiB)`},
 		{args: []string{"-max-message", "16777217"}, want: `server: -max-message 16777217: want 1 to 16777216 bytes (16 MiB)`},
@@ -188,9 +189,11 @@ func TestExitStatus(t *testing.T) {
 		{name: "bad idle timeout", args: []string{"-idle-timeout", "-5m"}, code: 2,
 			want: `server: -idle-timeout -5m0s: want a positive duration, e.g. 5m, or 0 for never`},
 		{name: "pcap is a directory", args: []string{"-addr", "127.0.0.1:0", "-capture=on", "-pcap", dir}, code: 1,
-			want: "server: -pcap " + dir + ": is a directory", capture: true},
+			want: "server: -pcap " + dir + ": is a directory"},
 		{name: "pcap in no directory", args: []string{"-addr", "127.0.0.1:0", "-capture=on", "-pcap", "/nonexistent/dir/x.pcapng"}, code: 1,
-			want: `server: -pcap /nonexistent/dir/x.pcapng: no such file or directory`, capture: true},
+			want: `server: -pcap /nonexistent/dir/x.pcapng: no directory /nonexistent/dir: create it, or name a file in another`},
+		{name: "mermaid in no directory", args: []string{"-addr", "127.0.0.1:0", "-capture=off", "-mermaid", "/nonexistent/dir/x.md"}, code: 1,
+			want: `server: -mermaid /nonexistent/dir/x.md: no directory /nonexistent/dir: create it, or name a file in another`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

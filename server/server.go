@@ -35,6 +35,13 @@ const flushEvery = 100 * time.Millisecond
 // The trace goes to stdout. The seed's lines go to stdout too, between
 // the trace's, or to stderr with cfg.json so that stdout holds only JSON.
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	// The output files are checked before the server starts; a run
+	// that fails leaves what was at their paths.
+	files, err := wire.CreateFiles(cfg.pcap, cfg.mermaid)
+	if err != nil {
+		return err
+	}
+	defer files.Discard()
 	var printer tracer.Printer
 	say := stdout // where the seed's lines go
 	if cfg.json {
@@ -49,7 +56,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if cfg.mermaid != "" {
 		history = 0
 	}
-	tl, skipped, err := wire.NewTimeline("server", printer, say, wire.Config{Mode: cfg.capture, PCAP: cfg.pcap, History: history, Program: "./server"})
+	tl, skipped, err := wire.NewTimeline("server", printer, say, wire.Config{Mode: cfg.capture, PCAP: files.PCAP, History: history, Program: "./server"})
 	if err != nil {
 		return err
 	}
@@ -92,7 +99,10 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		err = cerr
 	}
 	if err == nil && cfg.mermaid != "" {
-		err = tl.WriteMermaid(cfg.mermaid)
+		err = tl.WriteMermaid(files.Mermaid)
+	}
+	if err == nil {
+		err = files.Commit(tl.Session() != nil, cfg.mermaid != "")
 	}
 	if err == nil && !cfg.json {
 		tl.Summary(stdout, packets, stats, cfg.pcap)

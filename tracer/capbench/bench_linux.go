@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tcptour/tracer/capture"
+	"tcptour/tracer/outfile"
 )
 
 func run(ctx context.Context, cfg config, stdin io.Reader, stdout io.Writer) error {
@@ -33,13 +34,27 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout io.Writer) err
 	case "capture":
 		return captureChild(ctx, cfg, stdin, stdout)
 	case "bench":
-		return bench(ctx, cfg, stdout)
+		return bench(ctx, cfg, stdout, inherited(cfg.profileFD))
 	case "":
 	default:
 		return fmt.Errorf("-role %q: unknown", cfg.role)
 	}
+	// The profile's file is checked before the burst, and put in place
+	// only after a run that went well (see tracer/outfile). The
+	// capturing child writes it, through a file descriptor it inherits.
+	var prof *outfile.File
+	if cfg.cpuprofile != "" {
+		var err error
+		if prof, err = outfile.Create("cpuprofile", cfg.cpuprofile, 0o644); err != nil {
+			return err
+		}
+		defer prof.Discard()
+	}
 	if !cfg.netns {
-		return bench(ctx, cfg, stdout)
+		if err := bench(ctx, cfg, stdout, prof.OSFile()); err != nil {
+			return err
+		}
+		return prof.Commit()
 	}
 	// The burst runs in a child in a network namespace of its own: all
 	// its threads (and its children, tcpdump included) see a lo that
@@ -51,6 +66,10 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout io.Writer) err
 	args := append(os.Args[1:len(os.Args):len(os.Args)], "-role=bench")
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stdout, cmd.Stderr = stdout, os.Stderr
+	if prof != nil {
+		cmd.ExtraFiles = []*os.File{prof.OSFile()} // fd 3
+		cmd.Args = append(cmd.Args, "-profile-fd=3")
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
 	if err := cmd.Start(); err != nil {
 		if errors.Is(err, syscall.EPERM) {
@@ -61,7 +80,16 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout io.Writer) err
 	if err := cmd.Wait(); err != nil {
 		return errors.New("the burst failed (see above)")
 	}
-	return nil
+	return prof.Commit()
+}
+
+// inherited returns the file a parent passed as file descriptor fd, or
+// nil for 0.
+func inherited(fd int) *os.File {
+	if fd <= 0 {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), "cpuprofile")
 }
 
 // result is what one capture saw.
@@ -77,7 +105,9 @@ type result struct {
 	note       string
 }
 
-func bench(ctx context.Context, cfg config, stdout io.Writer) error {
+// bench runs the burst and both captures; prof, when not nil, is the
+// file the capturing child writes its CPU profile to.
+func bench(ctx context.Context, cfg config, stdout io.Writer, prof *os.File) error {
 	where := "the machine's own lo"
 	if cfg.netns {
 		if err := loUp(); err != nil {
@@ -94,7 +124,7 @@ func bench(ctx context.Context, cfg config, stdout io.Writer) error {
 	addr := ln.Addr().String()
 	port := ln.Addr().(*net.TCPAddr).Port
 
-	ours, err := startChild(ctx, port, cfg.cpuprofile)
+	ours, err := startChild(ctx, port, prof)
 	if err != nil {
 		return err
 	}
@@ -425,11 +455,7 @@ func captureChild(ctx context.Context, cfg config, stdin io.Reader, stdout io.Wr
 	if err != nil {
 		return err
 	}
-	if f := cfg.cpuprofile; f != "" {
-		pf, err := os.Create(f)
-		if err != nil {
-			return err
-		}
+	if pf := inherited(cfg.profileFD); pf != nil {
 		if err := pprof.StartCPUProfile(pf); err != nil {
 			return err
 		}
@@ -461,12 +487,16 @@ type child struct {
 	out *bufio.Scanner
 }
 
-func startChild(ctx context.Context, port int, cpuprofile string) (*child, error) {
+func startChild(ctx context.Context, port int, prof *os.File) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, exe, "-role=capture", "-port="+strconv.Itoa(port), "-cpuprofile="+cpuprofile)
+	cmd := exec.CommandContext(ctx, exe, "-role=capture", "-port="+strconv.Itoa(port))
+	if prof != nil {
+		cmd.ExtraFiles = []*os.File{prof} // fd 3
+		cmd.Args = append(cmd.Args, "-profile-fd=3")
+	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -65,8 +65,9 @@ type config struct {
 	netns      bool          // run the burst in a network namespace of its own
 	timeout    time.Duration // bound on the whole run
 
-	role string // internal: "" (main), "bench" (in the namespace), "capture" (the capturing child)
-	port int    // internal: the port the capture child captures
+	role      string // internal: "" (main), "bench" (in the namespace), "capture" (the capturing child)
+	port      int    // internal: the port the capture child captures
+	profileFD int    // internal: the inherited file descriptor to write the CPU profile to; 0 for none
 }
 
 func main() {
@@ -96,11 +97,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.msg, "msg", "I am Chuck Norris!", "what each client says")
 	fs.StringVar(&cfg.tcpdump, "tcpdump", "tcpdump", "tcpdump to compare with (a name on PATH or a path); \"\" for none")
 	fs.IntVar(&cfg.tcpdumpBuf, "tcpdump-buffer", 262144, "tcpdump's -B, its ring in `KiB` (0: tcpdump's default, 2048); see the package doc")
-	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the capturing child (tracer/capture) to `file`, for go tool pprof")
+	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the capturing child (tracer/capture) to `file`, for go tool pprof;\nwritten beside it and put in place at the end: a new file, or a regular file of yours (never a symlink)")
 	fs.BoolVar(&cfg.netns, "netns", true, "run the burst in a network namespace of its own, so that lo carries only its traffic (needs root)")
 	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Minute, "give up after this long")
 	fs.StringVar(&cfg.role, "role", "", "internal: the part this process plays")
 	fs.IntVar(&cfg.port, "port", 0, "internal: the port to capture")
+	fs.IntVar(&cfg.profileFD, "profile-fd", 0, "internal: the file descriptor to write the CPU profile to")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: sudo ./capbench [flags]   (built with go build -o capbench ./tracer/capbench)
 

@@ -49,7 +49,7 @@ var ErrTruncated = errors.New("file truncated")
 type FileWriter struct {
 	mu     sync.Mutex
 	path   string
-	f      *os.File
+	f      io.Closer // the file NewFileWriter opened; nil for NewWriter's
 	w      *pcapgo.NgWriter
 	ifaces map[layers.LinkType]int // pcapng interface index per link type
 	closed bool
@@ -59,6 +59,8 @@ type FileWriter struct {
 // writes the pcapng section header and an interface description for
 // linkType (layers.LinkTypeEthernet for captures on lo). Packets of another
 // link type get their own interface description when first written.
+// A program writing a file its user named uses NewWriter on a
+// tracer/outfile.File instead, which never truncates what is there.
 func NewFileWriter(path string, linkType layers.LinkType) (*FileWriter, error) {
 	if linkType == LinkTypeLinuxSLL2 {
 		return nil, fmt.Errorf("capture: create %s: cannot write Linux SLL2 packets (gopacket v1.1.19 writes link types as 8 bits)", path)
@@ -72,17 +74,33 @@ func NewFileWriter(path string, linkType layers.LinkType) (*FileWriter, error) {
 		f.Close()
 		return nil, fmt.Errorf("capture: create %s: %w", path, err)
 	}
-	w, err := pcapgo.NewNgWriterInterface(f, ngInterface(linkType), pcapgo.NgWriterOptions{
+	w, err := NewWriter(f, path, linkType)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	w.f = f
+	return w, nil
+}
+
+// NewWriter is NewFileWriter writing to out, a file the caller opened
+// (such as a tracer/outfile.File, which puts the file in place once
+// complete); name names it in errors. Each Write writes its packet out
+// to out at once. Close flushes, and leaves out open.
+func NewWriter(out io.Writer, name string, linkType layers.LinkType) (*FileWriter, error) {
+	if linkType == LinkTypeLinuxSLL2 {
+		return nil, fmt.Errorf("capture: create %s: cannot write Linux SLL2 packets (gopacket v1.1.19 writes link types as 8 bits)", name)
+	}
+	w, err := pcapgo.NewNgWriterInterface(out, ngInterface(linkType), pcapgo.NgWriterOptions{
 		SectionInfo: pcapgo.NgSectionInfo{Application: "tcptour"},
 	})
 	if err == nil {
 		err = w.Flush()
 	}
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("capture: create %s: %w", path, err)
+		return nil, fmt.Errorf("capture: create %s: %w", name, err)
 	}
-	return &FileWriter{path: path, f: f, w: w, ifaces: map[layers.LinkType]int{linkType: 0}}, nil
+	return &FileWriter{path: name, w: w, ifaces: map[layers.LinkType]int{linkType: 0}}, nil
 }
 
 func ngInterface(lt layers.LinkType) pcapgo.NgInterface {
@@ -134,7 +152,8 @@ func (w *FileWriter) Write(p Packet) error {
 	return nil
 }
 
-// Close flushes and closes the file. Calling it again returns nil.
+// Close flushes and closes the file (NewWriter's is left open). Calling
+// it again returns nil.
 func (w *FileWriter) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -143,8 +162,10 @@ func (w *FileWriter) Close() error {
 	}
 	w.closed = true
 	err := w.w.Flush()
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
+	if w.f != nil {
+		if cerr := w.f.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("capture: close %s: %w", w.path, err)

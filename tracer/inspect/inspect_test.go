@@ -214,10 +214,81 @@ func TestRunMermaid(t *testing.T) {
 			})
 		}
 	}
-	_, _, err := runInspect(t, config{file: testFiles[0], noColor: true, mermaid: filepath.Join(t.TempDir(), "no", "such", "dir.mmd")})
-	if err == nil || !strings.HasPrefix(err.Error(), "--mermaid: ") {
-		t.Errorf("unwritable --mermaid file: error %v, want one starting with --mermaid", err)
+	bad := filepath.Join(t.TempDir(), "no", "such", "dir.mmd")
+	out, _, err := runInspect(t, config{file: testFiles[0], noColor: true, mermaid: bad})
+	if err == nil || !strings.HasPrefix(err.Error(), "-mermaid "+bad+": no directory ") {
+		t.Errorf("unwritable --mermaid file: error %v, want one starting with -mermaid %s: no directory", err, bad)
 	}
+	if out != "" {
+		t.Errorf("the capture was read before the --mermaid path was checked:\n%s", out)
+	}
+}
+
+// TestRunMermaidFiles checks what --mermaid does to what is at its
+// path (tracer/outfile has the cases in full): a file of the user's is
+// replaced only once the diagram is complete, and kept when the capture
+// cannot be read; a symbolic link, and the capture file itself, are
+// refused before anything is read.
+func TestRunMermaidFiles(t *testing.T) {
+	dir := t.TempDir()
+	noTemp := func() {
+		t.Helper()
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if strings.Contains(e.Name(), ".tcptour-") {
+				t.Errorf("temporary file left: %s", e.Name())
+			}
+		}
+	}
+	old := filepath.Join(dir, "old.mmd")
+	if err := os.WriteFile(old, []byte("old diagram\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A capture that cannot be read: the old diagram stays.
+	if _, _, err := runInspect(t, config{file: filepath.Join(dir, "missing.pcap"), mermaid: old}); err == nil {
+		t.Fatal("a missing capture: no error")
+	}
+	if b, err := os.ReadFile(old); err != nil || string(b) != "old diagram\n" {
+		t.Errorf("after a failed run the old diagram is %q, %v", b, err)
+	}
+	noTemp()
+	// A good one: replaced.
+	if _, _, err := runInspect(t, config{file: testFiles[0], mermaid: old}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(old); err != nil || !strings.HasPrefix(string(b), "sequenceDiagram\n") {
+		t.Errorf("the diagram was not replaced: %q, %v", b, err)
+	}
+	noTemp()
+	// A symbolic link: refused, its target untouched.
+	link := filepath.Join(dir, "link.mmd")
+	if err := os.Symlink(old, link); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(old)
+	out, _, err := runInspect(t, config{file: testFiles[0], mermaid: link})
+	if err == nil || !strings.Contains(err.Error(), "-mermaid "+link+": is a symbolic link") || out != "" {
+		t.Errorf("a symbolic link: %v, output %q; want it refused before reading", err, out)
+	}
+	if after, _ := os.ReadFile(old); !bytes.Equal(before, after) {
+		t.Error("the link's target was written")
+	}
+	// The capture file itself.
+	capFile := filepath.Join(dir, "in.pcapng")
+	data, err := os.ReadFile(testFiles[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(capFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runInspect(t, config{file: capFile, mermaid: dir + "/./in.pcapng"}); err == nil || !strings.Contains(err.Error(), "is the capture file to read") {
+		t.Errorf("--mermaid naming the capture: %v", err)
+	}
+	if b, _ := os.ReadFile(capFile); !bytes.Equal(b, data) {
+		t.Error("the capture file was written")
+	}
+	noTemp()
 }
 
 // Bad input.

@@ -19,6 +19,7 @@ import (
 
 	"tcptour/tracer"
 	"tcptour/tracer/capture"
+	"tcptour/tracer/outfile"
 	"tcptour/tracer/wire"
 )
 
@@ -51,7 +52,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.BoolVar(&cfg.json, "json", false, "print the timeline as JSON lines (docs/trace-format.md)")
 	fs.BoolVar(&cfg.noColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
-	fs.StringVar(&cfg.mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram")
+	fs.StringVar(&cfg.mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram, put in place once complete:\na new file, or a regular file of yours replaced whole; a symlink or another user's file is refused")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./tracer/inspect [flags] FILE\n\nPrints the annotated timeline and ladder of each TCP connection in a pcap or pcapng file.\n\nFlags:")
 		fs.PrintDefaults()
@@ -79,6 +80,22 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 func run(cfg config, stdout, stderr io.Writer) error {
+	// The Mermaid file is checked before the capture is read (see
+	// tracer/outfile), and put in place only when complete.
+	var mermaid *outfile.File
+	if cfg.mermaid != "" {
+		if in, err := os.Stat(cfg.file); err == nil {
+			if out, err := os.Stat(cfg.mermaid); err == nil && os.SameFile(in, out) {
+				return fmt.Errorf("-mermaid %s: is the capture file to read: name another", cfg.mermaid)
+			}
+		}
+		f, err := outfile.Create("mermaid", cfg.mermaid, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Discard()
+		mermaid = f
+	}
 	pkts, readErr := capture.ReadFile(cfg.file)
 	if readErr != nil && len(pkts) == 0 {
 		return readErr
@@ -112,13 +129,16 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	}
 	events := tr.Events()
 	ids := wire.Conns(events, true)
-	if cfg.mermaid != "" {
+	if mermaid != nil {
 		var b strings.Builder
 		if err := wire.Mermaid(&b, events, ids); err != nil {
 			return err
 		}
-		if err := os.WriteFile(cfg.mermaid, []byte(b.String()), 0o644); err != nil {
-			return fmt.Errorf("--mermaid: %w", err)
+		if _, err := io.WriteString(mermaid, b.String()); err != nil {
+			return err
+		}
+		if err := mermaid.Commit(); err != nil {
+			return err
 		}
 	}
 	if cfg.json {

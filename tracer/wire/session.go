@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path"
+	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -15,6 +14,7 @@ import (
 
 	"tcptour/tracer"
 	"tcptour/tracer/capture"
+	"tcptour/tracer/outfile"
 )
 
 // Capture modes, the values of the --capture flag.
@@ -82,9 +82,11 @@ type Session struct {
 type Config struct {
 	// Mode is ModeAuto, ModeOn or ModeOff.
 	Mode string
-	// PCAP, when set, is a file to write the packets to, as pcapng
-	// (mode 0600), complete after every packet.
-	PCAP string
+	// PCAP, when set, is the file to write the packets to, as pcapng,
+	// complete after every packet. The session writes it; the caller
+	// commits it after Close (or discards it, should the run fail).
+	// When the capture does not start, Start discards it.
+	PCAP *outfile.File
 	// UDPPorts are captured from the start (a DNS server's port).
 	UDPPorts []uint16
 	// Program is the program's package path ("./lessons/03"), for the
@@ -111,20 +113,17 @@ func Start(tr *tracer.Trace, cfg Config) (s *Session, skipped string, err error)
 	s = &Session{tr: tr, ann: NewAnnotator(), udp: slices.Clone(cfg.UDPPorts)}
 	// The file is ready before the capture starts delivering, so that it
 	// holds every packet the trace shows.
-	if cfg.PCAP != "" {
-		f, err := capture.NewFileWriter(cfg.PCAP, layers.LinkTypeEthernet)
+	if cfg.PCAP != nil {
+		f, err := capture.NewWriter(cfg.PCAP, cfg.PCAP.Name(), layers.LinkTypeEthernet)
 		if err != nil {
-			return nil, "", fmt.Errorf("--pcap: %w", err)
+			return nil, "", err
 		}
 		s.file = f
 	}
 	c, err := capture.Open(capture.Config{UDPPorts: s.udp, Handler: s.packet})
 	if err != nil {
-		if s.file != nil {
-			// NOTE: ignoring the errors; the file is empty and unwanted.
-			_ = s.file.Close()
-			_ = os.Remove(cfg.PCAP)
-		}
+		// No packets: what was at the path stays as it was.
+		cfg.PCAP.Discard()
 		reason := err.Error()
 		if errors.Is(err, capture.ErrPermission) {
 			reason = NoPermission(cfg.Program)
@@ -133,17 +132,14 @@ func Start(tr *tracer.Trace, cfg Config) (s *Session, skipped string, err error)
 			return nil, "", errors.New(reason)
 		}
 		reason += "; going on without packets"
-		if cfg.PCAP != "" {
-			reason += ", and without " + cfg.PCAP
+		if cfg.PCAP != nil {
+			reason += ", and without " + cfg.PCAP.Name()
 		}
 		return nil, reason, nil
 	}
 	s.portsMu.Lock()
 	s.cap = c
 	s.portsMu.Unlock()
-	if cfg.PCAP != "" {
-		giveToSudoUser(cfg.PCAP)
-	}
 	return s, "", nil
 }
 
@@ -232,9 +228,9 @@ func (s *Session) Sync(ctx context.Context) error {
 	return s.cap.Sync(ctx)
 }
 
-// Close stops the capture once every packet is in the trace, closes the
-// pcap file, and returns the kernel's counts and the number of packets
-// added to the trace.
+// Close stops the capture once every packet is in the trace, writes the
+// pcap file out (complete, for the caller to commit), and returns the
+// kernel's counts and the number of packets added to the trace.
 func (s *Session) Close() (capture.Stats, int, error) {
 	if s == nil {
 		return capture.Stats{}, 0, nil
@@ -258,18 +254,6 @@ func (s *Session) Close() (capture.Stats, int, error) {
 	return st, s.packets, err
 }
 
-// giveToSudoUser hands a file made under sudo to the user who ran sudo,
-// so that they can open it with tshark or Wireshark without root.
-func giveToSudoUser(path string) {
-	uid, err1 := strconv.Atoi(os.Getenv("SUDO_UID"))
-	gid, err2 := strconv.Atoi(os.Getenv("SUDO_GID"))
-	if err1 != nil || err2 != nil || os.Geteuid() != 0 {
-		return
-	}
-	// NOTE: ignoring the error; the file is still there, owned by root.
-	_ = os.Chown(path, uid, gid)
-}
-
 // CheckFlags checks the capture flags of a program, alone and together:
 // the mode, a pcap file (which needs a capture) and a Mermaid file
 // (which must not be the pcap file). Its errors are one line each.
@@ -283,8 +267,19 @@ func CheckFlags(mode, pcap, mermaid string) error {
 	default:
 		return fmt.Errorf("-capture %q: want auto, on or off", mode)
 	}
-	if pcap != "" && pcap == mermaid {
+	if pcap != "" && samePath(pcap, mermaid) {
 		return fmt.Errorf("-pcap and -mermaid both name %s: give each its own file", pcap)
 	}
 	return nil
+}
+
+// samePath reports whether a and b name the same file, however written
+// ("x.md", "./x.md").
+func samePath(a, b string) bool {
+	if a == b {
+		return true
+	}
+	absA, errA := filepath.Abs(a)
+	absB, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && absA == absB
 }

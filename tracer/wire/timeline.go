@@ -2,12 +2,9 @@ package wire
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/netip"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -110,7 +107,7 @@ func NewTimeline(actor string, printer tracer.Printer, say io.Writer, cfg Config
 	var noCapture, noStates string
 	tl.wire, noCapture, err = Start(tl.trace, cfg)
 	if err != nil {
-		return nil, nil, captureError(cfg.PCAP, err)
+		return nil, nil, err
 	}
 	tl.packets = tl.wire != nil
 	// Capture off means: nothing watched from outside the program; the
@@ -123,25 +120,6 @@ func NewTimeline(actor string, printer tracer.Printer, say io.Writer, cfg Config
 		skipped = append(skipped, noStates)
 	}
 	return tl, skipped, nil
-}
-
-// captureError says in one line why the capture could not start: the
-// reason Start gives, or what is wrong with the -pcap file.
-func captureError(pcap string, err error) error {
-	if pcap == "" {
-		return err
-	}
-	return fileError("pcap", pcap, err)
-}
-
-// fileError says in one line why the file named by flag could not be
-// written: "-pcap /nonexistent/x.pcapng: no such file or directory".
-func fileError(flag, path string, err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Path == path {
-		return fmt.Errorf("-%s %s: %w", flag, path, pe.Err)
-	}
-	return err
 }
 
 // Hooks returns hooks that add the events of the timeline's actor to
@@ -220,7 +198,8 @@ func (tl *Timeline) Drain() error {
 }
 
 // Close waits for the capture to catch up and stops it, which leaves
-// the pcap file complete and closed, then prints every event left. It
+// the pcap file complete (for the caller to commit: see [Files]), then
+// prints every event left. It
 // returns the number of packets in the trace, the kernel's counts, and
 // the capture's error or else the first error writing.
 func (tl *Timeline) Close() (packets int, stats capture.Stats, err error) {
@@ -318,19 +297,17 @@ func (tl *Timeline) fail(err error) {
 	}
 }
 
-// WriteMermaid writes the ladders of every connection to path, as one
-// Mermaid sequence diagram: the packets and the calls, or the calls
-// alone without capture.
-func (tl *Timeline) WriteMermaid(path string) error {
+// WriteMermaid writes the ladders of every connection to w (a
+// tracer/outfile.File for -mermaid), as one Mermaid sequence diagram:
+// the packets and the calls, or the calls alone without capture.
+func (tl *Timeline) WriteMermaid(w io.Writer) error {
 	events := tl.Events()
 	var b strings.Builder
 	if err := Mermaid(&b, events, Conns(events, false)); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		return fileError("mermaid", path, err)
-	}
-	return nil
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // Summary writes how many packets the trace showed and where they were

@@ -92,6 +92,7 @@ type Run struct {
 	step   int
 	in     *bufio.Reader
 	lab    *lab.Server
+	files  wire.Files // --pcap, --mermaid
 	// holding is set once Hold waits for Ctrl-C.
 	holding atomic.Bool
 }
@@ -164,8 +165,8 @@ func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
 	fs.BoolVar(&opts.NoColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
 	fs.BoolVar(&opts.Hold, "hold", false, "after the steps, keep the lesson's server listening and tracing until Ctrl-C, to try nc or ss against it")
 	fs.StringVar(&opts.Capture, "capture", wire.ModeAuto, "capture packets on loopback: auto (when permitted: root or CAP_NET_RAW), on (or fail), off")
-	fs.StringVar(&opts.PCAP, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r)")
-	fs.StringVar(&opts.Mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram")
+	fs.StringVar(&opts.PCAP, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), mode 0600.\nIt is written beside the path and takes its place when the lesson ends (or is stopped with Ctrl-C):\na new file, or one that replaces a regular file of yours; a failed lesson leaves what was there;\na symlink or another user's file is refused before the lesson starts")
+	fs.StringVar(&opts.Mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram when the lesson ends;\nas with -pcap: a new file, or a regular file of yours replaced whole, never through a symlink")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./lessons/%s [flags]\n\nLesson %s · %s\n%s\n\nFlags:\n", l.Number, l.Number, l.Title, l.Intro)
 		fs.PrintDefaults()
@@ -215,8 +216,16 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		out:    out,
 		stderr: stderr,
 	}
+	// The output files are checked before the lesson starts; a lesson
+	// that fails leaves what was at their paths.
+	files, err := wire.CreateFiles(opts.PCAP, opts.Mermaid)
+	if err != nil {
+		return err
+	}
+	defer files.Discard()
+	r.files = files
 	tl, skipped, err := wire.NewTimeline("lesson", printer, out,
-		wire.Config{Mode: opts.Capture, PCAP: opts.PCAP, Program: "./lessons/" + l.Number})
+		wire.Config{Mode: opts.Capture, PCAP: files.PCAP, Program: "./lessons/" + l.Number})
 	if err != nil {
 		return err
 	}
@@ -267,9 +276,12 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		return fmt.Errorf("the lesson ran %d steps but says it has %d", r.step, l.Steps)
 	}
 	if opts.Mermaid != "" {
-		if err := r.tl.WriteMermaid(opts.Mermaid); err != nil {
+		if err := r.tl.WriteMermaid(files.Mermaid); err != nil {
 			return err
 		}
+	}
+	if err := files.Commit(r.wire != nil, opts.Mermaid != ""); err != nil {
+		return err
 	}
 	if !opts.JSON {
 		r.printLadders(r.tl.Events())
@@ -285,12 +297,16 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 
 // interrupted ends a lesson stopped by a signal mid-step: the trace so
 // far, a note that it was interrupted, the capture closed with its file
-// complete. It returns the context's cause.
+// complete and in place (a Mermaid file is written only by a lesson
+// that ran to its end). It returns the context's cause.
 func (r *Run) interrupted(ctx context.Context) error {
 	cause := context.Cause(ctx)
 	r.trace.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseNote, Text: cause.Error(),
 		Note: "The lesson stopped here. Its sockets close as the process exits; the kernel resets or finishes their connections."})
 	packets, stats, err := r.tl.Close()
+	if err == nil {
+		err = r.files.Commit(r.wire != nil, false)
+	}
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -168,6 +169,58 @@ func TestInterruptedMidStep(t *testing.T) {
 		}
 		if !strings.Contains(out, "Captured 3 packets") {
 			t.Errorf("no capture summary:\n%s", out)
+		}
+	}
+}
+
+// A lesson that fails midway leaves the files that were at its --pcap
+// and --mermaid paths as they were, and no temporary file beside them.
+func TestFailedLessonKeepsFiles(t *testing.T) {
+	dir := t.TempDir()
+	pcap, mermaid := filepath.Join(dir, "x.pcapng"), filepath.Join(dir, "x.md")
+	for _, p := range []string{pcap, mermaid} {
+		if err := os.WriteFile(p, []byte("the last run's\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	boom := errors.New("boom")
+	body := func(r *Run) error {
+		r.Step("First", "")
+		ln, err := tracer.Listen(r.Context(), r.Hooks("server"), "tcp4", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		ln.Close()
+		return boom
+	}
+	opts := Options{NoColor: true, PCAP: pcap, Mermaid: mermaid, Out: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
+	if err := Exec(context.Background(), demo, opts, body); !errors.Is(err, boom) {
+		t.Fatalf("Exec: %v, want %v", err, boom)
+	}
+	for _, p := range []string{pcap, mermaid} {
+		if b, err := os.ReadFile(p); err != nil || string(b) != "the last run's\n" {
+			t.Errorf("%s after a failed lesson: %q, %v", p, b, err)
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) != 2 {
+		t.Errorf("%d files in the directory, %v; want the 2 that were there", len(ents), err)
+	}
+}
+
+// An output path that cannot be written stops the lesson before it
+// prints anything.
+func TestOutputCheckedBeforeStart(t *testing.T) {
+	for _, opts := range []Options{
+		{Mermaid: filepath.Join(t.TempDir(), "missing", "x.md")},
+		{Capture: "on", PCAP: filepath.Join(t.TempDir(), "missing", "x.pcapng")},
+	} {
+		var out bytes.Buffer
+		opts.Out, opts.Stderr = &out, &out
+		ran := false
+		err := Exec(context.Background(), demo, opts, func(r *Run) error { ran = true; return twoSteps(r) })
+		if err == nil || !strings.Contains(err.Error(), ": no directory ") || ran || out.Len() != 0 {
+			t.Errorf("%+v: %v, ran %v, output %q; want an error before the lesson starts", opts, err, ran, out.String())
 		}
 	}
 }

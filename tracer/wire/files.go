@@ -1,0 +1,56 @@
+package wire
+
+import "tcptour/tracer/outfile"
+
+// Files are a traced program's output files, -pcap and -mermaid. Each
+// is checked and made beside its path before the program starts its
+// work, and takes the path's name only at the end of a run that went
+// well, or was stopped by Ctrl-C (see tracer/outfile). Until then, and
+// after a run that failed, what was at the path stays as it was.
+type Files struct {
+	PCAP    *outfile.File // for Config.PCAP; nil when not asked for
+	Mermaid *outfile.File // for Timeline.WriteMermaid; nil when not asked for
+}
+
+// CreateFiles checks the paths given ("" for none) and makes their
+// files. Its error is one line naming the flag and the path.
+func CreateFiles(pcap, mermaid string) (Files, error) {
+	var f Files
+	var err error
+	if pcap != "" {
+		// A capture can hold private data: mode 0600.
+		if f.PCAP, err = outfile.Create("pcap", pcap, 0o600); err != nil {
+			return Files{}, err
+		}
+	}
+	if mermaid != "" {
+		if f.Mermaid, err = outfile.Create("mermaid", mermaid, 0o644); err != nil {
+			f.Discard()
+			return Files{}, err
+		}
+	}
+	return f, nil
+}
+
+// Commit puts the pcap file in place when captured (the capture ran:
+// Start discarded it otherwise) and the Mermaid file when mermaid (it
+// was written), and discards the others.
+func (f Files) Commit(captured, mermaid bool) error {
+	defer f.Discard()
+	if captured {
+		if err := f.PCAP.Commit(); err != nil {
+			return err
+		}
+	}
+	if mermaid {
+		return f.Mermaid.Commit()
+	}
+	return nil
+}
+
+// Discard leaves every path whose file is not committed as it was. Defer
+// it right after CreateFiles.
+func (f Files) Discard() {
+	f.PCAP.Discard()
+	f.Mermaid.Discard()
+}
