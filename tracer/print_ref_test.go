@@ -237,12 +237,12 @@ func (p *refPrettyPrinter) Print(e Event) error {
 	case PhaseLesson:
 		b.WriteString(p.colors["title"].Sprint(e.Text))
 		b.WriteString("\n")
-		refWrap(&b, e.Note, 0, lineWidth)
+		refWrap(&b, e.Note, 0, DefaultWidth)
 	case PhaseStep:
 		b.WriteString("\n")
 		b.WriteString(p.colors["heading"].Sprint(e.Text))
 		b.WriteString("\n")
-		refWrap(&b, e.Note, 2, lineWidth)
+		refWrap(&b, e.Note, 2, DefaultWidth)
 		b.WriteString("\n")
 	default:
 		actor := p.colors["actor"]
@@ -293,7 +293,7 @@ func (p *refPrettyPrinter) Print(e Event) error {
 				b.WriteString("\n")
 			}
 		}
-		refWrap(&b, e.Note, noteIndent, lineWidth)
+		refWrap(&b, e.Note, noteIndent, DefaultWidth)
 	}
 	_, err := io.WriteString(p.w, b.String())
 	return err

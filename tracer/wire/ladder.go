@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"tcptour/tracer"
 )
@@ -124,25 +125,68 @@ const (
 // order. events must be sorted by time (as Trace.Events returns them).
 func Ladder(w io.Writer, events []tracer.Event, id int) error {
 	client, server, rs := rows(events, id)
+	_, err := io.WriteString(w, ladderText(id, client, server, rs, arrowWidth))
+	return err
+}
+
+// FitLadder writes the ladder of connection id as [Ladder] does, in at
+// most width columns: its arrows are narrowed to fit, down to the
+// longest arrow's label. When even that is too wide, it writes instead
+// one line, wrapped to width, that says how many columns the ladder
+// needs and where else to read it: --mermaid FILE, the flag of the
+// lessons, the server, the client and tracer/inspect.
+func FitLadder(w io.Writer, events []tracer.Event, id, width int) error {
+	client, server, rs := rows(events, id)
+	minArrow := 0
+	for _, r := range rs {
+		if r.arrow != "" {
+			// The label, a space each side, and at least "──" and "─▶".
+			minArrow = max(minArrow, utf8.RuneCountInString(r.arrow)+2+4)
+		}
+	}
+	var need int
+	for aw := arrowWidth; aw >= minArrow; aw-- {
+		text := ladderText(id, client, server, rs, aw)
+		if need = textWidth(text); need <= width {
+			_, err := io.WriteString(w, text)
+			return err
+		}
+	}
+	msg := fmt.Sprintf("Connection #%d: its ladder needs %d columns, more than the %d here: "+
+		"widen the terminal, or write the ladders to a file with --mermaid FILE.", id, need, width)
+	_, err := io.WriteString(w, tracer.Wrap(msg, 0, width))
+	return err
+}
+
+// ladderText draws the ladder of connection id with arrows aw wide.
+func ladderText(id int, client, server netip.AddrPort, rs []row, aw int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Connection #%d\n", id)
-	fmt.Fprintf(&b, "%*s%-*s%s\n", labelWidth+1, "", arrowWidth+1, "client "+client.String(), "server "+server.String())
+	fmt.Fprintf(&b, "%*s%-*s%s\n", labelWidth+1, "", aw+1, "client "+client.String(), "server "+server.String())
 	for _, r := range rs {
-		mid := strings.Repeat(" ", arrowWidth)
+		mid := strings.Repeat(" ", aw)
 		if r.arrow != "" {
-			mid = arrow(r.arrow, r.toRight)
+			mid = arrow(r.arrow, r.toRight, aw)
 		}
 		line := fmt.Sprintf("%*s │%s│ %s", labelWidth, r.left, mid, r.right)
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.String()
 }
 
-// arrow draws "── label ───▶" or "◀─── label ──" arrowWidth wide.
-func arrow(label string, toRight bool) string {
+// textWidth is the width in columns of text's widest line.
+func textWidth(text string) int {
+	n := 0
+	for line := range strings.Lines(text) {
+		n = max(n, utf8.RuneCountInString(strings.TrimSuffix(line, "\n")))
+	}
+	return n
+}
+
+// arrow draws "── label ───▶" or "◀─── label ──" width wide.
+func arrow(label string, toRight bool, width int) string {
 	label = " " + label + " "
-	n := arrowWidth - len([]rune(label)) - 3
+	n := width - len([]rune(label)) - 3
 	if n < 0 {
 		n = 0
 	}

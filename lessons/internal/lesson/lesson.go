@@ -77,6 +77,10 @@ type Options struct {
 	// Stderr receives the "press Enter" prompts and the line saying why
 	// there is no capture; nil means os.Stderr.
 	Stderr io.Writer
+	// Width is the width of the pretty output in columns: notes, recap
+	// and Try this wrap to it, ladders fit in it. 0 means Out's width
+	// when it is a terminal, else 80 (tracer.TerminalWidth).
+	Width int
 }
 
 // Run is a lesson in progress, handed to the lesson's body.
@@ -89,9 +93,13 @@ type Run struct {
 	wire   *wire.Session // nil without capture
 	out    io.Writer
 	stderr io.Writer
+	width  int // of the pretty output, in columns
 	step   int
 	in     *bufio.Reader
-	lab    *lab.Server
+	// prompting is set while a prompt waits for Enter: a Ctrl-C then
+	// ends the prompt's line before the lesson says it stopped.
+	prompting atomic.Bool
+	lab       *lab.Server
 	// holding is set once Hold waits for Ctrl-C.
 	holding atomic.Bool
 }
@@ -198,11 +206,18 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 	if out == nil {
 		out = os.Stdout
 	}
+	width := opts.Width
+	if width == 0 {
+		width = tracer.TerminalWidth(out)
+	}
 	var printer tracer.Printer
 	if opts.JSON {
 		printer = tracer.NewJSON(out)
 	} else {
-		printer = tracer.NewPretty(out, tracer.ColorWanted(out, opts.NoColor))
+		// Times since each step began: the pauses at the prompts would
+		// otherwise swamp the milliseconds the lessons are about.
+		printer = tracer.NewPrettyWith(out, tracer.PrettyOptions{
+			Color: tracer.ColorWanted(out, opts.NoColor), Width: width, StepTimes: true})
 	}
 	stderr := opts.Stderr
 	if stderr == nil {
@@ -214,6 +229,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		ctx:    ctx,
 		out:    out,
 		stderr: stderr,
+		width:  max(width, tracer.MinWidth),
 	}
 	tl, skipped, err := wire.NewTimeline("lesson", printer, out,
 		wire.Config{Mode: opts.Capture, PCAP: opts.PCAP, Program: "./lessons/" + l.Number})
@@ -288,6 +304,10 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 // complete. It returns the context's cause.
 func (r *Run) interrupted(ctx context.Context) error {
 	cause := context.Cause(ctx)
+	if r.prompting.Load() {
+		// Stopped at a prompt: what follows goes below it.
+		fmt.Fprintln(r.stderr)
+	}
 	r.trace.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseNote, Text: cause.Error(),
 		Note: "The lesson stopped here. Its sockets close as the process exits; the kernel resets or finishes their connections."})
 	packets, stats, err := r.tl.Close()
@@ -307,10 +327,10 @@ func (r *Run) printLadders(events []tracer.Event) {
 	if len(ids) == 0 {
 		return
 	}
-	fmt.Fprintf(r.out, "\nThe ladder: each connection's segments, with the program's calls beside them\n\n")
+	fmt.Fprintf(r.out, "\n%s\n", tracer.Wrap("The ladder: each connection's segments, with the program's calls beside them", 0, r.width))
 	for _, id := range ids {
 		// NOTE: an error here is a closed stdout; Flush reported it.
-		_ = wire.Ladder(r.out, events, id)
+		_ = wire.FitLadder(r.out, events, id, r.width)
 		fmt.Fprintln(r.out)
 	}
 }
@@ -322,11 +342,9 @@ func (r *Run) printList(title string, items []string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s\n", title)
 	for _, it := range items {
-		lines := strings.Split(it, "\n")
-		fmt.Fprintf(&b, "  • %s\n", lines[0])
-		for _, l := range lines[1:] {
-			fmt.Fprintf(&b, "    %s\n", l)
-		}
+		// The item's line breaks are its author's: it wraps anew to
+		// the width, below its bullet.
+		b.WriteString("  • " + strings.TrimPrefix(tracer.Wrap(it, 4, r.width), "    "))
 	}
 	// NOTE: an error here is a closed stdout; Flush already reported it.
 	_, _ = io.WriteString(r.out, b.String())
@@ -341,8 +359,11 @@ func (r *Run) Step(title, text string) {
 	_ = r.tl.Drain()
 	r.step++
 	if r.in != nil {
+		r.prompting.Store(true)
 		fmt.Fprintf(r.stderr, "\n[press Enter for step %d of %d: %s] ", r.step, r.lesson.Steps, title)
-		if _, err := r.in.ReadString('\n'); err != nil {
+		_, err := r.in.ReadString('\n')
+		r.prompting.Store(false)
+		if err != nil {
 			r.in = nil // stdin closed: run the rest straight through
 		}
 	}
