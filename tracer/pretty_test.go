@@ -86,16 +86,24 @@ func TestPrettyWidth(t *testing.T) {
 			{Actor: "lesson", Phase: tracer.PhaseLesson, Text: "title", Note: note, Time: time.Unix(1, 0)},
 			{Actor: "lesson", Phase: tracer.PhaseStep, Text: "Step 1 of 1 · x", Note: note, Time: time.Unix(1, 0)},
 			{Actor: "client", Phase: tracer.PhaseNote, Text: "x", Note: note, Time: time.Unix(1, 0)},
+			// Its kernel: line breaks between its parts.
+			{Actor: "server", Phase: tracer.PhaseAccept, Time: time.Unix(1, 0), TCP: &kernel.Info{
+				State: kernel.Established, RTT: 45 * time.Microsecond, SndMSS: 4143717444, SndCwnd: 4219198294}},
 		} {
 			if err := p.Print(e); err != nil {
 				t.Fatal(err)
 			}
 		}
 		widest := 0
-		var words []string
+		var words, kernelLines []string
 		for _, line := range strings.Split(b.String(), "\n") {
 			n := utf8.RuneCountInString(line)
-			if strings.HasPrefix(line, "             ") {
+			if strings.Contains(line, "ACCEPT") {
+				continue // the event's own line: a table's row, not wrapped
+			}
+			if strings.Contains(line, "kernel:") || strings.HasPrefix(line, "                     · ") {
+				kernelLines = append(kernelLines, strings.TrimSpace(line))
+			} else if strings.HasPrefix(line, "             ") {
 				words = append(words, strings.Fields(line)...)
 			}
 			switch {
@@ -108,6 +116,12 @@ func TestPrettyWidth(t *testing.T) {
 			default:
 				widest = max(widest, n)
 			}
+		}
+		if got, want := strings.Join(kernelLines, " "), "kernel: ESTABLISHED · rtt 0.045 ms · mss 4143717444 · cwnd 4219198294"; got != want {
+			t.Errorf("width %d: the kernel: line, joined again: %q, want %q", tc.width, got, want)
+		}
+		if tc.wrap < 80 && len(kernelLines) < 2 {
+			t.Errorf("width %d: the kernel: line is not broken: %q", tc.width, kernelLines)
 		}
 		if widest < tc.wrap-12 {
 			t.Errorf("width %d: the widest line has %d columns: not wrapped to %d", tc.width, widest, tc.wrap)

@@ -279,18 +279,28 @@ func (p *refPrettyPrinter) Print(e Event) error {
 				show = i.State != kernel.Established || i.TotalRetrans > 0
 			}
 			if show {
-				fmt.Fprintf(&b, "%*skernel: %s", noteIndent, "", i.State)
+				parts := []string{"kernel: " + i.State.String()}
 				if e.Phase == PhaseConnectDone || e.Phase == PhaseAccept {
-					fmt.Fprintf(&b, " · rtt %s · mss %d · cwnd %d", FormatDuration(i.RTT), i.SndMSS, i.SndCwnd)
+					parts = append(parts, "rtt "+FormatDuration(i.RTT), fmt.Sprintf("mss %d", i.SndMSS), fmt.Sprintf("cwnd %d", i.SndCwnd))
 				} else {
 					if i.Unacked > 0 {
-						fmt.Fprintf(&b, " · unacked %d", i.Unacked)
+						parts = append(parts, fmt.Sprintf("unacked %d", i.Unacked))
 					}
 					if i.TotalRetrans > 0 {
-						fmt.Fprintf(&b, " · retransmitted %d", i.TotalRetrans)
+						parts = append(parts, fmt.Sprintf("retransmitted %d", i.TotalRetrans))
 					}
 				}
-				b.WriteString("\n")
+				// One line, or lines that break between parts.
+				line := strings.Repeat(" ", noteIndent) + parts[0]
+				for _, part := range parts[1:] {
+					if len([]rune(line+" · "+part)) > DefaultWidth {
+						b.WriteString(line + "\n")
+						line = strings.Repeat(" ", noteIndent+len("kernel: ")) + "· " + part
+						continue
+					}
+					line += " · " + part
+				}
+				b.WriteString(line + "\n")
 			}
 		}
 		refWrap(&b, e.Note, noteIndent, DefaultWidth)

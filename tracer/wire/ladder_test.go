@@ -403,6 +403,12 @@ func TestFitLadder(t *testing.T) {
 	if len(lines) != 2+len(ps) {
 		t.Fatalf("at %d columns: %d lines, want a title, a header and %d arrows:\n%s", need, len(lines), len(ps), narrow)
 	}
+	if n := textWidth(narrow); n > need {
+		t.Errorf("at %d columns, the ladder is %d wide:\n%s", need, n, narrow)
+	}
+	if !strings.Contains(lines[1], "client "+ps[0].Src.String()+" ") || !strings.HasSuffix(lines[1], "server "+ps[0].Dst.String()) {
+		t.Errorf("at %d columns, the header does not name both ends: %q", need, lines[1])
+	}
 	arrowEnd := -1
 	for i, p := range ps {
 		l := lines[2+i]

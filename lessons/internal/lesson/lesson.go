@@ -35,6 +35,7 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"tcptour/tracer"
+	"tcptour/tracer/capture"
 	"tcptour/tracer/lab"
 	"tcptour/tracer/wire"
 )
@@ -289,7 +290,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 	}
 	if !opts.JSON {
 		r.printLadders(r.tl.Events())
-		r.tl.Summary(r.out, packets, stats, opts.PCAP)
+		r.summary(packets, stats)
 		r.printList("Recap", l.Recap)
 		r.printList("Try this", l.TryThis)
 	}
@@ -315,9 +316,26 @@ func (r *Run) interrupted(ctx context.Context) error {
 		return err
 	}
 	if !r.opts.JSON {
-		r.tl.Summary(r.out, packets, stats, r.opts.PCAP)
+		r.summary(packets, stats)
 	}
 	return cause
+}
+
+// summary prints how many packets were captured, and where they were
+// saved, wrapped to the width.
+func (r *Run) summary(packets int, stats capture.Stats) {
+	var b strings.Builder
+	r.tl.Summary(&b, packets, stats, r.opts.PCAP)
+	var out strings.Builder
+	for line := range strings.Lines(b.String()) {
+		if strings.TrimSpace(line) == "" {
+			out.WriteString(line)
+			continue
+		}
+		out.WriteString(tracer.Wrap(line, 0, r.width))
+	}
+	// NOTE: an error here is a closed stdout; Close reported it.
+	_, _ = io.WriteString(r.out, out.String())
 }
 
 // printLadders draws a ladder diagram for each connection whose packets
@@ -360,7 +378,8 @@ func (r *Run) Step(title, text string) {
 	r.step++
 	if r.in != nil {
 		r.prompting.Store(true)
-		fmt.Fprintf(r.stderr, "\n[press Enter for step %d of %d: %s] ", r.step, r.lesson.Steps, title)
+		prompt := tracer.Wrap(fmt.Sprintf("[press Enter for step %d of %d: %s]", r.step, r.lesson.Steps, title), 0, r.width)
+		fmt.Fprintf(r.stderr, "\n%s ", strings.TrimSuffix(prompt, "\n"))
 		_, err := r.in.ReadString('\n')
 		r.prompting.Store(false)
 		if err != nil {
