@@ -479,6 +479,21 @@ func (c paint) appendPadded(b []byte, s string, width int) []byte {
 	return append(b, c.post...)
 }
 
+// appendLines appends text and a newline, in the colour: as it is
+// when it fits on a line of width columns, else wrapped to width, each
+// line in the colour.
+func (c paint) appendLines(b []byte, text string, width int) []byte {
+	if utf8.RuneCountInString(text) <= width && !strings.Contains(text, "\n") {
+		return append(c.appendPadded(b, text, 0), '\n')
+	}
+	for line := range strings.Lines(Wrap(text, 0, width)) {
+		b = append(b, c.pre...)
+		b = append(b, strings.TrimSuffix(line, "\n")...)
+		b = append(append(b, c.post...), '\n')
+	}
+	return b
+}
+
 var phaseColors = map[Phase][]color.Attribute{
 	PhaseListen:       {color.FgGreen},
 	PhaseDNSStart:     {color.FgCyan},
@@ -595,8 +610,7 @@ func (p *prettyPrinter) appendEvent(b []byte, e *Event) []byte {
 	}
 	switch e.Phase {
 	case PhaseLesson:
-		b = p.colors["title"].appendPadded(b, e.Text, 0)
-		b = append(b, '\n')
+		b = p.colors["title"].appendLines(b, e.Text, p.width)
 		b = appendWrapped(b, note, 0, p.width)
 		if p.stepTimes {
 			b = appendWrapped(b, stepTimesNote, 0, p.width)
@@ -604,8 +618,7 @@ func (p *prettyPrinter) appendEvent(b []byte, e *Event) []byte {
 	case PhaseStep:
 		p.stepStarted(e.Elapsed)
 		b = append(b, '\n')
-		b = p.colors["heading"].appendPadded(b, e.Text, 0)
-		b = append(b, '\n')
+		b = p.colors["heading"].appendLines(b, e.Text, p.width)
 		b = appendWrapped(b, note, 2, p.width)
 		b = append(b, '\n')
 	default:

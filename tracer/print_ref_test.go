@@ -235,13 +235,11 @@ func (p *refPrettyPrinter) Print(e Event) error {
 	var b strings.Builder
 	switch e.Phase {
 	case PhaseLesson:
-		b.WriteString(p.colors["title"].Sprint(e.Text))
-		b.WriteString("\n")
+		refLines(&b, p.colors["title"], e.Text)
 		refWrap(&b, e.Note, 0, DefaultWidth)
 	case PhaseStep:
 		b.WriteString("\n")
-		b.WriteString(p.colors["heading"].Sprint(e.Text))
-		b.WriteString("\n")
+		refLines(&b, p.colors["heading"], e.Text)
 		refWrap(&b, e.Note, 2, DefaultWidth)
 		b.WriteString("\n")
 	default:
@@ -439,6 +437,20 @@ func (pp *refPrettyPrinter) refPacketColor(p *Packet) *color.Color {
 }
 
 // wrap writes text to b in lines of at most width columns, each indented.
+// refLines writes a title or heading in colour c: on its line, or
+// wrapped to DefaultWidth, each line coloured, if it does not fit.
+func refLines(b *strings.Builder, c *color.Color, text string) {
+	if len([]rune(text)) <= DefaultWidth && !strings.Contains(text, "\n") {
+		b.WriteString(c.Sprint(text) + "\n")
+		return
+	}
+	var w strings.Builder
+	refWrap(&w, text, 0, DefaultWidth)
+	for _, line := range strings.Split(strings.TrimSuffix(w.String(), "\n"), "\n") {
+		b.WriteString(c.Sprint(line) + "\n")
+	}
+}
+
 func refWrap(b *strings.Builder, text string, indent, width int) {
 	if text == "" {
 		return

@@ -31,6 +31,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mattn/go-isatty"
 
@@ -378,7 +379,8 @@ func (r *Run) Step(title, text string) {
 	r.step++
 	if r.in != nil {
 		r.prompting.Store(true)
-		prompt := tracer.Wrap(fmt.Sprintf("[press Enter for step %d of %d: %s]", r.step, r.lesson.Steps, title), 0, r.width)
+		// The cursor waits after the prompt, in the last column left.
+		prompt := tracer.Wrap(fmt.Sprintf("[press Enter for step %d of %d: %s]", r.step, r.lesson.Steps, title), 0, r.width-1)
 		fmt.Fprintf(r.stderr, "\n%s ", strings.TrimSuffix(prompt, "\n"))
 		_, err := r.in.ReadString('\n')
 		r.prompting.Store(false)
@@ -393,26 +395,33 @@ func (r *Run) Step(title, text string) {
 	})
 }
 
-// Printf prints a line of narration in the pretty output, after the
-// events so far; the JSON output leaves it out. Use it for facts that
-// differ from machine to machine (a list of interfaces), which the
-// golden tests cannot hold; use Note for what belongs in the trace.
+// Printf prints narration in the pretty output, after the events so
+// far; the JSON output leaves it out. Use it for facts that differ from
+// machine to machine (a list of interfaces), which the golden tests
+// cannot hold; use Note for what belongs in the trace. Each line of the
+// text is indented by two spaces, as written when it fits in the
+// output's [Run.Width]; a wider one wraps between words. A drawing fits
+// itself to the width.
 func (r *Run) Printf(format string, args ...any) {
 	if r.opts.JSON {
 		return
 	}
 	r.flush()
 	var b strings.Builder
-	wrapIndent(&b, fmt.Sprintf(format, args...), "  ")
+	for _, line := range strings.Split(fmt.Sprintf(format, args...), "\n") {
+		if utf8.RuneCountInString(line)+2 <= r.width {
+			b.WriteString("  " + line + "\n")
+			continue
+		}
+		b.WriteString(tracer.Wrap(line, 2, r.width))
+	}
 	// NOTE: an error here is a closed stdout; Flush reports it.
 	_, _ = io.WriteString(r.out, b.String())
 }
 
-func wrapIndent(b *strings.Builder, text, indent string) {
-	for _, line := range strings.Split(text, "\n") {
-		b.WriteString(indent + line + "\n")
-	}
-}
+// Width is the width of the pretty output in columns: the terminal's,
+// or 80 when it is not a terminal (see [Options.Width]).
+func (r *Run) Width() int { return r.width }
 
 // Hold, with --hold, keeps the lesson going after its steps: it says
 // where the lesson's server listens and how to poke it, then prints the

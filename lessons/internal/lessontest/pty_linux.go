@@ -59,3 +59,15 @@ func openTerminal(cols, rows int) (master, tty *os.File, err error) {
 func controlledBy(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 }
+
+// echoOn turns the terminal's echo back on, as a learner's terminal has
+// it: Enter then moves the cursor to the next line, and Ctrl-C shows as
+// ^C.
+func echoOn(tty *os.File) error {
+	term, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	term.Lflag |= unix.ECHO | unix.ECHOCTL
+	return unix.IoctlSetTermios(int(tty.Fd()), unix.TCSETS, term)
+}

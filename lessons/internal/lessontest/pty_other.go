@@ -16,3 +16,6 @@ func openTerminal(cols, rows int) (master, tty *os.File, err error) {
 
 // controlledBy is Linux's here: the tests that need it skip elsewhere.
 func controlledBy(cmd *exec.Cmd) {}
+
+// echoOn is Linux's here: the tests that need it skip elsewhere.
+func echoOn(tty *os.File) error { return nil }

@@ -12,8 +12,9 @@ import (
 
 // Screen is a lesson run in a terminal window of its own: a Terminal is
 // its standard input, output and error, and its controlling terminal,
-// so that what it shows is its output and its prompts interleaved as a
-// learner sees them, and Ctrl-C typed on it interrupts it.
+// with echo on, so that what it shows is its output, its prompts and
+// the keys typed, interleaved as a learner sees them, and Ctrl-C typed
+// on it interrupts it.
 type Screen struct {
 	t      *testing.T
 	cmd    *exec.Cmd
@@ -30,6 +31,9 @@ type Screen struct {
 func StartOnTerminal(t *testing.T, cmd *exec.Cmd, cols int) *Screen {
 	t.Helper()
 	tm := NewTerminalSize(t, cols, 24)
+	if err := echoOn(tm.tty); err != nil {
+		t.Fatalf("turn the terminal's echo on: %v", err)
+	}
 	s := &Screen{t: t, cmd: cmd, term: tm, shown: &lockedBuffer{}, read: make(chan struct{}), done: make(chan struct{})}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tm.TTY(), tm.TTY(), tm.TTY()
 	controlledBy(cmd)
