@@ -39,7 +39,8 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		printer = tracer.NewJSON(stdout)
 		say = stderr
 	} else {
-		printer = tracer.NewPretty(stdout, tracer.ColorWanted(stdout, cfg.noColor))
+		printer = tracer.NewPrettyWith(stdout, tracer.PrettyOptions{
+			Color: tracer.ColorWanted(stdout, cfg.noColor), Width: tracer.TerminalWidth(stdout)})
 	}
 	tl, skipped, err := wire.NewTimeline("client", printer, say, wire.Config{Mode: cfg.capture, PCAP: files.PCAP, Program: "./client"})
 	if err != nil {
@@ -74,13 +75,14 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	events := tl.Events()
 	if ids := wire.Conns(events, true); len(ids) > 0 {
-		fmt.Fprintf(stdout, "\nThe ladder: each connection's segments, with the client's calls beside them\n\n")
+		width := tracer.TerminalWidth(stdout)
+		fmt.Fprintf(stdout, "\n%s\n", tracer.Wrap("The ladder: each connection's segments, with the client's calls beside them", 0, width))
 		for i, id := range ids {
 			if i > 0 {
 				fmt.Fprintln(stdout)
 			}
 			// NOTE: ignoring the error; stdout failed, and Close said so.
-			_ = wire.Ladder(stdout, events, id)
+			_ = wire.FitLadder(stdout, events, id, width)
 		}
 	}
 	tl.Summary(stdout, packets, stats, cfg.pcap)

@@ -48,7 +48,8 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		printer = tracer.NewJSON(stdout)
 		say = stderr
 	} else {
-		printer = tracer.NewPretty(stdout, tracer.ColorWanted(stdout, cfg.noColor))
+		printer = tracer.NewPrettyWith(stdout, tracer.PrettyOptions{
+			Color: tracer.ColorWanted(stdout, cfg.noColor), Width: tracer.TerminalWidth(stdout)})
 	}
 	// The server runs for long: its trace keeps no event once printed,
 	// unless -mermaid needs them all at exit.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"time"
 
 	"tcptour/tracer"
 )
@@ -100,4 +102,30 @@ func ExamplePreview() {
 	// Output:
 	// "I am Chuck Norris!"
 	// hex 000102ff
+}
+
+// A pretty printer for a terminal 50 columns wide, that counts each
+// event's time from the start of its step, as the lessons' does: the
+// learner's 5 s at a prompt before step 2 do not show.
+func ExampleNewPrettyWith() {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	p := tracer.NewPrettyWith(os.Stdout, tracer.PrettyOptions{Width: 50, StepTimes: true})
+	tr := tracer.NewAt(start, tracer.Options{Printers: []tracer.Printer{p}})
+	tr.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseStep, Text: "Step 1 of 2 · Listen", Time: start})
+	tr.Add(tracer.Event{Actor: "server", Phase: tracer.PhaseNote, Text: "listening", Time: start.Add(300 * time.Microsecond),
+		Note: "The kernel now answers SYNs to this port by itself: it completes each handshake and queues the connection."})
+	tr.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseStep, Text: "Step 2 of 2 · Connect", Time: start.Add(5 * time.Second)})
+	tr.Add(tracer.Event{Actor: "client", Phase: tracer.PhaseNote, Text: "connecting", Time: start.Add(5*time.Second + 120*time.Microsecond)})
+	tr.Flush()
+	// Output:
+	// Step 1 of 2 · Listen
+	//
+	//    +0.300 ms  server     NOTE       listening
+	//              The kernel now answers SYNs to this
+	//              port by itself: it completes each
+	//              handshake and queues the connection.
+	//
+	// Step 2 of 2 · Connect
+	//
+	//    +0.120 ms  client     NOTE       connecting
 }

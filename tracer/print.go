@@ -1,10 +1,13 @@
 package tracer
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/netip"
 	"os"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
+	"golang.org/x/term"
 
 	"tcptour/tracer/kernel"
 )
@@ -373,19 +377,74 @@ func ColorWanted(w io.Writer, noColor bool) bool {
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
+// The widths of the pretty output, in columns.
+const (
+	// DefaultWidth is the width of output that is not a terminal, or
+	// of a terminal that does not say.
+	DefaultWidth = 80
+	// MinWidth is the narrowest the pretty output wraps to: narrower,
+	// a note would be a column of words.
+	MinWidth = 40
+)
+
+// TerminalWidth returns the width in columns of w when it is a
+// terminal (an *os.File whose terminal gives its size), at least
+// [MinWidth]; [DefaultWidth] otherwise. Pass it to
+// [PrettyOptions.Width]: a printer cannot tell from its io.Writer.
+func TerminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return DefaultWidth
+	}
+	cols, _, err := term.GetSize(int(f.Fd()))
+	if err != nil || cols <= 0 {
+		return DefaultWidth
+	}
+	return max(cols, MinWidth)
+}
+
+// PrettyOptions configure the printer [NewPrettyWith] returns.
+type PrettyOptions struct {
+	// Color colours the phases and actors (see [ColorWanted]).
+	Color bool
+	// Width is the width of the output in columns: the notes wrap to
+	// it, between words. 0 means [DefaultWidth]; less than [MinWidth]
+	// means MinWidth. [TerminalWidth] gives a terminal's.
+	Width int
+	// StepTimes shows each event's time since the start of its step
+	// (the last PhaseStep event at or before it), not since the trace
+	// started, so that the time a lesson waits at a pause between steps
+	// does not count. An event that happens during a pause belongs to
+	// the step before it, and shows its time since that step started.
+	// Before the first step, times are since the trace started. The
+	// title (the PhaseLesson event) says so in a line.
+	StepTimes bool
+}
+
 // NewPretty returns a printer for people: one line per event with the
 // time since the trace started, the actor, the connection and what
-// happened, then the note, wrapped, below it. With useColor the phase
-// and actor are coloured (see [ColorWanted]). A nil w means os.Stdout.
-// It writes each event with one Write, and is safe for concurrent use.
+// happened, then the note, wrapped to 80 columns, below it. With
+// useColor the phase and actor are coloured (see [ColorWanted]). A nil
+// w means os.Stdout. It writes each event with one Write, and is safe
+// for concurrent use. [NewPrettyWith] takes more options.
 func NewPretty(w io.Writer, useColor bool) Printer {
+	return NewPrettyWith(w, PrettyOptions{Color: useColor})
+}
+
+// NewPrettyWith returns a printer as [NewPretty] does, with the
+// options opts.
+func NewPrettyWith(w io.Writer, opts PrettyOptions) Printer {
 	if w == nil {
 		w = os.Stdout
 	}
-	p := &prettyPrinter{w: w, colors: map[string]paint{}}
+	width := opts.Width
+	if width == 0 {
+		width = DefaultWidth
+	}
+	p := &prettyPrinter{w: w, colors: map[string]paint{}, width: max(width, MinWidth), stepTimes: opts.StepTimes}
 	mk := func(attrs ...color.Attribute) paint {
 		c := color.New(attrs...)
-		if useColor {
+		if opts.Color {
 			c.EnableColor()
 		} else {
 			c.DisableColor()
@@ -418,6 +477,21 @@ func (c paint) appendPadded(b []byte, s string, width int) []byte {
 	b = append(b, c.pre...)
 	b = appendPadRight(b, s, width)
 	return append(b, c.post...)
+}
+
+// appendLines appends text and a newline, in the colour: as it is
+// when it fits on a line of width columns, else wrapped to width, each
+// line in the colour.
+func (c paint) appendLines(b []byte, text string, width int) []byte {
+	if utf8.RuneCountInString(text) <= width && !strings.Contains(text, "\n") {
+		return append(c.appendPadded(b, text, 0), '\n')
+	}
+	for line := range strings.Lines(Wrap(text, 0, width)) {
+		b = append(b, c.pre...)
+		b = append(b, strings.TrimSuffix(line, "\n")...)
+		b = append(append(b, c.post...), '\n')
+	}
+	return b
 }
 
 var phaseColors = map[Phase][]color.Attribute{
@@ -458,19 +532,48 @@ var labels = map[Phase]string{
 }
 
 type prettyPrinter struct {
-	w      io.Writer
-	colors map[string]paint // read only after NewPretty
+	w         io.Writer
+	colors    map[string]paint // read only after NewPretty
+	width     int              // the notes wrap to it
+	stepTimes bool             // PrettyOptions.StepTimes
 
-	mu      sync.Mutex // guards buf and scratch
+	mu      sync.Mutex // guards buf, scratch and steps
 	buf     []byte
-	scratch []byte // a note being built
+	scratch []byte          // a note being built
+	steps   []time.Duration // with stepTimes: when each step printed started
 }
 
-// Layout of an event line: time, actor, connection, label, detail.
-const (
-	noteIndent = 13
-	lineWidth  = 80
-)
+// noteIndent is where a note starts, below its event's line: after the
+// time.
+const noteIndent = 13
+
+// stepTimesNote is the line under a lesson's title that says how the
+// pretty output counts its times (PrettyOptions.StepTimes).
+const stepTimesNote = "Each time (+…) counts from the start of its step, so pauses are left out."
+
+// since returns the time to show for an event d after the trace
+// started: d, or with stepTimes its time since the last step started
+// at or before it. p.mu is held.
+func (p *prettyPrinter) since(d time.Duration) time.Duration {
+	if !p.stepTimes {
+		return d
+	}
+	i := sort.Search(len(p.steps), func(i int) bool { return p.steps[i] > d })
+	if i == 0 {
+		return d
+	}
+	return d - p.steps[i-1]
+}
+
+// stepStarted notes that a step started d after the trace did. p.mu is
+// held.
+func (p *prettyPrinter) stepStarted(d time.Duration) {
+	if !p.stepTimes {
+		return
+	}
+	i := sort.Search(len(p.steps), func(i int) bool { return p.steps[i] > d })
+	p.steps = slices.Insert(p.steps, i, d)
+}
 
 func (p *prettyPrinter) Print(e Event) error { return p.PrintBatch([]Event{e}) }
 
@@ -507,14 +610,16 @@ func (p *prettyPrinter) appendEvent(b []byte, e *Event) []byte {
 	}
 	switch e.Phase {
 	case PhaseLesson:
-		b = p.colors["title"].appendPadded(b, e.Text, 0)
-		b = append(b, '\n')
-		b = appendWrapped(b, note, 0, lineWidth)
+		b = p.colors["title"].appendLines(b, e.Text, p.width)
+		b = appendWrapped(b, note, 0, p.width)
+		if p.stepTimes {
+			b = appendWrapped(b, stepTimesNote, 0, p.width)
+		}
 	case PhaseStep:
+		p.stepStarted(e.Elapsed)
 		b = append(b, '\n')
-		b = p.colors["heading"].appendPadded(b, e.Text, 0)
-		b = append(b, '\n')
-		b = appendWrapped(b, note, 2, lineWidth)
+		b = p.colors["heading"].appendLines(b, e.Text, p.width)
+		b = appendWrapped(b, note, 2, p.width)
 		b = append(b, '\n')
 	default:
 		actor := p.colors["actor"]
@@ -535,7 +640,7 @@ func (p *prettyPrinter) appendEvent(b []byte, e *Event) []byte {
 		// As fmt's "%12s  %s %-3s %s  %s\n" of the elapsed time, the
 		// actor, the connection, the label and the detail.
 		var scratch [32]byte
-		elapsed := appendDuration(append(scratch[:0], '+'), e.Elapsed)
+		elapsed := appendDuration(append(scratch[:0], '+'), p.since(e.Elapsed))
 		b = appendPadLeft(b, elapsed, 12)
 		b = append(b, "  "...)
 		b = actor.appendPadded(b, e.Actor, 6)
@@ -548,16 +653,17 @@ func (p *prettyPrinter) appendEvent(b []byte, e *Event) []byte {
 		b = append(b, ' ')
 		b = labelColor.appendPadded(b, label, 9)
 		b = append(b, "  "...)
-		b = appendDetail(b, e)
+		var causeShift time.Duration // what since takes off the cause's time
+		if c := e.State; c != nil && c.CauseFlags != "" {
+			causeShift = c.CauseElapsed - p.since(c.CauseElapsed)
+		}
+		b = appendDetail(b, e, causeShift)
 		b = append(b, '\n')
 		if e.TCP != nil && briefTCP(e) {
-			for range noteIndent {
-				b = append(b, ' ')
-			}
-			b = appendTCPBrief(append(b, "kernel: "...), e)
-			b = append(b, '\n')
+			var brief [160]byte
+			b = appendParts(b, appendTCPBrief(append(brief[:0], "kernel: "...), e), noteIndent, p.width)
 		}
-		b = appendWrapped(b, note, noteIndent, lineWidth)
+		b = appendWrapped(b, note, noteIndent, p.width)
 	}
 	return b
 }
@@ -582,10 +688,11 @@ func appendPadLeft[S []byte | string](b []byte, s S, width int) []byte {
 // Detail is the one-line description of an event used by the pretty
 // printer after its label: "tcp 127.0.0.1:52844 ↔ 127.0.0.1:6969",
 // `18 bytes "I am Chuck Norris!"`.
-func Detail(e Event) string { return string(appendDetail(nil, &e)) }
+func Detail(e Event) string { return string(appendDetail(nil, &e, 0)) }
 
-// appendDetail appends [Detail] of e.
-func appendDetail(b []byte, e *Event) []byte {
+// appendDetail appends [Detail] of e, the time of the segment that
+// caused a change of state less causeShift.
+func appendDetail(b []byte, e *Event, causeShift time.Duration) []byte {
 	switch e.Phase {
 	case PhaseListen:
 		b = append(append(b, e.Proto...), ' ')
@@ -644,15 +751,17 @@ func appendDetail(b []byte, e *Event) []byte {
 		}
 	case PhaseState:
 		if c := e.State; c != nil {
-			return appendStateDetail(b, c)
+			return appendStateDetail(b, c, causeShift)
 		}
 	}
 	return append(b, e.Text...)
 }
 
 // appendStateDetail describes a change of state on one line: whose
-// socket, from and to, and what the kernel said besides.
-func appendStateDetail(b []byte, c *StateChange) []byte {
+// socket, from and to, and what the kernel said besides; the time of
+// the segment that caused it less causeShift (its step's start, as its
+// own line shows it).
+func appendStateDetail(b []byte, c *StateChange, causeShift time.Duration) []byte {
 	b = append(append(b, c.Side...), ' ')
 	// Found when asked after a jump of several states: no arrow, which
 	// would show a change the state machine does not have.
@@ -672,7 +781,7 @@ func appendStateDetail(b []byte, c *StateChange) []byte {
 	}
 	if c.CauseFlags != "" {
 		b = append(append(b, "  ← "...), c.CauseFlags...)
-		b = appendDuration(append(b, " at +"...), c.CauseElapsed)
+		b = appendDuration(append(b, " at +"...), c.CauseElapsed-causeShift)
 	}
 	return b
 }
@@ -691,6 +800,45 @@ func briefTCP(e *Event) bool {
 		return e.TCP.State != kernel.Established || e.TCP.TotalRetrans > 0
 	}
 	return false
+}
+
+// appendParts appends text, parts joined by " · ", indented, in lines
+// of at most width columns where it can: a line breaks only between
+// parts, and the next line starts with the " · " below the first part's
+// second word:
+//
+//	kernel: ESTABLISHED · rtt 0.045 ms · mss 65483
+//	        · cwnd 10
+func appendParts(b, text []byte, indent, width int) []byte {
+	const sep = " · "
+	hang := indent + bytes.IndexByte(text, ' ') + 1
+	for range indent {
+		b = append(b, ' ')
+	}
+	col := indent
+	for i := 0; ; i++ {
+		part, rest, more := bytes.Cut(text, []byte(sep))
+		n := utf8.RuneCount(part)
+		switch {
+		case i == 0:
+		case col+3+n > width:
+			b = append(b, '\n')
+			for range hang {
+				b = append(b, ' ')
+			}
+			b = append(b, sep[1:]...)
+			col = hang + 2
+		default:
+			b = append(b, sep...)
+			col += 3
+		}
+		b = append(b, part...)
+		col += n
+		if !more {
+			return append(b, '\n')
+		}
+		text = rest
+	}
 }
 
 // appendTCPBrief appends what the pretty output shows of e's TCP_INFO:
@@ -820,6 +968,15 @@ func (pp *prettyPrinter) packetColor(p *Packet) paint {
 		return pp.colors[string(PhaseWrite)]
 	}
 	return pp.colors["wire"]
+}
+
+// Wrap returns text in lines of at most width columns, each indented by
+// indent spaces and ended by a newline, as the pretty printer wraps its
+// notes: every run of white space, line breaks included, is one space,
+// and a line breaks only between words (a word longer than a line has a
+// line of its own). Empty text gives "".
+func Wrap(text string, indent, width int) string {
+	return string(appendWrapped(nil, text, indent, width))
 }
 
 // appendWrapped appends text in lines of at most width columns, each

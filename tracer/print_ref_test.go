@@ -235,14 +235,12 @@ func (p *refPrettyPrinter) Print(e Event) error {
 	var b strings.Builder
 	switch e.Phase {
 	case PhaseLesson:
-		b.WriteString(p.colors["title"].Sprint(e.Text))
-		b.WriteString("\n")
-		refWrap(&b, e.Note, 0, lineWidth)
+		refLines(&b, p.colors["title"], e.Text)
+		refWrap(&b, e.Note, 0, DefaultWidth)
 	case PhaseStep:
 		b.WriteString("\n")
-		b.WriteString(p.colors["heading"].Sprint(e.Text))
-		b.WriteString("\n")
-		refWrap(&b, e.Note, 2, lineWidth)
+		refLines(&b, p.colors["heading"], e.Text)
+		refWrap(&b, e.Note, 2, DefaultWidth)
 		b.WriteString("\n")
 	default:
 		actor := p.colors["actor"]
@@ -279,21 +277,31 @@ func (p *refPrettyPrinter) Print(e Event) error {
 				show = i.State != kernel.Established || i.TotalRetrans > 0
 			}
 			if show {
-				fmt.Fprintf(&b, "%*skernel: %s", noteIndent, "", i.State)
+				parts := []string{"kernel: " + i.State.String()}
 				if e.Phase == PhaseConnectDone || e.Phase == PhaseAccept {
-					fmt.Fprintf(&b, " · rtt %s · mss %d · cwnd %d", FormatDuration(i.RTT), i.SndMSS, i.SndCwnd)
+					parts = append(parts, "rtt "+FormatDuration(i.RTT), fmt.Sprintf("mss %d", i.SndMSS), fmt.Sprintf("cwnd %d", i.SndCwnd))
 				} else {
 					if i.Unacked > 0 {
-						fmt.Fprintf(&b, " · unacked %d", i.Unacked)
+						parts = append(parts, fmt.Sprintf("unacked %d", i.Unacked))
 					}
 					if i.TotalRetrans > 0 {
-						fmt.Fprintf(&b, " · retransmitted %d", i.TotalRetrans)
+						parts = append(parts, fmt.Sprintf("retransmitted %d", i.TotalRetrans))
 					}
 				}
-				b.WriteString("\n")
+				// One line, or lines that break between parts.
+				line := strings.Repeat(" ", noteIndent) + parts[0]
+				for _, part := range parts[1:] {
+					if len([]rune(line+" · "+part)) > DefaultWidth {
+						b.WriteString(line + "\n")
+						line = strings.Repeat(" ", noteIndent+len("kernel: ")) + "· " + part
+						continue
+					}
+					line += " · " + part
+				}
+				b.WriteString(line + "\n")
 			}
 		}
-		refWrap(&b, e.Note, noteIndent, lineWidth)
+		refWrap(&b, e.Note, noteIndent, DefaultWidth)
 	}
 	_, err := io.WriteString(p.w, b.String())
 	return err
@@ -429,6 +437,20 @@ func (pp *refPrettyPrinter) refPacketColor(p *Packet) *color.Color {
 }
 
 // wrap writes text to b in lines of at most width columns, each indented.
+// refLines writes a title or heading in colour c: on its line, or
+// wrapped to DefaultWidth, each line coloured, if it does not fit.
+func refLines(b *strings.Builder, c *color.Color, text string) {
+	if len([]rune(text)) <= DefaultWidth && !strings.Contains(text, "\n") {
+		b.WriteString(c.Sprint(text) + "\n")
+		return
+	}
+	var w strings.Builder
+	refWrap(&w, text, 0, DefaultWidth)
+	for _, line := range strings.Split(strings.TrimSuffix(w.String(), "\n"), "\n") {
+		b.WriteString(c.Sprint(line) + "\n")
+	}
+}
+
 func refWrap(b *strings.Builder, text string, indent, width int) {
 	if text == "" {
 		return

@@ -18,3 +18,9 @@ func TestLesson(t *testing.T) {
 		"server close listener",
 	)
 }
+
+// In a terminal 60 columns wide no note, step text, recap or Try this
+// line is wider than the terminal.
+func TestNarrowTerminal(t *testing.T) {
+	lessontest.RunNarrow(t, 60)
+}

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"errors"
+	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"tcptour/lessons/internal/lessontest"
 )
@@ -85,4 +89,67 @@ func TestLessonWithoutCapturePermission(t *testing.T) {
 // Ctrl-C ends a held lesson cleanly, with a complete pcap file.
 func TestLessonInterrupted(t *testing.T) {
 	lessontest.RunInterrupted(t, info)
+}
+
+// In a terminal 60 columns wide no note, step text, recap or Try this
+// line is wider than the terminal.
+func TestNarrowTerminal(t *testing.T) {
+	lessontest.RunNarrow(t, 60)
+}
+
+// eventTime matches an event's line in the pretty output, and its time.
+var eventTime = regexp.MustCompile(`(?m)^ *\+(\S+)( ms| s)?  +(client|server|wire|kernel|lab|lesson) `)
+
+// A learner who reads each step for 1.5 s before pressing Enter sees
+// each event's time within its step: no event of the lesson shows more
+// than its own milliseconds, as when the lesson runs straight through.
+// The lesson says how its times count.
+func TestStepTimesLeaveOutPauses(t *testing.T) {
+	capture, _ := lessontest.CaptureIfPermitted()
+	s := lessontest.StartOnTerminal(t, exec.Command(lessontest.Build(t), "--step", "--no-color", capture), 80)
+	text := s.Finish(func(int) {
+		// The learner reads the step before pressing Enter: this
+		// waits for no event, it is the pause itself.
+		time.Sleep(1500 * time.Millisecond)
+	})
+	events := eventTime.FindAllStringSubmatch(text, -1)
+	if len(events) < 20 {
+		t.Fatalf("%d events on the terminal, want 20 or more:\n%s", len(events), text)
+	}
+	for _, m := range events {
+		if m[2] != " ms" {
+			t.Errorf("an event shows more than milliseconds: %q", strings.TrimSpace(m[0]))
+		}
+	}
+	if !strings.Contains(strings.Join(strings.Fields(text), " "), "Each time (+…) counts from the start of its step") {
+		t.Errorf("the lesson does not say how its times count:\n%s", text)
+	}
+}
+
+// Ctrl-C at a step's prompt: what the lesson says then starts on a line
+// of its own, below the prompt, and it exits as SIGINT's death.
+func TestCtrlCAtPrompt(t *testing.T) {
+	s := lessontest.StartOnTerminal(t, exec.Command(lessontest.Build(t), "--step", "--no-color", "--capture=off"), 80)
+	for step := 1; step < 3; step++ {
+		s.WaitPrompt(step)
+		s.Press("\n")
+	}
+	s.WaitPrompt(3)
+	s.Press("\x03") // Ctrl-C, typed on the terminal
+	text, err := s.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Errorf("exit %v, want status 130", err)
+	}
+	prompt := regexp.MustCompile(`(?m)^\[press Enter for step 3 of 6: Accept\](.*)$`).FindStringSubmatch(text)
+	if prompt == nil {
+		t.Fatalf("no prompt for step 3 on a line of its own:\n%s", text)
+	}
+	// The terminal echoes ^C where the cursor was; nothing else follows.
+	if rest := strings.TrimSpace(prompt[1]); rest != "" && rest != "^C" {
+		t.Errorf("after the prompt, on its line: %q\n%s", rest, text)
+	}
+	if !regexp.MustCompile(`(?m)^lesson 03: interrupted by SIGINT \(Ctrl-C\)$`).MatchString(text) {
+		t.Errorf("the lesson does not say on a line of its own that it was interrupted:\n%s", text)
+	}
 }

@@ -178,3 +178,9 @@ func TestLessonStates(t *testing.T) {
 		"kernel state client LAST_ACK → CLOSE  ← ACK",
 	)
 }
+
+// In a terminal 60 columns wide no note, step text, recap or Try this
+// line is wider than the terminal.
+func TestNarrowTerminal(t *testing.T) {
+	lessontest.RunNarrow(t, 60)
+}

@@ -122,7 +122,7 @@ func run(l *lesson.Run) error {
 	}
 	l.Note("server", "its socket is in "+serverState+": the client's FIN came, the server has not closed yet")
 	l.Printf("The client's socket is in %s (TCP_INFO).\n"+
-		"FIN_WAIT_1: its FIN is not acknowledged yet; the server's kernel delays that ACK\n"+
+		"FIN_WAIT_1: its FIN is not acknowledged yet; the server's kernel delays that ACK "+
 		"a little, so that it can ride on the server's next segment.\n"+
 		"FIN_WAIT_2: acknowledged; the client's kernel waits for the server's FIN.", clientState)
 

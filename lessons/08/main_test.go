@@ -151,3 +151,9 @@ func TestLessonWithoutCapturePermission(t *testing.T) {
 func TestLessonInterrupted(t *testing.T) {
 	lessontest.RunInterrupted(t, info)
 }
+
+// In a terminal 60 columns wide no note, step text, recap or Try this
+// line is wider than the terminal.
+func TestNarrowTerminal(t *testing.T) {
+	lessontest.RunNarrow(t, 60)
+}

@@ -134,3 +134,9 @@ func TestLessonOnTheWire(t *testing.T) {
 func TestLessonWithoutCapturePermission(t *testing.T) {
 	lessontest.RunUnprivileged(t, info)
 }
+
+// In a terminal 60 columns wide no note, step text, recap or Try this
+// line is wider than the terminal.
+func TestNarrowTerminal(t *testing.T) {
+	lessontest.RunNarrow(t, 60)
+}

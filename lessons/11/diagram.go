@@ -39,13 +39,15 @@ var diagramRows = [][2]string{
 }
 
 // diagram draws the state machine with the states the kernel reported
-// marked, then lists them in the order it reported them. The kernel
+// marked, then lists them in the order it reported them, in at most
+// width columns: the two sides' columns side by side, or one below the
+// other where they do not fit. The kernel
 // reports states in the lesson's kernel notes and, in the trace's
 // STATE lines, as it changes them (run as root) or when asked: events
 // holds the trace, whose STATE lines count for the sockets the notes
 // are about. A SYN_RECV lasts microseconds here; only a STATE line
 // catches it.
-func (k *kernelView) diagram(events []tracer.Event) string {
+func (k *kernelView) diagram(events []tracer.Event, width int) string {
 	visited := slices.Clone(k.visited)
 	sides := map[tracer.FiveTuple]string{}
 	for _, v := range k.visited {
@@ -66,12 +68,34 @@ func (k *kernelView) diagram(events []tracer.Event) string {
 		seen[v.side][v.state.String()] = true
 	}
 	var b strings.Builder
-	b.WriteString("\nThe TCP state machine, with Linux's names; [NAME]: the kernel reported that\nside's socket in it.\n\n")
-	const width = 46
+	b.WriteString("\n")
+	wrap(&b, "The TCP state machine, with Linux's names; [NAME]: the kernel reported that side's socket in it.", min(width, 78))
+	b.WriteString("\n\n")
+	const column = 46 // where the server's column starts
+	var lines [2][]string
+	sideBySide := true
 	for _, row := range diagramRows {
 		left, right := mark(row[0], seen["client"]), mark(row[1], seen["server"])
-		line := left + strings.Repeat(" ", max(1, width-utf8.RuneCountInString(left))) + right
-		b.WriteString(strings.TrimRight(line, " ") + "\n")
+		lines[0], lines[1] = append(lines[0], left), append(lines[1], right)
+		if utf8.RuneCountInString(left) >= column || column+utf8.RuneCountInString(right) > width {
+			sideBySide = false
+		}
+	}
+	if sideBySide {
+		for i, left := range lines[0] {
+			line := left + strings.Repeat(" ", column-utf8.RuneCountInString(left)) + lines[1][i]
+			b.WriteString(strings.TrimRight(line, " ") + "\n")
+		}
+	} else {
+		// The client's column, then the server's.
+		for i, column := range lines {
+			if i > 0 {
+				b.WriteString("\n")
+			}
+			for _, line := range column {
+				b.WriteString(strings.TrimRight(line, " ") + "\n")
+			}
+		}
 	}
 	// Each side's states, in the order the kernel first reported them.
 	type sideState struct {
@@ -88,19 +112,20 @@ func (k *kernelView) diagram(events []tracer.Event) string {
 		order = append(order, fmt.Sprintf("%s (%s)", v.state, v.side))
 	}
 	b.WriteString("\n")
-	wrap(&b, "In the order the kernel first reported them: "+strings.Join(order, " → ")+".", 80)
+	wrap(&b, "In the order the kernel first reported them: "+strings.Join(order, " → ")+".", min(width, 80))
 	return b.String()
 }
 
 // drawing is the diagram of k, drawn when it is printed: Run.Printf
 // formats its arguments after it has flushed the trace, so that the
-// STATE lines so far are in it.
+// STATE lines so far are in it. It fits the output's width, less
+// Printf's indent.
 type drawing struct {
 	k *kernelView
 	l *lesson.Run
 }
 
-func (d drawing) String() string { return d.k.diagram(d.l.Events()) }
+func (d drawing) String() string { return d.k.diagram(d.l.Events(), d.l.Width()-2) }
 
 // wrap writes text to b in lines of at most width runes, breaking at
 // spaces.

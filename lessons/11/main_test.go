@@ -317,7 +317,7 @@ func TestDiagram(t *testing.T) {
 			all.visited = append(all.visited, visit{state: s, side: side})
 		}
 	}
-	plain, marked := none.diagram(nil), all.diagram(nil)
+	plain, marked := none.diagram(nil, 78), all.diagram(nil, 78)
 	for _, s := range diagramStates() {
 		if strings.Contains(plain, "["+s.String()+"]") {
 			t.Errorf("nothing visited, yet %s is marked:\n%s", s, plain)
@@ -337,6 +337,34 @@ func TestDiagram(t *testing.T) {
 		// The same line with marks has its arrows in the same columns.
 		if a, b := strings.IndexRune(pl[i], '│'), strings.IndexRune(ml[i], '│'); a != b {
 			t.Errorf("line %d: marking moved an arrow:\n%s\n%s", i, pl[i], ml[i])
+		}
+	}
+}
+
+// In a narrow terminal the diagram's columns come one below the other,
+// each line within the width, every state still marked.
+func TestDiagramNarrow(t *testing.T) {
+	var all kernelView
+	for _, s := range diagramStates() {
+		for _, side := range []string{"client", "server"} {
+			all.visited = append(all.visited, visit{state: s, side: side})
+		}
+	}
+	for _, width := range []int{58, 76} {
+		d := all.diagram(nil, width)
+		for i, line := range strings.Split(d, "\n") {
+			if n := utf8.RuneCountInString(line); n > width {
+				t.Errorf("width %d: line %d is %d wide: %q", width, i+1, n, line)
+			}
+		}
+		client, server := strings.Index(d, "client: connects"), strings.Index(d, "server: listens")
+		if client < 0 || server < client || !strings.Contains(d[client:server], "\n\n") {
+			t.Errorf("width %d: the client's column is not above the server's:\n%s", width, d)
+		}
+		for _, s := range diagramStates() {
+			if !strings.Contains(d, "["+s.String()+"]") {
+				t.Errorf("width %d: %s is not marked:\n%s", width, s, d)
+			}
 		}
 	}
 }
@@ -437,11 +465,17 @@ func TestDiagramFromStateLines(t *testing.T) {
 		state(s, kernel.Listen, kernel.SynRecv, t0),
 		state(other, kernel.Established, kernel.CloseWait, t0),
 		state(s, kernel.LastAck, kernel.Close, t0.Add(2*time.Millisecond)),
-	})
+	}, 78)
 	if !strings.Contains(d, "[SYN_RECV]") || strings.Contains(d, "[CLOSE_WAIT]") {
 		t.Errorf("SYN_RECV should be marked, CLOSE_WAIT (another socket's) not:\n%s", d)
 	}
 	if want := "SYN_RECV (server) → ESTABLISHED (server)."; !strings.Contains(strings.Join(strings.Fields(d), " "), want) {
 		t.Errorf("the order lacks %q:\n%s", want, d)
 	}
+}
+
+// In a terminal 60 columns wide no note, step text, recap or Try this
+// line is wider than the terminal.
+func TestNarrowTerminal(t *testing.T) {
+	lessontest.RunNarrow(t, 60)
 }

@@ -107,7 +107,8 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	if cfg.json {
 		printer = tracer.NewJSON(stdout)
 	} else {
-		printer = tracer.NewPretty(stdout, tracer.ColorWanted(stdout, cfg.noColor))
+		printer = tracer.NewPrettyWith(stdout, tracer.PrettyOptions{
+			Color: tracer.ColorWanted(stdout, cfg.noColor), Width: tracer.TerminalWidth(stdout)})
 	}
 	tr := tracer.NewAt(firstTime(pkts), tracer.Options{Printers: []tracer.Printer{printer}})
 	ann := wire.NewAnnotator()
@@ -159,7 +160,7 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	}
 	for _, id := range ids {
 		fmt.Fprintln(stdout)
-		if err := wire.Ladder(stdout, events, id); err != nil {
+		if err := wire.FitLadder(stdout, events, id, tracer.TerminalWidth(stdout)); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"tcptour/tracer"
 )
@@ -124,25 +125,87 @@ const (
 // order. events must be sorted by time (as Trace.Events returns them).
 func Ladder(w io.Writer, events []tracer.Event, id int) error {
 	client, server, rs := rows(events, id)
-	var b strings.Builder
-	fmt.Fprintf(&b, "Connection #%d\n", id)
-	fmt.Fprintf(&b, "%*s%-*s%s\n", labelWidth+1, "", arrowWidth+1, "client "+client.String(), "server "+server.String())
-	for _, r := range rs {
-		mid := strings.Repeat(" ", arrowWidth)
-		if r.arrow != "" {
-			mid = arrow(r.arrow, r.toRight)
-		}
-		line := fmt.Sprintf("%*s │%s│ %s", labelWidth, r.left, mid, r.right)
-		b.WriteString(strings.TrimRight(line, " ") + "\n")
-	}
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, ladderText(id, client, server, rs, arrowWidth, 0))
 	return err
 }
 
-// arrow draws "── label ───▶" or "◀─── label ──" arrowWidth wide.
-func arrow(label string, toRight bool) string {
+// FitLadder writes the ladder of connection id as [Ladder] does, in at
+// most width columns: its arrows are narrowed to fit, down to the
+// longest arrow's label, and the server's name in the header moves left
+// of the server's line where it would stick out. When even that is too wide,
+// it writes instead one line, wrapped to width, that says how many
+// columns the ladder needs and where else to read it: --mermaid FILE,
+// the flag of the lessons, the server, the client and tracer/inspect.
+func FitLadder(w io.Writer, events []tracer.Event, id, width int) error {
+	client, server, rs := rows(events, id)
+	minArrow := 0
+	for _, r := range rs {
+		if r.arrow != "" {
+			// The label, a space each side, and at least "──" and "─▶".
+			minArrow = max(minArrow, utf8.RuneCountInString(r.arrow)+2+4)
+		}
+	}
+	need := 0
+	for aw := arrowWidth; aw >= minArrow; aw-- {
+		for _, headerIn := range []int{0, width} {
+			text := ladderText(id, client, server, rs, aw, headerIn)
+			n := textWidth(text)
+			if n <= width {
+				_, err := io.WriteString(w, text)
+				return err
+			}
+			need = n
+		}
+	}
+	msg := fmt.Sprintf("Connection #%d: its ladder needs %d columns, more than the %d here: "+
+		"widen the terminal, or write the ladders to a file with --mermaid FILE.", id, need, width)
+	_, err := io.WriteString(w, tracer.Wrap(msg, 0, width))
+	return err
+}
+
+// ladderText draws the ladder of connection id with arrows aw wide.
+// With headerIn > 0 the server's name in the header moves left, as far
+// as it needs to end within headerIn columns or the ladder's widest
+// row, leaving a space after the client's.
+func ladderText(id int, client, server netip.AddrPort, rs []row, aw, headerIn int) string {
+	var body strings.Builder
+	widest := 0
+	for _, r := range rs {
+		mid := strings.Repeat(" ", aw)
+		if r.arrow != "" {
+			mid = arrow(r.arrow, r.toRight, aw)
+		}
+		line := strings.TrimRight(fmt.Sprintf("%*s │%s│ %s", labelWidth, r.left, mid, r.right), " ")
+		widest = max(widest, utf8.RuneCountInString(line))
+		body.WriteString(line + "\n")
+	}
+	c, s := "client "+client.String(), "server "+server.String()
+	// The server's name starts above its line, or where it must.
+	at := labelWidth + 1 + aw + 1
+	if headerIn > 0 {
+		at = min(at, max(headerIn, widest)-utf8.RuneCountInString(s))
+	}
+	at = max(at, labelWidth+1+utf8.RuneCountInString(c)+1)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Connection #%d\n", id)
+	fmt.Fprintf(&b, "%*s%-*s%s\n", labelWidth+1, "", at-labelWidth-1, c, s)
+	b.WriteString(body.String())
+	return b.String()
+}
+
+// textWidth is the width in columns of text's widest line.
+func textWidth(text string) int {
+	n := 0
+	for line := range strings.Lines(text) {
+		n = max(n, utf8.RuneCountInString(strings.TrimSuffix(line, "\n")))
+	}
+	return n
+}
+
+// arrow draws "── label ───▶" or "◀─── label ──" width wide.
+func arrow(label string, toRight bool, width int) string {
 	label = " " + label + " "
-	n := arrowWidth - len([]rune(label)) - 3
+	n := width - len([]rune(label)) - 3
 	if n < 0 {
 		n = 0
 	}

@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"tcptour/tracer"
 	"tcptour/tracer/kernel"
@@ -359,5 +361,78 @@ func TestLadderStates(t *testing.T) {
 	}
 	if strings.Count(b.String(), "FIN_WAIT_2") != 0 {
 		t.Errorf("the hand-over is in the diagram:\n%s", b.String())
+	}
+}
+
+// FitLadder narrows the arrows to the width it is given, keeping every
+// label whole; where even the narrowest arrows do not fit, it says in a
+// line how wide the ladder needs to be, and that --mermaid writes it.
+func TestFitLadder(t *testing.T) {
+	events := traceOf(t, lesson03Files[0])
+	var full strings.Builder
+	if err := Ladder(&full, events, 1); err != nil {
+		t.Fatal(err)
+	}
+	natural := textWidth(full.String())
+	fit := func(width int) string {
+		var b strings.Builder
+		if err := FitLadder(&b, events, 1, width); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	for _, width := range []int{natural, natural + 20} {
+		if got := fit(width); got != full.String() {
+			t.Errorf("width %d, room for the ladder as Ladder draws it (%d columns):\n%s", width, natural, got)
+		}
+	}
+	// The narrowest the ladder gets: one column less gives the line.
+	need := 0
+	for width := natural; width > 0; width-- {
+		if strings.Contains(fit(width), "needs") {
+			need = width + 1
+			break
+		}
+	}
+	if need == 0 || need >= natural {
+		t.Fatalf("FitLadder never narrowed the ladder, or never gave up (at %d columns of %d)", need, natural)
+	}
+	narrow := fit(need)
+	lines := strings.Split(strings.TrimSuffix(narrow, "\n"), "\n")
+	ps := tcpPackets(events, 1)
+	if len(lines) != 2+len(ps) {
+		t.Fatalf("at %d columns: %d lines, want a title, a header and %d arrows:\n%s", need, len(lines), len(ps), narrow)
+	}
+	if n := textWidth(narrow); n > need {
+		t.Errorf("at %d columns, the ladder is %d wide:\n%s", need, n, narrow)
+	}
+	if !strings.Contains(lines[1], "client "+ps[0].Src.String()+" ") || !strings.HasSuffix(lines[1], "server "+ps[0].Dst.String()) {
+		t.Errorf("at %d columns, the header does not name both ends: %q", need, lines[1])
+	}
+	arrowEnd := -1
+	for i, p := range ps {
+		l := lines[2+i]
+		if n := utf8.RuneCountInString(l); n > need {
+			t.Errorf("at %d columns, line %d is %d wide: %q", need, i+3, n, l)
+		}
+		if !strings.Contains(l, " "+SegmentLabel(p)+" ") {
+			t.Errorf("at %d columns, line %d %q lacks the label %q", need, i+3, l, SegmentLabel(p))
+		}
+		// The server's line is in the same column on every row.
+		end := utf8.RuneCountInString(l[:strings.LastIndex(l, "│")])
+		if arrowEnd >= 0 && end != arrowEnd {
+			t.Errorf("at %d columns, line %d has the server's line at %d, not %d:\n%s", need, i+3, end, arrowEnd, narrow)
+		}
+		arrowEnd = end
+	}
+	for _, width := range []int{need - 1, 40} {
+		got := fit(width)
+		want := "Connection #1: its ladder needs " + strconv.Itoa(need) + " columns, more than the " + strconv.Itoa(width) + " here: widen the terminal, or write the ladders to a file with --mermaid FILE."
+		if strings.Join(strings.Fields(got), " ") != want {
+			t.Errorf("at %d columns:\n%s\nwant %q", width, got, want)
+		}
+		if textWidth(got) > width {
+			t.Errorf("at %d columns the line saying so is wider:\n%s", width, got)
+		}
 	}
 }

@@ -14,6 +14,7 @@
 //	go run ./lessons/internal/docgen            # rewrite every excerpt
 //	go run ./lessons/internal/docgen -check     # exit 1 where a page and the code disagree
 //	go run ./lessons/internal/docgen docs/lessons/03.md   # one page
+//	go run ./lessons/internal/docgen -fresh README.md     # every excerpt of a page from a new run
 //
 // The commands run as the user running docgen, with stdin from /dev/null,
 // three times each: an excerpt is what most runs agree on, since the
@@ -60,18 +61,19 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("docgen: ")
 	check := flag.Bool("check", false, "do not write: exit 1 where a page's excerpts differ from the output of the current code")
+	fresh := flag.Bool("fresh", false, "rewrite even an excerpt that agrees with the code but for what varies from run to run\n(times, ports, line breaks): after a change in how those are shown")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./lessons/internal/docgen [-check] [page.md …]\n\n"+
 			"Rewrites the output excerpts of the docs (README.md and docs/**/*.md by default) from real runs.\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if err := run(*check, flag.Args()); err != nil {
+	if err := run(*check, *fresh, flag.Args()); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(check bool, pages []string) error {
+func run(check, fresh bool, pages []string) error {
 	if _, err := os.Stat("go.mod"); err != nil {
 		return errors.New("run it from the repository's root (where go.mod is)")
 	}
@@ -93,7 +95,7 @@ func run(check bool, pages []string) error {
 			return err
 		}
 	}
-	r := &runner{outputs: map[string][]string{}}
+	r := &runner{outputs: map[string][]string{}, fresh: fresh && !check}
 	var stale []string
 	for _, page := range pages {
 		changed, err := r.page(page, check)
@@ -119,6 +121,7 @@ func run(check bool, pages []string) error {
 // a check needs another try), and keeps their outputs.
 type runner struct {
 	outputs map[string][]string // by command and file: each run's output
+	fresh   bool                // rewrite what agrees but for what varies
 }
 
 // output returns the n-th run (0 first) of cmd: its stdout, or the file
@@ -228,7 +231,7 @@ func (r *runner) excerpt(spec spec, old string, check bool) (string, error) {
 		}
 		// What agrees but for what differs from run to run is kept as
 		// it is: a rewrite changes only what the code changed.
-		if ex == old || same(ex, old) {
+		if ex == old || same(ex, old) && !r.fresh {
 			return old, nil
 		}
 		got = append(got, ex)

@@ -31,10 +31,12 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mattn/go-isatty"
 
 	"tcptour/tracer"
+	"tcptour/tracer/capture"
 	"tcptour/tracer/lab"
 	"tcptour/tracer/wire"
 )
@@ -77,6 +79,10 @@ type Options struct {
 	// Stderr receives the "press Enter" prompts and the line saying why
 	// there is no capture; nil means os.Stderr.
 	Stderr io.Writer
+	// Width is the width of the pretty output in columns: notes, recap
+	// and Try this wrap to it, ladders fit in it. 0 means Out's width
+	// when it is a terminal, else 80 (tracer.TerminalWidth).
+	Width int
 }
 
 // Run is a lesson in progress, handed to the lesson's body.
@@ -89,10 +95,14 @@ type Run struct {
 	wire   *wire.Session // nil without capture
 	out    io.Writer
 	stderr io.Writer
+	width  int // of the pretty output, in columns
 	step   int
 	in     *bufio.Reader
-	lab    *lab.Server
-	files  wire.Files // --pcap, --mermaid
+	// prompting is set while a prompt waits for Enter: a Ctrl-C then
+	// ends the prompt's line before the lesson says it stopped.
+	prompting atomic.Bool
+	lab       *lab.Server
+	files     wire.Files // --pcap, --mermaid
 	// holding is set once Hold waits for Ctrl-C.
 	holding atomic.Bool
 }
@@ -199,11 +209,18 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 	if out == nil {
 		out = os.Stdout
 	}
+	width := opts.Width
+	if width == 0 {
+		width = tracer.TerminalWidth(out)
+	}
 	var printer tracer.Printer
 	if opts.JSON {
 		printer = tracer.NewJSON(out)
 	} else {
-		printer = tracer.NewPretty(out, tracer.ColorWanted(out, opts.NoColor))
+		// Times since each step began: the pauses at the prompts would
+		// otherwise swamp the milliseconds the lessons are about.
+		printer = tracer.NewPrettyWith(out, tracer.PrettyOptions{
+			Color: tracer.ColorWanted(out, opts.NoColor), Width: width, StepTimes: true})
 	}
 	stderr := opts.Stderr
 	if stderr == nil {
@@ -215,6 +232,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		ctx:    ctx,
 		out:    out,
 		stderr: stderr,
+		width:  max(width, tracer.MinWidth),
 	}
 	// The output files are checked before the lesson starts; a lesson
 	// that fails leaves what was at their paths.
@@ -285,7 +303,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 	}
 	if !opts.JSON {
 		r.printLadders(r.tl.Events())
-		r.tl.Summary(r.out, packets, stats, opts.PCAP)
+		r.summary(packets, stats)
 		r.printList("Recap", l.Recap)
 		r.printList("Try this", l.TryThis)
 	}
@@ -301,6 +319,10 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 // that ran to its end). It returns the context's cause.
 func (r *Run) interrupted(ctx context.Context) error {
 	cause := context.Cause(ctx)
+	if r.prompting.Load() {
+		// Stopped at a prompt: what follows goes below it.
+		fmt.Fprintln(r.stderr)
+	}
 	r.trace.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseNote, Text: cause.Error(),
 		Note: "The lesson stopped here. Its sockets close as the process exits; the kernel resets or finishes their connections."})
 	packets, stats, err := r.tl.Close()
@@ -311,9 +333,26 @@ func (r *Run) interrupted(ctx context.Context) error {
 		return err
 	}
 	if !r.opts.JSON {
-		r.tl.Summary(r.out, packets, stats, r.opts.PCAP)
+		r.summary(packets, stats)
 	}
 	return cause
+}
+
+// summary prints how many packets were captured, and where they were
+// saved, wrapped to the width.
+func (r *Run) summary(packets int, stats capture.Stats) {
+	var b strings.Builder
+	r.tl.Summary(&b, packets, stats, r.opts.PCAP)
+	var out strings.Builder
+	for line := range strings.Lines(b.String()) {
+		if strings.TrimSpace(line) == "" {
+			out.WriteString(line)
+			continue
+		}
+		out.WriteString(tracer.Wrap(line, 0, r.width))
+	}
+	// NOTE: an error here is a closed stdout; Close reported it.
+	_, _ = io.WriteString(r.out, out.String())
 }
 
 // printLadders draws a ladder diagram for each connection whose packets
@@ -323,10 +362,10 @@ func (r *Run) printLadders(events []tracer.Event) {
 	if len(ids) == 0 {
 		return
 	}
-	fmt.Fprintf(r.out, "\nThe ladder: each connection's segments, with the program's calls beside them\n\n")
+	fmt.Fprintf(r.out, "\n%s\n", tracer.Wrap("The ladder: each connection's segments, with the program's calls beside them", 0, r.width))
 	for _, id := range ids {
 		// NOTE: an error here is a closed stdout; Flush reported it.
-		_ = wire.Ladder(r.out, events, id)
+		_ = wire.FitLadder(r.out, events, id, r.width)
 		fmt.Fprintln(r.out)
 	}
 }
@@ -338,11 +377,9 @@ func (r *Run) printList(title string, items []string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s\n", title)
 	for _, it := range items {
-		lines := strings.Split(it, "\n")
-		fmt.Fprintf(&b, "  • %s\n", lines[0])
-		for _, l := range lines[1:] {
-			fmt.Fprintf(&b, "    %s\n", l)
-		}
+		// The item's line breaks are its author's: it wraps anew to
+		// the width, below its bullet.
+		b.WriteString("  • " + strings.TrimPrefix(tracer.Wrap(it, 4, r.width), "    "))
 	}
 	// NOTE: an error here is a closed stdout; Flush already reported it.
 	_, _ = io.WriteString(r.out, b.String())
@@ -357,8 +394,13 @@ func (r *Run) Step(title, text string) {
 	_ = r.tl.Drain()
 	r.step++
 	if r.in != nil {
-		fmt.Fprintf(r.stderr, "\n[press Enter for step %d of %d: %s] ", r.step, r.lesson.Steps, title)
-		if _, err := r.in.ReadString('\n'); err != nil {
+		r.prompting.Store(true)
+		// The cursor waits after the prompt, in the last column left.
+		prompt := tracer.Wrap(fmt.Sprintf("[press Enter for step %d of %d: %s]", r.step, r.lesson.Steps, title), 0, r.width-1)
+		fmt.Fprintf(r.stderr, "\n%s ", strings.TrimSuffix(prompt, "\n"))
+		_, err := r.in.ReadString('\n')
+		r.prompting.Store(false)
+		if err != nil {
 			r.in = nil // stdin closed: run the rest straight through
 		}
 	}
@@ -369,26 +411,33 @@ func (r *Run) Step(title, text string) {
 	})
 }
 
-// Printf prints a line of narration in the pretty output, after the
-// events so far; the JSON output leaves it out. Use it for facts that
-// differ from machine to machine (a list of interfaces), which the
-// golden tests cannot hold; use Note for what belongs in the trace.
+// Printf prints narration in the pretty output, after the events so
+// far; the JSON output leaves it out. Use it for facts that differ from
+// machine to machine (a list of interfaces), which the golden tests
+// cannot hold; use Note for what belongs in the trace. Each line of the
+// text is indented by two spaces, as written when it fits in the
+// output's [Run.Width]; a wider one wraps between words. A drawing fits
+// itself to the width.
 func (r *Run) Printf(format string, args ...any) {
 	if r.opts.JSON {
 		return
 	}
 	r.flush()
 	var b strings.Builder
-	wrapIndent(&b, fmt.Sprintf(format, args...), "  ")
+	for _, line := range strings.Split(fmt.Sprintf(format, args...), "\n") {
+		if utf8.RuneCountInString(line)+2 <= r.width {
+			b.WriteString("  " + line + "\n")
+			continue
+		}
+		b.WriteString(tracer.Wrap(line, 2, r.width))
+	}
 	// NOTE: an error here is a closed stdout; Flush reports it.
 	_, _ = io.WriteString(r.out, b.String())
 }
 
-func wrapIndent(b *strings.Builder, text, indent string) {
-	for _, line := range strings.Split(text, "\n") {
-		b.WriteString(indent + line + "\n")
-	}
-}
+// Width is the width of the pretty output in columns: the terminal's,
+// or 80 when it is not a terminal (see [Options.Width]).
+func (r *Run) Width() int { return r.width }
 
 // Hold, with --hold, keeps the lesson going after its steps: it says
 // where the lesson's server listens and how to poke it, then prints the

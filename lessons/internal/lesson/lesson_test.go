@@ -81,13 +81,60 @@ func TestStepPauses(t *testing.T) {
 		t.Errorf("%d prompts, want 2: %q", got, prompt.String())
 	}
 	for _, want := range []string{"tcptour · lesson 99 · Demo", "Step 1 of 2 · First", "in step one",
-		"Step 2 of 2 · Second", "machine-specific 42", "Recap\n  • one", "Try this\n  • two\n    lines"} {
+		"Step 2 of 2 · Second", "machine-specific 42", "Recap\n  • one", "Try this\n  • two lines"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
 	if strings.Contains(out.String(), "press Enter") {
 		t.Error("prompts went to the lesson's output")
+	}
+}
+
+// The recap and Try this wrap to the output's width, their authors'
+// line breaks taken as spaces, each item below its bullet; so do the
+// notes, and the title says how times are counted.
+func TestListsWrapToWidth(t *testing.T) {
+	item := "Write hands bytes to the kernel; Read takes what the kernel has received\n" +
+		"(Node's 'data' event), and a-long-command-line-that-no-line-can-hold-at-forty-five-columns goes on its own."
+	l := demo
+	l.Intro = strings.Repeat("An intro of many words. ", 8)
+	l.Recap, l.TryThis = []string{item, "short"}, []string{item}
+	for _, width := range []int{45, 60, 100} {
+		var out bytes.Buffer
+		if err := Exec(context.Background(), l, Options{NoColor: true, Capture: "off", Out: &out, Width: width}, twoSteps); err != nil {
+			t.Fatal(err)
+		}
+		text := out.String()
+		for _, line := range strings.Split(text, "\n") {
+			event := strings.HasPrefix(strings.TrimSpace(line), "+") // a table's row, not wrapped
+			if n := len([]rune(line)); n > width && !event && !strings.Contains(line, "a-long-command-line") {
+				t.Errorf("width %d: a line of %d columns: %q", width, n, line)
+			}
+		}
+		if !strings.Contains(strings.Join(strings.Fields(text), " "), "Each time (+…) counts from the start of its step") {
+			t.Errorf("width %d: the title does not say how times are counted:\n%s", width, text)
+		}
+		for _, title := range []string{"Recap", "Try this"} {
+			list := text[strings.Index(text, "\n"+title+"\n")+len(title)+2:]
+			lines := strings.Split(strings.TrimRight(list, "\n"), "\n")
+			if !strings.HasPrefix(lines[0], "  • Write hands bytes") {
+				t.Fatalf("width %d: %s starts %q", width, title, lines[0])
+			}
+			var words []string
+			for i, line := range lines {
+				if line == "" || strings.HasPrefix(line, "  • short") {
+					break
+				}
+				if i > 0 && (!strings.HasPrefix(line, "    ") || strings.HasPrefix(line, "     ")) {
+					t.Errorf("width %d: %s: line %q is not indented below its bullet", width, title, line)
+				}
+				words = append(words, strings.Fields(strings.TrimPrefix(line, "  •"))...)
+			}
+			if got, want := strings.Join(words, " "), strings.Join(strings.Fields(item), " "); got != want {
+				t.Errorf("width %d: %s item, its words joined:\n%s\nwant\n%s", width, title, got, want)
+			}
+		}
 	}
 }
 

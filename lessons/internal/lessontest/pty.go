@@ -21,11 +21,19 @@ type Terminal struct {
 
 // NewTerminal opens a pseudo-terminal: /dev/ptmx, unlocked (TIOCSPTLCK),
 // and the terminal it names (TIOCGPTN), with echo off so that nothing
-// comes back on the master side. Both ends are closed when the test
-// ends.
+// comes back on the master side, 80 columns wide and 24 rows high. Both
+// ends are closed when the test ends.
 func NewTerminal(t *testing.T) *Terminal {
 	t.Helper()
-	master, tty, err := openTerminal()
+	return NewTerminalSize(t, 80, 24)
+}
+
+// NewTerminalSize opens a pseudo-terminal as NewTerminal does, cols
+// columns wide and rows high (TIOCSWINSZ), as a learner's terminal
+// window of that size.
+func NewTerminalSize(t *testing.T, cols, rows int) *Terminal {
+	t.Helper()
+	master, tty, err := openTerminal(cols, rows)
 	if err != nil {
 		t.Skipf("no pseudo-terminal here: %v", err)
 	}

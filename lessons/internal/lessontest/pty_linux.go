@@ -3,15 +3,18 @@ package lessontest
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
 // openTerminal opens a pseudo-terminal: /dev/ptmx, unlocked
 // (TIOCSPTLCK), and the terminal it names (TIOCGPTN), with echo off so
-// that nothing comes back on the master side.
-func openTerminal() (master, tty *os.File, err error) {
+// that nothing comes back on the master side, cols columns wide and rows
+// high.
+func openTerminal(cols, rows int) (master, tty *os.File, err error) {
 	master, err = os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, err
@@ -43,5 +46,28 @@ func openTerminal() (master, tty *os.File, err error) {
 	if err != nil {
 		return fail("turn echo off", err)
 	}
+	ws := &unix.Winsize{Col: uint16(cols), Row: uint16(rows)}
+	if err := unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, ws); err != nil {
+		return fail("set the terminal's size", err)
+	}
 	return master, tty, nil
+}
+
+// controlledBy makes tty, cmd's standard input, its controlling
+// terminal, in a session of its own: a Ctrl-C typed on the terminal
+// then interrupts it, as in a learner's terminal.
+func controlledBy(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+}
+
+// echoOn turns the terminal's echo back on, as a learner's terminal has
+// it: Enter then moves the cursor to the next line, and Ctrl-C shows as
+// ^C.
+func echoOn(tty *os.File) error {
+	term, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	term.Lflag |= unix.ECHO | unix.ECHOCTL
+	return unix.IoctlSetTermios(int(tty.Fd()), unix.TCSETS, term)
 }
