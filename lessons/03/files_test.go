@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // The output files a learner names, --pcap and --mermaid, with the
