@@ -31,6 +31,7 @@ const (
 	PhaseNote         Phase = "note"          // a remark added by the program
 	PhasePacket       Phase = "packet"        // a packet on the wire (Packet is set)
 	PhaseState        Phase = "state"         // a socket's TCP state changed, as the kernel says (State is set)
+	PhaseCounter      Phase = "counter"       // one of the kernel's network counters went up (Counter is set)
 	PhaseLesson       Phase = "lesson"        // a lesson starts (title in Text)
 	PhaseStep         Phase = "step"          // a lesson step starts (title in Text)
 )
@@ -112,6 +113,9 @@ type Event struct {
 	// State is set for PhaseState events: a socket's change of TCP
 	// state.
 	State *StateChange `json:"state,omitempty"`
+	// Counter is set for PhaseCounter events: a counter of the
+	// kernel's (as nstat names it) and how much it went up.
+	Counter *kernel.CounterChange `json:"counter,omitempty"`
 
 	// lazy says which default note is pending, while Note is empty: the
 	// trace builds it when the event is printed or read, not when it is

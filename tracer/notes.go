@@ -91,6 +91,10 @@ func defaultNote(e *Event) string {
 		if e.State != nil {
 			return stateNote(e.State)
 		}
+	case PhaseCounter:
+		if c := e.Counter; c != nil && kernel.Known[c.Name] != "" {
+			return "The kernel counts " + kernel.Known[c.Name] + ": " + plural(int(c.Delta), "more") + " during this step (" + strconv.FormatInt(c.Value, 10) + " since the lab began; nstat -az " + c.Name + " shows it)."
+		}
 	}
 	return ""
 }

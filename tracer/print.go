@@ -282,6 +282,12 @@ func appendJSONNote[S []byte | string](b []byte, e *Event, note S) ([]byte, bool
 		b = jsonStringField(b, `,"reason":`, c.Reason)
 		b = append(b, '}')
 	}
+	if c := e.Counter; c != nil {
+		b = appendJSONString(append(b, `,"counter":{"name":`...), c.Name)
+		b = strconv.AppendInt(append(b, `,"delta":`...), c.Delta, 10)
+		b = strconv.AppendInt(append(b, `,"value":`...), c.Value, 10)
+		b = append(b, '}')
+	}
 	return append(b, "}\n"...), true
 }
 
@@ -510,6 +516,7 @@ var phaseColors = map[Phase][]color.Attribute{
 	PhaseError:        {color.FgRed, color.Bold},
 	PhaseNote:         {color.Italic},
 	PhaseState:        {color.FgHiCyan},
+	PhaseCounter:      {color.FgCyan},
 }
 
 // Labels are the short names of phases in the pretty output.
@@ -529,6 +536,7 @@ var labels = map[Phase]string{
 	PhaseError:        "ERROR",
 	PhaseNote:         "NOTE",
 	PhaseState:        "STATE",
+	PhaseCounter:      "COUNTER",
 }
 
 type prettyPrinter struct {
@@ -748,6 +756,11 @@ func appendDetail(b []byte, e *Event, causeShift time.Duration) []byte {
 	case PhasePacket:
 		if p := e.Packet; p != nil {
 			return appendPacketDetail(b, p)
+		}
+	case PhaseCounter:
+		if c := e.Counter; c != nil {
+			b = append(append(b, c.Name...), " +"...)
+			return strconv.AppendInt(b, c.Delta, 10)
 		}
 	case PhaseState:
 		if c := e.State; c != nil {

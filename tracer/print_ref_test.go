@@ -119,7 +119,7 @@ func generatedEvents(n int) []Event {
 	dur := func() time.Duration { return durs[r.IntN(len(durs))] }
 	phases := []Phase{PhaseListen, PhaseDNSStart, PhaseDNSDone, PhaseDNSSkip, PhaseConnectStart, PhaseConnectDone,
 		PhaseAccept, PhaseRead, PhaseWrite, PhaseEOF, PhaseCloseWrite, PhaseClose, PhaseError, PhaseNote,
-		PhasePacket, PhaseLesson, PhaseStep, PhaseState, "say", ""}
+		PhasePacket, PhaseLesson, PhaseStep, PhaseState, PhaseCounter, "say", ""}
 	zones := []*time.Location{time.UTC, time.Local, time.FixedZone("x", 5*3600+30*60), time.FixedZone("y", -7*3600)}
 	var ev []Event
 	for i := range n {
@@ -178,6 +178,9 @@ func generatedEvents(n int) []Event {
 				ReordSeen: r.Uint32(), DSACKDups: r.Uint32(), RcvOOOPack: r.Uint32(), SegsOut: r.Uint32(), SegsIn: r.Uint32(),
 				DataSegsOut: r.Uint32(), DataSegsIn: r.Uint32(), BytesSent: r.Uint64(), BytesRetrans: r.Uint64(),
 				NotsentBytes: r.Uint32(), RcvWnd: r.Uint32(), MinRTT: dur(), DeliveryRate: r.Uint64()}
+		}
+		if e.Phase == PhaseCounter && r.IntN(5) != 0 || r.IntN(20) == 0 {
+			e.Counter = &kernel.CounterChange{Name: str(), Delta: r.Int64N(100), Value: r.Int64N(1000)}
 		}
 		if e.Phase == PhaseState && r.IntN(5) != 0 || r.IntN(20) == 0 {
 			e.State = &StateChange{Side: str(), From: state(), To: state(), Asked: r.IntN(2) == 0, Kept: r.IntN(2) == 0,
@@ -345,6 +348,10 @@ func refDetail(e Event) string {
 	case PhasePacket:
 		if p := e.Packet; p != nil {
 			return refPacketDetail(p)
+		}
+	case PhaseCounter:
+		if c := e.Counter; c != nil {
+			return fmt.Sprintf("%s +%d", c.Name, c.Delta)
 		}
 	case PhaseState:
 		if c := e.State; c != nil {

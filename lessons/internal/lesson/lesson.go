@@ -27,6 +27,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -37,6 +38,7 @@ import (
 
 	"tcptour/tracer"
 	"tcptour/tracer/capture"
+	"tcptour/tracer/kernel"
 	"tcptour/tracer/lab"
 	"tcptour/tracer/wire"
 )
@@ -55,6 +57,12 @@ type Lesson struct {
 	Recap []string
 	// TryThis lists exercises: commands to run, flags to change.
 	TryThis []string
+	// Sysctls are settings of the lab's network that the lesson needs
+	// (a shorter timer, fewer retries), each printed with its value
+	// and why, so that the learner knows the lab differs from their
+	// machine. They apply in the lab only: on the host (--host) the
+	// machine's own settings hold.
+	Sysctls []lab.Sysctl
 }
 
 // Options are the common flags of every lesson.
@@ -83,6 +91,13 @@ type Options struct {
 	// and Try this wrap to it, ladders fit in it. 0 means Out's width
 	// when it is a terminal, else 80 (tracer.TerminalWidth).
 	Width int
+	// Host runs the lesson on the machine's own loopback, where Main
+	// would run it in a lab of its own (--host).
+	Host bool
+	// Lab is the lab the lesson runs in (package lab's Setup), nil on
+	// the host: its sockets then have the lab's network to themselves,
+	// so the lesson shows what the kernel counted at each step.
+	Lab *lab.Info
 }
 
 // Run is a lesson in progress, handed to the lesson's body.
@@ -103,6 +118,9 @@ type Run struct {
 	prompting atomic.Bool
 	lab       *lab.Server
 	files     wire.Files // --pcap, --mermaid
+	// counted is what the lab's kernel had counted at the step's
+	// start: a lesson in a lab shows what changed at each step.
+	counted kernel.Counters
 	// holding is set once Hold waits for Ctrl-C.
 	holding atomic.Bool
 }
@@ -117,6 +135,25 @@ func Main(l Lesson, body func(*Run) error) {
 			os.Exit(0)
 		}
 		os.Exit(2)
+	}
+	// The lesson runs again in a lab of its own (package lab): a
+	// network namespace, made without root where the system allows.
+	if !opts.Host && !lab.Inside() && runtime.GOOS == "linux" {
+		code, err := lab.Reexec()
+		if err == nil {
+			os.Exit(code)
+		}
+		var no *lab.Refused
+		if !errors.As(err, &no) {
+			fmt.Fprintf(os.Stderr, "lesson %s: %v\n", l.Number, err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stderr, "lesson %s: %v; going on on this machine's loopback\n", l.Number, err)
+	}
+	if opts.Lab, err = lab.Setup(l.Sysctls); err != nil {
+		// The program outside goes on without the lab.
+		fmt.Fprintf(os.Stderr, "lesson %s: no lab here: %v\n", l.Number, err)
+		os.Exit(1)
 	}
 	// Ctrl-C or SIGTERM cancels the context with the signal as its
 	// cause: a held lesson ends then, any other stops where it is.
@@ -169,7 +206,7 @@ func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
 	var opts Options
 	fs := flag.NewFlagSet("lesson "+l.Number, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	stepDefault := isatty.IsTerminal(os.Stdin.Fd()) && isatty.IsTerminal(os.Stdout.Fd())
+	stepDefault := lab.StdinTerminal() && isatty.IsTerminal(os.Stdout.Fd())
 	fs.BoolVar(&opts.Step, "step", stepDefault, "pause for Enter before each step (default on a terminal; never when stdin is not a terminal)")
 	fs.BoolVar(&opts.JSON, "json", false, "print the trace as JSON lines, one object per event (see docs/trace-format.md)")
 	fs.BoolVar(&opts.NoColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
@@ -177,6 +214,7 @@ func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
 	fs.StringVar(&opts.Capture, "capture", wire.ModeAuto, "capture packets on loopback: auto (when permitted: root or CAP_NET_RAW), on (or fail), off")
 	fs.StringVar(&opts.PCAP, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), mode 0600.\nIt is written beside the path and takes its place when the lesson ends (or is stopped with Ctrl-C):\na new file, or one that replaces a regular file of yours; a failed lesson leaves what was there;\na symlink or another user's file is refused before the lesson starts")
 	fs.StringVar(&opts.Mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram when the lesson ends;\nas with -pcap: a new file, or a regular file of yours replaced whole, never through a symlink")
+	fs.BoolVar(&opts.Host, "host", false, "run on this machine's loopback, not in a lab of the lesson's own (a network namespace; without root, in a user namespace too)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./lessons/%s [flags]\n\nLesson %s · %s\n%s\n\nFlags:\n", l.Number, l.Number, l.Title, l.Intro)
 		fs.PrintDefaults()
@@ -195,7 +233,7 @@ func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
 		fs.Usage()
 		return opts, err
 	}
-	if opts.Step && !isatty.IsTerminal(os.Stdin.Fd()) {
+	if opts.Step && !lab.StdinTerminal() {
 		// Nobody can press Enter: run straight through.
 		opts.Step = false
 	}
@@ -263,6 +301,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		Text: fmt.Sprintf("tcptour · lesson %s · %s", l.Number, l.Title),
 		Note: l.Intro,
 	})
+	r.labNotes()
 	done := make(chan error, 1)
 	go func() { done <- body(r) }()
 	select {
@@ -283,6 +322,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 			err = cerr
 		}
 	}
+	r.count()
 	packets, stats, cerr := r.tl.Close()
 	if err == nil && cerr != nil {
 		err = cerr
@@ -389,7 +429,8 @@ func (r *Run) printList(title string, items []string) {
 // next one with its explanation. With --step it first waits for Enter.
 func (r *Run) Step(title, text string) {
 	// Everything of the step before, the states found when asked
-	// included, before the pause.
+	// and what the kernel counted included, before the pause.
+	r.count()
 	// NOTE: an error here is a closed stdout; Close reports it at the end.
 	_ = r.tl.Drain()
 	r.step++
@@ -448,9 +489,18 @@ func (r *Run) Hold(addr net.Addr) {
 		return
 	}
 	host, port, _ := net.SplitHostPort(addr.String())
+	join := ""
+	where := "Try it from another terminal: "
+	if r.opts.Lab != nil {
+		// The lab's network is its own: another terminal joins it.
+		join = r.opts.Lab.Join() + " "
+		where = "Try it from another terminal, in the lab (the commands start by joining it): "
+	}
 	r.trace.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseNote,
 		Text: "holding: the lesson's server listens on " + addr.String() + " until Ctrl-C",
-		Note: fmt.Sprintf("Try it from another terminal: nc -N %s %s (type a line, then Ctrl-D to send FIN), or ss -tn '( sport = :%s or dport = :%s )' to see its sockets.", host, port, port, port)})
+		Note: fmt.Sprintf("%s%snc -N %s %s (type a line, then Ctrl-D to send FIN), or %sss -tn '( sport = :%s or dport = :%s )' to see its sockets.",
+			where, join, host, port, join, port, port)})
+
 	// Once held, a signal ends the hold and the lesson finishes: the flag
 	// stays set so that Exec, however late it looks, sees it.
 	r.holding.Store(true)
@@ -464,6 +514,72 @@ func (r *Run) Hold(addr net.Addr) {
 		case <-tick.C:
 		}
 	}
+}
+
+// labNotes says, at the start, that the lesson runs in a lab of its
+// own, and what the lab changed from the kernel's defaults; and reads
+// what the lab's kernel has counted so far.
+func (r *Run) labNotes() {
+	in := r.opts.Lab
+	if in == nil {
+		return
+	}
+	how := "as root"
+	if in.User {
+		how = "in a user namespace of its own, where the lesson is root over this network only, so no root is needed"
+	}
+	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
+		Text: "a network of the lesson's own",
+		Note: "The lesson runs in a lab: a network namespace made for this run (" + how + "), whose loopback carries this lesson's packets and nothing else, and whose kernel counts for this lesson alone. Its sockets and their TIME_WAITs go when the lesson ends. --host runs the lesson on this machine's loopback instead."})
+	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
+		Text: "join the lab: " + in.Join(),
+		Note: "Put this in front of a command to run it in the lab's network from another terminal, while the lesson runs (at a step's pause, or held with --hold): " + in.Join() + " ss -tan lists the lesson's sockets, " + in.Join() + " " + shell() + " opens a shell there."})
+	for _, s := range in.Sysctls {
+		r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
+			Text: "in this lab: " + s.String() + " (the kernel's default: " + s.Default + ")",
+			Note: s.Why})
+	}
+	if c, err := kernel.ReadCounters(); err == nil {
+		r.counted = c
+	}
+}
+
+// shown are the counters a lesson in a lab shows when they move: the
+// ones that say something a step did not show otherwise.
+var shown = []string{
+	"TcpAttemptFails", "TcpEstabResets", "TcpOutRsts", "TcpRetransSegs",
+	"TcpExtListenOverflows", "TcpExtListenDrops", "TcpExtTCPSynRetrans",
+	"TcpExtTCPLossProbes", "TcpExtTCPTimeouts", "TcpExtTCPFastRetrans", "TcpExtTCPSackRecovery",
+	"TcpExtTCPDSACKRecv", "TcpExtTCPSpuriousRTOs",
+	"TcpExtTCPAbortOnData", "TcpExtTCPAbortOnClose", "TcpExtTCPAbortOnLinger", "TcpExtTCPAbortOnTimeout",
+	"TcpExtTCPWinProbe", "TcpExtTCPToZeroWindowAdv", "TcpExtTCPFromZeroWindowAdv", "TcpExtTCPZeroWindowDrop",
+	"TcpExtTCPRcvQDrop", "TcpExtTCPACKSkippedSeq", "TcpExtTCPKeepAlive",
+}
+
+// count adds what the lab's kernel counted since the last count, as
+// events of the actor kernel: only in a lab, whose counters are the
+// lesson's alone.
+func (r *Run) count() {
+	if r.counted == nil {
+		return
+	}
+	c, err := kernel.ReadCounters()
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for _, ch := range c.Since(r.counted, shown) {
+		r.trace.Add(tracer.Event{Time: now, Actor: "kernel", Phase: tracer.PhaseCounter, Counter: &ch})
+	}
+	r.counted = c
+}
+
+// shell is the learner's shell, for a command that opens one.
+func shell() string {
+	if s := os.Getenv("SHELL"); s != "" {
+		return s
+	}
+	return "sh"
 }
 
 // Note adds a remark by actor to the trace, printed in time order with

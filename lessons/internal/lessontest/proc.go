@@ -79,6 +79,29 @@ func (p *Proc) start() {
 	})
 }
 
+// Command returns a command to run where the lesson's sockets are, as a
+// learner runs a Try this's command in another terminal: in the lesson's
+// lab, joined with the command the lesson printed ("join the lab: …"),
+// when it runs in one; on the host otherwise.
+func (p *Proc) Command(name string, args ...string) *exec.Cmd {
+	if join := p.Join(); join != nil {
+		return exec.Command(join[0], append(append(join[1:], name), args...)...)
+	}
+	return exec.Command(name, args...)
+}
+
+var joinRe = regexp.MustCompile(`join the lab: (.+)`)
+
+// Join returns the command, split in words, that the lesson printed for
+// joining its lab; nil when it runs on the host.
+func (p *Proc) Join() []string {
+	m := joinRe.FindStringSubmatch(p.out.String())
+	if m == nil {
+		return nil
+	}
+	return strings.Fields(m[1])
+}
+
 // Pid is the program's process id.
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 

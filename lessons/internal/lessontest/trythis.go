@@ -140,12 +140,6 @@ func Hold(t *testing.T, bin string, args ...string) *Held {
 // Port is the held server's port, as a Try this's PORT.
 func (h *Held) Port() string { return fmt.Sprint(h.Addr.Port()) }
 
-// Command returns a command to run where the lesson's sockets are, as a
-// learner runs a Try this's command in another terminal.
-func (h *Held) Command(name string, args ...string) *exec.Cmd {
-	return exec.Command(name, args...)
-}
-
 // Stop interrupts the lesson as Ctrl-C does and returns all it printed
 // on stdout and stderr. It fails the test unless the lesson exits with
 // status 130.

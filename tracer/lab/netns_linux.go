@@ -1,0 +1,216 @@
+//go:build linux
+
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/term"
+)
+
+// The environment of the program run again in the lab: envInside says
+// which namespaces it is in ("user" for a user and a network namespace,
+// "net" for a network namespace alone), envReady the descriptor on which
+// it says it is set up, envStdinTTY that its standard input, a pipe from
+// the program outside, is a terminal's.
+const (
+	envInside   = "TCPTOUR_LAB"
+	envReady    = "TCPTOUR_LAB_READY"
+	envStdinTTY = "TCPTOUR_LAB_STDIN_TTY"
+)
+
+// Inside reports whether this program runs in a lab that [Reexec] made.
+func Inside() bool { return os.Getenv(envInside) != "" }
+
+// StdinTerminal reports whether standard input is a terminal's: the
+// terminal itself, or, in a lab, the pipe through which the program
+// outside hands on what is typed at its terminal.
+func StdinTerminal() bool {
+	return os.Getenv(envStdinTTY) != "" || term.IsTerminal(int(os.Stdin.Fd()))
+}
+
+// Reexec runs this program again, with the same arguments and
+// environment, in a network namespace of its own: inside a new user
+// namespace, in which this user is root, when the user is not root. It
+// returns the exit status the program ended with there, a shell's
+// 128+n for a signal. The program there must call [Setup] first.
+//
+// Ctrl-C reaches this program, which passes it on: the lab runs in a
+// process group of its own, so that a signal the terminal sends comes
+// once. What is typed at the terminal is passed on too.
+//
+// Where the system does not let it make the namespaces, Reexec returns
+// a [*Refused] that says why and what to do, and the caller goes on
+// without a lab. A lab that starts but cannot set itself up exits
+// before its program runs, having said why on stderr: Reexec then
+// returns a *Refused too.
+func Reexec() (int, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, fmt.Errorf("lab: %w", err)
+	}
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	kind := "net"
+	attr := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if os.Geteuid() != 0 {
+		kind = "user"
+		attr.Cloneflags |= syscall.CLONE_NEWUSER
+		// This user is root in the lab, with the capabilities a
+		// network of one's own needs (CAP_NET_ADMIN, CAP_NET_RAW)
+		// over that network only; the files it writes are this
+		// user's.
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+		attr.GidMappingsEnableSetgroups = false
+	}
+	cmd.SysProcAttr = attr
+	ready, readyW, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("lab: %w", err)
+	}
+	defer ready.Close()
+	cmd.ExtraFiles = []*os.File{readyW}
+	cmd.Env = append(os.Environ(), envInside+"="+kind, envReady+"=3")
+
+	// A process group of its own would stop the lab at its first read
+	// of the terminal: it reads what this program reads there instead.
+	var stdin io.WriteCloser
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		cmd.Env = append(cmd.Env, envStdinTTY+"=1")
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			readyW.Close()
+			return 0, fmt.Errorf("lab: %w", err)
+		}
+	} else {
+		cmd.Stdin = os.Stdin
+	}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	err = cmd.Start()
+	readyW.Close()
+	if err != nil {
+		return 0, refused(kind, err)
+	}
+	if stdin != nil {
+		go func() {
+			// NOTE: ignoring the error: the lab may have ended.
+			_, _ = io.Copy(stdin, os.Stdin)
+			stdin.Close()
+		}()
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case sig := <-sigs:
+			// NOTE: ignoring the error: the lab may have ended.
+			_ = cmd.Process.Signal(sig)
+			continue
+		case err = <-done:
+		}
+		break
+	}
+	// Did the lab get as far as its program?
+	var b [1]byte
+	if n, _ := ready.Read(b[:]); n == 0 {
+		return 0, &Refused{Cause: "the lab could not set itself up (it said why above)", Err: err}
+	}
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.As(err, &exit):
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return exit.ExitCode(), nil
+	}
+	return 0, fmt.Errorf("lab: %w", err)
+}
+
+// refused explains why the kernel would not make the namespaces: each
+// cause that the system's settings tell apart, with its fix.
+func refused(kind string, err error) *Refused {
+	r := &Refused{Err: err}
+	read := func(path string) string {
+		b, _ := os.ReadFile(path)
+		return strings.TrimSpace(string(b))
+	}
+	switch {
+	case kind == "net":
+		r.Cause = "the kernel would not make a network namespace (" + err.Error() + ")"
+		if read("/proc/sys/user/max_net_namespaces") == "0" {
+			r.Cause = "network namespaces are turned off (user.max_net_namespaces = 0)"
+			r.Fix = "sudo sysctl -w user.max_net_namespaces=15000"
+		}
+	case read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
+		r.Cause = "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1, as on Ubuntu 23.10 and later)"
+		r.Fix = "give the lesson's binary an AppArmor profile that allows userns (docs/lab.md shows one), or run it with sudo"
+	case read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
+		r.Cause = "unprivileged user namespaces are turned off (kernel.unprivileged_userns_clone = 0)"
+		r.Fix = "sudo sysctl -w kernel.unprivileged_userns_clone=1, or run the lesson with sudo"
+	case read("/proc/sys/user/max_user_namespaces") == "0":
+		r.Cause = "user namespaces are turned off (user.max_user_namespaces = 0)"
+		r.Fix = "sudo sysctl -w user.max_user_namespaces=15000, or run the lesson with sudo"
+	case read("/proc/sys/user/max_net_namespaces") == "0":
+		r.Cause = "network namespaces are turned off (user.max_net_namespaces = 0)"
+		r.Fix = "sudo sysctl -w user.max_net_namespaces=15000, or run the lesson with sudo"
+	case errors.Is(err, syscall.ENOSPC):
+		r.Cause = "no more user or network namespaces may be made (a limit in user.max_user_namespaces or user.max_net_namespaces is reached)"
+		r.Fix = "raise the limit, or run the lesson with sudo"
+	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
+		r.Cause = "the system refuses unprivileged user namespaces (" + err.Error() + "; a container's seccomp profile does)"
+		r.Fix = "run the lesson with sudo, or outside the container"
+	default:
+		r.Cause = "the kernel would not make the namespaces (" + err.Error() + ")"
+		r.Fix = "run the lesson with sudo"
+	}
+	return r
+}
+
+// Setup, in the program [Reexec] runs in the lab, brings up the lab's
+// loopback interface and sets its sysctls, then tells the program
+// outside that the lab is ready. It returns the lab's description. A
+// program not in a lab gets (nil, nil): it runs on the host.
+func Setup(sysctls []Sysctl) (*Info, error) {
+	kind := os.Getenv(envInside)
+	if kind == "" {
+		return nil, nil
+	}
+	info := &Info{User: kind == "user", PID: os.Getpid(), Sudo: os.Getenv("SUDO_UID") != ""}
+	lo, err := netlink.LinkByName("lo")
+	if err == nil {
+		err = netlink.LinkSetUp(lo)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lab: bringing up lo: %w", err)
+	}
+	for _, s := range sysctls {
+		path := "/proc/sys/" + strings.ReplaceAll(s.Name, ".", "/")
+		host, _ := os.ReadFile(path) // the lab's starts as the kernel's default
+		if err := os.WriteFile(path, []byte(s.Value), 0); err != nil {
+			return nil, fmt.Errorf("lab: sysctl %s = %s: %w", s.Name, s.Value, err)
+		}
+		s.Default = strings.TrimSpace(string(host))
+		info.Sysctls = append(info.Sysctls, s)
+	}
+	if fd, err := strconv.Atoi(os.Getenv(envReady)); err == nil {
+		f := os.NewFile(uintptr(fd), "lab-ready")
+		// NOTE: ignoring the error: the program outside only reads it.
+		_, _ = f.Write([]byte{1})
+		f.Close()
+	}
+	return info, nil
+}

@@ -1,0 +1,23 @@
+//go:build !linux
+
+package lab
+
+import (
+	"os"
+
+	"golang.org/x/term"
+)
+
+// Inside reports false: labs are Linux's.
+func Inside() bool { return false }
+
+// StdinTerminal reports whether standard input is a terminal.
+func StdinTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
+
+// Reexec returns a [*Refused]: network namespaces are Linux's.
+func Reexec() (int, error) {
+	return 0, &Refused{Cause: "a lab of network namespaces needs Linux"}
+}
+
+// Setup returns (nil, nil): no lab.
+func Setup(sysctls []Sysctl) (*Info, error) { return nil, nil }
