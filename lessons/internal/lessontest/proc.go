@@ -90,10 +90,12 @@ func (p *Proc) Command(name string, args ...string) *exec.Cmd {
 	return exec.Command(name, args...)
 }
 
-var joinRe = regexp.MustCompile(`join the lab: (.+)`)
+// joinRe finds the join command in the pretty output and in --json's
+// "text" field, which ends at the quote.
+var joinRe = regexp.MustCompile(`join the lab: ([^"\n]+)`)
 
 // Join returns the command, split in words, that the lesson printed for
-// joining its lab; nil when it runs on the host.
+// joining its lab (pretty or --json); nil when it runs on the host.
 func (p *Proc) Join() []string {
 	m := joinRe.FindStringSubmatch(p.out.String())
 	if m == nil {
