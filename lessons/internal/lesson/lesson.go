@@ -63,6 +63,29 @@ type Lesson struct {
 	// machine. They apply in the lab only: on the host (--host) the
 	// machine's own settings hold.
 	Sysctls []lab.Sysctl
+	// HoldCommands are the commands a learner runs from another
+	// terminal while the lesson holds (--hold), printed ready to paste:
+	// PORT becomes the held server's port and {lab} the command that
+	// joins the lab (nothing on the host), put in front of each program
+	// that must run in the lesson's network (nc, ss, nstat, tshark).
+	// Empty means nc and ss on the held port.
+	HoldCommands []string
+}
+
+// defaultHoldCommands are what a held lesson offers when it names none.
+var defaultHoldCommands = []string{
+	"{lab}nc -N 127.0.0.1 PORT",
+	"{lab}ss -tn '( sport = :PORT or dport = :PORT )'",
+}
+
+// HoldCommand is cmd, one of a lesson's HoldCommands, ready to paste:
+// port in place of PORT, join (the lab's join command, or "" on the
+// host) in front of each program marked {lab}.
+func HoldCommand(cmd, port, join string) string {
+	if join != "" {
+		join += " "
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(cmd, "PORT", port), "{lab}", join)
 }
 
 // Options are the common flags of every lesson.
@@ -488,18 +511,24 @@ func (r *Run) Hold(addr net.Addr) {
 	if !r.opts.Hold {
 		return
 	}
-	host, port, _ := net.SplitHostPort(addr.String())
-	join := ""
-	where := "Try it from another terminal: "
+	_, port, _ := net.SplitHostPort(addr.String())
+	join, where := "", "From another terminal, try the commands below"
 	if r.opts.Lab != nil {
 		// The lab's network is its own: another terminal joins it.
-		join = r.opts.Lab.Join() + " "
-		where = "Try it from another terminal, in the lab (the commands start by joining it): "
+		join = r.opts.Lab.Join()
+		where += ": each starts by joining the lesson's lab (" + join + "), where its sockets are"
 	}
 	r.trace.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseNote,
 		Text: "holding: the lesson's server listens on " + addr.String() + " until Ctrl-C",
-		Note: fmt.Sprintf("%s%snc -N %s %s (type a line, then Ctrl-D to send FIN), or %sss -tn '( sport = :%s or dport = :%s )' to see its sockets.",
-			where, join, host, port, join, port, port)})
+		Note: where + ". With nc -N, type a line, then Ctrl-D: nc sends FIN."})
+	cmds := r.lesson.HoldCommands
+	if len(cmds) == 0 {
+		cmds = defaultHoldCommands
+	}
+	for _, c := range cmds {
+		r.trace.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseNote,
+			Text: "in another terminal: " + HoldCommand(c, port, join)})
+	}
 
 	// Once held, a signal ends the hold and the lesson finishes: the flag
 	// stays set so that Exec, however late it looks, sees it.

@@ -140,6 +140,34 @@ func Hold(t *testing.T, bin string, args ...string) *Held {
 // Port is the held server's port, as a Try this's PORT.
 func (h *Held) Port() string { return fmt.Sprint(h.Addr.Port()) }
 
+// pasteRe finds the commands a held lesson prints ready to paste.
+var pasteRe = regexp.MustCompile(`(?m)in another terminal: (.+)$`)
+
+// Commands waits until the held lesson has printed want commands for
+// another terminal, ready to paste (its HoldCommands, joined to its
+// lab), and returns them in order. It fails the test if it prints more.
+func (h *Held) Commands(want int) []string {
+	h.t.Helper()
+	var cmds []string
+	h.waitUntil(h.out, fmt.Sprintf("%d commands for another terminal", want), func(text string) bool {
+		cmds = cmds[:0]
+		for _, m := range pasteRe.FindAllStringSubmatch(text, -1) {
+			cmds = append(cmds, strings.TrimSpace(m[1]))
+		}
+		return len(cmds) >= want
+	})
+	if len(cmds) != want {
+		h.t.Fatalf("the held lesson printed %d commands for another terminal, want %d:\n%s", len(cmds), want, h.Output())
+	}
+	return cmds
+}
+
+// Paste returns a command that runs line, as printed by the held
+// lesson, in a shell, as a learner who pastes it into a terminal does.
+func (h *Held) Paste(line string) *exec.Cmd {
+	return exec.Command("sh", "-c", line)
+}
+
 // Stop interrupts the lesson as Ctrl-C does and returns all it printed
 // on stdout and stderr. It fails the test unless the lesson exits with
 // status 130.
