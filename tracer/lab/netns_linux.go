@@ -122,10 +122,11 @@ func Reexec() (int, error) {
 		}
 		break
 	}
-	// Did the lab get as far as its program?
-	var b [1]byte
-	if n, _ := ready.Read(b[:]); n == 0 {
-		return 0, &Refused{Cause: "the lab could not set itself up (it said why above)", Err: err}
+	// Did the lab get as far as its program? It says ready with one
+	// byte, 1, or why not.
+	said, _ := io.ReadAll(io.LimitReader(ready, 4096))
+	if len(said) == 0 || said[0] != 1 {
+		return 0, notSetUp(kind, strings.TrimSpace(string(said)), err)
 	}
 	var exit *exec.ExitError
 	switch {
@@ -140,14 +141,39 @@ func Reexec() (int, error) {
 	return 0, fmt.Errorf("lab: %w", err)
 }
 
+// readSetting is a setting under /proc/sys, "" where there is none.
+func readSetting(path string) string {
+	b, _ := os.ReadFile(path)
+	return strings.TrimSpace(string(b))
+}
+
+// notSetUp explains a lab that started but could not set itself up, as
+// it said (why) or did not (it died first).
+func notSetUp(kind, why string, err error) *Refused {
+	if why == "" {
+		why = "it ended before it was ready"
+		if err != nil {
+			why += " (" + err.Error() + ")"
+		}
+	}
+	r := &Refused{Cause: "the lab could not set itself up: " + why, Fix: "run the lesson with sudo, or with --host", Err: err}
+	if kind == "net" {
+		r.Fix = "run the lesson with --host"
+	}
+	if kind == "user" && readSetting("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1" {
+		// Ubuntu lets the user namespace be made, without the
+		// capabilities a network of one's own needs.
+		r.Cause = "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1, as on Ubuntu 23.10 and later), so the lab " + why
+		r.Fix = "give the lesson's binary an AppArmor profile that allows userns (docs/lab.md shows one), or run it with sudo"
+	}
+	return r
+}
+
 // refused explains why the kernel would not make the namespaces: each
 // cause that the system's settings tell apart, with its fix.
 func refused(kind string, err error) *Refused {
 	r := &Refused{Err: err}
-	read := func(path string) string {
-		b, _ := os.ReadFile(path)
-		return strings.TrimSpace(string(b))
-	}
+	read := readSetting
 	switch {
 	case kind == "net":
 		r.Cause = "the kernel would not make a network namespace (" + err.Error() + ")"
@@ -182,35 +208,48 @@ func refused(kind string, err error) *Refused {
 
 // Setup, in the program [Reexec] runs in the lab, brings up the lab's
 // loopback interface and sets its sysctls, then tells the program
-// outside that the lab is ready. It returns the lab's description. A
+// outside that the lab is ready, or why it is not: on error, the
+// program here should exit without a word, and the program outside says
+// why and goes on without a lab. It returns the lab's description. A
 // program not in a lab gets (nil, nil): it runs on the host.
 func Setup(sysctls []Sysctl) (*Info, error) {
 	kind := os.Getenv(envInside)
 	if kind == "" {
 		return nil, nil
 	}
+	info, err := setup(kind, sysctls)
+	// The program outside learns that the lab is ready, or why not,
+	// and says it: the program here exits without a word on error.
+	if fd, ferr := strconv.Atoi(os.Getenv(envReady)); ferr == nil {
+		f := os.NewFile(uintptr(fd), "lab-ready")
+		say := []byte{1}
+		if err != nil {
+			say = []byte(err.Error())
+		}
+		// NOTE: ignoring the error: the program outside only reads it.
+		_, _ = f.Write(say)
+		f.Close()
+	}
+	return info, err
+}
+
+func setup(kind string, sysctls []Sysctl) (*Info, error) {
 	info := &Info{User: kind == "user", PID: os.Getpid(), Sudo: os.Getenv("SUDO_UID") != ""}
 	lo, err := netlink.LinkByName("lo")
 	if err == nil {
 		err = netlink.LinkSetUp(lo)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("lab: bringing up lo: %w", err)
+		return nil, fmt.Errorf("bringing up lo: %w", err)
 	}
 	for _, s := range sysctls {
 		path := "/proc/sys/" + strings.ReplaceAll(s.Name, ".", "/")
 		host, _ := os.ReadFile(path) // the lab's starts as the kernel's default
 		if err := os.WriteFile(path, []byte(s.Value), 0); err != nil {
-			return nil, fmt.Errorf("lab: sysctl %s = %s: %w", s.Name, s.Value, err)
+			return nil, fmt.Errorf("sysctl %s = %s: %w", s.Name, s.Value, err)
 		}
 		s.Default = strings.TrimSpace(string(host))
 		info.Sysctls = append(info.Sysctls, s)
-	}
-	if fd, err := strconv.Atoi(os.Getenv(envReady)); err == nil {
-		f := os.NewFile(uintptr(fd), "lab-ready")
-		// NOTE: ignoring the error: the program outside only reads it.
-		_, _ = f.Write([]byte{1})
-		f.Close()
 	}
 	return info, nil
 }
