@@ -22,14 +22,15 @@ chmod 755 "$dir"
 go build -o "$dir/lesson" ./lessons/03
 cd "$dir"
 
-# ms FILE: the sorted values of FILE (nanoseconds), as milliseconds:
-# "median (p10 … p90)".
-pct() { # pct P FILE: the P-th percentile of FILE's sorted lines
+# pct P FILE: the P-th percentile of FILE's sorted lines.
+pct() {
 	n=$(wc -l <"$2")
 	i=$(( (n * $1 + 99) / 100 ))
 	[ "$i" -ge 1 ] || i=1
 	sed -n "${i}p" "$2"
 }
+# ms FILE: FILE's values (nanoseconds) in milliseconds, as
+# "median ms (p10 … ms, p90 … ms)".
 ms() {
 	sort -n "$1" >"$1.sorted"
 	awk -v a="$(pct 50 "$1.sorted")" -v b="$(pct 10 "$1.sorted")" -v c="$(pct 90 "$1.sorted")" \
