@@ -190,7 +190,7 @@ func startLab(t *testing.T, bin, user string, tty *os.File, env ...string) *labP
 			p.cmd.Env = append(p.cmd.Env, kv)
 		}
 	}
-	p.cmd.Env = append(p.cmd.Env, envProgram+"=1")
+	p.cmd.Env = append(p.cmd.Env, envProgram+"=1", goraceEnv())
 	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stderr = &p.stderr
 	var err error
@@ -285,6 +285,15 @@ func (p *labProc) exit() int {
 		p.t.Fatalf("the program: %v", p.err)
 	}
 	return p.cmd.ProcessState.ExitCode()
+}
+
+// goraceEnv keeps a program built with -race from sleeping 1 s at exit,
+// as it does by default, unless GORACE says otherwise.
+func goraceEnv() string {
+	if g := os.Getenv("GORACE"); g != "" {
+		return "GORACE=" + g
+	}
+	return "GORACE=atexit_sleep_ms=0"
 }
 
 type lockedBuffer struct {
@@ -553,7 +562,7 @@ func TestReexecRefused(t *testing.T) {
 				args := append(tc.args[:len(tc.args):len(tc.args)], bin, "-test.run=^TestLabProgram$")
 				cmd := command(user, unshare, args...)
 				cmd.Dir = filepath.Dir(bin)
-				cmd.Env = append(os.Environ(), envProgram+"=1")
+				cmd.Env = append(os.Environ(), envProgram+"=1", goraceEnv())
 				var stderr lockedBuffer
 				cmd.Stderr = &stderr
 				out, err := cmd.Output()
