@@ -93,7 +93,7 @@ func defaultNote(e *Event) string {
 		}
 	case PhaseCounter:
 		if c := e.Counter; c != nil && kernel.Known[c.Name] != "" {
-			return "The kernel counts " + kernel.Known[c.Name] + ": " + plural(int(c.Delta), "more") + " during this step (" + strconv.FormatInt(c.Value, 10) + " since the lab began; nstat -az " + c.Name + " shows it)."
+			return "The kernel counts " + kernel.Known[c.Name] + ": " + strconv.FormatInt(c.Delta, 10) + " more during this step (" + strconv.FormatInt(c.Value, 10) + " since the lab began; in the lab, nstat -asz " + c.Name + " shows it)."
 		}
 	}
 	return ""

@@ -198,7 +198,7 @@ func refused(kind string, err error) *Refused {
 		r.Fix = "raise the limit, or run the lesson with sudo"
 	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
 		r.Cause = "the system refuses unprivileged user namespaces (" + err.Error() + "; a container's seccomp profile does)"
-		r.Fix = "run the lesson with sudo, or outside the container"
+		r.Fix = "run the lesson outside the container, or in one whose seccomp profile allows user namespaces (docker run --security-opt seccomp=unconfined); meanwhile --host runs it without a lab"
 	default:
 		r.Cause = "the kernel would not make the namespaces (" + err.Error() + ")"
 		r.Fix = "run the lesson with sudo"

@@ -81,9 +81,8 @@ func labProgram() int {
 	}
 	info, err := lab.Setup(sysctls)
 	if err != nil {
-		// As Main does: say why, and exit before telling the
-		// program outside that the lab is ready.
-		fmt.Fprintln(os.Stderr, err)
+		// As Main does: exit without a word; Setup told the
+		// program outside why.
 		return 1
 	}
 	r := labReport{Info: *info, Join: info.Join(), Euid: os.Geteuid(), StdinTTY: lab.StdinTerminal()}
@@ -499,8 +498,9 @@ func openTerminal() (master, tty *os.File, err error) {
 }
 
 // A lab that cannot set itself up (a sysctl the kernel does not have)
-// says why and exits before its program runs: Reexec reports it as
-// refused, so that a lesson goes on on the host.
+// tells the program outside why and exits before its program runs:
+// Reexec reports it as refused, with the reason, so that a lesson says
+// it in one line and goes on on the host.
 func TestReexecSetupFails(t *testing.T) {
 	bin := program(t)
 	user := users(t)[0]
@@ -510,11 +510,11 @@ func TestReexecSetupFails(t *testing.T) {
 	if err := json.Unmarshal([]byte(p.line()), &r); err != nil || r.Refused == nil {
 		t.Fatalf("want a refusal, got %+v (%v)", r, err)
 	}
-	if !strings.Contains(r.Refused.Cause, "the lab could not set itself up") {
-		t.Errorf("cause %q", r.Refused.Cause)
+	if !strings.Contains(r.Refused.Cause, "the lab could not set itself up: sysctl net.ipv4.tcp_no_such_setting = 1: ") {
+		t.Errorf("the refusal should say why the lab could not set itself up: cause %q", r.Refused.Cause)
 	}
-	if s := p.stderr.String(); !strings.Contains(s, "lab: sysctl net.ipv4.tcp_no_such_setting = 1") {
-		t.Errorf("the lab should say why on stderr, said %q", s)
+	if s := p.stderr.String(); s != "" {
+		t.Errorf("the lab should say nothing on stderr (the program outside says why), said %q", s)
 	}
 	if code := p.exit(); code != 3 {
 		t.Errorf("exit status %d", code)
