@@ -233,7 +233,7 @@ func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
 	fs.BoolVar(&opts.JSON, "json", false, "print the trace as JSON lines, one object per event (see docs/trace-format.md)")
 	fs.BoolVar(&opts.NoColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
 	fs.BoolVar(&opts.Hold, "hold", false, "after the steps, keep the lesson's server listening and tracing until Ctrl-C, to try nc or ss against it")
-	fs.StringVar(&opts.Capture, "capture", wire.ModeAuto, "capture packets on loopback: auto (when permitted: root or CAP_NET_RAW), on (or fail), off")
+	fs.StringVar(&opts.Capture, "capture", wire.ModeAuto, "capture packets on loopback: auto (when permitted: in the lab, or as root or with CAP_NET_RAW on the host), on (or fail), off")
 	fs.StringVar(&opts.PCAP, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), mode 0600.\nIt is written beside the path and takes its place when the lesson ends (or is stopped with Ctrl-C):\na new file, or one that replaces a regular file of yours; a failed lesson leaves what was there;\na symlink or another user's file is refused before the lesson starts")
 	fs.StringVar(&opts.Mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram when the lesson ends;\nas with -pcap: a new file, or a regular file of yours replaced whole, never through a symlink")
 	fs.BoolVar(&opts.Host, "host", false, "run on this machine's loopback, not in a lab of the lesson's own (a network namespace; without root, in a user namespace too)")
@@ -345,6 +345,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		}
 	}
 	r.count()
+	r.labEnd()
 	packets, stats, cerr := r.tl.Close()
 	if err == nil && cerr != nil {
 		err = cerr
@@ -515,7 +516,7 @@ func (r *Run) Hold(addr net.Addr) {
 	if r.opts.Lab != nil {
 		// The lab's network is its own: another terminal joins it.
 		join = r.opts.Lab.Join()
-		where += ": each starts by joining the lesson's lab (" + join + "), where its sockets are"
+		where += ": " + join + " runs the program after it in the lesson's lab, where its sockets are"
 	}
 	r.trace.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseNote,
 		Text: "holding: the lesson's server listens on " + addr.String() + " until Ctrl-C",
@@ -570,6 +571,25 @@ func (r *Run) labNotes() {
 	if c, err := kernel.ReadCounters(); err == nil {
 		r.counted = c
 	}
+}
+
+// labEnd says, in a lab, what goes with it when the lesson ends: the
+// TIME_WAIT sockets the kernel would keep for 60 s on the host.
+func (r *Run) labEnd() {
+	if r.opts.Lab == nil {
+		return
+	}
+	tw, err := kernel.Sockets(kernel.TimeWait)
+	if err != nil || len(tw) == 0 {
+		return
+	}
+	n := "1 socket"
+	if len(tw) > 1 {
+		n = fmt.Sprintf("%d sockets", len(tw))
+	}
+	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
+		Text: "the lesson ends, and its lab with it: " + n + " in TIME_WAIT go too",
+		Note: "The kernel keeps a TIME_WAIT socket for 60 s, but a network namespace takes its sockets with it when it goes. On this machine's own network (--host), ss -tan state time-wait lists them after the lesson, until their 60 s are over."})
 }
 
 // shown are the counters a lesson in a lab shows when they move: the

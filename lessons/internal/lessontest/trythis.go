@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"tcptour/tracer"
 )
 
 // Edit is a change to a lesson's source, as a "Try this" that says
@@ -141,7 +143,7 @@ func Hold(t *testing.T, bin string, args ...string) *Held {
 func (h *Held) Port() string { return fmt.Sprint(h.Addr.Port()) }
 
 // pasteRe finds the commands a held lesson prints ready to paste.
-var pasteRe = regexp.MustCompile(`(?m)in another terminal: (.+)$`)
+var pasteRe = regexp.MustCompile(`in another terminal: (.+)`)
 
 // Commands waits until the held lesson has printed want commands for
 // another terminal, ready to paste (its HoldCommands, joined to its
@@ -151,8 +153,21 @@ func (h *Held) Commands(want int) []string {
 	var cmds []string
 	h.waitUntil(h.out, fmt.Sprintf("%d commands for another terminal", want), func(text string) bool {
 		cmds = cmds[:0]
-		for _, m := range pasteRe.FindAllStringSubmatch(text, -1) {
-			cmds = append(cmds, strings.TrimSpace(m[1]))
+		for _, line := range strings.SplitAfter(text, "\n") {
+			if !strings.HasSuffix(line, "\n") {
+				break // a flush may end in the middle of a line
+			}
+			if strings.HasPrefix(line, "{") {
+				// --json: the command is the event's text.
+				var e tracer.Event
+				if json.Unmarshal([]byte(line), &e) != nil {
+					continue
+				}
+				line = e.Text
+			}
+			if m := pasteRe.FindStringSubmatch(line); m != nil {
+				cmds = append(cmds, strings.TrimSpace(m[1]))
+			}
 		}
 		return len(cmds) >= want
 	})
