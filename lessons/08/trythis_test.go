@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"io"
-	"net"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -11,14 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"tcptour/lessons/internal/lessontest"
 	"tcptour/tracer"
 )
 
 // Each "Try this" of the lesson, done as it says, checking what it
-// promises; and the lesson's claims about Linux that no step shows.
+// promises (the claims about Linux that no step shows are in
+// rcvbuf_linux_test.go).
 
 // Try this 1: the held lesson's first command, head -c 1000000
 // /dev/zero | nc -N with nc in its lab, and its second, ss -tni: the
@@ -229,62 +225,4 @@ func TestTryThisSetReadBuffer(t *testing.T) {
 	if acked != 35769 {
 		t.Errorf("the server's kernel acknowledged up to %d, want 35769 (all 3000 + 32768 bytes)", acked)
 	}
-}
-
-// Setting SO_RCVBUF turns off Linux's receive buffer autotuning (the
-// recap and step 1): after 8 MiB through each, a socket left alone has
-// grown its buffer, one with SO_RCVBUF set has not.
-func TestRcvBufTurnsOffAutotuning(t *testing.T) {
-	for _, set := range []bool{false, true} {
-		lc := net.ListenConfig{}
-		if set {
-			lc.Control = smallRcvBuf
-		}
-		ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			c, err := net.Dial("tcp4", ln.Addr().String())
-			if err != nil {
-				return // Accept fails the test
-			}
-			defer c.Close()
-			c.Write(make([]byte, 8<<20)) // NOTE: the reader counts what came
-		}()
-		conn, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		before := rcvBufOf(t, conn)
-		if n, err := io.Copy(io.Discard, conn); err != nil || n != 8<<20 {
-			t.Fatalf("read %d bytes, %v", n, err)
-		}
-		after := rcvBufOf(t, conn)
-		switch {
-		case set && after != before:
-			t.Errorf("with SO_RCVBUF set, the buffer went from %d to %d bytes", before, after)
-		case !set && after <= before:
-			t.Errorf("without SO_RCVBUF, the buffer did not grow: %d, then %d bytes", before, after)
-		}
-	}
-}
-
-func rcvBufOf(t *testing.T, c net.Conn) int {
-	t.Helper()
-	rc, err := c.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v int
-	var gerr error
-	if err := rc.Control(func(fd uintptr) { v, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) }); err != nil {
-		t.Fatal(err)
-	}
-	if gerr != nil {
-		t.Fatal(gerr)
-	}
-	return v
 }
