@@ -43,13 +43,21 @@ var info = lesson.Lesson{
 			"fails with EPIPE. In Go: CloseWrite as soon as Read returns io.EOF, as step 5 does.",
 	},
 	TryThis: []string{
-		"Run go run ./lessons/06 --hold (with sudo to see the packets) and, in another terminal:\n" +
-			"printf 'I am Chuck Norris!' | nc -N 127.0.0.1 PORT (-N makes nc send FIN when its input ends).\n" +
-			"The answer comes after nc's FIN. Without -N, nc sends no FIN and the server waits; when you stop nc " +
-			"with Ctrl-C, its kernel sends the FIN, the server answers, and nc's kernel, with nobody left to read, " +
-			"sends RST. After that RST the server's Close sends nothing.",
-		"Run go run ./lessons/06 --step and, at the pause before step 3, run ss -tn state fin-wait-2 state close-wait:\n" +
-			"the client's socket is in FIN_WAIT_2 (by then the server's kernel has acknowledged the FIN on its own), the server's in CLOSE_WAIT.",
+		"Run go run ./lessons/06 --hold. In another terminal, paste the first command it prints:\n" +
+			"printf 'I am Chuck Norris!' | nc -N 127.0.0.1 PORT, with nc joined to the lesson's lab (-N makes nc send FIN\n" +
+			"when its input ends). The answer comes after nc's FIN, as the lesson's trace and its packets show. The\n" +
+			"second command is the same without -N: nc sends no FIN and the server waits; when you stop nc with Ctrl-C, " +
+			"its kernel sends the FIN, the server answers, and nc's kernel, with nobody left to read, sends RST. " +
+			"After that RST the server's Close sends nothing.",
+		"Run go run ./lessons/06 --step and, at the pause before step 3, run in another terminal\n" +
+			"ss -tn state fin-wait-2 state close-wait, starting it with the join command the lesson printed at its start\n" +
+			"(join the lab: …): the client's socket is in FIN_WAIT_2 (by then the server's kernel has acknowledged the FIN " +
+			"on its own), the server's in CLOSE_WAIT.",
+	},
+	// The first Try this: nc with and without -N, in the lab.
+	HoldCommands: []string{
+		"printf 'I am Chuck Norris!' | {lab}nc -N 127.0.0.1 PORT",
+		"printf 'I am Chuck Norris!' | {lab}nc 127.0.0.1 PORT",
 	},
 }
 

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -7,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,22 +21,26 @@ import (
 // Each "Try this" of the lesson, done as it says, checking what it
 // promises.
 
-// Try this 1: nc -N against the held server gets the answer after its
-// FIN. Without -N nc sends no FIN; stopped with Ctrl-C, its kernel sends
-// the FIN, the server answers, and nc's kernel answers that with RST.
+// Try this 1: the first command the held lesson prints, nc -N in its
+// lab, gets the answer after its FIN. The second, without -N, sends no
+// FIN; stopped with Ctrl-C, nc's kernel sends the FIN, the server
+// answers, and nc's kernel answers that with RST. In a lab the lesson
+// shows the packets, root or not.
 func TestTryThisNC(t *testing.T) {
-	nc := lessontest.Tool(t, "nc")
+	lessontest.Tool(t, "nc")
 	h := lessontest.Hold(t, lessontest.Build(t), "--json")
+	cmds := printed(t, h, 2)
+	if h.Join() != nil {
+		lessontest.Tool(t, "nsenter")
+	}
 
 	// With -N: the answer, after nc's FIN.
-	cmd := h.Command(nc, "-N", "127.0.0.1", h.Port())
-	cmd.Stdin = strings.NewReader(request)
-	out, err := cmd.Output()
+	out, err := h.Paste(cmds[0]).Output()
 	if err != nil {
-		t.Fatalf("nc -N: %v", err)
+		t.Fatalf("%s: %v", cmds[0], err)
 	}
 	if want := `You said "I am Chuck Norris!" (18 bytes)`; string(out) != want {
-		t.Errorf("nc -N printed %q, want %q", out, want)
+		t.Errorf("%s printed %q, want %q", cmds[0], out, want)
 	}
 	ev := h.WaitEvent("the server's close of nc's connection", isServer(3, tracer.PhaseClose))
 	lessontest.Order(t, lessontest.OfConns(ev, 3),
@@ -43,6 +50,9 @@ func TestTryThisNC(t *testing.T) {
 		"server close",
 	)
 	captured := strings.Contains(h.Output(), `"phase":"packet"`)
+	if !captured && h.Join() != nil {
+		t.Errorf("the lesson runs in a lab, where it captures for any user, and shows no packets")
+	}
 	if captured {
 		lessontest.Order(t, lessontest.OfConns(ev, 3),
 			"wire packet FIN ACK client→server",
@@ -51,20 +61,24 @@ func TestTryThisNC(t *testing.T) {
 		)
 	}
 
-	// Without -N: no FIN until nc is stopped.
-	cmd = h.Command(nc, "127.0.0.1", h.Port())
-	cmd.Stdin = strings.NewReader(request)
+	// Without -N: no FIN until nc is stopped. Ctrl-C signals the
+	// terminal's foreground process group: the pasted line's.
+	cmd := h.Paste(cmds[1])
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // NOTE: gone already when the test went well
+		cmd.Wait()
+	})
 	ev = h.WaitEvent("the server's read of nc's request", func(e tracer.Event) bool {
 		return e.Conn == 4 && e.Actor == "server" && e.Phase == tracer.PhaseRead
 	})
 	stopped := time.Now()
-	if err := cmd.Process.Signal(os.Interrupt); err != nil { // Ctrl-C
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil { // Ctrl-C
 		t.Fatal(err)
 	}
-	cmd.Wait() // NOTE: nc ends by the signal; its exit status says so
 	ev = h.WaitEvent("the server's close of the second connection", isServer(4, tracer.PhaseClose))
 	if captured {
 		ev = h.WaitEvent("nc's RST", func(e tracer.Event) bool {
@@ -84,7 +98,7 @@ func TestTryThisNC(t *testing.T) {
 		}
 	}
 	if !captured {
-		t.Log("no capture: the FIN and RST of nc's kernel are not checked")
+		t.Log("no lab and no capture here: the FIN and RST of nc's kernel are not checked")
 		return
 	}
 	lessontest.Order(t, lessontest.OfConns(ev, 4),
@@ -107,23 +121,41 @@ func TestTryThisNC(t *testing.T) {
 	}
 }
 
+// printed waits until the held lesson, run with --json, has printed n
+// commands for another terminal, and returns them as printed: the
+// texts of its events, ready to paste.
+func printed(t *testing.T, h *lessontest.Held, n int) []string {
+	t.Helper()
+	h.Commands(n) // waits for them
+	out := h.Output()
+	var cmds []string
+	for _, e := range lessontest.Events(t, out[:strings.LastIndexByte(out, '\n')+1]) {
+		if c, ok := strings.CutPrefix(e.Text, "in another terminal: "); ok {
+			cmds = append(cmds, c)
+		}
+	}
+	if len(cmds) != n {
+		t.Fatalf("the held lesson printed %d commands for another terminal, want %d:\n%s", len(cmds), n, out)
+	}
+	return cmds
+}
+
 func isServer(conn int, phase tracer.Phase) func(tracer.Event) bool {
 	return func(e tracer.Event) bool { return e.Conn == conn && e.Actor == "server" && e.Phase == phase }
 }
 
-// Try this 2: at the pause before step 3, ss shows the client's socket
-// in FIN-WAIT-2 and the server's in CLOSE-WAIT.
+// Try this 2: at the pause before step 3, ss, started with the join
+// command the lesson printed, shows the client's socket in FIN-WAIT-2
+// and the server's in CLOSE-WAIT. The packets, saved too, show who
+// acknowledged the client's FIN.
 func TestTryThisStepSS(t *testing.T) {
 	lessontest.Tool(t, "ss")
-	// With capture (as root) the packets are saved too, to see who
-	// acknowledged the client's FIN.
 	pcap := filepath.Join(t.TempDir(), "06.pcapng")
-	var args []string
-	if lessontest.CapturePermitted() {
-		args = []string{"--pcap", pcap}
-	}
-	s := lessontest.StartStepped(t, lessontest.Build(t), args...)
+	s := lessontest.StartStepped(t, lessontest.Build(t), "--pcap", pcap)
 	s.WaitPrompt(1)
+	if s.Join() != nil {
+		lessontest.Tool(t, "nsenter")
+	}
 	s.Enter()
 	s.WaitPrompt(2)
 	port := s.WaitFor(regexp.MustCompile(`LISTEN +tcp 127\.0\.0\.1:(\d+)`))
@@ -135,7 +167,12 @@ func TestTryThisStepSS(t *testing.T) {
 	var got []lessontest.SSRow
 	var clientEnd, serverEnd bool
 	lessontest.Poll(5*time.Second, 20*time.Millisecond, func() bool {
-		got = lessontest.SS(t, "-tn", "state", "fin-wait-2", "state", "close-wait")
+		ss := s.Command("ss", "-tn", "state", "fin-wait-2", "state", "close-wait")
+		out, err := ss.Output()
+		if err != nil {
+			t.Fatalf("%s: %v", ss, err)
+		}
+		got = lessontest.SSRows(string(out))
 		clientEnd = slices.ContainsFunc(got, func(r lessontest.SSRow) bool {
 			return r.State == "FIN-WAIT-2" && r.Peer == server // its peer is the server's port
 		})
@@ -146,8 +183,11 @@ func TestTryThisStepSS(t *testing.T) {
 		t.Errorf("ss at the pause before step 3 shows %v; want, for port %s, the client in FIN-WAIT-2 and the server in CLOSE-WAIT", got, port[1])
 	}
 	s.Finish()
-	if args == nil {
-		t.Log("no capture here: the ACK of the client's FIN is not checked")
+	if _, err := os.Stat(pcap); err != nil {
+		if s.Join() != nil {
+			t.Fatalf("the lesson runs in a lab, where it captures for any user, and saved no packets: %v", err)
+		}
+		t.Log("no lab and no capture here: the ACK of the client's FIN is not checked")
 		return
 	}
 	// The ACK that moved the client to FIN_WAIT_2 was the server's

@@ -46,14 +46,23 @@ var info = lesson.Lesson{
 		"netutil.LimitListener(ln, n) stops calling Accept while n connections are open: new ones wait in the listener's queue (ss -ltn: Recv-Q), handshake done, their bytes acknowledged but unread, until a Close frees a slot.",
 	},
 	TryThis: []string{
-		"Run go run ./lessons/07 --hold and connect with nc 127.0.0.1 PORT from three terminals: the third connects\n" +
-			"but hears nothing when you type a line, until you end one of the first two (Ctrl-C). Meanwhile\n" +
-			"ss -tn '( sport = :PORT )' shows the line waiting in the server's Recv-Q, and ss -ltn shows Recv-Q 1 on the listener.",
+		"Run go run ./lessons/07 --hold and paste the first command it prints, nc 127.0.0.1 PORT with nc joined to\n" +
+			"the lesson's lab, into three other terminals: the third nc connects but hears nothing when you type a line,\n" +
+			"until you end one of the first two (Ctrl-C). Meanwhile its next two commands, ss -tn '( sport = :PORT )'\n" +
+			"and ss -ltn, show the line waiting in the server's Recv-Q, and Recv-Q 1 on the listener.",
 		"Change who speaks first: in main.go, have client #3 write too, right after client #4's write:\n" +
-			"io.WriteString(clients[2], \"hi\"). Run it again (with sudo to see the packets): closing #3 now sends RST,\n" +
-			"since its 2 bytes were never read, and the lesson stops in step 4: client #3's Read got a reset, not io.EOF.",
-		"Pick the FINs and RSTs out of a capture: go build -o lesson07 ./lessons/07 && sudo ./lesson07 --pcap 07.pcapng, then\n" +
+			"io.WriteString(clients[2], \"hi\"). Run it again: closing #3 now sends RST, since its 2 bytes were\n" +
+			"never read, and the lesson stops in step 4: client #3's Read got a reset, not io.EOF.",
+		"Pick the FINs and RSTs out of a capture: go build -o lesson07 ./lessons/07 && ./lesson07 --pcap 07.pcapng, then\n" +
 			"tshark -r 07.pcapng -Y 'tcp.flags.reset == 1 || tcp.flags.fin == 1'.",
+	},
+	// The first Try this (nc, then ss), and the TIME_WAITs of the run,
+	// which go with the lab when the lesson ends.
+	HoldCommands: []string{
+		"{lab}nc 127.0.0.1 PORT",
+		"{lab}ss -tn '( sport = :PORT )'",
+		"{lab}ss -ltn",
+		"{lab}ss -tan state time-wait",
 	},
 }
 

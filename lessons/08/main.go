@@ -66,18 +66,26 @@ var info = lesson.Lesson{
 			"in the process and returns false, and 'drain' says when to go on; Go's Write blocks instead.",
 	},
 	TryThis: []string{
-		"Run go run ./lessons/08 --hold: its server pauses every connection. In another terminal,\n" +
-			"head -c 1000000 /dev/zero | nc -N 127.0.0.1 PORT (the port it prints), and in a third,\n" +
-			"ss -tni '( sport = :PORT or dport = :PORT )': the server's end holds a full Recv-Q, nc's end a large\n" +
-			"Send-Q, and backoff:N on nc's socket counts its zero-window probes.",
+		"Run go run ./lessons/08 --hold: its server pauses every connection. It prints two commands ready to paste.\n" +
+			"In another terminal, the first, head -c 1000000 /dev/zero | nc -N 127.0.0.1 PORT with nc joined to the\n" +
+			"lesson's lab, and in a third, the second, ss -tni '( sport = :PORT or dport = :PORT )': the server's end holds\n" +
+			"a full Recv-Q, nc's end a large Send-Q, and backoff:N on nc's socket counts its zero-window probes.\n" +
+			"The lesson's trace shows the probes too, further and further apart, and the rate limit on their answers:\n" +
+			"a probe that comes less than 500 ms after the last answer gets none.",
 		"Save the packets and let tshark find the window events:\n" +
-			"go build -o lesson08 ./lessons/08 && sudo ./lesson08 --pcap /tmp/08.pcapng </dev/null; tshark -r /tmp/08.pcapng -Y " +
+			"go build -o lesson08 ./lessons/08 && ./lesson08 --pcap 08.pcapng </dev/null; tshark -r 08.pcapng -Y " +
 			"'tcp.analysis.zero_window || tcp.analysis.keep_alive || tcp.analysis.window_update || tcp.analysis.window_full'",
 		"In step 1, drop Control: smallRcvBuf and call SetReadBuffer(rcvBuf) on the accepted connection instead\n" +
-			"(on server's *net.TCPConn, right after server := <-accepted). Run it with sudo: the SYN-ACK has already\n" +
+			"(on server's *net.TCPConn, right after server := <-accepted). Run it: the SYN-ACK has already\n" +
 			"offered 64 KiB, and Linux does not take that back. The server's kernel acknowledges all 35768 bytes, more\n" +
 			"than twice its buffer, the window never reaches 0, no probe goes out, and the lesson stops after 5 s,\n" +
 			"waiting for a zero-window probe.",
+	},
+	// The first Try this: a million bytes into a paused connection, and
+	// what ss sees, both in the lab.
+	HoldCommands: []string{
+		"head -c 1000000 /dev/zero | {lab}nc -N 127.0.0.1 PORT",
+		"{lab}ss -tni '( sport = :PORT or dport = :PORT )'",
 	},
 }
 

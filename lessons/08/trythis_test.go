@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"io"
-	"net"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -11,28 +8,32 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"tcptour/lessons/internal/lessontest"
 	"tcptour/tracer"
 )
 
 // Each "Try this" of the lesson, done as it says, checking what it
-// promises; and the lesson's claims about Linux that no step shows.
+// promises (the claims about Linux that no step shows are in
+// rcvbuf_linux_test.go).
 
-// Try this 1: head -c 1000000 /dev/zero | nc -N against the held
-// server, and ss -tni: the server's end holds a full Recv-Q, nc's end a
-// large Send-Q, and backoff on nc's socket counts the zero-window probes.
-// With capture (as root) the trace also shows the rate limit on the
-// answers: a probe that comes within 500 ms of the last answer gets none.
+// Try this 1: the held lesson's first command, head -c 1000000
+// /dev/zero | nc -N with nc in its lab, and its second, ss -tni: the
+// server's end holds a full Recv-Q, nc's end a large Send-Q, and backoff
+// on nc's socket counts the zero-window probes. The trace shows the
+// probes, further and further apart, and the rate limit on the answers:
+// a probe that comes within 500 ms of the last answer gets none.
 func TestTryThisHoldNC(t *testing.T) {
 	lessontest.Tool(t, "nc")
 	lessontest.Tool(t, "head")
 	lessontest.Tool(t, "ss")
 	h := lessontest.Hold(t, lessontest.Build(t), "--json")
+	cmds := printed(t, h, 2)
+	if h.Join() != nil {
+		lessontest.Tool(t, "nsenter")
+	}
 	port := h.Port()
-	nc := h.Command("sh", "-c", "head -c 1000000 /dev/zero | nc -N 127.0.0.1 "+port)
-	nc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // to stop head and nc together
+	nc := h.Paste(cmds[0])
+	nc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C stops head and nc together
 	if err := nc.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,11 @@ func TestTryThisHoldNC(t *testing.T) {
 	var rows []lessontest.SSRow
 	seen := map[string]bool{}
 	lessontest.Poll(10*time.Second, 20*time.Millisecond, func() bool {
-		rows = lessontest.SS(t, "-tni", "( sport = :"+port+" or dport = :"+port+" )")
+		out, err := h.Paste(cmds[1]).Output()
+		if err != nil {
+			t.Fatalf("%s: %v", cmds[1], err)
+		}
+		rows = lessontest.SSRows(string(out))
 		for _, r := range rows {
 			if m := backoff.FindStringSubmatch(r.Details); m != nil {
 				seen[m[1]] = true
@@ -75,14 +80,15 @@ func TestTryThisHoldNC(t *testing.T) {
 	syscall.Kill(-nc.Process.Pid, syscall.SIGINT)
 	nc.Wait()
 	stdout, _ := h.Stop()
-	if !strings.Contains(stdout, `"phase":"packet"`) {
-		t.Log("no capture: the probes' answers are not checked")
+	ev := lessontest.Events(t, stdout)
+	if !captured(t, ev) {
+		t.Log("no lab and no capture here: the probes and their answers are not checked")
 		return
 	}
 	// The probes of nc's connection (#2) and the server's answers.
 	var probes, answers []time.Time
 	var next uint32
-	for _, e := range lessontest.Events(t, stdout) {
+	for _, e := range ev {
 		p := e.Packet
 		if p == nil || e.Conn != 2 {
 			continue
@@ -100,6 +106,12 @@ func TestTryThisHoldNC(t *testing.T) {
 	if len(probes) < 3 || len(answers) == 0 {
 		t.Fatalf("%d probes and %d answers on nc's connection, want 3 probes or more", len(probes), len(answers))
 	}
+	// Further and further apart: the probe timer doubles.
+	for i := 2; i < len(probes); i++ {
+		if before, gap := probes[i-1].Sub(probes[i-2]), probes[i].Sub(probes[i-1]); gap <= before {
+			t.Errorf("probe %d came %v after the one before, which came %v after its own: want the gaps to grow", i+1, gap, before)
+		}
+	}
 	// An answer comes at most once per 500 ms (tcp_invalid_ratelimit).
 	for i := 1; i < len(answers); i++ {
 		if d := answers[i].Sub(answers[i-1]); d < 500*time.Millisecond {
@@ -111,14 +123,50 @@ func TestTryThisHoldNC(t *testing.T) {
 	}
 }
 
-// Try this 2: tshark's analysis finds the window events in the lesson's
-// pcap: the window full, the zero windows, the probe it calls a
-// keepalive, the window updates.
+// printed waits until the held lesson, run with --json, has printed n
+// commands for another terminal, and returns them as printed: the
+// texts of its events, ready to paste.
+func printed(t *testing.T, h *lessontest.Held, n int) []string {
+	t.Helper()
+	h.Commands(n) // waits for them
+	out := h.Output()
+	var cmds []string
+	for _, e := range lessontest.Events(t, out[:strings.LastIndexByte(out, '\n')+1]) {
+		if c, ok := strings.CutPrefix(e.Text, "in another terminal: "); ok {
+			cmds = append(cmds, c)
+		}
+	}
+	if len(cmds) != n {
+		t.Fatalf("the held lesson printed %d commands for another terminal, want %d:\n%s", len(cmds), n, out)
+	}
+	return cmds
+}
+
+// captured reports whether a lesson's trace shows packets. A lesson in
+// a lab of its own captures for any user: there, no packets fail the
+// test.
+func captured(t *testing.T, ev []tracer.Event) bool {
+	t.Helper()
+	lab, packets := false, false
+	for _, e := range ev {
+		lab = lab || e.Actor == "lab" && e.Text == "a network of the lesson's own"
+		packets = packets || e.Phase == tracer.PhasePacket
+	}
+	if lab && !packets {
+		t.Errorf("the lesson ran in a lab, where it captures for any user, and shows no packets")
+	}
+	return packets
+}
+
+// Try this 2: tshark's analysis finds the window events in the pcap of
+// the lesson's run (in its lab: root or not): the window full, the zero
+// windows, the probe it calls a keepalive, the window updates.
 func TestTryThisTshark(t *testing.T) {
 	lessontest.Tool(t, "tshark")
-	lessontest.SkipWithoutCapture(t)
 	pcap := filepath.Join(t.TempDir(), "08.pcapng")
-	lessontest.RunOK(t, lessontest.Build(t), "--no-color", "--pcap", pcap)
+	if !captured(t, lessontest.RunJSON(t, lessontest.Build(t), "--pcap", pcap)) {
+		t.Skip("no lab and no capture here: no pcap file for tshark")
+	}
 	out := lessontest.Tshark(t, pcap,
 		"tcp.analysis.zero_window || tcp.analysis.keep_alive || tcp.analysis.window_update || tcp.analysis.window_full")
 	for _, want := range []string{"[TCP Window Full]", "[TCP ZeroWindow]", "[TCP Keep-Alive]", "[TCP Window Update]"} {
@@ -131,7 +179,8 @@ func TestTryThisTshark(t *testing.T) {
 // Try this 3: SetReadBuffer on the accepted connection instead of
 // SO_RCVBUF on the listener. The SYN-ACK has offered 64 KiB and Linux
 // does not take it back: all 35768 bytes are acknowledged, the window
-// never reaches 0, no probe is sent, and the lesson stops after 5 s.
+// never reaches 0, no probe is sent, and the lesson stops after 5 s. Run
+// as it is: in its lab, with the packets, root or not.
 func TestTryThisSetReadBuffer(t *testing.T) {
 	bin := lessontest.Build(t,
 		lessontest.Edit{Old: "lc := net.ListenConfig{Control: smallRcvBuf}", New: "lc := net.ListenConfig{}"},
@@ -139,21 +188,21 @@ func TestTryThisSetReadBuffer(t *testing.T) {
 			"\tif err := server.(interface{ NetConn() net.Conn }).NetConn().(*net.TCPConn).SetReadBuffer(rcvBuf); err != nil {\n"+
 				"\t\treturn err\n\t}\n"),
 	)
-	captureFlag, captured := lessontest.CaptureIfPermitted()
 	start := time.Now()
-	r := lessontest.RunBinary(t, bin, "--json", captureFlag)
+	r := lessontest.RunBinary(t, bin, "--json")
 	if r.Code != 1 || !strings.Contains(r.Stderr, "waiting for a zero-window probe") || time.Since(start) < 5*time.Second {
 		t.Fatalf("exit %d after %v, stderr %q: want the lesson to stop after 5 s waiting for a zero-window probe",
 			r.Code, time.Since(start), r.Stderr)
 	}
-	if !captured {
-		t.Log("no capture: the window on the wire is not checked")
+	ev := lessontest.Events(t, r.Stdout)
+	if !captured(t, ev) {
+		t.Log("no lab and no capture here: the window on the wire is not checked")
 		return
 	}
 	var synAck *tracer.Packet
 	var acked uint32
 	var closing bool
-	for _, e := range lessontest.Events(t, r.Stdout) {
+	for _, e := range ev {
 		p := e.Packet
 		switch {
 		case p == nil:
@@ -176,62 +225,4 @@ func TestTryThisSetReadBuffer(t *testing.T) {
 	if acked != 35769 {
 		t.Errorf("the server's kernel acknowledged up to %d, want 35769 (all 3000 + 32768 bytes)", acked)
 	}
-}
-
-// Setting SO_RCVBUF turns off Linux's receive buffer autotuning (the
-// recap and step 1): after 8 MiB through each, a socket left alone has
-// grown its buffer, one with SO_RCVBUF set has not.
-func TestRcvBufTurnsOffAutotuning(t *testing.T) {
-	for _, set := range []bool{false, true} {
-		lc := net.ListenConfig{}
-		if set {
-			lc.Control = smallRcvBuf
-		}
-		ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			c, err := net.Dial("tcp4", ln.Addr().String())
-			if err != nil {
-				return // Accept fails the test
-			}
-			defer c.Close()
-			c.Write(make([]byte, 8<<20)) // NOTE: the reader counts what came
-		}()
-		conn, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		before := rcvBufOf(t, conn)
-		if n, err := io.Copy(io.Discard, conn); err != nil || n != 8<<20 {
-			t.Fatalf("read %d bytes, %v", n, err)
-		}
-		after := rcvBufOf(t, conn)
-		switch {
-		case set && after != before:
-			t.Errorf("with SO_RCVBUF set, the buffer went from %d to %d bytes", before, after)
-		case !set && after <= before:
-			t.Errorf("without SO_RCVBUF, the buffer did not grow: %d, then %d bytes", before, after)
-		}
-	}
-}
-
-func rcvBufOf(t *testing.T, c net.Conn) int {
-	t.Helper()
-	rc, err := c.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v int
-	var gerr error
-	if err := rc.Control(func(fd uintptr) { v, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) }); err != nil {
-		t.Fatal(err)
-	}
-	if gerr != nil {
-		t.Fatal(gerr)
-	}
-	return v
 }

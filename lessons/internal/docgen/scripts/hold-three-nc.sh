@@ -1,21 +1,22 @@
 #!/bin/sh
 # hold-three-nc.sh: lesson 07's first Try this, for the excerpt docgen
-# writes in docs/lessons/07.md: what ss shows on the port of the server
-# that --hold keeps (LimitListener, 2 connections at a time) while three
-# nc sessions are connected to it. Run from the repository's root.
+# writes in docs/lessons/07.md: what the held lesson's ss commands show
+# on the port of the server that --hold keeps (LimitListener, 2
+# connections at a time) while three nc sessions are connected to it.
+# Run from the repository's root.
 #
 # It builds ./lessons/07 into a temporary directory and runs it with
-# --hold --no-color --capture=off, and waits for the line that names the
-# port it holds. Then it starts nc 127.0.0.1 PORT three times, each
-# reading from a fifo, as a learner types in three terminals: the first
+# --hold --no-color --capture=off, and waits until it has printed its
+# commands for another terminal ("in another terminal: …", ready to
+# paste: each program joined to the lesson's lab). Then it runs the
+# first, nc 127.0.0.1 PORT, three times, each reading from a fifo, as a
+# learner pastes it into three terminals and types there: the first
 # sends "one", and the script waits until nc prints the server's answer;
 # the second the same with "two"; the third sends "three" and gets no
-# answer, since both slots are taken. The script asks ss every 50 ms until
+# answer, since both slots are taken. The script runs the third command
+# (ss -ltn) and the second (ss -tn '( sport = :PORT )') every 50 ms until
 # the listener's Recv-Q is 1 and a connection on the port holds the 6
-# bytes of "three\n", and prints
-#
-#	ss -ltn '( sport = :PORT )'
-#	ss -tn '( sport = :PORT )'
+# bytes of "three\n", and prints what they print, in that order.
 #
 # Then it stops the nc sessions and the lesson (SIGINT, the learner's
 # Ctrl-C). Each wait gives up after 10 s.
@@ -48,41 +49,43 @@ wait_for() {
 		sleep 0.05
 	done
 }
-holding() { grep -qs "holding: the lesson's server listens on " "$dir/out"; }
+printed() { [ "$(grep -c 'in another terminal: ' "$dir/out")" -ge 4 ]; }
+# nth N: the lesson's Nth command for another terminal, as printed.
+nth() { sed -n 's/.*in another terminal: //p' "$dir/out" | sed -n "$1p"; }
 answered() { grep -qs "You said \"$2" "$dir/nc$1.out"; }
 waiting() {
-	ss -Hltn "( sport = :$port )" | awk '$2 == 1 { found = 1 } END { exit !found }' &&
-		ss -Htn "( sport = :$port )" | awk '$2 == 6 { found = 1 } END { exit !found }'
+	sh -c "$listener" | awk 'NR > 1 && $2 == 1 { found = 1 } END { exit !found }' &&
+		sh -c "$conns" | awk 'NR > 1 && $2 == 6 { found = 1 } END { exit !found }'
 }
 
-wait_for holding
-port=$(sed -n "s/.*holding: the lesson's server listens on 127\.0\.0\.1:\([0-9]*\) until Ctrl-C.*/\1/p" "$dir/out")
+wait_for printed
+nc=$(nth 1) conns=$(nth 2) listener=$(nth 3)
 
 # Each nc reads what the learner types from a fifo, kept open here
 # (file descriptors 4, 5 and 6) so that nc does not see the end of its
-# input.
+# input. The shell execs the pasted command, so that its pid is nc's.
 for i in 1 2 3; do
 	mkfifo "$dir/nc$i.in"
 	: >"$dir/nc$i.out"
 done
-nc 127.0.0.1 "$port" <"$dir/nc1.in" >"$dir/nc1.out" &
+sh -c "exec $nc" <"$dir/nc1.in" >"$dir/nc1.out" &
 nc1=$!
 exec 4>"$dir/nc1.in"
 printf 'one\n' >&4
 wait_for answered 1 one
-nc 127.0.0.1 "$port" <"$dir/nc2.in" >"$dir/nc2.out" &
+sh -c "exec $nc" <"$dir/nc2.in" >"$dir/nc2.out" &
 nc2=$!
 exec 5>"$dir/nc2.in"
 printf 'two\n' >&5
 wait_for answered 2 two
-nc 127.0.0.1 "$port" <"$dir/nc3.in" >"$dir/nc3.out" &
+sh -c "exec $nc" <"$dir/nc3.in" >"$dir/nc3.out" &
 nc3=$!
 exec 6>"$dir/nc3.in"
 printf 'three\n' >&6
 wait_for waiting
 
-ss -ltn "( sport = :$port )"
-ss -tn "( sport = :$port )"
+sh -c "$listener"
+sh -c "$conns"
 
 if [ -s "$dir/nc3.out" ]; then
 	echo "hold-three-nc.sh: the third nc heard an answer before a slot freed" >&2
