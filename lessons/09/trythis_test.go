@@ -109,8 +109,11 @@ func TestTryThisNstat(t *testing.T) {
 		p.Finish()
 		t.Skip("the lesson runs without a lab here: its counters are the machine's")
 	}
-	out := p.Output()
-	events := lessontest.Events(t, out[:strings.LastIndexByte(out, '\n')+1])
+	// The prompt comes on stderr: wait for the last of step 4's lines
+	// on stdout, its last COUNTER line.
+	events := p.WaitEvent("step 4's TcpExtTCPAbortOnTimeout", func(e tracer.Event) bool {
+		return e.Step == 4 && e.Counter != nil && e.Counter.Name == "TcpExtTCPAbortOnTimeout"
+	})
 	said := map[string]int64{}
 	for _, e := range events {
 		if e.Phase == tracer.PhaseCounter {
