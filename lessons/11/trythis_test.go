@@ -118,6 +118,11 @@ func TestTryThisHalfClosedByNC(t *testing.T) {
 		return closeWait != nil && finWait2 != nil
 	})
 	t.Logf("%s: %v; %v", cmds[1], closeWait, finWait2)
+	// docs/lessons/11.md: the walk's client is there too, in TIME-WAIT.
+	walk := walkTuple(t, h.Output())
+	if r, ok := lessontest.SSRowOf(pasteSS(t, h, cmds[1]), walk); !ok || r.State != "TIME-WAIT" {
+		t.Errorf("%s does not show the walk's client %s in TIME-WAIT", cmds[1], walk)
+	}
 	// The same filter with sport alone misses nc's socket.
 	for _, r := range lessontest.SSRows(command(t, h.Command("ss", "-tan", fmt.Sprintf("( sport = :%s )", port)))) {
 		if r.State == "FIN-WAIT-2" {
