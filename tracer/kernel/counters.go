@@ -89,7 +89,7 @@ func (c Counters) Since(before Counters, names []string) []CounterChange {
 var Known = map[string]string{
 	"TcpActiveOpens":                 "connections this network's programs opened with connect (a SYN sent)",
 	"TcpPassiveOpens":                "connections its listeners completed (a SYN received and answered)",
-	"TcpAttemptFails":                "connects that failed in the kernel, the SYN refused with RST or its retries given up (a program that gives up first, with a deadline, is not counted)",
+	"TcpAttemptFails":                "connects that failed, the SYN refused with RST or its retries spent (a program that gives up first, with a deadline, is not counted)",
 	"TcpEstabResets":                 "sockets that went from ESTABLISHED or CLOSE_WAIT straight to CLOSED, by a RST sent or received or by retries given up (on loopback both ends of a connection count)",
 	"TcpRetransSegs":                 "segments sent again",
 	"TcpOutRsts":                     "segments with RST sent",
