@@ -17,6 +17,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,11 +26,16 @@ import (
 
 	"tcptour/lessons/internal/lesson"
 	"tcptour/tracer"
+	"tcptour/tracer/lab"
 )
 
 // dialTimeout bounds the dial of step 4: long enough for one
 // retransmitted SYN, which Linux sends after 1 s.
 const dialTimeout = 1500 * time.Millisecond
+
+// synRetries is the file of the sysctl net.ipv4.tcp_syn_retries, which
+// the lab sets (Sysctls below) and step 4 reads.
+const synRetries = "/proc/sys/net/ipv4/tcp_syn_retries"
 
 var info = lesson.Lesson{
 	Number: "09",
@@ -38,15 +44,21 @@ var info = lesson.Lesson{
 		"does not exist, a dial that times out, and Accept failing twice, for want of a file descriptor and " +
 		"on a closed listener. Each with its Go error and what went over the wire.",
 	Steps: 6,
+	// Step 4's dial without a deadline ends when the kernel's SYN
+	// retries run out: about two minutes by default, 3 s in the lab.
+	Sysctls: []lab.Sysctl{{Name: "net.ipv4.tcp_syn_retries", Value: "1",
+		Why: "So that step 4's dial without a deadline ends in seconds: Linux gives up on a connect once the time its SYN " +
+			"retries would take, with the wait doubling from 1 s, has passed: 3 s for 1 retry, 127 s for 6."}},
 	Recap: []string{
 		"Refused: nothing listens on the port, so the kernel answers the SYN with RST and Dial fails at once: " +
 			"errors.Is(err, syscall.ECONNREFUSED).",
 		"Reset: an RST in the middle of a connection (here SetLinger(0) then Close; also a Close with unread data). " +
 			"The peer's next Read or Write fails with ECONNRESET; after that Read returns io.EOF and Write fails with EPIPE.",
 		"No such name: a *net.DNSError with IsNotFound, and no SYN at all, since there is no address to send it to.",
-		"Timeout: no answer whatsoever. The kernel resends the SYN; only a deadline (net.Dialer.Timeout, or a " +
-			"context) bounds the wait, and net.Error's Timeout() says that it ran out. Without one, Linux gives up " +
-			"after about two minutes.",
+		"Timeout: no answer whatsoever. The kernel resends the SYN; a deadline (net.Dialer.Timeout, or a " +
+			"context) bounds the wait, and net.Error's Timeout() says that it ran out. Without one, the kernel gives up " +
+			"when its SYN retries run out (net.ipv4.tcp_syn_retries: about two minutes by default, 3 s in the lab), and " +
+			"Dial fails with ETIMEDOUT, a timeout too.",
 		"Accept errors: EMFILE is temporary (the connection waits in the queue: wait a little and call Accept " +
 			"again, as net/http does); net.ErrClosed means the listener was closed: end the loop. Node never sees " +
 			"EMFILE on accept: libuv accepts the waiting connections and closes them at once, with no 'error' event.",
@@ -56,17 +68,24 @@ var info = lesson.Lesson{
 			"for a failed lookup.",
 	},
 	TryThis: []string{
-		"Run go build -o lesson09 ./lessons/09 && sudo ./lesson09 --hold. Its server resets every connection, as in step 2: with\n" +
-			"nc -v 127.0.0.1 PORT (the port it prints) the trace shows the handshake, then at once the RST. nc says it\n" +
-			"succeeded, or, when the RST came before it checked its connect, \"Connection reset by peer\". After\n" +
-			"Ctrl-C, the same command says \"Connection refused\".",
-		"Count the SYNs the kernel dropped in step 4: nstat -az TcpExtListenOverflows TcpExtListenDrops,\n" +
-			"before and after the lesson (each dropped SYN counts once in each).",
-		"In step 4, raise dialTimeout to 8 * time.Second and time the SYNs with capture on. With\n" +
-			"net.ipv4.tcp_syn_linear_timeouts = 4 (recent kernels) they leave at about 0, 1, 2, 3, 4, 5 and 7 s;\n" +
-			"kernels without that setting wait twice as long each time: 0, 1, 3 and 7 s.",
+		"go run ./lessons/09 --hold. Its server resets every connection, as in step 2: run the nc -v command\n" +
+			"it prints, ready to paste. The trace shows the handshake, then at once the RST. nc says it succeeded,\n" +
+			"or, when the RST came before it checked its connect, \"Connection reset by peer\". Then its ss command\n" +
+			"shows the listener and one TIME-WAIT, step 5's client, which closed first; nc's connection, reset, left none.",
+		"Count the SYNs the full queue dropped in step 4: at the pause before step 5 (on a terminal the lesson\n" +
+			"pauses before each step), run nstat -asz TcpExtListenOverflows TcpExtListenDrops, starting with the\n" +
+			"join command the lesson printed at its start. Each says what step 4's COUNTER lines say since the lab\n" +
+			"began, one per SYN the capture shows going unanswered (-a: the counts themselves, -s: no history file).",
+		"In main.go, set the lab's net.ipv4.tcp_syn_retries (Sysctls) to 2: step 4's dial without a deadline\n" +
+			"then sends its SYN at about 0, 1, 2, 3, 4 and 5 s and fails at about 7 s, the 1 + 2 + 4 s that 2 retries\n" +
+			"allow. Its first resends wait 1 s each where net.ipv4.tcp_syn_linear_timeouts is 4 (recent kernels);\n" +
+			"kernels without that setting double the wait at once: SYNs at 0, 1 and 3 s.",
 		"In step 3, drop the final dot: if /etc/resolv.conf lists search domains, the resolver asks the lab for\n" +
 			"the name with each of them appended too, and every answer is NXDOMAIN.",
+	},
+	HoldCommands: []string{
+		"{lab}nc -v 127.0.0.1 PORT",
+		"{lab}ss -tan '( sport = :PORT or dport = :PORT )'",
 	},
 }
 
@@ -155,14 +174,27 @@ func run(l *lesson.Run) error {
 	}
 	l.Note("client", fmt.Sprintf("errors.As(err, &dnsErr) is true and dnsErr.IsNotFound is %v. The layers: %s", dnsErr.IsNotFound, layers(err)))
 
+	// Without a deadline, only the kernel ends a dial into a full
+	// queue: the lesson makes one where that takes seconds.
+	retries, budget, err := synBudget()
+	patient := err == nil && budget <= 10*time.Second
+	third := "A third client dials with no timeout at all, net.Dialer's default: then only the kernel ends the " +
+		"wait, when its SYN retries run out (net.ipv4.tcp_syn_retries), and connect fails with ETIMEDOUT. Linux " +
+		"turns the number into a time, the time the retries would take if the wait doubled from 1 s, and gives up " +
+		"at the first resend due after it: 127 s for the default 6 (a dial failed after 135 s, with 11 SYNs, on " +
+		"the machine this lesson was written on). " + fmt.Sprintf("Here it is %d: %d s.", retries, int(budget.Seconds()))
+	if !patient {
+		third = "With no timeout at all (net.Dialer's default), Linux gives up by itself when its SYN retries " +
+			"run out (net.ipv4.tcp_syn_retries), after about two minutes by default, with ETIMEDOUT (135 s on the " +
+			"machine this lesson was written on, with 11 SYNs). The lesson does not wait that long here; in its lab " +
+			"(without --host) it sets 1 retry, 3 s, and shows it."
+	}
 	l.Step("A dial that times out",
 		"Go's net.Listen always asks for the largest backlog the system allows (net.core.somaxconn), so the "+
 			"lesson makes a listening socket itself, with listen(fd, 0), and never calls Accept. Linux still "+
 			"queues one connection (a backlog of n holds n+1): the first client's handshake completes. Then the "+
 			"queue is full, and the kernel drops new SYNs without a word. The second client's kernel sends its SYN "+
-			"again after 1 s, and the dial's timeout, 1.5 s here, ends the wait. With no timeout at all (net.Dialer's "+
-			"default), Linux gives up by itself after about two minutes, with ETIMEDOUT (135 s on the machine this "+
-			"lesson was written on, with 11 SYNs).")
+			"again after 1 s, and the dial's timeout, 1.5 s here, ends the wait. "+third)
 	full, err := listenBacklog(l.Hooks("server"), 0)
 	if err != nil {
 		return err
@@ -182,6 +214,18 @@ func run(l *lesson.Run) error {
 	l.Note("client", fmt.Sprintf("errors.As(err, &netErr) is true and netErr.Timeout() is %v. Test that, not the error "+
 		"inside: that is os.ErrDeadlineExceeded or one that matches context.DeadlineExceeded, depending on whether "+
 		"the socket's deadline or the dial's context noticed first.", netErr.Timeout()))
+	if patient {
+		// No deadline: the kernel's retries decide.
+		start := time.Now()
+		_, err = client.DialContext(l.Context(), "tcp4", full.Addr().String())
+		if !errors.Is(err, syscall.ETIMEDOUT) {
+			return fmt.Errorf("dial a full queue without a deadline: %v, want ETIMEDOUT", err)
+		}
+		errors.As(err, &netErr)
+		l.Note("client", fmt.Sprintf("errors.Is(err, syscall.ETIMEDOUT) is true, after %.1f s: the kernel gave up "+
+			"(net.ipv4.tcp_syn_retries = %d%s), not the program. netErr.Timeout() is %v for this error too. The layers: %s",
+			time.Since(start).Seconds(), retries, linearTimeouts(), netErr.Timeout(), layers(err)))
+	}
 	if err := first.Close(); err != nil {
 		return err
 	}
@@ -261,6 +305,36 @@ func run(l *lesson.Run) error {
 	}
 	<-loopDone
 	return nil
+}
+
+// synBudget reads net.ipv4.tcp_syn_retries and returns it with the
+// time after which Linux gives up on a connect: the time the retries
+// would take with the wait doubling from 1 s, up to 120 s a wait
+// (tcp_model_timeout in the kernel's tcp_timer.c).
+func synBudget() (int, time.Duration, error) {
+	b, err := os.ReadFile(synRetries)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", synRetries, err)
+	}
+	if n <= 6 {
+		return n, time.Duration(2<<n-1) * time.Second, nil
+	}
+	return n, 127*time.Second + time.Duration(n-6)*120*time.Second, nil
+}
+
+// linearTimeouts says how many of the first SYN resends wait a fixed
+// 1 s (net.ipv4.tcp_syn_linear_timeouts, on recent kernels), or
+// nothing where the kernel has no such setting.
+func linearTimeouts() string {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_syn_linear_timeouts")
+	if err != nil {
+		return ""
+	}
+	return ", tcp_syn_linear_timeouts = " + strings.TrimSpace(string(b))
 }
 
 // reset closes conn with SO_LINGER 0: the kernel sends RST, not FIN.

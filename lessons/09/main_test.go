@@ -66,8 +66,9 @@ func TestLesson(t *testing.T) {
 }
 
 // On the wire: the refused SYN answered by RST, the RST of SetLinger(0),
-// the DNS query and its NXDOMAIN answer with no SYN after it, and a SYN
-// sent twice into a full queue with no answer.
+// the DNS query and its NXDOMAIN answer with no SYN after it, a SYN
+// sent twice into a full queue with no answer, and, in the lab, a dial
+// without a deadline that the kernel gives up.
 func TestLessonOnTheWire(t *testing.T) {
 	ev := lessontest.RunCapture(t, info, run)
 	lessontest.Order(t, ev,
@@ -87,6 +88,13 @@ func TestLessonOnTheWire(t *testing.T) {
 		"wire packet SYN client→server",
 		"wire packet SYN client→server",
 		"client error connect",
+		// In the lab, net.ipv4.tcp_syn_retries = 1: a dial without a
+		// deadline fails with ETIMEDOUT once its SYNs go unanswered.
+		"client connect-start",
+		"wire packet SYN client→server",
+		"wire packet SYN client→server",
+		"client error connect: dial tcp4 127.0.0.1:",
+		"client note errors.Is(err, syscall.ETIMEDOUT) is true",
 	)
 	type conn struct{ syns, synAcks, rsts, fromClientAfterRST int }
 	conns := map[int]*conn{}

@@ -3,10 +3,7 @@
 package main
 
 import (
-	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,125 +17,219 @@ import (
 // Each "Try this" of the lesson, done as it says, checking what it
 // promises.
 
-// Try this 1 (sudo): nc -v connects to the held server, and the trace
-// shows the RST that cuts it off; after Ctrl-C the same command says
-// "Connection refused".
+// tryThis fails the test unless the Try this numbered i (from 0) still
+// says each of says, so that a test and the exercise it runs cannot
+// drift apart.
+func tryThis(t *testing.T, i int, says ...string) {
+	t.Helper()
+	text := strings.Join(strings.Fields(info.TryThis[i]), " ")
+	for _, s := range says {
+		if !strings.Contains(text, s) {
+			t.Fatalf("Try this %d no longer says %q:\n%s", i+1, s, text)
+		}
+	}
+}
+
+// Try this 1: the held lesson prints nc -v and ss ready to paste. nc
+// connects, and the trace shows the RST that cuts it off; ss then shows
+// the listener and step 5's TIME-WAIT, and nothing of nc's connection
+// (any other row fails the test).
 func TestTryThisHoldNC(t *testing.T) {
-	nc := lessontest.Tool(t, "nc")
-	lessontest.SkipWithoutCapture(t)
-	h := lessontest.Hold(t, lessontest.Build(t), "--json")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, nc, "-v", "127.0.0.1", h.Port())
+	lessontest.Tool(t, "nc")
+	lessontest.Tool(t, "ss")
+	tryThis(t, 0, "--hold", "the nc -v command it prints, ready to paste", "the handshake, then at once the RST",
+		"Connection reset by peer", "its ss command shows the listener and one TIME-WAIT",
+		"step 5's client, which closed first", "nc's connection, reset, left none")
+	h := lessontest.Hold(t, lessontest.Build(t))
+	cmds := h.Commands(2)
+	if !strings.Contains(cmds[0], "nc -v 127.0.0.1 "+h.Port()) || !strings.Contains(cmds[1], "ss -tan") {
+		t.Fatalf("the held lesson prints %q, want nc -v and ss on port %s", cmds, h.Port())
+	}
+	nc := h.Paste(cmds[0])
+	timer := time.AfterFunc(10*time.Second, func() { nc.Process.Kill() })
 	// nc checks its connect a moment after the handshake: before the
 	// server's RST it says it succeeded, after it that the connect was
 	// reset.
-	out, _ := cmd.CombinedOutput() // NOTE: nc fails on the reset; its words say what happened
+	out, _ := nc.CombinedOutput() // NOTE: nc fails on the reset; its words say what happened
+	timer.Stop()
 	if !strings.Contains(string(out), "succeeded!") && !strings.Contains(string(out), "failed: Connection reset by peer") {
-		t.Errorf("nc -v says neither that it connected nor that it was reset:\n%s", out)
+		t.Errorf("%s says neither that it connected nor that it was reset:\n%s", cmds[0], out)
 	}
-	// nc's connection is the one that starts while the lesson holds, in
-	// its last step.
-	held := func(e tracer.Event) bool { return e.Step == info.Steps && e.Packet != nil }
-	ev := h.WaitEvent("the RST to nc", func(e tracer.Event) bool {
-		return held(e) && e.Packet.From == "server" && strings.Contains(e.Packet.Flags, "RST")
-	})
-	var conn int
-	for _, e := range ev {
-		if held(e) && e.Packet.Flags == "SYN" {
-			conn = e.Conn
+	t.Logf("%s: %s", cmds[0], strings.TrimSpace(string(out)))
+	// nc's connection is the one that starts while the lesson holds.
+	h.WaitFor(regexp.MustCompile(`holding: [\s\S]*RST ACK\s+server → client`))
+	lessontest.InOrder(t, h.Output(), "holding: the lesson's server listens on",
+		"SYN client → server", "SYN ACK server → client", "ACCEPT", "CLOSE", "RST ACK server → client")
+	// Step 5's client closed first: its TIME-WAIT is still there.
+	step5 := lessontest.Section(t, h.Output(), "Step 5 of", "Step 6 of")
+	m := regexp.MustCompile(`client #\d+\s+CONNECTED\s+tcp (\S+) ↔`).FindStringSubmatch(step5)
+	if m == nil {
+		t.Fatalf("no CONNECTED line in step 5:\n%s", step5)
+	}
+	closedFirst := m[1]
+
+	ss, err := h.Paste(cmds[1]).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", cmds[1], err)
+	}
+	var listening, timeWait int
+	for _, r := range lessontest.SSRows(string(ss)) {
+		switch {
+		case r.State == "LISTEN" && r.Local == h.Addr.String():
+			listening++
+		case r.State == "TIME-WAIT" && r.Local == closedFirst && r.Peer == h.Addr.String():
+			timeWait++
+		default:
+			t.Errorf("%s shows %v, want the listener and step 5's TIME-WAIT only", cmds[1], r)
 		}
 	}
-	t.Logf("nc -v: %s; RST on connection #%d", strings.TrimSpace(string(out)), conn)
-	lessontest.Order(t, lessontest.OfConns(ev, conn),
-		"wire packet SYN client→server",
-		"wire packet SYN ACK server→client",
-		"server accept",
-		"server close",
-		"wire packet RST ACK server→client",
-	)
-	h.Stop()
-	out, err := exec.CommandContext(ctx, nc, "-v", "127.0.0.1", h.Port()).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "Connection refused") {
-		t.Errorf("nc -v after Ctrl-C: %v\n%s\nwant Connection refused", err, out)
+	if listening != 1 || timeWait != 1 {
+		t.Errorf("%s: the listener %d times, step 5's TIME-WAIT (%s) %d times, want each once:\n%s", cmds[1], listening, closedFirst, timeWait, ss)
 	}
+	h.Stop()
 }
 
-// Try this 2: nstat before and after the lesson: TcpExtListenOverflows
-// and TcpExtListenDrops each count the SYNs dropped in step 4, once.
+// Try this 2, and the issue's check: at the pause before step 5, nstat
+// run in the lab (the join command the lesson printed, then the Try
+// this's command) agrees with the COUNTER lines the lesson printed:
+// TcpExtListenOverflows and TcpExtListenDrops count each SYN step 4's
+// full queue dropped, and every counter the lesson showed has the
+// value it said.
 func TestTryThisNstat(t *testing.T) {
 	lessontest.Tool(t, "nstat")
-	bin := lessontest.Build(t)
-	counters := "nstat -az TcpExtListenOverflows TcpExtListenDrops"
-	// In a network namespace of its own, so that the counters are the
-	// lesson's alone.
-	cmd := lessontest.NewNetns(t).Command("sh", "-ec", counters+"\n"+bin+" --json --capture=on >\"$OUT\"\n"+counters)
-	traceFile := filepath.Join(t.TempDir(), "trace.json")
-	// nstat keeps a history file; one of the test's own, so that it can
-	// write it whoever the namespace says it is.
-	cmd.Env = append(os.Environ(), "OUT="+traceFile, "NSTAT_HISTORY="+filepath.Join(t.TempDir(), "nstat.history"))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
+	tryThis(t, 1, "at the pause before step 5", "nstat -asz TcpExtListenOverflows TcpExtListenDrops",
+		"starting with the join command the lesson printed at its start", "what step 4's COUNTER lines say since the lab began")
+	p := lessontest.StartStepped(t, lessontest.Build(t), "--json")
+	for step := 1; step < 5; step++ {
+		p.WaitPrompt(step)
+		p.Enter()
 	}
-	value := regexp.MustCompile(`(?m)^(TcpExtListen\w+)\s+(\d+)`)
-	got := map[string][]int{}
-	for _, m := range value.FindAllStringSubmatch(string(out), -1) {
-		n, _ := strconv.Atoi(m[2])
-		got[m[1]] = append(got[m[1]], n)
+	p.WaitPrompt(5)
+	if p.Join() == nil {
+		p.Finish()
+		t.Skip("the lesson runs without a lab here: its counters are the machine's")
 	}
-	trace, err := os.ReadFile(traceFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The SYNs step 4's second client sent into the full queue.
-	syns := 0
-	for _, e := range lessontest.Events(t, string(trace)) {
-		if e.Step == 4 && e.Packet != nil && e.Packet.Flags == "SYN" && e.Conn == 4 {
-			syns++
+	// The prompt comes on stderr: wait for the last of step 4's lines
+	// on stdout, its last COUNTER line.
+	events := p.WaitEvent("step 4's TcpExtTCPAbortOnTimeout", func(e tracer.Event) bool {
+		return e.Step == 4 && e.Counter != nil && e.Counter.Name == "TcpExtTCPAbortOnTimeout"
+	})
+	said := map[string]int64{}
+	for _, e := range events {
+		if e.Phase == tracer.PhaseCounter {
+			said[e.Counter.Name] = e.Counter.Value
 		}
 	}
-	if syns < 2 {
-		t.Fatalf("%d SYNs of the timed-out dial in the capture, want 2 (the first, and again after 1 s)", syns)
+	cmd := p.Command("nstat", "-asz", "TcpExtListenOverflows", "TcpExtListenDrops")
+	got := nstat(t, cmd)
+	all := nstat(t, p.Command("nstat", "-asz"))
+	p.Finish()
+
+	// The SYNs of step 4 that no SYN-ACK answered.
+	answered := map[int]bool{}
+	syns := map[int]int{}
+	for _, e := range events {
+		if e.Step == 4 && e.Packet != nil && e.Packet.Proto == "tcp" {
+			switch e.Packet.Flags {
+			case "SYN":
+				syns[e.Conn]++
+			case "SYN ACK":
+				answered[e.Conn] = true
+			}
+		}
+	}
+	dropped := 0
+	for c, n := range syns {
+		if !answered[c] {
+			dropped += n
+		}
+	}
+	if dropped < 2 {
+		t.Fatalf("%d unanswered SYNs in step 4's capture, want at least 2 (the first, and again after 1 s)", dropped)
 	}
 	for _, name := range []string{"TcpExtListenOverflows", "TcpExtListenDrops"} {
-		v := got[name]
-		if len(v) != 2 || v[1]-v[0] != syns {
-			t.Errorf("%s before and after: %v, want it %d higher, one per dropped SYN\n%s", name, v, syns, out)
+		if got[name] != said[name] || got[name] != int64(dropped) {
+			t.Errorf("%s: nstat says %d, the lesson's COUNTER lines %d; the capture shows %d SYNs dropped", name, got[name], said[name], dropped)
 		}
 	}
+	// Every counter the lesson showed, as nstat sees it in the lab.
+	for name, v := range said {
+		if all[name] != v {
+			t.Errorf("%s: the lesson said %d since the lab began, nstat -asz in the lab says %d", name, v, all[name])
+		}
+	}
+	t.Logf("the lesson's counters: %v; nstat: %v", said, got)
 }
 
-// Try this 3 (capture): with dialTimeout at 8 s, the SYNs of step 4
-// leave at about 0, 1, 2, 3, 4, 5 and 7 s where
-// net.ipv4.tcp_syn_linear_timeouts is 4, and at 0, 1, 3 and 7 s on
-// kernels without that setting. The lesson runs in a network namespace
-// of its own, where capture is permitted without root.
-func TestTryThisSYNTimes(t *testing.T) {
-	bin := lessontest.Build(t, lessontest.Edit{
-		Old: "const dialTimeout = 1500 * time.Millisecond",
-		New: "const dialTimeout = 8 * time.Second",
-	})
-	cmd := lessontest.NewNetns(t).Command("sh", "-ec", "cat /proc/sys/net/ipv4/tcp_syn_linear_timeouts >&2 || echo none >&2\n"+
-		"exec "+bin+" --json --capture=on")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+// nstat runs cmd, an nstat command, and returns the counters it
+// printed.
+func nstat(t *testing.T, cmd *exec.Cmd) map[string]int64 {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("the lesson: %v\n%s", err, stderr.String())
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	c := map[string]int64{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && !strings.HasPrefix(f[0], "#") {
+			n, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				t.Fatalf("%s: %q", strings.Join(cmd.Args, " "), line)
+			}
+			c[f[0]] = n
+		}
+	}
+	return c
+}
+
+// Try this 3: with the lab's tcp_syn_retries at 2, step 4's dial
+// without a deadline sends its SYNs at about 0, 1, 2, 3, 4 and 5 s
+// where net.ipv4.tcp_syn_linear_timeouts is 4, at 0, 1 and 3 s on
+// kernels without that setting, and fails at about 7 s.
+func TestTryThisSYNTimes(t *testing.T) {
+	tryThis(t, 2, "set the lab's net.ipv4.tcp_syn_retries (Sysctls) to 2", "about 0, 1, 2, 3, 4 and 5 s",
+		"fails at about 7 s", "net.ipv4.tcp_syn_linear_timeouts is 4", "SYNs at 0, 1 and 3 s")
+	bin := lessontest.Build(t, lessontest.Edit{
+		Old: `Name: "net.ipv4.tcp_syn_retries", Value: "1"`,
+		New: `Name: "net.ipv4.tcp_syn_retries", Value: "2"`,
+	})
+	r := lessontest.RunBinary(t, bin, "--json", "--capture=on")
+	if strings.Contains(r.Stderr, "no lab here") {
+		t.Skipf("no lab here: %s", r.Stderr)
+	}
+	if r.Code != 0 {
+		t.Fatalf("the lesson: exit %d\n%s", r.Code, r.Stderr)
+	}
+	events := lessontest.Events(t, r.Stdout)
+	// The dial without a deadline: the last connection of step 4 with a
+	// SYN, and its ETIMEDOUT.
+	var conn int
+	var gaveUp time.Time
+	linear := ""
+	for _, e := range events {
+		if e.Step == 4 && e.Packet != nil && e.Packet.Flags == "SYN" {
+			conn = e.Conn
+		}
+		if e.Step == 4 && e.Phase == tracer.PhaseError && strings.Contains(e.Err, "connection timed out") {
+			gaveUp = e.Time
+		}
+		if m := regexp.MustCompile(`tcp_syn_retries = 2(?:, tcp_syn_linear_timeouts = (\d+))?\)`).FindStringSubmatch(e.Text); m != nil {
+			linear = m[1]
+		}
 	}
 	var want []float64
-	switch linear := strings.Fields(stderr.String())[0]; linear {
-	case "none":
-		want = []float64{0, 1, 3, 7}
+	switch linear {
+	case "":
+		want = []float64{0, 1, 3}
 	case "4":
-		want = []float64{0, 1, 2, 3, 4, 5, 7}
+		want = []float64{0, 1, 2, 3, 4, 5}
 	default:
 		t.Skipf("net.ipv4.tcp_syn_linear_timeouts is %s here; the Try this speaks of 4", linear)
 	}
 	var times []time.Time
-	for _, e := range lessontest.Events(t, string(out)) {
-		if e.Step == 4 && e.Conn == 4 && e.Packet != nil && e.Packet.Flags == "SYN" {
+	for _, e := range events {
+		if e.Conn == conn && e.Packet != nil && e.Packet.Flags == "SYN" {
 			times = append(times, e.Time)
 		}
 	}
@@ -146,6 +237,10 @@ func TestTryThisSYNTimes(t *testing.T) {
 	for _, at := range times {
 		got = append(got, at.Sub(times[0]).Seconds())
 	}
+	if gaveUp.IsZero() {
+		t.Fatalf("no ETIMEDOUT in step 4; SYNs at %v s", got)
+	}
+	t.Logf("SYNs at %v s, ETIMEDOUT at %.2f s", got, gaveUp.Sub(times[0]).Seconds())
 	if len(got) != len(want) {
 		t.Fatalf("SYNs at %v s, want about %v s", got, want)
 	}
@@ -154,6 +249,9 @@ func TestTryThisSYNTimes(t *testing.T) {
 			t.Errorf("SYNs at %v s, want about %v s", got, want)
 			break
 		}
+	}
+	if d := gaveUp.Sub(times[0]).Seconds() - 7; d < -0.1 || d > 0.8 {
+		t.Errorf("the dial failed %.2f s after its first SYN, want about 7 s", gaveUp.Sub(times[0]).Seconds())
 	}
 }
 

@@ -39,10 +39,15 @@ var info = lesson.Lesson{
 	TryThis: []string{
 		"Run the lesson a few times and compare the line after step 4 that starts \"This run\": the interleaving\n" +
 			"changes from run to run (two runs can happen to match).",
-		"Run go run ./lessons/10 --hold, then nc 127.0.0.1 PORT from two terminals and type into both:\n" +
-			"each is answered at once. ss -tn '( sport = :PORT )' lists one line per connection, each with its own client port.",
-		"See the ports the kernel hands out: cat /proc/sys/net/ipv4/ip_local_port_range, then run the lesson as root\n" +
-			"and read the client ports in the ladders.",
+		"go run ./lessons/10 --hold, then paste the nc command it prints into two terminals and type into\n" +
+			"both: each is answered at once. Its ss command lists one line per connection, each with its own client port.",
+		"See the ports the kernel hands out: after step 2 the lesson names the range they come from (the lab's\n" +
+			"net.ipv4.ip_local_port_range: a lab starts with the kernel's default, whatever your machine sets), and\n" +
+			"the ladders at the end show each client's port in it.",
+	},
+	HoldCommands: []string{
+		"{lab}nc 127.0.0.1 PORT",
+		"{lab}ss -tn '( sport = :PORT )'",
 	},
 }
 

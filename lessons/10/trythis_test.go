@@ -16,6 +16,19 @@ import (
 // Each "Try this" of the lesson, done as it says, checking what it
 // promises.
 
+// tryThis fails the test unless the Try this numbered i (from 0) still
+// says each of says, so that a test and the exercise it runs cannot
+// drift apart.
+func tryThis(t *testing.T, i int, says ...string) {
+	t.Helper()
+	text := strings.Join(strings.Fields(info.TryThis[i]), " ")
+	for _, s := range says {
+		if !strings.Contains(text, s) {
+			t.Fatalf("Try this %d no longer says %q:\n%s", i+1, s, text)
+		}
+	}
+}
+
 var thisRun = regexp.MustCompile(`This run, the clients' writes and reads came in this order of connections:\s+((?:#\d\s+)*#\d)\.`)
 
 // Try this 1: the line after step 4 that starts "This run" changes from
@@ -42,54 +55,69 @@ func TestTryThisInterleaving(t *testing.T) {
 	}
 }
 
-// Try this 2: two nc sessions against the held server are each
-// answered at once, and ss lists one line per connection, each with its
-// own client port.
+// Try this 2: the nc command the held lesson prints, pasted into two
+// terminals, is answered at once in each; its ss command lists one line
+// per connection, each with its own client port.
 func TestTryThisTwoNC(t *testing.T) {
-	nc := lessontest.Tool(t, "nc")
+	lessontest.Tool(t, "nc")
 	lessontest.Tool(t, "ss")
+	tryThis(t, 1, "--hold", "paste the nc command it prints into two terminals", "Its ss command lists one line per connection")
 	h := lessontest.Hold(t, lessontest.Build(t))
+	cmds := h.Commands(2)
 	var sessions []*lessontest.Proc
 	for _, line := range []string{"first", "second"} {
-		s := lessontest.StartInteractive(t, h.Command(nc, "127.0.0.1", h.Port()))
+		s := lessontest.StartInteractive(t, h.Paste(cmds[0]))
 		s.Send(line)
 		sessions = append(sessions, s)
 	}
 	for i, line := range []string{"first", "second"} {
 		sessions[i].WaitFor(regexp.MustCompile(`You said "` + line))
 	}
-	rows := lessontest.SS(t, "-tn", "( sport = :"+h.Port()+" )")
+	out, err := h.Paste(cmds[1]).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", cmds[1], err)
+	}
+	rows := lessontest.SSRows(string(out))
 	var peers []string
 	for _, r := range rows {
-		if r.State == "ESTAB" && r.Local == "127.0.0.1:"+h.Port() {
+		if r.State == "ESTAB" && r.Local == h.Addr.String() {
 			peers = append(peers, r.Peer)
 		}
 	}
-	if len(peers) != 2 || peers[0] == peers[1] {
-		t.Errorf("ss lists the connections with client ends %v, want two, each its own port: %v", peers, rows)
+	if len(peers) != 2 || peers[0] == peers[1] || len(rows) != 2 {
+		t.Errorf("%s lists %v, want two connections, each with its own client port", cmds[1], rows)
 	}
+	t.Logf("%s: %v", cmds[1], rows)
+	// Ctrl-D in each: nc stays until the server closes, which Ctrl-C
+	// on the lesson does; then each nc ends.
 	for _, s := range sessions {
-		s.CloseInput() // Ctrl-D: nc stays until the server closes; stop it as with Ctrl-C
-		s.Stop()
+		s.CloseInput()
 	}
 	h.Stop()
+	for i, s := range sessions {
+		if _, err := s.Wait(); err != nil {
+			t.Errorf("nc %d after the lesson's Ctrl-C: %v", i+1, err)
+		}
+	}
 }
 
-// Try this 3 (as root): the client ports in the ladders come from the
-// kernel's ephemeral range, and (docs/lessons/10.md) are even: Linux
-// tries the even ports of the range first for connect.
+// Try this 3: the client ports in the ladders come from the range the
+// lesson names after step 2, and (docs/lessons/10.md) are of the
+// parity of its start: Linux tries those ports first for connect. The
+// lab captures for everyone.
 func TestTryThisPortRange(t *testing.T) {
-	if !lessontest.CapturePermitted() {
-		t.Skip("this Try this says to run the lesson as root: the ladders need the packets")
-	}
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		t.Skipf("no ephemeral range to read here: %v", err)
-	}
-	f := strings.Fields(string(b))
-	low, _ := strconv.Atoi(f[0])
-	high, _ := strconv.Atoi(f[1])
+	tryThis(t, 2, "after step 2 the lesson names the range they come from", "the lab's net.ipv4.ip_local_port_range",
+		"the ladders at the end show each client's port")
 	r := lessontest.RunOK(t, lessontest.Build(t), "--no-color")
+	if !strings.Contains(r.Stdout, "a network of the lesson's own") {
+		t.Skipf("no lab here, so no packets for every user: %s", r.Stderr)
+	}
+	m := regexp.MustCompile(`from\s+its\s+ephemeral\s+range\s+(\d+)–(\d+)\s+\(/proc/sys/net/ipv4/ip_local_port_range\)`).FindStringSubmatch(r.Stdout)
+	if m == nil {
+		t.Fatalf("the lesson names no range:\n%s", r.Stdout)
+	}
+	low, _ := strconv.Atoi(m[1])
+	high, _ := strconv.Atoi(m[2])
 	ladder := regexp.MustCompile(`(?m)^\s+client 127\.0\.0\.1:(\d+)\s+server 127\.0\.0\.1:\d+$`)
 	var ports []int
 	for _, m := range ladder.FindAllStringSubmatch(r.Stdout, -1) {
@@ -105,6 +133,7 @@ func TestTryThisPortRange(t *testing.T) {
 			break
 		}
 	}
+	t.Logf("client ports %v from %d–%d", ports, low, high)
 }
 
 // The docs' last Try this: dial the three clients at the same time; the

@@ -132,9 +132,10 @@ func (k *kernelView) program(side, who string, ft tracer.FiveTuple, conn net.Con
 
 // loseFINs attaches to the socket behind raw a filter that drops
 // incoming segments with FIN. Linux lets only programs with
-// CAP_NET_ADMIN filter a TCP socket (its commit "tcp: restrict
-// SO_ATTACH_FILTER to priv users", in the stable kernels too; a UDP
-// socket takes one without); without it loseFINs returns false and
+// CAP_NET_ADMIN over the socket's network namespace filter a TCP socket
+// (its commit "tcp: restrict SO_ATTACH_FILTER to priv users", in the
+// stable kernels too; a UDP socket takes one without): the lesson has it
+// in its lab, even without root. Without it loseFINs returns false and
 // keeps the refusal for refusal to put in the trace, and the lesson
 // goes on without losing FINs.
 func (k *kernelView) loseFINs(raw syscall.RawConn) (bool, error) {
@@ -158,8 +159,9 @@ func (k *kernelView) refusal() {
 	k.said = true
 	k.l.Trace().Add(tracer.Event{Actor: "kernel", Phase: tracer.PhaseNote,
 		Text: "no socket filter: " + k.refused.Error(),
-		Note: "Linux lets only a program with CAP_NET_ADMIN attach a socket filter to a TCP socket. " +
-			"Run the lesson as root (sudo) to see the FINs lost and sent again. This run goes on " +
+		Note: "Linux lets only a program with CAP_NET_ADMIN over the socket's network attach a socket filter " +
+			"to a TCP socket: the lesson has it in a lab of its own (run it without --host), and on this machine's " +
+			"network only as root. There it shows the FINs lost and sent again. This run goes on " +
 			"without losing any, so the short states pass faster than the lesson can always ask."})
 }
 

@@ -2,9 +2,9 @@
 // sockets, each state as the kernel reports it: LISTEN, SYN_SENT,
 // ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT (a server that forgets
 // to close), LAST_ACK and TIME_WAIT. On loopback most states last
-// microseconds; run as root, a socket filter that drops chosen
-// segments, as a lossy network would, holds each one long enough to
-// ask, until the kernel sends the lost segment again.
+// microseconds; in the lesson's lab (or run as root), a socket filter
+// that drops chosen segments, as a lossy network would, holds each one
+// long enough to ask, until the kernel sends the lost segment again.
 //
 // It answers the seed's lifecycle as a whole: the life of a socket from
 // `server.listen` and `client.connect` to the `close` event.
@@ -32,9 +32,10 @@ var info = lesson.Lesson{
 	Title:  "States",
 	Intro: "One connection through the TCP state machine: LISTEN, SYN_SENT, ESTABLISHED, FIN_WAIT_1, " +
 		"FIN_WAIT_2, CLOSE_WAIT (a server that forgets to close), LAST_ACK and TIME_WAIT, each as the " +
-		"kernel reports it. Run as root, socket filters that drop chosen segments hold the short-lived " +
-		"states long enough to ask (the kernel lets only a program with CAP_NET_ADMIN attach one to a " +
-		"TCP socket).",
+		"kernel reports it. Socket filters that drop chosen segments hold the short-lived states long " +
+		"enough to ask: the kernel lets only a program with CAP_NET_ADMIN over the socket's network attach " +
+		"one to a TCP socket, which the lesson has in its lab (on this machine's network, with --host, only " +
+		"as root).",
 	Steps: 9,
 	Recap: []string{
 		"Each end of a connection has its own socket and its own state, and the two differ\n" +
@@ -49,28 +50,38 @@ var info = lesson.Lesson{
 		"Close then sends its FIN: LAST_ACK until that FIN is acknowledged; then the socket is gone.",
 		"A lost FIN is sent again: first by a tail loss probe (RFC 8985), about 200 ms on\n" +
 			"loopback, then each time the retransmission timeout (RTO) fires, which doubles.\n" +
-			"The states wait for it. Run as root, the lesson loses one FIN each way to show it,\n" +
+			"The states wait for it. In its lab the lesson loses one FIN each way to show it,\n" +
 			"and TCP_INFO's total_retrans and total_rto say which timer sent the copy.",
 	},
 	TryThis: []string{
-		"go run ./lessons/11 --hold, then in another terminal nc -N 127.0.0.1 PORT: type a\n" +
-			"line and press Ctrl-D. The held server forgets to close, like step 6's:\n" +
-			"ss -tan '( sport = :PORT or dport = :PORT )' shows its CLOSE-WAIT and nc's\n" +
-			"FIN-WAIT-2 (nc's socket has the port as its peer, dport) for as long as you like.\n" +
-			"Ctrl-C the lesson: its exit closes the socket, nc gets the FIN and ends.",
+		"go run ./lessons/11 --hold, then in another terminal the nc -N command it prints,\n" +
+			"ready to paste: type a line and press Ctrl-D. The held server forgets to close,\n" +
+			"like step 6's: its ss command (sport or dport = PORT) shows the server's\n" +
+			"CLOSE-WAIT and nc's FIN-WAIT-2 (nc's socket has the port as its peer, dport) for\n" +
+			"as long as you like. Ctrl-C the lesson: its exit closes the socket, nc gets the\n" +
+			"FIN and ends.",
 		"On a terminal the lesson pauses before each step. At the pause before step 7, run\n" +
-			"ss -tano state close-wait: the server's socket shows timer:(keepalive,…), Go's\n" +
-			"keepalive, and no retransmission timer (ss would show that one first).",
-		"After the lesson, ss -tano state time-wait still shows the client's socket, with\n" +
-			"timer:(timewait,…) counting down from 60 s: TIME_WAIT outlives the program.",
-		"As root, delete step 4's detach(serverRaw) call (its if, three lines): the\n" +
-			"filter eats every copy of the FIN and the lesson stops in step 5. Run it with\n" +
-			"--pcap FILE; in another terminal ss -tino state fin-wait-1 shows the client's\n" +
-			"timer:(on,…), retrans:…/N (N copies so far) and backoff:M (M of them at the\n" +
-			"retransmission timeout). After a few seconds Ctrl-C it and time the FINs:\n" +
+			"ss -tano state close-wait, starting with the join command the lesson printed at\n" +
+			"its start: the server's socket shows timer:(keepalive,…), Go's keepalive, and no\n" +
+			"retransmission timer (ss would show that one first).",
+		"At the pause before step 9, run nstat -asz TcpExtTCPLossProbes TcpExtTCPTimeouts\n" +
+			"with the join command: 2 and 0, as the COUNTER lines of steps 5 and 8 say. Each\n" +
+			"lost FIN was sent again by a tail loss probe, never by the retransmission timeout.",
+		"Run go run ./lessons/11 --host, on this machine's own network (a lab's TIME_WAITs\n" +
+			"go with it), then ss -tano state time-wait: the client's socket is still there,\n" +
+			"with timer:(timewait,…) counting down from 60 s. TIME_WAIT outlives the program.",
+		"Delete step 4's detach(serverRaw) call (its if, three lines): the filter eats\n" +
+			"every copy of the FIN and the lesson stops in step 5. Run it with --pcap FILE; in\n" +
+			"another terminal, ss -tino state fin-wait-1 after the join command shows the\n" +
+			"client's timer:(on,…), retrans:…/N (N copies so far) and backoff:M (M of them at\n" +
+			"the retransmission timeout). After a few seconds Ctrl-C it and time the FINs:\n" +
 			"tshark -r FILE -Y tcp.flags.fin==1. The first copy, about 205 ms after the FIN,\n" +
 			"is a tail loss probe (backoff does not count it); the next, about 205 ms later,\n" +
 			"the retransmission timeout; then the timeout doubles: about 420, 830, 1660 ms.",
+	},
+	HoldCommands: []string{
+		"{lab}nc -N 127.0.0.1 PORT",
+		"{lab}ss -tan '( sport = :PORT or dport = :PORT )'",
 	},
 }
 
@@ -360,7 +371,7 @@ func run(l *lesson.Run) error {
 		k.awaits("server", "the server's socket", s, nil, gone,
 			"Gone already: without the filter the client's kernel acknowledged the FIN at once, and the "+
 				"server's socket was in LAST_ACK only from its FIN to that ACK, microseconds on loopback. "+
-				"The lesson could not ask the kernel in time; run as root, the capture shows the two segments.")
+				"The lesson could not ask the kernel in time; with capture (in the lab, or as root), the packets show the two segments.")
 	}
 
 	timeWait := "The lesson waits, on purpose, for the server's kernel to send its FIN again, when the " +
@@ -408,7 +419,8 @@ func run(l *lesson.Run) error {
 
 	l.Step("Stop listening",
 		"The server closes its listener: LISTEN ends at once. The client's TIME_WAIT stays: the "+
-			"kernel keeps it, not the program, and it outlives the listener and the lesson itself.")
+			"kernel keeps it, not the program, and it outlives the listener. On this machine's network "+
+			"(--host) it outlives the lesson too; a lab takes it away with its network when the lesson ends.")
 	// With --hold the server goes on accepting, and forgets to close as
 	// the server of step 6 does: nc's connections stay half-closed.
 	accepting := make(chan struct{})

@@ -137,10 +137,14 @@ func TestLessonOnTheWire(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the lesson needs Linux")
 	}
-	if err := canFilter(); err != nil {
-		t.Skipf("the run on the wire loses FINs, which needs CAP_NET_ADMIN: %v", err)
-	}
+	// The lesson's binary runs in its lab, where it may filter its
+	// sockets without root.
 	ev := lessontest.RunCapture(t, info, run)
+	for _, e := range ev {
+		if strings.HasPrefix(e.Text, "no socket filter: ") {
+			t.Skipf("the run on the wire loses FINs, which needs CAP_NET_ADMIN over the lesson's network: %s", e.Text)
+		}
+	}
 	lessontest.Order(t, ev,
 		// The first client fills the busy server's queue; the second
 		// one's SYN gets nothing back.
