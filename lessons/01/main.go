@@ -14,6 +14,7 @@ import (
 
 	"tcptour/lessons/internal/lesson"
 	"tcptour/tracer"
+	"tcptour/tracer/lab"
 )
 
 var info = lesson.Lesson{
@@ -37,6 +38,18 @@ var info = lesson.Lesson{
 		"Listen on every interface, then look at ss -ltn: go run ./server -addr :6969. The Local column says *:6969:\n" +
 			"one IPv6 socket on :: that takes IPv4 connections too (IPV6_V6ONLY off). -addr 0.0.0.0:6969 gives the\n" +
 			"same: for the network \"tcp\" Go takes 0.0.0.0 for \"any address\" too.",
+		"Hold the listener of step 1: go run ./lessons/01 --hold; nobody calls Accept. Paste the\n" +
+			"commands it prints, each in a terminal of its own. nc connects all the same, since the\n" +
+			"kernel does the handshake: type a line into it. ss -ltn shows the connection waiting in\n" +
+			"the listener's queue (Recv-Q 1), and ss -tn both ends ESTAB, the server's holding your\n" +
+			"line unread (its Recv-Q).",
+	},
+	// Held (--hold), step 1's listener stays open and nobody accepts:
+	// nc connects, and ss shows the connection queued.
+	HoldCommands: []string{
+		"{lab}nc -N 127.0.0.1 PORT",
+		"{lab}ss -ltn '( sport = :PORT )'",
+		"{lab}ss -tn '( sport = :PORT or dport = :PORT )'",
 	},
 }
 
@@ -59,14 +72,20 @@ func run(l *lesson.Run) error {
 		"The seed's server uses HOST = '': Node then listens on every interface. In Go the host is "+
 			"left empty too, \":0\". On a machine with IPv6, Go opens an IPv6 socket on the wildcard "+
 			"address :: (the LISTEN line shows [::]) with IPV6_V6ONLY off, so that it takes IPv4 "+
-			"connections as well: ss shows it as *:PORT. Node does the same for ''. Anyone who can reach this machine can now connect, which is why "+
-			"tcptour's servers bind 127.0.0.1 by default.")
+			"connections as well: ss shows it as *:PORT. Node does the same for ''. Anyone who can reach one of "+
+			"the machine's addresses can now connect, which is why tcptour's servers bind 127.0.0.1 by default.")
 	all, err := tracer.Listen(l.Context(), l.Hooks("server"), "tcp", ":0")
 	if err != nil {
 		return err
 	}
 	if addrs, err := net.InterfaceAddrs(); err == nil {
-		l.Printf("This machine's addresses, all of which reach that socket: %v", addrs)
+		if lab.Inside() {
+			l.Printf("The lab's addresses, all of which reach that socket: %v. Loopback only: the lab's "+
+				"network has no other interface, so nothing outside it can connect (with --host, the "+
+				"lesson lists this machine's addresses).", addrs)
+		} else {
+			l.Printf("This machine's addresses, all of which reach that socket: %v", addrs)
+		}
 	}
 	// Close it at once: a lesson has no business being reachable from
 	// the network.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -70,6 +71,63 @@ func TestTryThisEveryInterface(t *testing.T) {
 		}
 		p.Stop()
 	}
+}
+
+// Try this: held, the lesson prints nc and ss ready to paste; nobody
+// accepts, yet nc connects; ss -ltn shows the connection in the
+// listener's queue (Recv-Q 1), ss -tn both ends established, the
+// server's holding the line typed into nc.
+func TestTryThisHeldListener(t *testing.T) {
+	lessontest.Tool(t, "nc")
+	lessontest.Tool(t, "ss")
+	h := lessontest.Hold(t, lessontest.Build(t), "--capture=off")
+	cmds := h.Commands(3)
+	port := h.Port()
+	for i, want := range []string{"nc -N 127.0.0.1 " + port, "ss -ltn '( sport = :" + port + " )'", "ss -tn '( sport = :" + port + " or dport = :" + port + " )'"} {
+		if join := h.Join(); join != nil {
+			want = strings.Join(join, " ") + " " + want
+		}
+		if cmds[i] != want {
+			t.Errorf("command %d printed: %q, want %q", i+1, cmds[i], want)
+		}
+	}
+	nc := lessontest.StartInteractive(t, h.Paste(cmds[0]))
+	nc.Send("I am Chuck Norris!") // 19 bytes with the newline
+	listener := regexp.MustCompile(`(?m)^LISTEN\s+1\s+\d+\s+127\.0\.0\.1:` + port + `\s`)
+	ends := regexp.MustCompile(`(?m)^ESTAB\s+(\d+)\s+0\s+127\.0\.0\.1:(\d+)\s+127\.0\.0\.1:(\d+)\s*$`)
+	var ss1, ss2 []byte
+	// nc's line is in once the server's end holds it: ask until then.
+	lessontest.PollUntil(t, 10*time.Second, 10*time.Millisecond, "the line nc sent, unread at the server's end", func() bool {
+		var err error
+		if ss2, err = h.Paste(cmds[2]).Output(); err != nil {
+			t.Fatalf("%s: %v", cmds[2], err)
+		}
+		for _, m := range ends.FindAllStringSubmatch(string(ss2), -1) {
+			if m[2] == port && m[1] == "19" {
+				return true
+			}
+		}
+		return false
+	})
+	ss1, err := h.Paste(cmds[1]).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", cmds[1], err)
+	}
+	if !listener.Match(ss1) {
+		t.Errorf("%s: want the listener with Recv-Q 1, the connection in its queue:\n%s", cmds[1], ss1)
+	}
+	if n := len(ends.FindAllString(string(ss2), -1)); n != 2 {
+		t.Errorf("%s: want both ends ESTAB:\n%s", cmds[2], ss2)
+	}
+	if strings.Contains(h.Output(), "ACCEPT") {
+		t.Errorf("the lesson accepted nc's connection:\n%s", h.Output())
+	}
+	// Ctrl-C ends the lesson: its listener goes, and with it the
+	// connection in its queue; nc, reset, ends too.
+	h.Stop()
+	// NOTE: ignoring nc's exit status: Wait fails the test if nc does
+	// not end.
+	_, _ = nc.Wait()
 }
 
 // And one more: the address asked for and the one the kernel bound,
@@ -174,4 +232,20 @@ func TestReusePortOtherUser(t *testing.T) {
 		return
 	}
 	fmt.Println(err)
+}
+
+// Step 2 lists the addresses that reach the socket on every interface:
+// in the lab, loopback's alone; with --host, this machine's.
+func TestAddressesInStep2(t *testing.T) {
+	bin := lessontest.Build(t)
+	out := lessontest.RunOK(t, bin, "--no-color", "--capture=off").Stdout
+	step2 := lessontest.Section(t, out, "Step 2 of 4", "Step 3 of 4")
+	if strings.Contains(out, "a network of the lesson's own") {
+		lessontest.InOrder(t, step2, "The lab's addresses, all of which reach that socket: [127.0.0.1/8", "Loopback only")
+	} else {
+		t.Log("no lab here")
+		lessontest.InOrder(t, step2, "This machine's addresses, all of which reach that socket:")
+	}
+	host := lessontest.Section(t, lessontest.RunOK(t, bin, "--host", "--no-color", "--capture=off").Stdout, "Step 2 of 4", "Step 3 of 4")
+	lessontest.InOrder(t, host, "This machine's addresses, all of which reach that socket:")
 }

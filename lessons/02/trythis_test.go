@@ -67,3 +67,26 @@ func TestTryThisBothEnds(t *testing.T) {
 		}
 	}
 }
+
+// --hold: the commands the held lesson prints, ready to paste, reach
+// its server: nc is greeted, and ss lists both ends of nc's connection.
+func TestHoldCommands(t *testing.T) {
+	lessontest.Tool(t, "nc")
+	lessontest.Tool(t, "ss")
+	h := lessontest.Hold(t, lessontest.Build(t), "--capture=off")
+	cmds := h.Commands(2)
+	nc := lessontest.StartInteractive(t, h.Paste(cmds[0]))
+	nc.WaitFor(regexp.MustCompile(`hello, you are connection \d+`))
+	out, err := h.Paste(cmds[1]).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", cmds[1], err)
+	}
+	if n := len(regexp.MustCompile(`(?m)^ESTAB\s`).FindAll(out, -1)); n != 2 {
+		t.Errorf("%s: want both ends of nc's connection:\n%s", cmds[1], out)
+	}
+	nc.CloseInput() // Ctrl-D: nc sends FIN, and the server closes too
+	if out, err := nc.Wait(); err != nil {
+		t.Errorf("nc after Ctrl-D: %v\n%s", err, out)
+	}
+	h.Stop()
+}

@@ -122,6 +122,13 @@ func tsharkCount(t *testing.T, pcap string) int {
 	return bytes.Count(out, []byte("\n"))
 }
 
+// capturing reports whether a lesson captures packets, as its output,
+// its stdout so far, shows: wire lines. In a lab of its own a lesson
+// captures, root or not; on the host (--host, or where the system
+// refuses it a lab) only with root or CAP_NET_RAW, and without them it
+// says so on stderr and goes on without packets.
+func capturing(stdout string) bool { return strings.Contains(stdout, "wire   #") }
+
 var capturedRe = regexp.MustCompile(`Captured (\d+) packets`)
 
 // completePcap checks that pcap holds exactly the packets the lesson
@@ -149,23 +156,18 @@ func TestOutputNewFiles(t *testing.T) {
 	bin := lessontest.Build(t)
 	dir := t.TempDir()
 	mmd, pcap := filepath.Join(dir, "03.mmd"), filepath.Join(dir, "03.pcapng")
-	args := []string{"--no-color", "--mermaid", mmd}
-	capturing := lessontest.CapturePermitted()
-	if capturing {
-		args = append(args, "--pcap", pcap)
-	}
-	r := lessontest.RunOK(t, bin, args...)
+	r := lessontest.RunOK(t, bin, "--no-color", "--mermaid", mmd, "--pcap", pcap)
 	got := remember(t, mmd)
 	if !bytes.HasPrefix(got.data, []byte("sequenceDiagram\n")) || got.fi.Mode()&^0o644 != 0 || got.fi.Mode()&0o600 != 0o600 {
 		t.Errorf("%s: %v, starts %q; want a diagram, mode 0644 less the umask", mmd, got.fi.Mode(), got.data[:min(30, len(got.data))])
 	}
-	if capturing {
+	if capturing(r.Stdout) {
 		completePcap(t, pcap, r.Stdout)
 		if fi, err := os.Stat(pcap); err != nil || fi.Mode() != 0o600 {
 			t.Errorf("%s: %v, %v; want mode 0600", pcap, fi.Mode(), err)
 		}
-	} else {
-		t.Log("no capture here: --pcap is checked where the tests may capture")
+	} else if _, err := os.Lstat(pcap); !os.IsNotExist(err) {
+		t.Errorf("no capture here (%s), yet %s is there: %v", strings.TrimSpace(r.Stderr), pcap, err)
 	}
 	noTemp(t, dir)
 }
@@ -180,22 +182,14 @@ func TestOutputReplacedAtEnd(t *testing.T) {
 	dir := t.TempDir()
 	mmd, pcap := filepath.Join(dir, "03.mmd"), filepath.Join(dir, "03.pcapng")
 	write(t, mmd, "the last diagram\n")
-	args := []string{"--mermaid", mmd}
-	capturing := lessontest.CapturePermitted()
-	if capturing {
-		write(t, pcap, "the last capture\n")
-		args = append(args, "--pcap", pcap)
-	}
-	oldMmd := remember(t, mmd)
-	var oldPcap file
-	if capturing {
-		oldPcap = remember(t, pcap)
-	}
-	h := lessontest.Hold(t, bin, args...)
+	write(t, pcap, "the last capture\n")
+	oldMmd, oldPcap := remember(t, mmd), remember(t, pcap)
+	h := lessontest.Hold(t, bin, "--mermaid", mmd, "--pcap", pcap)
 	untouched(t, mmd, oldMmd)
+	untouched(t, pcap, oldPcap)
+	captured := capturing(h.Output())
 	want := 1
-	if capturing {
-		untouched(t, pcap, oldPcap)
+	if captured {
 		want = 2
 	}
 	if n := len(temps(t, dir)); n != want {
@@ -205,8 +199,10 @@ func TestOutputReplacedAtEnd(t *testing.T) {
 	if b, err := os.ReadFile(mmd); err != nil || !bytes.HasPrefix(b, []byte("sequenceDiagram\n")) {
 		t.Errorf("%s after the lesson: %q, %v; want the new diagram", mmd, b, err)
 	}
-	if capturing {
+	if captured {
 		completePcap(t, pcap, stdout)
+	} else {
+		untouched(t, pcap, oldPcap)
 	}
 	noTemp(t, dir)
 }
@@ -308,20 +304,43 @@ func TestOutputInterruptedMidLesson(t *testing.T) {
 		t.Errorf("stderr = %q, want the interruption", stderr)
 	}
 	untouched(t, mmd, oldMmd)
-	if lessontest.CapturePermitted() {
+	if capturing(stdout) {
 		completePcap(t, pcap, stdout)
 	} else {
-		t.Log("no capture here: the old pcap stays (the complete new one is checked where the tests may capture)")
+		t.Log("no capture here: the old pcap stays (the complete new one is checked where the lesson may capture)")
 		untouched(t, pcap, oldPcap)
 	}
 	noTemp(t, dir)
 }
 
+// onTheHost is the lesson binary bin with args run on this machine's
+// loopback (--host): there a user may capture only with root or
+// CAP_NET_RAW, where in a lab of its own the lesson always may.
+func onTheHost(t *testing.T, bin string, args ...string) *exec.Cmd {
+	return exec.Command(bin, append([]string{"--host"}, args...)...)
+}
+
+// withoutALab is the lesson binary bin with args run where the system
+// refuses it a lab, as RunUnprivileged checks it: in a user namespace
+// whose limits forbid more namespaces, the lesson says why and goes on
+// on the host's loopback, where it may not capture. It skips the test
+// where unshare is not installed.
+func withoutALab(t *testing.T, bin string, args ...string) *exec.Cmd {
+	t.Helper()
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("unshare is not installed: a system that refuses the lab is not made here")
+	}
+	return exec.Command(unshare, append([]string{"-U", "-r", "sh", "-c",
+		`echo 0 >/proc/sys/user/max_user_namespaces && echo 0 >/proc/sys/user/max_net_namespaces && exec "$0" "$@"`, bin}, args...)...)
+}
+
 // withoutCapture returns a function that runs the lesson binary with
-// args as a user who may not capture: as root, the user nobody, for
-// whom it makes dir and the files in it nobody's own at once; as
-// another user, that user, where not permitted (else it skips).
-func withoutCapture(t *testing.T, dir string) func(bin string, args ...string) (code int, stderr string) {
+// args, through how (onTheHost, withoutALab), as a user who may not
+// capture: as root, the user nobody, for whom it makes dir and the
+// files in it nobody's own at once; as another user, that user, where
+// not permitted (else it skips).
+func withoutCapture(t *testing.T, dir string, how func(t *testing.T, bin string, args ...string) *exec.Cmd) func(bin string, args ...string) (code int, stderr string) {
 	t.Helper()
 	root := os.Geteuid() == 0
 	switch {
@@ -344,7 +363,7 @@ func withoutCapture(t *testing.T, dir string) func(bin string, args ...string) (
 	}
 	return func(bin string, args ...string) (int, string) {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
+		cmd := how(t, bin, args...)
 		if root {
 			lessontest.AsNobody(cmd)
 		}
@@ -363,9 +382,10 @@ func withoutCapture(t *testing.T, dir string) func(bin string, args ...string) (
 }
 
 // TestOutputFailedRun: a lesson that cannot start its capture with
-// --capture=on (run as a user who may not) fails, and leaves the files
-// that were there and no temporary file. (A lesson that fails midway:
-// lessons/internal/lesson TestFailedLessonKeepsFiles.)
+// --capture=on (run as a user who may not, on the host's loopback:
+// --host) fails, and leaves the files that were there and no temporary
+// file. (A lesson that fails midway: lessons/internal/lesson
+// TestFailedLessonKeepsFiles.)
 func TestOutputFailedRun(t *testing.T) {
 	noSudo(t)
 	bin := lessontest.Build(t)
@@ -373,7 +393,7 @@ func TestOutputFailedRun(t *testing.T) {
 	mmd, pcap := filepath.Join(dir, "03.mmd"), filepath.Join(dir, "03.pcapng")
 	write(t, mmd, "the last diagram\n")
 	write(t, pcap, "the last capture\n")
-	run := withoutCapture(t, dir)
+	run := withoutCapture(t, dir, onTheHost)
 	oldMmd, oldPcap := remember(t, mmd), remember(t, pcap)
 	code, stderr := run(bin, "--no-color", "--capture=on", "--mermaid", mmd, "--pcap", pcap)
 	if code != 1 || !strings.Contains(stderr, "capture needs root or CAP_NET_RAW") {
@@ -385,8 +405,10 @@ func TestOutputFailedRun(t *testing.T) {
 }
 
 // TestOutputCaptureNotStarted: with --capture=auto where capture is not
-// permitted, the lesson runs without packets and says so; what was at
-// the --pcap path stays as it was, and the Mermaid file is written.
+// permitted (the system refuses the lesson a lab, and the user may not
+// capture on the host's loopback), the lesson runs without packets and
+// says so; what was at the --pcap path stays as it was, and the Mermaid
+// file is written.
 func TestOutputCaptureNotStarted(t *testing.T) {
 	noSudo(t)
 	bin := lessontest.Build(t)
@@ -394,11 +416,12 @@ func TestOutputCaptureNotStarted(t *testing.T) {
 	mmd, pcap := filepath.Join(dir, "03.mmd"), filepath.Join(dir, "03.pcapng")
 	write(t, mmd, "the last diagram\n")
 	write(t, pcap, "the last capture\n")
-	run := withoutCapture(t, dir)
+	run := withoutCapture(t, dir, withoutALab)
 	oldPcap := remember(t, pcap)
 	code, stderr := run(bin, "--no-color", "--mermaid", mmd, "--pcap", pcap)
-	if code != 0 || !strings.Contains(stderr, "going on without packets, and without "+pcap) {
-		t.Errorf("exit %d, stderr %q; want 0 and the line saying there is no capture", code, stderr)
+	if code != 0 || !strings.Contains(stderr, "going on on this machine's loopback") ||
+		!strings.Contains(stderr, "going on without packets, and without "+pcap) {
+		t.Errorf("exit %d, stderr %q; want 0, the line saying there is no lab and the one saying there is no capture", code, stderr)
 	}
 	untouched(t, pcap, oldPcap)
 	if b, err := os.ReadFile(mmd); err != nil || !bytes.HasPrefix(b, []byte("sequenceDiagram\n")) {
@@ -419,12 +442,8 @@ func TestOutputKilled(t *testing.T) {
 	write(t, mmd, "the last diagram\n")
 	write(t, pcap, "the last capture\n")
 	oldMmd, oldPcap := remember(t, mmd), remember(t, pcap)
-	capturing := lessontest.CapturePermitted()
-	args := []string{"--mermaid", mmd}
-	if capturing {
-		args = append(args, "--pcap", pcap)
-	}
-	h := lessontest.Hold(t, bin, args...)
+	h := lessontest.Hold(t, bin, "--mermaid", mmd, "--pcap", pcap)
+	captured := capturing(h.Output())
 	if err := syscall.Kill(h.Pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +452,7 @@ func TestOutputKilled(t *testing.T) {
 	untouched(t, pcap, oldPcap)
 	left := temps(t, dir)
 	want := 1
-	if capturing {
+	if captured {
 		want = 2
 	}
 	if len(left) != want {
@@ -461,14 +480,9 @@ func TestOutputUnderSudo(t *testing.T) {
 	t.Setenv("SUDO_UID", "65534")
 	t.Setenv("SUDO_GID", "65534")
 	mmd, pcap := filepath.Join(dir, "new.mmd"), filepath.Join(dir, "new.pcapng")
-	args := []string{"--no-color", "--mermaid", mmd}
-	capturing := lessontest.CapturePermitted()
-	if capturing {
-		args = append(args, "--pcap", pcap)
-	}
-	r := lessontest.RunOK(t, bin, args...)
+	r := lessontest.RunOK(t, bin, "--no-color", "--mermaid", mmd, "--pcap", pcap)
 	made := []string{mmd}
-	if capturing {
+	if capturing(r.Stdout) {
 		completePcap(t, pcap, r.Stdout)
 		made = append(made, pcap)
 	}

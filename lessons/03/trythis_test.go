@@ -4,9 +4,11 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -97,6 +99,86 @@ func TestTryThisNoSuchHost(t *testing.T) {
 		t.Errorf("a connect after a failed lookup:\n%s", out.String())
 	}
 	server.Stop()
+}
+
+// And one more: a learner who is not root saves the packets with
+// --pcap, in the lesson's lab, and reads them with tshark and
+// tracer/inspect: the file is theirs, mode 0600, with the packets the
+// lesson says it captured. (As root the test runs it all as nobody.)
+func TestTryThisPcapAsYou(t *testing.T) {
+	as := func(cmd *exec.Cmd) *exec.Cmd { return cmd }
+	uid := os.Geteuid()
+	if uid == 0 {
+		as, uid = lessontest.AsNobody, 65534
+	}
+	dir := lessontest.NobodyDir(t)
+	if uid == 65534 {
+		if err := os.Chown(dir, uid, uid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pcap := filepath.Join(dir, "03.pcapng")
+	out, err := as(exec.Command(lessontest.Build(t), "--pcap", pcap, "--no-color")).Output()
+	if err != nil {
+		t.Fatalf("lesson --pcap: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "a network of the lesson's own") {
+		t.Skip("no lab here: without root the lesson captures nothing on the host")
+	}
+	fi, err := os.Stat(pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o600 || int(st.Uid) != uid {
+		t.Errorf("the pcap file is mode %v, owner %d; want 0600, %d", fi.Mode().Perm(), st.Uid, uid)
+	}
+	m := regexp.MustCompile(`Captured (\d+) packets`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("no Captured line:\n%s", out)
+	}
+	read := func(name string, args ...string) string {
+		cmd := as(exec.Command(name, args...))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, stderr.String())
+		}
+		return string(out)
+	}
+	if !strings.Contains(read(lessontest.BuildPackage(t, "tcptour/tracer/inspect"), pcap), "SYN") {
+		t.Errorf("tracer/inspect shows no SYN")
+	}
+	if tshark, err := exec.LookPath("tshark"); err == nil {
+		if n := strings.Count(read(tshark, "-r", pcap), "\n"); fmt.Sprint(n) != m[1] {
+			t.Errorf("tshark lists %d packets, the lesson captured %s", n, m[1])
+		}
+	}
+}
+
+// --hold: the commands the held lesson prints, ready to paste, reach
+// its server: nc gets its line back, and ss lists both ends of nc's
+// connection.
+func TestHoldCommands(t *testing.T) {
+	lessontest.Tool(t, "nc")
+	lessontest.Tool(t, "ss")
+	h := lessontest.Hold(t, lessontest.Build(t), "--capture=off")
+	cmds := h.Commands(2)
+	nc := lessontest.StartInteractive(t, h.Paste(cmds[0]))
+	nc.Send("I am Chuck Norris!")
+	nc.WaitFor(regexp.MustCompile(`You said "I am Chuck Norris!`))
+	out, err := h.Paste(cmds[1]).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", cmds[1], err)
+	}
+	if n := len(regexp.MustCompile(`(?m)^ESTAB\s`).FindAll(out, -1)); n != 2 {
+		t.Errorf("%s: want both ends of nc's connection:\n%s", cmds[1], out)
+	}
+	nc.CloseInput() // Ctrl-D: nc sends FIN, and the server closes too
+	if out, err := nc.Wait(); err != nil {
+		t.Errorf("nc after Ctrl-D: %v\n%s", err, out)
+	}
+	h.Stop()
 }
 
 // And one more: under sudo the pcap file is handed to the user who ran

@@ -41,15 +41,22 @@ var info = lesson.Lesson{
 		"The connection is full duplex: two independent byte streams, one each way, which both sides may use at once.",
 	},
 	TryThis: []string{
-		"Run go run ./lessons/04 --hold and, in another terminal, send three lines, the last one unfinished:\n" +
-			"printf 'one\\ntwo\\nthr' | nc -N 127.0.0.1 PORT (the port it prints). Two answers come back; the server " +
-			"reads \"thr\" but never answers it: no newline, no message.",
+		"Run go run ./lessons/04 --hold and paste, in another terminal, the first command it prints:\n" +
+			"printf 'one\\ntwo\\nthr' | nc -N 127.0.0.1 PORT, with nc started in the lesson's lab. Two answers\n" +
+			"come back; the server reads \"thr\" but never answers it: no newline, no message.",
 		"In step 4, change bufio.NewReaderSize(server, 16) to bufio.NewReader(server) (4096 bytes): the server " +
 			"reads all 53 bytes at once, and the same three lines come out.",
 		"In step 2, read in a goroutine started before the client writes, until all 18 bytes are in\n" +
 			"(io.ReadFull(server, buf[:18])), and wait for it instead of waitUnread. Run it a few times: the first Read\n" +
 			"returns \"I am \" alone, or 11 bytes, or all 18, depending on whether the goroutine is already waiting\n" +
 			"in Read when the first segment arrives. Here most runs show one Read of 18.",
+	},
+	// Held (--hold), the server answers each line with a line: three
+	// lines from printf, lines typed into nc, and ss on its port.
+	HoldCommands: []string{
+		"printf 'one\\ntwo\\nthr' | {lab}nc -N 127.0.0.1 PORT",
+		"{lab}nc -N 127.0.0.1 PORT",
+		"{lab}ss -tn '( sport = :PORT or dport = :PORT )'",
 	},
 }
 

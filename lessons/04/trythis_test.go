@@ -15,12 +15,19 @@ import (
 // Try this: three lines, the last unfinished, through nc -N: two answers
 // come back; the server reads "thr" and never answers it.
 func TestTryThisUnfinishedLine(t *testing.T) {
-	nc := lessontest.Tool(t, "nc")
+	lessontest.Tool(t, "nc")
 	h := lessontest.Hold(t, lessontest.Build(t), "--capture=off")
-	cmd := h.Command("sh", "-c", `printf 'one\ntwo\nthr' | "$0" -N 127.0.0.1 "$1"`, nc, h.Port())
-	out, err := cmd.Output()
+	cmds := h.Commands(3)
+	want := "printf 'one\\ntwo\\nthr' | nc -N 127.0.0.1 " + h.Port()
+	if join := h.Join(); join != nil {
+		want = "printf 'one\\ntwo\\nthr' | " + strings.Join(join, " ") + " nc -N 127.0.0.1 " + h.Port()
+	}
+	if cmds[0] != want {
+		t.Errorf("the first command printed: %q, want %q", cmds[0], want)
+	}
+	out, err := h.Paste(cmds[0]).Output()
 	if err != nil {
-		t.Fatalf("nc: %v", err)
+		t.Fatalf("%s: %v", cmds[0], err)
 	}
 	if got, want := string(out), "You said \"one\"\nYou said \"two\"\n"; got != want {
 		t.Errorf("nc got %q, want %q", got, want)
@@ -95,25 +102,34 @@ func TestTryThisReadInAGoroutine(t *testing.T) {
 	t.Logf("step 2's reads in 10 runs: %v", seen)
 }
 
-// And one more: nc while the lesson holds: a line, READ and WRITE in the
-// trace; ss shows the connection with Recv-Q and Send-Q at 0.
+// And one more: nc and ss as the held lesson prints them: a line typed
+// into nc, READ and WRITE in the trace; ss shows the connection with
+// Recv-Q and Send-Q at 0.
 func TestTryThisNcAndSS(t *testing.T) {
-	nc := lessontest.Tool(t, "nc")
+	lessontest.Tool(t, "nc")
 	lessontest.Tool(t, "ss")
 	h := lessontest.Hold(t, lessontest.Build(t), "--capture=off")
+	cmds := h.Commands(3)
 	port := h.Port()
-	ncProc := lessontest.StartInteractive(t, h.Command(nc, "127.0.0.1", port))
+	if !strings.HasSuffix(cmds[1], "nc -N 127.0.0.1 "+port) || !strings.HasSuffix(cmds[2], "ss -tn '( sport = :"+port+" or dport = :"+port+" )'") {
+		t.Errorf("the commands printed: %q", cmds)
+	}
+	ncProc := lessontest.StartInteractive(t, h.Paste(cmds[1]))
 	ncProc.Send("hello")
 	ncProc.WaitFor(regexp.MustCompile(`You said "hello"`))
 	h.WaitFor(regexp.MustCompile(`(?s)holding:.*READ .*hello.*WRITE .*You said`))
-	out, err := h.Command("ss", "-Htn", fmt.Sprintf("( sport = :%s or dport = :%s )", port, port)).Output()
+	out, err := h.Paste(cmds[2]).Output()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", cmds[2], err)
 	}
 	established := regexp.MustCompile(`(?m)^ESTAB\s+0\s+0\s+`)
 	if n := len(established.FindAllString(string(out), -1)); n != 2 {
 		t.Errorf("want both ends of nc's connection with Recv-Q and Send-Q at 0:\n%s", out)
 	}
+	// Ctrl-D: nc sends FIN, and the server closes too.
 	ncProc.CloseInput()
+	if out, err := ncProc.Wait(); err != nil {
+		t.Errorf("nc after Ctrl-D: %v\n%s", err, out)
+	}
 	h.Stop()
 }

@@ -22,6 +22,7 @@ import (
 	"tcptour/lessons/internal/lesson"
 	"tcptour/tracer"
 	"tcptour/tracer/kernel"
+	"tcptour/tracer/lab"
 )
 
 var info = lesson.Lesson{
@@ -45,14 +46,19 @@ var info = lesson.Lesson{
 			"in the second.",
 	},
 	TryThis: []string{
-		"The TIME_WAIT sockets outlive the program. Right after the lesson, with the server's\n" +
-			"port from the last step: ss -tano state time-wait '( sport = :PORT or dport = :PORT )'\n" +
-			"The timer counts down from 60 s.",
-		"go run ./lessons/05 --hold, then in another terminal nc -N 127.0.0.1 PORT: type a line,\n" +
-			"press Ctrl-D, and run ss -tan '( sport = :PORT or dport = :PORT )'. nc closed first,\n" +
-			"so nc's end is the one in TIME_WAIT.",
+		"The TIME_WAIT sockets outlive the listener, but not the lab: they go with it when the\n" +
+			"lesson ends. Run go run ./lessons/05 --hold and paste the last command it prints for\n" +
+			"another terminal: its ss -tano state time-wait lists the client's end of connection #1\n" +
+			"and the server's end of #2, their timers counting down from 60 s. With --host the lesson\n" +
+			"runs on this machine's loopback, where the kernel keeps them after the lesson has exited:\n" +
+			"right after go run ./lessons/05 --host, ss -tano state time-wait '( sport = :PORT or\n" +
+			"dport = :PORT )', with the server's port from the last step, lists them.",
+		"go run ./lessons/05 --hold prints its commands for another terminal, ready to paste. Run its\n" +
+			"nc -N line, type a line, press Ctrl-D, then run its ss -tan line. nc closed first, so\n" +
+			"nc's end is the one in TIME-WAIT.",
 		"On a terminal the lesson pauses before each step. At the pause before step 4, run\n" +
-			"ss -tano state close-wait and ss -tano state fin-wait-2 in another terminal. The server's\n" +
+			"ss -tano state close-wait and ss -tano state fin-wait-2 in another terminal, each started\n" +
+			"with the join command the lesson printed at its start (\"join the lab: …\"). The server's\n" +
 			"socket stays in CLOSE-WAIT as long as its program does not close it. The client's, in\n" +
 			"FIN-WAIT-2, no program holds: the kernel drops it after net.ipv4.tcp_fin_timeout (60 s,\n" +
 			"its timer counts down). Wait longer, and the next segment the server sends meets a kernel\n" +
@@ -61,6 +67,13 @@ var info = lesson.Lesson{
 		"Move the server's Close up into step 3, right after its io.EOF, and count the segments:\n" +
 			"three, as in lesson 03, because the ACK of the client's FIN rides on the server's FIN.\n" +
 			"(The kernel lines then say which states the lesson no longer finds.)",
+	},
+	// Held (--hold), the lesson offers nc and ss on its server's port:
+	// nc's connection, and the two sockets it left in TIME_WAIT.
+	HoldCommands: []string{
+		"{lab}nc -N 127.0.0.1 PORT",
+		"{lab}ss -tan '( sport = :PORT or dport = :PORT )'",
+		"{lab}ss -tano state time-wait '( sport = :PORT or dport = :PORT )'",
 	},
 }
 
@@ -309,7 +322,7 @@ func run(l *lesson.Run) error {
 
 	l.Step("Stop listening",
 		"The server closes its listener. The two sockets in TIME_WAIT stay: the kernel keeps them, "+
-			"not the program, and they outlive the listener and the lesson itself.")
+			"not the program, and they outlive the listener. "+afterTheLesson())
 	// With --hold the server goes on accepting, like the seed's server:
 	// it answers each message and closes when its client has closed.
 	accepting := make(chan struct{})
@@ -343,6 +356,19 @@ func run(l *lesson.Run) error {
 		"Still here too, on the listener's port: the server closed first. Go sets SO_REUSEADDR on "+
 			"listening sockets, so a server restarted now can listen on this port again despite it.")
 	return nil
+}
+
+// afterTheLesson says what becomes of the sockets in TIME_WAIT when the
+// lesson ends: on this machine's loopback the kernel keeps them for
+// their 60 s; in a lab they go with the lab's network.
+func afterTheLesson() string {
+	if lab.Inside() {
+		return "They would outlive the program too, but not this lab: its network goes when the " +
+			"lesson ends, and every socket in it. (With --host, on this machine's loopback, they " +
+			"stay their 60 s after the lesson.)"
+	}
+	return "They outlive the lesson itself too: the kernel keeps them for their 60 s after the " +
+		"program has exited."
 }
 
 // finTimeout is net.ipv4.tcp_fin_timeout, as the lesson says it: how

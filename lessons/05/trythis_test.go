@@ -8,6 +8,7 @@ import (
 	"net"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,24 +17,80 @@ import (
 	"tcptour/tracer"
 )
 
-// Try this: at the pause before step 4, ss shows the server's socket in
-// CLOSE-WAIT and the client's in FIN-WAIT-2 with its timer; waited out,
-// the client's socket is gone and step 4 says the server's FIN got RST.
-//
-// net.ipv4.tcp_fin_timeout is kept per network namespace: the lesson runs
-// in one of the test's own with it at 2 s, so that the test waits 2 s,
-// not 60, and a terminal presses Enter when the lesson asks.
+// Try this: at the pause before step 4, in another terminal, ss started
+// with the join command the lesson printed shows the server's socket in
+// CLOSE-WAIT and the client's in FIN-WAIT-2 with its timer, counting
+// down from the lab's net.ipv4.tcp_fin_timeout (60 s); step 4 then goes
+// as the lesson tells it, FIN, ACK and TIME_WAIT.
 func TestTryThisPauseBeforeStep4(t *testing.T) {
+	lessontest.Tool(t, "ss")
+	p := lessontest.StartStepped(t, lessontest.Build(t))
+	for step := 1; step < 4; step++ {
+		p.WaitPrompt(step)
+		p.Enter()
+	}
+	p.WaitPrompt(4)
+	port := p.WaitFor(regexp.MustCompile(`LISTEN     tcp 127\.0\.0\.1:(\d+)`))[1]
+	// The learner's other terminal, as the Try this says: each
+	// command started with the lesson's join command (on the host, when
+	// the system refuses the lab, as it is: the lesson's port then
+	// tells its sockets from others).
+	ss := func(state string) []string {
+		t.Helper()
+		out, err := p.Command("ss", "-tano", "state", state).Output()
+		if err != nil {
+			t.Fatalf("ss -tano state %s: %v", state, err)
+		}
+		var lines []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, "127.0.0.1:"+port+" ") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) != 1 {
+			t.Fatalf("ss -tano state %s: want one socket on port %s:\n%s", state, port, out)
+		}
+		return lines
+	}
+	if p.Join() == nil {
+		t.Log("no lab here: ss ran on the host")
+	}
+	ss("close-wait") // the server's
+	// The client's socket, orphaned: its timer is tcp_fin_timeout's.
+	timer := regexp.MustCompile(`timer:\(timewait,(\d+)sec,0\)`)
+	if l := ss("fin-wait-2")[0]; !slices.Contains([]string{"58", "59", "60"}, submatch(timer, l)) {
+		t.Errorf("ss -tano state fin-wait-2: want the client's socket with its timer near 60 s:\n%s", l)
+	}
+	stdout := p.Finish()
+	step4 := lessontest.Section(t, stdout, "Step 4 of 7", "Step 5 of 7")
+	lessontest.InOrder(t, step4,
+		"server #1  CLOSE",
+		"kernel #1  NOTE       the server's socket: gone",
+		"kernel #1  NOTE       the client's socket: TIME_WAIT")
+	if strings.Contains(stdout, "The lesson expected") {
+		t.Errorf("a kernel line does not fit this run:\n%s", stdout)
+	}
+}
+
+// submatch is re's first submatch in s, or "".
+func submatch(re *regexp.Regexp, s string) string {
+	if m := re.FindStringSubmatch(s); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// Try this: wait longer than net.ipv4.tcp_fin_timeout at the pause
+// before step 4: ss shows the client's socket gone, the server's still
+// in CLOSE-WAIT, and step 4 says the server's FIN got RST.
+//
+// So that the test waits 2 s, not 60, the lesson runs with --host in a
+// network namespace of the test's own, with tcp_fin_timeout at 2 s
+// (the setting is per network namespace), and a terminal presses Enter
+// when the lesson asks. In its lab the lesson would have the kernel's
+// default, 60 s.
+func TestTryThisPauseOutlastsFinTimeout(t *testing.T) {
 	stdout := pauseBeforeStep4(t, func(ns *lessontest.Netns) {
-		// The learner's other terminal, as the Try this says.
-		closeWait := ns.Run("ss", "-Htano", "state", "close-wait")
-		finWait2 := ns.Run("ss", "-Htano", "state", "fin-wait-2")
-		if n := strings.Count(closeWait, "\n"); n != 1 {
-			t.Errorf("ss -tano state close-wait: %d sockets, want the server's:\n%s", n, closeWait)
-		}
-		if n := strings.Count(finWait2, "\n"); n != 1 || !strings.Contains(finWait2, "timer:(timewait,") {
-			t.Errorf("ss -tano state fin-wait-2: want the client's socket with its timer:\n%s", finWait2)
-		}
 		// Wait past tcp_fin_timeout, for the kernel to drop the client's
 		// socket: ask ss until it is gone.
 		if !noSocketIn(ns, "fin-wait-2", 30*time.Second, 100*time.Millisecond) {
@@ -47,13 +104,14 @@ func TestTryThisPauseBeforeStep4(t *testing.T) {
 	step4 := lessontest.Section(t, stdout, "Step 4 of 7", "Step 5 of 7")
 	lessontest.InOrder(t, step4,
 		"kernel #1  NOTE       the client's socket: gone",
+		"net.ipv4.tcp_fin_timeout (2 s here)",
 		"it will answer\nthe server's FIN with RST",
 		"server #1  CLOSE",
 		"kernel #1  NOTE       the server's socket: gone",
 		"answers the FIN with RST",
 	)
 	if strings.Contains(stdout, "wire   #1") {
-		// Captured (root): the RST is on the wire, right after the FIN.
+		// Captured: the RST is on the wire, right after the FIN.
 		lessontest.InOrder(t, step4,
 			"wire   #1  FIN ACK    server → client",
 			"wire   #1  RST        client → server",
@@ -70,23 +128,26 @@ func TestTryThisPauseBeforeStep4(t *testing.T) {
 	}
 }
 
-// pauseBeforeStep4 runs the lesson on a terminal in a network namespace
-// of the test's own, with net.ipv4.tcp_fin_timeout at 2 s, calls at
-// with the namespace at the pause before step 4, and returns what the
-// lesson printed; every kernel line must fit the run.
+// pauseBeforeStep4 runs the lesson with --host on a terminal in a
+// network namespace of the test's own, with net.ipv4.tcp_fin_timeout at
+// 2 s, calls at with the namespace at the pause before step 4, and
+// returns what the lesson printed; every kernel line must fit the run.
 func pauseBeforeStep4(t *testing.T, at func(ns *lessontest.Netns)) string {
 	t.Helper()
 	lessontest.Tool(t, "ss")
 	ns := lessontest.NewNetns(t)
 	ns.Sysctl("net.ipv4.tcp_fin_timeout", "2")
 	bin := lessontest.Build(t)
-	stdout, _ := lessontest.RunStepped(t, ns.Command(bin, "--step", "--no-color"), func(step int, _ string) {
+	stdout, _ := lessontest.RunStepped(t, ns.Command(bin, "--step", "--no-color", "--host"), func(step int, _ string) {
 		if step == 4 {
 			at(ns)
 		}
 	})
 	if strings.Contains(stdout, "The lesson expected") {
 		t.Errorf("a kernel line does not fit this run:\n%s", stdout)
+	}
+	if strings.Contains(stdout, "a network of the lesson's own") {
+		t.Errorf("--host: the lesson ran in a lab of its own, where the test's tcp_fin_timeout does not reach")
 	}
 	return stdout
 }
@@ -101,6 +162,7 @@ func noSocketIn(ns *lessontest.Netns, state string, within, every time.Duration)
 // then the server's first keepalive probe (15 s: Go's default): the
 // probe is answered with RST, the server's socket is reset before its
 // program closes it, and step 4 says so, and that Close sends no FIN.
+// (With --host in a namespace of the test's own, as above.)
 func TestPauseOutlastsKeepalive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits 15 s for a keepalive probe")
@@ -133,74 +195,118 @@ func TestPauseOutlastsKeepalive(t *testing.T) {
 	}
 }
 
-// Try this: right after the lesson, ss lists the two sockets in
-// TIME_WAIT on the server's port, with about 60 s on their timers.
-func TestTryThisTimeWaitAfterTheLesson(t *testing.T) {
+// timeWaits returns the lines of ss -tano output that show a socket
+// in TIME-WAIT with about 60 s left on its timer: this run's, not an
+// earlier run's that the kernel may have given the same port.
+func timeWaits(out string) []string {
+	var lines []string
+	timer := regexp.MustCompile(`timer:\(timewait,(\d+)sec,0\)`)
+	for _, l := range strings.Split(out, "\n") {
+		if m := timer.FindStringSubmatch(l); m != nil && (m[1] == "58" || m[1] == "59" || m[1] == "60") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// bothEnds checks that lines, ss's TIME-WAIT lines for the server's
+// port, are the client's end of connection #1 (the port second) and the
+// server's end of connection #2 (the port first).
+func bothEnds(t *testing.T, lines []string, port string) {
+	t.Helper()
+	client := regexp.MustCompile(`127\.0\.0\.1:\d+\s+127\.0\.0\.1:` + port + `\s`)
+	server := regexp.MustCompile(`127\.0\.0\.1:` + port + `\s+127\.0\.0\.1:\d+\s`)
+	if len(lines) != 2 || !slices.ContainsFunc(lines, client.MatchString) || !slices.ContainsFunc(lines, server.MatchString) {
+		t.Errorf("want 2 sockets in TIME_WAIT on port %s, about 60 s left on their timers, the client's end and the server's:\n%s",
+			port, strings.Join(lines, "\n"))
+	}
+}
+
+// Try this: held, the lesson prints the ss command that lists its two
+// sockets in TIME_WAIT, ready to paste; pasted, it shows them, their
+// timers counting down from 60 s.
+func TestTryThisTimeWaitHeld(t *testing.T) {
+	lessontest.Tool(t, "ss")
+	h := lessontest.Hold(t, lessontest.Build(t), "--capture=off")
+	cmds := h.Commands(3)
+	port := h.Port()
+	want := "ss -tano state time-wait '( sport = :" + port + " or dport = :" + port + " )'"
+	if join := h.Join(); join != nil {
+		want = strings.Join(join, " ") + " " + want
+	}
+	if cmds[2] != want {
+		t.Errorf("the last command printed: %q, want %q", cmds[2], want)
+	}
+	out, err := h.Paste(cmds[2]).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", cmds[2], err)
+	}
+	bothEnds(t, timeWaits(string(out)), port)
+	h.Stop()
+}
+
+// Try this: with --host, on this machine's loopback, the two sockets in
+// TIME_WAIT are still there right after the lesson, with about 60 s on
+// their timers, and ss, as the Try this gives it, lists them.
+func TestTryThisTimeWaitAfterTheLessonOnTheHost(t *testing.T) {
 	ss := lessontest.Tool(t, "ss")
-	out := lessontest.RunOK(t, lessontest.Build(t), "--no-color", "--capture=off").Stdout
+	out := lessontest.RunOK(t, lessontest.Build(t), "--host", "--no-color", "--capture=off").Stdout
+	if strings.Contains(out, "a network of the lesson's own") {
+		t.Fatalf("--host: the lesson ran in a lab:\n%s", out)
+	}
 	// "the server's port from the last step": its listener's CLOSE line.
 	m := regexp.MustCompile(`CLOSE      listener 127\.0\.0\.1:(\d+)`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no listener CLOSE line:\n%s", out)
 	}
 	port := m[1]
-	got, err := exec.Command(ss, "-tano", "state", "time-wait", fmt.Sprintf("( sport = :%s or dport = :%s )", port, port)).Output()
+	got, err := exec.Command("sh", "-c", "\"$0\" -tano state time-wait '( sport = :"+port+" or dport = :"+port+" )'", ss).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The kernel may have given this port to an earlier run whose
 	// TIME_WAIT sockets are still there, with less time left: this
 	// run's are those with about 60 s.
-	var lines []string
-	timer := regexp.MustCompile(`timer:\(timewait,(\d+)sec,0\)`)
-	for _, l := range strings.Split(strings.TrimSpace(string(got)), "\n")[1:] {
-		if m := timer.FindStringSubmatch(l); m != nil && (m[1] == "58" || m[1] == "59" || m[1] == "60") {
-			lines = append(lines, l)
-		}
-	}
-	if len(lines) != 2 {
-		t.Fatalf("want 2 sockets in TIME_WAIT on port %s, about 60 s left on their timers:\n%s", port, got)
-	}
-	for _, l := range lines {
-		if !strings.Contains(l, "timer:(timewait,") {
-			t.Errorf("want a TIME_WAIT timer: %s", l)
-		}
-	}
+	bothEnds(t, timeWaits(string(got)), port)
 	// Step 7: with connection #2's server end in TIME_WAIT on the
 	// port, a Go server can listen there again (SO_REUSEADDR).
-	if !strings.Contains(string(got), "127.0.0.1:"+port+" ") {
-		t.Fatalf("no TIME_WAIT socket with local port %s:\n%s", port, got)
-	}
 	ln, err := net.Listen("tcp4", "127.0.0.1:"+port)
 	if err != nil {
 		t.Errorf("listen on the port with a TIME_WAIT socket on it: %v", err)
 	} else {
 		ln.Close()
 	}
+	// Step 7 says so.
+	lessontest.InOrder(t, out, "Step 7 of 7", "They outlive the lesson itself too")
 }
 
-// Try this: with --hold, nc -N sends a line and, at Ctrl-D, its FIN
-// first: nc's end is the one in TIME-WAIT.
+// Try this: held, the lesson prints nc -N and ss for its port, ready to
+// paste; nc sends a line and, at Ctrl-D, its FIN first: nc's end is the
+// one in TIME-WAIT.
 func TestTryThisHoldWithNc(t *testing.T) {
 	lessontest.Tool(t, "ss")
-	nc := lessontest.Tool(t, "nc")
+	lessontest.Tool(t, "nc")
 	h := lessontest.Hold(t, lessontest.Build(t), "--capture=off")
+	cmds := h.Commands(3)
 	port := h.Port()
-	cmd := h.Command(nc, "-N", "127.0.0.1", port)
-	cmd.Stdin = strings.NewReader("I am Chuck Norris!\n") // a line, then Ctrl-D
+	if !strings.HasSuffix(cmds[0], "nc -N 127.0.0.1 "+port) || !strings.HasSuffix(cmds[1], "ss -tan '( sport = :"+port+" or dport = :"+port+" )'") {
+		t.Errorf("the commands printed: %q", cmds)
+	}
+	nc := h.Paste(cmds[0])
+	nc.Stdin = strings.NewReader("I am Chuck Norris!\n") // a line, then Ctrl-D
 	var answer bytes.Buffer
-	cmd.Stdout = &answer
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("nc: %v", err)
+	nc.Stdout = &answer
+	if err := nc.Run(); err != nil {
+		t.Fatalf("%s: %v", cmds[0], err)
 	}
 	if !strings.Contains(answer.String(), `You said "I am Chuck Norris!`) {
 		t.Errorf("nc got %q", answer.String())
 	}
 	// nc's port, from the server's ACCEPT after the lesson held.
 	ncPort := h.WaitFor(regexp.MustCompile(`(?s)holding:.*ACCEPT\s+tcp 127\.0\.0\.1:` + port + ` ↔ 127\.0\.0\.1:(\d+)`))[1]
-	got, err := h.Command("ss", "-tan", fmt.Sprintf("( sport = :%s or dport = :%s )", port, port)).Output()
+	got, err := h.Paste(cmds[1]).Output()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", cmds[1], err)
 	}
 	ncEnd := regexp.MustCompile(`(?m)^TIME-WAIT\s+0\s+0\s+127\.0\.0\.1:` + ncPort + `\s+127\.0\.0\.1:` + port + `\s*$`)
 	serverEnd := regexp.MustCompile(`(?m)^\S+\s+0\s+0\s+127\.0\.0\.1:` + port + `\s+127\.0\.0\.1:` + ncPort + `\s*$`)

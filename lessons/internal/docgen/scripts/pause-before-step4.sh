@@ -5,13 +5,14 @@
 # writes in docs/lessons/05.md. Run from the repository's root, as root.
 #
 # It builds ./lessons/05 into a temporary directory and runs it with
-# --step --no-color in a network namespace of its own (unshare --net,
-# loopback up), where net.ipv4.tcp_fin_timeout, which the kernel keeps
-# per namespace, is 2 s instead of 60, so that the pause lasts seconds,
-# not a minute. The lesson's standard input is a pseudo-terminal
-# (script(1)), as on a learner's terminal, and this script presses
-# Enter there at each "[press Enter for step N …]" prompt on its
-# stderr. At the prompt for step 4 it first asks ss, every 50 ms, until
+# --step --no-color --host in a network namespace of its own (unshare
+# --net, loopback up), where net.ipv4.tcp_fin_timeout, which the kernel
+# keeps per namespace, is 2 s instead of 60, so that the pause lasts
+# seconds, not a minute. (--host: in a lab of its own the lesson would
+# have the kernel's default.) The lesson's standard input is a
+# pseudo-terminal (script(1)), as on a learner's terminal, and this
+# script presses Enter there at each "[press Enter for step N …]" prompt
+# on its stderr. At the prompt for step 4 it first asks ss, every 50 ms, until
 # no socket is left in FIN-WAIT-2: the client's, which no program holds,
 # dropped after tcp_fin_timeout. With -keepalive it asks instead until
 # no socket is left in CLOSE-WAIT: the server's, which its program
@@ -40,7 +41,7 @@ unshare --net sh -c '
 	# script(1) gives the lesson a pseudo-terminal as its stdin and
 	# copies what it reads from the fifo there: the Enter key.
 	mkfifo "$dir/keys"
-	script -q -e -c "exec \"$dir/lesson\" --step --no-color >\"$dir/stdout\" 2>\"$dir/stderr\"" /dev/null <"$dir/keys" >/dev/null &
+	script -q -e -c "exec \"$dir/lesson\" --step --no-color --host >\"$dir/stdout\" 2>\"$dir/stderr\"" /dev/null <"$dir/keys" >/dev/null &
 	pid=$!
 	exec 3>"$dir/keys"
 
