@@ -60,9 +60,13 @@ func defaultNote(e *Event) string {
 			fmt.Fprintf(&b, "Port 0 asked the kernel to choose a free port; it chose %d. ", e.Local.Port())
 		}
 		if e.Local.Addr().IsUnspecified() {
-			fmt.Fprintf(&b, "%s means every interface: other machines can connect too. ", e.Local.Addr())
+			if outward() {
+				fmt.Fprintf(&b, "%s means every interface: other machines can connect too. ", e.Local.Addr())
+			} else {
+				fmt.Fprintf(&b, "%s means every interface, but this network has only loopback (as a lab's has): only programs in it can connect. ", e.Local.Addr())
+			}
 		} else if e.Local.Addr().IsLoopback() {
-			b.WriteString("A loopback address: only programs on this machine can connect. ")
+			b.WriteString("A loopback address: only programs on this machine, in the same network namespace, can connect. ")
 		}
 		b.WriteString("From now on the kernel answers SYNs to this port by itself: it completes each handshake and queues the connection until Accept takes it.")
 		return b.String()
@@ -327,4 +331,19 @@ func plural(n int, unit string) string {
 		return "1 " + unit
 	}
 	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// outward reports whether this network has an interface other than
+// loopback that is up: one through which other machines may connect.
+func outward() bool {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return true // the claim that warns
+	}
+	for _, i := range ifs {
+		if i.Flags&net.FlagUp != 0 && i.Flags&net.FlagLoopback == 0 {
+			return true
+		}
+	}
+	return false
 }
