@@ -69,7 +69,7 @@ func (n *noteCtx) control() {
 		if n.v.flags.Has(Retransmission) {
 			n.add("The client's kernel sends its SYN again, with the same initial sequence number%s: no SYN-ACK had come back. "+
 				"(Linux waits 1 s for a SYN's first answer; on recent kernels the next net.ipv4.tcp_syn_linear_timeouts waits are 1 s too, and only then does each wait double. "+
-				"It gives up after net.ipv4.tcp_syn_retries more tries than those, and connect fails with ETIMEDOUT, if the program set no deadline first.)", n.since(" ", n.v.last))
+				"It gives up when the time that net.ipv4.tcp_syn_retries allows has passed (with the default, 6, after about 2 minutes; with 1, after 3 s), and connect fails with ETIMEDOUT, if the program set no deadline first.)", n.since(" ", n.v.last))
 			return
 		}
 		n.add("The client's kernel sends SYN: it asks to open a connection and proposes its initial sequence number (shown as 0: numbers here are relative, as Wireshark shows them).")
