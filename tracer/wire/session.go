@@ -25,13 +25,18 @@ const (
 )
 
 // NoPermission is the one line a program prints when it may not
-// capture; pkg is the program's package path, as in "go run ./lessons/03".
-func NoPermission(pkg string) string {
+// capture; pkg is the program's package path, as in "go run ./lessons/03",
+// and args the flags to run it with again that matter (--host).
+func NoPermission(pkg string, args ...string) string {
 	if pkg == "" {
 		pkg = "."
 	}
+	run := "./" + Binary(pkg)
+	for _, a := range args {
+		run += " " + a
+	}
 	return "capture needs root or CAP_NET_RAW: build the program once, then run it with sudo or give it the capability (" +
-		Build(pkg) + ", then sudo ./" + Binary(pkg) + ", or sudo setcap cap_net_raw+ep " + Binary(pkg) + " and ./" + Binary(pkg) + ")"
+		Build(pkg) + ", then sudo " + run + ", or sudo setcap cap_net_raw+ep " + Binary(pkg) + " and " + run + ")"
 }
 
 // Binary is the name a program's build command gives the binary, in the
@@ -92,6 +97,9 @@ type Config struct {
 	// Program is the program's package path ("./lessons/03"), for the
 	// line that says how to get permission to capture.
 	Program string
+	// ProgramArgs are the flags the program runs with that the line
+	// repeats ("--host").
+	ProgramArgs []string
 	// History is the trace's tracer.Options.History: 0 keeps every
 	// event (lessons draw their ladders from them); a program that runs
 	// for long and needs no ladder passes tracer.NoHistory.
@@ -126,7 +134,7 @@ func Start(tr *tracer.Trace, cfg Config) (s *Session, skipped string, err error)
 		cfg.PCAP.Discard()
 		reason := err.Error()
 		if errors.Is(err, capture.ErrPermission) {
-			reason = NoPermission(cfg.Program)
+			reason = NoPermission(cfg.Program, cfg.ProgramArgs...)
 		}
 		if cfg.Mode == ModeOn || !(errors.Is(err, capture.ErrPermission) || errors.Is(err, capture.ErrUnsupported)) {
 			return nil, "", errors.New(reason)

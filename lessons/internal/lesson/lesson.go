@@ -303,7 +303,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 	defer files.Discard()
 	r.files = files
 	tl, skipped, err := wire.NewTimeline("lesson", printer, out,
-		wire.Config{Mode: opts.Capture, PCAP: files.PCAP, Program: "./lessons/" + l.Number})
+		wire.Config{Mode: opts.Capture, PCAP: files.PCAP, Program: "./lessons/" + l.Number, ProgramArgs: hostArgs(opts.Host)})
 	if err != nil {
 		return err
 	}
@@ -669,4 +669,13 @@ func (r *Run) Lab() (netip.AddrPort, error) {
 			Note: "A small DNS server on loopback that answers for the lesson names (chuck.norris.test → 127.0.0.1) and says NXDOMAIN to everything else. The client's resolver is pointed at it, so the lookup is a real UDP exchange."})
 	}
 	return r.lab.Addr(), nil
+}
+
+// hostArgs are the flags that a command printed for the learner repeats
+// so that it runs where this run did: on the host, with --host.
+func hostArgs(host bool) []string {
+	if host {
+		return []string{"--host"}
+	}
+	return nil
 }
