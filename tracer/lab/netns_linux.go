@@ -20,22 +20,23 @@ import (
 // The environment of the program run again in the lab: envInside says
 // which namespaces it is in ("user" for a user and a network namespace,
 // "net" for a network namespace alone), envReady the descriptor on which
-// it says it is set up, envStdinTTY that its standard input, a pipe from
-// the program outside, is a terminal's.
+// it says it is set up.
 const (
-	envInside   = "TCPTOUR_LAB"
-	envReady    = "TCPTOUR_LAB_READY"
-	envStdinTTY = "TCPTOUR_LAB_STDIN_TTY"
+	envInside = "TCPTOUR_LAB"
+	envReady  = "TCPTOUR_LAB_READY"
 )
 
 // Inside reports whether this program runs in a lab that [Reexec] made.
 func Inside() bool { return os.Getenv(envInside) != "" }
 
-// StdinTerminal reports whether standard input is a terminal's: the
-// terminal itself, or, in a lab, the pipe through which the program
-// outside hands on what is typed at its terminal.
-func StdinTerminal() bool {
-	return os.Getenv(envStdinTTY) != "" || term.IsTerminal(int(os.Stdin.Fd()))
+// StdinTerminal reports whether standard input is a terminal.
+func StdinTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
+
+// The signals the program outside passes on, as the lab tells them from
+// the same signals sent to its whole process group (see [Interrupts]).
+var passedAs = map[os.Signal]syscall.Signal{
+	syscall.SIGINT:  syscall.SIGUSR1,
+	syscall.SIGTERM: syscall.SIGUSR2,
 }
 
 // Reexec runs this program again, with the same arguments and
@@ -44,24 +45,28 @@ func StdinTerminal() bool {
 // returns the exit status the program ended with there, a shell's
 // 128+n for a signal. The program there must call [Setup] first.
 //
-// Ctrl-C reaches this program, which passes it on: the lab runs in a
-// process group of its own, so that a signal the terminal sends comes
-// once. What is typed at the terminal is passed on too.
+// The lab stays in this program's process group, on its terminal, so
+// that job control works as without a lab: Ctrl-Z stops both, a
+// background lab stops at its first read of the terminal, Ctrl-C
+// reaches both. A SIGINT or SIGTERM sent to this program alone is passed
+// on as SIGUSR1 or SIGUSR2, so that the lab, which [Interrupts] tells,
+// counts a Ctrl-C once though it gets it twice. SIGHUP and SIGQUIT are
+// passed on as they are.
 //
 // Where the system does not let it make the namespaces, Reexec returns
 // a [*Refused] that says why and what to do, and the caller goes on
-// without a lab. A lab that starts but cannot set itself up exits
-// before its program runs, having said why on stderr: Reexec then
-// returns a *Refused too.
+// without a lab. A lab that starts but cannot set itself up tells this
+// program why and exits before its program runs: Reexec then returns a
+// *Refused too.
 func Reexec() (int, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return 0, fmt.Errorf("lab: %w", err)
 	}
 	cmd := exec.Command(exe, os.Args[1:]...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	kind := "net"
-	attr := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	attr := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
 	if os.Geteuid() != 0 {
 		kind = "user"
 		attr.Cloneflags |= syscall.CLONE_NEWUSER
@@ -82,19 +87,6 @@ func Reexec() (int, error) {
 	cmd.ExtraFiles = []*os.File{readyW}
 	cmd.Env = append(os.Environ(), envInside+"="+kind, envReady+"=3")
 
-	// A process group of its own would stop the lab at its first read
-	// of the terminal: it reads what this program reads there instead.
-	var stdin io.WriteCloser
-	if term.IsTerminal(int(os.Stdin.Fd())) {
-		cmd.Env = append(cmd.Env, envStdinTTY+"=1")
-		if stdin, err = cmd.StdinPipe(); err != nil {
-			readyW.Close()
-			return 0, fmt.Errorf("lab: %w", err)
-		}
-	} else {
-		cmd.Stdin = os.Stdin
-	}
-
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
@@ -103,18 +95,14 @@ func Reexec() (int, error) {
 	if err != nil {
 		return 0, refused(kind, err)
 	}
-	if stdin != nil {
-		go func() {
-			// NOTE: ignoring the error: the lab may have ended.
-			_, _ = io.Copy(stdin, os.Stdin)
-			stdin.Close()
-		}()
-	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	for {
 		select {
 		case sig := <-sigs:
+			if as, ok := passedAs[sig]; ok {
+				sig = as
+			}
 			// NOTE: ignoring the error: the lab may have ended.
 			_ = cmd.Process.Signal(sig)
 			continue
@@ -134,7 +122,15 @@ func Reexec() (int, error) {
 		return 0, nil
 	case errors.As(err, &exit):
 		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal()), nil
+			sig := ws.Signal()
+			// Killed by a signal passed on before it listened:
+			// the status of the signal this program got.
+			for from, as := range passedAs {
+				if sig == as {
+					sig = from.(syscall.Signal)
+				}
+			}
+			return 128 + int(sig), nil
 		}
 		return exit.ExitCode(), nil
 	}
@@ -252,4 +248,61 @@ func setup(kind string, sysctls []Sysctl) (*Info, error) {
 		info.Sysctls = append(info.Sysctls, s)
 	}
 	return info, nil
+}
+
+// Interrupts delivers the SIGINTs and SIGTERMs this program gets, each
+// once: in a lab, a Ctrl-C reaches it from the terminal and again from
+// the program outside (as SIGUSR1; SIGTERM as SIGUSR2), and a signal
+// sent to the program outside alone comes only that way. The n-th
+// signal of a kind is delivered when either way has brought n of them.
+// It listens until the program exits; call it once, in the program
+// that runs the lesson.
+func Interrupts() <-chan os.Signal {
+	in := make(chan os.Signal, 8)
+	out := make(chan os.Signal, 8)
+	sigs := []os.Signal{syscall.SIGINT, syscall.SIGTERM}
+	if Inside() {
+		sigs = append(sigs, syscall.SIGUSR1, syscall.SIGUSR2)
+	}
+	signal.Notify(in, sigs...)
+	go func() {
+		var c counter
+		for sig := range in {
+			if kind, ok := c.add(sig); ok {
+				out <- kind
+			}
+		}
+	}()
+	return out
+}
+
+// counter counts the signals of each kind that reach a lab both ways:
+// directly, and passed on by the program outside.
+type counter struct {
+	direct, passed, sent map[os.Signal]int
+}
+
+// add counts sig and reports its kind (SIGINT for SIGUSR1, SIGTERM for
+// SIGUSR2) when it makes one more of that kind than either way brought
+// before.
+func (c *counter) add(sig os.Signal) (os.Signal, bool) {
+	if c.sent == nil {
+		c.direct, c.passed, c.sent = map[os.Signal]int{}, map[os.Signal]int{}, map[os.Signal]int{}
+	}
+	kind := sig
+	for from, as := range passedAs {
+		if sig == as {
+			kind = from
+		}
+	}
+	if kind == sig {
+		c.direct[kind]++
+	} else {
+		c.passed[kind]++
+	}
+	if n := max(c.direct[kind], c.passed[kind]); n > c.sent[kind] {
+		c.sent[kind] = n
+		return kind, true
+	}
+	return kind, false
 }

@@ -107,8 +107,7 @@ func labProgram() int {
 			n, _ := strconv.Atoi(arg)
 			return n
 		case "wait-sigint":
-			sigs := make(chan os.Signal, 1)
-			signal.Notify(sigs, os.Interrupt)
+			sigs := lab.Interrupts()
 			fmt.Println("waiting for SIGINT")
 			<-sigs
 			fmt.Println("got SIGINT")

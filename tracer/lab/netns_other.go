@@ -4,6 +4,8 @@ package lab
 
 import (
 	"os"
+	"os/signal"
+	"syscall"
 
 	"golang.org/x/term"
 )
@@ -21,3 +23,10 @@ func Reexec() (int, error) {
 
 // Setup returns (nil, nil): no lab.
 func Setup(sysctls []Sysctl) (*Info, error) { return nil, nil }
+
+// Interrupts delivers the SIGINTs and SIGTERMs this program gets.
+func Interrupts() <-chan os.Signal {
+	c := make(chan os.Signal, 8)
+	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+	return c
+}

@@ -26,7 +26,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/signal"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -173,19 +172,20 @@ func Main(l Lesson, body func(*Run) error) {
 		}
 		fmt.Fprintf(os.Stderr, "lesson %s: %v; going on on this machine's loopback\n", l.Number, err)
 	}
+	// Ctrl-C or SIGTERM cancels the context with the signal as its
+	// cause: a held lesson ends then, any other stops where it is. A
+	// second one ends the program at once.
+	sigs := lab.Interrupts()
 	if opts.Lab, err = lab.Setup(l.Sysctls); err != nil {
 		// The program outside says why, and goes on without the lab.
 		os.Exit(1)
 	}
-	// Ctrl-C or SIGTERM cancels the context with the signal as its
-	// cause: a held lesson ends then, any other stops where it is.
 	ctx, cancel := context.WithCancelCause(context.Background())
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		sig := <-sigs
-		signal.Stop(sigs) // a second Ctrl-C kills at once
 		cancel(&Interrupted{Signal: sig})
+		sig = <-sigs
+		os.Exit((&Interrupted{Signal: sig}).ExitCode())
 	}()
 	err = Exec(ctx, l, opts, body)
 	var intr *Interrupted
