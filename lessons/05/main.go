@@ -364,7 +364,7 @@ func run(l *lesson.Run) error {
 func afterTheLesson() string {
 	if lab.Inside() {
 		return "They would outlive the program too, but not this lab: its network goes when the " +
-			"lesson ends, and every socket in it. (With --host, on this machine's loopback, they " +
+			"lesson ends, and every socket in it, unless a program joined to the lab still runs there. (With --host, on this machine's loopback, they " +
 			"stay their 60 s after the lesson.)"
 	}
 	return "They outlive the lesson itself too: the kernel keeps them for their 60 s after the " +

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -349,4 +350,48 @@ func TestTryThisCloseInStep3(t *testing.T) {
 	if got := strings.Join(closing, ", "); got != want {
 		t.Errorf("connection #1 closed with\n\t%s\nwant three segments\n\t%s", got, want)
 	}
+}
+
+// A program joined to a held lesson's lab from another terminal keeps
+// the lab after the lesson: the end note says so, naming it, and its
+// TIME_WAIT sockets are still there, as ss run beside it shows.
+func TestJoinedProgramKeepsTheLab(t *testing.T) {
+	lessontest.Tool(t, "ss")
+	h := lessontest.Hold(t, lessontest.Build(t), "--capture=off")
+	join := h.Join()
+	if join == nil {
+		t.Skip("the lesson ran on the host here: no lab to keep")
+	}
+	port := h.Port()
+	keeper := h.Command("cat") // reads until its input closes
+	in, err := keeper.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		in.Close()
+		keeper.Wait()
+	}()
+	// cat is in the lab once ss joined through it finds the listener.
+	pid := strconv.Itoa(keeper.Process.Pid)
+	via := slices.Clone(join)
+	via[slices.Index(via, "-t")+1] = pid
+	ss := func(args ...string) string {
+		out, err := exec.Command(via[0], append(append(via[1:], "ss"), args...)...).Output()
+		if err != nil {
+			t.Fatalf("%s ss %s: %v", strings.Join(via, " "), strings.Join(args, " "), err)
+		}
+		return string(out)
+	}
+	if out := ss("-tan"); !strings.Contains(out, ":"+port) {
+		t.Fatalf("joined through cat (pid %s), ss does not see the lesson's sockets:\n%s", pid, out)
+	}
+	stdout, _ := h.Stop()
+	if want := "the lesson ends, but its lab stays while cat (pid " + pid + ") runs in it"; !strings.Contains(stdout, want) {
+		t.Errorf("no %q in:\n%s", want, stdout)
+	}
+	bothEnds(t, timeWaits(ss("-tano", "state", "time-wait")), port)
 }

@@ -420,7 +420,7 @@ func run(l *lesson.Run) error {
 	l.Step("Stop listening",
 		"The server closes its listener: LISTEN ends at once. The client's TIME_WAIT stays: the "+
 			"kernel keeps it, not the program, and it outlives the listener. On this machine's network "+
-			"(--host) it outlives the lesson too; a lab takes it away with its network when the lesson ends.")
+			"(--host) it outlives the lesson too; a lab takes it away with its network when the lesson ends, unless a program joined to the lab still runs there.")
 	// With --hold the server goes on accepting, and forgets to close as
 	// the server of step 6 does: nc's connections stay half-closed.
 	accepting := make(chan struct{})

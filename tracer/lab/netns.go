@@ -65,3 +65,11 @@ func (r *Refused) Error() string {
 }
 
 func (r *Refused) Unwrap() error { return r.Err }
+
+// Process is a program, by its process id and name (/proc/PID/comm).
+type Process struct {
+	PID  int
+	Name string
+}
+
+func (p Process) String() string { return p.Name + " (pid " + strconv.Itoa(p.PID) + ")" }

@@ -173,9 +173,14 @@ func refused(kind string, err error) *Refused {
 	switch {
 	case kind == "net":
 		r.Cause = "the kernel would not make a network namespace (" + err.Error() + ")"
-		if read("/proc/sys/user/max_net_namespaces") == "0" {
+		r.Fix = "run the lesson with --host"
+		switch {
+		case read("/proc/sys/user/max_net_namespaces") == "0":
 			r.Cause = "network namespaces are turned off (user.max_net_namespaces = 0)"
 			r.Fix = "sudo sysctl -w user.max_net_namespaces=15000"
+		case !capable(capSysAdmin):
+			r.Cause = "root here lacks CAP_SYS_ADMIN, which a network namespace needs (" + err.Error() + "; a container's root does, by default)"
+			r.Fix = "run the lesson outside the container, or in one given the capability (docker run --cap-add SYS_ADMIN); meanwhile --host runs it without a lab"
 		}
 	case read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
 		r.Cause = "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1, as on Ubuntu 23.10 and later)"
@@ -192,8 +197,14 @@ func refused(kind string, err error) *Refused {
 	case errors.Is(err, syscall.ENOSPC):
 		r.Cause = "no more user or network namespaces may be made (a limit in user.max_user_namespaces or user.max_net_namespaces is reached)"
 		r.Fix = "raise the limit, or run the lesson with sudo"
+	case (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES)) && read("/proc/self/uid_map") == "":
+		r.Cause = "this program runs in a user namespace that maps no user ids, in which no other may be made (" + err.Error() + ")"
+		r.Fix = "run the lesson from a shell outside it (unshare -U without -r makes one), or with --host"
+	case (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES)) && !seccomp():
+		r.Cause = "the kernel refused a user namespace (" + err.Error() + ")"
+		r.Fix = "run the lesson with sudo, or with --host"
 	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
-		r.Cause = "the system refuses unprivileged user namespaces (" + err.Error() + "; a container's seccomp profile does)"
+		r.Cause = "the system refuses unprivileged user namespaces (" + err.Error() + "; this program runs under a seccomp filter, as a container's)"
 		r.Fix = "run the lesson outside the container, or in one whose seccomp profile allows user namespaces (docker run --security-opt seccomp=unconfined); meanwhile --host runs it without a lab"
 	default:
 		r.Cause = "the kernel would not make the namespaces (" + err.Error() + ")"
@@ -305,4 +316,63 @@ func (c *counter) add(sig os.Signal) (os.Signal, bool) {
 		return kind, true
 	}
 	return kind, false
+}
+
+// Others lists the other programs in this program's network namespace,
+// as far as this user may see them: those joined to the lab from
+// another terminal, which keep it, and its sockets, after the lesson.
+func Others() []Process {
+	self, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		return nil
+	}
+	dirs, _ := os.ReadDir("/proc")
+	var others []Process
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if ns, err := os.Readlink("/proc/" + d.Name() + "/ns/net"); err != nil || ns != self {
+			continue
+		}
+		comm, _ := os.ReadFile("/proc/" + d.Name() + "/comm")
+		others = append(others, Process{PID: pid, Name: strings.TrimSpace(string(comm))})
+	}
+	return others
+}
+
+// capSysAdmin is CAP_SYS_ADMIN's bit in /proc/self/status's CapEff.
+const capSysAdmin = 21
+
+// capable reports whether this program has the capability bit in its
+// effective set (true where that cannot be read).
+func capable(bit uint) bool {
+	v, ok := statusField("CapEff")
+	if !ok {
+		return true
+	}
+	mask, err := strconv.ParseUint(v, 16, 64)
+	return err != nil || mask&(1<<bit) != 0
+}
+
+// seccomp reports whether this program runs under a seccomp filter
+// (true where that cannot be read).
+func seccomp() bool {
+	v, ok := statusField("Seccomp")
+	return !ok || v == "2"
+}
+
+// statusField is a field of /proc/self/status.
+func statusField(name string) (string, bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "", false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
 }

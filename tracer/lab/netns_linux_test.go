@@ -555,6 +555,10 @@ func TestReexecRefused(t *testing.T) {
 			"user namespaces are turned off (user.max_user_namespaces = 0)", "sudo sysctl -w user.max_user_namespaces=15000, or run the lesson with sudo", false},
 		{"user, limit reached", []string{"-U", "-r", "sh", "-c", `echo 1 >/proc/sys/user/max_user_namespaces && exec unshare -U --map-user=1000 --map-group=1000 "$0" "$@"`},
 			"no more user or network namespaces may be made", "raise the limit, or run the lesson with sudo", true},
+		{"root without CAP_SYS_ADMIN", []string{"-U", "-r", "setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin"},
+			"root here lacks CAP_SYS_ADMIN, which a network namespace needs", "run the lesson outside the container, or in one given the capability (docker run --cap-add SYS_ADMIN); meanwhile --host runs it without a lab", true},
+		{"user, no ids mapped", []string{"-U", "sh", "-c", `exec "$0" "$@"`},
+			"this program runs in a user namespace that maps no user ids, in which no other may be made", "run the lesson from a shell outside it (unshare -U without -r makes one), or with --host", true},
 	} {
 		for _, user := range users(t) {
 			t.Run(tc.name+"/"+user, func(t *testing.T) {

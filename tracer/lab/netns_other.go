@@ -30,3 +30,6 @@ func Interrupts() <-chan os.Signal {
 	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
 	return c
 }
+
+// Others returns nil: no lab.
+func Others() []Process { return nil }

@@ -161,6 +161,15 @@ func Main(l Lesson, body func(*Run) error) {
 	// The lesson runs again in a lab of its own (package lab): a
 	// network namespace, made without root where the system allows.
 	if !opts.Host && !lab.Inside() && runtime.GOOS == "linux" {
+		// The output files are checked here first, with the
+		// learner's own ids: in a lab made in a user namespace,
+		// every other user's files look like nobody's.
+		files, err := wire.CreateFiles(opts.PCAP, opts.Mermaid)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "lesson %s: %v\n", l.Number, err)
+			os.Exit(1)
+		}
+		files.Discard()
 		code, err := lab.Reexec()
 		if err == nil {
 			os.Exit(code)
@@ -345,6 +354,9 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		}
 	}
 	r.count()
+	// The states found when asked first: the end note comes after.
+	// NOTE: an error here is a closed stdout; Close reports it.
+	_ = r.tl.Drain()
 	r.labEnd()
 	packets, stats, cerr := r.tl.Close()
 	if err == nil && cerr != nil {
@@ -512,6 +524,10 @@ func (r *Run) Hold(addr net.Addr) {
 		return
 	}
 	_, port, _ := net.SplitHostPort(addr.String())
+	cmds := r.lesson.HoldCommands
+	if len(cmds) == 0 {
+		cmds = defaultHoldCommands
+	}
 	join, where := "", "From another terminal, try the commands below"
 	if r.opts.Lab != nil {
 		// The lab's network is its own: another terminal joins it.
@@ -520,11 +536,7 @@ func (r *Run) Hold(addr net.Addr) {
 	}
 	r.trace.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseNote,
 		Text: "holding: the lesson's server listens on " + addr.String() + " until Ctrl-C",
-		Note: where + ". With nc -N, type a line, then Ctrl-D: nc sends FIN."})
-	cmds := r.lesson.HoldCommands
-	if len(cmds) == 0 {
-		cmds = defaultHoldCommands
-	}
+		Note: where + "." + ncHint(cmds)})
 	for _, c := range cmds {
 		r.trace.Add(tracer.Event{Actor: "lesson", Phase: tracer.PhaseNote,
 			Text: "in another terminal: " + HoldCommand(c, port, join)})
@@ -559,7 +571,7 @@ func (r *Run) labNotes() {
 	}
 	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
 		Text: "a network of the lesson's own",
-		Note: "The lesson runs in a lab: a network namespace made for this run (" + how + "), whose loopback carries this lesson's packets and nothing else, and whose kernel counts for this lesson alone. Its sockets and their TIME_WAITs go when the lesson ends. --host runs the lesson on this machine's loopback instead."})
+		Note: "The lesson runs in a lab: a network namespace made for this run (" + how + "), whose loopback carries this lesson's packets and nothing else, and whose kernel counts for this lesson alone. It goes when the lesson ends, and its sockets, TIME_WAITs included, with it (unless a program joined to it from another terminal still runs there). --host runs the lesson on this machine's loopback instead."})
 	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
 		Text: "join the lab: " + in.Join(),
 		Note: "Put this in front of a command to run it in the lab's network from another terminal, while the lesson runs (at a step's pause, or held with --hold): " + in.Join() + " ss -tan lists the lesson's sockets, " + in.Join() + " " + shell() + " opens a shell there."})
@@ -583,12 +595,22 @@ func (r *Run) labEnd() {
 	if err != nil || len(tw) == 0 {
 		return
 	}
-	n := "1 socket"
+	n, verb := "1 socket", "goes"
 	if len(tw) > 1 {
-		n = fmt.Sprintf("%d sockets", len(tw))
+		n, verb = fmt.Sprintf("%d sockets", len(tw)), "go"
+	}
+	if others := lab.Others(); len(others) > 0 {
+		names := make([]string, len(others))
+		for i, p := range others {
+			names[i] = p.String()
+		}
+		r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
+			Text: "the lesson ends, but its lab stays while " + strings.Join(names, ", ") + " runs in it",
+			Note: fmt.Sprintf("A network namespace lasts while a program is in it: %s in TIME_WAIT stay there until their 60 s are over, or until the last program in the lab ends and takes them with it.", n)})
+		return
 	}
 	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
-		Text: "the lesson ends, and its lab with it: " + n + " in TIME_WAIT go too",
+		Text: "the lesson ends, and its lab with it: " + n + " in TIME_WAIT " + verb + " too",
 		Note: "The kernel keeps a TIME_WAIT socket for 60 s, but a network namespace takes its sockets with it when it goes. On this machine's own network (--host), ss -tan state time-wait lists them after the lesson, until their 60 s are over."})
 }
 
@@ -678,4 +700,15 @@ func hostArgs(host bool) []string {
 		return []string{"--host"}
 	}
 	return nil
+}
+
+// ncHint says how to use an interactive nc -N, when one of the commands
+// is one.
+func ncHint(cmds []string) string {
+	for _, c := range cmds {
+		if strings.HasPrefix(strings.TrimPrefix(c, "{lab}"), "nc -N ") {
+			return " With nc -N, type a line, then Ctrl-D: nc sends FIN."
+		}
+	}
+	return ""
 }
