@@ -34,6 +34,7 @@ type row struct {
 
 // rows picks the events of connection id and says who is who.
 func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []row) {
+	shown := map[string]string{} // the last state shown, by side
 	for _, e := range events {
 		if e.Conn != id {
 			continue
@@ -51,12 +52,14 @@ func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []r
 			// Remarks stay in the timeline; the ladder shows calls.
 		case e.Phase == tracer.PhaseState && e.State != nil:
 			// Each new state beside its side's line, as in a textbook's
-			// diagram; a hand-over to the kernel changes no state.
+			// diagram; a hand-over to the kernel changes no state, but
+			// may be the first word of it (found when asked).
 			c := e.State
-			if c.From == c.To {
+			label := "[" + c.To.String() + "]"
+			if c.From == c.To && shown[c.Side] == label {
 				break
 			}
-			label := "[" + c.To.String() + "]"
+			shown[c.Side] = label
 			switch c.Side {
 			case "client":
 				out = append(out, row{left: label})
