@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -363,8 +364,14 @@ func TestJoinedProgramKeepsTheLab(t *testing.T) {
 		t.Skip("the lesson ran on the host here: no lab to keep")
 	}
 	port := h.Port()
-	keeper := h.Command("cat") // reads until its input closes
+	// A shell in the lab, which says so once there and waits for a
+	// line.
+	keeper := h.Command("sh", "-c", "echo in; read line")
 	in, err := keeper.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := keeper.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +382,9 @@ func TestJoinedProgramKeepsTheLab(t *testing.T) {
 		in.Close()
 		keeper.Wait()
 	}()
-	// cat is in the lab once ss joined through it finds the listener.
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "in\n" {
+		t.Fatalf("the shell joined to the lab said %q (%v)", line, err)
+	}
 	pid := strconv.Itoa(keeper.Process.Pid)
 	via := slices.Clone(join)
 	via[slices.Index(via, "-t")+1] = pid
@@ -387,10 +396,10 @@ func TestJoinedProgramKeepsTheLab(t *testing.T) {
 		return string(out)
 	}
 	if out := ss("-tan"); !strings.Contains(out, ":"+port) {
-		t.Fatalf("joined through cat (pid %s), ss does not see the lesson's sockets:\n%s", pid, out)
+		t.Fatalf("joined through the shell (pid %s), ss does not see the lesson's sockets:\n%s", pid, out)
 	}
 	stdout, _ := h.Stop()
-	if want := "the lesson ends, but its lab stays while cat (pid " + pid + ") runs in it"; !strings.Contains(stdout, want) {
+	if want := "the lesson ends, but its lab stays while sh (pid " + pid + ") runs in it"; !strings.Contains(stdout, want) {
 		t.Errorf("no %q in:\n%s", want, stdout)
 	}
 	bothEnds(t, timeWaits(ss("-tano", "state", "time-wait")), port)
