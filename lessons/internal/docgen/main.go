@@ -17,7 +17,8 @@
 //	go run ./lessons/internal/docgen -fresh README.md     # every excerpt of a page from a new run
 //
 // The commands run as the user running docgen, with stdin from /dev/null,
-// three times each: an excerpt is what most runs agree on, since the
+// three times each (a check up to eight times, until one agrees): an
+// excerpt is what most runs agree on, since the
 // kernel's timing can change what it sends (an ACK delayed or not). The
 // docs show runs with packets and the kernel's states as it reports
 // them, so docgen needs root (capture, and tracefs mounted). With -check,
@@ -208,17 +209,24 @@ func (r *runner) page(path string, check bool) (changed bool, err error) {
 	return changed, nil
 }
 
-// excerpt makes the excerpt of spec from three runs of its command: in
-// a check, any run whose excerpt agrees with old, but for what differs
-// from run to run, gives old back; otherwise the excerpt most runs
-// agree on (the kernel's timing can change what it sends: an ACK
-// delayed or not).
+// excerpt makes the excerpt of spec from three runs of its command (up
+// to eight in a check): in a check, any run whose excerpt agrees with
+// old, but for what differs from run to run, gives old back; otherwise
+// the excerpt most runs agree on (the kernel's timing can change what it
+// sends: an ACK delayed or not).
 func (r *runner) excerpt(spec spec, old string, check bool) (string, error) {
 	cmd := spec.get("cmd")
 	if cmd == "" {
 		return "", errors.New(`the marker names no cmd="…"`)
 	}
-	const runs = 3
+	// A check that no run agrees with runs the command more often
+	// before it says so: on a loaded machine the order of events made
+	// at about the same time, and so what an excerpt cut at an event
+	// holds, varies more. A page the code no longer matches fails all.
+	runs := 3
+	if check {
+		runs = 8
+	}
 	var got []string
 	for n := range runs {
 		out, err := r.output(cmd, spec.get("file"), n)
