@@ -501,6 +501,9 @@ var volatile = []struct {
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)`), "TIME"},
 	{regexp.MustCompile(`((?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-fA-F:.]+\]|\*):\d{4,5}\b`), "$1:PORT"},
 	{regexp.MustCompile(`\b(port|chose|ports?) \d{4,5}\b`), "$1 PORT"},
+	// A process id: the lab's in "nsenter -t PID", a program's in
+	// "(pid PID)". A fresh container's are small numbers.
+	{regexp.MustCompile(`(-t|\bpid) \d+\b`), "$1 PID"},
 	{regexp.MustCompile(`\b\d+(\.\d+)? ?(ms|µs|s|KiB|MiB)\b`), "T"},
 	{regexp.MustCompile(`\b\d{4,}\b`), "N"},
 	{regexp.MustCompile(`\s+`), " "},
@@ -556,8 +559,23 @@ func normalized(s string) []string {
 	return blocks
 }
 
-// firstDifference shows where two excerpts first differ.
+// firstDifference shows where two excerpts first differ: the first
+// block of each that the other lacks once what varies from run to run is
+// replaced, or else the first line that differs.
 func firstDifference(old, new string) string {
+	on, nn := normalized(old), normalized(new)
+	for _, b := range on {
+		if !slices.Contains(nn, b) {
+			var got string
+			for _, c := range nn {
+				if !slices.Contains(on, c) {
+					got = c
+					break
+				}
+			}
+			return fmt.Sprintf("  the page has: %s\n  the code has: %s\n  (times, ports, pids and large numbers replaced)", b, got)
+		}
+	}
 	o, n := strings.Split(old, "\n"), strings.Split(new, "\n")
 	for i := 0; i < max(len(o), len(n)); i++ {
 		var ol, nl string

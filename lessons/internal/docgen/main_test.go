@@ -106,6 +106,15 @@ func TestSame(t *testing.T) {
 	if same(j1, strings.Replace(j2, `{"seq":1}`, `{"seq":2}`, 1)) {
 		t.Error("a packet's relative seq 1 and 2 are the same")
 	}
+	// Process ids: a fresh container's are small (CI's were).
+	p1 := "   +1.740 ms  lab        NOTE       join the lab: nsenter -t 26803 -n\n             but its lab stays while sh (pid 26990) runs in it\n"
+	p2 := "   +3.732 ms  lab        NOTE       join the lab: nsenter -t 812 -n\n             but its lab stays while sh (pid 907) runs in it\n"
+	if !same(p1, p2) {
+		t.Errorf("two runs' pids differ:\n%v\n%v", normalized(p1), normalized(p2))
+	}
+	if d := firstDifference(p1, strings.Replace(p2, "stays", "goes", 1)); !strings.Contains(d, "the code has: ") || !strings.Contains(d, "goes") {
+		t.Errorf("firstDifference does not show the block that differs: %s", d)
+	}
 }
 
 // A page is rewritten from the command's output, and checked.
