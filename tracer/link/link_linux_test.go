@@ -1,0 +1,294 @@
+//go:build linux
+
+package link_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"tcptour/tracer/kernel"
+	"tcptour/tracer/link"
+)
+
+// recorder keeps what the link reported.
+type recorder struct {
+	mu       sync.Mutex
+	events   []link.Event
+	segments []link.Segment
+}
+
+func (r *recorder) event(e link.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+func (r *recorder) segment(s link.Segment) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.segments = append(r.segments, s)
+}
+
+func (r *recorder) lists() ([]link.Event, []link.Segment) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events), slices.Clone(r.segments)
+}
+
+// newLink makes a link with cfg, reporting to a recorder, closed at the
+// end of the test.
+func newLink(t *testing.T, cfg link.Config) (*link.Link, *recorder) {
+	t.Helper()
+	if noLab != "" {
+		t.Skip(noLab)
+	}
+	rec := &recorder{}
+	cfg.OnEvent, cfg.OnSegment = rec.event, rec.segment
+	l, err := link.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return l, rec
+}
+
+// listen listens in the server's namespace.
+func listen(t *testing.T, l *link.Link) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	err := l.InServer(func() (err error) {
+		ln, err = net.Listen("tcp4", net.JoinHostPort(link.ServerAddr.String(), "7000"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// dial connects from the client's namespace.
+func dial(t *testing.T, l *link.Link, addr net.Addr) net.Conn {
+	t.Helper()
+	var c net.Conn
+	err := l.InClient(func() (err error) {
+		c, err = net.DialTimeout("tcp4", addr.String(), 10*time.Second)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// serve runs f on the first connection the listener accepts, and
+// returns its error on the channel.
+func serve(ln net.Listener, f func(net.Conn) error) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		done <- f(c)
+	}()
+	return done
+}
+
+func TestEcho(t *testing.T) {
+	l, _ := newLink(t, link.Config{})
+	ln := listen(t, l)
+	done := serve(ln, func(c net.Conn) error {
+		_, err := io.Copy(c, c)
+		return err
+	})
+	c := dial(t, l, ln.Addr())
+	if got := c.LocalAddr().(*net.TCPAddr).AddrPort().Addr(); got != link.ClientAddr {
+		t.Errorf("client address %v, want %v", got, link.ClientAddr)
+	}
+	msg := []byte("hello through the link")
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Errorf("echo %q, want %q", got, msg)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+}
+
+// bulk sends size bytes from the client to the server, which reads them
+// all, checks them and answers "ok"; it returns the client's TCP_INFO
+// once the answer is in.
+func bulk(t *testing.T, l *link.Link, size int) *kernel.Info {
+	t.Helper()
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7 / 3)
+	}
+	ln := listen(t, l)
+	done := serve(ln, func(c net.Conn) error {
+		got, err := io.ReadAll(io.LimitReader(c, int64(size)))
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, data) {
+			return errors.New("the data arrived changed")
+		}
+		_, err = c.Write([]byte("ok"))
+		return err
+	})
+	c := dial(t, l, ln.Addr())
+	if _, err := c.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	// Read to the server's FIN: it has passed the link then.
+	if ok, err := io.ReadAll(c); err != nil || string(ok) != "ok" {
+		t.Fatalf("answer %q, %v; want ok", ok, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	info, err := kernel.TCPInfo(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+func TestDropThirdDataSegment(t *testing.T) {
+	rule := link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 3, Action: link.Drop}
+	l, rec := newLink(t, link.Config{Rules: []link.Rule{rule}})
+	info := bulk(t, l, 1<<20)
+	if info.TotalRetrans < 1 {
+		t.Errorf("total_retrans %d, want at least 1", info.TotalRetrans)
+	}
+	events, segs := rec.lists()
+	if len(events) != 1 {
+		t.Fatalf("events %v, want one drop", events)
+	}
+	e := events[0]
+	want := "dropped on purpose: the 3rd data segment from the client"
+	if e.Action != link.Drop || e.Text != want || e.Rule != "drop the 3rd data segment from the client" {
+		t.Errorf("event %q (rule %q), want %q", e.Text, e.Rule, want)
+	}
+	// The dropped segment went again, as its 2nd transmission.
+	var again bool
+	for _, s := range segs {
+		if s.Dir == link.FromClient && s.Seq == e.Segment.Seq && s.Kind == link.Data && s.Transmission == 2 {
+			again = true
+		}
+	}
+	if !again {
+		t.Errorf("no retransmission of %v seen", e.Segment)
+	}
+}
+
+// shape is what a run's segment list must repeat.
+type shape struct {
+	dir    link.Dir
+	flags  link.Flags
+	relSeq uint32
+	len    int
+}
+
+// shapes are a run's segments in each direction. What the kernels do
+// not decide from the segments alone is left out: how the two
+// directions interleave (the link reads each on a goroutine of its
+// own), PSH (set where a write's data ends in the send buffer, which
+// depends on how fast the receiver drained it), and the client's last
+// ACK, of the server's FIN, which may come after the test looked.
+func shapes(segs []link.Segment) (fromClient, fromServer []shape) {
+	for _, s := range segs {
+		sh := shape{s.Dir, s.Flags &^ link.FlagPSH, s.RelSeq, s.Len}
+		switch {
+		case s.Dir == link.FromServer:
+			fromServer = append(fromServer, sh)
+		case s.Kind != link.PureACK || s.RelSeq <= 1:
+			fromClient = append(fromClient, sh)
+		}
+	}
+	return fromClient, fromServer
+}
+
+func TestDeterministic(t *testing.T) {
+	rule := link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 3, Action: link.Drop}
+	var runs [][2][]shape
+	for range 3 {
+		// With a round trip of 10 ms, each flight is sent before the
+		// ACKs of the last come back: without, when the dup ACKs
+		// arrive depends on the scheduler.
+		l, rec := newLink(t, link.Config{Rules: []link.Rule{rule}, DelayToServer: 5 * time.Millisecond, DelayToClient: 5 * time.Millisecond})
+		bulk(t, l, 20*1448)
+		_, segs := rec.lists()
+		c, s := shapes(segs)
+		runs = append(runs, [2][]shape{c, s})
+		l.Close()
+	}
+	for i := 1; i < len(runs); i++ {
+		for d := range 2 {
+			if !slices.Equal(runs[0][d], runs[i][d]) {
+				t.Errorf("run %d's segments differ from run 1's:\n%v\n%v", i+1, runs[0][d], runs[i][d])
+			}
+		}
+	}
+	if t.Failed() || len(runs[0][0]) < 20 {
+		t.Logf("segments from the client: %v", runs[0][0])
+	}
+}
+
+func TestDelay(t *testing.T) {
+	l, _ := newLink(t, link.Config{DelayToServer: 10 * time.Millisecond, DelayToClient: 10 * time.Millisecond})
+	info := bulk(t, l, 64<<10)
+	if info.RTT < 20*time.Millisecond {
+		t.Errorf("RTT %v, want at least 20ms", info.RTT)
+	}
+}
+
+func TestSYNDropped(t *testing.T) {
+	rule := link.Rule{Dir: link.FromClient, Kind: link.SYN, Index: 1, Action: link.Drop}
+	l, rec := newLink(t, link.Config{Rules: []link.Rule{rule}})
+	ln := listen(t, l)
+	done := serve(ln, func(c net.Conn) error { return nil })
+	start := time.Now()
+	dial(t, l, ln.Addr())
+	took := time.Since(start)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if took < time.Second {
+		t.Errorf("connect took %v, want at least the initial RTO, 1s", took)
+	}
+	events, segs := rec.lists()
+	if len(events) != 1 || events[0].Segment.Kind != link.SYN {
+		t.Errorf("events %v, want the SYN dropped", events)
+	}
+	var syns []int
+	for _, s := range segs {
+		if s.Kind == link.SYN {
+			syns = append(syns, s.Transmission)
+		}
+	}
+	if !slices.Equal(syns, []int{1, 2}) {
+		t.Errorf("SYN transmissions %v, want [1 2]", syns)
+	}
+}
