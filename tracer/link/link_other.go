@@ -2,7 +2,10 @@
 
 package link
 
-import "errors"
+import (
+	"errors"
+	"syscall"
+)
 
 // Link is a client namespace and a server namespace joined through this
 // program. Only Linux has them.
@@ -25,3 +28,15 @@ func (l *Link) InServer(f func() error) error {
 
 // Close does nothing.
 func (l *Link) Close() error { return nil }
+
+// SetCongestion sets the congestion control of a TCP connection or
+// listener; only Linux has it here.
+func SetCongestion(c syscall.Conn, name string) error {
+	return errors.New("link: TCP_CONGESTION needs Linux")
+}
+
+// Congestion returns the congestion control of a TCP connection or
+// listener; only Linux has it here.
+func Congestion(c syscall.Conn) (string, error) {
+	return "", errors.New("link: TCP_CONGESTION needs Linux")
+}
