@@ -333,3 +333,96 @@ func TestSYNDropped(t *testing.T) {
 		t.Errorf("SYN transmissions %v, want [1 2]", syns)
 	}
 }
+
+func TestActions(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		rule  link.Rule
+		text  string
+		check func(*kernel.Info) string
+	}{
+		{"hold", link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 3, Action: link.Hold},
+			"held back on purpose: the 3rd data segment from the client",
+			func(i *kernel.Info) string {
+				if i.ReordSeen < 1 {
+					return "the client saw no reordering"
+				}
+				return ""
+			}},
+		{"duplicate", link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 3, Action: link.Duplicate},
+			"duplicated on purpose: the 3rd data segment from the client",
+			func(i *kernel.Info) string {
+				if i.DSACKDups < 1 {
+					return "the server reported no duplicate (dsack_dups 0)"
+				}
+				return ""
+			}},
+		{"delay", link.Rule{Dir: link.FromServer, Kind: link.SYNACK, Index: 1, Action: link.Delay, Extra: 50 * time.Millisecond},
+			"delayed by 50ms on purpose: the 1st SYN-ACK from the server",
+			nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, rec := newLink(t, link.Config{Rules: []link.Rule{tc.rule}})
+			info := bulkWith(t, l, 64<<10, "reno")
+			if tc.check != nil {
+				if msg := tc.check(info); msg != "" {
+					t.Error(msg)
+				}
+			}
+			events, _ := rec.lists()
+			if len(events) != 1 || events[0].Text != tc.text || events[0].Rule != tc.rule.String() {
+				t.Errorf("events %v, want one: %s", events, tc.text)
+			}
+		})
+	}
+}
+
+func TestSYNACKDelayed(t *testing.T) {
+	rule := link.Rule{Dir: link.FromServer, Kind: link.SYNACK, Action: link.Delay, Extra: 50 * time.Millisecond}
+	l, _ := newLink(t, link.Config{Rules: []link.Rule{rule}})
+	ln := listen(t, l)
+	done := serve(ln, func(c net.Conn) error { return nil })
+	c := dial(t, l, ln.Addr())
+	// The handshake is the connection's one round trip so far.
+	info, err := kernel.TCPInfo(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.RTT < 50*time.Millisecond {
+		t.Errorf("RTT %v, want at least the 50ms the SYN-ACK was held", info.RTT)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDropWithRetransmits(t *testing.T) {
+	rule := link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 3, Retransmits: 2, Action: link.Drop}
+	l, rec := newLink(t, link.Config{Rules: []link.Rule{rule}})
+	info := bulk(t, l, 64<<10)
+	if info.TotalRetrans < 3 {
+		t.Errorf("total_retrans %d, want at least 3", info.TotalRetrans)
+	}
+	events, segs := rec.lists()
+	var got []int
+	for _, e := range events {
+		got = append(got, e.Segment.Transmission)
+	}
+	if !slices.Equal(got, []int{1, 2, 3}) {
+		t.Errorf("drops of transmissions %v, want [1 2 3]: %v", got, events)
+	}
+	if len(events) > 0 {
+		want := "dropped on purpose: the 3rd data segment from the client, sent for the 3rd time"
+		if e := events[len(events)-1]; e.Text != want {
+			t.Errorf("last event %q, want %q", e.Text, want)
+		}
+	}
+	// The fourth transmission went through: the data arrived.
+	var fourth bool
+	for _, s := range segs {
+		fourth = fourth || (s.Kind == link.Data && s.Index == 3 && s.Dir == link.FromClient && s.Transmission == 4)
+	}
+	if !fourth {
+		t.Error("no fourth transmission of the 3rd data segment seen")
+	}
+}

@@ -81,7 +81,8 @@ const (
 	// Duplicate sends the segment twice.
 	Duplicate
 	// Hold keeps the segment back until the next segment in the same
-	// direction has gone: the two arrive swapped.
+	// direction has gone: the two arrive swapped. A segment held when
+	// no other follows stays held until Close.
 	Hold
 )
 
