@@ -43,9 +43,10 @@ var linkCount atomic.Int32
 // own (a lab), with CAP_NET_ADMIN there. Close undoes it.
 func New(cfg Config) (*Link, error) {
 	l := &Link{cfg: cfg}
-	n := linkCount.Add(1)
-	l.mc = fmt.Sprintf("lk%dc", n)
-	l.ms = fmt.Sprintf("lk%ds", n)
+	// Names other programs in the same lab do not take: "lk1234-1c".
+	n, pid := linkCount.Add(1), os.Getpid()%100000
+	l.mc = fmt.Sprintf("lk%d-%dc", pid, n)
+	l.ms = fmt.Sprintf("lk%d-%ds", pid, n)
 	if err := l.setup(); err != nil {
 		l.teardown()
 		return nil, err

@@ -47,7 +47,8 @@ const (
 	SYN
 	// SYNACK is the answer to a SYN.
 	SYNACK
-	// Data is a segment that carries payload.
+	// Data is a segment that carries payload, without SYN, FIN or RST
+	// (a FIN that carries the last bytes is a FIN).
 	Data
 	// PureACK is a segment with ACK alone: no payload, SYN, FIN or RST.
 	PureACK
