@@ -362,20 +362,16 @@ func TestActions(t *testing.T) {
 				}
 				return ""
 			}},
-		{"duplicate", link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 3, Action: link.Duplicate},
-			"duplicated on purpose: the 3rd data segment from the client",
-			func(i *kernel.Info) string {
-				if i.DSACKDups < 1 {
-					return "the server reported no duplicate (dsack_dups 0)"
-				}
-				return ""
-			}},
 		{"delay", link.Rule{Dir: link.FromServer, Kind: link.SYNACK, Index: 1, Action: link.Delay, Extra: 50 * time.Millisecond},
 			"delayed by 50ms on purpose: the 1st SYN-ACK from the server",
 			nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l, rec := newLink(t, link.Config{Rules: []link.Rule{tc.rule}})
+			// 5 ms each way: the server's first Read, right after
+			// Accept, is over before the data comes (a program that
+			// holds the socket when segments arrive makes the kernel
+			// queue them, and ACK them together).
+			l, rec := newLink(t, link.Config{Rules: []link.Rule{tc.rule}, DelayToServer: 5 * time.Millisecond, DelayToClient: 5 * time.Millisecond})
 			info := bulkWith(t, l, 64<<10, "reno")
 			if tc.check != nil {
 				if msg := tc.check(info); msg != "" {
@@ -483,5 +479,57 @@ func TestCloseLeavesNothing(t *testing.T) {
 	}
 	if err := l.InClient(func() error { return nil }); err == nil {
 		t.Error("InClient after Close did not fail")
+	}
+}
+
+// TestDuplicate duplicates a segment of a request and answer exchange:
+// the server is waiting in Read when each request comes.
+func TestDuplicate(t *testing.T) {
+	rule := link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 2, Action: link.Duplicate}
+	l, rec := newLink(t, link.Config{Rules: []link.Rule{rule}, DelayToServer: 5 * time.Millisecond, DelayToClient: 5 * time.Millisecond})
+	ln := listen(t, l)
+	done := serve(ln, func(c net.Conn) error {
+		_, err := io.Copy(c, c)
+		return err
+	})
+	c := dial(t, l, ln.Addr())
+	msg := make([]byte, 100)
+	for i := range 3 {
+		msg[0] = byte(i)
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, msg) {
+			t.Fatalf("answer %d changed", i)
+		}
+	}
+	info, err := kernel.TCPInfo(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.DSACKDups < 1 {
+		t.Error("the server reported no duplicate (dsack_dups 0)")
+	}
+	events, segs := rec.lists()
+	want := "duplicated on purpose: the 2nd data segment from the client"
+	if len(events) != 1 || events[0].Text != want {
+		t.Errorf("events %v, want one: %s", events, want)
+	}
+	var data int
+	for _, s := range segs {
+		if s.Dir == link.FromClient && s.Kind == link.Data {
+			data++
+		}
+	}
+	if data != 3 {
+		t.Errorf("%d data segments from the client, want 3 (the link reads each once)", data)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	if err := <-done; err != nil {
+		t.Error(err)
 	}
 }
