@@ -368,9 +368,9 @@ func TestActions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// 5 ms each way: the server's first Read, right after
-			// Accept, is over before the data comes (a program that
-			// holds the socket when segments arrive makes the kernel
-			// queue them, and ACK them together).
+			// Accept, is over before the data comes (while a program
+			// holds a socket, the kernel queues the segments that
+			// arrive and may ACK them together).
 			l, rec := newLink(t, link.Config{Rules: []link.Rule{tc.rule}, DelayToServer: 5 * time.Millisecond, DelayToClient: 5 * time.Millisecond})
 			info := bulkWith(t, l, 64<<10, "reno")
 			if tc.check != nil {
