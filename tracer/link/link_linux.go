@@ -1,0 +1,586 @@
+//go:build linux
+
+package link
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Link is a client namespace and a server namespace joined through this
+// program.
+type Link struct {
+	cfg                Config
+	client, server     netns.NsHandle
+	mc, ms             string // the middle ends of the veth pairs
+	toServer, toClient *pipe
+	wg                 sync.WaitGroup
+	closeOnce          sync.Once
+	closeErr           error
+
+	// isn are the initial sequence numbers seen in SYNs, by sender.
+	isnMu sync.Mutex
+	isn   map[netip.AddrPort]uint32
+}
+
+var linkCount atomic.Int32
+
+// New makes the two namespaces and the link between them, and starts
+// forwarding. It is called by a program in a network namespace of its
+// own (a lab), with CAP_NET_ADMIN there. Close undoes it.
+func New(cfg Config) (*Link, error) {
+	l := &Link{cfg: cfg}
+	// Names other programs in the same lab do not take: "lk1234-1c".
+	n, pid := linkCount.Add(1), os.Getpid()%100000
+	l.mc = fmt.Sprintf("lk%d-%dc", pid, n)
+	l.ms = fmt.Sprintf("lk%d-%ds", pid, n)
+	if err := l.setup(); err != nil {
+		l.teardown()
+		return nil, err
+	}
+	fc, err := openPacket(l.mc)
+	if err != nil {
+		l.teardown()
+		return nil, err
+	}
+	fs, err := openPacket(l.ms)
+	if err != nil {
+		fc.Close()
+		l.teardown()
+		return nil, err
+	}
+	l.toServer = newPipe(l, FromClient, fc, fs, cfg.DelayToServer)
+	l.toClient = newPipe(l, FromServer, fs, fc, cfg.DelayToClient)
+	l.toServer.start(&l.wg)
+	l.toClient.start(&l.wg)
+	return l, nil
+}
+
+// setup makes the namespaces and veth pairs.
+func (l *Link) setup() error {
+	var err error
+	l.client, l.server = -1, -1
+	onThread(func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		home, e := netns.Get()
+		if e != nil {
+			err = fmt.Errorf("link: this namespace: %w", e)
+			return
+		}
+		defer home.Close()
+		mk := func() (netns.NsHandle, error) {
+			ns, err := netns.New() // makes it and moves this thread there
+			if err != nil {
+				return -1, err
+			}
+			if err := netns.Set(home); err != nil {
+				ns.Close()
+				return -1, err
+			}
+			return ns, nil
+		}
+		if l.client, e = mk(); e != nil {
+			err = fmt.Errorf("link: new namespace: %w", e)
+			return
+		}
+		if l.server, e = mk(); e != nil {
+			err = fmt.Errorf("link: new namespace: %w", e)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		mid, end string
+		ns       netns.NsHandle
+	}{{l.mc, "c0", l.client}, {l.ms, "s0", l.server}} {
+		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: p.mid, MTU: 1500}, PeerName: p.end, PeerNamespace: netlink.NsFd(p.ns)}
+		if err := netlink.LinkAdd(veth); err != nil {
+			return fmt.Errorf("link: add veth %s: %w", p.mid, err)
+		}
+		if err := offloadsOff(p.mid); err != nil {
+			return err
+		}
+		mid, err := netlink.LinkByName(p.mid)
+		if err != nil {
+			return fmt.Errorf("link: %s: %w", p.mid, err)
+		}
+		if err := netlink.LinkSetUp(mid); err != nil {
+			return fmt.Errorf("link: up %s: %w", p.mid, err)
+		}
+	}
+	if err := configure(l.client, "c0", ClientAddr); err != nil {
+		return err
+	}
+	return configure(l.server, "s0", ServerAddr)
+}
+
+// configure gives ifname in ns its address, turns its offloads off and
+// brings it and lo up.
+func configure(ns netns.NsHandle, ifname string, addr netip.Addr) error {
+	return in(ns, func() error {
+		h, err := netlink.NewHandle() // this thread's namespace: ns
+		if err != nil {
+			return fmt.Errorf("link: netlink: %w", err)
+		}
+		defer h.Close()
+		lo, err := h.LinkByName("lo")
+		if err != nil {
+			return fmt.Errorf("link: lo: %w", err)
+		}
+		if err := h.LinkSetUp(lo); err != nil {
+			return fmt.Errorf("link: up lo: %w", err)
+		}
+		ln, err := h.LinkByName(ifname)
+		if err != nil {
+			return fmt.Errorf("link: %s: %w", ifname, err)
+		}
+		a := &netlink.Addr{IPNet: netlink.NewIPNet(addr.AsSlice())}
+		a.IPNet.Mask = []byte{255, 255, 255, 0}
+		if err := h.AddrAdd(ln, a); err != nil {
+			return fmt.Errorf("link: address %s on %s: %w", addr, ifname, err)
+		}
+		if err := offloadsOff(ifname); err != nil {
+			return err
+		}
+		if err := h.LinkSetUp(ln); err != nil {
+			return fmt.Errorf("link: up %s: %w", ifname, err)
+		}
+		return nil
+	})
+}
+
+// onThread runs f on a goroutine of its own and waits for it.
+func onThread(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
+}
+
+// in runs f on a locked OS thread in ns. The thread is never unlocked:
+// it ends with the goroutine rather than go back to Go's pool in
+// another namespace.
+func in(ns netns.NsHandle, f func() error) error {
+	var err error
+	onThread(func() {
+		runtime.LockOSThread()
+		if e := netns.Set(ns); e != nil {
+			err = fmt.Errorf("link: enter namespace: %w", e)
+			return
+		}
+		err = f()
+	})
+	return err
+}
+
+// InClient runs f in the client's namespace, on an OS thread of its
+// own: sockets f makes belong to that namespace, wherever they are used
+// afterwards.
+func (l *Link) InClient(f func() error) error { return in(l.client, f) }
+
+// InServer runs f in the server's namespace, as InClient does.
+func (l *Link) InServer(f func() error) error { return in(l.server, f) }
+
+// Close stops forwarding and removes the namespaces and the veth pairs.
+// Sockets made in them go on existing until closed, but carry nothing.
+func (l *Link) Close() error {
+	l.closeOnce.Do(func() {
+		l.toServer.stop()
+		l.toClient.stop()
+		l.wg.Wait()
+		l.closeErr = errors.Join(l.toServer.in.Close(), l.toClient.in.Close())
+		l.teardown()
+	})
+	return l.closeErr
+}
+
+func (l *Link) teardown() {
+	for _, name := range []string{l.mc, l.ms} {
+		if ln, err := netlink.LinkByName(name); err == nil {
+			// NOTE: ignoring the error: the namespace's end goes
+			// with it anyway.
+			_ = netlink.LinkDel(ln)
+		}
+	}
+	if l.client >= 0 {
+		l.client.Close()
+		l.client = -1
+	}
+	if l.server >= 0 {
+		l.server.Close()
+		l.server = -1
+	}
+}
+
+// The ethtool commands that set an offload (linux/ethtool.h).
+const (
+	ethtoolSTXCSUM = 0x17
+	ethtoolSTSO    = 0x1f
+	ethtoolSGSO    = 0x24
+	ethtoolSGRO    = 0x2c
+)
+
+// ethtoolValue is struct ethtool_value.
+type ethtoolValue struct{ cmd, data uint32 }
+
+// ifreqData is struct ifreq with a pointer in its union.
+type ifreqData struct {
+	name [unix.IFNAMSIZ]byte
+	data uintptr
+	_    [16]byte
+}
+
+// offloadsOff turns off TX checksum, TSO, GSO and GRO on ifname in this
+// thread's namespace.
+func offloadsOff(ifname string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("link: socket for ethtool: %w", err)
+	}
+	defer unix.Close(fd)
+	for _, cmd := range []uint32{ethtoolSTXCSUM, ethtoolSTSO, ethtoolSGSO, ethtoolSGRO} {
+		v := ethtoolValue{cmd: cmd}
+		var r ifreqData
+		copy(r.name[:unix.IFNAMSIZ-1], ifname)
+		// struct ifreq's union holds a pointer to the ethtool
+		// command: the one use of unsafe here.
+		r.data = uintptr(unsafe.Pointer(&v))
+		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&r)))
+		runtime.KeepAlive(&v)
+		if errno != 0 {
+			return fmt.Errorf("link: ethtool %#x on %s: %w", cmd, ifname, errno)
+		}
+	}
+	return nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// packetSock is an AF_PACKET socket bound to one interface, on Go's
+// poller so that Close ends a read in progress.
+type packetSock struct {
+	f  *os.File
+	rc interface {
+		Read(func(uintptr) bool) error
+		Write(func(uintptr) bool) error
+	}
+}
+
+func openPacket(ifname string) (*packetSock, error) {
+	ifi, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("link: %s: %w", ifname, err)
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+	if err != nil {
+		return nil, fmt.Errorf("link: packet socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Attrs().Index}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("link: bind packet socket to %s: %w", ifname, err)
+	}
+	f := os.NewFile(uintptr(fd), ifname)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("link: %s: %w", ifname, err)
+	}
+	return &packetSock{f: f, rc: rc}, nil
+}
+
+// read reads the next frame that came in on the interface (not one
+// this side sent), into buf.
+func (p *packetSock) read(buf []byte) (int, error) {
+	for {
+		var n int
+		var from unix.Sockaddr
+		var err error
+		rerr := p.rc.Read(func(fd uintptr) bool {
+			n, from, err = unix.Recvfrom(int(fd), buf, 0)
+			return err != unix.EAGAIN
+		})
+		if rerr != nil {
+			return 0, rerr
+		}
+		if err != nil {
+			return 0, err
+		}
+		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
+			continue
+		}
+		return n, nil
+	}
+}
+
+func (p *packetSock) write(b []byte) error {
+	var err error
+	werr := p.rc.Write(func(fd uintptr) bool {
+		_, err = unix.Write(int(fd), b)
+		return err != unix.EAGAIN
+	})
+	if werr != nil {
+		return werr
+	}
+	return err
+}
+
+func (p *packetSock) Close() error { return p.f.Close() }
+
+// frame is a frame waiting for its time to go.
+type frame struct {
+	due time.Time
+	b   []byte
+}
+
+// pipe carries one direction: a goroutine reads frames and applies the
+// rules, another sends them when they are due.
+type pipe struct {
+	l        *Link
+	dir      Dir
+	in, out  *packetSock
+	delay    time.Duration
+	queue    chan frame // from reader to sender, in arrival order
+	stopping chan struct{}
+
+	// Rule state, the reader's alone.
+	parser  *gopacket.DecodingLayerParser
+	eth     layers.Ethernet
+	ip4     layers.IPv4
+	ip6     layers.IPv6
+	tcp     layers.TCP
+	decoded []gopacket.LayerType
+	counts  [RST + 1]int
+	seen    map[segKey]segSeen
+	held    []frame
+}
+
+// segKey names a segment by first transmission.
+type segKey struct {
+	src, dst netip.AddrPort
+	kind     Kind
+	seq      uint32
+}
+
+type segSeen struct{ index, count int }
+
+func newPipe(l *Link, dir Dir, in, out *packetSock, delay time.Duration) *pipe {
+	p := &pipe{l: l, dir: dir, in: in, out: out, delay: delay,
+		queue: make(chan frame, 4096), stopping: make(chan struct{}), seen: map[segKey]segSeen{}}
+	p.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &p.eth, &p.ip4, &p.ip6, &p.tcp)
+	p.parser.IgnoreUnsupported = true
+	return p
+}
+
+func (p *pipe) start(wg *sync.WaitGroup) {
+	wg.Add(2)
+	go func() { defer wg.Done(); p.readLoop() }()
+	go func() { defer wg.Done(); p.sendLoop() }()
+}
+
+// stop ends both goroutines: closing the socket read from ends the
+// reader, which closes the queue, which ends the sender.
+func (p *pipe) stop() {
+	close(p.stopping)
+	// NOTE: ignoring the error: a socket on the poller takes deadlines.
+	_ = p.in.f.SetReadDeadline(time.Now())
+}
+
+func (p *pipe) readLoop() {
+	defer close(p.queue)
+	buf := make([]byte, 65536)
+	for {
+		n, err := p.in.read(buf)
+		if err != nil {
+			return
+		}
+		b := append([]byte(nil), buf[:n]...)
+		now := time.Now()
+		seg, ok := p.parse(b)
+		if !ok {
+			p.send(frame{now.Add(p.delay), b})
+			continue
+		}
+		if f := p.l.cfg.OnSegment; f != nil {
+			f(seg)
+		}
+		held := p.held
+		p.held = nil
+		p.act(now, seg, b)
+		for _, h := range held {
+			h.due = now.Add(p.delay)
+			p.send(h)
+		}
+	}
+}
+
+// act applies the first rule that picks seg.
+func (p *pipe) act(now time.Time, seg Segment, b []byte) {
+	f := frame{now.Add(p.delay), b}
+	for _, r := range p.l.cfg.Rules {
+		if !r.matches(seg) {
+			continue
+		}
+		if on := p.l.cfg.OnEvent; on != nil {
+			on(Event{Time: now, Action: r.Action, Segment: seg, Rule: r.String(), Text: eventText(r, seg)})
+		}
+		switch r.Action {
+		case Drop:
+			return
+		case Delay:
+			f.due = f.due.Add(r.Extra)
+		case Duplicate:
+			p.send(f)
+		case Hold:
+			p.held = append(p.held, f)
+			return
+		}
+		break
+	}
+	p.send(f)
+}
+
+func (p *pipe) send(f frame) {
+	select {
+	case p.queue <- f:
+	case <-p.stopping:
+	}
+}
+
+// sendLoop sends frames when due: in order of due time, and in
+// arrival order among equals.
+func (p *pipe) sendLoop() {
+	var pending []frame // sorted by due
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		for len(pending) > 0 && !pending[0].due.After(now) {
+			// NOTE: ignoring the error: a frame the veth cannot take
+			// is lost, as on a wire.
+			_ = p.out.write(pending[0].b)
+			pending = pending[1:]
+		}
+		if len(pending) > 0 {
+			timer.Reset(pending[0].due.Sub(now))
+		}
+		select {
+		case f, ok := <-p.queue:
+			if !ok {
+				// Stopping: what is not yet due is dropped.
+				return
+			}
+			i := len(pending)
+			for i > 0 && pending[i-1].due.After(f.due) {
+				i--
+			}
+			pending = append(pending, frame{})
+			copy(pending[i+1:], pending[i:])
+			pending[i] = f
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// parse reads a TCP segment out of an Ethernet frame.
+func (p *pipe) parse(b []byte) (Segment, bool) {
+	// NOTE: ignoring the error: a frame with a layer the parser does not
+	// know stops there; what was decoded is what counts.
+	_ = p.parser.DecodeLayers(b, &p.decoded)
+	var s Segment
+	var src, dst netip.Addr
+	hasTCP := false
+	for _, t := range p.decoded {
+		switch t {
+		case layers.LayerTypeIPv4:
+			src, _ = netip.AddrFromSlice(p.ip4.SrcIP.To4())
+			dst, _ = netip.AddrFromSlice(p.ip4.DstIP.To4())
+		case layers.LayerTypeIPv6:
+			src, _ = netip.AddrFromSlice(p.ip6.SrcIP)
+			dst, _ = netip.AddrFromSlice(p.ip6.DstIP)
+		case layers.LayerTypeTCP:
+			hasTCP = true
+		}
+	}
+	if !hasTCP {
+		return s, false
+	}
+	t := &p.tcp
+	s.Dir = p.dir
+	s.Src = netip.AddrPortFrom(src, uint16(t.SrcPort))
+	s.Dst = netip.AddrPortFrom(dst, uint16(t.DstPort))
+	s.Seq, s.Ack, s.Len = t.Seq, t.Ack, len(t.Payload)
+	for _, x := range []struct {
+		on bool
+		f  Flags
+	}{{t.FIN, FlagFIN}, {t.SYN, FlagSYN}, {t.RST, FlagRST}, {t.PSH, FlagPSH}, {t.ACK, FlagACK}, {t.URG, FlagURG}} {
+		if x.on {
+			s.Flags |= x.f
+		}
+	}
+	switch {
+	case t.RST:
+		s.Kind = RST
+	case t.SYN && t.ACK:
+		s.Kind = SYNACK
+	case t.SYN:
+		s.Kind = SYN
+	case t.FIN:
+		s.Kind = FIN
+	case s.Len > 0:
+		s.Kind = Data
+	default:
+		s.Kind = PureACK
+	}
+	p.l.relative(&s)
+	k := segKey{s.Src, s.Dst, s.Kind, s.Seq}
+	seen, ok := p.seen[k]
+	if !ok || s.Kind == PureACK {
+		p.counts[s.Kind]++
+		seen.index = p.counts[s.Kind]
+	}
+	seen.count++
+	if s.Kind != PureACK {
+		p.seen[k] = seen
+	} else {
+		seen.count = 1
+	}
+	s.Index, s.Transmission = seen.index, seen.count
+	return s, true
+}
+
+// relative fills in RelSeq and RelAck from the ISNs seen.
+func (l *Link) relative(s *Segment) {
+	l.isnMu.Lock()
+	defer l.isnMu.Unlock()
+	if l.isn == nil {
+		l.isn = map[netip.AddrPort]uint32{}
+	}
+	if s.Flags&FlagSYN != 0 {
+		l.isn[s.Src] = s.Seq
+	}
+	if isn, ok := l.isn[s.Src]; ok {
+		s.RelSeq = s.Seq - isn
+	}
+	if isn, ok := l.isn[s.Dst]; ok && s.Flags&FlagACK != 0 {
+		s.RelAck = s.Ack - isn
+	}
+}

@@ -1,0 +1,280 @@
+package link
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Addresses of the two ends of the link.
+var (
+	ClientAddr = netip.MustParseAddr("192.0.2.1")
+	ServerAddr = netip.MustParseAddr("192.0.2.2")
+)
+
+// Dir is the direction a segment travels.
+type Dir uint8
+
+const (
+	// AnyDir matches both directions (in a Rule only).
+	AnyDir Dir = iota
+	// FromClient is from the client to the server.
+	FromClient
+	// FromServer is from the server to the client.
+	FromServer
+)
+
+// String says the direction in words: "from the client".
+func (d Dir) String() string {
+	switch d {
+	case FromClient:
+		return "from the client"
+	case FromServer:
+		return "from the server"
+	}
+	return "either way"
+}
+
+// Kind is what sort of segment a rule picks.
+type Kind uint8
+
+const (
+	// AnyKind matches every TCP segment.
+	AnyKind Kind = iota
+	// SYN is a SYN without ACK: a connection's first segment.
+	SYN
+	// SYNACK is the answer to a SYN.
+	SYNACK
+	// Data is a segment that carries payload, without SYN, FIN or RST
+	// (a FIN that carries the last bytes is a FIN).
+	Data
+	// PureACK is a segment with ACK alone: no payload, SYN, FIN or RST.
+	PureACK
+	// FIN is a segment with FIN (with or without payload).
+	FIN
+	// RST is a segment with RST.
+	RST
+)
+
+var kindNames = [...]string{"segment", "SYN", "SYN-ACK", "data segment", "pure ACK", "FIN", "RST"}
+
+// String names the kind: "data segment", "SYN-ACK".
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind " + strconv.Itoa(int(k))
+}
+
+// Action is what a rule does to the segments it picks.
+type Action uint8
+
+const (
+	// Pass lets the segment through unchanged (a rule that only
+	// reports).
+	Pass Action = iota
+	// Drop loses the segment.
+	Drop
+	// Delay holds the segment Rule.Extra longer than the base delay.
+	Delay
+	// Duplicate sends the segment twice.
+	Duplicate
+	// Hold keeps the segment back until the next segment in the same
+	// direction has gone: the two arrive swapped. A segment held when
+	// no other follows stays held until Close.
+	Hold
+)
+
+var actionVerbs = [...]string{"pass", "drop", "delay", "duplicate", "hold back"}
+var actionDone = [...]string{"passed", "dropped", "delayed", "duplicated", "held back"}
+
+// String is the action's verb: "drop".
+func (a Action) String() string {
+	if int(a) < len(actionVerbs) {
+		return actionVerbs[a]
+	}
+	return "action " + strconv.Itoa(int(a))
+}
+
+// Rule picks segments and says what to do with them. The zero value of
+// each selector matches anything.
+type Rule struct {
+	// Dir is the direction; AnyDir for both.
+	Dir Dir
+	// Kind is the kind of segment; AnyKind for all.
+	Kind Kind
+	// Index picks the Index-th segment of that kind in that direction
+	// (1 for the first), counted by first transmission: a segment sent
+	// again with the same sequence number has the same index. 0 picks
+	// every one. Pure ACKs share sequence numbers, so each counts.
+	Index int
+	// Retransmits is how many transmissions after the first the action
+	// also applies to: with Drop, 2 loses the segment and its first two
+	// retransmissions, so the fourth transmission gets through.
+	Retransmits int
+	// Action is what to do.
+	Action Action
+	// Extra is the delay added by Delay.
+	Extra time.Duration
+}
+
+// String says the rule in words: "drop the 3rd data segment from the
+// client".
+func (r Rule) String() string {
+	var b strings.Builder
+	b.WriteString(r.Action.String())
+	if r.Action == Delay {
+		fmt.Fprintf(&b, " by %v", r.Extra)
+	}
+	b.WriteString(" ")
+	b.WriteString(r.what())
+	if r.Retransmits == 1 {
+		b.WriteString(" and its first retransmission")
+	} else if r.Retransmits > 1 {
+		fmt.Fprintf(&b, " and its first %d retransmissions", r.Retransmits)
+	}
+	return b.String()
+}
+
+// what names the segments the rule picks: "the 3rd data segment from
+// the client", "every SYN from the client".
+func (r Rule) what() string {
+	s := "every " + r.Kind.String()
+	if r.Index > 0 {
+		s = "the " + ordinal(r.Index) + " " + r.Kind.String()
+	}
+	if r.Dir != AnyDir {
+		s += " " + r.Dir.String()
+	}
+	return s
+}
+
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return strconv.Itoa(n) + suffix
+}
+
+// Segment is a TCP segment as the link saw it.
+type Segment struct {
+	Dir      Dir
+	Src, Dst netip.AddrPort
+	Seq, Ack uint32
+	// RelSeq and RelAck are Seq and Ack relative to the sender's and
+	// the receiver's initial sequence numbers, as Wireshark shows them
+	// (0 when the link saw no SYN for that side).
+	RelSeq, RelAck uint32
+	Len            int
+	Flags          Flags
+	// Kind is what sort of segment it is, Index its number among the
+	// segments of that kind in its direction (by first transmission),
+	// Transmission how many times the link has seen it (1 the first).
+	Kind         Kind
+	Index        int
+	Transmission int
+}
+
+// String prints the segment as a trace line would: "from the client
+// [P.] seq 1:1449 ack 1 len 1448".
+func (s Segment) String() string {
+	return fmt.Sprintf("%s [%s] seq %d:%d ack %d len %d", s.Dir, s.Flags, s.RelSeq, s.RelSeq+uint32(s.Len), s.RelAck, s.Len)
+}
+
+// Flags are a segment's TCP flags.
+type Flags uint8
+
+// The TCP flags, as in the header.
+const (
+	FlagFIN Flags = 1 << iota
+	FlagSYN
+	FlagRST
+	FlagPSH
+	FlagACK
+	FlagURG
+)
+
+// String prints the flags as tcpdump does: "S.", "P.", "F.", "R".
+func (f Flags) String() string {
+	var b strings.Builder
+	for _, x := range []struct {
+		f Flags
+		c byte
+	}{{FlagSYN, 'S'}, {FlagFIN, 'F'}, {FlagPSH, 'P'}, {FlagRST, 'R'}, {FlagURG, 'U'}, {FlagACK, '.'}} {
+		if f&x.f != 0 {
+			b.WriteByte(x.c)
+		}
+	}
+	if b.Len() == 0 {
+		return "none"
+	}
+	return b.String()
+}
+
+// Event is something a rule did to a segment.
+type Event struct {
+	Time    time.Time
+	Action  Action
+	Segment Segment
+	// Rule is the rule's text (Rule.String).
+	Rule string
+	// Text says what happened to which segment: "dropped on purpose:
+	// the 3rd data segment from the client".
+	Text string
+}
+
+// String is the event's text with the segment.
+func (e Event) String() string { return e.Text + " (" + e.Segment.String() + ")" }
+
+// eventText is Event.Text for rule r done to s.
+func eventText(r Rule, s Segment) string {
+	what := "the " + ordinal(s.Index) + " " + s.Kind.String() + " " + s.Dir.String()
+	if s.Transmission > 1 {
+		what += ", sent for the " + ordinal(s.Transmission) + " time"
+	}
+	verb := actionDone[r.Action]
+	if r.Action == Delay {
+		verb += " by " + r.Extra.String()
+	}
+	return verb + " on purpose: " + what
+}
+
+// matches reports whether r picks s.
+func (r Rule) matches(s Segment) bool {
+	if r.Dir != AnyDir && r.Dir != s.Dir {
+		return false
+	}
+	if r.Kind != AnyKind && r.Kind != s.Kind {
+		return false
+	}
+	if r.Index > 0 && r.Index != s.Index {
+		return false
+	}
+	return s.Transmission <= 1+r.Retransmits
+}
+
+// Config says how the link behaves. Its zero value is a link without
+// delay or rules.
+type Config struct {
+	// DelayToServer and DelayToClient are the one-way delays of each
+	// direction; segments keep their order.
+	DelayToServer, DelayToClient time.Duration
+	// Rules are tried in order for each TCP segment; the first that
+	// matches acts.
+	Rules []Rule
+	// OnEvent, if not nil, is called for each action of a rule, from
+	// the link's goroutines (one per direction, so concurrently).
+	OnEvent func(Event)
+	// OnSegment, if not nil, is called for each TCP segment the link
+	// reads, before the rules, from the link's goroutines.
+	OnSegment func(Segment)
+}
