@@ -148,6 +148,13 @@ type flow struct {
 	// smoothed as RFC 6298 does, from segments sent once (Karn's rule);
 	// 0 until one is acknowledged.
 	srtt time.Duration
+	// sackAcks counts its ACKs in a row that repeat its acknowledgement
+	// number with SACK blocks, whatever their window (the sender counts
+	// them as RFC 6675 does, Wireshark only those with the same
+	// window); sacked is how many bytes above that number the last one
+	// holds.
+	sackAcks int
+	sacked   uint32
 }
 
 // sent is a segment's worth of sequence numbers and when it was first
@@ -181,6 +188,11 @@ type verdict struct {
 	prevKind     Analysis
 	// rtt is the round trip the timing was judged by (0: unknown).
 	rtt time.Duration
+	// sackAcks: for a retransmission of the byte the peer's ACKs asked
+	// for, how many ACKs in a row had asked for it with SACK blocks, and
+	// sacked how many bytes beyond it the last one held.
+	sackAcks int
+	sacked   uint32
 	// dsack: the segment's first SACK block is a D-SACK (RFC 2883):
 	// below its ACK, or inside its second block.
 	dsack bool
@@ -273,7 +285,10 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, scaled 
 			}
 			var s *sent
 			s, v.first, v.last, v.copies = me.resent(seq, at)
-			if s != nil {
+			if peer.sackAcks > 0 && peer.lastack == seq && !v.flags.Has(FastRetransmission) {
+				v.sackAcks, v.sacked = peer.sackAcks, peer.sacked
+			}
+			if s != nil && v.sackAcks == 0 {
 				v.flags |= me.timer(peer, s, &v, f.Has(capture.SYN), at)
 				s.lastKind = v.flags
 			}
@@ -283,6 +298,19 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, scaled 
 		b := t.Options.SACK
 		v.dsack = !after(b[0].Right, ack) ||
 			(len(b) > 1 && !before(b[0].Left, b[1].Left) && !after(b[0].Right, b[1].Right))
+	}
+	switch {
+	case !hasAck || ctl || seglen > 0:
+	case me.haveAck && ack == me.lastack && len(t.Options.SACK) > 0:
+		me.sackAcks++
+		me.sacked = 0
+		for _, b := range t.Options.SACK {
+			if after(b.Right, ack) && after(b.Right, b.Left) {
+				me.sacked += b.Right - max32(b.Left, ack)
+			}
+		}
+	default:
+		me.sackAcks = 0
 	}
 
 	// Remember, for the segments that follow.
@@ -387,6 +415,14 @@ func (f *flow) acked(ack uint32, at time.Time) {
 	if n > 0 {
 		f.sent = append(f.sent[:0], f.sent[n:]...)
 	}
+}
+
+// max32 returns the later of two sequence numbers.
+func max32(a, b uint32) uint32 {
+	if after(a, b) {
+		return a
+	}
+	return b
 }
 
 // before reports whether sequence number a comes before b, modulo 2^32.

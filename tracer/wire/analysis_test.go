@@ -234,7 +234,7 @@ var analysisScenarios = []struct {
 		),
 		notes: map[int][]string{
 			9:  {"has bytes 301 to 400 of the client's stream already but not bytes 101 to 300"},
-			10: {"too soon for a timer", "2.000 ms after the last word from the server"},
+			10: {"after an ACK from the server that asked for byte 101 with SACK blocks holding 100 bytes beyond it", "too soon for a timer", "RACK"},
 			11: {"first SACK block, bytes 301 to 400 of the client's stream, lies inside its next SACK block", "D-SACK", "has bytes 201 to 400", "but not bytes 101 to 200"},
 		},
 	},
@@ -383,6 +383,64 @@ func TestAnalysisOfFiles(t *testing.T) {
 				}
 				if ours &^= ZeroWindowProbe | ZeroWindowProbeAck | TailLossProbe | RTO; ours != theirs[i] {
 					t.Errorf("packet %d: tshark finds %q, we %q", i+1, theirs[i], ours)
+				}
+			}
+		})
+	}
+}
+
+// TestAnalysisOfLosses checks the names and notes of the resends in real
+// captures of losses made on purpose (../inspect/testdata/README.md says
+// how they were made): packet number (1-based), its names, phrases of
+// its note.
+func TestAnalysisOfLosses(t *testing.T) {
+	type want struct {
+		names string
+		notes []string
+	}
+	for _, tc := range []struct {
+		file string
+		want map[int]want
+	}{
+		{"link-tlp.pcap", map[int]want{
+			5: {"retransmission tail-loss-probe", []string{"251.452 ms after the first copy", "tail loss probe (RFC 8985)", "more than two round trips (21.460 ms here)"}},
+			6: {"retransmission rto", []string{"retransmission timer fired (RTO", "252.062 ms after the tail loss probe", "without doubling"}},
+			7: {"retransmission rto", []string{"its wait doubled to 507.969 ms (from 252.062 ms)"}},
+			8: {"retransmission rto", []string{"its wait doubled to 997.163 ms (from 507.969 ms)"}},
+		}},
+		{"link-rto.pcap", map[int]want{
+			5: {"retransmission tail-loss-probe", []string{"tcp_early_retrans=0", "a next copy tells them apart"}},
+			6: {"retransmission rto", []string{"its wait doubled to 519.961 ms (from 246.766 ms)", "So the copy before was the timer's too, not a probe"}},
+			7: {"retransmission rto", []string{"its wait doubled to 992.014 ms"}},
+			8: {"retransmission rto", []string{"its wait doubled to 1.984 s"}},
+		}},
+		{"link-sack.pcap", map[int]want{
+			16: {"window-update", []string{"the server has bytes 4345 to 5792 of the client's stream already but not bytes 2897 to 4344"}},
+			18: {"duplicate-ack", []string{"The 1st duplicate ACK in a row", "has bytes 4345 to 8688"}},
+			19: {"retransmission", []string{"bytes 2897 to 4344 of its stream again", "after 3 ACKs in a row from the server that asked for byte 2897 with SACK blocks, the last holding 4344 bytes beyond it", "fast retransmit on the SACK blocks' word"}},
+			23: {"duplicate-ack", []string{"The 5th duplicate ACK in a row"}},
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			ds := readPackets(t, filepath.Join("../inspect/testdata", tc.file))
+			a := NewAnnotator()
+			for i, d := range ds {
+				e := a.Event(d)
+				w, ok := tc.want[i+1]
+				got := strings.Join(e.Packet.Analysis, " ")
+				if !ok {
+					if strings.Contains(got, "retransmission") {
+						t.Errorf("packet %d: %q, want no retransmission", i+1, got)
+					}
+					continue
+				}
+				if got != w.names {
+					t.Errorf("packet %d: %q, want %q", i+1, got, w.names)
+				}
+				for _, n := range w.notes {
+					if !strings.Contains(e.Note, n) {
+						t.Errorf("packet %d: note lacks %q:\n%s", i+1, n, e.Note)
+					}
 				}
 			}
 		})

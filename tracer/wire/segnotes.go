@@ -155,6 +155,18 @@ func (n *noteCtx) data() {
 	case v.Has(FastRetransmission):
 		n.add("The %s's kernel sends %s of its stream again%s, right after %d duplicate ACKs from the %s, each asking for byte %d: a fast retransmission, on the duplicate ACKs' word rather than after a timeout.",
 			n.from, bytes, n.resendWhen(), n.v.dupacks, n.to, first)
+	case v.Has(Retransmission) && n.v.sackAcks >= 3:
+		n.add("The %s's kernel sends %s of its stream again%s, after %d ACKs in a row from the %s that asked for byte %d with SACK blocks, the last holding %d bytes beyond it: a fast retransmit on the SACK blocks' word (RFC 6675: Linux resends a hole once about three segments' worth beyond it is SACKed), not a timer's. "+
+			"Wireshark counts as duplicate ACKs only those with an unchanged window, so it may call this a plain retransmission.",
+			n.from, bytes, n.resendWhen(), n.v.sackAcks, n.to, first, n.v.sacked)
+	case v.Has(Retransmission) && n.v.sackAcks > 0:
+		acks := fmt.Sprintf("%d ACKs in a row", n.v.sackAcks)
+		if n.v.sackAcks == 1 {
+			acks = "an ACK"
+		}
+		n.add("The %s's kernel sends %s of its stream again%s, after %s from the %s that asked for byte %d with SACK blocks holding %d bytes beyond it: too few for a fast retransmit by duplicate ACKs, and too soon for a timer: "+
+			"on the SACK blocks' word, as Linux's RACK (RFC 8985) resends a hole once a segment sent after it is SACKed and a short wait for reordering has passed.",
+			n.from, bytes, n.resendWhen(), acks, n.to, first, n.v.sacked)
 	case v.Has(TailLossProbe) || v.Has(RTO):
 		n.add("The %s's kernel sends %s of its stream again%s.%s", n.from, bytes, n.resendWhen(), n.why())
 	case v.Has(Retransmission) && n.v.copies > 0 && n.v.gap < 2*n.v.rtt:
@@ -209,7 +221,8 @@ func (n *noteCtx) why() string {
 	switch {
 	case v.flags.Has(TailLossProbe):
 		return fmt.Sprintf(" It is the last segment the %s had sent, its first copy more, and for %s nothing came back from the %s%s, not one duplicate ACK: "+
-			"the packets show a tail loss probe (RFC 8985), which Linux sends so that the %s's answer tells whether the tail was lost. "+
+			"the packets show a tail loss probe (RFC 8985), which Linux sends so that the %s's answer tells whether the tail was lost "+
+			"(it waits two round trips for it, and about 200 ms more when a single segment is out, time for a delayed ACK). "+
 			"(With net.ipv4.tcp_early_retrans=0 the retransmission timer would send it at about the same time; a next copy tells them apart: "+
 			"after a probe the timer waits about as long again, while its own waits double.)", n.from, gap, n.to, rtt, n.to)
 	case v.flags.Has(RTO):
