@@ -221,6 +221,18 @@ var analysisScenarios = []struct {
 		},
 	},
 	{
+		name: "a resend soon after an ACK, with no SACK: too soon for a timer",
+		segs: append(hs10(),
+			timed{seg: cdata(1, 100)},
+			timed{seg: cdata(101, 100)},
+			timed{after: 10 * time.Millisecond, seg: sack(101, 512)},
+			timed{after: 3 * time.Millisecond, seg: cdata(101, 100), want: Retransmission},
+		),
+		notes: map[int][]string{
+			7: {"a retransmission, 3.000 ms after the last word from the server, less than two round trips (10.000 ms here): too soon for a timer"},
+		},
+	},
+	{
 		name: "a resend that ACKs led to, and a D-SACK inside a SACK block",
 		segs: append(hs10(),
 			timed{seg: cdata(1, 100)},
