@@ -288,8 +288,12 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, scaled 
 			if peer.sackAcks > 0 && peer.lastack == seq && !v.flags.Has(FastRetransmission) {
 				v.sackAcks, v.sacked = peer.sackAcks, peer.sacked
 			}
-			if s != nil && v.sackAcks == 0 {
+			if (s != nil || f.Has(capture.SYN)) && v.sackAcks == 0 {
+				// A SYN the capture saw acknowledged is forgotten:
+				// judged by its timing alone.
 				v.flags |= me.timer(peer, s, &v, f.Has(capture.SYN), at)
+			}
+			if s != nil {
 				s.lastKind = v.flags
 			}
 		}
@@ -365,31 +369,39 @@ func (f *flow) resent(seq uint32, at time.Time) (s *sent, first, last time.Time,
 	return nil, time.Time{}, time.Time{}, 0
 }
 
-// timer judges a plain retransmission of s (its copy just counted): a
+// timer judges a plain retransmission of s (its copy just counted; nil
+// for a SYN whose first copy was acknowledged already): a
 // tail loss probe or the retransmission timer's, by what the packets
 // show, or neither (0) when ACKs came in between, as in a recovery that
 // SACK leads. v gets the waits.
 func (f *flow) timer(peer *flow, s *sent, v *verdict, syn bool, at time.Time) Analysis {
+	if s == nil {
+		s = &sent{}
+	}
 	v.prevGap, v.prevKind = s.prevGap, s.lastKind
-	// The wait: since the sender last sent, or last heard an ACK (a
-	// timer starts again at either), whichever came later.
+	// The wait: since the sender last sent, or last heard from the
+	// peer (a timer starts again at either), whichever came later.
 	since := v.last
 	if f.lastSeg.After(since) {
 		since = f.lastSeg
 	}
-	if peer.haveAck && peer.ackTime.After(since) {
-		since = peer.ackTime
+	if peer.lastSeg.After(since) {
+		since = peer.lastSeg
 	}
 	v.gap = at.Sub(since)
 	s.gap = v.gap // the wait, for the backoff of the next copy
 	// The first unacknowledged segment: the peer's ACK points into it.
 	first := !peer.haveAck || (!before(peer.lastack, s.seq) && before(peer.lastack, s.end))
 	switch {
-	case peer.dupacks > 0 || (v.rtt > 0 && v.gap < 2*v.rtt):
+	case peer.dupacks > 0 || (v.rtt > 0 && v.gap < 2*v.rtt) || v.gap < firstRTTFallback:
 		// Duplicate ACKs came, or not long enough a silence for a
-		// timer: sent again on the ACKs' word.
+		// timer: sent again on the ACKs' word, or in answer to a
+		// segment (a SYN-ACK to a SYN sent again).
 		return 0
-	case v.copies == 1 && s.end == f.nextseq && !syn:
+	case syn:
+		// A SYN or SYN-ACK has a timer of its own (1 s at first).
+		return RTO
+	case v.copies == 1 && s.end == f.nextseq:
 		return TailLossProbe
 	case first:
 		return RTO

@@ -221,6 +221,20 @@ var analysisScenarios = []struct {
 		},
 	},
 	{
+		name: "a SYN sent again by its timer, and a SYN-ACK sent again in answer to it",
+		segs: []timed{
+			{seg: handshake(7)[0]},
+			{seg: handshake(7)[1]}, // lost after the capture point
+			{after: time.Second, seg: handshake(7)[0], want: Retransmission | RTO},
+			{seg: handshake(7)[1], want: Retransmission},
+			{seg: handshake(7)[2]},
+		},
+		notes: map[int][]string{
+			3: {"sends its SYN again"},
+			4: {"sends its SYN-ACK again"},
+		},
+	},
+	{
 		name: "a resend soon after an ACK, with no SACK: too soon for a timer",
 		segs: append(hs10(),
 			timed{seg: cdata(1, 100)},
