@@ -65,13 +65,28 @@ const (
 	// WindowFull: data that fills the peer's window to its last byte
 	// (window_full).
 	WindowFull
+
+	// The findings below are ours: Wireshark has no name for them. They
+	// name the sender's reason for a retransmission as far as the
+	// packets show it (timing and what came back), not as its kernel
+	// knows it.
+
+	// TailLossProbe: the first copy more of the last segment sent, with
+	// no duplicate ACK and nothing acknowledged for more than two
+	// round trips: what Linux's tail loss probe sends (RFC 8985 7).
+	TailLossProbe
+	// RTO: the first unacknowledged segment sent again with no duplicate
+	// ACK and nothing heard from the peer for more than two round trips,
+	// after a copy sent again already, or not the last segment sent:
+	// what the retransmission timer sends (RFC 6298).
+	RTO
 )
 
 var analysisNames = [...]string{
 	"retransmission", "fast-retransmission", "spurious-retransmission", "out-of-order",
 	"previous-segment-not-captured", "ack-of-unseen-segment", "duplicate-ack", "zero-window",
 	"zero-window-probe", "zero-window-probe-ack", "keep-alive", "keep-alive-ack",
-	"window-update", "window-full",
+	"window-update", "window-full", "tail-loss-probe", "rto",
 }
 
 // Has reports whether all of the findings in b are in a.
@@ -129,6 +144,17 @@ type flow struct {
 	lastFlags Analysis  // the findings of its last segment
 	lastSeg   time.Time // when it sent its last segment
 	sent      []sent    // its data segments not yet acknowledged, oldest first
+	// srtt is the round trip its data takes to be acknowledged,
+	// smoothed as RFC 6298 does, from segments sent once (Karn's rule);
+	// 0 until one is acknowledged.
+	srtt time.Duration
+	// sackAcks counts its ACKs in a row that repeat its acknowledgement
+	// number with SACK blocks, whatever their window (the sender counts
+	// them as RFC 6675 does, Wireshark only those with the same
+	// window); sacked is how many bytes above that number the last one
+	// holds.
+	sackAcks int
+	sacked   uint32
 }
 
 // sent is a segment's worth of sequence numbers and when it was first
@@ -137,6 +163,9 @@ type sent struct {
 	seq, end    uint32
 	first, last time.Time
 	copies      int
+	gap         time.Duration // between its last two copies
+	prevGap     time.Duration // between the two before
+	lastKind    Analysis      // what its last copy was found to be
 }
 
 // verdict is what the analysis found of one segment, with the facts the
@@ -151,6 +180,22 @@ type verdict struct {
 	// capture missed the first transmission).
 	first, last time.Time
 	copies      int
+	// gap is the wait before this copy: since the last copy, or since
+	// the peer's last ACK if that came later; prevGap the wait between
+	// the two copies before (0 if there was one copy); prevKind what the
+	// copy before was found to be.
+	gap, prevGap time.Duration
+	prevKind     Analysis
+	// rtt is the round trip the timing was judged by (0: unknown).
+	rtt time.Duration
+	// sackAcks: for a retransmission of the byte the peer's ACKs asked
+	// for, how many ACKs in a row had asked for it with SACK blocks, and
+	// sacked how many bytes beyond it the last one held.
+	sackAcks int
+	sacked   uint32
+	// dsack: the segment's first SACK block is a D-SACK (RFC 2883):
+	// below its ACK, or inside its second block.
+	dsack bool
 }
 
 // analyze runs the sequence analysis on a segment of me's direction
@@ -234,8 +279,42 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, scaled 
 			v.flags |= Retransmission
 		}
 		if v.flags.Has(Retransmission) {
-			v.first, v.last, v.copies = me.resent(seq, at)
+			v.rtt = me.srtt
+			if v.rtt == 0 {
+				v.rtt = firstRTT
+			}
+			var s *sent
+			s, v.first, v.last, v.copies = me.resent(seq, at)
+			if peer.sackAcks > 0 && peer.lastack == seq && !v.flags.Has(FastRetransmission) {
+				v.sackAcks, v.sacked = peer.sackAcks, peer.sacked
+			}
+			if (s != nil || f.Has(capture.SYN)) && v.sackAcks == 0 {
+				// A SYN the capture saw acknowledged is forgotten:
+				// judged by its timing alone.
+				v.flags |= me.timer(peer, s, &v, f.Has(capture.SYN), at)
+			}
+			if s != nil {
+				s.lastKind = v.flags
+			}
 		}
+	}
+	if hasAck && len(t.Options.SACK) > 0 {
+		b := t.Options.SACK
+		v.dsack = !after(b[0].Right, ack) ||
+			(len(b) > 1 && !before(b[0].Left, b[1].Left) && !after(b[0].Right, b[1].Right))
+	}
+	switch {
+	case !hasAck || ctl || seglen > 0:
+	case me.haveAck && ack == me.lastack && len(t.Options.SACK) > 0:
+		me.sackAcks++
+		me.sacked = 0
+		for _, b := range t.Options.SACK {
+			if after(b.Right, ack) && after(b.Right, b.Left) {
+				me.sacked += b.Right - max32(b.Left, ack)
+			}
+		}
+	default:
+		me.sackAcks = 0
 	}
 
 	// Remember, for the segments that follow.
@@ -258,7 +337,7 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, scaled 
 		me.window, me.haveWin, me.synWin = win, true, f.Has(capture.SYN)
 		if hasAck {
 			me.lastack, me.haveAck, me.ackTime = ack, true, at
-			peer.acked(ack)
+			peer.acked(ack, at)
 		}
 	}
 	me.lastFlags, me.lastSeg = v.flags, at
@@ -274,30 +353,88 @@ func (f *flow) record(seq, end uint32, at time.Time) {
 }
 
 // resent finds the segment holding seq, counts a copy more of it, and
-// returns when it was first and last sent and how many copies came
-// before this one; zeros when the capture did not see it.
-func (f *flow) resent(seq uint32, at time.Time) (first, last time.Time, copies int) {
+// returns it, when it was first and last sent and how many copies came
+// before this one; nil and zeros when the capture did not see it.
+func (f *flow) resent(seq uint32, at time.Time) (s *sent, first, last time.Time, copies int) {
 	for i := len(f.sent) - 1; i >= 0; i-- {
 		s := &f.sent[i]
 		if !before(seq, s.seq) && before(seq, s.end) {
 			first, last, copies = s.first, s.last, s.copies
+			s.prevGap, s.gap = s.gap, at.Sub(s.last)
 			s.last = at
 			s.copies++
-			return first, last, copies
+			return s, first, last, copies
 		}
 	}
-	return time.Time{}, time.Time{}, 0
+	return nil, time.Time{}, time.Time{}, 0
 }
 
-// acked forgets the segments the peer's ack covers.
-func (f *flow) acked(ack uint32) {
+// timer judges a plain retransmission of s (its copy just counted; nil
+// for a SYN whose first copy was acknowledged already): a
+// tail loss probe or the retransmission timer's, by what the packets
+// show, or neither (0) when ACKs came in between, as in a recovery that
+// SACK leads. v gets the waits.
+func (f *flow) timer(peer *flow, s *sent, v *verdict, syn bool, at time.Time) Analysis {
+	if s == nil {
+		s = &sent{}
+	}
+	v.prevGap, v.prevKind = s.prevGap, s.lastKind
+	// The wait: since the sender last sent, or last heard from the
+	// peer (a timer starts again at either), whichever came later.
+	since := v.last
+	if f.lastSeg.After(since) {
+		since = f.lastSeg
+	}
+	if peer.lastSeg.After(since) {
+		since = peer.lastSeg
+	}
+	v.gap = at.Sub(since)
+	s.gap = v.gap // the wait, for the backoff of the next copy
+	// The first unacknowledged segment: the peer's ACK points into it.
+	first := !peer.haveAck || (!before(peer.lastack, s.seq) && before(peer.lastack, s.end))
+	switch {
+	case peer.dupacks > 0 || (v.rtt > 0 && v.gap < 2*v.rtt) || v.gap < firstRTTFallback:
+		// Duplicate ACKs came, or not long enough a silence for a
+		// timer: sent again on the ACKs' word, or in answer to a
+		// segment (a SYN-ACK to a SYN sent again).
+		return 0
+	case syn:
+		// A SYN or SYN-ACK has a timer of its own (1 s at first).
+		return RTO
+	case v.copies == 1 && s.end == f.nextseq:
+		return TailLossProbe
+	case first:
+		return RTO
+	}
+	return 0
+}
+
+// acked forgets the segments the peer's ack covers, and takes the
+// round trip of the last one sent once.
+func (f *flow) acked(ack uint32, at time.Time) {
 	n := 0
 	for n < len(f.sent) && !after(f.sent[n].end, ack) {
 		n++
 	}
+	if n > 0 && f.sent[n-1].copies == 1 {
+		sample := at.Sub(f.sent[n-1].first)
+		if f.srtt == 0 {
+			f.srtt = sample
+		} else {
+			f.srtt += (sample - f.srtt) / 8
+		}
+	}
 	if n > 0 {
 		f.sent = append(f.sent[:0], f.sent[n:]...)
 	}
+}
+
+// max32 returns the later of two sequence numbers.
+func max32(a, b uint32) uint32 {
+	if after(a, b) {
+		return a
+	}
+	return b
 }
 
 // before reports whether sequence number a comes before b, modulo 2^32.

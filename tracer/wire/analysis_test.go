@@ -56,6 +56,13 @@ func sack(ack uint32, win uint16, blocks ...uint32) seg {
 	return s
 }
 
+// hs10 is the handshake with a round trip of 10 ms.
+func hs10() []timed {
+	t := hs()
+	t[1].after = 10 * time.Millisecond
+	return t
+}
+
 func hs() []timed {
 	var t []timed
 	for _, s := range handshake(7) {
@@ -89,8 +96,8 @@ var analysisScenarios = []struct {
 			timed{after: 10 * time.Millisecond, seg: sack(501, 512)},
 		),
 		notes: map[int][]string{
-			10: {"A duplicate ACK (number 1 in a row)", "byte 101 of the client's stream", "SACK", "201 to 300"},
-			12: {"number 3 in a row", "201 to 500"},
+			10: {"The 1st duplicate ACK in a row", "byte 101 of the client's stream", "the server has bytes 201 to 300 of the client's stream already but not bytes 101 to 200"},
+			12: {"The 3rd duplicate ACK in a row", "has bytes 201 to 500", "but not bytes 101 to 200"},
 			13: {"sends bytes 101 to 200 of its stream again", "after 3 duplicate ACKs", "fast retransmission"},
 		},
 	},
@@ -98,13 +105,15 @@ var analysisScenarios = []struct {
 		name: "retransmission after a silence, then a spurious one",
 		segs: append(hs(),
 			timed{seg: cdata(1, 100)},
-			timed{after: 206 * time.Millisecond, seg: cdata(1, 100), want: Retransmission},
+			timed{after: 206 * time.Millisecond, seg: cdata(1, 100), want: Retransmission | TailLossProbe},
 			timed{after: 5 * time.Millisecond, seg: sack(101, 512)},
 			timed{after: 5 * time.Millisecond, seg: cdata(1, 100), want: Retransmission | SpuriousRetransmission},
+			timed{after: 5 * time.Millisecond, seg: sack(101, 512, 1, 101), want: DuplicateAck},
 		),
 		notes: map[int][]string{
-			5: {"sends bytes 1 to 100 of its stream again, 206.000 ms after the first copy", "no ACK of them in between"},
+			5: {"sends bytes 1 to 100 of its stream again, 206.000 ms after the first copy", "tail loss probe", "last segment the client had sent"},
 			7: {"had already acknowledged them (ack 101)", "spurious"},
+			8: {"first SACK block, bytes 1 to 100 of the client's stream, lies below its ACK", "D-SACK", "arrived twice"},
 		},
 	},
 	{
@@ -163,15 +172,96 @@ var analysisScenarios = []struct {
 		name: "FIN sent again, and the SYN",
 		segs: []timed{
 			{seg: handshake(7)[0]},
-			{after: 1006 * time.Millisecond, seg: handshake(7)[0], want: Retransmission},
+			{after: 1006 * time.Millisecond, seg: handshake(7)[0], want: Retransmission | RTO},
 			{seg: handshake(7)[1]},
 			{seg: handshake(7)[2]},
 			{seg: seg{by: "a", flags: finF | ackF, seq: 1001, ack: 7001, win: 512, from: "client", rseq: 1, rack: 1, rwin: 65536}},
-			{after: 208 * time.Millisecond, seg: seg{by: "a", flags: finF | ackF, seq: 1001, ack: 7001, win: 512, from: "client", rseq: 1, rack: 1, rwin: 65536}, want: Retransmission},
+			{after: 208 * time.Millisecond, seg: seg{by: "a", flags: finF | ackF, seq: 1001, ack: 7001, win: 512, from: "client", rseq: 1, rack: 1, rwin: 65536}, want: Retransmission | TailLossProbe},
+			{after: 208 * time.Millisecond, seg: seg{by: "a", flags: finF | ackF, seq: 1001, ack: 7001, win: 512, from: "client", rseq: 1, rack: 1, rwin: 65536}, want: Retransmission | RTO},
 		},
 		notes: map[int][]string{
 			2: {"sends its SYN again", "1.006 s after the last copy"},
-			6: {"sends its FIN again", "208.000 ms after the last copy", "no ACK of it had come back"},
+			6: {"sends its FIN again", "208.000 ms after the last copy", "no ACK of it had come back", "tail loss probe"},
+			7: {"sends its FIN again", "retransmission timer fired (RTO", "208.000 ms after the tail loss probe", "without doubling"},
+		},
+	},
+	{
+		name: "a tail loss probe of the last of three segments, then the timer and its backoff",
+		segs: append(hs10(),
+			timed{seg: cdata(1, 100)},
+			timed{after: 10 * time.Millisecond, seg: sack(101, 512)}, // a round trip of 10 ms
+			timed{seg: cdata(101, 100)},
+			timed{seg: cdata(201, 100)},
+			timed{seg: cdata(301, 100)},
+			timed{after: 10 * time.Millisecond, seg: sack(201, 512)},
+			timed{after: 30 * time.Millisecond, seg: cdata(301, 100), want: Retransmission | TailLossProbe},
+			timed{after: 210 * time.Millisecond, seg: cdata(201, 100), want: Retransmission | RTO},
+			timed{after: 420 * time.Millisecond, seg: cdata(201, 100), want: Retransmission | RTO},
+			timed{after: 840 * time.Millisecond, seg: cdata(201, 100), want: Retransmission | RTO},
+		),
+		notes: map[int][]string{
+			10: {"bytes 301 to 400 of its stream again", "last segment the client had sent", "for 30.000 ms nothing came back from the server, more than two round trips (10.000 ms here)", "tail loss probe (RFC 8985)"},
+			11: {"bytes 201 to 300 of its stream again", "first bytes it has not acknowledged", "retransmission timer fired (RTO"},
+			12: {"its wait doubled to 420.000 ms (from 210.000 ms)", "exponential backoff"},
+			13: {"its wait doubled to 840.000 ms (from 420.000 ms)"},
+		},
+	},
+	{
+		name: "the timer alone (tcp_early_retrans=0): the wait doubles from the first copy more",
+		segs: append(hs10(),
+			timed{seg: cdata(1, 100)},
+			timed{after: 10 * time.Millisecond, seg: sack(101, 512)},
+			timed{seg: cdata(101, 100)},
+			timed{after: 246 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | TailLossProbe},
+			timed{after: 480 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | RTO},
+		),
+		notes: map[int][]string{
+			7: {"tail loss probe", "tcp_early_retrans=0", "a next copy tells them apart"},
+			8: {"its wait doubled to 480.000 ms (from 246.000 ms)", "So the copy before was the timer's too, not a probe"},
+		},
+	},
+	{
+		name: "a SYN sent again by its timer, and a SYN-ACK sent again in answer to it",
+		segs: []timed{
+			{seg: handshake(7)[0]},
+			{seg: handshake(7)[1]}, // lost after the capture point
+			{after: time.Second, seg: handshake(7)[0], want: Retransmission | RTO},
+			{seg: handshake(7)[1], want: Retransmission},
+			{seg: handshake(7)[2]},
+		},
+		notes: map[int][]string{
+			3: {"sends its SYN again"},
+			4: {"sends its SYN-ACK again"},
+		},
+	},
+	{
+		name: "a resend soon after an ACK, with no SACK: too soon for a timer",
+		segs: append(hs10(),
+			timed{seg: cdata(1, 100)},
+			timed{seg: cdata(101, 100)},
+			timed{after: 10 * time.Millisecond, seg: sack(101, 512)},
+			timed{after: 3 * time.Millisecond, seg: cdata(101, 100), want: Retransmission},
+		),
+		notes: map[int][]string{
+			7: {"a retransmission, 3.000 ms after the last word from the server, less than two round trips (10.000 ms here): too soon for a timer"},
+		},
+	},
+	{
+		name: "a resend that ACKs led to, and a D-SACK inside a SACK block",
+		segs: append(hs10(),
+			timed{seg: cdata(1, 100)},
+			timed{after: 10 * time.Millisecond, seg: sack(101, 512)},
+			timed{seg: cdata(101, 100)},
+			timed{seg: cdata(201, 100)},
+			timed{seg: cdata(301, 100)},
+			timed{after: 10 * time.Millisecond, seg: sack(101, 512, 301, 401), want: DuplicateAck},
+			timed{after: 2 * time.Millisecond, seg: cdata(101, 100), want: Retransmission},
+			timed{after: 10 * time.Millisecond, seg: sack(101, 512, 301, 401, 201, 401), want: DuplicateAck},
+		),
+		notes: map[int][]string{
+			9:  {"has bytes 301 to 400 of the client's stream already but not bytes 101 to 300"},
+			10: {"after an ACK from the server that asked for byte 101 with SACK blocks holding 100 bytes beyond it", "too soon for a timer", "RACK"},
+			11: {"first SACK block, bytes 301 to 400 of the client's stream, lies inside its next SACK block", "D-SACK", "has bytes 201 to 400", "but not bytes 101 to 200"},
 		},
 	},
 }
@@ -241,7 +331,8 @@ func TestAnalysis(t *testing.T) {
 			for i := range ps {
 				// tshark has no finding for Linux's kind of zero-window
 				// probe (a keep-alive to it) nor for its answer.
-				ours := got[i] &^ (ZeroWindowProbe | ZeroWindowProbeAck)
+				// Nor for our names of a resend's timer.
+				ours := got[i] &^ (ZeroWindowProbe | ZeroWindowProbeAck | TailLossProbe | RTO)
 				if theirs[i] != ours {
 					t.Errorf("segment %d: tshark finds %q, we %q", i+1, theirs[i], got[i])
 				}
@@ -316,8 +407,66 @@ func TestAnalysisOfFiles(t *testing.T) {
 				for _, n := range a.Event(d).Packet.Analysis {
 					ours |= Analysis(1) << slices.Index(analysisNames[:], n)
 				}
-				if ours &^= ZeroWindowProbe | ZeroWindowProbeAck; ours != theirs[i] {
+				if ours &^= ZeroWindowProbe | ZeroWindowProbeAck | TailLossProbe | RTO; ours != theirs[i] {
 					t.Errorf("packet %d: tshark finds %q, we %q", i+1, theirs[i], ours)
+				}
+			}
+		})
+	}
+}
+
+// TestAnalysisOfLosses checks the names and notes of the resends in real
+// captures of losses made on purpose (../inspect/testdata/README.md says
+// how they were made): packet number (1-based), its names, phrases of
+// its note.
+func TestAnalysisOfLosses(t *testing.T) {
+	type want struct {
+		names string
+		notes []string
+	}
+	for _, tc := range []struct {
+		file string
+		want map[int]want
+	}{
+		{"link-tlp.pcap", map[int]want{
+			5: {"retransmission tail-loss-probe", []string{"251.452 ms after the first copy", "tail loss probe (RFC 8985)", "more than two round trips (21.460 ms here)"}},
+			6: {"retransmission rto", []string{"retransmission timer fired (RTO", "252.062 ms after the tail loss probe", "without doubling"}},
+			7: {"retransmission rto", []string{"its wait doubled to 507.969 ms (from 252.062 ms)"}},
+			8: {"retransmission rto", []string{"its wait doubled to 997.163 ms (from 507.969 ms)"}},
+		}},
+		{"link-rto.pcap", map[int]want{
+			5: {"retransmission tail-loss-probe", []string{"tcp_early_retrans=0", "a next copy tells them apart"}},
+			6: {"retransmission rto", []string{"its wait doubled to 519.961 ms (from 246.766 ms)", "So the copy before was the timer's too, not a probe"}},
+			7: {"retransmission rto", []string{"its wait doubled to 992.014 ms"}},
+			8: {"retransmission rto", []string{"its wait doubled to 1.984 s"}},
+		}},
+		{"link-sack.pcap", map[int]want{
+			16: {"window-update", []string{"the server has bytes 4345 to 5792 of the client's stream already but not bytes 2897 to 4344"}},
+			18: {"duplicate-ack", []string{"The 1st duplicate ACK in a row", "has bytes 4345 to 8688"}},
+			19: {"retransmission", []string{"bytes 2897 to 4344 of its stream again", "after 3 ACKs in a row from the server that asked for byte 2897 with SACK blocks, the last holding 4344 bytes beyond it", "fast retransmit on the SACK blocks' word"}},
+			23: {"duplicate-ack", []string{"The 5th duplicate ACK in a row"}},
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			ds := readPackets(t, filepath.Join("../inspect/testdata", tc.file))
+			a := NewAnnotator()
+			for i, d := range ds {
+				e := a.Event(d)
+				w, ok := tc.want[i+1]
+				got := strings.Join(e.Packet.Analysis, " ")
+				if !ok {
+					if strings.Contains(got, "retransmission") {
+						t.Errorf("packet %d: %q, want no retransmission", i+1, got)
+					}
+					continue
+				}
+				if got != w.names {
+					t.Errorf("packet %d: %q, want %q", i+1, got, w.names)
+				}
+				for _, n := range w.notes {
+					if !strings.Contains(e.Note, n) {
+						t.Errorf("packet %d: note lacks %q:\n%s", i+1, n, e.Note)
+					}
 				}
 			}
 		})

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -112,7 +113,7 @@ func (n *noteCtx) fin() {
 	if me.sentFIN && p.Seq+uint32(p.Len) == me.finSeq {
 		when := n.since(", ", me.finTime)
 		if !me.finAcked {
-			n.add("The %s's kernel sends its FIN again, with the same sequence number%s: no ACK of it had come back.", n.from, when)
+			n.add("The %s's kernel sends its FIN again, with the same sequence number%s: no ACK of it had come back.%s", n.from, when, n.why())
 		} else {
 			n.add("The %s's kernel sends its FIN again, with the same sequence number%s, though the %s's ACK of it was captured: that ACK did not reach it, or crossed this FIN.", n.from, when, n.to)
 		}
@@ -154,8 +155,25 @@ func (n *noteCtx) data() {
 	case v.Has(FastRetransmission):
 		n.add("The %s's kernel sends %s of its stream again%s, right after %d duplicate ACKs from the %s, each asking for byte %d: a fast retransmission, on the duplicate ACKs' word rather than after a timeout.",
 			n.from, bytes, n.resendWhen(), n.v.dupacks, n.to, first)
+	case v.Has(Retransmission) && n.v.sackAcks >= 3:
+		n.add("The %s's kernel sends %s of its stream again%s, after %d ACKs in a row from the %s that asked for byte %d with SACK blocks, the last holding %d bytes beyond it: a fast retransmit on the SACK blocks' word (RFC 6675: Linux resends a hole once about three segments' worth beyond it is SACKed), not a timer's. "+
+			"Wireshark counts as duplicate ACKs only those with an unchanged window, so it may call this a plain retransmission.",
+			n.from, bytes, n.resendWhen(), n.v.sackAcks, n.to, first, n.v.sacked)
+	case v.Has(Retransmission) && n.v.sackAcks > 0:
+		acks := fmt.Sprintf("%d ACKs in a row", n.v.sackAcks)
+		if n.v.sackAcks == 1 {
+			acks = "an ACK"
+		}
+		n.add("The %s's kernel sends %s of its stream again%s, after %s from the %s that asked for byte %d with SACK blocks holding %d bytes beyond it: too few for a fast retransmit by duplicate ACKs, and too soon for a timer: "+
+			"on the SACK blocks' word, as Linux's RACK (RFC 8985) resends a hole once a segment sent after it is SACKed and a short wait for reordering has passed.",
+			n.from, bytes, n.resendWhen(), acks, n.to, first, n.v.sacked)
+	case v.Has(TailLossProbe) || v.Has(RTO):
+		n.add("The %s's kernel sends %s of its stream again%s.%s", n.from, bytes, n.resendWhen(), n.why())
+	case v.Has(Retransmission) && n.v.copies > 0 && n.v.gap < 2*n.v.rtt:
+		n.add("The %s's kernel sends %s of its stream again%s: a retransmission, %s after the last word from the %s, less than two round trips (%s here): too soon for a timer, so on what the ACKs before it showed missing (their SACK blocks, or, as Linux's RACK does, the later bytes they acknowledged).",
+			n.from, bytes, n.resendWhen(), tracer.FormatDuration(n.v.gap), n.to, tracer.FormatDuration(n.v.rtt))
 	case v.Has(Retransmission):
-		n.add("The %s's kernel sends %s of its stream again%s, with no ACK of them in between: a retransmission.", n.from, bytes, n.resendWhen())
+		n.add("The %s's kernel sends %s of its stream again%s: a retransmission.", n.from, bytes, n.resendWhen())
 	case v.Has(OutOfOrder):
 		n.add("The %s's kernel sends %s of its stream, numbered below bytes already seen from it, less than a round trip after them: they arrive out of order.", n.from, bytes)
 	default:
@@ -188,6 +206,63 @@ func (n *noteCtx) resendWhen() string {
 	default:
 		return fmt.Sprintf(", %s after the last copy (copy %d, the first %s ago)", tracer.FormatDuration(n.at.Sub(v.last)), v.copies+1, tracer.FormatDuration(n.at.Sub(v.first)))
 	}
+}
+
+// why says, for a copy sent again on a timer, which timer the packets
+// point to and on what evidence: the silence before it, against the
+// round trip, and the waits of the copies before.
+func (n *noteCtx) why() string {
+	v := n.v
+	gap := tracer.FormatDuration(v.gap)
+	rtt := ""
+	if v.rtt > 0 {
+		rtt = fmt.Sprintf(", more than two round trips (%s here)", tracer.FormatDuration(v.rtt))
+	}
+	switch {
+	case v.flags.Has(TailLossProbe):
+		return fmt.Sprintf(" It is the last segment the %s had sent, its first copy more, and for %s nothing came back from the %s%s, not one duplicate ACK: "+
+			"the packets show a tail loss probe (RFC 8985), which Linux sends so that the %s's answer tells whether the tail was lost "+
+			"(it waits two round trips for it, and about 200 ms more when a single segment is out, time for a delayed ACK). "+
+			"(With net.ipv4.tcp_early_retrans=0 the retransmission timer would send it at about the same time; a next copy tells them apart: "+
+			"after a probe the timer waits about as long again, while its own waits double.)", n.from, gap, n.to, rtt, n.to)
+	case v.flags.Has(RTO):
+		s := fmt.Sprintf(" For %s nothing came back from the %s%s, not one duplicate ACK, and these are the first bytes it has not acknowledged: "+
+			"the retransmission timer fired (RTO, RFC 6298)", gap, n.to, rtt)
+		ratio := 0.0
+		if v.prevGap > 0 {
+			ratio = float64(v.gap) / float64(v.prevGap)
+		}
+		switch {
+		case ratio >= 1.5 && ratio <= 2.6:
+			s += fmt.Sprintf(", its wait doubled to %s (from %s): after each timeout the next waits twice as long (exponential backoff).", gap, tracer.FormatDuration(v.prevGap))
+			if v.prevKind.Has(TailLossProbe) {
+				s += " So the copy before was the timer's too, not a probe (as with net.ipv4.tcp_early_retrans=0)."
+			}
+		case v.prevKind.Has(TailLossProbe) && ratio > 0 && ratio < 1.5:
+			s += fmt.Sprintf(", %s after the tail loss probe, about as long as the probe had waited: the probe set the timer again without doubling it; from now on each wait doubles.", gap)
+		case ratio > 0:
+			s += fmt.Sprintf(", after a wait of %s (the one before was %s).", gap, tracer.FormatDuration(v.prevGap))
+		default:
+			s += "."
+		}
+		return s
+	}
+	return ""
+}
+
+// ordinal spells 1 as 1st, 2 as 2nd, and so on.
+func ordinal(i int) string {
+	suffix := "th"
+	switch {
+	case i%100 >= 11 && i%100 <= 13:
+	case i%10 == 1:
+		suffix = "st"
+	case i%10 == 2:
+		suffix = "nd"
+	case i%10 == 3:
+		suffix = "rd"
+	}
+	return fmt.Sprintf("%d%s", i, suffix)
 }
 
 // since returns sep and how long before this segment t was, or "" when
@@ -246,18 +321,12 @@ func (n *noteCtx) ack() {
 	case v.Has(KeepAliveAck):
 		n.add("The %s's kernel answers the keep-alive with an ACK (ack %d): it still holds the connection.", n.from, p.Ack)
 	case v.Has(DuplicateAck):
-		n.add("A duplicate ACK (number %d in a row): the %s's kernel acknowledges byte %d again, with no data and the same window: byte %d of the %s's stream, the next it expects, has not arrived.",
-			n.v.dupacks, n.from, p.Ack-1, p.Ack, n.to)
+		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window: byte %d of the %s's stream, the next it expects, has not arrived, and a later segment has.",
+			ordinal(n.v.dupacks), n.from, p.Ack-1, p.Ack, n.to)
 	case p.Len == 0 && !f.Has(capture.FIN):
 		n.add("The %s's kernel acknowledges everything up to byte %d of the %s's stream (ack %d); no data in this segment.", n.from, p.Ack-1, n.to, p.Ack)
 	}
-	if blocks := n.t.Options.SACK; len(blocks) > 0 {
-		var s []string
-		for _, b := range blocks {
-			s = append(s, fmt.Sprintf("%d to %d", b.Left-peer.isn, b.Right-peer.isn-1))
-		}
-		n.add("Its SACK option says which later bytes of the %s's stream it holds already: %s, so that only what is missing need be sent again.", n.to, strings.Join(s, ", "))
-	}
+	n.sack()
 	if v.Has(AckedUnseen) {
 		n.add("It acknowledges bytes of the %s's stream that this capture never saw sent.", n.to)
 	}
@@ -306,4 +375,55 @@ func describeOptions(o capture.TCPOptions) string {
 		s = append(s, "timestamps on every segment, to measure round trips")
 	}
 	return strings.Join(s, "; ")
+}
+
+// sack explains a SACK option in relative numbers: a D-SACK first (bytes
+// that arrived twice), then the bytes held beyond the ACK and the holes
+// before them, which are what the sender need send again.
+func (n *noteCtx) sack() {
+	blocks := n.t.Options.SACK
+	if len(blocks) == 0 || !n.t.Flags.Has(capture.ACK) {
+		return
+	}
+	isn := n.peer.isn
+	span := func(l, r uint32) string { // [l, r) raw
+		if r-l == 1 {
+			return fmt.Sprintf("byte %d", l-isn)
+		}
+		return fmt.Sprintf("bytes %d to %d", l-isn, r-isn-1)
+	}
+	if n.v.dsack {
+		b := blocks[0]
+		where := "below its ACK"
+		if after(b.Right, n.t.Ack) {
+			where = "inside its next SACK block"
+		}
+		n.add("Its first SACK block, %s of the %s's stream, lies %s: a D-SACK (RFC 2883), which says that those bytes arrived twice: a copy sent again was not needed (or the network duplicated one).",
+			span(b.Left, b.Right), n.to, where)
+		blocks = blocks[1:]
+	}
+	held := slices.Clone(blocks)
+	slices.SortFunc(held, func(a, b capture.SACKBlock) int { return int(int32(a.Left - b.Left)) })
+	var has, hasNot []string
+	edge := n.t.Ack
+	for _, b := range held {
+		if !after(b.Right, edge) {
+			continue
+		}
+		left := edge
+		if after(b.Left, edge) {
+			hasNot = append(hasNot, span(edge, b.Left))
+			left = b.Left
+		}
+		has = append(has, span(left, b.Right))
+		edge = b.Right
+	}
+	if len(has) == 0 {
+		return
+	}
+	s := fmt.Sprintf("Its SACK blocks say that the %s has %s of the %s's stream already", n.from, strings.Join(has, ", "), n.to)
+	if len(hasNot) > 0 {
+		s += fmt.Sprintf(" but not %s: only those need be sent again", strings.Join(hasNot, ", "))
+	}
+	n.add("%s.", s)
 }
