@@ -2,6 +2,7 @@ package capture
 
 import (
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/google/gopacket"
@@ -39,6 +40,14 @@ type Config struct {
 	// Only interfaces with Ethernet framing (loopback and Ethernet) are
 	// supported.
 	Interface string
+
+	// MarkerTo is, on an Ethernet interface, where Sync sends its
+	// markers: an IPv4 address routed out through the interface, with
+	// a permanent neighbour entry (so no ARP), whose frames nobody
+	// takes in (a tracer/link drops them). Without it Sync works on
+	// loopback only. On an Ethernet interface the capture keeps the
+	// frames the interface sends as well as those it receives.
+	MarkerTo netip.Addr
 
 	// TCPPorts keeps TCP segments (IPv4 or IPv6) whose source or
 	// destination port is in this set.
@@ -85,6 +94,11 @@ type Packet struct {
 	// LinkType says how to decode Data (layers.LinkTypeEthernet for live
 	// captures on lo).
 	LinkType layers.LinkType
+
+	// Interface names, in a file with more than one, the interface the
+	// packet was captured on (as a FileWriter writes it, and as the
+	// pcapng file names it); "" for a capture's only one.
+	Interface string
 }
 
 // Stats are a capture's counters, cumulative since Open.

@@ -64,8 +64,12 @@ type Capture struct {
 	// frameBuf is reused by frames.
 	frameBuf []ringFrame
 
-	// The Sync marker socket (nil when the interface is not loopback).
-	marker      *net.UDPConn
+	// The Sync marker socket (nil when the interface is not loopback
+	// and no Config.MarkerTo was given).
+	marker *net.UDPConn
+	// outgoing keeps the frames the interface sends (not on lo, which
+	// hands each frame over twice).
+	outgoing    bool
 	markerAddr  netip.AddrPort
 	nonce       [8]byte
 	senders     []chan markerReq // one per CPU, see startSenders
@@ -159,7 +163,7 @@ func Open(cfg Config) (*Capture, error) {
 
 		stopSenders: make(chan struct{}),
 	}
-	if err := c.setup(); err != nil {
+	if err := c.setup(cfg.MarkerTo); err != nil {
 		c.closeSockets()
 		return nil, fmt.Errorf("capture: open %s: %w", ifname, err)
 	}
@@ -169,14 +173,14 @@ func Open(cfg Config) (*Capture, error) {
 	}
 	go c.run()
 	if c.marker != nil {
-		c.startSenders()
+		c.startSenders(!c.outgoing)
 	}
 	return c, nil
 }
 
 // setup checks the interface's framing and sets the socket options, and
-// opens the Sync marker socket on loopback.
-func (c *Capture) setup() error {
+// opens the Sync marker socket on loopback, or to markerTo on Ethernet.
+func (c *Capture) setup(markerTo netip.Addr) error {
 	rc, err := c.conn.SyscallConn()
 	if err != nil {
 		return err
@@ -206,6 +210,10 @@ func (c *Capture) setup() error {
 	case unix.ARPHRD_LOOPBACK:
 		return c.openMarker()
 	case unix.ARPHRD_ETHER:
+		c.outgoing = true
+		if markerTo.IsValid() {
+			return c.openMarkerTo(markerTo)
+		}
 		return nil
 	default:
 		return fmt.Errorf("link type %d not supported (only Ethernet framing)", hatype)
@@ -221,6 +229,25 @@ func (c *Capture) openMarker() error {
 	c.marker = mc
 	c.markerAddr = mc.LocalAddr().(*net.UDPAddr).AddrPort()
 	c.markerAddr = netip.AddrPortFrom(c.markerAddr.Addr().Unmap(), c.markerAddr.Port())
+	_, _ = rand.Read(c.nonce[:])
+	return nil
+}
+
+// openMarkerTo opens the UDP socket Sync sends its markers from, to
+// the same port at to, out through the interface. A frame sent is
+// handed to the capture by the sending thread, before the send
+// returns: one marker, from any CPU, follows every frame sent before
+// it.
+func (c *Capture) openMarkerTo(to netip.Addr) error {
+	if !to.Is4() {
+		return fmt.Errorf("sync address %v: want IPv4", to)
+	}
+	mc, err := net.ListenUDP("udp4", &net.UDPAddr{})
+	if err != nil {
+		return fmt.Errorf("sync socket: %w", err)
+	}
+	c.marker = mc
+	c.markerAddr = netip.AddrPortFrom(to, uint16(mc.LocalAddr().(*net.UDPAddr).Port))
 	_, _ = rand.Read(c.nonce[:])
 	return nil
 }
@@ -286,7 +313,7 @@ func (c *Capture) SetPorts(tcp, udp []uint16) error {
 	if c.marker != nil {
 		kudp = append(kudp[:len(kudp):len(kudp)], c.markerAddr.Port())
 	}
-	prog, err := buildFilter(ps.tcp, kudp, uint32(c.snaplen))
+	prog, err := buildFilter(ps.tcp, kudp, uint32(c.snaplen), c.outgoing)
 	if err != nil {
 		return fmt.Errorf("capture: set ports on %s: %w", c.ifname, err)
 	}
@@ -633,7 +660,9 @@ func (c *Capture) Close() (Stats, error) {
 // returned has sent its segment, and so have the replies it waited for (a
 // connect returns after the SYN-ACK). A segment the kernel sends later on
 // its own (a delayed ACK, a retransmission) is covered by the next Sync.
-// Sync works on loopback only; elsewhere it returns an error matching
+// Sync works on loopback, and on an Ethernet interface given a
+// Config.MarkerTo (where a marker sent is in the ring before the send
+// returns: one marker is enough); elsewhere it returns an error matching
 // ErrUnsupported. It must not be called from the Handler.
 //
 // How: on lo a sent frame is queued on the backlog of the CPU that sent it
@@ -651,7 +680,7 @@ func (c *Capture) Close() (Stats, error) {
 // on lo, the default, and a kernel that is not PREEMPT_RT.
 func (c *Capture) Sync(ctx context.Context) error {
 	if c.marker == nil {
-		return fmt.Errorf("capture: sync %s: %w (only on loopback)", c.ifname, ErrUnsupported)
+		return fmt.Errorf("capture: sync %s: %w (only on loopback, or with a marker address)", c.ifname, ErrUnsupported)
 	}
 	if c.closing.Load() {
 		return ErrClosed
@@ -735,13 +764,15 @@ type markerReq struct {
 	reply chan<- error
 }
 
-// startSenders starts one marker sender per CPU this process may run on,
-// each on its own thread pinned to its CPU, so a Sync does not have to move
-// a thread from CPU to CPU (which costs milliseconds on some machines).
-func (c *Capture) startSenders() {
+// startSenders starts one marker sender per CPU this process may run on
+// (perCPU, on lo), each on its own thread pinned to its CPU, so a Sync
+// does not have to move a thread from CPU to CPU (which costs
+// milliseconds on some machines); or one sender, where a marker sent
+// from any CPU follows every frame sent before it.
+func (c *Capture) startSenders(perCPU bool) {
 	var cpus []int
 	var set unix.CPUSet
-	if unix.SchedGetaffinity(0, &set) == nil {
+	if perCPU && unix.SchedGetaffinity(0, &set) == nil {
 		for i := 0; i < len(set)*64; i++ {
 			if set.IsSet(i) {
 				cpus = append(cpus, i)

@@ -51,7 +51,7 @@ type FileWriter struct {
 	path   string
 	f      io.Closer // the file NewFileWriter opened; nil for NewWriter's
 	w      *pcapgo.NgWriter
-	ifaces map[layers.LinkType]int // pcapng interface index per link type
+	ifaces map[ifaceKey]int // pcapng interface index per interface and link type
 	closed bool
 }
 
@@ -100,12 +100,21 @@ func NewWriter(out io.Writer, name string, linkType layers.LinkType) (*FileWrite
 	if err != nil {
 		return nil, fmt.Errorf("capture: create %s: %w", name, err)
 	}
-	return &FileWriter{path: name, w: w, ifaces: map[layers.LinkType]int{linkType: 0}}, nil
+	return &FileWriter{path: name, w: w, ifaces: map[ifaceKey]int{{"", linkType}: 0}}, nil
 }
 
-func ngInterface(lt layers.LinkType) pcapgo.NgInterface {
+// ifaceKey names an interface of the file: Packet.Interface, and the
+// link type.
+type ifaceKey struct {
+	name string
+	lt   layers.LinkType
+}
+
+func ngInterface(lt layers.LinkType) pcapgo.NgInterface { return ngNamed("tcptour", lt) }
+
+func ngNamed(name string, lt layers.LinkType) pcapgo.NgInterface {
 	return pcapgo.NgInterface{
-		Name:                "tcptour",
+		Name:                name,
 		LinkType:            lt,
 		SnapLength:          DefaultSnaplen,
 		TimestampResolution: 9,
@@ -114,6 +123,9 @@ func ngInterface(lt layers.LinkType) pcapgo.NgInterface {
 
 // Write appends p to the file and writes it out before returning. The
 // packet's timestamp is p.Time (or p.Info.Timestamp if Time is zero).
+// A packet of another link type, or of a named interface
+// (p.Interface), gets its own interface description when first
+// written: a capture of two interfaces is one file, as dumpcap writes.
 func (w *FileWriter) Write(p Packet) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -123,16 +135,21 @@ func (w *FileWriter) Write(p Packet) error {
 	if len(p.Data) > MaxRecordLen {
 		return fmt.Errorf("capture: write %s: packet of %d bytes is longer than %d", w.path, len(p.Data), MaxRecordLen)
 	}
-	idx, ok := w.ifaces[p.LinkType]
+	key := ifaceKey{p.Interface, p.LinkType}
+	idx, ok := w.ifaces[key]
 	if !ok {
 		if p.LinkType == LinkTypeLinuxSLL2 {
 			return fmt.Errorf("capture: write %s: cannot write Linux SLL2 packets", w.path)
 		}
+		ni := ngInterface(p.LinkType)
+		if p.Interface != "" {
+			ni = ngNamed(p.Interface, p.LinkType)
+		}
 		var err error
-		if idx, err = w.w.AddInterface(ngInterface(p.LinkType)); err != nil {
+		if idx, err = w.w.AddInterface(ni); err != nil {
 			return fmt.Errorf("capture: write %s: %w", w.path, err)
 		}
-		w.ifaces[p.LinkType] = idx
+		w.ifaces[key] = idx
 	}
 	ci := gopacket.CaptureInfo{
 		Timestamp:      p.Time,
@@ -323,6 +340,13 @@ func readPcapng(br *bufio.Reader) ([]Packet, error) {
 		lt, _ := ci.AncillaryData[0].(layers.LinkType)
 		if err := c.add(data, ci, lt); err != nil {
 			return c.pkts, err
+		}
+		// Where the file has two interfaces (both ends of a link, as a
+		// lesson on one writes), each packet says which it came from.
+		if r.NInterfaces() > 1 {
+			if ni, err := r.Interface(ci.InterfaceIndex); err == nil {
+				c.pkts[len(c.pkts)-1].Interface = ni.Name
+			}
 		}
 	}
 }

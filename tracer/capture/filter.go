@@ -21,12 +21,17 @@ const (
 )
 
 // buildFilter returns the classic BPF program attached to the packet
-// socket: the outgoing-copy check (filterPrefix) followed by the port filter
-// (filterBody). See filterBody for what is kept.
-func buildFilter(tcp, udp []uint16, snaplen uint32) ([]bpf.Instruction, error) {
+// socket: the outgoing-copy check (filterPrefix, unless outgoing frames
+// are wanted, as on an Ethernet interface, which hands each frame over
+// once) followed by the port filter (filterBody). See filterBody for what
+// is kept.
+func buildFilter(tcp, udp []uint16, snaplen uint32, outgoing bool) ([]bpf.Instruction, error) {
 	body, err := filterBody(tcp, udp, snaplen)
 	if err != nil {
 		return nil, err
+	}
+	if outgoing {
+		return body, nil
 	}
 	return append(filterPrefix(), body...), nil
 }

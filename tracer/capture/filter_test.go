@@ -161,7 +161,7 @@ func TestFilterManyPorts(t *testing.T) {
 // type): the outgoing copy (type 4) is dropped, the incoming copy (type 0,
 // PACKET_HOST) is kept.
 func TestFilterDropsOutgoing(t *testing.T) {
-	prog, err := buildFilter([]uint16{8080}, nil, 1000)
+	prog, err := buildFilter([]uint16{8080}, nil, 1000, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +36,9 @@ type Link struct {
 	// isn are the initial sequence numbers seen in SYNs, by sender.
 	isnMu sync.Mutex
 	isn   map[netip.AddrPort]uint32
+
+	// rules are the rules in force (Config.Rules, then SetRules).
+	rules atomic.Pointer[[]Rule]
 }
 
 var linkCount atomic.Int32
@@ -43,6 +48,8 @@ var linkCount atomic.Int32
 // own (a lab), with CAP_NET_ADMIN there. Close undoes it.
 func New(cfg Config) (*Link, error) {
 	l := &Link{cfg: cfg}
+	rules := slices.Clone(cfg.Rules)
+	l.rules.Store(&rules)
 	// Names other programs in the same lab do not take: "lk1234-1c".
 	n, pid := linkCount.Add(1), os.Getpid()%100000
 	l.mc = fmt.Sprintf("lk%d-%dc", pid, n)
@@ -107,7 +114,7 @@ func (l *Link) setup() error {
 	for _, p := range []struct {
 		mid, end string
 		ns       netns.NsHandle
-	}{{l.mc, "c0", l.client}, {l.ms, "s0", l.server}} {
+	}{{l.mc, ClientInterface, l.client}, {l.ms, ServerInterface, l.server}} {
 		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: p.mid, MTU: 1500}, PeerName: p.end, PeerNamespace: netlink.NsFd(p.ns)}
 		if err := netlink.LinkAdd(veth); err != nil {
 			return fmt.Errorf("link: add veth %s: %w", p.mid, err)
@@ -123,10 +130,10 @@ func (l *Link) setup() error {
 			return fmt.Errorf("link: up %s: %w", p.mid, err)
 		}
 	}
-	if err := configure(l.client, "c0", ClientAddr); err != nil {
+	if err := configure(l.client, ClientInterface, ClientAddr); err != nil {
 		return err
 	}
-	return configure(l.server, "s0", ServerAddr)
+	return configure(l.server, ServerInterface, ServerAddr)
 }
 
 // configure gives ifname in ns its address, turns its offloads off and
@@ -160,8 +167,55 @@ func configure(ns netns.NsHandle, ifname string, addr netip.Addr) error {
 		if err := h.LinkSetUp(ln); err != nil {
 			return fmt.Errorf("link: up %s: %w", ifname, err)
 		}
+		// The marker address answers no ARP: its neighbour entry is
+		// made here, for good, and the link drops what is sent to it.
+		neigh := &netlink.Neigh{LinkIndex: ln.Attrs().Index, State: netlink.NUD_PERMANENT,
+			IP: MarkerAddr.AsSlice(), HardwareAddr: markerMAC}
+		if err := h.NeighAdd(neigh); err != nil {
+			return fmt.Errorf("link: neighbour %s on %s: %w", MarkerAddr, ifname, err)
+		}
 		return nil
 	})
+}
+
+// markerMAC is the marker address's hardware address: locally
+// administered, unicast.
+var markerMAC = []byte{0x02, 0, 0, 0, 0, 0xfe}
+
+// SetRules replaces the rules in force: from the next segment on, these
+// are tried instead. The counts of segments (a rule's Index) are kept
+// per connection, so rules set between connections pick segments of the
+// next connection as Config.Rules would.
+func (l *Link) SetRules(rules ...Rule) {
+	r := slices.Clone(rules)
+	l.rules.Store(&r)
+}
+
+// Rules returns the rules in force.
+func (l *Link) Rules() []Rule { return slices.Clone(*l.rules.Load()) }
+
+// SetSysctl sets a setting of both ends' networks ("net.ipv4.tcp_early_retrans")
+// to value, and returns what it was at the client's end.
+func (l *Link) SetSysctl(name, value string) (old string, err error) {
+	path := "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
+	for i, ns := range []netns.NsHandle{l.client, l.server} {
+		err := in(ns, func() error {
+			// /proc/sys/net is the namespace of the thread that
+			// opens it.
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if i == 0 {
+				old = strings.TrimSpace(string(b))
+			}
+			return os.WriteFile(path, []byte(value), 0)
+		})
+		if err != nil {
+			return "", fmt.Errorf("link: sysctl %s = %s: %w", name, value, err)
+		}
+	}
+	return old, nil
 }
 
 // onThread runs f on a goroutine of its own and waits for it.
@@ -366,7 +420,7 @@ type pipe struct {
 	ip6     layers.IPv6
 	tcp     layers.TCP
 	decoded []gopacket.LayerType
-	counts  [RST + 1]int
+	counts  map[[2]netip.AddrPort]*[RST + 1]int // by connection (source, destination)
 	seen    map[segKey]segSeen
 	held    []frame
 }
@@ -382,7 +436,8 @@ type segSeen struct{ index, count int }
 
 func newPipe(l *Link, dir Dir, in, out *packetSock, delay time.Duration) *pipe {
 	p := &pipe{l: l, dir: dir, in: in, out: out, delay: delay,
-		queue: make(chan frame, 4096), stopping: make(chan struct{}), seen: map[segKey]segSeen{}}
+		queue: make(chan frame, 4096), stopping: make(chan struct{}), seen: map[segKey]segSeen{},
+		counts: map[[2]netip.AddrPort]*[RST + 1]int{}}
 	p.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &p.eth, &p.ip4, &p.ip6, &p.tcp)
 	p.parser.IgnoreUnsupported = true
 	return p
@@ -410,6 +465,9 @@ func (p *pipe) readLoop() {
 		if err != nil {
 			return
 		}
+		if toMarker(buf[:n]) {
+			continue // a capture's Sync marker: it goes no further
+		}
 		b := append([]byte(nil), buf[:n]...)
 		now := time.Now()
 		seg, ok := p.parse(b)
@@ -430,10 +488,16 @@ func (p *pipe) readLoop() {
 	}
 }
 
+// toMarker reports whether the Ethernet frame b carries IPv4 to
+// MarkerAddr.
+func toMarker(b []byte) bool {
+	return len(b) >= 34 && b[12] == 0x08 && b[13] == 0x00 && netip.AddrFrom4([4]byte(b[30:34])) == MarkerAddr
+}
+
 // act applies the first rule that picks seg.
 func (p *pipe) act(now time.Time, seg Segment, b []byte) {
 	f := frame{now.Add(p.delay), b}
-	for _, r := range p.l.cfg.Rules {
+	for _, r := range *p.l.rules.Load() {
 		if !r.matches(seg) {
 			continue
 		}
@@ -554,8 +618,13 @@ func (p *pipe) parse(b []byte) (Segment, bool) {
 	k := segKey{s.Src, s.Dst, s.Kind, s.Seq}
 	seen, ok := p.seen[k]
 	if !ok || s.Kind == PureACK {
-		p.counts[s.Kind]++
-		seen.index = p.counts[s.Kind]
+		c := p.counts[[2]netip.AddrPort{s.Src, s.Dst}]
+		if c == nil {
+			c = new([RST + 1]int)
+			p.counts[[2]netip.AddrPort{s.Src, s.Dst}] = c
+		}
+		c[s.Kind]++
+		seen.index = c[s.Kind]
 	}
 	seen.count++
 	if s.Kind != PureACK {

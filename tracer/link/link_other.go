@@ -26,6 +26,17 @@ func (l *Link) InServer(f func() error) error {
 	return errors.New("link: network namespaces need Linux")
 }
 
+// SetRules does nothing.
+func (l *Link) SetRules(rules ...Rule) {}
+
+// Rules returns nil.
+func (l *Link) Rules() []Rule { return nil }
+
+// SetSysctl returns an error: network namespaces are Linux's.
+func (l *Link) SetSysctl(name, value string) (string, error) {
+	return "", errors.New("link: network namespaces need Linux")
+}
+
 // Close does nothing.
 func (l *Link) Close() error { return nil }
 

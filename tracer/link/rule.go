@@ -12,6 +12,17 @@ import (
 var (
 	ClientAddr = netip.MustParseAddr("192.0.2.1")
 	ServerAddr = netip.MustParseAddr("192.0.2.2")
+	// MarkerAddr is an address both ends send to out through their
+	// interface, with a permanent neighbour entry (no ARP), that the
+	// link never forwards: a capture of an end sends its Sync markers
+	// there (capture.Config.MarkerTo).
+	MarkerAddr = netip.MustParseAddr("192.0.2.254")
+)
+
+// The interfaces of the two ends, each in its end's namespace.
+const (
+	ClientInterface = "c0"
+	ServerInterface = "s0"
 )
 
 // Dir is the direction a segment travels.
@@ -106,9 +117,10 @@ type Rule struct {
 	// Kind is the kind of segment; AnyKind for all.
 	Kind Kind
 	// Index picks the Index-th segment of that kind in that direction
-	// (1 for the first), counted by first transmission: a segment sent
-	// again with the same sequence number has the same index. 0 picks
-	// every one. Pure ACKs share sequence numbers, so each counts.
+	// of a connection (1 for the first), counted by first
+	// transmission: a segment sent again with the same sequence number
+	// has the same index. 0 picks every one. Pure ACKs share sequence
+	// numbers, so each counts.
 	Index int
 	// Retransmits is how many transmissions after the first the action
 	// also applies to: with Drop, 2 loses the segment and its first two
@@ -177,7 +189,8 @@ type Segment struct {
 	Len            int
 	Flags          Flags
 	// Kind is what sort of segment it is, Index its number among the
-	// segments of that kind in its direction (by first transmission),
+	// segments of that kind in its direction of its connection (by
+	// first transmission),
 	// Transmission how many times the link has seen it (1 the first).
 	Kind         Kind
 	Index        int

@@ -1,0 +1,164 @@
+//go:build linux
+
+package link_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"tcptour/tracer/capture"
+	"tcptour/tracer/link"
+)
+
+// packets keeps what a capture handed over.
+type packets struct {
+	mu   sync.Mutex
+	list []capture.Decoded
+}
+
+func (p *packets) add(pk capture.Packet) {
+	d, err := capture.Decode(pk)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.list = append(p.list, d)
+}
+
+// tcp lists the TCP segments seen, as "SYN 192.0.2.1→192.0.2.2".
+func (p *packets) tcp() (out []string, udp int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range p.list {
+		if d.UDP != nil {
+			udp++
+		}
+		if d.TCP == nil {
+			continue
+		}
+		out = append(out, d.TCP.Flags.String()+" "+d.Src.Addr().String()+"→"+d.Dst.Addr().String())
+	}
+	return out, udp
+}
+
+// A capture on each end, opened in the end's namespace, sees the
+// segments the end sends and those it receives; Sync, through the marker
+// address, returns once every segment sent is in; the markers reach
+// neither the other end nor its capture.
+func TestCaptureEnds(t *testing.T) {
+	l, _ := newLink(t, link.Config{DelayToServer: 5 * time.Millisecond, DelayToClient: 5 * time.Millisecond})
+	ln := listen(t, l)
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	var caps [2]*capture.Capture
+	var seen [2]packets
+	for i, in := range []func(func() error) error{l.InClient, l.InServer} {
+		ifname := []string{link.ClientInterface, link.ServerInterface}[i]
+		err := in(func() (err error) {
+			caps[i], err = capture.Open(capture.Config{Interface: ifname, TCPPorts: []uint16{port}, MarkerTo: link.MarkerAddr, Handler: seen[i].add})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		for _, c := range caps {
+			if _, err := c.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	done := serve(ln, func(c net.Conn) error {
+		_, err := io.Copy(io.Discard, c)
+		if err == nil {
+			err = c.Close()
+		}
+		return err
+	})
+	c := dial(t, l, ln.Addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// The client's capture has its SYN and the SYN-ACK once connect
+	// returns and Sync does.
+	start := time.Now()
+	if err := caps[0].Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Sync took %v", took)
+	}
+	got, _ := seen[0].tcp()
+	want := []string{"SYN 192.0.2.1→192.0.2.2", "SYN ACK 192.0.2.2→192.0.2.1", "ACK 192.0.2.1→192.0.2.2"}
+	if len(got) < 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Errorf("the client's end saw %q, want %q first", got, want)
+	}
+	// The client's FIN, then the server's once it has read to the end:
+	// the client reads to the end too, the server's FIN in.
+	c.(*net.TCPConn).CloseWrite()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+	if _, err := io.ReadAll(c); err != nil {
+		t.Error(err)
+	}
+	for i := range caps {
+		if err := caps[i].Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, who := range []string{"client", "server"} {
+		got, udp := seen[i].tcp()
+		if udp != 0 {
+			t.Errorf("the %s's capture handed over %d UDP datagrams (markers?)", who, udp)
+		}
+		// Both ends see both directions: the handshake's three and
+		// at least a FIN each way.
+		var fins int
+		for _, s := range got {
+			if s[:3] == "FIN" {
+				fins++
+			}
+		}
+		if len(got) < 5 || fins < 2 {
+			t.Errorf("the %s's end saw %q: want the handshake and both FINs", who, got)
+		}
+	}
+}
+
+// Rules set between connections count the segments of the next one from
+// its first.
+func TestSetRulesPerConnection(t *testing.T) {
+	l, rec := newLink(t, link.Config{})
+	ln := listen(t, l)
+	for range 2 {
+		done := serve(ln, func(c net.Conn) error {
+			_, err := io.Copy(c, c)
+			return err
+		})
+		l.SetRules(link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 1, Action: link.Duplicate})
+		c := dial(t, l, ln.Addr())
+		if _, err := c.Write([]byte("once")); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 4)
+		if _, err := io.ReadFull(c, b); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, _ := rec.lists()
+	if len(events) != 2 {
+		t.Errorf("%d events, want 2 (the first data segment of each connection): %v", len(events), events)
+	}
+	if got := l.Rules(); len(got) != 1 || got[0].Action != link.Duplicate {
+		t.Errorf("Rules() = %v", got)
+	}
+}
