@@ -316,6 +316,13 @@ type Packet struct {
 	DNS string `json:"dns,omitempty"`
 	// Size is the frame's length on the wire.
 	Size int `json:"size"`
+	// At is where the packet was captured, on a link between two
+	// network namespaces (package tracer/link): "client" or "server",
+	// the end whose interface it was seen on. Each segment shows
+	// there as it leaves one end and again as it reaches the other,
+	// unless the link lost it. Empty on loopback, where one capture
+	// sees each packet once.
+	At string `json:"at,omitempty"`
 	// Analysis lists what the sequence analysis found the segment to
 	// be, with the names of docs/trace-format.md, which follow
 	// Wireshark's tcp.analysis flags: "retransmission",

@@ -214,6 +214,7 @@ func appendJSONNote[S []byte | string](b []byte, e *Event, note S) ([]byte, bool
 		b = jsonStringField(b, `,"options":`, p.Options)
 		b = jsonStringField(b, `,"dns":`, p.DNS)
 		b = strconv.AppendInt(append(b, `,"size":`...), int64(p.Size), 10)
+		b = jsonStringField(b, `,"at":`, p.At)
 		if len(p.Analysis) > 0 {
 			b = append(b, `,"analysis":[`...)
 			for i, a := range p.Analysis {
@@ -286,6 +287,7 @@ func appendJSONNote[S []byte | string](b []byte, e *Event, note S) ([]byte, bool
 		b = appendJSONString(append(b, `,"counter":{"name":`...), c.Name)
 		b = strconv.AppendInt(append(b, `,"delta":`...), c.Delta, 10)
 		b = strconv.AppendInt(append(b, `,"value":`...), c.Value, 10)
+		b = jsonStringField(b, `,"at":`, c.At)
 		b = append(b, '}')
 	}
 	return append(b, "}\n"...), true
@@ -759,6 +761,9 @@ func appendDetail(b []byte, e *Event, causeShift time.Duration) []byte {
 		}
 	case PhaseCounter:
 		if c := e.Counter; c != nil {
+			if c.At != "" {
+				b = append(append(b, c.At...), "'s "...)
+			}
 			b = append(append(b, c.Name...), " +"...)
 			return strconv.AppendInt(b, c.Delta, 10)
 		}
@@ -874,9 +879,14 @@ func appendTCPBrief(b []byte, e *Event) []byte {
 	return b
 }
 
-// appendPacketDetail describes a packet on one line: who sends to whom,
+// appendPacketDetail describes a packet on one line: where it was seen
+// on a link, who sends to whom,
 // then the TCP numbers or the DNS message.
 func appendPacketDetail(b []byte, p *Packet) []byte {
+	if p.At != "" {
+		// On a link: which end's interface saw it.
+		b = append(append(append(b, "at "...), p.At...), ": "...)
+	}
 	b = append(append(append(b, p.From...), " → "...), p.To...)
 	switch {
 	case p.DNS != "":

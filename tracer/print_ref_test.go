@@ -162,6 +162,9 @@ func generatedEvents(n int) []Event {
 			if r.IntN(3) == 0 {
 				e.Packet.DNS = str()
 			}
+			if r.IntN(3) == 0 {
+				e.Packet.At = str()
+			}
 			for range r.IntN(3) {
 				e.Packet.Analysis = append(e.Packet.Analysis, str())
 			}
@@ -181,6 +184,9 @@ func generatedEvents(n int) []Event {
 		}
 		if e.Phase == PhaseCounter && r.IntN(5) != 0 || r.IntN(20) == 0 {
 			e.Counter = &kernel.CounterChange{Name: str(), Delta: r.Int64N(100), Value: r.Int64N(1000)}
+			if r.IntN(3) == 0 {
+				e.Counter.At = str()
+			}
 		}
 		if e.Phase == PhaseState && r.IntN(5) != 0 || r.IntN(20) == 0 {
 			e.State = &StateChange{Side: str(), From: state(), To: state(), Asked: r.IntN(2) == 0, Kept: r.IntN(2) == 0,
@@ -351,6 +357,9 @@ func refDetail(e Event) string {
 		}
 	case PhaseCounter:
 		if c := e.Counter; c != nil {
+			if c.At != "" {
+				return fmt.Sprintf("%s's %s +%d", c.At, c.Name, c.Delta)
+			}
 			return fmt.Sprintf("%s +%d", c.Name, c.Delta)
 		}
 	case PhaseState:
@@ -387,6 +396,9 @@ func refDetail(e Event) string {
 // the TCP numbers or the DNS message.
 func refPacketDetail(p *Packet) string {
 	s := p.From + " → " + p.To
+	if p.At != "" {
+		s = "at " + p.At + ": " + s
+	}
 	switch {
 	case p.DNS != "":
 		return s + "  " + p.DNS

@@ -132,3 +132,13 @@ type Stats struct {
 	// zero: the kernel stamps every frame it writes to the ring.
 	Unstamped uint64
 }
+
+// Add adds the counts of o to s: the stats of two captures together.
+func (s *Stats) Add(o Stats) {
+	s.Packets += o.Packets
+	s.KernelDrops += o.KernelDrops
+	s.Delivered += o.Delivered
+	s.Markers += o.Markers
+	s.Truncated += o.Truncated
+	s.Unstamped += o.Unstamped
+}

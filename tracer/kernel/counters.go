@@ -18,10 +18,12 @@ import (
 type Counters map[string]int64
 
 // ReadCounters reads the counters of /proc/net/snmp and /proc/net/netstat
-// (the Ip, Tcp, Udp, TcpExt and IpExt lines), the files nstat reads.
+// (the Ip, Tcp, Udp, TcpExt and IpExt lines), the files nstat reads, of
+// the calling thread's network namespace: a thread moved to another
+// (such as a tracer/link end's) reads that one's.
 func ReadCounters() (Counters, error) {
 	c := Counters{}
-	for _, path := range []string{"/proc/net/snmp", "/proc/net/netstat"} {
+	for _, path := range []string{"/proc/thread-self/net/snmp", "/proc/thread-self/net/netstat"} {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("kernel: counters: %w", err)
@@ -70,6 +72,10 @@ type CounterChange struct {
 	Name  string `json:"name"`
 	Delta int64  `json:"delta"`
 	Value int64  `json:"value"` // after
+	// At is whose kernel counted, on a link between two network
+	// namespaces (package tracer/link): "client" or "server". Empty
+	// for a lab's one network.
+	At string `json:"at,omitempty"`
 }
 
 // Since returns the counters among names that went up from before to c,

@@ -13,7 +13,7 @@ func TestCountersParse(t *testing.T) {
 	}
 	before := Counters{"TcpActiveOpens": 5, "TcpExtListenOverflows": 2}
 	got := c.Since(before, []string{"TcpExtListenOverflows", "TcpActiveOpens", "TcpExtTCPLossProbes"})
-	want := []CounterChange{{"TcpActiveOpens", 2, 7}, {"TcpExtTCPLossProbes", 3, 3}}
+	want := []CounterChange{{Name: "TcpActiveOpens", Delta: 2, Value: 7}, {Name: "TcpExtTCPLossProbes", Delta: 3, Value: 3}}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("Since: %v, want %v", got, want)
 	}

@@ -35,6 +35,15 @@ type row struct {
 // rows picks the events of connection id and says who is who.
 func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []row) {
 	shown := map[string]string{} // the last state shown, by side
+	// On a link each segment is seen twice, leaving and arriving: the
+	// ladder draws it once, as it left, and marks one that never
+	// arrived.
+	arrived := map[packetKey]int{}
+	for _, e := range events {
+		if e.Conn == id && e.Phase == tracer.PhasePacket && e.Packet != nil && e.Packet.At != "" && e.Packet.At == e.Packet.To {
+			arrived[segKeyOf(e.Packet)]++
+		}
+	}
 	for _, e := range events {
 		if e.Conn != id {
 			continue
@@ -42,12 +51,24 @@ func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []r
 		switch {
 		case e.Phase == tracer.PhasePacket && e.Packet != nil && e.Packet.Proto == "tcp":
 			p := e.Packet
+			if p.At != "" && p.At != p.From {
+				break // its arrival
+			}
 			if p.From == "client" {
 				client, server = p.Src, p.Dst
 			} else {
 				client, server = p.Dst, p.Src
 			}
-			out = append(out, row{arrow: SegmentLabel(p), toRight: p.From == "client"})
+			label := SegmentLabel(p)
+			if p.At != "" {
+				k := segKeyOf(p)
+				if arrived[k] == 0 {
+					label += " ✗ lost"
+				} else {
+					arrived[k]--
+				}
+			}
+			out = append(out, row{arrow: label, toRight: p.From == "client"})
 		case e.Phase == tracer.PhaseNote:
 			// Remarks stay in the timeline; the ladder shows calls.
 		case e.Phase == tracer.PhaseState && e.State != nil:
@@ -75,6 +96,19 @@ func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []r
 		}
 	}
 	return client, server, out
+}
+
+// packetKey names a segment on a link, to match where it left with
+// where it arrived.
+type packetKey struct {
+	from, to string
+	seq, ack uint32
+	len      int
+	flags    string
+}
+
+func segKeyOf(p *tracer.Packet) packetKey {
+	return packetKey{p.From, p.To, p.RawSeq, p.RawAck, p.Len, p.Flags}
 }
 
 // SegmentLabel is a segment's label in a ladder: flags, relative

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"path"
 	"path/filepath"
 	"slices"
@@ -70,8 +71,9 @@ func Build(pkg string) string {
 // connects to is added to the kernel filter before the first packet.
 type Session struct {
 	tr   *tracer.Trace
-	cap  *capture.Capture
-	ann  *Annotator
+	caps []*capture.Capture // lo's, or one for each end of a link
+	ends []End              // the ends captured, if not lo
+	anns []*Annotator       // one for each capture: what it saw
 	file *capture.FileWriter
 
 	mu      sync.Mutex // guards the file and the counts
@@ -100,13 +102,37 @@ type Config struct {
 	// ProgramArgs are the flags the program runs with that the line
 	// repeats ("--host").
 	ProgramArgs []string
+	// Ends, when set, are captured instead of loopback: the two ends
+	// of a link (package tracer/link), each in a network namespace of
+	// its own, so that a segment shows as it leaves one end and as it
+	// reaches the other, or does not.
+	Ends []End
 	// History is the trace's tracer.Options.History: 0 keeps every
 	// event (lessons draw their ladders from them); a program that runs
 	// for long and needs no ladder passes tracer.NoHistory.
 	History int
 }
 
-// Start opens a capture on loopback for tr. With ModeOff it returns a
+// End is one end of a link to capture: an interface in a network
+// namespace of its own.
+type End struct {
+	// Name is "client" or "server": its packets say they were seen
+	// there (tracer.Packet.At), and the pcapng file names its
+	// interface so.
+	Name string
+	// Interface is the end's interface, MarkerTo where its capture's
+	// Sync sends markers (capture.Config).
+	Interface string
+	MarkerTo  netip.Addr
+	// Addr is the end's address: the kernel is asked about the
+	// sockets with it in the end's namespace.
+	Addr netip.Addr
+	// In runs f in the end's network namespace: the capture's
+	// sockets, made there, stay there.
+	In func(f func() error) error
+}
+
+// Start opens a capture on loopback for tr, or on the ends cfg names. With ModeOff it returns a
 // nil Session (whose methods do nothing). With ModeAuto, when capture
 // is not permitted or not supported here, it returns a nil Session and
 // the reason in one line, to print; with ModeOn that is an error.
@@ -118,7 +144,7 @@ func Start(tr *tracer.Trace, cfg Config) (s *Session, skipped string, err error)
 	default:
 		return nil, "", fmt.Errorf("--capture=%s: want auto, on or off", cfg.Mode)
 	}
-	s = &Session{tr: tr, ann: NewAnnotator(), udp: slices.Clone(cfg.UDPPorts)}
+	s = &Session{tr: tr, ends: cfg.Ends, udp: slices.Clone(cfg.UDPPorts)}
 	// The file is ready before the capture starts delivering, so that it
 	// holds every packet the trace shows.
 	if cfg.PCAP != nil {
@@ -128,7 +154,7 @@ func Start(tr *tracer.Trace, cfg Config) (s *Session, skipped string, err error)
 		}
 		s.file = f
 	}
-	c, err := capture.Open(capture.Config{UDPPorts: s.udp, Handler: s.packet})
+	caps, err := s.open()
 	if err != nil {
 		// No packets: what was at the path stays as it was.
 		cfg.PCAP.Discard()
@@ -146,13 +172,55 @@ func Start(tr *tracer.Trace, cfg Config) (s *Session, skipped string, err error)
 		return nil, reason, nil
 	}
 	s.portsMu.Lock()
-	s.cap = c
+	s.caps = caps
 	s.portsMu.Unlock()
 	return s, "", nil
 }
 
-// packet is the capture's handler: decode, annotate, record, save.
-func (s *Session) packet(p capture.Packet) {
+// open opens the captures: on lo, or one on each end, in its namespace,
+// each with an annotator of its own (what one end sees is a stream of
+// its own: a segment lost on the way is missing at the other end only).
+func (s *Session) open() ([]*capture.Capture, error) {
+	if len(s.ends) == 0 {
+		s.anns = []*Annotator{NewAnnotator()}
+		c, err := capture.Open(capture.Config{UDPPorts: s.udp, Handler: s.handler(0)})
+		if err != nil {
+			return nil, err
+		}
+		return []*capture.Capture{c}, nil
+	}
+	var caps []*capture.Capture
+	for i, e := range s.ends {
+		s.anns = append(s.anns, NewAnnotator())
+		err := e.In(func() error {
+			c, err := capture.Open(capture.Config{Interface: e.Interface, MarkerTo: e.MarkerTo, UDPPorts: s.udp, Handler: s.handler(i)})
+			if err == nil {
+				caps = append(caps, c)
+			}
+			return err
+		})
+		if err != nil {
+			for _, c := range caps {
+				_, _ = c.Close()
+			}
+			return nil, err
+		}
+	}
+	return caps, nil
+}
+
+// handler is the handler of capture i.
+func (s *Session) handler(i int) func(capture.Packet) {
+	return func(p capture.Packet) { s.packet(i, p) }
+}
+
+// packet is capture i's handler: decode, annotate, record, save.
+func (s *Session) packet(i int, p capture.Packet) {
+	var at string
+	if len(s.ends) > 0 {
+		at = s.ends[i].Name
+		p.Interface = at
+	}
 	d, err := capture.Decode(p)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -165,8 +233,19 @@ func (s *Session) packet(p capture.Packet) {
 			Note: "A captured packet could not be decoded."})
 		return
 	}
-	e := s.ann.Event(d)
+	e := s.anns[i].Event(d)
+	if e.Packet != nil {
+		e.Packet.At = at
+	}
 	s.tr.Record(&e)
+}
+
+// Ends returns the ends captured, none on loopback.
+func (s *Session) Ends() []End {
+	if s == nil {
+		return nil
+	}
+	return s.ends
 }
 
 // Hooks returns h with its Listen and ConnectStart hooks wrapped so that
@@ -222,8 +301,10 @@ func (s *Session) addPort(set *[]uint16, port uint16) {
 		return
 	}
 	*set = append(*set, port)
-	if err := s.cap.SetPorts(s.tcp, s.udp); err != nil && s.portErr == nil {
-		s.portErr = fmt.Errorf("capture: %w", err)
+	for _, c := range s.caps {
+		if err := c.SetPorts(s.tcp, s.udp); err != nil && s.portErr == nil {
+			s.portErr = fmt.Errorf("capture: %w", err)
+		}
 	}
 }
 
@@ -233,7 +314,12 @@ func (s *Session) Sync(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
-	return s.cap.Sync(ctx)
+	for _, c := range s.caps {
+		if err := c.Sync(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close stops the capture once every packet is in the trace, writes the
@@ -243,7 +329,14 @@ func (s *Session) Close() (capture.Stats, int, error) {
 	if s == nil {
 		return capture.Stats{}, 0, nil
 	}
-	st, err := s.cap.Close()
+	var st capture.Stats
+	var errs []error
+	for _, c := range s.caps {
+		cs, err := c.Close()
+		errs = append(errs, err)
+		st.Add(cs)
+	}
+	err := errors.Join(errs...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.file != nil {

@@ -488,6 +488,51 @@ func (s *States) ask() {
 	}
 }
 
+// askAt has States ask about the sockets of each end of a link in the
+// end's network namespace, through a netlink socket made there.
+func (s *States) askAt(ends []End) error {
+	if s == nil {
+		return nil
+	}
+	r := routed{}
+	for _, e := range ends {
+		err := e.In(func() error {
+			d, err := kernel.OpenDiag()
+			if err == nil {
+				r[e.Addr] = d
+			}
+			return err
+		})
+		if err != nil {
+			r.Close()
+			return err
+		}
+	}
+	if s.diag != nil {
+		s.diag.Close()
+	}
+	s.diag = r
+	return nil
+}
+
+// routed asks about a socket where its local address is.
+type routed map[netip.Addr]*kernel.Diag
+
+func (r routed) Lookup(ft tracer.FiveTuple) (kernel.Socket, error) {
+	if d := r[ft.Local.Addr().Unmap()]; d != nil {
+		return d.Lookup(ft)
+	}
+	return kernel.Lookup(ft)
+}
+
+func (r routed) Close() error {
+	var errs []error
+	for _, d := range r {
+		errs = append(errs, d.Close())
+	}
+	return errors.Join(errs...)
+}
+
 // lookup asks the kernel about one socket.
 func (s *States) lookup(ft tracer.FiveTuple) (kernel.Socket, error) {
 	if s.diag != nil {

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -68,6 +69,10 @@ type Timeline struct {
 	accepted       map[[2]netip.AddrPort]bool
 	// finIn is when each socket received its peer's FIN.
 	finIn map[[2]netip.AddrPort]time.Time
+	// On a link: when each segment not yet seen arriving left its
+	// end, and which arrived once.
+	left map[packetKey][]time.Time
+	came map[packetKey]bool
 	// packets is set when the trace holds the packets: the capture is on.
 	packets bool
 
@@ -113,6 +118,15 @@ func NewTimeline(actor string, printer tracer.Printer, say io.Writer, cfg Config
 	// Capture off means: nothing watched from outside the program; the
 	// states are then asked for.
 	tl.states, noStates = StartStates(tl.trace, cfg.Mode != ModeOff)
+	if len(cfg.Ends) > 0 {
+		if err := tl.states.askAt(cfg.Ends); err != nil {
+			tl.states.Close()
+			if _, _, cerr := tl.wire.Close(); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
+			return nil, nil, err
+		}
+	}
 	if noCapture != "" {
 		// Its line says "sudo", which the states need too.
 		skipped = append(skipped, noCapture)
@@ -264,6 +278,7 @@ func (tl *Timeline) release(before time.Time) {
 		tl.mu.Unlock()
 	}()
 	tl.show(ready)
+	tl.arrivals(ready)
 	for i := 0; i < len(ready); i++ {
 		if e := tl.cause(&ready[i]); e != nil {
 			// The TIME_WAIT found when asked, after a FIN_WAIT_2
@@ -368,6 +383,41 @@ func (tl *Timeline) show(evs []tracer.Event) {
 	}
 }
 
+// arrivals says of each segment seen arriving at a link's end how long
+// after it left the other end it came, in place of the note its
+// leaving has: evs are in time order, so a segment's leaving comes
+// first.
+func (tl *Timeline) arrivals(evs []tracer.Event) {
+	for i := range evs {
+		e := &evs[i]
+		p := e.Packet
+		if e.Phase != tracer.PhasePacket || p == nil || p.At == "" || p.Proto != "tcp" {
+			continue
+		}
+		if tl.left == nil || len(tl.left) > maxWatched {
+			tl.left, tl.came = map[packetKey][]time.Time{}, map[packetKey]bool{}
+		}
+		k := segKeyOf(p)
+		if p.At == p.From {
+			tl.left[k] = append(tl.left[k], e.Time)
+			continue
+		}
+		ts := tl.left[k]
+		switch {
+		case len(ts) > 0:
+			e.Note = fmt.Sprintf("It reaches the %s %s after it left the %s.", p.To, tracer.FormatDuration(e.Time.Sub(ts[0])), p.From)
+			if len(ts) == 1 {
+				delete(tl.left, k)
+			} else {
+				tl.left[k] = ts[1:]
+			}
+			tl.came[k] = true
+		case tl.came[k]:
+			e.Note = fmt.Sprintf("It reaches the %s again: the link delivered one segment twice.", p.To)
+		}
+	}
+}
+
 // maxShown bounds the connections whose shown ids the timeline keeps.
 const maxShown = 1 << 16
 
@@ -392,7 +442,8 @@ func (tl *Timeline) cause(e *tracer.Event) (later *tracer.Event) {
 		clear(tl.finIn)
 	}
 	switch {
-	case e.Phase == tracer.PhasePacket && e.Packet != nil && e.Packet.Proto == "tcp":
+	case e.Phase == tracer.PhasePacket && e.Packet != nil && e.Packet.Proto == "tcp" && (e.Packet.At == "" || e.Packet.At == e.Packet.To):
+		// Received: on a link, as its receiver's end saw it.
 		k := [2]netip.AddrPort{e.Packet.Dst, e.Packet.Src}
 		tl.lastIn[k] = segment{e.Seq, e.Time, e.Elapsed, e.Packet.Flags}
 		if strings.Contains(e.Packet.Flags, "FIN") {
