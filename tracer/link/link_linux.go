@@ -133,13 +133,68 @@ func (l *Link) setup() error {
 	if err := configure(l.client, ClientInterface, ClientAddr); err != nil {
 		return err
 	}
-	return configure(l.server, ServerInterface, ServerAddr)
+	if err := configure(l.server, ServerInterface, ServerAddr); err != nil {
+		return err
+	}
+	// Each end knows the other's hardware address from the start: no
+	// ARP exchange delays the first segment, or shows in the capture.
+	cmac, err := hardwareAddr(l.client, ClientInterface)
+	if err != nil {
+		return err
+	}
+	smac, err := hardwareAddr(l.server, ServerInterface)
+	if err != nil {
+		return err
+	}
+	if err := neighbour(l.client, ClientInterface, ServerAddr, smac); err != nil {
+		return err
+	}
+	return neighbour(l.server, ServerInterface, ClientAddr, cmac)
+}
+
+// hardwareAddr is the hardware address of ifname in ns.
+func hardwareAddr(ns netns.NsHandle, ifname string) (mac []byte, err error) {
+	err = in(ns, func() error {
+		h, err := netlink.NewHandle()
+		if err != nil {
+			return fmt.Errorf("link: netlink: %w", err)
+		}
+		defer h.Close()
+		ln, err := h.LinkByName(ifname)
+		if err != nil {
+			return fmt.Errorf("link: %s: %w", ifname, err)
+		}
+		mac = ln.Attrs().HardwareAddr
+		return nil
+	})
+	return mac, err
+}
+
+// neighbour gives ifname in ns a permanent neighbour entry: addr is at
+// mac.
+func neighbour(ns netns.NsHandle, ifname string, addr netip.Addr, mac []byte) error {
+	return in(ns, func() error {
+		h, err := netlink.NewHandle()
+		if err != nil {
+			return fmt.Errorf("link: netlink: %w", err)
+		}
+		defer h.Close()
+		ln, err := h.LinkByName(ifname)
+		if err != nil {
+			return fmt.Errorf("link: %s: %w", ifname, err)
+		}
+		n := &netlink.Neigh{LinkIndex: ln.Attrs().Index, State: netlink.NUD_PERMANENT, IP: addr.AsSlice(), HardwareAddr: mac}
+		if err := h.NeighAdd(n); err != nil {
+			return fmt.Errorf("link: neighbour %s on %s: %w", addr, ifname, err)
+		}
+		return nil
+	})
 }
 
 // configure gives ifname in ns its address, turns its offloads off and
 // brings it and lo up.
 func configure(ns netns.NsHandle, ifname string, addr netip.Addr) error {
-	return in(ns, func() error {
+	if err := in(ns, func() error {
 		h, err := netlink.NewHandle() // this thread's namespace: ns
 		if err != nil {
 			return fmt.Errorf("link: netlink: %w", err)
@@ -167,15 +222,13 @@ func configure(ns netns.NsHandle, ifname string, addr netip.Addr) error {
 		if err := h.LinkSetUp(ln); err != nil {
 			return fmt.Errorf("link: up %s: %w", ifname, err)
 		}
-		// The marker address answers no ARP: its neighbour entry is
-		// made here, for good, and the link drops what is sent to it.
-		neigh := &netlink.Neigh{LinkIndex: ln.Attrs().Index, State: netlink.NUD_PERMANENT,
-			IP: MarkerAddr.AsSlice(), HardwareAddr: markerMAC}
-		if err := h.NeighAdd(neigh); err != nil {
-			return fmt.Errorf("link: neighbour %s on %s: %w", MarkerAddr, ifname, err)
-		}
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
+	// The marker address answers no ARP: its neighbour entry is made
+	// here, for good, and the link drops what is sent to it.
+	return neighbour(ns, ifname, MarkerAddr, markerMAC)
 }
 
 // markerMAC is the marker address's hardware address: locally

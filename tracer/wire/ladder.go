@@ -38,13 +38,8 @@ func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []r
 	// On a link each segment is seen twice, leaving and arriving: the
 	// ladder draws it once, as it left, and marks one that never
 	// arrived.
-	arrived := map[packetKey]int{}
-	for _, e := range events {
-		if e.Conn == id && e.Phase == tracer.PhasePacket && e.Packet != nil && e.Packet.At != "" && e.Packet.At == e.Packet.To {
-			arrived[segKeyOf(e.Packet)]++
-		}
-	}
-	for _, e := range events {
+	lost := lostCopies(events, id)
+	for i, e := range events {
 		if e.Conn != id {
 			continue
 		}
@@ -60,13 +55,8 @@ func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []r
 				client, server = p.Dst, p.Src
 			}
 			label := SegmentLabel(p)
-			if p.At != "" {
-				k := segKeyOf(p)
-				if arrived[k] == 0 {
-					label += " ✗ lost"
-				} else {
-					arrived[k]--
-				}
+			if lost[i] {
+				label += " ✗ lost"
 			}
 			out = append(out, row{arrow: label, toRight: p.From == "client"})
 		case e.Phase == tracer.PhaseNote:
@@ -96,6 +86,39 @@ func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []r
 		}
 	}
 	return client, server, out
+}
+
+// lostCopies finds, among the events of connection id on a link (in
+// time order), the segments that left one end and never reached the
+// other: each arrival is the last copy with its numbers that left
+// before it (a segment sent again has the numbers of the first copy).
+// It returns their indexes in events.
+func lostCopies(events []tracer.Event, id int) map[int]bool {
+	left := map[packetKey][]int{} // unmatched departures, in order
+	lost := map[int]bool{}
+	for i, e := range events {
+		p := e.Packet
+		if e.Conn != id || e.Phase != tracer.PhasePacket || p == nil || p.At == "" || p.Proto != "tcp" {
+			continue
+		}
+		k := segKeyOf(p)
+		if p.At == p.From {
+			left[k] = append(left[k], i)
+			continue
+		}
+		if ds := left[k]; len(ds) > 0 {
+			for _, d := range ds[:len(ds)-1] {
+				lost[d] = true
+			}
+			delete(left, k)
+		}
+	}
+	for _, ds := range left {
+		for _, d := range ds {
+			lost[d] = true
+		}
+	}
+	return lost
 }
 
 // packetKey names a segment on a link, to match where it left with

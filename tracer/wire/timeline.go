@@ -386,7 +386,9 @@ func (tl *Timeline) show(evs []tracer.Event) {
 // arrivals says of each segment seen arriving at a link's end how long
 // after it left the other end it came, in place of the note its
 // leaving has: evs are in time order, so a segment's leaving comes
-// first.
+// first. A segment sent again has the same numbers as its first copy:
+// the copy that arrived is taken to be the last that left (see
+// lostCopies).
 func (tl *Timeline) arrivals(evs []tracer.Event) {
 	for i := range evs {
 		e := &evs[i]
@@ -405,12 +407,10 @@ func (tl *Timeline) arrivals(evs []tracer.Event) {
 		ts := tl.left[k]
 		switch {
 		case len(ts) > 0:
-			e.Note = fmt.Sprintf("It reaches the %s %s after it left the %s.", p.To, tracer.FormatDuration(e.Time.Sub(ts[0])), p.From)
-			if len(ts) == 1 {
-				delete(tl.left, k)
-			} else {
-				tl.left[k] = ts[1:]
-			}
+			// The copy that left last: an earlier one still
+			// unmatched was lost on the way.
+			e.Note = fmt.Sprintf("It reaches the %s %s after it left the %s.", p.To, tracer.FormatDuration(e.Time.Sub(ts[len(ts)-1])), p.From)
+			delete(tl.left, k)
 			tl.came[k] = true
 		case tl.came[k]:
 			e.Note = fmt.Sprintf("It reaches the %s again: the link delivered one segment twice.", p.To)

@@ -39,6 +39,7 @@ import (
 	"tcptour/tracer/capture"
 	"tcptour/tracer/kernel"
 	"tcptour/tracer/lab"
+	"tcptour/tracer/link"
 	"tcptour/tracer/wire"
 )
 
@@ -69,6 +70,15 @@ type Lesson struct {
 	// that must run in the lesson's network (nc, ss, nstat, tshark).
 	// Empty means nc and ss on the held port.
 	HoldCommands []string
+	// Link, when set, puts the lesson's client and server in network
+	// namespaces of their own, joined by a link that delays, drops or
+	// reorders the segments its rules pick (package tracer/link): the
+	// lesson listens in Run.Server and dials in Run.Client, at
+	// link.ServerAddr; the capture shows each segment at both ends; the
+	// link says in the timeline what it did. Run.Link changes the rules
+	// and the ends' settings between steps. A lesson with a link runs
+	// only in its lab.
+	Link *link.Config
 }
 
 // defaultHoldCommands are what a held lesson offers when it names none.
@@ -145,6 +155,11 @@ type Run struct {
 	counted kernel.Counters
 	// holding is set once Hold waits for Ctrl-C.
 	holding atomic.Bool
+	// link joins the client's and the server's namespaces, for a
+	// lesson with a Link; the counts are then each end's.
+	link        *link.Link
+	linkTrace   atomic.Pointer[tracer.Trace] // for the link's goroutines
+	countedEnds [2]kernel.Counters
 }
 
 // Main runs a lesson as a program: it parses the flags in os.Args, runs
@@ -177,6 +192,10 @@ func Main(l Lesson, body func(*Run) error) {
 		var no *lab.Refused
 		if !errors.As(err, &no) {
 			fmt.Fprintf(os.Stderr, "lesson %s: %v\n", l.Number, err)
+			os.Exit(1)
+		}
+		if l.Link != nil {
+			fmt.Fprintf(os.Stderr, "lesson %s: %v; this lesson needs its lab (two network namespaces joined by a link), so it cannot go on\n", l.Number, err)
 			os.Exit(1)
 		}
 		fmt.Fprintf(os.Stderr, "lesson %s: %v; going on on this machine's loopback\n", l.Number, err)
@@ -311,8 +330,15 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 	}
 	defer files.Discard()
 	r.files = files
-	tl, skipped, err := wire.NewTimeline("lesson", printer, out,
-		wire.Config{Mode: opts.Capture, PCAP: files.PCAP, Program: "./lessons/" + l.Number, ProgramArgs: hostArgs(opts.Host)})
+	cfg := wire.Config{Mode: opts.Capture, PCAP: files.PCAP, Program: "./lessons/" + l.Number, ProgramArgs: hostArgs(opts.Host)}
+	if l.Link != nil {
+		if err := r.makeLink(); err != nil {
+			return err
+		}
+		defer r.link.Close()
+		cfg.Ends = r.ends()
+	}
+	tl, skipped, err := wire.NewTimeline("lesson", printer, out, cfg)
 	if err != nil {
 		return err
 	}
@@ -320,6 +346,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		fmt.Fprintf(stderr, "lesson %s: %s\n", l.Number, line)
 	}
 	r.tl, r.trace, r.wire = tl, tl.Trace(), tl.Session()
+	r.linkTrace.Store(r.trace)
 	if opts.Step {
 		in := opts.In
 		if in == nil {
@@ -333,6 +360,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		Note: l.Intro,
 	})
 	r.labNotes()
+	r.linkNotes()
 	done := make(chan error, 1)
 	go func() { done <- body(r) }()
 	select {
@@ -572,9 +600,12 @@ func (r *Run) labNotes() {
 	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
 		Text: "a network of the lesson's own",
 		Note: "The lesson runs in a lab: a network namespace made for this run (" + how + "), whose loopback carries this lesson's packets and nothing else, and whose kernel counts for this lesson alone. It goes when the lesson ends, and its sockets, TIME_WAITs included, with it (unless a program joined to it from another terminal still runs there). --host runs the lesson on this machine's loopback instead."})
+	join := "Put this in front of a command to run it in the lab's network from another terminal, while the lesson runs (at a step's pause, or held with --hold): " + in.Join() + " ss -tan lists the lesson's sockets, " + in.Join() + " " + shell() + " opens a shell there."
+	if r.link != nil {
+		join = "Put this in front of a command to run it in the lab's network from another terminal, while the lesson runs: " + in.Join() + " ip link shows the link's two interfaces, which this program forwards between." + joinEnds()
+	}
 	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
-		Text: "join the lab: " + in.Join(),
-		Note: "Put this in front of a command to run it in the lab's network from another terminal, while the lesson runs (at a step's pause, or held with --hold): " + in.Join() + " ss -tan lists the lesson's sockets, " + in.Join() + " " + shell() + " opens a shell there."})
+		Text: "join the lab: " + in.Join(), Note: join})
 	for _, s := range in.Sysctls {
 		r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
 			Text: "in this lab: " + s.String() + " (the kernel's default: " + s.Default + ")",
@@ -592,12 +623,16 @@ func (r *Run) labEnd() {
 		return
 	}
 	tw, err := kernel.Sockets(kernel.TimeWait)
-	if err != nil || len(tw) == 0 {
+	count := len(tw)
+	if r.link != nil {
+		count, err = r.timeWaitEnds(), nil
+	}
+	if err != nil || count == 0 {
 		return
 	}
 	n, verb := "1 socket", "goes"
-	if len(tw) > 1 {
-		n, verb = fmt.Sprintf("%d sockets", len(tw)), "go"
+	if count > 1 {
+		n, verb = fmt.Sprintf("%d sockets", count), "go"
 	}
 	if others := lab.Others(); len(others) > 0 {
 		names := make([]string, len(others))
@@ -630,6 +665,10 @@ var shown = []string{
 // events of the actor kernel: only in a lab, whose counters are the
 // lesson's alone.
 func (r *Run) count() {
+	if r.link != nil {
+		r.countEnds()
+		return
+	}
 	if r.counted == nil {
 		return
 	}

@@ -1,0 +1,294 @@
+// Lesson 12 puts the client and the server on a link that loses chosen
+// segments on purpose, and shows how TCP gets every byte across anyway:
+// duplicate ACKs with SACK blocks and the fast retransmit they trigger,
+// the tail loss probe, the retransmission timer and its backoff, a lost
+// SYN and a lost SYN-ACK. Each loss is seen from both ends (the capture
+// has the client's interface and the server's), with what each kernel
+// counted and what TCP_INFO says.
+//
+// It answers the seed's promise that TCP is "reliable": the 'data'
+// events deliver every byte, in order, whatever the network lost.
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tcptour/lessons/internal/lesson"
+	"tcptour/tracer"
+	"tcptour/tracer/kernel"
+	"tcptour/tracer/link"
+)
+
+// The link's delay each way: a round trip of 20 ms, as to a server in
+// the same country.
+const oneWay = 10 * time.Millisecond
+
+// mss is the most data one segment carries on the link: its MTU, 1500,
+// less 20 bytes of IP header, 20 of TCP header and 12 of timestamps.
+const mss = 1448
+
+var info = lesson.Lesson{
+	Number: "12",
+	Title:  "Lost and sent again",
+	Intro: "The client and the server on a link with a round trip of 20 ms that loses chosen segments on " +
+		"purpose: the 5th of ten, the last of three (twice: once with the tail loss probe, once with the " +
+		"retransmission timer alone), a SYN and a SYN-ACK. Every byte still arrives, in order; the packets " +
+		"at both ends show how.",
+	Steps: 6,
+	Link:  &link.Config{DelayToServer: oneWay, DelayToClient: oneWay},
+	Recap: []string{
+		"A lost segment is noticed by the sender, never by the network: from the ACKs that come\n" +
+			"back (duplicate ACKs carrying SACK blocks) or from the ACKs that do not (a timer).",
+		"A receiver that gets segments after a gap ACKs at once, repeating the last byte it has\n" +
+			"in order, with SACK blocks saying what it holds beyond the gap. Three of them, and the\n" +
+			"sender resends the missing segment: fast retransmit, one round trip after the loss.",
+		"A lost last segment has nothing after it to be SACKed: after about two round trips and\n" +
+			"the peer's delayed-ACK allowance, the sender probes by sending it again (tail loss\n" +
+			"probe, RFC 8985).",
+		"Without the probe (net.ipv4.tcp_early_retrans = 0), the retransmission timer fires:\n" +
+			"at least 200 ms on Linux, then doubling at each loss in a row (backoff). TCP_INFO's\n" +
+			"total_rto counts them.",
+		"A lost SYN or SYN-ACK waits for the initial timer, 1 s: a connect that takes just over\n" +
+			"a second is often a lost handshake segment.",
+		"The program sees none of it: Write returned at once, Read got every byte in order. Only\n" +
+			"the time it took, TCP_INFO and the kernel's counters (nstat) tell.",
+	},
+	TryThis: []string{
+		"go run ./lessons/12 --pcap loss.pcapng, then tshark -r loss.pcapng -Y tcp.analysis.flags:\n" +
+			"tshark's own analysis names the duplicate ACKs, the fast retransmission and the\n" +
+			"retransmissions. The file has two interfaces, the client's and the server's\n" +
+			"(tshark -r loss.pcapng -T fields -e frame.interface_name -e tcp.seq -e tcp.len).",
+		"In lessons/12/main.go, drop the 9th of the ten segments instead of the 5th (Index: 9 in\n" +
+			"step 2's rule): only one segment comes after the gap, so only one duplicate ACK, and\n" +
+			"the kernel recovers from the SACK block alone (RACK) a little later.",
+		"Make step 4's rule drop five copies (Retransmits: 4): the timer doubles each time, and\n" +
+			"the step takes about 6 s. TCP_INFO's total_rto says 5.",
+	},
+}
+
+func main() { lesson.Main(info, run) }
+
+func run(l *lesson.Run) error {
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("lesson 12 needs Linux: its link joins two network namespaces; this is %s", runtime.GOOS)
+	}
+	l.Step("A link with a round trip of 20 ms",
+		"The server listens in its own network namespace, at 192.0.2.2; the client dials from its own, "+
+			"192.0.2.1. Every frame between them crosses the link, which holds it 10 ms. The capture has "+
+			"both ends: each segment shows as it leaves (at client: for the client's) and again, 10 ms later, "+
+			"as it arrives (at server:). The client writes ten segments' worth of data (14,480 bytes) in one "+
+			"Write. A new connection may send ten segments before the first ACK comes back (the initial "+
+			"congestion window): all ten leave at once. The server reads them and answers \"ok\". Nothing is "+
+			"lost yet: this is what the next steps change. One setting of both kernels differs from the "+
+			"default: each ACKs every segment that arrives after a gap at once, where Linux would send the "+
+			"first three at once and hold back the rest up to 1 ms, to send fewer.")
+	if err := l.SetSysctl("net.ipv4.tcp_comp_sack_nr", "0",
+		"No SACK compression: every segment after a gap gets its own duplicate ACK, the same on every run."); err != nil {
+		return err
+	}
+	var ln net.Listener
+	err := l.Server(func() (err error) {
+		ln, err = tracer.Listen(l.Context(), l.Hooks("server"), "tcp4", net.JoinHostPort(link.ServerAddr.String(), "0"))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if _, err := exchange(l, ln, 10*mss); err != nil {
+		return err
+	}
+
+	l.Step("The 5th segment lost: duplicate ACKs, SACK, fast retransmit",
+		"The same again, on a new connection, but the link drops the 5th data segment from the client. "+
+			"The server's kernel gets segments 1 to 4 and ACKs each, widening the window it offers each "+
+			"time; then 6 to 10 arrive after a gap. For each it ACKs at once the last byte it has in order, "+
+			"with the same window: a duplicate ACK, with a SACK block saying which bytes beyond the gap it "+
+			"holds. (The 5th rather than the 3rd: an ACK whose window has changed is a window update to "+
+			"Wireshark, not a duplicate, and the window grows with each of the first four segments.) Once "+
+			"the SACK blocks show three segments beyond the gap, at the third duplicate ACK, the client's "+
+			"kernel sends the 5th segment again (fast retransmit), about one round trip after it first "+
+			"left. The server's kernel then has everything, and one ACK covers all ten.")
+	l.SetRules(link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 5, Action: link.Drop})
+	ci, err := exchange(l, ln, 10*mss)
+	if err != nil {
+		return err
+	}
+	retransmitted(l, ci)
+
+	l.Step("A lost tail: the tail loss probe",
+		"Now the client writes three segments and the link drops the last. Nothing comes after it, so "+
+			"the server's kernel has no reason to send a duplicate ACK: it ACKs segments 1 and 2, and "+
+			"then the line is quiet. The client's kernel does not wait for its retransmission timer. When no "+
+			"ACK has come for about two round trips plus the 200 ms a receiver may delay its ACK, it sends "+
+			"the last segment again, to provoke one: a tail loss probe (RFC 8985). The connection stays "+
+			"open meanwhile, as the client waits for the answer.")
+	l.SetRules(link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 3, Action: link.Drop})
+	ci, err = exchange(l, ln, 3*mss)
+	if err != nil {
+		return err
+	}
+	retransmitted(l, ci)
+
+	l.Step("The retransmission timer and its backoff",
+		"Both kernels are told not to probe (net.ipv4.tcp_early_retrans = 0), and the link drops the last "+
+			"of three segments and its first two copies. What is left is the retransmission timer (RTO): "+
+			"at least 200 ms on Linux, more with a slow or jittery round trip. Each time it fires, the kernel "+
+			"sends the segment again and doubles the timer (backoff): about 0.2, 0.4 and 0.8 s, and the "+
+			"third copy gets through.")
+	if err := l.SetSysctl("net.ipv4.tcp_early_retrans", "0",
+		"Off: no tail loss probe, so that the retransmission timer alone resends the lost tail."); err != nil {
+		return err
+	}
+	l.SetRules(link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 3, Retransmits: 2, Action: link.Drop})
+	ci, err = exchange(l, ln, 3*mss)
+	if err != nil {
+		return err
+	}
+	retransmitted(l, ci)
+
+	l.Step("A lost SYN",
+		"The link drops the client's first SYN. Nothing answers, and the client's kernel knows no round "+
+			"trip yet: it waits the initial retransmission timeout, 1 s (RFC 6298), and sends the SYN "+
+			"again. Dial returns a little over a second after it began.")
+	l.SetRules(link.Rule{Dir: link.FromClient, Kind: link.SYN, Index: 1, Action: link.Drop})
+	if _, err := exchange(l, ln, len("I am Chuck Norris!")); err != nil {
+		return err
+	}
+
+	l.Step("A lost SYN-ACK",
+		"Now the SYN arrives and the server's SYN-ACK is lost. Both sides wait 1 s: the client for a "+
+			"SYN-ACK, the server's kernel for the handshake's ACK. Their two timers would fire within a "+
+			"millisecond of each other, and which one sent first would change from run to run; so the "+
+			"link also holds the first SYN 50 ms longer, and the client's timer fires first. Its second SYN "+
+			"reaches a server that remembers the first, and the server's kernel answers it with the SYN-ACK "+
+			"again, which gets through.")
+	l.SetRules(
+		link.Rule{Dir: link.FromClient, Kind: link.SYN, Index: 1, Action: link.Delay, Extra: 50 * time.Millisecond},
+		link.Rule{Dir: link.FromServer, Kind: link.SYNACK, Index: 1, Action: link.Drop},
+	)
+	if _, err := exchange(l, ln, len("I am Chuck Norris!")); err != nil {
+		return err
+	}
+	return ln.Close()
+}
+
+// exchange dials the server from the client's namespace, writes size
+// bytes in one Write, has the server read them all and answer "ok", and
+// closes both ends, the client first. It returns the client's TCP_INFO
+// as it was when the answer came.
+func exchange(l *lesson.Run, ln net.Listener, size int) (*kernel.Info, error) {
+	dialer := tracer.Dialer{Hooks: l.Hooks("client"), Net: net.Dialer{Control: cubic}}
+	var client net.Conn
+	err := l.Client(func() (err error) {
+		client, err = dialer.DialContext(l.Context(), "tcp4", ln.Addr().String())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		return nil, err
+	}
+	defer server.Close()
+
+	data := bytes.Repeat([]byte("TCP delivers every byte, in order. "), size/35+1)[:size]
+	if _, err := client.Write(data); err != nil {
+		return nil, err
+	}
+	// The server reads once every byte is acknowledged: a read frees
+	// room in its receive buffer, which changes the window its next
+	// ACK offers, at a time that differs from run to run.
+	if err := acknowledged(l, client); err != nil {
+		return nil, err
+	}
+	got := make([]byte, size)
+	if _, err := io.ReadFull(server, got); err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(got, data) {
+		return nil, fmt.Errorf("the server read %d bytes that differ from those written", size)
+	}
+	if _, err := server.Write([]byte("ok")); err != nil {
+		return nil, err
+	}
+	answer := make([]byte, 2)
+	if _, err := io.ReadFull(client, answer); err != nil {
+		return nil, err
+	}
+	ci, err := kernel.TCPInfo(client)
+	if err != nil {
+		return nil, err
+	}
+	if err := client.Close(); err != nil {
+		return nil, err
+	}
+	// The client's FIN arrives: Read returns io.EOF.
+	if _, err := server.Read(answer); err != io.EOF {
+		return nil, fmt.Errorf("the server's read after the client closed: %v, want io.EOF", err)
+	}
+	return ci, server.Close()
+}
+
+// acknowledged waits until the peer has acknowledged everything c sent,
+// as c's TCP_INFO says (unacked 0), asking every millisecond.
+func acknowledged(l *lesson.Run, c net.Conn) error {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		ci, err := kernel.TCPInfo(c)
+		if err != nil {
+			return err
+		}
+		if ci.Unacked == 0 {
+			return nil
+		}
+		select {
+		case <-l.Context().Done():
+			return context.Cause(l.Context())
+		case <-tick.C:
+		}
+	}
+}
+
+// cubic sets the socket's congestion control before it connects. The
+// machine's default may be another: bbr, for one, paces its segments
+// and reacts to a loss its own way.
+func cubic(network, address string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, "cubic")
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// retransmitted says what the client's TCP_INFO counted, and what that
+// tells: how often its kernel sent data again, and how often the
+// retransmission timer did it.
+func retransmitted(l *lesson.Run, ci *kernel.Info) {
+	why := "none of them at the retransmission timeout: the kernel resent on the evidence of the ACKs (fast retransmit) or to provoke one (a tail loss probe)."
+	switch {
+	case ci.TotalRTO == 0 && ci.TotalRetrans == 0:
+		why = "nothing was sent again."
+	case ci.TotalRTO > 0 && uint32(ci.TotalRTO) == ci.TotalRetrans:
+		why = "each at the retransmission timeout."
+	case ci.TotalRTO > 0:
+		why = fmt.Sprintf("%d of them at the retransmission timeout.", ci.TotalRTO)
+	}
+	l.Note("client", fmt.Sprintf("TCP_INFO: total_retrans %d, total_rto %d, dsack_dups %d, reord_seen %d, cwnd %d: segments sent again %d times, %s",
+		ci.TotalRetrans, ci.TotalRTO, ci.DSACKDups, ci.ReordSeen, ci.SndCwnd, ci.TotalRetrans, why))
+}

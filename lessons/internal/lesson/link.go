@@ -1,0 +1,159 @@
+package lesson
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"tcptour/tracer"
+	"tcptour/tracer/kernel"
+	"tcptour/tracer/link"
+	"tcptour/tracer/wire"
+)
+
+// makeLink makes the lesson's link (Lesson.Link) in its lab.
+func (r *Run) makeLink() error {
+	if r.opts.Host {
+		return errors.New("this lesson runs on a link between two network namespaces, in its lab: run it without --host")
+	}
+	cfg := *r.lesson.Link
+	cfg.OnEvent = r.linkEvent
+	l, err := link.New(cfg)
+	if err != nil {
+		return err
+	}
+	r.link = l
+	return nil
+}
+
+// ends are the link's two ends, for the capture.
+func (r *Run) ends() []wire.End {
+	return []wire.End{
+		{Name: "client", Interface: link.ClientInterface, MarkerTo: link.MarkerAddr, Addr: link.ClientAddr, In: r.link.InClient},
+		{Name: "server", Interface: link.ServerInterface, MarkerTo: link.MarkerAddr, Addr: link.ServerAddr, In: r.link.InServer},
+	}
+}
+
+// linkEvent puts what the link did to a segment in the trace, as the
+// actor link.
+func (r *Run) linkEvent(e link.Event) {
+	tr := r.linkTrace.Load()
+	if tr == nil {
+		return
+	}
+	tr.Add(tracer.Event{Time: e.Time, Actor: "link", Phase: tracer.PhaseNote,
+		Proto: "tcp", Local: e.Segment.Src, Remote: e.Segment.Dst,
+		Text: e.Text, Note: "The link's rule: " + e.Rule + ". " + actionNote[e.Action]})
+}
+
+// actionNote says what each action of a rule means for the two ends.
+var actionNote = map[link.Action]string{
+	link.Drop:      "The segment goes no further: the other end never sees it, and the sender learns of the loss only from what comes back, or from what does not.",
+	link.Delay:     "The segment waits longer on the link than the others: it arrives late, and the segments sent after it may overtake it.",
+	link.Duplicate: "The link sends the segment on twice: the other end receives it twice.",
+	link.Hold:      "The link holds the segment back and sends it after the next one: the other end receives them out of order.",
+}
+
+// Link returns the link between the lesson's client and server (see
+// Lesson.Link), nil for a lesson without one.
+func (r *Run) Link() *link.Link { return r.link }
+
+// Server runs f in the server's network namespace, on the link: a
+// socket f makes, a listener, belongs there.
+func (r *Run) Server(f func() error) error { return r.link.InServer(f) }
+
+// Client runs f in the client's network namespace, on the link: the
+// connection f dials goes through the link.
+func (r *Run) Client(f func() error) error { return r.link.InClient(f) }
+
+// SetRules replaces the link's rules from the next segment on, and says
+// so in the trace, one note a rule ("none" for no rule).
+func (r *Run) SetRules(rules ...link.Rule) {
+	r.link.SetRules(rules...)
+	if len(rules) == 0 {
+		r.trace.Add(tracer.Event{Actor: "link", Phase: tracer.PhaseNote, Text: "rules: none",
+			Note: "From here on the link loses nothing on purpose: each segment takes the link's delay, no more."})
+		return
+	}
+	for _, rule := range rules {
+		r.trace.Add(tracer.Event{Actor: "link", Phase: tracer.PhaseNote, Text: "rule: " + rule.String(),
+			Note: "From here on the link does this to the segment it picks, and to no other; the same rule picks the same segment on every run."})
+	}
+}
+
+// SetSysctl sets a setting of both ends' networks (the client's and the
+// server's kernels), and says so in the trace with why.
+func (r *Run) SetSysctl(name, value, why string) error {
+	old, err := r.link.SetSysctl(name, value)
+	if err != nil {
+		return err
+	}
+	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
+		Text: fmt.Sprintf("at both ends: %s = %s (it was %s)", name, value, old), Note: why})
+	return nil
+}
+
+// linkNotes says, at the start, what the link is.
+func (r *Run) linkNotes() {
+	if r.link == nil {
+		return
+	}
+	c := r.lesson.Link
+	delay := "no delay"
+	if c.DelayToServer > 0 || c.DelayToClient > 0 {
+		delay = fmt.Sprintf("%s on the way to the server, %s on the way back", tracer.FormatDuration(c.DelayToServer), tracer.FormatDuration(c.DelayToClient))
+		if c.DelayToServer == c.DelayToClient {
+			delay = fmt.Sprintf("%s each way: a round trip of %s", tracer.FormatDuration(c.DelayToServer), tracer.FormatDuration(2*c.DelayToServer))
+		}
+	}
+	r.trace.Add(tracer.Event{Actor: "link", Phase: tracer.PhaseNote,
+		Text: fmt.Sprintf("a link: client %s ↔ server %s, %s", link.ClientAddr, link.ServerAddr, delay),
+		Note: "The client and the server each have a network namespace of their own, with an interface (" + link.ClientInterface + ", " + link.ServerInterface + ") at MTU 1500, so segments carry at most 1448 bytes (with timestamps). Between them, this program forwards every frame, after the delay, and drops or delays the segments its rules pick. The packets are captured at both ends: each segment shows as it leaves one (at client:) and as it reaches the other (at server:), unless the link lost it."})
+	for _, rule := range c.Rules {
+		r.trace.Add(tracer.Event{Actor: "link", Phase: tracer.PhaseNote, Text: "rule: " + rule.String(),
+			Note: "The link does this to the segment it picks, and to no other; the same rule picks the same segment on every run."})
+	}
+	r.countEnds() // what each end's kernel has counted so far
+}
+
+// countEnds adds what each end's kernel counted since the last count.
+func (r *Run) countEnds() {
+	now := time.Now()
+	for i, e := range r.ends() {
+		var c kernel.Counters
+		err := e.In(func() (err error) {
+			c, err = kernel.ReadCounters()
+			return err
+		})
+		if err != nil {
+			continue
+		}
+		if r.countedEnds[i] != nil {
+			for _, ch := range c.Since(r.countedEnds[i], shown) {
+				ch.At = e.Name
+				r.trace.Add(tracer.Event{Time: now, Actor: "kernel", Phase: tracer.PhaseCounter, Counter: &ch})
+			}
+		}
+		r.countedEnds[i] = c
+	}
+}
+
+// timeWaitEnds counts the sockets in TIME_WAIT at both ends.
+func (r *Run) timeWaitEnds() int {
+	n := 0
+	for _, e := range r.ends() {
+		_ = e.In(func() error {
+			tw, err := kernel.Sockets(kernel.TimeWait)
+			n += len(tw)
+			return err
+		})
+	}
+	return n
+}
+
+// joinEnds is what the join note adds on a link: the ends are
+// namespaces of their own, which nsenter cannot name.
+func joinEnds() string {
+	return " The client and the server are in namespaces of their own, below the lab's: " + strings.Join([]string{link.ClientAddr.String(), link.ServerAddr.String()}, " and ") + " are not in the lab's network, where ss finds nothing of theirs."
+}
