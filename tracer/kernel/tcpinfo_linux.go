@@ -44,6 +44,9 @@ func TCPInfo(c net.Conn) (*Info, error) {
 // syscall.RawConn's Control, as the tracer's connections do at each of
 // their events.
 func TCPInfoFD(fd uintptr, i *Info) error {
+	// A kernel whose struct tcp_info is shorter than unix.TCPInfo
+	// writes fewer than n bytes: the fields it lacks (TotalRTO before
+	// Linux 6.7) stay 0.
 	var ti unix.TCPInfo
 	n := uint32(unsafe.Sizeof(ti))
 	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO,
