@@ -2,8 +2,10 @@ package kernel
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -307,4 +309,20 @@ func ms(d time.Duration) string {
 		return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
 	}
 	return fmt.Sprintf("%.3f s", d.Seconds())
+}
+
+// syscallConn unwraps c, through NetConn methods, down to a connection
+// that has a socket.
+func syscallConn(c net.Conn) (syscall.Conn, error) {
+	for range 10 {
+		if sc, ok := c.(syscall.Conn); ok {
+			return sc, nil
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = u.NetConn()
+	}
+	return nil, fmt.Errorf("kernel: TCP_INFO: %T has no socket", c)
 }

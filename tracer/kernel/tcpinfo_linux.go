@@ -5,7 +5,6 @@ package kernel
 import (
 	"fmt"
 	"net"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -56,22 +55,6 @@ func TCPInfoFD(fd uintptr, i *Info) error {
 	}
 	fill(i, &ti)
 	return nil
-}
-
-// syscallConn unwraps c, through NetConn methods, down to a connection
-// that has a socket.
-func syscallConn(c net.Conn) (syscall.Conn, error) {
-	for range 10 {
-		if sc, ok := c.(syscall.Conn); ok {
-			return sc, nil
-		}
-		u, ok := c.(interface{ NetConn() net.Conn })
-		if !ok {
-			break
-		}
-		c = u.NetConn()
-	}
-	return nil, fmt.Errorf("kernel: TCP_INFO: %T has no socket", c)
 }
 
 // parseTCPInfo reads a struct tcp_info as the kernel wrote it, in the
