@@ -21,7 +21,9 @@
 //     program holds: state, round-trip time, congestion window, MSS,
 //     unacknowledged and retransmitted segments, bytes acknowledged and
 //     received. Lookup's answer carries the same [Info] for sockets that
-//     have one.
+//     have one. [StartSampler] reads it over and over from a goroutine,
+//     about once a round trip, until stopped: the congestion window and
+//     the segments in flight ([Info.InFlight]) over a transfer.
 //
 // A tuple is seen from its socket's own end: the client's Local is the
 // client's address, the server's Local the server's, so one connection
@@ -80,4 +82,13 @@
 //
 //	info, err := kernel.TCPInfo(conn) // a *net.TCPConn, or a tracer conn
 //	fmt.Println(info.State, info.RTT, info.SndCwnd, info.BytesAcked)
+//
+// and how it changes over a transfer, sampled about once a round trip:
+//
+//	s, err := kernel.StartSampler(conn, 0)
+//	conn.Write(data)
+//	samples, err := s.Stop()
+//	for _, smp := range samples {
+//		fmt.Println(smp.Time.Sub(samples[0].Time), smp.Info.SndCwnd, smp.Info.InFlight())
+//	}
 package kernel

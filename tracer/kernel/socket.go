@@ -2,8 +2,10 @@ package kernel
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -173,7 +175,12 @@ type Info struct {
 	//
 	// CAState is the congestion-avoidance state (Open, Disorder, CWR,
 	// Recovery, Loss). SndSsthresh is the slow-start threshold, in
-	// segments (a huge number until the first loss). TotalRTO counts the
+	// segments: the window grows by a segment per segment acknowledged
+	// (slow start) while it is below, more slowly above. Until slow start
+	// first ends the kernel reports [InfiniteSsthresh] (0x7fffffff; see
+	// [Info.SsthreshInfinite]): the first loss ends it, and so can the
+	// congestion control by itself (CUBIC's HyStart, BBR leaving its
+	// startup). TotalRTO counts the
 	// retransmission timeouts ever fired on the socket (Linux 6.7 and
 	// later; 0 on older kernels), TotalRTORecoveries the recoveries they
 	// started and TotalRTOTime the time spent in them. Lost and Sacked
@@ -210,6 +217,33 @@ type Info struct {
 	// DeliveryRate is the kernel's estimate of the rate data is
 	// delivered at, in bytes per second.
 	DeliveryRate uint64 `json:"delivery_rate"`
+}
+
+// InfiniteSsthresh is the slow-start threshold TCP_INFO reports before
+// the kernel has set one (TCP_INFINITE_SSTHRESH in the kernel's
+// include/net/tcp.h): slow start has not ended yet. ss leaves such a
+// threshold out of its output.
+const InfiniteSsthresh = 0x7fffffff
+
+// SsthreshInfinite reports whether the slow-start threshold is still
+// the kernel's "infinite" [InfiniteSsthresh]: no loss has cut the
+// window yet, nor has the congestion control ended slow start by
+// itself.
+func (i *Info) SsthreshInfinite() bool { return i.SndSsthresh >= InfiniteSsthresh }
+
+// InFlight returns the segments the kernel counts as in flight, as its
+// tcp_packets_in_flight computes them: those sent and not acknowledged
+// ([Info].Unacked), less those the peer has acknowledged selectively
+// (Sacked) and those taken for lost (Lost), plus those retransmitted
+// and not acknowledged yet (Retrans). The congestion window bounds it:
+// the kernel sends new data only while InFlight is below SndCwnd. A
+// listener has none.
+func (i *Info) InFlight() uint32 {
+	if i.State == Listen {
+		return 0
+	}
+	n := int64(i.Unacked) - int64(i.Sacked) - int64(i.Lost) + int64(i.Retrans)
+	return uint32(max(n, 0))
 }
 
 // CAState is TCP_INFO's congestion-avoidance state (tcpi_ca_state):
@@ -275,4 +309,20 @@ func ms(d time.Duration) string {
 		return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
 	}
 	return fmt.Sprintf("%.3f s", d.Seconds())
+}
+
+// syscallConn unwraps c, through NetConn methods, down to a connection
+// that has a socket.
+func syscallConn(c net.Conn) (syscall.Conn, error) {
+	for range 10 {
+		if sc, ok := c.(syscall.Conn); ok {
+			return sc, nil
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = u.NetConn()
+	}
+	return nil, fmt.Errorf("kernel: TCP_INFO: %T has no socket", c)
 }

@@ -5,7 +5,6 @@ package kernel
 import (
 	"fmt"
 	"net"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -44,6 +43,9 @@ func TCPInfo(c net.Conn) (*Info, error) {
 // syscall.RawConn's Control, as the tracer's connections do at each of
 // their events.
 func TCPInfoFD(fd uintptr, i *Info) error {
+	// A kernel whose struct tcp_info is shorter than unix.TCPInfo
+	// writes fewer than n bytes: the fields it lacks (TotalRTO before
+	// Linux 6.7) stay 0.
 	var ti unix.TCPInfo
 	n := uint32(unsafe.Sizeof(ti))
 	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO,
@@ -53,22 +55,6 @@ func TCPInfoFD(fd uintptr, i *Info) error {
 	}
 	fill(i, &ti)
 	return nil
-}
-
-// syscallConn unwraps c, through NetConn methods, down to a connection
-// that has a socket.
-func syscallConn(c net.Conn) (syscall.Conn, error) {
-	for range 10 {
-		if sc, ok := c.(syscall.Conn); ok {
-			return sc, nil
-		}
-		u, ok := c.(interface{ NetConn() net.Conn })
-		if !ok {
-			break
-		}
-		c = u.NetConn()
-	}
-	return nil, fmt.Errorf("kernel: TCP_INFO: %T has no socket", c)
 }
 
 // parseTCPInfo reads a struct tcp_info as the kernel wrote it, in the
