@@ -74,8 +74,14 @@ func TestTryThisHoldNC(t *testing.T) {
 	if serverQ == 0 || ncQ < 500000 {
 		t.Errorf("ss shows Recv-Q %d on the server's end and Send-Q %d on nc's; want bytes held in both, most in nc's: %v", serverQ, ncQ, rows)
 	}
-	if !seen["1"] || !seen["2"] || !seen["3"] {
-		t.Errorf("backoff on nc's socket went through %v, want 1, 2, 3 as the probes go out: %v", seen, rows)
+	// The probes go out 0.2, 0.6 and 1.4 s after nc's window closed;
+	// on a loaded machine ss may first answer after the second. The
+	// packets, below, show each probe's time.
+	switch {
+	case !seen["3"]:
+		t.Errorf("backoff on nc's socket went through %v, want up to 3 as the probes go out: %v", seen, rows)
+	case !seen["1"] || !seen["2"]:
+		t.Logf("backoff on nc's socket seen as %v only: ss answered late (a loaded machine)", seen)
 	}
 	syscall.Kill(-nc.Process.Pid, syscall.SIGINT)
 	nc.Wait()

@@ -129,6 +129,7 @@ const maxSent = 1024
 // connection: what its sender has sent and acknowledged, as Wireshark's
 // tcp_analyze_seq_info keeps it. Sequence numbers are raw.
 type flow struct {
+	noTLP     bool      // its sender sends no tail loss probe
 	nextseq   uint32    // the sequence number after the highest byte sent (and SYN or FIN)
 	haveNext  bool      // nextseq is known
 	nextTime  time.Time // when nextseq last moved
@@ -401,7 +402,7 @@ func (f *flow) timer(peer *flow, s *sent, v *verdict, syn bool, at time.Time) An
 	case syn:
 		// A SYN or SYN-ACK has a timer of its own (1 s at first).
 		return RTO
-	case v.copies == 1 && s.end == f.nextseq:
+	case v.copies == 1 && s.end == f.nextseq && !f.noTLP:
 		return TailLossProbe
 	case first:
 		return RTO

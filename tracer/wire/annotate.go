@@ -37,7 +37,17 @@ type Annotator struct {
 	ended []endedConn // a ring once full, its oldest at next
 	next  int
 	tick  uint64 // counts the TCP segments seen, to age connections
+	// noProbes is set where the senders send no tail loss probe (their
+	// kernels have net.ipv4.tcp_early_retrans = 0): a lone resent tail
+	// is then the retransmission timer's.
+	noProbes bool
 }
+
+// NoTailLossProbes tells the annotator that the senders it sees send no
+// tail loss probes from the next connection on, as their kernels'
+// net.ipv4.tcp_early_retrans = 0 says: what the packets alone cannot
+// tell (a probe and the timer may fire at about the same time).
+func (a *Annotator) NoTailLossProbes(on bool) { a.noProbes = on }
 
 // endedConn is a connection that ended, under its key.
 type endedConn struct {
@@ -221,6 +231,7 @@ func (a *Annotator) connOf(d capture.Decoded) *conn {
 		// when the capture began later than that, guess: the side with
 		// the higher (ephemeral) port.
 		c = &conn{lower: k.a}
+		c.sides[0].noTLP, c.sides[1].noTLP = a.noProbes, a.noProbes
 		switch {
 		case isSYN:
 			c.client, c.server = d.Src, d.Dst

@@ -240,6 +240,19 @@ func (s *Session) packet(i int, p capture.Packet) {
 	s.tr.Record(&e)
 }
 
+// NoTailLossProbes tells the session's annotators that the senders send
+// no tail loss probes (see Annotator.NoTailLossProbes).
+func (s *Session) NoTailLossProbes(on bool) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.anns {
+		a.NoTailLossProbes(on)
+	}
+}
+
 // Ends returns the ends captured, none on loopback.
 func (s *Session) Ends() []End {
 	if s == nil {

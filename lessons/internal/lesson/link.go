@@ -89,6 +89,11 @@ func (r *Run) SetSysctl(name, value, why string) error {
 	if err != nil {
 		return err
 	}
+	if name == "net.ipv4.tcp_early_retrans" {
+		// The packets cannot tell a probe from the timer: the
+		// annotators are told.
+		r.wire.NoTailLossProbes(value == "0")
+	}
 	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
 		Text: fmt.Sprintf("at both ends: %s = %s (it was %s)", name, value, old), Note: why})
 	return nil

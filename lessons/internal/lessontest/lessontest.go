@@ -63,6 +63,9 @@ func Run(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error) Result {
 // rewrites) only the one its privileges describe.
 func RunGolden(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error, name string) Result {
 	t.Helper()
+	if l.Link != nil {
+		needLab(t)
+	}
 	defer goleak.VerifyNone(t)
 
 	var out bytes.Buffer
@@ -238,7 +241,8 @@ func diff(want, got string) string {
 // Order checks that the events matching each of the patterns appear in
 // the events in that order. A pattern is "actor phase" or "actor phase
 // detail-substring"; a packet's detail is "FLAGS from→to len N DNS",
-// e.g. "wire packet SYN client→server".
+// e.g. "wire packet SYN client→server", and on a link "at END" after
+// it.
 func Order(t *testing.T, events []tracer.Event, patterns ...string) {
 	t.Helper()
 	i := 0
@@ -261,7 +265,11 @@ func Order(t *testing.T, events []tracer.Event, patterns ...string) {
 
 func orderDetail(e tracer.Event) string {
 	if p := e.Packet; p != nil {
-		return fmt.Sprintf("%s %s→%s len %d %s", p.Flags, p.From, p.To, p.Len, p.DNS)
+		d := fmt.Sprintf("%s %s→%s len %d %s", p.Flags, p.From, p.To, p.Len, p.DNS)
+		if p.At != "" {
+			d = strings.TrimSpace(d) + " at " + p.At // on a link: "… len 0 at client"
+		}
+		return d
 	}
 	return tracer.Detail(e)
 }
@@ -272,6 +280,14 @@ func orderDetail(e tracer.Event) string {
 // showed, that it is mode 0600, and, where tshark is installed, that
 // tshark reads the same number of packets.
 func RunCapture(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error) []tracer.Event {
+	t.Helper()
+	events, _ := RunCaptureFile(t, l, body)
+	return events
+}
+
+// RunCaptureFile is RunCapture, and returns the pcapng file's path too
+// (in a directory removed at the end of the test).
+func RunCaptureFile(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error) ([]tracer.Event, string) {
 	t.Helper()
 	// The lesson's own binary, as a learner runs it: in a lab of its
 	// own, where the user may capture, root or not.
@@ -321,7 +337,7 @@ func RunCapture(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error) []t
 	} else {
 		t.Log("tshark not installed: the file was checked with gopacket's reader only")
 	}
-	return events
+	return events, pcap
 }
 
 // StatesFollowPackets checks that no change of state is shown before the
@@ -400,8 +416,25 @@ func RunUnprivileged(t *testing.T, l lesson.Lesson) {
 		t.Log("no unshare here: the fallback without a lab is not checked")
 		return
 	}
-	stdout, stderr = run(AsNobody(exec.Command(unshare, "-U", "-r", "sh", "-c",
-		`echo 0 >/proc/sys/user/max_user_namespaces && echo 0 >/proc/sys/user/max_net_namespaces && exec "$0" --no-color`, bin)))
+	noLab := AsNobody(exec.Command(unshare, "-U", "-r", "sh", "-c",
+		`echo 0 >/proc/sys/user/max_user_namespaces && echo 0 >/proc/sys/user/max_net_namespaces && exec "$0" --no-color`, bin))
+	if l.Link != nil {
+		// A lesson on a link has no fallback: it says why in one
+		// line and stops.
+		var out, errb bytes.Buffer
+		noLab.Dir = filepath.Dir(bin)
+		noLab.Stdout, noLab.Stderr = &out, &errb
+		err := noLab.Run()
+		lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+		if err == nil || len(lines) != 1 || !strings.Contains(lines[0], "no lab here: ") || !strings.Contains(lines[0], "this lesson needs its lab") {
+			t.Errorf("without a lab, a lesson on a link should stop, saying why in one line; got %v and:\n%s", err, errb.String())
+		}
+		if out.Len() != 0 {
+			t.Errorf("without a lab, a lesson on a link printed:\n%s", out.String())
+		}
+		return
+	}
+	stdout, stderr = run(noLab)
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], "no lab here: ") || !strings.Contains(lines[0], "sudo sysctl -w user.max_net_namespaces") ||
 		!strings.Contains(lines[0], "going on on this machine's loopback") ||
