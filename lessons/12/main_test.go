@@ -259,4 +259,3 @@ func TestLessonWithoutCapturePermission(t *testing.T) {
 func TestNarrowTerminal(t *testing.T) {
 	lessontest.RunNarrow(t, 60)
 }
-
