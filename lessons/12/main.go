@@ -17,10 +17,7 @@ import (
 	"io"
 	"net"
 	"runtime"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"tcptour/lessons/internal/lesson"
 	"tcptour/tracer"
@@ -260,20 +257,6 @@ func acknowledged(l *lesson.Run, c net.Conn) error {
 		case <-tick.C:
 		}
 	}
-}
-
-// cubic sets the socket's congestion control before it connects. The
-// machine's default may be another: bbr, for one, paces its segments
-// and reacts to a loss its own way.
-func cubic(network, address string, c syscall.RawConn) error {
-	var serr error
-	err := c.Control(func(fd uintptr) {
-		serr = unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, "cubic")
-	})
-	if err != nil {
-		return err
-	}
-	return serr
 }
 
 // retransmitted says what the client's TCP_INFO counted, and what that
