@@ -429,15 +429,15 @@ func TestAnalysisOfLosses(t *testing.T) {
 		want map[int]want
 	}{
 		{"link-tlp.pcap", map[int]want{
-			5: {"retransmission tail-loss-probe", []string{"251.452 ms after the first copy", "tail loss probe (RFC 8985)", "more than two round trips (21.460 ms here)"}},
-			6: {"retransmission rto", []string{"retransmission timer fired (RTO", "252.062 ms after the tail loss probe", "without doubling"}},
-			7: {"retransmission rto", []string{"its wait doubled to 507.969 ms (from 252.062 ms)"}},
-			8: {"retransmission rto", []string{"its wait doubled to 997.163 ms (from 507.969 ms)"}},
+			5: {"retransmission tail-loss-probe", []string{"244.650 ms after the first copy", "tail loss probe (RFC 8985)", "more than two round trips (21.030 ms here)"}},
+			6: {"retransmission rto", []string{"retransmission timer fired (RTO", "248.026 ms after the tail loss probe", "without doubling"}},
+			7: {"retransmission rto", []string{"its wait doubled to 495.985 ms (from 248.026 ms)"}},
+			8: {"retransmission rto", []string{"its wait doubled to 988.000 ms (from 495.985 ms)"}},
 		}},
 		{"link-rto.pcap", map[int]want{
 			5: {"retransmission tail-loss-probe", []string{"tcp_early_retrans=0", "a next copy tells them apart"}},
-			6: {"retransmission rto", []string{"its wait doubled to 519.961 ms (from 246.766 ms)", "So the copy before was the timer's too, not a probe"}},
-			7: {"retransmission rto", []string{"its wait doubled to 992.014 ms"}},
+			6: {"retransmission rto", []string{"its wait doubled to 492.022 ms (from 244.295 ms)", "So the copy before was the timer's too, not a probe"}},
+			7: {"retransmission rto", []string{"its wait doubled to 991.996 ms"}},
 			8: {"retransmission rto", []string{"its wait doubled to 1.984 s"}},
 		}},
 		{"link-sack.pcap", map[int]want{
