@@ -12,6 +12,8 @@ import (
 
 // envInLab marks a test binary run again by InLab in a network
 // namespace of its own.
+// Its value is the user id the tests were started as: inside, a user
+// namespace maps it to 0.
 const envInLab = "TCPTOUR_LESSONTEST_INLAB"
 
 // inLab is set in a test binary that InLab ran in a namespace of its
@@ -36,7 +38,7 @@ func InLab(m *testing.M) {
 	exe, err := os.Executable()
 	if err == nil {
 		cmd := exec.Command(exe, os.Args[1:]...)
-		cmd.Env = append(os.Environ(), envInLab+"=1")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", envInLab, os.Geteuid()))
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 		cmd.SysProcAttr = labAttr()
 		if cmd.SysProcAttr == nil {
@@ -54,6 +56,15 @@ func InLab(m *testing.M) {
 	}
 	noLab = fmt.Sprintf("no network namespace could be made for the test: %v", err)
 	goleak.VerifyTestMain(m)
+}
+
+// root reports whether the tests run as root on the machine: in a lab
+// made in a user namespace, uid 0 is the user who started them.
+func root() bool {
+	if v := os.Getenv(envInLab); v != "" {
+		return v == "0"
+	}
+	return os.Geteuid() == 0
 }
 
 // needLab skips t where InLab could not make a namespace, and fails it
