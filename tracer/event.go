@@ -323,6 +323,11 @@ type Packet struct {
 	// unless the link lost it. Empty on loopback, where one capture
 	// sees each packet once.
 	At string `json:"at,omitempty"`
+	// IPID is the IPv4 header's identification field, on a link only
+	// (with At): the same frame seen at both ends has the same one,
+	// while a copy sent again has another (Linux numbers each packet a
+	// connection sends). 0 for IPv6.
+	IPID uint16 `json:"ip_id,omitempty"`
 	// Analysis lists what the sequence analysis found the segment to
 	// be, with the names of docs/trace-format.md, which follow
 	// Wireshark's tcp.analysis flags: "retransmission",

@@ -215,6 +215,9 @@ func appendJSONNote[S []byte | string](b []byte, e *Event, note S) ([]byte, bool
 		b = jsonStringField(b, `,"dns":`, p.DNS)
 		b = strconv.AppendInt(append(b, `,"size":`...), int64(p.Size), 10)
 		b = jsonStringField(b, `,"at":`, p.At)
+		if p.IPID != 0 {
+			b = strconv.AppendUint(append(b, `,"ip_id":`...), uint64(p.IPID), 10)
+		}
 		if len(p.Analysis) > 0 {
 			b = append(b, `,"analysis":[`...)
 			for i, a := range p.Analysis {

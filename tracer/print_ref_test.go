@@ -164,6 +164,7 @@ func generatedEvents(n int) []Event {
 			}
 			if r.IntN(3) == 0 {
 				e.Packet.At = str()
+				e.Packet.IPID = uint16(r.IntN(3) * r.IntN(65536))
 			}
 			for range r.IntN(3) {
 				e.Packet.Analysis = append(e.Packet.Analysis, str())

@@ -17,6 +17,8 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"tcptour/lessons/internal/lesson"
@@ -40,7 +42,7 @@ var info = lesson.Lesson{
 		"purpose: the 5th of ten, the last of three (twice: once with the tail loss probe, once with the " +
 		"retransmission timer alone), a SYN and a SYN-ACK. Every byte still arrives, in order; the packets " +
 		"at both ends show how.",
-	Steps: 6,
+	Steps: 7,
 	Link:  &link.Config{DelayToServer: oneWay, DelayToClient: oneWay},
 	Recap: []string{
 		"A lost segment is noticed by the sender, never by the network: from the ACKs that come\n" +
@@ -176,6 +178,27 @@ func run(l *lesson.Run) error {
 	if _, err := exchange(l, ln, len("I am Chuck Norris!")); err != nil {
 		return err
 	}
+
+	l.Step("Out of order, and twice: nothing lost",
+		"Not every duplicate ACK means a loss. On a last connection the link holds the 3rd of ten segments "+
+			"back and sends it after the 4th, and sends the 8th twice. The server's kernel answers the 4th, "+
+			"which comes before the 3rd, with an ACK that repeats the last byte it has in order and a SACK "+
+			"block for the 4th (Wireshark calls it a window update: the window it offers still grows); a moment "+
+			"later the 3rd fills the gap. One such ACK is not three: the client's kernel waits a fraction of a round trip before "+
+			"it takes a segment for lost (RACK, RFC 8985), the ACK of the 3rd comes well within it, and "+
+			"nothing is sent again. The client's kernel notes the reordering (TCP_INFO's reord_seen) and, from "+
+			"then on, waits longer before it calls a segment lost. The second copy of the 8th is a duplicate: "+
+			"the server's kernel says so with a D-SACK block (RFC 2883), and the client's kernel counts it "+
+			"(dsack_dups).")
+	l.SetRules(
+		link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 3, Action: link.Hold},
+		link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 8, Action: link.Duplicate},
+	)
+	ci, err = exchange(l, ln, 10*mss)
+	if err != nil {
+		return err
+	}
+	retransmitted(l, ci)
 	return ln.Close()
 }
 
@@ -272,6 +295,27 @@ func retransmitted(l *lesson.Run, ci *kernel.Info) {
 	case ci.TotalRTO > 0:
 		why = fmt.Sprintf("%d of them at the retransmission timeout.", ci.TotalRTO)
 	}
-	l.Note("client", fmt.Sprintf("TCP_INFO: total_retrans %d, total_rto %d, dsack_dups %d, reord_seen %d, cwnd %d: segments sent again %d times, %s",
-		ci.TotalRetrans, ci.TotalRTO, ci.DSACKDups, ci.ReordSeen, ci.SndCwnd, ci.TotalRetrans, why))
+	var also []string
+	if ci.ReordSeen > 0 {
+		also = append(also, fmt.Sprintf("it saw segments arrive out of order %d time(s) (reord_seen)", ci.ReordSeen))
+	}
+	if ci.DSACKDups > 0 {
+		also = append(also, fmt.Sprintf("the server reported %d segment(s) received twice (dsack_dups, from D-SACK blocks)", ci.DSACKDups))
+	}
+	if ci.SsthreshInfinite() {
+		also = append(also, "no loss has set its slow-start threshold yet (ssthresh unset)")
+	} else {
+		also = append(also, fmt.Sprintf("its slow-start threshold is %d segments (ssthresh, set when it took a segment for lost)", ci.SndSsthresh))
+	}
+	l.Note("client", fmt.Sprintf("TCP_INFO: total_retrans %d, total_rto %d, reord_seen %d, dsack_dups %d, cwnd %d, ssthresh %s: segments sent again %d times, %s Also, %s.",
+		ci.TotalRetrans, ci.TotalRTO, ci.ReordSeen, ci.DSACKDups, ci.SndCwnd, ssthresh(ci), ci.TotalRetrans, why, strings.Join(also, "; ")))
+}
+
+// ssthresh is the slow-start threshold as ss prints it: a number, or
+// "unset" before the first loss.
+func ssthresh(ci *kernel.Info) string {
+	if ci.SsthreshInfinite() {
+		return "unset"
+	}
+	return strconv.Itoa(int(ci.SndSsthresh))
 }

@@ -40,6 +40,10 @@ func TestLesson(t *testing.T) {
 		"link note delayed by 50ms on purpose: the 1st SYN from the client",
 		"link note dropped on purpose: the 1st SYN-ACK from the server",
 		"client connect-done",
+		"link note rule: hold back the 3rd data segment from the client",
+		"link note rule: duplicate the 8th data segment from the client",
+		"client connect-done",
+		"client note TCP_INFO: total_retrans 0, total_rto 0, reord_seen 1, dsack_dups 1",
 	)
 	// A lost SYN or SYN-ACK costs the initial timer, 1 s, in Dial.
 	var dials []tracer.Event
@@ -48,11 +52,11 @@ func TestLesson(t *testing.T) {
 			dials = append(dials, e)
 		}
 	}
-	if len(dials) != 6 {
-		t.Fatalf("%d dials, want 6", len(dials))
+	if len(dials) != 7 {
+		t.Fatalf("%d dials, want 7", len(dials))
 	}
 	for i, d := range dials {
-		slow := i >= 4
+		slow := i == 4 || i == 5
 		if got := d.Duration.Seconds() >= 1; got != slow {
 			t.Errorf("dial %d took %v: want over 1 s only for the lost SYN and SYN-ACK", i+1, d.Duration)
 		}
@@ -129,6 +133,23 @@ func TestLessonOnTheWire(t *testing.T) {
 	if dups != 5 || fast != 1 || gap != 1 {
 		t.Errorf("step 2: %d duplicate ACKs, %d fast retransmissions, %d gaps seen at the server; want 5, 1, 1", dups, fast, gap)
 	}
+	// Step 7: at the server's end the held segment arrives out of order
+	// and the duplicate as a copy already acknowledged; the client sends
+	// nothing again.
+	var ooo, twice int
+	for _, e := range steps[7] {
+		if p := e.Packet; p != nil && p.At == "server" && p.From == "client" {
+			if slices.Contains(p.Analysis, "out-of-order") {
+				ooo++
+			}
+			if slices.Contains(p.Analysis, "spurious-retransmission") {
+				twice++
+			}
+		}
+	}
+	if ooo != 1 || twice != 1 {
+		t.Errorf("step 7 at the server's end: %d segments out of order and %d twice, want 1 and 1", ooo, twice)
+	}
 	// What each step's recovery was, by the tags of the resent segment
 	// at the client's end and the client's kernel's counters.
 	for _, c := range []struct {
@@ -142,6 +163,7 @@ func TestLessonOnTheWire(t *testing.T) {
 		{4, "rto", 3, []string{"client's TcpExtTCPTimeouts +3"}},
 		{5, "rto", 1, []string{"client's TcpExtTCPSynRetrans +1"}},
 		{6, "rto", 1, []string{"client's TcpExtTCPSynRetrans +1", "server's TcpExtTCPSynRetrans +1"}},
+		{7, "retransmission", 0, []string{"client's TcpExtTCPDSACKRecv +1"}},
 	} {
 		n := 0
 		var counted []string

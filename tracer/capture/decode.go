@@ -89,6 +89,11 @@ type Decoded struct {
 
 	// IPVersion is 4 or 6, or 0 if the packet is not IP.
 	IPVersion int
+	// IPID is an IPv4 header's identification field (0 for IPv6). Linux
+	// numbers each packet a connected socket sends, so two sightings of
+	// one frame (at both ends of a link) share it where a resent copy
+	// does not.
+	IPID uint16
 	// Proto is the transport protocol.
 	Proto Proto
 	// Src and Dst are the addresses, with ports for TCP and UDP.
@@ -269,6 +274,7 @@ func (d *Decoded) decodeIPv4(data []byte, wireLen int) error {
 		return fmt.Errorf("ipv4: version field is %d", ip.Version)
 	}
 	d.IPVersion = 4
+	d.IPID = ip.Id
 	src, _ := netip.AddrFromSlice(ip.SrcIP)
 	dst, _ := netip.AddrFromSlice(ip.DstIP)
 	d.Src, d.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)

@@ -113,7 +113,7 @@ var analysisScenarios = []struct {
 		notes: map[int][]string{
 			5: {"sends bytes 1 to 100 of its stream again, 206.000 ms after the first copy", "tail loss probe", "last segment the client had sent"},
 			7: {"had already acknowledged them (ack 101)", "spurious"},
-			8: {"first SACK block, bytes 1 to 100 of the client's stream, lies below its ACK", "D-SACK", "arrived twice"},
+			8: {"The 1st duplicate ACK in a row", "because a segment it already had came again; nothing is missing", "first SACK block, bytes 1 to 100 of the client's stream, lies below its ACK", "D-SACK", "arrived twice"},
 		},
 	},
 	{

@@ -128,10 +128,11 @@ type packetKey struct {
 	seq, ack uint32
 	len      int
 	flags    string
+	ipid     uint16 // tells apart two ACKs alike, and a copy sent again
 }
 
 func segKeyOf(p *tracer.Packet) packetKey {
-	return packetKey{p.From, p.To, p.RawSeq, p.RawAck, p.Len, p.Flags}
+	return packetKey{p.From, p.To, p.RawSeq, p.RawAck, p.Len, p.Flags, p.IPID}
 }
 
 // SegmentLabel is a segment's label in a ladder: flags, relative

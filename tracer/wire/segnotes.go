@@ -320,6 +320,10 @@ func (n *noteCtx) ack() {
 		n.add("The %s's kernel sends a keep-alive: no new data, numbered one below its next byte (seq %d), to learn whether the %s still holds the connection: its kernel answers with an ACK, or with RST if it no longer knows the connection.", n.from, p.Seq, n.to)
 	case v.Has(KeepAliveAck):
 		n.add("The %s's kernel answers the keep-alive with an ACK (ack %d): it still holds the connection.", n.from, p.Ack)
+	case v.Has(DuplicateAck) && n.v.dsack && !n.holdsBeyond():
+		// A D-SACK alone: a segment came twice, none is missing.
+		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window, because a segment it already had came again; nothing is missing.",
+			ordinal(n.v.dupacks), n.from, p.Ack-1)
 	case v.Has(DuplicateAck):
 		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window: byte %d of the %s's stream, the next it expects, has not arrived, and a later segment has.",
 			ordinal(n.v.dupacks), n.from, p.Ack-1, p.Ack, n.to)
@@ -375,6 +379,21 @@ func describeOptions(o capture.TCPOptions) string {
 		s = append(s, "timestamps on every segment, to measure round trips")
 	}
 	return strings.Join(s, "; ")
+}
+
+// holdsBeyond reports whether the segment's SACK blocks, the D-SACK
+// left out, hold bytes beyond its ACK: a gap before them.
+func (n *noteCtx) holdsBeyond() bool {
+	blocks := n.t.Options.SACK
+	if n.v.dsack && len(blocks) > 0 {
+		blocks = blocks[1:]
+	}
+	for _, b := range blocks {
+		if after(b.Right, n.t.Ack) {
+			return true
+		}
+	}
+	return false
 }
 
 // sack explains a SACK option in relative numbers: a D-SACK first (bytes

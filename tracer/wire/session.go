@@ -234,8 +234,8 @@ func (s *Session) packet(i int, p capture.Packet) {
 		return
 	}
 	e := s.anns[i].Event(d)
-	if e.Packet != nil {
-		e.Packet.At = at
+	if e.Packet != nil && at != "" {
+		e.Packet.At, e.Packet.IPID = at, d.IPID
 	}
 	s.tr.Record(&e)
 }
