@@ -286,29 +286,46 @@ func acknowledged(l *lesson.Run, c net.Conn) error {
 // tells: how often its kernel sent data again, and how often the
 // retransmission timer did it.
 func retransmitted(l *lesson.Run, ci *kernel.Info) {
-	why := "none of them at the retransmission timeout: the kernel resent on the evidence of the ACKs (fast retransmit) or to provoke one (a tail loss probe)."
+	resent := "nothing was sent again"
 	switch {
-	case ci.TotalRTO == 0 && ci.TotalRetrans == 0:
-		why = "nothing was sent again."
-	case ci.TotalRTO > 0 && uint32(ci.TotalRTO) == ci.TotalRetrans:
-		why = "each at the retransmission timeout."
-	case ci.TotalRTO > 0:
-		why = fmt.Sprintf("%d of them at the retransmission timeout.", ci.TotalRTO)
+	case ci.TotalRetrans == 0:
+	case ci.TotalRTO == 0:
+		resent = fmt.Sprintf("%s sent again, none at the retransmission timeout: on the evidence of the ACKs (fast retransmit) or to provoke one (a tail loss probe)", times(int(ci.TotalRetrans), "segment"))
+	case uint32(ci.TotalRTO) == ci.TotalRetrans:
+		resent = fmt.Sprintf("%s sent again, each at the retransmission timeout", times(int(ci.TotalRetrans), "segment"))
+	default:
+		resent = fmt.Sprintf("%s sent again, %d at the retransmission timeout", times(int(ci.TotalRetrans), "segment"), ci.TotalRTO)
 	}
 	var also []string
 	if ci.ReordSeen > 0 {
-		also = append(also, fmt.Sprintf("it saw segments arrive out of order %d time(s) (reord_seen)", ci.ReordSeen))
+		also = append(also, fmt.Sprintf("it saw the peer's ACKs show segments out of order %s (reord_seen)", times(int(ci.ReordSeen), "")))
 	}
 	if ci.DSACKDups > 0 {
-		also = append(also, fmt.Sprintf("the server reported %d segment(s) received twice (dsack_dups, from D-SACK blocks)", ci.DSACKDups))
+		also = append(also, fmt.Sprintf("the server reported %s received twice (dsack_dups, from D-SACK blocks)", times(int(ci.DSACKDups), "segment")))
 	}
-	if ci.SsthreshInfinite() {
-		also = append(also, "no loss has set its slow-start threshold yet (ssthresh unset)")
-	} else {
-		also = append(also, fmt.Sprintf("its slow-start threshold is %d segments (ssthresh, set when it took a segment for lost)", ci.SndSsthresh))
+	switch {
+	case ci.SsthreshInfinite():
+		also = append(also, "slow start has not ended (ssthresh unset)")
+	case ci.TotalRetrans > 0:
+		also = append(also, fmt.Sprintf("slow start ended at the loss, with a threshold of %d segments (ssthresh)", ci.SndSsthresh))
+	default:
+		also = append(also, fmt.Sprintf("slow start has ended, with a threshold of %d segments (ssthresh)", ci.SndSsthresh))
 	}
-	l.Note("client", fmt.Sprintf("TCP_INFO: total_retrans %d, total_rto %d, reord_seen %d, dsack_dups %d, cwnd %d, ssthresh %s: segments sent again %d times, %s Also, %s.",
-		ci.TotalRetrans, ci.TotalRTO, ci.ReordSeen, ci.DSACKDups, ci.SndCwnd, ssthresh(ci), ci.TotalRetrans, why, strings.Join(also, "; ")))
+	l.Note("client", fmt.Sprintf("TCP_INFO: total_retrans %d, total_rto %d, reord_seen %d, dsack_dups %d, cwnd %d, ssthresh %s: %s; %s.",
+		ci.TotalRetrans, ci.TotalRTO, ci.ReordSeen, ci.DSACKDups, ci.SndCwnd, ssthresh(ci), resent, strings.Join(also, "; ")))
+}
+
+// times is "1 segment", "3 segments", or with no noun "once", "3 times".
+func times(n int, noun string) string {
+	switch {
+	case noun == "" && n == 1:
+		return "once"
+	case noun == "":
+		return fmt.Sprintf("%d times", n)
+	case n == 1:
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // ssthresh is the slow-start threshold as ss prints it: a number, or
