@@ -4,8 +4,10 @@ package link_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -160,5 +162,31 @@ func TestSetRulesPerConnection(t *testing.T) {
 	}
 	if got := l.Rules(); len(got) != 1 || got[0].Action != link.Duplicate {
 		t.Errorf("Rules() = %v", got)
+	}
+}
+
+// Each end has a thread of the program parked in it, whose namespace
+// another program can join (nsenter -t TID).
+func TestEndsJoinable(t *testing.T) {
+	l, _ := newLink(t, link.Config{})
+	for _, end := range []struct {
+		name string
+		tid  int
+		in   func(func() error) error
+	}{{"client", l.ClientTID(), l.InClient}, {"server", l.ServerTID(), l.InServer}} {
+		var want string
+		if err := end.in(func() (err error) {
+			want, err = os.Readlink("/proc/thread-self/ns/net")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", end.tid))
+		if err != nil {
+			t.Fatalf("the %s's thread %d: %v", end.name, end.tid, err)
+		}
+		if got != want {
+			t.Errorf("the %s's thread %d is in %s, the %s's namespace is %s", end.name, end.tid, got, end.name, want)
+		}
 	}
 }

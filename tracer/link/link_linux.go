@@ -39,6 +39,12 @@ type Link struct {
 
 	// rules are the rules in force (Config.Rules, then SetRules).
 	rules atomic.Pointer[[]Rule]
+
+	// A thread parked in each end's namespace until Close, so that
+	// another program can join the end: nsenter -t TID.
+	tids   [2]int
+	parks  chan struct{}
+	parked sync.WaitGroup
 }
 
 var linkCount atomic.Int32
@@ -68,6 +74,17 @@ func New(cfg Config) (*Link, error) {
 		fc.Close()
 		l.teardown()
 		return nil, err
+	}
+	l.parks = make(chan struct{})
+	for i, ns := range []netns.NsHandle{l.client, l.server} {
+		if l.tids[i], err = l.park(ns); err != nil {
+			close(l.parks)
+			l.parked.Wait()
+			fc.Close()
+			fs.Close()
+			l.teardown()
+			return nil, err
+		}
 	}
 	l.toServer = newPipe(l, FromClient, fc, fs, cfg.DelayToServer)
 	l.toClient = newPipe(l, FromServer, fs, fc, cfg.DelayToClient)
@@ -297,6 +314,40 @@ func in(ns netns.NsHandle, f func() error) error {
 	return err
 }
 
+// park starts a thread in ns that waits there until Close, and returns
+// its thread id.
+func (l *Link) park(ns netns.NsHandle) (int, error) {
+	tid := make(chan int, 1)
+	errc := make(chan error, 1)
+	l.parked.Add(1)
+	go func() {
+		defer l.parked.Done()
+		// Never unlocked: the thread ends with the goroutine.
+		runtime.LockOSThread()
+		if err := netns.Set(ns); err != nil {
+			errc <- fmt.Errorf("link: enter namespace: %w", err)
+			return
+		}
+		tid <- unix.Gettid()
+		<-l.parks
+	}()
+	select {
+	case t := <-tid:
+		return t, nil
+	case err := <-errc:
+		return 0, err
+	}
+}
+
+// ClientTID and ServerTID are the ids of threads of this program that
+// stay in the client's and the server's namespace until Close: another
+// program joins an end with nsenter -t TID -n (and -U
+// --preserve-credentials in a user namespace), as it joins a process's.
+func (l *Link) ClientTID() int { return l.tids[0] }
+
+// ServerTID is ClientTID for the server's namespace.
+func (l *Link) ServerTID() int { return l.tids[1] }
+
 // InClient runs f in the client's namespace, on an OS thread of its
 // own: sockets f makes belong to that namespace, wherever they are used
 // afterwards.
@@ -312,6 +363,8 @@ func (l *Link) Close() error {
 		l.toServer.stop()
 		l.toClient.stop()
 		l.wg.Wait()
+		close(l.parks)
+		l.parked.Wait()
 		l.closeErr = errors.Join(l.toServer.in.Close(), l.toClient.in.Close())
 		l.teardown()
 	})

@@ -37,6 +37,12 @@ func (l *Link) SetSysctl(name, value string) (string, error) {
 	return "", errors.New("link: network namespaces need Linux")
 }
 
+// ClientTID is 0: there are no namespaces to join.
+func (l *Link) ClientTID() int { return 0 }
+
+// ServerTID is 0: there are no namespaces to join.
+func (l *Link) ServerTID() int { return 0 }
+
 // Close does nothing.
 func (l *Link) Close() error { return nil }
 
