@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"tcptour/lessons/internal/lesson"
@@ -44,6 +45,10 @@ var info = lesson.Lesson{
 		"at both ends show how.",
 	Steps: 7,
 	Link:  &link.Config{DelayToServer: oneWay, DelayToClient: oneWay},
+	HoldCommands: []string{
+		"{client}nc -N 192.0.2.2 PORT",
+		"{client}ss -tin dst 192.0.2.2",
+	},
 	Recap: []string{
 		"A lost segment is noticed by the sender, never by the network: from the ACKs that come\n" +
 			"back (duplicate ACKs carrying SACK blocks) or from the ACKs that do not (a timer).",
@@ -71,6 +76,12 @@ var info = lesson.Lesson{
 			"the kernel recovers from the SACK block alone (RACK) a little later.",
 		"Make step 4's rule drop five copies (Retransmits: 4): the timer doubles each time, and\n" +
 			"the step takes about 6 s. TCP_INFO's total_rto says 5.",
+		"go run ./lessons/12 --hold, then in another terminal the nc command it prints, ready to\n" +
+			"paste: type lines, each comes back. The link loses the 5th line you type, and with it\n" +
+			"the ACK it carried for the 4th line's echo: about a quarter of a second later each\n" +
+			"kernel sends its last segment again, a tail loss probe each, and the 5th line comes\n" +
+			"back. The server's copy of the 4th echo was not needed: the trace calls it spurious.\n" +
+			"The ss command, pasted in a third terminal, shows nc's connection and its TCP_INFO.",
 	},
 }
 
@@ -159,6 +170,10 @@ func run(l *lesson.Run) error {
 		"The link drops the client's first SYN. Nothing answers, and the client's kernel knows no round "+
 			"trip yet: it waits the initial retransmission timeout, 1 s (RFC 6298), and sends the SYN "+
 			"again. Dial returns a little over a second after it began.")
+	if err := l.SetSysctl("net.ipv4.tcp_early_retrans", "3",
+		"The default again: the tail loss probe is back for what follows."); err != nil {
+		return err
+	}
 	l.SetRules(link.Rule{Dir: link.FromClient, Kind: link.SYN, Index: 1, Action: link.Drop})
 	if _, err := exchange(l, ln, len("I am Chuck Norris!")); err != nil {
 		return err
@@ -199,7 +214,53 @@ func run(l *lesson.Run) error {
 		return err
 	}
 	retransmitted(l, ci)
+
+	if l.Holds() {
+		// --hold: the server echoes each line of a client from another
+		// terminal, on the link, which loses its 5th.
+		l.SetRules(link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 5, Action: link.Drop})
+		stop := echo(ln)
+		defer stop()
+		l.Hold(ln.Addr())
+	}
 	return ln.Close()
+}
+
+// echo accepts connections and sends back each line they send, until
+// the listener closes; stop closes it and waits for the connections.
+func echo(ln net.Listener) (stop func()) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				// NOTE: ignoring the error: the client hung up.
+				_, _ = io.Copy(c, c)
+			}()
+		}
+	}()
+	return func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	}
 }
 
 // exchange dials the server from the client's namespace, writes size

@@ -8,6 +8,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -187,6 +190,21 @@ func TestEndsJoinable(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("the %s's thread %d is in %s, the %s's namespace is %s", end.name, end.tid, got, end.name, want)
+		}
+		// As another program joins it (the test is root in its
+		// namespaces, as a lab's owner is in the lab's).
+		nsenter, err := exec.LookPath("nsenter")
+		if err != nil {
+			t.Log("no nsenter here: joining an end is not tried")
+			continue
+		}
+		out, err := exec.Command(nsenter, "-t", strconv.Itoa(end.tid), "-n", "cat", "/proc/net/dev").CombinedOutput()
+		if err != nil {
+			t.Fatalf("nsenter -t %d -n: %v\n%s", end.tid, err, out)
+		}
+		ifname := map[string]string{"client": link.ClientInterface, "server": link.ServerInterface}[end.name]
+		if !strings.Contains(string(out), ifname+":") {
+			t.Errorf("nsenter -t %d -n: no %s there:\n%s", end.tid, ifname, out)
 		}
 	}
 }

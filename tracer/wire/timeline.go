@@ -331,10 +331,17 @@ func (tl *Timeline) Summary(w io.Writer, packets int, stats capture.Stats, pcap 
 	if tl.wire == nil {
 		return
 	}
-	fmt.Fprintf(w, "\nCaptured %d packets on lo (the kernel counted %d, dropped %d).\n",
-		packets, stats.Packets-stats.Markers, stats.KernelDrops)
+	where := "on lo"
+	if ends := tl.wire.Ends(); len(ends) == 2 {
+		where = fmt.Sprintf("at the link's two ends, the %s's %s and the %s's %s", ends[0].Name, ends[0].Interface, ends[1].Name, ends[1].Interface)
+	}
+	fmt.Fprintf(w, "\nCaptured %d packets %s (the kernel counted %d, dropped %d).\n",
+		packets, where, stats.Packets-stats.Markers, stats.KernelDrops)
 	if pcap != "" {
 		fmt.Fprintf(w, "Saved to %s: tshark -r %s\n", pcap, pcap)
+		if len(tl.wire.Ends()) == 2 {
+			fmt.Fprintf(w, "It has one interface for each end: tshark -r %s -Y 'frame.interface_name == \"client\"' -w client.pcapng keeps the client's, for tshark's analysis (docs/link.md).\n", pcap)
+		}
 	}
 }
 

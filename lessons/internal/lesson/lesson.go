@@ -27,6 +27,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -67,7 +68,8 @@ type Lesson struct {
 	// terminal while the lesson holds (--hold), printed ready to paste:
 	// PORT becomes the held server's port and {lab} the command that
 	// joins the lab (nothing on the host), put in front of each program
-	// that must run in the lesson's network (nc, ss, nstat, tshark).
+	// that must run in the lesson's network (nc, ss, nstat, tshark); on
+	// a link, {client} and {server} the commands that join each end.
 	// Empty means nc and ss on the held port.
 	HoldCommands []string
 	// Link, when set, puts the lesson's client and server in network
@@ -539,6 +541,10 @@ func (r *Run) Printf(format string, args ...any) {
 	_, _ = io.WriteString(r.out, b.String())
 }
 
+// Holds reports whether the lesson was asked to hold (--hold): a lesson
+// that starts a server only to hold it checks it first.
+func (r *Run) Holds() bool { return r.opts.Hold }
+
 // Width is the width of the pretty output in columns: the terminal's,
 // or 80 when it is not a terminal (see [Options.Width]).
 func (r *Run) Width() int { return r.width }
@@ -552,12 +558,20 @@ func (r *Run) Hold(addr net.Addr) {
 		return
 	}
 	_, port, _ := net.SplitHostPort(addr.String())
-	cmds := r.lesson.HoldCommands
+	cmds := slices.Clone(r.lesson.HoldCommands)
 	if len(cmds) == 0 {
-		cmds = defaultHoldCommands
+		cmds = slices.Clone(defaultHoldCommands)
 	}
 	join, where := "", "From another terminal, try the commands below"
-	if r.opts.Lab != nil {
+	switch {
+	case r.link != nil:
+		// Each end of the link is a network of its own.
+		client, server := r.joinEnd(r.link.ClientTID()), r.joinEnd(r.link.ServerTID())
+		for i, c := range cmds {
+			cmds[i] = strings.ReplaceAll(strings.ReplaceAll(c, "{client}", client+" "), "{server}", server+" ")
+		}
+		where += ": " + client + " runs the program after it in the client's network, " + server + " in the server's"
+	case r.opts.Lab != nil:
 		// The lab's network is its own: another terminal joins it.
 		join = r.opts.Lab.Join()
 		where += ": " + join + " runs the program after it in the lesson's lab, where its sockets are"
@@ -600,12 +614,13 @@ func (r *Run) labNotes() {
 	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
 		Text: "a network of the lesson's own",
 		Note: "The lesson runs in a lab: a network namespace made for this run (" + how + "), whose loopback carries this lesson's packets and nothing else, and whose kernel counts for this lesson alone. It goes when the lesson ends, and its sockets, TIME_WAITs included, with it (unless a program joined to it from another terminal still runs there). --host runs the lesson on this machine's loopback instead."})
-	join := "Put this in front of a command to run it in the lab's network from another terminal, while the lesson runs (at a step's pause, or held with --hold): " + in.Join() + " ss -tan lists the lesson's sockets, " + in.Join() + " " + shell() + " opens a shell there."
 	if r.link != nil {
-		join = "Put this in front of a command to run it in the lab's network from another terminal, while the lesson runs: " + in.Join() + " ip link shows the link's two interfaces, which this program forwards between." + joinEnds()
+		r.joinNotes()
+	} else {
+		r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
+			Text: "join the lab: " + in.Join(),
+			Note: "Put this in front of a command to run it in the lab's network from another terminal, while the lesson runs (at a step's pause, or held with --hold): " + in.Join() + " ss -tan lists the lesson's sockets, " + in.Join() + " " + shell() + " opens a shell there."})
 	}
-	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
-		Text: "join the lab: " + in.Join(), Note: join})
 	for _, s := range in.Sysctls {
 		r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
 			Text: "in this lab: " + s.String() + " (the kernel's default: " + s.Default + ")",

@@ -3,7 +3,6 @@ package lesson
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"tcptour/tracer"
@@ -157,8 +156,26 @@ func (r *Run) timeWaitEnds() int {
 	return n
 }
 
-// joinEnds is what the join note adds on a link: the ends are
-// namespaces of their own, which nsenter cannot name.
-func joinEnds() string {
-	return " The client and the server are in namespaces of their own, below the lab's: " + strings.Join([]string{link.ClientAddr.String(), link.ServerAddr.String()}, " and ") + " are not in the lab's network, where ss finds nothing of theirs."
+// joinEnd is the command that joins the namespace of the lesson's
+// thread tid, parked in an end of the link, from another terminal.
+func (r *Run) joinEnd(tid int) string {
+	in := *r.opts.Lab
+	in.PID = tid
+	return in.Join()
+}
+
+// joinNotes say how another terminal joins each end of the link.
+func (r *Run) joinNotes() {
+	for _, e := range []struct {
+		name string
+		tid  int
+		addr string
+	}{{"client", r.link.ClientTID(), link.ClientAddr.String()}, {"server", r.link.ServerTID(), link.ServerAddr.String()}} {
+		join := r.joinEnd(e.tid)
+		r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
+			Text: "join the " + e.name + ": " + join,
+			Note: "Put this in front of a command to run it in the " + e.name + "'s network (" + e.addr + ") from another terminal, while the lesson runs (at a step's pause): " +
+				join + " ss -tin shows the " + e.name + "'s sockets with their TCP_INFO, " + join + " " + shell() + " opens a shell there. " +
+				"The number is a thread of the lesson's that waits in that network; it goes when the lesson ends."})
+	}
 }
