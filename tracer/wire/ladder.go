@@ -128,10 +128,11 @@ type packetKey struct {
 	seq, ack uint32
 	len      int
 	flags    string
+	mark     string // timestamps and SACK blocks: duplicate ACKs differ there
 }
 
 func segKeyOf(p *tracer.Packet) packetKey {
-	return packetKey{p.From, p.To, p.RawSeq, p.RawAck, p.Len, p.Flags}
+	return packetKey{p.From, p.To, p.RawSeq, p.RawAck, p.Len, p.Flags, p.Mark}
 }
 
 // SegmentLabel is a segment's label in a ladder: flags, relative

@@ -331,8 +331,16 @@ func (tl *Timeline) Summary(w io.Writer, packets int, stats capture.Stats, pcap 
 	if tl.wire == nil {
 		return
 	}
-	fmt.Fprintf(w, "\nCaptured %d packets on lo (the kernel counted %d, dropped %d).\n",
-		packets, stats.Packets-stats.Markers, stats.KernelDrops)
+	where := "on lo"
+	if ends := tl.wire.Ends(); len(ends) > 0 {
+		names := make([]string, len(ends))
+		for i, e := range ends {
+			names[i] = e.Name
+		}
+		where = "at the link's ends, " + strings.Join(names, " and ")
+	}
+	fmt.Fprintf(w, "\nCaptured %d packets %s (the kernel counted %d, dropped %d).\n",
+		packets, where, stats.Packets-stats.Markers, stats.KernelDrops)
 	if pcap != "" {
 		fmt.Fprintf(w, "Saved to %s: tshark -r %s\n", pcap, pcap)
 	}
