@@ -32,10 +32,11 @@ func TestArrivalsTellApartDuplicateACKs(t *testing.T) {
 	add(20, "client", "server", "client", 5001, 1001, 0, "ts 9 1 sack 1101-1301") // 8
 	add(20, "client", "client", "server", 1001, 5001, 100, "ts 21 9")             // 9: the copy sent again
 	add(30, "server", "client", "server", 1001, 5001, 100, "ts 21 9")             // 10
+	add(40, "client", "client", "server", 1101, 5001, 0, "ts 31 9")               // 11: still on its way when the capture stopped
 
 	lost := lostCopies(evs, 1)
 	if len(lost) != 1 || !lost[0] {
-		t.Errorf("lost copies %v, want only the first copy of the segment sent twice (0)", lost)
+		t.Errorf("lost copies %v, want only the first copy of the segment sent twice (0), not the last segment, which nothing after it shows lost (11)", lost)
 	}
 	var tl Timeline
 	tl.arrivals(evs)
