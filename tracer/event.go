@@ -328,6 +328,12 @@ type Packet struct {
 	// while a copy sent again has another (Linux numbers each packet a
 	// connection sends). 0 for IPv6.
 	IPID uint16 `json:"ip_id,omitempty"`
+	// Mark tells apart segments whose numbers and flags are the same
+	// (duplicate ACKs; a segment and its copies sent again): their TCP
+	// timestamps and SACK blocks, as captured. On a link, a segment's
+	// arrival is matched with its leaving by its numbers, flags and
+	// Mark. Not in the trace's JSON.
+	Mark string `json:"-"`
 	// Analysis lists what the sequence analysis found the segment to
 	// be, with the names of docs/trace-format.md, which follow
 	// Wireshark's tcp.analysis flags: "retransmission",

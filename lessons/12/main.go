@@ -56,8 +56,8 @@ var info = lesson.Lesson{
 			"in order, with SACK blocks saying what it holds beyond the gap. Three of them, and the\n" +
 			"sender resends the missing segment: fast retransmit, one round trip after the loss.",
 		"A lost last segment has nothing after it to be SACKed: after about two round trips and\n" +
-			"the peer's delayed-ACK allowance, the sender probes by sending it again (tail loss\n" +
-			"probe, RFC 8985).",
+			"the peer's delayed-ACK allowance (sooner if the retransmission timer would fire first),\n" +
+			"the sender probes by sending it again (tail loss probe, RFC 8985).",
 		"Without the probe (net.ipv4.tcp_early_retrans = 0), the retransmission timer fires:\n" +
 			"at least 200 ms on Linux, then doubling at each loss in a row (backoff). TCP_INFO's\n" +
 			"total_rto counts them.",
@@ -67,15 +67,17 @@ var info = lesson.Lesson{
 			"the time it took, TCP_INFO and the kernel's counters (nstat) tell.",
 	},
 	TryThis: []string{
-		"go run ./lessons/12 --pcap loss.pcapng, then tshark -r loss.pcapng -Y tcp.analysis.flags:\n" +
-			"tshark's own analysis names the duplicate ACKs, the fast retransmission and the\n" +
-			"retransmissions. The file has two interfaces, the client's and the server's\n" +
-			"(tshark -r loss.pcapng -T fields -e frame.interface_name -e tcp.seq -e tcp.len).",
+		"go run ./lessons/12 --pcap loss.pcapng. The file has two interfaces, the client's and the\n" +
+			"server's (tshark -r loss.pcapng -T fields -e frame.interface_name -e tcp.seq -e tcp.len),\n" +
+			"and tshark's analysis would take each segment's arrival for a copy sent again: keep the\n" +
+			"client's end (tshark -r loss.pcapng -Y 'frame.interface_name==\"client\"' -w client.pcapng),\n" +
+			"then tshark -r client.pcapng -Y tcp.analysis.flags names the duplicate ACKs, the fast\n" +
+			"retransmission and the retransmissions.",
 		"In lessons/12/main.go, drop the 9th of the ten segments instead of the 5th (Index: 9 in\n" +
 			"step 2's rule): only one segment comes after the gap, so only one duplicate ACK, and\n" +
 			"the kernel recovers from the SACK block alone (RACK) a little later.",
 		"Make step 4's rule drop five copies (Retransmits: 4): the timer doubles each time, and\n" +
-			"the step takes about 6 s. TCP_INFO's total_rto says 5.",
+			"the step takes about 7 s. TCP_INFO's total_rto says 5.",
 		"go run ./lessons/12 --hold, then in another terminal the nc command it prints, ready to\n" +
 			"paste: type lines, each comes back. The link loses the 5th line you type, and with it\n" +
 			"the ACK it carried for the 4th line's echo: about a quarter of a second later each\n" +
@@ -138,10 +140,11 @@ func run(l *lesson.Run) error {
 	l.Step("A lost tail: the tail loss probe",
 		"Now the client writes three segments and the link drops the last. Nothing comes after it, so "+
 			"the server's kernel has no reason to send a duplicate ACK: it ACKs segments 1 and 2, and "+
-			"then the line is quiet. The client's kernel does not wait for its retransmission timer. When no "+
-			"ACK has come for about two round trips plus the 200 ms a receiver may delay its ACK, it sends "+
-			"the last segment again, to provoke one: a tail loss probe (RFC 8985). The connection stays "+
-			"open meanwhile, as the client waits for the answer.")
+			"then the line is quiet. The client's kernel has a timer for this: when no ACK has come for two "+
+			"round trips plus the 200 ms a receiver may delay its ACK, or when its retransmission timer would "+
+			"fire, if that is sooner (here it is: a round trip plus about 200 ms), it sends the last segment "+
+			"again, to provoke an ACK: a tail loss probe (RFC 8985). The connection stays open meanwhile, as "+
+			"the client waits for the answer.")
 	l.SetRules(link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 3, Action: link.Drop})
 	ci, err = exchange(l, ln, 3*mss)
 	if err != nil {
@@ -151,10 +154,10 @@ func run(l *lesson.Run) error {
 
 	l.Step("The retransmission timer and its backoff",
 		"Both kernels are told not to probe (net.ipv4.tcp_early_retrans = 0), and the link drops the last "+
-			"of three segments and its first two copies. What is left is the retransmission timer (RTO): "+
-			"at least 200 ms on Linux, more with a slow or jittery round trip. Each time it fires, the kernel "+
-			"sends the segment again and doubles the timer (backoff): about 0.2, 0.4 and 0.8 s, and the "+
-			"third copy gets through.")
+			"of three segments and the first two times it is sent again. What is left is the retransmission "+
+			"timer (RTO): on Linux the smoothed round trip plus at least 200 ms, more with a jittery round "+
+			"trip. Each time it fires, the kernel sends the segment again and doubles the timer (backoff): "+
+			"about 0.23, 0.45 and 0.9 s, and the third time it is sent again it gets through.")
 	if err := l.SetSysctl("net.ipv4.tcp_early_retrans", "0",
 		"Off: no tail loss probe, so that the retransmission timer alone resends the lost tail."); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -201,6 +202,32 @@ func TestLessonOnTheWire(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("another run gave other segments at the client's end:\n%v\nwant\n%v", got, want)
 		}
+	}
+}
+
+// TestLessonArrivals runs the lesson as a learner does, capture on, and
+// checks what its text says of each segment's arrival: every segment
+// the link passed arrives as itself, once (but the one it duplicates) (five duplicate ACKs are five
+// segments, told apart by their SACK blocks), and the ladders mark as
+// lost exactly the segments the link dropped.
+func TestLessonArrivals(t *testing.T) {
+	out, err := exec.Command(lessontest.Build(t), "--no-color", "--capture=on").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	// Once twice: step 7's 8th segment, which the link duplicates.
+	if n := strings.Count(text, "delivered one segment twice"); n != 1 {
+		t.Errorf("%d segments said to arrive twice: the link duplicates one", n)
+	}
+	// Dropped: the 5th data segment, the lost tail, the tail and its
+	// first two resends, a SYN, a SYN-ACK.
+	if n := strings.Count(text, "✗ lost"); n != 7 {
+		t.Errorf("%d segments marked lost in the ladders, want the 7 the link dropped", n)
+	}
+	dup := regexp.MustCompile(`at client: server → client  seq 1 ack 5793 win \d+  \[duplicate-ack\]\n +It reaches the client [0-9.]+ ms after it left the server`)
+	if n := len(dup.FindAllString(text, -1)); n != 5 {
+		t.Errorf("%d duplicate ACKs said to reach the client after they left the server, want 5", n)
 	}
 }
 

@@ -200,7 +200,7 @@ var analysisScenarios = []struct {
 			timed{after: 840 * time.Millisecond, seg: cdata(201, 100), want: Retransmission | RTO},
 		),
 		notes: map[int][]string{
-			10: {"bytes 301 to 400 of its stream again", "last segment the client had sent", "for 30.000 ms nothing came back from the server, more than two round trips (10.000 ms here)", "tail loss probe (RFC 8985)"},
+			10: {"bytes 301 to 400 of its stream again", "It is the last segment the client had sent, and for 30.000 ms nothing came back from the server, more than two round trips (10.000 ms here)", "tail loss probe (RFC 8985)", "but never longer than the retransmission timer would"},
 			11: {"bytes 201 to 300 of its stream again", "first bytes it has not acknowledged", "retransmission timer fired (RTO"},
 			12: {"its wait doubled to 420.000 ms (from 210.000 ms)", "exponential backoff"},
 			13: {"its wait doubled to 840.000 ms (from 420.000 ms)"},
@@ -231,7 +231,19 @@ var analysisScenarios = []struct {
 		},
 		notes: map[int][]string{
 			3: {"sends its SYN again"},
-			4: {"sends its SYN-ACK again"},
+			4: {"sends its SYN-ACK again", "and 0.001 ms after the client's SYN came again", "answers the repeated one with the same SYN-ACK, without waiting for its own timer"},
+		},
+	},
+	{
+		name: "a SYN-ACK sent again by its timer",
+		segs: []timed{
+			{seg: handshake(7)[0]},
+			{seg: handshake(7)[1]}, // lost after the capture point
+			{after: time.Second, seg: handshake(7)[1], want: Retransmission | RTO},
+			{seg: handshake(7)[2]},
+		},
+		notes: map[int][]string{
+			3: {"sends its SYN-ACK again", ", 1.000 s after the last copy: the client's ACK of it had not arrived."},
 		},
 	},
 	{

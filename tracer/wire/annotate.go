@@ -187,6 +187,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 	if t.Flags.Has(capture.SYN) {
 		p.Options = options(t.Options)
 	}
+	p.Mark = mark(t.Options)
 
 	// What came before, for the notes: read before the analysis moves on.
 	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time,
@@ -346,4 +347,17 @@ func options(o capture.TCPOptions) string {
 		s = append(s, fmt.Sprintf("ws %d", o.WindowScale))
 	}
 	return strings.Join(s, " ")
+}
+
+// mark is a segment's Mark: what tells it apart from others with the
+// same numbers and flags.
+func mark(o capture.TCPOptions) string {
+	var b strings.Builder
+	if o.HasTimestamps {
+		fmt.Fprintf(&b, "ts %d %d", o.TSval, o.TSecr)
+	}
+	for _, s := range o.SACK {
+		fmt.Fprintf(&b, " sack %d-%d", s.Left, s.Right)
+	}
+	return b.String()
 }

@@ -128,7 +128,7 @@ var lesson03Want = []wantPacket{
 	{proto: "tcp", from: "client", to: "server", flags: "ACK", seq: 1, ack: 1, win: 65536,
 		note: []string{"The client's ACK of the SYN-ACK completes the three-way handshake"}},
 	{proto: "tcp", from: "client", to: "server", flags: "PSH ACK", seq: 1, ack: 1, len: 18, win: 65536,
-		note: []string{"The client's kernel sends 18 bytes of data (bytes 1 to 18 of its stream)", "PSH"}},
+		note: []string{"The client's kernel sends 18 bytes of data (bytes 1 to 18 of its stream)", "PSH: Linux sets it on the last segment of each write, and on the last of each group of segments its kernel builds as one large packet, cut into segments on the way out (GSO)"}},
 	{proto: "tcp", from: "server", to: "client", flags: "ACK", seq: 1, ack: 19, win: 65536,
 		note: []string{"The server's kernel acknowledges everything up to byte 18 of the client's stream (ack 19)"}},
 	{proto: "tcp", from: "server", to: "client", flags: "PSH ACK", seq: 1, ack: 19, len: 29, win: 65536,

@@ -92,9 +92,13 @@ func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []r
 // time order), the segments that left one end and never reached the
 // other: each arrival is the last copy with its numbers that left
 // before it (a segment sent again has the numbers of the first copy).
-// It returns their indexes in events.
+// A segment not seen arriving is taken for lost only when one its
+// sender sent after it was seen arriving: the last ones may still have
+// been on their way when the capture stopped. It returns their indexes
+// in events.
 func lostCopies(events []tracer.Event, id int) map[int]bool {
 	left := map[packetKey][]int{} // unmatched departures, in order
+	lastCame := map[string]int{}  // by sender: the latest departure seen arriving
 	lost := map[int]bool{}
 	for i, e := range events {
 		p := e.Packet
@@ -110,12 +114,15 @@ func lostCopies(events []tracer.Event, id int) map[int]bool {
 			for _, d := range ds[:len(ds)-1] {
 				lost[d] = true
 			}
+			lastCame[p.From] = max(lastCame[p.From], ds[len(ds)-1])
 			delete(left, k)
 		}
 	}
-	for _, ds := range left {
+	for k, ds := range left {
 		for _, d := range ds {
-			lost[d] = true
+			if d < lastCame[k.from] {
+				lost[d] = true
+			}
 		}
 	}
 	return lost
@@ -129,10 +136,11 @@ type packetKey struct {
 	len      int
 	flags    string
 	ipid     uint16 // tells apart two ACKs alike, and a copy sent again
+	mark     string // timestamps and SACK blocks: the same, where there is no IP ID (IPv6)
 }
 
 func segKeyOf(p *tracer.Packet) packetKey {
-	return packetKey{p.From, p.To, p.RawSeq, p.RawAck, p.Len, p.Flags, p.IPID}
+	return packetKey{p.From, p.To, p.RawSeq, p.RawAck, p.Len, p.Flags, p.IPID, p.Mark}
 }
 
 // SegmentLabel is a segment's label in a ladder: flags, relative

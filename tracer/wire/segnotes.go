@@ -70,7 +70,7 @@ func (n *noteCtx) control() {
 		if n.v.flags.Has(Retransmission) {
 			n.add("The client's kernel sends its SYN again, with the same initial sequence number%s: no SYN-ACK had come back. "+
 				"(Linux waits 1 s for a SYN's first answer; on recent kernels the next net.ipv4.tcp_syn_linear_timeouts waits are 1 s too, and only then does each wait double. "+
-				"It gives up when the time that net.ipv4.tcp_syn_retries allows has passed (with the default, 6, after about 2 minutes; with 1, after 3 s), and connect fails with ETIMEDOUT, if the program set no deadline first.)", n.since(" ", n.v.last))
+				"It gives up when the time that net.ipv4.tcp_syn_retries allows has passed (with the default, 6, after about 2 minutes; with 1, after 3 s), and connect fails with ETIMEDOUT, if the program set no deadline first.)", n.since(", ", n.v.last))
 			return
 		}
 		n.add("The client's kernel sends SYN: it asks to open a connection and proposes its initial sequence number (shown as 0: numbers here are relative, as Wireshark shows them).")
@@ -80,7 +80,17 @@ func (n *noteCtx) control() {
 	case f.Has(capture.SYN | capture.ACK):
 		n.c.synOnly, n.c.sawSynAck = false, true
 		if n.v.flags.Has(Retransmission) {
-			n.add("The server's kernel sends its SYN-ACK again, with the same initial sequence number%s: the client's ACK of it had not arrived.", n.since(" ", n.v.last))
+			if n.answers && n.peer.lastFlags.Has(Retransmission) && !n.c.established {
+				// The client's SYN came again just before: Linux
+				// answers a repeated SYN for a connection in its SYN
+				// queue with the SYN-ACK at once (tcp_check_req),
+				// without waiting for its own timer.
+				n.add("The server's kernel sends its SYN-ACK again, with the same initial sequence number%s and %s after the client's SYN came again: "+
+					"the server's kernel still holds the first SYN in its SYN queue and answers the repeated one with the same SYN-ACK, without waiting for its own timer.",
+					n.since(", ", n.v.last), tracer.FormatDuration(n.at.Sub(n.peer.lastSeg)))
+				return
+			}
+			n.add("The server's kernel sends its SYN-ACK again, with the same initial sequence number%s: the client's ACK of it had not arrived.", n.since(", ", n.v.last))
 			return
 		}
 		n.add("The server's kernel answers SYN-ACK: it acknowledges the SYN (ack %d) and sends its own initial sequence number. No program took part: the listening socket's kernel answers by itself.", n.p.Ack)
@@ -182,7 +192,7 @@ func (n *noteCtx) data() {
 			s = fmt.Sprintf("The %s's kernel sends 1 byte of data (%s of its stream)", n.from, bytes)
 		}
 		if f.Has(capture.PSH) {
-			s += "; PSH: Linux sets it on the last segment of each write, and every half window during a long one (the receiver hands data to its program with or without it)"
+			s += "; PSH: Linux sets it on the last segment of each write, and on the last of each group of segments its kernel builds as one large packet, cut into segments on the way out (GSO), so a long write shows several (the receiver hands data to its program with or without it)"
 		}
 		n.add("%s.", s)
 	}
@@ -220,9 +230,9 @@ func (n *noteCtx) why() string {
 	}
 	switch {
 	case v.flags.Has(TailLossProbe):
-		return fmt.Sprintf(" It is the last segment the %s had sent, its first copy more, and for %s nothing came back from the %s%s, not one duplicate ACK: "+
+		return fmt.Sprintf(" It is the last segment the %s had sent, and for %s nothing came back from the %s%s, not one duplicate ACK: "+
 			"the packets show a tail loss probe (RFC 8985), which Linux sends so that the %s's answer tells whether the tail was lost "+
-			"(it waits two round trips for it, and about 200 ms more when a single segment is out, time for a delayed ACK). "+
+			"(it waits two round trips for it, and about 200 ms more when a single segment is out, time for a delayed ACK, but never longer than the retransmission timer would). "+
 			"(With net.ipv4.tcp_early_retrans=0 the retransmission timer would send it at about the same time; a next copy tells them apart: "+
 			"after a probe the timer waits about as long again, while its own waits double.)", n.from, gap, n.to, rtt, n.to)
 	case v.flags.Has(RTO):
