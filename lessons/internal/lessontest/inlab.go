@@ -15,10 +15,13 @@ import (
 const envInLab = "TCPTOUR_LESSONTEST_INLAB"
 
 // inLab is set in a test binary that InLab ran in a namespace of its
-// own; noLab says why it could not, where it could not.
+// own; noLab says why it could not, where it could not. asUser is set
+// when that namespace is in a user namespace of its own: the tests run
+// as uid 0 there, but are not root.
 var (
-	inLab bool
-	noLab string
+	inLab  bool
+	noLab  string
+	asUser bool
 )
 
 // InLab is the TestMain of a lesson with a link (lesson.Lesson.Link):
@@ -28,15 +31,19 @@ var (
 // the tests that need one skip, saying why. Either way it checks that no
 // goroutine is left behind.
 func InLab(m *testing.M) {
-	if os.Getenv(envInLab) != "" {
-		inLab = true
+	if v := os.Getenv(envInLab); v != "" {
+		inLab, asUser = true, v == "user"
 		goleak.VerifyTestMain(m)
 		return
 	}
 	exe, err := os.Executable()
 	if err == nil {
 		cmd := exec.Command(exe, os.Args[1:]...)
-		cmd.Env = append(os.Environ(), envInLab+"=1")
+		who := "root"
+		if os.Geteuid() != 0 {
+			who = "user" // labAttr adds a user namespace
+		}
+		cmd.Env = append(os.Environ(), envInLab+"="+who)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 		cmd.SysProcAttr = labAttr()
 		if cmd.SysProcAttr == nil {
