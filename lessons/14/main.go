@@ -47,7 +47,7 @@ var info = lesson.Lesson{
 	Intro: "The client sends the seed's message in two writes, a 4-byte length and then the text, and " +
 		"reads the server's echo, on a link with a round trip of 20 ms: first with Nagle's algorithm on " +
 		"(Go turns it off; the lesson turns it on with SetNoDelay(false)), on a new connection and then " +
-		"again; then with TCP_NODELAY, Go's default; then in one write. The second write waits for an " +
+		"twice more; then with TCP_NODELAY, Go's default; then in one write. The second write waits for an " +
 		"ACK that the server's kernel is in no hurry to send.",
 	Steps: 4,
 	Link:  &link.Config{DelayToServer: oneWay, DelayToClient: oneWay},
@@ -60,7 +60,8 @@ var info = lesson.Lesson{
 			"ACK up to 40 ms once it has answered a request: then it expects to answer again.",
 		"Together, write-write-read stalls: the second write waits for the ACK of the first,\n" +
 			"and the server, which needs both before it answers, waits for its timer to send\n" +
-			"that ACK. A delayed-ACK timeout plus a round trip, on every message.",
+			"that ACK: a delayed-ACK timeout plus a round trip, on every message but a\n" +
+			"connection's first.",
 		"Go sets TCP_NODELAY on every TCP connection (net.TCPConn.SetNoDelay's default is\n" +
 			"true): each Write leaves at once. Node's net.Socket leaves Nagle on, as the kernel\n" +
 			"does; socket.setNoDelay(true), or noDelay: true for net.connect or\n" +
@@ -124,19 +125,24 @@ func run(l *lesson.Run) error {
 	if err != nil {
 		return err
 	}
-	l.Note("client", fmt.Sprintf("TCP_NODELAY was %d, as Go sets it on every TCP connection; after SetNoDelay(false) it is %d: Nagle's algorithm is on.", before, after))
+	note(l, c.client, fmt.Sprintf("TCP_NODELAY %d, then %d: Nagle's algorithm on", before, after),
+		fmt.Sprintf("The socket's TCP_NODELAY option was %d, as Go sets it on every TCP connection it makes or accepts; "+
+			"after SetNoDelay(false) it is %d, the kernel's own default: small segments wait for ACKs.", before, after))
 	if err := c.send(l, twoWrites); err != nil {
 		return err
 	}
 
 	l.Step("Nagle on: the next message waits for the delayed ACK",
-		"The same message again, on the same connection. The server's kernel has now seen an answer "+
+		"The same message again, twice, on the same connection. The server's kernel has now seen an answer "+
 			"follow a request at once: it takes the connection for an interactive one, and holds the ACK "+
 			"of what arrives, hoping to send it with the answer (delayed ACK), up to 40 ms. But the server "+
 			"cannot answer: it has the length and waits for the message, which the client's kernel holds "+
-			"until the length's ACK comes. Neither moves until the server's delayed-ACK timer runs out.")
-	if err := c.send(l, twoWrites); err != nil {
-		return err
+			"until the length's ACK comes. Neither moves until the server's delayed-ACK timer runs out. The "+
+			"server then answers at once again, and the next message waits the same way.")
+	for range 2 {
+		if err := c.send(l, twoWrites); err != nil {
+			return err
+		}
 	}
 	if err := c.close(); err != nil {
 		return err
@@ -304,33 +310,47 @@ func (c *conn) send(l *lesson.Run, write writeFunc) error {
 	if err != nil {
 		return err
 	}
-	l.Note("client", explain(a, ci, segs, answered.Sub(written), after-delacks))
+	text, why := explain(a, ci, segs, answered.Sub(written), after-delacks)
+	note(l, c.client, text, why)
 	return nil
 }
 
 // explain says how long the text took to follow its length to the
-// server, and why, from what this run showed: the server's Reads, the
+// server (text), and why (note), from what this run showed: the server's Reads, the
 // client's TCP_INFO right after its writes, and the server's kernel's
 // count of delayed ACKs. segs is how many data segments the message
 // took.
-func explain(a arrival, ci *kernel.Info, segs uint32, wait time.Duration, delacks int64) string {
-	gap := a.text.Sub(a.length)
+func explain(a arrival, ci *kernel.Info, segs uint32, wait time.Duration, delacks int64) (text, note string) {
+	gap := tracer.FormatDuration(a.text.Sub(a.length))
 	got := fmt.Sprintf("The message took %s (TCP_INFO data_segs_out +%d). The server's Reads got the text %s after its length.",
-		plural(int(segs), "data segment"), segs, tracer.FormatDuration(gap))
+		plural(int(segs), "data segment"), segs, gap)
 	held := fmt.Sprintf("When the writes returned, the client's kernel held %d bytes unsent, with %s unacknowledged (TCP_INFO notsent_bytes, unacked).",
 		ci.NotsentBytes, plural(int(ci.Unacked), "segment"))
 	read := fmt.Sprintf("The client's Read waited %s for the echo; a round trip is %s.", tracer.FormatDuration(wait), tracer.FormatDuration(2*oneWay))
 	switch {
 	case ci.NotsentBytes == 0 && segs == 1:
-		return got + " They left together, in one segment: when the Write returned, the client's kernel held nothing unsent (TCP_INFO notsent_bytes 0). " + read
+		return "the length and the text in one segment: no wait",
+			got + " They left together, in one segment: when the Write returned, the client's kernel held nothing unsent (TCP_INFO notsent_bytes 0). " + read
 	case ci.NotsentBytes == 0:
-		return got + " They left together: when the writes returned, the client's kernel held nothing unsent (TCP_INFO notsent_bytes 0). " + read
+		return "the text reached the server " + gap + " after its length: no wait",
+			got + " They left together: when the writes returned, the client's kernel held nothing unsent (TCP_INFO notsent_bytes 0). " + read
 	case delacks == 0:
-		return got + " " + held + " The server's kernel ACKed the length at once (TcpExtDelayedACKs did not move), " +
-			"and the text left when that ACK came back. " + read
+		return "the text reached the server " + gap + " after its length: it waited for the ACK",
+			got + " " + held + " The server's kernel ACKed the length at once (TcpExtDelayedACKs did not move), " +
+				"and the text left when that ACK came back. " + read
 	}
-	return fmt.Sprintf("%s %s The server's kernel sent %s meanwhile, when its timer ran out (TcpExtDelayedACKs +%d): "+
-		"the ACK of the length, and the text left when it came back. %s", got, held, plural(int(delacks), "delayed ACK"), delacks, read)
+	return "the text reached the server " + gap + " after its length: it waited for a delayed ACK",
+		fmt.Sprintf("%s %s The server's kernel sent %s meanwhile, when its timer ran out (TcpExtDelayedACKs +%d): "+
+			"the ACK of the length, and the text left when it came back. %s", got, held, plural(int(delacks), "delayed ACK"), delacks, read)
+}
+
+// note adds a note of the client's about connection c to the trace:
+// text on the event's line, why below it.
+func note(l *lesson.Run, c net.Conn, text, why string) {
+	l.Trace().Add(tracer.Event{Actor: "client", Phase: tracer.PhaseNote, Proto: "tcp",
+		Local:  c.LocalAddr().(*net.TCPAddr).AddrPort(),
+		Remote: c.RemoteAddr().(*net.TCPAddr).AddrPort(),
+		Text:   text, Note: why})
 }
 
 // plural says n things.
