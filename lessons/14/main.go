@@ -150,11 +150,13 @@ func run(l *lesson.Run) error {
 
 	l.Step("TCP_NODELAY, Go's default: no wait",
 		"A new connection, with Go's default: TCP_NODELAY, Nagle's algorithm off. Each Write leaves at "+
-			"once, so the message follows its length within the millisecond, and the server answers one "+
-			"round trip after the writes, on the first message and the next. Go chose this default for "+
-			"every TCP connection: a Go program is expected to write whole messages (through a "+
-			"bufio.Writer), and what it writes should leave now. Node's net.Socket keeps the kernel's "+
-			"default, Nagle on, until socket.setNoDelay(true); its http module turns it off for you.")
+			"once, so the text follows its length within the millisecond, and the echo comes one round trip "+
+			"after the writes, on the first message and the next. Go's net package sets TCP_NODELAY on every "+
+			"TCP connection it makes or accepts, because, as SetNoDelay's documentation says, data should be "+
+			"\"sent as soon as possible after a Write\"; a program that writes a message in pieces pays in "+
+			"segments instead, and Go's answer to that is step 4. Node keeps the kernel's default, Nagle on, "+
+			"for a plain net.Socket, until socket.setNoDelay(true) (or the noDelay option of net.connect and "+
+			"net.createServer); its http module turns Nagle off at both ends of a request.")
 	if c, err = connect(l, ln); err != nil {
 		return err
 	}
