@@ -306,13 +306,16 @@ func (c *conn) send(l *lesson.Run, write writeFunc) error {
 	if err != nil {
 		return err
 	}
-	segs := last.DataSegsOut - first.DataSegsOut
+	// Data segments sent for the message, less any sent again (on a
+	// slow machine, the link may forward late enough for a probe).
+	resent := last.TotalRetrans - first.TotalRetrans
+	segs := last.DataSegsOut - first.DataSegsOut - resent
 	a := <-c.got
 	after, err := delayedACKs(l)
 	if err != nil {
 		return err
 	}
-	text, why := explain(a, ci, segs, answered.Sub(written), after-delacks)
+	text, why := explain(a, ci, segs, resent, answered.Sub(written), after-delacks)
 	note(l, c.client, text, why)
 	return nil
 }
@@ -321,11 +324,15 @@ func (c *conn) send(l *lesson.Run, write writeFunc) error {
 // server (text), and why (note), from what this run showed: the server's Reads, the
 // client's TCP_INFO right after its writes, and the server's kernel's
 // count of delayed ACKs. segs is how many data segments the message
-// took.
-func explain(a arrival, ci *kernel.Info, segs uint32, wait time.Duration, delacks int64) (text, note string) {
+// took, resent how many were sent again.
+func explain(a arrival, ci *kernel.Info, segs, resent uint32, wait time.Duration, delacks int64) (text, note string) {
 	gap := tracer.FormatDuration(a.text.Sub(a.length))
-	got := fmt.Sprintf("The message took %s (TCP_INFO data_segs_out +%d). The server's Reads got the text %s after its length.",
-		plural(int(segs), "data segment"), segs, gap)
+	took := fmt.Sprintf("TCP_INFO data_segs_out +%d", segs)
+	if resent > 0 {
+		took = fmt.Sprintf("TCP_INFO data_segs_out +%d, less %d sent again: total_retrans +%d", segs+resent, resent, resent)
+	}
+	got := fmt.Sprintf("The message took %s (%s). The server's Reads got the text %s after its length.",
+		plural(int(segs), "data segment"), took, gap)
 	held := fmt.Sprintf("When the writes returned, the client's kernel held %d bytes unsent, with %s unacknowledged (TCP_INFO notsent_bytes, unacked).",
 		ci.NotsentBytes, plural(int(ci.Unacked), "segment"))
 	read := fmt.Sprintf("The client's Read waited %s for the echo; a round trip is %s.", tracer.FormatDuration(wait), tracer.FormatDuration(2*oneWay))

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -204,6 +206,42 @@ func TestLessonOnTheWire(t *testing.T) {
 				t.Errorf("step %d: the client's Read waited %v for the echo, no less than step 2's stall (%v)", step, w, stall)
 			}
 		}
+	}
+}
+
+// Each line of Go that docs/lessons/14.md quotes ("The key lines") is
+// in the lesson's source, as quoted.
+func TestDocQuotesTheSource(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "lessons", "14.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src strings.Builder
+	files, _ := filepath.Glob("*.go")
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.Write(b)
+	}
+	quoted := 0
+	for _, block := range strings.Split(string(doc), "```go\n")[1:] {
+		for _, line := range strings.Split(block[:strings.Index(block, "```")], "\n") {
+			if line = strings.TrimSpace(line); line == "" {
+				continue
+			}
+			quoted++
+			if !strings.Contains(src.String(), line) {
+				t.Errorf("docs/lessons/14.md quotes a line the source lacks: %s", line)
+			}
+		}
+	}
+	if quoted == 0 {
+		t.Error("docs/lessons/14.md quotes no Go")
 	}
 }
 
