@@ -3,7 +3,7 @@
 // two old mechanisms of TCP make of it. With Nagle's algorithm on, the
 // client's kernel holds the second write until the first is
 // acknowledged; the server's kernel, expecting to answer soon, holds
-// its ACK for up to 40 ms (delayed ACK). Each waits for the other, and
+// its ACK for about 40 ms (delayed ACK). Each waits for the other, and
 // the answer comes late. With TCP_NODELAY, Go's default, it does not;
 // one write per message needs neither.
 //
@@ -33,9 +33,10 @@ import (
 // The link's delay each way: a round trip of 20 ms.
 const oneWay = 10 * time.Millisecond
 
-// delayedACK is how long Linux lets a delayed ACK wait at most when the
-// ACKs flow both ways, as in a request and its answer: 40 ms (the
-// kernel's TCP_DELACK_MIN, HZ/25).
+// delayedACK is how long the server's kernel holds a delayed ACK
+// here: 40 ms, Linux's TCP_ATO_MIN (HZ/25), where its timer starts; on
+// a round trip shorter than that it waits no longer (the timer fires a
+// little late, on the kernel's next tick).
 const delayedACK = 40 * time.Millisecond
 
 // message is what the client sends each time: the seed's.
@@ -57,7 +58,7 @@ var info = lesson.Lesson{
 			"It saves headers on a slow line; it costs a round trip on a fast one.",
 		"Delayed ACK (RFC 1122): a receiver may hold its ACK, hoping to send it with data of\n" +
 			"its own. Linux ACKs at once at a connection's start (quick-ACK mode) and holds the\n" +
-			"ACK up to 40 ms once it has answered a request: then it expects to answer again.",
+			"ACK about 40 ms once it has answered a request: then it expects to answer again.",
 		"Together, write-write-read stalls: the second write waits for the ACK of the first,\n" +
 			"and the server, which needs both before it answers, waits for its timer to send\n" +
 			"that ACK: a delayed-ACK timeout plus a round trip, on every message but a\n" +
@@ -135,7 +136,7 @@ func run(l *lesson.Run) error {
 	l.Step("Nagle on: the next message waits for the delayed ACK",
 		"The same message again, twice, on the same connection. The server's kernel has now seen an answer "+
 			"follow a request at once: it takes the connection for an interactive one, and holds the ACK "+
-			"of what arrives, hoping to send it with the answer (delayed ACK), up to 40 ms. But the server "+
+			"of what arrives, hoping to send it with the answer (delayed ACK), for about 40 ms. But the server "+
 			"cannot answer: it has the length and waits for the message, which the client's kernel holds "+
 			"until the length's ACK comes. Neither moves until the server's delayed-ACK timer runs out. The "+
 			"server then answers at once again, and the next message waits the same way.")
