@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -125,7 +126,8 @@ func resent(p *tracer.Packet) bool {
 // TCP_NODELAY the text follows the length at once; in one write, there
 // is one segment.
 func TestLessonOnTheWire(t *testing.T) {
-	ev, _ := lessontest.RunCaptureFile(t, info, run)
+	ev, pcap := lessontest.RunCaptureFile(t, info, run)
+	tsharkAgrees(t, pcap)
 	rtt := 2 * oneWay
 	const slack = 5 * time.Millisecond
 	var lens []string
@@ -207,6 +209,62 @@ func TestLessonOnTheWire(t *testing.T) {
 			}
 		}
 	}
+}
+
+// tsharkAgrees runs the first Try this's tshark command on the
+// lesson's pcapng file (less any segment tshark finds sent again: a
+// loaded machine's link may forward late enough for a tail loss probe)
+// and checks what it says: each 18-byte text
+// leaves the client one round trip after its length in step 1, a
+// delayed-ACK timeout and a round trip after it in step 2, with it in
+// step 3; step 4's segments carry 22 bytes.
+func tsharkAgrees(t *testing.T, pcap string) {
+	t.Helper()
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Log("tshark not installed: the Try this's command is not checked")
+		return
+	}
+	out, err := exec.Command(tshark, "-r", pcap, "-Y", `frame.interface_name == "client" && ip.src == 192.0.2.1 && tcp.len > 0 && !tcp.analysis.retransmission`,
+		"-T", "fields", "-e", "frame.time_delta_displayed", "-e", "tcp.len").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	var lens []string
+	var texts []time.Duration
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			t.Fatalf("tshark printed %q", line)
+		}
+		lens = append(lens, f[1])
+		if f[1] == "18" {
+			d, err := time.ParseDuration(f[0] + "s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts = append(texts, d)
+		}
+	}
+	if got, want := strings.Join(lens, " "), "4 18 4 18 4 18 4 18 4 18 22 22"; got != want {
+		t.Fatalf("tshark: the client's data segments' lengths %s, want %s", got, want)
+	}
+	rtt, slack := 2*oneWay, 5*time.Millisecond
+	for i, d := range texts {
+		var ok bool
+		switch i {
+		case 0:
+			ok = d >= rtt-slack && d < delayedACK+rtt-slack
+		case 1, 2:
+			ok = d >= delayedACK+rtt-slack
+		default:
+			ok = d < slack
+		}
+		if !ok {
+			t.Errorf("tshark: text %d left %v after its length", i+1, d)
+		}
+	}
+	t.Logf("tshark: the texts left %v after their lengths", texts)
 }
 
 // Each line of Go that docs/lessons/14.md quotes ("The key lines") is
