@@ -94,8 +94,8 @@ func run(l *lesson.Run) error {
 		"The server listens in its own network namespace, at 192.0.2.2; the client dials from its own, "+
 			"through a link that holds each frame 10 ms each way. Go turns Nagle's algorithm off on every "+
 			"TCP connection (TCP_NODELAY); the client turns it on again with SetNoDelay(false). Then it "+
-			"writes the length of its message, 4 bytes, and the message, 18 bytes, in two Writes, and reads "+
-			"the server's echo. The length leaves at once: nothing is unacknowledged. The message is small "+
+			"writes the length of its message, 4 bytes, and the text, 18 bytes, in two Writes, and reads "+
+			"the server's echo. The length leaves at once: nothing is unacknowledged. The text is small "+
 			"and the length is not yet acknowledged, so the client's kernel holds it back (Nagle) until "+
 			"the ACK comes. At a connection's start the server's kernel ACKs each segment at once (quick-ACK "+
 			"mode): the wait is one round trip.")
@@ -137,7 +137,7 @@ func run(l *lesson.Run) error {
 		"The same message again, twice, on the same connection. The server's kernel has now seen an answer "+
 			"follow a request at once: it takes the connection for an interactive one, and holds the ACK "+
 			"of what arrives, hoping to send it with the answer (delayed ACK), for about 40 ms. But the server "+
-			"cannot answer: it has the length and waits for the message, which the client's kernel holds "+
+			"cannot answer: it has the length and waits for the text, which the client's kernel holds "+
 			"until the length's ACK comes. Neither moves until the server's delayed-ACK timer runs out. The "+
 			"server then answers at once again, and the next message waits the same way.")
 	for range 2 {
@@ -171,7 +171,7 @@ func run(l *lesson.Run) error {
 	}
 
 	l.Step("One write per message: no wait, with Nagle on or off",
-		"Nagle on again, but the client puts the length and the message together in a bufio.Writer "+
+		"Nagle on again, but the client puts the length and the text together in a bufio.Writer "+
 			"and hands them to the kernel in one Write, at Flush. One segment of 22 bytes leaves at once: "+
 			"there is no second small write to hold back, so neither Nagle nor the delayed ACK costs "+
 			"anything, and each message takes one data segment instead of two.")
