@@ -19,10 +19,7 @@ import (
 	"io"
 	"net"
 	"runtime"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"tcptour/lessons/internal/lesson"
 	"tcptour/tracer"
@@ -391,22 +388,4 @@ func (c *conn) close() error {
 		return err
 	}
 	return <-c.done
-}
-
-// noDelay reads the client's socket's TCP_NODELAY option: 1 when
-// Nagle's algorithm is off.
-func noDelay(c net.Conn) (int, error) {
-	raw, err := c.(interface{ NetConn() net.Conn }).NetConn().(syscall.Conn).SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var v int
-	var serr error
-	err = raw.Control(func(fd uintptr) {
-		v, serr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY)
-	})
-	if err != nil {
-		return 0, err
-	}
-	return v, serr
 }
