@@ -50,14 +50,13 @@ func TestLesson(t *testing.T) {
 // sent is a data segment of the client's, seen at both ends, and the
 // server's ACK of it, seen at both ends.
 type sent struct {
-	len                int
-	left, arrived      time.Time // the segment at the client's end, at the server's
-	ackLeft, ackCame   time.Time // its ACK at the server's end, at the client's
-	acked, nextLeft    bool      // an ACK was seen; a data segment followed
-	next               time.Time // when the client's next data segment left
-	ackedBeforeNext    bool      // the ACK reached the client before the next segment left
-	wantAck            uint32
-	conn, step, number int
+	len              int
+	left, arrived    time.Time // the segment at the client's end, at the server's
+	ackLeft, ackCame time.Time // its ACK at the server's end, at the client's
+	acked, nextLeft  bool      // an ACK was seen; a data segment followed
+	ackedBeforeNext  bool      // the ACK reached the client before the next segment left
+	wantAck          uint32    // the ACK number that acknowledges it
+	conn, step       int
 }
 
 // dataSegments lists the client's data segments of a run, in the order
@@ -80,7 +79,7 @@ func dataSegments(ev []tracer.Event) []*sent {
 			s := &sent{len: p.Len, left: e.Time, wantAck: p.Seq + uint32(p.Len), conn: e.Conn, step: e.Step}
 			for _, o := range out {
 				if o.conn == s.conn && !o.nextLeft {
-					o.nextLeft, o.next = true, e.Time
+					o.nextLeft = true
 					o.ackedBeforeNext = !o.ackCame.IsZero()
 				}
 			}
