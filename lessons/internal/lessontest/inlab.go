@@ -30,7 +30,7 @@ var (
 // the tests that need one skip, saying why. Either way it checks that no
 // goroutine is left behind.
 func InLab(m *testing.M) {
-	if os.Getenv(envInLab) != "" {
+	if v := os.Getenv(envInLab); v != "" {
 		inLab = true
 		goleak.VerifyTestMain(m)
 		return
