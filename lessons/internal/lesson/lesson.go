@@ -155,8 +155,9 @@ type Run struct {
 	// counted is what the lab's kernel had counted at the step's
 	// start: a lesson in a lab shows what changed at each step.
 	counted kernel.Counters
-	// holding is set once Hold waits for Ctrl-C.
-	holding atomic.Bool
+	// holding is set once Hold waits for Ctrl-C; held once the lesson
+	// called Hold (it may hold).
+	holding, held atomic.Bool
 	// link joins the client's and the server's namespaces, for a
 	// lesson with a Link; the counts are then each end's.
 	link        *link.Link
@@ -412,6 +413,9 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		r.printList("Recap", l.Recap)
 		r.printList("Try this", l.TryThis)
 	}
+	if opts.Hold && !r.held.Load() {
+		fmt.Fprintf(stderr, "lesson %s: --hold: this lesson keeps no server to hold; it ran to its end\n", l.Number)
+	}
 	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
 		return cause // held until Ctrl-C: the lesson finished, then says why
 	}
@@ -554,6 +558,7 @@ func (r *Run) Width() int { return r.width }
 // trace as it happens until Ctrl-C. The lesson's own accept loop must
 // still be running. Without --hold it returns at once.
 func (r *Run) Hold(addr net.Addr) {
+	r.held.Store(true)
 	if !r.opts.Hold {
 		return
 	}
