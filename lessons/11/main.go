@@ -66,7 +66,7 @@ var info = lesson.Lesson{
 			"'tcp.flags.fin==1 && frame.interface_name==\"client\"'. After step 2's FIN come\n" +
 			"the client's FIN of step 4 and its four copies: the first about 200 ms after it, a\n" +
 			"tail loss probe; the next about 210 ms later, the retransmission timeout; then the\n" +
-			"timeout doubles: about 430, then 860 ms.",
+			"timeout doubles: about 430, then 860 ms. Last comes the server's FIN of step 8.",
 		"Make the link slower: oneWay = 50 * time.Millisecond in lessons/11/main.go. Step\n" +
 			"3's TCP_INFO shows a round trip (rtt) of about 100 ms, step 4's an rto of about\n" +
 			"300 ms, and each lost FIN goes again about 300 ms after it: two round trips plus\n" +
@@ -183,15 +183,18 @@ func run(l *lesson.Run) error {
 	k.awaits("client", "the client's socket", syn, nil, gone,
 		"Dial returned its error and closed the socket. A socket in SYN_SENT has no connection to end: "+
 			"the kernel drops it without sending anything, and the server's kernel never kept the SYN.")
-	// The first client hangs up; once its FIN has reached the queued
-	// connection, closing the busy listener resets it.
+	// The first client hangs up; once the queued connection has
+	// acknowledged its FIN (the client's socket in FIN_WAIT_2), closing
+	// the busy listener resets it; the step ends when the RST has
+	// reached the client. The same segments on every run.
 	if err := first.Close(); err != nil {
 		return err
 	}
-	k.await(peer(first), kernel.CloseWait)
+	k.await(tuple(first), kernel.FinWait2)
 	if err := busy.Close(); err != nil {
 		return err
 	}
+	k.await(tuple(first), gone)
 
 	l.Step("ESTABLISHED",
 		"The client dials the first listener. SYN, SYN-ACK, ACK: the client's socket goes from SYN_SENT "+
@@ -242,12 +245,16 @@ func run(l *lesson.Run) error {
 	if err := client.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
 		return err
 	}
+	if err := dropped(l, "dropped on purpose: the 1st FIN from the client"); err != nil {
+		return err
+	}
 	sentFIN := k.says("client", "the client's socket", c, client, kernel.FinWait1,
 		"The FIN is sent and not acknowledged: Send-Q and TCP_INFO's unacked count it. A timer is on: "+
 			"if it fires before an ACK comes, the kernel sends the FIN again, as a tail loss probe (RFC "+
 			"8985) or at the retransmission timeout (RTO); ss shows either as on.")
 	k.says("server", "the server's socket", s, server, kernel.Established,
-		"No FIN has reached it: as far as the server's kernel knows, the connection is fully open.")
+		"The link dropped the FIN (its line above): as far as the server's kernel knows, the connection "+
+			"is fully open.")
 
 	l.Step("FIN_WAIT_2 and CLOSE_WAIT",
 		"The lesson waits, on purpose, for the client's kernel to send its FIN again, when the timer "+
@@ -313,12 +320,15 @@ func run(l *lesson.Run) error {
 	if err := server.Close(); err != nil {
 		return err
 	}
+	if err := dropped(l, "dropped on purpose: the 1st FIN from the server"); err != nil {
+		return err
+	}
 	closedFIN := k.says("server", "the server's socket", s, nil, kernel.LastAck,
 		"No program holds this socket any more; the kernel keeps it until its FIN is acknowledged. "+
 			"Its TCP_INFO comes with the kernel's answer: one segment unacknowledged, the FIN, and a "+
 			"timer on.")
 	k.says("client", "the client's socket", c, client, kernel.FinWait2,
-		"No FIN has reached it: the client's kernel still waits for the server's.")
+		"The link dropped the server's FIN (its line above): the client's kernel still waits for it.")
 
 	l.Step("TIME_WAIT",
 		"The lesson waits, on purpose, for the server's kernel to send its FIN again, when the timer the "+
@@ -436,9 +446,25 @@ func tuple(conn net.Conn) tracer.FiveTuple {
 	}
 }
 
-// peer is the five-tuple of conn's connection seen from the other end.
-func peer(conn net.Conn) tracer.FiveTuple {
-	ft := tuple(conn)
-	ft.Local, ft.Remote = ft.Remote, ft.Local
-	return ft
+// dropped waits until the link has dropped a segment on purpose, as its
+// line in the trace says (text), for 5 s at most: the lesson asks the
+// kernels about a lost FIN once it is lost, and the line stays in the
+// step that lost it. It asks the trace every millisecond.
+func dropped(l *lesson.Run, text string) error {
+	ctx, cancel := context.WithTimeout(l.Context(), 5*time.Second)
+	defer cancel()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, e := range l.Trace().Events() {
+			if e.Actor == "link" && e.Text == text {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the link did not say %q: %w", text, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
