@@ -5,18 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
-	"syscall"
 	"time"
 
 	"tcptour/lessons/internal/lesson"
 	"tcptour/tracer"
 	"tcptour/tracer/kernel"
+	"tcptour/tracer/link"
 )
 
 // What the kernel says about the lesson's sockets: the kernel lines of
-// the trace, the states the diagram marks, and the socket filters that
-// hold the short-lived states.
+// the trace and the states the diagram marks. Each end of the link has
+// its own network namespace, and socket diagnostics answer about the
+// namespace they are asked in: each question goes to the end whose
+// socket it is about.
 
 // gone stands for "the kernel holds no such socket": RFC 9293's CLOSED.
 const gone kernel.State = 0
@@ -30,10 +33,6 @@ var afterKernel func(ft tracer.FiveTuple, said kernel.State)
 type kernelView struct {
 	l       *lesson.Run
 	visited []visit
-	// refused is the kernel's refusal of a socket filter, until the
-	// trace has said it; said is set once it has.
-	refused error
-	said    bool
 	// explained is set once a note has said what a tail loss probe is.
 	explained bool
 }
@@ -55,7 +54,11 @@ type visit struct {
 // marks; "" marks nothing. It returns the TCP_INFO it showed, nil when
 // there was none.
 func (k *kernelView) says(side, who string, ft tracer.FiveTuple, conn net.Conn, want kernel.State, why string) *kernel.Info {
-	got, err := kernel.Lookup(ft)
+	var got kernel.Socket
+	err := k.at(ft, func() (err error) {
+		got, err = kernel.Lookup(ft)
+		return err
+	})
 	var said string
 	switch {
 	case errors.Is(err, kernel.ErrNotFound):
@@ -89,7 +92,8 @@ func (k *kernelView) says(side, who string, ft tracer.FiveTuple, conn net.Conn, 
 	}
 	k.note(ft, who+": "+said, why)
 	if afterKernel != nil {
-		afterKernel(ft, got.State)
+		// NOTE: ignoring the error: afterKernel reports its own.
+		_ = k.at(ft, func() error { afterKernel(ft, got.State); return nil })
 	}
 	return info
 }
@@ -109,11 +113,54 @@ func (k *kernelView) await(ft tracer.FiveTuple, want kernel.State) {
 	defer cancel()
 	// NOTE: ignoring a timeout: says reports the state the socket is
 	// in instead.
-	if want == gone {
-		_ = kernel.WaitGone(ctx, ft)
-	} else {
-		_ = kernel.WaitState(ctx, ft, want)
+	_ = k.at(ft, func() error {
+		if want == gone {
+			return kernel.WaitGone(ctx, ft)
+		}
+		return kernel.WaitState(ctx, ft, want)
+	})
+}
+
+// at runs f in the network namespace of the socket ft, the client's or
+// the server's, which its local address tells: the kernel's socket
+// diagnostics there know the socket, those of the other end do not.
+func (k *kernelView) at(ft tracer.FiveTuple, f func() error) error {
+	if ft.Local.Addr().Unmap() == link.ServerAddr {
+		return k.l.Server(f)
 	}
+	return k.l.Client(f)
+}
+
+// connecting waits until the client's kernel holds a socket in
+// SYN_SENT whose peer is remote, and returns its tuple: ss -tan state
+// syn-sent dst REMOTE, asked every millisecond in the client's
+// namespace.
+func (k *kernelView) connecting(remote netip.AddrPort) (tracer.FiveTuple, error) {
+	ctx, cancel := context.WithTimeout(k.l.Context(), 2*time.Second)
+	defer cancel()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	var found tracer.FiveTuple
+	err := k.l.Client(func() error {
+		for {
+			socks, err := kernel.Sockets(kernel.SynSent)
+			if err != nil {
+				return err
+			}
+			for _, s := range socks {
+				if s.Remote == remote {
+					found = s.Tuple()
+					return nil
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("no socket in SYN_SENT to %s: %w", remote, ctx.Err())
+			case <-tick.C:
+			}
+		}
+	})
+	return found, err
 }
 
 // program reports the state of the program's own socket, as TCP_INFO
@@ -130,47 +177,17 @@ func (k *kernelView) program(side, who string, ft tracer.FiveTuple, conn net.Con
 	k.note(ft, who+": "+i.State.String(), why)
 }
 
-// loseFINs attaches to the socket behind raw a filter that drops
-// incoming segments with FIN. Linux lets only programs with
-// CAP_NET_ADMIN over the socket's network namespace filter a TCP socket
-// (its commit "tcp: restrict SO_ATTACH_FILTER to priv users", in the
-// stable kernels too; a UDP socket takes one without): the lesson has it
-// in its lab, even without root. Without it loseFINs returns false and
-// keeps the refusal for refusal to put in the trace, and the lesson
-// goes on without losing FINs.
-func (k *kernelView) loseFINs(raw syscall.RawConn) (bool, error) {
-	err := attachDrop(raw, flagFIN)
-	switch {
-	case errors.Is(err, syscall.EPERM):
-		k.refused = err
-		return false, nil
-	case err != nil:
-		return false, err
-	}
-	return true, nil
-}
-
-// refusal puts the kernel's refusal of a socket filter in the trace,
-// once.
-func (k *kernelView) refusal() {
-	if k.refused == nil || k.said {
-		return
-	}
-	k.said = true
-	k.l.Trace().Add(tracer.Event{Actor: "kernel", Phase: tracer.PhaseNote,
-		Text: "no socket filter: " + k.refused.Error(),
-		Note: "Linux lets only a program with CAP_NET_ADMIN over the socket's network attach a socket filter " +
-			"to a TCP socket: the lesson has it in a lab of its own (run it without --host), and on this machine's " +
-			"network only as root. There it shows the FINs lost and sent again. This run goes on " +
-			"without losing any, so the short states pass faster than the lesson can always ask."})
-}
-
 // wait polls the kernel until the socket ft satisfies ok; it gives up
 // after 5 s.
 func (k *kernelView) wait(ft tracer.FiveTuple, want string, ok func(kernel.Socket) bool) (kernel.Socket, error) {
 	ctx, cancel := context.WithTimeout(k.l.Context(), 5*time.Second)
 	defer cancel()
-	return kernel.Wait(ctx, ft, want, ok)
+	var s kernel.Socket
+	err := k.at(ft, func() (err error) {
+		s, err = kernel.Wait(ctx, ft, want, ok)
+		return err
+	})
+	return s, err
 }
 
 // acknowledged waits until all the socket ft has sent is acknowledged

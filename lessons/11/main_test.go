@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -39,15 +38,12 @@ var walk = []string{
 	"kernel note the client's socket: TIME_WAIT",
 }
 
+// The lesson's link is made in a network namespace of the test's own.
+func TestMain(m *testing.M) { lessontest.InLab(m) }
+
 func TestLesson(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("the lesson needs Linux's socket diagnostics and socket filters")
-	}
-	if err := canFilter(); err != nil {
-		// Without CAP_NET_ADMIN no filter loses a FIN: a golden file
-		// of its own. TestTextsFollowTheFilters checks its texts.
-		lessontest.RunGolden(t, info, run, "trace-unfiltered.golden")
-		return
+		t.Skip("the lesson needs Linux's socket diagnostics and network namespaces")
 	}
 	res := lessontest.Run(t, info, run)
 	// The walk itself, then each state with what caused it.
@@ -73,7 +69,9 @@ func TestLesson(t *testing.T) {
 		"client read You said",
 		"kernel note the client's socket: ESTABLISHED",
 		"kernel note the server's socket: ESTABLISHED",
-		// The client's FIN is lost: FIN_WAIT_1, the server still open.
+		// The link loses the client's FIN: FIN_WAIT_1, the server
+		// still open.
+		"link note rule: drop the 1st FIN from the client",
 		"client close-write",
 		"kernel note the client's socket: FIN_WAIT_1",
 		"kernel note the server's socket: ESTABLISHED",
@@ -85,7 +83,8 @@ func TestLesson(t *testing.T) {
 		"client error i/o timeout",
 		"kernel note the server's socket: CLOSE_WAIT",
 		"kernel note the client's socket: FIN_WAIT_2",
-		// The server's FIN is lost: LAST_ACK.
+		// The link loses the server's FIN: LAST_ACK.
+		"link note rule: drop the 1st FIN from the server",
 		"server close",
 		"kernel note the server's socket: LAST_ACK",
 		"kernel note the client's socket: FIN_WAIT_2",
@@ -137,87 +136,103 @@ func TestLessonOnTheWire(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the lesson needs Linux")
 	}
-	// The lesson's binary runs in its lab, where it may filter its
-	// sockets without root.
+	// The lesson's binary runs in its lab, with its link, root or not.
 	ev := lessontest.RunCapture(t, info, run)
-	for _, e := range ev {
-		if strings.HasPrefix(e.Text, "no socket filter: ") {
-			t.Skipf("the run on the wire loses FINs, which needs CAP_NET_ADMIN over the lesson's network: %s", e.Text)
-		}
-	}
 	lessontest.Order(t, ev,
 		// The first client fills the busy server's queue; the second
-		// one's SYN gets nothing back.
-		"wire packet SYN client→server",
-		"wire packet SYN ACK server→client",
-		"wire packet ACK client→server len 0",
+		// one's SYN gets nothing back (it reaches the server: the
+		// segments at each end are checked below).
+		"wire packet SYN client→server len 0 at server",
+		"wire packet SYN ACK server→client len 0 at client",
+		"wire packet ACK client→server len 0 at server",
 		"kernel note the busy server's listening socket: LISTEN",
 		"client connect-start",
-		"wire packet SYN client→server",
+		"wire packet SYN client→server len 0 at client",
 		"kernel note the client's socket: SYN_SENT",
 		"kernel note the client's socket: gone",
-		// Closing the busy listener resets the queued connection.
+		// The first client's FIN reaches the queued connection; closing
+		// the busy listener resets it.
+		"wire packet FIN ACK client→server len 0 at server",
 		"server close listener",
-		"wire packet RST ACK server→client",
+		"wire packet RST ACK server→client len 0 at server",
+		"wire packet RST ACK server→client len 0 at client",
 		// The connection.
-		"wire packet SYN client→server",
-		"wire packet SYN ACK server→client",
-		"wire packet ACK client→server len 0",
+		"wire packet SYN client→server len 0 at client",
+		"wire packet SYN ACK server→client len 0 at client",
+		"wire packet ACK client→server len 0 at server",
 		"kernel note the client's socket: ESTABLISHED",
-		// The client's FIN, dropped by the server's filter, and sent
-		// again.
+		// The client's FIN, dropped by the link, and sent again.
 		"client close-write",
-		"wire packet FIN ACK client→server",
+		"wire packet FIN ACK client→server len 0 at client",
+		"link note dropped on purpose: the 1st FIN from the client",
 		"kernel note the client's socket: FIN_WAIT_1",
 		"kernel note the server's socket: ESTABLISHED",
-		"wire packet FIN ACK client→server",
+		"wire packet FIN ACK client→server len 0 at client",
+		"wire packet FIN ACK client→server len 0 at server",
 		"server eof",
-		"wire packet ACK server→client len 0",
+		"wire packet ACK server→client len 0 at server",
+		"wire packet ACK server→client len 0 at client",
 		"kernel note the client's socket: FIN_WAIT_2",
-		// The server's FIN, dropped by the client's filter, and sent
-		// again; the client's ACK.
+		// The server's FIN, dropped by the link, and sent again; the
+		// client's ACK.
 		"server close",
-		"wire packet FIN ACK server→client",
+		"wire packet FIN ACK server→client len 0 at server",
+		"link note dropped on purpose: the 1st FIN from the server",
 		"kernel note the server's socket: LAST_ACK",
-		"wire packet FIN ACK server→client",
-		"wire packet ACK client→server len 0",
+		"wire packet FIN ACK server→client len 0 at server",
+		"wire packet FIN ACK server→client len 0 at client",
+		"wire packet ACK client→server len 0 at client",
+		"wire packet ACK client→server len 0 at server",
 		"kernel note the server's socket: gone",
 		"kernel note the client's socket: TIME_WAIT",
 	)
-	// Per connection, the segments in order, and the time between each
-	// FIN and its copy: a tail loss probe's timeout, about 200 ms (two
-	// round trips plus 200 ms for a single segment in flight, or the
-	// RTO if that is sooner).
-	segs := map[int][]string{}
+	// Per connection and end, the segments in order; and at the
+	// sender's end, the time between each FIN and its copy: a tail loss
+	// probe's timeout, about 200 ms (two round trips plus 200 ms for a
+	// single segment in flight, or the RTO if that is sooner).
+	segs := map[string][]string{}
 	fins := map[string][]time.Time{}
 	for _, e := range ev {
 		p := e.Packet
 		if p == nil || p.Proto != "tcp" {
 			continue
 		}
-		segs[e.Conn] = append(segs[e.Conn], fmt.Sprintf("%s %s→%s", p.Flags, p.From, p.To))
-		if strings.Contains(p.Flags, "FIN") && e.Conn == 3 {
+		key := fmt.Sprintf("#%d at %s", e.Conn, p.At)
+		segs[key] = append(segs[key], fmt.Sprintf("%s %s→%s", p.Flags, p.From, p.To))
+		if strings.Contains(p.Flags, "FIN") && e.Conn == 3 && p.At == p.From {
 			fins[p.From] = append(fins[p.From], e.Time)
 		}
 	}
-	if got := strings.Join(segs[2], ", "); got != "SYN client→server" {
-		t.Errorf("the dial to the full queue: %s; want one SYN and nothing else", got)
+	for _, at := range []string{"client", "server"} {
+		if got := strings.Join(segs["#2 at "+at], ", "); got != "SYN client→server" {
+			t.Errorf("the dial to the full queue, at the %s: %s; want one SYN and nothing else", at, got)
+		}
 	}
-	want := "SYN client→server, SYN ACK server→client, ACK client→server, PSH ACK client→server, ACK server→client, " +
-		"PSH ACK server→client, ACK client→server, " +
-		"FIN ACK client→server, FIN ACK client→server, ACK server→client, " +
-		"FIN ACK server→client, FIN ACK server→client, ACK client→server"
-	if got := strings.Join(segs[3], ", "); got != want {
-		t.Errorf("connection #3:\n\t%s\nwant\n\t%s", got, want)
+	handshake := "SYN client→server, SYN ACK server→client, ACK client→server, PSH ACK client→server, ACK server→client, " +
+		"PSH ACK server→client, ACK client→server, "
+	for at, want := range map[string]string{
+		// The client's end sees its first FIN leave, never the server's.
+		"client": handshake + "FIN ACK client→server, FIN ACK client→server, ACK server→client, " +
+			"FIN ACK server→client, ACK client→server",
+		// The server's end never sees the client's first FIN.
+		"server": handshake + "FIN ACK client→server, ACK server→client, " +
+			"FIN ACK server→client, FIN ACK server→client, ACK client→server",
+	} {
+		if got := strings.Join(segs["#3 at "+at], ", "); got != want {
+			t.Errorf("connection #3 at the %s:\n\t%s\nwant\n\t%s", at, got, want)
+		}
 	}
 	for side, times := range fins {
 		if len(times) != 2 {
 			t.Errorf("the %s sent %d FINs, want 2 (one lost, one retransmitted)", side, len(times))
 			continue
 		}
-		if pto := times[1].Sub(times[0]); pto < 200*time.Millisecond || pto > 300*time.Millisecond {
-			t.Errorf("the %s's FIN went again after %v, want the loss probe's timeout: 200 ms or a little more", side, pto)
+		if pto := times[1].Sub(times[0]); pto < 150*time.Millisecond || pto > 400*time.Millisecond {
+			t.Errorf("the %s's FIN went again after %v, want the loss probe's timeout: about 200 ms", side, pto)
 		}
+	}
+	if len(fins) != 2 {
+		t.Errorf("FINs sent on connection #3 by %d ends, want 2", len(fins))
 	}
 	probes := 0
 	for _, e := range ev {
@@ -228,11 +243,23 @@ func TestLessonOnTheWire(t *testing.T) {
 	if probes != 2 {
 		t.Errorf("%d notes name a tail loss probe, want 2", probes)
 	}
+	// Each end's kernel counted its own probe.
+	for _, at := range []string{"client", "server"} {
+		n := 0
+		for _, e := range ev {
+			if e.Counter != nil && e.Counter.At == at && e.Counter.Name == "TcpExtTCPLossProbes" {
+				n += int(e.Counter.Delta)
+			}
+		}
+		if n != 1 {
+			t.Errorf("the %s's TcpExtTCPLossProbes went up by %d, want 1", at, n)
+		}
+	}
 }
 
-// At each kernel line the state it reports still holds (the filters and
-// the lesson's own waits hold it), so ss -tan run then must show the
-// same.
+// At each kernel line the state it reports still holds (the link's
+// rules and the lesson's own waits hold it), so ss -tan run then, in the
+// namespace of the socket's end, must show the same.
 func TestStatesAgreeWithSS(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the lesson needs Linux")
@@ -266,11 +293,6 @@ func TestStatesAgreeWithSS(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"LISTEN", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "no socket"}
-	if err := canFilter(); err != nil {
-		// No filter holds LAST_ACK: the lesson finds the socket gone.
-		t.Logf("without socket filters (%v), LAST_ACK is not held", err)
-		want = slices.DeleteFunc(want, func(s string) bool { return s == "LAST_ACK" })
-	}
 	for _, s := range want {
 		if !slices.Contains(checked, s) {
 			t.Errorf("%s was never compared with ss; compared: %v", s, checked)
@@ -287,20 +309,13 @@ func ssName(s kernel.State) string {
 	return strings.ReplaceAll(s.String(), "_", "-")
 }
 
-// Without CAP_NET_RAW the lesson says why in one line and goes on; the
-// kernel lines and the socket filters need no privilege.
-func TestLessonWithoutCapturePermission(t *testing.T) {
+// As nobody the lesson runs in its lab, with its link and its packets;
+// without a lab it stops, saying why in one line.
+func TestLessonWithoutPrivilege(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the lesson needs Linux")
 	}
 	lessontest.RunUnprivileged(t, info)
-}
-
-func TestLessonInterrupted(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the lesson needs Linux")
-	}
-	lessontest.RunInterrupted(t, info)
 }
 
 // Every state of the machine has its place in the diagram, once per
@@ -371,26 +386,6 @@ func TestDiagramNarrow(t *testing.T) {
 			}
 		}
 	}
-}
-
-// canFilter says whether this process may attach a socket filter to a
-// connected TCP socket, as the lesson does: nil when it may.
-func canFilter() error {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	raw, err := c.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		return err
-	}
-	return attachDrop(raw, flagFIN)
 }
 
 // Each line of Go that docs/lessons/11.md quotes ("The key lines") is
