@@ -446,16 +446,6 @@ func RunUnprivileged(t *testing.T, l lesson.Lesson) {
 	}
 }
 
-// inUserNamespace reports whether this process runs in a user namespace
-// other than the machine's own, whose uid_map maps every uid to itself.
-func inUserNamespace() bool {
-	b, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		return false // not Linux
-	}
-	return strings.Join(strings.Fields(string(b)), " ") != "0 0 4294967295"
-}
-
 // RunInterrupted builds the lesson and runs it with --hold and --pcap
 // (capture when permitted), waits until it holds, interrupts it with
 // SIGINT and checks that it exits with 130, says it was interrupted,
