@@ -97,6 +97,10 @@ func defaultNote(e *Event) string {
 		}
 	case PhaseCounter:
 		if c := e.Counter; c != nil && kernel.Known[c.Name] != "" {
+			if c.At != "" {
+				// An end of a link: a network of its own.
+				return "The " + c.At + "'s kernel counts " + kernel.Known[c.Name] + ": " + strconv.FormatInt(c.Delta, 10) + " more during this step (" + strconv.FormatInt(c.Value, 10) + " since the link began; nstat -asz " + c.Name + ", after the command that joins the " + c.At + ", shows it)."
+			}
 			return "The kernel counts " + kernel.Known[c.Name] + ": " + strconv.FormatInt(c.Delta, 10) + " more during this step (" + strconv.FormatInt(c.Value, 10) + " since the lab began; in the lab, nstat -asz " + c.Name + " shows it)."
 		}
 	}

@@ -13,38 +13,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-
 	"tcptour/lessons/internal/lessontest"
 	"tcptour/tracer"
 	"tcptour/tracer/kernel"
 )
 
 // The claims of docs/lessons/11.md about Node, checked by running Node.
-// They run on loopback, in the network namespace the tests run in.
-
-// loopbackUp brings loopback up in the tests' network namespace, made
-// by lessontest.InLab with loopback down, as a new namespace has it.
-func loopbackUp(t *testing.T) {
-	t.Helper()
-	lo, err := netlink.LinkByName("lo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if lo.Attrs().Flags&net.FlagUp != 0 {
-		return
-	}
-	if err := netlink.LinkSetUp(lo); err != nil {
-		t.Fatalf("bring loopback up: %v", err)
-	}
-}
+// They run on loopback, in the network namespace the tests run in
+// (lessontest.InLab brings its loopback up).
 
 // "With Node's default, allowHalfOpen: false, Node ends its own side at
 // once, so a Node server leaves CLOSE_WAIT at once": the client's FIN
 // brings the server's FIN back at once, and the server's socket is not
 // left in CLOSE_WAIT.
 func TestNodeServerLeavesCloseWaitAtOnce(t *testing.T) {
-	loopbackUp(t)
 	node := lessontest.StartNode(t, "testdata/node_server_end.js")
 	port := node.Port()
 	c := lessontest.Dial(t, port)
@@ -78,7 +60,6 @@ func TestNodeServerLeavesCloseWaitAtOnce(t *testing.T) {
 // side that closed first, for 60 s": a Node client that ends first
 // finds its connection in TIME_WAIT after 'close'.
 func TestNodeClientTimeWaitAfterClose(t *testing.T) {
-	loopbackUp(t)
 	ln, port := lessontest.Listen(t)
 	node := lessontest.StartNode(t, "testdata/node_client_close.js", strconv.Itoa(port))
 	conn := lessontest.Accept(t, ln)

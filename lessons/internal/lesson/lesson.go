@@ -618,7 +618,7 @@ func (r *Run) labNotes() {
 	}
 	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
 		Text: "a network of the lesson's own",
-		Note: "The lesson runs in a lab: a network namespace made for this run (" + how + "), whose loopback carries this lesson's packets and nothing else, and whose kernel counts for this lesson alone. It goes when the lesson ends, and its sockets, TIME_WAITs included, with it (unless a program joined to it from another terminal still runs there). --host runs the lesson on this machine's loopback instead."})
+		Note: "The lesson runs in a lab: a network namespace made for this run (" + how + "), whose loopback carries this lesson's packets and nothing else, and whose kernel counts for this lesson alone. It goes when the lesson ends, and its sockets, TIME_WAITs included, with it (unless a program joined to it from another terminal still runs there). " + hostNote(r.link != nil)})
 	if r.link != nil {
 		r.joinNotes()
 	} else {
@@ -634,6 +634,15 @@ func (r *Run) labNotes() {
 	if c, err := kernel.ReadCounters(); err == nil {
 		r.counted = c
 	}
+}
+
+// hostNote ends the lab's first note: what --host does, or that a
+// lesson on a link has no such choice.
+func hostNote(onLink bool) string {
+	if onLink {
+		return "This lesson's client and server are in two more namespaces inside it, joined by a link (below): it runs only in its lab."
+	}
+	return "--host runs the lesson on this machine's loopback instead."
 }
 
 // labEnd says, in a lab, what goes with it when the lesson ends: the

@@ -32,6 +32,10 @@ var (
 func InLab(m *testing.M) {
 	if v := os.Getenv(envInLab); v != "" {
 		inLab = true
+		if err := loUp(); err != nil {
+			fmt.Fprintln(os.Stderr, "lessontest: bringing up lo in the test's lab:", err)
+			os.Exit(1)
+		}
 		goleak.VerifyTestMain(m)
 		return
 	}

@@ -3,6 +3,8 @@ package lessontest
 import (
 	"os"
 	"syscall"
+
+	"github.com/vishvananda/netlink"
 )
 
 // labAttr makes the child a network namespace of its own, in a user
@@ -15,4 +17,14 @@ func labAttr() *syscall.SysProcAttr {
 		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
 	}
 	return attr
+}
+
+// loUp brings up lo in the test's network namespace, as a lesson's lab
+// does.
+func loUp() error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	return netlink.LinkSetUp(lo)
 }
