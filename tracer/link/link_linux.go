@@ -71,9 +71,22 @@ func New(cfg Config) (*Link, error) {
 	}
 	l.toServer = newPipe(l, FromClient, fc, fs, cfg.DelayToServer)
 	l.toClient = newPipe(l, FromServer, fs, fc, cfg.DelayToClient)
+	l.SetRate(cfg.RateToServer, cfg.RateToClient, cfg.Queue)
 	l.toServer.start(&l.wg)
 	l.toClient.start(&l.wg)
 	return l, nil
+}
+
+// SetRate limits each direction to so many bytes a second, with a queue
+// of so many frames (0: DefaultQueue), from the next frame on, as
+// Config's RateToServer, RateToClient and Queue say; a rate of 0 lifts
+// that direction's limit. Frames already queued keep their times.
+func (l *Link) SetRate(toServer, toClient int64, queue int) {
+	if queue <= 0 {
+		queue = DefaultQueue
+	}
+	l.toServer.shape.Store(&shaping{rate: toServer, queue: queue})
+	l.toClient.shape.Store(&shaping{rate: toClient, queue: queue})
 }
 
 // setup makes the namespaces and veth pairs.
@@ -454,6 +467,7 @@ func (p *packetSock) Close() error { return p.f.Close() }
 type frame struct {
 	due time.Time
 	b   []byte
+	seg Segment // a held frame's segment
 }
 
 // pipe carries one direction: a goroutine reads frames and applies the
@@ -465,6 +479,11 @@ type pipe struct {
 	delay    time.Duration
 	queue    chan frame // from reader to sender, in arrival order
 	stopping chan struct{}
+	shape    atomic.Pointer[shaping] // the rate limit (SetRate)
+
+	// departs are the times the frames in the limited direction's
+	// queue finish going out, in order: the reader's alone.
+	departs []time.Time
 
 	// Rule state, the reader's alone.
 	parser  *gopacket.DecodingLayerParser
@@ -525,7 +544,7 @@ func (p *pipe) readLoop() {
 		now := time.Now()
 		seg, ok := p.parse(b)
 		if !ok {
-			p.send(frame{now.Add(p.delay), b})
+			p.forward(now, b, 0, Segment{Dir: p.dir})
 			continue
 		}
 		if f := p.l.cfg.OnSegment; f != nil {
@@ -535,8 +554,7 @@ func (p *pipe) readLoop() {
 		p.held = nil
 		p.act(now, seg, b)
 		for _, h := range held {
-			h.due = now.Add(p.delay)
-			p.send(h)
+			p.forward(now, h.b, 0, h.seg)
 		}
 	}
 }
@@ -549,7 +567,7 @@ func toMarker(b []byte) bool {
 
 // act applies the first rule that picks seg.
 func (p *pipe) act(now time.Time, seg Segment, b []byte) {
-	f := frame{now.Add(p.delay), b}
+	var extra time.Duration
 	for _, r := range *p.l.rules.Load() {
 		if !r.matches(seg) {
 			continue
@@ -561,16 +579,54 @@ func (p *pipe) act(now time.Time, seg Segment, b []byte) {
 		case Drop:
 			return
 		case Delay:
-			f.due = f.due.Add(r.Extra)
+			extra = r.Extra
 		case Duplicate:
-			p.send(f)
+			p.forward(now, b, 0, seg)
 		case Hold:
-			p.held = append(p.held, f)
+			p.held = append(p.held, frame{b: b, seg: seg})
 			return
 		}
 		break
 	}
-	p.send(f)
+	p.forward(now, b, extra, seg)
+}
+
+// shaping is a direction's rate limit: bytes a second (0 for none) and
+// the length of its queue in frames.
+type shaping struct {
+	rate  int64
+	queue int
+}
+
+// forward sends frame b (segment seg, or a frame that is not TCP) on
+// its way, due after the link's delay and extra: at once without a rate
+// limit; with one, after the frames queued before it and its own time
+// on the slower link, unless the queue is full and it is dropped.
+func (p *pipe) forward(now time.Time, b []byte, extra time.Duration, seg Segment) {
+	sh := p.shape.Load()
+	if sh == nil || sh.rate <= 0 {
+		p.send(frame{due: now.Add(p.delay + extra), b: b})
+		return
+	}
+	// A frame whose last byte has gone has left the queue.
+	n := 0
+	for n < len(p.departs) && !p.departs[n].After(now) {
+		n++
+	}
+	p.departs = append(p.departs[:0], p.departs[n:]...)
+	if len(p.departs) >= sh.queue {
+		if on := p.l.cfg.OnEvent; on != nil {
+			on(Event{Time: now, Action: Drop, Segment: seg, TailDrop: true, Queue: sh.queue, Text: tailDropText(seg, sh.queue)})
+		}
+		return
+	}
+	start := now
+	if k := len(p.departs); k > 0 {
+		start = p.departs[k-1]
+	}
+	done := start.Add(time.Duration(int64(len(b)) * int64(time.Second) / sh.rate))
+	p.departs = append(p.departs, done)
+	p.send(frame{due: done.Add(p.delay + extra), b: b})
 }
 
 func (p *pipe) send(f frame) {

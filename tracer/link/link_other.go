@@ -37,6 +37,9 @@ func (l *Link) SetSysctl(name, value string) (string, error) {
 	return "", errors.New("link: network namespaces need Linux")
 }
 
+// SetRate does nothing.
+func (l *Link) SetRate(toServer, toClient int64, queue int) {}
+
 // Close does nothing.
 func (l *Link) Close() error { return nil }
 
