@@ -529,7 +529,7 @@ func (r *Run) Printf(format string, args ...any) {
 	r.flush()
 	var b strings.Builder
 	for _, line := range strings.Split(fmt.Sprintf(format, args...), "\n") {
-		if utf8.RuneCountInString(line)+2 <= r.width {
+		if columns(line)+2 <= r.width {
 			b.WriteString("  " + line + "\n")
 			continue
 		}
@@ -542,6 +542,31 @@ func (r *Run) Printf(format string, args ...any) {
 // Width is the width of the pretty output in columns: the terminal's,
 // or 80 when it is not a terminal (see [Options.Width]).
 func (r *Run) Width() int { return r.width }
+
+// Color reports whether the pretty output is in colour: on a terminal,
+// without --no-color or NO_COLOR. A drawing printed with Printf may
+// then use colour and Unicode; otherwise it keeps to plain ASCII.
+func (r *Run) Color() bool { return !r.opts.JSON && tracer.ColorWanted(r.out, r.opts.NoColor) }
+
+// columns is how many columns line takes on a terminal: its runes, less
+// the ANSI escape sequences that colour it (ESC [ … letter).
+func columns(line string) int {
+	n := 0
+	for i := 0; i < len(line); {
+		if line[i] == 0x1b && i+1 < len(line) && line[i+1] == '[' {
+			j := i + 2
+			for j < len(line) && (line[j] < 0x40 || line[j] > 0x7e) {
+				j++
+			}
+			i = j + 1
+			continue
+		}
+		_, size := utf8.DecodeRuneInString(line[i:])
+		i += size
+		n++
+	}
+	return n
+}
 
 // Hold, with --hold, keeps the lesson going after its steps: it says
 // where the lesson's server listens and how to poke it, then prints the
