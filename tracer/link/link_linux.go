@@ -391,6 +391,10 @@ func offloadsOff(ifname string) error {
 	return nil
 }
 
+// packetBuffer is the receive buffer asked for each packet socket: room
+// for several thousand frames.
+const packetBuffer = 16 << 20
+
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // packetSock is an AF_PACKET socket bound to one interface, on Go's
@@ -411,6 +415,16 @@ func openPacket(ifname string) (*packetSock, error) {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
 	if err != nil {
 		return nil, fmt.Errorf("link: packet socket: %w", err)
+	}
+	// A burst of a sender in slow start (hundreds of frames within a
+	// millisecond) must wait in the socket, not be lost there: the
+	// default buffer (net.core.rmem_default, 208 kB) holds about 90
+	// frames. Raise it past net.core.rmem_max where this namespace's
+	// CAP_NET_ADMIN allows (SO_RCVBUFFORCE), else up to rmem_max.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, packetBuffer); err != nil {
+		// NOTE: ignoring the error: the default buffer works, with
+		// losses in large bursts.
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, packetBuffer)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Attrs().Index}); err != nil {
 		unix.Close(fd)
