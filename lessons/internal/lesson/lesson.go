@@ -27,6 +27,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -160,6 +161,9 @@ type Run struct {
 	link        *link.Link
 	linkTrace   atomic.Pointer[tracer.Trace] // for the link's goroutines
 	countedEnds [2]kernel.Counters
+	// bulk leaves out of the pretty output most packets of the
+	// connections marked with Bulk; nil for JSON.
+	bulk *bulkPrinter
 }
 
 // Main runs a lesson as a program: it parses the flags in os.Args, runs
@@ -310,6 +314,11 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		printer = tracer.NewPrettyWith(out, tracer.PrettyOptions{
 			Color: tracer.ColorWanted(out, opts.NoColor), Width: width, StepTimes: true})
 	}
+	var bulk *bulkPrinter
+	if !opts.JSON && l.Link != nil {
+		bulk = &bulkPrinter{Printer: printer, left: map[int]int{}, kept: map[int]int{}, closing: map[int]bool{}}
+		printer = bulk
+	}
 	stderr := opts.Stderr
 	if stderr == nil {
 		stderr = os.Stderr
@@ -321,6 +330,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		out:    out,
 		stderr: stderr,
 		width:  max(width, tracer.MinWidth),
+		bulk:   bulk,
 	}
 	// The output files are checked before the lesson starts; a lesson
 	// that fails leaves what was at their paths.
@@ -389,6 +399,11 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 	packets, stats, cerr := r.tl.Close()
 	if err == nil && cerr != nil {
 		err = cerr
+	}
+	if bulk != nil {
+		if berr := bulk.flush(); err == nil {
+			err = berr
+		}
 	}
 	if err != nil {
 		return err
@@ -462,6 +477,10 @@ func (r *Run) summary(packets int, stats capture.Stats) {
 // were captured.
 func (r *Run) printLadders(events []tracer.Event) {
 	ids := wire.Conns(events, true)
+	if r.bulk != nil {
+		bulk := r.bulk.bulkConns(events)
+		ids = slices.DeleteFunc(ids, func(id int) bool { return bulk[id] })
+	}
 	if len(ids) == 0 {
 		return
 	}
