@@ -19,6 +19,9 @@ const envInLab = "TCPTOUR_LESSONTEST_INLAB"
 var (
 	inLab bool
 	noLab string
+	// inUserNS is set where InLab made a user namespace too: the
+	// tests run as root there, but are not root on the machine.
+	inUserNS bool
 )
 
 // InLab is the TestMain of a lesson with a link (lesson.Lesson.Link):
@@ -28,15 +31,19 @@ var (
 // the tests that need one skip, saying why. Either way it checks that no
 // goroutine is left behind.
 func InLab(m *testing.M) {
-	if os.Getenv(envInLab) != "" {
-		inLab = true
+	if v := os.Getenv(envInLab); v != "" {
+		inLab, inUserNS = true, v == "userns"
 		goleak.VerifyTestMain(m)
 		return
 	}
 	exe, err := os.Executable()
 	if err == nil {
 		cmd := exec.Command(exe, os.Args[1:]...)
-		cmd.Env = append(os.Environ(), envInLab+"=1")
+		mark := "1"
+		if os.Geteuid() != 0 {
+			mark = "userns"
+		}
+		cmd.Env = append(os.Environ(), envInLab+"="+mark)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 		cmd.SysProcAttr = labAttr()
 		if cmd.SysProcAttr == nil {

@@ -387,7 +387,7 @@ func StatesFollowPackets(t *testing.T, events []tracer.Event) {
 // the line saying why there are no packets. Elsewhere it skips.
 func RunUnprivileged(t *testing.T, l lesson.Lesson) {
 	t.Helper()
-	if os.Getuid() != 0 {
+	if os.Getuid() != 0 || inUserNS {
 		t.Skip("needs root to run the lesson as another user")
 	}
 	bin := Build(t) // in a directory nobody may enter
