@@ -217,7 +217,7 @@ func transfer(l *lesson.Run, ln net.Listener, cc string, size int) (*result, err
 			// The congestion control is the socket's own, set before
 			// it connects.
 			err := c.Control(func(fd uintptr) {
-				ccErr = unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, cc)
+				ccErr = setCongestion(fd, cc)
 			})
 			if err == nil && ccErr != nil {
 				err = &ccRefused{ccErr}
