@@ -63,7 +63,7 @@ var info = lesson.Lesson{
 	Number: "13",
 	Title:  "Round trips and the congestion window",
 	Intro: "The client sends megabytes to the server over a link with a round trip of 20 ms, and the " +
-		"lesson reads the client's TCP_INFO once a round trip: how many segments the kernel lets be in " +
+		"lesson reads the client's TCP_INFO four times a round trip: how many segments the kernel lets be in " +
 		"flight (the congestion window, cwnd) and how many are. Slow start; a loss and how Reno, CUBIC " +
 		"and BBR cut the window; a slower link with a long queue, where the round trip grows as the " +
 		"queue fills. A chart draws each transfer.",
@@ -105,9 +105,9 @@ func run(l *lesson.Run) error {
 			"its congestion control, and writes 1 MB in one Write. Write returns once the bytes are in the "+
 			"kernel's send buffer; the kernel sends them as fast as the congestion window lets it. A new "+
 			"connection starts with a window of 10 segments; each segment acknowledged adds one, so each "+
-			"round trip the window doubles: slow start. The lesson reads the client's TCP_INFO about once "+
-			"a round trip (each reading is a sample event in --json) and draws the window and the segments "+
-			"in flight below.")
+			"round trip the window doubles: slow start. The lesson reads the client's TCP_INFO every 5 ms, "+
+			"four times a round trip (each reading is a sample event in --json), and draws the window and "+
+			"the segments in flight below.")
 	if err := l.SetSysctl("net.ipv4.tcp_early_retrans", "0",
 		"No tail loss probes (lesson 12): the server's kernel may hold its ACK of a transfer's last segment "+
 			"(a delayed ACK) past the client's probe timeout, two round trips, and the probe would send again "+
@@ -127,8 +127,7 @@ func run(l *lesson.Run) error {
 	if err != nil {
 		return err
 	}
-	t.chart(l, "Reno, 1 MB: slow start")
-	t.slowStart(l)
+	l.Printf("%s\n%s", t.chart(l, "Reno, 1 MB: slow start"), t.slowStart())
 
 	l.Step("A loss: Reno halves the window",
 		"The same with 2 MB, and the link drops the 100th data segment from the client. By then slow "+
@@ -143,8 +142,7 @@ func run(l *lesson.Run) error {
 	if err != nil {
 		return err
 	}
-	t.chart(l, "Reno, 2 MB, the 100th segment lost")
-	t.cut(l, "Reno", 0.5)
+	l.Printf("%s\n%s", t.chart(l, "Reno, 2 MB, the 100th segment lost"), t.cut("Reno", 0.5))
 
 	l.Step("The same loss with CUBIC",
 		"CUBIC, Linux's default, cuts less: to 70 % of the window (ssthresh = 0.7 × cwnd). It then grows the "+
@@ -154,8 +152,7 @@ func run(l *lesson.Run) error {
 	if err != nil {
 		return err
 	}
-	t.chart(l, "CUBIC, 2 MB, the 100th segment lost")
-	t.cut(l, "CUBIC", 0.7)
+	l.Printf("%s\n%s", t.chart(l, "CUBIC, 2 MB, the 100th segment lost"), t.cut("CUBIC", 0.7))
 
 	l.Step("The same loss with BBR",
 		"BBR (Google's, in Linux since 4.9) does not read a loss as a sign of a full path. It measures "+
@@ -170,8 +167,7 @@ func run(l *lesson.Run) error {
 	case err != nil:
 		return err
 	default:
-		t.chart(l, "BBR, 2 MB, the 100th segment lost")
-		t.bbr(l)
+		l.Printf("%s\n%s", t.chart(l, "BBR, 2 MB, the 100th segment lost"), t.bbr())
 	}
 
 	l.Step("A slower link with a long queue: bufferbloat",
@@ -187,11 +183,14 @@ func run(l *lesson.Run) error {
 	if err != nil {
 		return err
 	}
-	t.chart(l, "Reno, 1 MB through 1 MB/s and a queue of 1,000 frames")
-	t.rttChart(l)
-	t.bloat(l, tailDrops(l))
+	l.Printf("%s\n%s\n%s", t.chart(l, "Reno, 1 MB through 1 MB/s and a queue of 1,000 frames"), t.rttChart(l), t.bloat(tailDrops(l)))
 	return ln.Close()
 }
+
+// sampleEvery is how often the lesson reads the client's TCP_INFO: four
+// times a round trip of the link. Once a round trip would miss the
+// window's top: in slow start it doubles in one.
+const sampleEvery = 5 * time.Millisecond
 
 // ccRefused is the error of a congestion control the kernel refused.
 type ccRefused struct{ err error }
@@ -263,7 +262,7 @@ func transfer(l *lesson.Run, ln net.Listener, cc string, size int) (*result, err
 		}
 		got <- err
 	}()
-	s, err := kernel.StartSampler(client, 0)
+	s, err := kernel.StartSampler(client, sampleEvery)
 	if err != nil {
 		return nil, err
 	}
@@ -354,8 +353,9 @@ func (r *result) ms(t time.Time) float64 {
 	return float64(t.Sub(r.samples[0].Time)) / float64(time.Millisecond)
 }
 
-// chart draws the window and the segments in flight against time.
-func (r *result) chart(l *lesson.Run, title string) {
+// chart draws the window and the segments in flight against time, to
+// fit the lesson's output (Unicode and colour on a terminal).
+func (r *result) chart(l *lesson.Run, title string) string {
 	var cwnd, inFlight []chart.Point
 	for _, s := range r.samples {
 		cwnd = append(cwnd, chart.Point{X: r.ms(s.Time), Y: float64(s.Info.SndCwnd)})
@@ -368,11 +368,11 @@ func (r *result) chart(l *lesson.Run, title string) {
 		Width: l.Width() - 2, Height: 10,
 		Unicode: l.Color(), Color: l.Color(), Steps: true,
 	}
-	l.Printf("%s", strings.TrimSuffix(c.String(), "\n"))
+	return strings.TrimSuffix(c.String(), "\n")
 }
 
 // rttChart draws the smoothed round-trip time against time.
-func (r *result) rttChart(l *lesson.Run) {
+func (r *result) rttChart(l *lesson.Run) string {
 	var rtt []chart.Point
 	for _, s := range r.samples {
 		rtt = append(rtt, chart.Point{X: r.ms(s.Time), Y: float64(s.Info.RTT) / float64(time.Millisecond)})
@@ -384,7 +384,7 @@ func (r *result) rttChart(l *lesson.Run) {
 		Width: l.Width() - 2, Height: 8,
 		Unicode: l.Color(), Color: l.Color(), Steps: true,
 	}
-	l.Printf("%s", strings.TrimSuffix(c.String(), "\n"))
+	return strings.TrimSuffix(c.String(), "\n")
 }
 
 // beforeLoss returns the samples taken before the first segment was
@@ -400,20 +400,25 @@ func (r *result) beforeLoss() (before, after []kernel.Info) {
 	return before, after
 }
 
-// infos is every sample's Info.
-func (r *result) infos() []kernel.Info {
-	out := make([]kernel.Info, len(r.samples))
-	for i, s := range r.samples {
-		out[i] = s.Info
+// perRoundTrip lists the window once a round trip, from the first
+// sample: at the first sample taken at or after each multiple of the
+// shortest round trip the kernel measured. The samples themselves come
+// four times as often.
+func (r *result) perRoundTrip(until time.Time) string {
+	rtt := r.last().MinRTT
+	if rtt <= 0 {
+		return ""
 	}
-	return out
-}
-
-// windows lists the windows the samples saw, one per sample.
-func windows(infos []kernel.Info) string {
 	var w []string
-	for _, i := range infos {
-		w = append(w, fmt.Sprint(i.SndCwnd))
+	next := r.samples[0].Time
+	for _, s := range r.samples {
+		if s.Time.After(until) {
+			break
+		}
+		if !s.Time.Before(next) {
+			w = append(w, fmt.Sprint(s.Info.SndCwnd))
+			next = next.Add(rtt)
+		}
 	}
 	return strings.Join(w, " → ")
 }
@@ -430,13 +435,24 @@ func (r *result) rate() string {
 	return fmt.Sprintf("%d MB in %v, %.2f MB/s", r.size>>20, r.took.Round(time.Millisecond), float64(r.size)/r.took.Seconds()/1e6)
 }
 
+// firstResend is the time of the first sample after a segment was sent
+// again, or the last sample's.
+func (r *result) firstResend() time.Time {
+	for _, s := range r.samples {
+		if s.Info.TotalRetrans > 0 {
+			return s.Time
+		}
+	}
+	return r.samples[len(r.samples)-1].Time
+}
+
 // slowStart says what the samples of a transfer without loss show.
-func (r *result) slowStart(l *lesson.Run) {
+func (r *result) slowStart() string {
 	before, after := r.beforeLoss()
+	rtt := tracer.FormatDuration(r.last().MinRTT)
 	if len(after) > 0 {
-		l.Printf("In this run the client's kernel sent %d segments again: something was lost. Its windows, one a round trip: %s.",
-			r.last().TotalRetrans, windows(r.infos()))
-		return
+		return fmt.Sprintf("In this run the client's kernel sent %d segments again: something was lost. The window, once a round trip (%s): %s.",
+			r.last().TotalRetrans, rtt, r.perRoundTrip(r.last2()))
 	}
 	how := "it only grew"
 	if !slices.IsSortedFunc(before, byCwnd) {
@@ -446,64 +462,60 @@ func (r *result) slowStart(l *lesson.Run) {
 	if !r.last().SsthreshInfinite() {
 		threshold = fmt.Sprintf("ssthresh became %d without a loss", r.last().SndSsthresh)
 	}
-	l.Printf("In this run, cwnd one sample a round trip: %s (%s); %s. %s.",
-		windows(before), how, threshold, r.rate())
+	return fmt.Sprintf("In this run, the window once a round trip (%s, the shortest the kernel measured): %s; of %d samples, %s; %s. %s.",
+		rtt, r.perRoundTrip(r.last2()), len(r.samples), how, threshold, r.rate())
 }
+
+// last2 is the time of the last sample.
+func (r *result) last2() time.Time { return r.samples[len(r.samples)-1].Time }
 
 // cut says how the loss changed the window, from the samples on either
 // side of the first retransmission.
-func (r *result) cut(l *lesson.Run, name string, share float64) {
+func (r *result) cut(name string, share float64) string {
 	before, after := r.beforeLoss()
 	if len(before) == 0 || len(after) == 0 {
-		l.Printf("In this run the samples saw no retransmission before the end: %s.", windows(r.infos()))
-		return
+		return fmt.Sprintf("In this run the samples saw no retransmission before the end: the window once a round trip: %s.", r.perRoundTrip(r.last2()))
 	}
 	top := slices.MaxFunc(before, byCwnd).SndCwnd
 	low := slices.MinFunc(after, byCwnd).SndCwnd
 	end := r.last()
 	var b strings.Builder
-	fmt.Fprintf(&b, "In this run, %s: the last sample before the loss saw cwnd %d", name, top)
+	fmt.Fprintf(&b, "In this run, %s: the window once a round trip until the loss: %s; at most %d", name, r.perRoundTrip(r.firstResend()), top)
 	if i := &before[len(before)-1]; !i.SsthreshInfinite() {
 		// Only HyStart sets a threshold without a loss.
-		fmt.Fprintf(&b, " and ssthresh already %d, with nothing lost: %s's HyStart had seen the round trip grow and left slow start early", i.SndSsthresh, name)
+		fmt.Fprintf(&b, ", with ssthresh already %d and nothing lost: %s's HyStart had seen the round trip grow and left slow start early", i.SndSsthresh, name)
 	}
-	fmt.Fprintf(&b, ". After the loss: ssthresh %d, cwnd down to %d, then up to %d at the end; segments sent again: %d. ",
-		end.SndSsthresh, low, end.SndCwnd, end.TotalRetrans)
-	fmt.Fprintf(&b, "%s sets ssthresh to %.1f × the window it had when the duplicate ACKs came, so about %.0f here, "+
-		"%s than the last sample saw: the window went on growing for the round trip the news took.",
-		name, share, float64(end.SndSsthresh)/share, moreOrLess(float64(end.SndSsthresh)/share, float64(top)))
-	fmt.Fprintf(&b, " %s.", r.rate())
-	l.Printf("%s", b.String())
-}
-
-func moreOrLess(a, b float64) string {
-	if a >= b {
-		return "more"
+	fall := fmt.Sprintf("cwnd down to %d", low)
+	if low >= top {
+		fall = fmt.Sprintf("cwnd %d at the lowest", low)
 	}
-	return "less"
+	fmt.Fprintf(&b, ". After the loss: ssthresh %d, %s, then %d at the end; segments sent again: %d. "+
+		"%s sets ssthresh to %.1f × the window it has when it learns of the loss: by that rule the window was then about %.0f, more than the samples saw, "+
+		"as the ACKs that came in the last few milliseconds before still grew it. %s.",
+		end.SndSsthresh, fall, end.SndCwnd, end.TotalRetrans, name, share, float64(end.SndSsthresh)/share, r.rate())
+	return b.String()
 }
 
 // bbr says what BBR did with the loss.
-func (r *result) bbr(l *lesson.Run) {
+func (r *result) bbr() string {
 	before, after := r.beforeLoss()
 	if len(before) == 0 || len(after) == 0 {
-		l.Printf("In this run the samples saw no retransmission before the end: %s.", windows(r.infos()))
-		return
+		return fmt.Sprintf("In this run the samples saw no retransmission before the end: the window once a round trip: %s.", r.perRoundTrip(r.last2()))
 	}
-	top := before[len(before)-1].SndCwnd
+	top := slices.MaxFunc(before, byCwnd).SndCwnd
 	low := slices.MinFunc(after, byCwnd).SndCwnd
 	end := r.last()
-	cut := fmt.Sprintf("the window fell to %d", low)
+	fall := fmt.Sprintf("the window fell to %d at the lowest", low)
 	if low >= top {
-		cut = "the window was not cut"
+		fall = fmt.Sprintf("the window was not cut: %d at the lowest", low)
 	}
 	threshold := fmt.Sprintf("ssthresh %d", end.SndSsthresh)
 	if end.SsthreshInfinite() {
 		threshold = "ssthresh still infinite: BBR sets none"
 	}
-	l.Printf("In this run, BBR: cwnd %d at the last sample before the loss; after it %s: %s; %s; segments sent again: %d. "+
+	return fmt.Sprintf("In this run, BBR: cwnd at most %d before the loss; after it %s, and %d at the end; %s; segments sent again: %d. "+
 		"BBR sets its window to two or three times the rate it measures times the shortest round trip; this link has no rate limit, so the rate it measures keeps growing. %s.",
-		top, cut, windows(after), threshold, end.TotalRetrans, r.rate())
+		top, fall, end.SndCwnd, threshold, end.TotalRetrans, r.rate())
 }
 
 // tailDrops counts the frames the link's full queue dropped in this
@@ -522,15 +534,17 @@ func tailDrops(l *lesson.Run) int {
 }
 
 // bloat says how the round trip grew.
-func (r *result) bloat(l *lesson.Run, dropped int) {
+func (r *result) bloat(dropped int) string {
 	lo, hi := r.samples[0].Info.RTT, r.samples[0].Info.RTT
+	var top uint32
 	for _, s := range r.samples {
 		lo, hi = min(lo, s.Info.RTT), max(hi, s.Info.RTT)
+		top = max(top, s.Info.SndCwnd)
 	}
 	lost := "nothing was lost"
 	if n := r.last().TotalRetrans; n > 0 || dropped > 0 {
 		lost = fmt.Sprintf("the queue dropped %d frames and the client sent %d segments again", dropped, n)
 	}
-	l.Printf("In this run: the smoothed RTT went from %v to %v, while cwnd grew to %d; %s; %s (the link's 1 MB/s, less 66 bytes of headers in each 1514-byte frame: 0.96 MB/s at most).",
-		tracer.FormatDuration(lo), tracer.FormatDuration(hi), slices.MaxFunc(r.infos(), byCwnd).SndCwnd, lost, r.rate())
+	return fmt.Sprintf("In this run: the smoothed RTT went from %v to %v, while cwnd grew to %d; %s; %s (the link's 1 MB/s, less 66 bytes of headers in each 1514-byte frame: 0.96 MB/s at most).",
+		tracer.FormatDuration(lo), tracer.FormatDuration(hi), top, lost, r.rate())
 }
