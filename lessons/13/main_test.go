@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -191,8 +192,9 @@ func cut(t *testing.T, step int, s []sample, share float64, fall bool) {
 // in any step: the slow start of step 1 and the queue of step 5 lose
 // nothing.
 func TestLessonOnTheWire(t *testing.T) {
-	ev, _ := lessontest.RunCaptureFile(t, info, run)
+	ev, pcap := lessontest.RunCaptureFile(t, info, run)
 	bbr := bbrAllowed(t)
+	tsharkAgrees(t, pcap, bbr)
 	const lostSeq = (lost-1)*mss + 1
 	steps := map[int][]tracer.Event{}
 	for _, e := range ev {
@@ -288,3 +290,32 @@ func TestNarrowTerminal(t *testing.T) {
 }
 
 var braille = regexp.MustCompile("[\u2801-\u28ff]")
+
+// tsharkAgrees has tshark read the client's end of the capture: the
+// lost segment's copy is out of order to it in each lossy step (the
+// server's ACKs offered a growing window, so they are window updates to
+// it, not duplicate ACKs), as the lesson's trace says.
+func tsharkAgrees(t *testing.T, pcap string, bbr bool) {
+	t.Helper()
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Log("tshark not installed: its analysis is not compared")
+		return
+	}
+	client := pcap + ".client.pcapng"
+	if out, err := exec.Command(tshark, "-r", pcap, "-Y", `frame.interface_name == "client"`, "-w", client).CombinedOutput(); err != nil {
+		t.Fatalf("tshark -w: %v\n%s", err, out)
+	}
+	out, err := exec.Command(tshark, "-r", client, "-Y", "tcp.analysis.out_of_order || tcp.analysis.retransmission", "-T", "fields", "-e", "tcp.seq").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 2
+	if bbr {
+		want = 3
+	}
+	seqs := strings.Fields(string(out))
+	if len(seqs) != want || slices.ContainsFunc(seqs, func(s string) bool { return s != fmt.Sprint((lost-1)*mss+1) }) {
+		t.Errorf("tshark finds sent again or out of order at the client's end: seq %v; want %d × %d", seqs, want, (lost-1)*mss+1)
+	}
+}
