@@ -489,10 +489,14 @@ func (r *result) cut(name string, share float64) string {
 	if low >= top {
 		fall = fmt.Sprintf("cwnd %d at the lowest", low)
 	}
+	then := float64(end.SndSsthresh) / share
+	seen := "more than the samples saw, as the ACKs that came in the last few milliseconds before still grew it"
+	if then <= float64(top) {
+		seen = "no more than the samples saw"
+	}
 	fmt.Fprintf(&b, ". After the loss: ssthresh %d, %s, then %d at the end; segments sent again: %d. "+
-		"%s sets ssthresh to %.1f × the window it has when it learns of the loss: by that rule the window was then about %.0f, more than the samples saw, "+
-		"as the ACKs that came in the last few milliseconds before still grew it. %s.",
-		end.SndSsthresh, fall, end.SndCwnd, end.TotalRetrans, name, share, float64(end.SndSsthresh)/share, r.rate())
+		"%s sets ssthresh to %.1f × the window it has when it learns of the loss: by that rule the window was then about %.0f, %s. %s.",
+		end.SndSsthresh, fall, end.SndCwnd, end.TotalRetrans, name, share, then, seen, r.rate())
 	return b.String()
 }
 
