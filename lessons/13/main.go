@@ -452,7 +452,7 @@ func (r *result) slowStart() string {
 	rtt := tracer.FormatDuration(r.last().MinRTT)
 	if len(after) > 0 {
 		return fmt.Sprintf("In this run the client's kernel sent %d segments again: something was lost. The window, once a round trip (%s): %s.",
-			r.last().TotalRetrans, rtt, r.perRoundTrip(r.last2()))
+			r.last().TotalRetrans, rtt, r.perRoundTrip(r.end()))
 	}
 	how := "it only grew"
 	if !slices.IsSortedFunc(before, byCwnd) {
@@ -463,18 +463,18 @@ func (r *result) slowStart() string {
 		threshold = fmt.Sprintf("ssthresh became %d without a loss", r.last().SndSsthresh)
 	}
 	return fmt.Sprintf("In this run, the window once a round trip (%s, the shortest the kernel measured): %s; of %d samples, %s; %s. %s.",
-		rtt, r.perRoundTrip(r.last2()), len(r.samples), how, threshold, r.rate())
+		rtt, r.perRoundTrip(r.end()), len(r.samples), how, threshold, r.rate())
 }
 
-// last2 is the time of the last sample.
-func (r *result) last2() time.Time { return r.samples[len(r.samples)-1].Time }
+// end is the time of the last sample.
+func (r *result) end() time.Time { return r.samples[len(r.samples)-1].Time }
 
 // cut says how the loss changed the window, from the samples on either
 // side of the first retransmission.
 func (r *result) cut(name string, share float64) string {
 	before, after := r.beforeLoss()
 	if len(before) == 0 || len(after) == 0 {
-		return fmt.Sprintf("In this run the samples saw no retransmission before the end: the window once a round trip: %s.", r.perRoundTrip(r.last2()))
+		return fmt.Sprintf("In this run the samples saw no retransmission before the end: the window once a round trip: %s.", r.perRoundTrip(r.end()))
 	}
 	top := slices.MaxFunc(before, byCwnd).SndCwnd
 	low := slices.MinFunc(after, byCwnd).SndCwnd
@@ -504,7 +504,7 @@ func (r *result) cut(name string, share float64) string {
 func (r *result) bbr() string {
 	before, after := r.beforeLoss()
 	if len(before) == 0 || len(after) == 0 {
-		return fmt.Sprintf("In this run the samples saw no retransmission before the end: the window once a round trip: %s.", r.perRoundTrip(r.last2()))
+		return fmt.Sprintf("In this run the samples saw no retransmission before the end: the window once a round trip: %s.", r.perRoundTrip(r.end()))
 	}
 	top := slices.MaxFunc(before, byCwnd).SndCwnd
 	low := slices.MinFunc(after, byCwnd).SndCwnd
