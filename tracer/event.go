@@ -32,6 +32,7 @@ const (
 	PhasePacket       Phase = "packet"        // a packet on the wire (Packet is set)
 	PhaseState        Phase = "state"         // a socket's TCP state changed, as the kernel says (State is set)
 	PhaseCounter      Phase = "counter"       // one of the kernel's network counters went up (Counter is set)
+	PhaseSample       Phase = "sample"        // a connection's TCP_INFO read during a transfer (TCP is set); not in the pretty output
 	PhaseLesson       Phase = "lesson"        // a lesson starts (title in Text)
 	PhaseStep         Phase = "step"          // a lesson step starts (title in Text)
 )
@@ -108,7 +109,8 @@ type Event struct {
 	// at this event (TCP_INFO, read through the program's own socket),
 	// when the trace reads it ([Options].TCPInfo): for Write,
 	// CloseWrite and Close just before the call, for the others just
-	// after it returned.
+	// after it returned. A PhaseSample event is one reading of a
+	// series ([kernel.Sampler]), at the event's Time.
 	TCP *kernel.Info `json:"tcp_info,omitempty"`
 	// State is set for PhaseState events: a socket's change of TCP
 	// state.

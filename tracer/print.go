@@ -542,6 +542,7 @@ var labels = map[Phase]string{
 	PhaseNote:         "NOTE",
 	PhaseState:        "STATE",
 	PhaseCounter:      "COUNTER",
+	PhaseSample:       "SAMPLE",
 }
 
 type prettyPrinter struct {
@@ -628,6 +629,9 @@ func (p *prettyPrinter) appendEvent(b []byte, e *Event) []byte {
 		if p.stepTimes {
 			b = appendWrapped(b, stepTimesNote, 0, p.width)
 		}
+	case PhaseSample:
+		// A series of readings is for a chart (package
+		// tracer/chart), not for a line each.
 	case PhaseStep:
 		p.stepStarted(e.Elapsed)
 		b = append(b, '\n')

@@ -119,7 +119,7 @@ func generatedEvents(n int) []Event {
 	dur := func() time.Duration { return durs[r.IntN(len(durs))] }
 	phases := []Phase{PhaseListen, PhaseDNSStart, PhaseDNSDone, PhaseDNSSkip, PhaseConnectStart, PhaseConnectDone,
 		PhaseAccept, PhaseRead, PhaseWrite, PhaseEOF, PhaseCloseWrite, PhaseClose, PhaseError, PhaseNote,
-		PhasePacket, PhaseLesson, PhaseStep, PhaseState, PhaseCounter, "say", ""}
+		PhasePacket, PhaseLesson, PhaseStep, PhaseState, PhaseCounter, PhaseSample, "say", ""}
 	zones := []*time.Location{time.UTC, time.Local, time.FixedZone("x", 5*3600+30*60), time.FixedZone("y", -7*3600)}
 	var ev []Event
 	for i := range n {
@@ -252,6 +252,8 @@ func (p *refPrettyPrinter) Print(e Event) error {
 		refLines(&b, p.colors["heading"], e.Text)
 		refWrap(&b, e.Note, 2, DefaultWidth)
 		b.WriteString("\n")
+	case PhaseSample:
+		// Left out: drawn as a chart.
 	default:
 		actor := p.colors["actor"]
 		if c, ok := p.colors[e.Actor]; ok {

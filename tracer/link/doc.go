@@ -19,6 +19,16 @@
 //	var c net.Conn
 //	err = l.InClient(func() (err error) { c, err = net.Dial("tcp", "192.0.2.2:7000"); return err })
 //
+// A direction may also be limited to a rate, in bytes a second, with a
+// queue of a given length in frames (Config.RateToServer, RateToClient,
+// Queue, or SetRate while it runs), as a slower link on the path: a
+// sender that sends faster fills the queue, and each frame waits there
+// longer, so the round trip grows (bufferbloat); a frame that finds
+// the queue full is dropped (tail drop) and reported as an Event with
+// TailDrop set. That is the one loss no rule picks, and it is not the
+// same from run to run. Rules stay deterministic: they pick segments by
+// their kind, direction and index, which the sender decides.
+//
 // The link is two veth pairs, one from each namespace to the namespace
 // of the program (the middle), bridged there by two AF_PACKET sockets.
 // Segmentation and checksum offloads are turned off so that each frame

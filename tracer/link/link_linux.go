@@ -88,9 +88,22 @@ func New(cfg Config) (*Link, error) {
 	}
 	l.toServer = newPipe(l, FromClient, fc, fs, cfg.DelayToServer)
 	l.toClient = newPipe(l, FromServer, fs, fc, cfg.DelayToClient)
+	l.SetRate(cfg.RateToServer, cfg.RateToClient, cfg.Queue)
 	l.toServer.start(&l.wg)
 	l.toClient.start(&l.wg)
 	return l, nil
+}
+
+// SetRate limits each direction to so many bytes a second, with a queue
+// of so many frames (0: DefaultQueue), from the next frame on, as
+// Config's RateToServer, RateToClient and Queue say; a rate of 0 lifts
+// that direction's limit. Frames already queued keep their times.
+func (l *Link) SetRate(toServer, toClient int64, queue int) {
+	if queue <= 0 {
+		queue = DefaultQueue
+	}
+	l.toServer.shape.Store(&shaping{rate: toServer, queue: queue})
+	l.toClient.shape.Store(&shaping{rate: toClient, queue: queue})
 }
 
 // setup makes the namespaces and veth pairs.
@@ -431,6 +444,10 @@ func offloadsOff(ifname string) error {
 	return nil
 }
 
+// packetBuffer is the receive buffer asked for each packet socket: room
+// for several thousand frames.
+const packetBuffer = 16 << 20
+
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // packetSock is an AF_PACKET socket bound to one interface, on Go's
@@ -451,6 +468,16 @@ func openPacket(ifname string) (*packetSock, error) {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
 	if err != nil {
 		return nil, fmt.Errorf("link: packet socket: %w", err)
+	}
+	// A burst of a sender in slow start (hundreds of frames within a
+	// millisecond) must wait in the socket, not be lost there: the
+	// default buffer (net.core.rmem_default, 208 kB) holds about 90
+	// frames. Raise it past net.core.rmem_max where this namespace's
+	// CAP_NET_ADMIN allows (SO_RCVBUFFORCE), else up to rmem_max.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, packetBuffer); err != nil {
+		// NOTE: ignoring the error: the default buffer works, with
+		// losses in large bursts.
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, packetBuffer)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Attrs().Index}); err != nil {
 		unix.Close(fd)
@@ -507,6 +534,7 @@ func (p *packetSock) Close() error { return p.f.Close() }
 type frame struct {
 	due time.Time
 	b   []byte
+	seg Segment // a held frame's segment
 }
 
 // pipe carries one direction: a goroutine reads frames and applies the
@@ -518,6 +546,11 @@ type pipe struct {
 	delay    time.Duration
 	queue    chan frame // from reader to sender, in arrival order
 	stopping chan struct{}
+	shape    atomic.Pointer[shaping] // the rate limit (SetRate)
+
+	// departs are the times the frames in the limited direction's
+	// queue finish going out, in order: the reader's alone.
+	departs []time.Time
 
 	// Rule state, the reader's alone.
 	parser  *gopacket.DecodingLayerParser
@@ -578,7 +611,7 @@ func (p *pipe) readLoop() {
 		now := time.Now()
 		seg, ok := p.parse(b)
 		if !ok {
-			p.send(frame{now.Add(p.delay), b})
+			p.forward(now, b, 0, Segment{Dir: p.dir})
 			continue
 		}
 		if f := p.l.cfg.OnSegment; f != nil {
@@ -588,8 +621,7 @@ func (p *pipe) readLoop() {
 		p.held = nil
 		p.act(now, seg, b)
 		for _, h := range held {
-			h.due = now.Add(p.delay)
-			p.send(h)
+			p.forward(now, h.b, 0, h.seg)
 		}
 	}
 }
@@ -602,7 +634,7 @@ func toMarker(b []byte) bool {
 
 // act applies the first rule that picks seg.
 func (p *pipe) act(now time.Time, seg Segment, b []byte) {
-	f := frame{now.Add(p.delay), b}
+	var extra time.Duration
 	for _, r := range *p.l.rules.Load() {
 		if !r.matches(seg) {
 			continue
@@ -614,16 +646,54 @@ func (p *pipe) act(now time.Time, seg Segment, b []byte) {
 		case Drop:
 			return
 		case Delay:
-			f.due = f.due.Add(r.Extra)
+			extra = r.Extra
 		case Duplicate:
-			p.send(f)
+			p.forward(now, b, 0, seg)
 		case Hold:
-			p.held = append(p.held, f)
+			p.held = append(p.held, frame{b: b, seg: seg})
 			return
 		}
 		break
 	}
-	p.send(f)
+	p.forward(now, b, extra, seg)
+}
+
+// shaping is a direction's rate limit: bytes a second (0 for none) and
+// the length of its queue in frames.
+type shaping struct {
+	rate  int64
+	queue int
+}
+
+// forward sends frame b (segment seg, or a frame that is not TCP) on
+// its way, due after the link's delay and extra: at once without a rate
+// limit; with one, after the frames queued before it and its own time
+// on the slower link, unless the queue is full and it is dropped.
+func (p *pipe) forward(now time.Time, b []byte, extra time.Duration, seg Segment) {
+	sh := p.shape.Load()
+	if sh == nil || sh.rate <= 0 {
+		p.send(frame{due: now.Add(p.delay + extra), b: b})
+		return
+	}
+	// A frame whose last byte has gone has left the queue.
+	n := 0
+	for n < len(p.departs) && !p.departs[n].After(now) {
+		n++
+	}
+	p.departs = append(p.departs[:0], p.departs[n:]...)
+	if len(p.departs) >= sh.queue {
+		if on := p.l.cfg.OnEvent; on != nil {
+			on(Event{Time: now, Action: Drop, Segment: seg, TailDrop: true, Queue: sh.queue, Text: tailDropText(seg, sh.queue)})
+		}
+		return
+	}
+	start := now
+	if k := len(p.departs); k > 0 {
+		start = p.departs[k-1]
+	}
+	done := start.Add(time.Duration(int64(len(b)) * int64(time.Second) / sh.rate))
+	p.departs = append(p.departs, done)
+	p.send(frame{due: done.Add(p.delay + extra), b: b})
 }
 
 func (p *pipe) send(f frame) {

@@ -43,6 +43,9 @@ func (l *Link) ClientTID() int { return 0 }
 // ServerTID is 0: there are no namespaces to join.
 func (l *Link) ServerTID() int { return 0 }
 
+// SetRate does nothing.
+func (l *Link) SetRate(toServer, toClient int64, queue int) {}
+
 // Close does nothing.
 func (l *Link) Close() error { return nil }
 

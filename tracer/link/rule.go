@@ -233,13 +233,23 @@ func (f Flags) String() string {
 	return b.String()
 }
 
-// Event is something a rule did to a segment.
+// DefaultQueue is the length of a limited direction's queue, in
+// frames, when Config.Queue is 0.
+const DefaultQueue = 100
+
+// Event is something a rule did to a segment, or a frame dropped
+// because the queue of a limited direction was full.
 type Event struct {
 	Time    time.Time
 	Action  Action
 	Segment Segment
-	// Rule is the rule's text (Rule.String).
+	// Rule is the rule's text (Rule.String); empty for a tail drop.
 	Rule string
+	// TailDrop is set when the frame was dropped because its
+	// direction's queue was full (Config.Queue), not by a rule; Action
+	// is then Drop, and Queue the queue's length.
+	TailDrop bool
+	Queue    int
 	// Text says what happened to which segment: "dropped on purpose:
 	// the 3rd data segment from the client".
 	Text string
@@ -259,6 +269,24 @@ func eventText(r Rule, s Segment) string {
 		verb += " by " + r.Extra.String()
 	}
 	return verb + " on purpose: " + what
+}
+
+// tailDropText is Event.Text for a frame dropped by a full queue of
+// length queue.
+func tailDropText(s Segment, queue int) string {
+	to := "the server"
+	if s.Dir == FromServer {
+		to = "the client"
+	}
+	text := fmt.Sprintf("dropped: the queue to %s was full (%d frames)", to, queue)
+	if s.Kind == AnyKind && s.Index == 0 {
+		return text // not a TCP segment
+	}
+	text += ": the " + ordinal(s.Index) + " " + s.Kind.String() + " " + s.Dir.String()
+	if s.Transmission > 1 {
+		text += ", sent for the " + ordinal(s.Transmission) + " time"
+	}
+	return text
 }
 
 // matches reports whether r picks s.
@@ -284,6 +312,23 @@ type Config struct {
 	// Rules are tried in order for each TCP segment; the first that
 	// matches acts.
 	Rules []Rule
+	// RateToServer and RateToClient limit each direction to so many
+	// bytes a second (whole Ethernet frames: 1514 bytes for a full
+	// segment), as a slower link on the path would: a frame waits in
+	// that direction's queue until the frames before it have gone,
+	// then takes its size divided by the rate to go, then the delay.
+	// 0 means no limit: a frame only waits for its delay.
+	RateToServer, RateToClient int64
+	// Queue is how many frames each limited direction holds, the one
+	// going out included. A frame that finds the queue full is dropped
+	// (tail drop), with an Event whose TailDrop is set. 0 means
+	// [DefaultQueue].
+	//
+	// A full queue is the one loss the link makes that no rule picks:
+	// which frame finds it full depends on when the sender sent, which
+	// varies from run to run. Rules stay deterministic: their counts
+	// include the frames the queue dropped, as the sender sent them.
+	Queue int
 	// OnEvent, if not nil, is called for each action of a rule, from
 	// the link's goroutines (one per direction, so concurrently).
 	OnEvent func(Event)

@@ -189,9 +189,10 @@ type verdict struct {
 	prevKind     Analysis
 	// rtt is the round trip the timing was judged by (0: unknown).
 	rtt time.Duration
-	// sackAcks: for a retransmission of the byte the peer's ACKs asked
-	// for, how many ACKs in a row had asked for it with SACK blocks, and
-	// sacked how many bytes beyond it the last one held.
+	// sackAcks: for a retransmission, or a segment out of order, of the
+	// byte the peer's ACKs asked for, how many ACKs in a row had asked
+	// for it with SACK blocks, and sacked how many bytes beyond it the
+	// last one held.
 	sackAcks int
 	sacked   uint32
 	// dsack: the segment's first SACK block is a D-SACK (RFC 2883):
@@ -278,6 +279,12 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, scaled 
 			v.flags |= Retransmission | SpuriousRetransmission
 		case notAdvanced:
 			v.flags |= Retransmission
+		}
+		if v.flags.Has(OutOfOrder) && peer.sackAcks > 0 && peer.lastack == seq {
+			// Out of order by its timing (sent less than a round
+			// trip after higher bytes), and asked for by ACKs with
+			// SACK blocks: a resend in the middle of a transfer.
+			v.sackAcks, v.sacked = peer.sackAcks, peer.sacked
 		}
 		if v.flags.Has(Retransmission) {
 			v.rtt = me.srtt

@@ -247,6 +247,26 @@ var analysisScenarios = []struct {
 		},
 	},
 	{
+		name: "a resend in the middle of a transfer, asked for by ACKs whose window grows: out of order to Wireshark",
+		segs: append(hs10(),
+			timed{seg: cdata(1, 100)},
+			timed{seg: cdata(101, 100)}, // lost after the capture point
+			timed{seg: cdata(201, 100)},
+			timed{seg: cdata(301, 100)},
+			timed{seg: cdata(401, 100)},
+			timed{after: 10 * time.Millisecond, seg: sack(101, 512)},
+			timed{seg: sack(101, 513, 201, 301), want: WindowUpdate},
+			timed{seg: sack(101, 514, 201, 401), want: WindowUpdate},
+			timed{seg: sack(101, 515, 201, 501), want: WindowUpdate},
+			timed{seg: cdata(501, 100)},
+			timed{seg: cdata(101, 100), want: OutOfOrder},
+		),
+		notes: map[int][]string{
+			14: {"sends bytes 101 to 200 of its stream again, after 3 ACKs in a row from the server that asked for byte 101 with SACK blocks, the last holding 300 bytes beyond it",
+				"fast retransmit on the SACK blocks' word", "calls this segment out of order"},
+		},
+	},
+	{
 		name: "a resend soon after an ACK, with no SACK: too soon for a timer",
 		segs: append(hs10(),
 			timed{seg: cdata(1, 100)},

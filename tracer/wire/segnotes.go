@@ -184,6 +184,10 @@ func (n *noteCtx) data() {
 			n.from, bytes, n.resendWhen(), tracer.FormatDuration(n.v.gap), n.to, tracer.FormatDuration(n.v.rtt))
 	case v.Has(Retransmission):
 		n.add("The %s's kernel sends %s of its stream again%s: a retransmission.", n.from, bytes, n.resendWhen())
+	case v.Has(OutOfOrder) && n.v.sackAcks >= 3:
+		n.add("The %s's kernel sends %s of its stream again, after %d ACKs in a row from the %s that asked for byte %d with SACK blocks, the last holding %d bytes beyond it: a fast retransmit on the SACK blocks' word (RFC 6675). "+
+			"It leaves less than a round trip after higher bytes of a transfer still going, and Wireshark counts as duplicate ACKs only those with an unchanged window: so it calls this segment out of order.",
+			n.from, bytes, n.v.sackAcks, n.to, first, n.v.sacked)
 	case v.Has(OutOfOrder):
 		n.add("The %s's kernel sends %s of its stream, numbered below bytes already seen from it, less than a round trip after them: they arrive out of order.", n.from, bytes)
 	default:

@@ -40,6 +40,11 @@
 //	notes=off    events without their notes (kernel: lines stay)
 //	lines="re"   only the lines matching
 //	head=N       only the first N lines
+//	varies       the excerpt's figures differ from run to run (a chart of
+//	             what the kernel measured): it is one run's, and a check
+//	             only asks that the command still print it, with the same
+//	             first line but for its numbers (the lines after it wrap
+//	             anew as the figures' lengths change)
 package main
 
 import (
@@ -227,6 +232,9 @@ func (r *runner) excerpt(spec spec, old string, check bool) (string, error) {
 	if check {
 		runs = 8
 	}
+	if _, ok := spec.lookup("varies"); ok {
+		return r.varying(spec, old, check)
+	}
 	var got []string
 	for n := range runs {
 		out, err := r.output(cmd, spec.get("file"), n)
@@ -259,10 +267,48 @@ func (r *runner) excerpt(spec spec, old string, check bool) (string, error) {
 	return best, nil
 }
 
+// varying makes the excerpt of a spec marked varies: one run's. A
+// check keeps old when the run's excerpt has old's first line, numbers
+// left out.
+func (r *runner) varying(spec spec, old string, check bool) (string, error) {
+	out, err := r.output(spec.get("cmd"), spec.get("file"), 0)
+	if err != nil {
+		return "", err
+	}
+	ex, err := spec.apply(out)
+	if err != nil {
+		return "", err
+	}
+	if old == "" || !check && r.fresh {
+		return ex, nil
+	}
+	first := func(s string) string {
+		line, _, _ := strings.Cut(s, "\n")
+		return digits.ReplaceAllString(line, "N")
+	}
+	if ex != "" && first(old) == first(ex) {
+		return old, nil
+	}
+	return ex, nil
+}
+
+// digits matches a number.
+var digits = regexp.MustCompile(`[0-9]+(\.[0-9]+)?`)
+
 // spec is a marker's attributes, in order.
 type spec []attr
 
 type attr struct{ key, val string }
+
+// lookup reports whether the spec has the attribute key, and its value.
+func (s spec) lookup(key string) (string, bool) {
+	for _, a := range s {
+		if a.key == key {
+			return a.val, true
+		}
+	}
+	return "", false
+}
 
 func (s spec) get(key string) string {
 	for _, a := range s {
@@ -304,7 +350,7 @@ func parseSpec(s string) (spec, error) {
 	return sp, nil
 }
 
-var knownAttrs = []string{"cmd", "file", "step", "section", "ladder", "captured", "from", "until", "grep", "notes", "lines", "head"}
+var knownAttrs = []string{"cmd", "file", "step", "section", "ladder", "captured", "from", "until", "grep", "notes", "lines", "head", "varies"}
 
 // apply cuts the excerpt out of a command's output.
 func (s spec) apply(out string) (string, error) {

@@ -141,3 +141,28 @@ func TestPage(t *testing.T) {
 		t.Errorf("check after the rewrite: changed %v, %v", changed, err)
 	}
 }
+
+// An excerpt marked varies is one run's: a check keeps the page's when
+// the run's has the same first line, numbers aside, and gives the run's
+// otherwise.
+func TestVarying(t *testing.T) {
+	r := &runner{outputs: map[string][]string{"x\x00": {"Chart A\n  10 * *\n  cwnd 12 → 24\n"}}}
+	sp, err := parseSpec(`cmd="x" varies`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ old, want string }{
+		{"Chart A\n  20 *\n  cwnd 10 → 20\n", "Chart A\n  20 *\n  cwnd 10 → 20\n"},
+		{"Chart B\n  20 *\n  cwnd 10 → 20\n", "Chart A\n  10 * *\n  cwnd 12 → 24\n"},
+		{"Chart A\n  20 *\n  cwnd 9.5 → 20\n", "Chart A\n  20 *\n  cwnd 9.5 → 20\n"},
+		{"Chart A\n  20 *\n  rtt 10\n", "Chart A\n  20 *\n  rtt 10\n"},
+	} {
+		got, err := r.varying(sp, tc.old, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("old %q: got %q, want %q", tc.old, got, tc.want)
+		}
+	}
+}

@@ -163,6 +163,9 @@ type Run struct {
 	link        *link.Link
 	linkTrace   atomic.Pointer[tracer.Trace] // for the link's goroutines
 	countedEnds [2]kernel.Counters
+	// bulk leaves out of the pretty output most packets of the
+	// connections marked with Bulk; nil for JSON.
+	bulk *bulkPrinter
 }
 
 // Main runs a lesson as a program: it parses the flags in os.Args, runs
@@ -313,6 +316,11 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		printer = tracer.NewPrettyWith(out, tracer.PrettyOptions{
 			Color: tracer.ColorWanted(out, opts.NoColor), Width: width, StepTimes: true})
 	}
+	var bulk *bulkPrinter
+	if !opts.JSON && l.Link != nil {
+		bulk = &bulkPrinter{Printer: printer, left: map[int]int{}, kept: map[int]int{}, closing: map[int]bool{}}
+		printer = bulk
+	}
 	stderr := opts.Stderr
 	if stderr == nil {
 		stderr = os.Stderr
@@ -324,6 +332,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		out:    out,
 		stderr: stderr,
 		width:  max(width, tracer.MinWidth),
+		bulk:   bulk,
 	}
 	// The output files are checked before the lesson starts; a lesson
 	// that fails leaves what was at their paths.
@@ -392,6 +401,11 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 	packets, stats, cerr := r.tl.Close()
 	if err == nil && cerr != nil {
 		err = cerr
+	}
+	if bulk != nil {
+		if berr := bulk.flush(); err == nil {
+			err = berr
+		}
 	}
 	if err != nil {
 		return err
@@ -468,6 +482,10 @@ func (r *Run) summary(packets int, stats capture.Stats) {
 // were captured.
 func (r *Run) printLadders(events []tracer.Event) {
 	ids := wire.Conns(events, true)
+	if r.bulk != nil {
+		bulk := r.bulk.bulkConns(events)
+		ids = slices.DeleteFunc(ids, func(id int) bool { return bulk[id] })
+	}
 	if len(ids) == 0 {
 		return
 	}
@@ -535,7 +553,7 @@ func (r *Run) Printf(format string, args ...any) {
 	r.flush()
 	var b strings.Builder
 	for _, line := range strings.Split(fmt.Sprintf(format, args...), "\n") {
-		if utf8.RuneCountInString(line)+2 <= r.width {
+		if columns(line)+2 <= r.width {
 			b.WriteString("  " + line + "\n")
 			continue
 		}
@@ -552,6 +570,31 @@ func (r *Run) Holds() bool { return r.opts.Hold }
 // Width is the width of the pretty output in columns: the terminal's,
 // or 80 when it is not a terminal (see [Options.Width]).
 func (r *Run) Width() int { return r.width }
+
+// Color reports whether the pretty output is in colour: on a terminal,
+// without --no-color or NO_COLOR. A drawing printed with Printf may
+// then use colour and Unicode; otherwise it keeps to plain ASCII.
+func (r *Run) Color() bool { return !r.opts.JSON && tracer.ColorWanted(r.out, r.opts.NoColor) }
+
+// columns is how many columns line takes on a terminal: its runes, less
+// the ANSI escape sequences that colour it (ESC [ … letter).
+func columns(line string) int {
+	n := 0
+	for i := 0; i < len(line); {
+		if line[i] == 0x1b && i+1 < len(line) && line[i+1] == '[' {
+			j := i + 2
+			for j < len(line) && (line[j] < 0x40 || line[j] > 0x7e) {
+				j++
+			}
+			i = j + 1
+			continue
+		}
+		_, size := utf8.DecodeRuneInString(line[i:])
+		i += size
+		n++
+	}
+	return n
+}
 
 // Hold, with --hold, keeps the lesson going after its steps: it says
 // where the lesson's server listens and how to poke it, then prints the

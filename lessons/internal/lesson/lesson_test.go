@@ -273,3 +273,21 @@ func TestOutputCheckedBeforeStart(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// A coloured line takes the columns of its text alone.
+func TestColumns(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want int
+	}{
+		{"", 0},
+		{"plain", 5},
+		{"\x1b[92m⣀⡠\x1b[0m cwnd", 7},
+		{"\x1b[1;4mtitle\x1b[0m", 5},
+		{"ends in \x1b[", 8},
+	} {
+		if got := columns(c.line); got != c.want {
+			t.Errorf("columns(%q) = %d, want %d", c.line, got, c.want)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package lesson
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"tcptour/tracer"
@@ -41,9 +43,13 @@ func (r *Run) linkEvent(e link.Event) {
 	if tr == nil {
 		return
 	}
+	note := "The link's rule: " + e.Rule + ". " + actionNote[e.Action]
+	if e.TailDrop {
+		note = fmt.Sprintf("No rule picked this one: the link sends no faster than its rate, and %d frames were already waiting their turn. A frame that finds the queue full is lost (tail drop). Which frames that hits depends on when the sender sent, so it differs from run to run.", e.Queue)
+	}
 	tr.Add(tracer.Event{Time: e.Time, Actor: "link", Phase: tracer.PhaseNote,
 		Proto: "tcp", Local: e.Segment.Src, Remote: e.Segment.Dst,
-		Text: e.Text, Note: "The link's rule: " + e.Rule + ". " + actionNote[e.Action]})
+		Text: e.Text, Note: note})
 }
 
 // actionNote says what each action of a rule means for the two ends.
@@ -79,6 +85,37 @@ func (r *Run) SetRules(rules ...link.Rule) {
 		r.trace.Add(tracer.Event{Actor: "link", Phase: tracer.PhaseNote, Text: "rule: " + rule.String(),
 			Note: "From here on the link does this to the segment it picks, and to no other; the same rule picks the same segment on every run."})
 	}
+}
+
+// SetRate limits the link's directions to so many bytes a second, with
+// a queue of so many frames (see link.Config's RateToServer,
+// RateToClient and Queue), from the next frame on, and says so in the
+// trace, with why. A rate of 0 is no limit that way.
+func (r *Run) SetRate(toServer, toClient int64, queue int, why string) {
+	r.link.SetRate(toServer, toClient, queue)
+	if queue <= 0 {
+		queue = link.DefaultQueue
+	}
+	rate := func(dir string, v int64) string {
+		if v <= 0 {
+			return "no limit " + dir
+		}
+		return fmt.Sprintf("%s a second %s", byteCount(v), dir)
+	}
+	r.trace.Add(tracer.Event{Actor: "link", Phase: tracer.PhaseNote,
+		Text: fmt.Sprintf("rate: %s, %s; a queue of %d frames", rate("to the server", toServer), rate("to the client", toClient), queue),
+		Note: why})
+}
+
+// byteCount says n bytes in round units: "2 MB", "500 kB", "900 bytes".
+func byteCount(n int64) string {
+	switch {
+	case n >= 1_000_000 && n%100_000 == 0:
+		return strconv.FormatFloat(float64(n)/1e6, 'f', -1, 64) + " MB"
+	case n >= 1000 && n%100 == 0:
+		return strconv.FormatFloat(float64(n)/1e3, 'f', -1, 64) + " kB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 // SetSysctl sets a setting of both ends' networks (the client's and the
