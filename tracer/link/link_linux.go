@@ -5,6 +5,7 @@ package link
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"runtime"
@@ -560,6 +561,7 @@ type pipe struct {
 	tcp     layers.TCP
 	decoded []gopacket.LayerType
 	counts  map[[2]netip.AddrPort]*[RST + 1]int // by connection (source, destination)
+	random  *rand.Rand                          // for Config.Loss
 	seen    map[segKey]segSeen
 	held    []frame
 }
@@ -579,6 +581,8 @@ func newPipe(l *Link, dir Dir, in, out *packetSock, delay time.Duration) *pipe {
 		counts: map[[2]netip.AddrPort]*[RST + 1]int{}}
 	p.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &p.eth, &p.ip4, &p.ip6, &p.tcp)
 	p.parser.IgnoreUnsupported = true
+	// Config.Loss's numbers: one sequence a direction, from the seed.
+	p.random = rand.New(rand.NewPCG(l.cfg.Seed, uint64(dir)))
 	return p
 }
 
@@ -635,10 +639,12 @@ func toMarker(b []byte) bool {
 // act applies the first rule that picks seg.
 func (p *pipe) act(now time.Time, seg Segment, b []byte) {
 	var extra time.Duration
+	picked := false
 	for _, r := range *p.l.rules.Load() {
 		if !r.matches(seg) {
 			continue
 		}
+		picked = true
 		if on := p.l.cfg.OnEvent; on != nil {
 			on(Event{Time: now, Action: r.Action, Segment: seg, Rule: r.String(), Text: eventText(r, seg)})
 		}
@@ -654,6 +660,12 @@ func (p *pipe) act(now time.Time, seg Segment, b []byte) {
 			return
 		}
 		break
+	}
+	if loss := p.l.cfg.Loss; !picked && loss > 0 && p.random.Float64() < loss {
+		if on := p.l.cfg.OnEvent; on != nil {
+			on(Event{Time: now, Action: Drop, Segment: seg, Random: true, Text: randomText(seg, loss, p.l.cfg.Seed)})
+		}
+		return
 	}
 	p.forward(now, b, extra, seg)
 }

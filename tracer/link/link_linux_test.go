@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -531,5 +532,47 @@ func TestDuplicate(t *testing.T) {
 	c.(*net.TCPConn).CloseWrite()
 	if err := <-done; err != nil {
 		t.Error(err)
+	}
+}
+
+// Random loss, seeded: segments no rule picks are dropped at about the
+// rate asked, each with an event, and the transfer recovers. Two links
+// with the same seed drop the client's first lost segment at the same
+// place (its data segments come in the same order; the server's ACKs
+// may not).
+func TestRandomLoss(t *testing.T) {
+	first := func() (link.Segment, int, *kernel.Info) {
+		l, rec := newLink(t, link.Config{DelayToServer: time.Millisecond, DelayToClient: time.Millisecond, Loss: 0.02, Seed: 7})
+		ci := bulkWith(t, l, 1<<20, "reno")
+		events, segs := rec.lists()
+		var drops []link.Event
+		for _, e := range events {
+			if e.Random {
+				drops = append(drops, e)
+			}
+		}
+		if len(drops) == 0 {
+			t.Fatalf("no random drop among %d segments at 2%%", len(segs))
+		}
+		if got, max := float64(len(drops))/float64(len(segs)), 0.06; got > max {
+			t.Errorf("%d of %d segments dropped, more than %v", len(drops), len(segs), max)
+		}
+		if !strings.HasPrefix(drops[0].Text, "dropped at random (2% of segments, seed 7): ") {
+			t.Errorf("the event says %q", drops[0].Text)
+		}
+		for _, d := range drops {
+			if d.Segment.Dir == link.FromClient {
+				return d.Segment, len(drops), ci
+			}
+		}
+		return link.Segment{}, len(drops), ci
+	}
+	s1, n, ci := first()
+	if ci.TotalRetrans == 0 {
+		t.Errorf("%d segments dropped at random, none sent again", n)
+	}
+	s2, _, _ := first()
+	if s1.Dir != s2.Dir || s1.Kind != s2.Kind || s1.Index != s2.Index {
+		t.Errorf("the same seed dropped first %v, then %v", s1, s2)
 	}
 }

@@ -238,7 +238,8 @@ func (f Flags) String() string {
 const DefaultQueue = 100
 
 // Event is something a rule did to a segment, or a frame dropped
-// because the queue of a limited direction was full.
+// because the queue of a limited direction was full, or at random
+// (Config.Loss).
 type Event struct {
 	Time    time.Time
 	Action  Action
@@ -250,6 +251,9 @@ type Event struct {
 	// is then Drop, and Queue the queue's length.
 	TailDrop bool
 	Queue    int
+	// Random is set when the segment was dropped by Config.Loss, not by
+	// a rule; Action is then Drop.
+	Random bool
 	// Text says what happened to which segment: "dropped on purpose:
 	// the 3rd data segment from the client".
 	Text string
@@ -257,6 +261,16 @@ type Event struct {
 
 // String is the event's text with the segment.
 func (e Event) String() string { return e.Text + " (" + e.Segment.String() + ")" }
+
+// randomText is Event.Text for a segment Config.Loss dropped.
+func randomText(s Segment, loss float64, seed uint64) string {
+	return fmt.Sprintf("dropped at random (%s of segments, seed %d): the %s %s %s", percent(loss), seed, ordinal(s.Index), s.Kind, s.Dir)
+}
+
+// percent is "1%", "0.5%".
+func percent(f float64) string {
+	return strconv.FormatFloat(f*100, 'f', -1, 64) + "%"
+}
 
 // eventText is Event.Text for rule r done to s.
 func eventText(r Rule, s Segment) string {
@@ -329,6 +343,15 @@ type Config struct {
 	// varies from run to run. Rules stay deterministic: their counts
 	// include the frames the queue dropped, as the sender sent them.
 	Queue int
+	// Loss, when above 0, drops that fraction of the TCP segments (data,
+	// ACKs and all) that no rule picked, at random: 0.01 is one in a
+	// hundred. The random numbers come from Seed, one sequence for each
+	// direction, so a run with the same seed draws the same numbers; it
+	// drops the same segments as long as the two ends send the same
+	// segments in the same order, which their timing can change. Rules,
+	// not Loss, are for a segment that must be lost on every run.
+	Loss float64
+	Seed uint64
 	// OnEvent, if not nil, is called for each action of a rule, from
 	// the link's goroutines (one per direction, so concurrently).
 	OnEvent func(Event)

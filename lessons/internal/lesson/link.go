@@ -43,6 +43,9 @@ func (r *Run) linkEvent(e link.Event) {
 		return
 	}
 	note := "The link's rule: " + e.Rule + ". " + actionNote[e.Action]
+	if e.Random {
+		note = "No rule picked this one: the link also loses a share of the segments at random, drawn from its seed. The same seed draws the same numbers, but which segments they hit depends on the order the two ends send in, so it may differ from run to run."
+	}
 	if e.TailDrop {
 		note = fmt.Sprintf("No rule picked this one: the link sends no faster than its rate, and %d frames were already waiting their turn. A frame that finds the queue full is lost (tail drop). Which frames that hits depends on when the sender sent, so it differs from run to run.", e.Queue)
 	}
