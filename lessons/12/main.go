@@ -16,7 +16,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,6 +118,24 @@ func run(l *lesson.Run) error {
 		return err
 	}
 	defer ln.Close()
+	// The congestion control, named: each connection sets its own
+	// (cubic, below), whatever this machine's default.
+	var def, allowed []byte
+	if err := l.Client(func() (err error) {
+		if def, err = os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control"); err != nil {
+			return err
+		}
+		allowed, err = os.ReadFile("/proc/sys/net/ipv4/tcp_allowed_congestion_control")
+		return err
+	}); err != nil {
+		return err
+	}
+	why := "a network namespace other than the machine's own may make only an allowed one its default (net.ipv4.tcp_allowed_congestion_control: " + strings.TrimSpace(string(allowed)) + ")"
+	if slices.Contains(strings.Fields(string(allowed)), "cubic") {
+		why = "each socket may choose its own; the lesson chooses, so that its segments do not depend on the machine"
+	}
+	l.Note("client", "congestion control: cubic on each of the client's connections, set on the socket before it connects (TCP_CONGESTION, which takes any algorithm the kernel has from a program with CAP_NET_ADMIN over its network, as in the lab); this machine's default is "+
+		strings.TrimSpace(string(def))+" (net.ipv4.tcp_congestion_control), and "+why)
 	if _, err := exchange(l, ln, 10*mss); err != nil {
 		return err
 	}
