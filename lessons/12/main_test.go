@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"os/exec"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"tcptour/lessons/internal/lessontest"
 	"tcptour/tracer"
+	"tcptour/tracer/wire"
 )
 
 // The lesson's link is made in a network namespace of the test's own.
@@ -194,6 +194,7 @@ func TestLessonOnTheWire(t *testing.T) {
 		t.Errorf("the packets were not seen at both ends")
 	}
 	tsharkAgrees(t, pcap)
+	arrivalsAgree(t, ev)
 
 	// Two more runs give the same segments at the client's end.
 	want := segments(ev)
@@ -205,29 +206,40 @@ func TestLessonOnTheWire(t *testing.T) {
 	}
 }
 
-// TestLessonArrivals runs the lesson as a learner does, capture on, and
-// checks what its text says of each segment's arrival: every segment
-// the link passed arrives as itself, once (but the one it duplicates) (five duplicate ACKs are five
-// segments, told apart by their SACK blocks), and the ladders mark as
-// lost exactly the segments the link dropped.
-func TestLessonArrivals(t *testing.T) {
-	out, err := exec.Command(lessontest.Build(t), "--no-color", "--capture=on").Output()
-	if err != nil {
-		t.Fatal(err)
+// arrivalsAgree checks what the trace says of each segment's arrival:
+// every segment the link passed arrives as itself, once (but the one it
+// duplicates: five duplicate ACKs are five segments, told apart by their
+// IP IDs), and the ladders mark as lost exactly the segments the link
+// dropped.
+func arrivalsAgree(t *testing.T, ev []tracer.Event) {
+	t.Helper()
+	twice, dups := 0, 0
+	for _, e := range ev {
+		if strings.Contains(e.Note, "delivered one segment twice") {
+			twice++
+		}
+		if p := e.Packet; e.Step == 2 && p != nil && p.At == "client" && p.From == "server" &&
+			slices.Contains(p.Analysis, "duplicate-ack") && strings.HasPrefix(e.Note, "It reaches the client ") {
+			dups++
+		}
 	}
-	text := string(out)
 	// Once twice: step 7's 8th segment, which the link duplicates.
-	if n := strings.Count(text, "delivered one segment twice"); n != 1 {
-		t.Errorf("%d segments said to arrive twice: the link duplicates one", n)
+	if twice != 1 {
+		t.Errorf("%d segments said to arrive twice: the link duplicates one", twice)
+	}
+	if dups != 5 {
+		t.Errorf("%d duplicate ACKs said to reach the client after they left the server, want 5", dups)
 	}
 	// Dropped: the 5th data segment, the lost tail, the tail and its
 	// first two resends, a SYN, a SYN-ACK.
-	if n := strings.Count(text, "✗ lost"); n != 7 {
-		t.Errorf("%d segments marked lost in the ladders, want the 7 the link dropped", n)
+	var ladders strings.Builder
+	for _, id := range wire.Conns(ev, true) {
+		if err := wire.Ladder(&ladders, ev, id); err != nil {
+			t.Fatal(err)
+		}
 	}
-	dup := regexp.MustCompile(`at client: server → client  seq 1 ack 5793 win \d+  \[duplicate-ack\]\n +It reaches the client [0-9.]+ ms after it left the server`)
-	if n := len(dup.FindAllString(text, -1)); n != 5 {
-		t.Errorf("%d duplicate ACKs said to reach the client after they left the server, want 5", n)
+	if n := strings.Count(ladders.String(), "✗ lost"); n != 7 {
+		t.Errorf("%d segments marked lost in the ladders, want the 7 the link dropped:\n%s", n, ladders.String())
 	}
 }
 

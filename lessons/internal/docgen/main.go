@@ -539,6 +539,9 @@ var volatile = []struct {
 	re   *regexp.Regexp
 	with string
 }{
+	// First, the wrapping: a note's lines joined, "6.160\n   ms" is
+	// "6.160 ms" as any time is.
+	{regexp.MustCompile(`\s+`), " "},
 	// JSON lines: the event's number (not the packet's relative seq,
 	// further in), the number of the packet that caused a change, the
 	// time.
@@ -552,7 +555,6 @@ var volatile = []struct {
 	{regexp.MustCompile(`(-t|\bpid) \d+\b`), "$1 PID"},
 	{regexp.MustCompile(`\b\d+(\.\d+)? ?(ms|µs|s|KiB|MiB)\b`), "T"},
 	{regexp.MustCompile(`\b\d{4,}\b`), "N"},
-	{regexp.MustCompile(`\s+`), " "},
 }
 
 // same reports whether two excerpts agree but for what differs from run

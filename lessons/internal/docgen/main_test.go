@@ -106,6 +106,12 @@ func TestSame(t *testing.T) {
 	if same(j1, strings.Replace(j2, `{"seq":1}`, `{"seq":2}`, 1)) {
 		t.Error("a packet's relative seq 1 and 2 are the same")
 	}
+	// A time cut by the wrapping of a note.
+	w1 := "   +1.000 ms  wire   #1  FIN ACK    x\n             round trips (6.160\n             ms here)\n"
+	w2 := "   +1.000 ms  wire   #1  FIN ACK    x\n             round trips (5.632 ms\n             here)\n"
+	if !same(w1, w2) {
+		t.Errorf("times wrapped apart differ:\n%v\n%v", normalized(w1), normalized(w2))
+	}
 	// Process ids: a fresh container's are small (CI's were).
 	p1 := "   +1.740 ms  lab        NOTE       join the lab: nsenter -t 26803 -n\n             but its lab stays while sh (pid 26990) runs in it\n"
 	p2 := "   +3.732 ms  lab        NOTE       join the lab: nsenter -t 812 -n\n             but its lab stays while sh (pid 907) runs in it\n"
