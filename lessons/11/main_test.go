@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -390,39 +388,7 @@ func TestDiagramNarrow(t *testing.T) {
 
 // Each line of Go that docs/lessons/11.md quotes ("The key lines") is
 // in the lesson's source, as quoted.
-func TestDocQuotesTheSource(t *testing.T) {
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "lessons", "11.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var src strings.Builder
-	files, _ := filepath.Glob("*.go")
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src.Write(b)
-	}
-	quoted := 0
-	for _, block := range strings.Split(string(doc), "```go\n")[1:] {
-		for _, line := range strings.Split(block[:strings.Index(block, "```")], "\n") {
-			if line = strings.TrimSpace(line); line == "" {
-				continue
-			}
-			quoted++
-			if !strings.Contains(src.String(), line) {
-				t.Errorf("docs/lessons/11.md quotes a line the source lacks: %s", line)
-			}
-		}
-	}
-	if quoted == 0 {
-		t.Error("docs/lessons/11.md quotes no Go")
-	}
-}
+func TestDocQuotesTheSource(t *testing.T) { lessontest.DocQuotesSource(t, "11") }
 
 // The diagram marks SYN_RECV exactly when a STATE line reported the
 // server's socket in it: live, as root with tracefs, and never when

@@ -2,9 +2,7 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -268,39 +266,7 @@ func tsharkAgrees(t *testing.T, pcap string) {
 
 // Each line of Go that docs/lessons/14.md quotes ("The key lines") is
 // in the lesson's source, as quoted.
-func TestDocQuotesTheSource(t *testing.T) {
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "lessons", "14.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var src strings.Builder
-	files, _ := filepath.Glob("*.go")
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src.Write(b)
-	}
-	quoted := 0
-	for _, block := range strings.Split(string(doc), "```go\n")[1:] {
-		for _, line := range strings.Split(block[:strings.Index(block, "```")], "\n") {
-			if line = strings.TrimSpace(line); line == "" {
-				continue
-			}
-			quoted++
-			if !strings.Contains(src.String(), line) {
-				t.Errorf("docs/lessons/14.md quotes a line the source lacks: %s", line)
-			}
-		}
-	}
-	if quoted == 0 {
-		t.Error("docs/lessons/14.md quotes no Go")
-	}
-}
+func TestDocQuotesTheSource(t *testing.T) { lessontest.DocQuotesSource(t, "14") }
 
 // Without CAP_NET_RAW on the host, the lab gives the lesson its packets;
 // without a lab it stops, saying why in one line.
