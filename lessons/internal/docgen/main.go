@@ -142,7 +142,10 @@ func (r *runner) output(cmd, file string, n int) (string, error) {
 		c.Stdin = nil // /dev/null
 		var stdout, stderr bytes.Buffer
 		c.Stdout, c.Stderr = &stdout, &stderr
-		c.Env = append(os.Environ(), "NO_COLOR=1")
+		// The pages show a run by a learner whose shell is bash; the
+		// shell a note names comes from $SHELL, which a container may
+		// not set.
+		c.Env = append(os.Environ(), "NO_COLOR=1", "SHELL=/bin/bash")
 		if err := c.Run(); err != nil {
 			return "", fmt.Errorf("%s: %v\n%s", cmd, err, stderr.String())
 		}
