@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	"runtime"
@@ -161,10 +162,10 @@ func (l *Link) setup() error {
 			return fmt.Errorf("link: up %s: %w", p.mid, err)
 		}
 	}
-	if err := configure(l.client, ClientInterface, ClientAddr); err != nil {
+	if err := configure(l.client, ClientInterface, ClientAddr, ClientAddr6); err != nil {
 		return err
 	}
-	if err := configure(l.server, ServerInterface, ServerAddr); err != nil {
+	if err := configure(l.server, ServerInterface, ServerAddr, ServerAddr6); err != nil {
 		return err
 	}
 	// Each end knows the other's hardware address from the start: no
@@ -177,10 +178,20 @@ func (l *Link) setup() error {
 	if err != nil {
 		return err
 	}
-	if err := neighbour(l.client, ClientInterface, ServerAddr, smac); err != nil {
-		return err
+	for _, n := range []struct {
+		ns     netns.NsHandle
+		ifname string
+		addr   netip.Addr
+		mac    []byte
+	}{
+		{l.client, ClientInterface, ServerAddr, smac}, {l.client, ClientInterface, ServerAddr6, smac},
+		{l.server, ServerInterface, ClientAddr, cmac}, {l.server, ServerInterface, ClientAddr6, cmac},
+	} {
+		if err := neighbour(n.ns, n.ifname, n.addr, n.mac); err != nil {
+			return err
+		}
 	}
-	return neighbour(l.server, ServerInterface, ClientAddr, cmac)
+	return nil
 }
 
 // hardwareAddr is the hardware address of ifname in ns.
@@ -224,7 +235,7 @@ func neighbour(ns netns.NsHandle, ifname string, addr netip.Addr, mac []byte) er
 
 // configure gives ifname in ns its address, turns its offloads off and
 // brings it and lo up.
-func configure(ns netns.NsHandle, ifname string, addr netip.Addr) error {
+func configure(ns netns.NsHandle, ifname string, addr, addr6 netip.Addr) error {
 	if err := in(ns, func() error {
 		h, err := netlink.NewHandle() // this thread's namespace: ns
 		if err != nil {
@@ -246,6 +257,13 @@ func configure(ns netns.NsHandle, ifname string, addr netip.Addr) error {
 		a.IPNet.Mask = []byte{255, 255, 255, 0}
 		if err := h.AddrAdd(ln, a); err != nil {
 			return fmt.Errorf("link: address %s on %s: %w", addr, ifname, err)
+		}
+		// IPv6 at once: no duplicate address detection, which would
+		// keep the address tentative (unusable) for a second or more.
+		a6 := &netlink.Addr{IPNet: netlink.NewIPNet(addr6.AsSlice()), Flags: unix.IFA_F_NODAD}
+		a6.IPNet.Mask = net.CIDRMask(64, 128)
+		if err := h.AddrAdd(ln, a6); err != nil {
+			return fmt.Errorf("link: address %s on %s: %w", addr6, ifname, err)
 		}
 		if err := offloadsOff(ifname); err != nil {
 			return err

@@ -576,3 +576,54 @@ func TestRandomLoss(t *testing.T) {
 		t.Errorf("the same seed dropped first %v, then %v", s1, s2)
 	}
 }
+
+// IPv6 across the link: the ends' 2001:db8:: addresses work at once,
+// and the rules pick IPv6 segments as they do IPv4 ones.
+func TestIPv6(t *testing.T) {
+	l, rec := newLink(t, link.Config{Rules: []link.Rule{{Dir: link.FromClient, Kind: link.Data, Index: 2, Action: link.Drop}}})
+	var ln net.Listener
+	if err := l.InServer(func() (err error) {
+		ln, err = net.Listen("tcp6", net.JoinHostPort(link.ServerAddr6.String(), "7000"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := serve(ln, func(c net.Conn) error {
+		_, err := io.Copy(c, c)
+		return err
+	})
+	var c net.Conn
+	if err := l.InClient(func() (err error) {
+		c, err = net.DialTimeout("tcp6", ln.Addr().String(), 10*time.Second)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := c.LocalAddr().(*net.TCPAddr).AddrPort().Addr(); got != link.ClientAddr6 {
+		t.Errorf("client address %v, want %v", got, link.ClientAddr6)
+	}
+	// Two messages, each echoed before the next: the second is the
+	// 2nd data segment, dropped once and sent again.
+	for _, msg := range []string{"one", "two"} {
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != msg {
+			t.Errorf("echo %q, want %q", got, msg)
+		}
+	}
+	c.(*net.TCPConn).CloseWrite()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+	events, _ := rec.lists()
+	if len(events) != 1 || !events[0].Segment.Src.Addr().Is6() || events[0].Segment.Index != 2 {
+		t.Errorf("events %v: want the 2nd IPv6 data segment dropped once", events)
+	}
+}

@@ -12,6 +12,11 @@ import (
 var (
 	ClientAddr = netip.MustParseAddr("192.0.2.1")
 	ServerAddr = netip.MustParseAddr("192.0.2.2")
+	// ClientAddr6 and ServerAddr6 are the ends' IPv6 addresses, from
+	// the documentation prefix 2001:db8::/32, usable at once (no
+	// duplicate address detection).
+	ClientAddr6 = netip.MustParseAddr("2001:db8::1")
+	ServerAddr6 = netip.MustParseAddr("2001:db8::2")
 	// MarkerAddr is an address both ends send to out through their
 	// interface, with a permanent neighbour entry (no ARP), that the
 	// link never forwards: a capture of an end sends its Sync markers
