@@ -32,8 +32,8 @@ func (r *Run) makeLink() error {
 // ends are the link's two ends, for the capture.
 func (r *Run) ends() []wire.End {
 	return []wire.End{
-		{Name: "client", Interface: link.ClientInterface, MarkerTo: link.MarkerAddr, Addr: link.ClientAddr, In: r.link.InClient},
-		{Name: "server", Interface: link.ServerInterface, MarkerTo: link.MarkerAddr, Addr: link.ServerAddr, In: r.link.InServer},
+		{Name: "client", Interface: link.ClientInterface, MarkerTo: link.MarkerAddr, Addr: link.ClientAddr, Addr6: link.ClientAddr6, In: r.link.InClient},
+		{Name: "server", Interface: link.ServerInterface, MarkerTo: link.MarkerAddr, Addr: link.ServerAddr, Addr6: link.ServerAddr6, In: r.link.InServer},
 	}
 }
 
