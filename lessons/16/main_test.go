@@ -1,0 +1,146 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"tcptour/lessons/internal/lessontest"
+	"tcptour/tracer"
+	"tcptour/tracer/kernel"
+)
+
+// The lesson's link is made in a network namespace of the test's own.
+// The lesson starts its client program as this binary again, with
+// clientEnv set.
+func TestMain(m *testing.M) {
+	if os.Getenv(clientEnv) != "" {
+		os.Exit(client())
+	}
+	lessontest.InLab(m)
+}
+
+func TestLesson(t *testing.T) {
+	res := lessontest.Run(t, info, run)
+	lessontest.Order(t, res.Events,
+		"lab note lab DNS server on udp 192.0.2.2:53",
+		`server note "tcp": an IPv6 socket (AF_INET6) with IPV6_V6ONLY 0`,
+		"client connect-start [2001:db8::2]",
+		"client connect-done [2001:db8::1]",
+		"client note IPv6 at both ends",
+		"client connect-start 192.0.2.2",
+		"client note the server's IPv6 socket sees ::ffff:192.0.2.1",
+		`server note "tcp4": an IPv4 socket (AF_INET)`,
+		"client connect-start [2001:db8::2]",
+		"client connect-start 192.0.2.2",
+		"client note the dialer tried tcp6",
+		"client note IPv4 at both ends",
+		"link note rule: drop every IPv6 SYN from the client",
+		"client connect-start [2001:db8::2]",
+		"link note dropped on purpose",
+		"client connect-start 192.0.2.2",
+		"client note the dialer tried tcp6",
+		"link note rules: none",
+		`client note Dial("tcp6", "v4.link.test`,
+		`server note "tcp6": an IPv6 socket (AF_INET6) with IPV6_V6ONLY 1`,
+		"kernel note the server's listeners",
+	)
+}
+
+// syn is a SYN of the client's as it left the client's end.
+type syn struct {
+	at   time.Time
+	conn int
+	ipv6 bool
+	step int
+}
+
+// clientSYNs lists the SYNs (not SYN-ACKs) that left the client, and
+// the RSTs that reached it, in time order.
+func clientSYNs(ev []tracer.Event) (syns []syn, rsts []tracer.Event) {
+	for _, e := range ev {
+		p := e.Packet
+		if p == nil || p.Proto != "tcp" || p.At != "client" {
+			continue
+		}
+		switch {
+		case p.From == "client" && p.Flags == "SYN":
+			syns = append(syns, syn{at: e.Time, conn: e.Conn, ipv6: p.Src.Addr().Is6(), step: e.Step})
+		case p.From == "server" && strings.HasPrefix(p.Flags, "RST"):
+			rsts = append(rsts, e)
+		}
+	}
+	return syns, rsts
+}
+
+// The capture shows what the notes say: in step 1, an IPv6 SYN; in
+// step 2, an IPv6 SYN answered with RST, and the IPv4 SYN within a few
+// milliseconds of that RST (not the fallback delay); in step 3, the
+// IPv6 SYN dropped by the link and the IPv4 SYN at least the fallback
+// delay later; in step 4 no SYN at all.
+func TestLessonOnTheWire(t *testing.T) {
+	ev, _ := lessontest.RunCaptureFile(t, info, run)
+	syns, rsts := clientSYNs(ev)
+	byStep := map[int][]syn{}
+	for _, s := range syns {
+		byStep[s.step] = append(byStep[s.step], s)
+	}
+	if s := byStep[1]; len(s) != 2 || !s[0].ipv6 || s[1].ipv6 {
+		t.Errorf("step 1: want an IPv6 SYN (tcp) then an IPv4 one (tcp4), got %+v", s)
+	}
+	s2 := byStep[2]
+	if len(s2) != 2 || !s2[0].ipv6 || s2[1].ipv6 {
+		t.Fatalf("step 2: want an IPv6 SYN then an IPv4 one, got %+v", s2)
+	}
+	if len(rsts) != 1 || rsts[0].Conn != s2[0].conn {
+		t.Fatalf("want one RST, to step 2's IPv6 SYN, got %d", len(rsts))
+	}
+	if gap := s2[1].at.Sub(rsts[0].Time); gap < 0 || gap > 100*time.Millisecond {
+		t.Errorf("step 2: the IPv4 SYN left %v after the RST reached the client, want at once (well under the fallback delay)", gap)
+	}
+	s3 := byStep[3]
+	if len(s3) < 2 || !s3[0].ipv6 || s3[len(s3)-1].ipv6 {
+		t.Fatalf("step 3: want IPv6 SYN(s) then the IPv4 one, got %+v", s3)
+	}
+	if gap := s3[len(s3)-1].at.Sub(s3[0].at); gap < fallbackDelay {
+		t.Errorf("step 3: the IPv4 SYN left %v after the IPv6 one, want at least the fallback delay, %v", gap, fallbackDelay)
+	}
+	dropped := 0
+	for _, e := range ev {
+		if e.Actor == "link" && e.Conn == s3[0].conn && strings.Contains(e.Text, "dropped") {
+			dropped++
+		}
+	}
+	if dropped == 0 {
+		t.Error("step 3: the link dropped no IPv6 SYN")
+	}
+	// The IPv6 SYN never reached the server.
+	for _, e := range ev {
+		if p := e.Packet; p != nil && e.Conn == s3[0].conn && p.At == "server" {
+			t.Errorf("step 3: a segment of the blackholed IPv6 attempt reached the server: %s", p.Flags)
+		}
+	}
+	if s := byStep[4]; len(s) != 0 {
+		t.Errorf("step 4: Dial tcp6 to an IPv4-only name sent %d SYNs, want none", len(s))
+	}
+	// Each connection's family: IPv6 connections end in TIME_WAIT at
+	// the client (the states were asked in the right namespace).
+	tw := map[int]bool{}
+	for _, e := range ev {
+		if e.Phase == tracer.PhaseState && e.State != nil && e.State.To == kernel.TimeWait {
+			tw[e.Conn] = true
+		}
+	}
+	if !tw[byStep[1][0].conn] {
+		t.Error("the IPv6 connection of step 1 did not reach TIME_WAIT in the trace")
+	}
+}
+
+func TestDocQuotesTheSource(t *testing.T) { lessontest.DocQuotesSource(t, "16") }
+
+// Without permission to capture (the lab refused), the lesson says so
+// and still runs.
+func TestLessonWithoutCapturePermission(t *testing.T) {
+	lessontest.RunUnprivileged(t, info)
+}
