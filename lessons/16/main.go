@@ -233,6 +233,19 @@ func familyNote(l *lesson.Run, c *dialed, s net.Conn) {
 			"Node's socket.remoteFamily says 'IPv6', the seed's addressType 6. ", c.Remote, c.IPLen, cr.Is6())
 	}
 	sa := sr.AddrPort().Addr()
+	if i, err := kernel.TCPInfo(s); err == nil {
+		header, ip := 20, "IPv4"
+		if !sa.Unmap().Is4() {
+			header, ip = 40, "IPv6"
+		}
+		mss := 1500 - header - 20
+		note += fmt.Sprintf("The server's kernel sends at most %d bytes a segment here (TCP_INFO snd_mss): the MTU, 1500, less the %d-byte %s header and the 20-byte TCP header is %d, the MSS of the SYNs", i.SndMSS, header, ip, mss)
+		if int(i.SndMSS) == mss-12 {
+			note += ", less 12 bytes of timestamps on every segment. "
+		} else {
+			note += ". "
+		}
+	}
 	switch {
 	case sa.Is4In6():
 		text = "IPv4 on the wire; the server's IPv6 socket sees " + sa.String()

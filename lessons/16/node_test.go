@@ -9,9 +9,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
-
 	"tcptour/lessons/internal/lessontest"
 )
 
@@ -34,47 +31,6 @@ type nodeResult struct {
 	Error         string
 	Waiting       float64
 	Connecting    bool
-}
-
-// blackhole gives the test's namespace an IPv6 network where a SYN
-// goes unanswered: 2001:db8:16::/64 on one end of a veth pair whose
-// other end has no address, and a permanent neighbour entry for
-// 2001:db8:16::99 there, so the SYN leaves at once and nothing
-// answers. It returns that address.
-func blackhole(t *testing.T) string {
-	t.Helper()
-	lo, err := netlink.LinkByName("lo")
-	if err == nil {
-		err = netlink.LinkSetUp(lo)
-	}
-	if err != nil {
-		t.Fatalf("bringing up lo: %v", err)
-	}
-	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "hole16"}, PeerName: "hole16p"}
-	if err := netlink.LinkAdd(v); err != nil {
-		t.Fatalf("veth pair: %v", err)
-	}
-	t.Cleanup(func() { netlink.LinkDel(v) })
-	a := &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP("2001:db8:16::1"), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
-	if err := netlink.AddrAdd(v, a); err != nil {
-		t.Fatalf("address on the veth: %v", err)
-	}
-	for _, name := range []string{"hole16", "hole16p"} {
-		l, err := netlink.LinkByName(name)
-		if err == nil {
-			err = netlink.LinkSetUp(l)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	const addr = "2001:db8:16::99"
-	n := &netlink.Neigh{LinkIndex: v.Attrs().Index, Family: unix.AF_INET6, State: netlink.NUD_PERMANENT,
-		IP: net.ParseIP(addr), HardwareAddr: net.HardwareAddr{0x02, 0, 0, 0, 0x16, 0x99}}
-	if err := netlink.NeighAdd(n); err != nil {
-		t.Fatalf("neighbour entry: %v", err)
-	}
-	return addr
 }
 
 // runNode runs autoselect.js against a server on 127.0.0.1 and returns
@@ -152,5 +108,43 @@ func TestNodeAutoSelectOff(t *testing.T) {
 	r := runNode(t, v6, true)[1]
 	if r.Waiting == 0 || !r.Connecting {
 		t.Errorf("autoSelectFamily false, IPv6 blackholed: %+v; want it still connecting after a second", r)
+	}
+}
+
+// A Node server that listens with no host listens on ::, both
+// families: an IPv4 client's address there is ::ffff:127.0.0.1, its
+// remoteFamily 'IPv6'; the client's own remoteFamily is its
+// connection's family, 'IPv4' or 'IPv6' (the seed's addressType).
+func TestNodeFamilies(t *testing.T) {
+	blackhole(t) // brings lo up
+	node := lessontest.StartNode(t, "testdata/families.js")
+	out, err := node.Wait()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	type line struct{ Side, Address, Family, RemoteAddress, RemoteFamily string }
+	var got []line
+	for _, m := range regexp.MustCompile(`(?m)^\{.*\}$`).FindAllString(out, -1) {
+		var l line
+		if err := json.Unmarshal([]byte(m), &l); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, l)
+	}
+	want := map[line]bool{
+		{Side: "listener", Address: "::", Family: "IPv6"}:                         true,
+		{Side: "server", RemoteAddress: "::ffff:127.0.0.1", RemoteFamily: "IPv6"}: true,
+		{Side: "client", RemoteAddress: "127.0.0.1", RemoteFamily: "IPv4"}:        true,
+		{Side: "server", RemoteAddress: "::1", RemoteFamily: "IPv6"}:              true,
+		{Side: "client", RemoteAddress: "::1", RemoteFamily: "IPv6"}:              true,
+	}
+	for _, l := range got {
+		if !want[l] {
+			t.Errorf("node said %+v, which the lesson does not expect", l)
+		}
+		delete(want, l)
+	}
+	for l := range want {
+		t.Errorf("node did not say %+v", l)
 	}
 }
