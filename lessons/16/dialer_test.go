@@ -7,7 +7,9 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -124,6 +126,15 @@ func TestGoDialerNoFallback(t *testing.T) {
 	}
 	if len(a) != 1 || a[0].Network != "tcp6" {
 		t.Errorf("attempts %+v, want the IPv6 one only", a)
+	}
+	// The lesson says the kernel takes about two minutes: 6 retries,
+	// the first after 1 s, each wait doubled (1+2+…+64 = 127 s).
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_syn_retries")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(b)); got != "6" {
+		t.Errorf("net.ipv4.tcp_syn_retries is %s in a new namespace, the lesson says 6", got)
 	}
 }
 

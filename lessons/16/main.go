@@ -28,7 +28,8 @@ import (
 
 // fallbackDelay is how long Go's dialer gives its first family before
 // it starts the other: net.Dialer's FallbackDelay, 300 ms when zero
-// (net/dial.go, fallbackDelay).
+// (net/dial.go, fallbackDelay). Step 3 asks for it; the others leave
+// FallbackDelay zero.
 const fallbackDelay = 300 * time.Millisecond
 
 // The names the lab DNS answers for on the link (lesson.LinkNames).
@@ -67,14 +68,16 @@ var info = lesson.Lesson{
 		"go run ./lessons/16 --pcap dual.pcapng, then\n" +
 			"tshark -r dual.pcapng -Y 'frame.interface_name == \"client\" && tcp.flags.syn == 1\n" +
 			"&& tcp.flags.ack == 0' -T fields -e frame.time_relative -e ipv6.dst -e ip.dst:\n" +
-			"each SYN the client sent, with its family; in step 3 the IPv4 SYN is 300 ms\n" +
-			"after the IPv6 one.",
-		"Set fallbackDelay to 50 * time.Millisecond (it is the Dialer's FallbackDelay):\n" +
-			"step 3's IPv4 SYN leaves 50 ms after the IPv6 one. A negative FallbackDelay turns\n" +
-			"the race off: the dialer tries the addresses one after the other, and waits for\n" +
-			"the IPv6 connect to time out (over two minutes here).",
-		"Dial \"tcp4\" instead of \"tcp\" in step 3: the resolver asks for A only, and the\n" +
-			"connection is made at once, with one SYN.",
+			"each SYN the client sent, with its family. In step 2 the IPv4 SYN follows the\n" +
+			"IPv6 one by a round trip, in step 3 by 300 ms.",
+		"Set fallbackDelay to 50 * time.Millisecond (step 3 gives it to the Dialer as its\n" +
+			"FallbackDelay): step 3's IPv4 SYN leaves 50 ms after the IPv6 one. A negative\n" +
+			"FallbackDelay turns the race off:\n" +
+			"the dialer stays on the silent IPv6 address until its connect fails, which the\n" +
+			"kernel takes about two minutes to decide (net.ipv4.tcp_syn_retries, 6:\n" +
+			"127 s).",
+		"Dial \"tcp4\" instead of \"tcp\" in step 3: the resolver asks for A records only,\n" +
+			"and the one SYN is IPv4, answered at once.",
 	},
 }
 
@@ -98,9 +101,12 @@ func run(l *lesson.Run) error {
 			"so every address of the machine, in both families. The client dials dual.link.test with "+
 			"Go's net.Dialer on the network \"tcp\", its resolver pointed at the lab DNS server across the link. "+
 			"The resolver asks for the name's IPv6 addresses (AAAA) and its IPv4 ones (A) at once, in two "+
-			"datagrams; the dialer sorts the answers by RFC 6724's rules, IPv6 first, and tries 2001:db8::2. It "+
-			"answers: the connection is IPv6, its addresses 16 bytes long. Then the client dials the same "+
-			"name on \"tcp4\": only the A record is asked for, and the same listener takes the IPv4 connection.")
+			"datagrams; the dialer sorts the answers by RFC 6724's rules (both addresses have a source address of "+
+			"their family here, and IPv6's precedence, 40, is above IPv4's, 35) and tries 2001:db8::2 first. It "+
+			"answers: the connection is IPv6, its addresses 16 bytes long, its headers 20 bytes longer than IPv4's. "+
+			"Then the client dials the same name on \"tcp4\": only the A record is asked for, and the same "+
+			"listener takes the IPv4 connection. The client is a program of its own, started in the client's "+
+			"namespace: Go's dialer works on goroutines of its own, and a namespace belongs to a thread.")
 	dualLn, err := listen(l, "tcp", ":0")
 	if err != nil {
 		return err
@@ -124,7 +130,8 @@ func run(l *lesson.Run) error {
 
 	l.Step("IPv6 refused: the fallback is at once",
 		"A second server listens with net.Listen(\"tcp4\", \"0.0.0.0:0\"): IPv4 only, as a server does that "+
-			"listens on 127.0.0.1 when a client dials localhost, which resolves to ::1 first. The client "+
+			"listens on 127.0.0.1 while its client dials localhost, which /etc/hosts often maps to ::1 too, "+
+			"and Go's dialer then tries ::1 first (its RFC 6724 precedence is 50). The client "+
 			"dials dual.link.test again. Its IPv6 SYN reaches the server's kernel, where no socket listens on "+
 			"that port in IPv6: the kernel answers with RST, connect fails with ECONNREFUSED, and Go's dialer "+
 			"starts the IPv4 attempt at once, without waiting for its fallback delay (300 ms).")
@@ -160,7 +167,8 @@ func run(l *lesson.Run) error {
 			"nothing comes back, no RST, no ICMP. The client dials dual.link.test on \"tcp\" with the "+
 			"dialer's default FallbackDelay, 300 ms: the IPv6 attempt waits for an answer, and only after "+
 			"300 ms does the dialer start the IPv4 attempt beside it. The IPv4 connection is made; the dialer "+
-			"closes the IPv6 attempt before its kernel sends the SYN again (after 1 s).")
+			"closes the IPv6 attempt before its kernel sends the SYN again (after its first retransmission "+
+			"timeout, 1 s). Every connection to this name pays the 300 ms while IPv6 stays broken.")
 	l.SetRules(link.Rule{Dir: link.FromClient, Kind: link.SYN, Family: link.IPv6, Action: link.Drop, Retransmits: link.AllRetransmits})
 	c, err = dial(l, dns, fallbackDelay, "tcp", net.JoinHostPort(dual, port))
 	if err != nil {
