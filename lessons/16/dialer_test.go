@@ -5,9 +5,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -147,5 +150,34 @@ func TestGoDialerTCP4(t *testing.T) {
 	}
 	if len(a) != 1 || a[0].Network != "tcp4" || !c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Is4() {
 		t.Errorf("attempts %+v, connected to %v: want one, IPv4", a, c.RemoteAddr())
+	}
+}
+
+// What ss -tln shows of a listener on each network: "tcp" *:PORT (an
+// IPv6 socket that takes both families), "tcp4" 0.0.0.0:PORT, "tcp6"
+// [::]:PORT (IPv6 only).
+func TestListenersInSS(t *testing.T) {
+	ss, err := exec.LookPath("ss")
+	if err != nil {
+		t.Skip("ss is not installed")
+	}
+	want := map[string]string{}
+	for network, form := range map[string]string{"tcp": "*:%d", "tcp4": "0.0.0.0:%d", "tcp6": "[::]:%d"} {
+		ln, err := net.Listen(network, ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		want[network] = fmt.Sprintf(form, ln.Addr().(*net.TCPAddr).Port)
+	}
+	out, err := exec.Command(ss, "-tln").Output()
+	if err != nil {
+		t.Fatalf("ss -tln: %v", err)
+	}
+	fields := strings.Fields(string(out))
+	for network, local := range want {
+		if !slices.Contains(fields, local) {
+			t.Errorf("ss -tln does not show the %q listener as %s:\n%s", network, local, out)
+		}
 	}
 }
