@@ -279,13 +279,17 @@ func fallbackNote(l *lesson.Run, c *dialed, more string) {
 	note := "Go's dialer made one attempt: the first address answered."
 	if len(tried) > 1 {
 		gap := tried[1].At.Sub(tried[0].At)
-		if gap < fallbackDelay {
+		// Well short of the delay: the first attempt failed. Near it:
+		// the timer ran out (it starts as the dialer begins its first
+		// attempt, a moment before that attempt's socket is made, so
+		// the gap between the sockets may be a little less).
+		if gap < fallbackDelay/2 {
 			note = fmt.Sprintf("The IPv4 attempt began %s after the IPv6 one, less than the fallback delay (%s): the dialer "+
 				"starts its fallback early only when the first family's attempt fails.", tracer.FormatDuration(gap), tracer.FormatDuration(fallbackDelay))
 		} else {
-			note = fmt.Sprintf("The IPv4 attempt began %s after the IPv6 one: the dialer waited its fallback delay (%s) "+
-				"for the IPv6 attempt, which had no answer, then raced the two; the IPv4 one connected first, and the "+
-				"dialer closed the other.", tracer.FormatDuration(gap), tracer.FormatDuration(fallbackDelay))
+			note = fmt.Sprintf("The IPv4 attempt began %s after the IPv6 one: the dialer waited its fallback delay (%s), "+
+				"counted from when it began the IPv6 attempt, for an answer that never came, then raced the two; the IPv4 "+
+				"one connected first, and the dialer closed the other.", tracer.FormatDuration(gap), tracer.FormatDuration(fallbackDelay))
 		}
 	}
 	if more != "" {
