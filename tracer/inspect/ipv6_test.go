@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"tcptour/tracer"
 )
@@ -72,5 +74,35 @@ func TestIPv6LikeIPv4(t *testing.T) {
 	// The SYN notes of each family: the same words, the MSS its own.
 	if !strings.Contains(out, "1440 bytes of payload (MSS)") || !strings.Contains(out, "1460 bytes of payload (MSS)") {
 		t.Error("want the IPv6 SYNs' MSS, 1440 (1500 - 40 - 20), and the IPv4 ones', 1460, in the notes")
+	}
+}
+
+// TestIPv6Ladder checks the ladders: the IPv6 connection's is the IPv4
+// one's, arrow for arrow, and its header, with the longer addresses in
+// brackets, is as wide.
+func TestIPv6Ladder(t *testing.T) {
+	out, errOut, err := runInspect(t, config{file: lesson16, noColor: true})
+	if err != nil || errOut != "" {
+		t.Fatalf("run: %v, stderr %q", err, errOut)
+	}
+	ladder := func(n int) (header string, arrows []string) {
+		_, rest, ok := strings.Cut(out, "\nConnection #"+strconv.Itoa(n)+"\n")
+		if !ok {
+			t.Fatalf("no ladder for connection %d", n)
+		}
+		rest, _, _ = strings.Cut(rest, "\n\n")
+		lines := strings.Split(rest, "\n")
+		return lines[0], lines[1:]
+	}
+	h6, a6 := ladder(1)
+	h4, a4 := ladder(2)
+	if !strings.Contains(h6, "client [2001:db8::1]:") || !strings.Contains(h6, "server [2001:db8::2]:") {
+		t.Errorf("the IPv6 ladder's header: %q", h6)
+	}
+	if utf8.RuneCountInString(h6) != utf8.RuneCountInString(h4) {
+		t.Errorf("the headers differ in width:\n%s\n%s", h6, h4)
+	}
+	if len(a6) != 6 || !slices.Equal(a6, a4) {
+		t.Errorf("the IPv6 ladder:\n%s\nthe IPv4 one:\n%s", strings.Join(a6, "\n"), strings.Join(a4, "\n"))
 	}
 }
