@@ -116,6 +116,7 @@ type dialed struct {
 	done
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
+	h     *tracer.Hooks
 }
 
 // dial has the client program, started in the client's namespace,
@@ -148,8 +149,8 @@ func dial(l *lesson.Run, dns netip.AddrPort, fallback time.Duration, network, ad
 	if err := l.Client(cmd.Start); err != nil {
 		return nil, err
 	}
-	d := &dialed{cmd: cmd, stdin: stdin}
 	h := l.Hooks("client")
+	d := &dialed{cmd: cmd, stdin: stdin, h: h}
 	dec := json.NewDecoder(stdout)
 	for {
 		var r report
@@ -175,9 +176,11 @@ func dial(l *lesson.Run, dns netip.AddrPort, fallback time.Duration, network, ad
 	return d, nil
 }
 
-// close has the client program close its connection, and waits for it
-// to end.
+// close has the client program close its connection (the trace gets
+// its CLOSE), and waits for it to end.
 func (d *dialed) close() error {
+	now := time.Now()
+	d.h.Close(tracer.CloseInfo{Time: now, Local: d.Local, Remote: d.Remote, Lifetime: now.Sub(d.At)})
 	d.stdin.Close()
 	return d.cmd.Wait()
 }
