@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -107,6 +108,18 @@ func TestLessonOnTheWire(t *testing.T) {
 	}
 	if gap := s2[1].at.Sub(rsts[0].Time); gap < 0 || gap > 100*time.Millisecond {
 		t.Errorf("step 2: the IPv4 SYN left %v after the RST reached the client, want at once (well under the fallback delay)", gap)
+	}
+	// The kernels counted the refused connect and the RST.
+	var counted []string
+	for _, e := range ev {
+		if e.Phase == tracer.PhaseCounter && e.Step == 2 {
+			counted = append(counted, tracer.Detail(e))
+		}
+	}
+	for _, want := range []string{"client's TcpAttemptFails +1", "server's TcpOutRsts +1"} {
+		if !slices.Contains(counted, want) {
+			t.Errorf("step 2: no %q among the counters: %q", want, counted)
+		}
 	}
 	s3 := byStep[3]
 	if len(s3) != 2 || !s3[0].ipv6 || s3[1].ipv6 {
