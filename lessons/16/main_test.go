@@ -230,3 +230,9 @@ func TestDocQuotesTheSource(t *testing.T) { lessontest.DocQuotesSource(t, "16") 
 func TestLessonWithoutCapturePermission(t *testing.T) {
 	lessontest.RunUnprivileged(t, info)
 }
+
+// In a terminal 60 columns wide no note, step text, recap or Try this
+// line is wider than the terminal.
+func TestNarrowTerminal(t *testing.T) {
+	lessontest.RunNarrow(t, 60)
+}
