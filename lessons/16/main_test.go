@@ -91,6 +91,22 @@ func clientSYNs(ev []tracer.Event) (syns []syn, rsts []tracer.Event) {
 func TestLessonOnTheWire(t *testing.T) {
 	ev, pcap := lessontest.RunCaptureFile(t, info, run)
 	tryThisTshark(t, pcap)
+	// Step 1's lookup: both queries and both answers, captured at both
+	// ends of the link (the lab DNS server is at the server's end).
+	dns := map[string]bool{}
+	for _, e := range ev {
+		if p := e.Packet; p != nil && p.Proto == "udp" && e.Step == 1 {
+			dns[p.At+" "+p.DNS] = true
+		}
+	}
+	for _, at := range []string{"client", "server"} {
+		for _, want := range []string{"query AAAA dual.link.test", "query A dual.link.test",
+			"answer AAAA dual.link.test 2001:db8::2", "answer A dual.link.test 192.0.2.2"} {
+			if !dns[at+" "+want] {
+				t.Errorf("step 1: no %q at the %s's end: %v", want, at, dns)
+			}
+		}
+	}
 	syns, rsts := clientSYNs(ev)
 	byStep := map[int][]syn{}
 	for _, s := range syns {
