@@ -21,7 +21,7 @@ import (
 // clientEnv, set, makes this program the lesson's client: a process
 // of its own, started in the client's network namespace, that dials
 // with Go's net.Dialer as any program would. A namespace belongs to a
-// thread, and Go's dialer sorts the addresses and races its attempts
+// thread, and Go's resolver sorts the addresses and its dialer races its attempts
 // on goroutines of its own, on any of the process's threads: only a
 // process whose every thread is in the client's network dials as the
 // client does.

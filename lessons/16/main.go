@@ -53,8 +53,8 @@ var info = lesson.Lesson{
 			"\"tcp6\" for AAAA only, and fails when the name has none.",
 		"The five-tuple's family: an IPv6 connection's addresses are 16 bytes\n" +
 			"(net.TCPAddr's IP, AddrPort().Addr().Is6()); Node's socket.remoteFamily says 'IPv6'.",
-		"Go's dialer sorts the addresses (RFC 6724: IPv6 before IPv4 here), tries the first\n" +
-			"address's family, and starts the other family FallbackDelay later (300 ms by\n" +
+		"Go's resolver sorts the addresses (RFC 6724: IPv6 before IPv4 here); the dialer tries\n" +
+			"the first address's family, and starts the other family FallbackDelay later (300 ms by\n" +
 			"default; RFC 6555 \"Happy Eyeballs\"), or at once if the first fails. The first\n" +
 			"connection made wins; the other attempt is closed.",
 		"A refused IPv6 (RST: nothing listens there) costs one round trip; a lost one costs\n" +
@@ -101,8 +101,8 @@ func run(l *lesson.Run) error {
 			"so every address of the machine, in both families. The client dials dual.link.test with "+
 			"Go's net.Dialer on the network \"tcp\", its resolver pointed at the lab DNS server across the link. "+
 			"The resolver asks for the name's IPv6 addresses (AAAA) and its IPv4 ones (A) at once, in two "+
-			"datagrams; the dialer sorts the answers by RFC 6724's rules (both addresses have a source address of "+
-			"their family here, and IPv6's precedence, 40, is above IPv4's, 35) and tries 2001:db8::2 first. It "+
+			"datagrams; the resolver sorts the answers by RFC 6724's rules (both addresses have a source address of "+
+			"their family here, and IPv6's precedence, 40, is above IPv4's, 35) and the dialer tries 2001:db8::2 first. It "+
 			"answers: the connection is IPv6, its addresses 16 bytes long, its headers 20 bytes longer than IPv4's. "+
 			"Then the client dials the same name on \"tcp4\": only the A record is asked for, and the same "+
 			"listener takes the IPv4 connection. The client is a program of its own, started in the client's "+
@@ -198,7 +198,9 @@ func run(l *lesson.Run) error {
 	l.Trace().Add(tracer.Event{Actor: "client", Phase: tracer.PhaseNote,
 		Text: "Dial(\"tcp6\", \"" + v4only + ":…\"): " + c.Err,
 		Note: "The name has no IPv6 address, and \"tcp6\" takes no other: the resolver asked for AAAA records only, " +
-			"the answer had none, and no SYN left. The error is a *net.OpError wrapping a *net.DNSError (IsNotFound)."})
+			"the answer had none, and no SYN left. The error is a *net.OpError wrapping a *net.DNSError (IsNotFound). " +
+			"(Go's text names the DNS server of /etc/resolv.conf; this lesson's resolver sent the query to the lab's, " +
+			"and the text above names that one.)"})
 	v6Ln, err := listen(l, "tcp6", "[::]:0")
 	if err != nil {
 		return err

@@ -326,7 +326,7 @@ func typeMeaning(qtype string) string {
 	case "A":
 		return "A records hold IPv4 addresses."
 	case "AAAA":
-		return "AAAA records hold IPv6 addresses; Go asks for both families at once when the network is plain \"tcp\"."
+		return "AAAA records hold IPv6 addresses."
 	}
 	return qtype + " is the record type asked for."
 }

@@ -1,6 +1,7 @@
 // The lesson's claims about Node: net.connect tries the addresses of
-// a name as Go's dialer does (autoSelectFamily, on by default since
-// Node 20, 250 ms per attempt). Usage: node autoselect.js PORT V6 V4
+// a name one at a time, alternating families (autoSelectFamily, on by
+// default since Node 20): an attempt without an answer after 250 ms is
+// closed and the next starts, where Go's dialer keeps both open. Usage: node autoselect.js PORT V6 V4
 // [off]: connects to PORT at a name whose lookup answers V6 first, then
 // V4, and prints what happened as one JSON line.
 const net = require('net');
