@@ -661,7 +661,7 @@ func (r *Run) labNotes() {
 	}
 	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
 		Text: "a network of the lesson's own",
-		Note: "The lesson runs in a lab: a network namespace made for this run (" + how + "), whose loopback carries this lesson's packets and nothing else, and whose kernel counts for this lesson alone. It goes when the lesson ends, and its sockets, TIME_WAITs included, with it (unless a program joined to it from another terminal still runs there). " + hostNote(r.link != nil)})
+		Note: labNote(how, r.link != nil)})
 	if r.link != nil {
 		r.joinNotes()
 	} else {
@@ -681,9 +681,17 @@ func (r *Run) labNotes() {
 
 // hostNote ends the lab's first note: what --host does, or that a
 // lesson on a link has no such choice.
+func labNote(how string, onLink bool) string {
+	if onLink {
+		return "The lesson runs in a lab: a network namespace made for this run (" + how + "), and inside it two more, the client's and the server's, joined by a link (below). They carry this lesson's packets and nothing else, and their kernels count for this lesson alone. They go when the lesson ends, and their sockets, TIME_WAITs included, with them (unless a program joined to one from another terminal still runs there). " + hostNote(onLink)
+	}
+	return "The lesson runs in a lab: a network namespace made for this run (" + how + "), whose loopback carries this lesson's packets and nothing else, and whose kernel counts for this lesson alone. It goes when the lesson ends, and its sockets, TIME_WAITs included, with it (unless a program joined to it from another terminal still runs there). " + hostNote(onLink)
+}
+
+// hostNote says whether --host can run the lesson outside its lab.
 func hostNote(onLink bool) string {
 	if onLink {
-		return "This lesson's client and server are in two more namespaces inside it, joined by a link (below): it runs only in its lab."
+		return "A lesson on a link runs only in its lab."
 	}
 	return "--host runs the lesson on this machine's loopback instead."
 }

@@ -154,7 +154,7 @@ func (r *Run) linkNotes() {
 	}
 	r.trace.Add(tracer.Event{Actor: "link", Phase: tracer.PhaseNote,
 		Text: fmt.Sprintf("a link: client %s ↔ server %s, %s", link.ClientAddr, link.ServerAddr, delay),
-		Note: "The client and the server each have a network namespace of their own, with an interface (" + link.ClientInterface + ", " + link.ServerInterface + ") at MTU 1500, so segments carry at most 1448 bytes (with timestamps). Between them, this program forwards every frame, after the delay, and drops or delays the segments its rules pick. The packets are captured at both ends: each segment shows as it leaves one (at client:) and as it reaches the other (at server:), unless the link lost it."})
+		Note: "The client and the server each have a network namespace of their own, with an interface (" + link.ClientInterface + ", " + link.ServerInterface + ") at MTU 1500 and two addresses, IPv4 (" + link.ClientAddr.String() + ", " + link.ServerAddr.String() + ") and IPv6 (" + link.ClientAddr6.String() + ", " + link.ServerAddr6.String() + "), so segments carry at most 1448 bytes over IPv4 and 1428 over IPv6 (with timestamps; an IPv6 header is 20 bytes longer). Between them, this program forwards every frame, after the delay, and drops or delays the segments its rules pick. The packets are captured at both ends: each segment shows as it leaves one (at client:) and as it reaches the other (at server:), unless the link lost it."})
 	for _, rule := range c.Rules {
 		r.trace.Add(tracer.Event{Actor: "link", Phase: tracer.PhaseNote, Text: "rule: " + rule.String(),
 			Note: "The link does this to the segment it picks, and to no other; the same rule picks the same segment on every run."})
