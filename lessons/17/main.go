@@ -117,6 +117,11 @@ func run(l *lesson.Run) error {
 	}
 	ctx, cancel := context.WithTimeout(l.Context(), 30*time.Second)
 	defer cancel()
+	// What each end's kernel counted, shown at each step's end.
+	var count tally
+	if err := count.show(l); err != nil {
+		return err
+	}
 
 	l.Step("Short connections, the client closes first: no port left",
 		"The client's kernel picks the client's port for each connection from "+
@@ -160,6 +165,9 @@ func run(l *lesson.Run) error {
 		lastClosed = time.Now()
 	}
 
+	if err := count.show(l); err != nil {
+		return err
+	}
 	l.Step("One local port, two peers",
 		"A second listener, on another port of the server. The four ports are in TIME_WAIT towards "+
 			"the first listener, but a four-tuple towards the second is new: the kernel gives this "+
@@ -183,6 +191,9 @@ func run(l *lesson.Run) error {
 		return err
 	}
 
+	if err := count.show(l); err != nil {
+		return err
+	}
 	l.Step("tcp_tw_reuse: take over a TIME_WAIT four-tuple",
 		"net.ipv4.tcp_tw_reuse=1 lets connect take a four-tuple whose socket is in TIME_WAIT, for "+
 			"outgoing connections, when TCP timestamps were used on the old connection (they tell the "+
@@ -201,6 +212,9 @@ func run(l *lesson.Run) error {
 		return err
 	}
 
+	if err := count.show(l); err != nil {
+		return err
+	}
 	l.Step("The server closes first: TIME_WAIT at the server",
 		"A server that closes first, right after its answer, as an HTTP/1.0 server does. TIME_WAIT "+
 			"lands on whichever side sends the first FIN: now it is the server's socket that waits "+
@@ -229,6 +243,9 @@ func run(l *lesson.Run) error {
 		return err
 	}
 
+	if err := count.show(l); err != nil {
+		return err
+	}
 	l.Step("A client that binds a fixed local port",
 		"Some clients choose their own local port, with net.Dialer's LocalAddr (Node: localPort). "+
 			"Go sets no SO_REUSEADDR on a dialing socket, and its bind comes before connect: the "+
@@ -239,6 +256,9 @@ func run(l *lesson.Run) error {
 		return err
 	}
 
+	if err := count.show(l); err != nil {
+		return err
+	}
 	l.Step("SO_REUSEPORT: two listeners on one port",
 		"Back to the default port range. Two listeners of the server's set SO_REUSEPORT before "+
 			"binding (net.ListenConfig's Control), and bind the same address and port. The kernel "+
@@ -248,7 +268,10 @@ func run(l *lesson.Run) error {
 	if err := l.SetSysctl("net.ipv4.ip_local_port_range", defaultRange, "Linux's default range again: 28232 ports."); err != nil {
 		return err
 	}
-	return reusePortSpread(ctx, l)
+	if err := reusePortSpread(ctx, l); err != nil {
+		return err
+	}
+	return count.show(l)
 }
 
 // server is a listener in the server's namespace and the goroutines
@@ -454,6 +477,7 @@ func samePort(l *lesson.Run, c net.Conn) error {
 		rows = append(rows, fmt.Sprintf("%s to %s", s.State, s.Remote))
 		tw = tw || s.State == kernel.TimeWait
 	}
+	slices.Sort(rows) // "ESTABLISHED …" before "TIME_WAIT …"
 	text := fmt.Sprintf("port %d: %s", ft.Local.Port(), strings.Join(rows, "; "))
 	why := "The client's kernel (sock_diag) holds only this connection on its port: the kernel found a port with no socket at all."
 	if tw && len(rows) > 1 {
@@ -745,4 +769,45 @@ func counters(l *lesson.Run, end string) (kernel.Counters, error) {
 		return err
 	})
 	return c, err
+}
+
+// watched are the counters the lesson shows, at each end, when they
+// move: connections opened by connect and by listeners, TIME_WAIT
+// sockets taken over by a new connection, and sockets entering
+// TIME_WAIT.
+var watched = []string{"TcpActiveOpens", "TcpPassiveOpens", "TcpExtTWRecycled", "TcpExtTW"}
+
+// counted says what each watched counter counts.
+var counted = map[string]string{
+	"TcpActiveOpens":   "connections opened with connect (a SYN sent)",
+	"TcpPassiveOpens":  "connections its listeners completed (a SYN received and answered)",
+	"TcpExtTWRecycled": "TIME_WAIT sockets that a new connection with the same four-tuple took over",
+	"TcpExtTW":         "sockets that entered TIME_WAIT, counted as their 60 s timer is set",
+}
+
+// tally is what each end's kernel had counted when last shown.
+type tally map[string]kernel.Counters
+
+// show adds what each end's kernel counted since the last show, as
+// events of the actor kernel.
+func (t *tally) show(l *lesson.Run) error {
+	if *t == nil {
+		*t = tally{}
+	}
+	for _, end := range []string{"client", "server"} {
+		c, err := counters(l, end)
+		if err != nil {
+			return err
+		}
+		if before := (*t)[end]; before != nil {
+			for _, ch := range c.Since(before, watched) {
+				ch.At = end
+				l.Trace().Add(tracer.Event{Actor: "kernel", Phase: tracer.PhaseCounter, Counter: &ch,
+					Note: fmt.Sprintf("The %s's kernel counts %s: %d more during this step (nstat -az %s, after the command that joins the %s).",
+						end, counted[ch.Name], ch.Delta, ch.Name, end)})
+			}
+		}
+		(*t)[end] = c
+	}
+	return nil
 }
