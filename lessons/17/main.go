@@ -99,13 +99,15 @@ var info = lesson.Lesson{
 	TryThis: []string{
 		"go run ./lessons/17 --pcap ports.pcapng, then\n" +
 			"tshark -r ports.pcapng -Y 'frame.interface_name == \"client\" && tcp.flags.fin == 1'\n" +
-			"-T fields -e tcp.srcport -e tcp.dstport: the first FIN of each connection is the\n" +
-			"client's (port 4000x first), but for step 4's, where the server closes first.",
+			"-T fields -e tcp.srcport -e tcp.dstport: the FINs come in pairs, one pair a\n" +
+			"connection; the first of each is the client's (to port 8001, 8002 or 8004), but\n" +
+			"for the connection to 8003, where the server's comes first.",
 		"Set narrowRange to \"40000 40000\": one port. Step 1 makes one connection before\n" +
 			"Dial fails, and step 2's connection to the other listener still gets port 40000.",
-		"Run it at a step's pause and, in another terminal, the printed join command for\n" +
-			"the client with ss -tan state time-wait: the TIME_WAIT sockets and their\n" +
-			"timers (ss -tano), counting down from 60 s.",
+		"go run ./lessons/17 --json | jq -r 'select(.phase == \"counter\") |\n" +
+			"\"\\(.step) \\(.counter.at) \\(.counter.name) +\\(.counter.delta)\"': TcpExtTW, the\n" +
+			"sockets entering TIME_WAIT, moves at the client in every step but 4, where it\n" +
+			"moves at the server.",
 	},
 }
 
@@ -147,7 +149,7 @@ func run(l *lesson.Run) error {
 		}
 		c, err := dial(l, net.Dialer{}, first.addr())
 		if err != nil {
-			if err := noPortLeft(ctx, l, err, n, before); err != nil {
+			if err := noPortLeft(l, err, n, before); err != nil {
 				return err
 			}
 			break
@@ -420,7 +422,7 @@ func tuple(c net.Conn) kernel.FiveTuple {
 
 // noPortLeft says why Dial failed after n connections: err as Go gave
 // it, and what the client's kernel held and counted at that moment.
-func noPortLeft(ctx context.Context, l *lesson.Run, err error, n int, before kernel.Counters) error {
+func noPortLeft(l *lesson.Run, err error, n int, before kernel.Counters) error {
 	tw, terr := timeWait(l, "client")
 	if terr != nil {
 		return terr
@@ -436,28 +438,34 @@ func noPortLeft(ctx context.Context, l *lesson.Run, err error, n int, before ker
 	if !errors.Is(err, syscall.EADDRNOTAVAIL) {
 		return fmt.Errorf("after %d connections Dial failed, but not for want of a port: %w", n, err)
 	}
+	var opErr *net.OpError
+	if !errors.As(err, &opErr) || opErr.Addr == nil {
+		return fmt.Errorf("Dial failed with no *net.OpError naming the server: %w", err)
+	}
 	var ports []string
 	for _, s := range tw {
+		if s.Remote.String() != opErr.Addr.String() {
+			return fmt.Errorf("a TIME_WAIT socket towards %s, not the server: %v", s.Remote, s)
+		}
 		ports = append(ports, fmt.Sprint(s.Local.Port()))
 	}
 	slices.Sort(ports)
-	var opErr *net.OpError
+	form := fmt.Sprintf("a %T (Op %q, Addr %s)", opErr, opErr.Op, opErr.Addr)
 	var sysErr *os.SyscallError
-	form := fmt.Sprintf("%T", err)
-	if errors.As(err, &opErr) && errors.As(err, &sysErr) {
-		form = fmt.Sprintf("a %T (Op %q, Addr %s) around an %T from %s(2)", opErr, opErr.Op, opErr.Addr, sysErr, sysErr.Syscall)
+	if errors.As(err, &sysErr) {
+		form += fmt.Sprintf(" around an %T from %s(2)", sysErr, sysErr.Syscall)
 	}
 	sent := "no SYN left: TcpActiveOpens did not move"
 	if d := after["TcpActiveOpens"] - before["TcpActiveOpens"]; d != 0 {
 		sent = fmt.Sprintf("TcpActiveOpens +%d", d)
 	}
 	l.Trace().Add(tracer.Event{Actor: "client", Phase: tracer.PhaseNote,
-		Text: fmt.Sprintf("Dial failed after %d connections: EADDRNOTAVAIL, with %d sockets in TIME_WAIT here", n, len(tw)),
+		Text: fmt.Sprintf("Dial failed after %s: EADDRNOTAVAIL, with %s in TIME_WAIT here", plural(n, "connection"), plural(len(tw), "socket")),
 		Note: fmt.Sprintf("Go returned %s: %q; errors.Is(err, syscall.EADDRNOTAVAIL) is true. "+
-			"At that moment the client's kernel held %d sockets in TIME_WAIT (sock_diag, as ss -tan state time-wait shows them), on ports %s, "+
+			"At that moment the client's kernel held %s in TIME_WAIT (sock_diag, as ss -tan state time-wait shows them), on ports %s, "+
 			"every one towards %s, and the server's kernel %d. "+
-			"A four-tuple in TIME_WAIT is not used again for 60 s, so connect found no port to use, and failed before sending anything (%s).",
-			form, err.Error(), len(tw), strings.Join(ports, ", "), tw[0].Remote, len(serverTW), sent)})
+			"A four-tuple in TIME_WAIT is not used again for 60 s (unless tcp_tw_reuse allows it: step 3), so connect found no port to use, and failed before sending anything (%s).",
+			form, err.Error(), plural(len(tw), "socket"), strings.Join(ports, ", "), opErr.Addr, len(serverTW), sent)})
 	return nil
 }
 
@@ -810,4 +818,12 @@ func (t *tally) show(l *lesson.Run) error {
 		(*t)[end] = c
 	}
 	return nil
+}
+
+// plural says n things.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
