@@ -58,7 +58,8 @@ const fixedPort = 40100
 
 // reuseDelay is how long after a TIME_WAIT socket's last segment
 // tcp_tw_reuse lets a new connection take its four-tuple: 1 s, the
-// default of net.ipv4.tcp_tw_reuse_delay (in ms, since Linux 6.13).
+// default of net.ipv4.tcp_tw_reuse_delay (in ms), on kernels that have
+// that setting.
 const reuseDelay = time.Second
 
 // spread is how many connections step 6 makes to the two listeners.
@@ -218,7 +219,7 @@ func run(l *lesson.Run) error {
 		return err
 	}
 	l.Step("The server closes first: TIME_WAIT at the server",
-		"A server that closes first, right after its answer, as an HTTP/1.0 server does. TIME_WAIT "+
+		"A server that closes first, right after its answer. TIME_WAIT "+
 			"lands on whichever side sends the first FIN: now it is the server's socket that waits "+
 			"60 s, one for every client connection it closed, while the client's goes at once. "+
 			"Then the server restarts: it closes its listener and listens again on the same port, "+
@@ -252,8 +253,8 @@ func run(l *lesson.Run) error {
 		"Some clients choose their own local port, with net.Dialer's LocalAddr (Node: localPort). "+
 			"Go sets no SO_REUSEADDR on a dialing socket, and its bind comes before connect: the "+
 			"second Dial from the same port, while the first connection is in TIME_WAIT, fails at "+
-			"bind. With SO_REUSEADDR set before the bind, as Node's libuv does, bind succeeds, and "+
-			"connect takes the TIME_WAIT four-tuple over.")
+			"bind. With SO_REUSEADDR set on both sockets before the bind, as Node's libuv does, bind "+
+			"succeeds, and connect takes the TIME_WAIT four-tuple over.")
 	if err := fixedLocalPort(ctx, l, second); err != nil {
 		return err
 	}

@@ -70,4 +70,3 @@ func TestTryThisCounters(t *testing.T) {
 		}
 	}
 }
-
