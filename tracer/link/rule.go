@@ -84,6 +84,42 @@ func (k Kind) String() string {
 	return "kind " + strconv.Itoa(int(k))
 }
 
+// Family is the address family of the segments a rule picks.
+type Family uint8
+
+const (
+	// AnyFamily matches IPv4 and IPv6 segments (in a Rule only).
+	AnyFamily Family = iota
+	// IPv4 matches segments carried in IPv4.
+	IPv4
+	// IPv6 matches segments carried in IPv6.
+	IPv6
+)
+
+// String names the family: "IPv4", "IPv6"; "" for AnyFamily.
+func (f Family) String() string {
+	switch f {
+	case IPv4:
+		return "IPv4"
+	case IPv6:
+		return "IPv6"
+	}
+	return ""
+}
+
+// familyOf is the family of an address.
+func familyOf(a netip.Addr) Family {
+	if a.Unmap().Is4() {
+		return IPv4
+	}
+	return IPv6
+}
+
+// AllRetransmits as Rule.Retransmits applies the action to every
+// transmission of the segments the rule picks: with Drop and Index 0,
+// nothing of that kind gets through (a cut link, a blackholed family).
+const AllRetransmits = -1
+
 // Action is what a rule does to the segments it picks.
 type Action uint8
 
@@ -121,6 +157,8 @@ type Rule struct {
 	Dir Dir
 	// Kind is the kind of segment; AnyKind for all.
 	Kind Kind
+	// Family picks segments of one address family; AnyFamily for all.
+	Family Family
 	// Index picks the Index-th segment of that kind in that direction
 	// of a connection (1 for the first), counted by first
 	// transmission: a segment sent again with the same sequence number
@@ -130,6 +168,7 @@ type Rule struct {
 	// Retransmits is how many transmissions after the first the action
 	// also applies to: with Drop, 2 loses the segment and its first two
 	// retransmissions, so the fourth transmission gets through.
+	// [AllRetransmits] applies it to every transmission.
 	Retransmits int
 	// Action is what to do.
 	Action Action
@@ -147,9 +186,14 @@ func (r Rule) String() string {
 	}
 	b.WriteString(" ")
 	b.WriteString(r.what())
-	if r.Retransmits == 1 {
+	switch {
+	case r.Retransmits == AllRetransmits && r.Index == 0:
+		b.WriteString(", retransmissions too")
+	case r.Retransmits == AllRetransmits:
+		b.WriteString(" and all its retransmissions")
+	case r.Retransmits == 1:
 		b.WriteString(" and its first retransmission")
-	} else if r.Retransmits > 1 {
+	case r.Retransmits > 1:
 		fmt.Fprintf(&b, " and its first %d retransmissions", r.Retransmits)
 	}
 	return b.String()
@@ -158,9 +202,13 @@ func (r Rule) String() string {
 // what names the segments the rule picks: "the 3rd data segment from
 // the client", "every SYN from the client".
 func (r Rule) what() string {
-	s := "every " + r.Kind.String()
+	kind := r.Kind.String()
+	if r.Family != AnyFamily {
+		kind = r.Family.String() + " " + kind
+	}
+	s := "every " + kind
 	if r.Index > 0 {
-		s = "the " + ordinal(r.Index) + " " + r.Kind.String()
+		s = "the " + ordinal(r.Index) + " " + kind
 	}
 	if r.Dir != AnyDir {
 		s += " " + r.Dir.String()
@@ -279,7 +327,11 @@ func percent(f float64) string {
 
 // eventText is Event.Text for rule r done to s.
 func eventText(r Rule, s Segment) string {
-	what := "the " + ordinal(s.Index) + " " + s.Kind.String() + " " + s.Dir.String()
+	kind := s.Kind.String()
+	if r.Family != AnyFamily {
+		kind = r.Family.String() + " " + kind
+	}
+	what := "the " + ordinal(s.Index) + " " + kind + " " + s.Dir.String()
 	if s.Transmission > 1 {
 		what += ", sent for the " + ordinal(s.Transmission) + " time"
 	}
@@ -316,10 +368,13 @@ func (r Rule) matches(s Segment) bool {
 	if r.Kind != AnyKind && r.Kind != s.Kind {
 		return false
 	}
+	if r.Family != AnyFamily && r.Family != familyOf(s.Src.Addr()) {
+		return false
+	}
 	if r.Index > 0 && r.Index != s.Index {
 		return false
 	}
-	return s.Transmission <= 1+r.Retransmits
+	return r.Retransmits == AllRetransmits || s.Transmission <= 1+r.Retransmits
 }
 
 // Config says how the link behaves. Its zero value is a link without
