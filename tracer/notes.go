@@ -161,7 +161,7 @@ func stateNote(c *StateChange) string {
 	case from == kernel.SynSent && (to == kernel.Close || to == kernel.Gone) && rst:
 		what = "The SYN was answered with RST: nothing listens there, the connection is refused, and the kernel drops the socket."
 	case from == kernel.SynSent && (to == kernel.Close || to == kernel.Gone):
-		what = "The connect ended without a connection: the SYN was refused with RST, or the program gave up (a timeout, a cancelled context), or the kernel gave up its SYN retries. The kernel drops the socket."
+		what = "The connect ended without a connection: the SYN was refused with RST, or the program gave up (a timeout, a cancelled context), or the kernel gave up its SYN retries, or connect failed before any SYN left (no local port free for the four-tuple: EADDRNOTAVAIL). The kernel drops the socket."
 	case c.Reason == ReasonListenerClosed:
 		what = "The listener was closed with this connection still in its accept queue, never accepted: the kernel resets it (RST to the client) and drops the socket."
 	case (to == kernel.Close || to == kernel.Gone) && rst:
