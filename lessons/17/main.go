@@ -142,7 +142,8 @@ func run(l *lesson.Run) error {
 		return err
 	}
 	defer first.stop()
-	var lastClosed time.Time
+	// When the connections were in TIME_WAIT, the first and the last.
+	var closed []time.Time
 	for n := 0; ; n++ {
 		before, err := counters(l, "client")
 		if err != nil {
@@ -165,7 +166,7 @@ func run(l *lesson.Run) error {
 		if err := closeFirst(ctx, l, c); err != nil {
 			return err
 		}
-		lastClosed = time.Now()
+		closed = append(closed, time.Now())
 	}
 
 	if err := count.show(l); err != nil {
@@ -208,7 +209,7 @@ func run(l *lesson.Run) error {
 		"Allow connect to reuse a TIME_WAIT four-tuple (0: never, 1: yes, 2: on loopback only, the default), 1000 ms (net.ipv4.tcp_tw_reuse_delay) after its last segment."); err != nil {
 		return err
 	}
-	if err := reuse(ctx, l, first, lastClosed); err != nil {
+	if err := reuse(ctx, l, first, closed[0], closed[len(closed)-1]); err != nil {
 		return err
 	}
 	if err := l.SetSysctl("net.ipv4.tcp_tw_reuse", "2", "Back to the default: reuse on loopback only."); err != nil {
@@ -500,7 +501,7 @@ func samePort(l *lesson.Run, c net.Conn) error {
 
 // reuse dials the first server with tcp_tw_reuse on: at once, then
 // when the TIME_WAIT sockets are older than reuseDelay.
-func reuse(ctx context.Context, l *lesson.Run, s *server, lastClosed time.Time) error {
+func reuse(ctx context.Context, l *lesson.Run, s *server, firstClosed, lastClosed time.Time) error {
 	before, err := counters(l, "client")
 	if err != nil {
 		return err
@@ -513,8 +514,8 @@ func reuse(ctx context.Context, l *lesson.Run, s *server, lastClosed time.Time) 
 	if !errors.Is(err, syscall.EADDRNOTAVAIL) {
 		return err
 	}
-	l.Note("client", fmt.Sprintf("too soon: EADDRNOTAVAIL again; the TIME_WAIT sockets towards port %s are %s old or less, under %s",
-		firstPort, tracer.FormatDuration(time.Since(lastClosed)), tracer.FormatDuration(reuseDelay)))
+	l.Note("client", fmt.Sprintf("too soon: EADDRNOTAVAIL again; step 1's connections entered TIME_WAIT from %s to %s ago, under %s",
+		tracer.FormatDuration(time.Since(firstClosed)), tracer.FormatDuration(time.Since(lastClosed)), tracer.FormatDuration(reuseDelay)))
 	// NOTE: waiting out a time the kernel counts, not an event: the
 	// reuse delay runs from the old connection's last segment, which
 	// came before lastClosed.
@@ -540,9 +541,9 @@ func reused(ctx context.Context, l *lesson.Run, c net.Conn, before kernel.Counte
 	text := fmt.Sprintf("port %d again, towards the first listener: TcpExtTWRecycled +%d", tuple(c).Local.Port(), recycled)
 	why := "The client's kernel counted no TIME_WAIT socket recycled (TcpExtTWRecycled did not move): it found this four-tuple free."
 	if recycled > 0 {
-		why = fmt.Sprintf("The client's kernel took over the TIME_WAIT socket of an old connection with this very four-tuple (TcpExtTWRecycled +%d): "+
-			"the SYN goes out with a TCP timestamp larger than any of the old connection's, so the server's kernel can tell an old segment, "+
-			"should one still arrive, from the new connection's (PAWS). The server's side of the old connection was already gone: "+
+		why = fmt.Sprintf("The client's kernel took over the TIME_WAIT socket of an old connection with this very four-tuple (TcpExtTWRecycled +%d), "+
+			"which it may do because the old connection used TCP timestamps (ts in its SYN's options): they let the server's kernel tell an old segment, "+
+			"should one still arrive, from the new connection's (PAWS, RFC 7323). The server's side of the old connection was already gone: "+
 			"it closed second, and its socket went when the client's last ACK came.", recycled)
 	}
 	note(l, c, text, why)
@@ -565,6 +566,7 @@ func serverClosedFirst(ctx context.Context, l *lesson.Run, c net.Conn) error {
 	}
 	ft := tuple(c)
 	at := map[string]string{}
+	var left time.Duration // on the TIME_WAIT socket's timer
 	for _, end := range []string{"server", "client"} {
 		all, err := sockets(l, end)
 		if err != nil {
@@ -574,16 +576,19 @@ func serverClosedFirst(ctx context.Context, l *lesson.Run, c net.Conn) error {
 		for _, s := range all {
 			if s.Local.Port() == ft.Remote.Port() && s.Remote == ft.Local || s.Local == ft.Local && s.Remote == ft.Remote {
 				at[end] = s.State.String()
+				if s.State == kernel.TimeWait {
+					left = s.Expires
+				}
 			}
 		}
 	}
 	note(l, c, fmt.Sprintf("the server closed first: %s at the server, %s at the client", at["server"], at["client"]),
-		fmt.Sprintf("The server's kernel holds this connection in %s (sock_diag in the server's namespace) and the client's %s. "+
+		fmt.Sprintf("The server's kernel holds this connection in %s (sock_diag in the server's namespace), with %d s left on its timer, and the client's %s. "+
 			"The side that sends the first FIN waits 60 s in TIME_WAIT after the last ACK (2 MSL, a maximum segment lifetime of 30 s each way), "+
 			"so that a late segment of this connection cannot be taken for one of a new connection with the same four-tuple, "+
 			"and so that it can ACK again the other side's FIN if its last ACK was lost. "+
 			"A server that closes first holds one such socket for every connection it closed; a client that closes first holds them instead, "+
-			"spread over its own ports.", at["server"], at["client"]))
+			"spread over its own ports.", at["server"], left.Round(time.Second)/time.Second, at["client"]))
 	return nil
 }
 

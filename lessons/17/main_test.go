@@ -168,6 +168,13 @@ func TestLessonOnTheWire(t *testing.T) {
 			t.Errorf("%v: first FIN from %q, last ACK from %q; want both from the %s", c, c.firstFIN(), c.lastACK(), closer)
 		}
 	}
+	// The old connections used TCP timestamps, the condition for
+	// taking their TIME_WAIT over (steps 3 and 5).
+	for _, e := range ev {
+		if p := e.Packet; p != nil && p.At == "client" && p.Flags == "SYN" && !strings.Contains(p.Options, "ts") {
+			t.Errorf("step %d: a SYN without timestamps: %q", e.Step, p.Options)
+		}
+	}
 	want := map[int]int{1: 4, 2: 1, 3: 1, 4: 1, 5: 3, 6: spread}
 	for step, n := range want {
 		if len(byStep[step]) != n {
