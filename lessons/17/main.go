@@ -105,6 +105,10 @@ var info = lesson.Lesson{
 			"for the connection to 8003, where the server's comes first.",
 		"Set narrowRange to \"40000 40000\": one port. Step 1 makes one connection before\n" +
 			"Dial fails, and step 2's connection to the other listener still gets port 40000.",
+		"At the pause before step 2, paste the printed command that joins the client in\n" +
+			"front of ss -tano state time-wait: step 1's four sockets, ports 40000 to 40003,\n" +
+			"all to 192.0.2.2:8001, their timers counting down from 60 s. With the command\n" +
+			"that joins the server: none.",
 		"go run ./lessons/17 --json | jq -r 'select(.phase == \"counter\") |\n" +
 			"\"\\(.step) \\(.counter.at) \\(.counter.name) +\\(.counter.delta)\"': TcpExtTW, the\n" +
 			"sockets entering TIME_WAIT, moves at the client in every step but 4, where it\n" +

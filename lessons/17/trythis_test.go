@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -50,7 +52,7 @@ func TestTryThisOnePort(t *testing.T) {
 	)
 }
 
-// The third Try this's jq command: TcpExtTW moves at the client in
+// The fourth Try this's jq command: TcpExtTW moves at the client in
 // every step but 4, where it moves at the server.
 func TestTryThisCounters(t *testing.T) {
 	out := lessontest.JQ(t, `select(.phase == "counter") | "\(.step) \(.counter.at) \(.counter.name) +\(.counter.delta)"`)
@@ -69,4 +71,55 @@ func TestTryThisCounters(t *testing.T) {
 			t.Errorf("TcpExtTW did not move at step %s\n%s", k, out)
 		}
 	}
+}
+
+// The third Try this: at the pause before step 2, ss in the client's
+// namespace lists step 1's four TIME_WAIT sockets, ports 40000 to
+// 40003, all to 192.0.2.2:8001, with their timers; in the server's,
+// none.
+func TestTryThisSS(t *testing.T) {
+	lessontest.Tool(t, "ss")
+	lessontest.Tool(t, "nsenter")
+	p := lessontest.StartStepped(t, lessontest.Build(t))
+	p.WaitPrompt(1)
+	p.Enter()
+	p.WaitPrompt(2)
+	joins := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)join the (client|server): (.+)$`).FindAllStringSubmatch(p.Output(), -1) {
+		joins[m[1]] = strings.TrimSpace(m[2])
+	}
+	if joins["client"] == "" || joins["server"] == "" {
+		t.Fatalf("no join commands in the output:\n%s", p.Output())
+	}
+	ss := func(end string) []string {
+		out, err := exec.Command("sh", "-c", joins[end]+" ss -tanoH state time-wait").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s ss: %v\n%s", joins[end], err, out)
+		}
+		var rows []string
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if line != "" {
+				rows = append(rows, line)
+			}
+		}
+		return rows
+	}
+	client := ss("client")
+	ports := map[string]bool{}
+	for _, row := range client {
+		f := strings.Fields(row)
+		if len(f) < 5 || f[3] != "192.0.2.2:8001" || !strings.HasPrefix(f[4], "timer:(timewait,") {
+			t.Errorf("ss at the client: %q: want a TIME_WAIT socket to 192.0.2.2:8001 with its timer", row)
+			continue
+		}
+		ports[strings.TrimPrefix(f[2], "192.0.2.1:")] = true
+	}
+	if len(client) != 4 || !ports["40000"] || !ports["40001"] || !ports["40002"] || !ports["40003"] {
+		t.Errorf("ss at the client: %q, want ports 40000 to 40003", client)
+	}
+	if server := ss("server"); len(server) != 0 {
+		t.Errorf("ss at the server: %q, want no TIME_WAIT socket", server)
+	}
+	t.Logf("ss at the client:\n%s", strings.Join(client, "\n"))
+	p.Finish()
 }
