@@ -161,7 +161,7 @@ func stateNote(c *StateChange) string {
 	case from == kernel.SynSent && (to == kernel.Close || to == kernel.Gone) && rst:
 		what = "The SYN was answered with RST: nothing listens there, the connection is refused, and the kernel drops the socket."
 	case from == kernel.SynSent && (to == kernel.Close || to == kernel.Gone):
-		what = "The connect ended without a connection: the SYN was refused with RST, or the program gave up (a timeout, a cancelled context), or the kernel gave up its SYN retries. The kernel drops the socket."
+		what = "The connect ended without a connection: the SYN was refused with RST, or the program gave up (a timeout, a cancelled context), or the kernel gave up its SYN retries, or connect failed before any SYN left (no local port free for the four-tuple: EADDRNOTAVAIL). The kernel drops the socket."
 	case c.Reason == ReasonListenerClosed:
 		what = "The listener was closed with this connection still in its accept queue, never accepted: the kernel resets it (RST to the client) and drops the socket."
 	case (to == kernel.Close || to == kernel.Gone) && rst:
@@ -263,6 +263,16 @@ func writeFailedNote(size, written int) string {
 	return "The Write of " + plural(size, "byte") + " failed after " + plural(written, "byte") + " reached the kernel's send buffer."
 }
 
+// failedSyscall names the system call that err comes from ("connect",
+// "bind"), or "" when it does not say.
+func failedSyscall(err error) string {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Syscall
+	}
+	return ""
+}
+
 // errorNote explains a failed operation by its cause.
 func errorNote(op string, err error) string {
 	var dnsErr *net.DNSError
@@ -277,6 +287,9 @@ func errorNote(op string, err error) string {
 		return "Another socket already holds this address and port (EADDRINUSE): a listener, a connection, or one the kernel keeps in TIME_WAIT, which blocks a bind without SO_REUSEADDR, such as a client's to a fixed local port."
 	case errors.Is(err, syscall.EACCES) && op == "listen":
 		return "Ports below 1024 need root or CAP_NET_BIND_SERVICE (EACCES): choose a port from 1024 up."
+	case errors.Is(err, syscall.EADDRNOTAVAIL) && failedSyscall(err) == "connect":
+		return "The kernel found no local port that makes this connection's four-tuple new (EADDRNOTAVAIL from connect): each port of net.ipv4.ip_local_port_range (or the one port the socket was bound to) already has a socket to this address and port, connected or in TIME_WAIT, so no SYN was sent. " +
+			"Go's Dial tries connect up to three times on this error before it returns it (Linux has been known to return it spuriously)."
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
 		return "No interface of this machine has that address (EADDRNOTAVAIL)."
 	case errors.Is(err, syscall.ECONNREFUSED):

@@ -114,7 +114,7 @@ var Known = map[string]string{
 	"TcpExtTCPWinProbe":              "zero-window probes sent",
 	"TcpExtTCPToZeroWindowAdv":       "times this network's receivers advertised a window of 0",
 	"TcpExtTCPFromZeroWindowAdv":     "times a window of 0 was opened again",
-	"TcpExtTW":                       "connections that ended their TIME_WAIT",
+	"TcpExtTW":                       "sockets that entered TIME_WAIT with its full 60 s timer (counted when the timer is set, not when it runs out)",
 	"TcpExtTCPKeepAlive":             "keepalive probes sent",
 	"TcpExtTCPOrigDataSent":          "segments of new data sent",
 	"TcpExtTCPDelivered":             "segments the peers acknowledged",
