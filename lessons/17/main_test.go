@@ -20,19 +20,9 @@ func TestMain(m *testing.M) { lessontest.InLab(m) }
 // hash key, so the golden file has N for them.
 var spreadCounts = regexp.MustCompile(`the first listener accepted (\d+), the second (\d+)`)
 
-// reusedConn is the number of step 3's connection in the golden
-// file: it takes over the four-tuple of one of step 1's four, the
-// kernel's pick, and the trace gives it that connection's number, #1 to
-// #4, on its lines and in their notes.
-var reusedConn = regexp.MustCompile(`#[1-4]\b`)
-
 // normalize rewrites the figures of the golden file that the kernel
-// picks: step 3's connection's number, and how step 6's connections
-// were spread.
+// picks: how step 6's connections were spread.
 func normalize(s string) string {
-	if from, to := strings.Index(s, "\n3 lesson "), strings.Index(s, "\n4 lesson "); from >= 0 && to > from {
-		s = s[:from] + reusedConn.ReplaceAllString(s[from:to], "#R") + s[to:]
-	}
 	return spreadCounts.ReplaceAllString(s, "the first listener accepted N, the second N")
 }
 

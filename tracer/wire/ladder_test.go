@@ -440,3 +440,41 @@ func TestFitLadder(t *testing.T) {
 		}
 	}
 }
+
+// A five-tuple used again by a new connection (a TIME_WAIT taken over,
+// a fixed local port) is shown as a new connection: at a SYN with a new
+// initial sequence number, or at a SYN_SENT after the old one closed.
+// A SYN sent again keeps its number, and showing the events again gives
+// the same numbers.
+func TestShowNewConnectionOnSameTuple(t *testing.T) {
+	syn := func(seq int64, isn uint32) tracer.Event {
+		return tracer.Event{Seq: seq, Conn: 7, Phase: tracer.PhasePacket, Packet: &tracer.Packet{Proto: "tcp", Flags: "SYN", RawSeq: isn}}
+	}
+	state := func(seq int64, from, to kernel.State) tracer.Event {
+		return tracer.Event{Seq: seq, Conn: 7, Phase: tracer.PhaseState, State: &tracer.StateChange{From: from, To: to}}
+	}
+	other := func(seq int64) tracer.Event { return tracer.Event{Seq: seq, Conn: 7, Phase: tracer.PhaseWrite} }
+	evs := []tracer.Event{
+		state(1, kernel.Close, kernel.SynSent), syn(2, 1000), syn(3, 1000), other(4),
+		state(5, kernel.FinWait2, kernel.TimeWait),
+		state(6, kernel.Close, kernel.SynSent), syn(7, 5000), other(8), // TIME_WAIT taken over
+		syn(9, 9000), other(10), // a new ISN without a state seen
+	}
+	want := []int{1, 1, 1, 1, 1, 2, 2, 2, 3, 3}
+	var tl Timeline
+	for pass := 0; pass < 2; pass++ {
+		got := slices.Clone(evs)
+		if pass == 0 {
+			// In two batches, as the timeline releases them.
+			tl.show(got[:5])
+			tl.show(got[5:])
+		} else {
+			tl.show(got)
+		}
+		for i, e := range got {
+			if e.Conn != want[i] {
+				t.Errorf("pass %d: event %d shown as #%d, want #%d", pass, e.Seq, e.Conn, want[i])
+			}
+		}
+	}
+}

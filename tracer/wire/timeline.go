@@ -82,9 +82,26 @@ type Timeline struct {
 	// the packets of a connection come a little late: a refused connect
 	// would otherwise take the number after the connection that
 	// followed it.
+	//
+	// The trace's ids come from the five-tuple, which a new connection
+	// may reuse once the old one is closed (TIME_WAIT taken over, a
+	// fixed local port): a SYN with a new initial sequence number, or a
+	// new SYN_SENT after the old connection closed, starts a new
+	// connection with a number of its own, as tshark's tcp.stream does.
+	// numbered keeps the number each event was given, by Seq, so that
+	// showing the events again gives the same numbers.
 	idMu      sync.Mutex
-	shown     map[int]int
+	gens      map[int]*generation
+	numbered  map[int64]int
 	lastShown int
+}
+
+// generation is the connection a trace id stands for now.
+type generation struct {
+	n      int    // the number the timeline shows
+	isn    uint32 // the client's initial sequence number, when hasISN
+	hasISN bool   // a SYN of this connection was seen
+	closed bool   // a socket of it went to CLOSE or TIME_WAIT
 }
 
 // segment is what a change of state keeps of the segment that caused it.
@@ -363,31 +380,75 @@ func (tl *Timeline) Events() []tracer.Event {
 func (tl *Timeline) show(evs []tracer.Event) {
 	tl.idMu.Lock()
 	defer tl.idMu.Unlock()
-	if tl.shown == nil {
-		tl.shown = map[int]int{}
+	if tl.gens == nil {
+		tl.gens, tl.numbered = map[int]*generation{}, map[int64]int{}
 	}
-	if len(tl.shown) > maxShown {
+	if len(tl.gens) > maxShown {
 		// A long-running program: forget the connections numbered
 		// longest ago (ids grow with time).
-		for id := range tl.shown {
-			if tl.shown[id] < tl.lastShown-maxShown/2 {
-				delete(tl.shown, id)
+		for id, g := range tl.gens {
+			if g.n < tl.lastShown-maxShown/2 {
+				delete(tl.gens, id)
+			}
+		}
+	}
+	if len(tl.numbered) > maxNumbered {
+		var last int64
+		for seq := range tl.numbered {
+			last = max(last, seq)
+		}
+		for seq := range tl.numbered {
+			if seq < last-maxNumbered/2 {
+				delete(tl.numbered, seq)
 			}
 		}
 	}
 	for i := range evs {
-		id := evs[i].Conn
-		if id == 0 {
+		e := &evs[i]
+		if e.Conn == 0 {
 			continue
 		}
-		n, ok := tl.shown[id]
-		if !ok {
-			tl.lastShown++
-			n = tl.lastShown
-			tl.shown[id] = n
+		if n, ok := tl.numbered[e.Seq]; ok && e.Seq != 0 {
+			e.Conn = n
+			continue
 		}
-		evs[i].Conn = n
+		g := tl.gens[e.Conn]
+		if g == nil || g.startsAnew(e) {
+			tl.lastShown++
+			g = &generation{n: tl.lastShown}
+			tl.gens[e.Conn] = g
+		}
+		switch {
+		case isSYN(e) && !g.hasISN:
+			g.isn, g.hasISN = e.Packet.RawSeq, true
+		case e.State != nil && (e.State.To == kernel.Close || e.State.To == kernel.TimeWait):
+			g.closed = true
+		}
+		if e.Seq != 0 {
+			tl.numbered[e.Seq] = g.n
+		}
+		e.Conn = g.n
 	}
+}
+
+// isSYN reports whether e is a TCP segment with SYN and without ACK:
+// a connection's first.
+func isSYN(e *tracer.Event) bool {
+	p := e.Packet
+	return p != nil && p.Proto == "tcp" && strings.HasPrefix(p.Flags, "SYN") && !strings.Contains(p.Flags, "ACK")
+}
+
+// startsAnew reports whether e, an event of g's five-tuple, belongs to a
+// new connection: a SYN with another initial sequence number than g's,
+// or a socket going to SYN_SENT after one of g's closed.
+func (g *generation) startsAnew(e *tracer.Event) bool {
+	switch {
+	case isSYN(e):
+		return g.hasISN && e.Packet.RawSeq != g.isn
+	case e.State != nil && e.State.To == kernel.SynSent:
+		return g.closed
+	}
+	return false
 }
 
 // arrivals says of each segment seen arriving at a link's end how long
@@ -427,6 +488,9 @@ func (tl *Timeline) arrivals(evs []tracer.Event) {
 
 // maxShown bounds the connections whose shown ids the timeline keeps.
 const maxShown = 1 << 16
+
+// maxNumbered bounds the events whose shown ids the timeline keeps.
+const maxNumbered = 1 << 20
 
 // Session returns the timeline's capture, nil without one.
 func (tl *Timeline) Session() *Session { return tl.wire }
