@@ -444,30 +444,42 @@ func TestFitLadder(t *testing.T) {
 // A five-tuple used again by a new connection (a TIME_WAIT taken over,
 // a fixed local port) is shown as a new connection: at a SYN with a new
 // initial sequence number, or at a SYN_SENT after the old one closed.
-// A SYN sent again keeps its number, and showing the events again gives
-// the same numbers.
+// A SYN sent again keeps its number; an event of the old connection
+// shown late keeps the old number; showing the events again gives the
+// same numbers.
 func TestShowNewConnectionOnSameTuple(t *testing.T) {
-	syn := func(seq int64, isn uint32) tracer.Event {
-		return tracer.Event{Seq: seq, Conn: 7, Phase: tracer.PhasePacket, Packet: &tracer.Packet{Proto: "tcp", Flags: "SYN", RawSeq: isn}}
+	t0 := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	syn := func(seq int64, ms int, isn uint32) tracer.Event {
+		return tracer.Event{Seq: seq, Time: at(ms), Conn: 7, Phase: tracer.PhasePacket, Packet: &tracer.Packet{Proto: "tcp", Flags: "SYN", RawSeq: isn}}
 	}
-	state := func(seq int64, from, to kernel.State) tracer.Event {
-		return tracer.Event{Seq: seq, Conn: 7, Phase: tracer.PhaseState, State: &tracer.StateChange{From: from, To: to}}
+	state := func(seq int64, ms int, from, to kernel.State) tracer.Event {
+		return tracer.Event{Seq: seq, Time: at(ms), Conn: 7, Phase: tracer.PhaseState, State: &tracer.StateChange{From: from, To: to}}
 	}
-	other := func(seq int64) tracer.Event { return tracer.Event{Seq: seq, Conn: 7, Phase: tracer.PhaseWrite} }
+	other := func(seq int64, ms int) tracer.Event {
+		return tracer.Event{Seq: seq, Time: at(ms), Conn: 7, Phase: tracer.PhaseWrite}
+	}
 	evs := []tracer.Event{
-		state(1, kernel.Close, kernel.SynSent), syn(2, 1000), syn(3, 1000), other(4),
-		state(5, kernel.FinWait2, kernel.TimeWait),
-		state(6, kernel.Close, kernel.SynSent), syn(7, 5000), other(8), // TIME_WAIT taken over
-		syn(9, 9000), other(10), // a new ISN without a state seen
+		state(1, 1, kernel.Close, kernel.SynSent), syn(2, 2, 1000), syn(3, 3, 1000), other(4, 4),
+		state(5, 5, kernel.FinWait2, kernel.TimeWait),
+		state(6, 10, kernel.Close, kernel.SynSent), syn(7, 11, 5000), other(8, 12), // TIME_WAIT taken over
+		syn(9, 20, 9000), other(10, 21), // a new ISN, its SYN_SENT not seen yet
+		state(11, 19, kernel.Close, kernel.Close),                  // the old one's, shown late
+		state(12, 22, kernel.Close, kernel.SynSent), other(13, 23), // the new one's SYN_SENT, shown late
+		// A Dial returning after the other end closed is not a new
+		// connection.
+		{Seq: 14, Time: at(30), Conn: 7, Phase: tracer.PhaseClose}, {Seq: 15, Time: at(31), Conn: 7, Phase: tracer.PhaseConnectDone},
 	}
-	want := []int{1, 1, 1, 1, 1, 2, 2, 2, 3, 3}
+	want := []int{1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 2, 3, 3, 3, 3}
 	var tl Timeline
 	for pass := 0; pass < 2; pass++ {
 		got := slices.Clone(evs)
 		if pass == 0 {
-			// In two batches, as the timeline releases them.
+			// In batches, as the timeline releases them.
 			tl.show(got[:5])
-			tl.show(got[5:])
+			tl.show(got[5:10])
+			tl.show(got[10:14])
+			tl.show(got[14:])
 		} else {
 			tl.show(got)
 		}

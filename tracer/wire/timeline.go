@@ -102,6 +102,11 @@ type generation struct {
 	isn    uint32 // the client's initial sequence number, when hasISN
 	hasISN bool   // a SYN of this connection was seen
 	closed bool   // a socket of it went to CLOSE or TIME_WAIT
+	// start is when its first event happened, prev the connection the
+	// id stood for before: an event that happened before start, shown
+	// late (a state found when the kernel was asked), is prev's.
+	start time.Time
+	prev  *generation
 }
 
 // segment is what a change of state keeps of the segment that caused it.
@@ -413,10 +418,16 @@ func (tl *Timeline) show(evs []tracer.Event) {
 			continue
 		}
 		g := tl.gens[e.Conn]
-		if g == nil || g.startsAnew(e) {
+		switch {
+		case g == nil || g.startsAnew(e):
 			tl.lastShown++
-			g = &generation{n: tl.lastShown}
+			g = &generation{n: tl.lastShown, start: e.Time, prev: g}
 			tl.gens[e.Conn] = g
+			if g.prev != nil {
+				g.prev.prev = nil // one is enough
+			}
+		case g.prev != nil && e.Time.Before(g.start):
+			g = g.prev
 		}
 		switch {
 		case isSYN(e) && !g.hasISN:
@@ -440,13 +451,15 @@ func isSYN(e *tracer.Event) bool {
 
 // startsAnew reports whether e, an event of g's five-tuple, belongs to a
 // new connection: a SYN with another initial sequence number than g's,
-// or a socket going to SYN_SENT after one of g's closed.
+// or a socket going to SYN_SENT after one of g's closed. (Not Dial or
+// Accept returning: their hooks may run after the other end closed the
+// same connection.)
 func (g *generation) startsAnew(e *tracer.Event) bool {
 	switch {
 	case isSYN(e):
 		return g.hasISN && e.Packet.RawSeq != g.isn
 	case e.State != nil && e.State.To == kernel.SynSent:
-		return g.closed
+		return g.closed && !e.Time.Before(g.start)
 	}
 	return false
 }
