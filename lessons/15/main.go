@@ -38,9 +38,9 @@ const quiet = time.Second
 
 // keepAlive is the client's keepalive in steps 2 and 3: the first probe
 // after 1 s without a segment from the peer, then one a second, and the
-// connection given up when 3 in a row go unanswered. The kernel takes
+// connection given up when 2 in a row go unanswered. The kernel takes
 // whole seconds: 1 s is the shortest idle time and interval there is.
-var keepAlive = net.KeepAliveConfig{Enable: true, Idle: time.Second, Interval: time.Second, Count: 3}
+var keepAlive = net.KeepAliveConfig{Enable: true, Idle: time.Second, Interval: time.Second, Count: 2}
 
 // userTimeout is how long data the client wrote in step 4 may stay
 // unacknowledged before its kernel gives the connection up
@@ -83,12 +83,12 @@ var info = lesson.Lesson{
 			"tshark -r dead.pcapng -Y 'frame.interface_name == \"client\" && (tcp.analysis.keep_alive\n" +
 			"|| tcp.analysis.keep_alive_ack)': the keepalive probe of step 2 and its ACK, then\n" +
 			"step 3's probes, unanswered.",
-		"Set keepAlive's Count to 5: step 3 sends 5 probes, and the connection times out 2 s\n" +
-			"later, 6 s after the last ACK.",
-		"Set userTimeout to 0 (the kernel's default: no limit but the retries) and change\n" +
-			"step 4's sysctl note to read net.ipv4.tcp_retries2 = 3 by setting it with\n" +
-			"l.SetSysctl: the client gives up after 3 retransmissions, at about 3 s\n" +
-			"(0.2 + 0.4 + 0.8 + 1.6).",
+		"In lessons/15/main.go, set keepAlive's Count to 4: step 3's Read fails after 4\n" +
+			"probes, unanswered, 5 s after the last ACK (1 s idle, then 4 × 1 s).",
+		"Set userTimeout to 0 (no TCP_USER_TIMEOUT: the kernel's default) and, in step 4,\n" +
+			"set net.ipv4.tcp_retries2 to 3 with l.SetSysctl, next to tcp_early_retrans: the\n" +
+			"client gives up after 3 retransmissions, about 3 s after the write\n" +
+			"(0.2 + 0.4 + 0.8 + 1.6 s), and the last note says about 3 s too.",
 	},
 }
 
@@ -135,14 +135,14 @@ func run(l *lesson.Run) error {
 
 	l.Step("Keepalive: a probe and its ACK",
 		"A new connection, whose client turns keepalive on with short times: net.Dialer's "+
-			"KeepAliveConfig{Enable: true, Idle: time.Second, Interval: time.Second, Count: 3}. After a "+
+			"KeepAliveConfig{Enable: true, Idle: time.Second, Interval: time.Second, Count: 2}. After a "+
 			"second without a segment from the server, the client's kernel sends a probe: an ACK whose "+
 			"sequence number is one below the next byte it would send, with no data (Linux sends none; some "+
 			"stacks send one old byte). To the server's kernel it is a segment it has already had, and "+
 			"a kernel answers such a segment with an ACK saying what it expects next. The ACK tells the "+
 			"client's kernel that the server is there; neither program sees any of it. Go's defaults are "+
-			"15 s, 15 s and 9: a dead peer noticed after 15 + 9 × 15 = 150 s. Node's socket.setKeepAlive(true, "+
-			"1000) sets the idle time the same way (TCP_KEEPIDLE); its sockets have no keepalive until then.")
+			"15 s, 15 s and 9: a dead peer noticed after 15 + 9 × 15 = 150 s. Node's sockets have no keepalive until "+
+			"socket.setKeepAlive(true, 1000): then 1 s idle, and (Node 20) a probe a second, 10 at most.")
 	if c, err = connect(l, ln, net.Dialer{KeepAliveConfig: keepAlive}); err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func run(l *lesson.Run) error {
 	l.Step("The link cut: probes unanswered, then ETIMEDOUT",
 		"Now the link drops every segment, both ways, as a pulled cable or a peer switched off would. The "+
 			"client waits in Read for a reply. Its kernel goes on probing once a second; no ACK comes. "+
-			"After Count probes unanswered (3), it gives the connection up: it sends a RST, which the link "+
+			"After Count probes unanswered (2), it gives the connection up: it sends a RST, which the link "+
 			"drops too, and fails the Read with ETIMEDOUT. The server's kernel, with keepalive off and "+
 			"nothing to send, never learns: its socket stays ESTABLISHED. In Node the socket emits 'error' "+
 			"with err.code 'ETIMEDOUT', then 'close' with hadError true.")
@@ -347,7 +347,7 @@ func goDefaults(l *lesson.Run, c *conn) error {
 		"The options of the socket net.Dialer made, read back with getsockopt: Go turns keepalive on for every TCP connection it dials or accepts, "+
 			"with a first probe after 15 s of silence, one every 15 s after that, and the connection given up after 9 unanswered "+
 			"(net.KeepAliveConfig's defaults; Dialer.KeepAlive or ListenConfig.KeepAlive -1 turns it off). The Linux default, "+
-			"which Node keeps, is off (and 7200 s, 75 s and 9 when a program turns it on without saying more).")
+			"which Node keeps, is off (and 7200 s, 75 s and 9 for a program that turns it on and sets nothing more).")
 	if err := tcpConn(c.client).SetKeepAlive(false); err != nil {
 		return err
 	}
