@@ -87,8 +87,9 @@ var info = lesson.Lesson{
 			"probes, unanswered, 5 s after the last ACK (1 s idle, then 4 × 1 s).",
 		"Set userTimeout to 0 (no TCP_USER_TIMEOUT: the kernel's default) and, in step 4,\n" +
 			"set net.ipv4.tcp_retries2 to 3 with l.SetSysctl, next to tcp_early_retrans: the\n" +
-			"client gives up after 3 retransmissions, about 3 s after the write\n" +
-			"(0.2 + 0.4 + 0.8 + 1.6 s), and the last note says about 3 s too.",
+			"last note says about 3 s (0.2 + 0.4 + 0.8 + 1.6), a floor; the client sends the\n" +
+			"data 4 times more and gives up at the first timeout that ends past it, 6.2 s\n" +
+			"after the first retransmission.",
 	},
 }
 
@@ -531,11 +532,11 @@ func (c *conn) unacknowledged(l *lesson.Run) error {
 		return err
 	}
 	doubling, capped, total := giveUp(retries, minRTO)
-	note(l, "client", c.client, fmt.Sprintf("without TCP_USER_TIMEOUT: net.ipv4.tcp_retries2 = %d here, about %s (%.1f minutes)", retries, seconds(total), total.Minutes()),
+	note(l, "client", c.client, fmt.Sprintf("without TCP_USER_TIMEOUT: net.ipv4.tcp_retries2 = %d here, about %s (%s minutes)", retries, seconds(total), strconv.FormatFloat(total.Minutes(), 'f', 1, 64)),
 		fmt.Sprintf("Without TCP_USER_TIMEOUT the kernel gives up once the data has waited, since it was first sent again, as long as %d retransmissions would take "+
 			"with the least timeout, %s, doubling up to its most, %s (TCP_RTO_MAX): %d waits that double (%s in all), then %d of %s (retransmits_timed_out in "+
 			"net/ipv4/tcp_timer.c; Documentation/networking/ip-sysctl.rst says 924.6 s for the default, 15). A longer round trip, and so a longer timeout, makes it longer still.",
-			retries, tracer.FormatDuration(minRTO), seconds(rtoMax), doubling, seconds(time.Duration((1<<doubling)-1)*minRTO), capped, seconds(rtoMax)))
+			retries, fmt.Sprintf("%d ms", minRTO.Milliseconds()), seconds(rtoMax), doubling, seconds(time.Duration((1<<doubling)-1)*minRTO), capped, seconds(rtoMax)))
 	return c.client.Close()
 }
 
@@ -562,7 +563,7 @@ func giveUp(retries int, rto time.Duration) (doubling, capped int, total time.Du
 	return thresh + 1, retries - thresh, ((2<<thresh)-1)*rto + time.Duration(retries-thresh)*rtoMax
 }
 
-// seconds is "924.6 s".
+// seconds is "924.6 s", to the tenth.
 func seconds(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
 }

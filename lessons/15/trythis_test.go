@@ -1,0 +1,74 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"tcptour/lessons/internal/lessontest"
+	"tcptour/tracer"
+)
+
+// The first Try this's tshark command is checked by
+// TestLessonOnTheWire (tsharkKeepAlive), on the lesson's own pcapng.
+
+// keepAlive's Count set to 4: step 3's Read fails after 4 probes,
+// unanswered.
+func TestTryThisCount(t *testing.T) {
+	t.Parallel()
+	bin := lessontest.Build(t, lessontest.Edit{Old: "Interval: time.Second, Count: 2}\n", New: "Interval: time.Second, Count: 4}\n"})
+	ev := lessontest.RunJSON(t, bin)
+	probes := 0
+	for _, e := range ev {
+		if p := e.Packet; p != nil && e.Step == 3 && p.At == "client" && has(p, "keep-alive") {
+			probes++
+		}
+	}
+	if probes != 4 || !noted(ev, 3, "after 4 keepalive probes unanswered (TcpExtTCPKeepAlive +4)") {
+		t.Errorf("step 3 with Count 4: %d probes at the client, want 4 and the note saying so", probes)
+	}
+}
+
+// userTimeout 0 and net.ipv4.tcp_retries2 = 3 in step 4: the last note
+// says about 3 s, a floor; the client sends the data 4 times more and
+// gives up at the first timeout that ends past it (6.2 s after the
+// first retransmission, as measured).
+func TestTryThisRetries2(t *testing.T) {
+	t.Parallel()
+	bin := lessontest.Build(t,
+		lessontest.Edit{Old: "const userTimeout = 1500 * time.Millisecond", New: "const userTimeout = 0"},
+		lessontest.InsertBefore(`	if err := l.SetSysctl("net.ipv4.tcp_early_retrans", "0",`,
+			"\tif err := l.SetSysctl(\"net.ipv4.tcp_retries2\", \"3\", \"Try this.\"); err != nil {\n\t\treturn err\n\t}\n"))
+	ev := lessontest.RunJSON(t, bin)
+	var sent []time.Time
+	var failed time.Time
+	for _, e := range ev {
+		if p := e.Packet; p != nil && e.Step == 4 && p.At == "client" && p.From == "client" && p.Len == 14 {
+			sent = append(sent, e.Time)
+		}
+		if e.Step == 4 && e.Actor == "client" && e.Phase == tracer.PhaseError {
+			failed = e.Time
+		}
+	}
+	if len(sent) != 5 || failed.IsZero() {
+		t.Fatalf("step 4 with tcp_retries2 = 3: the data left %d times, an error %v: want 5 and one", len(sent), !failed.IsZero())
+	}
+	took := failed.Sub(sent[0])
+	t.Logf("step 4: the Read failed %v after the data first left, %v after the first retransmission", took, failed.Sub(sent[1]))
+	if d := failed.Sub(sent[1]); d < 3*time.Second {
+		t.Errorf("step 4 with tcp_retries2 = 3: the Read failed %v after the first retransmission, want at least the 3 s the note says", d)
+	}
+	if !noted(ev, 4, "net.ipv4.tcp_retries2 = 3 here, about 3 s") {
+		t.Error("the last note of step 4 does not say tcp_retries2 = 3, about 3 s")
+	}
+}
+
+// noted reports whether a note of step has text in its line or below.
+func noted(ev []tracer.Event, step int, text string) bool {
+	for _, e := range ev {
+		if e.Step == step && e.Phase == tracer.PhaseNote && (strings.Contains(e.Text, text) || strings.Contains(e.Note, text)) {
+			return true
+		}
+	}
+	return false
+}
