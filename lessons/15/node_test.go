@@ -42,6 +42,7 @@ func loopbackUp(t *testing.T) {
 // 10 of them (TCP_KEEPINTVL 1, TCP_KEEPCNT 10). The test reads each socket's
 // options itself, from a copy of Node's file descriptor (pidfd_getfd).
 func TestNodeKeepAlive(t *testing.T) {
+	t.Parallel()
 	loopbackUp(t)
 	node := lessontest.StartNode(t, "testdata/keepalive.js")
 	node.WaitFor(regexp.MustCompile(`(?m)^ready$`))
@@ -90,6 +91,7 @@ func TestNodeKeepAlive(t *testing.T) {
 // Close) emits 'error' with err.code 'ECONNRESET', then 'close' with
 // hadError true.
 func TestNodeReset(t *testing.T) {
+	t.Parallel()
 	loopbackUp(t)
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -124,6 +126,7 @@ func TestNodeReset(t *testing.T) {
 // TCP_USER_TIMEOUT; its keepalive, with 10 probes a second apart after
 // setKeepAlive(true, 1000), ends the same way, but after 11 s.)
 func TestNodeTimedOut(t *testing.T) {
+	t.Parallel()
 	l, err := link.New(link.Config{DelayToServer: time.Millisecond, DelayToClient: time.Millisecond})
 	if err != nil {
 		t.Skipf("no link here: %v", err)

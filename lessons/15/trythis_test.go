@@ -11,13 +11,22 @@ import (
 
 // The first Try this's tshark command is checked by
 // TestLessonOnTheWire (tsharkKeepAlive), on the lesson's own pcapng.
-
-// keepAlive's Count set to 4: step 3's Read fails after 4 probes,
-// unanswered.
-func TestTryThisCount(t *testing.T) {
+//
+// The second and third are made together, in one build and one run:
+// keepAlive's Count set to 4, step 3's Read fails after 4 probes,
+// unanswered; userTimeout 0 and net.ipv4.tcp_retries2 = 3 in step 4,
+// the last note says about 3 s, a floor, and the client sends the data
+// 4 times more and gives up at the first timeout that ends past it (6.2
+// s after the first retransmission, as measured).
+func TestTryThis(t *testing.T) {
 	t.Parallel()
-	bin := lessontest.Build(t, lessontest.Edit{Old: "Interval: time.Second, Count: 2}\n", New: "Interval: time.Second, Count: 4}\n"})
+	bin := lessontest.Build(t,
+		lessontest.Edit{Old: "Interval: time.Second, Count: 2}\n", New: "Interval: time.Second, Count: 4}\n"},
+		lessontest.Edit{Old: "const userTimeout = 1500 * time.Millisecond", New: "const userTimeout = 0"},
+		lessontest.InsertBefore(`	if err := l.SetSysctl("net.ipv4.tcp_early_retrans", "0",`,
+			"\tif err := l.SetSysctl(\"net.ipv4.tcp_retries2\", \"3\", \"Try this.\"); err != nil {\n\t\treturn err\n\t}\n"))
 	ev := lessontest.RunJSON(t, bin)
+
 	probes := 0
 	for _, e := range ev {
 		if p := e.Packet; p != nil && e.Step == 3 && p.At == "client" && has(p, "keep-alive") {
@@ -27,19 +36,7 @@ func TestTryThisCount(t *testing.T) {
 	if probes != 4 || !noted(ev, 3, "after 4 keepalive probes unanswered (TcpExtTCPKeepAlive +4)") {
 		t.Errorf("step 3 with Count 4: %d probes at the client, want 4 and the note saying so", probes)
 	}
-}
 
-// userTimeout 0 and net.ipv4.tcp_retries2 = 3 in step 4: the last note
-// says about 3 s, a floor; the client sends the data 4 times more and
-// gives up at the first timeout that ends past it (6.2 s after the
-// first retransmission, as measured).
-func TestTryThisRetries2(t *testing.T) {
-	t.Parallel()
-	bin := lessontest.Build(t,
-		lessontest.Edit{Old: "const userTimeout = 1500 * time.Millisecond", New: "const userTimeout = 0"},
-		lessontest.InsertBefore(`	if err := l.SetSysctl("net.ipv4.tcp_early_retrans", "0",`,
-			"\tif err := l.SetSysctl(\"net.ipv4.tcp_retries2\", \"3\", \"Try this.\"); err != nil {\n\t\treturn err\n\t}\n"))
-	ev := lessontest.RunJSON(t, bin)
 	var sent []time.Time
 	var failed time.Time
 	for _, e := range ev {
@@ -53,8 +50,7 @@ func TestTryThisRetries2(t *testing.T) {
 	if len(sent) != 5 || failed.IsZero() {
 		t.Fatalf("step 4 with tcp_retries2 = 3: the data left %d times, an error %v: want 5 and one", len(sent), !failed.IsZero())
 	}
-	took := failed.Sub(sent[0])
-	t.Logf("step 4: the Read failed %v after the data first left, %v after the first retransmission", took, failed.Sub(sent[1]))
+	t.Logf("step 4: the Read failed %v after the data first left, %v after the first retransmission", failed.Sub(sent[0]), failed.Sub(sent[1]))
 	if d := failed.Sub(sent[1]); d < 3*time.Second {
 		t.Errorf("step 4 with tcp_retries2 = 3: the Read failed %v after the first retransmission, want at least the 3 s the note says", d)
 	}
