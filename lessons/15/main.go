@@ -83,13 +83,13 @@ var info = lesson.Lesson{
 			"tshark -r dead.pcapng -Y 'frame.interface_name == \"client\" && (tcp.analysis.keep_alive\n" +
 			"|| tcp.analysis.keep_alive_ack)': the keepalive probe of step 2 and its ACK, then\n" +
 			"step 3's probes, unanswered.",
-		"In lessons/15/main.go, set keepAlive's Count to 4: step 3's Read fails after 4\n" +
-			"probes, unanswered, 5 s after the last ACK (1 s idle, then 4 × 1 s).",
+		"In lessons/15/main.go, set keepAlive's Count to 3: step 3's Read fails after 3\n" +
+			"probes, unanswered, 4 s after the last ACK (1 s idle, then 3 × 1 s).",
 		"Set userTimeout to 0 (no TCP_USER_TIMEOUT: the kernel's default) and, in step 4,\n" +
-			"set net.ipv4.tcp_retries2 to 3 with l.SetSysctl, next to tcp_early_retrans: the\n" +
-			"last note says about 3 s (0.2 + 0.4 + 0.8 + 1.6), a floor; the client sends the\n" +
-			"data 4 times more and gives up at the first timeout that ends past it, 6.2 s\n" +
-			"after the first retransmission.",
+			"set net.ipv4.tcp_retries2 to 2 with l.SetSysctl, next to tcp_early_retrans: the\n" +
+			"last note says about 1.4 s (0.2 + 0.4 + 0.8), a floor; the client gives up at\n" +
+			"the first timeout that ends past it, about 2.9 s after the first retransmission,\n" +
+			"having sent the data 3 times more.",
 	},
 }
 

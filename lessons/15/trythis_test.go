@@ -13,18 +13,19 @@ import (
 // TestLessonOnTheWire (tsharkKeepAlive), on the lesson's own pcapng.
 //
 // The second and third are made together, in one build and one run:
-// keepAlive's Count set to 4, step 3's Read fails after 4 probes,
-// unanswered; userTimeout 0 and net.ipv4.tcp_retries2 = 3 in step 4,
-// the last note says about 3 s, a floor, and the client sends the data
-// 4 times more and gives up at the first timeout that ends past it (6.2
-// s after the first retransmission, as measured).
+// keepAlive's Count set to 3, step 3's Read fails after 3 probes,
+// unanswered; userTimeout 0 and net.ipv4.tcp_retries2 = 2 in step 4,
+// the last note says about 1.4 s, a floor, and the client sends the
+// data 3 times more and gives up at the first timeout that ends past it
+// (0.2 + 0.4 + 0.8 + 1.6 s less the first 0.2 s: about 2.9 s after the
+// first retransmission, with the timeout a little over 200 ms).
 func TestTryThis(t *testing.T) {
 	t.Parallel()
 	bin := lessontest.Build(t,
-		lessontest.Edit{Old: "Interval: time.Second, Count: 2}\n", New: "Interval: time.Second, Count: 4}\n"},
+		lessontest.Edit{Old: "Interval: time.Second, Count: 2}\n", New: "Interval: time.Second, Count: 3}\n"},
 		lessontest.Edit{Old: "const userTimeout = 1500 * time.Millisecond", New: "const userTimeout = 0"},
 		lessontest.InsertBefore(`	if err := l.SetSysctl("net.ipv4.tcp_early_retrans", "0",`,
-			"\tif err := l.SetSysctl(\"net.ipv4.tcp_retries2\", \"3\", \"Try this.\"); err != nil {\n\t\treturn err\n\t}\n"))
+			"\tif err := l.SetSysctl(\"net.ipv4.tcp_retries2\", \"2\", \"Try this.\"); err != nil {\n\t\treturn err\n\t}\n"))
 	ev := lessontest.RunJSON(t, bin)
 
 	probes := 0
@@ -33,8 +34,8 @@ func TestTryThis(t *testing.T) {
 			probes++
 		}
 	}
-	if probes != 4 || !noted(ev, 3, "after 4 keepalive probes unanswered (TcpExtTCPKeepAlive +4)") {
-		t.Errorf("step 3 with Count 4: %d probes at the client, want 4 and the note saying so", probes)
+	if probes != 3 || !noted(ev, 3, "after 3 keepalive probes unanswered (TcpExtTCPKeepAlive +3)") {
+		t.Errorf("step 3 with Count 3: %d probes at the client, want 3 and the note saying so", probes)
 	}
 
 	var sent []time.Time
@@ -47,15 +48,18 @@ func TestTryThis(t *testing.T) {
 			failed = e.Time
 		}
 	}
-	if len(sent) != 5 || failed.IsZero() {
-		t.Fatalf("step 4 with tcp_retries2 = 3: the data left %d times, an error %v: want 5 and one", len(sent), !failed.IsZero())
+	if len(sent) != 4 || failed.IsZero() {
+		t.Fatalf("step 4 with tcp_retries2 = 2: the data left %d times, an error %v: want 4 and one", len(sent), !failed.IsZero())
 	}
 	t.Logf("step 4: the Read failed %v after the data first left, %v after the first retransmission", failed.Sub(sent[0]), failed.Sub(sent[1]))
-	if d := failed.Sub(sent[1]); d < 3*time.Second {
-		t.Errorf("step 4 with tcp_retries2 = 3: the Read failed %v after the first retransmission, want at least the 3 s the note says", d)
+	// The last timer: twice the gap before it, from the last
+	// transmission.
+	want := sent[3].Add(2 * sent[3].Sub(sent[2]))
+	if d := failed.Sub(sent[1]); d < 1400*time.Millisecond || failed.Before(want.Add(-5*time.Millisecond)) {
+		t.Errorf("step 4 with tcp_retries2 = 2: the Read failed %v after the first retransmission, want it at the timeout after the last (%v)", d, want.Sub(sent[1]))
 	}
-	if !noted(ev, 4, "net.ipv4.tcp_retries2 = 3 here, about 3 s") {
-		t.Error("the last note of step 4 does not say tcp_retries2 = 3, about 3 s")
+	if !noted(ev, 4, "net.ipv4.tcp_retries2 = 2 here, about 1.4 s") {
+		t.Error("the last note of step 4 does not say tcp_retries2 = 2, about 1.4 s")
 	}
 }
 
