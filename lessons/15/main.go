@@ -176,8 +176,8 @@ func run(l *lesson.Run) error {
 			"written data may stay unacknowledged. The link is cut again and the client writes. Write "+
 			"returns at once, with no error: the bytes are in the kernel's send buffer, which is all a "+
 			"Write promises. The kernel sends them, and again each time the retransmission timer fires, "+
-			"the timer doubling each time (200, 400, 800 ms: exponential backoff), until the data has "+
-			"waited 1.5 s: then the Read fails with ETIMEDOUT. Without TCP_USER_TIMEOUT the kernel gives up "+
+			"the timer doubling each time (200, 400, 800 ms: exponential backoff), until 1.5 s have "+
+			"passed since the first retransmission (Linux counts from there): then the Read fails with ETIMEDOUT. Without TCP_USER_TIMEOUT the kernel gives up "+
 			"after net.ipv4.tcp_retries2 retransmissions, a quarter of an hour by default.")
 	l.SetRules()
 	if err := l.SetSysctl("net.ipv4.tcp_early_retrans", "0",
@@ -249,8 +249,11 @@ func forgotten(l *lesson.Run, stale []net.Conn) error {
 }
 
 // conn is a connection of the lesson: the client's end and the
-// server's.
-type conn struct{ client, server net.Conn }
+// server's, and the keepalive options Accept gave the server's.
+type conn struct {
+	client, server net.Conn
+	accepted       keepAliveOpts
+}
 
 // connect dials the server from the client's namespace with d and
 // accepts the connection. The server's end has keepalive off: only the
@@ -271,6 +274,11 @@ func connect(l *lesson.Run, ln net.Listener, d net.Dialer) (*conn, error) {
 		return nil, err
 	}
 	c := &conn{client: client, server: server}
+	if c.accepted, err = keepAliveOf(server); err != nil {
+		c.client.Close()
+		c.server.Close()
+		return nil, err
+	}
 	if err := tcpConn(server).SetKeepAlive(false); err != nil {
 		c.client.Close()
 		c.server.Close()
@@ -344,8 +352,13 @@ func goDefaults(l *lesson.Run, c *conn) error {
 	if err != nil {
 		return err
 	}
-	note(l, "client", c.client, fmt.Sprintf("Go's keepalive: SO_KEEPALIVE %d, TCP_KEEPIDLE %d s, TCP_KEEPINTVL %d s, TCP_KEEPCNT %d", k.on, k.idle, k.interval, k.count),
-		"The options of the socket net.Dialer made, read back with getsockopt: Go turns keepalive on for every TCP connection it dials or accepts, "+
+	a := c.accepted
+	both := "at both ends"
+	if a != k {
+		both = fmt.Sprintf("at the client's end (at the server's, from Accept: %d, %d s, %d s, %d)", a.on, a.idle, a.interval, a.count)
+	}
+	note(l, "client", c.client, fmt.Sprintf("Go's keepalive %s: SO_KEEPALIVE %d, TCP_KEEPIDLE %d s, TCP_KEEPINTVL %d s, TCP_KEEPCNT %d", both, k.on, k.idle, k.interval, k.count),
+		"The options of the sockets net.Dialer and Accept made, read back with getsockopt: Go turns keepalive on for every TCP connection it dials or accepts, "+
 			"with a first probe after 15 s of silence, one every 15 s after that, and the connection given up after 9 unanswered "+
 			"(net.KeepAliveConfig's defaults; Dialer.KeepAlive or ListenConfig.KeepAlive -1 turns it off). The Linux default, "+
 			"which Node keeps, is off (and 7200 s, 75 s and 9 for a program that turns it on and sets nothing more).")
@@ -441,7 +454,7 @@ func (c *conn) probed(l *lesson.Run) error {
 		case <-tick.C:
 		}
 	}
-	note(l, "client", c.client, fmt.Sprintf("a keepalive probe sent and answered, %s after the echo", tracer.FormatDuration(time.Since(start).Round(100*time.Millisecond))),
+	note(l, "client", c.client, fmt.Sprintf("a keepalive probe sent and answered, %s after the echo", secs(time.Since(start))),
 		fmt.Sprintf("The client's kernel counted %s (TcpExtTCPKeepAlive +%d) and its socket one segment more in (TCP_INFO segs_in +%d, data_segs_in +%d): "+
 			"the server's ACK, with no data. Neither program read or wrote anything.", plural(int(probes-probes0), "keepalive probe"), probes-probes0, ci.SegsIn-first.SegsIn, ci.DataSegsIn-first.DataSegsIn))
 	return nil
@@ -464,7 +477,7 @@ func (c *conn) timedOut(l *lesson.Run) error {
 		return err
 	}
 	goError(l, c.client, rerr, fmt.Sprintf("the Read returned %s after the link was cut, after %s unanswered (TcpExtTCPKeepAlive +%d)",
-		tracer.FormatDuration(waited.Round(100*time.Millisecond)), plural(int(probes-probes0), "keepalive probe"), probes-probes0))
+		secs(waited), plural(int(probes-probes0), "keepalive probe"), probes-probes0))
 	si, err := kernel.TCPInfo(c.server)
 	if err != nil {
 		return err
@@ -492,7 +505,7 @@ func (c *conn) unacknowledged(l *lesson.Run) error {
 		return err
 	}
 	note(l, "client", c.client, fmt.Sprintf("TCP_USER_TIMEOUT %d ms; retransmission timeout %s", ut.Milliseconds(), tracer.FormatDuration(ci.RTO.Round(time.Millisecond))),
-		fmt.Sprintf("The socket's TCP_USER_TIMEOUT, read back: written data may stay unacknowledged %s before the kernel gives the connection up. "+
+		fmt.Sprintf("The socket's TCP_USER_TIMEOUT, read back: written data may stay unacknowledged %s before the kernel gives the connection up (Linux counts from the first retransmission). "+
 			"TCP_INFO's rto: the first retransmission comes that long after a segment is sent (the round trip, %s, plus Linux's least margin, 200 ms).",
 			tracer.FormatDuration(ut), tracer.FormatDuration(ci.RTT.Round(time.Microsecond))))
 	timeouts0, err := counter(l, "client", "TcpExtTCPTimeouts")
@@ -521,9 +534,12 @@ func (c *conn) unacknowledged(l *lesson.Run) error {
 	if err != nil {
 		return err
 	}
-	goError(l, c.client, rerr, fmt.Sprintf("the Read returned %s after the Write; the data was sent again %s (TCP_INFO total_retrans %d), "+
-		"the retransmission timer fired %s (TcpExtTCPTimeouts +%d), each time twice as late",
-		tracer.FormatDuration(waited.Round(100*time.Millisecond)), times(int(ci.TotalRetrans)), ci.TotalRetrans, times(int(timeouts-timeouts0)), timeouts-timeouts0))
+	fired := fmt.Sprintf("the retransmission timer fired %s (TcpExtTCPTimeouts +%d)", times(int(timeouts-timeouts0)), timeouts-timeouts0)
+	if timeouts-timeouts0 == int64(ci.TotalRetrans)+1 {
+		fired += fmt.Sprintf(": %s to send the data again, each time after twice the wait before, and once more to give up", times(int(ci.TotalRetrans)))
+	}
+	goError(l, c.client, rerr, fmt.Sprintf("the Read returned %s after the Write; the data was sent again %s (TCP_INFO total_retrans %d); %s",
+		secs(waited), times(int(ci.TotalRetrans)), ci.TotalRetrans, fired))
 	var retries int
 	if err := l.Client(func() (err error) {
 		retries, err = sysctlInt("net.ipv4.tcp_retries2")
@@ -563,9 +579,14 @@ func giveUp(retries int, rto time.Duration) (doubling, capped int, total time.Du
 	return thresh + 1, retries - thresh, ((2<<thresh)-1)*rto + time.Duration(retries-thresh)*rtoMax
 }
 
-// seconds is "924.6 s", to the tenth.
+// seconds is "924.6 s", "120 s".
 func seconds(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
+}
+
+// secs is a measured time to the hundredth of a second: "3.06 s".
+func secs(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + " s"
 }
 
 // restarted has the server drop its socket without the client knowing,
@@ -594,7 +615,7 @@ func (c *conn) restarted(l *lesson.Run) error {
 		gone = "the server's kernel holds no socket for it"
 	}
 	note(l, "server", c.server, fmt.Sprintf("closed with SO_LINGER 0: %s; the client's is %s", gone, ci.State),
-		"Asked by five-tuple (sock_diag), the server's kernel has no socket for the connection any more: the RST that said so was lost. "+
+		"Asked by five-tuple (sock_diag), the server's kernel has no socket for the connection any more; the RST that says so, the link drops. "+
 			"The client's socket is still ESTABLISHED, and nothing tells it otherwise until it sends.")
 	rsts0, err := counter(l, "server", "TcpOutRsts")
 	if err != nil {

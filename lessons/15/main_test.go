@@ -17,7 +17,7 @@ func TestLesson(t *testing.T) {
 	res := lessontest.Run(t, info, run)
 	lessontest.Order(t, res.Events,
 		"server listen",
-		"client note Go's keepalive: SO_KEEPALIVE 1, TCP_KEEPIDLE 15 s, TCP_KEEPINTVL 15 s, TCP_KEEPCNT 9",
+		"client note Go's keepalive at both ends: SO_KEEPALIVE 1, TCP_KEEPIDLE 15 s, TCP_KEEPINTVL 15 s, TCP_KEEPCNT 9",
 		"client note SetKeepAlive(false) at both ends: SO_KEEPALIVE 0 and 0",
 		"client note idle: 0 segments sent or received at either end; ESTABLISHED at the client, ESTABLISHED at the server",
 		"client note SO_KEEPALIVE 1, TCP_KEEPIDLE 1 s, TCP_KEEPINTVL 1 s, TCP_KEEPCNT 2",
