@@ -87,9 +87,10 @@ var info = lesson.Lesson{
 			"probes, unanswered, 4 s after the last ACK (1 s idle, then 3 × 1 s).",
 		"Set userTimeout to 0 (no TCP_USER_TIMEOUT: the kernel's default) and, in step 4,\n" +
 			"set net.ipv4.tcp_retries2 to 2 with l.SetSysctl, next to tcp_early_retrans: the\n" +
-			"last note says about 1.4 s (0.2 + 0.4 + 0.8), a floor; the client gives up at\n" +
-			"the first timeout that ends past it, about 2.9 s after the first retransmission,\n" +
-			"having sent the data 3 times more.",
+			"last note says about 1.4 s (0.2 + 0.4 + 0.8), a floor. The client gives up at\n" +
+			"the first timer that fires once the data has waited that long since its first\n" +
+			"retransmission: after 3 retransmissions, about 3 s after the write (after 2, if\n" +
+			"the timeout has grown past 233 ms).",
 	},
 }
 
