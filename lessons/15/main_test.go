@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -199,6 +200,30 @@ func TestLessonOnTheWire(t *testing.T) {
 	for _, s := range segments(ev, 4, "client") {
 		if strings.Contains(s.p.Flags, "RST") && s.p.Flags != "RST" {
 			t.Errorf("step 5: the server's first RST (%s) reached the client: the link should have dropped it", s.p.Flags)
+		}
+	}
+	// Each end's kernel counted it: step 3's probes and the connection
+	// given up; step 4's retransmissions and the connection given up;
+	// step 5's RSTs (the one the link dropped, the answer to the data,
+	// and one each for the two stale connections at the end) and the
+	// client's connection reset.
+	counted := map[string]int64{}
+	for _, e := range ev {
+		if c := e.Counter; c != nil {
+			counted[fmt.Sprintf("%d %s %s", e.Step, c.At, c.Name)] += c.Delta
+		}
+	}
+	for k, want := range map[string]int64{
+		"3 client TcpExtTCPKeepAlive":      int64(keepAlive.Count),
+		"3 client TcpExtTCPAbortOnTimeout": 1,
+		"3 server TcpEstabResets":          0,
+		"4 client TcpRetransSegs":          3,
+		"4 client TcpExtTCPAbortOnTimeout": 1,
+		"5 server TcpOutRsts":              4,
+		"5 client TcpEstabResets":          1,
+	} {
+		if counted[k] != want {
+			t.Errorf("step %s: +%d, want +%d", k, counted[k], want)
 		}
 	}
 	tsharkKeepAlive(t, pcap)
