@@ -197,9 +197,23 @@ func TestLessonOnTheWire(t *testing.T) {
 	if !answered {
 		t.Errorf("step 5: the server's next segment after the client's data is not a RST with seq = the data's ack")
 	}
+	reset := false
 	for _, s := range segments(ev, 4, "client") {
 		if strings.Contains(s.p.Flags, "RST") && s.p.Flags != "RST" {
 			t.Errorf("step 5: the server's first RST (%s) reached the client: the link should have dropped it", s.p.Flags)
+		}
+		if reset && s.p.From == "client" {
+			t.Errorf("step 5: the client sent %s after the RST: the Write that failed with EPIPE sends nothing", s.p.Flags)
+		}
+		reset = reset || s.p.Flags == "RST"
+	}
+	// The RSTs of the stale connections, closed at the end, reach a
+	// client that has no socket for them: it answers nothing.
+	for _, conn := range []int{2, 3} {
+		for _, s := range segments(ev, conn, "client") {
+			if s.e.Step == 5 && s.p.From == "client" {
+				t.Errorf("step 5: the client answered connection #%d's RST: %s", conn, s.p.Flags)
+			}
 		}
 	}
 	// Each end's kernel counted it: step 3's probes and the connection
