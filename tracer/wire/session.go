@@ -124,9 +124,10 @@ type End struct {
 	// Sync sends markers (capture.Config).
 	Interface string
 	MarkerTo  netip.Addr
-	// Addr is the end's address: the kernel is asked about the
-	// sockets with it in the end's namespace.
-	Addr netip.Addr
+	// Addr is the end's address, Addr6 its IPv6 address if it has
+	// one: the kernel is asked about the sockets with either in the
+	// end's namespace.
+	Addr, Addr6 netip.Addr
 	// In runs f in the end's network namespace: the capture's
 	// sockets, made there, stay there.
 	In func(f func() error) error

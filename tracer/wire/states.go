@@ -500,6 +500,9 @@ func (s *States) askAt(ends []End) error {
 			d, err := kernel.OpenDiag()
 			if err == nil {
 				r[e.Addr] = d
+				if e.Addr6.IsValid() {
+					r[e.Addr6] = d
+				}
 			}
 			return err
 		})
@@ -527,8 +530,12 @@ func (r routed) Lookup(ft tracer.FiveTuple) (kernel.Socket, error) {
 
 func (r routed) Close() error {
 	var errs []error
+	closed := map[*kernel.Diag]bool{} // an end's two addresses share one
 	for _, d := range r {
-		errs = append(errs, d.Close())
+		if !closed[d] {
+			closed[d] = true
+			errs = append(errs, d.Close())
+		}
 	}
 	return errors.Join(errs...)
 }

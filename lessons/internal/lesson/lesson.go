@@ -788,8 +788,14 @@ func (r *Run) Events() []tracer.Event { return r.tl.Events() }
 func (r *Run) Context() context.Context { return r.ctx }
 
 // Lab returns the address of the lab DNS server (see package lab),
-// starting it on first use on a free loopback port.
+// starting it on first use on a free loopback port. On a link (see
+// Lesson.Link) it runs at the server's end instead, at
+// link.ServerAddr port 53, and answers for LinkNames: the client's
+// resolver asks across the link, and both ends capture the queries.
 func (r *Run) Lab() (netip.AddrPort, error) {
+	if r.lab == nil && r.link != nil {
+		return r.linkLab()
+	}
 	if r.lab == nil {
 		s, err := lab.Start("127.0.0.1:0", lab.Names)
 		if err != nil {

@@ -3,11 +3,13 @@ package lesson
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 
 	"tcptour/tracer"
 	"tcptour/tracer/kernel"
+	"tcptour/tracer/lab"
 	"tcptour/tracer/link"
 	"tcptour/tracer/wire"
 )
@@ -30,8 +32,8 @@ func (r *Run) makeLink() error {
 // ends are the link's two ends, for the capture.
 func (r *Run) ends() []wire.End {
 	return []wire.End{
-		{Name: "client", Interface: link.ClientInterface, MarkerTo: link.MarkerAddr, Addr: link.ClientAddr, In: r.link.InClient},
-		{Name: "server", Interface: link.ServerInterface, MarkerTo: link.MarkerAddr, Addr: link.ServerAddr, In: r.link.InServer},
+		{Name: "client", Interface: link.ClientInterface, MarkerTo: link.MarkerAddr, Addr: link.ClientAddr, Addr6: link.ClientAddr6, In: r.link.InClient},
+		{Name: "server", Interface: link.ServerInterface, MarkerTo: link.MarkerAddr, Addr: link.ServerAddr, Addr6: link.ServerAddr6, In: r.link.InServer},
 	}
 }
 
@@ -217,4 +219,34 @@ func (r *Run) joinNotes() {
 				join + " ss -tin shows the " + e.name + "'s sockets with their TCP_INFO, " + join + " " + shell() + " opens a shell there. " +
 				"The number is a thread of the lesson's that waits in that network; it goes when the lesson ends."})
 	}
+}
+
+// LinkNames are the names the lab DNS answers for on a link: one with
+// both of the server's addresses, and one for each family alone.
+var LinkNames = map[string][]netip.Addr{
+	"dual.link.test": {link.ServerAddr, link.ServerAddr6},
+	"v4.link.test":   {link.ServerAddr},
+	"v6.link.test":   {link.ServerAddr6},
+}
+
+// linkLab starts the lab DNS server in the server's namespace, at
+// link.ServerAddr port 53: a DNS server across the link.
+func (r *Run) linkLab() (netip.AddrPort, error) {
+	var s *lab.Server
+	err := r.Server(func() (err error) {
+		s, err = lab.Start(netip.AddrPortFrom(link.ServerAddr, 53).String(), LinkNames)
+		return err
+	})
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	r.lab = s
+	r.wire.AddUDPPort(s.Addr().Port())
+	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote, Local: s.Addr(),
+		Text: "lab DNS server on udp " + s.Addr().String(),
+		Note: "A small DNS server at the server's end of the link, on the DNS port, 53. It answers for dual.link.test (" +
+			link.ServerAddr.String() + " and " + link.ServerAddr6.String() + "), v4.link.test (" + link.ServerAddr.String() +
+			" only) and v6.link.test (" + link.ServerAddr6.String() + " only), and says NXDOMAIN to everything else. " +
+			"The client's resolver is pointed at it, so each lookup is a real UDP exchange across the link."})
+	return s.Addr(), nil
 }
