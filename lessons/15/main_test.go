@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -12,7 +13,24 @@ import (
 )
 
 // The lesson's link is made in a network namespace of the test's own.
-func TestMain(m *testing.M) { lessontest.InLab(m) }
+// The tests that run the lesson's binary mostly wait on the kernel's
+// timers (idle times, keepalive probes, retransmissions), not on a CPU:
+// they run four at a time, not GOMAXPROCS, unless -parallel says
+// otherwise.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if !parallelSet() {
+		flag.Set("test.parallel", "4")
+	}
+	lessontest.InLab(m)
+}
+
+// parallelSet reports whether -test.parallel was given.
+func parallelSet() bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	return set
+}
 
 func TestLesson(t *testing.T) {
 	res := lessontest.Run(t, info, run)
