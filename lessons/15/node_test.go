@@ -119,14 +119,28 @@ func TestNodeReset(t *testing.T) {
 	}
 }
 
-// A Node client that writes into a cut link: its kernel sends the data
-// again until its retries run out (net.ipv4.tcp_retries2, 2 here, at
-// the client's end: a few seconds), and the socket emits 'error' with
-// err.code 'ETIMEDOUT', then 'close' with hadError true. (Node has no
-// TCP_USER_TIMEOUT; its keepalive, with 10 probes a second apart after
-// setKeepAlive(true, 1000), ends the same way, but after 11 s.)
+// A Node client on a link that is then cut, each way it learns of it:
+//
+//   - it writes: its kernel sends the data again until its retries run
+//     out (net.ipv4.tcp_retries2, 2 here, at the client's end: a few
+//     seconds);
+//   - it has keepalive on (setKeepAlive(true, 1000)) and waits: its
+//     kernel probes, and gives up after TCP_KEEPCNT probes unanswered.
+//     Node sets 10, 11 s in all; the test sets 1 on Node's socket,
+//     through a copy of its file descriptor (pidfd_getfd).
+//
+// Either way the socket emits 'error' with err.code 'ETIMEDOUT', then
+// 'close' with hadError true. (Node has no TCP_USER_TIMEOUT.)
 func TestNodeTimedOut(t *testing.T) {
-	t.Parallel()
+	for _, how := range []string{"write", "keepalive"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			nodeTimedOut(t, how)
+		})
+	}
+}
+
+func nodeTimedOut(t *testing.T, how string) {
 	l, err := link.New(link.Config{DelayToServer: time.Millisecond, DelayToClient: time.Millisecond})
 	if err != nil {
 		t.Skipf("no link here: %v", err)
@@ -146,7 +160,7 @@ func TestNodeTimedOut(t *testing.T) {
 	var node *lessontest.Proc
 	// Started from a thread in the client's namespace, Node runs there.
 	if err := l.InClient(func() error {
-		node = lessontest.StartNode(t, "testdata/dead.js", link.ServerAddr.String(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+		node = lessontest.StartNode(t, "testdata/dead.js", link.ServerAddr.String(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), how)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -160,16 +174,37 @@ func TestNodeTimedOut(t *testing.T) {
 	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
 		t.Fatal(err)
 	}
+	if how == "keepalive" {
+		m := node.WaitFor(regexp.MustCompile(`(?m)^connected fd (\d+)$`))
+		fd, _ := strconv.Atoi(m[1])
+		pidfd, err := unix.PidfdOpen(node.Pid(), 0)
+		if err != nil {
+			t.Skipf("pidfd_open: %v: Node's socket cannot be reached here", err)
+		}
+		defer unix.Close(pidfd)
+		copied, err := unix.PidfdGetfd(pidfd, fd, 0)
+		if err != nil {
+			t.Skipf("pidfd_getfd: %v: Node's socket cannot be reached here", err)
+		}
+		on, _ := unix.GetsockoptInt(copied, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+		err = unix.SetsockoptInt(copied, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, 1)
+		unix.Close(copied)
+		if err != nil || on != 1 {
+			t.Fatalf("Node's socket: SO_KEEPALIVE %d; setting TCP_KEEPCNT: %v", on, err)
+		}
+	}
 	l.SetRules(link.Rule{Action: link.Drop, Retransmits: link.AllRetransmits})
-	node.Send("write")
+	if how == "write" {
+		node.Send("write")
+	}
 	start := time.Now()
 	out, err := node.Wait()
 	if err != nil {
 		t.Fatalf("node: %v\n%s", err, out)
 	}
-	t.Logf("node's socket timed out %v after the write", time.Since(start))
+	t.Logf("%s: node's socket timed out %v after the link was cut", how, time.Since(start))
 	if got := events(out); got != "error ETIMEDOUT read, close true" {
-		t.Errorf("node's socket emitted %q, want error ETIMEDOUT, then close true", got)
+		t.Errorf("%s: node's socket emitted %q, want error ETIMEDOUT, then close true", how, got)
 	}
 }
 
