@@ -10,6 +10,7 @@ import (
 
 	"tcptour/lessons/internal/lessontest"
 	"tcptour/tracer"
+	"tcptour/tracer/wire"
 )
 
 // The lesson's link is made in a network namespace of the test's own.
@@ -256,6 +257,18 @@ func TestLessonOnTheWire(t *testing.T) {
 	} {
 		if counted[k] != want {
 			t.Errorf("step %s: +%d, want +%d", k, counted[k], want)
+		}
+	}
+	// The ladders mark what the link dropped: step 3's probes and the
+	// client's RST; step 4's data, each time it was sent; step 5's first
+	// RST from the server.
+	for id, want := range map[int]int{1: 0, 2: keepAlive.Count + 1, 3: 4, 4: 1} {
+		var b strings.Builder
+		if err := wire.Ladder(&b, ev, id); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(b.String(), "✗ lost"); n != want {
+			t.Errorf("connection #%d's ladder marks %d segments lost, want %d:\n%s", id, n, want, b.String())
 		}
 	}
 	tsharkKeepAlive(t, pcap)
