@@ -314,6 +314,9 @@ func errorNote(op string, err error) string {
 			"With no deadline (net.Dialer's default), Linux itself gives up when its retries run out (net.ipv4.tcp_syn_retries; the capture shows their times), and connect fails with ETIMEDOUT."
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return "The deadline passed before the operation finished (a timeout)."
+	case errors.Is(err, syscall.ETIMEDOUT) && (op == "read" || op == "write"):
+		return "The kernel gave up the connection (ETIMEDOUT): what it sent went unanswered, either data sent again through all its retries " +
+			"(or for longer than TCP_USER_TIMEOUT allows) or keepalive probes, as many as TCP_KEEPCNT."
 	case errors.Is(err, syscall.ETIMEDOUT):
 		return "The kernel gave up (ETIMEDOUT): its SYNs, or its retransmitted data, went unanswered through all its retries."
 	case errors.Is(err, context.Canceled) && op == "connect":

@@ -93,9 +93,10 @@ func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []r
 // other: each arrival is the last copy with its numbers that left
 // before it (a segment sent again has the numbers of the first copy).
 // A segment not seen arriving is taken for lost only when one its
-// sender sent after it was seen arriving: the last ones may still have
-// been on their way when the capture stopped. It returns their indexes
-// in events.
+// sender sent after it was seen arriving, or when the link said it
+// dropped one after it left: the last ones may still have been on
+// their way when the capture stopped. It returns their indexes in
+// events.
 func lostCopies(events []tracer.Event, id int) map[int]bool {
 	left := map[packetKey][]int{} // unmatched departures, in order
 	lastCame := map[string]int{}  // by sender: the latest departure seen arriving
@@ -118,10 +119,32 @@ func lostCopies(events []tracer.Event, id int) map[int]bool {
 			delete(left, k)
 		}
 	}
+	var unseen []int // departures never seen arriving, in order
 	for k, ds := range left {
 		for _, d := range ds {
 			if d < lastCame[k.from] {
 				lost[d] = true
+			}
+		}
+		unseen = append(unseen, ds...)
+	}
+	// The link says what it dropped (a link event of the connection,
+	// "dropped …", its Local and Remote the segment's): each such event
+	// is the loss of the first departure not seen arriving, from that
+	// sender to that receiver, that left before it. It tells the last
+	// segments of a cut link, which nothing follows, from those still
+	// on their way when the capture stopped.
+	slices.Sort(unseen)
+	used := map[int]bool{}
+	for _, d := range unseen {
+		p := events[d].Packet
+		for j := d + 1; j < len(events); j++ {
+			e := events[j]
+			if !used[j] && e.Actor == "link" && e.Conn == id && e.Phase == tracer.PhaseNote &&
+				strings.HasPrefix(e.Text, "dropped") && e.Local == p.Src && e.Remote == p.Dst {
+				used[j] = true
+				lost[d] = true
+				break
 			}
 		}
 	}

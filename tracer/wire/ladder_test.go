@@ -490,3 +490,32 @@ func TestShowNewConnectionOnSameTuple(t *testing.T) {
 		}
 	}
 }
+
+// On a link cut under a connection, nothing its sender sends arrives
+// after the last segments: the ladder marks them lost when the link
+// said it dropped them, and only then (a segment with no such word may
+// have been on its way when the capture stopped).
+func TestLadderLostOnCutLink(t *testing.T) {
+	c, s := netip.MustParseAddrPort("192.0.2.1:40000"), netip.MustParseAddrPort("192.0.2.2:5000")
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	var events []tracer.Event
+	seg := func(at string, seq uint32, ipid uint16) {
+		p := &tracer.Packet{Proto: "tcp", Src: c, Dst: s, From: "client", To: "server", Flags: "ACK", Seq: seq, Ack: 19, RawSeq: seq, RawAck: 19, IPID: ipid, At: at}
+		events = append(events, tracer.Event{Time: t0.Add(time.Duration(len(events)) * time.Millisecond), Actor: "wire", Phase: tracer.PhasePacket, Conn: 1, Proto: "tcp", Local: c, Remote: s, Packet: p})
+	}
+	drop := func() {
+		events = append(events, tracer.Event{Time: t0.Add(time.Duration(len(events)) * time.Millisecond), Actor: "link", Phase: tracer.PhaseNote, Conn: 1, Proto: "tcp", Local: c, Remote: s, Text: "dropped on purpose: the 4th pure ACK from the client"})
+	}
+	seg("client", 18, 1) // a probe that arrives
+	seg("server", 18, 1)
+	seg("client", 18, 2) // dropped by the link
+	drop()
+	seg("client", 18, 3) // dropped by the link
+	drop()
+	seg("client", 18, 4) // no word of it: perhaps on its way
+	var b strings.Builder
+	Ladder(&b, events, 1)
+	if got := strings.Count(b.String(), "✗ lost"); got != 2 {
+		t.Errorf("%d segments marked lost, want 2:\n%s", got, b.String())
+	}
+}
