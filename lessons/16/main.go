@@ -47,6 +47,8 @@ var info = lesson.Lesson{
 		"loses it. Then the networks tcp4 and tcp6, and a listener on \"tcp\": one socket for both families.",
 	Steps: 4,
 	Link:  &link.Config{DelayToServer: 5 * time.Millisecond, DelayToClient: 5 * time.Millisecond},
+	// Without its lab: the localhost case on this machine's loopback.
+	OnLoopback: onLoopback,
 	Recap: []string{
 		"A name may have addresses of both families: the resolver asks for AAAA (IPv6)\n" +
 			"and A (IPv4) records at once when the network is \"tcp\"; \"tcp4\" asks for A only,\n" +

@@ -81,6 +81,11 @@ type Lesson struct {
 	// and the ends' settings between steps. A lesson with a link runs
 	// only in its lab.
 	Link *link.Config
+	// OnLoopback, when set on a lesson with a Link, is what the lesson
+	// can show on this machine's own loopback, where it cannot have its
+	// lab (the system refuses it, or --host): the runner says so in one
+	// line on stderr and runs it instead, its output to w.
+	OnLoopback func(w io.Writer) error
 }
 
 // defaultHoldCommands are what a held lesson offers when it names none.
@@ -179,6 +184,9 @@ func Main(l Lesson, body func(*Run) error) {
 		}
 		os.Exit(2)
 	}
+	if opts.Host && l.Link != nil && l.OnLoopback != nil {
+		os.Exit(onLoopback(l, "--host: this lesson's link needs its lab"))
+	}
 	// The lesson runs again in a lab of its own (package lab): a
 	// network namespace, made without root where the system allows.
 	if !opts.Host && !lab.Inside() && runtime.GOOS == "linux" {
@@ -199,6 +207,9 @@ func Main(l Lesson, body func(*Run) error) {
 		if !errors.As(err, &no) {
 			fmt.Fprintf(os.Stderr, "lesson %s: %v\n", l.Number, err)
 			os.Exit(1)
+		}
+		if l.Link != nil && l.OnLoopback != nil {
+			os.Exit(onLoopback(l, fmt.Sprintf("%v; this lesson needs its lab (two network namespaces joined by a link)", err)))
 		}
 		if l.Link != nil {
 			fmt.Fprintf(os.Stderr, "lesson %s: %v; this lesson needs its lab (two network namespaces joined by a link), so it cannot go on\n", l.Number, err)
@@ -231,6 +242,17 @@ func Main(l Lesson, body func(*Run) error) {
 		fmt.Fprintf(os.Stderr, "lesson %s: %v\n", l.Number, err)
 		os.Exit(1)
 	}
+}
+
+// onLoopback runs what a lesson on a link shows on this machine's
+// loopback, after a line that says why, and returns the exit status.
+func onLoopback(l Lesson, why string) int {
+	fmt.Fprintf(os.Stderr, "lesson %s: %s; what it can show on this machine's loopback follows\n", l.Number, why)
+	if err := l.OnLoopback(os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "lesson %s: %v\n", l.Number, err)
+		return 1
+	}
+	return 0
 }
 
 // Interrupted is the error of a lesson stopped by a signal.
