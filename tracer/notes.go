@@ -89,7 +89,7 @@ func defaultNote(e *Event) string {
 		return "CloseWrite shuts down the sending half only: the kernel sends FIN after any data still queued, and reading goes on."
 	case PhaseClose:
 		if !e.Remote.IsValid() {
-			return "The listening socket is closed: the kernel now answers SYNs to this port with RST (connection refused) and resets connections still waiting in its queue. Accepted connections live on."
+			return "The listening socket is closed: the kernel resets connections still waiting in its queue, and answers new SYNs to this port with RST (connection refused) unless another socket still listens on it (SO_REUSEPORT shares a port among listeners). Accepted connections live on."
 		}
 	case PhaseState:
 		if e.State != nil {
@@ -121,7 +121,7 @@ func stateNote(c *StateChange) string {
 	case to == kernel.Listen:
 		what = "listen(2): the socket now takes SYNs; the kernel completes each handshake on its own and queues the connection for Accept."
 	case to == kernel.SynSent:
-		what = "connect(2): the kernel sends SYN and waits for the SYN-ACK."
+		what = "connect(2): the socket is SYN_SENT; the kernel picks a local port if it has none and sends SYN, then waits for the SYN-ACK (with no local port free for the four-tuple, it sends nothing and connect fails with EADDRNOTAVAIL)."
 	case from == kernel.SynSent && to == kernel.Established:
 		what = "The SYN-ACK arrived: the client's kernel acknowledges it and the connection is open on this side; connect returns."
 	case to == kernel.SynRecv:
@@ -157,7 +157,7 @@ func stateNote(c *StateChange) string {
 	case from == kernel.LastAck && (to == kernel.Close || to == kernel.Gone):
 		what = "The socket left LAST_ACK: the ACK of its FIN came back, or a RST, and the kernel released the socket. The passive closer keeps nothing."
 	case from == kernel.Listen && (to == kernel.Close || to == kernel.Gone):
-		what = "The listener is closed: a SYN to this port is now answered with RST."
+		what = "The listener is closed: a SYN to this port is now answered with RST, unless another socket still listens on it (SO_REUSEPORT)."
 	case from == kernel.SynSent && (to == kernel.Close || to == kernel.Gone) && rst:
 		what = "The SYN was answered with RST: nothing listens there, the connection is refused, and the kernel drops the socket."
 	case from == kernel.SynSent && (to == kernel.Close || to == kernel.Gone):
@@ -282,14 +282,14 @@ func errorNote(op string, err error) string {
 	case errors.As(err, &dnsErr) && dnsErr.IsTimeout:
 		return "The DNS server did not answer in time."
 	case errors.Is(err, syscall.EADDRINUSE) && op == "listen":
-		return "Another socket already holds this address and port (EADDRINUSE): most often another program's listener (ss -ltnp shows which). Go sets SO_REUSEADDR on its listeners, so a restarted Go server binds at once over the TIME_WAIT sockets of its own old connections (they inherit the option); a TIME_WAIT socket that lacked it blocks the bind, such as one a client left on this port as its ephemeral port. Choose another port, or stop the program using it."
+		return "Another socket already holds this address and port (EADDRINUSE): a listener (ss -ltnp shows which program's), or a connection on this port, in TIME_WAIT among others, when this socket or that one lacks SO_REUSEADDR. Go sets SO_REUSEADDR on its listeners, and their connections inherit it, so a restarted Go server binds at once over the TIME_WAIT sockets of its old connections; a listener made without it waits up to 60 s for them to go. Stop the program that listens, or choose another port."
 	case errors.Is(err, syscall.EADDRINUSE):
 		return "Another socket already holds this address and port (EADDRINUSE): a listener, a connection, or one the kernel keeps in TIME_WAIT, which blocks a bind without SO_REUSEADDR, such as a client's to a fixed local port."
 	case errors.Is(err, syscall.EACCES) && op == "listen":
 		return "Ports below 1024 need root or CAP_NET_BIND_SERVICE (EACCES): choose a port from 1024 up."
 	case errors.Is(err, syscall.EADDRNOTAVAIL) && failedSyscall(err) == "connect":
-		return "The kernel found no local port that makes this connection's four-tuple new (EADDRNOTAVAIL from connect): each port of net.ipv4.ip_local_port_range (or the one port the socket was bound to) already has a socket to this address and port, connected or in TIME_WAIT, so no SYN was sent. " +
-			"Go's Dial tries connect up to three times on this error before it returns it (Linux has been known to return it spuriously)."
+		return "The kernel found no local port that makes this connection's four-tuple new (EADDRNOTAVAIL from connect): each port of net.ipv4.ip_local_port_range (or the one port the socket was bound to) is taken, by a socket to this address and port, connected or in TIME_WAIT, or by one bound to the port or listening there, so no SYN was sent. " +
+			"Go's Dial, when no local port was given, tries connect up to three times on this error before it returns it (Linux has been known to return it spuriously)."
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
 		return "No interface of this machine has that address (EADDRNOTAVAIL)."
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -315,10 +315,10 @@ func errorNote(op string, err error) string {
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return "The deadline passed before the operation finished (a timeout)."
 	case errors.Is(err, syscall.ETIMEDOUT) && (op == "read" || op == "write"):
-		return "The kernel gave up the connection (ETIMEDOUT): what it sent went unanswered, either data sent again through all its retries " +
-			"(or for longer than TCP_USER_TIMEOUT allows) or keepalive probes, as many as TCP_KEEPCNT."
+		return "The kernel gave up the connection (ETIMEDOUT): what it sent went unanswered, either data sent again for longer than TCP_USER_TIMEOUT allows " +
+			"(without it, for a time computed from net.ipv4.tcp_retries2: 924.6 s for the default 15) or keepalive probes, as many as TCP_KEEPCNT (TCP_USER_TIMEOUT, when set, bounds them too)."
 	case errors.Is(err, syscall.ETIMEDOUT):
-		return "The kernel gave up (ETIMEDOUT): its SYNs, or its retransmitted data, went unanswered through all its retries."
+		return "The kernel gave up (ETIMEDOUT): its SYNs went unanswered through all its retries (net.ipv4.tcp_syn_retries), or its retransmitted data for the time its retries allow."
 	case errors.Is(err, context.Canceled) && op == "connect":
 		return "The program gave up the dial (its context was cancelled): the kernel drops the connection attempt and sends nothing more."
 	case errors.Is(err, net.ErrClosed):

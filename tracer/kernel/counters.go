@@ -109,7 +109,7 @@ var Known = map[string]string{
 	"TcpExtTCPDSACKRecv":             "D-SACKs received: the peer got a segment twice",
 	"TcpExtTCPAbortOnData":           "connections reset by a close with SO_LINGER 0, or because data came after their program had closed them",
 	"TcpExtTCPAbortOnClose":          "connections reset because the program closed them with data unread",
-	"TcpExtTCPAbortOnTimeout":        "connections given up after their retransmissions (SYNs among them) went unanswered, with ETIMEDOUT",
+	"TcpExtTCPAbortOnTimeout":        "connections the kernel gave up on its timers, with ETIMEDOUT: retransmissions or SYNs unanswered, TCP_USER_TIMEOUT passed, or keepalive probes unanswered",
 	"TcpExtTCPAbortOnLinger":         "connections reset instead of waiting in FIN_WAIT_2, their program having closed them with TCP_LINGER2 negative",
 	"TcpExtTCPWinProbe":              "zero-window probes sent",
 	"TcpExtTCPToZeroWindowAdv":       "times this network's receivers advertised a window of 0",

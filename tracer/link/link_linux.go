@@ -309,7 +309,7 @@ func (l *Link) SetSysctl(name, value string) (old string, err error) {
 				return err
 			}
 			if i == 0 {
-				old = strings.TrimSpace(string(b))
+				old = strings.Join(strings.Fields(string(b)), " ") // "32768\t60999" as "32768 60999"
 			}
 			return os.WriteFile(path, []byte(value), 0)
 		})

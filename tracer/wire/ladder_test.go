@@ -453,8 +453,9 @@ func TestShowNewConnectionOnSameTuple(t *testing.T) {
 	syn := func(seq int64, ms int, isn uint32) tracer.Event {
 		return tracer.Event{Seq: seq, Time: at(ms), Conn: 7, Phase: tracer.PhasePacket, Packet: &tracer.Packet{Proto: "tcp", Flags: "SYN", RawSeq: isn}}
 	}
+	cli, srv := netip.MustParseAddrPort("192.0.2.1:40000"), netip.MustParseAddrPort("192.0.2.2:8001")
 	state := func(seq int64, ms int, from, to kernel.State) tracer.Event {
-		return tracer.Event{Seq: seq, Time: at(ms), Conn: 7, Phase: tracer.PhaseState, State: &tracer.StateChange{From: from, To: to}}
+		return tracer.Event{Seq: seq, Time: at(ms), Conn: 7, Phase: tracer.PhaseState, State: &tracer.StateChange{From: from, To: to}, Local: cli, Remote: srv}
 	}
 	other := func(seq int64, ms int) tracer.Event {
 		return tracer.Event{Seq: seq, Time: at(ms), Conn: 7, Phase: tracer.PhaseWrite}
@@ -467,10 +468,15 @@ func TestShowNewConnectionOnSameTuple(t *testing.T) {
 		state(11, 19, kernel.Close, kernel.Close),                  // the old one's, shown late
 		state(12, 22, kernel.Close, kernel.SynSent), other(13, 23), // the new one's SYN_SENT, shown late
 		// A Dial returning after the other end closed is not a new
-		// connection.
-		{Seq: 14, Time: at(30), Conn: 7, Phase: tracer.PhaseClose}, {Seq: 15, Time: at(31), Conn: 7, Phase: tracer.PhaseConnectDone},
+		// connection; after its own end closed, it is (no capture, no
+		// SYN_SENT seen).
+		{Seq: 14, Time: at(30), Conn: 7, Phase: tracer.PhaseClose, Local: srv, Remote: cli},
+		{Seq: 15, Time: at(31), Conn: 7, Phase: tracer.PhaseConnectDone, Local: cli, Remote: srv},
+		{Seq: 16, Time: at(32), Conn: 7, Phase: tracer.PhaseClose, Local: cli, Remote: srv},
+		{Seq: 17, Time: at(40), Conn: 7, Phase: tracer.PhaseConnectDone, Local: cli, Remote: srv},
+		{Seq: 18, Time: at(41), Conn: 7, Phase: tracer.PhaseAccept, Local: srv, Remote: cli},
 	}
-	want := []int{1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 2, 3, 3, 3, 3}
+	want := []int{1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 2, 3, 3, 3, 3, 3, 4, 4}
 	var tl Timeline
 	for pass := 0; pass < 2; pass++ {
 		got := slices.Clone(evs)

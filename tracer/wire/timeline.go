@@ -85,9 +85,11 @@ type Timeline struct {
 	//
 	// The trace's ids come from the five-tuple, which a new connection
 	// may reuse once the old one is closed (TIME_WAIT taken over, a
-	// fixed local port): a SYN with a new initial sequence number, or a
-	// new SYN_SENT after the old connection closed, starts a new
-	// connection with a number of its own, as tshark's tcp.stream does.
+	// fixed local port): a SYN with a new initial sequence number, or,
+	// after an end of the old connection closed, that end beginning a
+	// connection again (SYN_SENT, SYN_RECV, Dial or Accept returning),
+	// starts a new connection with a number of its own, as tshark's
+	// tcp.stream does.
 	// numbered keeps the number each event was given, by Seq, so that
 	// showing the events again gives the same numbers.
 	idMu      sync.Mutex
@@ -101,7 +103,9 @@ type generation struct {
 	n      int    // the number the timeline shows
 	isn    uint32 // the client's initial sequence number, when hasISN
 	hasISN bool   // a SYN of this connection was seen
-	closed bool   // a socket of it went to CLOSE or TIME_WAIT
+	// closed is when each end of it, by its local address, closed:
+	// its program closed it, or its socket went to CLOSE or TIME_WAIT.
+	closed map[netip.AddrPort]time.Time
 	// start is when its first event happened, prev the connection the
 	// id stood for before: an event that happened before start, shown
 	// late (a state found when the kernel was asked), is prev's.
@@ -432,8 +436,13 @@ func (tl *Timeline) show(evs []tracer.Event) {
 		switch {
 		case isSYN(e) && !g.hasISN:
 			g.isn, g.hasISN = e.Packet.RawSeq, true
-		case e.State != nil && (e.State.To == kernel.Close || e.State.To == kernel.TimeWait):
-			g.closed = true
+		case closes(e):
+			if g.closed == nil {
+				g.closed = map[netip.AddrPort]time.Time{}
+			}
+			if t, ok := g.closed[e.Local]; !ok || e.Time.After(t) {
+				g.closed[e.Local] = e.Time
+			}
 		}
 		if e.Seq != 0 {
 			tl.numbered[e.Seq] = g.n
@@ -449,17 +458,38 @@ func isSYN(e *tracer.Event) bool {
 	return p != nil && p.Proto == "tcp" && strings.HasPrefix(p.Flags, "SYN") && !strings.Contains(p.Flags, "ACK")
 }
 
+// closes reports whether e ends an end of its connection: the program
+// closed the socket, or the kernel moved it to CLOSE or TIME_WAIT.
+func closes(e *tracer.Event) bool {
+	if e.State != nil {
+		return e.State.To == kernel.Close || e.State.To == kernel.TimeWait
+	}
+	return e.Phase == tracer.PhaseClose && e.Remote.IsValid()
+}
+
+// begins reports whether e is an end of a connection beginning it:
+// going to SYN_SENT or SYN_RECV, or to ESTABLISHED from SYN_SENT, or
+// Dial or Accept returning.
+func begins(e *tracer.Event) bool {
+	if e.State != nil {
+		return e.State.To == kernel.SynSent || e.State.To == kernel.SynRecv ||
+			e.State.From == kernel.SynSent && e.State.To == kernel.Established
+	}
+	return e.Phase == tracer.PhaseConnectDone || e.Phase == tracer.PhaseAccept
+}
+
 // startsAnew reports whether e, an event of g's five-tuple, belongs to a
 // new connection: a SYN with another initial sequence number than g's,
-// or a socket going to SYN_SENT after one of g's closed. (Not Dial or
-// Accept returning: their hooks may run after the other end closed the
-// same connection.)
+// or an end of g that had closed beginning a connection again. (An end
+// closed by its peer is not enough: a Dial's or an Accept's hook may run
+// after the other end closed the same connection.)
 func (g *generation) startsAnew(e *tracer.Event) bool {
 	switch {
 	case isSYN(e):
 		return g.hasISN && e.Packet.RawSeq != g.isn
-	case e.State != nil && e.State.To == kernel.SynSent:
-		return g.closed && !e.Time.Before(g.start)
+	case begins(e):
+		t, ok := g.closed[e.Local]
+		return ok && e.Time.After(t) && !e.Time.Before(g.start)
 	}
 	return false
 }
