@@ -128,6 +128,11 @@ var info = lesson.Lesson{
 			"\"\\(.step) \\(.counter.at) \\(.counter.name) +\\(.counter.delta)\"': TcpExtTW, the\n" +
 			"sockets entering TIME_WAIT, moves at the client in every step but 4, where it\n" +
 			"moves at the server.",
+		"tshark -r ports.pcapng -Y 'frame.interface_name == \"client\" && tcp.flags.syn == 1\n" +
+			"&& tcp.flags.ack == 0' -T fields -e tcp.srcport -e tcp.dstport -e tcp.seq_raw: one\n" +
+			"SYN a connection, with its initial sequence number. Two four-tuples have two\n" +
+			"SYNs (step 3's, to 8001, and step 5's, from 40101): the second's number is the\n" +
+			"first's + 65558, the old connection's SYN, 19 bytes and FIN (21) + 65537.",
 	},
 }
 
@@ -229,7 +234,7 @@ func run(l *lesson.Run) error {
 			"client dials the first listener at once, and again after that delay.")
 	if err := l.SetSysctl("net.ipv4.tcp_tw_reuse", "1",
 		"Allow a connect that leaves the kernel the port to take a TIME_WAIT four-tuple (0: never, 1: yes, 2: on loopback only, the default). "+
-			"The setting is read for those only: a socket bound to its port beforehand (step 5) takes a TIME_WAIT over whatever it says, "+
+			"It matters for those only: a socket bound to its port beforehand (step 5) takes a TIME_WAIT over whatever it says, "+
 			"provided the old connection used timestamps."); err != nil {
 		return err
 	}
@@ -597,7 +602,7 @@ func reused(ctx context.Context, l *lesson.Run, c net.Conn, before kernel.Counte
 			"which it may do because the old connection used TCP timestamps (ts in its SYN's options): they let the server's kernel tell an old segment, "+
 			"should one still arrive, from the new connection's (PAWS, RFC 7323). The kernel also starts the new connection's sequence numbers "+
 			"65537 past where the old one's ended (its initial sequence number is the old connection's next one, after its FIN, plus 65535 + 2; "+
-			"the lesson's test checks it on the capture), so that an old segment's numbers fall outside the new window. "+
+			"the last Try this shows both SYNs' numbers in the capture), so that an old segment's numbers fall outside the new window. "+
 			"The server's side of the old connection was already gone: it closed second, and its socket went when the client's last ACK came.", recycled)
 	}
 	note(l, c, text, why)

@@ -155,6 +155,7 @@ func conversations(ev []tracer.Event) []*conversation {
 func TestLessonOnTheWire(t *testing.T) {
 	ev, pcap := lessontest.RunCaptureFile(t, info, run)
 	tryThisFINs(t, pcap)
+	tryThisSYNs(t, pcap)
 	byStep := map[int][]*conversation{}
 	for _, c := range conversations(ev) {
 		t.Log(c)
