@@ -24,6 +24,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,10 +57,13 @@ const (
 // ephemeral range, as a program does that sets net.Dialer's LocalAddr.
 const fixedPort = 40100
 
-// reuseDelay is how long after a TIME_WAIT socket's last segment
-// tcp_tw_reuse lets a new connection take its four-tuple: 1 s, the
-// default of net.ipv4.tcp_tw_reuse_delay (in ms), on kernels that have
-// that setting.
+// reuseDelay is how long step 3 waits, from its TIME_WAIT sockets'
+// entry into that state, before tcp_tw_reuse lets a new connection take
+// their four-tuple, when the kernel has no net.ipv4.tcp_tw_reuse_delay
+// (before Linux 6.14): those kernels allow it once the second of the old
+// connection's last timestamp has passed, between just over 0 and 1 s
+// later. On newer kernels the lesson reads the setting (1000 ms by
+// default), which counts from the entry into TIME_WAIT.
 const reuseDelay = time.Second
 
 // spread is how many connections step 6 makes to the two listeners.
@@ -82,18 +86,29 @@ var info = lesson.Lesson{
 		"A connection is named by four numbers: local address and port, remote address and\n" +
 			"port. The kernel picks the client's port from net.ipv4.ip_local_port_range\n" +
 			"(32768–60999 by default) so that the four are new: one port can serve many peers.",
-		"The side that closes first ends in TIME_WAIT: 60 s on Linux (2 MSL), during which\n" +
-			"that four-tuple cannot be used again. A client making many short connections to\n" +
-			"one server runs out of ports: Dial fails with EADDRNOTAVAIL (cannot assign\n" +
-			"requested address), and no SYN is sent.",
-		"net.ipv4.tcp_tw_reuse=1 lets a new outgoing connection take a TIME_WAIT four-tuple\n" +
-			"once 1 s has passed since its last segment, with TCP timestamps on\n" +
-			"(TcpExtTWRecycled counts it); the default, 2, allows it on loopback only.",
-		"Let the client close first: TIME_WAIT then waits at the client, one port of\n" +
-			"thousands, and not at the server, which would hold one for each connection.",
-		"Go sets SO_REUSEADDR on listeners: a restarted server binds at once over its old\n" +
-			"connections in TIME_WAIT. A Dialer with a fixed LocalAddr has no SO_REUSEADDR:\n" +
-			"the second Dial fails with EADDRINUSE (bind: address already in use).",
+		"The side that closes first ends in TIME_WAIT: 60 s on Linux (TCP_TIMEWAIT_LEN,\n" +
+			"fixed). For those 60 s its kernel does not pick that four-tuple for a connect that\n" +
+			"leaves it the port: a client making many short connections to one server runs\n" +
+			"out of ports, Dial fails with EADDRNOTAVAIL (cannot assign requested address), and\n" +
+			"no SYN is sent. The four-tuple can serve again all the same: through tcp_tw_reuse\n" +
+			"(step 3) or a port bound beforehand with SO_REUSEADDR (step 5), when the old\n" +
+			"connection used timestamps; and when the peer sends a new SYN with a higher\n" +
+			"sequence number or timestamp, which the TIME_WAIT socket accepts.",
+		"net.ipv4.tcp_tw_reuse=1 lets a connect that leaves the kernel the port take a\n" +
+			"TIME_WAIT four-tuple, with TCP timestamps on, once a delay has passed:\n" +
+			"net.ipv4.tcp_tw_reuse_delay since Linux 6.14 (1000 ms by default, from the entry\n" +
+			"into TIME_WAIT), up to 1 s before (TcpExtTWRecycled counts it). The default, 2,\n" +
+			"allows it on loopback only. The new\n" +
+			"connection's sequence numbers start 65537 past where the old one's ended.",
+		"TIME_WAIT waits at the side that closed first. At a client each one keeps a port of\n" +
+			"its range from serving that server again; at a server they all sit on the\n" +
+			"listening port and take no port, but each takes memory, up to\n" +
+			"net.ipv4.tcp_max_tw_buckets of them (past that, sockets skip TIME_WAIT).",
+		"Go sets SO_REUSEADDR on listeners, and accepted connections inherit it: a restarted\n" +
+			"server binds at once over its old connections in TIME_WAIT. A Dialer with a fixed\n" +
+			"LocalAddr has no SO_REUSEADDR: while its first connection is in TIME_WAIT, a second\n" +
+			"Dial from that port, to any server, fails at bind with EADDRINUSE (address already\n" +
+			"in use).",
 		"SO_REUSEPORT lets several sockets listen on one port; the kernel hashes each new\n" +
 			"connection's four-tuple to pick the listener.",
 	},
@@ -113,6 +128,11 @@ var info = lesson.Lesson{
 			"\"\\(.step) \\(.counter.at) \\(.counter.name) +\\(.counter.delta)\"': TcpExtTW, the\n" +
 			"sockets entering TIME_WAIT, moves at the client in every step but 4, where it\n" +
 			"moves at the server.",
+		"tshark -r ports.pcapng -Y 'frame.interface_name == \"client\" && tcp.flags.syn == 1\n" +
+			"&& tcp.flags.ack == 0' -T fields -e tcp.srcport -e tcp.dstport -e tcp.seq_raw: one\n" +
+			"SYN a connection, with its initial sequence number. Two four-tuples have two\n" +
+			"SYNs (step 3's, to 8001, and step 5's, from 40101): the second's number is the\n" +
+			"first's + 65558, the old connection's SYN, 19 bytes and FIN (21) + 65537.",
 	},
 }
 
@@ -202,18 +222,23 @@ func run(l *lesson.Run) error {
 	if err := count.show(l); err != nil {
 		return err
 	}
-	l.Step("tcp_tw_reuse: take over a TIME_WAIT four-tuple",
-		"net.ipv4.tcp_tw_reuse=1 lets connect take a four-tuple whose socket is in TIME_WAIT, for "+
-			"outgoing connections, when TCP timestamps were used on the old connection (they tell the "+
-			"server's kernel old segments from new) and at least tcp_tw_reuse_delay (1000 ms) has "+
-			"passed since its last segment. Linux's default, 2, allows it only on loopback, and this "+
-			"link is not loopback. The client dials the first listener at once, and again after "+
-			"that second.")
-	if err := l.SetSysctl("net.ipv4.tcp_tw_reuse", "1",
-		"Allow connect to reuse a TIME_WAIT four-tuple (0: never, 1: yes, 2: on loopback only, the default), 1000 ms (net.ipv4.tcp_tw_reuse_delay) after its last segment."); err != nil {
+	delay, delayNote, err := reuseDelayOf(l)
+	if err != nil {
 		return err
 	}
-	if err := reuse(ctx, l, first, closed[0], closed[len(closed)-1]); err != nil {
+	l.Step("tcp_tw_reuse: take over a TIME_WAIT four-tuple",
+		"net.ipv4.tcp_tw_reuse=1 lets a connect that leaves the kernel the port take a four-tuple "+
+			"whose socket is in TIME_WAIT, when TCP timestamps were used on the old connection (they "+
+			"tell the server's kernel old segments from new), once a delay has passed: "+delayNote+
+			" Linux's default, 2, allows it only on loopback, and this link is not loopback. The "+
+			"client dials the first listener at once, and again after that delay.")
+	if err := l.SetSysctl("net.ipv4.tcp_tw_reuse", "1",
+		"Allow a connect that leaves the kernel the port to take a TIME_WAIT four-tuple (0: never, 1: yes, 2: on loopback only, the default). "+
+			"It matters for those only: a socket bound to its port beforehand (step 5) takes a TIME_WAIT over whatever it says, "+
+			"provided the old connection used timestamps."); err != nil {
+		return err
+	}
+	if err := reuse(ctx, l, first, closed[0], closed[len(closed)-1], delay); err != nil {
 		return err
 	}
 	if err := l.SetSysctl("net.ipv4.tcp_tw_reuse", "2", "Back to the default: reuse on loopback only."); err != nil {
@@ -470,7 +495,7 @@ func noPortLeft(l *lesson.Run, err error, n int, before kernel.Counters) error {
 		Note: fmt.Sprintf("Go returned %s: %q; errors.Is(err, syscall.EADDRNOTAVAIL) is true. "+
 			"At that moment the client's kernel held %s in TIME_WAIT (sock_diag, as ss -tan state time-wait shows them), on ports %s, "+
 			"every one towards %s, and the server's kernel %d. "+
-			"A four-tuple in TIME_WAIT is not used again for 60 s (unless tcp_tw_reuse allows it: step 3), so connect found no port to use, and failed before sending anything (%s).",
+			"For a connect that leaves it the port, the kernel does not pick a four-tuple held in TIME_WAIT, for its 60 s (unless tcp_tw_reuse allows it: step 3), so connect found no port to use, and failed before sending anything (%s).",
 			form, err.Error(), plural(len(tw), "socket"), strings.Join(ports, ", "), opErr.Addr, len(serverTW), sent)})
 	return nil
 }
@@ -503,27 +528,55 @@ func samePort(l *lesson.Run, c net.Conn) error {
 	return nil
 }
 
+// reuseDelayOf reads net.ipv4.tcp_tw_reuse_delay in the client's
+// namespace, and says what it means on this kernel: the delay to wait,
+// and a sentence for step 3's text.
+func reuseDelayOf(l *lesson.Run) (time.Duration, string, error) {
+	var b []byte
+	err := l.Client(func() (err error) {
+		b, err = os.ReadFile("/proc/sys/net/ipv4/tcp_tw_reuse_delay")
+		return err
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		return reuseDelay, "this kernel has no net.ipv4.tcp_tw_reuse_delay (it came with Linux 6.14), and allows it " +
+			"once the clock's second has moved on from the one in which the old connection last took a timestamp: " +
+			"between just over 0 and 1 s after it.", nil
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	ms, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, "", fmt.Errorf("net.ipv4.tcp_tw_reuse_delay: %w", err)
+	}
+	return time.Duration(ms) * time.Millisecond, fmt.Sprintf("net.ipv4.tcp_tw_reuse_delay, %d ms here (1000 by default), "+
+		"counted from the old socket's entry into TIME_WAIT. Kernels before Linux 6.14 have no such setting: "+
+		"there the delay ran to the next second of the clock after the old connection's last timestamp, "+
+		"between just over 0 and 1 s.", ms), nil
+}
+
 // reuse dials the first server with tcp_tw_reuse on: at once, then
-// when the TIME_WAIT sockets are older than reuseDelay.
-func reuse(ctx context.Context, l *lesson.Run, s *server, firstClosed, lastClosed time.Time) error {
+// when the TIME_WAIT sockets are older than delay.
+func reuse(ctx context.Context, l *lesson.Run, s *server, firstClosed, lastClosed time.Time, delay time.Duration) error {
 	before, err := counters(l, "client")
 	if err != nil {
 		return err
 	}
 	c, err := dial(l, net.Dialer{}, s.addr())
 	if err == nil {
-		// The machine took more than a second since step 1.
+		// The machine took longer than the delay since step 1.
 		return reused(ctx, l, c, before)
 	}
 	if !errors.Is(err, syscall.EADDRNOTAVAIL) {
 		return err
 	}
 	l.Note("client", fmt.Sprintf("too soon: EADDRNOTAVAIL again; step 1's connections entered TIME_WAIT from %s to %s ago, under %s",
-		tracer.FormatDuration(time.Since(firstClosed)), tracer.FormatDuration(time.Since(lastClosed)), tracer.FormatDuration(reuseDelay)))
+		tracer.FormatDuration(time.Since(firstClosed)), tracer.FormatDuration(time.Since(lastClosed)), tracer.FormatDuration(delay)))
 	// NOTE: waiting out a time the kernel counts, not an event: the
-	// reuse delay runs from the old connection's last segment, which
+	// reuse delay runs from the old socket's entry into TIME_WAIT (or,
+	// before Linux 6.14, from the second of its last timestamp), which
 	// came before lastClosed.
-	time.Sleep(time.Until(lastClosed.Add(reuseDelay + 10*time.Millisecond)))
+	time.Sleep(time.Until(lastClosed.Add(delay + 10*time.Millisecond)))
 	if before, err = counters(l, "client"); err != nil {
 		return err
 	}
@@ -547,8 +600,10 @@ func reused(ctx context.Context, l *lesson.Run, c net.Conn, before kernel.Counte
 	if recycled > 0 {
 		why = fmt.Sprintf("The client's kernel took over the TIME_WAIT socket of an old connection with this very four-tuple (TcpExtTWRecycled +%d), "+
 			"which it may do because the old connection used TCP timestamps (ts in its SYN's options): they let the server's kernel tell an old segment, "+
-			"should one still arrive, from the new connection's (PAWS, RFC 7323). The server's side of the old connection was already gone: "+
-			"it closed second, and its socket went when the client's last ACK came.", recycled)
+			"should one still arrive, from the new connection's (PAWS, RFC 7323). The kernel also starts the new connection's sequence numbers "+
+			"65537 past where the old one's ended (its initial sequence number is the old connection's next one, after its FIN, plus 65535 + 2; "+
+			"the last Try this shows both SYNs' numbers in the capture), so that an old segment's numbers fall outside the new window. "+
+			"The server's side of the old connection was already gone: it closed second, and its socket went when the client's last ACK came.", recycled)
 	}
 	note(l, c, text, why)
 	if err := exchange(c); err != nil {
@@ -588,11 +643,14 @@ func serverClosedFirst(ctx context.Context, l *lesson.Run, c net.Conn) error {
 	}
 	note(l, c, fmt.Sprintf("the server closed first: %s at the server, %s at the client", at["server"], at["client"]),
 		fmt.Sprintf("The server's kernel holds this connection in %s (sock_diag in the server's namespace), with %d s left on its timer, and the client's %s. "+
-			"The side that sends the first FIN waits 60 s in TIME_WAIT after the last ACK (2 MSL, a maximum segment lifetime of 30 s each way), "+
+			"The side that sends the first FIN waits in TIME_WAIT after the last ACK, 60 s on Linux (TCP_TIMEWAIT_LEN, fixed: Linux has no MSL setting, "+
+			"where RFC 9293's 2 MSL would be 4 min), "+
 			"so that a late segment of this connection cannot be taken for one of a new connection with the same four-tuple, "+
 			"and so that it can ACK again the other side's FIN if its last ACK was lost. "+
-			"A server that closes first holds one such socket for every connection it closed; a client that closes first holds them instead, "+
-			"spread over its own ports.", at["server"], left.Round(time.Second)/time.Second, at["client"]))
+			"A server that closes first holds one such socket for every connection it closed, all on its listening port: they take no port, "+
+			"and a client may even connect again on the same four-tuple (a new SYN with a higher sequence number or timestamp ends the TIME_WAIT), "+
+			"but each takes memory, up to net.ipv4.tcp_max_tw_buckets of them. A client that closes first holds them instead, one on each of its ports "+
+			"towards this server.", at["server"], left.Round(time.Second)/time.Second, at["client"]))
 	return nil
 }
 
@@ -623,9 +681,11 @@ func restart(l *lesson.Run, port string) error {
 	}
 	l.Trace().Add(tracer.Event{Actor: "server", Phase: tracer.PhaseNote,
 		Text: fmt.Sprintf("restarted on port %s, with %d socket in TIME_WAIT on it", port, n),
-		Note: "Go's net.ListenConfig sets SO_REUSEADDR on every listener before it binds: the bind ignores the TIME_WAIT sockets of the port's old connections. " +
+		Note: "Go's net.ListenConfig sets SO_REUSEADDR on every listener before it binds, and the connections a listener accepts inherit it: " +
+			"bind lets a socket share a port with TIME_WAIT sockets when both have SO_REUSEADDR, so the new listener binds over the old connections' TIME_WAIT. " +
 			"The same listener with SO_REUSEADDR cleared (a Control function, as a C server that forgot it) failed with EADDRINUSE: " +
-			"while any connection of the port is in TIME_WAIT, for up to 60 s, a server without it cannot restart."})
+			"while any connection of the port is in TIME_WAIT, for up to 60 s, a server without it cannot restart. " +
+			"Had the old server cleared it, its connections' TIME_WAIT sockets would lack it too, and even Go's listener would fail (the lesson's test checks it)."})
 	return ln.Close()
 }
 
@@ -672,8 +732,9 @@ func dialTwice(ctx context.Context, l *lesson.Run, d net.Dialer, s *server) erro
 			Text: fmt.Sprintf("%s, the second Dial from port %d failed at %s(2): EADDRINUSE", opt, port, sysErr.Syscall),
 			Note: fmt.Sprintf("Go returned %q; errors.Is(err, syscall.EADDRINUSE) is true. "+
 				"A Dialer with a LocalAddr binds that address and port before connect, and the port is taken: "+
-				"the first connection from it is in TIME_WAIT, for 60 s. bind(2) looks at the port alone, not at the four-tuple: "+
-				"it lets a socket share a port with one in TIME_WAIT only when both set SO_REUSEADDR, and Go sets it on listeners only.", err.Error())})
+				"the first connection from it is in TIME_WAIT, for 60 s. bind(2) looks at the local address and port, not at the four-tuple, "+
+				"so it fails whatever server the Dial is for: it lets a socket share them with one in TIME_WAIT only when both set SO_REUSEADDR, "+
+				"or both SO_REUSEPORT, and Go sets SO_REUSEADDR on listeners only.", err.Error())})
 		return nil
 	case err != nil:
 		return err
@@ -798,9 +859,9 @@ var watched = []string{"TcpActiveOpens", "TcpPassiveOpens", "TcpExtTWRecycled", 
 // counted says what each watched counter counts.
 var counted = map[string]string{
 	"TcpActiveOpens":   "connections opened with connect (a SYN sent)",
-	"TcpPassiveOpens":  "connections its listeners completed (a SYN received and answered)",
+	"TcpPassiveOpens":  "connections its listeners completed (counted as the handshake's last ACK arrives)",
 	"TcpExtTWRecycled": "TIME_WAIT sockets that a new connection with the same four-tuple took over",
-	"TcpExtTW":         "sockets that entered TIME_WAIT, counted as their 60 s timer is set",
+	"TcpExtTW":         "sockets handed to its TIME_WAIT code, once each as it first sets their timer (on entering TIME_WAIT, or earlier: a closed socket in FIN_WAIT2, left there to wait for the peer's FIN)",
 }
 
 // tally is what each end's kernel had counted when last shown.

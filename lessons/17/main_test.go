@@ -73,6 +73,7 @@ type segment struct {
 	step   int
 	from   string // "client" or "server"
 	flags  string
+	seq    uint32 // the raw sequence number, as in the header
 	client netip.AddrPort
 	server netip.AddrPort
 }
@@ -131,7 +132,7 @@ func conversations(ev []tracer.Event) []*conversation {
 		if p == nil || p.Proto != "tcp" || p.At != "client" {
 			continue
 		}
-		g := segment{step: e.Step, from: p.From, flags: p.Flags, client: p.Src, server: p.Dst}
+		g := segment{step: e.Step, from: p.From, flags: p.Flags, seq: p.RawSeq, client: p.Src, server: p.Dst}
 		if p.From == "server" {
 			g.client, g.server = p.Dst, p.Src
 		}
@@ -154,6 +155,7 @@ func conversations(ev []tracer.Event) []*conversation {
 func TestLessonOnTheWire(t *testing.T) {
 	ev, pcap := lessontest.RunCaptureFile(t, info, run)
 	tryThisFINs(t, pcap)
+	tryThisSYNs(t, pcap)
 	byStep := map[int][]*conversation{}
 	for _, c := range conversations(ev) {
 		t.Log(c)
@@ -175,6 +177,26 @@ func TestLessonOnTheWire(t *testing.T) {
 		if p := e.Packet; p != nil && p.At == "client" && p.Flags == "SYN" && !strings.Contains(p.Options, "ts") {
 			t.Errorf("step %d: a SYN without timestamps: %q", e.Step, p.Options)
 		}
+	}
+	// A four-tuple taken over (steps 3 and 5): the new SYN's sequence
+	// number is 65537 past where the old connection's ended, its SYN,
+	// its 19 bytes and its FIN: old ISN + 21 + 65535 + 2.
+	taken := 0
+	all := conversations(ev)
+	for i, c := range all {
+		for _, old := range all[:i] {
+			if old.client != c.client || old.server != c.server {
+				continue
+			}
+			taken++
+			if want := old.segs[0].seq + 1 + uint32(len(message)) + 1 + 65535 + 2; c.segs[0].seq != want {
+				t.Errorf("%v: SYN seq %d, want %d: the old connection's %d + 21 + 65537", c, c.segs[0].seq, want, old.segs[0].seq)
+			}
+			t.Logf("step %d %s→%s: SYN seq %d, the old connection's (step %d) %d + %d", c.step, c.client, c.server, c.segs[0].seq, old.step, old.segs[0].seq, c.segs[0].seq-old.segs[0].seq)
+		}
+	}
+	if taken != 2 {
+		t.Errorf("%d connections on an earlier connection's four-tuple, want 2 (steps 3 and 5)", taken)
 	}
 	want := map[int]int{1: 4, 2: 1, 3: 1, 4: 1, 5: 3, 6: spread}
 	for step, n := range want {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -37,6 +39,49 @@ func tryThisFINs(t *testing.T, pcap string) {
 	}
 	if serverFirst != 1 {
 		t.Errorf("%d connections with the server's FIN first, want 1 (to 8003)", serverFirst)
+	}
+}
+
+// The fifth Try this's tshark command, on the lesson's pcapng file: one
+// SYN a connection at the client's end; on the two four-tuples that
+// have two (steps 3 and 5), the second SYN's raw sequence number is the
+// first's + 65558: the old connection's SYN, 19 bytes and FIN, and the
+// 65537 that tcp_twsk_unique adds (65535 + 2).
+// (Called by TestLessonOnTheWire, on its run's file.)
+func tryThisSYNs(t *testing.T, pcap string) {
+	t.Helper()
+	out := lessontest.Tshark(t, pcap, `frame.interface_name == "client" && tcp.flags.syn == 1 && tcp.flags.ack == 0`, "tcp.srcport", "tcp.dstport", "tcp.seq_raw")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if want := 4 + 1 + 1 + 1 + 3 + spread; len(lines) != want {
+		t.Fatalf("tshark printed %d SYNs, want %d:\n%s", len(lines), want, out)
+	}
+	first := map[string]uint32{}
+	twice := 0
+	for _, line := range lines {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			t.Fatalf("tshark: %q: want srcport, dstport, seq_raw", line)
+		}
+		seq, err := strconv.ParseUint(f[2], 10, 32)
+		if err != nil {
+			t.Fatalf("tshark: %q: %v", line, err)
+		}
+		tuple := f[0] + " " + f[1]
+		old, ok := first[tuple]
+		if !ok {
+			first[tuple] = uint32(seq)
+			continue
+		}
+		twice++
+		if d := uint32(seq) - old; d != 65558 {
+			t.Errorf("the SYNs from %s to %s: %d, then %d: %d apart, want 65558", f[0], f[1], old, seq, d)
+		}
+		if f[1] != firstPort && f[0] != fmt.Sprint(fixedPort+1) {
+			t.Errorf("two SYNs from %s to %s: want step 3's, to %s, or step 5's, from %d", f[0], f[1], firstPort, fixedPort+1)
+		}
+	}
+	if twice != 2 {
+		t.Errorf("%d four-tuples with two SYNs, want 2 (steps 3 and 5):\n%s", twice, out)
 	}
 }
 
