@@ -176,17 +176,7 @@ func run(l *lesson.Run) error {
 	}
 	stale := []net.Conn{c.server}
 
-	l.Step("Data written into the cut link: retransmissions until TCP_USER_TIMEOUT",
-		"The link is whole again for a new connection, without keepalive, whose client sets "+
-			"TCP_USER_TIMEOUT to 1.5 s (unix.SetsockoptInt on the socket, through SyscallConn): how long "+
-			"written data may stay unacknowledged. The link is cut again and the client writes. Write "+
-			"returns at once, with no error: the bytes are in the kernel's send buffer, which is all a "+
-			"Write promises. The kernel sends them, and again each time the retransmission timer fires, "+
-			"the timer doubling each time (about 200, 400, 800 ms: exponential backoff), until 1.5 s have "+
-			"passed since the first retransmission (Linux counts from there): then the Read fails with ETIMEDOUT. Without "+
-			"TCP_USER_TIMEOUT the kernel gives up once the data has gone unacknowledged, since its first retransmission, "+
-			"for a time it computes from net.ipv4.tcp_retries2: 924.6 s for the default, 15. How many retransmissions "+
-			"that makes depends on the timeout: 15 with one just over 200 ms, as here, fewer with a longer round trip.")
+	l.Step(stepFour())
 	l.SetRules()
 	if err := l.SetSysctl("net.ipv4.tcp_early_retrans", "0",
 		"Off: no tail loss probe (lesson 12), so that the retransmission timer alone sends the data again."); err != nil {
@@ -230,6 +220,28 @@ func run(l *lesson.Run) error {
 	}
 	l.SetRules()
 	return forgotten(l, stale)
+}
+
+// stepFour is step 4's title and text: with TCP_USER_TIMEOUT, the
+// lesson's, or without (userTimeout 0, as in the third Try this).
+func stepFour() (title, text string) {
+	backoff := "The link is cut again and the client writes. Write returns at once, with no error: the bytes are in the kernel's send buffer, " +
+		"which is all a Write promises. The kernel sends them, and again each time the retransmission timer fires, the timer doubling each " +
+		"time (about 200, 400, 800 ms: exponential backoff), until "
+	retries2 := "for a time it computes from net.ipv4.tcp_retries2: 924.6 s for the default, 15. How many retransmissions that makes depends " +
+		"on the timeout: 15 with one just over 200 ms"
+	if userTimeout == 0 {
+		return "Data written into the cut link: retransmissions until tcp_retries2's time",
+			"The link is whole again for a new connection, without keepalive, whose client leaves TCP_USER_TIMEOUT unset (0, the kernel's " +
+				"default). " + backoff + "the data has gone unacknowledged, since its first retransmission, " + retries2 +
+				", fewer with a longer round trip. Then the Read fails with ETIMEDOUT; the step's last note says when, for the tcp_retries2 this run has."
+	}
+	return "Data written into the cut link: retransmissions until TCP_USER_TIMEOUT",
+		"The link is whole again for a new connection, without keepalive, whose client sets TCP_USER_TIMEOUT to " + seconds(userTimeout) +
+			" (unix.SetsockoptInt on the socket, through SyscallConn): how long written data may stay unacknowledged. " + backoff +
+			seconds(userTimeout) + " have passed since the first retransmission (Linux counts from there): then the Read fails with ETIMEDOUT. " +
+			"Without TCP_USER_TIMEOUT the kernel gives up once the data has gone unacknowledged, since its first retransmission, " + retries2 +
+			", as here, fewer with a longer round trip."
 }
 
 // forgotten closes the server's ends of connections whose clients gave
@@ -580,8 +592,8 @@ func (c *conn) unacknowledged(l *lesson.Run) error {
 	}
 	note(l, "client", c.client, fmt.Sprintf("without TCP_USER_TIMEOUT: net.ipv4.tcp_retries2 = %d here, about %s%s", retries, seconds(total), minutes),
 		fmt.Sprintf("Without TCP_USER_TIMEOUT the kernel gives up once the data has waited, since it was first sent again, as long as %d retransmissions would take "+
-			"with the least timeout, %s, doubling up to its most, %s (TCP_RTO_MAX): %s (retransmits_timed_out in "+
-			"net/ipv4/tcp_timer.c; Documentation/networking/ip-sysctl.rst says 924.6 s for the default, 15). It gives up at the first timer that fires past that: "+
+			"with the least timeout, %s, doubling up to its most, %s (TCP_RTO_MAX): %s. So counts retransmits_timed_out in "+
+			"net/ipv4/tcp_timer.c; Documentation/networking/ip-sysctl.rst gives 924.6 s for the default, 15. It gives up at the first timer that fires past that: "+
 			"with this connection's timeout, %s, doubling, after %s, %s after the first of them (timers that fire late can make it one fewer). "+
 			"A longer round trip, and so a longer timeout, means fewer retransmissions, and a longer wait.%s",
 			retries, fmt.Sprintf("%d ms", minRTO.Milliseconds()), seconds(rtoMax), waits, tracer.FormatDuration(rto), plural(n, "retransmission"), seconds(after.Round(100*time.Millisecond)), here))
