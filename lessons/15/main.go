@@ -595,7 +595,7 @@ func (c *conn) unacknowledged(l *lesson.Run) error {
 			"with the least timeout, %s, doubling up to its most, %s (TCP_RTO_MAX): %s. So counts retransmits_timed_out in "+
 			"net/ipv4/tcp_timer.c; Documentation/networking/ip-sysctl.rst gives 924.6 s for the default, 15. It gives up at the first timer that fires past that: "+
 			"with this connection's timeout, %s, doubling, after %s, %s after the first of them (timers that fire late can make it one fewer). "+
-			"A longer round trip, and so a longer timeout, means fewer retransmissions, and a longer wait.%s",
+			"A longer round trip, and so a longer timeout, means fewer retransmissions, over at least as long.%s",
 			retries, fmt.Sprintf("%d ms", minRTO.Milliseconds()), seconds(rtoMax), waits, tracer.FormatDuration(rto), plural(n, "retransmission"), seconds(after.Round(100*time.Millisecond)), here))
 	return c.client.Close()
 }
