@@ -3,8 +3,8 @@
 // until the kernel gives up. An idle connection sends nothing and stays
 // open forever; keepalive probes ask the peer whether it is still
 // there; a cut link fails them with ETIMEDOUT, and fails data written
-// into it the same way, once its retransmissions run out; a peer that
-// restarted answers the next segment with RST.
+// into it the same way, once its retransmissions run out; a peer whose
+// machine restarted answers the next segment with RST.
 //
 // It answers the seed's 'error' and 'close' events for a connection
 // whose peer vanished: which error, after how long, and why.
@@ -66,17 +66,22 @@ var info = lesson.Lesson{
 		"Keepalive sends a probe after a quiet time: a segment one byte below the next, with no\n" +
 			"data, which the peer's kernel must answer with an ACK. Go turns it on for every\n" +
 			"connection it dials or accepts (15 s idle, a probe every 15 s, 9 probes:\n" +
-			"net.KeepAliveConfig); Node leaves it off until socket.setKeepAlive(true, delay).",
+			"net.KeepAliveConfig); Node leaves it off until socket.setKeepAlive(true, delay),\n" +
+			"but for the sockets of an http.Agent with keepAlive, as Node 20's globalAgent.",
 		"Probes unanswered, Count of them, and the kernel gives up: Read fails with ETIMEDOUT,\n" +
 			"\"connection timed out\" (errors.Is(err, syscall.ETIMEDOUT)); Node emits 'error'\n" +
 			"with err.code 'ETIMEDOUT', then 'close' with hadError true.",
 		"Data written to a peer that vanished: Write succeeds (the bytes wait in the send\n" +
 			"buffer), the kernel sends them again with the timer doubling each time, and gives\n" +
-			"up after TCP_USER_TIMEOUT or, without it, after net.ipv4.tcp_retries2 = 15 tries:\n" +
-			"about 924.6 s, more than 15 minutes.",
-		"A peer that restarted has no socket for the connection: its kernel answers the next\n" +
-			"segment with RST, and the program gets ECONNRESET, \"connection reset by peer\", then\n" +
-			"EPIPE, \"broken pipe\", if it writes again.",
+			"up once they have gone unacknowledged, since the first retransmission, for\n" +
+			"TCP_USER_TIMEOUT or, without it, for a time computed from net.ipv4.tcp_retries2:\n" +
+			"924.6 s for the default, 15, more than 15 minutes (15 retransmissions with a\n" +
+			"timeout just over 200 ms, fewer with a longer round trip).",
+		"A peer whose machine restarted has no socket for the connection: its kernel answers\n" +
+			"the next segment with RST, and the program gets ECONNRESET, \"connection reset by\n" +
+			"peer\", then EPIPE, \"broken pipe\", if it writes again. (A server process that\n" +
+			"exits or restarts does tell its clients: its kernel closes its sockets, and sends\n" +
+			"a FIN or a RST.)",
 	},
 	TryThis: []string{
 		"go run ./lessons/15 --pcap dead.pcapng, then\n" +
@@ -171,15 +176,7 @@ func run(l *lesson.Run) error {
 	}
 	stale := []net.Conn{c.server}
 
-	l.Step("Data written into the cut link: retransmissions until TCP_USER_TIMEOUT",
-		"The link is whole again for a new connection, without keepalive, whose client sets "+
-			"TCP_USER_TIMEOUT to 1.5 s (unix.SetsockoptInt on the socket, through SyscallConn): how long "+
-			"written data may stay unacknowledged. The link is cut again and the client writes. Write "+
-			"returns at once, with no error: the bytes are in the kernel's send buffer, which is all a "+
-			"Write promises. The kernel sends them, and again each time the retransmission timer fires, "+
-			"the timer doubling each time (200, 400, 800 ms: exponential backoff), until 1.5 s have "+
-			"passed since the first retransmission (Linux counts from there): then the Read fails with ETIMEDOUT. Without TCP_USER_TIMEOUT the kernel gives up "+
-			"after net.ipv4.tcp_retries2 retransmissions, a quarter of an hour by default.")
+	l.Step(stepFour())
 	l.SetRules()
 	if err := l.SetSysctl("net.ipv4.tcp_early_retrans", "0",
 		"Off: no tail loss probe (lesson 12), so that the retransmission timer alone sends the data again."); err != nil {
@@ -197,12 +194,14 @@ func run(l *lesson.Run) error {
 	}
 	stale = append(stale, c.server)
 
-	l.Step("A peer that restarted: RST",
+	l.Step("A peer whose machine restarted: RST",
 		"A last connection. This time the server's socket goes away without the client hearing of it: "+
 			"the server sets SO_LINGER to 0 and closes, so its kernel drops the connection at once and "+
-			"sends a RST, which the link drops (the server's first RST, and no other). So it is for a server "+
-			"that restarted, or whose machine did: its kernel has no socket for the connection. The "+
-			"client writes. The server's kernel answers the data with a RST; the client's kernel drops "+
+			"sends a RST, which the link drops (the server's first RST, and no other). So it is when the "+
+			"server's machine restarted or crashed: its kernel has no socket for the connection, and "+
+			"nothing told the client. (A server process that exits or restarts does tell: its kernel "+
+			"closes its sockets, with a FIN, or a RST if data was left unread, and the client's Read "+
+			"returns at once.) The client writes. The server's kernel answers the data with a RST; the client's kernel drops "+
 			"the connection, and the Read that waits for the answer fails with ECONNRESET, \"connection "+
 			"reset by peer\"; a Write after that fails with EPIPE, \"broken pipe\". In Node the socket emits "+
 			"'error' with err.code 'ECONNRESET', then 'close' with hadError true.")
@@ -221,6 +220,28 @@ func run(l *lesson.Run) error {
 	}
 	l.SetRules()
 	return forgotten(l, stale)
+}
+
+// stepFour is step 4's title and text: with TCP_USER_TIMEOUT, the
+// lesson's, or without (userTimeout 0, as in the third Try this).
+func stepFour() (title, text string) {
+	backoff := "The link is cut again and the client writes. Write returns at once, with no error: the bytes are in the kernel's send buffer, " +
+		"which is all a Write promises. The kernel sends them, and again each time the retransmission timer fires, the timer doubling each " +
+		"time (about 200, 400, 800 ms: exponential backoff), until "
+	retries2 := "for a time it computes from net.ipv4.tcp_retries2: 924.6 s for the default, 15. How many retransmissions that makes depends " +
+		"on the timeout: 15 with one just over 200 ms"
+	if userTimeout == 0 {
+		return "Data written into the cut link: retransmissions until tcp_retries2's time",
+			"The link is whole again for a new connection, without keepalive, whose client leaves TCP_USER_TIMEOUT unset (0, the kernel's " +
+				"default). " + backoff + "the data has gone unacknowledged, since its first retransmission, " + retries2 +
+				", fewer with a longer round trip. Then the Read fails with ETIMEDOUT; the step's last note says when, for the tcp_retries2 this run has."
+	}
+	return "Data written into the cut link: retransmissions until TCP_USER_TIMEOUT",
+		"The link is whole again for a new connection, without keepalive, whose client sets TCP_USER_TIMEOUT to " + seconds(userTimeout) +
+			" (unix.SetsockoptInt on the socket, through SyscallConn): how long written data may stay unacknowledged. " + backoff +
+			seconds(userTimeout) + " have passed since the first retransmission (Linux counts from there): then the Read fails with ETIMEDOUT. " +
+			"Without TCP_USER_TIMEOUT the kernel gives up once the data has gone unacknowledged, since its first retransmission, " + retries2 +
+			", as here, fewer with a longer round trip."
 }
 
 // forgotten closes the server's ends of connections whose clients gave
@@ -374,7 +395,7 @@ func goDefaults(l *lesson.Run, c *conn) error {
 		return err
 	}
 	note(l, "client", c.client, fmt.Sprintf("SetKeepAlive(false) at both ends: SO_KEEPALIVE %d and %d", k.on, s.on),
-		"Keepalive off, at the client's end and the server's (as the server does for every connection it accepts in this lesson): neither kernel will send anything the programs did not ask for.")
+		"Keepalive off, at the client's end and the server's (as the server does for every connection it accepts in this lesson): neither kernel sends anything on an idle connection.")
 	return nil
 }
 
@@ -505,10 +526,16 @@ func (c *conn) unacknowledged(l *lesson.Run) error {
 	if err != nil {
 		return err
 	}
-	note(l, "client", c.client, fmt.Sprintf("TCP_USER_TIMEOUT %d ms; retransmission timeout %s", ut.Milliseconds(), tracer.FormatDuration(ci.RTO.Round(time.Millisecond))),
-		fmt.Sprintf("The socket's TCP_USER_TIMEOUT, read back: written data may stay unacknowledged %s before the kernel gives the connection up (Linux counts from the first retransmission). "+
+	rto := ci.RTO.Round(time.Millisecond)
+	bound := fmt.Sprintf("written data may stay unacknowledged up to %s after its first retransmission, about %s (the timeout, %s, + %s) after it was sent; "+
+		"then the kernel gives the connection up.", tracer.FormatDuration(ut), tracer.FormatDuration(rto+ut), tracer.FormatDuration(rto), tracer.FormatDuration(ut))
+	if ut == 0 {
+		bound = "0, unset: net.ipv4.tcp_retries2 decides when the kernel gives the connection up (the step's last note)."
+	}
+	note(l, "client", c.client, fmt.Sprintf("TCP_USER_TIMEOUT %d ms; retransmission timeout %s", ut.Milliseconds(), tracer.FormatDuration(rto)),
+		fmt.Sprintf("The socket's TCP_USER_TIMEOUT, read back: %s "+
 			"TCP_INFO's rto: the first retransmission comes that long after a segment is sent (the round trip, %s, plus Linux's least margin, 200 ms).",
-			tracer.FormatDuration(ut), tracer.FormatDuration(ci.RTT.Round(time.Microsecond))))
+			bound, tracer.FormatDuration(ci.RTT.Round(time.Microsecond))))
 	timeouts0, err := counter(l, "client", "TcpExtTCPTimeouts")
 	if err != nil {
 		return err
@@ -537,7 +564,8 @@ func (c *conn) unacknowledged(l *lesson.Run) error {
 	}
 	fired := fmt.Sprintf("the retransmission timer fired %s (TcpExtTCPTimeouts +%d)", times(int(timeouts-timeouts0)), timeouts-timeouts0)
 	if timeouts-timeouts0 == int64(ci.TotalRetrans)+1 {
-		fired += fmt.Sprintf(": %s to send the data again, each time after twice the wait before, and once more to give up", times(int(ci.TotalRetrans)))
+		fired += fmt.Sprintf(": %s to send the data again, the first time one timeout after the data was sent, then each time after twice the timeout before "+
+			"(the gaps on the wire come a few ms longer: the timer fires a little late), and once more to give up", times(int(ci.TotalRetrans)))
 	}
 	goError(l, c.client, rerr, fmt.Sprintf("the Read returned %s after the Write; the data was sent again %s (TCP_INFO total_retrans %d); %s",
 		secs(waited), times(int(ci.TotalRetrans)), ci.TotalRetrans, fired))
@@ -549,11 +577,26 @@ func (c *conn) unacknowledged(l *lesson.Run) error {
 		return err
 	}
 	doubling, capped, total := giveUp(retries, minRTO)
-	note(l, "client", c.client, fmt.Sprintf("without TCP_USER_TIMEOUT: net.ipv4.tcp_retries2 = %d here, about %s (%s minutes)", retries, seconds(total), strconv.FormatFloat(total.Minutes(), 'f', 1, 64)),
+	minutes := ""
+	if total >= time.Minute {
+		minutes = " (" + strconv.FormatFloat(total.Minutes(), 'f', 1, 64) + " minutes)"
+	}
+	waits := fmt.Sprintf("%s that double (%s in all)", plural(doubling, "wait"), seconds(time.Duration((1<<doubling)-1)*minRTO))
+	if capped > 0 {
+		waits += fmt.Sprintf(", then %d of %s", capped, seconds(rtoMax))
+	}
+	n, after := retransmissions(total, rto)
+	here := ""
+	if ut == 0 {
+		here = " This connection has no TCP_USER_TIMEOUT: this is what gave it up above."
+	}
+	note(l, "client", c.client, fmt.Sprintf("without TCP_USER_TIMEOUT: net.ipv4.tcp_retries2 = %d here, about %s%s", retries, seconds(total), minutes),
 		fmt.Sprintf("Without TCP_USER_TIMEOUT the kernel gives up once the data has waited, since it was first sent again, as long as %d retransmissions would take "+
-			"with the least timeout, %s, doubling up to its most, %s (TCP_RTO_MAX): %d waits that double (%s in all), then %d of %s (retransmits_timed_out in "+
-			"net/ipv4/tcp_timer.c; Documentation/networking/ip-sysctl.rst says 924.6 s for the default, 15). A longer round trip, and so a longer timeout, makes it longer still.",
-			retries, fmt.Sprintf("%d ms", minRTO.Milliseconds()), seconds(rtoMax), doubling, seconds(time.Duration((1<<doubling)-1)*minRTO), capped, seconds(rtoMax)))
+			"with the least timeout, %s, doubling up to its most, %s (TCP_RTO_MAX): %s. So counts retransmits_timed_out in "+
+			"net/ipv4/tcp_timer.c; Documentation/networking/ip-sysctl.rst gives 924.6 s for the default, 15. It gives up at the first timer that fires past that: "+
+			"with this connection's timeout, %s, doubling, after %s, %s after the first of them (timers that fire late can make it one fewer). "+
+			"A longer round trip, and so a longer timeout, means fewer retransmissions, over at least as long.%s",
+			retries, fmt.Sprintf("%d ms", minRTO.Milliseconds()), seconds(rtoMax), waits, tracer.FormatDuration(rto), plural(n, "retransmission"), seconds(after.Round(100*time.Millisecond)), here))
 	return c.client.Close()
 }
 
@@ -578,6 +621,21 @@ func giveUp(retries int, rto time.Duration) (doubling, capped int, total time.Du
 		return retries + 1, 0, ((2 << retries) - 1) * rto
 	}
 	return thresh + 1, retries - thresh, ((2<<thresh)-1)*rto + time.Duration(retries-thresh)*rtoMax
+}
+
+// retransmissions is how many times the kernel sends data again before
+// it gives up after limit (from giveUp), for a connection whose timeout
+// starts at rto and doubles, up to rtoMax, with timers on time; and when
+// it gives up, after the first retransmission.
+func retransmissions(limit, rto time.Duration) (n int, after time.Duration) {
+	n = 1
+	for {
+		if rto = min(2*rto, rtoMax); after+rto >= limit {
+			return n, after + rto
+		}
+		after += rto
+		n++
+	}
 }
 
 // seconds is "924.6 s", "120 s".

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -14,14 +15,15 @@ import (
 )
 
 // The lesson's link is made in a network namespace of the test's own.
-// The tests that run the lesson's binary mostly wait on the kernel's
-// timers (idle times, keepalive probes, retransmissions), not on a CPU:
-// they run four at a time, not GOMAXPROCS, unless -parallel says
-// otherwise.
+// The tests that run the lesson (five runs of about 7 s, TestLesson's
+// two among them) mostly wait on the kernel's timers (idle times,
+// keepalive probes, retransmissions), not on a CPU (a run takes half a
+// second of it): they all run at once, not GOMAXPROCS at a time, unless
+// -parallel says otherwise.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if !parallelSet() {
-		flag.Set("test.parallel", "4")
+		flag.Set("test.parallel", "10")
 	}
 	lessontest.InLab(m)
 }
@@ -33,7 +35,22 @@ func parallelSet() bool {
 	return set
 }
 
+// envAlone marks the test binary TestLesson runs again, to run the
+// lesson in a process of its own.
+const envAlone = "TCPTOUR_LESSON15_ALONE"
+
+// TestLesson runs the lesson twice, in process, and checks that no
+// goroutine is left behind: a check that other tests' goroutines would
+// fail. Rather than run alone, before the tests that run in parallel
+// (14 s of the package's time, spent waiting on the kernel's timers),
+// it runs the test binary again with only itself, in the same lab
+// (InLab: the binary inherits it), in parallel with the others.
 func TestLesson(t *testing.T) {
+	if os.Getenv(envAlone) == "" {
+		t.Parallel()
+		alone(t, "TestLesson")
+		return
+	}
 	res := lessontest.Run(t, info, run)
 	lessontest.Order(t, res.Events,
 		"server listen",
@@ -62,6 +79,30 @@ func TestLesson(t *testing.T) {
 			!strings.Contains(e.Note, `*net.OpError{Op: "read", Net: "tcp4", Err: &os.SyscallError{Syscall: "read", Err: syscall.ETIMEDOUT}}`) {
 			t.Errorf("the timeout's note does not name the *net.OpError: %s", e.Note)
 		}
+	}
+}
+
+// alone runs test in the test binary again, in a process of its own,
+// and passes, skips or fails as it does there.
+func alone(t *testing.T, test string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^"+test+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), envAlone+"=1")
+	out, err := cmd.CombinedOutput()
+	switch {
+	case err != nil:
+		t.Fatalf("%s, in a process of its own: %v\n%s", test, err, out)
+	case strings.Contains(string(out), "--- SKIP: "+test):
+		t.Skipf("%s, in a process of its own, skipped:\n%s", test, out)
+	case !strings.Contains(string(out), "--- PASS: "+test):
+		t.Fatalf("%s, in a process of its own, did not pass:\n%s", test, out)
+	}
+	if testing.Verbose() {
+		t.Logf("%s, in a process of its own:\n%s", test, out)
 	}
 }
 
@@ -320,4 +361,31 @@ func TestLessonWithoutCapturePermission(t *testing.T) {
 func TestNarrowTerminal(t *testing.T) {
 	t.Parallel()
 	lessontest.RunNarrow(t, 60)
+}
+
+// giveUp turns net.ipv4.tcp_retries2 into the kernel's time, and
+// retransmissions counts what a connection sends in it: the default,
+// 15, is 924.6 s (ip-sysctl.rst), 15 retransmissions with a timeout of
+// 204 ms; with that timeout tcp_retries2 1, 2 and 3 give 2, 3 and 4
+// retransmissions, and with a timeout of 1004 ms, 3 gives 2 (as the
+// kernel did when tried).
+func TestGiveUp(t *testing.T) {
+	for _, c := range []struct {
+		retries int
+		rto     time.Duration
+		total   time.Duration
+		n       int
+	}{
+		{15, 204 * time.Millisecond, 924600 * time.Millisecond, 15},
+		{1, 204 * time.Millisecond, 600 * time.Millisecond, 2},
+		{2, 204 * time.Millisecond, 1400 * time.Millisecond, 3},
+		{3, 204 * time.Millisecond, 3 * time.Second, 4},
+		{3, 1004 * time.Millisecond, 3 * time.Second, 2},
+	} {
+		_, _, total := giveUp(c.retries, minRTO)
+		n, _ := retransmissions(total, c.rto)
+		if total != c.total || n != c.n {
+			t.Errorf("tcp_retries2 %d, timeout %v: %v, %d retransmissions; want %v, %d", c.retries, c.rto, total, n, c.total, c.n)
+		}
+	}
 }

@@ -39,7 +39,9 @@ func loopbackUp(t *testing.T) {
 // (SO_KEEPALIVE 0, with the kernel's times: 7200 s, 75 s, 9);
 // socket.setKeepAlive(true, 1000) turns it on with a first probe after
 // 1 s (TCP_KEEPIDLE 1), and Node 20's libuv sets a probe a second and
-// 10 of them (TCP_KEEPINTVL 1, TCP_KEEPCNT 10). The test reads each socket's
+// 10 of them (TCP_KEEPINTVL 1, TCP_KEEPCNT 10). Node 20's
+// http.globalAgent (keepAlive: true, keepAliveMsecs 1000) turns it on
+// the same way for the sockets it opens. The test reads each socket's
 // options itself, from a copy of Node's file descriptor (pidfd_getfd).
 func TestNodeKeepAlive(t *testing.T) {
 	t.Parallel()
@@ -55,6 +57,7 @@ func TestNodeKeepAlive(t *testing.T) {
 		"net.connect":             {0, 7200, 75, 9},
 		"net.createServer":        {0, 7200, 75, 9},
 		"setKeepAlive(true,1000)": {1, 1, 1, 10},
+		"http.globalAgent":        {1, 1, 1, 10},
 	}
 	lines := regexp.MustCompile(`(?m)^socket (\S+) fd (\d+)$`).FindAllStringSubmatch(node.Output(), -1)
 	if len(lines) != len(want) {

@@ -65,6 +65,21 @@ func TestTryThis(t *testing.T) {
 	if !noted(ev, 4, "net.ipv4.tcp_retries2 = 2 here, about 1.4 s") {
 		t.Error("the last note of step 4 does not say tcp_retries2 = 2, about 1.4 s")
 	}
+	// Without TCP_USER_TIMEOUT, step 4 says so: its text, and its notes.
+	unset := false
+	for _, e := range ev {
+		unset = unset || e.Step == 4 && e.Phase == tracer.PhaseStep && strings.Contains(e.Note, "leaves TCP_USER_TIMEOUT unset")
+		if e.Step == 4 && (strings.Contains(e.Text, "TCP_USER_TIMEOUT to") || strings.Contains(e.Note, "TCP_USER_TIMEOUT to") ||
+			strings.Contains(e.Note, "unacknowledged up to")) {
+			t.Errorf("step 4 with userTimeout 0 speaks of a TCP_USER_TIMEOUT: %s %s", e.Text, e.Note)
+		}
+	}
+	if !unset {
+		t.Error("step 4's text with userTimeout 0 does not say the client leaves TCP_USER_TIMEOUT unset")
+	}
+	if !noted(ev, 4, "TCP_USER_TIMEOUT 0 ms") || !noted(ev, 4, "this is what gave it up above") {
+		t.Error("step 4's notes with userTimeout 0 do not say it is unset, and that tcp_retries2's time gave the connection up")
+	}
 }
 
 // noted reports whether a note of step has text in its line or below.
