@@ -106,3 +106,62 @@ func TestIPv6Ladder(t *testing.T) {
 		t.Errorf("the IPv6 ladder:\n%s\nthe IPv4 one:\n%s", strings.Join(a6, "\n"), strings.Join(a4, "\n"))
 	}
 }
+
+// lesson16Both is the whole pcapng of a run of lesson 16 (go run
+// ./lessons/16 --pcap, as nobody): two interfaces, the client's end and
+// the server's, so each segment that crossed the link is in it twice.
+const lesson16Both = "testdata/lesson16-both.pcapng"
+
+// TestTwoInterfaces checks that inspect explains a file captured at two
+// interfaces as the lesson did: each packet says where it was captured,
+// and the second copy of a segment, seen at the other end, is not taken
+// for a retransmission (tshark, reading the file as one stream, marks
+// them so; the lesson sent none).
+func TestTwoInterfaces(t *testing.T) {
+	out, errOut, err := runInspect(t, config{file: lesson16Both, json: true})
+	if err != nil || errOut != "" {
+		t.Fatalf("run: %v, stderr %q", err, errOut)
+	}
+	at := map[string]int{}
+	syns := map[string]int{} // by connection and end
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e tracer.Event
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatal(err)
+		}
+		p := e.Packet
+		if p == nil {
+			continue
+		}
+		at[p.At]++
+		if len(p.Analysis) > 0 {
+			t.Errorf("%s %s at %s: analysis %v, want none", p.From, p.Flags, p.At, p.Analysis)
+		}
+		if p.Flags == "SYN" {
+			syns[strconv.Itoa(e.Conn)+" at "+p.At]++
+		}
+	}
+	if len(at) != 2 || at["client"] == 0 || at["server"] == 0 {
+		t.Errorf("packets by interface %v, want client and server only", at)
+	}
+	// Each connection's SYN once at the client; at the server too, but
+	// for connection 5's, which the link dropped.
+	for c := 1; c <= 6; c++ {
+		want := map[string]int{"client": 1, "server": 1}
+		if c == 5 {
+			want["server"] = 0
+		}
+		for end, n := range want {
+			if got := syns[strconv.Itoa(c)+" at "+end]; got != n {
+				t.Errorf("connection %d: %d SYNs at %s, want %d", c, got, end, n)
+			}
+		}
+	}
+	text, _, err := runInspect(t, config{file: lesson16Both, noColor: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "captured at 2 interfaces (client, server), each explained as its end saw it") {
+		t.Errorf("the summary does not name the two interfaces:\n%s", text)
+	}
+}

@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,7 +113,18 @@ func run(cfg config, stdout, stderr io.Writer) error {
 			Color: tracer.ColorWanted(stdout, cfg.noColor), Width: tracer.TerminalWidth(stdout)})
 	}
 	tr := tracer.NewAt(firstTime(pkts), tracer.Options{Printers: []tracer.Printer{printer}})
-	ann := wire.NewAnnotator()
+	// A file captured at several interfaces (a lesson's link: the
+	// client's end and the server's) holds each segment once per
+	// interface it crossed: each interface's packets are explained as
+	// that end saw them, by an annotator of its own, and say where they
+	// were captured ("at client:"), as the lesson showed them. One
+	// annotator for all would take the second copy of each segment for
+	// a retransmission.
+	anns := map[string]*wire.Annotator{}
+	ifaces := map[string]bool{}
+	for _, p := range pkts {
+		ifaces[p.Interface] = true
+	}
 	skipped := 0
 	for _, p := range pkts {
 		d, err := capture.Decode(p)
@@ -123,7 +136,16 @@ func run(cfg config, stdout, stderr io.Writer) error {
 			skipped++ // neither TCP nor DNS: nothing this tool explains
 			continue
 		}
-		tr.Add(ann.Event(d))
+		ann := anns[p.Interface]
+		if ann == nil {
+			ann = wire.NewAnnotator()
+			anns[p.Interface] = ann
+		}
+		e := ann.Event(d)
+		if e.Packet != nil && len(ifaces) > 1 {
+			e.Packet.At, e.Packet.IPID = p.Interface, d.IPID
+		}
+		tr.Add(e)
 	}
 	if err := tr.Flush(); err != nil {
 		return err
@@ -152,6 +174,10 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	}
 	if skipped > 0 {
 		fmt.Fprintf(stdout, "; %d not TCP or DNS, or not decodable, left out", skipped)
+	}
+	if len(anns) > 1 {
+		names := slices.Sorted(maps.Keys(anns))
+		fmt.Fprintf(stdout, "; captured at %d interfaces (%s), each explained as its end saw it", len(names), strings.Join(names, ", "))
 	}
 	if len(ids) == 1 {
 		fmt.Fprintln(stdout, "; 1 TCP connection.")
