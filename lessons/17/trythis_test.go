@@ -88,7 +88,7 @@ func tryThisSYNs(t *testing.T, pcap string) {
 // The second Try this: with one port, step 1 makes one connection
 // before Dial fails, and step 2's connection gets port 40000 too.
 func TestTryThisOnePort(t *testing.T) {
-	t.Parallel() // a program of its own, in a lab of its own
+	lessontest.ParallelUnlessRoot(t) // a program of its own, in a lab of its own
 	bin := lessontest.Build(t, lessontest.Edit{Old: `narrowRange  = "40000 40003"`, New: `narrowRange  = "40000 40000"`})
 	ev := lessontest.RunJSON(t, bin)
 	lessontest.Order(t, ev,
@@ -101,7 +101,7 @@ func TestTryThisOnePort(t *testing.T) {
 // The fourth Try this's jq command: TcpExtTW moves at the client in
 // every step but 4, where it moves at the server.
 func TestTryThisCounters(t *testing.T) {
-	t.Parallel() // a program of its own, in a lab of its own
+	lessontest.ParallelUnlessRoot(t) // a program of its own, in a lab of its own
 	out := lessontest.JQ(t, `select(.phase == "counter") | "\(.step) \(.counter.at) \(.counter.name) +\(.counter.delta)"`)
 	tw := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -125,7 +125,7 @@ func TestTryThisCounters(t *testing.T) {
 // 40003, all to 192.0.2.2:8001, with their timers; in the server's,
 // none.
 func TestTryThisSS(t *testing.T) {
-	t.Parallel() // a program of its own, in a lab of its own
+	lessontest.ParallelUnlessRoot(t) // a program of its own, in a lab of its own
 	lessontest.Tool(t, "ss")
 	lessontest.Tool(t, "nsenter")
 	p := lessontest.StartStepped(t, lessontest.Build(t))

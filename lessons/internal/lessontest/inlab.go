@@ -82,3 +82,14 @@ func needLab(t *testing.T) {
 		t.Fatal("a lesson with a link runs its tests in a lab: its TestMain must call lessontest.InLab")
 	}
 }
+
+// ParallelUnlessRoot runs t in parallel with the other parallel tests,
+// unless the tests run as root: there the kernel reports changes of
+// state through a tracepoint that sees every namespace, and two runs of
+// a lesson that uses fixed ports (lesson 17) would each see the other's
+// sockets.
+func ParallelUnlessRoot(t *testing.T) {
+	if !root() {
+		t.Parallel()
+	}
+}
