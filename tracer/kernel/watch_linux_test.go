@@ -555,11 +555,16 @@ func TestWatchDrains(t *testing.T) {
 	// Each connection makes four changes, of about 100 bytes each in
 	// a ring: a ring of 64 KiB is a quarter full after some 40
 	// connections on one CPU.
-	// Past a quarter (some 60 connections), the goroutine is woken;
-	// dialing on while it waits for a CPU could fill the ring on a
-	// loaded machine, so the test waits for it instead.
+	// Past a quarter (some 40 to 60 connections, if one CPU made all
+	// their changes), the goroutine is woken. There is a ring per CPU,
+	// and the changes of a connection fall on the CPUs that ran its
+	// ends: on a loaded machine, spread over two, 60 connections may
+	// fill no ring to a quarter. So the test dials until the goroutine
+	// has handed changes over, up to 150 connections (600 changes, some
+	// 60 KiB: less than one ring, if all fell on one CPU, so none is
+	// lost), then waits for it.
 	n := 0
-	for ; n < 60 && rec.len() == 0; n++ {
+	for ; n < 150 && rec.len() == 0; n++ {
 		dialAccept(t, "tcp4", ln, ln.Addr().String())
 	}
 	for deadline := time.Now().Add(10 * time.Second); rec.len() == 0 && time.Now().Before(deadline); {

@@ -397,7 +397,9 @@ func StatesFollowPackets(t *testing.T, events []tracer.Event) {
 // on stderr. Then it makes the lab unavailable (a user namespace whose
 // limits forbid more namespaces) and checks the fallback: one line
 // naming the cause and the fix, the lesson on the host's loopback, and
-// the line saying why there are no packets. Elsewhere it skips.
+// the line saying why there are no packets; for a lesson on a link, the
+// one line, then its loopback part (Lesson.OnLoopback) or nothing.
+// Elsewhere it skips.
 func RunUnprivileged(t *testing.T, l lesson.Lesson) {
 	t.Helper()
 	if !root() {
@@ -433,8 +435,25 @@ func RunUnprivileged(t *testing.T, l lesson.Lesson) {
 	}
 	noLab := AsNobody(exec.Command(unshare, "-U", "-r", "sh", "-c",
 		`echo 0 >/proc/sys/user/max_user_namespaces && echo 0 >/proc/sys/user/max_net_namespaces && exec "$0" --no-color`, bin))
+	if l.Link != nil && l.OnLoopback != nil {
+		// A lesson on a link that can show something on the
+		// loopback says why in one line, then shows it.
+		var out, errb bytes.Buffer
+		noLab.Dir = filepath.Dir(bin)
+		noLab.Stdout, noLab.Stderr = &out, &errb
+		err := noLab.Run()
+		lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+		if err != nil || len(lines) != 1 || !strings.Contains(lines[0], "no lab here: ") || !strings.Contains(lines[0], "this lesson needs its lab") ||
+			!strings.HasSuffix(lines[0], "what it can show on this machine's loopback follows") {
+			t.Errorf("without a lab, a lesson on a link with a loopback part should say why in one line and go on; got %v and:\n%s", err, errb.String())
+		}
+		if out.Len() == 0 || strings.Contains(out.String(), "Step 1 of") {
+			t.Errorf("without a lab, a lesson on a link with a loopback part should show that part alone; it printed:\n%s", out.String())
+		}
+		return
+	}
 	if l.Link != nil {
-		// A lesson on a link has no fallback: it says why in one
+		// A lesson on a link without a loopback part says why in one
 		// line and stops.
 		var out, errb bytes.Buffer
 		noLab.Dir = filepath.Dir(bin)
