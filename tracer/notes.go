@@ -167,9 +167,9 @@ func stateNote(c *StateChange) string {
 	case (to == kernel.Close || to == kernel.Gone) && rst:
 		what = "A RST arrived: the peer reset the connection, and the kernel drops the socket at once, without the FIN exchange."
 	case (to == kernel.Close || to == kernel.Gone) && c.CauseFlags == "" && !c.Asked:
-		what = "The connection ended on this side without the whole FIN exchange and without a RST arriving: this side reset it (a Close with data left unread, or with SO_LINGER 0), or the kernel gave up retransmitting. The kernel releases the socket."
+		what = "The connection ended on this side without the whole FIN exchange and without a RST arriving: this side reset it (a Close with data left unread, or with SO_LINGER 0), or the kernel gave up on its timers (retransmissions, TCP_USER_TIMEOUT or keepalive probes unanswered). The kernel releases the socket."
 	case to == kernel.Close || to == kernel.Gone:
-		what = "The connection ended on this side without the whole FIN exchange: a RST went one way or the other (a reset by the peer, or a Close with data left unread or with SO_LINGER 0), or the kernel gave up retransmitting. The kernel releases the socket."
+		what = "The connection ended on this side without the whole FIN exchange: a RST went one way or the other (a reset by the peer, or a Close with data left unread or with SO_LINGER 0), or the kernel gave up on its timers (retransmissions, TCP_USER_TIMEOUT or keepalive probes unanswered). The kernel releases the socket."
 	default:
 		what = "The kernel changed the socket's state."
 	}

@@ -165,3 +165,45 @@ func TestTwoInterfaces(t *testing.T) {
 		t.Errorf("the summary does not name the two interfaces:\n%s", text)
 	}
 }
+
+// lesson15Both is the whole pcapng of a run of lesson 15 (as nobody):
+// in its step 3 the link is cut, and the client's RST is lost.
+const lesson15Both = "testdata/lesson15-both.pcapng"
+
+// TestResetAtOneEnd checks that at one end of a link, a RST that end
+// sends is said to drop the connection at the other end if it arrives
+// (the client's RST of step 3 never did), while a RST seen arriving is
+// said to drop it, plainly.
+func TestResetAtOneEnd(t *testing.T) {
+	out, errOut, err := runInspect(t, config{file: lesson15Both, json: true})
+	if err != nil || errOut != "" {
+		t.Fatalf("run: %v, stderr %q", err, errOut)
+	}
+	sent, received := 0, 0
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e tracer.Event
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatal(err)
+		}
+		p := e.Packet
+		if p == nil || !strings.Contains(p.Flags, "RST") || !strings.Contains(e.Note, "kernel drops the connection too") {
+			continue
+		}
+		conditional := strings.Contains(e.Note, "If it arrives: The "+p.To+"'s kernel drops the connection too")
+		switch {
+		case p.At == p.From:
+			sent++
+			if !conditional {
+				t.Errorf("a RST seen leaving the %s: note %q, want it conditional", p.At, e.Note)
+			}
+		default:
+			received++
+			if conditional {
+				t.Errorf("a RST seen arriving at the %s: note %q, want it plain", p.At, e.Note)
+			}
+		}
+	}
+	if sent == 0 || received == 0 {
+		t.Errorf("%d RSTs seen leaving, %d arriving: want some of each", sent, received)
+	}
+}

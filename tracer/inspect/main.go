@@ -139,6 +139,9 @@ func run(cfg config, stdout, stderr io.Writer) error {
 		ann := anns[p.Interface]
 		if ann == nil {
 			ann = wire.NewAnnotator()
+			if len(ifaces) > 1 {
+				ann.AtEnd(p.Interface)
+			}
 			anns[p.Interface] = ann
 		}
 		e := ann.Event(d)

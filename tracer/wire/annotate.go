@@ -41,7 +41,21 @@ type Annotator struct {
 	// kernels have net.ipv4.tcp_early_retrans = 0): a lone resent tail
 	// is then the retransmission timer's.
 	noProbes bool
+	// oneEnd names the end of a link the annotator sees the packets at,
+	// where segments may be lost on the way (see AtEnd); "" elsewhere.
+	oneEnd string
 }
+
+// AtEnd tells the annotator that it sees the packets at one end of a
+// link that may lose them (a lesson's link, one interface of a file
+// captured at several), the end named name: a note on a segment that
+// end sends says what it does to its receiver if it arrives, since the
+// sender's end cannot see whether it did. The name is the end's role,
+// "client" or "server", when known: a segment the end received arrived.
+// Any other name, or "client" and "server" for a connection whose roles
+// are the other way round, makes every such note conditional. "" turns
+// it off.
+func (a *Annotator) AtEnd(name string) { a.oneEnd = name }
 
 // NoTailLossProbes tells the annotator that the senders it sees send no
 // tail loss probes from the next connection on, as their kernels'
@@ -190,7 +204,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 	p.Mark = mark(t.Options)
 
 	// What came before, for the notes: read before the analysis moves on.
-	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time,
+	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time, mayBeLost: a.oneEnd != "" && to != a.oneEnd,
 		prevNext: me.nextseq, haveNext: me.haveNext, myWin: me.window, myAck: me.lastack,
 		myWinOK: me.haveWin && !me.synWin && me.haveAck, peerWin: peer.window, peerWinOK: peer.haveWin && !peer.synWin && c.sawSYNs,
 		answers: !peer.lastSeg.IsZero() && peer.lastSeg.After(me.lastSeg)}

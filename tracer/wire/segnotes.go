@@ -29,6 +29,7 @@ type noteCtx struct {
 	peerWin   int    // the window the receiver advertised last
 	peerWinOK bool   //
 	answers   bool   // the peer sent the last segment before this one
+	mayBeLost bool   // seen leaving one end of a link: it may not arrive
 	notes     []string
 }
 
@@ -104,13 +105,19 @@ func (n *noteCtx) control() {
 // say of the receiver's state.
 func (n *noteCtx) resetEffect() {
 	to, from := n.to, n.from
+	// At one end of a link the RST may be lost on the way: what it does
+	// is what it does if it arrives.
+	arrives := ""
+	if n.mayBeLost {
+		arrives = "If it arrives: "
+	}
 	switch {
 	case n.peer.sentFIN:
-		n.add("The %s had already sent its FIN: if its program still holds the socket, its next Read fails with ECONNRESET; if not, no program hears of this RST, and the %s's kernel simply drops the connection.", to, to)
+		n.add(arrives+"The %s had already sent its FIN: if its program still holds the socket, its next Read fails with ECONNRESET; if not, no program hears of this RST, and the %s's kernel simply drops the connection.", to, to)
 	case n.me.sentFIN:
-		n.add("The %s had already received the %s's FIN: its Read returns io.EOF, as it would have, and a Write fails with EPIPE (broken pipe).", to, from)
+		n.add(arrives+"The %s had already received the %s's FIN: its Read returns io.EOF, as it would have, and a Write fails with EPIPE (broken pipe).", to, from)
 	default:
-		n.add("The %s's kernel drops the connection too: its program's next Read returns any data that had already arrived, then fails with ECONNRESET (connection reset by peer), and a Write fails with ECONNRESET or EPIPE.", to)
+		n.add(arrives+"The %s's kernel drops the connection too: its program's next Read returns any data that had already arrived, then fails with ECONNRESET (connection reset by peer), and a Write fails with ECONNRESET or EPIPE.", to)
 	}
 }
 

@@ -192,7 +192,9 @@ func (s *Session) open() ([]*capture.Capture, error) {
 	}
 	var caps []*capture.Capture
 	for i, e := range s.ends {
-		s.anns = append(s.anns, NewAnnotator())
+		a := NewAnnotator()
+		a.AtEnd(e.Name)
+		s.anns = append(s.anns, a)
 		err := e.In(func() error {
 			c, err := capture.Open(capture.Config{Interface: e.Interface, MarkerTo: e.MarkerTo, UDPPorts: s.udp, Handler: s.handler(i)})
 			if err == nil {
