@@ -831,13 +831,18 @@ func (r *Run) Lab() (netip.AddrPort, error) {
 		if err != nil {
 			return netip.AddrPort{}, err
 		}
-		r.lab = s
-		r.wire.AddUDPPort(s.Addr().Port())
-		r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote, Local: s.Addr(),
-			Text: "lab DNS server on udp " + s.Addr().String(),
-			Note: "A small DNS server on loopback that answers for the lesson names (chuck.norris.test → 127.0.0.1) and says NXDOMAIN to everything else. The client's resolver is pointed at it, so the lookup is a real UDP exchange."})
+		r.useLab(s, "A small DNS server on loopback that answers for the lesson names (chuck.norris.test → 127.0.0.1) and says NXDOMAIN to everything else. The client's resolver is pointed at it, so the lookup is a real UDP exchange.")
 	}
 	return r.lab.Addr(), nil
+}
+
+// useLab makes s the lesson's lab DNS server: its port captured, and a
+// note that says where it answers, with what.
+func (r *Run) useLab(s *lab.Server, note string) {
+	r.lab = s
+	r.wire.AddUDPPort(s.Addr().Port())
+	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote, Local: s.Addr(),
+		Text: "lab DNS server on udp " + s.Addr().String(), Note: note})
 }
 
 // hostArgs are the flags that a command printed for the learner repeats

@@ -240,13 +240,9 @@ func (r *Run) linkLab() (netip.AddrPort, error) {
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
-	r.lab = s
-	r.wire.AddUDPPort(s.Addr().Port())
-	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote, Local: s.Addr(),
-		Text: "lab DNS server on udp " + s.Addr().String(),
-		Note: "A small DNS server at the server's end of the link, on the DNS port, 53. It answers for dual.link.test (" +
-			link.ServerAddr.String() + " and " + link.ServerAddr6.String() + "), v4.link.test (" + link.ServerAddr.String() +
-			" only) and v6.link.test (" + link.ServerAddr6.String() + " only), and says NXDOMAIN to everything else. " +
-			"The client's resolver is pointed at it, so each lookup is a real UDP exchange across the link."})
+	r.useLab(s, "A small DNS server at the server's end of the link, on the DNS port, 53. It answers for dual.link.test ("+
+		link.ServerAddr.String()+" and "+link.ServerAddr6.String()+"), v4.link.test ("+link.ServerAddr.String()+
+		" only) and v6.link.test ("+link.ServerAddr6.String()+" only), and says NXDOMAIN to everything else. "+
+		"The client's resolver is pointed at it, so each lookup is a real UDP exchange across the link.")
 	return s.Addr(), nil
 }
