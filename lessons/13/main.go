@@ -356,11 +356,13 @@ func (r *result) rttChart(l *lesson.Run) string {
 	return strings.TrimSuffix(c.String(), "\n")
 }
 
-// beforeLoss returns the samples taken before the first segment was
-// sent again, and the rest.
+// beforeLoss returns the samples taken before the sender found a loss,
+// and the rest. The kernel finds it (and sets ssthresh) in fast recovery
+// or when its timer fires, which a sample can see before the segment is
+// sent again.
 func (r *result) beforeLoss() (before, after []kernel.Info) {
 	for _, s := range r.samples {
-		if s.Info.TotalRetrans == 0 {
+		if !lossFound(s.Info) {
 			before = append(before, s.Info)
 		} else {
 			after = append(after, s.Info)
@@ -404,11 +406,18 @@ func (r *result) rate() string {
 	return fmt.Sprintf("%d MB in %v, %.2f MB/s", r.size>>20, r.took.Round(time.Millisecond), float64(r.size)/r.took.Seconds()/1e6)
 }
 
-// firstResend is the time of the first sample after a segment was sent
-// again, or the last sample's.
-func (r *result) firstResend() time.Time {
+// lossFound says whether the sender had found a loss when i was read:
+// it was in fast recovery or its timer had fired (TCP_INFO's ca_state),
+// or it had sent a segment again.
+func lossFound(i kernel.Info) bool {
+	return i.TotalRetrans > 0 || i.CAState == kernel.CARecovery || i.CAState == kernel.CALoss
+}
+
+// lossFoundAt is the time of the first sample after the sender found a
+// loss, or the last sample's.
+func (r *result) lossFoundAt() time.Time {
 	for _, s := range r.samples {
-		if s.Info.TotalRetrans > 0 {
+		if lossFound(s.Info) {
 			return s.Time
 		}
 	}
@@ -449,7 +458,7 @@ func (r *result) cut(name string, share float64) string {
 	low := slices.MinFunc(after, byCwnd).SndCwnd
 	end := r.last()
 	var b strings.Builder
-	fmt.Fprintf(&b, "In this run, %s: the window once a round trip until the loss: %s; at most %d", name, r.perRoundTrip(r.firstResend()), top)
+	fmt.Fprintf(&b, "In this run, %s: the window once a round trip until the loss: %s; at most %d", name, r.perRoundTrip(r.lossFoundAt()), top)
 	if i := &before[len(before)-1]; !i.SsthreshInfinite() {
 		// Only HyStart sets a threshold without a loss.
 		fmt.Fprintf(&b, ", with ssthresh already %d and nothing lost: %s's HyStart had seen the round trip grow and left slow start early", i.SndSsthresh, name)
