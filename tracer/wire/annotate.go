@@ -44,6 +44,9 @@ type Annotator struct {
 	// oneEnd names the end of a link the annotator sees the packets at,
 	// where segments may be lost on the way (see AtEnd); "" elsewhere.
 	oneEnd string
+	// numbers numbers the connections (see NumberConns); nil: no
+	// numbers.
+	numbers *ConnNumbers
 }
 
 // AtEnd tells the annotator that it sees the packets at one end of a
@@ -106,6 +109,7 @@ type conn struct {
 	sawSynAck   bool          // the server's SYN-ACK was captured
 	sawSYNs     bool          // both sides' SYNs were captured: windows are in bytes
 	ended       bool          // its last FIN was acknowledged, or RST came
+	num         int           // its number (see NumberConns), 0 for none yet
 	seen        uint64        // the Annotator's tick at its last segment
 	synTime     time.Time     // when the client's first SYN was seen
 	firstRTT    time.Duration // from the SYN to the handshake's last ACK
@@ -129,11 +133,14 @@ type side struct {
 
 // sideOf returns the direction whose sender is src, one of the
 // connection's two addresses.
-func (c *conn) sideOf(src netip.AddrPort) *side {
+func (c *conn) sideOf(src netip.AddrPort) *side { return &c.sides[c.index(src)] }
+
+// index is the index in sides of the direction whose sender is src.
+func (c *conn) index(src netip.AddrPort) int {
 	if src == c.lower {
-		return &c.sides[0]
+		return 0
 	}
-	return &c.sides[1]
+	return 1
 }
 
 // after reports whether sequence number a comes after b, modulo 2^32.
@@ -141,8 +148,8 @@ func after(a, b uint32) bool { return int32(a-b) > 0 }
 
 // Event returns the timeline event for a decoded packet: Phase
 // PhasePacket, Actor "wire", the kernel's timestamp, the packet's
-// five-tuple (TCP only, so that the trace gives it the connection's id),
-// a Packet summary and a note.
+// five-tuple (TCP only, so that the trace gives it the connection's id,
+// or its number, with NumberConns), a Packet summary and a note.
 func (a *Annotator) Event(d capture.Decoded) tracer.Event {
 	e := tracer.Event{Time: d.Time, Actor: "wire", Phase: tracer.PhasePacket}
 	p := &tracer.Packet{Src: d.Src, Dst: d.Dst, Size: d.Length}
@@ -151,7 +158,7 @@ func (a *Annotator) Event(d capture.Decoded) tracer.Event {
 	case d.TCP != nil:
 		p.Proto = "tcp"
 		e.Proto, e.Local, e.Remote = "tcp", d.Src, d.Dst
-		e.Note = a.tcp(d, p)
+		e.Note, e.Conn = a.tcp(d, p)
 	case d.UDP != nil:
 		p.Proto, p.Len = "udp", d.UDP.PayloadLen
 		e.Note = a.udp(d, p, &e)
@@ -162,10 +169,20 @@ func (a *Annotator) Event(d capture.Decoded) tracer.Event {
 	return e
 }
 
-func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
+// tcp explains a TCP segment, and returns its note and its connection's
+// number (0 without NumberConns).
+func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	t := d.TCP
 	c := a.connOf(d)
 	me, peer := c.sideOf(d.Src), c.sideOf(d.Dst)
+	if a.numbers != nil {
+		isSYN := t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK)
+		if c.num == 0 {
+			c.num = a.numbers.number(keyOf(d.Src, d.Dst), c, d.Src, isSYN, t.Seq)
+		} else if isSYN {
+			a.numbers.sawSYN(keyOf(d.Src, d.Dst), c, d.Src, t.Seq)
+		}
+	}
 	if t.Flags.Has(capture.SYN) {
 		me.isn, me.haveISN = t.Seq, true
 		// RFC 7323 §2.3: a shift above 14 is taken as 14.
@@ -228,7 +245,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) string {
 		c.ended = true
 		a.retire(endedConn{keyOf(d.Src, d.Dst), c})
 	}
-	return note
+	return note, c.num
 }
 
 // connOf returns the connection a segment belongs to, a new one for a
@@ -238,10 +255,14 @@ func (a *Annotator) connOf(d capture.Decoded) *conn {
 	k := keyOf(d.Src, d.Dst)
 	c := a.conns[k]
 	isSYN := t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK)
-	// A SYN starts a new connection on a five-tuple used before: after
-	// an established one, or after an attempt with another initial
-	// sequence number (a refused or abandoned connect).
-	if c == nil || (isSYN && (c.established || (c.sideOf(d.Src).sentSYN && c.sideOf(d.Src).isn != t.Seq))) {
+	// A SYN starts a new connection on a five-tuple used before when
+	// its sequence number is not the one its direction started with
+	// (from its SYN, or its first segment seen, or the peer's first
+	// ACK), as tshark's tcp.stream begins one: after an established
+	// connection, or a refused or abandoned connect. The same SYN
+	// again (a copy sent again, or one that came late) belongs to the
+	// connection it began.
+	if c == nil || (isSYN && c.sideOf(d.Src).haveISN && c.sideOf(d.Src).isn != t.Seq) {
 		// A new connection. Its client is the side that sent the SYN;
 		// when the capture began later than that, guess: the side with
 		// the higher (ephemeral) port.
