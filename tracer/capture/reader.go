@@ -232,7 +232,7 @@ func (r *FileReader) wrapErr(err error, start int64) error {
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, ErrTruncated):
 		return fmt.Errorf("capture: read %s: %w at packet %d, byte %d (%d complete packets read)", r.name, ErrTruncated, n, start, n-1)
 	}
-	return fmt.Errorf("capture: read %s: reading packet %d at byte %d: %w", r.name, n, start, err)
+	return fmt.Errorf("capture: read %s: reading packet %d: %w (at byte %d)", r.name, n, err, start)
 }
 
 // peek returns the next n bytes of the file without consuming them. At
@@ -300,8 +300,12 @@ func (r *FileReader) pcapNext() (Packet, error) {
 	}
 	sec, frac := r.order.Uint32(h[0:4]), r.order.Uint32(h[4:8])
 	capLen, origLen := r.order.Uint32(h[8:12]), r.order.Uint32(h[12:16])
+	// The messages are those of gopacket's pcapgo, which ReadFile used.
 	if capLen > MaxRecordLen {
-		return Packet{}, fmt.Errorf("packet captured length %d exceeds the limit %d", capLen, MaxRecordLen)
+		return Packet{}, fmt.Errorf("capture length exceeds snap length: %d > %d", capLen, MaxRecordLen)
+	}
+	if capLen > origLen {
+		return Packet{}, fmt.Errorf("capture length exceeds original packet length: %d > %d", capLen, origLen)
 	}
 	r.discard(16)
 	nsec := int64(frac)
@@ -316,7 +320,7 @@ func (r *FileReader) pcapNext() (Packet, error) {
 	p := Packet{Time: ts, Data: data, LinkType: r.lt}
 	p.Info.Timestamp = ts
 	p.Info.CaptureLength = int(capLen)
-	p.Info.Length = max(int(origLen), int(capLen))
+	p.Info.Length = int(origLen)
 	return p, nil
 }
 

@@ -335,7 +335,7 @@ func TestFileReaderDamaged(t *testing.T) {
 			c := bytes.Clone(b)
 			binary.LittleEndian.PutUint32(c[second+8:], 1<<30)
 			return c
-		}(), "reading packet 2 at byte " + strconv.Itoa(second) + ": packet captured length 1073741824 exceeds the limit 262144", false},
+		}(), "reading packet 2: capture length exceeds snap length: 1073741824 > 262144 (at byte " + strconv.Itoa(second) + ")", false},
 	} {
 		r, err := newFileReader(bytes.NewReader(tc.data), "test.pcap")
 		if err != nil {
