@@ -666,9 +666,10 @@ func (r *FileReader) ngPacket(typ uint32, body []byte) (Packet, error) {
 	return p, nil
 }
 
-// label sets p.Interface where the section has several interfaces.
+// label sets p.Interface once the file has described several
+// interfaces.
 func (r *FileReader) label(p *Packet, ifc int) {
-	if len(r.secIfaces) > 1 {
+	if len(r.ifaces) > 1 {
 		p.Interface = r.ifaces[ifc].label
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,13 +127,11 @@ func readAllNext(t *testing.T, r *FileReader) ([]Packet, error) {
 	}
 }
 
-// TestFileReaderPcapng reads a file of two sections, little- then
-// big-endian, with three interfaces of different link types,
-// resolutions and offsets, section, interface and packet comments, and
-// every kind of packet block.
-func TestFileReaderPcapng(t *testing.T) {
-	f1 := testPackets(t, 3)
-	raw := f1[2].Data[14:]
+// multiSection builds the file TestFileReaderPcapng reads, and returns
+// the frames it used.
+func multiSection(t testing.TB) (file []byte, f1 []Packet, raw []byte) {
+	f1 = testPackets(t, 3)
+	raw = f1[2].Data[14:]
 	var b ngBuilder
 	b.section(binary.LittleEndian, str(1, "first section"), str(1, "second comment"), str(3, "Linux"))
 	b.iface(uint16(layers.LinkTypeEthernet), 65535, str(2, "lo"), str(1, "loopback"), ngOpt{9, []byte{9}})
@@ -145,7 +145,16 @@ func TestFileReaderPcapng(t *testing.T) {
 	b.spb(uint32(len(raw)), raw) // cut to the snap length 40
 	b.block(ngInterfaceStats, append(make([]byte, 12), 0, 1, 0, 4, 'i', 's', 'b', '!', 0, 0, 0, 0))
 
-	r, err := newFileReader(bytes.NewReader(b.buf.Bytes()), "test")
+	return b.buf.Bytes(), f1, raw
+}
+
+// TestFileReaderPcapng reads a file of two sections, little- then
+// big-endian, with three interfaces of different link types,
+// resolutions and offsets, section, interface and packet comments, and
+// every kind of packet block.
+func TestFileReaderPcapng(t *testing.T) {
+	b, f1, raw := multiSection(t)
+	r, err := newFileReader(bytes.NewReader(b), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +180,8 @@ func TestFileReaderPcapng(t *testing.T) {
 	wants := []want{
 		{time.Unix(1_700_000_000, 123_456_789), layers.LinkTypeEthernet, len(f1[0].Data), len(f1[0].Data) + 10, 0, "lo", "a packet comment\nand another"},
 		{time.Unix(105, 500_000_000), LinkTypeLinuxSLL2, 20, 20, 1, "any", ""},
-		{time.Unix(2, 0), layers.LinkTypeRaw, len(raw), len(raw), 2, "", ""},
-		{time.Time{}, layers.LinkTypeRaw, 40, len(raw), 2, "", ""},
+		{time.Unix(2, 0), layers.LinkTypeRaw, len(raw), len(raw), 2, "interface 2", ""},
+		{time.Time{}, layers.LinkTypeRaw, 40, len(raw), 2, "interface 2", ""},
 	}
 	for i, w := range wants {
 		p := ps[i]
@@ -377,5 +386,113 @@ func TestFileReaderAllocs(t *testing.T) {
 		if allocs > 1.1 {
 			t.Errorf("%s: %.2f allocations per packet, want 1", name, allocs)
 		}
+	}
+}
+
+// FuzzOpenFile: go test -fuzz FuzzOpenFile ./tracer/capture. Any input
+// gives packets and an error, never a panic, a hang or a huge
+// allocation.
+func FuzzOpenFile(f *testing.F) {
+	ng, _, _ := multiSection(f)
+	f.Add(ng)
+	f.Add(writeNgF(f))
+	f.Add(writePcap(f, testPackets(f, 2), true))
+	f.Add(bigEndianPcap(testPackets(f, 2), false))
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(ng)
+	w.Close()
+	f.Add(gz.Bytes())
+	for _, name := range []string{"snaplen60.pcap", "twoif.pcapng"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := newFileReader(bytes.NewReader(b), "fuzz")
+		if err != nil {
+			return
+		}
+		for n := 0; ; n++ {
+			p, err := r.Next()
+			if err != nil {
+				if err != io.EOF && !strings.HasPrefix(err.Error(), "capture: read fuzz: ") {
+					t.Fatalf("error %q", err)
+				}
+				break
+			}
+			if len(p.Data) != p.Info.CaptureLength || p.Info.InterfaceIndex >= len(r.Interfaces()) {
+				t.Fatalf("packet %d: %d bytes, caplen %d, interface %d of %d", n, len(p.Data), p.Info.CaptureLength, p.Info.InterfaceIndex, len(r.Interfaces()))
+			}
+			if n > len(b) {
+				t.Fatalf("%d packets from %d bytes", n, len(b))
+			}
+		}
+	})
+}
+
+// TestFileReaderRealFiles reads the captures makecaps made with tcpdump
+// and dumpcap (testdata/README.md); the counts, lengths and times are
+// tshark's (tshark -r F -T fields -e frame.time_epoch -e frame.cap_len
+// -e frame.len -e frame.interface_name -e frame.comment).
+func TestFileReaderRealFiles(t *testing.T) {
+	for _, tc := range []struct {
+		file               string
+		n                  int
+		lt                 layers.LinkType
+		first, last        string // time_epoch
+		firstCap, firstLen int
+		lastCap, lastLen   int
+		ifaces             []string
+		sectionComments    []string
+	}{
+		{"lo.pcap", 49, layers.LinkTypeEthernet, "1796477441.835906000", "1796477441.839567000", 74, 74, 66, 66, nil, nil},
+		{"snaplen60.pcap", 25, layers.LinkTypeEthernet, "1796477441.835906000", "1796477441.839567000", 60, 74, 60, 66, nil, nil},
+		{"snaplen96.pcap", 25, layers.LinkTypeEthernet, "1796477441.835905000", "1796477441.839567000", 74, 74, 66, 66, nil, nil},
+		{"any-sll.pcap", 11, layers.LinkTypeLinuxSLL, "1796477441.835905000", "1796477441.839293000", 76, 76, 57, 57, nil, nil},
+		{"any-sll2.pcap", 11, LinkTypeLinuxSLL2, "1796477441.835905000", "1796477441.839292000", 80, 80, 61, 61, nil, nil},
+		{"twoif.pcapng", 6, layers.LinkTypeEthernet, "1796477440.869745234", "1796477440.869929426", 46, 46, 46, 46,
+			[]string{"lo", "lo", "lo", "d0", "d0", "d0"}, []string{"makecaps: 3 datagrams on lo, 3 out through d0"}},
+		{"sections.pcapng", 8, layers.LinkTypeEthernet, "1796477440.869745234", "1796477441.504614008", 46, 46, 58, 58,
+			[]string{"lo", "lo", "lo", "d0", "d0", "d0", "lo", "lo"}, []string{"makecaps: 3 datagrams on lo, 3 out through d0"}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			r, err := OpenFile(filepath.Join("testdata", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			ps, err := readAllNext(t, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ps) != tc.n {
+				t.Fatalf("%d packets, want %d", len(ps), tc.n)
+			}
+			epoch := func(p Packet) string { return fmt.Sprintf("%d.%09d", p.Time.Unix(), p.Time.Nanosecond()) }
+			first, last := ps[0], ps[len(ps)-1]
+			if epoch(first) != tc.first || epoch(last) != tc.last || len(first.Data) != tc.firstCap || first.Info.Length != tc.firstLen ||
+				len(last.Data) != tc.lastCap || last.Info.Length != tc.lastLen {
+				t.Errorf("first %s %d/%d, last %s %d/%d", epoch(first), len(first.Data), first.Info.Length, epoch(last), len(last.Data), last.Info.Length)
+			}
+			for i, p := range ps {
+				if p.LinkType != tc.lt {
+					t.Errorf("packet %d: link type %v", i+1, p.LinkType)
+				}
+				if tc.ifaces != nil && p.Interface != tc.ifaces[i] {
+					t.Errorf("packet %d: interface %q, want %q", i+1, p.Interface, tc.ifaces[i])
+				}
+				want := ""
+				if i == 1 && tc.ifaces != nil {
+					want = "makecaps: the second packet"
+				}
+				if p.Comment != want {
+					t.Errorf("packet %d: comment %q, want %q", i+1, p.Comment, want)
+				}
+			}
+			if !slices.Equal(r.Comments(), tc.sectionComments) {
+				t.Errorf("section comments %q", r.Comments())
+			}
+		})
 	}
 }
