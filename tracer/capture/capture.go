@@ -97,8 +97,16 @@ type Packet struct {
 
 	// Interface names, in a file with more than one, the interface the
 	// packet was captured on (as a FileWriter writes it, and as the
-	// pcapng file names it); "" for a capture's only one.
+	// pcapng file names it, or "interface N" if it names none); "" for
+	// a capture's only one. A FileReader sets it once the file has
+	// described a second interface (in practice, from the first packet:
+	// dumpcap describes all interfaces first). In a file read with
+	// OpenFile, Info.InterfaceIndex indexes FileReader.Interfaces.
 	Interface string
+
+	// Comment is the packet's comment in a pcapng file (its opt_comment
+	// options, joined by newlines), "" if none.
+	Comment string
 }
 
 // Stats are a capture's counters, cumulative since Open.

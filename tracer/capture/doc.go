@@ -70,8 +70,28 @@
 //	_ = w.Close() // tshark -r trace.pcapng
 //
 // Files: FileWriter writes pcapng that tshark and Wireshark open, complete
-// after every Write; ReadFile reads pcap or pcapng (for example from
-// tcpdump -i any -w), with limits against damaged files. Decode summarises
+// after every Write. OpenFile reads pcap or pcapng (for example from
+// tcpdump -i any -w, or dumpcap with several interfaces and comments),
+// gzip-compressed or not, from a file or standard input ("-"), one packet
+// at a time with Next, in memory that does not grow with the file:
+//
+//	r, err := capture.OpenFile("trace.pcapng")
+//	if err != nil {
+//		return err
+//	}
+//	defer r.Close()
+//	for {
+//		p, err := r.Next()
+//		if err == io.EOF {
+//			break
+//		}
+//		if err != nil {
+//			return err // the packets before the damage were read
+//		}
+//		_ = p // p.Interface, p.Comment; r.Interfaces(), r.Comments()
+//	}
+//
+// ReadFile reads a whole file into memory, up to MaxFilePackets. Decode summarises
 // a packet: addresses and ports, TCP flags, sequence numbers, window,
 // options, payload length, and DNS questions and answers.
 package capture

@@ -1,8 +1,6 @@
 package capture
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -197,79 +195,54 @@ const (
 	magicPcapng   = 0x0a0d0d0a // the section header block type
 )
 
-// ReadFile reads a pcap or pcapng file (told apart by the magic number).
-// On error it returns the packets read before the problem with an error
-// saying what and where: a file cut short matches ErrTruncated and names
-// the packet that is incomplete. It refuses packets longer than
-// MaxRecordLen, pcapng blocks with impossible lengths, and files with more
-// than MaxFilePackets packets or MaxFileBytes bytes of packets.
+// ReadFile reads a whole pcap or pcapng file into memory, as OpenFile
+// and Next would (gzip-compressed or not; "-" for standard input). On
+// error it returns the packets read before the problem with Next's
+// error, saying what and where: a file cut short matches ErrTruncated
+// and names the packet that is incomplete. Because it keeps every
+// packet, it stops with an error after MaxFilePackets packets or
+// MaxFileBytes bytes of packets; use OpenFile to read a file of any
+// length.
 func ReadFile(path string) ([]Packet, error) {
-	f, err := os.Open(path)
+	r, err := OpenFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("capture: read %s: %w", path, err)
+		return nil, err
 	}
-	defer f.Close()
-	pkts, err := readCapture(f)
-	if err != nil {
-		return pkts, fmt.Errorf("capture: read %s: %w", path, err)
-	}
-	return pkts, nil
+	defer r.Close()
+	return r.readAll()
 }
 
-// readCapture is ReadFile on an io.Reader.
-func readCapture(r io.Reader) ([]Packet, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	head, err := br.Peek(4)
+// readCapture is ReadFile on an io.Reader, with errors that do not name
+// a file.
+func readCapture(in io.Reader) ([]Packet, error) {
+	r, err := newFileReader(in, "input")
 	if err != nil {
-		switch {
-		case err == io.EOF && len(head) == 0:
-			return nil, errors.New("empty file, not a pcap or pcapng file")
-		case err == io.EOF:
-			return nil, fmt.Errorf("too short for a capture file: %w", ErrTruncated)
+		return nil, err
+	}
+	return r.readAll()
+}
+
+// readAll reads the rest of the file within ReadFile's limits.
+func (r *FileReader) readAll() ([]Packet, error) {
+	var pkts []Packet
+	bytes := 0
+	for {
+		p, err := r.Next()
+		if err == io.EOF {
+			return pkts, nil
 		}
-		return nil, err // e.g. "is a directory"
+		if err != nil {
+			return pkts, err
+		}
+		if len(pkts) >= fileLimitPackets {
+			return pkts, fmt.Errorf("capture: read %s: more than %d packets; ReadFile stops there", r.name, fileLimitPackets)
+		}
+		if bytes+len(p.Data) > fileLimitBytes {
+			return pkts, fmt.Errorf("capture: read %s: more than %d bytes of packets; ReadFile stops there", r.name, fileLimitBytes)
+		}
+		bytes += len(p.Data)
+		pkts = append(pkts, p)
 	}
-	switch le, be := binary.LittleEndian.Uint32(head), binary.BigEndian.Uint32(head); {
-	case le == magicPcapng:
-		return readPcapng(br)
-	case le == magicPcapUsec, le == magicPcapNsec, be == magicPcapUsec, be == magicPcapNsec:
-		return readPcap(br)
-	case head[0] == 0x1f && head[1] == 0x8b:
-		return nil, errors.New("gzip-compressed file; decompress it first")
-	}
-	return nil, fmt.Errorf("not a pcap or pcapng file (starts with % x)", head)
-}
-
-// collector applies ReadFile's limits and shapes its errors.
-type collector struct {
-	pkts  []Packet
-	bytes int
-}
-
-// add appends one packet, or returns why it cannot.
-func (c *collector) add(data []byte, ci gopacket.CaptureInfo, lt layers.LinkType) error {
-	if len(c.pkts) >= fileLimitPackets {
-		return fmt.Errorf("more than %d packets; ReadFile stops there", fileLimitPackets)
-	}
-	if c.bytes+len(data) > fileLimitBytes {
-		return fmt.Errorf("more than %d bytes of packets; ReadFile stops there", fileLimitBytes)
-	}
-	c.bytes += len(data)
-	ci.AncillaryData = nil
-	c.pkts = append(c.pkts, Packet{Time: ci.Timestamp, Data: data, Info: ci, LinkType: lt})
-	return nil
-}
-
-// readErr turns a reader's error into ReadFile's: nil at a clean end.
-func (c *collector) readErr(err error) error {
-	n := len(c.pkts) + 1
-	switch {
-	case err == io.EOF:
-		return nil
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, ErrTruncated):
-		return fmt.Errorf("%w at packet %d (%d complete packets read)", ErrTruncated, n, n-1)
-	}
-	return fmt.Errorf("reading packet %d: %w", n, err)
 }
 
 // checkLinkType maps a file's link type (16 bits in the file) to
@@ -284,120 +257,6 @@ func checkLinkType(lt uint32) (layers.LinkType, error) {
 	return layers.LinkType(lt), nil
 }
 
-func readPcap(br *bufio.Reader) ([]Packet, error) {
-	hdr, err := br.Peek(24)
-	if err != nil {
-		return nil, fmt.Errorf("pcap header: %w", ErrTruncated)
-	}
-	order := binary.ByteOrder(binary.LittleEndian)
-	if m := binary.BigEndian.Uint32(hdr[0:4]); m == magicPcapUsec || m == magicPcapNsec {
-		order = binary.BigEndian
-	}
-	// The low 16 bits are the link type; the high bits may hold FCS info.
-	lt, err := checkLinkType(order.Uint32(hdr[20:24]) & 0xffff)
-	if err != nil {
-		return nil, err
-	}
-	r, err := pcapgo.NewReader(br)
-	if err != nil {
-		return nil, fmt.Errorf("pcap header: %w", err)
-	}
-	// pcapgo allocates each packet's captured length after checking it
-	// against the header's snaplen, which a damaged header can make huge.
-	r.SetSnaplen(MaxRecordLen)
-	var c collector
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err == io.EOF && (ci.CaptureLength > 0 || !ci.Timestamp.IsZero()) {
-			// pcapgo reports a file that ends right after a record
-			// header, before its data, as a clean io.EOF.
-			err = io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			return c.pkts, c.readErr(err)
-		}
-		if err := c.add(data, ci, lt); err != nil {
-			return c.pkts, err
-		}
-	}
-}
-
-func readPcapng(br *bufio.Reader) ([]Packet, error) {
-	v := &ngValidator{r: br}
-	r, err := pcapgo.NewNgReader(v, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: false})
-	if err != nil {
-		if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
-			err = ErrTruncated
-		}
-		return nil, fmt.Errorf("pcapng: %w", err)
-	}
-	var c collector
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			return c.pkts, c.readErr(err)
-		}
-		lt, _ := ci.AncillaryData[0].(layers.LinkType)
-		if err := c.add(data, ci, lt); err != nil {
-			return c.pkts, err
-		}
-		// Where the file has two interfaces (both ends of a link, as a
-		// lesson on one writes), each packet says which it came from.
-		if r.NInterfaces() > 1 {
-			if ni, err := r.Interface(ci.InterfaceIndex); err == nil {
-				c.pkts[len(c.pkts)-1].Interface = ni.Name
-			}
-		}
-	}
-}
-
-// ngValidator sits between the file and pcapgo's NgReader and passes on
-// only whole, well-formed pcapng blocks. NgReader trusts the lengths in the
-// file (a huge captured length makes it allocate that much; an option or
-// block length that does not add up makes it misparse; some timestamp
-// resolutions make it divide by zero), so each block is read in full,
-// checked, and only then handed over. A block cut short by the end of the
-// file gives ErrTruncated.
-type ngValidator struct {
-	r         io.Reader
-	buf       []byte // the current checked block
-	off       int    // how much of buf has been handed over
-	err       error  // sticky
-	bigEndian bool
-	inSection bool
-	snaplen0  uint32 // snap length of interface 0 of the current section
-	nIfaces   int
-}
-
-func (v *ngValidator) Read(p []byte) (int, error) {
-	if v.off == len(v.buf) {
-		if v.err != nil {
-			return 0, v.err
-		}
-		if err := v.next(); err != nil {
-			v.err = err
-			return 0, err
-		}
-	}
-	n := copy(p, v.buf[v.off:])
-	v.off += n
-	return n, nil
-}
-
-func (v *ngValidator) u32(b []byte) uint32 {
-	if v.bigEndian {
-		return binary.BigEndian.Uint32(b)
-	}
-	return binary.LittleEndian.Uint32(b)
-}
-
-func (v *ngValidator) u16(b []byte) uint16 {
-	if v.bigEndian {
-		return binary.BigEndian.Uint16(b)
-	}
-	return binary.LittleEndian.Uint16(b)
-}
-
 // pcapng block types.
 const (
 	ngInterfaceDesc  = 1
@@ -407,138 +266,3 @@ const (
 	ngEnhancedPacket = 6
 	ngByteOrderMagic = 0x1a2b3c4d
 )
-
-// next reads and checks one block into v.buf.
-func (v *ngValidator) next() error {
-	var hdr [12]byte
-	if n, err := io.ReadFull(v.r, hdr[:8]); err != nil {
-		if n == 0 && err == io.EOF {
-			return io.EOF
-		}
-		return fmt.Errorf("block header: %w", ErrTruncated)
-	}
-	typ := binary.LittleEndian.Uint32(hdr[0:4]) // SHB type reads the same both ways
-	if typ == magicPcapng {
-		if _, err := io.ReadFull(v.r, hdr[8:12]); err != nil {
-			return fmt.Errorf("section header: %w", ErrTruncated)
-		}
-		switch {
-		case binary.LittleEndian.Uint32(hdr[8:12]) == ngByteOrderMagic:
-			v.bigEndian = false
-		case binary.BigEndian.Uint32(hdr[8:12]) == ngByteOrderMagic:
-			v.bigEndian = true
-		default:
-			return errors.New("section header: bad byte-order magic")
-		}
-		v.inSection, v.snaplen0, v.nIfaces = true, 0, 0
-	} else if !v.inSection {
-		return errors.New("pcapng file does not start with a section header")
-	}
-	typ = v.u32(hdr[0:4])
-	length := v.u32(hdr[4:8])
-	minLen := map[uint32]uint32{
-		magicPcapng: 28, ngInterfaceDesc: 20, ngPacketObsolete: 32,
-		ngSimplePacket: 16, ngInterfaceStats: 24, ngEnhancedPacket: 32,
-	}[typ]
-	if minLen == 0 {
-		minLen = 12
-	}
-	if length%4 != 0 || length < minLen || length > maxBlockLen {
-		return fmt.Errorf("block type %#x has impossible length %d", typ, length)
-	}
-	b := make([]byte, length)
-	got := 8
-	if typ == magicPcapng {
-		got = 12
-	}
-	copy(b, hdr[:got])
-	if _, err := io.ReadFull(v.r, b[got:]); err != nil {
-		return fmt.Errorf("block type %#x (%d bytes): %w", typ, length, ErrTruncated)
-	}
-	if v.u32(b[length-4:]) != length {
-		return fmt.Errorf("block type %#x: trailing length %d does not match %d", typ, v.u32(b[length-4:]), length)
-	}
-	body := b[:length-4]
-	switch typ {
-	case magicPcapng:
-		if err := v.checkOptions(body[24:], nil); err != nil {
-			return fmt.Errorf("section header: %w", err)
-		}
-	case ngInterfaceDesc:
-		if _, err := checkLinkType(uint32(v.u16(body[8:10]))); err != nil {
-			return fmt.Errorf("interface description: %w", err)
-		}
-		if v.nIfaces == 0 {
-			v.snaplen0 = v.u32(body[12:16])
-		}
-		v.nIfaces++
-		if err := v.checkOptions(body[16:], checkIfOption); err != nil {
-			return fmt.Errorf("interface description: %w", err)
-		}
-	case ngInterfaceStats:
-		if err := v.checkOptions(body[20:], nil); err != nil {
-			return fmt.Errorf("interface statistics: %w", err)
-		}
-	case ngEnhancedPacket, ngPacketObsolete:
-		capLen := v.u32(body[20:24])
-		if capLen > MaxRecordLen {
-			return fmt.Errorf("packet captured length %d exceeds the limit %d", capLen, MaxRecordLen)
-		}
-		if 28+uint64(capLen) > uint64(len(body)) {
-			return fmt.Errorf("packet captured length %d does not fit its block of %d bytes", capLen, length)
-		}
-	case ngSimplePacket:
-		capLen := v.u32(body[8:12]) // original length, cut to interface 0's snap length
-		if v.snaplen0 != 0 && capLen > v.snaplen0 {
-			capLen = v.snaplen0
-		}
-		if capLen > MaxRecordLen || 12+uint64(capLen) > uint64(len(body)) {
-			return fmt.Errorf("simple packet of %d bytes does not fit its block of %d bytes", capLen, length)
-		}
-	}
-	v.buf, v.off = b, 0
-	return nil
-}
-
-// checkOptions checks that a block's options fit it exactly.
-func (v *ngValidator) checkOptions(opts []byte, check func(v *ngValidator, code uint16, val []byte) error) error {
-	for len(opts) > 0 {
-		if len(opts) < 4 {
-			return errors.New("options: trailing bytes")
-		}
-		code, olen := v.u16(opts[0:2]), int(v.u16(opts[2:4]))
-		if code == 0 {
-			return nil
-		}
-		padded := (olen + 3) &^ 3
-		if 4+padded > len(opts) {
-			return fmt.Errorf("option %d of %d bytes does not fit its block", code, olen)
-		}
-		if check != nil {
-			if err := check(v, code, opts[4:4+olen]); err != nil {
-				return err
-			}
-		}
-		opts = opts[4+padded:]
-	}
-	return nil
-}
-
-// checkIfOption checks the interface options NgReader interprets.
-func checkIfOption(v *ngValidator, code uint16, val []byte) error {
-	switch code {
-	case 9: // if_tsresol
-		if len(val) != 1 {
-			return fmt.Errorf("timestamp resolution option of %d bytes", len(val))
-		}
-		exp := val[0] & 0x7f
-		if (val[0]&0x80 != 0 && exp > 63) || (val[0]&0x80 == 0 && exp > 19) {
-			return fmt.Errorf("timestamp resolution %#x not supported", val[0])
-		}
-	case 14: // if_tsoffset
-		if len(val) != 8 {
-			return fmt.Errorf("timestamp offset option of %d bytes", len(val))
-		}
-	}
-	return nil
-}
