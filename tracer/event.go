@@ -341,4 +341,12 @@ type Packet struct {
 	// Wireshark's tcp.analysis flags: "retransmission",
 	// "duplicate-ack", "zero-window", … Empty for an ordinary segment.
 	Analysis []string `json:"analysis,omitempty"`
+	// Payload is a preview of the segment's or datagram's payload, as
+	// [Preview] makes it (`"GET / HTTP/1.1\r\nHost: …" (+40 bytes)`),
+	// of the bytes captured: tracer/inspect sets it, the lessons do not
+	// (their data events show what the programs wrote and read).
+	Payload string `json:"payload,omitempty"`
+	// Comment is the capture file's comment on the packet (a pcapng
+	// packet block's opt_comment: Wireshark's packet comments).
+	Comment string `json:"comment,omitempty"`
 }

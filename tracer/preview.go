@@ -22,6 +22,15 @@ func Preview(data []byte) string {
 	return string(appendPreview(nil, data[:min(len(data), previewPrefix)], len(data)))
 }
 
+// PreviewOf is [Preview] of total bytes of which only the first were
+// kept, captured (a capture's snapshot length cuts packets): the bytes
+// not shown, kept or not, are counted, `"GET / HTTP/1.1\r\n…" (+60
+// bytes)`.
+func PreviewOf(captured []byte, total int) string {
+	captured = captured[:min(len(captured), previewPrefix, max(total, 0))]
+	return string(appendPreview(nil, captured, max(total, len(captured))))
+}
+
 // previewPrefix is how much of the data a preview looks at: the text it
 // shows, and the prefix it judges text by.
 const previewPrefix = 4 * maxTextPreview

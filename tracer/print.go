@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 	"unsafe"
 
@@ -228,6 +229,8 @@ func appendJSONNote[S []byte | string](b []byte, e *Event, note S) ([]byte, bool
 			}
 			b = append(b, ']')
 		}
+		b = jsonStringField(b, `,"payload":`, p.Payload)
+		b = jsonStringField(b, `,"comment":`, p.Comment)
 		b = append(b, '}')
 	}
 	if i := e.TCP; i != nil {
@@ -681,6 +684,11 @@ func (p *prettyPrinter) appendEvent(b []byte, e *Event) []byte {
 			b = appendParts(b, appendTCPBrief(append(brief[:0], "kernel: "...), e), noteIndent, p.width)
 		}
 		b = appendWrapped(b, note, noteIndent, p.width)
+		if e.Packet != nil && e.Packet.Comment != "" {
+			// A comment the capture file holds on the packet.
+			var c [256]byte
+			b = appendWrapped(b, string(append(append(c[:0], "Comment in the file: "...), e.Packet.Comment...)), noteIndent, p.width)
+		}
 	}
 	return b
 }
@@ -900,7 +908,11 @@ func appendPacketDetail(b []byte, p *Packet) []byte {
 		return append(append(b, "  "...), p.DNS...)
 	case p.Proto != "tcp":
 		b = append(append(append(b, "  "...), p.Proto...), ' ')
-		return append(strconv.AppendInt(b, int64(p.Len), 10), " bytes"...)
+		b = append(strconv.AppendInt(b, int64(p.Len), 10), " bytes"...)
+		if p.Payload != "" {
+			b = append(append(b, "  "...), p.Payload...)
+		}
+		return b
 	}
 	b = strconv.AppendUint(append(b, "  seq "...), uint64(p.Seq), 10)
 	if strings.Contains(p.Flags, "ACK") {
@@ -912,6 +924,9 @@ func appendPacketDetail(b []byte, p *Packet) []byte {
 	b = strconv.AppendInt(append(b, " win "...), int64(p.Window), 10)
 	if p.Options != "" {
 		b = append(append(b, "  "...), p.Options...)
+	}
+	if p.Payload != "" {
+		b = append(append(b, "  "...), p.Payload...)
 	}
 	// What the analysis found, as Wireshark prints its own: [TCP
 	// Retransmission].
@@ -1017,8 +1032,30 @@ func appendWrapped(b []byte, text string, indent, width int) []byte {
 	}
 	line := 0
 	first := true
-	for word := range strings.FieldsSeq(text) {
-		n := utf8.RuneCountInString(word)
+	for i := 0; i < len(text); {
+		// The next word, as strings.Fields finds it (split at
+		// unicode.IsSpace), and its length in runes, in one pass.
+		i = skipSpace(text, i)
+		if i == len(text) {
+			break
+		}
+		start, n := i, 0
+		for i < len(text) {
+			if c := text[i]; c < utf8.RuneSelf {
+				if asciiSpace[c] {
+					break
+				}
+				i++
+			} else {
+				r, size := utf8.DecodeRuneInString(text[i:])
+				if unicode.IsSpace(r) {
+					break
+				}
+				i += size
+			}
+			n++
+		}
+		word := text[start:i]
 		if !first && line+1+n > width-indent {
 			b = append(b, '\n')
 			line = 0
@@ -1036,6 +1073,29 @@ func appendWrapped(b []byte, text string, indent, width int) []byte {
 		line += n
 	}
 	return append(b, '\n')
+}
+
+// asciiSpace marks the ASCII bytes unicode.IsSpace calls space.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+
+// skipSpace returns the index of the first byte of text at or after i
+// that does not begin a space (unicode.IsSpace), or len(text).
+func skipSpace(text string, i int) int {
+	for i < len(text) {
+		if c := text[i]; c < utf8.RuneSelf {
+			if !asciiSpace[c] {
+				return i
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if !unicode.IsSpace(r) {
+			return i
+		}
+		i += size
+	}
+	return i
 }
 
 // PrinterFunc adapts a function to the [Printer] interface.

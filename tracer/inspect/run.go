@@ -1,0 +1,341 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"tcptour/tracer"
+	"tcptour/tracer/capture"
+	"tcptour/tracer/outfile"
+	"tcptour/tracer/wire"
+)
+
+// Bounds on what is kept for the ladders, drawn at the end: the
+// timeline above them has every packet.
+const (
+	// maxLadders is how many connections get a ladder, the first ones;
+	// -conn picks others.
+	maxLadders = 100
+	// maxLadderEvents is how many segments of a connection its ladder
+	// draws, the first ones.
+	maxLadderEvents = 400
+	// lookahead is how many packets are read before the first is
+	// explained, to learn at how many interfaces the file was captured.
+	lookahead = 4096
+	// flushEvery is how many events wait in the trace before they are
+	// printed.
+	flushEvery = 512
+)
+
+// inspector explains the packets of one file as they are read.
+type inspector struct {
+	cfg     config
+	flt     filter
+	tr      *tracer.Trace
+	out     io.Writer
+	dec     decoder
+	numbers *wire.ConnNumbers
+	anns    map[string]*wire.Annotator
+	ifaces  map[string]bool // the interfaces whose packets were seen
+	multi   bool            // more than one interface in the lookahead
+
+	read, shown, waiting int
+	skipped              map[string]int // packets not shown, by reason
+	conns                []int          // the TCP connections shown, in order
+	ladders              map[int]*ladder
+	laddersLeftOut       int
+	stats                map[int]*connStats
+}
+
+// ladder is what is kept of a connection for its ladder.
+type ladder struct {
+	events []tracer.Event
+	more   int // segments not kept
+}
+
+func run(cfg config, stdout, stderr io.Writer) error {
+	flt, err := newFilter(cfg)
+	if err != nil {
+		return err
+	}
+	// The Mermaid file is checked before the capture is read (see
+	// tracer/outfile), and put in place only when complete.
+	var mermaid *outfile.File
+	if cfg.mermaid != "" {
+		if in, err := os.Stat(cfg.file); err == nil && cfg.file != "-" {
+			if out, err := os.Stat(cfg.mermaid); err == nil && os.SameFile(in, out) {
+				return fmt.Errorf("-mermaid %s: is the capture file to read: name another", cfg.mermaid)
+			}
+		}
+		f, err := outfile.Create("mermaid", cfg.mermaid, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Discard()
+		mermaid = f
+	}
+	src, err := capture.OpenFile(cfg.file)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+
+	// The first packets, to learn the interfaces and the first time.
+	var head []capture.Packet
+	var readErr error
+	for len(head) < lookahead {
+		p, err := src.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				readErr = err
+			}
+			break
+		}
+		head = append(head, p)
+	}
+	if readErr != nil && len(head) == 0 {
+		return readErr
+	}
+	in := &inspector{cfg: cfg, flt: flt, out: stdout, numbers: wire.NewConnNumbers(),
+		anns: map[string]*wire.Annotator{}, ifaces: map[string]bool{}, skipped: map[string]int{},
+		ladders: map[int]*ladder{}, stats: map[int]*connStats{}}
+	seen := map[string]bool{}
+	for _, p := range head {
+		seen[p.Interface] = true
+	}
+	in.multi = len(seen) > 1
+	var printers []tracer.Printer
+	switch {
+	case cfg.stats:
+	case cfg.json:
+		printers = append(printers, tracer.NewJSON(stdout))
+	default:
+		printers = append(printers, tracer.NewPrettyWith(stdout, tracer.PrettyOptions{
+			Color: tracer.ColorWanted(stdout, cfg.noColor), Width: tracer.TerminalWidth(stdout)}))
+	}
+	in.tr = tracer.NewAt(firstTime(head), tracer.Options{Printers: printers, History: tracer.NoHistory})
+	if !cfg.json && !cfg.stats {
+		for _, c := range src.Comments() {
+			fmt.Fprintf(stdout, "Comment in the file: %s\n\n", c)
+		}
+	}
+	for _, p := range head {
+		if err := in.packet(p); err != nil {
+			return err
+		}
+	}
+	head = nil
+	for readErr == nil {
+		p, err := src.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				readErr = err
+			}
+			break
+		}
+		if err := in.packet(p); err != nil {
+			return err
+		}
+	}
+	if err := in.tr.Flush(); err != nil {
+		return err
+	}
+	if readErr != nil {
+		fmt.Fprintf(stderr, "inspect: warning: %v; showing the %s before it\n", readErr, plural(in.read, "packet"))
+	}
+	if mermaid != nil {
+		var b strings.Builder
+		if err := wire.Mermaid(&b, in.ladderEvents(), in.ladderIDs()); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(mermaid, b.String()); err != nil {
+			return err
+		}
+		if err := mermaid.Commit(); err != nil {
+			return err
+		}
+	}
+	if cfg.stats {
+		return in.printStats()
+	}
+	if cfg.json {
+		return nil
+	}
+	in.summary()
+	for _, id := range in.ladderIDs() {
+		fmt.Fprintln(stdout)
+		l := in.ladders[id]
+		if err := wire.FitLadder(stdout, l.events, id, tracer.TerminalWidth(stdout)); err != nil {
+			return err
+		}
+		if l.more > 0 {
+			fmt.Fprintf(stdout, "… and %s more of connection #%d, not drawn: the timeline above has them.\n", plural(l.more, "packet"), id)
+		}
+	}
+	if in.laddersLeftOut > 0 {
+		fmt.Fprintf(stdout, "\nLadders are drawn for the first %d connections; %d more are not drawn: -conn N draws any.\n", maxLadders, in.laddersLeftOut)
+	}
+	return nil
+}
+
+// packet explains one packet, and prints it when it passes the filter.
+func (in *inspector) packet(p capture.Packet) error {
+	in.read++
+	d, err := in.dec.Decode(p)
+	if err != nil && d.TCP == nil && d.UDP == nil {
+		in.skipped[skipReason(err)]++
+		return nil
+	}
+	if d.TCP == nil && d.UDP == nil {
+		in.skipped["neither TCP nor UDP"]++
+		return nil
+	}
+	ann := in.anns[p.Interface]
+	if ann == nil {
+		ann = wire.NewAnnotator()
+		ann.NumberConns(in.numbers)
+		if in.multi || (len(in.anns) > 0 && p.Interface != "") {
+			ann.AtEnd(p.Interface)
+		}
+		in.anns[p.Interface] = ann
+	}
+	e := ann.Event(d)
+	pk := e.Packet
+	if pk != nil {
+		if in.multi {
+			pk.At, pk.IPID = p.Interface, d.IPID
+		}
+		pk.Comment = p.Comment
+		switch {
+		case d.TCP != nil && d.TCP.PayloadLen > 0:
+			pk.Payload = tracer.PreviewOf(d.TCP.Payload, d.TCP.PayloadLen)
+		case d.UDP != nil && d.DNS == nil && d.UDP.PayloadLen > 0:
+			pk.Payload = tracer.PreviewOf(d.UDP.Payload, d.UDP.PayloadLen)
+		}
+	}
+	if !in.flt.shows(&e) {
+		in.skipped["left out by the filter"]++
+		return nil
+	}
+	in.shown++
+	if e.Conn != 0 {
+		in.keep(&e)
+	}
+	if in.cfg.stats {
+		return nil
+	}
+	in.tr.Record(&e)
+	if in.waiting++; in.waiting >= flushEvery {
+		in.waiting = 0
+		return in.tr.Flush()
+	}
+	return nil
+}
+
+// keep keeps what the ladder and the statistics of e's connection need.
+func (in *inspector) keep(e *tracer.Event) {
+	st := in.stats[e.Conn]
+	if st == nil {
+		st = &connStats{id: e.Conn}
+		in.stats[e.Conn] = st
+		in.conns = append(in.conns, e.Conn)
+	}
+	st.add(e)
+	if in.cfg.stats {
+		return
+	}
+	l := in.ladders[e.Conn]
+	if l == nil {
+		if len(in.ladders) >= maxLadders {
+			if st.packets == 1 {
+				in.laddersLeftOut++
+			}
+			return
+		}
+		l = &ladder{}
+		in.ladders[e.Conn] = l
+	}
+	if len(l.events) >= maxLadderEvents {
+		l.more++
+		return
+	}
+	c := *e
+	c.Note = "" // not drawn
+	l.events = append(l.events, c)
+}
+
+// ladderIDs are the connections with a ladder, in order.
+func (in *inspector) ladderIDs() []int {
+	var ids []int
+	for _, id := range in.conns {
+		if in.ladders[id] != nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// ladderEvents are the events kept for the ladders.
+func (in *inspector) ladderEvents() []tracer.Event {
+	var all []tracer.Event
+	for _, id := range in.ladderIDs() {
+		all = append(all, in.ladders[id].events...)
+	}
+	return all
+}
+
+// summary prints the line after the timeline: what was read, shown and
+// left out, and why.
+func (in *inspector) summary() {
+	fmt.Fprintf(in.out, "\n%s read from %s", plural(in.read, "packet"), in.name())
+	if in.flt.active() {
+		fmt.Fprintf(in.out, "; %d shown (%s)", in.shown, in.flt.String())
+	}
+	if left := in.read - in.shown - in.skipped["left out by the filter"]; left > 0 {
+		reasons := slices.Sorted(maps.Keys(in.skipped))
+		var parts []string
+		for _, r := range reasons {
+			if r != "left out by the filter" {
+				parts = append(parts, fmt.Sprintf("%d %s", in.skipped[r], r))
+			}
+		}
+		fmt.Fprintf(in.out, "; %d not shown: %s", left, strings.Join(parts, ", "))
+	}
+	if len(in.anns) > 1 {
+		names := slices.Sorted(maps.Keys(in.anns))
+		fmt.Fprintf(in.out, "; captured at %d interfaces (%s), each explained as its end saw it", len(names), strings.Join(names, ", "))
+	}
+	what := "TCP connection"
+	if in.flt.active() {
+		what = "TCP connection shown"
+		if len(in.conns) != 1 {
+			what = "TCP connections shown"
+		}
+		fmt.Fprintf(in.out, "; %d %s.\n", len(in.conns), what)
+		return
+	}
+	fmt.Fprintf(in.out, "; %s.\n", plural(len(in.conns), what))
+}
+
+// name is the file's name as the summary gives it.
+func (in *inspector) name() string {
+	if in.cfg.file == "-" {
+		return "standard input"
+	}
+	return in.cfg.file
+}
+
+func firstTime(pkts []capture.Packet) (t0 time.Time) {
+	for _, p := range pkts {
+		if t0.IsZero() || p.Time.Before(t0) {
+			t0 = p.Time
+		}
+	}
+	return t0
+}
