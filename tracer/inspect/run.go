@@ -47,7 +47,9 @@ type inspector struct {
 
 	read, shown, waiting int
 	skipped              map[string]int // packets not shown, by reason
-	conns                []int          // the TCP connections shown, in order
+	seen                 bitset         // the TCP connections shown, by number
+	nconns               int            // how many
+	conns                []int          // those with a ladder or statistics, in order
 	ladders              map[int]*ladder
 	laddersLeftOut       int
 	stats                map[int]*connStats
@@ -238,28 +240,37 @@ func (in *inspector) packet(p capture.Packet) error {
 	return nil
 }
 
-// keep keeps what the ladder and the statistics of e's connection need.
+// keep keeps what the ladder or the statistics of e's connection need.
 func (in *inspector) keep(e *tracer.Event) {
-	st := in.stats[e.Conn]
-	if st == nil {
-		st = &connStats{id: e.Conn}
-		in.stats[e.Conn] = st
-		in.conns = append(in.conns, e.Conn)
+	first := !in.seen.has(e.Conn)
+	if first {
+		in.seen.add(e.Conn)
+		in.nconns++
 	}
-	st.add(e)
 	if in.cfg.stats {
+		// The statistics of every connection shown, printed at the end:
+		// they grow with the connections in the file, about 200 bytes
+		// each.
+		st := in.stats[e.Conn]
+		if st == nil {
+			st = &connStats{id: e.Conn}
+			in.stats[e.Conn] = st
+			in.conns = append(in.conns, e.Conn)
+		}
+		st.add(e)
 		return
 	}
 	l := in.ladders[e.Conn]
 	if l == nil {
 		if len(in.ladders) >= maxLadders {
-			if st.packets == 1 {
+			if first {
 				in.laddersLeftOut++
 			}
 			return
 		}
 		l = &ladder{}
 		in.ladders[e.Conn] = l
+		in.conns = append(in.conns, e.Conn)
 	}
 	if len(l.events) >= maxLadderEvents {
 		l.more++
@@ -314,13 +325,13 @@ func (in *inspector) summary() {
 	what := "TCP connection"
 	if in.flt.active() {
 		what = "TCP connection shown"
-		if len(in.conns) != 1 {
+		if in.nconns != 1 {
 			what = "TCP connections shown"
 		}
-		fmt.Fprintf(in.out, "; %d %s.\n", len(in.conns), what)
+		fmt.Fprintf(in.out, "; %d %s.\n", in.nconns, what)
 		return
 	}
-	fmt.Fprintf(in.out, "; %s.\n", plural(len(in.conns), what))
+	fmt.Fprintf(in.out, "; %s.\n", plural(in.nconns, what))
 }
 
 // name is the file's name as the summary gives it.
@@ -338,4 +349,17 @@ func firstTime(pkts []capture.Packet) (t0 time.Time) {
 		}
 	}
 	return t0
+}
+
+// bitset is a set of small positive numbers: connection numbers, which
+// grow by one from 1.
+type bitset []uint64
+
+func (b bitset) has(n int) bool { return n/64 < len(b) && b[n/64]&(1<<(n%64)) != 0 }
+
+func (b *bitset) add(n int) {
+	for n/64 >= len(*b) {
+		*b = append(*b, 0)
+	}
+	(*b)[n/64] |= 1 << (n % 64)
 }

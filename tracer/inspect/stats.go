@@ -155,7 +155,7 @@ func (in *inspector) printStats() error {
 		}
 		fmt.Fprintf(in.out, "  %s; %s.\n", hs, s.ended())
 	}
-	n := len(in.conns)
+	n := in.nconns
 	fmt.Fprintf(in.out, "\n%s read from %s; %s.\n", plural(in.read, "packet"), in.name(), plural(n, "TCP connection"))
 	return nil
 }
