@@ -141,7 +141,7 @@ type flow struct {
 	window    int              // the window of its last segment, in bytes when the scale is known
 	haveWin   bool             //
 	synWin    bool             // that window was in its SYN or SYN-ACK (not scaled)
-	dupacks   int              // its duplicate ACKs in a row
+	dupacks   int              // its duplicate ACKs in a row; -1 after an ACK of unseen data from the peer, until its next segment
 	lastFlags Analysis         // the findings of its last segment
 	lastSeg   time.Time        // when it sent its last segment
 	lastEnd   uint32           // the sequence number after its last segment (its SYN or FIN counted)
@@ -253,7 +253,7 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, winKnow
 				v.flags |= ZeroWindowProbeAck
 			}
 		case sameAck && win != 0 && me.haveWin && win == me.window && !v.flags.Has(WindowUpdate) && !v.flags.Has(KeepAlive):
-			me.dupacks++
+			me.dupacks = max(me.dupacks, 0) + 1
 			v.flags |= DuplicateAck
 			v.dupacks = me.dupacks
 		}
@@ -262,8 +262,14 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, winKnow
 		me.dupacks = 0
 	}
 	if hasAck && peer.haveMax && after(ack, peer.maxToAck) {
-		v.flags |= AckedUnseen
+		// As Wireshark 4.0: once, and, while the peer sends
+		// nothing, not again for the ACKs that follow (the peer's
+		// duplicate-ACK count, -1 until its next segment, says so).
 		peer.maxToAck = peer.nextseq
+		if peer.dupacks == 0 {
+			v.flags |= AckedUnseen
+		}
+		peer.dupacks = -1
 	}
 
 	// Data, a SYN or a FIN numbered below what was sent already: sent

@@ -124,6 +124,37 @@ var scenarios = []scenario{
 			return r.requests(1)
 		},
 	},
+	// The large ones, made only when named: for comparing with tshark
+	// by hand (go test ./tracer/wire -run TestAnalysisOfFiles compares
+	// those in testdata only).
+	{
+		// bigloss: 600,000 bytes in full segments, 3 % random loss each
+		// way (seed 7), 10 ms each way, a few segments reordered. Both
+		// ends.
+		name: "bigloss", file: "bigloss.pcapng", both: true, large: true,
+		cfg: link.Config{DelayToServer: 10 * time.Millisecond, DelayToClient: 10 * time.Millisecond, Loss: 0.03, Seed: 7,
+			Rules: []link.Rule{
+				{Dir: link.FromClient, Kind: link.Data, Index: 30, Action: link.Hold},
+				{Dir: link.FromClient, Kind: link.Data, Index: 90, Action: link.Hold},
+				{Dir: link.FromClient, Kind: link.Data, Index: 150, Action: link.Duplicate},
+			}},
+		run: func(r *runner) (int, error) { return r.transfer(transfer{size: 600000, mss: 1460}) },
+	},
+	{
+		// queue: 1,000,000 bytes into a direction limited to 1 MB/s
+		// with a queue of 8 frames (tail drops), 5 ms each way.
+		// Client's end.
+		name: "queue", file: "queue.pcapng", large: true,
+		cfg: link.Config{DelayToServer: 5 * time.Millisecond, DelayToClient: 5 * time.Millisecond, RateToServer: 1 << 20, Queue: 8},
+		run: func(r *runner) (int, error) { return r.transfer(transfer{size: 1000000, mss: 1460}) },
+	},
+	{
+		// manyreuse: 200 requests from 2 ephemeral ports. Both ends.
+		name: "manyreuse", file: "manyreuse.pcapng", both: true, large: true,
+		cfg:    link.Config{DelayToServer: time.Millisecond, DelayToClient: time.Millisecond, Loss: 0.02, Seed: 5},
+		client: map[string]string{"net/ipv4/ip_local_port_range": "40000 40001"},
+		run:    func(r *runner) (int, error) { return r.requests(200) },
+	},
 }
 
 // listenWith listens on the server's address, in its namespace.
