@@ -117,7 +117,7 @@ func TestDecodeDNS(t *testing.T) {
 		t.Errorf("src %v, udp %+v", d.Src, d.UDP)
 	}
 	m := d.DNS
-	if m.ID != 0x1234 || m.Response || m.OpCode != "Query" || len(m.Questions) != 1 ||
+	if m.ID != 0x1234 || m.Response || m.OpCode != "QUERY" || len(m.Questions) != 1 ||
 		m.Questions[0] != (DNSQuestion{Name: "chuck.norris.test", Type: "A"}) || len(m.Answers) != 0 {
 		t.Errorf("query %+v", m)
 	}
@@ -127,7 +127,7 @@ func TestDecodeDNS(t *testing.T) {
 		t.Fatal(err)
 	}
 	m = d.DNS
-	if m == nil || !m.Response || m.RCode != "No Error" {
+	if m == nil || !m.Response || m.RCode != "NOERROR" {
 		t.Fatalf("response %+v", m)
 	}
 	want := []DNSRecord{
