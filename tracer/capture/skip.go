@@ -115,8 +115,10 @@ func LinkTypeName(lt layers.LinkType) string {
 		name = "PRISM_HEADER"
 	case layers.LinkTypeIEEE80211Radio:
 		name = "IEEE802_11_RADIO"
-	case layers.LinkTypeLinuxUSB:
+	case 189:
 		name = "USB_LINUX"
+	case 220:
+		name = "USB_LINUX_MMAPPED"
 	case layers.LinkTypeIPv4:
 		name = "IPV4"
 	case layers.LinkTypeIPv6:
