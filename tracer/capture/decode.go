@@ -837,6 +837,22 @@ func dnsValue(rr dns.RR) string {
 		return trimDot(r.Ns)
 	case *dns.PTR:
 		return trimDot(r.Ptr)
+	case *dns.MX:
+		return strconv.Itoa(int(r.Preference)) + " " + trimDot(r.Mx)
+	case *dns.TXT:
+		// As dig shows them, quoted (miekg/dns keeps them escaped);
+		// rr.String escapes them again byte by byte, which costs more
+		// than the rest of decoding.
+		var b strings.Builder
+		for i, t := range r.Txt {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteByte('"')
+			b.WriteString(t)
+			b.WriteByte('"')
+		}
+		return b.String()
 	}
 	return strings.TrimPrefix(rr.String(), rr.Header().String())
 }
