@@ -2,15 +2,13 @@ package capture
 
 import (
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+	"github.com/miekg/dns"
 )
 
 // LinkTypeLinuxSLL2 stands for the pcap link type 276, Linux "cooked"
@@ -99,9 +97,38 @@ type Decoded struct {
 	// Src and Dst are the addresses, with ports for TCP and UDP.
 	Src, Dst netip.AddrPort
 
-	TCP *TCPSegment  // set for TCP
-	UDP *UDPDatagram // set for UDP
-	DNS *DNSMessage  // set when a UDP payload decodes as DNS
+	TCP *TCPSegment  // set for TCP (whose 20-byte header was captured)
+	UDP *UDPDatagram // set for UDP (whose 8-byte header was captured)
+	// DNS is set when a UDP datagram, or a TCP segment that carries
+	// whole DNS messages (each after its 2-byte length), is DNS: on
+	// port 53, 5353 (mDNS) or 5355 (LLMNR) if it parses as a DNS
+	// message; on another port (a lab's DNS server on a loopback
+	// port) only if it parses as a standard query or answer (opcode
+	// QUERY, one question of class IN). Over TCP it is the segment's
+	// first message.
+	DNS *DNSMessage
+
+	// Skip says, when TCP and UDP are both nil, why: a short phrase
+	// that stays the same from release to release, so that a program
+	// can count the packets it could not show per reason (the list is
+	// in SkipReason's comment). It is "" when TCP or UDP is set.
+	Skip string
+
+	// Cut says what of the headers Decode reads the capture's snapshot
+	// length cut off, "" if nothing: "TCP options" when the 20-byte
+	// TCP header is whole but not its options (TCPSegment.OptionsCut).
+	// A payload cut short is not reported here (PayloadLen says it).
+	Cut string
+
+	// Fragment is set for the first fragment of an IP datagram that
+	// was not reassembled: its transport header is here, the rest of
+	// its payload in fragments that follow (Payload holds this
+	// fragment's part; UDPDatagram.PayloadLen is the whole datagram's).
+	Fragment bool
+	// Fragments is, for a datagram a Decoder reassembled, the number
+	// of fragments it was made of (this packet is the one that
+	// completed it); 0 for a packet that was not fragmented.
+	Fragments int
 }
 
 // TCPSegment is a decoded TCP header.
@@ -116,7 +143,16 @@ type TCPSegment struct {
 	// length fields; Payload holds those of them that were captured.
 	PayloadLen int
 	Payload    []byte
-	Options    TCPOptions
+	// HeaderLen is the header's length with options, from its data
+	// offset field (20 to 60 bytes).
+	HeaderLen int
+	Options   TCPOptions
+	// OptionsCut reports that the capture's snapshot length cut the
+	// options (tcpdump -s 60 or 96): Options holds those wholly
+	// captured; any other option may or may not have been there, so
+	// an absent MSS, window scale or timestamp means "not seen", not
+	// "not sent".
+	OptionsCut bool
 }
 
 // TCPOptions are the TCP options Decode understands. They usually appear in
@@ -150,34 +186,67 @@ type UDPDatagram struct {
 
 // DNSMessage summarises a DNS message.
 type DNSMessage struct {
-	ID        uint16
-	Response  bool   // false for a query
-	OpCode    string // "Query", ...
-	RCode     string // "No Error", "Non-Existent Domain", ...
-	Questions []DNSQuestion
-	Answers   []DNSRecord
+	ID       uint16
+	Response bool   // false for a query
+	OpCode   string // "QUERY", "NOTIFY", ..., or "OPCODE13" (miekg/dns's names)
+	RCode    string // "NOERROR", "NXDOMAIN", "SERVFAIL", ... (dig's names)
+	// Truncated is the TC bit: the answer did not fit in the UDP
+	// datagram and was cut; a resolver asks again over TCP.
+	Truncated bool
+	// Authoritative is the AA bit: the answer comes from a server
+	// that holds the zone, not from a cache.
+	Authoritative bool
+	Questions     []DNSQuestion
+	// Answers are the answer section's records, in order: a CNAME
+	// record and then the records of the name it points to, as
+	// servers send them.
+	Answers []DNSRecord
+	// Authorities and Additionals count the records of the other two
+	// sections (an EDNS OPT record counts as additional).
+	Authorities, Additionals int
 }
 
 // DNSQuestion is one question of a DNS message.
 type DNSQuestion struct {
-	Name string // "chuck.norris.test"
-	Type string // "A", "AAAA", or "TYPE65" for types without a name
+	Name string // "chuck.norris.test", without the final dot ("." for the root)
+	Type string // "A", "AAAA", or "TYPE65535" for types without a name
 }
 
 // DNSRecord is one answer record.
 type DNSRecord struct {
-	Name  string
-	Type  string
+	Name  string // without the final dot
+	Type  string // "A", "CNAME", ...: each record's own type
 	TTL   uint32
-	Value string // the address for A and AAAA, the target name for CNAME, ...
+	Value string // the address for A and AAAA, the target name for CNAME (without the final dot), the record's data as dig shows it for others
 }
 
-// Decode decodes the link, network and transport layers of p, and DNS in
-// UDP payloads. Link types: Ethernet, Linux SLL and SLL2 (tcpdump -i any),
-// Null and Loop (BSD loopback) and Raw IP. It never panics; on malformed
-// or truncated input it returns what it could decode with an error. A UDP
-// payload that does not parse as DNS is not an error (DNS stays nil).
+// Decode decodes the link, network and transport layers of p, and DNS
+// (see Decoded.DNS), without state: it does not reassemble IP fragments
+// (a Decoder does). Link types: Ethernet (with up to two VLAN tags),
+// Linux SLL and SLL2 (tcpdump -i any), NFLOG (tcpdump -i nflog), Null
+// and Loop (BSD loopback) and raw IP. IPv6 extension headers are
+// followed to the transport header. It never panics. What it could not
+// decode it says in Decoded.Skip (and Cut); on malformed or truncated
+// input it returns what it could decode with an error, a *DecodeError
+// whose Reason is Skip's. A packet that is simply not TCP or UDP (ARP,
+// ICMP) is no error: TCP and UDP are nil, and Skip says what it is.
+//
+// Decode parses the headers itself rather than with gopacket's layers,
+// to decode what a snapshot length left (a TCP header whose options
+// were cut) and to cost one allocation per TCP or UDP packet.
 func Decode(p Packet) (Decoded, error) {
+	return decodePacket(p, nil)
+}
+
+// decoder holds one packet's decoding.
+type decoder struct {
+	d   *Decoded
+	cut bool     // the capture kept less than the frame
+	dc  *Decoder // reassembles fragments; nil for Decode
+	lt  layers.LinkType
+}
+
+func decodePacket(p Packet, dc *Decoder) (Decoded, error) {
 	d := Decoded{Time: p.Time, Length: p.Info.Length, CaptureLength: len(p.Data)}
 	if d.Time.IsZero() {
 		d.Time = p.Info.Timestamp
@@ -185,306 +254,605 @@ func Decode(p Packet) (Decoded, error) {
 	if d.Length < len(p.Data) {
 		d.Length = len(p.Data)
 	}
-	ethType, payload, err := linkLayer(p.LinkType, p.Data)
+	s := decoder{d: &d, cut: len(p.Data) < d.Length, dc: dc, lt: p.LinkType}
+	err := s.link(p.LinkType, p.Data)
 	if err != nil {
-		return d, fmt.Errorf("capture: decode: %w", err)
+		d.Skip = err.Reason
+		d.TCP, d.UDP, d.DNS = nil, nil, nil
+		return d, err
 	}
-	// Wire bytes after the link header (the frame may be truncated).
-	wireL3 := d.Length - (len(p.Data) - len(payload))
-	switch ethType {
-	case layers.EthernetTypeIPv4:
-		err = d.decodeIPv4(payload, wireL3)
-	case layers.EthernetTypeIPv6:
-		err = d.decodeIPv6(payload)
-	default:
-		return d, nil // not IP: nothing more to say
-	}
-	if err != nil {
-		return d, fmt.Errorf("capture: decode: %w", err)
+	if d.TCP != nil || d.UDP != nil {
+		d.Skip = ""
 	}
 	return d, nil
 }
 
-// linkLayer returns the EtherType and the bytes after the link header.
-func linkLayer(lt layers.LinkType, data []byte) (layers.EthernetType, []byte, error) {
+// short reports that b ran out inside what: cut by the snapshot
+// length, or malformed.
+func (s *decoder) short(what string, need, have int) *DecodeError {
+	if s.cut {
+		return &DecodeError{Reason: "cut by the snapshot length within the " + what, Detail: "needs " + strconv.Itoa(need) + " bytes, " + strconv.Itoa(have) + " captured"}
+	}
+	return &DecodeError{Reason: "malformed " + what, Detail: "needs " + strconv.Itoa(need) + " bytes, has " + strconv.Itoa(have)}
+}
+
+func malformed(what, detail string) *DecodeError {
+	return &DecodeError{Reason: "malformed " + what, Detail: detail}
+}
+
+// link decodes the link layer and what it carries.
+func (s *decoder) link(lt layers.LinkType, data []byte) *DecodeError {
+	var et uint16
+	var payload []byte
 	switch lt {
 	case layers.LinkTypeEthernet:
-		var eth layers.Ethernet
-		if err := eth.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
-			return 0, nil, fmt.Errorf("ethernet: %w", err)
+		if len(data) < 14 {
+			return s.short("Ethernet header", 14, len(data))
 		}
-		t, payload := eth.EthernetType, eth.Payload
-		// Up to two VLAN tags.
-		for i := 0; i < 2 && (t == layers.EthernetTypeDot1Q || t == layers.EthernetTypeQinQ); i++ {
-			var tag layers.Dot1Q
-			if err := tag.DecodeFromBytes(payload, gopacket.NilDecodeFeedback); err != nil {
-				return 0, nil, fmt.Errorf("vlan: %w", err)
+		et, payload = binary.BigEndian.Uint16(data[12:14]), data[14:]
+		// Up to two VLAN tags: tag control(2) type(2).
+		for i := 0; i < 2 && (et == 0x8100 || et == 0x88a8 || et == 0x9100); i++ {
+			if len(payload) < 4 {
+				return s.short("VLAN tag", 4, len(payload))
 			}
-			t, payload = tag.Type, tag.Payload
+			et, payload = binary.BigEndian.Uint16(payload[2:4]), payload[4:]
 		}
-		return t, payload, nil
+		if et < 0x600 {
+			s.d.Skip = "not IP (802.3 LLC)"
+			return nil
+		}
 	case layers.LinkTypeLinuxSLL:
 		// struct sll_header: pkttype(2) hatype(2) halen(2) addr(8)
-		// protocol(2). Parsed here because gopacket v1.1.19's LinuxSLL
-		// trusts halen and panics when it is larger than 8.
+		// protocol(2).
 		if len(data) < 16 {
-			return 0, nil, fmt.Errorf("linux sll: header needs 16 bytes, have %d", len(data))
+			return s.short("Linux SLL header", 16, len(data))
 		}
-		return layers.EthernetType(binary.BigEndian.Uint16(data[14:16])), data[16:], nil
+		et, payload = binary.BigEndian.Uint16(data[14:16]), data[16:]
 	case LinkTypeLinuxSLL2:
 		// struct sll2_header: protocol(2) reserved(2) ifindex(4) hatype(2)
 		// pkttype(1) halen(1) addr(8).
 		if len(data) < 20 {
-			return 0, nil, fmt.Errorf("linux sll2: header needs 20 bytes, have %d", len(data))
+			return s.short("Linux SLL2 header", 20, len(data))
 		}
-		return layers.EthernetType(binary.BigEndian.Uint16(data[0:2])), data[20:], nil
+		et, payload = binary.BigEndian.Uint16(data[0:2]), data[20:]
 	case layers.LinkTypeNull, layers.LinkTypeLoop:
-		var lo layers.Loopback
-		if err := lo.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
-			return 0, nil, fmt.Errorf("loopback: %w", err)
+		// A 4-byte address family: the capturing host's byte order
+		// for Null, network order for Loop.
+		if len(data) < 4 {
+			return s.short("BSD loopback header", 4, len(data))
 		}
-		switch lo.Family {
-		case layers.ProtocolFamilyIPv4:
-			return layers.EthernetTypeIPv4, lo.Payload, nil
-		case layers.ProtocolFamilyIPv6BSD, layers.ProtocolFamilyIPv6FreeBSD, layers.ProtocolFamilyIPv6Darwin, layers.ProtocolFamilyIPv6Linux:
-			return layers.EthernetTypeIPv6, lo.Payload, nil
+		fam := binary.BigEndian.Uint32(data)
+		if lt == layers.LinkTypeNull && fam > 0xffff {
+			fam = binary.LittleEndian.Uint32(data)
 		}
-		return 0, lo.Payload, nil
+		payload = data[4:]
+		switch fam {
+		case 2:
+			et = 0x0800
+		case 10, 24, 28, 30: // Linux, NetBSD/OpenBSD, FreeBSD, Darwin
+			et = 0x86dd
+		default:
+			s.d.Skip = "not IP (address family " + strconv.Itoa(int(fam)) + ")"
+			return nil
+		}
 	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, 12, 14: // 12, 14: DLT_RAW on some systems
 		if len(data) == 0 {
-			return 0, nil, errors.New("raw ip: empty packet")
+			return &DecodeError{Reason: "empty packet"}
 		}
+		payload = data
 		switch data[0] >> 4 {
 		case 4:
-			return layers.EthernetTypeIPv4, data, nil
+			et = 0x0800
 		case 6:
-			return layers.EthernetTypeIPv6, data, nil
+			et = 0x86dd
+		default:
+			return malformed("IP header", "raw IP packet of version "+strconv.Itoa(int(data[0]>>4)))
 		}
-		return 0, nil, fmt.Errorf("raw ip: version %d", data[0]>>4)
+	case LinkTypeNFLOG:
+		var err *DecodeError
+		if et, payload, err = s.nflog(data); err != nil || et == 0 {
+			return err
+		}
+	default:
+		return &DecodeError{Reason: "link type " + LinkTypeName(lt) + " not supported"}
 	}
-	return 0, nil, fmt.Errorf("link type %v (%d) not supported", lt, int(lt))
+	// Bytes on the wire after the link header.
+	wire := s.d.Length - (len(data) - len(payload))
+	switch et {
+	case 0x0800:
+		return s.ipv4(payload, wire)
+	case 0x86dd:
+		return s.ipv6(payload, wire)
+	}
+	s.d.Skip = "not IP (" + etherTypeName(et) + ")"
+	return nil
 }
 
-func (d *Decoded) decodeIPv4(data []byte, wireLen int) error {
-	var ip layers.IPv4
-	if err := ip.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
-		return fmt.Errorf("ipv4: %w", err)
+// LinkTypeNFLOG is the pcap link type 239, Linux netfilter log messages
+// (tcpdump -i nflog:N): packets an iptables or nft NFLOG rule copied,
+// each after a small header and a list of attributes.
+const LinkTypeNFLOG layers.LinkType = 239
+
+// nflog finds the packet in an NFLOG message: a 4-byte header (address
+// family, version, resource id) and attributes, each length(2) type(2)
+// value padded to 4 bytes, length and type in the capturing host's byte
+// order; type 9 (NFULA_PAYLOAD) holds the packet from its IP header.
+// It returns EtherType 0 with Skip set when there is no packet.
+func (s *decoder) nflog(data []byte) (uint16, []byte, *DecodeError) {
+	if len(data) < 4 {
+		return 0, nil, s.short("NFLOG header", 4, len(data))
 	}
-	if ip.Version != 4 {
-		return fmt.Errorf("ipv4: version field is %d", ip.Version)
+	var et uint16
+	switch data[0] {
+	case 2:
+		et = 0x0800
+	case 10:
+		et = 0x86dd
+	default:
+		s.d.Skip = "not IP (NFLOG address family " + strconv.Itoa(int(data[0])) + ")"
+		return 0, nil, nil
 	}
+	if data[1] != 0 {
+		return 0, nil, malformed("NFLOG header", "version "+strconv.Itoa(int(data[1])))
+	}
+	tlvs := data[4:]
+	// The byte order: the one in which the first attribute's length
+	// fits.
+	order := binary.ByteOrder(binary.LittleEndian)
+	if len(tlvs) >= 4 {
+		le, be := binary.LittleEndian.Uint16(tlvs), binary.BigEndian.Uint16(tlvs)
+		if (le < 4 || int(le) > len(tlvs)) && be >= 4 && int(be) <= len(tlvs) {
+			order = binary.BigEndian
+		}
+	}
+	for len(tlvs) >= 4 {
+		n, typ := int(order.Uint16(tlvs[0:2])), order.Uint16(tlvs[2:4])
+		if n < 4 {
+			return 0, nil, malformed("NFLOG header", "attribute of length "+strconv.Itoa(n))
+		}
+		if typ&0x7fff == 9 { // NFULA_PAYLOAD
+			end := min(n, len(tlvs))
+			return et, tlvs[4:end], nil
+		}
+		n = (n + 3) &^ 3
+		if n > len(tlvs) {
+			break
+		}
+		tlvs = tlvs[n:]
+	}
+	if s.cut {
+		return 0, nil, s.short("NFLOG header", len(data)+4, len(data))
+	}
+	s.d.Skip = "an NFLOG message without a packet"
+	return 0, nil, nil
+}
+
+// ipv4 decodes an IPv4 header and what it carries; wire is its length
+// on the wire as the frame says.
+func (s *decoder) ipv4(b []byte, wire int) *DecodeError {
+	if len(b) < 20 {
+		return s.short("IPv4 header", 20, len(b))
+	}
+	if v := b[0] >> 4; v != 4 {
+		return malformed("IPv4 header", "version "+strconv.Itoa(int(v)))
+	}
+	ihl := int(b[0]&0x0f) * 4
+	if ihl < 20 {
+		return malformed("IPv4 header", "header length "+strconv.Itoa(ihl))
+	}
+	d := s.d
 	d.IPVersion = 4
-	d.IPID = ip.Id
-	src, _ := netip.AddrFromSlice(ip.SrcIP)
-	dst, _ := netip.AddrFromSlice(ip.DstIP)
-	d.Src, d.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
-	if ip.FragOffset != 0 {
-		return nil // a later fragment: no transport header
+	d.IPID = binary.BigEndian.Uint16(b[4:6])
+	d.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[12:16])), 0)
+	d.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[16:20])), 0)
+	if len(b) < ihl {
+		return s.short("IPv4 header", ihl, len(b))
 	}
-	l4Wire := int(ip.Length) - int(ip.IHL)*4
-	if wireLen > 0 && int(ip.Length) > wireLen {
-		l4Wire = wireLen - int(ip.IHL)*4 // length field larger than the frame
+	total := int(binary.BigEndian.Uint16(b[2:4]))
+	if total == 0 && wire >= ihl {
+		// A large segment handed to the NIC for segmentation (TSO) is
+		// captured with a total length of 0; Wireshark reads it so too.
+		total = wire
 	}
-	return d.decodeTransport(ip.Protocol, ip.Payload, l4Wire)
+	if total < ihl {
+		return malformed("IPv4 header", "total length "+strconv.Itoa(total)+" shorter than the header")
+	}
+	if wire > 0 && total > wire {
+		total = wire // the length field says more than the frame has
+	}
+	payload := b[ihl:min(total, len(b))]
+	fo := binary.BigEndian.Uint16(b[6:8])
+	mf, off := fo&0x2000 != 0, int(fo&0x1fff)*8
+	proto := b[9]
+	if mf || off != 0 {
+		return s.ipv4Fragment(b[:ihl], payload, total-ihl, proto, off, mf)
+	}
+	return s.transport(proto, payload, total-ihl)
 }
 
-func (d *Decoded) decodeIPv6(data []byte) error {
-	var ip layers.IPv6
-	if err := ip.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
-		return fmt.Errorf("ipv6: %w", err)
+// ipv6 decodes an IPv6 header, its extension headers and what they
+// carry.
+func (s *decoder) ipv6(b []byte, wire int) *DecodeError {
+	if len(b) < 40 {
+		return s.short("IPv6 header", 40, len(b))
 	}
-	if ip.Version != 6 {
-		return fmt.Errorf("ipv6: version field is %d", ip.Version)
+	if v := b[0] >> 4; v != 6 {
+		return malformed("IPv6 header", "version "+strconv.Itoa(int(v)))
 	}
+	d := s.d
 	d.IPVersion = 6
-	src, _ := netip.AddrFromSlice(ip.SrcIP)
-	dst, _ := netip.AddrFromSlice(ip.DstIP)
-	d.Src, d.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
-	next, payload := ip.NextHeader, ip.Payload
-	wire := int(ip.Length)
-	if ip.HopByHop != nil { // gopacket decoded it already (jumbogram support)
-		next = ip.HopByHop.NextHeader
-		n := len(ip.HopByHop.Contents)
-		if n > len(payload) {
-			return errors.New("ipv6: hop-by-hop header truncated")
-		}
-		payload = payload[n:]
-		wire -= n
-		if ip.Length == 0 { // jumbogram: no length we trust
-			wire = len(payload)
-		}
+	d.Src = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[8:24])), 0)
+	d.Dst = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[24:40])), 0)
+	plen := int(binary.BigEndian.Uint16(b[4:6]))
+	if plen == 0 || (wire > 40 && plen > wire-40) {
+		// 0: a jumbogram or a TSO segment; longer than the frame: the
+		// frame is what there is.
+		plen = max(wire-40, 0)
 	}
-	for i := 0; i < 8; i++ {
-		switch next {
-		case layers.IPProtocolIPv6HopByHop, layers.IPProtocolIPv6Routing, layers.IPProtocolIPv6Destination:
-			var ext layers.IPv6ExtensionSkipper
-			if err := ext.DecodeFromBytes(payload, gopacket.NilDecodeFeedback); err != nil {
-				return fmt.Errorf("ipv6 extension: %w", err)
-			}
-			next, payload = ext.NextHeader, ext.Payload
-			wire -= len(ext.Contents)
-			continue
-		case layers.IPProtocolIPv6Fragment:
-			// next header(1) reserved(1) offset<<3|flags(2) id(4)
-			if len(payload) < 8 {
-				return errors.New("ipv6 fragment header truncated")
-			}
-			if binary.BigEndian.Uint16(payload[2:4])>>3 != 0 {
-				return nil // a later fragment: no transport header
-			}
-			next, payload = layers.IPProtocol(payload[0]), payload[8:]
-			wire -= 8
-			continue
-		}
-		break
-	}
-	return d.decodeTransport(next, payload, wire)
+	return s.ipv6Chain(b[6], b[40:min(40+plen, len(b))], plen)
 }
 
-// decodeTransport decodes TCP or UDP. wireLen is the transport layer's
-// length on the wire as the IP header says.
-func (d *Decoded) decodeTransport(proto layers.IPProtocol, data []byte, wireLen int) error {
+// ipv6Chain follows IPv6 extension headers from next, in rest (wire
+// bytes of it on the wire), to the transport header.
+func (s *decoder) ipv6Chain(next byte, rest []byte, wire int) *DecodeError {
+	for range 16 {
+		var n int
+		switch next {
+		case 0, 43, 60, 135, 139, 140: // hop-by-hop, routing, destination options, mobility, HIP, shim6
+			if len(rest) < 2 {
+				return s.short("IPv6 extension header", 2, len(rest))
+			}
+			n = (int(rest[1]) + 1) * 8
+		case 51: // authentication header: its length is in 4-byte units
+			if len(rest) < 2 {
+				return s.short("IPv6 extension header", 2, len(rest))
+			}
+			n = (int(rest[1]) + 2) * 4
+		case 44: // fragment
+			if len(rest) < 8 {
+				return s.short("IPv6 extension header", 8, len(rest))
+			}
+			fo := binary.BigEndian.Uint16(rest[2:4])
+			return s.ipv6Fragment(rest[0], rest[8:], wire-8, binary.BigEndian.Uint32(rest[4:8]), int(fo&^7), fo&1 != 0)
+		default:
+			return s.transport(next, rest, wire)
+		}
+		if len(rest) < n {
+			return s.short("IPv6 extension header", n, len(rest))
+		}
+		if wire < n {
+			return malformed("IPv6 extension header", "longer than the packet")
+		}
+		next, rest, wire = rest[0], rest[n:], wire-n
+	}
+	return malformed("IPv6 extension header", "more than 16 extension headers")
+}
+
+// ipv4Fragment handles a fragment: reassembled by a Decoder, or the
+// first's transport header decoded.
+func (s *decoder) ipv4Fragment(hdr, payload []byte, wire int, proto byte, off int, mf bool) *DecodeError {
+	if s.dc != nil {
+		whole, n, skip, err := s.dc.defrag4(s.d, hdr, payload, wire, off, mf)
+		if err != nil || skip != "" {
+			s.d.Skip = skip
+			return err
+		}
+		s.d.Fragments = n
+		return s.transport(proto, whole, len(whole))
+	}
+	if off != 0 {
+		s.d.Skip = SkipIPv4Fragment
+		return nil
+	}
+	s.d.Fragment = true
+	return s.transport(proto, payload, wire)
+}
+
+func (s *decoder) ipv6Fragment(next byte, payload []byte, wire int, id uint32, off int, mf bool) *DecodeError {
+	if wire < 0 {
+		return malformed("IPv6 extension header", "fragment header longer than the packet")
+	}
+	if s.dc != nil {
+		whole, first, n, skip := s.dc.defrag6(s.d, next, payload, wire, id, off, mf)
+		if skip != "" {
+			s.d.Skip = skip
+			return nil
+		}
+		s.d.Fragments = n
+		return s.ipv6Chain(first, whole, len(whole))
+	}
+	if off != 0 {
+		s.d.Skip = SkipIPv6Fragment
+		return nil
+	}
+	s.d.Fragment = true
+	return s.ipv6Chain(next, payload, wire)
+}
+
+// transport decodes TCP or UDP; wire is the transport layer's length
+// on the wire as the IP header says.
+func (s *decoder) transport(proto byte, b []byte, wire int) *DecodeError {
 	switch proto {
-	case layers.IPProtocolTCP:
-		d.Proto = ProtoTCP
-		var tcp layers.TCP
-		if err := tcp.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
-			return fmt.Errorf("tcp: %w", err)
-		}
-		d.Src = netip.AddrPortFrom(d.Src.Addr(), uint16(tcp.SrcPort))
-		d.Dst = netip.AddrPortFrom(d.Dst.Addr(), uint16(tcp.DstPort))
-		s := &TCPSegment{
-			Flags:   tcpFlags(data[13]),
-			Seq:     tcp.Seq,
-			Ack:     tcp.Ack,
-			Window:  tcp.Window,
-			Payload: tcp.Payload,
-			Options: tcpOptions(tcp.Options),
-		}
-		s.PayloadLen = wireLen - int(tcp.DataOffset)*4
-		if s.PayloadLen < len(s.Payload) {
-			s.PayloadLen = len(s.Payload)
-		}
-		d.TCP = s
-	case layers.IPProtocolUDP:
-		d.Proto = ProtoUDP
-		var udp layers.UDP
-		if err := udp.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
-			return fmt.Errorf("udp: %w", err)
-		}
-		d.Src = netip.AddrPortFrom(d.Src.Addr(), uint16(udp.SrcPort))
-		d.Dst = netip.AddrPortFrom(d.Dst.Addr(), uint16(udp.DstPort))
-		u := &UDPDatagram{Payload: udp.Payload, PayloadLen: int(udp.Length) - 8}
-		if u.PayloadLen < len(u.Payload) {
-			u.PayloadLen = len(u.Payload)
-		}
-		d.UDP = u
-		d.DNS = decodeDNS(udp.Payload)
+	case 6:
+		return s.tcp(b, wire)
+	case 17:
+		return s.udp(b, wire)
+	}
+	s.d.Skip = "not TCP or UDP (" + ipProtoName(proto) + ")"
+	return nil
+}
+
+func (s *decoder) ports(b []byte) {
+	if len(b) >= 4 {
+		s.d.Src = netip.AddrPortFrom(s.d.Src.Addr(), binary.BigEndian.Uint16(b[0:2]))
+		s.d.Dst = netip.AddrPortFrom(s.d.Dst.Addr(), binary.BigEndian.Uint16(b[2:4]))
+	}
+}
+
+func (s *decoder) tcp(b []byte, wire int) *DecodeError {
+	d := s.d
+	d.Proto = ProtoTCP
+	s.ports(b)
+	if len(b) < 20 {
+		// A fragment's may be cut by the fragmentation, not the capture.
+		return s.short("TCP header", 20, len(b))
+	}
+	hl := int(b[12]>>4) * 4
+	if hl < 20 {
+		return malformed("TCP header", "header length "+strconv.Itoa(hl))
+	}
+	if wire < hl {
+		return malformed("TCP header", "header of "+strconv.Itoa(hl)+" bytes in a segment of "+strconv.Itoa(wire))
+	}
+	t := &TCPSegment{
+		Flags:     TCPFlags(b[13]),
+		Seq:       binary.BigEndian.Uint32(b[4:8]),
+		Ack:       binary.BigEndian.Uint32(b[8:12]),
+		Window:    binary.BigEndian.Uint16(b[14:16]),
+		HeaderLen: hl,
+	}
+	optEnd := hl
+	if hl > len(b) {
+		// Options cut by the snapshot length (wire >= hl: it is not
+		// the segment that is short).
+		optEnd, t.OptionsCut = len(b), true
+		d.Cut = "TCP options"
+	}
+	t.Options = tcpOptions(b[20:optEnd])
+	t.Payload = b[optEnd:]
+	t.PayloadLen = max(wire-hl, len(t.Payload))
+	d.TCP = t
+	if (d.Src.Port() == 53 || d.Dst.Port() == 53) && !d.Fragment && len(t.Payload) == t.PayloadLen {
+		d.DNS = dnsOverTCP(t.Payload)
 	}
 	return nil
 }
 
-func tcpFlags(b byte) TCPFlags { return TCPFlags(b) }
-
-func tcpOptions(opts []layers.TCPOption) TCPOptions {
+// tcpOptions parses TCP options, as far as they were captured: an option
+// cut short is left out.
+func tcpOptions(b []byte) TCPOptions {
 	var o TCPOptions
-	for _, opt := range opts {
-		switch opt.OptionType {
-		case layers.TCPOptionKindMSS:
-			if len(opt.OptionData) == 2 {
-				o.MSS = binary.BigEndian.Uint16(opt.OptionData)
-			}
-		case layers.TCPOptionKindWindowScale:
-			if len(opt.OptionData) == 1 {
-				o.HasWindowScale, o.WindowScale = true, opt.OptionData[0]
-			}
-		case layers.TCPOptionKindSACKPermitted:
-			o.SACKPermitted = true
-		case layers.TCPOptionKindSACK:
-			for b := opt.OptionData; len(b) >= 8 && len(o.SACK) < 4; b = b[8:] {
-				o.SACK = append(o.SACK, SACKBlock{binary.BigEndian.Uint32(b[0:4]), binary.BigEndian.Uint32(b[4:8])})
-			}
-		case layers.TCPOptionKindTimestamps:
-			if len(opt.OptionData) == 8 {
-				o.HasTimestamps = true
-				o.TSval = binary.BigEndian.Uint32(opt.OptionData[0:4])
-				o.TSecr = binary.BigEndian.Uint32(opt.OptionData[4:8])
+	for len(b) > 0 {
+		kind := b[0]
+		if kind == 0 { // end of options
+			break
+		}
+		if kind == 1 { // no-operation
+			b = b[1:]
+			continue
+		}
+		if len(b) < 2 {
+			break
+		}
+		n := int(b[1])
+		if n < 2 {
+			break // malformed: stop here, as the kernel does
+		}
+		if n > len(b) {
+			if kind == 5 && len(b) >= 2 { // SACK: the blocks that were captured
+				n = len(b)
+			} else {
+				break
 			}
 		}
+		v := b[2:n]
+		switch kind {
+		case 2:
+			if len(v) == 2 {
+				o.MSS = binary.BigEndian.Uint16(v)
+			}
+		case 3:
+			if len(v) == 1 {
+				o.HasWindowScale, o.WindowScale = true, v[0]
+			}
+		case 4:
+			o.SACKPermitted = true
+		case 5:
+			for ; len(v) >= 8 && len(o.SACK) < 4; v = v[8:] {
+				o.SACK = append(o.SACK, SACKBlock{binary.BigEndian.Uint32(v[0:4]), binary.BigEndian.Uint32(v[4:8])})
+			}
+		case 8:
+			if len(v) == 8 {
+				o.HasTimestamps = true
+				o.TSval = binary.BigEndian.Uint32(v[0:4])
+				o.TSecr = binary.BigEndian.Uint32(v[4:8])
+			}
+		}
+		b = b[n:]
 	}
 	return o
 }
 
-// decodeDNS returns a summary of payload if it decodes as a DNS message,
-// else nil.
-func decodeDNS(payload []byte) *DNSMessage {
+func (s *decoder) udp(b []byte, wire int) *DecodeError {
+	d := s.d
+	d.Proto = ProtoUDP
+	s.ports(b)
+	if len(b) < 8 {
+		return s.short("UDP header", 8, len(b))
+	}
+	ulen := int(binary.BigEndian.Uint16(b[4:6]))
+	if ulen == 0 && wire > 0xffff {
+		ulen = wire // a jumbogram's
+	}
+	if ulen < 8 {
+		return malformed("UDP header", "length "+strconv.Itoa(ulen))
+	}
+	u := &UDPDatagram{PayloadLen: ulen - 8, Payload: b[8:min(ulen, len(b))]}
+	d.UDP = u
+	if !d.Fragment && len(u.Payload) == u.PayloadLen {
+		d.DNS = dnsOverUDP(u.Payload, d.Src.Port(), d.Dst.Port())
+	}
+	return nil
+}
+
+// dnsOverUDP returns the DNS message in a UDP payload, or nil.
+func dnsOverUDP(payload []byte, sport, dport uint16) *DNSMessage {
 	if len(payload) < 12 {
 		return nil
 	}
-	var dns layers.DNS
-	if !decodeDNSLayer(&dns, payload) {
+	m := unpackDNS(payload)
+	if m == nil {
 		return nil
 	}
-	m := &DNSMessage{
-		ID:       dns.ID,
-		Response: dns.QR,
-		OpCode:   dns.OpCode.String(),
-		RCode:    dns.ResponseCode.String(),
+	known := func(p uint16) bool { return p == 53 || p == 5353 || p == 5355 }
+	if !known(sport) && !known(dport) && !standardDNS(m) {
+		return nil
 	}
-	for _, q := range dns.Questions {
-		m.Questions = append(m.Questions, DNSQuestion{Name: string(q.Name), Type: dnsType(q.Type)})
+	return summarise(m)
+}
+
+// standardDNS reports whether m looks like a standard query or answer,
+// which a payload that is not DNS seldom does.
+func standardDNS(m *dns.Msg) bool {
+	return m.Opcode == dns.OpcodeQuery && !m.Zero && len(m.Question) == 1 &&
+		m.Question[0].Qclass == dns.ClassINET && m.Rcode <= dns.RcodeRefused
+}
+
+// dnsOverTCP returns the first DNS message of a TCP payload made of
+// whole messages, each after its 2-byte length, or nil.
+func dnsOverTCP(payload []byte) *DNSMessage {
+	rest := payload
+	var first []byte
+	for len(rest) > 0 {
+		if len(rest) < 2 {
+			return nil
+		}
+		n := int(binary.BigEndian.Uint16(rest))
+		if n < 12 || 2+n > len(rest) {
+			return nil
+		}
+		if first == nil {
+			first = rest[2 : 2+n]
+		}
+		rest = rest[2+n:]
 	}
-	for _, a := range dns.Answers {
-		m.Answers = append(m.Answers, DNSRecord{Name: string(a.Name), Type: dnsType(a.Type), TTL: a.TTL, Value: dnsValue(a)})
+	if first == nil {
+		return nil
+	}
+	m := unpackDNS(first)
+	if m == nil {
+		return nil
+	}
+	return summarise(m)
+}
+
+// unpackDNS parses a DNS message with miekg/dns, or returns nil.
+func unpackDNS(b []byte) (m *dns.Msg) {
+	defer func() {
+		if recover() != nil {
+			m = nil
+		}
+	}()
+	m = new(dns.Msg)
+	if m.Unpack(b) != nil {
+		return nil
 	}
 	return m
 }
 
-func dnsType(t layers.DNSType) string {
-	if s := t.String(); s != "Unknown" {
+func summarise(m *dns.Msg) *DNSMessage {
+	s := &DNSMessage{
+		ID:            m.Id,
+		Response:      m.Response,
+		OpCode:        opcodeName(m.Opcode),
+		RCode:         rcodeName(m.Rcode),
+		Truncated:     m.Truncated,
+		Authoritative: m.Authoritative,
+		Authorities:   len(m.Ns),
+		Additionals:   len(m.Extra),
+	}
+	for _, q := range m.Question {
+		s.Questions = append(s.Questions, DNSQuestion{Name: trimDot(q.Name), Type: dnsType(q.Qtype)})
+	}
+	for _, rr := range m.Answer {
+		h := rr.Header()
+		s.Answers = append(s.Answers, DNSRecord{Name: trimDot(h.Name), Type: dnsType(h.Rrtype), TTL: h.Ttl, Value: dnsValue(rr)})
+	}
+	return s
+}
+
+func trimDot(name string) string {
+	if name == "." {
+		return name
+	}
+	return strings.TrimSuffix(name, ".")
+}
+
+func opcodeName(op int) string {
+	if s, ok := dns.OpcodeToString[op]; ok {
+		return s
+	}
+	return "OPCODE" + strconv.Itoa(op)
+}
+
+func rcodeName(rc int) string {
+	if s, ok := dns.RcodeToString[rc]; ok {
+		return s
+	}
+	return "RCODE" + strconv.Itoa(rc)
+}
+
+func dnsType(t uint16) string {
+	if s, ok := dns.TypeToString[t]; ok {
 		return s
 	}
 	return "TYPE" + strconv.Itoa(int(t))
 }
 
-func dnsValue(r layers.DNSResourceRecord) string {
-	switch r.Type {
-	case layers.DNSTypeA, layers.DNSTypeAAAA:
-		if a, ok := netip.AddrFromSlice(r.IP); ok {
+// dnsValue is a record's data as dig shows it, names without the final
+// dot.
+func dnsValue(rr dns.RR) string {
+	switch r := rr.(type) {
+	case *dns.A:
+		if a, ok := netip.AddrFromSlice(r.A); ok {
 			return a.Unmap().String()
 		}
-	case layers.DNSTypeCNAME:
-		return string(r.CNAME)
-	case layers.DNSTypeNS:
-		return string(r.NS)
-	case layers.DNSTypePTR:
-		return string(r.PTR)
-	case layers.DNSTypeMX:
-		return fmt.Sprintf("%d %s", r.MX.Preference, r.MX.Name)
-	case layers.DNSTypeSRV:
-		return fmt.Sprintf("%d %d %d %s", r.SRV.Priority, r.SRV.Weight, r.SRV.Port, r.SRV.Name)
-	case layers.DNSTypeTXT:
-		parts := make([]string, len(r.TXTs))
-		for i, t := range r.TXTs {
-			parts[i] = strconv.Quote(string(t))
+	case *dns.AAAA:
+		if a, ok := netip.AddrFromSlice(r.AAAA); ok {
+			return a.String()
 		}
-		return strings.Join(parts, " ")
-	case layers.DNSTypeSOA:
-		return fmt.Sprintf("%s %s %d", r.SOA.MName, r.SOA.RName, r.SOA.Serial)
+	case *dns.CNAME:
+		return trimDot(r.Target)
+	case *dns.NS:
+		return trimDot(r.Ns)
+	case *dns.PTR:
+		return trimDot(r.Ptr)
+	case *dns.MX:
+		return strconv.Itoa(int(r.Preference)) + " " + trimDot(r.Mx)
+	case *dns.TXT:
+		// As dig shows them, quoted (miekg/dns keeps them escaped);
+		// rr.String escapes them again byte by byte, which costs more
+		// than the rest of decoding.
+		var b strings.Builder
+		for i, t := range r.Txt {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteByte('"')
+			b.WriteString(t)
+			b.WriteByte('"')
+		}
+		return b.String()
 	}
-	return fmt.Sprintf("%d bytes", len(r.Data))
-}
-
-// decodeDNSLayer decodes payload into dns, reporting whether it is a DNS
-// message. gopacket v1.1.19's DNS decoder panics on a message that ends
-// inside a question or an answer record (google/gopacket issue #881, fix
-// in PR #875, not released): such a payload is not DNS here, and the
-// panic must not take down a capture or the inspect command.
-func decodeDNSLayer(dns *layers.DNS, payload []byte) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	return dns.DecodeFromBytes(payload, gopacket.NilDecodeFeedback) == nil
+	return strings.TrimPrefix(rr.String(), rr.Header().String())
 }

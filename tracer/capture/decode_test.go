@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -117,7 +118,7 @@ func TestDecodeDNS(t *testing.T) {
 		t.Errorf("src %v, udp %+v", d.Src, d.UDP)
 	}
 	m := d.DNS
-	if m.ID != 0x1234 || m.Response || m.OpCode != "Query" || len(m.Questions) != 1 ||
+	if m.ID != 0x1234 || m.Response || m.OpCode != "QUERY" || len(m.Questions) != 1 ||
 		m.Questions[0] != (DNSQuestion{Name: "chuck.norris.test", Type: "A"}) || len(m.Answers) != 0 {
 		t.Errorf("query %+v", m)
 	}
@@ -127,7 +128,7 @@ func TestDecodeDNS(t *testing.T) {
 		t.Fatal(err)
 	}
 	m = d.DNS
-	if m == nil || !m.Response || m.RCode != "No Error" {
+	if m == nil || !m.Response || m.RCode != "NOERROR" {
 		t.Fatalf("response %+v", m)
 	}
 	want := []DNSRecord{
@@ -215,7 +216,7 @@ func TestDecodeLinkTypes(t *testing.T) {
 
 var decodeLinkTypes = []layers.LinkType{
 	layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, LinkTypeLinuxSLL2, layers.LinkTypeNull,
-	layers.LinkTypeLoop, layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6,
+	layers.LinkTypeLoop, layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, LinkTypeNFLOG,
 }
 
 // TestDecodeGarbage feeds Decode every truncation of valid frames and
@@ -248,15 +249,48 @@ func TestDecodeGarbage(t *testing.T) {
 	}
 }
 
-// FuzzDecode: go test -fuzz FuzzDecode ./tracer/capture
+// FuzzDecode: go test -fuzz FuzzDecode ./tracer/capture. Decode and a
+// Decoder on any bytes under any link type: no panic; what is set is
+// consistent (Skip exactly when there is no TCP or UDP, and with an
+// error, its reason).
 func FuzzDecode(f *testing.F) {
 	f.Add(ethFrame(f, frameSpec{sport: 1, dport: 2, tcpFlags: SYN, tcpOpts: synOptions()}), uint8(1))
 	f.Add(ethFrame(f, frameSpec{v6: true, udp: true, sport: 53, dport: 2, payload: dnsPayload(f, true)}), uint8(1))
+	f.Add(nflogFrame(ipv4Packet(f, frameSpec{sport: 1, dport: 2, tcpFlags: SYN}), 2, binary.LittleEndian), uint8(LinkTypeNFLOG))
+	// Every frame of the real captures (fragments, hop-by-hop headers,
+	// DNS, cut options, SLL and SLL2).
+	for _, name := range []string{"lo.pcap", "snaplen60.pcap", "any-sll.pcap", "any-sll2.pcap"} {
+		pkts, err := ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, p := range pkts {
+			f.Add(p.Data, uint8(p.LinkType))
+		}
+	}
+	dc := NewDecoder()
 	f.Fuzz(func(t *testing.T, data []byte, lt uint8) {
+		check := func(d Decoded, err error) {
+			if (d.TCP == nil && d.UDP == nil) != (d.Skip != "") {
+				t.Fatalf("skip %q with tcp %v udp %v", d.Skip, d.TCP != nil, d.UDP != nil)
+			}
+			if err != nil && d.Skip != SkipReason(err) {
+				t.Fatalf("skip %q, error %v", d.Skip, err)
+			}
+			if d.TCP != nil && (d.TCP.PayloadLen < len(d.TCP.Payload) || d.TCP.HeaderLen < 20) {
+				t.Fatalf("tcp %+v", d.TCP)
+			}
+			if d.UDP != nil && d.UDP.PayloadLen < len(d.UDP.Payload) {
+				t.Fatalf("udp %+v", d.UDP)
+			}
+		}
 		for _, l := range []layers.LinkType{layers.LinkType(lt), decodeLinkTypes[int(lt)%len(decodeLinkTypes)]} {
-			_, _ = Decode(Packet{Data: data, LinkType: l})
+			check(Decode(Packet{Data: data, LinkType: l}))
+			check(dc.Decode(Packet{Data: data, LinkType: l}))
 			if len(data) > 14 {
-				_, _ = Decode(Packet{Data: data[14:], LinkType: l})
+				check(Decode(Packet{Data: data[14:], LinkType: l}))
+				// As if cut by a snapshot length.
+				check(Decode(Packet{Data: data[:len(data)-14], Info: gopacket.CaptureInfo{Length: len(data)}, LinkType: l}))
 			}
 		}
 	})

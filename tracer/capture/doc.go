@@ -73,7 +73,8 @@
 // after every Write. OpenFile reads pcap or pcapng (for example from
 // tcpdump -i any -w, or dumpcap with several interfaces and comments),
 // gzip-compressed or not, from a file or standard input ("-"), one packet
-// at a time with Next, in memory that does not grow with the file:
+// at a time with Next, in memory that does not grow with the file (a
+// packet costs one allocation, its Data):
 //
 //	r, err := capture.OpenFile("trace.pcapng")
 //	if err != nil {
@@ -91,7 +92,28 @@
 //		_ = p // p.Interface, p.Comment; r.Interfaces(), r.Comments()
 //	}
 //
-// ReadFile reads a whole file into memory, up to MaxFilePackets. Decode summarises
-// a packet: addresses and ports, TCP flags, sequence numbers, window,
-// options, payload length, and DNS questions and answers.
+// ReadFile reads a whole file into memory, up to MaxFilePackets.
+//
+// Decoding: Decode summarises a packet: addresses and ports, TCP flags,
+// sequence numbers, window, options, payload length, and DNS questions
+// and answers (over UDP, and over TCP when a segment carries whole
+// messages). It decodes what a snapshot length left (a TCP header whose
+// options were cut: Decoded.Cut, TCPSegment.OptionsCut), and says in
+// Decoded.Skip, a stable phrase, why a packet has no TCP or UDP to show
+// ("not IP (ARP)", "link type USB_LINUX (189) not supported", "cut by
+// the snapshot length within the TCP header", ...; SkipReason lists
+// them), so that a tool can count what it left out per reason. A
+// Decoder does the same and puts IP fragments back together (a DNS
+// answer too large for the link):
+//
+//	dc := capture.NewDecoder()
+//	skipped := map[string]int{}
+//	for each packet p {
+//		d, _ := dc.Decode(p)
+//		if d.Skip != "" {
+//			skipped[d.Skip]++ // including fragments held for reassembly
+//			continue
+//		}
+//		// d.TCP or d.UDP, d.DNS, d.Fragments
+//	}
 package capture

@@ -424,7 +424,7 @@ func FuzzOpenFile(f *testing.F) {
 			if len(p.Data) != p.Info.CaptureLength || p.Info.InterfaceIndex >= len(r.Interfaces()) {
 				t.Fatalf("packet %d: %d bytes, caplen %d, interface %d of %d", n, len(p.Data), p.Info.CaptureLength, p.Info.InterfaceIndex, len(r.Interfaces()))
 			}
-			if n > len(b) {
+			if n > len(b) && !r.Compressed() {
 				t.Fatalf("%d packets from %d bytes", n, len(b))
 			}
 		}

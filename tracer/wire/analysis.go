@@ -129,22 +129,25 @@ const maxSent = 1024
 // connection: what its sender has sent and acknowledged, as Wireshark's
 // tcp_analyze_seq_info keeps it. Sequence numbers are raw.
 type flow struct {
-	noTLP     bool      // its sender sends no tail loss probe
-	nextseq   uint32    // the sequence number after the highest byte sent (and SYN or FIN)
-	haveNext  bool      // nextseq is known
-	nextTime  time.Time // when nextseq last moved
-	maxToAck  uint32    // the end of the data seen without a gap: what the peer may acknowledge
-	haveMax   bool      //
-	lastack   uint32    // the acknowledgement number of its last segment with ACK
-	haveAck   bool      //
-	ackTime   time.Time // when it sent that ACK
-	window    int       // the window of its last segment, in bytes when the scale is known
-	haveWin   bool      //
-	synWin    bool      // that window was in its SYN or SYN-ACK (not scaled)
-	dupacks   int       // its duplicate ACKs in a row
-	lastFlags Analysis  // the findings of its last segment
-	lastSeg   time.Time // when it sent its last segment
-	sent      []sent    // its data segments not yet acknowledged, oldest first
+	noTLP     bool             // its sender sends no tail loss probe
+	nextseq   uint32           // the sequence number after the highest byte sent (and SYN or FIN)
+	haveNext  bool             // nextseq is known
+	nextTime  time.Time        // when nextseq last moved
+	maxToAck  uint32           // the end of the data seen without a gap: what the peer may acknowledge
+	haveMax   bool             //
+	lastack   uint32           // the acknowledgement number of its last segment with ACK
+	haveAck   bool             //
+	ackTime   time.Time        // when it sent that ACK
+	window    int              // the window of its last segment, in bytes when the scale is known
+	haveWin   bool             //
+	synWin    bool             // that window was in its SYN or SYN-ACK (not scaled)
+	dupacks   int              // its duplicate ACKs in a row; -1 after an ACK of unseen data from the peer, until its next segment
+	lastFlags Analysis         // the findings of its last segment
+	lastSeg   time.Time        // when it sent its last segment
+	lastEnd   uint32           // the sequence number after its last segment (its SYN or FIN counted)
+	lastCtl   capture.TCPFlags // its last segment's SYN and FIN flags
+	lastLen   int              // its last segment's payload bytes
+	sent      []sent           // its data segments not yet acknowledged, oldest first
 	// srtt is the round trip its data takes to be acknowledged,
 	// smoothed as RFC 6298 does, from segments sent once (Karn's rule);
 	// 0 until one is acknowledged.
@@ -203,9 +206,10 @@ type verdict struct {
 // analyze runs the sequence analysis on a segment of me's direction
 // (peer is the other one) that carries seglen bytes, and updates both
 // directions' state. win is its window in bytes (scaled when known),
-// scaled whether the connection's windows are scaled, firstRTT the
+// winKnown whether the connection's windows are known in bytes (both
+// SYNs were seen, and so the scale, if any), firstRTT the
 // handshake's round trip (0 if unknown).
-func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, scaled bool, at time.Time, firstRTT time.Duration) verdict {
+func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, winKnown bool, at time.Time, firstRTT time.Duration) verdict {
 	var v verdict
 	seq, ack, f := t.Seq, t.Ack, t.Flags
 	ctl := f.Has(capture.SYN) || f.Has(capture.FIN) || f.Has(capture.RST)
@@ -233,7 +237,9 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, scaled 
 		if sameAck && win != 0 && me.haveWin && !me.synWin && win != me.window {
 			v.flags |= WindowUpdate
 		}
-		if seglen > 0 && !ctl && scaled && peer.haveAck && peer.haveWin && !peer.synWin && seq+uint32(seglen) == peer.lastack+uint32(peer.window) {
+		// The peer's window may be its SYN's, in bytes as it is: a
+		// SYN's window is never scaled (as Wireshark takes it).
+		if seglen > 0 && !ctl && winKnown && peer.haveAck && peer.haveWin && seq+uint32(seglen) == peer.lastack+uint32(peer.window) {
 			v.flags |= WindowFull
 		}
 		switch {
@@ -247,7 +253,7 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, scaled 
 				v.flags |= ZeroWindowProbeAck
 			}
 		case sameAck && win != 0 && me.haveWin && win == me.window && !v.flags.Has(WindowUpdate) && !v.flags.Has(KeepAlive):
-			me.dupacks++
+			me.dupacks = max(me.dupacks, 0) + 1
 			v.flags |= DuplicateAck
 			v.dupacks = me.dupacks
 		}
@@ -256,8 +262,14 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, scaled 
 		me.dupacks = 0
 	}
 	if hasAck && peer.haveMax && after(ack, peer.maxToAck) {
-		v.flags |= AckedUnseen
+		// As Wireshark 4.0: once, and, while the peer sends
+		// nothing, not again for the ACKs that follow (the peer's
+		// duplicate-ACK count, -1 until its next segment, says so).
 		peer.maxToAck = peer.nextseq
+		if peer.dupacks == 0 {
+			v.flags |= AckedUnseen
+		}
+		peer.dupacks = -1
 	}
 
 	// Data, a SYN or a FIN numbered below what was sent already: sent
@@ -269,11 +281,18 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, scaled 
 			threshold = firstRTTFallback
 		}
 		end := seq + uint32(seglen)
+		// The sequence number after it, its SYN or FIN counted: a
+		// copy of the last segment sent, SYN-ACK or FIN, is not out
+		// of order.
+		endCtl := end
+		if f.Has(capture.SYN) || f.Has(capture.FIN) {
+			endCtl++
+		}
 		switch {
 		case notAdvanced && peer.dupacks >= 2 && peer.lastack == seq && at.Sub(peer.ackTime) < fastWindow:
 			v.flags |= Retransmission | FastRetransmission
 			v.dupacks = peer.dupacks
-		case notAdvanced && at.Sub(me.nextTime) < threshold && me.nextseq != end:
+		case notAdvanced && at.Sub(me.nextTime) < threshold && me.nextseq != endCtl:
 			v.flags |= OutOfOrder
 		case seglen > 0 && peer.haveAck && !after(end, peer.lastack):
 			v.flags |= Retransmission | SpuriousRetransmission
@@ -286,11 +305,14 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, scaled 
 			// SACK blocks: a resend in the middle of a transfer.
 			v.sackAcks, v.sacked = peer.sackAcks, peer.sacked
 		}
+		if v.flags.Has(OutOfOrder) {
+			// Out of order by its timing; a copy of it seen before
+			// makes it one sent again.
+			_, v.first, v.last, v.copies = me.resent(seq, at)
+			v.rtt = roundTrip(me.srtt, firstRTT)
+		}
 		if v.flags.Has(Retransmission) {
-			v.rtt = me.srtt
-			if v.rtt == 0 {
-				v.rtt = firstRTT
-			}
+			v.rtt = roundTrip(me.srtt, firstRTT)
 			var s *sent
 			s, v.first, v.last, v.copies = me.resent(seq, at)
 			if peer.sackAcks > 0 && peer.lastack == seq && !v.flags.Has(FastRetransmission) {
@@ -349,8 +371,17 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, scaled 
 		}
 	}
 	me.lastFlags, me.lastSeg = v.flags, at
+	me.lastEnd, me.lastCtl, me.lastLen = next, f&(capture.SYN|capture.FIN), seglen
 	return v
 }
+
+// roundTrip is the round trip a resend's timing is judged by: the
+// sender's data's, or the handshake's if longer. Data's round trip is
+// measured from the data seen to its ACK seen, whole only where the
+// sender's packets are captured: at the receiver's end it is the
+// receiver's delay in answering. The handshake's (SYN to the last ACK)
+// spans a whole round trip at any point of capture.
+func roundTrip(srtt, firstRTT time.Duration) time.Duration { return max(srtt, firstRTT) }
 
 // record remembers data first sent at at.
 func (f *flow) record(seq, end uint32, at time.Time) {

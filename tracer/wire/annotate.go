@@ -109,6 +109,9 @@ type conn struct {
 	sawSynAck   bool          // the server's SYN-ACK was captured
 	sawSYNs     bool          // both sides' SYNs were captured: windows are in bytes
 	ended       bool          // its last FIN was acknowledged, or RST came
+	crossed     bool          // its FINs crossed: each was sent before the other arrived
+	synData     int           // the bytes of data the client's SYN carried (TCP Fast Open)
+	hsAckTime   time.Time     // when the handshake's last ACK was seen
 	num         int           // its number (see NumberConns), 0 for none yet
 	seen        uint64        // the Annotator's tick at its last segment
 	synTime     time.Time     // when the client's first SYN was seen
@@ -122,6 +125,7 @@ type side struct {
 	haveISN  bool
 	wscale   uint8
 	offersWS bool
+	sackOK   bool      // its SYN offered SACK (SACK permitted)
 	finSeq   uint32    // relative sequence number of its FIN
 	finTime  time.Time // when its FIN was last sent
 	sentFIN  bool
@@ -187,6 +191,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 		me.isn, me.haveISN = t.Seq, true
 		// RFC 7323 §2.3: a shift above 14 is taken as 14.
 		me.offersWS, me.wscale = t.Options.HasWindowScale, min(t.Options.WindowScale, 14)
+		me.sackOK = t.Options.SACKPermitted
 	} else if !me.haveISN {
 		// Mid-connection: number from the first segment seen, as
 		// Wireshark does.
@@ -225,7 +230,14 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 		prevNext: me.nextseq, haveNext: me.haveNext, myWin: me.window, myAck: me.lastack,
 		myWinOK: me.haveWin && !me.synWin && me.haveAck, peerWin: peer.window, peerWinOK: peer.haveWin && !peer.synWin && c.sawSYNs,
 		answers: !peer.lastSeg.IsZero() && peer.lastSeg.After(me.lastSeg)}
-	n.v = analyze(&me.flow, &peer.flow, t, p.Len, p.Window, c.scaled && c.sawSYNs, d.Time, c.firstRTT)
+	last := me.lastSeg
+	if peer.lastSeg.After(last) {
+		last = peer.lastSeg
+	}
+	if !last.IsZero() {
+		n.idle = d.Time.Sub(last)
+	}
+	n.v = analyze(&me.flow, &peer.flow, t, p.Len, p.Window, c.sawSYNs, d.Time, c.firstRTT)
 	p.Analysis = n.v.flags.Names()
 	if t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK) {
 		// The handshake's round trip is timed from the last SYN.

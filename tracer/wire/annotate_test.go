@@ -419,7 +419,9 @@ var annotateCases = []struct {
 		a:    40000, b: 5000,
 		segs: []seg{
 			{by: "a", flags: synF, seq: 1000, win: 65495, opts: synOpts(7), from: "client", rwin: 65495, options: "mss 65495 sack ts ws 7", note: []string{"sends SYN"}},
-			{by: "a", flags: synF, seq: 1000, win: 65495, opts: synOpts(7), from: "client", rwin: 65495, options: "mss 65495 sack ts ws 7", note: []string{"sends SYN"}},
+			// A copy of the last segment sent (its SYN counted) is
+			// not out of order, however soon (as tshark has it).
+			{by: "a", flags: synF, seq: 1000, win: 65495, opts: synOpts(7), from: "client", rwin: 65495, options: "mss 65495 sack ts ws 7", note: []string{"sends its SYN again"}},
 			{by: "b", flags: synF | ackF, seq: 7000, ack: 1001, win: 65483, opts: synOpts(7), from: "server", rack: 1, rwin: 65483, options: "mss 65495 sack ts ws 7", note: []string{"answers SYN-ACK"}},
 			{by: "a", flags: ackF, seq: 1001, ack: 7001, win: 512, from: "client", rseq: 1, rack: 1, rwin: 65536, note: []string{"completes the three-way handshake"}},
 		},

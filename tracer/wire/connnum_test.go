@@ -43,13 +43,10 @@ func tsharkStreams(t *testing.T, tshark, path string, n int) []int {
 }
 
 // numberConns numbers the connections of a file's packets as inspect
-// does: an Annotator per interface, sharing one ConnNumbers.
-func numberConns(t *testing.T, path string) []int {
+// does: an Annotator per interface, sharing one ConnNumbers; -1 for a
+// packet that is not TCP.
+func numberConns(t *testing.T, pkts []capture.Packet) []int {
 	t.Helper()
-	pkts, err := capture.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := NewConnNumbers()
 	anns := map[string]*Annotator{}
 	conns := make([]int, len(pkts))
@@ -70,45 +67,95 @@ func numberConns(t *testing.T, path string) []int {
 	return conns
 }
 
+// readAll reads a capture's packets.
+func readAll(t *testing.T, path string) []capture.Packet {
+	t.Helper()
+	pkts, err := capture.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkts
+}
+
 // TestConnNumbers checks that the connections numbered are tshark's
 // tcp.streams, frame by frame: in reuse.pcapng, 12 connections on one
 // five-tuple, captured at both ends (one Annotator each, sharing the
-// numbers), and in the captures of ../inspect/testdata with several
-// connections.
+// numbers), and in every capture of ../inspect/testdata and testdata
+// (whole: a file captured at two interfaces is one part).
 func TestConnNumbers(t *testing.T) {
 	tshark, err := exec.LookPath("tshark")
 	if err != nil {
 		t.Skip("tshark is not installed: nothing to compare the connections with")
 	}
-	for _, path := range []string{"testdata/reuse.pcapng", "../inspect/testdata/lesson16-both.pcapng",
-		"../inspect/testdata/lesson16.pcapng", "../inspect/testdata/lesson15-both.pcapng", "../inspect/testdata/lesson03.pcapng"} {
-		t.Run(filepath.Base(path), func(t *testing.T) {
-			compareStreams(t, tshark, path)
-		})
+	files, _ := filepath.Glob("../inspect/testdata/*.pcap*")
+	ours, _ := filepath.Glob("testdata/*.pcapng")
+	files = append(files, ours...)
+	var parts [][]capture.Packet
+	for _, path := range files {
+		parts = append(parts, readAll(t, path))
 	}
-}
-
-// compareStreams checks that the connections numbered in a file are
-// tshark's tcp.streams (plus 1), frame by frame.
-func compareStreams(t *testing.T, tshark, path string) {
-	t.Helper()
-	ours := numberConns(t, path)
-	theirs := tsharkStreams(t, tshark, path, len(ours))
-	bad := 0
-	for i := range ours {
-		if ours[i] != theirs[i]+1 && (ours[i] != -1 || theirs[i] != -1) {
-			t.Errorf("frame %d: connection %d, tshark's tcp.stream %d", i+1, ours[i], theirs[i])
-			if bad++; bad == 10 {
-				t.FailNow()
+	theirs := tsharkStreamsOfParts(t, tshark, parts)
+	for i, part := range parts {
+		ours := numberConns(t, part)
+		bad := 0
+		for j := range ours {
+			if ours[j] != theirs[i][j] && (ours[j] != -1 || theirs[i][j] != -1) {
+				t.Errorf("%s: frame %d: connection %d, tshark's tcp.stream %d (+1, in this file)", filepath.Base(files[i]), j+1, ours[j], theirs[i][j])
+				if bad++; bad == 10 {
+					t.FailNow()
+				}
 			}
 		}
 	}
 }
 
+// tsharkStreamsOfParts has tshark number the streams of several
+// captures in one run, as tsharkParts does, and returns each part's
+// tcp.stream numbers plus 1, counted from the part's first (-1 for a
+// frame without one).
+func tsharkStreamsOfParts(t *testing.T, tshark string, parts [][]capture.Packet) [][]int {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "parts.pcapng")
+	w, err := capture.NewFileWriter(path, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, part := range parts {
+		for _, p := range part {
+			p.Data = slices.Clone(p.Data)
+			p.Interface = ""
+			movePorts(p, uint16(i*7))
+			if err := w.Write(p); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	all := tsharkStreams(t, tshark, path, n)
+	out := make([][]int, len(parts))
+	base := 0 // the streams of the parts before
+	for i, part := range parts {
+		out[i], all = all[:len(part)], all[len(part):]
+		top := base
+		for j, s := range out[i] {
+			if s >= 0 {
+				top = max(top, s+1)
+				out[i][j] = s + 1 - base
+			}
+		}
+		base = top
+	}
+	return out
+}
+
 // The numbers of reuse.pcapng, without tshark: 12 connections, 20 frames
 // each (10 at each end); without NumberConns, none.
 func TestConnNumbersReuse(t *testing.T) {
-	conns := numberConns(t, "testdata/reuse.pcapng")
+	conns := numberConns(t, readAll(t, "testdata/reuse.pcapng"))
 	counts := map[int]int{}
 	for _, c := range conns {
 		counts[c]++

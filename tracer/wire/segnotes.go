@@ -21,15 +21,16 @@ type noteCtx struct {
 	t         *capture.TCPSegment
 	at        time.Time
 	v         verdict
-	prevNext  uint32 // the sender's next sequence number before this segment (raw)
-	haveNext  bool   //
-	myWin     int    // the window the sender advertised last, before this segment
-	myAck     uint32 // the acknowledgement number it sent last (raw)
-	myWinOK   bool   // myWin is known and in bytes
-	peerWin   int    // the window the receiver advertised last
-	peerWinOK bool   //
-	answers   bool   // the peer sent the last segment before this one
-	mayBeLost bool   // seen leaving one end of a link: it may not arrive
+	prevNext  uint32        // the sender's next sequence number before this segment (raw)
+	haveNext  bool          //
+	myWin     int           // the window the sender advertised last, before this segment
+	myAck     uint32        // the acknowledgement number it sent last (raw)
+	myWinOK   bool          // myWin is known and in bytes
+	peerWin   int           // the window the receiver advertised last
+	peerWinOK bool          //
+	answers   bool          // the peer sent the last segment before this one
+	idle      time.Duration // since the connection's last segment before this one, either way
+	mayBeLost bool          // seen leaving one end of a link: it may not arrive
 	notes     []string
 }
 
@@ -75,6 +76,12 @@ func (n *noteCtx) control() {
 			return
 		}
 		n.add("The client's kernel sends SYN: it asks to open a connection and proposes its initial sequence number (shown as 0: numbers here are relative, as Wireshark shows them).")
+		n.c.synData = n.p.Len
+		if n.p.Len > 0 {
+			n.add("The SYN carries %d bytes of data (%s of its stream): TCP Fast Open (RFC 7413). "+
+				"The server's kernel takes them with the SYN only if the SYN holds a valid Fast Open cookie (one it gave this client on an earlier connection) and Fast Open is on for its listener; "+
+				"its SYN-ACK tells: an ACK number past 1 acknowledges them.", n.p.Len, span(1, n.p.Len))
+		}
 		if n.p.Options != "" {
 			n.add("Its options: %s.", describeOptions(n.t.Options))
 		}
@@ -91,10 +98,31 @@ func (n *noteCtx) control() {
 					n.since(", ", n.v.last), tracer.FormatDuration(n.at.Sub(n.peer.lastSeg)))
 				return
 			}
-			n.add("The server's kernel sends its SYN-ACK again, with the same initial sequence number%s: the client's ACK of it had not arrived.", n.since(", ", n.v.last))
+			if n.c.established && !n.c.hsAckTime.IsZero() {
+				// Seen where the client's ACK was captured first:
+				// the copy was sent before that ACK arrived.
+				n.add("The server's kernel sends its SYN-ACK again, with the same initial sequence number%s, though the client's ACK of it was captured %s before: "+
+					"that ACK had not reached the server when it sent this copy (they crossed on the way), or it was lost. "+
+					"A server sends its SYN-ACK again on its own timer (Linux waits 1 s at first), or at once when the client's SYN comes again.",
+					n.since(", ", n.v.last), tracer.FormatDuration(n.at.Sub(n.c.hsAckTime)))
+				return
+			}
+			n.add("The server's kernel sends its SYN-ACK again, with the same initial sequence number%s: no ACK of it from the client had been captured.", n.since(", ", n.v.last))
+			if n.v.flags.Has(RTO) {
+				n.add("Nothing had come from the client for %s: sent on the server's SYN-ACK timer (Linux waits 1 s at first, and twice as long each time after).", tracer.FormatDuration(n.v.gap))
+			}
 			return
 		}
-		n.add("The server's kernel answers SYN-ACK: it acknowledges the SYN (ack %d) and sends its own initial sequence number. No program took part: the listening socket's kernel answers by itself.", n.p.Ack)
+		switch data := n.c.synData; {
+		case data > 0 && n.p.Ack == uint32(data)+1:
+			n.add("The server's kernel answers SYN-ACK: it acknowledges the SYN and the %d bytes of data it carried (ack %d): TCP Fast Open: the server's kernel took them with the SYN, and its program may read them before the handshake completes. It sends its own initial sequence number. No program took part in the answer: the listening socket's kernel answers by itself.", data, n.p.Ack)
+		case data > 0 && n.p.Ack == 1:
+			n.add("The server's kernel answers SYN-ACK: it acknowledges the SYN (ack 1) but not the %d bytes of data it carried: it did not take them (no valid Fast Open cookie, or Fast Open off for its listener), so the client's kernel sends them again after the handshake. It sends its own initial sequence number. No program took part: the listening socket's kernel answers by itself.", data)
+		case n.p.Ack == 1:
+			n.add("The server's kernel answers SYN-ACK: it acknowledges the SYN (ack 1) and sends its own initial sequence number. No program took part: the listening socket's kernel answers by itself.")
+		default:
+			n.add("The server's kernel answers SYN-ACK: it acknowledges the SYN and %d bytes after it (ack %d): data the SYN carried, TCP Fast Open (this capture did not see that SYN). It sends its own initial sequence number.", n.p.Ack-1, n.p.Ack)
+		}
 		if n.p.Options != "" {
 			n.add("Its options: %s.", describeOptions(n.t.Options))
 		}
@@ -141,9 +169,17 @@ func (n *noteCtx) fin() {
 	}
 	me.firstFIN = !peer.sentFIN
 	me.finSeq = p.Seq + uint32(p.Len)
-	if peer.sentFIN {
+	switch {
+	case peer.sentFIN && (!n.t.Flags.Has(capture.ACK) || !after(p.Ack, peer.finSeq)):
+		// Its ACK number does not cover the peer's FIN: it was sent
+		// before that FIN arrived.
+		n.c.crossed = true
+		n.add("The %s's kernel sends its FIN too, but its ACK number (%d) does not cover the %s's FIN (seq %d): it sent this FIN before the %s's FIN reached it. "+
+			"The two FINs crossed on the way: a simultaneous close, in which both ends closed first (each goes from FIN_WAIT_1 to CLOSING, then TIME_WAIT).",
+			n.from, p.Ack, n.to, peer.finSeq, n.to)
+	case peer.sentFIN:
 		n.add("The %s's kernel sends its FIN too: it has nothing more to send either.", n.from)
-	} else {
+	default:
 		n.add("The %s's kernel sends FIN: the %s will send no more data (its program called Close or CloseWrite, or exited). The FIN takes one sequence number.", n.from, n.from)
 	}
 	me.sentFIN = true
@@ -166,6 +202,10 @@ func (n *noteCtx) data() {
 		n.add("The %s's kernel sends a zero-window probe: the %s's window is 0, so it sends just its next byte (byte %d of its stream) to learn whether the window has opened. %s",
 			n.from, n.to, first, n.probeAnswer())
 		return
+	case v.Has(SpuriousRetransmission) && n.v.copies == 0:
+		// The first copy is forgotten once acknowledged.
+		n.add("The %s's kernel sends %s of its stream again, though the %s had already acknowledged them (ack %d): this copy was not needed: a spurious retransmission, or a copy of a segment that the network duplicated.",
+			n.from, bytes, n.to, n.peer.lastack-n.me.isn)
 	case v.Has(SpuriousRetransmission):
 		n.add("The %s's kernel sends %s of its stream again%s, though the %s had already acknowledged them (ack %d): this copy was not needed (a spurious retransmission).",
 			n.from, bytes, n.resendWhen(), n.to, n.peer.lastack-n.me.isn)
@@ -195,8 +235,13 @@ func (n *noteCtx) data() {
 		n.add("The %s's kernel sends %s of its stream again, after %d ACKs in a row from the %s that asked for byte %d with SACK blocks, the last holding %d bytes beyond it: a fast retransmit on the SACK blocks' word (RFC 6675). "+
 			"It leaves less than a round trip after higher bytes of a transfer still going, and Wireshark counts as duplicate ACKs only those with an unchanged window: so it calls this segment out of order.",
 			n.from, bytes, n.v.sackAcks, n.to, first, n.v.sacked)
+	case v.Has(OutOfOrder) && n.v.copies > 0:
+		n.add("The %s's kernel sends %s of its stream again%s, less than a round trip (%s) after higher bytes it had sent: "+
+			"Wireshark calls it out of order by that timing, but its first copy is in this capture: it is sent again, on what the ACKs showed (duplicate ACKs, SACK blocks, or, as Linux's RACK does, later bytes acknowledged).",
+			n.from, bytes, n.resendWhen(), tracer.FormatDuration(n.oooThreshold()))
 	case v.Has(OutOfOrder):
-		n.add("The %s's kernel sends %s of its stream, numbered below bytes already seen from it, less than a round trip after them: they arrive out of order.", n.from, bytes)
+		n.add("The %s's kernel sent %s of its stream, numbered below bytes already seen from it, and they came less than a round trip (%s) after them: out of order. "+
+			"They were reordered on the way, or sent again soon after a loss whose first copy this capture did not see.", n.from, bytes, tracer.FormatDuration(n.oooThreshold()))
 	default:
 		s := fmt.Sprintf("The %s's kernel sends %d bytes of data (%s of its stream)", n.from, p.Len, bytes)
 		if p.Len == 1 {
@@ -214,6 +259,15 @@ func (n *noteCtx) data() {
 	if v.Has(WindowFull) {
 		n.add("This fills the %s's window to its last byte: the %s may send no more until an ACK from the %s opens the window further.", n.to, n.from, n.to)
 	}
+}
+
+// oooThreshold is the round trip Wireshark's out-of-order test uses:
+// the handshake's, or 3 ms when unknown.
+func (n *noteCtx) oooThreshold() time.Duration {
+	if n.c.firstRTT > 0 {
+		return n.c.firstRTT
+	}
+	return firstRTTFallback
 }
 
 // resendWhen says when the bytes sent again were sent before, as far as
@@ -241,14 +295,15 @@ func (n *noteCtx) why() string {
 	}
 	switch {
 	case v.flags.Has(TailLossProbe):
-		return fmt.Sprintf(" It is the last segment the %s had sent, and for %s nothing came back from the %s%s, not one duplicate ACK: "+
+		s := fmt.Sprintf(" It is the last segment the %s had sent, and for %s nothing came back from the %s%s, not one duplicate ACK: "+
 			"the packets show a tail loss probe (RFC 8985), which Linux sends so that the %s's answer tells whether the tail was lost "+
-			"(it waits two round trips for it, and about 200 ms more when a single segment is out, time for a delayed ACK, but never longer than the retransmission timer would). "+
+			"(it waits two round trips for it, plus, when that segment is the only one not acknowledged, the minimum retransmission timeout, 200 ms by default, time for a delayed ACK; but never longer than the retransmission timer would). "+
 			"(With net.ipv4.tcp_early_retrans=0 the retransmission timer would send it at about the same time; a next copy tells them apart: "+
 			"after a probe the timer waits about as long again, while its own waits double.)", n.from, gap, n.to, rtt, n.to)
+		return s + n.shortMinRTO()
 	case v.flags.Has(RTO):
-		s := fmt.Sprintf(" For %s nothing came back from the %s%s, not one duplicate ACK, and these are the first bytes it has not acknowledged: "+
-			"the retransmission timer fired (RTO, RFC 6298)", gap, n.to, rtt)
+		s := fmt.Sprintf(" For %s nothing came back from the %s%s, not one duplicate ACK, and this is the first segment the %s has not acknowledged: "+
+			"the retransmission timer fired (RTO, RFC 6298)", gap, n.to, rtt, n.to)
 		ratio := 0.0
 		if v.prevGap > 0 {
 			ratio = float64(v.gap) / float64(v.prevGap)
@@ -266,9 +321,28 @@ func (n *noteCtx) why() string {
 		default:
 			s += "."
 		}
-		return s
+		return s + n.shortMinRTO()
 	}
 	return ""
+}
+
+// defaultMinRTO is Linux's minimum retransmission timeout (TCP_RTO_MIN),
+// which a tail loss probe for a single segment adds to two round trips.
+const defaultMinRTO = 200 * time.Millisecond
+
+// shortMinRTO says, for a resend on a timer after less than Linux's
+// default minimum retransmission timeout, what the wait shows: the
+// sender's minimum is set lower. Both the timer and a tail loss probe
+// of a lone segment wait at least that minimum.
+func (n *noteCtx) shortMinRTO() string {
+	v := n.v
+	lone := n.peer.haveAck && n.peer.lastack == n.t.Seq && v.copies > 0
+	if v.gap >= defaultMinRTO || (!v.flags.Has(RTO) && !lone) {
+		return ""
+	}
+	return fmt.Sprintf(" It came after %s, less than the 200 ms that Linux waits at least by default (its minimum retransmission timeout): "+
+		"if the %s runs Linux, its minimum is set lower, by the route's rto_min (ip route … rto_min) or net.ipv4.tcp_rto_min_us.",
+		tracer.FormatDuration(v.gap), n.from)
 }
 
 // ordinal spells 1 as 1st, 2 as 2nd, and so on.
@@ -309,8 +383,10 @@ func (n *noteCtx) ack() {
 		return
 	}
 	switch {
-	case !c.established && c.sawSynAck && p.Ack == 1 && p.Seq == 1 && n.from == "client":
-		c.established = true
+	case !c.established && c.sawSynAck && p.Ack == 1 && n.from == "client":
+		// Its sequence number is 1, or past the data its SYN carried
+		// (TCP Fast Open).
+		c.established, c.hsAckTime = true, n.at
 		if !c.synTime.IsZero() {
 			c.firstRTT = n.at.Sub(c.synTime)
 		}
@@ -324,7 +400,13 @@ func (n *noteCtx) ack() {
 		} else {
 			n.add("It also acknowledges the %s's FIN (ack %d).", n.to, p.Ack)
 		}
-		if me.sentFIN && me.finAcked {
+		switch {
+		case !me.sentFIN || !me.finAcked:
+			// Its own FIN is not acknowledged yet (or not sent):
+			// the connection has not ended.
+		case c.crossed:
+			n.add("Both FINs are now acknowledged. The FINs crossed, so both ends closed first: each socket stays in TIME_WAIT for a while (60 s on Linux), so that a late segment of this connection cannot be taken for part of a new one with the same five-tuple.")
+		default:
 			who := n.from
 			if !me.firstFIN {
 				who = n.to
@@ -338,13 +420,31 @@ func (n *noteCtx) ack() {
 	case v.Has(ZeroWindowProbeAck):
 		n.add("The %s's kernel answers the %s's zero-window probe with an ACK (ack %d) that carries its window.", n.from, n.to, p.Ack)
 	case v.Has(KeepAlive):
-		n.add("The %s's kernel sends a keep-alive: no new data, numbered one below its next byte (seq %d), to learn whether the %s still holds the connection: its kernel answers with an ACK, or with RST if it no longer knows the connection.", n.from, p.Seq, n.to)
+		n.add("The %s's kernel sends a keep-alive: no new data, numbered one below its next byte (seq %d), after %s without a segment either way, to learn whether the %s still holds the connection: its kernel answers with an ACK, or with RST if it no longer knows the connection. "+
+			"(A socket sends them when keepalive is on for it (SO_KEEPALIVE: Go's net package turns it on by default, with 15 s): after that much idle time (TCP_KEEPIDLE, else net.ipv4.tcp_keepalive_time, 2 hours by default), then every TCP_KEEPINTVL until one is answered.)", n.from, p.Seq, tracer.FormatDuration(n.idle), n.to)
 	case v.Has(KeepAliveAck):
 		n.add("The %s's kernel answers the keep-alive with an ACK (ack %d): it still holds the connection.", n.from, p.Ack)
 	case v.Has(DuplicateAck) && n.v.dsack && !n.holdsBeyond():
 		// A D-SACK alone: a segment came twice, none is missing.
 		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window, because a segment it already had came again; nothing is missing.",
 			ordinal(n.v.dupacks), n.from, p.Ack-1)
+	case v.Has(DuplicateAck) && n.answersCopy():
+		// The peer's last segment held nothing new: a copy.
+		what := "a segment with bytes it already had"
+		switch {
+		case peer.lastCtl.Has(capture.SYN):
+			what = "its SYN-ACK sent again"
+		case peer.lastCtl.Has(capture.FIN) && peer.lastLen == 0:
+			what = "its FIN sent again"
+		}
+		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window, in answer to the %s's last segment, %s: nothing is missing; a kernel answers a segment it already had with an ACK.",
+			ordinal(n.v.dupacks), n.from, p.Ack-1, n.to, what)
+	case v.Has(DuplicateAck) && len(n.t.Options.SACK) == 0 && me.sackOK && peer.sackOK && c.sawSYNs:
+		// With SACK on, a receiver that holds bytes beyond a gap
+		// says so in SACK blocks.
+		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window, and without a SACK block: both ends allowed SACK, so an ACK for bytes missing before later ones would hold one. "+
+			"Nothing is missing: it answers a segment it already had, a copy (the %s sent a segment more than once, or the network duplicated one).",
+			ordinal(n.v.dupacks), n.from, p.Ack-1, n.to)
 	case v.Has(DuplicateAck):
 		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window: byte %d of the %s's stream, the next it expects, has not arrived, and a later segment has.",
 			ordinal(n.v.dupacks), n.from, p.Ack-1, p.Ack, n.to)
@@ -400,6 +500,23 @@ func describeOptions(o capture.TCPOptions) string {
 		s = append(s, "timestamps on every segment, to measure round trips")
 	}
 	return strings.Join(s, "; ")
+}
+
+// answersCopy reports whether the segment, an ACK, answers the peer's
+// last segment, which held nothing beyond the ACK (data, SYN or FIN
+// already received: a copy), and holds no SACK block beyond it.
+func (n *noteCtx) answersCopy() bool {
+	pf := n.peer.flow
+	occupies := pf.lastLen > 0 || pf.lastCtl != 0
+	return n.answers && occupies && !after(pf.lastEnd, n.t.Ack) && !n.holdsBeyond()
+}
+
+// span names the bytes first to first+n-1 of a stream.
+func span(first uint32, n int) string {
+	if n == 1 {
+		return fmt.Sprintf("byte %d", first)
+	}
+	return fmt.Sprintf("bytes %d to %d", first, first+uint32(n)-1)
 }
 
 // holdsBeyond reports whether the segment's SACK blocks, the D-SACK

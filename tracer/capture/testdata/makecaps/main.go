@@ -39,7 +39,10 @@
 //     on its 2nd packet added by editcap -a; three UDP datagrams on each;
 //   - sections.pcapng: twoif.pcapng followed by a second section, a
 //     dumpcap capture of lo alone (a pcapng file may be such a
-//     concatenation).
+//     concatenation);
+//   - F.tshark for each pcap file F: tshark's view of each frame
+//     (ports, flags, numbers, options, DNS), which the tests compare
+//     Decode with. -tables writes them alone, from the files there.
 package main
 
 import (
@@ -70,7 +73,14 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("makecaps: ")
 	dir := flag.String("dir", "tracer/capture/testdata", "the `directory` the captures are written to")
+	tablesOnly := flag.Bool("tables", false, "only write the tshark tables of the captures already there")
 	flag.Parse()
+	if *tablesOnly {
+		if err := tables(*dir); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if !lab.Inside() {
 		if fi, err := os.Stat(*dir); err != nil || !fi.IsDir() {
 			log.Fatalf("no directory %s (run from the module's root, or give -dir)", *dir)
@@ -199,6 +209,38 @@ func run(dir string) error {
 		log.Printf("wrote %s", path)
 	}
 	log.Printf("wrote %s and %s", twoif, filepath.Join(dir, "sections.pcapng"))
+	return tables(dir)
+}
+
+// tableFields are the columns of the tshark tables the tests compare
+// Decode with, one line per frame (-E occurrence=a: a field that
+// occurs several times has its values joined with commas).
+var tableFields = []string{
+	"frame.number", "_ws.col.Protocol",
+	"tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport",
+	"tcp.flags", "tcp.seq_raw", "tcp.ack_raw", "tcp.window_size_value", "tcp.len",
+	"tcp.options.mss_val", "tcp.options.wscale.shift", "tcp.options.timestamp.tsval",
+	"dns.id", "dns.flags.response", "dns.flags.truncated", "dns.qry.name", "dns.count.answers", "dns.resp.type",
+}
+
+// tables writes F.tshark beside each pcap file F: tshark's fields of
+// each frame, tab separated (tshark reassembles IP fragments, as a
+// Decoder does).
+func tables(dir string) error {
+	for _, name := range []string{"lo.pcap", "snaplen60.pcap", "snaplen96.pcap", "any-sll.pcap", "any-sll2.pcap"} {
+		args := []string{"-r", filepath.Join(dir, name), "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a"}
+		for _, f := range tableFields {
+			args = append(args, "-e", f)
+		}
+		out, err := exec.Command("tshark", args...).Output()
+		if err != nil {
+			return fmt.Errorf("tshark %s: %w", name, err)
+		}
+		head := "# tshark " + strings.Join(tableFields, " ") + "\n"
+		if err := os.WriteFile(filepath.Join(dir, name+".tshark"), append([]byte(head), out...), 0o644); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

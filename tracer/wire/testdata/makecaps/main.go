@@ -51,6 +51,9 @@ type scenario struct {
 	// cut, if set, edits the frames captured before they are written
 	// (a capture that missed some).
 	cut func([]capture.Packet) []capture.Packet
+	// large: made only when named (too large for testdata: for
+	// comparing with tshark by hand, with -dir elsewhere).
+	large bool
 }
 
 const (
@@ -100,7 +103,13 @@ func main() {
 // choose picks the scenarios named, all of them for none.
 func choose(names []string) ([]scenario, error) {
 	if len(names) == 0 {
-		return scenarios, nil
+		var all []scenario
+		for _, s := range scenarios {
+			if !s.large {
+				all = append(all, s)
+			}
+		}
+		return all, nil
 	}
 	var chosen []scenario
 	for _, name := range names {
