@@ -127,8 +127,11 @@ func (dc *Decoder) sweep(now time.Time) {
 // offset in bytes). It returns the whole datagram's payload and the
 // number of fragments once complete, else a skip reason.
 func (dc *Decoder) defrag4(d *Decoded, hdr, payload []byte, wire, off int, mf bool) (whole []byte, n int, skip string, err *DecodeError) {
-	if len(payload) < wire || (mf && wire%8 != 0) || wire == 0 {
-		return nil, 0, SkipIPv4Fragment, nil // cut by the capture, or not a fragment Linux would send
+	if len(payload) < wire || (mf && wire%8 != 0) || wire == 0 || off+wire > 65535 {
+		// Cut by the capture, not a fragment a sender would send, or
+		// beyond the largest datagram (where ip4defrag's 16-bit
+		// arithmetic would wrap).
+		return nil, 0, SkipIPv4Fragment, nil
 	}
 	dc.sweep(d.Time)
 	key := fragKey{d.Src.Addr(), d.Dst.Addr(), uint32(d.IPID)}
