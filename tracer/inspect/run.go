@@ -39,7 +39,7 @@ type inspector struct {
 	flt     filter
 	tr      *tracer.Trace
 	out     io.Writer
-	dec     decoder
+	dec     *capture.Decoder
 	numbers *wire.ConnNumbers
 	anns    map[string]*wire.Annotator
 	ifaces  map[string]bool // the interfaces whose packets were seen
@@ -47,6 +47,7 @@ type inspector struct {
 
 	read, shown, waiting int
 	skipped              map[string]int // packets not shown, by reason
+	held                 int            // IP fragments held until their datagram was whole
 	seen                 bitset         // the TCP connections shown, by number
 	nconns               int            // how many
 	conns                []int          // those with a ladder or statistics, in order
@@ -104,7 +105,7 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	if readErr != nil && len(head) == 0 {
 		return readErr
 	}
-	in := &inspector{cfg: cfg, flt: flt, out: stdout, numbers: wire.NewConnNumbers(),
+	in := &inspector{cfg: cfg, flt: flt, out: stdout, dec: capture.NewDecoder(), numbers: wire.NewConnNumbers(),
 		anns: map[string]*wire.Annotator{}, ifaces: map[string]bool{}, skipped: map[string]int{},
 		ladders: map[int]*ladder{}, stats: map[int]*connStats{}}
 	seen := map[string]bool{}
@@ -190,12 +191,18 @@ func run(cfg config, stdout, stderr io.Writer) error {
 func (in *inspector) packet(p capture.Packet) error {
 	in.read++
 	d, err := in.dec.Decode(p)
-	if err != nil && d.TCP == nil && d.UDP == nil {
-		in.skipped[skipReason(err)]++
-		return nil
-	}
 	if d.TCP == nil && d.UDP == nil {
-		in.skipped["neither TCP nor UDP"]++
+		reason := d.Skip
+		if err != nil || reason == "" {
+			reason = capture.SkipReason(err)
+		}
+		switch reason {
+		case capture.SkipIPv4Held, capture.SkipIPv6Held:
+			// Shown with the fragment that completes its datagram.
+			in.held++
+		default:
+			in.skipped[reason]++
+		}
 		return nil
 	}
 	ann := in.anns[p.Interface]
@@ -214,10 +221,11 @@ func (in *inspector) packet(p capture.Packet) error {
 			pk.At, pk.IPID = p.Interface, d.IPID
 		}
 		pk.Comment = p.Comment
+		// A preview of the payload, when the capture kept some of it.
 		switch {
-		case d.TCP != nil && d.TCP.PayloadLen > 0:
+		case d.TCP != nil && len(d.TCP.Payload) > 0:
 			pk.Payload = tracer.PreviewOf(d.TCP.Payload, d.TCP.PayloadLen)
-		case d.UDP != nil && d.DNS == nil && d.UDP.PayloadLen > 0:
+		case d.UDP != nil && d.DNS == nil && len(d.UDP.Payload) > 0:
 			pk.Payload = tracer.PreviewOf(d.UDP.Payload, d.UDP.PayloadLen)
 		}
 	}
@@ -308,7 +316,10 @@ func (in *inspector) summary() {
 	if in.flt.active() {
 		fmt.Fprintf(in.out, "; %d shown (%s)", in.shown, in.flt.String())
 	}
-	if left := in.read - in.shown - in.skipped["left out by the filter"]; left > 0 {
+	if n := in.dec.Held(); n > 0 {
+		in.skipped["an IP fragment of a datagram never completed"] += n
+	}
+	if left := in.read - in.shown - in.skipped["left out by the filter"] - (in.held - in.dec.Held()); left > 0 {
 		reasons := slices.Sorted(maps.Keys(in.skipped))
 		var parts []string
 		for _, r := range reasons {
@@ -318,9 +329,17 @@ func (in *inspector) summary() {
 		}
 		fmt.Fprintf(in.out, "; %d not shown: %s", left, strings.Join(parts, ", "))
 	}
+	if joined := in.held - in.dec.Held(); joined > 0 {
+		fmt.Fprintf(in.out, "; %s joined to the datagrams they complete", plural(joined, "IP fragment"))
+	}
 	if len(in.anns) > 1 {
 		names := slices.Sorted(maps.Keys(in.anns))
-		fmt.Fprintf(in.out, "; captured at %d interfaces (%s), each explained as its end saw it", len(names), strings.Join(names, ", "))
+		how := "each explained on its own"
+		if slices.Equal(names, []string{"client", "server"}) {
+			// A lesson's link: an interface at each end.
+			how = "each explained as its end saw it"
+		}
+		fmt.Fprintf(in.out, "; captured at %d interfaces (%s), %s", len(names), strings.Join(names, ", "), how)
 	}
 	what := "TCP connection"
 	if in.flt.active() {
