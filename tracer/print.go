@@ -902,7 +902,12 @@ func appendPacketDetail(b []byte, p *Packet) []byte {
 		// On a link: which end's interface saw it.
 		b = append(append(append(b, "at "...), p.At...), ": "...)
 	}
-	b = append(append(append(b, p.From...), " → "...), p.To...)
+	if p.Proto != "tcp" && p.DNS == "" {
+		// No roles (a UDP datagram not DNS): its addresses.
+		b = appendAddrPort(append(appendAddrPort(b, p.Src), " → "...), p.Dst)
+	} else {
+		b = append(append(append(b, p.From...), " → "...), p.To...)
+	}
 	switch {
 	case p.DNS != "":
 		return append(append(b, "  "...), p.DNS...)

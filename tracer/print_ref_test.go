@@ -169,6 +169,9 @@ func generatedEvents(n int) []Event {
 			for range r.IntN(3) {
 				e.Packet.Analysis = append(e.Packet.Analysis, str())
 			}
+			if r.IntN(3) == 0 {
+				e.Packet.Payload, e.Packet.Comment = str(), str()
+			}
 		}
 		states := []kernel.State{kernel.Gone, kernel.Established, kernel.FinWait2, kernel.TimeWait, kernel.Close, kernel.CloseWait, 13, 255}
 		state := func() kernel.State { return states[r.IntN(len(states))] }
@@ -314,6 +317,9 @@ func (p *refPrettyPrinter) Print(e Event) error {
 			}
 		}
 		refWrap(&b, e.Note, noteIndent, DefaultWidth)
+		if e.Packet != nil && e.Packet.Comment != "" {
+			refWrap(&b, "Comment in the file: "+e.Packet.Comment, noteIndent, DefaultWidth)
+		}
 	}
 	_, err := io.WriteString(p.w, b.String())
 	return err
@@ -399,6 +405,9 @@ func refDetail(e Event) string {
 // the TCP numbers or the DNS message.
 func refPacketDetail(p *Packet) string {
 	s := p.From + " → " + p.To
+	if p.Proto != "tcp" && p.DNS == "" {
+		s = p.Src.String() + " → " + p.Dst.String()
+	}
 	if p.At != "" {
 		s = "at " + p.At + ": " + s
 	}
@@ -406,7 +415,11 @@ func refPacketDetail(p *Packet) string {
 	case p.DNS != "":
 		return s + "  " + p.DNS
 	case p.Proto != "tcp":
-		return fmt.Sprintf("%s  %s %d bytes", s, p.Proto, p.Len)
+		s = fmt.Sprintf("%s  %s %d bytes", s, p.Proto, p.Len)
+		if p.Payload != "" {
+			s += "  " + p.Payload
+		}
+		return s
 	}
 	s += fmt.Sprintf("  seq %d", p.Seq)
 	if strings.Contains(p.Flags, "ACK") {
@@ -418,6 +431,9 @@ func refPacketDetail(p *Packet) string {
 	s += fmt.Sprintf(" win %d", p.Window)
 	if p.Options != "" {
 		s += "  " + p.Options
+	}
+	if p.Payload != "" {
+		s += "  " + p.Payload
 	}
 	for _, a := range p.Analysis {
 		s += "  [" + a + "]"
