@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -240,5 +242,31 @@ func TestPortPairReused(t *testing.T) {
 	}
 	if len(lines) != 20 || syns != 2 {
 		t.Errorf("-conn 5: %d packets, %d SYNs; want 20 (10 at each end), 2", len(lines), syns)
+	}
+}
+
+// failAfter accepts n bytes, then fails every write, as a closed pipe
+// does (inspect … | head).
+type failAfter struct{ n int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		n := f.n
+		f.n = 0
+		return n, os.ErrClosed
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+// TestOutputFails checks that a failed write to stdout (the timeline
+// is printed in a goroutine of its own) ends the run with that error,
+// in both output modes, and leaves no goroutine behind (TestMain).
+func TestOutputFails(t *testing.T) {
+	for _, js := range []bool{false, true} {
+		err := run(config{file: testFiles[0], json: js, noColor: true}, &failAfter{n: 100}, io.Discard)
+		if !errors.Is(err, os.ErrClosed) {
+			t.Errorf("json=%v: error %v, want %v", js, err, os.ErrClosed)
+		}
 	}
 }

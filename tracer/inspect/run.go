@@ -54,6 +54,7 @@ type inspector struct {
 	ladders              map[int]*ladder
 	laddersLeftOut       int
 	stats                map[int]*connStats
+	finish               func() error // waits for the timeline to be printed
 }
 
 // ladder is what is kept of a connection for its ladder.
@@ -114,13 +115,28 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	}
 	in.multi = len(seen) > 1
 	var printers []tracer.Printer
+	var printer *asyncPrinter
 	switch {
 	case cfg.stats:
 	case cfg.json:
-		printers = append(printers, tracer.NewJSON(stdout))
+		printer = newAsyncPrinter(tracer.NewJSON(stdout))
 	default:
-		printers = append(printers, tracer.NewPrettyWith(stdout, tracer.PrettyOptions{
+		printer = newAsyncPrinter(tracer.NewPrettyWith(stdout, tracer.PrettyOptions{
 			Color: tracer.ColorWanted(stdout, cfg.noColor), Width: tracer.TerminalWidth(stdout)}))
+	}
+	if printer != nil {
+		printers = append(printers, printer)
+		closed := false
+		// Printed before anything else is written, and at every return.
+		finish := func() error {
+			if closed {
+				return nil
+			}
+			closed = true
+			return printer.Close()
+		}
+		defer finish()
+		in.finish = finish
 	}
 	in.tr = tracer.NewAt(firstTime(head), tracer.Options{Printers: printers, History: tracer.NoHistory})
 	if !cfg.json && !cfg.stats {
@@ -148,6 +164,11 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	}
 	if err := in.tr.Flush(); err != nil {
 		return err
+	}
+	if in.finish != nil {
+		if err := in.finish(); err != nil {
+			return err
+		}
 	}
 	if readErr != nil {
 		fmt.Fprintf(stderr, "inspect: warning: %v; showing the %s before it\n", readErr, plural(in.read, "packet"))
