@@ -142,6 +142,9 @@ type flow struct {
 	haveWin  bool      //
 	synWin   bool      // that window was in its SYN or SYN-ACK (not scaled)
 	dupacks  int       // its duplicate ACKs since its acknowledgement number last changed
+	// sackBlocks are the SACK blocks of its last ACK (raw numbers of
+	// the peer's stream).
+	sackBlocks []capture.SACKBlock
 	// unseenMarked: the peer's ACK of data of this direction that the
 	// capture did not see was marked since this direction's last
 	// segment.
@@ -374,6 +377,7 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, winKnow
 		me.window, me.haveWin, me.synWin = win, true, f.Has(capture.SYN)
 		if hasAck {
 			me.lastack, me.haveAck, me.ackTime = ack, true, at
+			me.sackBlocks = append(me.sackBlocks[:0], t.Options.SACK...)
 			peer.acked(ack, at)
 		}
 	}

@@ -69,6 +69,12 @@ func TestNotesOfCaptures(t *testing.T) {
 			13: {"previous-segment-not-captured", []string{"The 376 bytes before them (from byte 1693) were not seen in this capture"}, nil},
 			21: {"ack-of-unseen-segment", []string{"never saw sent"}, nil},
 		}},
+		{"tbf.pcap", "", map[int]want{
+			// Frames the qdisc dropped before the capture point.
+			16: {"previous-segment-not-captured", []string{"The 2896 bytes before them (from byte 8689) were not seen in this capture"}, nil},
+			26: {"retransmission fast-retransmission", []string{"sends bytes 8689 to 10136 of its stream again", "4 duplicate ACKs"}, nil},
+			28: {"retransmission", []string{"sends bytes 10137 to 11584 of its stream again", "the server's last ACK (ack 10137) showed missing"}, []string{"sends 1448 bytes"}},
+		}},
 		{"lossy.pcapng", " at client", map[int]want{
 			101: {"retransmission fast-retransmission", []string{"sends bytes 6957 to 7144 of its stream again", "4 duplicate ACKs"}, []string{"sends 188 bytes"}},
 			103: {"out-of-order", []string{"sends bytes 7709 to 7896 of its stream again, 15.782 ms after the first copy", "its first copy is in this capture"}, []string{"arrive out of order"}},

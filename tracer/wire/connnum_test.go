@@ -88,7 +88,7 @@ func TestConnNumbers(t *testing.T) {
 		t.Skip("tshark is not installed: nothing to compare the connections with")
 	}
 	files, _ := filepath.Glob("../inspect/testdata/*.pcap*")
-	ours, _ := filepath.Glob("testdata/*.pcapng")
+	ours, _ := filepath.Glob("testdata/*.pcap*")
 	files = append(files, ours...)
 	var parts [][]capture.Packet
 	for _, path := range files {

@@ -229,6 +229,9 @@ func (n *noteCtx) data() {
 	case v.Has(Retransmission) && n.v.copies > 0 && n.v.gap < 2*n.v.rtt:
 		n.add("The %s's kernel sends %s of its stream again%s: a retransmission, %s after the last word from the %s, less than two round trips (%s here): too soon for a timer, so on what the ACKs before it showed missing (their SACK blocks, or, as Linux's RACK does, the later bytes they acknowledged).",
 			n.from, bytes, n.resendWhen(), tracer.FormatDuration(n.v.gap), n.to, tracer.FormatDuration(n.v.rtt))
+	case v.Has(Retransmission) && n.sackHole():
+		n.add("The %s's kernel sends %s of its stream again%s: a retransmission, of bytes the %s's last ACK (ack %d) showed missing: its SACK blocks held bytes beyond them.",
+			n.from, bytes, n.resendWhen(), n.to, n.peer.lastack-n.me.isn)
 	case v.Has(Retransmission):
 		n.add("The %s's kernel sends %s of its stream again%s: a retransmission.", n.from, bytes, n.resendWhen())
 	case v.Has(OutOfOrder) && n.v.sackAcks >= 3:
@@ -500,6 +503,27 @@ func describeOptions(o capture.TCPOptions) string {
 		s = append(s, "timestamps on every segment, to measure round trips")
 	}
 	return strings.Join(s, "; ")
+}
+
+// sackHole reports whether the segment's bytes lie in a hole the
+// receiver's last ACK showed: at or above its ACK number, below the
+// right edge of one of its SACK blocks, and inside none.
+func (n *noteCtx) sackHole() bool {
+	pf := n.peer.flow
+	if !pf.haveAck || len(pf.sackBlocks) == 0 || before(n.t.Seq, pf.lastack) {
+		return false
+	}
+	end := n.t.Seq + uint32(n.p.Len)
+	beyond := false
+	for _, b := range pf.sackBlocks {
+		if after(end, b.Left) && before(n.t.Seq, b.Right) {
+			return false // overlaps bytes the receiver has
+		}
+		if !after(end, b.Left) {
+			beyond = true
+		}
+	}
+	return beyond
 }
 
 // answersCopy reports whether the segment, an ACK, answers the peer's
