@@ -55,7 +55,7 @@ func (n *noteCtx) control() {
 	switch {
 	case f.Has(capture.RST):
 		if n.c.synOnly && from == "server" {
-			n.add("The server's kernel answers the SYN with RST: nothing listens on %s, so the connection is refused (ECONNREFUSED).", n.p.Src)
+			n.add("The server's kernel answers the SYN with RST: nothing listens on %s (or a firewall there rejects it with a reset), so the connection is refused (ECONNREFUSED).", n.p.Src)
 			return
 		}
 		if !f.Has(capture.ACK) && n.answers && n.peer.haveAck && n.t.Seq == n.peer.lastack {
@@ -393,7 +393,12 @@ func (n *noteCtx) ack() {
 		if !c.synTime.IsZero() {
 			c.firstRTT = n.at.Sub(c.synTime)
 		}
-		if p.Len == 0 && !f.Has(capture.FIN) {
+		switch {
+		case p.Len > 0 || f.Has(capture.FIN):
+		case n.mayBeLost:
+			// Seen leaving the client's end: it may not arrive.
+			n.add("The client's ACK of the SYN-ACK: the client's kernel now holds an established connection, and the server's kernel will too once this ACK arrives, whether or not the server program has called Accept.")
+		default:
 			n.add("The client's ACK of the SYN-ACK completes the three-way handshake: both kernels now hold an established connection, whether or not the server program has called Accept.")
 		}
 	case peer.sentFIN && !peer.finAcked && p.Ack == peer.finSeq+1:
