@@ -264,8 +264,29 @@ var analysisScenarios = []struct {
 			timed{seg: cdata(101, 100), want: OutOfOrder},
 		),
 		notes: map[int][]string{
-			14: {"sends bytes 101 to 200 of its stream again, after 3 ACKs in a row from the server that asked for byte 101 with SACK blocks, the last holding 300 bytes beyond it",
+			14: {"sends bytes 101 to 200 of its stream again, 10.008 ms after the first copy, after 3 ACKs in a row from the server that asked for byte 101 with SACK blocks, the last holding 300 bytes beyond it",
 				"fast retransmit on the SACK blocks' word", "calls this segment out of order"},
+		},
+	},
+	{
+		// The same seen where the first copy of bytes 101 to 200 is
+		// missing (lost before the point of capture): a resend, or the
+		// first copy late; the capture cannot tell.
+		name: "the same out of order segment, its first copy not captured",
+		segs: append(hs10(),
+			timed{seg: cdata(1, 100)},
+			timed{seg: cdata(201, 100), want: LostSegment},
+			timed{seg: cdata(301, 100)},
+			timed{seg: cdata(401, 100)},
+			timed{after: 10 * time.Millisecond, seg: sack(101, 512)},
+			timed{seg: sack(101, 513, 201, 301), want: WindowUpdate},
+			timed{seg: sack(101, 514, 201, 401), want: WindowUpdate},
+			timed{seg: sack(101, 515, 201, 501), want: WindowUpdate},
+			timed{seg: cdata(501, 100)},
+			timed{seg: cdata(101, 100), want: OutOfOrder},
+		),
+		notes: map[int][]string{
+			13: {"sent bytes 101 to 200 of its stream, after 3 ACKs in a row", "This capture did not see them before", "or their first copy, reordered on the way"},
 		},
 	},
 	{

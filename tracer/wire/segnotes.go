@@ -234,9 +234,15 @@ func (n *noteCtx) data() {
 			n.from, bytes, n.resendWhen(), n.to, n.peer.lastack-n.me.isn)
 	case v.Has(Retransmission):
 		n.add("The %s's kernel sends %s of its stream again%s: a retransmission.", n.from, bytes, n.resendWhen())
-	case v.Has(OutOfOrder) && n.v.sackAcks >= 3:
-		n.add("The %s's kernel sends %s of its stream again, after %d ACKs in a row from the %s that asked for byte %d with SACK blocks, the last holding %d bytes beyond it: a fast retransmit on the SACK blocks' word (RFC 6675). "+
+	case v.Has(OutOfOrder) && n.v.sackAcks >= 3 && n.v.copies > 0:
+		n.add("The %s's kernel sends %s of its stream again%s, after %d ACKs in a row from the %s that asked for byte %d with SACK blocks, the last holding %d bytes beyond it: a fast retransmit on the SACK blocks' word (RFC 6675). "+
 			"It leaves less than a round trip after higher bytes of a transfer still going, and Wireshark counts as duplicate ACKs only those with an unchanged window: so it calls this segment out of order.",
+			n.from, bytes, n.resendWhen(), n.v.sackAcks, n.to, first, n.v.sacked)
+	case v.Has(OutOfOrder) && n.v.sackAcks >= 3:
+		// The first copy is not in the capture: a resend, or the
+		// first copy late.
+		n.add("The %s's kernel sent %s of its stream, after %d ACKs in a row from the %s that asked for byte %d with SACK blocks, the last holding %d bytes beyond it, and less than a round trip after higher bytes: out of order, Wireshark says. "+
+			"This capture did not see them before: a fast retransmit on the SACK blocks' word (RFC 6675), or their first copy, reordered on the way.",
 			n.from, bytes, n.v.sackAcks, n.to, first, n.v.sacked)
 	case v.Has(OutOfOrder) && n.v.copies > 0:
 		n.add("The %s's kernel sends %s of its stream again%s, less than a round trip (%s) after higher bytes it had sent: "+
