@@ -51,6 +51,7 @@ func TestNotesOfCaptures(t *testing.T) {
 		}},
 		{"synack.pcapng", " at server", map[int]want{
 			3:  {"retransmission rto", []string{"sends its SYN-ACK again", "1.006 s after the last copy", "SYN-ACK timer"}, nil},
+			4:  {"retransmission rto", []string{"sends its SYN again", "no SYN-ACK had reached the client, though the server's was captured 6.048 ms before"}, []string{"no SYN-ACK had come back"}},
 			5:  {"retransmission", []string{"after the client's SYN came again"}, nil},
 			10: {"duplicate-ack", []string{"without a SACK block", "Nothing is missing"}, []string{"has not arrived"}},
 		}},

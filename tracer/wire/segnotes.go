@@ -70,7 +70,12 @@ func (n *noteCtx) control() {
 	case f.Has(capture.SYN) && !f.Has(capture.ACK):
 		n.c.synOnly = true
 		if n.v.flags.Has(Retransmission) {
-			n.add("The client's kernel sends its SYN again, with the same initial sequence number%s: no SYN-ACK had come back. "+
+			answered := "no SYN-ACK had come back"
+			if n.c.sawSynAck && !n.c.synAckTime.IsZero() {
+				// Seen where the server's SYN-ACK was captured first.
+				answered = fmt.Sprintf("no SYN-ACK had reached the client, though the server's was captured %s before (lost on the way, or it crossed this SYN)", tracer.FormatDuration(n.at.Sub(n.c.synAckTime)))
+			}
+			n.add("The client's kernel sends its SYN again, with the same initial sequence number%s: "+answered+". "+
 				"(Linux waits 1 s for a SYN's first answer; on recent kernels the next net.ipv4.tcp_syn_linear_timeouts waits are 1 s too, and only then does each wait double. "+
 				"It gives up when the time that net.ipv4.tcp_syn_retries allows has passed (with the default, 6, after about 2 minutes; with 1, after 3 s), and connect fails with ETIMEDOUT, if the program set no deadline first.)", n.since(", ", n.v.last))
 			return
@@ -87,6 +92,7 @@ func (n *noteCtx) control() {
 		}
 	case f.Has(capture.SYN | capture.ACK):
 		n.c.synOnly, n.c.sawSynAck = false, true
+		defer func() { n.c.synAckTime = n.at }()
 		if n.v.flags.Has(Retransmission) {
 			if n.answers && n.peer.lastFlags.Has(Retransmission) && !n.c.established {
 				// The client's SYN came again just before: Linux
