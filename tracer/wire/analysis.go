@@ -129,25 +129,32 @@ const maxSent = 1024
 // connection: what its sender has sent and acknowledged, as Wireshark's
 // tcp_analyze_seq_info keeps it. Sequence numbers are raw.
 type flow struct {
-	noTLP     bool             // its sender sends no tail loss probe
-	nextseq   uint32           // the sequence number after the highest byte sent (and SYN or FIN)
-	haveNext  bool             // nextseq is known
-	nextTime  time.Time        // when nextseq last moved
-	maxToAck  uint32           // the end of the data seen without a gap: what the peer may acknowledge
-	haveMax   bool             //
-	lastack   uint32           // the acknowledgement number of its last segment with ACK
-	haveAck   bool             //
-	ackTime   time.Time        // when it sent that ACK
-	window    int              // the window of its last segment, in bytes when the scale is known
-	haveWin   bool             //
-	synWin    bool             // that window was in its SYN or SYN-ACK (not scaled)
-	dupacks   int              // its duplicate ACKs in a row; -1 after an ACK of unseen data from the peer, until its next segment
-	lastFlags Analysis         // the findings of its last segment
-	lastSeg   time.Time        // when it sent its last segment
-	lastEnd   uint32           // the sequence number after its last segment (its SYN or FIN counted)
-	lastCtl   capture.TCPFlags // its last segment's SYN and FIN flags
-	lastLen   int              // its last segment's payload bytes
-	sent      []sent           // its data segments not yet acknowledged, oldest first
+	noTLP    bool      // its sender sends no tail loss probe
+	nextseq  uint32    // the sequence number after the highest byte sent (and SYN or FIN)
+	haveNext bool      // nextseq is known
+	nextTime time.Time // when nextseq last moved
+	maxToAck uint32    // the end of the data seen without a gap: what the peer may acknowledge
+	haveMax  bool      //
+	lastack  uint32    // the acknowledgement number of its last segment with ACK
+	haveAck  bool      //
+	ackTime  time.Time // when it sent that ACK
+	window   int       // the window of its last segment, in bytes when the scale is known
+	haveWin  bool      //
+	synWin   bool      // that window was in its SYN or SYN-ACK (not scaled)
+	dupacks  int       // its duplicate ACKs since its acknowledgement number last changed
+	// sackBlocks are the SACK blocks of its last ACK (raw numbers of
+	// the peer's stream).
+	sackBlocks []capture.SACKBlock
+	// unseenMarked: the peer's ACK of data of this direction that the
+	// capture did not see was marked since this direction's last
+	// segment.
+	unseenMarked bool
+	lastFlags    Analysis         // the findings of its last segment
+	lastSeg      time.Time        // when it sent its last segment
+	lastEnd      uint32           // the sequence number after its last segment (its SYN or FIN counted)
+	lastCtl      capture.TCPFlags // its last segment's SYN and FIN flags
+	lastLen      int              // its last segment's payload bytes
+	sent         []sent           // its data segments not yet acknowledged, oldest first
 	// srtt is the round trip its data takes to be acknowledged,
 	// smoothed as RFC 6298 does, from segments sent once (Karn's rule);
 	// 0 until one is acknowledged.
@@ -253,23 +260,26 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, winKnow
 				v.flags |= ZeroWindowProbeAck
 			}
 		case sameAck && win != 0 && me.haveWin && win == me.window && !v.flags.Has(WindowUpdate) && !v.flags.Has(KeepAlive):
-			me.dupacks = max(me.dupacks, 0) + 1
+			me.dupacks++
 			v.flags |= DuplicateAck
 			v.dupacks = me.dupacks
 		}
 	}
-	if !v.flags.Has(DuplicateAck) {
+	if !v.flags.Has(DuplicateAck) && (!hasAck || !me.haveAck || ack != me.lastack) {
+		// A new acknowledgement number ends a run of duplicate ACKs
+		// (as Wireshark counts them: not a window update, nor data,
+		// with the same number).
 		me.dupacks = 0
 	}
+	me.unseenMarked = false
 	if hasAck && peer.haveMax && after(ack, peer.maxToAck) {
-		// As Wireshark 4.0: once, and, while the peer sends
-		// nothing, not again for the ACKs that follow (the peer's
-		// duplicate-ACK count, -1 until its next segment, says so).
+		// As Wireshark 4.0: once, and not again for the ACKs that
+		// follow until the peer sends a segment.
 		peer.maxToAck = peer.nextseq
-		if peer.dupacks == 0 {
+		if !peer.unseenMarked {
 			v.flags |= AckedUnseen
 		}
-		peer.dupacks = -1
+		peer.unseenMarked = true
 	}
 
 	// Data, a SYN or a FIN numbered below what was sent already: sent
@@ -367,6 +377,7 @@ func analyze(me, peer *flow, t *capture.TCPSegment, seglen int, win int, winKnow
 		me.window, me.haveWin, me.synWin = win, true, f.Has(capture.SYN)
 		if hasAck {
 			me.lastack, me.haveAck, me.ackTime = ack, true, at
+			me.sackBlocks = append(me.sackBlocks[:0], t.Options.SACK...)
 			peer.acked(ack, at)
 		}
 	}

@@ -264,8 +264,29 @@ var analysisScenarios = []struct {
 			timed{seg: cdata(101, 100), want: OutOfOrder},
 		),
 		notes: map[int][]string{
-			14: {"sends bytes 101 to 200 of its stream again, after 3 ACKs in a row from the server that asked for byte 101 with SACK blocks, the last holding 300 bytes beyond it",
+			14: {"sends bytes 101 to 200 of its stream again, 10.008 ms after the first copy, after 3 ACKs in a row from the server that asked for byte 101 with SACK blocks, the last holding 300 bytes beyond it",
 				"fast retransmit on the SACK blocks' word", "calls this segment out of order"},
+		},
+	},
+	{
+		// The same seen where the first copy of bytes 101 to 200 is
+		// missing (lost before the point of capture): a resend, or the
+		// first copy late; the capture cannot tell.
+		name: "the same out of order segment, its first copy not captured",
+		segs: append(hs10(),
+			timed{seg: cdata(1, 100)},
+			timed{seg: cdata(201, 100), want: LostSegment},
+			timed{seg: cdata(301, 100)},
+			timed{seg: cdata(401, 100)},
+			timed{after: 10 * time.Millisecond, seg: sack(101, 512)},
+			timed{seg: sack(101, 513, 201, 301), want: WindowUpdate},
+			timed{seg: sack(101, 514, 201, 401), want: WindowUpdate},
+			timed{seg: sack(101, 515, 201, 501), want: WindowUpdate},
+			timed{seg: cdata(501, 100)},
+			timed{seg: cdata(101, 100), want: OutOfOrder},
+		),
+		notes: map[int][]string{
+			13: {"sent bytes 101 to 200 of its stream, after 3 ACKs in a row", "This capture did not see them before", "or their first copy, reordered on the way"},
 		},
 	},
 	{
@@ -380,10 +401,19 @@ var tsharkFields = []string{
 // tsharkAnalysis reads tshark's analysis of each frame of a capture.
 func tsharkAnalysis(t *testing.T, tshark, path string, n int) []Analysis {
 	t.Helper()
+	a, _ := tsharkRead(t, tshark, path, n)
+	return a
+}
+
+// tsharkRead reads tshark's analysis of each frame of a capture, and
+// the number it gives each duplicate ACK (0 for other frames).
+func tsharkRead(t *testing.T, tshark, path string, n int) ([]Analysis, []int) {
+	t.Helper()
 	args := []string{"-r", path, "-T", "fields", "-E", "separator=,", "-E", "occurrence=f", "-e", "frame.number"}
 	for _, f := range tsharkFields {
 		args = append(args, "-e", f)
 	}
+	args = append(args, "-e", "tcp.analysis.duplicate_ack_num")
 	cmd := exec.Command(tshark, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -392,15 +422,21 @@ func tsharkAnalysis(t *testing.T, tshark, path string, n int) []Analysis {
 		t.Fatalf("tshark: %v\n%s", err, stderr.String())
 	}
 	out := make([]Analysis, n)
+	dups := make([]int, n)
 	for _, l := range strings.Split(strings.TrimSpace(string(lines)), "\n") {
 		cols := strings.Split(l, ",")
 		i, err := strconv.Atoi(cols[0])
-		if err != nil || i < 1 || i > n || len(cols) != 1+len(tsharkFields) {
+		if err != nil || i < 1 || i > n || len(cols) != 2+len(tsharkFields) {
 			t.Fatalf("tshark printed %q", l)
 		}
-		for bit, c := range cols[1:] {
+		for bit, c := range cols[1 : 1+len(tsharkFields)] {
 			if c != "" {
 				out[i-1] |= 1 << bit
+			}
+		}
+		if c := cols[1+len(tsharkFields)]; c != "" {
+			if dups[i-1], err = strconv.Atoi(c); err != nil {
+				t.Fatalf("tshark printed %q", l)
 			}
 		}
 		// tshark marks a fast or a spurious retransmission as a
@@ -409,7 +445,7 @@ func tsharkAnalysis(t *testing.T, tshark, path string, n int) []Analysis {
 			out[i-1] |= Retransmission
 		}
 	}
-	return out
+	return out, dups
 }
 
 // TestAnalysisOfFiles compares the analysis of every capture in
@@ -424,7 +460,7 @@ func TestAnalysisOfFiles(t *testing.T) {
 		t.Skip("tshark is not installed: nothing to compare the analysis with")
 	}
 	files, _ := filepath.Glob("../inspect/testdata/*.pcap*")
-	ours, _ := filepath.Glob("testdata/*.pcapng")
+	ours, _ := filepath.Glob("testdata/*.pcap*")
 	files = append(files, ours...)
 	if len(files) == 0 {
 		t.Fatal("no captures")
@@ -440,7 +476,7 @@ func TestAnalysisOfFiles(t *testing.T) {
 			names = append(names, filepath.Base(path)+name)
 		}
 	}
-	theirs := tsharkParts(t, tshark, parts)
+	theirs, theirDups := tsharkPartsDups(t, tshark, parts)
 	// The captures hold each kind of mark the issue asks about.
 	var seen Analysis
 	for _, part := range theirs {
@@ -460,11 +496,16 @@ func TestAnalysisOfFiles(t *testing.T) {
 				t.Fatalf("%s: packet %d: %v", names[i], j+1, err)
 			}
 			var ours Analysis
-			for _, n := range a.Event(d).Packet.Analysis {
+			e := a.Event(d)
+			for _, n := range e.Packet.Analysis {
 				ours |= Analysis(1) << slices.Index(analysisNames[:], n)
 			}
 			if ours &^= ZeroWindowProbe | ZeroWindowProbeAck | TailLossProbe | RTO; ours != theirs[i][j] {
 				t.Errorf("%s: packet %d: tshark finds %q, we %q", names[i], j+1, theirs[i][j], ours)
+			}
+			// The duplicate ACK's number, which its note gives.
+			if n := theirDups[i][j]; n > 0 && !strings.Contains(e.Note, "The "+ordinal(n)+" duplicate ACK") {
+				t.Errorf("%s: packet %d: tshark's duplicate ACK #%d, our note: %s", names[i], j+1, n, e.Note)
 			}
 		}
 	}
@@ -507,6 +548,13 @@ func byInterface(t *testing.T, path string) iter.Seq2[string, []capture.Packet] 
 // check by default, are left as they were). It returns tshark's
 // findings of each part's packets.
 func tsharkParts(t *testing.T, tshark string, parts [][]capture.Packet) [][]Analysis {
+	a, _ := tsharkPartsDups(t, tshark, parts)
+	return a
+}
+
+// tsharkPartsDups is tsharkParts, with the number tshark gives each
+// duplicate ACK (0 for other packets).
+func tsharkPartsDups(t *testing.T, tshark string, parts [][]capture.Packet) ([][]Analysis, [][]int) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "parts.pcapng")
 	w, err := capture.NewFileWriter(path, layers.LinkTypeEthernet)
@@ -528,12 +576,14 @@ func tsharkParts(t *testing.T, tshark string, parts [][]capture.Packet) [][]Anal
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	all := tsharkAnalysis(t, tshark, path, n)
+	all, allDups := tsharkRead(t, tshark, path, n)
 	out := make([][]Analysis, len(parts))
+	dups := make([][]int, len(parts))
 	for i, part := range parts {
 		out[i], all = all[:len(part)], all[len(part):]
+		dups[i], allDups = allDups[:len(part)], allDups[len(part):]
 	}
-	return out
+	return out, dups
 }
 
 // movePorts adds by to the TCP ports of p, in place.

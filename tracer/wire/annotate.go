@@ -112,6 +112,7 @@ type conn struct {
 	crossed     bool          // its FINs crossed: each was sent before the other arrived
 	synData     int           // the bytes of data the client's SYN carried (TCP Fast Open)
 	hsAckTime   time.Time     // when the handshake's last ACK was seen
+	synAckTime  time.Time     // when the server's last SYN-ACK was seen
 	num         int           // its number (see NumberConns), 0 for none yet
 	seen        uint64        // the Annotator's tick at its last segment
 	synTime     time.Time     // when the client's first SYN was seen

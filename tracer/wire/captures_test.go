@@ -51,6 +51,7 @@ func TestNotesOfCaptures(t *testing.T) {
 		}},
 		{"synack.pcapng", " at server", map[int]want{
 			3:  {"retransmission rto", []string{"sends its SYN-ACK again", "1.006 s after the last copy", "SYN-ACK timer"}, nil},
+			4:  {"retransmission rto", []string{"sends its SYN again", "no SYN-ACK had reached the client, though the server's was captured 6.048 ms before"}, []string{"no SYN-ACK had come back"}},
 			5:  {"retransmission", []string{"after the client's SYN came again"}, nil},
 			10: {"duplicate-ack", []string{"without a SACK block", "Nothing is missing"}, []string{"has not arrived"}},
 		}},
@@ -68,6 +69,12 @@ func TestNotesOfCaptures(t *testing.T) {
 		{"gap.pcapng", "", map[int]want{
 			13: {"previous-segment-not-captured", []string{"The 376 bytes before them (from byte 1693) were not seen in this capture"}, nil},
 			21: {"ack-of-unseen-segment", []string{"never saw sent"}, nil},
+		}},
+		{"tbf.pcap", "", map[int]want{
+			// Frames the qdisc dropped before the capture point.
+			16: {"previous-segment-not-captured", []string{"The 2896 bytes before them (from byte 8689) were not seen in this capture"}, nil},
+			26: {"retransmission fast-retransmission", []string{"sends bytes 8689 to 10136 of its stream again", "4 duplicate ACKs"}, nil},
+			28: {"retransmission", []string{"sends bytes 10137 to 11584 of its stream again", "the server's last ACK (ack 10137) showed missing"}, []string{"sends 1448 bytes"}},
 		}},
 		{"lossy.pcapng", " at client", map[int]want{
 			101: {"retransmission fast-retransmission", []string{"sends bytes 6957 to 7144 of its stream again", "4 duplicate ACKs"}, []string{"sends 188 bytes"}},

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -88,7 +89,7 @@ func TestConnNumbers(t *testing.T) {
 		t.Skip("tshark is not installed: nothing to compare the connections with")
 	}
 	files, _ := filepath.Glob("../inspect/testdata/*.pcap*")
-	ours, _ := filepath.Glob("testdata/*.pcapng")
+	ours, _ := filepath.Glob("testdata/*.pcap*")
 	files = append(files, ours...)
 	var parts [][]capture.Packet
 	for _, path := range files {
@@ -282,5 +283,35 @@ func TestConnNumbersShared(t *testing.T) {
 		if got := step.a.Event(decode(step.s)).Conn; got != step.want {
 			t.Errorf("step %d: connection %d, want %d", i+1, got, step.want)
 		}
+	}
+}
+
+// A ConnNumbers remembers the five-tuples of its last maxConnNumbers
+// connections, no more: past that, the oldest is forgotten (a
+// connection on it that an Annotator still follows keeps its number).
+func TestConnNumbersBounded(t *testing.T) {
+	n := NewConnNumbers()
+	server := netip.MustParseAddrPort("192.0.2.2:7000")
+	key := func(i int) flowKey {
+		return keyOf(netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 40000), server)
+	}
+	for i := range maxConnNumbers + 1 {
+		k := key(i)
+		c := &conn{lower: k.a}
+		if got := n.number(k, c, k.a, true, 1000); got != i+1 {
+			t.Fatalf("connection %d numbered %d", i+1, got)
+		}
+	}
+	if len(n.byKey) != maxConnNumbers || len(n.order) != maxConnNumbers {
+		t.Errorf("%d five-tuples remembered (%d in order), want %d", len(n.byKey), len(n.order), maxConnNumbers)
+	}
+	if _, ok := n.byKey[key(0)]; ok {
+		t.Error("the first five-tuple is still remembered")
+	}
+	// The second is still known: its SYN seen again (at another
+	// interface) gets its number.
+	k := key(1)
+	if got := n.number(k, &conn{lower: k.a}, k.a, true, 1000); got != 2 {
+		t.Errorf("the second connection's SYN again: number %d, want 2", got)
 	}
 }

@@ -55,7 +55,7 @@ func (n *noteCtx) control() {
 	switch {
 	case f.Has(capture.RST):
 		if n.c.synOnly && from == "server" {
-			n.add("The server's kernel answers the SYN with RST: nothing listens on %s, so the connection is refused (ECONNREFUSED).", n.p.Src)
+			n.add("The server's kernel answers the SYN with RST: nothing listens on %s (or a firewall there rejects it with a reset), so the connection is refused (ECONNREFUSED).", n.p.Src)
 			return
 		}
 		if !f.Has(capture.ACK) && n.answers && n.peer.haveAck && n.t.Seq == n.peer.lastack {
@@ -70,7 +70,12 @@ func (n *noteCtx) control() {
 	case f.Has(capture.SYN) && !f.Has(capture.ACK):
 		n.c.synOnly = true
 		if n.v.flags.Has(Retransmission) {
-			n.add("The client's kernel sends its SYN again, with the same initial sequence number%s: no SYN-ACK had come back. "+
+			answered := "no SYN-ACK had come back"
+			if n.c.sawSynAck && !n.c.synAckTime.IsZero() {
+				// Seen where the server's SYN-ACK was captured first.
+				answered = fmt.Sprintf("no SYN-ACK had reached the client, though the server's was captured %s before (lost on the way, or it crossed this SYN)", tracer.FormatDuration(n.at.Sub(n.c.synAckTime)))
+			}
+			n.add("The client's kernel sends its SYN again, with the same initial sequence number%s: "+answered+". "+
 				"(Linux waits 1 s for a SYN's first answer; on recent kernels the next net.ipv4.tcp_syn_linear_timeouts waits are 1 s too, and only then does each wait double. "+
 				"It gives up when the time that net.ipv4.tcp_syn_retries allows has passed (with the default, 6, after about 2 minutes; with 1, after 3 s), and connect fails with ETIMEDOUT, if the program set no deadline first.)", n.since(", ", n.v.last))
 			return
@@ -87,6 +92,7 @@ func (n *noteCtx) control() {
 		}
 	case f.Has(capture.SYN | capture.ACK):
 		n.c.synOnly, n.c.sawSynAck = false, true
+		defer func() { n.c.synAckTime = n.at }()
 		if n.v.flags.Has(Retransmission) {
 			if n.answers && n.peer.lastFlags.Has(Retransmission) && !n.c.established {
 				// The client's SYN came again just before: Linux
@@ -229,11 +235,20 @@ func (n *noteCtx) data() {
 	case v.Has(Retransmission) && n.v.copies > 0 && n.v.gap < 2*n.v.rtt:
 		n.add("The %s's kernel sends %s of its stream again%s: a retransmission, %s after the last word from the %s, less than two round trips (%s here): too soon for a timer, so on what the ACKs before it showed missing (their SACK blocks, or, as Linux's RACK does, the later bytes they acknowledged).",
 			n.from, bytes, n.resendWhen(), tracer.FormatDuration(n.v.gap), n.to, tracer.FormatDuration(n.v.rtt))
+	case v.Has(Retransmission) && n.sackHole():
+		n.add("The %s's kernel sends %s of its stream again%s: a retransmission, of bytes the %s's last ACK (ack %d) showed missing: its SACK blocks held bytes beyond them.",
+			n.from, bytes, n.resendWhen(), n.to, n.peer.lastack-n.me.isn)
 	case v.Has(Retransmission):
 		n.add("The %s's kernel sends %s of its stream again%s: a retransmission.", n.from, bytes, n.resendWhen())
-	case v.Has(OutOfOrder) && n.v.sackAcks >= 3:
-		n.add("The %s's kernel sends %s of its stream again, after %d ACKs in a row from the %s that asked for byte %d with SACK blocks, the last holding %d bytes beyond it: a fast retransmit on the SACK blocks' word (RFC 6675). "+
+	case v.Has(OutOfOrder) && n.v.sackAcks >= 3 && n.v.copies > 0:
+		n.add("The %s's kernel sends %s of its stream again%s, after %d ACKs in a row from the %s that asked for byte %d with SACK blocks, the last holding %d bytes beyond it: a fast retransmit on the SACK blocks' word (RFC 6675). "+
 			"It leaves less than a round trip after higher bytes of a transfer still going, and Wireshark counts as duplicate ACKs only those with an unchanged window: so it calls this segment out of order.",
+			n.from, bytes, n.resendWhen(), n.v.sackAcks, n.to, first, n.v.sacked)
+	case v.Has(OutOfOrder) && n.v.sackAcks >= 3:
+		// The first copy is not in the capture: a resend, or the
+		// first copy late.
+		n.add("The %s's kernel sent %s of its stream, after %d ACKs in a row from the %s that asked for byte %d with SACK blocks, the last holding %d bytes beyond it, and less than a round trip after higher bytes: out of order, Wireshark says. "+
+			"This capture did not see them before: a fast retransmit on the SACK blocks' word (RFC 6675), or their first copy, reordered on the way.",
 			n.from, bytes, n.v.sackAcks, n.to, first, n.v.sacked)
 	case v.Has(OutOfOrder) && n.v.copies > 0:
 		n.add("The %s's kernel sends %s of its stream again%s, less than a round trip (%s) after higher bytes it had sent: "+
@@ -390,7 +405,12 @@ func (n *noteCtx) ack() {
 		if !c.synTime.IsZero() {
 			c.firstRTT = n.at.Sub(c.synTime)
 		}
-		if p.Len == 0 && !f.Has(capture.FIN) {
+		switch {
+		case p.Len > 0 || f.Has(capture.FIN):
+		case n.mayBeLost:
+			// Seen leaving the client's end: it may not arrive.
+			n.add("The client's ACK of the SYN-ACK: the client's kernel now holds an established connection, and the server's kernel will too once this ACK arrives, whether or not the server program has called Accept.")
+		default:
 			n.add("The client's ACK of the SYN-ACK completes the three-way handshake: both kernels now hold an established connection, whether or not the server program has called Accept.")
 		}
 	case peer.sentFIN && !peer.finAcked && p.Ack == peer.finSeq+1:
@@ -500,6 +520,27 @@ func describeOptions(o capture.TCPOptions) string {
 		s = append(s, "timestamps on every segment, to measure round trips")
 	}
 	return strings.Join(s, "; ")
+}
+
+// sackHole reports whether the segment's bytes lie in a hole the
+// receiver's last ACK showed: at or above its ACK number, below the
+// right edge of one of its SACK blocks, and inside none.
+func (n *noteCtx) sackHole() bool {
+	pf := n.peer.flow
+	if !pf.haveAck || len(pf.sackBlocks) == 0 || before(n.t.Seq, pf.lastack) {
+		return false
+	}
+	end := n.t.Seq + uint32(n.p.Len)
+	beyond := false
+	for _, b := range pf.sackBlocks {
+		if after(end, b.Left) && before(n.t.Seq, b.Right) {
+			return false // overlaps bytes the receiver has
+		}
+		if !after(end, b.Left) {
+			beyond = true
+		}
+	}
+	return beyond
 }
 
 // answersCopy reports whether the segment, an ACK, answers the peer's
