@@ -52,8 +52,12 @@ type Event struct {
 	// Actor is who did it: "client", "server", or a name the program gave.
 	Actor string `json:"actor"`
 	// Conn identifies the TCP connection (1, 2, …). Both ends of one
-	// connection get the same id because it is derived from the
-	// five-tuple; 0 means no connection (a listener, a lookup).
+	// connection get the same id because a Trace derives it from the
+	// five-tuple; 0 means no connection (a listener, a lookup). An
+	// event added with Conn already set keeps it: tracer/inspect's
+	// packets carry the numbers of wire.ConnNumbers (tshark's
+	// tcp.stream), which tell apart connections that reuse a
+	// five-tuple.
 	Conn int `json:"conn,omitempty"`
 	// Phase says what happened.
 	Phase Phase `json:"phase"`
