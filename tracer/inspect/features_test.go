@@ -26,13 +26,14 @@ func TestFilters(t *testing.T) {
 		summary     string
 		connections int
 	}{
-		{name: "dns port", cfg: config{port: "DNS"}, want: wantPackets[:2], summary: "; 2 shown (port DNS); 0 TCP connections shown."},
-		{name: "conn 2", cfg: config{conn: "2"}, want: wantPackets[12:], summary: "; 6 shown (connection #2); 1 TCP connection shown."},
-		{name: "conns #1,2", cfg: config{conn: "#1,2"}, want: wantPackets[2:], summary: "; 16 shown (connections #1 or #2); 2 TCP connections shown."},
-		{name: "host", cfg: config{host: "127.0.0.1"}, want: wantPackets, summary: "; 18 shown (host 127.0.0.1); 2 TCP connections shown."},
-		{name: "prefix", cfg: config{host: "10.0.0.0/8,192.0.2.1"}, summary: "; 0 shown (host 10.0.0.0/8 or 192.0.2.1); 0 TCP connections shown."},
-		{name: "port and conn", cfg: config{port: "DNS", conn: "1"}, summary: "; 0 shown (port DNS and connection #1); 0 TCP connections shown."},
-		{name: "two ports", cfg: config{port: "DNS,9"}, want: wantPackets[:2], summary: "; 2 shown (port DNS or 9); 0 TCP connections shown."},
+		{name: "dns port", cfg: config{port: "DNS"}, want: wantPackets[:2], summary: "; 2 shown (port DNS); 0 TCP connections shown, of 2 in the file."},
+		{name: "conn 2", cfg: config{conn: "2"}, want: wantPackets[12:], summary: "; 6 shown (connection #2); 1 TCP connection shown, of 2 in the file."},
+		{name: "conns #1,2", cfg: config{conn: "#1,2"}, want: wantPackets[2:], summary: "; 16 shown (connections #1 or #2); 2 TCP connections shown, of 2 in the file."},
+		{name: "host", cfg: config{host: "127.0.0.1"}, want: wantPackets, summary: "; 18 shown (host 127.0.0.1); 2 TCP connections shown, of 2 in the file."},
+		{name: "prefix", cfg: config{host: "10.0.0.0/8,192.0.2.1"}, summary: "; 0 shown (host 10.0.0.0/8 or 192.0.2.1); 0 TCP connections shown, of 2 in the file."},
+		{name: "port and conn", cfg: config{port: "DNS", conn: "1"}, summary: "; 0 shown (port DNS and connection #1); 0 TCP connections shown, of 2 in the file."},
+		{name: "no such conn", cfg: config{conn: "2,7,9"}, want: wantPackets[12:], summary: "; 6 shown (connections #2 or #7 or #9); 1 TCP connection shown, of 2 in the file (no connections #7 and #9)."},
+		{name: "two ports", cfg: config{port: "DNS,9"}, want: wantPackets[:2], summary: "; 2 shown (port DNS or 9); 0 TCP connections shown, of 2 in the file."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, file := range testFiles {
@@ -267,6 +268,32 @@ func TestOutputFails(t *testing.T) {
 		err := run(config{file: testFiles[0], json: js, noColor: true}, &failAfter{n: 100}, io.Discard)
 		if !errors.Is(err, os.ErrClosed) {
 			t.Errorf("json=%v: error %v, want %v", js, err, os.ErrClosed)
+		}
+	}
+}
+
+// TestStatsEndings checks how -stats says a connection began and ended
+// on captures that show it: a SYN sent twice (tracer/wire's
+// synack.pcapng), FINs that crossed (simclose.pcapng), a SYN refused
+// and one never answered (lesson16.pcapng, connections #3 and #5).
+func TestStatsEndings(t *testing.T) {
+	for _, tc := range []struct {
+		file, conn string
+		want       []string
+	}{
+		{"../wire/testdata/synack.pcapng", "1", []string{"(from the last of the 2 SYNs the client sent, the first 1.012 s before it, to the ACK of the SYN-ACK, as captured)"}},
+		{"../wire/testdata/simclose.pcapng", "1", []string{"; closed at once by both: their FINs crossed.\n"}},
+		{"testdata/lesson16.pcapng", "3", []string{"the handshake did not complete in the capture; refused: the server answered the SYN with RST.\n"}},
+		{"testdata/lesson16.pcapng", "5", []string{"  server → client: 0 segments, 0 bytes of data\n", "never opened: no answer to the SYN in the capture.\n"}},
+	} {
+		out, _, err := runInspect(t, config{file: tc.file, stats: true, conn: tc.conn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s -conn %s: output lacks %q:\n%s", tc.file, tc.conn, w, out)
+			}
 		}
 	}
 }

@@ -50,6 +50,7 @@ type inspector struct {
 	held                 int            // IP fragments held until their datagram was whole
 	seen                 bitset         // the TCP connections shown, by number
 	nconns               int            // how many
+	total                int            // the TCP connections in the file (the highest number)
 	conns                []int          // those with a ladder or statistics, in order
 	ladders              map[int]*ladder
 	laddersLeftOut       int
@@ -250,6 +251,7 @@ func (in *inspector) packet(p capture.Packet) error {
 			pk.Payload = tracer.PreviewOf(d.UDP.Payload, d.UDP.PayloadLen)
 		}
 	}
+	in.total = max(in.total, e.Conn)
 	if !in.flt.shows(&e) {
 		in.skipped["left out by the filter"]++
 		return nil
@@ -362,16 +364,35 @@ func (in *inspector) summary() {
 		}
 		fmt.Fprintf(in.out, "; captured at %d interfaces (%s), %s", len(names), strings.Join(names, ", "), how)
 	}
-	what := "TCP connection"
-	if in.flt.active() {
-		what = "TCP connection shown"
-		if in.nconns != 1 {
-			what = "TCP connections shown"
-		}
-		fmt.Fprintf(in.out, "; %d %s.\n", in.nconns, what)
+	in.connsLine()
+}
+
+// connsLine ends the summary: the TCP connections shown, and with
+// filters how many the file holds, and which of those -conn asked for
+// it does not.
+func (in *inspector) connsLine() {
+	if !in.flt.active() {
+		fmt.Fprintf(in.out, "; %s.\n", plural(in.nconns, "TCP connection"))
 		return
 	}
-	fmt.Fprintf(in.out, "; %s.\n", plural(in.nconns, what))
+	what := "TCP connections shown"
+	if in.nconns == 1 {
+		what = "TCP connection shown"
+	}
+	fmt.Fprintf(in.out, "; %d %s, of %d in the file", in.nconns, what, in.total)
+	var missing []string
+	for _, n := range in.flt.conns {
+		if n > in.total {
+			missing = append(missing, fmt.Sprintf("#%d", n))
+		}
+	}
+	switch {
+	case len(missing) == 1:
+		fmt.Fprintf(in.out, " (no connection %s)", missing[0])
+	case len(missing) > 1:
+		fmt.Fprintf(in.out, " (no connections %s)", joinAnd(missing))
+	}
+	fmt.Fprintln(in.out, ".")
 }
 
 // name is the file's name as the summary gives it.

@@ -20,7 +20,11 @@ type connStats struct {
 	packets        int
 	dirs           [2]dirStats // [0] from the client, [1] from the server
 	synAt          time.Time   // the client's last SYN
+	firstSYN       time.Time   // its first
+	syns           int         // SYNs the client sent, copies included
 	synAckSeen     bool
+	finSeq         uint32 // the first FIN's sequence number, in its sender's relative numbers
+	crossed        bool   // the second FIN did not acknowledge the first: they crossed
 	handshake      time.Duration // from the SYN to the ACK that completed the handshake
 	established    bool
 	finFirst       string // "client" or "server": who sent the first FIN
@@ -82,7 +86,11 @@ func (s *connStats) add(e *tracer.Event) {
 	flags := p.Flags
 	switch {
 	case strings.Contains(flags, "SYN") && !strings.Contains(flags, "ACK"):
+		if !s.sawSYN {
+			s.firstSYN = e.Time
+		}
 		s.synAt, s.sawSYN = e.Time, true
+		s.syns++
 	case strings.Contains(flags, "SYN"):
 		s.synAckSeen = true
 	case !s.established && s.synAckSeen && p.From == "client" && strings.Contains(flags, "ACK"):
@@ -92,8 +100,13 @@ func (s *connStats) add(e *tracer.Event) {
 		}
 	}
 	if strings.Contains(flags, "FIN") {
-		if s.finFirst == "" {
-			s.finFirst = p.From
+		switch {
+		case s.finFirst == "":
+			s.finFirst, s.finSeq = p.From, p.Seq+uint32(p.Len)
+		case p.From != s.finFirst && !d.fin:
+			// The other side's first FIN: whether it acknowledges the
+			// first one (the ACK flag, and an ack beyond the FIN).
+			s.crossed = !strings.Contains(flags, "ACK") || int32(p.Ack-(s.finSeq+1)) < 0
 		}
 		d.fin = true
 	}
@@ -108,12 +121,18 @@ func (s *connStats) add(e *tracer.Event) {
 // ended says how the connection ended, as far as the capture shows.
 func (s *connStats) ended() string {
 	switch {
+	case s.resetBy != "" && !s.synAckSeen && s.resetBy == "server" && s.dirs[1].segments == s.dirs[1].rst:
+		return "refused: the server answered the SYN with RST"
 	case s.resetBy != "":
 		return "reset by the " + s.resetBy
+	case s.dirs[0].fin && s.dirs[1].fin && s.crossed:
+		return "closed at once by both: their FINs crossed"
 	case s.dirs[0].fin && s.dirs[1].fin:
 		return "closed: both sent FIN, the " + s.finFirst + " first"
 	case s.finFirst != "":
 		return "half-closed: only the " + s.finFirst + " sent FIN"
+	case s.sawSYN && !s.synAckSeen && s.dirs[1].segments == 0:
+		return "never opened: no answer to the SYN in the capture"
 	}
 	return "still open when the capture ended"
 }
@@ -146,6 +165,9 @@ func (in *inspector) printStats() error {
 		}
 		var hs string
 		switch {
+		case s.handshake > 0 && s.syns > 1:
+			hs = fmt.Sprintf("handshake round trip %s (from the last of the %d SYNs the client sent, the first %s before it, to the ACK of the SYN-ACK, as captured)",
+				tracer.FormatDuration(s.handshake), s.syns, tracer.FormatDuration(s.synAt.Sub(s.firstSYN)))
 		case s.handshake > 0:
 			hs = "handshake round trip " + tracer.FormatDuration(s.handshake) + " (from the SYN to the ACK of the SYN-ACK, as captured)"
 		case !s.sawSYN:
@@ -155,8 +177,8 @@ func (in *inspector) printStats() error {
 		}
 		fmt.Fprintf(in.out, "  %s; %s.\n", hs, s.ended())
 	}
-	n := in.nconns
-	fmt.Fprintf(in.out, "\n%s read from %s; %s.\n", plural(in.read, "packet"), in.name(), plural(n, "TCP connection"))
+	fmt.Fprintf(in.out, "\n%s read from %s", plural(in.read, "packet"), in.name())
+	in.connsLine()
 	return nil
 }
 
