@@ -12,10 +12,9 @@
 package wire
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
+	"strconv"
 	"time"
 
 	"tcptour/tracer"
@@ -47,6 +46,8 @@ type Annotator struct {
 	// numbers numbers the connections (see NumberConns); nil: no
 	// numbers.
 	numbers *ConnNumbers
+	// buf is where a segment's note is built, kept for the next.
+	buf []byte
 }
 
 // AtEnd tells the annotator that it sees the packets at one end of a
@@ -210,7 +211,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 		from, to = "server", "client"
 	}
 	p.From, p.To = from, to
-	p.Flags = t.Flags.String()
+	p.Flags = flagNames[t.Flags]
 	p.RawSeq, p.RawAck = t.Seq, t.Ack
 	p.Seq = t.Seq - me.isn
 	if t.Flags.Has(capture.ACK) {
@@ -230,7 +231,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time, mayBeLost: a.oneEnd != "" && to != a.oneEnd,
 		prevNext: me.nextseq, haveNext: me.haveNext, myWin: me.window, myAck: me.lastack,
 		myWinOK: me.haveWin && !me.synWin && me.haveAck, peerWin: peer.window, peerWinOK: peer.haveWin && !peer.synWin && c.sawSYNs,
-		answers: !peer.lastSeg.IsZero() && peer.lastSeg.After(me.lastSeg)}
+		answers: !peer.lastSeg.IsZero() && peer.lastSeg.After(me.lastSeg), buf: a.buf[:0]}
 	last := me.lastSeg
 	if peer.lastSeg.After(last) {
 		last = peer.lastSeg
@@ -245,6 +246,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 		c.synTime = d.Time
 	}
 	note := n.note()
+	a.buf = n.buf
 	if t.Flags.Has(capture.SYN) {
 		me.sentSYN = true
 		c.sawSYNs = peer.sentSYN
@@ -333,33 +335,55 @@ func (a *Annotator) evict() {
 	}
 }
 
+// flagNames are the flags' names as capture.TCPFlags.String gives them,
+// for every combination, made once rather than for every segment.
+var flagNames = func() (names [256]string) {
+	for f := range names {
+		names[f] = capture.TCPFlags(f).String()
+	}
+	return names
+}()
+
 // options formats SYN options compactly: "mss 65495 sack ts ws 7".
 func options(o capture.TCPOptions) string {
-	var s []string
+	b := make([]byte, 0, 32)
+	word := func(w string) {
+		if len(b) > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, w...)
+	}
 	if o.MSS != 0 {
-		s = append(s, fmt.Sprintf("mss %d", o.MSS))
+		word("mss ")
+		b = strconv.AppendUint(b, uint64(o.MSS), 10)
 	}
 	if o.SACKPermitted {
-		s = append(s, "sack")
+		word("sack")
 	}
 	if o.HasTimestamps {
-		s = append(s, "ts")
+		word("ts")
 	}
 	if o.HasWindowScale {
-		s = append(s, fmt.Sprintf("ws %d", o.WindowScale))
+		word("ws ")
+		b = strconv.AppendUint(b, uint64(o.WindowScale), 10)
 	}
-	return strings.Join(s, " ")
+	return string(b)
 }
 
 // mark is a segment's Mark: what tells it apart from others with the
 // same numbers and flags.
 func mark(o capture.TCPOptions) string {
-	var b strings.Builder
+	if !o.HasTimestamps && len(o.SACK) == 0 {
+		return ""
+	}
+	b := make([]byte, 0, 64)
 	if o.HasTimestamps {
-		fmt.Fprintf(&b, "ts %d %d", o.TSval, o.TSecr)
+		b = strconv.AppendUint(append(b, "ts "...), uint64(o.TSval), 10)
+		b = strconv.AppendUint(append(b, ' '), uint64(o.TSecr), 10)
 	}
 	for _, s := range o.SACK {
-		fmt.Fprintf(&b, " sack %d-%d", s.Left, s.Right)
+		b = strconv.AppendUint(append(b, " sack "...), uint64(s.Left), 10)
+		b = strconv.AppendUint(append(b, '-'), uint64(s.Right), 10)
 	}
-	return b.String()
+	return string(b)
 }

@@ -3,7 +3,6 @@ package wire
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"tcptour/tracer"
@@ -31,11 +30,18 @@ type noteCtx struct {
 	answers   bool          // the peer sent the last segment before this one
 	idle      time.Duration // since the connection's last segment before this one, either way
 	mayBeLost bool          // seen leaving one end of a link: it may not arrive
-	notes     []string
+	// buf holds the note's sentences so far, space separated (the
+	// Annotator's buffer, reused from segment to segment).
+	buf []byte
 }
 
+// add appends a sentence to the note, formatted as fmt.Sprintf would
+// (see appendf).
 func (n *noteCtx) add(format string, args ...any) {
-	n.notes = append(n.notes, fmt.Sprintf(format, args...))
+	if len(n.buf) > 0 {
+		n.buf = append(n.buf, ' ')
+	}
+	n.buf = appendf(n.buf, format, args...)
 }
 
 // note explains the segment: its control flags, its FIN, its data, what
@@ -46,7 +52,7 @@ func (n *noteCtx) note() string {
 	n.data()
 	n.ack()
 	n.window()
-	return strings.Join(n.notes, " ")
+	return string(n.buf)
 }
 
 // control explains RST, SYN and SYN-ACK.
@@ -88,7 +94,7 @@ func (n *noteCtx) control() {
 				"its SYN-ACK tells: an ACK number past 1 acknowledges them.", n.p.Len, span(1, n.p.Len))
 		}
 		if n.p.Options != "" {
-			n.add("Its options: %s.", describeOptions(n.t.Options))
+			n.add("Its options: %s.", optionWords(n.t.Options))
 		}
 	case f.Has(capture.SYN | capture.ACK):
 		n.c.synOnly, n.c.sawSynAck = false, true
@@ -130,7 +136,7 @@ func (n *noteCtx) control() {
 			n.add("The server's kernel answers SYN-ACK: it acknowledges the SYN and %d bytes after it (ack %d): data the SYN carried, TCP Fast Open (this capture did not see that SYN). It sends its own initial sequence number.", n.p.Ack-1, n.p.Ack)
 		}
 		if n.p.Options != "" {
-			n.add("Its options: %s.", describeOptions(n.t.Options))
+			n.add("Its options: %s.", optionWords(n.t.Options))
 		}
 	}
 }
@@ -198,11 +204,8 @@ func (n *noteCtx) data() {
 	if p.Len == 0 || f.Has(capture.SYN) {
 		return
 	}
-	first, last := p.Seq, p.Seq+uint32(p.Len)-1
-	bytes := fmt.Sprintf("bytes %d to %d", first, last)
-	if p.Len == 1 {
-		bytes = fmt.Sprintf("byte %d", first)
-	}
+	first := p.Seq
+	bytes := byteSpan{first, p.Len}
 	switch {
 	case v.Has(ZeroWindowProbe):
 		n.add("The %s's kernel sends a zero-window probe: the %s's window is 0, so it sends just its next byte (byte %d of its stream) to learn whether the window has opened. %s",
@@ -258,14 +261,15 @@ func (n *noteCtx) data() {
 		n.add("The %s's kernel sent %s of its stream, numbered below bytes already seen from it, and they came less than a round trip (%s) after them: out of order. "+
 			"They were reordered on the way, or sent again soon after a loss whose first copy this capture did not see.", n.from, bytes, tracer.FormatDuration(n.oooThreshold()))
 	default:
-		s := fmt.Sprintf("The %s's kernel sends %d bytes of data (%s of its stream)", n.from, p.Len, bytes)
-		if p.Len == 1 {
-			s = fmt.Sprintf("The %s's kernel sends 1 byte of data (%s of its stream)", n.from, bytes)
-		}
+		psh := ""
 		if f.Has(capture.PSH) {
-			s += "; PSH: Linux sets it on the last segment of each write, and on the last of each group of segments its kernel builds as one large packet, cut into segments on the way out (GSO), so a long write shows several (the receiver hands data to its program with or without it)"
+			psh = "; PSH: Linux sets it on the last segment of each write, and on the last of each group of segments its kernel builds as one large packet, cut into segments on the way out (GSO), so a long write shows several (the receiver hands data to its program with or without it)"
 		}
-		n.add("%s.", s)
+		if p.Len == 1 {
+			n.add("The %s's kernel sends 1 byte of data (%s of its stream)%s.", n.from, bytes, psh)
+		} else {
+			n.add("The %s's kernel sends %d bytes of data (%s of its stream)%s.", n.from, p.Len, bytes, psh)
+		}
 	}
 	if v.Has(LostSegment) && n.haveNext {
 		gap := n.t.Seq - n.prevNext
@@ -415,7 +419,7 @@ func (n *noteCtx) ack() {
 		}
 	case peer.sentFIN && !peer.finAcked && p.Ack == peer.finSeq+1:
 		peer.finAcked = true
-		if len(n.notes) == 0 {
+		if len(n.buf) == 0 {
 			n.add("The %s's kernel acknowledges the %s's FIN (ack %d).", n.from, n.to, p.Ack)
 		} else {
 			n.add("It also acknowledges the %s's FIN (ack %d).", n.to, p.Ack)
@@ -504,22 +508,30 @@ func (n *noteCtx) window() {
 	}
 }
 
-// describeOptions explains SYN options in words.
-func describeOptions(o capture.TCPOptions) string {
-	var s []string
+// optionWords explains SYN options in words, for a note's %s.
+type optionWords capture.TCPOptions
+
+func (o optionWords) appendTo(b []byte) []byte {
+	start := len(b)
+	part := func(format string, args ...any) {
+		if len(b) > start {
+			b = append(b, "; "...)
+		}
+		b = appendf(b, format, args...)
+	}
 	if o.MSS != 0 {
-		s = append(s, fmt.Sprintf("the largest segment its sender can receive, %d bytes of payload (MSS)", o.MSS))
+		part("the largest segment its sender can receive, %d bytes of payload (MSS)", o.MSS)
 	}
 	if o.HasWindowScale {
-		s = append(s, fmt.Sprintf("window values scaled by 2^%d (window scale)", o.WindowScale))
+		part("window values scaled by 2^%d (window scale)", o.WindowScale)
 	}
 	if o.SACKPermitted {
-		s = append(s, "selective acknowledgements allowed (SACK)")
+		part("selective acknowledgements allowed (SACK)")
 	}
 	if o.HasTimestamps {
-		s = append(s, "timestamps on every segment, to measure round trips")
+		part("timestamps on every segment, to measure round trips")
 	}
-	return strings.Join(s, "; ")
+	return b
 }
 
 // sackHole reports whether the segment's bytes lie in a hole the
@@ -553,12 +565,7 @@ func (n *noteCtx) answersCopy() bool {
 }
 
 // span names the bytes first to first+n-1 of a stream.
-func span(first uint32, n int) string {
-	if n == 1 {
-		return fmt.Sprintf("byte %d", first)
-	}
-	return fmt.Sprintf("bytes %d to %d", first, first+uint32(n)-1)
-}
+func span(first uint32, n int) byteSpan { return byteSpan{first, n} }
 
 // holdsBeyond reports whether the segment's SACK blocks, the D-SACK
 // left out, hold bytes beyond its ACK: a gap before them.
@@ -584,12 +591,7 @@ func (n *noteCtx) sack() {
 		return
 	}
 	isn := n.peer.isn
-	span := func(l, r uint32) string { // [l, r) raw
-		if r-l == 1 {
-			return fmt.Sprintf("byte %d", l-isn)
-		}
-		return fmt.Sprintf("bytes %d to %d", l-isn, r-isn-1)
-	}
+	span := func(l, r uint32) byteSpan { return byteSpan{l - isn, int(r - l)} } // [l, r) raw
 	if n.v.dsack {
 		b := blocks[0]
 		where := "below its ACK"
@@ -600,9 +602,17 @@ func (n *noteCtx) sack() {
 			span(b.Left, b.Right), n.to, where)
 		blocks = blocks[1:]
 	}
-	held := slices.Clone(blocks)
+	var room [4]capture.SACKBlock // a header holds at most 4
+	held := append(room[:0], blocks...)
 	slices.SortFunc(held, func(a, b capture.SACKBlock) int { return int(int32(a.Left - b.Left)) })
-	var has, hasNot []string
+	// The spans held and those missing, each list comma separated.
+	has, hasNot := make([]byte, 0, 128), make([]byte, 0, 128)
+	list := func(l []byte, s byteSpan) []byte {
+		if len(l) > 0 {
+			l = append(l, ", "...)
+		}
+		return s.appendTo(l)
+	}
 	edge := n.t.Ack
 	for _, b := range held {
 		if !after(b.Right, edge) {
@@ -610,18 +620,18 @@ func (n *noteCtx) sack() {
 		}
 		left := edge
 		if after(b.Left, edge) {
-			hasNot = append(hasNot, span(edge, b.Left))
+			hasNot = list(hasNot, span(edge, b.Left))
 			left = b.Left
 		}
-		has = append(has, span(left, b.Right))
+		has = list(has, span(left, b.Right))
 		edge = b.Right
 	}
 	if len(has) == 0 {
 		return
 	}
-	s := fmt.Sprintf("Its SACK blocks say that the %s has %s of the %s's stream already", n.from, strings.Join(has, ", "), n.to)
 	if len(hasNot) > 0 {
-		s += fmt.Sprintf(" but not %s: only those need be sent again", strings.Join(hasNot, ", "))
+		n.add("Its SACK blocks say that the %s has %s of the %s's stream already but not %s: only those need be sent again.", n.from, has, n.to, hasNot)
+	} else {
+		n.add("Its SACK blocks say that the %s has %s of the %s's stream already.", n.from, has, n.to)
 	}
-	n.add("%s.", s)
 }
