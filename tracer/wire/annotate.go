@@ -164,7 +164,8 @@ func (a *Annotator) Event(d capture.Decoded) tracer.Event {
 	case d.TCP != nil:
 		p.Proto = "tcp"
 		e.Proto, e.Local, e.Remote = "tcp", d.Src, d.Dst
-		e.Note, e.Conn = a.tcp(d, p)
+		note, conn := a.tcp(d, p)
+		e.Note, e.Conn = note+a.dnsOverTCP(d, p, &e), conn
 	case d.UDP != nil:
 		p.Proto, p.Len = "udp", d.UDP.PayloadLen
 		e.Note = a.udp(d, p, &e)
