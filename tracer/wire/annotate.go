@@ -104,20 +104,25 @@ type conn struct {
 	// address (as keyOf orders them), sides[1] from the other.
 	sides       [2]side
 	lower       netip.AddrPort
-	established bool          // the handshake's last ACK was seen
-	scaled      bool          // both SYNs offered window scaling
-	synOnly     bool          // only the client's SYN has been seen
-	sawSynAck   bool          // the server's SYN-ACK was captured
-	sawSYNs     bool          // both sides' SYNs were captured: windows are in bytes
-	ended       bool          // its last FIN was acknowledged, or RST came
-	crossed     bool          // its FINs crossed: each was sent before the other arrived
-	synData     int           // the bytes of data the client's SYN carried (TCP Fast Open)
-	hsAckTime   time.Time     // when the handshake's last ACK was seen
-	synAckTime  time.Time     // when the server's last SYN-ACK was seen
-	num         int           // its number (see NumberConns), 0 for none yet
-	seen        uint64        // the Annotator's tick at its last segment
-	synTime     time.Time     // when the client's first SYN was seen
-	firstRTT    time.Duration // from the SYN to the handshake's last ACK
+	established bool // the handshake's last ACK was seen
+	scaled      bool // both SYNs offered window scaling
+	synOnly     bool // only the client's SYN has been seen
+	sawSynAck   bool // the server's SYN-ACK was captured
+	sawSYNs     bool // both sides' SYNs were captured: windows are in bytes
+	// rawWindows is set when the capture cut a SYN's options before a
+	// window scale option, if there was one, while neither SYN says
+	// that scaling is off: the scale is unknown, and the windows are
+	// the header's raw field.
+	rawWindows bool
+	ended      bool          // its last FIN was acknowledged, or RST came
+	crossed    bool          // its FINs crossed: each was sent before the other arrived
+	synData    int           // the bytes of data the client's SYN carried (TCP Fast Open)
+	hsAckTime  time.Time     // when the handshake's last ACK was seen
+	synAckTime time.Time     // when the server's last SYN-ACK was seen
+	num        int           // its number (see NumberConns), 0 for none yet
+	seen       uint64        // the Annotator's tick at its last segment
+	synTime    time.Time     // when the client's first SYN was seen
+	firstRTT   time.Duration // from the SYN to the handshake's last ACK
 }
 
 // side is one direction of a connection: what its sender has done.
@@ -134,7 +139,10 @@ type side struct {
 	finAcked bool // the peer has acknowledged this side's FIN
 	firstFIN bool // this side sent the connection's first FIN
 	sentSYN  bool // it has sent its SYN (or SYN-ACK)
-	synTime  time.Time
+	// wsUnknown: the capture cut its SYN's options, and those kept
+	// hold no window scale.
+	wsUnknown bool
+	synTime   time.Time
 }
 
 // sideOf returns the direction whose sender is src, one of the
@@ -195,6 +203,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 		// RFC 7323 §2.3: a shift above 14 is taken as 14.
 		me.offersWS, me.wscale = t.Options.HasWindowScale, min(t.Options.WindowScale, 14)
 		me.sackOK = t.Options.SACKPermitted
+		me.wsUnknown = t.OptionsCut && !t.Options.HasWindowScale
 	} else if !me.haveISN {
 		// Mid-connection: number from the first segment seen, as
 		// Wireshark does.
@@ -206,6 +215,15 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	if t.Flags.Has(capture.SYN|capture.ACK) && me.offersWS && peer.offersWS {
 		c.scaled = true
 	}
+	wasRaw := c.rawWindows
+	if t.Flags.Has(capture.SYN) && peer.sentSYN {
+		// Scaling is on when both SYNs offer it (RFC 7323 §2.2):
+		// unknown while a cut SYN may have, unless the other's
+		// whole options show it did not.
+		maybe := func(s *side) bool { return s.offersWS || s.wsUnknown }
+		c.rawWindows = maybe(me) && maybe(peer) && (me.wsUnknown || peer.wsUnknown)
+	}
+	winKnown := c.sawSYNs && !c.rawWindows
 
 	from, to := "client", "server"
 	if d.Src == c.server {
@@ -231,7 +249,8 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	// What came before, for the notes: read before the analysis moves on.
 	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time, mayBeLost: a.oneEnd != "" && to != a.oneEnd,
 		prevNext: me.nextseq, haveNext: me.haveNext, myWin: me.window, myAck: me.lastack,
-		myWinOK: me.haveWin && !me.synWin && me.haveAck, peerWin: peer.window, peerWinOK: peer.haveWin && !peer.synWin && c.sawSYNs,
+		myWinOK: me.haveWin && !me.synWin && me.haveAck && !c.rawWindows, peerWin: peer.window, peerWinOK: peer.haveWin && !peer.synWin && winKnown,
+		rawNow:  c.rawWindows && !wasRaw,
 		answers: !peer.lastSeg.IsZero() && peer.lastSeg.After(me.lastSeg), buf: a.buf[:0]}
 	last := me.lastSeg
 	if peer.lastSeg.After(last) {
@@ -240,7 +259,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	if !last.IsZero() {
 		n.idle = d.Time.Sub(last)
 	}
-	n.v = analyze(&me.flow, &peer.flow, t, p.Len, p.Window, c.sawSYNs, d.Time, c.firstRTT)
+	n.v = analyze(&me.flow, &peer.flow, t, p.Len, p.Window, winKnown, d.Time, c.firstRTT)
 	p.Analysis = n.v.flags.Names()
 	if t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK) {
 		// The handshake's round trip is timed from the last SYN.

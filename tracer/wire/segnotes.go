@@ -3,6 +3,7 @@ package wire
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"tcptour/tracer"
@@ -30,6 +31,7 @@ type noteCtx struct {
 	answers   bool          // the peer sent the last segment before this one
 	idle      time.Duration // since the connection's last segment before this one, either way
 	mayBeLost bool          // seen leaving one end of a link: it may not arrive
+	rawNow    bool          // with this SYN the window scale became unknown (conn.rawWindows)
 	// buf holds the note's sentences so far, space separated (the
 	// Annotator's buffer, reused from segment to segment).
 	buf []byte
@@ -96,6 +98,7 @@ func (n *noteCtx) control() {
 		if n.p.Options != "" {
 			n.add("Its options: %s.", optionWords(n.t.Options))
 		}
+		n.cutOptions()
 	case f.Has(capture.SYN | capture.ACK):
 		n.c.synOnly, n.c.sawSynAck = false, true
 		defer func() { n.c.synAckTime = n.at }()
@@ -138,6 +141,43 @@ func (n *noteCtx) control() {
 		if n.p.Options != "" {
 			n.add("Its options: %s.", optionWords(n.t.Options))
 		}
+		n.cutOptions()
+	}
+}
+
+// cutOptions says, for a SYN or SYN-ACK whose options the capture's
+// snapshot length cut, what the file lacks: the options past those
+// kept, and so, maybe, the window scale.
+func (n *noteCtx) cutOptions() {
+	t := n.t
+	if t.OptionsCut {
+		o := t.Options
+		var unseen []string
+		if o.MSS == 0 {
+			unseen = append(unseen, "MSS")
+		}
+		if !o.HasWindowScale {
+			unseen = append(unseen, "window scale")
+		}
+		if !o.SACKPermitted {
+			unseen = append(unseen, "SACK permitted")
+		}
+		if !o.HasTimestamps {
+			unseen = append(unseen, "timestamps")
+		}
+		others := "other options"
+		if len(unseen) > 0 {
+			others = "other options (" + strings.Join(unseen, ", ") + ")"
+		}
+		if t.OptionBytes == 0 {
+			n.add("The capture kept none of its %d bytes of options (its snapshot length cut them off): what they held is unknown.", t.HeaderLen-20)
+		} else {
+			n.add("The capture kept only the first %d of its %d bytes of options (its snapshot length cut the rest off): %s may have been there.", t.OptionBytes, t.HeaderLen-20, others)
+		}
+	}
+	if n.rawNow {
+		n.add("Whether the two ends scale their windows is unknown, since the capture cut a SYN's options before any window scale option: " +
+			"the windows shown from here on are the header's raw field, not bytes (if both SYNs offered one, a window in bytes is the field times 2 to the power of the scale its sender's SYN gave; Wireshark says: window size scaling factor -1, unknown).")
 	}
 }
 
