@@ -48,6 +48,9 @@ type Annotator struct {
 	numbers *ConnNumbers
 	// buf is where a segment's note is built, kept for the next.
 	buf []byte
+	// synOptions are the Options of the SYNs seen, by their values:
+	// most SYNs of a capture offer the same.
+	synOptions map[synOptionsKey]string
 }
 
 // AtEnd tells the annotator that it sees the packets at one end of a
@@ -188,14 +191,15 @@ func (a *Annotator) Event(d capture.Decoded) tracer.Event {
 // number (0 without NumberConns).
 func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	t := d.TCP
-	c := a.connOf(d)
+	k := keyOf(d.Src, d.Dst)
+	c := a.connOf(k, &d)
 	me, peer := c.sideOf(d.Src), c.sideOf(d.Dst)
 	if a.numbers != nil {
 		isSYN := t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK)
 		if c.num == 0 {
-			c.num = a.numbers.number(keyOf(d.Src, d.Dst), c, d.Src, isSYN, t.Seq)
+			c.num = a.numbers.number(k, c, d.Src, isSYN, t.Seq)
 		} else if isSYN {
-			a.numbers.sawSYN(keyOf(d.Src, d.Dst), c, d.Src, t.Seq)
+			a.numbers.sawSYN(k, c, d.Src, t.Seq)
 		}
 	}
 	if t.Flags.Has(capture.SYN) {
@@ -242,7 +246,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 		p.Window = int(t.Window) << me.wscale
 	}
 	if t.Flags.Has(capture.SYN) {
-		p.Options = options(t.Options)
+		p.Options = a.options(t.Options)
 	}
 	p.Mark = mark(t.Options)
 
@@ -278,16 +282,15 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 		// Its end. A new SYN on the same five-tuple starts a new
 		// connection; the old one is kept a while for late segments.
 		c.ended = true
-		a.retire(endedConn{keyOf(d.Src, d.Dst), c})
+		a.retire(endedConn{k, c})
 	}
 	return note, c.num
 }
 
-// connOf returns the connection a segment belongs to, a new one for a
-// SYN that starts one.
-func (a *Annotator) connOf(d capture.Decoded) *conn {
+// connOf returns the connection a segment belongs to, whose key is k, a
+// new one for a SYN that starts one.
+func (a *Annotator) connOf(k flowKey, d *capture.Decoded) *conn {
 	t := d.TCP
-	k := keyOf(d.Src, d.Dst)
 	c := a.conns[k]
 	isSYN := t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK)
 	// A SYN starts a new connection on a five-tuple used before when
@@ -363,6 +366,27 @@ var flagNames = func() (names [256]string) {
 	}
 	return names
 }()
+
+// synOptionsKey is what options shows of a SYN's options.
+type synOptionsKey struct {
+	mss                uint16
+	ws                 uint8
+	hasWS, sack, hasTS bool
+}
+
+// options returns options(o), made once for each set of values.
+func (a *Annotator) options(o capture.TCPOptions) string {
+	k := synOptionsKey{o.MSS, o.WindowScale, o.HasWindowScale, o.SACKPermitted, o.HasTimestamps}
+	s, ok := a.synOptions[k]
+	if !ok {
+		if a.synOptions == nil || len(a.synOptions) >= 256 {
+			a.synOptions = make(map[synOptionsKey]string)
+		}
+		s = options(o)
+		a.synOptions[k] = s
+	}
+	return s
+}
 
 // options formats SYN options compactly: "mss 65495 sack ts ws 7".
 func options(o capture.TCPOptions) string {
