@@ -142,6 +142,7 @@ type side struct {
 	finAcked bool // the peer has acknowledged this side's FIN
 	firstFIN bool // this side sent the connection's first FIN
 	sentSYN  bool // it has sent its SYN (or SYN-ACK)
+	synCut   bool // the capture cut its SYN's options
 	// wsUnknown: the capture cut its SYN's options, and those kept
 	// hold no window scale.
 	wsUnknown bool
@@ -207,6 +208,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 		// RFC 7323 §2.3: a shift above 14 is taken as 14.
 		me.offersWS, me.wscale = t.Options.HasWindowScale, min(t.Options.WindowScale, 14)
 		me.sackOK = t.Options.SACKPermitted
+		me.synCut = t.OptionsCut
 		me.wsUnknown = t.OptionsCut && !t.Options.HasWindowScale
 	} else if !me.haveISN {
 		// Mid-connection: number from the first segment seen, as

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -142,4 +143,52 @@ func wholeSYN(ws bool) capture.TCPSegment {
 		s.Options.HasWindowScale, s.Options.WindowScale = true, 2
 	}
 	return s
+}
+
+// TestDuplicateAckCut checks the notes of duplicate ACKs whose options
+// a snapshot length cut, after a handshake whose SYNs allowed SACK: one
+// cut before its SACK option (its 12 bytes of options all cut), one
+// after the first of its two blocks (bytes 201 to 300 held, but not in
+// the capture: the note may not call them missing). Neither may say that it holds no SACK block.
+func TestDuplicateAckCut(t *testing.T) {
+	segs := []seg{handshake(7)[0], handshake(7)[1], handshake(7)[2],
+		cdata(1, 100), sack(101, 512), // byte 101 to 200 lost
+		cdata(201, 100), sack(101, 512, 201, 301),
+		cdata(301, 100), sack(101, 512, 301, 401, 201, 301), // the newest block first, as Linux sends them
+		cdata(401, 100), sack(101, 512, 201, 501),
+	}
+	ps := packets(t, 40000, 5000, segs)
+	// Ethernet 14, IPv4 20, TCP 20: no option kept; then 2 NOPs, kind
+	// and length, and one block of 8 bytes.
+	for i, n := range map[int]int{6: 54, 8: 54 + 4 + 8} {
+		ps[i].Data = ps[i].Data[:n]
+		ps[i].Info.CaptureLength = n
+	}
+	a := NewAnnotator()
+	var evs []tracer.Event
+	for _, p := range ps {
+		d, err := capture.Decode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, a.Event(d))
+	}
+	for _, tc := range []struct {
+		i         int
+		names     string
+		note, not []string
+	}{
+		{6, "duplicate-ack", []string{"1st duplicate ACK", "The capture cut its options (its snapshot length): whether it held SACK blocks, which would say which bytes after byte 101 have arrived, is unknown."},
+			[]string{"without a SACK block", "Nothing is missing", "SACK blocks say"}},
+		{8, "duplicate-ack", []string{"2nd duplicate ACK", "Its SACK blocks say that the server has bytes 301 to 400 of the client's stream already. " +
+			"The capture cut its options short (its snapshot length): more SACK blocks than these may have been there."}, []string{"but not", "sent again"}},
+		// Whole: nothing said of a cut.
+		{10, "duplicate-ack", []string{"3rd duplicate ACK", "bytes 201 to 500"}, []string{"capture cut"}},
+	} {
+		e := evs[tc.i]
+		if got := strings.Join(e.Packet.Analysis, " "); got != tc.names {
+			t.Errorf("segment %d: %q, want %q", tc.i, got, tc.names)
+		}
+		checkNote(t, fmt.Sprintf("segment %d", tc.i), e.Note, tc.note, tc.not)
+	}
 }

@@ -503,7 +503,7 @@ func (n *noteCtx) ack() {
 		}
 		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window, in answer to the %s's last segment, %s: nothing is missing; a kernel answers a segment it already had with an ACK.",
 			ordinal(n.v.dupacks), n.from, p.Ack-1, n.to, what)
-	case v.Has(DuplicateAck) && len(n.t.Options.SACK) == 0 && me.sackOK && peer.sackOK && c.sawSYNs:
+	case v.Has(DuplicateAck) && len(n.t.Options.SACK) == 0 && !n.t.OptionsCut && me.sackOK && peer.sackOK && c.sawSYNs:
 		// With SACK on, a receiver that holds bytes beyond a gap
 		// says so in SACK blocks.
 		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window, and without a SACK block: both ends allowed SACK, so an ACK for bytes missing before later ones would hold one. "+
@@ -516,6 +516,7 @@ func (n *noteCtx) ack() {
 		n.add("The %s's kernel acknowledges everything up to byte %d of the %s's stream (ack %d); no data in this segment.", n.from, p.Ack-1, n.to, p.Ack)
 	}
 	n.sack()
+	n.sackCut()
 	if v.Has(AckedUnseen) {
 		n.add("It acknowledges bytes of the %s's stream that this capture never saw sent.", n.to)
 	}
@@ -572,6 +573,24 @@ func (o optionWords) appendTo(b []byte) []byte {
 		part("timestamps on every segment, to measure round trips")
 	}
 	return b
+}
+
+// sackCut says, for a duplicate ACK or an ACK with SACK blocks whose
+// options the capture cut, that SACK blocks may be missing: unless both
+// SYNs, whole, showed that the two ends do not use SACK.
+func (n *noteCtx) sackCut() {
+	t, me, peer := n.t, n.me, n.peer
+	if !t.OptionsCut || (!n.v.flags.Has(DuplicateAck) && len(t.Options.SACK) == 0) {
+		return
+	}
+	if n.c.sawSYNs && !me.synCut && !peer.synCut && !(me.sackOK && peer.sackOK) {
+		return
+	}
+	if len(t.Options.SACK) > 0 {
+		n.add("The capture cut its options short (its snapshot length): more SACK blocks than these may have been there.")
+		return
+	}
+	n.add("The capture cut its options (its snapshot length): whether it held SACK blocks, which would say which bytes after byte %d have arrived, is unknown.", n.p.Ack)
 }
 
 // sackHole reports whether the segment's bytes lie in a hole the
@@ -669,7 +688,7 @@ func (n *noteCtx) sack() {
 	if len(has) == 0 {
 		return
 	}
-	if len(hasNot) > 0 {
+	if len(hasNot) > 0 && !n.t.OptionsCut { // cut: a block may have held them (sackCut)
 		n.add("Its SACK blocks say that the %s has %s of the %s's stream already but not %s: only those need be sent again.", n.from, has, n.to, hasNot)
 	} else {
 		n.add("Its SACK blocks say that the %s has %s of the %s's stream already.", n.from, has, n.to)
