@@ -7,8 +7,9 @@ import (
 )
 
 // appendf appends to b what fmt.Sprintf(format, args...) returns, for
-// the verbs and types that the notes use: %s of a string, a
-// netip.AddrPort or a byteSpan, %d of an integer. It allocates nothing
+// the verbs and types that the notes use: %s of a string, a []byte, a
+// netip.AddrPort, or a byteSpan, optionWords or nth (as its appendTo
+// writes it), %d of an integer. It allocates nothing
 // but b's growth, where fmt would box each argument and build a string:
 // the notes are most of what annotating a segment costs. An argument of
 // another type, or a missing one, shows as fmt shows a bad verb, %!s(?).
@@ -45,6 +46,9 @@ func appendf(b []byte, format string, args ...any) []byte {
 				b = v.appendTo(b)
 				continue
 			case optionWords:
+				b = v.appendTo(b)
+				continue
+			case nth:
 				b = v.appendTo(b)
 				continue
 			case netip.AddrPort:

@@ -46,6 +46,18 @@ func TestAppendfAsSprintf(t *testing.T) {
 	}
 }
 
+// TestOrdinal checks the ordinal numbers of duplicate ACKs.
+func TestOrdinal(t *testing.T) {
+	for i, want := range map[int]string{1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 11: "11th", 12: "12th", 13: "13th", 21: "21st", 22: "22nd", 111: "111th", 123: "123rd"} {
+		if got := ordinal(i); got != want {
+			t.Errorf("ordinal(%d) = %q, want %q", i, got, want)
+		}
+		if got := string(appendf(nil, "the %s", nth(i))); got != "the "+want {
+			t.Errorf("appendf of nth(%d) = %q", i, got)
+		}
+	}
+}
+
 // TestOptionWords checks the words for SYN options.
 func TestOptionWords(t *testing.T) {
 	o := capture.TCPOptions{MSS: 1460, HasWindowScale: true, WindowScale: 7, SACKPermitted: true, HasTimestamps: true}

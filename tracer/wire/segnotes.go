@@ -3,6 +3,7 @@ package wire
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -405,7 +406,12 @@ func (n *noteCtx) shortMinRTO() string {
 }
 
 // ordinal spells 1 as 1st, 2 as 2nd, and so on.
-func ordinal(i int) string {
+func ordinal(i int) string { return string(nth(i).appendTo(nil)) }
+
+// nth is an ordinal number, for a note's %s: 1st, 2nd, 3rd, 4th, 11th…
+type nth int
+
+func (i nth) appendTo(b []byte) []byte {
 	suffix := "th"
 	switch {
 	case i%100 >= 11 && i%100 <= 13:
@@ -416,7 +422,7 @@ func ordinal(i int) string {
 	case i%10 == 3:
 		suffix = "rd"
 	}
-	return fmt.Sprintf("%d%s", i, suffix)
+	return append(strconv.AppendInt(b, int64(i), 10), suffix...)
 }
 
 // since returns sep and how long before this segment t was, or "" when
@@ -430,8 +436,8 @@ func (n *noteCtx) since(sep string, t time.Time) string {
 
 // probeAnswer says how a zero-window probe is answered.
 func (n *noteCtx) probeAnswer() string {
-	return fmt.Sprintf("The %s's kernel answers with an ACK that carries its window, "+
-		"but Linux answers a segment outside the window at most once per net.ipv4.tcp_invalid_ratelimit (500 ms), so a probe may go unanswered.", n.to)
+	return "The " + n.to + "'s kernel answers with an ACK that carries its window, " +
+		"but Linux answers a segment outside the window at most once per net.ipv4.tcp_invalid_ratelimit (500 ms), so a probe may go unanswered."
 }
 
 // ack explains what an ACK acknowledges: the handshake's last ACK, a
@@ -491,7 +497,7 @@ func (n *noteCtx) ack() {
 	case v.Has(DuplicateAck) && n.v.dsack && !n.holdsBeyond():
 		// A D-SACK alone: a segment came twice, none is missing.
 		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window, because a segment it already had came again; nothing is missing.",
-			ordinal(n.v.dupacks), n.from, p.Ack-1)
+			nth(n.v.dupacks), n.from, p.Ack-1)
 	case v.Has(DuplicateAck) && n.answersCopy():
 		// The peer's last segment held nothing new: a copy.
 		what := "a segment with bytes it already had"
@@ -502,16 +508,16 @@ func (n *noteCtx) ack() {
 			what = "its FIN sent again"
 		}
 		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window, in answer to the %s's last segment, %s: nothing is missing; a kernel answers a segment it already had with an ACK.",
-			ordinal(n.v.dupacks), n.from, p.Ack-1, n.to, what)
+			nth(n.v.dupacks), n.from, p.Ack-1, n.to, what)
 	case v.Has(DuplicateAck) && len(n.t.Options.SACK) == 0 && !n.t.OptionsCut && me.sackOK && peer.sackOK && c.sawSYNs:
 		// With SACK on, a receiver that holds bytes beyond a gap
 		// says so in SACK blocks.
 		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window, and without a SACK block: both ends allowed SACK, so an ACK for bytes missing before later ones would hold one. "+
 			"Nothing is missing: it answers a segment it already had, a copy (the %s sent a segment more than once, or the network duplicated one).",
-			ordinal(n.v.dupacks), n.from, p.Ack-1, n.to)
+			nth(n.v.dupacks), n.from, p.Ack-1, n.to)
 	case v.Has(DuplicateAck):
 		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window: byte %d of the %s's stream, the next it expects, has not arrived, and a later segment has.",
-			ordinal(n.v.dupacks), n.from, p.Ack-1, p.Ack, n.to)
+			nth(n.v.dupacks), n.from, p.Ack-1, p.Ack, n.to)
 	case p.Len == 0 && !f.Has(capture.FIN):
 		n.add("The %s's kernel acknowledges everything up to byte %d of the %s's stream (ack %d); no data in this segment.", n.from, p.Ack-1, n.to, p.Ack)
 	}
@@ -539,13 +545,12 @@ func (n *noteCtx) window() {
 		n.add("A window update: the window grows from %d to %d bytes with nothing new acknowledged: the %s's receive buffer has more room (its program read from it, or the kernel gave the buffer more memory).", n.myWin, p.Window, n.from)
 	case p.Window < n.myWin:
 		edge, prev := p.RawAck+uint32(p.Window), n.myAck+uint32(n.myWin)
-		s := fmt.Sprintf("The %s advertises a smaller window than in its last segment (%d bytes, down from %d): data it received waits in its receive buffer for its program to read.", n.from, p.Window, n.myWin)
+		n.add("The %s advertises a smaller window than in its last segment (%d bytes, down from %d): data it received waits in its receive buffer for its program to read.", n.from, p.Window, n.myWin)
 		if before(edge, prev) {
-			s += fmt.Sprintf(" Its right edge (ack + window) moved back, from byte %d to %d: the %s takes back room it had offered, which RFC 9293 asks a receiver not to do.", prev-n.peer.isn, edge-n.peer.isn, n.from)
+			n.add("Its right edge (ack + window) moved back, from byte %d to %d: the %s takes back room it had offered, which RFC 9293 asks a receiver not to do.", prev-n.peer.isn, edge-n.peer.isn, n.from)
 		} else {
-			s += " The right edge (ack + window) did not move back: the bytes acknowledged used up the room, and no room offered was taken back."
+			n.add("The right edge (ack + window) did not move back: the bytes acknowledged used up the room, and no room offered was taken back.")
 		}
-		n.add("%s", s)
 	}
 }
 
