@@ -153,6 +153,9 @@ type TCPSegment struct {
 	// an absent MSS, window scale or timestamp means "not seen", not
 	// "not sent".
 	OptionsCut bool
+	// OptionBytes is how many bytes of options the capture kept: all
+	// of them (HeaderLen-20) unless OptionsCut.
+	OptionBytes int
 }
 
 // TCPOptions are the TCP options Decode understands. They usually appear in
@@ -618,6 +621,7 @@ func (s *decoder) tcp(b []byte, wire int) *DecodeError {
 		optEnd, t.OptionsCut = len(b), true
 		d.Cut = "TCP options"
 	}
+	t.OptionBytes = optEnd - 20
 	t.Options = tcpOptions(b[20:optEnd])
 	t.Payload = b[optEnd:]
 	t.PayloadLen = max(wire-hl, len(t.Payload))

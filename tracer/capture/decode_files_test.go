@@ -135,7 +135,8 @@ func compareTshark(t *testing.T, frame int, p Packet, dc *Decoder, r tsharkRow) 
 			int(o.TSval) != r.num(t, "tcp.options.timestamp.tsval") {
 			t.Errorf("%s: options %+v\ntshark %v", where, o, r)
 		}
-		if s.OptionsCut != (d.Cut == "TCP options") || (s.OptionsCut && (len(s.Payload) != 0 || d.CaptureLength == d.Length)) {
+		if s.OptionsCut != (d.Cut == "TCP options") || (s.OptionsCut && (len(s.Payload) != 0 || d.CaptureLength == d.Length)) ||
+			s.OptionsCut != (s.OptionBytes < s.HeaderLen-20) {
 			t.Errorf("%s: options cut %v, Cut %q", where, s.OptionsCut, d.Cut)
 		}
 	} else if r["udp.srcport"] != "" {

@@ -98,7 +98,7 @@ func TestDecodeSkips(t *testing.T) {
 	// unknown.
 	d, _ := Decode(Packet{Data: syn[:60], Info: gopacket.CaptureInfo{Length: len(syn)}, LinkType: layers.LinkTypeEthernet})
 	o := d.TCP.Options
-	if !d.TCP.OptionsCut || d.TCP.HeaderLen != 40 || o.MSS != 65495 || !o.SACKPermitted || o.HasTimestamps || o.HasWindowScale || d.TCP.PayloadLen != 0 {
+	if !d.TCP.OptionsCut || d.TCP.HeaderLen != 40 || d.TCP.OptionBytes != 6 || o.MSS != 65495 || !o.SACKPermitted || o.HasTimestamps || o.HasWindowScale || d.TCP.PayloadLen != 0 {
 		t.Errorf("cut SYN: %+v", d.TCP)
 	}
 }

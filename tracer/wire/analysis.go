@@ -100,6 +100,9 @@ func (a Analysis) Has(b Analysis) bool { return a&b == b }
 // kinds of retransmission that have a kind (fast, spurious) are listed
 // with "retransmission" too.
 func (a Analysis) Names() []string {
+	if a == 0 {
+		return nil
+	}
 	var names []string
 	for i, n := range analysisNames {
 		if a&(1<<i) != 0 {

@@ -12,10 +12,9 @@
 package wire
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
+	"strconv"
 	"time"
 
 	"tcptour/tracer"
@@ -47,6 +46,11 @@ type Annotator struct {
 	// numbers numbers the connections (see NumberConns); nil: no
 	// numbers.
 	numbers *ConnNumbers
+	// buf is where a segment's note is built, kept for the next.
+	buf []byte
+	// synOptions are the Options of the SYNs seen, by their values:
+	// most SYNs of a capture offer the same.
+	synOptions map[synOptionsKey]string
 }
 
 // AtEnd tells the annotator that it sees the packets at one end of a
@@ -103,20 +107,25 @@ type conn struct {
 	// address (as keyOf orders them), sides[1] from the other.
 	sides       [2]side
 	lower       netip.AddrPort
-	established bool          // the handshake's last ACK was seen
-	scaled      bool          // both SYNs offered window scaling
-	synOnly     bool          // only the client's SYN has been seen
-	sawSynAck   bool          // the server's SYN-ACK was captured
-	sawSYNs     bool          // both sides' SYNs were captured: windows are in bytes
-	ended       bool          // its last FIN was acknowledged, or RST came
-	crossed     bool          // its FINs crossed: each was sent before the other arrived
-	synData     int           // the bytes of data the client's SYN carried (TCP Fast Open)
-	hsAckTime   time.Time     // when the handshake's last ACK was seen
-	synAckTime  time.Time     // when the server's last SYN-ACK was seen
-	num         int           // its number (see NumberConns), 0 for none yet
-	seen        uint64        // the Annotator's tick at its last segment
-	synTime     time.Time     // when the client's first SYN was seen
-	firstRTT    time.Duration // from the SYN to the handshake's last ACK
+	established bool // the handshake's last ACK was seen
+	scaled      bool // both SYNs offered window scaling
+	synOnly     bool // only the client's SYN has been seen
+	sawSynAck   bool // the server's SYN-ACK was captured
+	sawSYNs     bool // both sides' SYNs were captured: windows are in bytes
+	// rawWindows is set when the capture cut a SYN's options before a
+	// window scale option, if there was one, while neither SYN says
+	// that scaling is off: the scale is unknown, and the windows are
+	// the header's raw field.
+	rawWindows bool
+	ended      bool          // its last FIN was acknowledged, or RST came
+	crossed    bool          // its FINs crossed: each was sent before the other arrived
+	synData    int           // the bytes of data the client's SYN carried (TCP Fast Open)
+	hsAckTime  time.Time     // when the handshake's last ACK was seen
+	synAckTime time.Time     // when the server's last SYN-ACK was seen
+	num        int           // its number (see NumberConns), 0 for none yet
+	seen       uint64        // the Annotator's tick at its last segment
+	synTime    time.Time     // when the client's first SYN was seen
+	firstRTT   time.Duration // from the SYN to the handshake's last ACK
 }
 
 // side is one direction of a connection: what its sender has done.
@@ -133,7 +142,11 @@ type side struct {
 	finAcked bool // the peer has acknowledged this side's FIN
 	firstFIN bool // this side sent the connection's first FIN
 	sentSYN  bool // it has sent its SYN (or SYN-ACK)
-	synTime  time.Time
+	synCut   bool // the capture cut its SYN's options
+	// wsUnknown: the capture cut its SYN's options, and those kept
+	// hold no window scale.
+	wsUnknown bool
+	synTime   time.Time
 }
 
 // sideOf returns the direction whose sender is src, one of the
@@ -163,7 +176,8 @@ func (a *Annotator) Event(d capture.Decoded) tracer.Event {
 	case d.TCP != nil:
 		p.Proto = "tcp"
 		e.Proto, e.Local, e.Remote = "tcp", d.Src, d.Dst
-		e.Note, e.Conn = a.tcp(d, p)
+		note, conn := a.tcp(d, p)
+		e.Note, e.Conn = note+a.dnsOverTCP(d, p, &e), conn
 	case d.UDP != nil:
 		p.Proto, p.Len = "udp", d.UDP.PayloadLen
 		e.Note = a.udp(d, p, &e)
@@ -178,14 +192,15 @@ func (a *Annotator) Event(d capture.Decoded) tracer.Event {
 // number (0 without NumberConns).
 func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	t := d.TCP
-	c := a.connOf(d)
+	k := keyOf(d.Src, d.Dst)
+	c := a.connOf(k, &d)
 	me, peer := c.sideOf(d.Src), c.sideOf(d.Dst)
 	if a.numbers != nil {
 		isSYN := t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK)
 		if c.num == 0 {
-			c.num = a.numbers.number(keyOf(d.Src, d.Dst), c, d.Src, isSYN, t.Seq)
+			c.num = a.numbers.number(k, c, d.Src, isSYN, t.Seq)
 		} else if isSYN {
-			a.numbers.sawSYN(keyOf(d.Src, d.Dst), c, d.Src, t.Seq)
+			a.numbers.sawSYN(k, c, d.Src, t.Seq)
 		}
 	}
 	if t.Flags.Has(capture.SYN) {
@@ -193,6 +208,8 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 		// RFC 7323 §2.3: a shift above 14 is taken as 14.
 		me.offersWS, me.wscale = t.Options.HasWindowScale, min(t.Options.WindowScale, 14)
 		me.sackOK = t.Options.SACKPermitted
+		me.synCut = t.OptionsCut
+		me.wsUnknown = t.OptionsCut && !t.Options.HasWindowScale
 	} else if !me.haveISN {
 		// Mid-connection: number from the first segment seen, as
 		// Wireshark does.
@@ -204,13 +221,22 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	if t.Flags.Has(capture.SYN|capture.ACK) && me.offersWS && peer.offersWS {
 		c.scaled = true
 	}
+	wasRaw := c.rawWindows
+	if t.Flags.Has(capture.SYN) && peer.sentSYN {
+		// Scaling is on when both SYNs offer it (RFC 7323 §2.2):
+		// unknown while a cut SYN may have, unless the other's
+		// whole options show it did not.
+		maybe := func(s *side) bool { return s.offersWS || s.wsUnknown }
+		c.rawWindows = maybe(me) && maybe(peer) && (me.wsUnknown || peer.wsUnknown)
+	}
+	winKnown := c.sawSYNs && !c.rawWindows
 
 	from, to := "client", "server"
 	if d.Src == c.server {
 		from, to = "server", "client"
 	}
 	p.From, p.To = from, to
-	p.Flags = t.Flags.String()
+	p.Flags = flagNames[t.Flags]
 	p.RawSeq, p.RawAck = t.Seq, t.Ack
 	p.Seq = t.Seq - me.isn
 	if t.Flags.Has(capture.ACK) {
@@ -222,15 +248,16 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 		p.Window = int(t.Window) << me.wscale
 	}
 	if t.Flags.Has(capture.SYN) {
-		p.Options = options(t.Options)
+		p.Options = a.options(t.Options)
 	}
 	p.Mark = mark(t.Options)
 
 	// What came before, for the notes: read before the analysis moves on.
 	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time, mayBeLost: a.oneEnd != "" && to != a.oneEnd,
 		prevNext: me.nextseq, haveNext: me.haveNext, myWin: me.window, myAck: me.lastack,
-		myWinOK: me.haveWin && !me.synWin && me.haveAck, peerWin: peer.window, peerWinOK: peer.haveWin && !peer.synWin && c.sawSYNs,
-		answers: !peer.lastSeg.IsZero() && peer.lastSeg.After(me.lastSeg)}
+		myWinOK: me.haveWin && !me.synWin && me.haveAck && !c.rawWindows, peerWin: peer.window, peerWinOK: peer.haveWin && !peer.synWin && winKnown,
+		rawNow:  c.rawWindows && !wasRaw,
+		answers: !peer.lastSeg.IsZero() && peer.lastSeg.After(me.lastSeg), buf: a.buf[:0]}
 	last := me.lastSeg
 	if peer.lastSeg.After(last) {
 		last = peer.lastSeg
@@ -238,13 +265,14 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	if !last.IsZero() {
 		n.idle = d.Time.Sub(last)
 	}
-	n.v = analyze(&me.flow, &peer.flow, t, p.Len, p.Window, c.sawSYNs, d.Time, c.firstRTT)
+	n.v = analyze(&me.flow, &peer.flow, t, p.Len, p.Window, winKnown, d.Time, c.firstRTT)
 	p.Analysis = n.v.flags.Names()
 	if t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK) {
 		// The handshake's round trip is timed from the last SYN.
 		c.synTime = d.Time
 	}
 	note := n.note()
+	a.buf = n.buf
 	if t.Flags.Has(capture.SYN) {
 		me.sentSYN = true
 		c.sawSYNs = peer.sentSYN
@@ -256,16 +284,15 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 		// Its end. A new SYN on the same five-tuple starts a new
 		// connection; the old one is kept a while for late segments.
 		c.ended = true
-		a.retire(endedConn{keyOf(d.Src, d.Dst), c})
+		a.retire(endedConn{k, c})
 	}
 	return note, c.num
 }
 
-// connOf returns the connection a segment belongs to, a new one for a
-// SYN that starts one.
-func (a *Annotator) connOf(d capture.Decoded) *conn {
+// connOf returns the connection a segment belongs to, whose key is k, a
+// new one for a SYN that starts one.
+func (a *Annotator) connOf(k flowKey, d *capture.Decoded) *conn {
 	t := d.TCP
-	k := keyOf(d.Src, d.Dst)
 	c := a.conns[k]
 	isSYN := t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK)
 	// A SYN starts a new connection on a five-tuple used before when
@@ -333,33 +360,76 @@ func (a *Annotator) evict() {
 	}
 }
 
+// flagNames are the flags' names as capture.TCPFlags.String gives them,
+// for every combination, made once rather than for every segment.
+var flagNames = func() (names [256]string) {
+	for f := range names {
+		names[f] = capture.TCPFlags(f).String()
+	}
+	return names
+}()
+
+// synOptionsKey is what options shows of a SYN's options.
+type synOptionsKey struct {
+	mss                uint16
+	ws                 uint8
+	hasWS, sack, hasTS bool
+}
+
+// options returns options(o), made once for each set of values.
+func (a *Annotator) options(o capture.TCPOptions) string {
+	k := synOptionsKey{o.MSS, o.WindowScale, o.HasWindowScale, o.SACKPermitted, o.HasTimestamps}
+	s, ok := a.synOptions[k]
+	if !ok {
+		if a.synOptions == nil || len(a.synOptions) >= 256 {
+			a.synOptions = make(map[synOptionsKey]string)
+		}
+		s = options(o)
+		a.synOptions[k] = s
+	}
+	return s
+}
+
 // options formats SYN options compactly: "mss 65495 sack ts ws 7".
 func options(o capture.TCPOptions) string {
-	var s []string
+	b := make([]byte, 0, 32)
+	word := func(w string) {
+		if len(b) > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, w...)
+	}
 	if o.MSS != 0 {
-		s = append(s, fmt.Sprintf("mss %d", o.MSS))
+		word("mss ")
+		b = strconv.AppendUint(b, uint64(o.MSS), 10)
 	}
 	if o.SACKPermitted {
-		s = append(s, "sack")
+		word("sack")
 	}
 	if o.HasTimestamps {
-		s = append(s, "ts")
+		word("ts")
 	}
 	if o.HasWindowScale {
-		s = append(s, fmt.Sprintf("ws %d", o.WindowScale))
+		word("ws ")
+		b = strconv.AppendUint(b, uint64(o.WindowScale), 10)
 	}
-	return strings.Join(s, " ")
+	return string(b)
 }
 
 // mark is a segment's Mark: what tells it apart from others with the
 // same numbers and flags.
 func mark(o capture.TCPOptions) string {
-	var b strings.Builder
+	if !o.HasTimestamps && len(o.SACK) == 0 {
+		return ""
+	}
+	b := make([]byte, 0, 64)
 	if o.HasTimestamps {
-		fmt.Fprintf(&b, "ts %d %d", o.TSval, o.TSecr)
+		b = strconv.AppendUint(append(b, "ts "...), uint64(o.TSval), 10)
+		b = strconv.AppendUint(append(b, ' '), uint64(o.TSecr), 10)
 	}
 	for _, s := range o.SACK {
-		fmt.Fprintf(&b, " sack %d-%d", s.Left, s.Right)
+		b = strconv.AppendUint(append(b, " sack "...), uint64(s.Left), 10)
+		b = strconv.AppendUint(append(b, '-'), uint64(s.Right), 10)
 	}
-	return b.String()
+	return string(b)
 }

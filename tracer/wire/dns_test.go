@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -78,3 +79,45 @@ func TestDNSNotes(t *testing.T) {
 // txt is a TXT value of 240 letters as a note shows it: quoted, cut to
 // 40 characters.
 func txt(letter string) string { return `"` + strings.Repeat(letter, 38) + "…" }
+
+// TestDNSOverTCP checks the notes of the DNS query and answer that
+// capture/testdata/lo.pcap carries over TCP (its frames 38 and 40, as
+// tshark numbers them), after the answer over UDP came truncated.
+func TestDNSOverTCP(t *testing.T) {
+	pkts, err := capture.ReadFile(filepath.Join("..", "capture", "testdata", "lo.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAnnotator()
+	var evs []tracer.Event
+	for _, p := range pkts {
+		d, _ := capture.Decode(p)
+		evs = append(evs, a.Event(d))
+	}
+	for _, tc := range []struct {
+		frame            int
+		dns, from        string
+		tcpNote, dnsNote string
+	}{
+		{38, "query A tc.example.test", "client", "The client's kernel sends 46 bytes of data (bytes 1 to 46 of its stream)",
+			"The client's resolver asks the DNS server, over TCP: what are the A records of tc.example.test?"},
+		{40, "answer A tc.example.test 192.0.2.8 192.0.2.9", "server", "The server's kernel sends 97 bytes of data (bytes 1 to 97 of its stream)",
+			"The DNS server answers, over TCP: tc.example.test has A 192.0.2.8, 192.0.2.9 (TTL 60 s)."},
+	} {
+		e := evs[tc.frame-1]
+		p := e.Packet
+		if p.Proto != "tcp" || p.DNS != tc.dns || p.From != tc.from || e.Name != "tc.example.test" {
+			t.Errorf("frame %d: proto %s, DNS %q, from %s, name %q; want tcp, %q, %s", tc.frame, p.Proto, p.DNS, p.From, e.Name, tc.dns, tc.from)
+		}
+		// The segment's own note first, then the DNS message's.
+		if i, j := strings.Index(e.Note, tc.tcpNote), strings.Index(e.Note, tc.dnsNote); i < 0 || j < i {
+			t.Errorf("frame %d: note %q\nwant %q, then %q", tc.frame, e.Note, tc.tcpNote, tc.dnsNote)
+		}
+	}
+	// The segments around them carry no DNS message.
+	for _, frame := range []int{35, 36, 37, 39, 41} {
+		if p := evs[frame-1].Packet; p.DNS != "" || strings.Contains(evs[frame-1].Note, "DNS") {
+			t.Errorf("frame %d: DNS %q, note %q", frame, p.DNS, evs[frame-1].Note)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package wire
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,11 +32,19 @@ type noteCtx struct {
 	answers   bool          // the peer sent the last segment before this one
 	idle      time.Duration // since the connection's last segment before this one, either way
 	mayBeLost bool          // seen leaving one end of a link: it may not arrive
-	notes     []string
+	rawNow    bool          // with this SYN the window scale became unknown (conn.rawWindows)
+	// buf holds the note's sentences so far, space separated (the
+	// Annotator's buffer, reused from segment to segment).
+	buf []byte
 }
 
+// add appends a sentence to the note, formatted as fmt.Sprintf would
+// (see appendf).
 func (n *noteCtx) add(format string, args ...any) {
-	n.notes = append(n.notes, fmt.Sprintf(format, args...))
+	if len(n.buf) > 0 {
+		n.buf = append(n.buf, ' ')
+	}
+	n.buf = appendf(n.buf, format, args...)
 }
 
 // note explains the segment: its control flags, its FIN, its data, what
@@ -46,7 +55,7 @@ func (n *noteCtx) note() string {
 	n.data()
 	n.ack()
 	n.window()
-	return strings.Join(n.notes, " ")
+	return string(n.buf)
 }
 
 // control explains RST, SYN and SYN-ACK.
@@ -88,8 +97,9 @@ func (n *noteCtx) control() {
 				"its SYN-ACK tells: an ACK number past 1 acknowledges them.", n.p.Len, span(1, n.p.Len))
 		}
 		if n.p.Options != "" {
-			n.add("Its options: %s.", describeOptions(n.t.Options))
+			n.add("Its options: %s.", optionWords(n.t.Options))
 		}
+		n.cutOptions()
 	case f.Has(capture.SYN | capture.ACK):
 		n.c.synOnly, n.c.sawSynAck = false, true
 		defer func() { n.c.synAckTime = n.at }()
@@ -130,8 +140,45 @@ func (n *noteCtx) control() {
 			n.add("The server's kernel answers SYN-ACK: it acknowledges the SYN and %d bytes after it (ack %d): data the SYN carried, TCP Fast Open (this capture did not see that SYN). It sends its own initial sequence number.", n.p.Ack-1, n.p.Ack)
 		}
 		if n.p.Options != "" {
-			n.add("Its options: %s.", describeOptions(n.t.Options))
+			n.add("Its options: %s.", optionWords(n.t.Options))
 		}
+		n.cutOptions()
+	}
+}
+
+// cutOptions says, for a SYN or SYN-ACK whose options the capture's
+// snapshot length cut, what the file lacks: the options past those
+// kept, and so, maybe, the window scale.
+func (n *noteCtx) cutOptions() {
+	t := n.t
+	if t.OptionsCut {
+		o := t.Options
+		var unseen []string
+		if o.MSS == 0 {
+			unseen = append(unseen, "MSS")
+		}
+		if !o.HasWindowScale {
+			unseen = append(unseen, "window scale")
+		}
+		if !o.SACKPermitted {
+			unseen = append(unseen, "SACK permitted")
+		}
+		if !o.HasTimestamps {
+			unseen = append(unseen, "timestamps")
+		}
+		others := "other options"
+		if len(unseen) > 0 {
+			others = "other options (" + strings.Join(unseen, ", ") + ")"
+		}
+		if t.OptionBytes == 0 {
+			n.add("The capture kept none of its %d bytes of options (its snapshot length cut them off): what they held is unknown.", t.HeaderLen-20)
+		} else {
+			n.add("The capture kept only the first %d of its %d bytes of options (its snapshot length cut the rest off): %s may have been there.", t.OptionBytes, t.HeaderLen-20, others)
+		}
+	}
+	if n.rawNow {
+		n.add("Whether the two ends scale their windows is unknown, since the capture cut a SYN's options before any window scale option: " +
+			"the windows shown from here on are the header's raw field, not bytes (if both SYNs offered one, a window in bytes is the field times 2 to the power of the scale its sender's SYN gave; Wireshark says: window size scaling factor -1, unknown).")
 	}
 }
 
@@ -198,11 +245,8 @@ func (n *noteCtx) data() {
 	if p.Len == 0 || f.Has(capture.SYN) {
 		return
 	}
-	first, last := p.Seq, p.Seq+uint32(p.Len)-1
-	bytes := fmt.Sprintf("bytes %d to %d", first, last)
-	if p.Len == 1 {
-		bytes = fmt.Sprintf("byte %d", first)
-	}
+	first := p.Seq
+	bytes := byteSpan{first, p.Len}
 	switch {
 	case v.Has(ZeroWindowProbe):
 		n.add("The %s's kernel sends a zero-window probe: the %s's window is 0, so it sends just its next byte (byte %d of its stream) to learn whether the window has opened. %s",
@@ -258,14 +302,15 @@ func (n *noteCtx) data() {
 		n.add("The %s's kernel sent %s of its stream, numbered below bytes already seen from it, and they came less than a round trip (%s) after them: out of order. "+
 			"They were reordered on the way, or sent again soon after a loss whose first copy this capture did not see.", n.from, bytes, tracer.FormatDuration(n.oooThreshold()))
 	default:
-		s := fmt.Sprintf("The %s's kernel sends %d bytes of data (%s of its stream)", n.from, p.Len, bytes)
-		if p.Len == 1 {
-			s = fmt.Sprintf("The %s's kernel sends 1 byte of data (%s of its stream)", n.from, bytes)
-		}
+		psh := ""
 		if f.Has(capture.PSH) {
-			s += "; PSH: Linux sets it on the last segment of each write, and on the last of each group of segments its kernel builds as one large packet, cut into segments on the way out (GSO), so a long write shows several (the receiver hands data to its program with or without it)"
+			psh = "; PSH: Linux sets it on the last segment of each write, and on the last of each group of segments its kernel builds as one large packet, cut into segments on the way out (GSO), so a long write shows several (the receiver hands data to its program with or without it)"
 		}
-		n.add("%s.", s)
+		if p.Len == 1 {
+			n.add("The %s's kernel sends 1 byte of data (%s of its stream)%s.", n.from, bytes, psh)
+		} else {
+			n.add("The %s's kernel sends %d bytes of data (%s of its stream)%s.", n.from, p.Len, bytes, psh)
+		}
 	}
 	if v.Has(LostSegment) && n.haveNext {
 		gap := n.t.Seq - n.prevNext
@@ -361,7 +406,12 @@ func (n *noteCtx) shortMinRTO() string {
 }
 
 // ordinal spells 1 as 1st, 2 as 2nd, and so on.
-func ordinal(i int) string {
+func ordinal(i int) string { return string(nth(i).appendTo(nil)) }
+
+// nth is an ordinal number, for a note's %s: 1st, 2nd, 3rd, 4th, 11th…
+type nth int
+
+func (i nth) appendTo(b []byte) []byte {
 	suffix := "th"
 	switch {
 	case i%100 >= 11 && i%100 <= 13:
@@ -372,7 +422,7 @@ func ordinal(i int) string {
 	case i%10 == 3:
 		suffix = "rd"
 	}
-	return fmt.Sprintf("%d%s", i, suffix)
+	return append(strconv.AppendInt(b, int64(i), 10), suffix...)
 }
 
 // since returns sep and how long before this segment t was, or "" when
@@ -386,8 +436,8 @@ func (n *noteCtx) since(sep string, t time.Time) string {
 
 // probeAnswer says how a zero-window probe is answered.
 func (n *noteCtx) probeAnswer() string {
-	return fmt.Sprintf("The %s's kernel answers with an ACK that carries its window, "+
-		"but Linux answers a segment outside the window at most once per net.ipv4.tcp_invalid_ratelimit (500 ms), so a probe may go unanswered.", n.to)
+	return "The " + n.to + "'s kernel answers with an ACK that carries its window, " +
+		"but Linux answers a segment outside the window at most once per net.ipv4.tcp_invalid_ratelimit (500 ms), so a probe may go unanswered."
 }
 
 // ack explains what an ACK acknowledges: the handshake's last ACK, a
@@ -415,7 +465,7 @@ func (n *noteCtx) ack() {
 		}
 	case peer.sentFIN && !peer.finAcked && p.Ack == peer.finSeq+1:
 		peer.finAcked = true
-		if len(n.notes) == 0 {
+		if len(n.buf) == 0 {
 			n.add("The %s's kernel acknowledges the %s's FIN (ack %d).", n.from, n.to, p.Ack)
 		} else {
 			n.add("It also acknowledges the %s's FIN (ack %d).", n.to, p.Ack)
@@ -447,7 +497,7 @@ func (n *noteCtx) ack() {
 	case v.Has(DuplicateAck) && n.v.dsack && !n.holdsBeyond():
 		// A D-SACK alone: a segment came twice, none is missing.
 		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window, because a segment it already had came again; nothing is missing.",
-			ordinal(n.v.dupacks), n.from, p.Ack-1)
+			nth(n.v.dupacks), n.from, p.Ack-1)
 	case v.Has(DuplicateAck) && n.answersCopy():
 		// The peer's last segment held nothing new: a copy.
 		what := "a segment with bytes it already had"
@@ -458,20 +508,21 @@ func (n *noteCtx) ack() {
 			what = "its FIN sent again"
 		}
 		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window, in answer to the %s's last segment, %s: nothing is missing; a kernel answers a segment it already had with an ACK.",
-			ordinal(n.v.dupacks), n.from, p.Ack-1, n.to, what)
-	case v.Has(DuplicateAck) && len(n.t.Options.SACK) == 0 && me.sackOK && peer.sackOK && c.sawSYNs:
+			nth(n.v.dupacks), n.from, p.Ack-1, n.to, what)
+	case v.Has(DuplicateAck) && len(n.t.Options.SACK) == 0 && !n.t.OptionsCut && me.sackOK && peer.sackOK && c.sawSYNs:
 		// With SACK on, a receiver that holds bytes beyond a gap
 		// says so in SACK blocks.
 		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window, and without a SACK block: both ends allowed SACK, so an ACK for bytes missing before later ones would hold one. "+
 			"Nothing is missing: it answers a segment it already had, a copy (the %s sent a segment more than once, or the network duplicated one).",
-			ordinal(n.v.dupacks), n.from, p.Ack-1, n.to)
+			nth(n.v.dupacks), n.from, p.Ack-1, n.to)
 	case v.Has(DuplicateAck):
 		n.add("The %s duplicate ACK in a row: the %s's kernel acknowledges byte %d again, with no data and the same window: byte %d of the %s's stream, the next it expects, has not arrived, and a later segment has.",
-			ordinal(n.v.dupacks), n.from, p.Ack-1, p.Ack, n.to)
+			nth(n.v.dupacks), n.from, p.Ack-1, p.Ack, n.to)
 	case p.Len == 0 && !f.Has(capture.FIN):
 		n.add("The %s's kernel acknowledges everything up to byte %d of the %s's stream (ack %d); no data in this segment.", n.from, p.Ack-1, n.to, p.Ack)
 	}
 	n.sack()
+	n.sackCut()
 	if v.Has(AckedUnseen) {
 		n.add("It acknowledges bytes of the %s's stream that this capture never saw sent.", n.to)
 	}
@@ -494,32 +545,57 @@ func (n *noteCtx) window() {
 		n.add("A window update: the window grows from %d to %d bytes with nothing new acknowledged: the %s's receive buffer has more room (its program read from it, or the kernel gave the buffer more memory).", n.myWin, p.Window, n.from)
 	case p.Window < n.myWin:
 		edge, prev := p.RawAck+uint32(p.Window), n.myAck+uint32(n.myWin)
-		s := fmt.Sprintf("The %s advertises a smaller window than in its last segment (%d bytes, down from %d): data it received waits in its receive buffer for its program to read.", n.from, p.Window, n.myWin)
+		n.add("The %s advertises a smaller window than in its last segment (%d bytes, down from %d): data it received waits in its receive buffer for its program to read.", n.from, p.Window, n.myWin)
 		if before(edge, prev) {
-			s += fmt.Sprintf(" Its right edge (ack + window) moved back, from byte %d to %d: the %s takes back room it had offered, which RFC 9293 asks a receiver not to do.", prev-n.peer.isn, edge-n.peer.isn, n.from)
+			n.add("Its right edge (ack + window) moved back, from byte %d to %d: the %s takes back room it had offered, which RFC 9293 asks a receiver not to do.", prev-n.peer.isn, edge-n.peer.isn, n.from)
 		} else {
-			s += " The right edge (ack + window) did not move back: the bytes acknowledged used up the room, and no room offered was taken back."
+			n.add("The right edge (ack + window) did not move back: the bytes acknowledged used up the room, and no room offered was taken back.")
 		}
-		n.add("%s", s)
 	}
 }
 
-// describeOptions explains SYN options in words.
-func describeOptions(o capture.TCPOptions) string {
-	var s []string
+// optionWords explains SYN options in words, for a note's %s.
+type optionWords capture.TCPOptions
+
+func (o optionWords) appendTo(b []byte) []byte {
+	start := len(b)
+	part := func(format string, args ...any) {
+		if len(b) > start {
+			b = append(b, "; "...)
+		}
+		b = appendf(b, format, args...)
+	}
 	if o.MSS != 0 {
-		s = append(s, fmt.Sprintf("the largest segment its sender can receive, %d bytes of payload (MSS)", o.MSS))
+		part("the largest segment its sender can receive, %d bytes of payload (MSS)", o.MSS)
 	}
 	if o.HasWindowScale {
-		s = append(s, fmt.Sprintf("window values scaled by 2^%d (window scale)", o.WindowScale))
+		part("window values scaled by 2^%d (window scale)", o.WindowScale)
 	}
 	if o.SACKPermitted {
-		s = append(s, "selective acknowledgements allowed (SACK)")
+		part("selective acknowledgements allowed (SACK)")
 	}
 	if o.HasTimestamps {
-		s = append(s, "timestamps on every segment, to measure round trips")
+		part("timestamps on every segment, to measure round trips")
 	}
-	return strings.Join(s, "; ")
+	return b
+}
+
+// sackCut says, for a duplicate ACK or an ACK with SACK blocks whose
+// options the capture cut, that SACK blocks may be missing: unless both
+// SYNs, whole, showed that the two ends do not use SACK.
+func (n *noteCtx) sackCut() {
+	t, me, peer := n.t, n.me, n.peer
+	if !t.OptionsCut || (!n.v.flags.Has(DuplicateAck) && len(t.Options.SACK) == 0) {
+		return
+	}
+	if n.c.sawSYNs && !me.synCut && !peer.synCut && !(me.sackOK && peer.sackOK) {
+		return
+	}
+	if len(t.Options.SACK) > 0 {
+		n.add("The capture cut its options short (its snapshot length): more SACK blocks than these may have been there.")
+		return
+	}
+	n.add("The capture cut its options (its snapshot length): whether it held SACK blocks, which would say which bytes after byte %d have arrived, is unknown.", n.p.Ack)
 }
 
 // sackHole reports whether the segment's bytes lie in a hole the
@@ -553,12 +629,7 @@ func (n *noteCtx) answersCopy() bool {
 }
 
 // span names the bytes first to first+n-1 of a stream.
-func span(first uint32, n int) string {
-	if n == 1 {
-		return fmt.Sprintf("byte %d", first)
-	}
-	return fmt.Sprintf("bytes %d to %d", first, first+uint32(n)-1)
-}
+func span(first uint32, n int) byteSpan { return byteSpan{first, n} }
 
 // holdsBeyond reports whether the segment's SACK blocks, the D-SACK
 // left out, hold bytes beyond its ACK: a gap before them.
@@ -584,12 +655,7 @@ func (n *noteCtx) sack() {
 		return
 	}
 	isn := n.peer.isn
-	span := func(l, r uint32) string { // [l, r) raw
-		if r-l == 1 {
-			return fmt.Sprintf("byte %d", l-isn)
-		}
-		return fmt.Sprintf("bytes %d to %d", l-isn, r-isn-1)
-	}
+	span := func(l, r uint32) byteSpan { return byteSpan{l - isn, int(r - l)} } // [l, r) raw
 	if n.v.dsack {
 		b := blocks[0]
 		where := "below its ACK"
@@ -600,9 +666,17 @@ func (n *noteCtx) sack() {
 			span(b.Left, b.Right), n.to, where)
 		blocks = blocks[1:]
 	}
-	held := slices.Clone(blocks)
+	var room [4]capture.SACKBlock // a header holds at most 4
+	held := append(room[:0], blocks...)
 	slices.SortFunc(held, func(a, b capture.SACKBlock) int { return int(int32(a.Left - b.Left)) })
-	var has, hasNot []string
+	// The spans held and those missing, each list comma separated.
+	has, hasNot := make([]byte, 0, 128), make([]byte, 0, 128)
+	list := func(l []byte, s byteSpan) []byte {
+		if len(l) > 0 {
+			l = append(l, ", "...)
+		}
+		return s.appendTo(l)
+	}
 	edge := n.t.Ack
 	for _, b := range held {
 		if !after(b.Right, edge) {
@@ -610,18 +684,18 @@ func (n *noteCtx) sack() {
 		}
 		left := edge
 		if after(b.Left, edge) {
-			hasNot = append(hasNot, span(edge, b.Left))
+			hasNot = list(hasNot, span(edge, b.Left))
 			left = b.Left
 		}
-		has = append(has, span(left, b.Right))
+		has = list(has, span(left, b.Right))
 		edge = b.Right
 	}
 	if len(has) == 0 {
 		return
 	}
-	s := fmt.Sprintf("Its SACK blocks say that the %s has %s of the %s's stream already", n.from, strings.Join(has, ", "), n.to)
-	if len(hasNot) > 0 {
-		s += fmt.Sprintf(" but not %s: only those need be sent again", strings.Join(hasNot, ", "))
+	if len(hasNot) > 0 && !n.t.OptionsCut { // cut: a block may have held them (sackCut)
+		n.add("Its SACK blocks say that the %s has %s of the %s's stream already but not %s: only those need be sent again.", n.from, has, n.to, hasNot)
+	} else {
+		n.add("Its SACK blocks say that the %s has %s of the %s's stream already.", n.from, has, n.to)
 	}
-	n.add("%s.", s)
 }

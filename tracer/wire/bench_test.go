@@ -1,0 +1,90 @@
+package wire
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"tcptour/tracer/capture"
+)
+
+// benchPackets decodes the TCP packets of the named captures, once per
+// round, each round's connections on ports of their own and later in
+// time, so that the annotator sees n new connections rather than the
+// same ones again.
+func benchPackets(b *testing.B, files []string, rounds int) []capture.Decoded {
+	var ds []capture.Decoded
+	for _, f := range files {
+		pkts, err := capture.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range pkts {
+			d, err := capture.Decode(p)
+			if err == nil && d.TCP != nil {
+				ds = append(ds, d)
+			}
+		}
+	}
+	if len(ds) == 0 {
+		b.Fatal("no TCP packets")
+	}
+	span := ds[len(ds)-1].Time.Sub(ds[0].Time) + time.Second
+	out := make([]capture.Decoded, 0, len(ds)*rounds)
+	for r := range rounds {
+		for _, d := range ds {
+			d.Time = d.Time.Add(time.Duration(r) * span)
+			d.Src, d.Dst = shiftPort(d.Src, r), shiftPort(d.Dst, r)
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// shiftPort moves an ephemeral (client) port by r, leaving the
+// server's (below 10000) alone.
+func shiftPort(ap netip.AddrPort, r int) netip.AddrPort {
+	if ap.Port() < 10000 {
+		return ap
+	}
+	return netip.AddrPortFrom(ap.Addr(), uint16(10000+(int(ap.Port())-10000+r*7)%55000))
+}
+
+// runAnnotator feeds the packets through an Annotator, a new one each
+// time round; ns/op and allocs/op are per packet.
+func runAnnotator(b *testing.B, ds []capture.Decoded) {
+	b.ReportAllocs()
+	a := NewAnnotator()
+	i := 0
+	for b.Loop() {
+		if i == len(ds) {
+			a, i = NewAnnotator(), 0
+		}
+		a.Event(ds[i])
+		i++
+	}
+}
+
+// BenchmarkAnnotator annotates the TCP packets of this package's test
+// captures (handshakes, data, losses, retransmissions, SACK, keep-alives,
+// zero windows, closes) over and over, on new ports each round.
+func BenchmarkAnnotator(b *testing.B) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.pcap*"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	runAnnotator(b, benchPackets(b, files, 50))
+}
+
+// BenchmarkAnnotatorFile annotates the TCP packets of the capture that
+// $TCPTOUR_BENCH_PCAP names (such as one that
+// `go run ./tracer/inspectbench -keep DIR` makes); skipped when unset.
+func BenchmarkAnnotatorFile(b *testing.B) {
+	f := os.Getenv("TCPTOUR_BENCH_PCAP")
+	if f == "" {
+		b.Skip("TCPTOUR_BENCH_PCAP names no capture")
+	}
+	runAnnotator(b, benchPackets(b, []string{f}, 1))
+}
