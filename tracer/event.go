@@ -345,6 +345,13 @@ type Packet struct {
 	// Wireshark's tcp.analysis flags: "retransmission",
 	// "duplicate-ack", "zero-window", … Empty for an ordinary segment.
 	Analysis []string `json:"analysis,omitempty"`
+	// Resent is set by the annotator on a TCP segment whose sequence
+	// space (data, SYN or FIN) its sender had already sent, as far as
+	// the packets seen at the same point show it: a retransmission,
+	// whatever Analysis calls it (Wireshark calls some out-of-order),
+	// and not a copy the network made. tracer/inspect -stats counts
+	// them. Not in the trace's JSON: Analysis is.
+	Resent bool `json:"-"`
 	// Payload is a preview of the segment's or datagram's payload, as
 	// [Preview] makes it (`"GET / HTTP/1.1\r\nHost: …" (+40 bytes)`),
 	// of the bytes captured: tracer/inspect sets it, the lessons do not

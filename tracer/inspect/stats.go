@@ -79,7 +79,7 @@ func (s *connStats) add(e *tracer.Event) {
 	}
 	d.segments++
 	d.bytes += p.Len
-	if slices.Contains(p.Analysis, "retransmission") {
+	if p.Resent {
 		d.resent++
 		d.resentB += p.Len
 	}
