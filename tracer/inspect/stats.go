@@ -23,8 +23,8 @@ type connStats struct {
 	firstSYN       time.Time   // its first
 	syns           int         // SYNs the client sent, copies included
 	synAckSeen     bool
-	finSeq         uint32 // the first FIN's sequence number, in its sender's relative numbers
-	crossed        bool   // the second FIN did not acknowledge the first: they crossed
+	finSeq         uint32        // the first FIN's sequence number, in its sender's relative numbers
+	crossed        bool          // the second FIN did not acknowledge the first: they crossed
 	handshake      time.Duration // from the SYN to the ACK that completed the handshake
 	established    bool
 	finFirst       string // "client" or "server": who sent the first FIN

@@ -29,7 +29,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -39,7 +38,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -143,12 +141,11 @@ func (p prog) run(file string) (usage, error) {
 	if err != nil {
 		return usage{}, fmt.Errorf("%s %s: %v\n%s", p.name, file, err, stderr.String())
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return usage{}, errors.New("no rusage on this system")
+	cpu, rss, err := childUsage(cmd.ProcessState)
+	if err != nil {
+		return usage{}, err
 	}
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return usage{wall: wall, cpu: cpu, rss: float64(ru.Maxrss) * 1024}, nil
+	return usage{wall: wall, cpu: cpu, rss: rss}, nil
 }
 
 func median(us []usage) usage {

@@ -1,0 +1,22 @@
+//go:build unix
+
+package main
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"time"
+)
+
+// childUsage returns the CPU time (user and system) and the largest
+// resident set, in bytes, of a process that has exited.
+func childUsage(ps *os.ProcessState) (cpu time.Duration, rss float64, err error) {
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0, 0, errors.New("no rusage for the child")
+	}
+	// maxrss is in KiB on Linux and FreeBSD (bytes on macOS, where
+	// the figure reads 1024 times too large).
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), float64(ru.Maxrss) * 1024, nil
+}
