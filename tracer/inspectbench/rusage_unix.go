@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -16,7 +17,10 @@ func childUsage(ps *os.ProcessState) (cpu time.Duration, rss float64, err error)
 	if !ok {
 		return 0, 0, errors.New("no rusage for the child")
 	}
-	// maxrss is in KiB on Linux and FreeBSD (bytes on macOS, where
-	// the figure reads 1024 times too large).
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), float64(ru.Maxrss) * 1024, nil
+	// maxrss is in KiB on Linux and the BSDs, in bytes on macOS.
+	rss = float64(ru.Maxrss)
+	if runtime.GOOS != "darwin" {
+		rss *= 1024
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), rss, nil
 }
