@@ -1,6 +1,7 @@
 // twowrites.js PORT [nodelay] is lesson 14's client in Node: it sends
-// the seed's message twice as the lesson does, a 4-byte length and the
-// text in two socket.write calls, and waits for the echo each time.
+// the seed's message four times as the lesson sends it, a 4-byte length
+// and the text in two socket.write calls, and waits for the echo each
+// time.
 // With "nodelay" it calls socket.setNoDelay(true) first. It prints
 // "echo N" after each echo, and "done" at the end.
 'use strict';
@@ -24,7 +25,7 @@ const sock = net.connect(port, '127.0.0.1', () => {
     if (got < text.length) return;
     got = 0;
     console.log(`echo ${++n}`);
-    if (n === 2) {
+    if (n === 4) {
       console.log('done');
       sock.end();
       return;
