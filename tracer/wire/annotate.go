@@ -147,6 +147,11 @@ type side struct {
 	// hold no window scale.
 	wsUnknown bool
 	synTime   time.Time
+	sentRST   bool      // it has sent a RST (seen at this point)
+	rstTime   time.Time // when it sent its first RST
+	// keepIdle is the time without a segment either way before its
+	// last keep-alive (its keepalive idle time, as this point saw it).
+	keepIdle time.Duration
 }
 
 // sideOf returns the direction whose sender is src, one of the

@@ -76,6 +76,9 @@ func (n *noteCtx) control() {
 			n.add("The %s's kernel sends RST: the connection is torn down at once, without the rest of the FIN exchange, and whatever the %s's kernel still held for it, unsent or unread, is thrown away.", from, from)
 		}
 		n.resetEffect()
+		if !n.me.sentRST {
+			n.me.sentRST, n.me.rstTime = true, n.at
+		}
 	case f.Has(capture.SYN) && !f.Has(capture.ACK):
 		n.c.synOnly = true
 		if n.v.flags.Has(Retransmission) {
@@ -192,8 +195,23 @@ func (n *noteCtx) resetEffect() {
 	if n.mayBeLost {
 		arrives = "If it arrives: "
 	}
+	peer := n.peer
 	switch {
-	case n.peer.sentFIN:
+	case peer.sentRST:
+		// Seen at this point, so it left the receiver: it holds
+		// nothing of the connection any more.
+		n.add("The %s had reset this connection itself %s before (its RST, seen here): its kernel no longer holds the connection and discards this RST; no program hears of it (no ECONNRESET).",
+			to, tracer.FormatDuration(n.at.Sub(peer.rstTime)))
+	case peer.sentFIN && peer.finAcked && n.me.sentFIN && n.me.finAcked:
+		n.add(arrives+"The %s had closed the connection, and both FINs were acknowledged: its socket is in TIME_WAIT or gone, and no program hears of this RST.", to)
+	case n.mayBeLost && !peer.lastSeg.IsZero() && peer.lastFlags.Has(KeepAlive) && peer.keepIdle > 0 && n.at.Sub(peer.lastSeg) > 2*peer.keepIdle:
+		// Its keep-alives stopped: it may have let go of the
+		// connection, which this end cannot see.
+		n.add("If it arrives, and the %s's kernel still holds the connection, it drops it, and its program's next Read or Write fails with ECONNRESET. "+
+			"This end cannot see whether it does: the %s's last segment here was a keep-alive, %s before, sent after %s without a segment either way; it was answered, yet no keep-alive came after another such wait: "+
+			"the %s may have reset or closed the connection already, or its segments were lost on the way.",
+			to, to, tracer.FormatDuration(n.at.Sub(peer.lastSeg)), tracer.FormatDuration(peer.keepIdle), to)
+	case peer.sentFIN:
 		n.add(arrives+"The %s had already sent its FIN: if its program still holds the socket, its next Read fails with ECONNRESET; if not, no program hears of this RST, and the %s's kernel simply drops the connection.", to, to)
 	case n.me.sentFIN:
 		n.add(arrives+"The %s had already received the %s's FIN: its Read returns io.EOF, as it would have, and a Write fails with EPIPE (broken pipe).", to, from)
@@ -490,6 +508,7 @@ func (n *noteCtx) ack() {
 	case v.Has(ZeroWindowProbeAck):
 		n.add("The %s's kernel answers the %s's zero-window probe with an ACK (ack %d) that carries its window.", n.from, n.to, p.Ack)
 	case v.Has(KeepAlive):
+		me.keepIdle = n.idle
 		n.add("The %s's kernel sends a keep-alive: no new data, numbered one below its next byte (seq %d), after %s without a segment either way, to learn whether the %s still holds the connection: its kernel answers with an ACK, or with RST if it no longer knows the connection. "+
 			"(A socket sends them when keepalive is on for it (SO_KEEPALIVE: Go's net package turns it on by default, with 15 s): after that much idle time (TCP_KEEPIDLE, else net.ipv4.tcp_keepalive_time, 2 hours by default), then every TCP_KEEPINTVL until one is answered.)", n.from, p.Seq, tracer.FormatDuration(n.idle), n.to)
 	case v.Has(KeepAliveAck):

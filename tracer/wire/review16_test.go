@@ -1,0 +1,92 @@
+package wire
+
+import (
+	"strings"
+	"testing"
+
+	"tcptour/tracer"
+	"tcptour/tracer/capture"
+)
+
+// atEnds annotates a capture as tracer/inspect does: the packets of
+// each interface by an Annotator of their own, told with AtEnd which
+// end it sees when the file holds several interfaces. The events are
+// those of the file's frames, in order (frame n at index n-1).
+func atEnds(t *testing.T, path string) []tracer.Event {
+	t.Helper()
+	pkts, err := capture.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	multi := false
+	for _, p := range pkts {
+		multi = multi || p.Interface != pkts[0].Interface
+	}
+	anns := map[string]*Annotator{}
+	events := make([]tracer.Event, len(pkts))
+	for i, p := range pkts {
+		a := anns[p.Interface]
+		if a == nil {
+			a = NewAnnotator()
+			if multi {
+				a.AtEnd(p.Interface)
+			}
+			anns[p.Interface] = a
+		}
+		events[i] = a.Event(decoded(t, p))
+	}
+	return events
+}
+
+// frameNote is what a frame's note must say, and must not.
+type frameNote struct {
+	frame int    // as tshark numbers it, in the whole file
+	at    string // the interface it was captured at ("" for any)
+	notes []string
+	not   []string
+}
+
+// checkNotes checks the notes of frames of a capture annotated by atEnds.
+func checkNotes(t *testing.T, events []tracer.Event, want []frameNote) {
+	t.Helper()
+	for _, w := range want {
+		e := events[w.frame-1]
+		if w.at != "" && (e.Packet == nil || e.Packet.At != "" && e.Packet.At != w.at) {
+			t.Errorf("frame %d: at %q, want %q", w.frame, e.Packet.At, w.at)
+		}
+		for _, s := range w.notes {
+			if !strings.Contains(e.Note, s) {
+				t.Errorf("frame %d: note lacks %q:\n%s", w.frame, s, e.Note)
+			}
+		}
+		for _, s := range w.not {
+			if strings.Contains(e.Note, s) {
+				t.Errorf("frame %d: note says %q:\n%s", w.frame, s, e.Note)
+			}
+		}
+	}
+}
+
+// TestResetOfAResetConnection checks the notes of the RSTs of
+// lesson15-both.pcapng (tracer/inspect/testdata): in connection #2 the
+// client reset the connection itself (frame 41, lost on the cut link)
+// before the server's RST (frame 79 at the server) reached it (frame
+// 81): no program hears of that RST. The RSTs of #3 and #4 reach a
+// client that still holds its connection.
+func TestResetOfAResetConnection(t *testing.T) {
+	events := atEnds(t, "../inspect/testdata/lesson15-both.pcapng")
+	econn := "kernel drops the connection too: its program's next Read returns any data that had already arrived, then fails with ECONNRESET"
+	checkNotes(t, events, []frameNote{
+		{frame: 41, notes: []string{"If it arrives: The server's kernel drops the connection too"}},
+		{frame: 81, notes: []string{"The client had reset this connection itself 1.758 s before (its RST, seen here): its kernel no longer holds the connection and discards this RST; no program hears of it (no ECONNRESET)."},
+			not: []string{econn}},
+		{frame: 79, notes: []string{"If it arrives, and the client's kernel still holds the connection, it drops it",
+			"This end cannot see whether it does: the client's last segment here was a keep-alive, 4.827 s before"},
+			not: []string{econn}},
+		// #3 and #4: the client still held them.
+		{frame: 80, notes: []string{"If it arrives: The client's " + econn}},
+		{frame: 82, notes: []string{"The client's " + econn}, not: []string{"If it arrives"}},
+		{frame: 74, notes: []string{"If it arrives: The client's " + econn}},
+		{frame: 78, notes: []string{"The client's " + econn}, not: []string{"If it arrives"}},
+	})
+}
