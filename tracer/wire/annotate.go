@@ -258,7 +258,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	p.Mark = mark(t.Options)
 
 	// What came before, for the notes: read before the analysis moves on.
-	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time, mayBeLost: a.oneEnd != "" && to != a.oneEnd,
+	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time, mayBeLost: a.oneEnd != "" && to != a.oneEnd, atReceiver: a.oneEnd != "" && to == a.oneEnd,
 		prevNext: me.nextseq, haveNext: me.haveNext, myWin: me.window, myAck: me.lastack,
 		myWinOK: me.haveWin && !me.synWin && me.haveAck && !c.rawWindows, peerWin: peer.window, peerWinOK: peer.haveWin && !peer.synWin && winKnown,
 		rawNow:  c.rawWindows && !wasRaw,

@@ -34,6 +34,9 @@ func atEnds(t *testing.T, path string) []tracer.Event {
 			anns[p.Interface] = a
 		}
 		events[i] = a.Event(decoded(t, p))
+		if multi && events[i].Packet != nil {
+			events[i].Packet.At = p.Interface
+		}
 	}
 	return events
 }
@@ -89,4 +92,33 @@ func TestResetOfAResetConnection(t *testing.T) {
 		{frame: 74, notes: []string{"If it arrives: The client's " + econn}},
 		{frame: 78, notes: []string{"The client's " + econn}, not: []string{"If it arrives"}},
 	})
+}
+
+// TestNotesAtTheReceiversEnd checks, on lossy.pcapng, that at the
+// server's end the notes say what that end saw: the client's resend of
+// byte 6957 (its first copy at the client's interface, frame 114) after
+// the client's 4th duplicate ACK, arrives after the server had sent 8,
+// and the 188 bytes from 6017 (frame 98 at the client) arrive 7 µs after
+// frame 145.
+func TestNotesAtTheReceiversEnd(t *testing.T) {
+	events := atEnds(t, "testdata/lossy.pcapng")
+	checkNotes(t, events, []frameNote{
+		{frame: 212, at: "server", notes: []string{
+			"This segment brings bytes 6957 to 7144 of the client's stream to this end, which had not received them before, though later bytes had arrived; Wireshark calls this a fast retransmission.",
+			"Before they came, the server had sent 8 duplicate ACKs in a row asking for byte 6957",
+			"Why the client sent them when it did (duplicate ACKs, SACK blocks, a timer), and which of the server's ACKs had reached it by then, is seen at the client's own end, not here."},
+			not: []string{"the capture did not see them sent before", "on the duplicate ACKs' word", "right after 8 duplicate ACKs"}},
+		{frame: 214, at: "server", notes: []string{"This segment brings bytes 7709 to 7896 of the client's stream to this end, which had not received them before", "Wireshark calls this out of order"},
+			not: []string{"whose first copy this capture did not see"}},
+		{frame: 145, at: "server", notes: []string{"The 188 bytes before them (from byte 6017) had not arrived at this end: lost on the way, still on the way (reordered), or not captured."},
+			not: []string{"were not seen in this capture", "lost before the point of capture"}},
+		// At the client's end, the sender's: as before.
+		{frame: 201, at: "client", notes: []string{"right after 4 duplicate ACKs from the server, each asking for byte 6957: a fast retransmission"}},
+		{frame: 206, at: "client", notes: []string{"sends bytes 7709 to 7896 of its stream again, 15.782 ms after the first copy"}},
+	})
+	for _, f := range []int{212, 214, 145} {
+		if at := events[f-1].Packet; at == nil || at.To != "server" {
+			t.Errorf("frame %d: not a segment to the server", f)
+		}
+	}
 }

@@ -32,7 +32,11 @@ type noteCtx struct {
 	answers   bool          // the peer sent the last segment before this one
 	idle      time.Duration // since the connection's last segment before this one, either way
 	mayBeLost bool          // seen leaving one end of a link: it may not arrive
-	rawNow    bool          // with this SYN the window scale became unknown (conn.rawWindows)
+	// atReceiver: seen where it arrives, at the receiver's end of a
+	// link (AtEnd): what this end shows is what it received, not
+	// what the sender sent nor why.
+	atReceiver bool
+	rawNow     bool // with this SYN the window scale became unknown (conn.rawWindows)
 	// buf holds the note's sentences so far, space separated (the
 	// Annotator's buffer, reused from segment to segment).
 	buf []byte
@@ -270,6 +274,8 @@ func (n *noteCtx) data() {
 		n.add("The %s's kernel sends a zero-window probe: the %s's window is 0, so it sends just its next byte (byte %d of its stream) to learn whether the window has opened. %s",
 			n.from, n.to, first, n.probeAnswer())
 		return
+	case n.atReceiver && (v.Has(Retransmission) || v.Has(OutOfOrder)) && !v.Has(SpuriousRetransmission):
+		n.arrivesAgain(bytes)
 	case v.Has(SpuriousRetransmission) && n.v.copies == 0:
 		// The first copy is forgotten once acknowledged.
 		n.add("The %s's kernel sends %s of its stream again, though the %s had already acknowledged them (ack %d): this copy was not needed: a spurious retransmission, or a copy of a segment that the network duplicated.",
@@ -330,13 +336,55 @@ func (n *noteCtx) data() {
 			n.add("The %s's kernel sends %d bytes of data (%s of its stream)%s.", n.from, p.Len, bytes, psh)
 		}
 	}
-	if v.Has(LostSegment) && n.haveNext {
+	if v.Has(LostSegment) && n.haveNext && n.atReceiver {
+		gap := n.t.Seq - n.prevNext
+		n.add("The %d bytes before them (from byte %d) had not arrived at this end: lost on the way, still on the way (reordered), or not captured.", gap, n.prevNext-n.me.isn)
+	} else if v.Has(LostSegment) && n.haveNext {
 		gap := n.t.Seq - n.prevNext
 		n.add("The %d bytes before them (from byte %d) were not seen in this capture: lost before the point of capture, or not captured.", gap, n.prevNext-n.me.isn)
 	}
 	if v.Has(WindowFull) {
 		n.add("This fills the %s's window to its last byte: the %s may send no more until an ACK from the %s opens the window further.", n.to, n.from, n.to)
 	}
+}
+
+// arrivesAgain explains, at the receiver's end of a link, bytes the
+// analysis finds sent again or out of order: what this end shows (the
+// copies it received, the ACKs it had sent asking for them), and not
+// the sender's reason, which only the sender's end shows.
+func (n *noteCtx) arrivesAgain(bytes byteSpan) {
+	v := n.v
+	switch {
+	case v.copies == 0:
+		n.add("This segment brings %s of the %s's stream to this end, which had not received them before, though later bytes had arrived", bytes, n.from)
+	case v.copies == 1:
+		n.add("This segment brings %s of the %s's stream to this end again, %s after the first copy it received", bytes, n.from, tracer.FormatDuration(n.at.Sub(v.first)))
+	default:
+		n.add("This segment brings %s of the %s's stream to this end again, %s after the last copy it received (copy %d, the first %s ago)", bytes, n.from, tracer.FormatDuration(n.at.Sub(v.last)), v.copies+1, tracer.FormatDuration(n.at.Sub(v.first)))
+	}
+	ws := "a retransmission"
+	switch {
+	case v.flags.Has(FastRetransmission):
+		ws = "a fast retransmission"
+	case v.flags.Has(OutOfOrder):
+		ws = "out of order: they came less than a round trip (" + tracer.FormatDuration(n.oooThreshold()) + ") after higher bytes"
+	}
+	n.buf = append(n.buf, "; Wireshark calls this "...)
+	n.buf = append(n.buf, ws...)
+	n.buf = append(n.buf, '.')
+	pf := n.peer.flow
+	switch {
+	case pf.haveAck && pf.lastack == n.t.Seq && pf.dupacks > 0:
+		n.add("Before they came, the %s had sent %d duplicate ACKs in a row asking for byte %d, the last %s before.",
+			n.to, pf.dupacks, n.p.Seq, tracer.FormatDuration(n.at.Sub(pf.ackTime)))
+	case pf.haveAck && pf.lastack == n.t.Seq && pf.sackAcks > 0:
+		n.add("Before they came, the %s had sent %d ACKs in a row asking for byte %d with SACK blocks, the last holding %d bytes beyond it, %s before.",
+			n.to, pf.sackAcks, n.p.Seq, pf.sacked, tracer.FormatDuration(n.at.Sub(pf.ackTime)))
+	}
+	if v.copies == 0 {
+		n.add("Their first copy was lost on the way here and the %s sent them again, or it was reordered on the way: this end cannot tell.", n.from)
+	}
+	n.add("Why the %s sent them when it did (duplicate ACKs, SACK blocks, a timer), and which of the %s's ACKs had reached it by then, is seen at the %s's own end, not here.", n.from, n.to, n.from)
 }
 
 // oooThreshold is the round trip Wireshark's out-of-order test uses:
