@@ -258,7 +258,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	p.Mark = mark(t.Options)
 
 	// What came before, for the notes: read before the analysis moves on.
-	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time, mayBeLost: a.oneEnd != "" && to != a.oneEnd, atReceiver: a.oneEnd != "" && to == a.oneEnd,
+	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time, mayBeLost: a.oneEnd != "" && to != a.oneEnd, atReceiver: a.oneEnd != "" && to == a.oneEnd, ipid: d.IPID,
 		prevNext: me.nextseq, haveNext: me.haveNext, myWin: me.window, myAck: me.lastack,
 		myWinOK: me.haveWin && !me.synWin && me.haveAck && !c.rawWindows, peerWin: peer.window, peerWinOK: peer.haveWin && !peer.synWin && winKnown,
 		rawNow:  c.rawWindows && !wasRaw,
@@ -270,8 +270,13 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	if !last.IsZero() {
 		n.idle = d.Time.Sub(last)
 	}
+	// The same IPv4 ID as a segment with the same numbers before: the
+	// network's copy (an ID of 0 may be on every packet: not telling).
+	occupies := p.Len > 0 || t.Flags.Has(capture.SYN) || t.Flags.Has(capture.FIN)
+	n.netCopy = occupies && d.IPVersion == 4 && d.IPID != 0 && me.copyOf(t.Seq, p.Len, d.IPID)
 	n.v = analyze(&me.flow, &peer.flow, t, p.Len, p.Window, winKnown, d.Time, c.firstRTT)
 	p.Analysis = n.v.flags.Names()
+	p.Resent = !n.netCopy && (n.v.flags.Has(Retransmission) || n.v.copies > 0)
 	if t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK) {
 		// The handshake's round trip is timed from the last SYN.
 		c.synTime = d.Time

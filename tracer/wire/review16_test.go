@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -120,5 +121,64 @@ func TestNotesAtTheReceiversEnd(t *testing.T) {
 		if at := events[f-1].Packet; at == nil || at.To != "server" {
 			t.Errorf("frame %d: not a segment to the server", f)
 		}
+	}
+}
+
+// resent lists the segments of a capture annotated by atEnds that are
+// Resent, as "at from seq len flags".
+func resent(events []tracer.Event) []string {
+	var out []string
+	for _, e := range events {
+		if p := e.Packet; p != nil && p.Resent {
+			out = append(out, p.At+" "+p.From+" "+strconv.Itoa(int(p.Seq))+" "+strconv.Itoa(p.Len)+" "+p.Flags)
+		}
+	}
+	return out
+}
+
+// TestNetworkCopyAndResent checks, on lossy.pcapng, that the segment the
+// link duplicated (frames 68 and 70 at the server, one IPv4 ID, sent
+// once: frame 44 at the client) is said to be the network's copy and is
+// not Resent, and that Resent marks just what the senders sent again:
+// the client's 6957 and 7709 (tshark calls the second out of order),
+// seen leaving the client and arriving at the server; and, in
+// synack.pcapng, the SYN and SYN-ACK sent again.
+func TestNetworkCopyAndResent(t *testing.T) {
+	events := atEnds(t, "testdata/lossy.pcapng")
+	checkNotes(t, events, []frameNote{
+		{frame: 70, at: "server", notes: []string{"A second copy of bytes 2633 to 2820 of the client's stream, with the same IPv4 ID (0xe61b) as the copy seen before: the network duplicated that packet; the client did not send it again",
+			"Wireshark calls it a spurious retransmission."},
+			not: []string{"The client's kernel sends bytes 2633 to 2820 of its stream again"}},
+		{frame: 68, at: "server", notes: []string{"The client's kernel sends 188 bytes of data (bytes 2633 to 2820 of its stream)"}},
+	})
+	if e := events[70-1]; e.Packet.Resent || strings.Join(e.Packet.Analysis, " ") != "retransmission spurious-retransmission" {
+		t.Errorf("frame 70: Resent %v, analysis %q", e.Packet.Resent, e.Packet.Analysis)
+	}
+	if e := events[206-1]; !e.Packet.Resent || strings.Join(e.Packet.Analysis, " ") != "out-of-order" {
+		t.Errorf("frame 206: Resent %v, analysis %q", e.Packet.Resent, e.Packet.Analysis)
+	}
+	got := strings.Join(resent(events), "\n")
+	want := strings.Join([]string{
+		"client client 6957 188 ACK",
+		"client client 7709 188 ACK",
+		// At the server, 7709 (frame 214) is out of order and its
+		// first copy never arrived: not shown resent there.
+		"server client 6957 188 ACK",
+	}, "\n")
+	if got != want {
+		t.Errorf("lossy.pcapng: Resent:\n%s\nwant:\n%s", got, want)
+	}
+	got = strings.Join(resent(atEnds(t, "testdata/synack.pcapng")), "\n")
+	// Frames 4 and 7 at the server, 5 and 11 at the client (the
+	// SYN-ACKs have IPv4 ID 0: not telling), 6 at the server.
+	want = strings.Join([]string{
+		"server server 0 0 SYN ACK",
+		"client client 0 0 SYN",
+		"server client 0 0 SYN",
+		"server server 0 0 SYN ACK",
+		"client server 0 0 SYN ACK",
+	}, "\n")
+	if got != want {
+		t.Errorf("synack.pcapng: Resent:\n%s\nwant:\n%s", got, want)
 	}
 }

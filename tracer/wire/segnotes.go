@@ -36,7 +36,11 @@ type noteCtx struct {
 	// link (AtEnd): what this end shows is what it received, not
 	// what the sender sent nor why.
 	atReceiver bool
-	rawNow     bool // with this SYN the window scale became unknown (conn.rawWindows)
+	// netCopy: the segment repeats one seen before, IPv4 ID and all:
+	// a copy the network made, not one its sender sent again.
+	netCopy bool
+	ipid    uint16 // its IPv4 ID
+	rawNow  bool   // with this SYN the window scale became unknown (conn.rawWindows)
 	// buf holds the note's sentences so far, space separated (the
 	// Annotator's buffer, reused from segment to segment).
 	buf []byte
@@ -274,6 +278,16 @@ func (n *noteCtx) data() {
 		n.add("The %s's kernel sends a zero-window probe: the %s's window is 0, so it sends just its next byte (byte %d of its stream) to learn whether the window has opened. %s",
 			n.from, n.to, first, n.probeAnswer())
 		return
+	case n.netCopy && (v.Has(Retransmission) || v.Has(OutOfOrder)):
+		ws := "a retransmission"
+		switch {
+		case v.Has(SpuriousRetransmission):
+			ws = "a spurious retransmission"
+		case v.Has(OutOfOrder):
+			ws = "out of order"
+		}
+		n.add("A second copy of %s of the %s's stream, with the same IPv4 ID (0x%s) as the copy seen before: the network duplicated that packet; the %s did not send it again (Linux numbers each packet a socket sends, so a copy sent again has an ID of its own). Wireshark calls it %s.",
+			bytes, n.from, hex4(n.ipid), n.from, ws)
 	case n.atReceiver && (v.Has(Retransmission) || v.Has(OutOfOrder)) && !v.Has(SpuriousRetransmission):
 		n.arrivesAgain(bytes)
 	case v.Has(SpuriousRetransmission) && n.v.copies == 0:
@@ -385,6 +399,12 @@ func (n *noteCtx) arrivesAgain(bytes byteSpan) {
 		n.add("Their first copy was lost on the way here and the %s sent them again, or it was reordered on the way: this end cannot tell.", n.from)
 	}
 	n.add("Why the %s sent them when it did (duplicate ACKs, SACK blocks, a timer), and which of the %s's ACKs had reached it by then, is seen at the %s's own end, not here.", n.from, n.to, n.from)
+}
+
+// hex4 writes an IPv4 ID as tshark shows it, in 4 hex digits.
+func hex4(id uint16) []byte {
+	const digits = "0123456789abcdef"
+	return []byte{digits[id>>12], digits[id>>8&15], digits[id>>4&15], digits[id&15]}
 }
 
 // oooThreshold is the round trip Wireshark's out-of-order test uses:
