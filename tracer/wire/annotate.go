@@ -12,6 +12,7 @@
 package wire
 
 import (
+	"encoding/hex"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -51,6 +52,15 @@ type Annotator struct {
 	// synOptions are the Options of the SYNs seen, by their values:
 	// most SYNs of a capture offer the same.
 	synOptions map[synOptionsKey]string
+	// cookies are the TCP Fast Open cookies servers' SYN-ACKs gave, by
+	// the server's address and the client's, with when.
+	cookies map[[2]netip.Addr]givenCookie
+}
+
+// givenCookie is a Fast Open cookie a server gave, and when.
+type givenCookie struct {
+	cookie []byte
+	at     time.Time
 }
 
 // AtEnd tells the annotator that it sees the packets at one end of a
@@ -254,11 +264,14 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	}
 	if t.Flags.Has(capture.SYN) {
 		p.Options = a.options(t.Options)
+		if t.Options.FastOpen && a.cookies == nil {
+			a.cookies = make(map[[2]netip.Addr]givenCookie)
+		}
 	}
 	p.Mark = mark(t.Options)
 
 	// What came before, for the notes: read before the analysis moves on.
-	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time, mayBeLost: a.oneEnd != "" && to != a.oneEnd, atReceiver: a.oneEnd != "" && to == a.oneEnd, ipid: d.IPID,
+	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time, mayBeLost: a.oneEnd != "" && to != a.oneEnd, atReceiver: a.oneEnd != "" && to == a.oneEnd, ipid: d.IPID, cookies: a.cookies,
 		prevNext: me.nextseq, haveNext: me.haveNext, myWin: me.window, myAck: me.lastack,
 		myWinOK: me.haveWin && !me.synWin && me.haveAck && !c.rawWindows, peerWin: peer.window, peerWinOK: peer.haveWin && !peer.synWin && winKnown,
 		rawNow:  c.rawWindows && !wasRaw,
@@ -388,6 +401,9 @@ type synOptionsKey struct {
 
 // options returns options(o), made once for each set of values.
 func (a *Annotator) options(o capture.TCPOptions) string {
+	if o.FastOpen {
+		return options(o) // rare: not kept
+	}
 	k := synOptionsKey{o.MSS, o.WindowScale, o.HasWindowScale, o.SACKPermitted, o.HasTimestamps}
 	s, ok := a.synOptions[k]
 	if !ok {
@@ -422,6 +438,13 @@ func options(o capture.TCPOptions) string {
 	if o.HasWindowScale {
 		word("ws ")
 		b = strconv.AppendUint(b, uint64(o.WindowScale), 10)
+	}
+	switch {
+	case o.FastOpen && len(o.Cookie) == 0:
+		word("tfo cookie-request")
+	case o.FastOpen:
+		word("tfo cookie ")
+		b = hex.AppendEncode(b, o.Cookie)
 	}
 	return string(b)
 }

@@ -182,3 +182,27 @@ func TestNetworkCopyAndResent(t *testing.T) {
 		t.Errorf("synack.pcapng: Resent:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestFastOpenNotes checks the SYNs of tfo.pcapng: the Fast Open option
+// shown in the options and explained (tshark: tcp.options.tfo.request in
+// frame 1, tcp.options.tfo.cookie a8a404207f16b00a in frames 2 and 11).
+func TestFastOpenNotes(t *testing.T) {
+	events := atEnds(t, "testdata/tfo.pcapng")
+	for f, want := range map[int]string{
+		1:  "mss 1460 sack ts ws 10 tfo cookie-request",
+		2:  "mss 1460 sack ws 10 tfo cookie a8a404207f16b00a",
+		11: "mss 1460 sack ts ws 10 tfo cookie a8a404207f16b00a",
+		12: "mss 1460 sack ts ws 10",
+	} {
+		if got := events[f-1].Packet.Options; got != want {
+			t.Errorf("frame %d: options %q, want %q", f, got, want)
+		}
+	}
+	checkNotes(t, events, []frameNote{
+		{frame: 1, notes: []string{"a TCP Fast Open cookie request (TFO).", "Its Fast Open option is empty: a cookie request: the client's kernel asks the server's for a TCP Fast Open cookie (RFC 7413)"}},
+		{frame: 2, notes: []string{"Its Fast Open option gives the client the cookie a8a404207f16b00a (RFC 7413)"}},
+		{frame: 11, notes: []string{"The SYN carries 18 bytes of data", "Its Fast Open option holds the cookie a8a404207f16b00a, the one the server's SYN-ACK gave this client 24.184 ms before"},
+			not: []string{"This SYN carries no data"}},
+		{frame: 12, notes: []string{"the 18 bytes of data it carried (ack 19)"}, not: []string{"Fast Open option"}},
+	})
+}

@@ -1,7 +1,10 @@
 package wire
 
 import (
+	"bytes"
+	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +44,8 @@ type noteCtx struct {
 	netCopy bool
 	ipid    uint16 // its IPv4 ID
 	rawNow  bool   // with this SYN the window scale became unknown (conn.rawWindows)
+	// cookies: the Annotator's Fast Open cookies given.
+	cookies map[[2]netip.Addr]givenCookie
 	// buf holds the note's sentences so far, space separated (the
 	// Annotator's buffer, reused from segment to segment).
 	buf []byte
@@ -110,6 +115,7 @@ func (n *noteCtx) control() {
 		if n.p.Options != "" {
 			n.add("Its options: %s.", optionWords(n.t.Options))
 		}
+		n.fastOpen()
 		n.cutOptions()
 	case f.Has(capture.SYN | capture.ACK):
 		n.c.synOnly, n.c.sawSynAck = false, true
@@ -153,8 +159,49 @@ func (n *noteCtx) control() {
 		if n.p.Options != "" {
 			n.add("Its options: %s.", optionWords(n.t.Options))
 		}
+		n.fastOpen()
 		n.cutOptions()
 	}
+}
+
+// fastOpen explains a SYN's or SYN-ACK's TCP Fast Open option (RFC
+// 7413): a client's cookie request, the cookie a server gives, a
+// client's SYN that sends it back.
+func (n *noteCtx) fastOpen() {
+	o := n.t.Options
+	if !o.FastOpen {
+		return
+	}
+	syn := !n.t.Flags.Has(capture.ACK)
+	switch {
+	case syn && len(o.Cookie) == 0:
+		n.add("Its Fast Open option is empty: a cookie request: the client's kernel asks the server's for a TCP Fast Open cookie (RFC 7413), which the server's SYN-ACK gives back if Fast Open is on for its listener, so that the client's later SYNs to this server may carry data.")
+	case syn:
+		k := [2]netip.Addr{n.p.Dst.Addr(), n.p.Src.Addr()}
+		given, ok := n.cookies[k]
+		if ok && bytes.Equal(given.cookie, o.Cookie) {
+			n.add("Its Fast Open option holds the cookie %s, the one the server's SYN-ACK gave this client %s before: with it, a SYN may carry data, which the server's kernel takes at once if the cookie is still valid.", hex.EncodeToString(o.Cookie), tracer.FormatDuration(n.at.Sub(given.at)))
+		} else {
+			n.add("Its Fast Open option holds the cookie %s, which the server gave this client on an earlier connection (not in this capture%s): with it, a SYN may carry data, which the server's kernel takes at once if the cookie is still valid.", hex.EncodeToString(o.Cookie), otherCookie(ok))
+		}
+		if n.p.Len == 0 {
+			n.add("This SYN carries no data, though.")
+		}
+	case len(o.Cookie) > 0:
+		n.add("Its Fast Open option gives the client the cookie %s (RFC 7413), which the server's kernel made for the client's address: the client's kernel keeps it, and its later SYNs to this server may carry data with it.", hex.EncodeToString(o.Cookie))
+		if n.cookies != nil {
+			n.cookies[[2]netip.Addr{n.p.Src.Addr(), n.p.Dst.Addr()}] = givenCookie{o.Cookie, n.at}
+		}
+	}
+}
+
+// otherCookie says, when the server gave this client another cookie in
+// this capture, that it did.
+func otherCookie(gaveOne bool) string {
+	if gaveOne {
+		return ", which shows another one given"
+	}
+	return ""
 }
 
 // cutOptions says, for a SYN or SYN-ACK whose options the capture's
@@ -663,6 +710,12 @@ func (o optionWords) appendTo(b []byte) []byte {
 	}
 	if o.HasTimestamps {
 		part("timestamps on every segment, to measure round trips")
+	}
+	switch {
+	case o.FastOpen && len(o.Cookie) == 0:
+		part("a TCP Fast Open cookie request (TFO)")
+	case o.FastOpen:
+		part("a TCP Fast Open cookie (TFO)")
 	}
 	return b
 }
