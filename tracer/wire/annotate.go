@@ -136,6 +136,10 @@ type conn struct {
 	seen       uint64        // the Annotator's tick at its last segment
 	synTime    time.Time     // when the client's first SYN was seen
 	firstRTT   time.Duration // from the SYN to the handshake's last ACK
+	endTime    time.Time     // when it ended (see ended)
+	// prev is the connection this one's SYN followed on the same
+	// five-tuple (its own prev let go), nil if none.
+	prev *conn
 }
 
 // side is one direction of a connection: what its sender has done.
@@ -162,6 +166,9 @@ type side struct {
 	// keepIdle is the time without a segment either way before its
 	// last keep-alive (its keepalive idle time, as this point saw it).
 	keepIdle time.Duration
+	// tsval is the timestamp of its last segment that had one.
+	tsval  uint32
+	haveTS bool
 }
 
 // sideOf returns the direction whose sender is src, one of the
@@ -296,6 +303,9 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	}
 	note := n.note()
 	a.buf = n.buf
+	if t.Options.HasTimestamps {
+		me.tsval, me.haveTS = t.Options.TSval, true
+	}
 	if t.Flags.Has(capture.SYN) {
 		me.sentSYN = true
 		c.sawSYNs = peer.sentSYN
@@ -306,7 +316,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	if !c.ended && (t.Flags.Has(capture.RST) || (me.finAcked && peer.finAcked)) {
 		// Its end. A new SYN on the same five-tuple starts a new
 		// connection; the old one is kept a while for late segments.
-		c.ended = true
+		c.ended, c.endTime = true, d.Time
 		a.retire(endedConn{k, c})
 	}
 	return note, c.num
@@ -326,10 +336,14 @@ func (a *Annotator) connOf(k flowKey, d *capture.Decoded) *conn {
 	// again (a copy sent again, or one that came late) belongs to the
 	// connection it began.
 	if c == nil || (isSYN && c.sideOf(d.Src).haveISN && c.sideOf(d.Src).isn != t.Seq) {
+		old := c
 		// A new connection. Its client is the side that sent the SYN;
 		// when the capture began later than that, guess: the side with
 		// the higher (ephemeral) port.
-		c = &conn{lower: k.a}
+		c = &conn{lower: k.a, prev: old}
+		if old != nil {
+			old.prev = nil
+		}
 		c.sides[0].noTLP, c.sides[1].noTLP = a.noProbes, a.noProbes
 		switch {
 		case isSYN:

@@ -206,3 +206,33 @@ func TestFastOpenNotes(t *testing.T) {
 		{frame: 12, notes: []string{"the 18 bytes of data it carried (ack 19)"}, not: []string{"Fast Open option"}},
 	})
 }
+
+// TestSYNOnATimeWaitFiveTuple checks, on reuse.pcapng, that the SYN of
+// connection #2 (frame 21 at the client, 22 at the server), on the
+// five-tuple of #1, which the server closed first, says so, with the
+// numbers tshark shows (tcp.seq_raw 544621668 against the client's FIN
+// at 544398017; TSval 204825696 against 204825691); the first SYN has
+// no such word.
+func TestSYNOnATimeWaitFiveTuple(t *testing.T) {
+	events := atEnds(t, "testdata/reuse.pcapng")
+	same := []string{
+		"It opens a new connection on the five-tuple of the connection before, which ended ",
+		"The server closed first, so the server's socket still holds this five-tuple in TIME_WAIT (60 s on Linux)",
+		"(RFC 6191)",
+		"Here the new initial sequence number (raw 544621668) is 223650 above the client's last in the old connection (raw 544398018, after its FIN), and its timestamp (204825696) is newer than the client's last there (204825691).",
+	}
+	checkNotes(t, events, []frameNote{
+		{frame: 21, at: "client", notes: append([]string{"which ended 0.914 ms before in this capture"}, same...)},
+		{frame: 22, at: "server", notes: append([]string{"which ended 4.965 ms before in this capture"}, same...)},
+		{frame: 1, at: "client", not: []string{"five-tuple"}},
+	})
+	n := 0
+	for _, e := range events {
+		if strings.Contains(e.Note, "It opens a new connection on the five-tuple of") {
+			n++
+		}
+	}
+	if n != 22 { // 11 SYNs after the first, seen at both ends
+		t.Errorf("%d SYNs said to reuse a five-tuple, want 22", n)
+	}
+}

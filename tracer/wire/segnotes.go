@@ -117,6 +117,7 @@ func (n *noteCtx) control() {
 		}
 		n.fastOpen()
 		n.cutOptions()
+		n.reuse()
 	case f.Has(capture.SYN | capture.ACK):
 		n.c.synOnly, n.c.sawSynAck = false, true
 		defer func() { n.c.synAckTime = n.at }()
@@ -191,6 +192,65 @@ func (n *noteCtx) fastOpen() {
 		n.add("Its Fast Open option gives the client the cookie %s (RFC 7413), which the server's kernel made for the client's address: the client's kernel keeps it, and its later SYNs to this server may carry data with it.", hex.EncodeToString(o.Cookie))
 		if n.cookies != nil {
 			n.cookies[[2]netip.Addr{n.p.Src.Addr(), n.p.Dst.Addr()}] = givenCookie{o.Cookie, n.at}
+		}
+	}
+}
+
+// timeWait is how long Linux holds a closed connection's five-tuple
+// in TIME_WAIT (TCP_TIMEWAIT_LEN).
+const timeWait = 60 * time.Second
+
+// reuse explains a SYN that opens a new connection on the five-tuple of
+// one that ended, with its FINs, less than timeWait before: the end
+// that closed first holds it in TIME_WAIT, and lets the new SYN in only
+// if its numbers are newer (RFC 6191).
+func (n *noteCtx) reuse() {
+	old := n.c.prev
+	if old == nil || !old.ended || old.endTime.IsZero() || n.at.Sub(old.endTime) >= timeWait {
+		return
+	}
+	o := old.sideOf(n.p.Src)
+	ago := tracer.FormatDuration(n.at.Sub(old.endTime))
+	which := "the connection before"
+	if old.num > 0 {
+		which = "connection #" + strconv.Itoa(old.num)
+	}
+	if !(old.sides[0].finAcked && old.sides[1].finAcked) {
+		n.add("It opens a new connection on the five-tuple of %s, which was reset %s before: no end holds it in TIME_WAIT after a reset.", which, ago)
+		return
+	}
+	closer := "client"
+	if old.sideOf(n.p.Dst).firstFIN {
+		closer = "server"
+	}
+	if old.crossed {
+		closer = "both"
+	}
+	n.add("It opens a new connection on the five-tuple of %s, which ended %s before in this capture (both FINs acknowledged).", which, ago)
+	switch closer {
+	case "server", "both":
+		who := "The server closed first"
+		if closer == "both" {
+			who = "Both ends closed first (their FINs crossed)"
+		}
+		n.add("%s, so the server's socket still holds this five-tuple in TIME_WAIT (60 s on Linux), which is there so that a late segment of the old connection cannot be taken for part of a new one; "+
+			"Linux lets a new SYN in on it, and starts a new connection, when the SYN's sequence number is above the old connection's last one from the client, or, when the old connection used timestamps, when its timestamp is newer (RFC 6191).", who)
+	default:
+		n.add("The client closed first, so its own socket held this five-tuple in TIME_WAIT (60 s on Linux): Linux's connect takes a port in TIME_WAIT for a new connection only with net.ipv4.tcp_tw_reuse (2, the default, allows it on loopback only) and a timestamp newer than the old connection's last (RFC 6191 asks the same).")
+	}
+	if o.haveNext {
+		if after(n.t.Seq, o.nextseq) {
+			n.add("Here the new initial sequence number (raw %d) is %d above the client's last in the old connection (raw %d, after its FIN)", n.t.Seq, n.t.Seq-o.nextseq, o.nextseq)
+		} else {
+			n.add("Here the new initial sequence number (raw %d) is not above the client's last in the old connection (raw %d, after its FIN)", n.t.Seq, o.nextseq)
+		}
+		switch {
+		case o.haveTS && n.t.Options.HasTimestamps && after(n.t.Options.TSval, o.tsval):
+			n.buf = appendf(n.buf, ", and its timestamp (%d) is newer than the client's last there (%d).", n.t.Options.TSval, o.tsval)
+		case o.haveTS && n.t.Options.HasTimestamps:
+			n.buf = appendf(n.buf, ", and its timestamp (%d) is not newer than the client's last there (%d).", n.t.Options.TSval, o.tsval)
+		default:
+			n.buf = append(n.buf, '.')
 		}
 	}
 }
