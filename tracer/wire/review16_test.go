@@ -236,3 +236,21 @@ func TestSYNOnATimeWaitFiveTuple(t *testing.T) {
 		t.Errorf("%d SYNs said to reuse a five-tuple, want 22", n)
 	}
 }
+
+// TestWindowUpdateWithSACKAndProbeWait checks two notes' figures: tbf.pcap
+// frames 17 and 67, window updates whose SACK blocks newly hold bytes
+// (tshark: tcp.options.sack_le 11585 and 68057, the ACK before without
+// one), and finlost.pcapng frame 11, the timer's 72.000 ms after a probe
+// that waited 52.559 ms.
+func TestWindowUpdateWithSACKAndProbeWait(t *testing.T) {
+	checkNotes(t, atEnds(t, "testdata/tbf.pcap"), []frameNote{
+		{frame: 17, notes: []string{"A window update: the window grows from 78848 to 81920 bytes", "Its cumulative ACK did not move (ack 8689), but its SACK blocks add bytes 11585 to 13032 of the client's stream, which the server's last ACK did not hold."},
+			not: []string{"nothing new acknowledged"}},
+		{frame: 67, notes: []string{"Its cumulative ACK did not move (ack 62265), but its SACK blocks add bytes 68057 to 69504 of the client's stream"},
+			not: []string{"nothing new acknowledged"}},
+	})
+	checkNotes(t, atEnds(t, "testdata/finlost.pcapng"), []frameNote{
+		{frame: 11, notes: []string{"72.000 ms after the tail loss probe, which had waited 52.559 ms: 1.4 times as long, not twice"},
+			not: []string{"about as long as the probe had waited"}},
+	})
+}

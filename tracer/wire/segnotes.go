@@ -44,6 +44,10 @@ type noteCtx struct {
 	netCopy bool
 	ipid    uint16 // its IPv4 ID
 	rawNow  bool   // with this SYN the window scale became unknown (conn.rawWindows)
+	// prevSACK are the SACK blocks of the sender's ACK before this
+	// segment (prevSACKn of them).
+	prevSACK  [4]capture.SACKBlock
+	prevSACKn int
 	// cookies: the Annotator's Fast Open cookies given.
 	cookies map[[2]netip.Addr]givenCookie
 	// buf holds the note's sentences so far, space separated (the
@@ -567,8 +571,10 @@ func (n *noteCtx) why() string {
 			if v.prevKind.Has(TailLossProbe) {
 				s += " So the copy before was the timer's too, not a probe (as with net.ipv4.tcp_early_retrans=0)."
 			}
+		case v.prevKind.Has(TailLossProbe) && ratio >= 0.85 && ratio <= 1.15:
+			s += fmt.Sprintf(", %s after the tail loss probe, about as long as the probe had waited (%s): the probe set the timer again without doubling it; from now on each wait doubles.", gap, tracer.FormatDuration(v.prevGap))
 		case v.prevKind.Has(TailLossProbe) && ratio > 0 && ratio < 1.5:
-			s += fmt.Sprintf(", %s after the tail loss probe, about as long as the probe had waited: the probe set the timer again without doubling it; from now on each wait doubles.", gap)
+			s += fmt.Sprintf(", %s after the tail loss probe, which had waited %s: %.1f times as long, not twice: the probe set the timer again without doubling it (the timer waits the retransmission timeout, the probe its own time); from now on each wait doubles.", gap, tracer.FormatDuration(v.prevGap), ratio)
 		case ratio > 0:
 			s += fmt.Sprintf(", after a wait of %s (the one before was %s).", gap, tracer.FormatDuration(v.prevGap))
 		default:
@@ -735,6 +741,16 @@ func (n *noteCtx) window() {
 	case !n.myWinOK || p.Len > 0 || f.Has(capture.SYN) || f.Has(capture.FIN):
 	case p.Window > n.myWin && n.myWin == 0:
 		n.add("A window update: the window opens again (%d bytes): the %s's receive buffer has room again (its program read from it, or the kernel gave the buffer more memory), so the %s may send again.", p.Window, n.from, n.to)
+	case p.Window > n.myWin && v.Has(WindowUpdate) && len(n.t.Options.SACK) > 0:
+		// The cumulative ACK stays, but SACK blocks may say more.
+		added := n.newlySACKed()
+		if len(added) > 0 {
+			n.add("A window update: the window grows from %d to %d bytes: the %s's receive buffer has more room (its program read from it, or the kernel gave the buffer more memory). "+
+				"Its cumulative ACK did not move (ack %d), but its SACK blocks add %s of the %s's stream, which the %s's last ACK did not hold.", n.myWin, p.Window, n.from, p.Ack, added, n.to, n.from)
+		} else {
+			n.add("A window update: the window grows from %d to %d bytes: the %s's receive buffer has more room (its program read from it, or the kernel gave the buffer more memory). "+
+				"Its cumulative ACK did not move (ack %d), and its SACK blocks hold nothing its last ACK did not.", n.myWin, p.Window, n.from, p.Ack)
+		}
 	case p.Window > n.myWin && v.Has(WindowUpdate):
 		n.add("A window update: the window grows from %d to %d bytes with nothing new acknowledged: the %s's receive buffer has more room (its program read from it, or the kernel gave the buffer more memory).", n.myWin, p.Window, n.from)
 	case p.Window < n.myWin:
@@ -746,6 +762,33 @@ func (n *noteCtx) window() {
 			n.add("The right edge (ack + window) did not move back: the bytes acknowledged used up the room, and no room offered was taken back.")
 		}
 	}
+}
+
+// newlySACKed lists, comma separated, the bytes above the ACK that the
+// segment's SACK blocks hold and the sender's last ACK's did not.
+func (n *noteCtx) newlySACKed() []byte {
+	var out []byte
+	isn := n.peer.isn
+	for _, b := range n.t.Options.SACK {
+		if !after(b.Right, n.t.Ack) || !after(b.Right, b.Left) {
+			continue
+		}
+		covered := false
+		for _, o := range n.prevSACK[:n.prevSACKn] {
+			if !before(b.Left, o.Left) && !after(b.Right, o.Right) {
+				covered = true
+			}
+		}
+		if covered {
+			continue
+		}
+		if len(out) > 0 {
+			out = append(out, ", "...)
+		}
+		left := max32(b.Left, n.t.Ack)
+		out = byteSpan{left - isn, int(b.Right - left)}.appendTo(out)
+	}
+	return out
 }
 
 // optionWords explains SYN options in words, for a note's %s.
