@@ -173,6 +173,14 @@ type TCPOptions struct {
 	// [Left, Right), that arrived though something before it did not.
 	// At most four fit in a header.
 	SACK []SACKBlock
+	// FastOpen is set when the segment holds a TCP Fast Open option
+	// (RFC 7413: kind 34, or the experimental kind 254 with magic
+	// 0xF989, as tshark's tcp.options.tfo reads both). Cookie is its
+	// cookie (tcp.options.tfo.cookie); empty, the option is a cookie
+	// request (tcp.options.tfo.request), which a client's SYN sends to
+	// ask the server for one.
+	FastOpen bool
+	Cookie   []byte
 }
 
 // SACKBlock is one block of a SACK option: the raw sequence numbers of
@@ -675,6 +683,12 @@ func tcpOptions(b []byte) TCPOptions {
 			for ; len(v) >= 8 && len(o.SACK) < 4; v = v[8:] {
 				o.SACK = append(o.SACK, SACKBlock{binary.BigEndian.Uint32(v[0:4]), binary.BigEndian.Uint32(v[4:8])})
 			}
+		case 34:
+			o.FastOpen, o.Cookie = true, cookie(v)
+		case 254:
+			if len(v) >= 2 && binary.BigEndian.Uint16(v) == 0xf989 {
+				o.FastOpen, o.Cookie = true, cookie(v[2:])
+			}
 		case 8:
 			if len(v) == 8 {
 				o.HasTimestamps = true
@@ -685,6 +699,15 @@ func tcpOptions(b []byte) TCPOptions {
 		b = b[n:]
 	}
 	return o
+}
+
+// cookie copies a Fast Open cookie out of the packet's bytes (nil for
+// none: a cookie request).
+func cookie(v []byte) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return append([]byte(nil), v...)
 }
 
 func (s *decoder) udp(b []byte, wire int) *DecodeError {

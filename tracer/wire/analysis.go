@@ -169,6 +169,35 @@ type flow struct {
 	// holds.
 	sackAcks int
 	sacked   uint32
+	// ids are the IPv4 IDs of its last data, SYN or FIN segments, with
+	// their sequence numbers and lengths, a ring (next at idNext): a
+	// segment that repeats one, ID and all, is a copy the network made.
+	ids    [8]segID
+	idNext int
+}
+
+// segID is a segment's sequence number, payload length and IPv4 ID.
+type segID struct {
+	seq uint32
+	len int
+	id  uint16
+	ok  bool
+}
+
+// copyOf reports whether a segment with this sequence number, length
+// and IPv4 ID was seen before, and remembers it: Linux numbers each
+// packet a socket sends, so a resend has an ID of its own, and the same
+// ID again is the same packet, duplicated on the way.
+func (f *flow) copyOf(seq uint32, n int, id uint16) bool {
+	s := segID{seq, n, id, true}
+	for _, x := range f.ids {
+		if x == s {
+			return true
+		}
+	}
+	f.ids[f.idNext] = s
+	f.idNext = (f.idNext + 1) % len(f.ids)
+	return false
 }
 
 // sent is a segment's worth of sequence numbers and when it was first

@@ -12,6 +12,7 @@
 package wire
 
 import (
+	"encoding/hex"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -51,6 +52,15 @@ type Annotator struct {
 	// synOptions are the Options of the SYNs seen, by their values:
 	// most SYNs of a capture offer the same.
 	synOptions map[synOptionsKey]string
+	// cookies are the TCP Fast Open cookies servers' SYN-ACKs gave, by
+	// the server's address and the client's, with when.
+	cookies map[[2]netip.Addr]givenCookie
+}
+
+// givenCookie is a Fast Open cookie a server gave, and when.
+type givenCookie struct {
+	cookie []byte
+	at     time.Time
 }
 
 // AtEnd tells the annotator that it sees the packets at one end of a
@@ -126,6 +136,10 @@ type conn struct {
 	seen       uint64        // the Annotator's tick at its last segment
 	synTime    time.Time     // when the client's first SYN was seen
 	firstRTT   time.Duration // from the SYN to the handshake's last ACK
+	endTime    time.Time     // when it ended (see ended)
+	// prev is the connection this one's SYN followed on the same
+	// five-tuple (its own prev let go), nil if none.
+	prev *conn
 }
 
 // side is one direction of a connection: what its sender has done.
@@ -147,6 +161,14 @@ type side struct {
 	// hold no window scale.
 	wsUnknown bool
 	synTime   time.Time
+	sentRST   bool      // it has sent a RST (seen at this point)
+	rstTime   time.Time // when it sent its first RST
+	// keepIdle is the time without a segment either way before its
+	// last keep-alive (its keepalive idle time, as this point saw it).
+	keepIdle time.Duration
+	// tsval is the timestamp of its last segment that had one.
+	tsval  uint32
+	haveTS bool
 }
 
 // sideOf returns the direction whose sender is src, one of the
@@ -249,11 +271,14 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	}
 	if t.Flags.Has(capture.SYN) {
 		p.Options = a.options(t.Options)
+		if t.Options.FastOpen && a.cookies == nil {
+			a.cookies = make(map[[2]netip.Addr]givenCookie)
+		}
 	}
 	p.Mark = mark(t.Options)
 
 	// What came before, for the notes: read before the analysis moves on.
-	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time, mayBeLost: a.oneEnd != "" && to != a.oneEnd,
+	n := noteCtx{c: c, me: me, peer: peer, from: from, to: to, p: p, t: t, at: d.Time, mayBeLost: a.oneEnd != "" && to != a.oneEnd, atReceiver: a.oneEnd != "" && to == a.oneEnd, ipid: d.IPID, cookies: a.cookies,
 		prevNext: me.nextseq, haveNext: me.haveNext, myWin: me.window, myAck: me.lastack,
 		myWinOK: me.haveWin && !me.synWin && me.haveAck && !c.rawWindows, peerWin: peer.window, peerWinOK: peer.haveWin && !peer.synWin && winKnown,
 		rawNow:  c.rawWindows && !wasRaw,
@@ -265,14 +290,23 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	if !last.IsZero() {
 		n.idle = d.Time.Sub(last)
 	}
+	// The same IPv4 ID as a segment with the same numbers before: the
+	// network's copy (an ID of 0 may be on every packet: not telling).
+	occupies := p.Len > 0 || t.Flags.Has(capture.SYN) || t.Flags.Has(capture.FIN)
+	n.netCopy = occupies && d.IPVersion == 4 && d.IPID != 0 && me.copyOf(t.Seq, p.Len, d.IPID)
+	n.prevSACKn = copy(n.prevSACK[:], me.sackBlocks)
 	n.v = analyze(&me.flow, &peer.flow, t, p.Len, p.Window, winKnown, d.Time, c.firstRTT)
 	p.Analysis = n.v.flags.Names()
+	p.Resent = !n.netCopy && (n.v.flags.Has(Retransmission) || n.v.copies > 0)
 	if t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.ACK) {
 		// The handshake's round trip is timed from the last SYN.
 		c.synTime = d.Time
 	}
 	note := n.note()
 	a.buf = n.buf
+	if t.Options.HasTimestamps {
+		me.tsval, me.haveTS = t.Options.TSval, true
+	}
 	if t.Flags.Has(capture.SYN) {
 		me.sentSYN = true
 		c.sawSYNs = peer.sentSYN
@@ -283,7 +317,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	if !c.ended && (t.Flags.Has(capture.RST) || (me.finAcked && peer.finAcked)) {
 		// Its end. A new SYN on the same five-tuple starts a new
 		// connection; the old one is kept a while for late segments.
-		c.ended = true
+		c.ended, c.endTime = true, d.Time
 		a.retire(endedConn{k, c})
 	}
 	return note, c.num
@@ -303,10 +337,14 @@ func (a *Annotator) connOf(k flowKey, d *capture.Decoded) *conn {
 	// again (a copy sent again, or one that came late) belongs to the
 	// connection it began.
 	if c == nil || (isSYN && c.sideOf(d.Src).haveISN && c.sideOf(d.Src).isn != t.Seq) {
+		old := c
 		// A new connection. Its client is the side that sent the SYN;
 		// when the capture began later than that, guess: the side with
 		// the higher (ephemeral) port.
-		c = &conn{lower: k.a}
+		c = &conn{lower: k.a, prev: old}
+		if old != nil {
+			old.prev = nil
+		}
 		c.sides[0].noTLP, c.sides[1].noTLP = a.noProbes, a.noProbes
 		switch {
 		case isSYN:
@@ -378,6 +416,9 @@ type synOptionsKey struct {
 
 // options returns options(o), made once for each set of values.
 func (a *Annotator) options(o capture.TCPOptions) string {
+	if o.FastOpen {
+		return options(o) // rare: not kept
+	}
 	k := synOptionsKey{o.MSS, o.WindowScale, o.HasWindowScale, o.SACKPermitted, o.HasTimestamps}
 	s, ok := a.synOptions[k]
 	if !ok {
@@ -412,6 +453,13 @@ func options(o capture.TCPOptions) string {
 	if o.HasWindowScale {
 		word("ws ")
 		b = strconv.AppendUint(b, uint64(o.WindowScale), 10)
+	}
+	switch {
+	case o.FastOpen && len(o.Cookie) == 0:
+		word("tfo cookie-request")
+	case o.FastOpen:
+		word("tfo cookie ")
+		b = hex.AppendEncode(b, o.Cookie)
 	}
 	return string(b)
 }

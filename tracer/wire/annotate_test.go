@@ -435,7 +435,9 @@ var annotateCases = []struct {
 			seg{by: "a", flags: ackF, seq: 1002, ack: 7002, win: 512, from: "client", rseq: 2, rack: 2, rwin: 65536, note: []string{"acknowledges the server's FIN (ack 2)", "The client sent the first FIN", "TIME_WAIT"}},
 			// A new connection on the same five-tuple, new ISNs and no
 			// window scaling: numbers restart, windows are raw.
-			seg{by: "a", flags: synF, seq: 50000, win: 65495, opts: synOpts(-1), from: "client", rwin: 65495, options: "mss 65495 sack ts", note: []string{"sends SYN"}},
+			seg{by: "a", flags: synF, seq: 50000, win: 65495, opts: synOpts(-1), from: "client", rwin: 65495, options: "mss 65495 sack ts", note: []string{"sends SYN",
+				"It opens a new connection on the five-tuple of the connection before", "The client closed first, so its own socket held this five-tuple in TIME_WAIT",
+				"Here the new initial sequence number (raw 50000) is 48998 above the client's last in the old connection (raw 1002, after its FIN), and its timestamp (4242) is not newer"}},
 			seg{by: "b", flags: synF | ackF, seq: 90000, ack: 50001, win: 65483, opts: synOpts(-1), from: "server", rack: 1, rwin: 65483, options: "mss 65495 sack ts", note: []string{"answers SYN-ACK"}},
 			seg{by: "a", flags: ackF, seq: 50001, ack: 90001, win: 512, from: "client", rseq: 1, rack: 1, rwin: 512, note: []string{"completes the three-way handshake"}},
 			seg{by: "b", flags: finF | ackF, seq: 90001, ack: 50001, win: 512, from: "server", rseq: 1, rack: 1, rwin: 512, note: []string{"The server's kernel sends FIN"}},

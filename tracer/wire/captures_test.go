@@ -83,7 +83,8 @@ func TestNotesOfCaptures(t *testing.T) {
 		{"lossy.pcapng", " at server", map[int]want{
 			15: {"previous-segment-not-captured", []string{"The 188 bytes before them (from byte 1317) were not seen"}, nil},
 			17: {"out-of-order", []string{"out of order", "reordered on the way"}, nil},
-			31: {"retransmission spurious-retransmission", []string{"though the server had already acknowledged them (ack 2821)", "the network duplicated"}, []string{"did not see them sent before"}},
+			// The link's copy: the same IPv4 ID (TestNetworkCopyAndResent).
+			31: {"retransmission spurious-retransmission", []string{"with the same IPv4 ID (0xe61b)", "the network duplicated that packet"}, []string{"did not see them sent before", "sends bytes 2633 to 2820 of its stream again"}},
 			32: {"duplicate-ack", []string{"D-SACK", "nothing is missing"}, nil},
 		}},
 	} {

@@ -1,7 +1,10 @@
 package wire
 
 import (
+	"bytes"
+	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,7 +35,21 @@ type noteCtx struct {
 	answers   bool          // the peer sent the last segment before this one
 	idle      time.Duration // since the connection's last segment before this one, either way
 	mayBeLost bool          // seen leaving one end of a link: it may not arrive
-	rawNow    bool          // with this SYN the window scale became unknown (conn.rawWindows)
+	// atReceiver: seen where it arrives, at the receiver's end of a
+	// link (AtEnd): what this end shows is what it received, not
+	// what the sender sent nor why.
+	atReceiver bool
+	// netCopy: the segment repeats one seen before, IPv4 ID and all:
+	// a copy the network made, not one its sender sent again.
+	netCopy bool
+	ipid    uint16 // its IPv4 ID
+	rawNow  bool   // with this SYN the window scale became unknown (conn.rawWindows)
+	// prevSACK are the SACK blocks of the sender's ACK before this
+	// segment (prevSACKn of them).
+	prevSACK  [4]capture.SACKBlock
+	prevSACKn int
+	// cookies: the Annotator's Fast Open cookies given.
+	cookies map[[2]netip.Addr]givenCookie
 	// buf holds the note's sentences so far, space separated (the
 	// Annotator's buffer, reused from segment to segment).
 	buf []byte
@@ -76,6 +93,9 @@ func (n *noteCtx) control() {
 			n.add("The %s's kernel sends RST: the connection is torn down at once, without the rest of the FIN exchange, and whatever the %s's kernel still held for it, unsent or unread, is thrown away.", from, from)
 		}
 		n.resetEffect()
+		if !n.me.sentRST {
+			n.me.sentRST, n.me.rstTime = true, n.at
+		}
 	case f.Has(capture.SYN) && !f.Has(capture.ACK):
 		n.c.synOnly = true
 		if n.v.flags.Has(Retransmission) {
@@ -99,7 +119,9 @@ func (n *noteCtx) control() {
 		if n.p.Options != "" {
 			n.add("Its options: %s.", optionWords(n.t.Options))
 		}
+		n.fastOpen()
 		n.cutOptions()
+		n.reuse()
 	case f.Has(capture.SYN | capture.ACK):
 		n.c.synOnly, n.c.sawSynAck = false, true
 		defer func() { n.c.synAckTime = n.at }()
@@ -142,8 +164,108 @@ func (n *noteCtx) control() {
 		if n.p.Options != "" {
 			n.add("Its options: %s.", optionWords(n.t.Options))
 		}
+		n.fastOpen()
 		n.cutOptions()
 	}
+}
+
+// fastOpen explains a SYN's or SYN-ACK's TCP Fast Open option (RFC
+// 7413): a client's cookie request, the cookie a server gives, a
+// client's SYN that sends it back.
+func (n *noteCtx) fastOpen() {
+	o := n.t.Options
+	if !o.FastOpen {
+		return
+	}
+	syn := !n.t.Flags.Has(capture.ACK)
+	switch {
+	case syn && len(o.Cookie) == 0:
+		n.add("Its Fast Open option is empty: a cookie request: the client's kernel asks the server's for a TCP Fast Open cookie (RFC 7413), which the server's SYN-ACK gives back if Fast Open is on for its listener, so that the client's later SYNs to this server may carry data.")
+	case syn:
+		k := [2]netip.Addr{n.p.Dst.Addr(), n.p.Src.Addr()}
+		given, ok := n.cookies[k]
+		if ok && bytes.Equal(given.cookie, o.Cookie) {
+			n.add("Its Fast Open option holds the cookie %s, the one the server's SYN-ACK gave this client %s before: with it, a SYN may carry data, which the server's kernel takes at once if the cookie is still valid.", hex.EncodeToString(o.Cookie), tracer.FormatDuration(n.at.Sub(given.at)))
+		} else {
+			n.add("Its Fast Open option holds the cookie %s, which the server gave this client on an earlier connection (not in this capture%s): with it, a SYN may carry data, which the server's kernel takes at once if the cookie is still valid.", hex.EncodeToString(o.Cookie), otherCookie(ok))
+		}
+		if n.p.Len == 0 {
+			n.add("This SYN carries no data, though.")
+		}
+	case len(o.Cookie) > 0:
+		n.add("Its Fast Open option gives the client the cookie %s (RFC 7413), which the server's kernel made for the client's address: the client's kernel keeps it, and its later SYNs to this server may carry data with it.", hex.EncodeToString(o.Cookie))
+		if n.cookies != nil {
+			n.cookies[[2]netip.Addr{n.p.Src.Addr(), n.p.Dst.Addr()}] = givenCookie{o.Cookie, n.at}
+		}
+	}
+}
+
+// timeWait is how long Linux holds a closed connection's five-tuple
+// in TIME_WAIT (TCP_TIMEWAIT_LEN).
+const timeWait = 60 * time.Second
+
+// reuse explains a SYN that opens a new connection on the five-tuple of
+// one that ended, with its FINs, less than timeWait before: the end
+// that closed first holds it in TIME_WAIT, and lets the new SYN in only
+// if its numbers are newer (RFC 6191).
+func (n *noteCtx) reuse() {
+	old := n.c.prev
+	if old == nil || !old.ended || old.endTime.IsZero() || n.at.Sub(old.endTime) >= timeWait {
+		return
+	}
+	o := old.sideOf(n.p.Src)
+	ago := tracer.FormatDuration(n.at.Sub(old.endTime))
+	which := "the connection before"
+	if old.num > 0 {
+		which = "connection #" + strconv.Itoa(old.num)
+	}
+	if !(old.sides[0].finAcked && old.sides[1].finAcked) {
+		n.add("It opens a new connection on the five-tuple of %s, which was reset %s before: no end holds it in TIME_WAIT after a reset.", which, ago)
+		return
+	}
+	closer := "client"
+	if old.sideOf(n.p.Dst).firstFIN {
+		closer = "server"
+	}
+	if old.crossed {
+		closer = "both"
+	}
+	n.add("It opens a new connection on the five-tuple of %s, which ended %s before in this capture (both FINs acknowledged).", which, ago)
+	switch closer {
+	case "server", "both":
+		who := "The server closed first"
+		if closer == "both" {
+			who = "Both ends closed first (their FINs crossed)"
+		}
+		n.add("%s, so the server's socket still holds this five-tuple in TIME_WAIT (60 s on Linux), which is there so that a late segment of the old connection cannot be taken for part of a new one; "+
+			"Linux lets a new SYN in on it, and starts a new connection, when the SYN's sequence number is above the old connection's last one from the client, or, when the old connection used timestamps, when its timestamp is newer (RFC 6191).", who)
+	default:
+		n.add("The client closed first, so its own socket held this five-tuple in TIME_WAIT (60 s on Linux): Linux's connect takes a port in TIME_WAIT for a new connection only with net.ipv4.tcp_tw_reuse (2, the default, allows it on loopback only) and a timestamp newer than the old connection's last (RFC 6191 asks the same).")
+	}
+	if o.haveNext {
+		if after(n.t.Seq, o.nextseq) {
+			n.add("Here the new initial sequence number (raw %d) is %d above the client's last in the old connection (raw %d, after its FIN)", n.t.Seq, n.t.Seq-o.nextseq, o.nextseq)
+		} else {
+			n.add("Here the new initial sequence number (raw %d) is not above the client's last in the old connection (raw %d, after its FIN)", n.t.Seq, o.nextseq)
+		}
+		switch {
+		case o.haveTS && n.t.Options.HasTimestamps && after(n.t.Options.TSval, o.tsval):
+			n.buf = appendf(n.buf, ", and its timestamp (%d) is newer than the client's last there (%d).", n.t.Options.TSval, o.tsval)
+		case o.haveTS && n.t.Options.HasTimestamps:
+			n.buf = appendf(n.buf, ", and its timestamp (%d) is not newer than the client's last there (%d).", n.t.Options.TSval, o.tsval)
+		default:
+			n.buf = append(n.buf, '.')
+		}
+	}
+}
+
+// otherCookie says, when the server gave this client another cookie in
+// this capture, that it did.
+func otherCookie(gaveOne bool) string {
+	if gaveOne {
+		return ", which shows another one given"
+	}
+	return ""
 }
 
 // cutOptions says, for a SYN or SYN-ACK whose options the capture's
@@ -192,8 +314,23 @@ func (n *noteCtx) resetEffect() {
 	if n.mayBeLost {
 		arrives = "If it arrives: "
 	}
+	peer := n.peer
 	switch {
-	case n.peer.sentFIN:
+	case peer.sentRST:
+		// Seen at this point, so it left the receiver: it holds
+		// nothing of the connection any more.
+		n.add("The %s had reset this connection itself %s before (its RST, seen here): its kernel no longer holds the connection and discards this RST; no program hears of it (no ECONNRESET).",
+			to, tracer.FormatDuration(n.at.Sub(peer.rstTime)))
+	case peer.sentFIN && peer.finAcked && n.me.sentFIN && n.me.finAcked:
+		n.add(arrives+"The %s had closed the connection, and both FINs were acknowledged: its socket is in TIME_WAIT or gone, and no program hears of this RST.", to)
+	case n.mayBeLost && !peer.lastSeg.IsZero() && peer.lastFlags.Has(KeepAlive) && peer.keepIdle > 0 && n.at.Sub(peer.lastSeg) > 2*peer.keepIdle:
+		// Its keep-alives stopped: it may have let go of the
+		// connection, which this end cannot see.
+		n.add("If it arrives, and the %s's kernel still holds the connection, it drops it, and its program's next Read or Write fails with ECONNRESET. "+
+			"This end cannot see whether it does: the %s's last segment here was a keep-alive, %s before, sent after %s without a segment either way; it was answered, yet no keep-alive came after another such wait: "+
+			"the %s may have reset or closed the connection already, or its segments were lost on the way.",
+			to, to, tracer.FormatDuration(n.at.Sub(peer.lastSeg)), tracer.FormatDuration(peer.keepIdle), to)
+	case peer.sentFIN:
 		n.add(arrives+"The %s had already sent its FIN: if its program still holds the socket, its next Read fails with ECONNRESET; if not, no program hears of this RST, and the %s's kernel simply drops the connection.", to, to)
 	case n.me.sentFIN:
 		n.add(arrives+"The %s had already received the %s's FIN: its Read returns io.EOF, as it would have, and a Write fails with EPIPE (broken pipe).", to, from)
@@ -252,6 +389,18 @@ func (n *noteCtx) data() {
 		n.add("The %s's kernel sends a zero-window probe: the %s's window is 0, so it sends just its next byte (byte %d of its stream) to learn whether the window has opened. %s",
 			n.from, n.to, first, n.probeAnswer())
 		return
+	case n.netCopy && (v.Has(Retransmission) || v.Has(OutOfOrder)):
+		ws := "a retransmission"
+		switch {
+		case v.Has(SpuriousRetransmission):
+			ws = "a spurious retransmission"
+		case v.Has(OutOfOrder):
+			ws = "out of order"
+		}
+		n.add("A second copy of %s of the %s's stream, with the same IPv4 ID (0x%s) as the copy seen before: the network duplicated that packet; the %s did not send it again (Linux numbers each packet a socket sends, so a copy sent again has an ID of its own). Wireshark calls it %s.",
+			bytes, n.from, hex4(n.ipid), n.from, ws)
+	case n.atReceiver && (v.Has(Retransmission) || v.Has(OutOfOrder)) && !v.Has(SpuriousRetransmission):
+		n.arrivesAgain(bytes)
 	case v.Has(SpuriousRetransmission) && n.v.copies == 0:
 		// The first copy is forgotten once acknowledged.
 		n.add("The %s's kernel sends %s of its stream again, though the %s had already acknowledged them (ack %d): this copy was not needed: a spurious retransmission, or a copy of a segment that the network duplicated.",
@@ -312,13 +461,61 @@ func (n *noteCtx) data() {
 			n.add("The %s's kernel sends %d bytes of data (%s of its stream)%s.", n.from, p.Len, bytes, psh)
 		}
 	}
-	if v.Has(LostSegment) && n.haveNext {
+	if v.Has(LostSegment) && n.haveNext && n.atReceiver {
+		gap := n.t.Seq - n.prevNext
+		n.add("The %d bytes before them (from byte %d) had not arrived at this end: lost on the way, still on the way (reordered), or not captured.", gap, n.prevNext-n.me.isn)
+	} else if v.Has(LostSegment) && n.haveNext {
 		gap := n.t.Seq - n.prevNext
 		n.add("The %d bytes before them (from byte %d) were not seen in this capture: lost before the point of capture, or not captured.", gap, n.prevNext-n.me.isn)
 	}
 	if v.Has(WindowFull) {
 		n.add("This fills the %s's window to its last byte: the %s may send no more until an ACK from the %s opens the window further.", n.to, n.from, n.to)
 	}
+}
+
+// arrivesAgain explains, at the receiver's end of a link, bytes the
+// analysis finds sent again or out of order: what this end shows (the
+// copies it received, the ACKs it had sent asking for them), and not
+// the sender's reason, which only the sender's end shows.
+func (n *noteCtx) arrivesAgain(bytes byteSpan) {
+	v := n.v
+	switch {
+	case v.copies == 0:
+		n.add("This segment brings %s of the %s's stream to this end, which had not received them before, though later bytes had arrived", bytes, n.from)
+	case v.copies == 1:
+		n.add("This segment brings %s of the %s's stream to this end again, %s after the first copy it received", bytes, n.from, tracer.FormatDuration(n.at.Sub(v.first)))
+	default:
+		n.add("This segment brings %s of the %s's stream to this end again, %s after the last copy it received (copy %d, the first %s ago)", bytes, n.from, tracer.FormatDuration(n.at.Sub(v.last)), v.copies+1, tracer.FormatDuration(n.at.Sub(v.first)))
+	}
+	ws := "a retransmission"
+	switch {
+	case v.flags.Has(FastRetransmission):
+		ws = "a fast retransmission"
+	case v.flags.Has(OutOfOrder):
+		ws = "out of order: they came less than a round trip (" + tracer.FormatDuration(n.oooThreshold()) + ") after higher bytes"
+	}
+	n.buf = append(n.buf, "; Wireshark calls this "...)
+	n.buf = append(n.buf, ws...)
+	n.buf = append(n.buf, '.')
+	pf := n.peer.flow
+	switch {
+	case pf.haveAck && pf.lastack == n.t.Seq && pf.dupacks > 0:
+		n.add("Before they came, the %s had sent %d duplicate ACKs in a row asking for byte %d, the last %s before.",
+			n.to, pf.dupacks, n.p.Seq, tracer.FormatDuration(n.at.Sub(pf.ackTime)))
+	case pf.haveAck && pf.lastack == n.t.Seq && pf.sackAcks > 0:
+		n.add("Before they came, the %s had sent %d ACKs in a row asking for byte %d with SACK blocks, the last holding %d bytes beyond it, %s before.",
+			n.to, pf.sackAcks, n.p.Seq, pf.sacked, tracer.FormatDuration(n.at.Sub(pf.ackTime)))
+	}
+	if v.copies == 0 {
+		n.add("Their first copy was lost on the way here and the %s sent them again, or it was reordered on the way: this end cannot tell.", n.from)
+	}
+	n.add("Why the %s sent them when it did (duplicate ACKs, SACK blocks, a timer), and which of the %s's ACKs had reached it by then, is seen at the %s's own end, not here.", n.from, n.to, n.from)
+}
+
+// hex4 writes an IPv4 ID as tshark shows it, in 4 hex digits.
+func hex4(id uint16) []byte {
+	const digits = "0123456789abcdef"
+	return []byte{digits[id>>12], digits[id>>8&15], digits[id>>4&15], digits[id&15]}
 }
 
 // oooThreshold is the round trip Wireshark's out-of-order test uses:
@@ -374,8 +571,10 @@ func (n *noteCtx) why() string {
 			if v.prevKind.Has(TailLossProbe) {
 				s += " So the copy before was the timer's too, not a probe (as with net.ipv4.tcp_early_retrans=0)."
 			}
+		case v.prevKind.Has(TailLossProbe) && ratio >= 0.85 && ratio <= 1.15:
+			s += fmt.Sprintf(", %s after the tail loss probe, about as long as the probe had waited (%s): the probe set the timer again without doubling it; from now on each wait doubles.", gap, tracer.FormatDuration(v.prevGap))
 		case v.prevKind.Has(TailLossProbe) && ratio > 0 && ratio < 1.5:
-			s += fmt.Sprintf(", %s after the tail loss probe, about as long as the probe had waited: the probe set the timer again without doubling it; from now on each wait doubles.", gap)
+			s += fmt.Sprintf(", %s after the tail loss probe, which had waited %s: %.1f times as long, not twice: the probe set the timer again without doubling it (the timer waits the retransmission timeout, the probe its own time); from now on each wait doubles.", gap, tracer.FormatDuration(v.prevGap), ratio)
 		case ratio > 0:
 			s += fmt.Sprintf(", after a wait of %s (the one before was %s).", gap, tracer.FormatDuration(v.prevGap))
 		default:
@@ -490,6 +689,7 @@ func (n *noteCtx) ack() {
 	case v.Has(ZeroWindowProbeAck):
 		n.add("The %s's kernel answers the %s's zero-window probe with an ACK (ack %d) that carries its window.", n.from, n.to, p.Ack)
 	case v.Has(KeepAlive):
+		me.keepIdle = n.idle
 		n.add("The %s's kernel sends a keep-alive: no new data, numbered one below its next byte (seq %d), after %s without a segment either way, to learn whether the %s still holds the connection: its kernel answers with an ACK, or with RST if it no longer knows the connection. "+
 			"(A socket sends them when keepalive is on for it (SO_KEEPALIVE: Go's net package turns it on by default, with 15 s): after that much idle time (TCP_KEEPIDLE, else net.ipv4.tcp_keepalive_time, 2 hours by default), then every TCP_KEEPINTVL until one is answered.)", n.from, p.Seq, tracer.FormatDuration(n.idle), n.to)
 	case v.Has(KeepAliveAck):
@@ -541,6 +741,16 @@ func (n *noteCtx) window() {
 	case !n.myWinOK || p.Len > 0 || f.Has(capture.SYN) || f.Has(capture.FIN):
 	case p.Window > n.myWin && n.myWin == 0:
 		n.add("A window update: the window opens again (%d bytes): the %s's receive buffer has room again (its program read from it, or the kernel gave the buffer more memory), so the %s may send again.", p.Window, n.from, n.to)
+	case p.Window > n.myWin && v.Has(WindowUpdate) && len(n.t.Options.SACK) > 0:
+		// The cumulative ACK stays, but SACK blocks may say more.
+		added := n.newlySACKed()
+		if len(added) > 0 {
+			n.add("A window update: the window grows from %d to %d bytes: the %s's receive buffer has more room (its program read from it, or the kernel gave the buffer more memory). "+
+				"Its cumulative ACK did not move (ack %d), but its SACK blocks add %s of the %s's stream, which the %s's last ACK did not hold.", n.myWin, p.Window, n.from, p.Ack, added, n.to, n.from)
+		} else {
+			n.add("A window update: the window grows from %d to %d bytes: the %s's receive buffer has more room (its program read from it, or the kernel gave the buffer more memory). "+
+				"Its cumulative ACK did not move (ack %d), and its SACK blocks hold nothing its last ACK did not.", n.myWin, p.Window, n.from, p.Ack)
+		}
 	case p.Window > n.myWin && v.Has(WindowUpdate):
 		n.add("A window update: the window grows from %d to %d bytes with nothing new acknowledged: the %s's receive buffer has more room (its program read from it, or the kernel gave the buffer more memory).", n.myWin, p.Window, n.from)
 	case p.Window < n.myWin:
@@ -552,6 +762,33 @@ func (n *noteCtx) window() {
 			n.add("The right edge (ack + window) did not move back: the bytes acknowledged used up the room, and no room offered was taken back.")
 		}
 	}
+}
+
+// newlySACKed lists, comma separated, the bytes above the ACK that the
+// segment's SACK blocks hold and the sender's last ACK's did not.
+func (n *noteCtx) newlySACKed() []byte {
+	var out []byte
+	isn := n.peer.isn
+	for _, b := range n.t.Options.SACK {
+		if !after(b.Right, n.t.Ack) || !after(b.Right, b.Left) {
+			continue
+		}
+		covered := false
+		for _, o := range n.prevSACK[:n.prevSACKn] {
+			if !before(b.Left, o.Left) && !after(b.Right, o.Right) {
+				covered = true
+			}
+		}
+		if covered {
+			continue
+		}
+		if len(out) > 0 {
+			out = append(out, ", "...)
+		}
+		left := max32(b.Left, n.t.Ack)
+		out = byteSpan{left - isn, int(b.Right - left)}.appendTo(out)
+	}
+	return out
 }
 
 // optionWords explains SYN options in words, for a note's %s.
@@ -576,6 +813,12 @@ func (o optionWords) appendTo(b []byte) []byte {
 	}
 	if o.HasTimestamps {
 		part("timestamps on every segment, to measure round trips")
+	}
+	switch {
+	case o.FastOpen && len(o.Cookie) == 0:
+		part("a TCP Fast Open cookie request (TFO)")
+	case o.FastOpen:
+		part("a TCP Fast Open cookie (TFO)")
 	}
 	return b
 }
