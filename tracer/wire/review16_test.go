@@ -218,7 +218,7 @@ func TestSYNOnATimeWaitFiveTuple(t *testing.T) {
 	same := []string{
 		"It opens a new connection on the five-tuple of the connection before, which ended ",
 		"The server closed first, so the server's socket still holds this five-tuple in TIME_WAIT (60 s on Linux)",
-		"(RFC 6191)",
+		"a SYN whose timestamp is older is refused whatever its sequence number (PAWS; RFC 6191)",
 		"Here the new initial sequence number (raw 544621668) is 223650 above the client's last in the old connection (raw 544398018, after its FIN), and its timestamp (204825696) is newer than the client's last there (204825691).",
 	}
 	checkNotes(t, events, []frameNote{

@@ -238,7 +238,7 @@ func (n *noteCtx) reuse() {
 			who = "Both ends closed first (their FINs crossed)"
 		}
 		n.add("%s, so the server's socket still holds this five-tuple in TIME_WAIT (60 s on Linux), which is there so that a late segment of the old connection cannot be taken for part of a new one; "+
-			"Linux lets a new SYN in on it, and starts a new connection, when the SYN's sequence number is above the old connection's last one from the client, or, when the old connection used timestamps, when its timestamp is newer (RFC 6191).", who)
+			"Linux lets a new SYN in on it, and starts a new connection, when the SYN's sequence number is above the old connection's last one from the client or its timestamp is newer than the client's last there; when the old connection used timestamps, a SYN whose timestamp is older is refused whatever its sequence number (PAWS; RFC 6191).", who)
 	default:
 		n.add("The client closed first, so its own socket held this five-tuple in TIME_WAIT (60 s on Linux): Linux's connect takes a port in TIME_WAIT for a new connection only with net.ipv4.tcp_tw_reuse (2, the default, allows it on loopback only) and a timestamp newer than the old connection's last (RFC 6191 asks the same).")
 	}
