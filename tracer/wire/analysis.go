@@ -174,6 +174,12 @@ type flow struct {
 	// segment that repeats one, ID and all, is a copy the network made.
 	ids    [8]segID
 	idNext int
+	// maxID is the highest IPv4 ID seen from this sender (not 0; in
+	// the order of 16-bit serial numbers): Linux numbers each packet a
+	// socket sends, so a packet with a lower one was sent before one
+	// already seen.
+	maxID     uint16
+	haveMaxID bool
 }
 
 // segID is a segment's sequence number, payload length and IPv4 ID.
@@ -198,6 +204,29 @@ func (f *flow) copyOf(seq uint32, n int, id uint16) bool {
 	f.ids[f.idNext] = s
 	f.idNext = (f.idNext + 1) % len(f.ids)
 	return false
+}
+
+// idOrder says where id falls among the IPv4 IDs seen from this sender:
+// -1 below the highest (sent before a packet already seen), +1 above it
+// (sent after all of them), 0 when it cannot tell (no ID, none seen
+// before, the same). Then it remembers id.
+func (f *flow) idOrder(id uint16) int {
+	if id == 0 {
+		return 0
+	}
+	order := 0
+	if f.haveMaxID {
+		switch d := int16(id - f.maxID); {
+		case d < 0:
+			order = -1
+		case d > 0:
+			order = 1
+		}
+	}
+	if !f.haveMaxID || order > 0 {
+		f.maxID, f.haveMaxID = id, true
+	}
+	return order
 }
 
 // sent is a segment's worth of sequence numbers and when it was first

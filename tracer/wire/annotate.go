@@ -294,6 +294,10 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 	// network's copy (an ID of 0 may be on every packet: not telling).
 	occupies := p.Len > 0 || t.Flags.Has(capture.SYN) || t.Flags.Has(capture.FIN)
 	n.netCopy = occupies && d.IPVersion == 4 && d.IPID != 0 && me.copyOf(t.Seq, p.Len, d.IPID)
+	if d.IPVersion == 4 {
+		n.prevMaxID = me.maxID
+		n.idOrder = me.idOrder(d.IPID)
+	}
 	n.prevSACKn = copy(n.prevSACK[:], me.sackBlocks)
 	n.v = analyze(&me.flow, &peer.flow, t, p.Len, p.Window, winKnown, d.Time, c.firstRTT)
 	p.Analysis = n.v.flags.Names()

@@ -113,6 +113,13 @@ func TestNotesAtTheReceiversEnd(t *testing.T) {
 			not: []string{"whose first copy this capture did not see"}},
 		{frame: 145, at: "server", notes: []string{"The 188 bytes before them (from byte 6017) had not arrived at this end: lost on the way, still on the way (reordered), or not captured."},
 			not: []string{"were not seen in this capture", "lost before the point of capture"}},
+		// The IPv4 ID tells a resend (an ID above all the later bytes')
+		// from the first copy reordered (below one received before).
+		{frame: 212, at: "server", notes: []string{"Its IPv4 ID (0xe64d) is above every one this end had received from the client", "so it is a resend, its first copy lost on the way here."}},
+		{frame: 214, at: "server", notes: []string{"Its IPv4 ID (0xe64e) is above every one this end had received from the client"}},
+		{frame: 30, at: "server", notes: []string{"Its IPv4 ID (0xe614) is below that of a packet the client sent after it, which this end received before (0xe615)", "this is the first copy, reordered on the way, not a resend."},
+			not: []string{"Why the client sent them", "this end cannot tell", "1 duplicate ACKs"}},
+		{frame: 147, at: "server", notes: []string{"Its IPv4 ID (0xe62d) is below that of a packet the client sent after it"}, not: []string{"Why the client sent them"}},
 		// At the client's end, the sender's: as before.
 		{frame: 201, at: "client", notes: []string{"right after 4 duplicate ACKs from the server, each asking for byte 6957: a fast retransmission"}},
 		{frame: 206, at: "client", notes: []string{"sends bytes 7709 to 7896 of its stream again, 15.782 ms after the first copy"}},

@@ -43,6 +43,10 @@ type noteCtx struct {
 	// a copy the network made, not one its sender sent again.
 	netCopy bool
 	ipid    uint16 // its IPv4 ID
+	// idOrder is where ipid falls among the IDs seen from its sender
+	// before (flow.idOrder), prevMaxID the highest of them.
+	idOrder   int
+	prevMaxID uint16
 	rawNow  bool   // with this SYN the window scale became unknown (conn.rawWindows)
 	// prevSACK are the SACK blocks of the sender's ACK before this
 	// segment (prevSACKn of them).
@@ -499,6 +503,9 @@ func (n *noteCtx) arrivesAgain(bytes byteSpan) {
 	n.buf = append(n.buf, '.')
 	pf := n.peer.flow
 	switch {
+	case pf.haveAck && pf.lastack == n.t.Seq && pf.dupacks == 1:
+		n.add("Before they came, the %s had sent a duplicate ACK asking for byte %d, %s before.",
+			n.to, n.p.Seq, tracer.FormatDuration(n.at.Sub(pf.ackTime)))
 	case pf.haveAck && pf.lastack == n.t.Seq && pf.dupacks > 0:
 		n.add("Before they came, the %s had sent %d duplicate ACKs in a row asking for byte %d, the last %s before.",
 			n.to, pf.dupacks, n.p.Seq, tracer.FormatDuration(n.at.Sub(pf.ackTime)))
@@ -506,8 +513,18 @@ func (n *noteCtx) arrivesAgain(bytes byteSpan) {
 		n.add("Before they came, the %s had sent %d ACKs in a row asking for byte %d with SACK blocks, the last holding %d bytes beyond it, %s before.",
 			n.to, pf.sackAcks, n.p.Seq, pf.sacked, tracer.FormatDuration(n.at.Sub(pf.ackTime)))
 	}
-	if v.copies == 0 {
+	switch {
+	case v.copies == 0 && n.idOrder < 0:
+		n.add("Its IPv4 ID (0x%s) is below that of a packet the %s sent after it, which this end received before (0x%s): if the %s numbers its packets in order, as Linux does, this is the first copy, reordered on the way, not a resend.",
+			hex4(n.ipid), n.from, hex4(n.prevMaxID), n.from)
+	case v.copies == 0 && n.idOrder > 0:
+		n.add("Its IPv4 ID (0x%s) is above every one this end had received from the %s (the highest 0x%s), those of the later bytes included: if the %s numbers its packets in order, as Linux does, it was sent after them, so it is a resend, its first copy lost on the way here.",
+			hex4(n.ipid), n.from, hex4(n.prevMaxID), n.from)
+	case v.copies == 0:
 		n.add("Their first copy was lost on the way here and the %s sent them again, or it was reordered on the way: this end cannot tell.", n.from)
+	}
+	if v.copies == 0 && n.idOrder < 0 {
+		return // not sent again
 	}
 	n.add("Why the %s sent them when it did (duplicate ACKs, SACK blocks, a timer), and which of the %s's ACKs had reached it by then, is seen at the %s's own end, not here.", n.from, n.to, n.from)
 }
