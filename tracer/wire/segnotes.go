@@ -47,7 +47,7 @@ type noteCtx struct {
 	// before (flow.idOrder), prevMaxID the highest of them.
 	idOrder   int
 	prevMaxID uint16
-	rawNow  bool   // with this SYN the window scale became unknown (conn.rawWindows)
+	rawNow    bool // with this SYN the window scale became unknown (conn.rawWindows)
 	// prevSACK are the SACK blocks of the sender's ACK before this
 	// segment (prevSACKn of them).
 	prevSACK  [4]capture.SACKBlock
