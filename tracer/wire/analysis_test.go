@@ -552,16 +552,17 @@ func tsharkParts(t *testing.T, tshark string, parts [][]capture.Packet) [][]Anal
 	return a
 }
 
-// tsharkPartsDups is tsharkParts, with the number tshark gives each
-// duplicate ACK (0 for other packets).
-func tsharkPartsDups(t *testing.T, tshark string, parts [][]capture.Packet) ([][]Analysis, [][]int) {
+// writeParts writes the parts one after the other into one file for
+// tshark, each part's ports moved apart from the others' (so that no
+// two parts share a stream), on one interface; it returns the file and
+// how many packets it holds.
+func writeParts(t *testing.T, parts [][]capture.Packet) (path string, n int) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "parts.pcapng")
+	path = filepath.Join(t.TempDir(), "parts.pcapng")
 	w, err := capture.NewFileWriter(path, layers.LinkTypeEthernet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
 	for i, part := range parts {
 		for _, p := range part {
 			p.Data = slices.Clone(p.Data)
@@ -576,6 +577,14 @@ func tsharkPartsDups(t *testing.T, tshark string, parts [][]capture.Packet) ([][
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return path, n
+}
+
+// tsharkPartsDups is tsharkParts, with the number tshark gives each
+// duplicate ACK (0 for other packets).
+func tsharkPartsDups(t *testing.T, tshark string, parts [][]capture.Packet) ([][]Analysis, [][]int) {
+	t.Helper()
+	path, n := writeParts(t, parts)
 	all, allDups := tsharkRead(t, tshark, path, n)
 	out := make([][]Analysis, len(parts))
 	dups := make([][]int, len(parts))

@@ -116,26 +116,7 @@ func TestConnNumbers(t *testing.T) {
 // frame without one).
 func tsharkStreamsOfParts(t *testing.T, tshark string, parts [][]capture.Packet) [][]int {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "parts.pcapng")
-	w, err := capture.NewFileWriter(path, layers.LinkTypeEthernet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for i, part := range parts {
-		for _, p := range part {
-			p.Data = slices.Clone(p.Data)
-			p.Interface = ""
-			movePorts(p, uint16(i*7))
-			if err := w.Write(p); err != nil {
-				t.Fatal(err)
-			}
-			n++
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path, n := writeParts(t, parts)
 	all := tsharkStreams(t, tshark, path, n)
 	out := make([][]int, len(parts))
 	base := 0 // the streams of the parts before

@@ -81,15 +81,8 @@ func main() {
 		if fi, err := os.Stat(*dir); err != nil || !fi.IsDir() {
 			log.Fatalf("no directory %s (run from the module's root, or give -dir)", *dir)
 		}
-		code, err := lab.Reexec()
-		if err != nil {
-			log.Fatal(err)
-		}
-		os.Exit(code)
 	}
-	if _, err := lab.Setup(nil); err != nil {
-		os.Exit(1) // the program outside says why
-	}
+	lab.Enter()
 	for _, s := range chosen {
 		path := filepath.Join(*dir, s.file)
 		n, err := s.make(path)
