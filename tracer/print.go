@@ -433,6 +433,10 @@ type PrettyOptions struct {
 	// Before the first step, times are since the trace started. The
 	// title (the PhaseLesson event) says so in a line.
 	StepTimes bool
+	// Brief prints one line an event: no note below it, and no line
+	// of TCP_INFO (for a summary that picks out events, as the
+	// practice checks print).
+	Brief bool
 }
 
 // NewPretty returns a printer for people: one line per event with the
@@ -455,7 +459,7 @@ func NewPrettyWith(w io.Writer, opts PrettyOptions) Printer {
 	if width == 0 {
 		width = DefaultWidth
 	}
-	p := &prettyPrinter{w: w, colors: map[string]paint{}, width: max(width, MinWidth), stepTimes: opts.StepTimes}
+	p := &prettyPrinter{w: w, colors: map[string]paint{}, width: max(width, MinWidth), stepTimes: opts.StepTimes, brief: opts.Brief}
 	mk := func(attrs ...color.Attribute) paint {
 		c := color.New(attrs...)
 		if opts.Color {
@@ -553,6 +557,7 @@ type prettyPrinter struct {
 	colors    map[string]paint // read only after NewPretty
 	width     int              // the notes wrap to it
 	stepTimes bool             // PrettyOptions.StepTimes
+	brief     bool             // PrettyOptions.Brief
 
 	mu      sync.Mutex // guards buf, scratch and steps
 	buf     []byte
@@ -679,6 +684,9 @@ func (p *prettyPrinter) appendEvent(b []byte, e *Event) []byte {
 		}
 		b = appendDetail(b, e, causeShift)
 		b = append(b, '\n')
+		if p.brief {
+			break
+		}
 		if e.TCP != nil && briefTCP(e) {
 			var brief [160]byte
 			b = appendParts(b, appendTCPBrief(append(brief[:0], "kernel: "...), e), noteIndent, p.width)

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// practiceBin is the practice command, built once by TestMain, so that
+// each test runs it as a learner does: in a lab of its own.
+var practiceBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "practice-test-")
+	if err != nil {
+		panic(err)
+	}
+	practiceBin = filepath.Join(dir, "practice")
+	out, err := exec.Command("go", "build", "-o", practiceBin, ".").CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			os.Stderr.WriteString("goleak: " + err.Error() + "\n")
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// practice runs the command with args from the module's root, its
+// progress kept in config, and returns its exit status and output.
+func practice(t *testing.T, config string, args ...string) (int, string, string) {
+	t.Helper()
+	return practiceIn(t, "../..", config, args...)
+}
+
+// practiceIn is practice run in the folder dir.
+func practiceIn(t *testing.T, dir, config string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(practiceBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+config, "NO_COLOR=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+}
+
+// needLab skips a test that needs the exercises to run in a lab, where
+// the system allows none and this user may not capture either.
+func needLab(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("the checks run in a lab, made of Linux network namespaces")
+	}
+	if os.Geteuid() == 0 {
+		return
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/unprivileged_userns_clone"); err == nil && strings.TrimSpace(string(b)) == "0" {
+		t.Skip("user namespaces are not allowed here (kernel.unprivileged_userns_clone = 0), and without root the checks cannot capture")
+	}
+}
+
+// TestEveryExercise checks each exercise three ways, as a learner and a
+// teacher would: the untouched file and every wrong solution kept in
+// wrong/ must fail the check, the reference solution must pass it.
+func TestEveryExercise(t *testing.T) {
+	needLab(t)
+	if len(exercises) < 12 {
+		t.Errorf("%d exercises, want at least 12", len(exercises))
+	}
+	for _, ex := range exercises {
+		t.Run(ex.Name, func(t *testing.T) {
+			t.Parallel()
+			base := filepath.Join("exercises", ex.Name)
+			wrongs, _ := filepath.Glob(filepath.Join(base, "wrong", "*"))
+			if len(wrongs) == 0 {
+				t.Errorf("%s has no wrong solution in wrong/ to prove its check", ex.Name)
+			}
+			if len(ex.Hints) < 2 {
+				t.Errorf("%s has %d hints, want at least 2", ex.Name, len(ex.Hints))
+			}
+			config := t.TempDir()
+			type variant struct {
+				args  []string
+				holds bool
+			}
+			variants := []variant{
+				{[]string{"check", ex.Name}, false},
+				{[]string{"check", "--solution", ex.Name}, true},
+			}
+			for _, w := range wrongs {
+				variants = append(variants, variant{[]string{"check", "--from", filepath.Join("lessons", "practice", w), ex.Name}, false})
+			}
+			for _, v := range variants {
+				code, out, errs := practice(t, config, v.args...)
+				switch {
+				case v.holds && (code != 0 || !strings.Contains(out, "The exercise "+ex.Name+" holds.")):
+					t.Errorf("practice %s: exit %d, want 0 and the exercise holding\n%s%s", strings.Join(v.args, " "), code, out, errs)
+				case !v.holds && (code != 1 || !strings.Contains(out, "✗ ")):
+					t.Errorf("practice %s: exit %d, want 1 with what failed (✗)\n%s%s", strings.Join(v.args, " "), code, out, errs)
+				case !v.holds && !strings.Contains(out, "Hint 1 of "):
+					t.Errorf("practice %s: no hint after the failure\n%s", strings.Join(v.args, " "), out)
+				}
+				if errs != "" {
+					t.Errorf("practice %s wrote to stderr:\n%s", strings.Join(v.args, " "), errs)
+				}
+			}
+		})
+	}
+}
+
+// TestProgress follows a learner: nothing done, a failed check (a hint),
+// the next hint, a check that holds, the list, reset.
+func TestProgress(t *testing.T) {
+	needLab(t)
+	config := t.TempDir()
+	first := exercises[0]
+	_, out, _ := practice(t, config, "list")
+	if !strings.HasPrefix(out, first.Name+" ") || !strings.Contains(strings.SplitN(out, "\n", 2)[0], " next ") {
+		t.Errorf("list: the first line is not %s, next:\n%s", first.Name, out)
+	}
+	if n := strings.Count(out, "\n"); n != len(exercises) {
+		t.Errorf("list: %d lines, want one an exercise (%d)", n, len(exercises))
+	}
+	// check with no name checks the next one: the untouched file fails.
+	code, out, _ := practice(t, config, "check")
+	if code != 1 || !strings.Contains(out, "Exercise "+first.Name) || !strings.Contains(out, "Hint 1 of") {
+		t.Fatalf("check (the next one): exit %d, want 1 with hint 1\n%s", code, out)
+	}
+	_, out, _ = practice(t, config, "hint", first.Name)
+	if !strings.Contains(out, "Hint 2 of") || !strings.Contains(out, first.Hints[1][:20]) {
+		t.Errorf("hint %s: want hint 2\n%s", first.Name, out)
+	}
+	// The solution holds, but is not the learner's: nothing is done.
+	if code, out, _ = practice(t, config, "check", "--solution", first.Name); code != 0 || !strings.Contains(out, "progress is kept as it was") {
+		t.Errorf("check --solution: exit %d\n%s", code, out)
+	}
+	// The learner's own copy, once it holds, is done. A copy of the
+	// solution in the exercise's place stands for the learner's work.
+	root := copyExercise(t, first.Name)
+	if code, out, _ = practiceIn(t, root, config, "check", first.Name); code != 0 || !strings.Contains(out, "Done: 1 of") {
+		t.Fatalf("check %s with the solution in place: exit %d\n%s", first.Name, code, out)
+	}
+	_, out, _ = practice(t, config, "list")
+	if !strings.HasPrefix(out, first.Name+" ") || !strings.Contains(strings.SplitN(out, "\n", 2)[0], " done ") {
+		t.Errorf("list after the check held: %s is not done:\n%s", first.Name, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(config, "tcptour", "practice.json")); err != nil || !strings.Contains(string(b), `"`+first.Name+`"`) {
+		t.Errorf("the progress file: %v\n%s", err, b)
+	}
+	_, out, _ = practice(t, config, "reset")
+	if !strings.Contains(out, "forgotten") {
+		t.Errorf("reset: %s", out)
+	}
+	_, out, _ = practice(t, config, "list")
+	if strings.Contains(out, " done ") {
+		t.Errorf("list after reset still shows done:\n%s", out)
+	}
+}
+
+// copyExercise makes a copy of the module for the test, as far as the
+// practice command reads it, with the reference solution of name in
+// place of the learner's main.go, and returns its root.
+func copyExercise(t *testing.T, name string) string {
+	t.Helper()
+	root := t.TempDir()
+	sol, err := os.ReadFile(filepath.Join("exercises", name, "solution", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "lessons", "practice", "exercises", name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), sol, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "go.mod"), []byte("module tcptour\n\ngo 1.26\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// TestDoesNotCompile: a file that does not compile gets the compiler's
+// message, and exit 1, not a stack trace.
+func TestDoesNotCompile(t *testing.T) {
+	dir := t.TempDir()
+	src := "package main\n\nfunc main() {\n\tundefinedThing()\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := practice(t, t.TempDir(), "check", "--from", dir, exercises[0].Name)
+	if code != 1 || !strings.Contains(out, "main.go:4:2: undefined: undefinedThing") || !strings.Contains(out, "does not compile") {
+		t.Errorf("exit %d, want 1 and the compiler's message\n%s%s", code, out, errs)
+	}
+	if strings.Contains(out+errs, "goroutine ") {
+		t.Errorf("a stack trace:\n%s%s", out, errs)
+	}
+}
+
+// TestUsage: bad commands and flags exit 2 with one line saying why.
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"frobnicate"},
+		{"check", "--solution", "--from", "x", "accept-loop"},
+		{"list", "--watch"},
+		{"hint"},
+		{"check", "a", "b"},
+	} {
+		code, _, errs := practice(t, t.TempDir(), args...)
+		if code != 2 || !strings.HasPrefix(errs, "practice: ") {
+			t.Errorf("practice %s: exit %d, want 2 and a line saying why\n%s", strings.Join(args, " "), code, errs)
+		}
+	}
+	code, _, errs := practice(t, t.TempDir(), "check", "no-such-exercise")
+	if code != 1 || !strings.Contains(errs, `no exercise called "no-such-exercise"`) {
+		t.Errorf("an unknown exercise: exit %d\n%s", code, errs)
+	}
+}
+
+// TestWatch: check --watch checks again when the file is saved, and
+// Ctrl-C ends it.
+func TestWatch(t *testing.T) {
+	needLab(t)
+	dir := t.TempDir()
+	first := exercises[0]
+	task, err := os.ReadFile(filepath.Join("exercises", first.Name, "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), task, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(practiceBin, "check", "--watch", "--from", dir, first.Name)
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "NO_COLOR=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1000)
+	go func() {
+		defer close(lines)
+		s := bufio.NewScanner(out)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+	}()
+	waitFor := func(prefix string) string {
+		t.Helper()
+		timeout := time.After(30 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("the command ended before printing %q", prefix)
+				}
+				if strings.Contains(l, prefix) {
+					return l
+				}
+			case <-timeout:
+				t.Fatalf("no %q within 30 s", prefix)
+			}
+		}
+	}
+	waitFor("✗ ")
+	waitFor("Watching ")
+	sol, err := os.ReadFile(filepath.Join("exercises", first.Name, "solution", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := time.Now()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), sol, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("main.go saved at")
+	t.Logf("the save was noticed after %s", time.Since(saved))
+	waitFor("The exercise " + first.Name + " holds.")
+	waitFor("Watching ")
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for range lines {
+	}
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("after Ctrl-C with the last check holding: exit %d (%v), want 0", code, err)
+	}
+}

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"tcptour/tracer"
+	"tcptour/tracer/lab"
+	"tcptour/tracer/link"
+	"tcptour/tracer/wire"
+)
+
+// checkTimeout bounds one check: every exercise's check ends well
+// within it, so it is only reached by a check that waits on a program
+// that never does what it waits for.
+const checkTimeout = 60 * time.Second
+
+// build compiles the Go files of dir (a package main) into a program in
+// tmp. It returns the program's path, or the compiler's message as it
+// printed it.
+func build(dir, tmp string) (string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		return "", err
+	}
+	files = slices.DeleteFunc(files, func(f string) bool { return strings.HasSuffix(f, "_test.go") })
+	if len(files) == 0 {
+		return "", fmt.Errorf("%s holds no Go file to build", dir)
+	}
+	bin := filepath.Join(tmp, filepath.Base(dir))
+	cmd := exec.Command("go", append([]string{"build", "-o", bin}, files...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return "", &buildError{dir: dir, out: strings.TrimSpace(string(out))}
+		}
+		return "", fmt.Errorf("running go build: %w (is the Go toolchain on PATH?)", err)
+	}
+	return bin, nil
+}
+
+// buildError is a program that does not compile: the compiler's message.
+type buildError struct{ dir, out string }
+
+func (e *buildError) Error() string {
+	return fmt.Sprintf("%s does not compile:\n%s", e.dir, e.out)
+}
+
+// result is what a check found.
+type result struct {
+	holds  bool
+	facts  []string
+	failed string // why it does not hold
+	// evidence is what the check saw, printed below the failure:
+	// trace lines, ladders, the program's output.
+	evidence string
+}
+
+// runCheck runs ex's check on the program bin and prints what it saw to
+// out: here, in the lab's network (or on this machine's loopback when
+// there is no lab), its sockets captured. The error is for what kept
+// the check from running; a check that ran and found the exercise does
+// not hold returns a result that says so.
+func runCheck(ctx context.Context, ex *Exercise, bin string, inLab bool, out io.Writer, opts options) (result, error) {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	c := &Check{ctx: ctx, ex: ex, bin: bin, Addr: netip.MustParseAddrPort("127.0.0.1:6969")}
+	cfg := wire.Config{Mode: wire.ModeAuto, Program: "./lessons/practice"}
+	if ex.Link != nil {
+		if !inLab {
+			return result{}, errors.New("this exercise runs on a link between two network namespaces, which only the lab makes; this system does not allow the lab here")
+		}
+		lcfg := *ex.Link
+		l, err := link.New(lcfg)
+		if err != nil {
+			return result{}, err
+		}
+		defer l.Close()
+		c.link = l
+		c.Addr = netip.AddrPortFrom(link.ServerAddr, 6969)
+		cfg.Ends = []wire.End{
+			{Name: "client", Interface: link.ClientInterface, MarkerTo: link.MarkerAddr, Addr: link.ClientAddr, Addr6: link.ClientAddr6, In: l.InClient},
+			{Name: "server", Interface: link.ServerInterface, MarkerTo: link.MarkerAddr, Addr: link.ServerAddr, Addr6: link.ServerAddr6, In: l.InServer},
+		}
+	} else if !inLab {
+		// This machine's loopback: 6969 may be taken.
+		port, err := freePort()
+		if err != nil {
+			return result{}, err
+		}
+		c.Addr = netip.AddrPortFrom(c.Addr.Addr(), port)
+	}
+	var printer tracer.Printer = tracer.PrinterFunc(func(tracer.Event) error { return nil })
+	if opts.verbose {
+		printer = tracer.NewPrettyWith(out, tracer.PrettyOptions{Color: opts.color, Width: opts.width})
+	}
+	tl, skipped, err := wire.NewTimeline("check", printer, io.Discard, cfg)
+	if err != nil {
+		return result{}, err
+	}
+	for _, line := range skipped {
+		fmt.Fprintf(out, "  (%s)\n", line)
+	}
+	c.tl = tl
+	c.captured = tl.Session() != nil
+	// The program's port is captured from the start: its first
+	// packets come before any of the check's own calls.
+	tl.Session().AddTCPPort(c.Addr.Port())
+
+	err = ex.Check(c)
+	for _, p := range c.progs {
+		p.stop()
+	}
+	// NOTE: an error here is a closed stdout; Close reports it.
+	_ = tl.Drain()
+	if _, _, cerr := tl.Close(); err == nil && cerr != nil {
+		return result{}, cerr
+	}
+	var f *failure
+	switch {
+	case err == nil:
+		return result{holds: true, facts: c.facts}, nil
+	case errors.As(err, &f):
+	case ctx.Err() != nil && context.Cause(ctx) != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		f = &failure{msg: fmt.Sprintf("the check ran out of its %s waiting for your program", checkTimeout)}
+	default:
+		return result{}, err
+	}
+	var b strings.Builder
+	c.report(&b, opts)
+	return result{facts: c.facts, failed: f.msg, evidence: b.String()}, nil
+}
+
+// freePort is a loopback port nothing listens on now.
+func freePort() (uint16, error) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return uint16(ln.Addr().(*net.TCPAddr).Port), nil
+}
+
+// report prints, for a check that failed, what the checker saw: the
+// trace lines of the connections it marked and their ladders, and the
+// program's output.
+func (c *Check) report(out io.Writer, opts options) {
+	events := c.tl.Events()
+	ids := map[int]bool{}
+	for _, e := range events {
+		if e.Conn == 0 {
+			continue
+		}
+		for _, s := range c.shown {
+			if e.Local == s[0] && e.Remote == s[1] || e.Local == s[1] && e.Remote == s[0] ||
+				e.Packet != nil && (e.Packet.Src == s[0] && e.Packet.Dst == s[1] || e.Packet.Src == s[1] && e.Packet.Dst == s[0]) {
+				ids[e.Conn] = true
+			}
+		}
+	}
+	if len(ids) > 0 && !opts.verbose {
+		var conns []int
+		for id := range ids {
+			conns = append(conns, id)
+		}
+		slices.Sort(conns)
+		fmt.Fprintf(out, "\nWhat the check saw on %s:\n", connWords(conns))
+		fmt.Fprintf(out, "(one line an event; -v prints the whole trace with its notes)\n")
+		p := tracer.NewPrettyWith(out, tracer.PrettyOptions{Color: opts.color, Width: opts.width, Brief: true})
+		var shown []tracer.Event
+		for _, e := range events {
+			if !c.failedAt.IsZero() && e.Time.After(c.failedAt) {
+				break
+			}
+			shown = append(shown, e)
+			if ids[e.Conn] || e.Actor == "check" {
+				// NOTE: an error here is a closed stdout.
+				_ = p.Print(e)
+			}
+		}
+		for _, id := range conns {
+			fmt.Fprintln(out)
+			_ = wire.FitLadder(out, shown, id, opts.width)
+		}
+	}
+	for _, p := range c.progs {
+		if o := strings.TrimSpace(p.Output()); o != "" {
+			lines := strings.Split(o, "\n")
+			if len(lines) > 20 {
+				lines = append([]string{fmt.Sprintf("… (%d lines before)", len(lines)-20)}, lines[len(lines)-20:]...)
+			}
+			fmt.Fprintf(out, "\nYour program's output:\n  %s\n", strings.Join(lines, "\n  "))
+		}
+	}
+}
+
+// connWords is "connection 2" or "connections 1, 2".
+func connWords(ids []int) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = fmt.Sprint(id)
+	}
+	if len(ids) == 1 {
+		return "connection " + s[0]
+	}
+	return "connections " + strings.Join(s, ", ")
+}
+
+// inside runs a check in the lab that main made (lab.Reexec): the
+// program to check was built outside and is named in the environment.
+func inside(ctx context.Context, ex *Exercise, opts options) int {
+	if _, err := lab.Setup(nil); err != nil {
+		return 1 // the program outside says why
+	}
+	r, err := runCheck(ctx, ex, os.Getenv(envBinary), true, os.Stdout, opts)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "practice: %s: %v\n", ex.Name, err)
+		return 1
+	}
+	printResult(os.Stdout, ex, r, opts)
+	if !r.holds {
+		return 1
+	}
+	return 0
+}
