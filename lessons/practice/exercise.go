@@ -121,6 +121,11 @@ func (c *Check) Holds(format string, args ...any) {
 // Note adds a remark by the check to the trace.
 func (c *Check) Note(text string) { c.tl.Trace().Note("check", text) }
 
+// Link is the link between the program and the check, for an exercise
+// with one (Exercise.Link): its rules can change as the check goes on
+// (link.Link.SetRules). Nil on the lab's loopback.
+func (c *Check) Link() *link.Link { return c.link }
+
 // Context is the check's context: done when the check runs out of
 // time or is interrupted.
 func (c *Check) Context() context.Context { return c.ctx }
