@@ -17,6 +17,7 @@ import (
 
 	"tcptour/tracer"
 	"tcptour/tracer/kernel"
+	"tcptour/tracer/lab"
 	"tcptour/tracer/link"
 	"tcptour/tracer/wire"
 )
@@ -42,6 +43,10 @@ type Exercise struct {
 	// two ends of a link (package tracer/link) that delays or drops
 	// what its rules say; nil means the lab's loopback.
 	Link *link.Config
+	// Sysctls are settings of the lab's network the exercise needs
+	// (a smaller receive buffer), printed with their values and why:
+	// the check then runs only in its lab.
+	Sysctls []lab.Sysctl
 	// Check runs the program (Check.Start) and judges what happened:
 	// it returns nil when the exercise holds, or the error of
 	// Check.Fail saying what did not. Each fact it verified on the way
@@ -327,12 +332,16 @@ func (c *Check) Sockets(states ...kernel.State) ([]kernel.Socket, error) {
 // Dial connects to the learner's server at Addr, as a traced client:
 // its calls and packets are in the trace as the actor "client". On a
 // link it dials from the client's end.
-func (c *Check) Dial() (net.Conn, error) {
+func (c *Check) Dial() (net.Conn, error) { return c.DialTo(c.Addr) }
+
+// DialTo is Dial to another address than Addr: the program's port at
+// another of its addresses (::1).
+func (c *Check) DialTo(addr netip.AddrPort) (net.Conn, error) {
 	d := tracer.Dialer{Hooks: c.tl.ActorHooks("client"), Net: net.Dialer{Timeout: 5 * time.Second}}
 	var conn net.Conn
 	dial := func() error {
 		var err error
-		conn, err = d.DialContext(c.ctx, "tcp", c.Addr.String())
+		conn, err = d.DialContext(c.ctx, "tcp", addr.String())
 		return err
 	}
 	var err error

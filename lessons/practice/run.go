@@ -93,6 +93,8 @@ func runCheck(ctx context.Context, ex *Exercise, bin string, inLab bool, out io.
 			{Name: "client", Interface: link.ClientInterface, MarkerTo: link.MarkerAddr, Addr: link.ClientAddr, Addr6: link.ClientAddr6, In: l.InClient},
 			{Name: "server", Interface: link.ServerInterface, MarkerTo: link.MarkerAddr, Addr: link.ServerAddr, Addr6: link.ServerAddr6, In: l.InServer},
 		}
+	} else if !inLab && len(ex.Sysctls) > 0 {
+		return result{}, fmt.Errorf("this exercise needs its lab, where it sets %s; this system does not allow the lab here", ex.Sysctls[0])
 	} else if !inLab {
 		// This machine's loopback: 6969 may be taken.
 		port, err := freePort()
@@ -220,8 +222,12 @@ func connWords(ids []int) string {
 // inside runs a check in the lab that main made (lab.Reexec): the
 // program to check was built outside and is named in the environment.
 func inside(ctx context.Context, ex *Exercise, opts options) int {
-	if _, err := lab.Setup(nil); err != nil {
+	in, err := lab.Setup(ex.Sysctls)
+	if err != nil {
 		return 1 // the program outside says why
+	}
+	for _, s := range in.Sysctls {
+		fmt.Fprint(os.Stdout, tracer.Wrap(fmt.Sprintf("In this lab: %s (the kernel's default: %s). %s", s, s.Default, s.Why), 2, opts.width))
 	}
 	r, err := runCheck(ctx, ex, os.Getenv(envBinary), true, os.Stdout, opts)
 	if err != nil {
