@@ -385,6 +385,15 @@ func (c *Check) Events() []tracer.Event {
 // as it left its sender.
 func (c *Check) Segments(a, b netip.AddrPort) []*tracer.Packet {
 	var out []*tracer.Packet
+	for _, e := range c.SegmentEvents(a, b) {
+		out = append(out, e.Packet)
+	}
+	return out
+}
+
+// SegmentEvents is Segments with each segment's event: its time too.
+func (c *Check) SegmentEvents(a, b netip.AddrPort) []tracer.Event {
+	var out []tracer.Event
 	for _, e := range c.Events() {
 		p := e.Packet
 		if e.Phase != tracer.PhasePacket || p == nil || p.Proto != "tcp" {
@@ -396,7 +405,7 @@ func (c *Check) Segments(a, b netip.AddrPort) []*tracer.Packet {
 		if p.At != "" && p.At != sender(p) {
 			continue
 		}
-		out = append(out, p)
+		out = append(out, e)
 	}
 	return out
 }

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	practiceBin = filepath.Join(dir, "practice")
-	out, err := exec.Command("go", "build", "-o", practiceBin, ".").CombinedOutput()
+	out, err := exec.Command("go", "build", "-buildvcs=false", "-o", practiceBin, ".").CombinedOutput()
 	if err != nil {
 		os.Stderr.Write(out)
 		os.Exit(1)

@@ -180,19 +180,34 @@ func (c *Check) report(out io.Writer, opts options) {
 		fmt.Fprintf(out, "\nWhat the check saw on %s:\n", connWords(conns))
 		fmt.Fprintf(out, "(one line an event; -v prints the whole trace with its notes)\n")
 		p := tracer.NewPrettyWith(out, tracer.PrettyOptions{Color: opts.color, Width: opts.width, Brief: true})
-		var shown []tracer.Event
+		var shown, lines []tracer.Event
 		for _, e := range events {
 			if !c.failedAt.IsZero() && e.Time.After(c.failedAt) {
 				break
 			}
 			shown = append(shown, e)
 			if ids[e.Conn] || e.Actor == "check" {
-				// NOTE: an error here is a closed stdout.
-				_ = p.Print(e)
+				lines = append(lines, e)
 			}
+		}
+		// A long transfer is shown by its start and its end.
+		const keep = 20
+		for i, e := range lines {
+			if len(lines) > 3*keep && i == keep {
+				fmt.Fprintf(out, "  … %d events …\n", len(lines)-2*keep)
+			}
+			if len(lines) > 3*keep && i >= keep && i < len(lines)-keep {
+				continue
+			}
+			// NOTE: an error here is a closed stdout.
+			_ = p.Print(e)
 		}
 		for _, id := range conns {
 			fmt.Fprintln(out)
+			if segs := countPackets(shown, id); segs > 60 {
+				fmt.Fprintf(out, "(The ladder of connection %d would take %d segments: -v prints the whole trace.)\n", id, segs)
+				continue
+			}
 			_ = wire.FitLadder(out, shown, id, opts.width)
 		}
 	}
@@ -239,4 +254,15 @@ func inside(ctx context.Context, ex *Exercise, opts options) int {
 		return 1
 	}
 	return 0
+}
+
+// countPackets is how many packets of connection id events hold.
+func countPackets(events []tracer.Event, id int) int {
+	n := 0
+	for _, e := range events {
+		if e.Conn == id && e.Phase == tracer.PhasePacket {
+			n++
+		}
+	}
+	return n
 }
