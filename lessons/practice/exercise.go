@@ -144,6 +144,12 @@ func (c *Check) Show(conn net.Conn) {
 	c.shown = append(c.shown, [2]netip.AddrPort{addrPort(conn.LocalAddr()), addrPort(conn.RemoteAddr())})
 }
 
+// ShowEnds is Show for a connection known by its two ends: one that
+// never opened (a refused connect), found in the capture.
+func (c *Check) ShowEnds(a, b netip.AddrPort) {
+	c.shown = append(c.shown, [2]netip.AddrPort{a, b})
+}
+
 func addrPort(a net.Addr) netip.AddrPort {
 	if t, ok := a.(*net.TCPAddr); ok {
 		ap := t.AddrPort()
