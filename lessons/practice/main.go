@@ -34,6 +34,7 @@ import (
 
 	"tcptour/tracer"
 	"tcptour/tracer/lab"
+	"tcptour/tracer/wire"
 )
 
 // The environment of the check run again in the lab: the program built
@@ -46,7 +47,7 @@ const (
 // options are the command line's flags.
 type options struct {
 	watch, solution, verbose, host, noColor bool
-	from                                    string
+	from, pcap                              string
 	color                                   bool
 	width                                   int
 }
@@ -76,6 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opts.watch, "watch", false, "check again each time a Go file of the exercise's folder is saved, until Ctrl-C")
 	fs.BoolVar(&opts.solution, "solution", false, "check the reference solution (the folder solution/) instead of your file")
 	fs.StringVar(&opts.from, "from", "", "check the program in this `folder` instead of the exercise's (a copy of main.go elsewhere, one of wrong/)")
+	fs.StringVar(&opts.pcap, "pcap", "", "save the check's packets to this pcapng `file` (for tracer/inspect, Wireshark or tshark), mode 0600:\na new file, or one that replaces a regular file of yours; never through a symlink")
 	fs.BoolVar(&opts.verbose, "v", false, "print the whole trace as the check runs")
 	fs.BoolVar(&opts.host, "host", false, "check on this machine's loopback, not in a lab of its own")
 	fs.BoolVar(&opts.noColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
@@ -109,8 +111,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if opts.solution && opts.from != "" {
 		return bad("--solution and --from name two programs: give one")
 	}
-	if cmd != "check" && (opts.watch || opts.solution || opts.from != "" || opts.verbose || opts.host) {
-		return bad("--watch, --solution, --from, -v and --host are flags of check")
+	if cmd != "check" && (opts.watch || opts.solution || opts.from != "" || opts.verbose || opts.host || opts.pcap != "") {
+		return bad("--watch, --solution, --from, --pcap, -v and --host are flags of check")
 	}
 	opts.color = tracer.ColorWanted(stdout, opts.noColor)
 	opts.width = max(tracer.TerminalWidth(stdout), tracer.MinWidth)
@@ -238,6 +240,15 @@ func check(stdout, stderr io.Writer, prog *progress, perr error, name string, op
 		fmt.Fprintf(stderr, "practice: %s is not a folder with a Go program\n", dir)
 		return 1
 	}
+	// The file is checked here, with the learner's own ids (in a lab
+	// made in a user namespace, every other user's files look like
+	// nobody's), and made again by the check.
+	files, err := wire.CreateFiles(opts.pcap, "")
+	if err != nil {
+		fmt.Fprintln(stderr, "practice:", err)
+		return 1
+	}
+	files.Discard()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if !opts.watch {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"tcptour/tracer/capture"
 	"testing"
 	"time"
 
@@ -334,5 +336,46 @@ func TestWatch(t *testing.T) {
 	err = cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("after Ctrl-C with the last check holding: exit %d (%v), want 0", code, err)
+	}
+}
+
+// TestPcap: check --pcap saves every packet the check saw, for
+// tracer/inspect: here the handshakes of the four clients of
+// accept-loop.
+func TestPcap(t *testing.T) {
+	needLab(t)
+	file := filepath.Join(t.TempDir(), "check.pcapng")
+	code, out, errs := practice(t, t.TempDir(), "check", "--solution", "--pcap", file, "accept-loop")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	r, err := capture.OpenFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	syns := 0
+	for {
+		p, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := capture.Decode(p)
+		if err == nil && d.TCP != nil && d.TCP.Flags == capture.SYN && d.Dst.Port() == 6969 {
+			syns++
+		}
+	}
+	if syns != 3 {
+		t.Errorf("%d SYNs to port 6969 in %s, want one for each of the check's 3 clients", syns, file)
 	}
 }

@@ -103,6 +103,12 @@ func runCheck(ctx context.Context, ex *Exercise, bin string, inLab bool, out io.
 		}
 		c.Addr = netip.AddrPortFrom(c.Addr.Addr(), port)
 	}
+	files, err := wire.CreateFiles(opts.pcap, "")
+	if err != nil {
+		return result{}, err
+	}
+	defer files.Discard()
+	cfg.PCAP = files.PCAP
 	var printer tracer.Printer = tracer.PrinterFunc(func(tracer.Event) error { return nil })
 	if opts.verbose {
 		printer = tracer.NewPrettyWith(out, tracer.PrettyOptions{Color: opts.color, Width: opts.width})
@@ -128,6 +134,12 @@ func runCheck(ctx context.Context, ex *Exercise, bin string, inLab bool, out io.
 	_ = tl.Drain()
 	if _, _, cerr := tl.Close(); err == nil && cerr != nil {
 		return result{}, cerr
+	}
+	if cerr := files.Commit(c.captured, false); cerr != nil {
+		return result{}, cerr
+	}
+	if opts.pcap != "" && c.captured {
+		fmt.Fprintf(out, "  (the packets are in %s: go run ./tracer/inspect %s)\n", opts.pcap, opts.pcap)
 	}
 	var f *failure
 	switch {
