@@ -264,20 +264,32 @@ func (p *Program) stop() {
 	<-p.done
 }
 
+// syncBuffer keeps what the program writes, up to a limit: a program
+// that prints without end does not fill the check's memory.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	dropped int
 }
+
+// outputLimit is how much of the program's output a check keeps.
+const outputLimit = 256 << 10
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.b.Write(p)
+	keep := min(len(p), outputLimit-s.b.Len())
+	s.b.Write(p[:keep])
+	s.dropped += len(p) - keep
+	return len(p), nil
 }
 
 func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.dropped > 0 {
+		return s.b.String() + fmt.Sprintf("\n… and %d bytes more, not kept", s.dropped)
+	}
 	return s.b.String()
 }
 

@@ -290,8 +290,7 @@ func checkOnce(ctx context.Context, stdout, stderr io.Writer, prog *progress, pe
 	case !mine:
 		what = "the program"
 	}
-	fmt.Fprintf(stdout, "Exercise %s · %s (after lesson %s)\nChecking %s in %s: built, run in a lab of its own, its packets captured.\n",
-		ex.Name, ex.Title, ex.Lesson, what, dir)
+	fmt.Fprintf(stdout, "Exercise %s · %s (after lesson %s)\nChecking %s in %s.\n", ex.Name, ex.Title, ex.Lesson, what, dir)
 	tmp, err := os.MkdirTemp("", "tcptour-practice-")
 	if err != nil {
 		fmt.Fprintln(stderr, "practice:", err)
@@ -326,7 +325,11 @@ func checkOnce(ctx context.Context, stdout, stderr io.Writer, prog *progress, pe
 		}
 	}
 	if code == -1 {
-		r, err = runCheck(ctx, ex, bin, false, stdout, opts)
+		r, err = runCheck(ctx, ex, bin, nil, stdout, opts)
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "practice: %s: interrupted; your program was stopped\n", ex.Name)
+			return 130
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "practice: %s: %v\n", ex.Name, err)
 			return 1

@@ -72,7 +72,8 @@ type result struct {
 // there is no lab), its sockets captured. The error is for what kept
 // the check from running; a check that ran and found the exercise does
 // not hold returns a result that says so.
-func runCheck(ctx context.Context, ex *Exercise, bin string, inLab bool, out io.Writer, opts options) (result, error) {
+func runCheck(ctx context.Context, ex *Exercise, bin string, in *lab.Info, out io.Writer, opts options) (result, error) {
+	inLab := in != nil
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	c := &Check{ctx: ctx, ex: ex, bin: bin, Addr: netip.MustParseAddrPort("127.0.0.1:6969")}
@@ -117,8 +118,21 @@ func runCheck(ctx context.Context, ex *Exercise, bin string, inLab bool, out io.
 	if err != nil {
 		return result{}, err
 	}
+	switch {
+	case inLab && ex.Link != nil:
+		fmt.Fprint(out, tracer.Wrap("It runs in a lab of its own: network namespaces made for this check, joined by a link, where every packet is captured and the kernel's sockets are the check's alone.", 0, opts.width))
+	case inLab:
+		fmt.Fprint(out, tracer.Wrap("It runs in a lab of its own: a network namespace made for this check, where every packet is captured and the kernel's sockets are the check's alone.", 0, opts.width))
+	case tl.Session() != nil:
+		fmt.Fprint(out, tracer.Wrap("It runs on this machine's loopback, its packets captured.", 0, opts.width))
+	}
+	if in != nil {
+		for _, s := range in.Sysctls {
+			fmt.Fprint(out, tracer.Wrap(fmt.Sprintf("In this lab: %s (the kernel's default: %s). %s", s, s.Default, s.Why), 2, opts.width))
+		}
+	}
 	for _, line := range skipped {
-		fmt.Fprintf(out, "  (%s)\n", line)
+		fmt.Fprintf(out, "(%s)\n", line)
 	}
 	c.tl = tl
 	c.captured = tl.Session() != nil
@@ -253,10 +267,11 @@ func inside(ctx context.Context, ex *Exercise, opts options) int {
 	if err != nil {
 		return 1 // the program outside says why
 	}
-	for _, s := range in.Sysctls {
-		fmt.Fprint(os.Stdout, tracer.Wrap(fmt.Sprintf("In this lab: %s (the kernel's default: %s). %s", s, s.Default, s.Why), 2, opts.width))
+	r, err := runCheck(ctx, ex, os.Getenv(envBinary), in, os.Stdout, opts)
+	if ctx.Err() != nil {
+		fmt.Fprintf(os.Stderr, "practice: %s: interrupted; your program was stopped\n", ex.Name)
+		return 130
 	}
-	r, err := runCheck(ctx, ex, os.Getenv(envBinary), true, os.Stdout, opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "practice: %s: %v\n", ex.Name, err)
 		return 1
