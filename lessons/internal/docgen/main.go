@@ -551,6 +551,9 @@ var volatile = []struct {
 	{regexp.MustCompile(`^\{"seq":\d+`), `{"seq":N`},
 	{regexp.MustCompile(`"cause":\d+`), `"cause":N`},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)`), "TIME"},
+	// The time Go's log package puts before a line: a practice
+	// exercise's output.
+	{regexp.MustCompile(`\d{4}/\d\d/\d\d \d\d:\d\d:\d\d`), "TIME"},
 	{regexp.MustCompile(`((?:\d{1,3}\.){3}\d{1,3}|\[[0-9a-fA-F:.]+\]|\*):\d{4,5}\b`), "$1:PORT"},
 	{regexp.MustCompile(`\b(port|chose|ports?) \d{4,5}\b`), "$1 PORT"},
 	// A process id: the lab's in "nsenter -t PID", a program's in
