@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,7 +65,7 @@ func checkFraming(c *Check) error {
 		c.Holds("the client wrote %q in one Write, and it went in one segment (%s)", three, Describe(segs[0]))
 	}
 	got, err := readLines(conn, answers, 3, time.Second)
-	if want := []string{"3", "3", "5"}; !equalLines(got, want) {
+	if want := []string{"3", "3", "5"}; !slices.Equal(got, want) {
 		return c.Fail("the client wrote the three lines %q in one Write, which went in %s, and %s, where three lines want three: %s%s",
 			three, plural(len(segs), "segment"), answered(got, err), quoteLines(want), c.Unserved(conn))
 	}
@@ -100,7 +101,7 @@ func checkFraming(c *Check) error {
 		return len(segs) > 0 && segs[len(segs)-1].Seq+uint32(segs[len(segs)-1].Len) >= end+uint32(len(second))
 	})
 	got, err = readLines(conn, answers, 1, time.Second)
-	if !equalLines(got, []string{"11"}) {
+	if !slices.Equal(got, []string{"11"}) {
 		msg := fmt.Sprintf("the client wrote the line %q in two segments, %q and then %q, and %s, where one line wants one: \"11\\n\"",
 			first+second, first, second, answered(got, err))
 		if len(got) > 0 && got[0] == fmt.Sprint(len(first)) {
@@ -166,10 +167,6 @@ func readLines(conn net.Conn, r *bufio.Reader, n int, d time.Duration) ([]string
 		lines = append(lines, strings.TrimSuffix(line, "\n"))
 	}
 	return lines, nil
-}
-
-func equalLines(a, b []string) bool {
-	return strings.Join(a, "\n") == strings.Join(b, "\n") && len(a) == len(b)
 }
 
 // quoteLines is the answers as the client read them: "3\n", "3\n".
