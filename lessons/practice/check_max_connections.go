@@ -182,8 +182,12 @@ func askOnce(conn net.Conn, line string, d time.Duration) (string, error) {
 	return bufio.NewReader(conn).ReadString('\n')
 }
 
-// roundMs is d to the millisecond, or to 0.1 ms under 10 ms: "3.2 ms".
+// roundMs is d to the millisecond, or to 0.1 ms under 10 ms ("3.2
+// ms"), or in microseconds under 1 ms ("40 µs").
 func roundMs(d time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%d µs", d.Microseconds())
+	}
 	if d < 10*time.Millisecond {
 		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
 	}
