@@ -66,8 +66,12 @@ func checkFraming(c *Check) error {
 	}
 	got, err := readLines(conn, answers, 3, time.Second)
 	if want := []string{"3", "3", "5"}; !slices.Equal(got, want) {
+		why := c.Unserved(conn)
+		if s, ok := c.PeerSocket(conn); ok && why == "" && s.RecvQ == 0 && len(got) < len(want) {
+			why = fmt.Sprintf(". The kernel says your program has read all %d bytes: its socket's receive queue (Recv-Q) is empty", len(three))
+		}
 		return c.Fail("the client wrote the three lines %q in one Write, which went in %s, and %s, where three lines want three: %s%s",
-			three, plural(len(segs), "segment"), answered(got, err), quoteLines(want), c.Unserved(conn))
+			three, plural(len(segs), "segment"), answered(got, err), quoteLines(want), why)
 	}
 	c.Holds("three lines in one segment got three answers: 3, 3 and 5")
 
@@ -100,6 +104,9 @@ func checkFraming(c *Check) error {
 		segs = dataSegments(c.Segments(client, server), client)
 		return len(segs) > 0 && segs[len(segs)-1].Seq+uint32(segs[len(segs)-1].Len) >= end+uint32(len(second))
 	})
+	if n := len(segs); n >= 2 && segs[n-2].Len == len(first) && segs[n-1].Len == len(second) {
+		c.Holds("then %q: the line went in two segments (%s, then %s)", second, Describe(segs[n-2]), Describe(segs[n-1]))
+	}
 	got, err = readLines(conn, answers, 1, time.Second)
 	if !slices.Equal(got, []string{"11"}) {
 		msg := fmt.Sprintf("the client wrote the line %q in two segments, %q and then %q, and %s, where one line wants one: \"11\\n\"",
