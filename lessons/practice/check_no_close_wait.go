@@ -92,9 +92,9 @@ func checkNoCloseWait(c *Check) error {
 			}
 			acked := ""
 			if finsAcked(c, conns) {
-				acked = " Its kernel acknowledged each client's FIN on the wire;"
+				acked = " its kernel acknowledged each client's FIN on the wire, but"
 			}
-			return c.Fail("1 s after the clients closed, the kernel still holds %s of your program in CLOSE_WAIT (%s).%s your program has not closed them: no FIN came from it on %s",
+			return c.Fail("1 s after the clients closed, the kernel still holds %s of your program in CLOSE_WAIT (%s):%s your program has not closed them, and no FIN came from it on %s",
 				plural(len(waiting), "socket"), strings.Join(ends, ", "), acked, connsOf(noFIN))
 		}
 		return c.Fail("1 s after the clients closed, no FIN had come from your program on %s, and the kernel shows none of its sockets in CLOSE_WAIT", connsOf(noFIN))
