@@ -79,7 +79,10 @@ func checkMaxConnections(c *Check) error {
 		if ok && s.Inode == 0 {
 			return c.Fail("client 3 connected while clients 1 and 2 were, and for 1 s nothing came, no FIN: the kernel says your program never accepted it (its socket has no file descriptor, inode 0, and waits in the listener's queue). Node's maxConnections accepts the extra connection and closes it at once; not accepting leaves it waiting")
 		}
-		return c.Fail("client 3 connected while clients 1 and 2 were, and for 1 s nothing came, no FIN: the kernel shows that your program accepted the connection (its socket has a file descriptor) and keeps it open, %s: 3 connections at once, where the limit is 2", s.State)
+		if !ok {
+			return c.Fail("client 3 connected while clients 1 and 2 were, and for 1 s nothing came, no FIN: your program kept it open, 3 connections at once, where the limit is 2")
+		}
+		return c.Fail("client 3 connected while clients 1 and 2 were, and for 1 s nothing came, no FIN: the kernel shows that your program accepted the connection (its socket has a file descriptor) and keeps it open (%s), with clients 1 and 2 still connected: 3 connections at once, where the limit is 2", s.State)
 	case errors.Is(err, syscall.ECONNRESET):
 		c.Show(extra)
 		return c.Fail("client 3's connection was reset (RST), not closed: Close sends FIN, as Node's maxConnections does")

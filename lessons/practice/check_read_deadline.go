@@ -94,12 +94,14 @@ func checkReadDeadline(c *Check) error {
 	switch {
 	case errors.Is(silentErr, os.ErrDeadlineExceeded):
 		c.Show(silent)
-		s, _ := c.PeerSocket(silent)
 		fin := "no FIN on the wire"
 		if sentFIN(c, silent) {
 			fin = "its FIN is on the wire, but client 1's read did not end"
 		}
-		return c.Fail("client 1 said nothing after its answer, and 2.5 s later your program had still not closed the connection: %s, and the kernel shows its end %s", fin, s.State)
+		if s, ok := c.PeerSocket(silent); ok {
+			fin += fmt.Sprintf(", and the kernel shows your program's end still %s", s.State)
+		}
+		return c.Fail("client 1 said nothing after its answer, and 2.5 s later your program had still not closed the connection: %s", fin)
 	case silentErr != nil:
 		c.Show(silent)
 		return c.Fail("client 1 said nothing after its answer, and its read failed: %v (a Close sends FIN; this is not one)", silentErr)
