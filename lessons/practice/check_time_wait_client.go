@@ -1,0 +1,189 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"tcptour/tracer"
+	"tcptour/tracer/kernel"
+)
+
+func init() {
+	register(&Exercise{
+		Name: "time-wait-client", Lesson: "17", Order: 1, Role: "server",
+		Title: "Closing so that TIME_WAIT lands on the client",
+		Hints: []string{
+			"TIME_WAIT goes to the side whose FIN goes first. Your Close sends the server's FIN; as long as it comes right after the answer, the server is first.",
+			"Once it has answered, let the server read again: that read returns io.EOF when the client's FIN comes, and only then close. A deadline on that read keeps a client that never closes from holding the connection for ever. CloseWrite sends FIN too, and so does not help; SetLinger(0) sends RST, which hides TIME_WAIT instead of moving it.",
+			"After the Write: conn.SetReadDeadline(time.Now().Add(5 * time.Second)); io.Copy(io.Discard, r); then the deferred Close.",
+		},
+		Check: checkTimeWaitClient,
+	})
+}
+
+// checkTimeWaitClient makes 3 connections, each a request, its answer
+// and the client's Close; then it checks, on the wire, that the first FIN
+// of each is the client's, with no RST, and, in the kernel, that the
+// connections' TIME_WAIT sockets are the client's, none on the
+// program's port.
+func checkTimeWaitClient(c *Check) error {
+	if !c.Captured() {
+		return c.NeedPackets()
+	}
+	p, err := c.Start()
+	if err != nil {
+		return err
+	}
+	if err := c.WaitListening(p); err != nil {
+		return err
+	}
+	const n = 3
+	var conns []net.Conn
+	for i := 1; i <= n; i++ {
+		conn, err := c.Dial()
+		if err != nil {
+			return c.Fail("client %d could not connect: %v", i, err)
+		}
+		defer conn.Close()
+		conns = append(conns, conn)
+		line := fmt.Sprintf("request %d", i)
+		if err := askLine(conn, line, strings.ToUpper(line), 2*time.Second); err != nil {
+			c.Show(conn)
+			return c.Fail("client %d sent %q and %v%s%s", i, line+"\n", err, resetBy(c, conn), c.Unserved(conn))
+		}
+		// The client closes as soon as it has its answer.
+		// NOTE: Close on a connection that works cannot fail.
+		_ = conn.Close()
+		// Wait until the connection is over: one end in TIME_WAIT,
+		// or an RST.
+		client, server := Ends(conn)
+		waitWire(c, time.Second, func() bool {
+			return timeWaitEnd(c, client, server) != "" || resetBy(c, conn) != ""
+		})
+	}
+	c.Holds("%d clients each sent a request, read its answer, and closed", n)
+
+	var clientTW []string
+	for i, conn := range conns {
+		client, server := Ends(conn)
+		segs := timedSegments(c, client, server)
+		if r := resetBy(c, conn); r != "" {
+			c.Show(conn)
+			return c.Fail("on client %d's connection%s. A reset ends a connection at once, with no TIME_WAIT at either end, and a peer still reading gets \"connection reset by peer\" instead of io.EOF: TIME_WAIT is moved by closing second, not skipped", i+1, r)
+		}
+		fin := firstFINEither(segs)
+		if fin == nil {
+			c.Show(conn)
+			return c.Fail("client %d closed, and within 1 s no FIN from either end of its connection is in the capture", i+1)
+		}
+		if fin.Packet.Src == server {
+			c.Show(conn)
+			where := ""
+			switch timeWaitEnd(c, client, server) {
+			case "server":
+				where = fmt.Sprintf(", and the kernel shows your program's end, %s ↔ %s, in TIME_WAIT: on the server's port%s", server, client, timeWaitLeft(c, server, client))
+			case "client":
+				where = " (yet the kernel shows the client's end in TIME_WAIT)"
+			}
+			return c.Fail("on client %d's connection the first FIN was your program's (%s), %s after its answer and before the client's FIN%s", i+1, Describe(fin.Packet), roundMs(fin.Time.Sub(lastDataTime(segs, server))), where)
+		}
+		if end := timeWaitEnd(c, client, server); end != "client" {
+			c.Show(conn)
+			return c.Fail("on client %d's connection the client's FIN came first, yet within 1 s the kernel showed %s in TIME_WAIT, not the client's", i+1, orNone(end))
+		}
+		clientTW = append(clientTW, fmt.Sprint(client.Port()))
+	}
+	c.Holds("on each of the %d connections the first FIN is the client's, and no RST", n)
+	onServer := 0
+	if socks, err := c.Sockets(kernel.TimeWait); err == nil {
+		for _, s := range socks {
+			if s.Local.Port() == c.Addr.Port() {
+				onServer++
+			}
+		}
+	}
+	if onServer > 0 {
+		return c.Fail("the kernel shows %s in TIME_WAIT on your program's port %d", plural(onServer, "socket"), c.Addr.Port())
+	}
+	c.Holds("the kernel shows their TIME_WAIT sockets at the client's ports (%s), none at port %d", strings.Join(clientTW, ", "), c.Addr.Port())
+	if p.Exited() != "" {
+		return c.Fail("your program ended (%s): a server goes on serving", p.Exited())
+	}
+	return nil
+}
+
+// timeWaitEnd says which end of the connection between client and
+// server the kernel holds in TIME_WAIT: "client", "server", or "".
+func timeWaitEnd(c *Check, client, server netip.AddrPort) string {
+	socks, err := c.Sockets(kernel.TimeWait)
+	if err != nil {
+		return ""
+	}
+	for _, s := range socks {
+		switch {
+		case s.Local == client && s.Remote == server:
+			return "client"
+		case s.Local == server && s.Remote == client:
+			return "server"
+		}
+	}
+	return ""
+}
+
+// timeWaitLeft says how long the kernel keeps the TIME_WAIT socket
+// local ↔ remote still: ", 59.9 s more".
+func timeWaitLeft(c *Check, local, remote netip.AddrPort) string {
+	socks, err := c.Sockets(kernel.TimeWait)
+	if err != nil {
+		return ""
+	}
+	for _, s := range socks {
+		if s.Local == local && s.Remote == remote && s.Expires > 0 {
+			return fmt.Sprintf(", for %s more", seconds(s.Expires.Round(100*time.Millisecond)))
+		}
+	}
+	return ""
+}
+
+// resetBy says, to end a sentence, that the program reset conn, when
+// an RST from its end is in the capture; "" when none is.
+func resetBy(c *Check, conn net.Conn) string {
+	client, server := Ends(conn)
+	for _, e := range timedSegments(c, client, server) {
+		if e.Packet.Src == server && HasFlag(e.Packet, "RST") {
+			return fmt.Sprintf(", your program reset the connection (%s on the wire) instead of closing it with FIN", Describe(e.Packet))
+		}
+	}
+	return ""
+}
+
+// firstFINEither is the first segment with FIN from either end.
+func firstFINEither(segs []tracer.Event) *tracer.Event {
+	for i := range segs {
+		if HasFlag(segs[i].Packet, "FIN") {
+			return &segs[i]
+		}
+	}
+	return nil
+}
+
+// lastDataTime is when src last sent data on the connection.
+func lastDataTime(segs []tracer.Event, src netip.AddrPort) time.Time {
+	var t time.Time
+	for _, e := range segs {
+		if e.Packet.Src == src && e.Packet.Len > 0 {
+			t = e.Time
+		}
+	}
+	return t
+}
+
+func orNone(end string) string {
+	if end == "" {
+		return "neither end"
+	}
+	return "the " + end + "'s end"
+}
