@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"strings"
+	"time"
+
+	"tcptour/tracer"
+)
+
+func init() {
+	register(&Exercise{
+		Name: "retry-refused", Lesson: "09", Order: 2, Role: "client",
+		Title: "A client that retries a refused connect, waiting longer each time",
+		Hints: []string{
+			"A refused connect fails in microseconds: the server's kernel answers the SYN with RST. To try again later, the client has to wait itself, with time.Sleep, between attempts.",
+			"Keep the wait in a variable: start at 100 ms and double it after each refusal, so that each wait is longer than the last. Stop after the 6th attempt and return its error.",
+			"for attempt := 1; ; attempt++ { conn, err := net.Dial(\"tcp\", addr); if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || attempt == 6 { return conn, err }; time.Sleep(wait); wait *= 2 }",
+		},
+		Check: checkRetryRefused,
+	})
+}
+
+// attemptSYN is one connect the client tried: its SYN and, when the
+// kernel refused it, the RST.
+type attemptSYN struct {
+	port    uint16
+	syn     time.Time
+	refused bool
+}
+
+// checkRetryRefused lets the client's first three connects be refused
+// (nothing listens), then listens: the fourth connects. The waits
+// between the SYNs must be at least 50 ms and grow, each at least 1.5
+// times the last.
+func checkRetryRefused(c *Check) error {
+	p, err := c.Start()
+	if err != nil {
+		return err
+	}
+	const refusals = 3
+	bound := 5 * time.Second
+	deadline := time.NewTimer(bound)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	var tries []attemptSYN
+	for {
+		tries = attempts(c)
+		if countRefused(tries) >= refusals {
+			break
+		}
+		select {
+		case <-p.Done():
+			tries = attempts(c)
+			if len(tries) == 0 {
+				return c.Fail("your program ended (%s) without trying to connect to %s", p.Exited(), c.Addr)
+			}
+			if len(tries) >= refusals {
+				// The refusals came, and so did its end: judged below.
+				break
+			}
+			if n := countRefused(tries); n < len(tries) {
+				return c.Fail("your client sent %s to %s (%d refused with RST) and ended (%s)", plural(len(tries), "SYN"), c.Addr, n, p.Exited())
+			}
+			if len(tries) == 1 {
+				return c.Fail("your client tried once: its SYN was refused (answered with RST: nobody listened yet), and it ended (%s) without trying again", p.Exited())
+			}
+			return c.Fail("your client tried %s, each refused (its SYN answered with RST: nobody listened yet), and then ended (%s) without trying again", plural(len(tries), "time"), p.Exited())
+		case <-deadline.C:
+			return c.Fail("in %s your client tried %s, each refused, and no more: wait 100 ms after the first refusal, then longer each time", seconds(bound), plural(len(tries), "time"))
+		case <-tick.C:
+			continue
+		}
+		break
+	}
+	c.Holds("nothing listened on %s: your client's first %d SYNs were refused, each with RST", c.Addr, refusals)
+	if err := judgeWaits(c, tries[:refusals], len(tries), false); err != nil {
+		return err
+	}
+
+	ln, err := c.Listen()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	c.Note("the check's server listens now, after the client's third refused connect")
+	conn, err := acceptFrom(c, ln, p, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// NOTE: a deadline on a connection that works cannot fail.
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		c.Show(conn)
+		return c.Fail("your client connected, but the check's server did not get its line: %v", err)
+	}
+	// NOTE: the client may have gone: its exit is judged below.
+	_, _ = conn.Write([]byte("hello to you\n"))
+	if !p.Wait(2 * time.Second) {
+		return c.Fail("your client connected and sent %q, got its answer, and was still running 2 s later", line)
+	}
+	tries = attempts(c)
+	if len(tries) != refusals+1 || countRefused(tries) != refusals {
+		return c.Fail("your client made %d connects (%d refused); once the server listened, one more should have connected", len(tries), countRefused(tries))
+	}
+	if err := judgeWaits(c, tries, len(tries), true); err != nil {
+		return err
+	}
+	c.Holds("once the check listened, your client's attempt %d connected and sent %q", len(tries), strings.TrimSuffix(line, "\n"))
+	if code := p.ExitCode(); code != 0 {
+		return c.Fail("your client connected, then ended with %s", p.Exited())
+	}
+	c.Holds("your client ended with exit status 0")
+	return nil
+}
+
+// judgeWaits checks the gaps between the SYNs of tries: the first at
+// least 50 ms, each next at least 1.5 times the one before. total is
+// how many SYNs the client sent in all, for the message; say records
+// the fact when it holds.
+func judgeWaits(c *Check, tries []attemptSYN, total int, say bool) error {
+	var gaps []time.Duration
+	for i := 1; i < len(tries); i++ {
+		gaps = append(gaps, tries[i].syn.Sub(tries[i-1].syn))
+	}
+	words := make([]string, len(gaps))
+	for i, g := range gaps {
+		words[i] = gapWords(g)
+	}
+	list := strings.Join(words, ", then ")
+	if len(gaps) > 0 && gaps[0] < 50*time.Millisecond {
+		return c.Fail("your client's first SYNs were %s apart (%s in all): it tries again at once, and a refusal takes microseconds, so a loop without a wait is over before a server that is starting has a chance, and hammers one that is down", list, plural(total, "SYN"))
+	}
+	for i := 1; i < len(gaps); i++ {
+		if float64(gaps[i]) < 1.5*float64(gaps[i-1]) {
+			return c.Fail("your client's SYNs were %s apart: wait %d (%s) is not 1.5 times wait %d (%s). A wait that does not grow keeps every client of a server that is down knocking at the same rate; double it each time", list, i+1, gapWords(gaps[i]), i, gapWords(gaps[i-1]))
+		}
+	}
+	if say {
+		c.Holds("the waits between your client's SYNs grow: %s", list)
+	}
+	return nil
+}
+
+// gapWords is a wait between two SYNs: "201 ms", "0.04 ms".
+func gapWords(d time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+	}
+	return ms(d)
+}
+
+// attempts lists the connects the client has tried so far, as the
+// capture saw them: each SYN to the check's address, and whether an
+// RST answered it.
+func attempts(c *Check) []attemptSYN {
+	var out []attemptSYN
+	index := map[uint16]int{}
+	for _, e := range c.Events() {
+		s := e.Packet
+		if e.Phase != tracer.PhasePacket || s == nil || s.Proto != "tcp" {
+			continue
+		}
+		switch {
+		case s.Dst == c.Addr && HasFlag(s, "SYN") && !HasFlag(s, "ACK"):
+			if _, seen := index[s.Src.Port()]; !seen {
+				index[s.Src.Port()] = len(out)
+				out = append(out, attemptSYN{port: s.Src.Port(), syn: e.Time})
+			}
+		case s.Src == c.Addr && HasFlag(s, "RST"):
+			if i, ok := index[s.Dst.Port()]; ok {
+				out[i].refused = true
+			}
+		}
+	}
+	return out
+}
+
+func countRefused(tries []attemptSYN) int {
+	n := 0
+	for _, t := range tries {
+		if t.refused {
+			n++
+		}
+	}
+	return n
+}
