@@ -30,9 +30,9 @@ func init() {
 }
 
 // checkNagle echoes the client's five messages and judges, on the
-// wire at the client's end, that each text left with its length, not
-// after the length's ACK came back, and that the five exchanges took
-// about five round trips.
+// wire at the client's end, that no text waited for its length's ACK:
+// none left when that ACK came back, a round trip or more after its
+// length. The time of each exchange is said, not judged (see below).
 func checkNagle(c *Check) error {
 	ln, err := c.Listen()
 	if err != nil {
@@ -87,14 +87,15 @@ func checkNagle(c *Check) error {
 	// of its text), in the client's sequence space.
 	rtt := 2 * nagleOneWay
 	off := uint32(1)
-	var first, last time.Time
 	type held struct {
 		msg, start      int
 		lenSeg, textSeg *tracer.Packet
 		lenAt, textAt   time.Time
+		ackAt           time.Time
 	}
 	var waits []string
 	var worst *held
+	together := 0
 	for i, n := range sizes {
 		start, end := off, off+4+uint32(n)
 		off = end
@@ -104,44 +105,68 @@ func checkNagle(c *Check) error {
 			c.Show(conn)
 			return c.Fail("the capture at your client's end lacks message %d's segments", i+1)
 		}
-		if i == 0 {
-			first = lenAt
-		}
 		wait := textAt.Sub(lenAt)
 		if lenSeg == textSeg {
 			wait = 0
+			together++
 		}
 		waits = append(waits, ms(wait))
-		if wait >= rtt/4 && (worst == nil || wait > worst.textAt.Sub(worst.lenAt)) {
-			worst = &held{i + 1, int(start), lenSeg, textSeg, lenAt, textAt}
+		// Nagle's mark: the text left when the length's ACK came
+		// back, within a moment of it. A text that left later than
+		// that waited for the program, not for the ACK: the time of
+		// each exchange, below, judges that.
+		if wait < rtt/4 {
+			continue
+		}
+		ackAt, ok := arrival(events, server, "client", start+4, lenAt)
+		if !ok || ackAt.After(textAt) || textAt.Sub(ackAt) > 2*time.Millisecond {
+			continue
+		}
+		if worst == nil || wait > worst.textAt.Sub(worst.lenAt) {
+			worst = &held{i + 1, int(start), lenSeg, textSeg, lenAt, textAt, ackAt}
 		}
 	}
 	if w := worst; w != nil {
 		c.Show(conn)
 		start := uint32(w.start)
-		msg := fmt.Sprintf("each message's text left your client this long after its length: %s. Message %d's text (%s) left %s after its length (%s)",
-			strings.Join(waits, ", "), w.msg, Describe(w.textSeg), ms(w.textAt.Sub(w.lenAt)), Describe(w.lenSeg))
-		if ackAt, ok := arrival(events, server, "client", start+4, w.lenAt); ok && !ackAt.After(w.textAt) {
-			msg += fmt.Sprintf(", %s after the ACK of the length came back: it waited for that ACK, as Nagle's algorithm holds a small segment while bytes sent before it are unacknowledged", gapWords(w.textAt.Sub(ackAt)))
-			if held, ok := ackHeld(events, client, server, start, start+4); ok && held >= 30*time.Millisecond {
-				msg += fmt.Sprintf("; and the server's kernel sent that ACK %s after the length reached it (a delayed ACK)", ms(held))
-			}
+		msg := fmt.Sprintf("each message's text left your client this long after its length: %s. Message %d's text (%s) left %s after its length (%s), %s after the ACK of the length came back: it waited for that ACK, as Nagle's algorithm holds a small segment while bytes sent before it are unacknowledged",
+			strings.Join(waits, ", "), w.msg, Describe(w.textSeg), ms(w.textAt.Sub(w.lenAt)), Describe(w.lenSeg), gapWords(w.textAt.Sub(w.ackAt)))
+		if held, ok := ackHeld(events, client, server, start, start+4); ok && held >= 30*time.Millisecond {
+			msg += fmt.Sprintf("; and the server's kernel sent that ACK %s after the length reached it (a delayed ACK)", ms(held))
 		}
 		return c.Fail("%s. One message, one round trip: the text should leave with its length", msg)
 	}
-	c.Holds("each message's text left your client with its length: none waited for an ACK")
-	// The last echo's arrival at the client.
-	for _, e := range events {
-		if p := e.Packet; e.Phase == tracer.PhasePacket && p != nil && p.At == "client" && p.Src == server && p.Len > 0 {
-			last = e.Time
+	if together == len(sizes) {
+		c.Holds("each message left your client in one segment, its length and its text together")
+	} else {
+		c.Holds("no message's text waited for the ACK of its length: it left %s after it", strings.Join(waits, ", "))
+	}
+	// Each exchange, from its length leaving the client to the last
+	// byte of its echo reaching it, beside the handshake's round trip
+	// on this run. Not judged by a bound: on a busy machine the link
+	// itself, a program forwarding frames, can take tens of ms more.
+	// Nagle's wait is judged above, on the segments.
+	var took []string
+	off = 1
+	echoed := uint32(1)
+	for i, n := range sizes {
+		_, lenAt := leaving(events, client, off)
+		off += 4 + uint32(n)
+		echoed += uint32(n)
+		backAt, ok := dataArrival(events, server, "client", echoed, lenAt)
+		if !ok {
+			c.Show(conn)
+			return c.Fail("the capture at your client's end lacks message %d's echo", i+1)
+		}
+		took = append(took, ms(backAt.Sub(lenAt)))
+	}
+	handshake := ""
+	if synAt, ok := synLeft(events, client); ok {
+		if synAckAt, ok := arrivalWith(events, server, "client", "SYN", synAt); ok {
+			handshake = fmt.Sprintf(" (the handshake's round trip: %s)", ms(synAckAt.Sub(synAt)))
 		}
 	}
-	took := last.Sub(first)
-	if bound := 8 * rtt; took > bound {
-		c.Show(conn)
-		return c.Fail("the five exchanges took %s at your client's end, from the first message leaving to the last echo: more than %s, %d round trips", ms(took), ms(bound), 8)
-	}
-	c.Holds("the five exchanges took %s at your client's end: %.1f round trips of 20 ms", ms(took), float64(took)/float64(rtt))
+	c.Holds("the exchanges took %s at your client's end, from the length leaving to the echo back%s", strings.Join(took, ", "), handshake)
 	if code := p.ExitCode(); code != 0 {
 		return c.Fail("your client got its echoes, then ended with %s", p.Exited())
 	}
@@ -173,6 +198,44 @@ func arrival(events []tracer.Event, src interface{ String() string }, at string,
 			continue
 		}
 		if HasFlag(p, "ACK") && p.Ack >= ack {
+			return e.Time, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// dataArrival is when the first data segment from src whose bytes
+// reach up to end (relative, exclusive) reached the end at, after t.
+func dataArrival(events []tracer.Event, src interface{ String() string }, at string, end uint32, t time.Time) (time.Time, bool) {
+	for _, e := range events {
+		p := e.Packet
+		if e.Phase != tracer.PhasePacket || p == nil || p.Proto != "tcp" || p.Src.String() != src.String() || p.At != at || e.Time.Before(t) {
+			continue
+		}
+		if p.Len > 0 && p.Seq+uint32(p.Len) >= end {
+			return e.Time, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// synLeft is when src's SYN left it.
+func synLeft(events []tracer.Event, src interface{ String() string }) (time.Time, bool) {
+	for _, e := range events {
+		p := e.Packet
+		if e.Phase == tracer.PhasePacket && p != nil && p.Proto == "tcp" && p.Src.String() == src.String() && p.At == p.From && HasFlag(p, "SYN") {
+			return e.Time, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// arrivalWith is when the first segment from src with flag
+// reached the end at, after t.
+func arrivalWith(events []tracer.Event, src interface{ String() string }, at, flag string, t time.Time) (time.Time, bool) {
+	for _, e := range events {
+		p := e.Packet
+		if e.Phase == tracer.PhasePacket && p != nil && p.Proto == "tcp" && p.Src.String() == src.String() && p.At == at && !e.Time.Before(t) && HasFlag(p, flag) {
 			return e.Time, true
 		}
 	}

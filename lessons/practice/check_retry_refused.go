@@ -15,7 +15,7 @@ func init() {
 		Title: "A client that retries a refused connect, waiting longer each time",
 		Hints: []string{
 			"A refused connect fails in microseconds: the server's kernel answers the SYN with RST. To try again later, the client has to wait itself, with time.Sleep, between attempts.",
-			"Keep the wait in a variable: start at 100 ms and double it after each refusal, so that each wait is longer than the last. Stop after the 6th attempt and return its error.",
+			"Keep the wait in a variable: start at 100 ms and double it after each refusal, so that each wait is longer than the last. Stop after the 6th attempt and return its error: with nobody listening, the client must give up and exit with a failure.",
 			"for attempt := 1; ; attempt++ { conn, err := net.Dial(\"tcp\", addr); if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || attempt == 6 { return conn, err }; time.Sleep(wait); wait *= 2 }",
 		},
 		Check: checkRetryRefused,
@@ -33,7 +33,9 @@ type attemptSYN struct {
 // checkRetryRefused lets the client's first three connects be refused
 // (nothing listens), then listens: the fourth connects. The waits
 // between the SYNs must be at least 50 ms and grow, each at least 1.5
-// times the last.
+// times the last. Then it runs the client again with nothing
+// listening: it must give up after at most 6 attempts, exit status
+// not 0.
 func checkRetryRefused(c *Check) error {
 	p, err := c.Start()
 	if err != nil {
@@ -46,34 +48,32 @@ func checkRetryRefused(c *Check) error {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	var tries []attemptSYN
+wait:
 	for {
-		tries = attempts(c)
+		tries = attempts(c, time.Time{})
 		if countRefused(tries) >= refusals {
 			break
 		}
 		select {
 		case <-p.Done():
-			tries = attempts(c)
-			if len(tries) == 0 {
-				return c.Fail("your program ended (%s) without trying to connect to %s", p.Exited(), c.Addr)
-			}
-			if len(tries) >= refusals {
+			tries = attempts(c, time.Time{})
+			n := countRefused(tries)
+			switch {
+			case n >= refusals:
 				// The refusals came, and so did its end: judged below.
-				break
-			}
-			if n := countRefused(tries); n < len(tries) {
+				break wait
+			case len(tries) == 0:
+				return c.Fail("your program ended (%s) without trying to connect to %s", p.Exited(), c.Addr)
+			case n < len(tries):
 				return c.Fail("your client sent %s to %s (%d refused with RST) and ended (%s)", plural(len(tries), "SYN"), c.Addr, n, p.Exited())
-			}
-			if len(tries) == 1 {
+			case len(tries) == 1:
 				return c.Fail("your client tried once: its SYN was refused (answered with RST: nobody listened yet), and it ended (%s) without trying again", p.Exited())
 			}
 			return c.Fail("your client tried %s, each refused (its SYN answered with RST: nobody listened yet), and then ended (%s) without trying again", plural(len(tries), "time"), p.Exited())
 		case <-deadline.C:
 			return c.Fail("in %s your client tried %s, each refused, and no more: wait 100 ms after the first refusal, then longer each time", seconds(bound), plural(len(tries), "time"))
 		case <-tick.C:
-			continue
 		}
-		break
 	}
 	c.Holds("nothing listened on %s: your client's first %d SYNs were refused, each with RST", c.Addr, refusals)
 	if err := judgeWaits(c, tries[:refusals], len(tries), false); err != nil {
@@ -103,7 +103,7 @@ func checkRetryRefused(c *Check) error {
 	if !p.Wait(2 * time.Second) {
 		return c.Fail("your client connected and sent %q, got its answer, and was still running 2 s later", line)
 	}
-	tries = attempts(c)
+	tries = attempts(c, time.Time{})
 	if len(tries) != refusals+1 || countRefused(tries) != refusals {
 		return c.Fail("your client made %d connects (%d refused); once the server listened, one more should have connected", len(tries), countRefused(tries))
 	}
@@ -115,6 +115,29 @@ func checkRetryRefused(c *Check) error {
 		return c.Fail("your client connected, then ended with %s", p.Exited())
 	}
 	c.Holds("your client ended with exit status 0")
+
+	// Then with nothing listening at all: the client must give up.
+	if err := ln.Close(); err != nil {
+		return err
+	}
+	c.Note("the check stops listening and starts your client again: nothing will accept it now")
+	again := time.Now()
+	p2, err := c.Start()
+	if err != nil {
+		return err
+	}
+	const most, giveUp = 6, 5 * time.Second
+	if !p2.Wait(giveUp) {
+		return c.Fail("with nothing listening, your client was still trying %s after it started, %s refused so far: it should give up after attempt %d", seconds(giveUp), plural(len(attempts(c, again)), "SYN"), most)
+	}
+	tries = attempts(c, again)
+	if len(tries) > most {
+		return c.Fail("with nothing listening, your client tried %d times before it gave up: at most %d", len(tries), most)
+	}
+	if p2.ExitCode() == 0 {
+		return c.Fail("with nothing listening, your client gave up after %s but ended with exit status 0: a client that could not connect should say so in its exit status", plural(len(tries), "attempt"))
+	}
+	c.Holds("run again with nothing listening, your client gave up after %s, %s after it started (%s)", plural(len(tries), "attempt"), ms(time.Since(again)), p2.Exited())
 	return nil
 }
 
@@ -154,15 +177,15 @@ func gapWords(d time.Duration) string {
 	return ms(d)
 }
 
-// attempts lists the connects the client has tried so far, as the
-// capture saw them: each SYN to the check's address, and whether an
-// RST answered it.
-func attempts(c *Check) []attemptSYN {
+// attempts lists the connects the client has tried so far, since
+// since, as the capture saw them: each SYN to the check's address, and
+// whether an RST answered it.
+func attempts(c *Check, since time.Time) []attemptSYN {
 	var out []attemptSYN
 	index := map[uint16]int{}
 	for _, e := range c.Events() {
 		s := e.Packet
-		if e.Phase != tracer.PhasePacket || s == nil || s.Proto != "tcp" {
+		if e.Phase != tracer.PhasePacket || s == nil || s.Proto != "tcp" || e.Time.Before(since) {
 			continue
 		}
 		switch {
