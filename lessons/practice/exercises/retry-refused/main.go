@@ -7,13 +7,13 @@
 // refused: the server's kernel answers the SYN with RST, and Dial
 // returns "connection refused" at once. As written, it gives up there.
 //
-// Task: in dial, when a connect is refused, wait and try again, up to
-// 6 attempts in all, waiting longer each time: 100 ms, then twice as
-// long as the wait before (each wait at least 1.5 times the last). A
-// growing wait (backoff) keeps a crowd of clients from knocking at a
-// server that is down at the same fast rate. Retry only a refusal
-// (errors.Is(err, syscall.ECONNREFUSED)): another error, a bad address
-// say, will not go away by waiting.
+// Task: in dial, when a connect is refused, wait and try again, waiting
+// longer each time: 100 ms, then twice as long as the wait before. A
+// growing wait (backoff) keeps a crowd of clients from knocking at the
+// same fast rate at a server that is down. After the 6th attempt, give
+// up and return its error. Retry only a refusal (errors.Is(err,
+// syscall.ECONNREFUSED)): another error, a bad address say, will not
+// go away by waiting.
 //
 // Check it: go run ./lessons/practice check retry-refused
 package main
