@@ -184,15 +184,32 @@ func (c *Check) Start(args ...string) (*Program, error) {
 	p.cmd = exec.Command(c.bin, append([]string{"-addr", c.Addr.String()}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	p.cmd.SysProcAttr = procAttr()
-	start := func() error { return p.cmd.Start() }
 	var err error
-	switch {
-	case c.link != nil && c.ex.Role == "server":
-		err = c.link.InServer(start)
-	case c.link != nil:
-		err = c.link.InClient(start)
-	default:
-		err = start()
+	if c.link != nil {
+		in := c.link.InClient
+		if c.ex.Role == "server" {
+			in = c.link.InServer
+		}
+		// The program is started from a thread in its end's
+		// namespace, and that thread stays until the program has
+		// exited: the kernel sends Pdeathsig when the thread that
+		// started a child ends, not its process, and the link ends
+		// its threads as soon as their function returns.
+		started := make(chan error, 1)
+		go func() {
+			// NOTE: the error is the one sent on started.
+			_ = in(func() error {
+				err := p.cmd.Start()
+				started <- err
+				if err == nil {
+					<-p.done
+				}
+				return err
+			})
+		}()
+		err = <-started
+	} else {
+		err = p.cmd.Start()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("starting your program: %w", err)
