@@ -144,8 +144,5 @@ func checkPause(c *Check) error {
 	return nil
 }
 
-// ms formats d in milliseconds: "812 ms".
-func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
-
 // before reports whether sequence number a comes before b.
 func before(a, b uint32) bool { return int32(a-b) < 0 }
