@@ -464,7 +464,7 @@ func reset(stdout, stderr io.Writer, prog *progress, name string) int {
 func list(w io.Writer, prog *progress) {
 	next := prog.next()
 	for _, ex := range exercises {
-		fmt.Fprintf(w, "%-20s %-11s lesson %s  %s\n", ex.Name, prog.state(ex, next), ex.Lesson, ex.Title)
+		fmt.Fprintf(w, "%-20s %-12s lesson %s  %s\n", ex.Name, prog.state(ex, next), ex.Lesson, ex.Title)
 	}
 }
 
@@ -489,7 +489,7 @@ func overview(w io.Writer, prog *progress, perr error, opts options) {
 	if err != nil {
 		dir = filepath.Join("lessons", "practice", "exercises", next.Name)
 	}
-	fmt.Fprintf(w, " Next: %s — edit %s, then\n  go run ./lessons/practice check          (check --watch checks again on every save)\n  go run ./lessons/practice hint %s   when stuck\n",
+	fmt.Fprintf(w, "\n\nNext: %s. Edit %s, then\n  go run ./lessons/practice check            to check it (check --watch: again on every save)\n  go run ./lessons/practice hint %s   when stuck\n",
 		next.Name, filepath.Join(dir, "main.go"), next.Name)
-	fmt.Fprintln(w, "How it works: docs/practice.md")
+	fmt.Fprintln(w, "\nHow it works: docs/practice.md")
 }
