@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"tcptour/tracer"
@@ -78,11 +79,19 @@ func runCheck(ctx context.Context, ex *Exercise, bin string, in *lab.Info, out i
 	defer cancel()
 	c := &Check{ctx: ctx, ex: ex, bin: bin, Addr: netip.MustParseAddrPort("127.0.0.1:6969")}
 	cfg := wire.Config{Mode: wire.ModeAuto, Program: "./lessons/practice"}
+	var linkTrace atomic.Pointer[tracer.Trace] // for the link's goroutines
 	if ex.Link != nil {
 		if !inLab {
 			return result{}, errors.New("this exercise runs on a link between two network namespaces, which only the lab makes; this system does not allow the lab here")
 		}
 		lcfg := *ex.Link
+		// What the link does goes in the trace, once it exists.
+		lcfg.OnEvent = func(e link.Event) {
+			if tr := linkTrace.Load(); tr != nil {
+				tr.Add(tracer.Event{Time: e.Time, Actor: "link", Phase: tracer.PhaseNote,
+					Proto: "tcp", Local: e.Segment.Src, Remote: e.Segment.Dst, Text: e.Text, Note: e.Note()})
+			}
+		}
 		l, err := link.New(lcfg)
 		if err != nil {
 			return result{}, err
@@ -135,6 +144,7 @@ func runCheck(ctx context.Context, ex *Exercise, bin string, in *lab.Info, out i
 		fmt.Fprintf(out, "(%s)\n", line)
 	}
 	c.tl = tl
+	linkTrace.Store(tl.Trace())
 	c.captured = tl.Session() != nil
 	// The program's port is captured from the start: its first
 	// packets come before any of the check's own calls.
@@ -144,6 +154,7 @@ func runCheck(ctx context.Context, ex *Exercise, bin string, in *lab.Info, out i
 	for _, p := range c.progs {
 		p.stop()
 	}
+	linkTrace.Store(nil)
 	// NOTE: an error here is a closed stdout; Close reports it.
 	_ = tl.Drain()
 	if _, _, cerr := tl.Close(); err == nil && cerr != nil {

@@ -315,6 +315,26 @@ type Event struct {
 // String is the event's text with the segment.
 func (e Event) String() string { return e.Text + " (" + e.Segment.String() + ")" }
 
+// Note explains the event for a learner: what the rule (or the queue,
+// or chance) did, and what that means for the two ends.
+func (e Event) Note() string {
+	switch {
+	case e.Random:
+		return "No rule picked this one: the link also loses a share of the segments at random, drawn from its seed. The same seed draws the same numbers, but which segments they hit depends on the order the two ends send in, so it may differ from run to run."
+	case e.TailDrop:
+		return fmt.Sprintf("No rule picked this one: the link sends no faster than its rate, and %d frames were already waiting their turn. A frame that finds the queue full is lost (tail drop). Which frames that hits depends on when the sender sent, so it differs from run to run.", e.Queue)
+	}
+	return "The link's rule: " + e.Rule + ". " + actionNote[e.Action]
+}
+
+// actionNote says what each action of a rule means for the two ends.
+var actionNote = map[Action]string{
+	Drop:      "The segment goes no further: the other end never sees it, and the sender learns of the loss only from what comes back, or from what does not.",
+	Delay:     "The segment waits longer on the link than the others: it arrives late, and the segments sent after it may overtake it.",
+	Duplicate: "The link sends the segment on twice: the other end receives it twice.",
+	Hold:      "The link holds the segment back and sends it after the next one: the other end receives them out of order.",
+}
+
 // randomText is Event.Text for a segment Config.Loss dropped.
 func randomText(s Segment, loss float64, seed uint64) string {
 	return fmt.Sprintf("dropped at random (%s of segments, seed %d): the %s %s %s", percent(loss), seed, ordinal(s.Index), s.Kind, s.Dir)
