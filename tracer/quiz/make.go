@@ -123,8 +123,29 @@ func Make(events []tracer.Event) Quiz {
 	seed := h.Sum64()
 	rng := rand.New(rand.NewPCG(seed, seed>>7|1))
 	rng.Shuffle(len(avail), func(i, j int) { avail[i], avail[j] = avail[j], avail[i] })
-	n := min(3+int(seed%3), len(avail))
-	for _, k := range avail[:n] {
+	// A handshake that took more than three segments is worth asking
+	// about first.
+	for _, qu := range byKind["handshake-segments"] {
+		if qu.number > 3 {
+			i := slices.Index(avail, "handshake-segments")
+			avail = slices.Insert(slices.Delete(avail, i, i+1), 0, "handshake-segments")
+			byKind["handshake-segments"] = []Question{qu}
+			break
+		}
+	}
+	n := 3 + int(seed%3)
+	families := map[string]bool{}
+	for _, k := range avail {
+		if len(q.Questions) == n {
+			break
+		}
+		// One of the client's and the server's bytes, and of their
+		// FINs: the other is the same question again.
+		family := strings.TrimPrefix(strings.TrimPrefix(k, "client-"), "server-")
+		if families[family] {
+			continue
+		}
+		families[family] = true
 		cands := byKind[k]
 		qu := cands[rng.IntN(len(cands))]
 		qu.stepStart = stepOf(steps, qu.Event.Elapsed)
