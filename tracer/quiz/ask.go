@@ -22,6 +22,8 @@ type Options struct {
 	Width int
 	// Color prints the events in colour, as the pretty printer does.
 	Color bool
+	// Title is the heading; "" means "Questions from your own run".
+	Title string
 }
 
 // Ask prints the questions of q to out under a heading. Interactive, it
@@ -43,7 +45,11 @@ func Ask(ctx context.Context, in io.Reader, out io.Writer, q Quiz, opts Options)
 	}
 	width = max(width, tracer.MinWidth)
 	var b strings.Builder
-	b.WriteString("\nQuestions from your own run\n")
+	title := opts.Title
+	if title == "" {
+		title = "Questions from your own run"
+	}
+	b.WriteString("\n" + title + "\n")
 	if q.Why != "" {
 		b.WriteString(tracer.Wrap(q.Why, 2, width))
 	}
