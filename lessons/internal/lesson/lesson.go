@@ -482,13 +482,17 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 
 // quiz asks, after the recap, the questions this run's events answer
 // (--quiz): on a lesson with a link, about the connections the output
-// showed whole, not those of a bulk transfer. A lesson held until
-// Ctrl-C prints them with their answers.
+// showed whole, not those of a bulk transfer, unless there are no
+// others. A lesson held until Ctrl-C prints them with their answers.
 func (r *Run) quiz(ctx context.Context) error {
 	events := r.tl.Events()
+	q := quiz.Make(events)
 	if r.bulk != nil {
 		bulk := r.bulk.bulkConns(events)
-		events = slices.DeleteFunc(events, func(e tracer.Event) bool { return bulk[e.Conn] })
+		shown := slices.DeleteFunc(slices.Clone(events), func(e tracer.Event) bool { return bulk[e.Conn] })
+		if qs := quiz.Make(shown); len(qs.Questions) > 0 {
+			q = qs
+		}
 	}
 	in := r.in
 	if in == nil && r.opts.QuizAsk {
@@ -500,7 +504,7 @@ func (r *Run) quiz(ctx context.Context) error {
 	}
 	opts := quiz.Options{Interactive: r.opts.QuizAsk && ctx.Err() == nil, Width: r.width,
 		Color: tracer.ColorWanted(r.out, r.opts.NoColor)}
-	return quiz.Ask(ctx, in, r.out, quiz.Make(events), opts)
+	return quiz.Ask(ctx, in, r.out, q, opts)
 }
 
 // interrupted ends a lesson stopped by a signal mid-step: the trace so
