@@ -431,11 +431,15 @@ func (c *conn) timeWait() *Question {
 }
 
 // finState asks which state a socket went to when the peer's FIN
-// arrived, when the kernel said and the FIN is in the trace.
+// arrived, when the kernel said and the FIN is in the trace: CLOSE_WAIT,
+// CLOSING or TIME_WAIT. A FIN that also acknowledges this side's FIN
+// moves a socket in FIN_WAIT_1 first to FIN_WAIT_2 (the ACK's doing,
+// not the FIN's): not asked.
 func (c *conn) finState() *Question {
 	for _, e := range c.states {
 		s := e.State
-		if !has(s.CauseFlags, "FIN") || (s.Side != "client" && s.Side != "server") {
+		if !has(s.CauseFlags, "FIN") || (s.Side != "client" && s.Side != "server") ||
+			s.To != kernel.CloseWait && s.To != kernel.Closing && s.To != kernel.TimeWait {
 			continue
 		}
 		peer := "server"

@@ -56,6 +56,10 @@ func TestCheck(t *testing.T) {
 		{side, "server", Wrong},
 		{side, "s", Wrong},
 		{side, "client and server", Wrong},
+		{side, "the", Wrong},
+		{Question{Answer: "server", words: sideWords("server")}, "s", Right},
+		{Question{Answer: "server", words: sideWords("server")}, "the", Wrong},
+		{Question{Answer: "server", words: sideWords("server")}, "server's", Right},
 		{side, "", Skipped},
 		{both, "both sides", Right},
 		{both, "the client and the server", Right},
@@ -272,4 +276,14 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 		b.prompted = nil
 	}
 	return n, err
+}
+
+// A FIN ACK that moves the first closer from FIN_WAIT_1 to FIN_WAIT_2
+// does so by its ACK: no fin-state question about it.
+func TestFinStateNotFinWait2(t *testing.T) {
+	q := Make([]tracer.Event{{Time: time.Now(), Conn: 1, Phase: tracer.PhaseState,
+		State: &tracer.StateChange{Side: "client", From: kernel.FinWait1, To: kernel.FinWait2, CauseFlags: "FIN ACK"}}})
+	if len(q.Questions) != 0 {
+		t.Errorf("%+v", q.Questions)
+	}
 }
