@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -23,21 +24,26 @@ type frame struct {
 	win, mss         int64
 }
 
-// tsharkFrames reads a capture's TCP segments with tshark: relative
-// sequence numbers, tcp.stream numbering the connections from 0.
-func tsharkFrames(t *testing.T, tshark, path string) []frame {
-	t.Helper()
-	fields := []string{"tcp.stream", "frame.time_epoch", "frame.interface_name", "tcp.srcport",
-		"tcp.flags.syn", "tcp.flags.ack", "tcp.flags.fin", "tcp.flags.reset",
-		"tcp.seq", "tcp.ack", "tcp.len", "tcp.window_size_value", "tcp.options.mss_val"}
+// fields are what tsharkFrames asks tshark for.
+var fields = []string{"tcp.stream", "frame.time_epoch", "frame.interface_name", "tcp.srcport",
+	"tcp.flags.syn", "tcp.flags.ack", "tcp.flags.fin", "tcp.flags.reset",
+	"tcp.seq", "tcp.ack", "tcp.len", "tcp.window_size_value", "tcp.options.mss_val"}
+
+// tsharkOutput runs tshark on a capture for the fields, a line per TCP
+// segment.
+func tsharkOutput(tshark, path string) ([]byte, error) {
 	args := []string{"-r", path, "-Y", "tcp", "-T", "fields", "-E", "separator=/t", "-E", "occurrence=f"}
 	for _, f := range fields {
 		args = append(args, "-e", f)
 	}
-	out, err := exec.Command(tshark, args...).Output()
-	if err != nil {
-		t.Fatalf("tshark %s: %v", path, err)
-	}
+	return exec.Command(tshark, args...).Output()
+}
+
+// tsharkFrames reads tshark's lines for a capture's TCP segments:
+// relative sequence numbers, tcp.stream numbering the connections from
+// 0.
+func tsharkFrames(t *testing.T, out []byte) []frame {
+	t.Helper()
 	var frames []frame
 	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 		f := strings.Split(line, "\t")
@@ -161,7 +167,7 @@ func tsharkAnswers(frames []frame, link bool) map[string]string {
 // (out of time order in the file), one dropped SYN-ACK (a handshake of
 // six segments), data in the SYN (TCP Fast Open), a simultaneous
 // close, a zero window, a connection's five-tuple used again and
-// again. Each tshark takes half a second: not every file.
+// again. Not every file: each tshark takes half a second of CPU.
 var tsharkFiles = []string{
 	"../inspect/testdata/lesson03.pcapng",
 	"../inspect/testdata/lesson16-both.pcapng",
@@ -182,8 +188,19 @@ func TestAnswersAgreeWithTshark(t *testing.T) {
 		t.Skip("tshark is not installed: nothing to compare the answers with")
 	}
 	asked := map[string]int{}
-	for _, path := range tsharkFiles {
-		frames := tsharkFrames(t, tshark, path)
+	// Each tshark takes half a second to start: all at once.
+	outs := make([][]byte, len(tsharkFiles))
+	errs := make([]error, len(tsharkFiles))
+	var wg sync.WaitGroup
+	for i, path := range tsharkFiles {
+		wg.Go(func() { outs[i], errs[i] = tsharkOutput(tshark, path) })
+	}
+	wg.Wait()
+	for i, path := range tsharkFiles {
+		if errs[i] != nil {
+			t.Fatalf("tshark %s: %v", path, errs[i])
+		}
+		frames := tsharkFrames(t, outs[i])
 		byStream := map[int][]frame{}
 		ifaces := map[string]bool{}
 		for _, f := range frames {
