@@ -19,6 +19,17 @@ const (
 	Wrong
 )
 
+// String names the verdict: "right", "wrong" or "skipped".
+func (v Verdict) String() string {
+	switch v {
+	case Right:
+		return "right"
+	case Wrong:
+		return "wrong"
+	}
+	return "skipped"
+}
+
 // Check reads a reply to the question forgivingly:
 //
 //   - A number is the first number in the reply: "port 43210", "43,210"
