@@ -19,7 +19,8 @@ type Question struct {
 	// Name says which kind of question it is, stable: "client-port",
 	// "handshake-segments", "handshake-time", "syn-window",
 	// "server-mss", "client-bytes", "server-bytes", "server-fin-seq",
-	// "client-fin-seq", "time-wait", "fin-state", "first-fin".
+	// "client-fin-seq", "client-resent", "server-resent", "time-wait",
+	// "fin-state", "first-fin".
 	Name string
 	// Conn is the connection asked about, as the trace numbers it.
 	Conn int
@@ -58,7 +59,7 @@ type Quiz struct {
 // The kinds of question, in the order Make considers them.
 var kinds = []string{
 	"client-port", "handshake-segments", "handshake-time", "syn-window", "server-mss",
-	"client-bytes", "server-bytes", "client-fin-seq", "server-fin-seq",
+	"client-bytes", "server-bytes", "client-fin-seq", "server-fin-seq", "client-resent", "server-resent",
 	"first-fin", "time-wait", "fin-state",
 }
 
@@ -123,8 +124,13 @@ func Make(events []tracer.Event) Quiz {
 	seed := h.Sum64()
 	rng := rand.New(rand.NewPCG(seed, seed>>7|1))
 	rng.Shuffle(len(avail), func(i, j int) { avail[i], avail[j] = avail[j], avail[i] })
-	// A handshake that took more than three segments is worth asking
-	// about first.
+	// Segments sent again are worth asking about first, and before
+	// them a handshake that took more than three segments.
+	for _, k := range []string{"server-resent", "client-resent"} {
+		if i := slices.Index(avail, k); i >= 0 {
+			avail = slices.Insert(slices.Delete(avail, i, i+1), 0, k)
+		}
+	}
 	for _, qu := range byKind["handshake-segments"] {
 		if qu.number > 3 {
 			i := slices.Index(avail, "handshake-segments")
@@ -330,6 +336,28 @@ func (c *conn) questions() []Question {
 					Answer: strconv.Itoa(int(fin.Packet.Seq)), number: float64(fin.Packet.Seq),
 					Why:   "The " + side + "'s FIN" + c.where(side) + ":",
 					Event: *fin})
+			}
+		}
+	}
+	if syn != nil && c.link {
+		// Sent again: only a capture at the sending end sees every
+		// copy, so only on a link, where each end has its own.
+		for _, side := range []string{"client", "server"} {
+			var first *tracer.Event
+			n := 0
+			for _, e := range c.segs {
+				if e.Packet.From == side && e.Packet.Resent {
+					if n++; first == nil {
+						first = e
+					}
+				}
+			}
+			if n > 0 {
+				add(Question{Name: side + "-resent",
+					Text:   fmt.Sprintf("How many segments did the %s send again (retransmissions) in %s?", side, name),
+					Answer: strconv.Itoa(n), number: float64(n),
+					Why:   fmt.Sprintf("Segments that carry what the %s had sent already; the first of them%s:", side, c.where(side)),
+					Event: *first})
 			}
 		}
 	}

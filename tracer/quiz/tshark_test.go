@@ -148,6 +148,33 @@ func tsharkAnswers(frames []frame, link bool) map[string]string {
 			a[s+"-bytes"] = strconv.FormatInt(end, 10)
 		}
 	}
+	if link {
+		// Sent again: a segment that carries sequence space its
+		// sender had sent before, seen where it was sent.
+		for _, sd := range []string{"client", "server"} {
+			var next int64
+			n := 0
+			for _, f := range kept {
+				if side(f) != sd {
+					continue
+				}
+				space := f.len_
+				if f.syn || f.fin {
+					space++
+				}
+				if space == 0 || f.rst {
+					continue
+				}
+				if f.seq < next {
+					n++
+				}
+				next = max(next, f.seq+space)
+			}
+			if n > 0 {
+				a[sd+"-resent"] = strconv.Itoa(n)
+			}
+		}
+	}
 	c, s := fins["client"], fins["server"]
 	switch {
 	case c != nil && s == nil:
@@ -170,6 +197,7 @@ func tsharkAnswers(frames []frame, link bool) map[string]string {
 // again. Not every file: each tshark takes half a second of CPU.
 var tsharkFiles = []string{
 	"../inspect/testdata/lesson03.pcapng",
+	"../inspect/testdata/lesson15-both.pcapng",
 	"../inspect/testdata/lesson16-both.pcapng",
 	"../inspect/testdata/link-sack.pcap",
 	"../wire/testdata/synack.pcapng",
