@@ -107,7 +107,7 @@ func Make(events []tracer.Event) Quiz {
 		}
 	}
 	if len(avail) == 0 {
-		q.Why = "No questions: no connection in this run was seen from its handshake on, and the questions need one."
+		q.Why = "No questions: no connection in this run shows its handshake, or its close as the kernel saw it, and the questions need one or the other."
 		return q
 	}
 	// The same run gets the same questions; another lesson others.
