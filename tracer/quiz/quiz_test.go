@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -285,5 +286,24 @@ func TestFinStateNotFinWait2(t *testing.T) {
 		State: &tracer.StateChange{Side: "client", From: kernel.FinWait1, To: kernel.FinWait2, CauseFlags: "FIN ACK"}}})
 	if len(q.Questions) != 0 {
 		t.Errorf("%+v", q.Questions)
+	}
+}
+
+// Every capture of the tests: no panic, and every question takes its
+// own answer as right and a blank as skipped.
+func TestEveryCapture(t *testing.T) {
+	files, _ := filepath.Glob("../inspect/testdata/*.pcap*")
+	more, _ := filepath.Glob("../wire/testdata/*.pcap*")
+	for _, path := range append(files, more...) {
+		for _, c := range connsOf(eventsOf(t, path)) {
+			for _, q := range c.questions() {
+				if q.Check(q.Answer) != Right || q.Check(" ") != Skipped || q.Event.Packet == nil && q.Event.State == nil {
+					t.Errorf("%s #%d %s: answer %q", path, c.id, q.Name, q.Answer)
+				}
+			}
+		}
+		if q := Make(eventsOf(t, path)); len(q.Questions) == 0 {
+			t.Errorf("%s: no questions: %s", path, q.Why)
+		}
 	}
 }
