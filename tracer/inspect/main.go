@@ -8,6 +8,7 @@
 //	go run ./tracer/inspect --json capture.pcap | jq .
 //	go run ./tracer/inspect -stats capture.pcap.gz
 //	tcpdump -i any -w - port 80 | go run ./tracer/inspect -port 80 -
+//	go run ./tracer/inspect --quiz tracer/inspect/testdata/lesson03.pcapng
 //
 // It reads the file once, as a stream: what it keeps grows with the
 // connections open at once, not with the file.
@@ -21,6 +22,8 @@ import (
 	"log"
 	"os"
 	"strings"
+
+	"github.com/mattn/go-isatty"
 )
 
 func main() {
@@ -33,6 +36,10 @@ func main() {
 	if err != nil {
 		os.Exit(2)
 	}
+	// Someone to answer the questions: a terminal that is not where
+	// the capture comes from.
+	cfg.quizIn = os.Stdin
+	cfg.quizAsk = cfg.quiz && cfg.file != "-" && isatty.IsTerminal(os.Stdin.Fd())
 	if err := run(cfg, os.Stdout, os.Stderr); err != nil {
 		log.Print(err)
 		os.Exit(1)
@@ -50,6 +57,12 @@ type config struct {
 	port    string
 	host    string
 	conn    string
+	// quiz ends the output with questions about the capture; quizAsk
+	// asks them, reading the replies from quizIn, where main sets it
+	// when standard input is a terminal (and not the capture).
+	quiz    bool
+	quizAsk bool
+	quizIn  io.Reader
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -63,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.port, "port", "", "show only packets to or from these `ports` (comma separated: 80,443)")
 	fs.StringVar(&cfg.host, "host", "", "show only packets to or from these `addresses` or prefixes (comma separated: 192.0.2.1,2001:db8::/32)")
 	fs.StringVar(&cfg.conn, "conn", "", "show only these TCP `connections`, by the numbers (#3) inspect gives them without filters (comma separated: 1,3)")
+	fs.BoolVar(&cfg.quiz, "quiz", false, "after the ladders, 3 to 5 questions the capture answers (a teacher hands out a pcap), about the\nconnections shown and kept whole; asked when standard input is a terminal, else printed with their answers")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage: go run ./tracer/inspect [flags] FILE
 
@@ -92,6 +106,12 @@ Flags:`)
 		return cfg, err
 	}
 	cfg.file = files[0]
+	if cfg.quiz && (cfg.json || cfg.stats) {
+		err := errors.New("-quiz asks a person about the timeline: not with -json or -stats")
+		fmt.Fprintln(stderr, err)
+		fs.Usage()
+		return cfg, err
+	}
 	if _, err := newFilter(cfg); err != nil {
 		fmt.Fprintln(stderr, err)
 		fs.Usage()

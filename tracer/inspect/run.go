@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"tcptour/tracer"
 	"tcptour/tracer/capture"
 	"tcptour/tracer/outfile"
+	"tcptour/tracer/quiz"
 	"tcptour/tracer/wire"
 )
 
@@ -206,7 +208,33 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	if in.laddersLeftOut > 0 {
 		fmt.Fprintf(stdout, "\nLadders are drawn for the first %d connections; %d more are not drawn: -conn N draws any.\n", maxLadders, in.laddersLeftOut)
 	}
+	if cfg.quiz {
+		return in.quiz(stdout)
+	}
 	return nil
+}
+
+// quiz asks the questions the capture answers (-quiz), about what
+// inspect keeps of it as it streams: the connections that have a
+// ladder, each whole (a ladder cut short would give a wrong count).
+func (in *inspector) quiz(stdout io.Writer) error {
+	var events []tracer.Event
+	cut := 0
+	for _, id := range in.ladderIDs() {
+		l := in.ladders[id]
+		if l.more > 0 {
+			cut++
+			continue
+		}
+		events = append(events, l.events...)
+	}
+	slices.SortStableFunc(events, func(a, b tracer.Event) int { return a.Time.Compare(b.Time) })
+	q := quiz.Make(events)
+	if cut > 0 || in.laddersLeftOut > 0 {
+		q.Why = strings.TrimSpace(fmt.Sprintf("About the first %d connections shown, each of at most %d segments (what inspect keeps of a file as it reads it). %s", maxLadders, maxLadderEvents, q.Why))
+	}
+	return quiz.Ask(context.Background(), in.cfg.quizIn, stdout, q, quiz.Options{Title: "Questions about this capture", Interactive: in.cfg.quizAsk,
+		Width: tracer.TerminalWidth(stdout), Color: tracer.ColorWanted(stdout, in.cfg.noColor)})
 }
 
 // packet explains one packet, and prints it when it passes the filter.
@@ -308,7 +336,8 @@ func (in *inspector) keep(e *tracer.Event) {
 		return
 	}
 	c := *e
-	c.Note = "" // not drawn
+	c.Note = ""                           // not drawn
+	c.Elapsed = e.Time.Sub(in.tr.Start()) // for -quiz: the time the timeline shows
 	l.events = append(l.events, c)
 }
 

@@ -41,6 +41,7 @@ import (
 	"tcptour/tracer/kernel"
 	"tcptour/tracer/lab"
 	"tcptour/tracer/link"
+	"tcptour/tracer/quiz"
 	"tcptour/tracer/wire"
 )
 
@@ -118,10 +119,17 @@ type Options struct {
 	// PCAP names a pcapng file for the packets; Mermaid a file for the
 	// ladder diagrams as a Mermaid sequence diagram.
 	PCAP, Mermaid string
+	// Quiz ends the lesson, after the recap, with three to five
+	// questions whose answers this run's capture and kernel view hold
+	// (package tracer/quiz); QuizAsk asks them and reads the replies
+	// from In, otherwise each is printed with its answer. ParseFlags
+	// sets QuizAsk when stdin is a terminal.
+	Quiz, QuizAsk bool
 
 	// Out receives the lesson's output; nil means os.Stdout.
 	Out io.Writer
-	// In is read for Enter when Step is set; nil means os.Stdin.
+	// In is read for Enter when Step is set, and for the replies to
+	// the questions when QuizAsk is; nil means os.Stdin.
 	In io.Reader
 	// Stderr receives the "press Enter" prompts and the line saying why
 	// there is no capture; nil means os.Stderr.
@@ -292,6 +300,7 @@ func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
 	fs.StringVar(&opts.Capture, "capture", wire.ModeAuto, "capture packets on loopback: auto (when permitted: in the lab, or as root or with CAP_NET_RAW on the host), on (or fail), off")
 	fs.StringVar(&opts.PCAP, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), mode 0600.\nIt is written beside the path and takes its place when the lesson ends (or is stopped with Ctrl-C):\na new file, or one that replaces a regular file of yours; a failed lesson leaves what was there;\na symlink or another user's file is refused before the lesson starts")
 	fs.StringVar(&opts.Mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram when the lesson ends;\nas with -pcap: a new file, or a regular file of yours replaced whole, never through a symlink")
+	fs.BoolVar(&opts.Quiz, "quiz", false, "after the recap, 3 to 5 questions answered by this run's own packets and kernel states;\nasked when stdin is a terminal (an empty line skips one), else printed with their answers")
 	fs.BoolVar(&opts.Host, "host", false, "run on this machine's loopback, not in a lab of the lesson's own (a network namespace; without root, in a user namespace too)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./lessons/%s [flags]\n\nLesson %s · %s\n%s\n\nFlags:\n", l.Number, l.Number, l.Title, l.Intro)
@@ -311,10 +320,18 @@ func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
 		fs.Usage()
 		return opts, err
 	}
+	if opts.Quiz && opts.JSON {
+		err := errors.New("-quiz asks a person questions and -json prints for programs: use one")
+		fmt.Fprintln(stderr, err)
+		fs.Usage()
+		return opts, err
+	}
 	if opts.Step && !lab.StdinTerminal() {
 		// Nobody can press Enter: run straight through.
 		opts.Step = false
 	}
+	// Someone there to answer: ask. Otherwise print the answers.
+	opts.QuizAsk = opts.Quiz && lab.StdinTerminal()
 	return opts, nil
 }
 
@@ -449,6 +466,11 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		r.printList("Recap", l.Recap)
 		r.printList("Try this", l.TryThis)
 	}
+	if opts.Quiz && !opts.JSON {
+		if err := r.quiz(ctx); err != nil {
+			return err
+		}
+	}
 	if opts.Hold && !r.held.Load() {
 		fmt.Fprintf(stderr, "lesson %s: --hold: this lesson keeps no server to hold; it ran to its end\n", l.Number)
 	}
@@ -456,6 +478,33 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		return cause // held until Ctrl-C: the lesson finished, then says why
 	}
 	return nil
+}
+
+// quiz asks, after the recap, the questions this run's events answer
+// (--quiz): on a lesson with a link, about the connections the output
+// showed whole, not those of a bulk transfer, unless there are no
+// others. A lesson held until Ctrl-C prints them with their answers.
+func (r *Run) quiz(ctx context.Context) error {
+	events := r.tl.Events()
+	q := quiz.Make(events)
+	if r.bulk != nil {
+		bulk := r.bulk.bulkConns(events)
+		shown := slices.DeleteFunc(slices.Clone(events), func(e tracer.Event) bool { return bulk[e.Conn] })
+		if qs := quiz.Make(shown); len(qs.Questions) > 0 {
+			q = qs
+		}
+	}
+	in := r.in
+	if in == nil && r.opts.QuizAsk {
+		src := r.opts.In
+		if src == nil {
+			src = os.Stdin
+		}
+		in = bufio.NewReader(src)
+	}
+	opts := quiz.Options{Interactive: r.opts.QuizAsk && ctx.Err() == nil, Width: r.width,
+		Color: tracer.ColorWanted(r.out, r.opts.NoColor)}
+	return quiz.Ask(ctx, in, r.out, q, opts)
 }
 
 // interrupted ends a lesson stopped by a signal mid-step: the trace so

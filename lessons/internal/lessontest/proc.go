@@ -325,6 +325,15 @@ func (p *Proc) Enter() {
 	p.enters++
 }
 
+// Type types a line and Enter on the lesson's terminal (StartStepped's),
+// as a learner answers a question of --quiz.
+func (p *Proc) Type(line string) {
+	p.t.Helper()
+	if _, err := p.term.master.Write([]byte(line + "\n")); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
 // Finish presses Enter at every pause left, waits for the lesson to
 // exit, fails the test unless it exits 0, and returns its stdout.
 func (p *Proc) Finish() string {
