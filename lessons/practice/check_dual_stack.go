@@ -18,7 +18,7 @@ func init() {
 		Name: "dual-stack", Lesson: "16", Order: 1, Role: "server",
 		Title: "One server, both address families: 127.0.0.1 and ::1",
 		Hints: []string{
-			"A socket listens at one address of one family (or, bound to the wildcard [::], at every address of both). Connection refused to [::1] means no socket listens there.",
+			"A socket listens at one address of one family (or, bound to the wildcard [::], at every address of both, on every interface). Connection refused to [::1] means no socket listens there.",
 			"net.Listen(\"tcp\", \"localhost:6969\") is not enough: with a host name, Listen listens on one of its addresses, the IPv4 one. Name the addresses yourself.",
 			"Listen twice, net.Listen(\"tcp4\", \"127.0.0.1:\"+port) and net.Listen(\"tcp6\", \"[::1]:\"+port), and run acceptLoop for each (one in a goroutine).",
 		},
@@ -69,6 +69,11 @@ func checkDualStack(c *Check) error {
 		}
 	}
 	c.Holds("the kernel lists your program's listening sockets at %s", strings.Join(at, " and "))
+	for _, a := range at {
+		if strings.HasPrefix(a, "[::]:") {
+			c.Holds("%s is a wildcard: one socket for every address of this machine, IPv6 and IPv4 (as ::ffff:a.b.c.d: Go turns IPV6_V6ONLY off), not only loopback. It serves both families here, and any network the machine is on as well", a)
+		}
+	}
 	return nil
 }
 

@@ -19,7 +19,7 @@ func init() {
 		Sysctls: []lab.Sysctl{{Name: "net.ipv4.tcp_rmem", Value: "4096 32768 65536",
 			Why: "Receive buffers of at most 64 KB, as on a busy server: a paused reader fills its buffer after 64 KB, not after several megabytes, so the check is quick."}},
 		Hints: []string{
-			"A select with a default case never waits: when the queue is full, the record goes to the default case and is lost.",
+			"A select with a default case never waits: when the queue is full, the record goes to the default case and is lost. A wait with a time limit that then drops is no better: lose nothing means wait as long as it takes.",
 			"Let the reader wait for room in the queue. While it waits it does not read, the bytes stay in the kernel, and once the kernel's receive buffer is full it advertises a window of 0 to the client.",
 			"Replace the whole select with a plain send, queue <- records.Text(): it blocks while the queue is full.",
 		},
@@ -131,7 +131,7 @@ func checkPause(c *Check) error {
 	c.Holds("your server stored all %d records", pauseRecords)
 	if arrival == "" {
 		c.Show(conn)
-		return c.Fail("every record was stored, but the capture does not show the first record or the ACK of the client's FIN, so the check cannot tell whether the client was made to wait")
+		return c.Fail("every record was stored, but the capture does not show the first record or the ACK of the last byte, so the check cannot tell whether the client was made to wait")
 	}
 	if took < storing*2/5 {
 		c.Show(conn)

@@ -114,6 +114,9 @@ func (f *failure) Error() string { return f.msg }
 func (c *Check) Fail(format string, args ...any) error {
 	if c.failedAt.IsZero() {
 		c.failedAt = time.Now()
+		for _, p := range c.progs {
+			p.atFailure = p.out.Len()
+		}
 	}
 	return &failure{msg: fmt.Sprintf(format, args...)}
 }
@@ -171,16 +174,20 @@ func (c *Check) NeedPackets() error {
 
 // Program is the learner's program, running.
 type Program struct {
-	cmd  *exec.Cmd
-	out  syncBuffer
-	done chan struct{}
-	err  error // cmd.Wait's, once done is closed
+	cmd *exec.Cmd
+	out syncBuffer
+	// atFailure is how much the program had written when the check
+	// failed, -1 before: what it wrote later came after the check
+	// gave up (and closed its side).
+	atFailure int
+	done      chan struct{}
+	err       error // cmd.Wait's, once done is closed
 }
 
 // Start starts the learner's program with -addr and args: in the lab's
 // network, or at its end of the link.
 func (c *Check) Start(args ...string) (*Program, error) {
-	p := &Program{done: make(chan struct{})}
+	p := &Program{done: make(chan struct{}), atFailure: -1}
 	p.cmd = exec.Command(c.bin, append([]string{"-addr", c.Addr.String()}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	p.cmd.SysProcAttr = procAttr()
@@ -301,6 +308,13 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Len is how many bytes were kept.
+func (s *syncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}
+
 func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -324,11 +338,15 @@ func (c *Check) WaitListening(p *Program) error {
 		if err != nil {
 			return err
 		}
+		var at []string
 		for _, s := range socks {
 			if s.Local.Port() == c.Addr.Port() {
-				c.Holds("your program listens on %s", c.Addr)
-				return nil
+				at = append(at, s.Local.String())
 			}
+		}
+		if len(at) > 0 {
+			c.Holds("your program listens at port %d: the kernel lists its listening socket at %s", c.Addr.Port(), strings.Join(at, " and "))
+			return nil
 		}
 		select {
 		case <-p.Done():

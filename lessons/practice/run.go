@@ -249,12 +249,16 @@ func (c *Check) report(out io.Writer, opts options) {
 		}
 	}
 	for _, p := range c.progs {
-		if o := strings.TrimSpace(p.Output()); o != "" {
-			lines := strings.Split(o, "\n")
-			if len(lines) > 20 {
-				lines = append([]string{fmt.Sprintf("… (%d lines before)", len(lines)-20)}, lines[len(lines)-20:]...)
-			}
-			fmt.Fprintf(out, "\nYour program's output:\n  %s\n", strings.Join(lines, "\n  "))
+		all := p.Output()
+		before, after := all, ""
+		if p.atFailure >= 0 && p.atFailure <= len(all) {
+			before, after = all[:p.atFailure], all[p.atFailure:]
+		}
+		if o := strings.TrimSpace(before); o != "" {
+			fmt.Fprintf(out, "\nYour program's output:\n%s", indentTail(o, 20))
+		}
+		if o := strings.TrimSpace(after); o != "" {
+			fmt.Fprintf(out, "\nYour program's output after the check gave up (and closed its side):\n%s", indentTail(o, 10))
 		}
 	}
 }
@@ -303,4 +307,13 @@ func countPackets(events []tracer.Event, id int) int {
 		}
 	}
 	return n
+}
+
+// indentTail is the last n lines of text, indented by two spaces.
+func indentTail(text string, n int) string {
+	lines := strings.Split(text, "\n")
+	if len(lines) > n {
+		lines = append([]string{fmt.Sprintf("… (%d lines before)", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	return "  " + strings.Join(lines, "\n  ") + "\n"
 }

@@ -44,24 +44,9 @@ func (r *Run) linkEvent(e link.Event) {
 	if tr == nil {
 		return
 	}
-	note := "The link's rule: " + e.Rule + ". " + actionNote[e.Action]
-	if e.Random {
-		note = "No rule picked this one: the link also loses a share of the segments at random, drawn from its seed. The same seed draws the same numbers, but which segments they hit depends on the order the two ends send in, so it may differ from run to run."
-	}
-	if e.TailDrop {
-		note = fmt.Sprintf("No rule picked this one: the link sends no faster than its rate, and %d frames were already waiting their turn. A frame that finds the queue full is lost (tail drop). Which frames that hits depends on when the sender sent, so it differs from run to run.", e.Queue)
-	}
 	tr.Add(tracer.Event{Time: e.Time, Actor: "link", Phase: tracer.PhaseNote,
 		Proto: "tcp", Local: e.Segment.Src, Remote: e.Segment.Dst,
-		Text: e.Text, Note: note})
-}
-
-// actionNote says what each action of a rule means for the two ends.
-var actionNote = map[link.Action]string{
-	link.Drop:      "The segment goes no further: the other end never sees it, and the sender learns of the loss only from what comes back, or from what does not.",
-	link.Delay:     "The segment waits longer on the link than the others: it arrives late, and the segments sent after it may overtake it.",
-	link.Duplicate: "The link sends the segment on twice: the other end receives it twice.",
-	link.Hold:      "The link holds the segment back and sends it after the next one: the other end receives them out of order.",
+		Text: e.Text, Note: e.Note()})
 }
 
 // Link returns the link between the lesson's client and server (see

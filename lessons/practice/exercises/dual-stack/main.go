@@ -4,8 +4,10 @@
 // The server below answers each line with the address the client came
 // from. Clients find it by a name, and a name can have two addresses:
 // localhost is 127.0.0.1 (IPv4, an A record) and ::1 (IPv6, AAAA). A
-// client that tries ::1 first, as Go and Node do when the system lists
-// it first, must find the server there too.
+// client given [::1], or one that tries only the first address of
+// localhost when that is ::1 (Node 17 to 19 did), must find the server
+// there too. Go and newer Node try the other address after a refusal,
+// at the cost of a round trip.
 //
 // As written, the server listens on IPv4 only, at the address of -addr:
 // a SYN to [::1]:6969 is answered by the kernel with RST, connection
@@ -48,8 +50,7 @@ func acceptLoop(ln net.Listener) {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			log.Print(err)
-			return
+			log.Fatal(err) // a family that stops accepting ends the server, not silently
 		}
 		go serve(conn)
 	}

@@ -20,9 +20,9 @@ func main() {
 	}
 
 	// One listener for each loopback address, each with its own
-	// accept loop. (net.Listen("tcp", ":"+port) would take one socket
-	// for both families, [::]:port, on every interface, not only
-	// loopback.)
+	// accept loop. (net.Listen("tcp", ":"+port) takes one socket for
+	// both families, [::]:port, on every interface, not only loopback:
+	// it serves both families too, and the other networks as well.)
 	ln4, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", port))
 	if err != nil {
 		log.Fatal(err)
@@ -42,8 +42,7 @@ func acceptLoop(ln net.Listener) {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			log.Print(err)
-			return
+			log.Fatal(err) // a family that stops accepting ends the server, not silently
 		}
 		go serve(conn)
 	}

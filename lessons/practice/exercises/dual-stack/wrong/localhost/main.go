@@ -37,8 +37,7 @@ func acceptLoop(ln net.Listener) {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			log.Print(err)
-			return
+			log.Fatal(err) // a family that stops accepting ends the server, not silently
 		}
 		go serve(conn)
 	}
