@@ -211,7 +211,7 @@ poll:
 		return c.Fail("the answer came, but the capture shows no FIN from your program's end")
 	}
 	c.Holds("then your program's FIN, and no RST on that connection")
-	if err := judgeIdle(c, p, idle, sentAt); err != nil {
+	if err := judgeIdle(c, p, idle, sentAt, exitedAt); err != nil {
 		return err
 	}
 	if !p.Wait(2 * time.Second) {
@@ -233,15 +233,16 @@ const idleRequestAfter = 1500 * time.Millisecond
 // and wants its whole answer: a server that stops serves every
 // connection it accepted, not only the requests already read. A
 // program that ends first fails, with what the capture shows on that
-// connection.
-func judgeIdle(c *Check, p *Program, idle net.Conn, sentAt time.Time) error {
+// connection. exitedAt holds the time the program ended, once it has.
+func judgeIdle(c *Check, p *Program, idle net.Conn, sentAt time.Time, exitedAt chan time.Time) error {
 	const request, answer = "later\n", "done: later\n"
 	wait := time.NewTimer(time.Until(sentAt.Add(idleRequestAfter)))
 	defer wait.Stop()
 	select {
 	case <-p.Done():
 		c.Show(idle)
-		exited := ms(time.Since(sentAt))
+		t := <-exitedAt
+		exitedAt <- t
 		server, client := Ends(idle)
 		end := "the capture shows nothing from your program's end on it"
 		for _, e := range segmentEvents(c, server, client) {
@@ -250,11 +251,18 @@ func judgeIdle(c *Check, p *Program, idle net.Conn, sentAt time.Time) error {
 				if HasFlag(e.Packet, "RST") {
 					flag = "RST"
 				}
-				end = fmt.Sprintf("its kernel closed it: %s from your program's end %s after SIGTERM", flag, ms(e.Time.Sub(sentAt)))
+				end = fmt.Sprintf("%s from your program's end %s after SIGTERM", flag, ms(e.Time.Sub(sentAt)))
+				// As in checkGracefulShutdown: 150 ms for an exit
+				// the check sees late on a busy machine.
+				if t.After(e.Time.Add(150 * time.Millisecond)) {
+					end += ", while it was still running: it closed that connection itself"
+				} else {
+					end += ", as it ended: the kernel closes the sockets of a program that ends"
+				}
 				break
 			}
 		}
-		return c.Fail("your program ended (%s) about %s after SIGTERM, before the other connection it had accepted sent its request (the check sends it %s after SIGTERM); %s. A server that stops serves every connection it accepted: wait for their handlers to finish", p.Exited(), exited, seconds(idleRequestAfter), end)
+		return c.Fail("your program ended (%s) %s after SIGTERM, before the other connection it had accepted sent its request (the check sends it %s after SIGTERM): %s. A server that stops serves every connection it accepted: wait for their handlers to finish", p.Exited(), ms(t.Sub(sentAt)), seconds(idleRequestAfter), end)
 	case <-wait.C:
 	}
 	c.Note("the check sends the request it held back, on a connection your program accepted before SIGTERM")
