@@ -172,6 +172,7 @@ func judgeOtherError(c *Check) error {
 		return err
 	}
 	c.Note(fmt.Sprintf("the check starts your client again with -addr %s, an address this lab has no route to: a connect there fails at once with \"network is unreachable\", not refused", unroutable))
+	started := time.Now()
 	p, err := c.Start("-addr", unroutable.String())
 	if err != nil {
 		return err
@@ -215,7 +216,7 @@ func judgeOtherError(c *Check) error {
 	case p.ExitCode() == 0:
 		return c.Fail("started with -addr %s, an address with no route in the lab, your client tried once (\"network is unreachable\") and ended with exit status 0: a client that could not connect should say so in its exit status", unroutable)
 	}
-	c.Holds("run with -addr %s, an address with no route in the lab, your client tried to connect once (\"network is unreachable\", the kernel's counter IpOutNoRoutes up by 1) and gave up at once (%s)", unroutable, p.Exited())
+	c.Holds("run with -addr %s, an address with no route in the lab, your client tried to connect once (\"network is unreachable\", the kernel's counter IpOutNoRoutes up by 1) and gave up: it ended (%s) %s after it started", unroutable, p.Exited(), ms(time.Since(started)))
 	return nil
 }
 
@@ -226,7 +227,7 @@ func judgeOtherError(c *Check) error {
 // (doubling is 4 times): a sleep is never early but may be late on a
 // busy machine, and one late wait must not turn a backoff into a
 // failure. Waits that grow by a fixed step (100, 200, 300, 400 ms)
-// fail both at the last wait (1.33 and 2 times). total is how many
+// fail both at the last wait (1.33 and 2 times) at least. total is how many
 // SYNs the client sent in all, for the message.
 func judgeWaits(c *Check, tries []attemptSYN, total int, grow bool) error {
 	var gaps []time.Duration
