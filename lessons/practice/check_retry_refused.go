@@ -227,7 +227,9 @@ func judgeOtherError(c *Check) error {
 // (doubling is 4 times): a sleep is never early but may be late on a
 // busy machine, and one late wait must not turn a backoff into a
 // failure. Waits that grow by a fixed step (100, 200, 300, 400 ms)
-// fail both at the last wait (1.33 and 2 times) at least. total is how many
+// fail both at the last wait (1.33 and 2 times) at least, unless that
+// sleep came out late: then their span, 1 s where the task's waits
+// take 1.5 s, fails them. total is how many
 // SYNs the client sent in all, for the message.
 func judgeWaits(c *Check, tries []attemptSYN, total int, grow bool) error {
 	var gaps []time.Duration
@@ -251,6 +253,15 @@ func judgeWaits(c *Check, tries []attemptSYN, total int, grow bool) error {
 			continue
 		}
 		return c.Fail("your client's SYNs were %s apart: wait %d (%s) is not 1.6 times the one before it (%s), nor 3.2 times the one before that (%s), so the waits do not double. A wait that grows slower than that keeps every client of a server that is down knocking at nearly the same rate; make each wait twice the last", list, i+1, gapWords(gaps[i]), gapWords(gaps[i-1]), gapWords(gaps[i-2]))
+	}
+	// The task's first four waits, 100, 200, 400 and 800 ms, take
+	// 1.5 s, and a sleep is never early: a span much shorter than that
+	// had shorter waits, however late one of them came out. (The
+	// ratios alone pass waits that grow by a fixed step when the
+	// last sleep comes out late on a busy machine.)
+	const taskSpan, spanFloor = 1500 * time.Millisecond, 1400 * time.Millisecond
+	if span := tries[len(tries)-1].syn.Sub(tries[0].syn); len(gaps) == 4 && span < spanFloor {
+		return c.Fail("your client's SYNs were %s apart, %s from the first to the fifth: the task's waits, 100, 200, 400 and 800 ms, take %s, and a sleep is never early, so your client's waits were shorter than the task's; start at 100 ms and make each wait twice the last", list, ms(span), seconds(taskSpan))
 	}
 	c.Holds("the waits between your client's SYNs grow as a doubling backoff's do: %s", list)
 	return nil
