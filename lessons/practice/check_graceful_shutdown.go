@@ -19,17 +19,19 @@ func init() {
 		Title: "On SIGTERM, stop accepting and finish the requests in flight",
 		Hints: []string{
 			"A signal you do not handle takes its default action: SIGTERM ends the program at once, and its kernel closes every socket, answered or not. signal.Notify turns it into a value on a channel.",
-			"When the signal comes, close the listener: new clients are refused, and Accept returns net.ErrClosed, so the accept loop can end. Closing the connections too would drop the requests in flight: wait for their handlers instead.",
+			"When the signal comes, close the listener: new clients are refused, and Accept returns net.ErrClosed, so the accept loop can end. Closing the connections too would drop the requests in flight: wait for their handlers instead, every one, including one still waiting for its request (a fixed sleep is a guess that a late request outlasts).",
 			"signal.Notify(stop, syscall.SIGTERM); a goroutine does <-stop then ln.Close(); the loop breaks on errors.Is(err, net.ErrClosed); a sync.WaitGroup counts the handlers (wg.Go(func() { handle(conn) })), and main returns after wg.Wait().",
 		},
 		Check: checkGracefulShutdown,
 	})
 }
 
-// checkGracefulShutdown sends a request whose answer takes 300 ms,
-// sends SIGTERM while the program works on it, and then wants: the
-// listener gone (a new connection refused), the whole answer, the
-// server's FIN and no RST on the connection, and exit status 0.
+// checkGracefulShutdown opens a connection it sends nothing on yet,
+// sends a request whose answer takes 300 ms on another, sends SIGTERM
+// while the program works on it, and then wants: the listener gone (a
+// new connection refused), the whole answer, the server's FIN and no
+// RST on the connection; then, sent 1.5 s after SIGTERM, the first
+// connection's request answered too (judgeIdle); and exit status 0.
 func checkGracefulShutdown(c *Check) error {
 	p, err := c.Start()
 	if err != nil {
@@ -41,6 +43,13 @@ func checkGracefulShutdown(c *Check) error {
 	exitedAt := make(chan time.Time, 1)
 	go func() { <-p.Done(); exitedAt <- time.Now() }()
 
+	// A second connection, accepted before SIGTERM, whose request
+	// the check sends only later: it is in flight too.
+	idle, err := c.Dial()
+	if err != nil {
+		return c.Fail("the check could not connect: %v", err)
+	}
+	defer idle.Close()
 	conn, err := c.Dial()
 	if err != nil {
 		return c.Fail("the check could not connect: %v", err)
@@ -56,6 +65,10 @@ func checkGracefulShutdown(c *Check) error {
 		return err
 	}
 	c.Holds("your program accepted a connection and read its request %q (its answer takes 300 ms)", request)
+	if err := waitAccepted(c, p, idle, 2*time.Second); err != nil {
+		return err
+	}
+	c.Holds("your program accepted another connection, whose request the check holds back until %s after SIGTERM", seconds(idleRequestAfter))
 
 	c.Note("the check sends SIGTERM to the server, with a request in flight")
 	sentAt := time.Now()
@@ -198,6 +211,9 @@ poll:
 		return c.Fail("the answer came, but the capture shows no FIN from your program's end")
 	}
 	c.Holds("then your program's FIN, and no RST on that connection")
+	if err := judgeIdle(c, p, idle, sentAt, exitedAt); err != nil {
+		return err
+	}
 	if !p.Wait(2 * time.Second) {
 		return c.Fail("your program answered, but was still running 2 s later: once the requests in flight are answered, it should exit")
 	}
@@ -206,6 +222,102 @@ poll:
 	}
 	c.Holds("%s", state(time.Time{}))
 	return nil
+}
+
+// idleRequestAfter is when, after SIGTERM, the check sends the request
+// of the connection it held back.
+const idleRequestAfter = 1500 * time.Millisecond
+
+// judgeIdle sends the request of idle, a connection the program
+// accepted before SIGTERM, idleRequestAfter after SIGTERM (sentAt),
+// and wants its whole answer: a server that stops serves every
+// connection it accepted, not only the requests already read. A
+// program that ends first fails, with what the capture shows on that
+// connection. exitedAt holds the time the program ended, once it has.
+func judgeIdle(c *Check, p *Program, idle net.Conn, sentAt time.Time, exitedAt chan time.Time) error {
+	const request, answer = "later\n", "done: later\n"
+	wait := time.NewTimer(time.Until(sentAt.Add(idleRequestAfter)))
+	defer wait.Stop()
+	select {
+	case <-p.Done():
+		c.Show(idle)
+		t := <-exitedAt
+		exitedAt <- t
+		server, client := Ends(idle)
+		end := "the capture shows nothing from your program's end on it"
+		for _, e := range segmentEvents(c, server, client) {
+			if e.Packet.Src == client && (HasFlag(e.Packet, "FIN") || HasFlag(e.Packet, "RST")) {
+				flag := "FIN"
+				if HasFlag(e.Packet, "RST") {
+					flag = "RST"
+				}
+				end = fmt.Sprintf("%s from your program's end %s after SIGTERM", flag, ms(e.Time.Sub(sentAt)))
+				// As in checkGracefulShutdown: 150 ms for an exit
+				// the check sees late on a busy machine.
+				if t.After(e.Time.Add(150 * time.Millisecond)) {
+					end += ", while it was still running: it closed that connection itself"
+				} else {
+					end += ", as it ended: the kernel closes the sockets of a program that ends"
+				}
+				break
+			}
+		}
+		return c.Fail("your program ended (%s) %s after SIGTERM, before the other connection it had accepted sent its request (the check sends it %s after SIGTERM): %s. A server that stops serves every connection it accepted: wait for their handlers to finish", p.Exited(), ms(t.Sub(sentAt)), seconds(idleRequestAfter), end)
+	case <-wait.C:
+	}
+	c.Note("the check sends the request it held back, on a connection your program accepted before SIGTERM")
+	if _, err := idle.Write([]byte(request)); err != nil {
+		c.Show(idle)
+		return c.Fail("the check could not send its request on the other connection, %s after SIGTERM: %v", seconds(idleRequestAfter), err)
+	}
+	// NOTE: a deadline on a connection that works cannot fail.
+	_ = idle.SetReadDeadline(time.Now().Add(2 * time.Second))
+	got, err := io.ReadAll(idle)
+	if string(got) != answer {
+		c.Show(idle)
+		what := fmt.Sprintf("%q", got)
+		if len(got) == 0 {
+			what = "nothing"
+		}
+		why := fmt.Sprint(err)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			why = "no end within 2 s"
+		case err == nil:
+			why = "then your program's FIN"
+		}
+		state := "your program was still running"
+		if p.Exited() != "" {
+			state = "your program ended (" + p.Exited() + ")"
+		}
+		return c.Fail("the request the check sent %s after SIGTERM, on a connection your program had accepted before it, got %s instead of %q: %s; %s", seconds(idleRequestAfter), what, answer, why, state)
+	}
+	c.Holds("the request sent %s after SIGTERM, on a connection your program accepted before it, got its whole answer %q", seconds(idleRequestAfter), answer)
+	return nil
+}
+
+// waitAccepted waits up to d until the program has accepted conn's
+// connection, as the kernel shows it: its socket has a file
+// descriptor.
+func waitAccepted(c *Check, p *Program, conn net.Conn, d time.Duration) error {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s, ok := c.PeerSocket(conn); ok && s.Inode != 0 {
+			return nil
+		}
+		select {
+		case <-p.Done():
+			c.Show(conn)
+			return c.Fail("your program ended (%s) before it accepted a second connection", p.Exited())
+		case <-deadline.C:
+			c.Show(conn)
+			return c.Fail("your program did not accept a second connection within %s%s", seconds(d), c.Unserved(conn))
+		case <-tick.C:
+		}
+	}
 }
 
 // waitRead waits up to d until the program has accepted conn's

@@ -77,7 +77,15 @@ func checkHalfClose(c *Check) error {
 		if p.Exited() != "" {
 			state = "your program ended (" + p.Exited() + ")"
 		}
-		return c.Fail("your client sent %s and then no FIN within %s: the server reads the request until EOF, which only the client's FIN gives, so it has not answered; %s", plural(len(req), "byte"), seconds(wait), state)
+		failed := c.Fail("your client sent %s and then no FIN within %s: the server reads the request until EOF, which only the client's FIN gives, so it has not answered; %s", plural(len(req), "byte"), seconds(wait), state)
+		// The check ends the program before its server's end closes:
+		// that FIN would end the client's read, and the program would
+		// go on to print an answer of 0 bytes the server never sent.
+		c.Note("the check ends your program (SIGKILL) before its server closes the connection")
+		// NOTE: ignoring the error: the program may have ended.
+		_ = p.Signal(os.Kill)
+		p.Wait(2 * time.Second)
+		return failed
 	case err != nil:
 		c.Show(conn)
 		return c.Fail("the server's read of the request failed after %s: %v", plural(len(req), "byte"), err)

@@ -18,7 +18,7 @@ func init() {
 		Link:  &link.Config{DelayToServer: 10 * time.Millisecond, DelayToClient: 10 * time.Millisecond},
 		Hints: []string{
 			"A server whose cable is cut sends nothing, not even a FIN or an RST: a read waits for ever. Only sending something finds out, and on an idle connection keepalive probes do that.",
-			"Go turns keepalive on with Linux's timing as it sets it: the first probe after 15 s of silence, then one every 15 s, 9 in all. net.Dialer's KeepAliveConfig sets the idle time, the interval and the count.",
+			"Go turns keepalive on for every connection it dials, with its own timing: the first probe after 15 s of silence, then one every 15 s, 9 in all (Go's defaults; Linux's own, without Go, are 2 hours, 75 s and 9). net.Dialer's KeepAliveConfig sets the idle time, the interval and the count.",
 			"d := net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: time.Second, Interval: time.Second, Count: 3}}; conn, err := d.Dial(\"tcp\", *addr)",
 		},
 		Check: checkKeepalive,

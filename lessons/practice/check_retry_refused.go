@@ -3,11 +3,14 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
 	"tcptour/tracer"
+	"tcptour/tracer/kernel"
+	"tcptour/tracer/lab"
 )
 
 func init() {
@@ -33,9 +36,11 @@ type attemptSYN struct {
 
 // checkRetryRefused lets the client's first four connects be refused
 // (nothing listens), then listens: the fifth connects. The waits
-// between the SYNs must be at least 50 ms and grow (see judgeWaits). Then it runs the client again with nothing
-// listening: it must give up after at most 6 attempts, exit status
-// not 0.
+// between the SYNs must be at least 50 ms and grow (see judgeWaits).
+// Then it runs the client again with nothing listening: it must give up
+// after at most 6 attempts, exit status not 0. In the lab, a third run
+// gives it an address with no route: one connect, no retry, exit status
+// not 0 (judgeOtherError).
 func checkRetryRefused(c *Check) error {
 	p, err := c.Start()
 	if err != nil {
@@ -138,17 +143,94 @@ wait:
 		return c.Fail("with nothing listening, your client gave up after %s but ended with exit status 0: a client that could not connect should say so in its exit status", plural(len(tries), "attempt"))
 	}
 	c.Holds("run again with nothing listening, your client gave up after %s, %s after it started (%s)", plural(len(tries), "attempt"), ms(time.Since(again)), p2.Exited())
+	return judgeOtherError(c)
+}
+
+// unroutable is an address the lab has no route to (it has lo alone):
+// a connect there fails at once with ENETUNREACH, "network is
+// unreachable", and the kernel counts each such connect in IpOutNoRoutes.
+// 192.0.2.1 is TEST-NET-1 (RFC 5737), an address for examples.
+var unroutable = netip.MustParseAddrPort("192.0.2.1:6969")
+
+// judgeOtherError runs the client a third time, with an -addr the lab
+// has no route to: its connect fails at once, not refused, and the
+// client must not try again. No SYN leaves for such a connect, so the
+// attempts are counted by the kernel's counter IpOutNoRoutes of the
+// lab's network, where only the program connects. On this machine's
+// own network, which may route anywhere, this part is left out.
+func judgeOtherError(c *Check) error {
+	if !lab.Inside() {
+		c.Note("not checked on this machine's network: what your client does when a connect fails other than refused (the lab has an address with no route for that)")
+		return nil
+	}
+	noRoutes := func() (int64, error) {
+		n, err := kernel.ReadCounters()
+		return n["IpOutNoRoutes"], err
+	}
+	before, err := noRoutes()
+	if err != nil {
+		return err
+	}
+	c.Note(fmt.Sprintf("the check starts your client again with -addr %s, an address this lab has no route to: a connect there fails at once with \"network is unreachable\", not refused", unroutable))
+	started := time.Now()
+	p, err := c.Start("-addr", unroutable.String())
+	if err != nil {
+		return err
+	}
+	// A client that retries is caught at its second attempt.
+	const bound = 3 * time.Second
+	deadline := time.NewTimer(bound)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	retried := func(n int64) error {
+		return c.Fail("started with -addr %s, an address with no route in the lab, your client tried to connect %d times (the kernel's counter IpOutNoRoutes went up by %d, once for each connect that failed with \"network is unreachable\"): only a refusal is worth waiting for; an error like this one does not go away by waiting, and should be returned at once", unroutable, n, n)
+	}
+	tried := int64(0)
+	for {
+		n, err := noRoutes()
+		if err != nil {
+			return err
+		}
+		tried = n - before
+		if tried > 1 {
+			return retried(tried)
+		}
+		select {
+		case <-p.Done():
+			if n, err := noRoutes(); err == nil {
+				tried = n - before
+			}
+		case <-deadline.C:
+			return c.Fail("started with -addr %s, an address with no route in the lab, your client was still running %s later, after %s that failed with \"network is unreachable\" (the kernel's counter IpOutNoRoutes)", unroutable, seconds(bound), plural(int(tried), "connect"))
+		case <-tick.C:
+			continue
+		}
+		break
+	}
+	switch {
+	case tried > 1:
+		return retried(tried)
+	case tried == 0:
+		return c.Fail("started with -addr %s, an address with no route in the lab, your client ended (%s) without a connect that failed with \"network is unreachable\" (the kernel's counter IpOutNoRoutes did not move): it should dial the address its -addr flag gives", unroutable, p.Exited())
+	case p.ExitCode() == 0:
+		return c.Fail("started with -addr %s, an address with no route in the lab, your client tried once (\"network is unreachable\") and ended with exit status 0: a client that could not connect should say so in its exit status", unroutable)
+	}
+	c.Holds("run with -addr %s, an address with no route in the lab, your client tried to connect once (\"network is unreachable\", the kernel's counter IpOutNoRoutes up by 1) and gave up: it ended (%s) %s after it started", unroutable, p.Exited(), ms(time.Since(started)))
 	return nil
 }
 
 // judgeWaits checks the gaps between the SYNs of tries: none under
-// 50 ms (a loop that does not wait), and, with grow, the last at least
-// 2.5 times the shortest before it (waits that grow: 1.5 times each,
-// over three steps, is 3.4 times). A sleep is never early but may be
-// late on a busy machine, so the check compares the last wait with
-// the shortest rather than each with the one before: one late wait
-// does not turn a backoff into a failure. total is how many SYNs the
-// client sent in all, for the message.
+// 50 ms (a loop that does not wait), and, with grow, each wait from the
+// third on at least 1.6 times the one before it (doubling is 2 times),
+// or, when that one came out late, 3.2 times the one before that
+// (doubling is 4 times): a sleep is never early but may be late on a
+// busy machine, and one late wait must not turn a backoff into a
+// failure. Waits that grow by a fixed step (100, 200, 300, 400 ms)
+// fail both at the last wait (1.33 and 2 times) at least, unless that
+// sleep came out late: then their span, 1 s where the task's waits
+// take 1.5 s, fails them. total is how many
+// SYNs the client sent in all, for the message.
 func judgeWaits(c *Check, tries []attemptSYN, total int, grow bool) error {
 	var gaps []time.Duration
 	for i := 1; i < len(tries); i++ {
@@ -162,14 +244,26 @@ func judgeWaits(c *Check, tries []attemptSYN, total int, grow bool) error {
 	if len(gaps) > 0 && slices.Min(gaps) < 50*time.Millisecond {
 		return c.Fail("your client's SYNs were %s apart (%s in all): it tries again without waiting, and a refusal takes microseconds, so a loop without a wait is over before a server that is starting has a chance, and hammers one that is down", list, plural(total, "SYN"))
 	}
-	if !grow || len(gaps) < 2 {
+	if !grow {
 		return nil
 	}
-	last, shortest := gaps[len(gaps)-1], slices.Min(gaps[:len(gaps)-1])
-	if float64(last) < 2.5*float64(shortest) {
-		return c.Fail("your client's SYNs were %s apart: the last wait (%s) is not 2.5 times the shortest before it (%s), the waits do not grow enough. A wait that does not grow keeps every client of a server that is down knocking at the same rate; double it each time", list, gapWords(last), gapWords(shortest))
+	for i := 2; i < len(gaps); i++ {
+		g, before, twoBefore := float64(gaps[i]), float64(gaps[i-1]), float64(gaps[i-2])
+		if g >= 1.6*before || g >= 3.2*twoBefore {
+			continue
+		}
+		return c.Fail("your client's SYNs were %s apart: wait %d (%s) is not 1.6 times the one before it (%s), nor 3.2 times the one before that (%s), so the waits do not double. A wait that grows slower than that keeps every client of a server that is down knocking at nearly the same rate; make each wait twice the last", list, i+1, gapWords(gaps[i]), gapWords(gaps[i-1]), gapWords(gaps[i-2]))
 	}
-	c.Holds("the waits between your client's SYNs grow: %s", list)
+	// The task's first four waits, 100, 200, 400 and 800 ms, take
+	// 1.5 s, and a sleep is never early: a span much shorter than that
+	// had shorter waits, however late one of them came out. (The
+	// ratios alone pass waits that grow by a fixed step when the
+	// last sleep comes out late on a busy machine.)
+	const taskSpan, spanFloor = 1500 * time.Millisecond, 1400 * time.Millisecond
+	if span := tries[len(tries)-1].syn.Sub(tries[0].syn); len(gaps) == 4 && span < spanFloor {
+		return c.Fail("your client's SYNs were %s apart, %s from the first to the fifth: the task's waits, 100, 200, 400 and 800 ms, take %s, and a sleep is never early, so your client's waits were shorter than the task's; start at 100 ms and make each wait twice the last", list, ms(span), seconds(taskSpan))
+	}
+	c.Holds("the waits between your client's SYNs grow as a doubling backoff's do: %s", list)
 	return nil
 }
 

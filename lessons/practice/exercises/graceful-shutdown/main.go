@@ -8,10 +8,14 @@
 // gets the server's FIN instead of its answer.
 //
 // Task: on SIGTERM, stop accepting (close the listener: a new client is
-// refused, and can go to another server), let every request in flight
-// finish and get its whole answer, then exit with status 0. No RST on
-// the wire for any connection that was accepted. (Node: server.close()
-// stops accepting and calls back when the last connection has ended.)
+// refused, and can go to another server), serve every connection
+// already accepted, then exit with status 0. A connection accepted
+// before the signal whose request has not come yet is served too: its
+// request, when it comes, gets its whole answer. No RST on the wire for
+// any connection that was accepted. (Node's server.close() does this:
+// it stops accepting and calls back when the last connection has ended.
+// Go's http.Server.Shutdown waits for such a connection until it is 5 s
+// old, and closes at once one that is idle between two requests.)
 //
 // Check it: go run ./lessons/practice check graceful-shutdown
 package main
@@ -34,8 +38,8 @@ func main() {
 	}
 	log.Printf("listening on %s", ln.Addr())
 
-	// TODO: on SIGTERM, close the listener, wait for the requests in
-	// flight to be answered, and return from main. As written,
+	// TODO: on SIGTERM, close the listener, wait for every accepted
+	// connection to be answered, and return from main. As written,
 	// SIGTERM's default action ends the program wherever it is.
 	for {
 		conn, err := ln.Accept()

@@ -4,9 +4,9 @@
 // The client below sends a request, a line, and waits for the answer.
 // If the server's machine loses power or its cable is cut, nothing comes
 // back, not even a FIN or an RST: the read just waits. Go turns TCP
-// keepalive on, but with Linux's timing as Go sets it (the first probe
-// after 15 s of silence, then every 15 s, 9 times), the client learns of
-// it after minutes.
+// keepalive on, but with its own timing (the first probe after 15 s of
+// silence, then every 15 s, 9 in all: Go's defaults; Linux's own are
+// 2 hours, 75 s and 9), so the client learns of it after minutes.
 //
 // Task: have the client's kernel notice a dead server within about
 // 5 s, with keepalive probes: after 1 s of silence a probe, then one a

@@ -1,6 +1,6 @@
 // The reference solution of exercise graceful-shutdown (after lesson
-// 09): on SIGTERM the server closes its listener, waits for the requests
-// in flight to be answered, and exits with status 0.
+// 09): on SIGTERM the server closes its listener, waits for every
+// connection it accepted to be answered, and exits with status 0.
 package main
 
 import (
@@ -37,7 +37,8 @@ func main() {
 		ln.Close()
 	}()
 
-	// The WaitGroup counts the requests in flight.
+	// The WaitGroup counts the handlers still running: a connection
+	// whose request has not come yet is one of them.
 	var inFlight sync.WaitGroup
 	for {
 		conn, err := ln.Accept()
