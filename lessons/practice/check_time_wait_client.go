@@ -70,12 +70,26 @@ func checkTimeWaitClient(c *Check) error {
 		return conn, nil
 	}
 	// closed waits until conn's connection is over: one end in
-	// TIME_WAIT, or an RST.
-	closed := func(conn net.Conn) {
+	// TIME_WAIT, or an RST. When the client's FIN went first and, 1 s
+	// after it, the program has still not closed, it fails.
+	closed := func(i int, conn net.Conn) error {
 		client, server := Ends(conn)
-		waitWire(c, time.Second, func() bool {
+		if waitWire(c, time.Second, func() bool {
 			return timeWaitEnd(c, client, server) != "" || resetBy(c, conn) != ""
-		})
+		}) {
+			return nil
+		}
+		segs := timedSegments(c, client, server)
+		fin := firstFINEither(segs)
+		if fin == nil || fin.Packet.Src != client || firstFIN(segs, server) != nil {
+			return nil // the checks that follow say what the wire shows
+		}
+		held := ""
+		if s, ok := c.PeerSocket(conn); ok && s.State == kernel.CloseWait {
+			held = fmt.Sprintf(", and the kernel shows its end, %s ↔ %s, in CLOSE_WAIT: the client's FIN has arrived, and the socket waits for your program's Close", s.Local, s.Remote)
+		}
+		c.Show(conn)
+		return c.Fail("client %d closed (%s), and 1 s later your program had still not closed its end: no FIN from it on the wire%s", i, Describe(fin.Packet), held)
 	}
 	var conns []net.Conn
 	for i := 1; i <= 3; i++ {
@@ -90,7 +104,9 @@ func checkTimeWaitClient(c *Check) error {
 		// The client closes as soon as it has its answer.
 		// NOTE: Close on a connection that works cannot fail.
 		_ = conn.Close()
-		closed(conn)
+		if err := closed(i, conn); err != nil {
+			return err
+		}
 	}
 	// Clients 4 and 5 at once: 5 never closes, and its wait runs
 	// while 4 takes its time.
@@ -115,7 +131,9 @@ func checkTimeWaitClient(c *Check) error {
 	_ = late.SetReadDeadline(time.Now().Add(twLateClose))
 	_, err = io.Copy(io.Discard, late)
 	_ = late.Close()
-	closed(late)
+	if err := closed(4, late); err != nil {
+		return err
+	}
 	conns = append(conns, late)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		c.Holds("4 clients each sent a request, read its answer, and closed: 3 at once, 1 after %s", seconds(twLateClose))
