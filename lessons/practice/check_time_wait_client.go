@@ -42,10 +42,11 @@ const (
 // checkTimeWaitClient makes 5 connections, each a request and its
 // answer. Clients 1 to 3 close at once, client 4 closes 1 s after its
 // answer, client 5 never closes. It checks, on the wire, that the first
-// FIN of each of the first 4 is the client's, with no RST, and, in the
-// kernel, that their TIME_WAIT sockets are the client's, none on the
-// program's port; then that the program closed client 5's connection
-// within closeWait (and the slack).
+// FIN of each of the first 4 is the client's, with no RST, and that the
+// program's FIN follows within 1 s; in the kernel, that their TIME_WAIT
+// sockets are the client's, none on the program's port; then that the
+// program closed client 5's connection within closeWait (and the
+// slack).
 func checkTimeWaitClient(c *Check) error {
 	if !c.Captured() {
 		return c.NeedPackets()
