@@ -69,6 +69,20 @@ func checkFraming(c *Check) error {
 		why := c.Unserved(conn)
 		if s, ok := c.PeerSocket(conn); ok && why == "" && s.RecvQ == 0 && len(got) < len(want) {
 			why = fmt.Sprintf(". The kernel says your program has read all %d bytes: its socket's receive queue (Recv-Q) is empty", len(three))
+			lines := strings.SplitAfter(three, "\n")[:len(want)]
+			switch {
+			case len(got) > 0 && slices.Equal(got, want[:len(got)]):
+				// The first answers are right: the lines after them
+				// were read, and not answered.
+				rest := quoteLines(trimNewlines(lines[len(got):]))
+				if len(want)-len(got) == 1 {
+					why += fmt.Sprintf(", so the other line, %s, was read, and lost in your program", rest)
+				} else {
+					why += fmt.Sprintf(", so the other lines, %s, were read, and lost in your program", rest)
+				}
+			case len(got) == 1 && got[0] == fmt.Sprint(len(three)-1):
+				why += fmt.Sprintf(": %q is the length of all three lines less the last \"\\n\", taken for one line", got[0]+"\n")
+			}
 		}
 		return c.Fail("the client wrote the three lines %q in one Write, which went in %s, and %s, where three lines want three: %s%s",
 			three, plural(len(segs), "segment"), answered(got, err), quoteLines(want), why)
@@ -174,6 +188,15 @@ func readLines(conn net.Conn, r *bufio.Reader, n int, d time.Duration) ([]string
 		lines = append(lines, strings.TrimSuffix(line, "\n"))
 	}
 	return lines, nil
+}
+
+// trimNewlines is lines without their "\n"s, as quoteLines takes them.
+func trimNewlines(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = strings.TrimSuffix(l, "\n")
+	}
+	return out
 }
 
 // quoteLines is the answers as the client read them: "3\n", "3\n".

@@ -10,8 +10,8 @@
 //
 // Task: after answering, let the client close first: read until io.EOF
 // (the client's FIN), then close. Mind a client that never closes: give
-// that wait a read deadline, a few seconds, so that it cannot hold a
-// goroutine and a socket for ever.
+// that wait a read deadline, closeWait after the answer, so that it
+// cannot hold a goroutine and a socket for ever.
 //
 // Check it: go run ./lessons/practice check time-wait-client
 package main
@@ -22,7 +22,12 @@ import (
 	"log"
 	"net"
 	"strings"
+	"time"
 )
+
+// closeWait is how long the server waits for a client to close after
+// its answer; then it closes first, and keeps that TIME_WAIT itself.
+const closeWait = 2 * time.Second
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:6969", "the address to listen on")
@@ -54,5 +59,5 @@ func serve(conn net.Conn) {
 	}
 	// TODO: the deferred Close runs now, right after the answer, and
 	// the server's FIN goes first. Wait for the client's FIN (a read
-	// that returns io.EOF) before returning, within a deadline.
+	// that returns io.EOF) before returning, for closeWait at most.
 }

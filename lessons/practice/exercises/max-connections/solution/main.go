@@ -37,7 +37,7 @@ func main() {
 		if open.Load() >= maxConnections {
 			// As Node does: accepted, then closed at once.
 			// NOTE: ignoring the error; the client may have gone.
-			conn.Close()
+			_ = conn.Close()
 			continue
 		}
 		open.Add(1)

@@ -1,7 +1,7 @@
 // The reference solution of exercise no-close-wait (after lesson 05): a
 // server that never leaves a socket in CLOSE_WAIT. serve closes the
-// connection with defer, so it closes however serve returns: at io.EOF,
-// on an error, or on a panic.
+// connection with defer, so it closes however serve returns: at io.EOF
+// or on an error.
 package main
 
 import (

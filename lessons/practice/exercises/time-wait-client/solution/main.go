@@ -16,7 +16,7 @@ import (
 
 // closeWait is how long the server waits for a client to close after
 // its answer; then it closes first, and keeps that TIME_WAIT itself.
-const closeWait = 5 * time.Second
+const closeWait = 2 * time.Second
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:6969", "the address to listen on")

@@ -32,7 +32,8 @@ func main() {
 			log.Fatal(err)
 		}
 		if open.Load() >= maxConnections {
-			conn.Close()
+			// NOTE: ignoring the error; the client may have gone.
+			_ = conn.Close()
 			continue
 		}
 		// WRONG: counted in, never counted out.

@@ -15,6 +15,10 @@ import (
 	"time"
 )
 
+// closeWait is how long the server waits for a client to close after
+// its answer; then it closes first, and keeps that TIME_WAIT itself.
+const closeWait = 2 * time.Second
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:6969", "the address to listen on")
 	flag.Parse()
@@ -47,6 +51,6 @@ func serve(conn net.Conn) {
 	// WRONG: CloseWrite sends FIN now; the wait that follows comes
 	// too late to let the client close first.
 	_ = conn.(*net.TCPConn).CloseWrite()
-	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = conn.SetReadDeadline(time.Now().Add(closeWait))
 	_, _ = io.Copy(io.Discard, r)
 }
