@@ -88,35 +88,50 @@ func needLab(t *testing.T) {
 // wrong/ must fail the check, the reference solution must pass it.
 func TestEveryExercise(t *testing.T) {
 	needLab(t)
+	// Every exercise at once, not -parallel's two at a time: a check
+	// mostly waits (for a deadline, a timer, the program), so a few of
+	// them at once cost little; checks is how many at most.
+	var all sync.WaitGroup
+	defer all.Wait()
 	for _, ex := range exercises {
-		t.Run(ex.Name, func(t *testing.T) {
-			t.Parallel()
-			base := filepath.Join("exercises", ex.Name)
-			wrongs, _ := filepath.Glob(filepath.Join(base, "wrong", "*"))
-			if len(wrongs) == 0 {
-				t.Errorf("%s has no wrong solution in wrong/ to prove its check", ex.Name)
-			}
-			if len(ex.Hints) < 2 {
-				t.Errorf("%s has %d hints, want at least 2", ex.Name, len(ex.Hints))
-			}
-			config := t.TempDir()
-			type variant struct {
-				args  []string
-				holds bool
-			}
-			variants := []variant{
-				{[]string{"check", ex.Name}, false},
-				{[]string{"check", "--solution", ex.Name}, true},
-			}
-			for _, w := range wrongs {
-				variants = append(variants, variant{[]string{"check", "--from", filepath.Join("lessons", "practice", w), ex.Name}, false})
-			}
-			// The variants run at once: a check mostly waits.
-			var wg sync.WaitGroup
-			defer wg.Wait()
-			for _, v := range variants {
-				wg.Go(func() { checkVariant(t, ex, config, v.args, v.holds) })
-			}
+		all.Go(func() { t.Run(ex.Name, func(t *testing.T) { proveExercise(t, ex) }) })
+	}
+}
+
+// checks bounds how many checks TestEveryExercise runs at once.
+var checks = make(chan struct{}, 8)
+
+// proveExercise checks ex's untouched file, its wrong solutions and its
+// reference solution, at once.
+func proveExercise(t *testing.T, ex *Exercise) {
+	base := filepath.Join("exercises", ex.Name)
+	wrongs, _ := filepath.Glob(filepath.Join(base, "wrong", "*"))
+	if len(wrongs) == 0 {
+		t.Errorf("%s has no wrong solution in wrong/ to prove its check", ex.Name)
+	}
+	if len(ex.Hints) < 2 {
+		t.Errorf("%s has %d hints, want at least 2", ex.Name, len(ex.Hints))
+	}
+	config := t.TempDir()
+	type variant struct {
+		args  []string
+		holds bool
+	}
+	variants := []variant{
+		{[]string{"check", ex.Name}, false},
+		{[]string{"check", "--solution", ex.Name}, true},
+	}
+	for _, w := range wrongs {
+		variants = append(variants, variant{[]string{"check", "--from", filepath.Join("lessons", "practice", w), ex.Name}, false})
+	}
+	// The variants run at once: a check mostly waits.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, v := range variants {
+		wg.Go(func() {
+			checks <- struct{}{}
+			defer func() { <-checks }()
+			checkVariant(t, ex, config, v.args, v.holds)
 		})
 	}
 }
