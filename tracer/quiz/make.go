@@ -331,10 +331,11 @@ func (c *conn) questions() []Question {
 					Event: *last})
 			}
 			if fin := c.firstFIN(side); fin != nil {
+				n, why := finNumber(fin.Packet)
 				add(Question{Name: side + "-fin-seq",
 					Text:   fmt.Sprintf("What is the relative sequence number of the %s's FIN in %s?", side, name),
-					Answer: strconv.Itoa(int(fin.Packet.Seq)), number: float64(fin.Packet.Seq),
-					Why:   "The " + side + "'s FIN" + c.where(side) + ":",
+					Answer: strconv.Itoa(int(n)), number: float64(n),
+					Why:   "The " + side + "'s FIN" + why + c.where(side) + ":",
 					Event: *fin})
 			}
 		}
@@ -406,6 +407,23 @@ func (c *conn) lastData(side string) *tracer.Event {
 		}
 	}
 	return last
+}
+
+// finNumber is the sequence number a FIN takes in segment p: after the
+// segment's data (and its SYN, when it has one), as tcp.nxtseq-1 in
+// Wireshark. why says so when that is not the segment's seq.
+func finNumber(p *tracer.Packet) (n uint32, why string) {
+	n = p.Seq + uint32(p.Len)
+	if has(p.Flags, "SYN") {
+		n++ // the SYN takes the segment's first number
+	}
+	if n != p.Seq {
+		why = fmt.Sprintf(" follows %d bytes of data in this segment, whose seq is %d: it takes number %d", p.Len, p.Seq, n)
+		if has(p.Flags, "SYN") {
+			why = fmt.Sprintf(" follows the SYN and %d bytes of data in this segment, whose seq is %d: it takes number %d", p.Len, p.Seq, n)
+		}
+	}
+	return n, why
 }
 
 // later is the later of a and b.

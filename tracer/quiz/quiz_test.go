@@ -307,3 +307,29 @@ func TestEveryCapture(t *testing.T) {
 		}
 	}
 }
+
+// A FIN that comes with data takes the number after the data, not the
+// segment's seq (tshark: tcp.nxtseq-1), and the Why says so.
+func TestFinWithData(t *testing.T) {
+	for _, c := range []struct {
+		path, answer, why string
+	}{
+		{"../wire/testdata/zerowindow.pcapng", "12001", "FIN follows 288 bytes of data in this segment, whose seq is 11713: it takes number 12001"},
+		{"../wire/testdata/gap.pcapng", "6001", "FIN follows 172 bytes of data in this segment, whose seq is 5829: it takes number 6001"},
+		{"../wire/testdata/lossy.pcapng", "12001", "whose seq is 11845: it takes number 12001"},
+	} {
+		found := false
+		for _, q := range connsOf(eventsOf(t, c.path))[0].questions() {
+			if q.Name != "client-fin-seq" {
+				continue
+			}
+			found = true
+			if q.Answer != c.answer || !strings.Contains(q.Why, c.why) || q.Check(c.answer) != Right {
+				t.Errorf("%s: answer %s, why %q; want %s, %q", c.path, q.Answer, q.Why, c.answer, c.why)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no client-fin-seq question", c.path)
+		}
+	}
+}
