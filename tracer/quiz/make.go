@@ -41,6 +41,9 @@ type Question struct {
 	tol    float64
 	unit   string
 	words  []string
+	// clean is set on a question of segments sent again that
+	// Wireshark calls retransmissions, every one: Make prefers them.
+	clean bool
 	// stepStart is when the step of Event started, in a lesson's
 	// trace: the event is printed with its time since then, as the
 	// lesson printed it.
@@ -153,6 +156,12 @@ func Make(events []tracer.Event) Quiz {
 		}
 		families[family] = true
 		cands := byKind[k]
+		if clean := slices.DeleteFunc(slices.Clone(cands), func(q Question) bool { return !q.clean }); len(clean) > 0 &&
+			strings.HasSuffix(k, "-resent") {
+			// Segments sent again that Wireshark agrees are
+			// retransmissions, when a connection has them.
+			cands = clean
+		}
 		qu := cands[rng.IntN(len(cands))]
 		qu.stepStart = stepOf(steps, qu.Event.Elapsed)
 		q.Questions = append(q.Questions, qu)
@@ -255,6 +264,18 @@ func (c *conn) where(side string) string {
 	return ""
 }
 
+// whereEach says which capture shows segments of both sides: on a
+// link, each where it was sent.
+func (c *conn) whereEach() string {
+	switch {
+	case c.link:
+		return " (each counted once, at the end of the link that sent it)"
+	case c.oneEnd != "":
+		return " (as captured at " + c.oneEnd + ")"
+	}
+	return ""
+}
+
 // questions are all the questions c can answer.
 func (c *conn) questions() []Question {
 	var qs []Question
@@ -306,7 +327,7 @@ func (c *conn) questions() []Question {
 		add(Question{Name: "handshake-segments",
 			Text:   "How many segments did the handshake of " + name + " take, from the client's first SYN to its ACK of the SYN-ACK?",
 			Answer: strconv.Itoa(nSYN + 1), number: float64(nSYN + 1),
-			Why:   handshakeWhy(nSYN) + c.where("client") + ":",
+			Why:   handshakeWhy(nSYN) + c.whereEach() + ":",
 			Event: *hsAck})
 		d := hsAck.Time.Sub(syn.Time)
 		ms := float64(d) / float64(time.Millisecond)
@@ -344,22 +365,54 @@ func (c *conn) questions() []Question {
 		// Sent again: only a capture at the sending end sees every
 		// copy, so only on a link, where each end has its own.
 		for _, side := range []string{"client", "server"} {
-			var first *tracer.Event
-			n := 0
+			var first, firstRetr *tracer.Event
+			n, ooo, other := 0, 0, 0
 			for _, e := range c.segs {
-				if e.Packet.From == side && e.Packet.Resent {
-					if n++; first == nil {
-						first = e
+				if e.Packet.From != side || !e.Packet.Resent {
+					continue
+				}
+				if n++; first == nil {
+					first = e
+				}
+				switch {
+				case wiresharkRetransmission(e.Packet):
+					if firstRetr == nil {
+						firstRetr = e
 					}
+				case slices.Contains(e.Packet.Analysis, "out-of-order"):
+					ooo++
+				default:
+					other++
 				}
 			}
-			if n > 0 {
-				add(Question{Name: side + "-resent",
-					Text:   fmt.Sprintf("How many segments did the %s send again (retransmissions) in %s?", side, name),
-					Answer: strconv.Itoa(n), number: float64(n),
-					Why:   fmt.Sprintf("Segments that carry what the %s had sent already; the first of them%s:", side, c.where(side)),
-					Event: *first})
+			if n == 0 {
+				continue
 			}
+			// Shown: the first that Wireshark too calls a
+			// retransmission, when there is one.
+			show, what := first, "the first of them"
+			if firstRetr != nil && firstRetr != first {
+				show, what = firstRetr, "the first that Wireshark flags a retransmission"
+			}
+			why := fmt.Sprintf("Segments that carry sequence space the %s had sent already", side)
+			switch {
+			case ooo == 1 && other == 0:
+				which := "one of them"
+				if n == 1 {
+					which = "it"
+				}
+				why += " (Wireshark flags " + which + " out-of-order, not a retransmission: it came after later data, but the " + side + " had sent this sequence space before)"
+			case ooo > 0 && other == 0:
+				why += fmt.Sprintf(" (Wireshark flags %d of them out-of-order, not retransmissions: each came after later data, but the %s had sent this sequence space before)", ooo, side)
+			case ooo+other > 0:
+				why += fmt.Sprintf(" (Wireshark does not call %d of them a retransmission; the %s had sent this sequence space before all the same)", ooo+other, side)
+			}
+			add(Question{Name: side + "-resent",
+				Text:   fmt.Sprintf("How many segments did the %s send again (retransmissions) in %s?", side, name),
+				Answer: strconv.Itoa(n), number: float64(n),
+				Why:   why + "; " + what + c.where(side) + ":",
+				Event: *show,
+				clean: ooo+other == 0})
 		}
 	}
 	timeWait := c.timeWait()
@@ -424,6 +477,13 @@ func finNumber(p *tracer.Packet) (n uint32, why string) {
 		}
 	}
 	return n, why
+}
+
+// wiresharkRetransmission reports whether the sequence analysis calls p
+// a retransmission of some kind ("retransmission",
+// "fast-retransmission", "spurious-retransmission").
+func wiresharkRetransmission(p *tracer.Packet) bool {
+	return slices.ContainsFunc(p.Analysis, func(a string) bool { return strings.Contains(a, "retransmission") })
 }
 
 // later is the later of a and b.

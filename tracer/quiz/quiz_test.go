@@ -333,3 +333,36 @@ func TestFinWithData(t *testing.T) {
 		}
 	}
 }
+
+// A segment sent again that Wireshark flags out-of-order, not a
+// retransmission (lossy.pcapng: tshark's out_of_order): the Why says so,
+// and the segment shown is one Wireshark calls a retransmission.
+func TestResentOutOfOrder(t *testing.T) {
+	for _, q := range connsOf(eventsOf(t, "../wire/testdata/lossy.pcapng"))[0].questions() {
+		if q.Name != "client-resent" {
+			continue
+		}
+		want := "Wireshark flags one of them out-of-order, not a retransmission: it came after later data, but the client had sent this sequence space before"
+		if q.Answer != "2" || !strings.Contains(q.Why, want) || !wiresharkRetransmission(q.Event.Packet) || q.clean {
+			t.Errorf("answer %s, why %q, shown %v", q.Answer, q.Why, q.Event.Packet.Analysis)
+		}
+		return
+	}
+	t.Error("no client-resent question")
+}
+
+// On a link, the handshake's segments are counted each at the end that
+// sent it (synack.pcapng: the SYNs at the client, the SYN-ACKs at the
+// server), and the Why says so.
+func TestHandshakeWhyOnLink(t *testing.T) {
+	for _, q := range connsOf(eventsOf(t, "../wire/testdata/synack.pcapng"))[0].questions() {
+		if q.Name != "handshake-segments" {
+			continue
+		}
+		if !strings.Contains(q.Why, "each counted once, at the end of the link that sent it") || strings.Contains(q.Why, "the client's end") {
+			t.Errorf("answer %s, why %q", q.Answer, q.Why)
+		}
+		return
+	}
+	t.Error("no handshake-segments question")
+}
