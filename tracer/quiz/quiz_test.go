@@ -36,7 +36,22 @@ func TestCheck(t *testing.T) {
 		{port, "it was 43210, I think", Right},
 		{port, "43211", Wrong},
 		{port, "4321", Wrong},
-		{port, "no idea", Wrong},
+		{port, "no idea", Skipped},
+		{port, "I don't know", Skipped},
+		{port, "?", Skipped},
+		{port, "??", Skipped},
+		{port, "skip", Skipped},
+		{port, "Pass.", Skipped},
+		{port, "idk", Skipped},
+		{port, "dunno", Skipped},
+		{port, "no", Wrong},
+		{Question{Answer: "3", number: 3}, "three", Right},
+		{Question{Answer: "3", number: 3}, "Three segments", Right},
+		{Question{Answer: "3", number: 3}, "four", Wrong},
+		{Question{Answer: "10", number: 10}, "ten", Right},
+		{Question{Answer: "0", number: 0}, "zero", Right},
+		{side, "?", Skipped},
+		{side, "I don't know", Skipped},
 		{port, "", Skipped},
 		{port, "  \n", Skipped},
 		{ms, "0.028", Right},
@@ -46,7 +61,20 @@ func TestCheck(t *testing.T) {
 		{ms, "28us", Right},
 		{ms, "0.000028 s", Right},
 		{ms, "0.035", Wrong},
-		{ms, "28", Wrong}, // milliseconds when no unit is given
+		{ms, "28", Wrong},   // milliseconds when no unit is given
+		{ms, "28μs", Right}, // Greek mu, U+03BC
+		{ms, "28 usec", Right},
+		{ms, "28 µsec", Right},
+		{ms, "28 microseconds", Right},
+		{ms, "28000 ns", Right},
+		{ms, "28,000 nanoseconds", Right},
+		{ms, "0.028 msec", Right},
+		{ms, "0.028 milliseconds", Right},
+		{ms, "0.000028 sec", Right},
+		{ms, "0.028 or so", Right},
+		{ms, "28 ns", Wrong},
+		{ms, "28 ticks", Wrong}, // an unknown unit: not read as ms
+		{ms, "0.028 ticks", Wrong},
 		{side, "client", Right},
 		{side, "The Client", Right},
 		{side, "client side", Right},
@@ -88,7 +116,9 @@ func TestFirstNumber(t *testing.T) {
 		{"1,234,567", 1234567, "", true},
 		{"1,5 ms", 1.5, "ms", true},
 		{"0.5s", 0.5, "s", true},
-		{"3 segments", 3, "", true},
+		{"3 segments", 3, "segments", true},
+		{"25μs", 25, "μs", true},
+		{"25000 ns", 25000, "ns", true},
 		{"none", 0, "", false},
 	} {
 		n, unit, ok := firstNumber(c.text)
@@ -286,6 +316,25 @@ func TestFinStateNotFinWait2(t *testing.T) {
 		State: &tracer.StateChange{Side: "client", From: kernel.FinWait1, To: kernel.FinWait2, CauseFlags: "FIN ACK"}}})
 	if len(q.Questions) != 0 {
 		t.Errorf("%+v", q.Questions)
+	}
+}
+
+// A time with a unit Check does not know is wrong, and Ask says to give
+// the unit.
+func TestTimeUnknownUnit(t *testing.T) {
+	ms := Question{Text: "How long?", Answer: "0.028 ms", number: 0.028, unit: "ms", tol: 0.002}
+	if h := ms.Hint("0.028 ticks"); !strings.Contains(h, "give the time with its unit") {
+		t.Errorf("hint %q", h)
+	}
+	if h := ms.Hint("0.028 ms"); h != "" {
+		t.Errorf("hint %q", h)
+	}
+	var out bytes.Buffer
+	if err := Ask(context.Background(), strings.NewReader("0.028 ticks\n"), &out, Quiz{Questions: []Question{ms}}, Options{Interactive: true, Width: 300}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `Not quite ("0.028 ticks": give the time with its unit (ms, µs, ns or s); a number alone is read as ms): the answer is 0.028 ms.`) {
+		t.Errorf("output:\n%s", out.String())
 	}
 }
 
