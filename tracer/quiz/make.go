@@ -66,7 +66,8 @@ var kinds = []string{
 	"first-fin", "time-wait", "fin-state",
 }
 
-// Make makes three to five questions whose answers events hold: the
+// Make makes up to five questions (three to five when the run answers
+// that many kinds) whose answers events hold: the
 // events of one run, in time order, as a trace or tracer/inspect has
 // them. Without packets or states to ask about, Quiz.Why says why and
 // there are no questions.
@@ -91,7 +92,7 @@ func Make(events []tracer.Event) Quiz {
 	var q Quiz
 	switch {
 	case !packets && !states:
-		q.Why = "No questions: this run holds no TCP packets and no kernel states to ask about (nothing was captured)."
+		q.Why = "No questions: this run holds no connection's packets or states to ask about."
 		return q
 	case !packets:
 		q.Why = "No packets were captured: the questions come from the kernel's states alone."
@@ -149,8 +150,13 @@ func Make(events []tracer.Event) Quiz {
 			break
 		}
 		// One of the client's and the server's bytes, and of their
-		// FINs: the other is the same question again.
+		// FINs: the other is the same question again. One of the
+		// client's port and its SYN's window: the same SYN answers
+		// both.
 		family := strings.TrimPrefix(strings.TrimPrefix(k, "client-"), "server-")
+		if k == "syn-window" {
+			family = "port"
+		}
 		if families[family] {
 			continue
 		}
@@ -304,7 +310,7 @@ func (c *conn) questions() []Question {
 	if syn != nil {
 		port := syn.Packet.Src.Port()
 		add(Question{Name: "client-port",
-			Text:   "Which port was the client's end of " + name + "?",
+			Text:   "Which port did the client use in " + name + "?",
 			Answer: strconv.Itoa(int(port)), number: float64(port),
 			Why:   "The client's SYN came from it" + c.where("client") + ":",
 			Event: *syn})
@@ -334,7 +340,7 @@ func (c *conn) questions() []Question {
 		add(Question{Name: "handshake-time",
 			Text:   "How long did the handshake of " + name + " take, from the client's first SYN to its ACK of the SYN-ACK?",
 			Answer: formatMS(ms), number: ms, unit: "ms", tol: max(ms/10, 0.002),
-			Why:   fmt.Sprintf("This ACK left %s after the client's first SYN%s; a reply within %s counts:", formatMS(ms), c.where("client"), formatMS(max(ms/10, 0.002))),
+			Why:   fmt.Sprintf("This ACK left %s after the client's first SYN%s; a reply within %s of it counts as right:", formatMS(ms), c.where("client"), formatMS(max(ms/10, 0.002))),
 			Event: *hsAck})
 	}
 	if syn != nil && synAck != nil {
