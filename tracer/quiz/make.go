@@ -397,10 +397,16 @@ func (c *conn) questions() []Question {
 			// Shown: the first that Wireshark too calls a
 			// retransmission, when there is one.
 			show, what := first, "the first of them"
-			if firstRetr != nil && firstRetr != first {
+			switch {
+			case n == 1:
+				what = ""
+			case firstRetr != nil && firstRetr != first:
 				show, what = firstRetr, "the first that Wireshark flags a retransmission"
 			}
 			why := fmt.Sprintf("Segments that carry sequence space the %s had sent already", side)
+			if n == 1 {
+				why = fmt.Sprintf("One segment carries sequence space the %s had sent already", side)
+			}
 			switch {
 			case ooo == 1 && other == 0:
 				which := "one of them"
@@ -416,7 +422,7 @@ func (c *conn) questions() []Question {
 			add(Question{Name: side + "-resent",
 				Text:   fmt.Sprintf("How many segments did the %s send again (retransmissions) in %s?", side, name),
 				Answer: strconv.Itoa(n), number: float64(n),
-				Why:   why + "; " + what + c.where(side) + ":",
+				Why:   why + cond(what != "", "; "+what, "") + c.where(side) + ":",
 				Event: *show,
 				clean: ooo+other == 0})
 		}
@@ -490,6 +496,14 @@ func finNumber(p *tracer.Packet) (n uint32, why string) {
 // "fast-retransmission", "spurious-retransmission").
 func wiresharkRetransmission(p *tracer.Packet) bool {
 	return slices.ContainsFunc(p.Analysis, func(a string) bool { return strings.Contains(a, "retransmission") })
+}
+
+// cond is a when ok, else b.
+func cond(ok bool, a, b string) string {
+	if ok {
+		return a
+	}
+	return b
 }
 
 // later is the later of a and b.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -423,4 +424,40 @@ func TestHandshakeWhyOnLink(t *testing.T) {
 		return
 	}
 	t.Error("no handshake-segments question")
+}
+
+// One segment sent again, which Wireshark flags out-of-order (as in
+// lesson 13): the Why speaks of it alone.
+func TestResentOneOutOfOrder(t *testing.T) {
+	t0 := time.Now()
+	client := netip.MustParseAddrPort("10.0.0.1:40000")
+	server := netip.MustParseAddrPort("10.0.0.2:7000")
+	seg := func(ms int, at, from, flags string, seq, ack uint32, n int, resent bool, analysis ...string) tracer.Event {
+		p := &tracer.Packet{Proto: "tcp", At: at, From: from, Flags: flags, Seq: seq, Ack: ack, Len: n,
+			Src: client, Dst: server, To: "server", Resent: resent, Analysis: analysis}
+		if from == "server" {
+			p.Src, p.Dst, p.To = server, client, "client"
+		}
+		d := time.Duration(ms) * time.Millisecond
+		return tracer.Event{Time: t0.Add(d), Elapsed: d, Actor: "wire", Conn: 1, Phase: tracer.PhasePacket, Packet: p}
+	}
+	events := []tracer.Event{
+		seg(0, "client", "client", "SYN", 0, 0, 0, false),
+		seg(1, "server", "server", "SYN ACK", 0, 1, 0, false),
+		seg(2, "client", "client", "ACK", 1, 1, 0, false),
+		seg(3, "client", "client", "ACK", 1, 1, 100, false),
+		seg(4, "client", "client", "ACK", 101, 1, 100, false),
+		seg(5, "client", "client", "ACK", 1, 1, 100, true, "out-of-order"),
+	}
+	for _, q := range connsOf(events)[0].questions() {
+		if q.Name != "client-resent" {
+			continue
+		}
+		want := "One segment carries sequence space the client had sent already (Wireshark flags it out-of-order, not a retransmission: it came after later data, but the client had sent this sequence space before) (the client's end of the link, where it was sent):"
+		if q.Answer != "1" || q.Why != want {
+			t.Errorf("answer %s, why %q", q.Answer, q.Why)
+		}
+		return
+	}
+	t.Error("no client-resent question")
 }
