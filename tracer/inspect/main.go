@@ -76,7 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.port, "port", "", "show only packets to or from these `ports` (comma separated: 80,443)")
 	fs.StringVar(&cfg.host, "host", "", "show only packets to or from these `addresses` or prefixes (comma separated: 192.0.2.1,2001:db8::/32)")
 	fs.StringVar(&cfg.conn, "conn", "", "show only these TCP `connections`, by the numbers (#3) inspect gives them without filters (comma separated: 1,3)")
-	fs.BoolVar(&cfg.quiz, "quiz", false, "after the ladders, 3 to 5 questions the capture answers (a teacher hands out a pcap), about the\nconnections shown and kept whole; asked when standard input is a terminal, else printed with their answers")
+	fs.BoolVar(&cfg.quiz, "quiz", false, "after the ladders, up to 5 questions the capture answers (a teacher hands out a pcap), about the\nconnections shown and kept whole; asked when standard input is a terminal, else printed with their answers")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage: go run ./tracer/inspect [flags] FILE
 

@@ -30,7 +30,8 @@ type Options struct {
 // reads a line from in after each, says whether the reply is right
 // (see [Question.Check]), and gives the answer with the event that
 // shows it, as the pretty printer prints it; an empty line skips a
-// question, and at the end of in the questions left are shown with
+// question (so does a reply that says it does not know, see
+// [Question.Check]), and at the end of in the questions left are shown with
 // their answers. A *bufio.Reader in is read as it is, so that what it
 // holds past the line is kept for its next reader. When ctx is done
 // while Ask waits for a line, Ask returns ctx's cause. A nil out means
@@ -102,6 +103,9 @@ func Ask(ctx context.Context, in io.Reader, out io.Writer, q Quiz, opts Options)
 			say = "Right: " + qu.Answer + "."
 		case Wrong:
 			say = "Not quite: the answer is " + qu.Answer + "."
+			if h := qu.Hint(reply); h != "" {
+				say = "Not quite (" + strings.TrimSuffix(h, ".") + "): the answer is " + qu.Answer + "."
+			}
 		default:
 			skipped++
 			say = "Skipped: the answer is " + qu.Answer + "."

@@ -1,6 +1,6 @@
 // Package quiz asks questions whose answers a run itself holds: from a
 // trace's events (the packets captured, the kernel's states) it makes
-// three to five questions, each with its answer and the event, a packet
+// up to five questions, each with its answer and the event, a packet
 // or a change of state, that answers it. The lessons ask them after the
 // recap (--quiz), and so does tracer/inspect about any capture.
 //
@@ -20,5 +20,6 @@
 // its unit, ms when it does not, and is right within a tolerance); for a
 // side, "client", "the client", "client side", "the client's" or just
 // "c"; for a state, its name in any case, with spaces or dashes for the
-// underscore ("close wait"). An empty reply skips the question.
+// underscore ("close wait"). An empty reply skips the question, and so
+// does one that says it does not know ("?", "skip", "I don't know").
 package quiz

@@ -34,17 +34,17 @@ func ExampleMake() {
 	q := quiz.Make(events)
 	for _, qu := range q.Questions {
 		fmt.Printf("%s: %s\n", qu.Name, qu.Answer)
-		if qu.Name == "client-port" {
-			fmt.Println(qu.Check("port 43,210"), qu.Check("6969"), qu.Check(""))
+		if qu.Name == "syn-window" {
+			fmt.Println(qu.Check("win 65,495"), qu.Check("65483"), qu.Check(""), qu.Check("I don't know"))
 		}
 	}
 	_ = quiz.Ask(context.Background(), nil, os.Stdout, quiz.Quiz{Questions: q.Questions[:1]}, quiz.Options{})
 	// Output:
 	// syn-window: 65495
-	// client-port: 43210
-	// right wrong skipped
+	// right wrong skipped skipped
 	// server-mss: 65495
 	// handshake-segments: 3
+	// handshake-time: 0.030 ms
 	//
 	// Questions from your own run
 	//   Each with its answer, and the event in the trace that shows it.

@@ -41,6 +41,9 @@ type Question struct {
 	tol    float64
 	unit   string
 	words  []string
+	// clean is set on a question of segments sent again that
+	// Wireshark calls retransmissions, every one: Make prefers them.
+	clean bool
 	// stepStart is when the step of Event started, in a lesson's
 	// trace: the event is printed with its time since then, as the
 	// lesson printed it.
@@ -63,7 +66,8 @@ var kinds = []string{
 	"first-fin", "time-wait", "fin-state",
 }
 
-// Make makes three to five questions whose answers events hold: the
+// Make makes up to five questions (three to five when the run answers
+// that many kinds) whose answers events hold: the
 // events of one run, in time order, as a trace or tracer/inspect has
 // them. Without packets or states to ask about, Quiz.Why says why and
 // there are no questions.
@@ -88,7 +92,7 @@ func Make(events []tracer.Event) Quiz {
 	var q Quiz
 	switch {
 	case !packets && !states:
-		q.Why = "No questions: this run holds no TCP packets and no kernel states to ask about (nothing was captured)."
+		q.Why = "No questions: this run holds no connection's packets or states to ask about."
 		return q
 	case !packets:
 		q.Why = "No packets were captured: the questions come from the kernel's states alone."
@@ -146,13 +150,24 @@ func Make(events []tracer.Event) Quiz {
 			break
 		}
 		// One of the client's and the server's bytes, and of their
-		// FINs: the other is the same question again.
+		// FINs: the other is the same question again. One of the
+		// client's port and its SYN's window: the same SYN answers
+		// both.
 		family := strings.TrimPrefix(strings.TrimPrefix(k, "client-"), "server-")
+		if k == "syn-window" {
+			family = "port"
+		}
 		if families[family] {
 			continue
 		}
 		families[family] = true
 		cands := byKind[k]
+		if clean := slices.DeleteFunc(slices.Clone(cands), func(q Question) bool { return !q.clean }); len(clean) > 0 &&
+			strings.HasSuffix(k, "-resent") {
+			// Segments sent again that Wireshark agrees are
+			// retransmissions, when a connection has them.
+			cands = clean
+		}
 		qu := cands[rng.IntN(len(cands))]
 		qu.stepStart = stepOf(steps, qu.Event.Elapsed)
 		q.Questions = append(q.Questions, qu)
@@ -255,6 +270,18 @@ func (c *conn) where(side string) string {
 	return ""
 }
 
+// whereEach says which capture shows segments of both sides: on a
+// link, each where it was sent.
+func (c *conn) whereEach() string {
+	switch {
+	case c.link:
+		return " (each counted once, at the end of the link that sent it)"
+	case c.oneEnd != "":
+		return " (as captured at " + c.oneEnd + ")"
+	}
+	return ""
+}
+
 // questions are all the questions c can answer.
 func (c *conn) questions() []Question {
 	var qs []Question
@@ -283,7 +310,7 @@ func (c *conn) questions() []Question {
 	if syn != nil {
 		port := syn.Packet.Src.Port()
 		add(Question{Name: "client-port",
-			Text:   "Which port was the client's end of " + name + "?",
+			Text:   "Which port did the client use in " + name + "?",
 			Answer: strconv.Itoa(int(port)), number: float64(port),
 			Why:   "The client's SYN came from it" + c.where("client") + ":",
 			Event: *syn})
@@ -306,14 +333,14 @@ func (c *conn) questions() []Question {
 		add(Question{Name: "handshake-segments",
 			Text:   "How many segments did the handshake of " + name + " take, from the client's first SYN to its ACK of the SYN-ACK?",
 			Answer: strconv.Itoa(nSYN + 1), number: float64(nSYN + 1),
-			Why:   handshakeWhy(nSYN) + c.where("client") + ":",
+			Why:   handshakeWhy(nSYN) + c.whereEach() + ":",
 			Event: *hsAck})
 		d := hsAck.Time.Sub(syn.Time)
 		ms := float64(d) / float64(time.Millisecond)
 		add(Question{Name: "handshake-time",
 			Text:   "How long did the handshake of " + name + " take, from the client's first SYN to its ACK of the SYN-ACK?",
 			Answer: formatMS(ms), number: ms, unit: "ms", tol: max(ms/10, 0.002),
-			Why:   fmt.Sprintf("This ACK left %s after the client's first SYN%s; a reply within %s counts:", formatMS(ms), c.where("client"), formatMS(max(ms/10, 0.002))),
+			Why:   fmt.Sprintf("This ACK left %s after the client's first SYN%s; a reply within %s of it counts as right:", formatMS(ms), c.where("client"), formatMS(max(ms/10, 0.002))),
 			Event: *hsAck})
 	}
 	if syn != nil && synAck != nil {
@@ -331,10 +358,11 @@ func (c *conn) questions() []Question {
 					Event: *last})
 			}
 			if fin := c.firstFIN(side); fin != nil {
+				n, why := finNumber(fin.Packet)
 				add(Question{Name: side + "-fin-seq",
 					Text:   fmt.Sprintf("What is the relative sequence number of the %s's FIN in %s?", side, name),
-					Answer: strconv.Itoa(int(fin.Packet.Seq)), number: float64(fin.Packet.Seq),
-					Why:   "The " + side + "'s FIN" + c.where(side) + ":",
+					Answer: strconv.Itoa(int(n)), number: float64(n),
+					Why:   "The " + side + "'s FIN" + why + c.where(side) + ":",
 					Event: *fin})
 			}
 		}
@@ -343,22 +371,60 @@ func (c *conn) questions() []Question {
 		// Sent again: only a capture at the sending end sees every
 		// copy, so only on a link, where each end has its own.
 		for _, side := range []string{"client", "server"} {
-			var first *tracer.Event
-			n := 0
+			var first, firstRetr *tracer.Event
+			n, ooo, other := 0, 0, 0
 			for _, e := range c.segs {
-				if e.Packet.From == side && e.Packet.Resent {
-					if n++; first == nil {
-						first = e
+				if e.Packet.From != side || !e.Packet.Resent {
+					continue
+				}
+				if n++; first == nil {
+					first = e
+				}
+				switch {
+				case wiresharkRetransmission(e.Packet):
+					if firstRetr == nil {
+						firstRetr = e
 					}
+				case slices.Contains(e.Packet.Analysis, "out-of-order"):
+					ooo++
+				default:
+					other++
 				}
 			}
-			if n > 0 {
-				add(Question{Name: side + "-resent",
-					Text:   fmt.Sprintf("How many segments did the %s send again (retransmissions) in %s?", side, name),
-					Answer: strconv.Itoa(n), number: float64(n),
-					Why:   fmt.Sprintf("Segments that carry what the %s had sent already; the first of them%s:", side, c.where(side)),
-					Event: *first})
+			if n == 0 {
+				continue
 			}
+			// Shown: the first that Wireshark too calls a
+			// retransmission, when there is one.
+			show, what := first, "the first of them"
+			switch {
+			case n == 1:
+				what = ""
+			case firstRetr != nil && firstRetr != first:
+				show, what = firstRetr, "the first that Wireshark flags a retransmission"
+			}
+			why := fmt.Sprintf("Segments that carry sequence space the %s had sent already", side)
+			if n == 1 {
+				why = fmt.Sprintf("One segment carries sequence space the %s had sent already", side)
+			}
+			switch {
+			case ooo == 1 && other == 0:
+				which := "one of them"
+				if n == 1 {
+					which = "it"
+				}
+				why += " (Wireshark flags " + which + " out-of-order, not a retransmission: it came after later data, but the " + side + " had sent this sequence space before)"
+			case ooo > 0 && other == 0:
+				why += fmt.Sprintf(" (Wireshark flags %d of them out-of-order, not retransmissions: each came after later data, but the %s had sent this sequence space before)", ooo, side)
+			case ooo+other > 0:
+				why += fmt.Sprintf(" (Wireshark does not call %d of them a retransmission; the %s had sent this sequence space before all the same)", ooo+other, side)
+			}
+			add(Question{Name: side + "-resent",
+				Text:   fmt.Sprintf("How many segments did the %s send again (retransmissions) in %s?", side, name),
+				Answer: strconv.Itoa(n), number: float64(n),
+				Why:   why + cond(what != "", "; "+what, "") + c.where(side) + ":",
+				Event: *show,
+				clean: ooo+other == 0})
 		}
 	}
 	timeWait := c.timeWait()
@@ -406,6 +472,38 @@ func (c *conn) lastData(side string) *tracer.Event {
 		}
 	}
 	return last
+}
+
+// finNumber is the sequence number a FIN takes in segment p: after the
+// segment's data (and its SYN, when it has one), as tcp.nxtseq-1 in
+// Wireshark. why says so when that is not the segment's seq.
+func finNumber(p *tracer.Packet) (n uint32, why string) {
+	n = p.Seq + uint32(p.Len)
+	if has(p.Flags, "SYN") {
+		n++ // the SYN takes the segment's first number
+	}
+	if n != p.Seq {
+		why = fmt.Sprintf(" follows %d bytes of data in this segment, whose seq is %d: it takes number %d", p.Len, p.Seq, n)
+		if has(p.Flags, "SYN") {
+			why = fmt.Sprintf(" follows the SYN and %d bytes of data in this segment, whose seq is %d: it takes number %d", p.Len, p.Seq, n)
+		}
+	}
+	return n, why
+}
+
+// wiresharkRetransmission reports whether the sequence analysis calls p
+// a retransmission of some kind ("retransmission",
+// "fast-retransmission", "spurious-retransmission").
+func wiresharkRetransmission(p *tracer.Packet) bool {
+	return slices.ContainsFunc(p.Analysis, func(a string) bool { return strings.Contains(a, "retransmission") })
+}
+
+// cond is a when ok, else b.
+func cond(ok bool, a, b string) string {
+	if ok {
+		return a
+	}
+	return b
 }
 
 // later is the later of a and b.

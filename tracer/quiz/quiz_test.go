@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +38,22 @@ func TestCheck(t *testing.T) {
 		{port, "it was 43210, I think", Right},
 		{port, "43211", Wrong},
 		{port, "4321", Wrong},
-		{port, "no idea", Wrong},
+		{port, "no idea", Skipped},
+		{port, "I don't know", Skipped},
+		{port, "?", Skipped},
+		{port, "??", Skipped},
+		{port, "skip", Skipped},
+		{port, "Pass.", Skipped},
+		{port, "idk", Skipped},
+		{port, "dunno", Skipped},
+		{port, "no", Wrong},
+		{Question{Answer: "3", number: 3}, "three", Right},
+		{Question{Answer: "3", number: 3}, "Three segments", Right},
+		{Question{Answer: "3", number: 3}, "four", Wrong},
+		{Question{Answer: "10", number: 10}, "ten", Right},
+		{Question{Answer: "0", number: 0}, "zero", Right},
+		{side, "?", Skipped},
+		{side, "I don't know", Skipped},
 		{port, "", Skipped},
 		{port, "  \n", Skipped},
 		{ms, "0.028", Right},
@@ -46,7 +63,20 @@ func TestCheck(t *testing.T) {
 		{ms, "28us", Right},
 		{ms, "0.000028 s", Right},
 		{ms, "0.035", Wrong},
-		{ms, "28", Wrong}, // milliseconds when no unit is given
+		{ms, "28", Wrong},   // milliseconds when no unit is given
+		{ms, "28μs", Right}, // Greek mu, U+03BC
+		{ms, "28 usec", Right},
+		{ms, "28 µsec", Right},
+		{ms, "28 microseconds", Right},
+		{ms, "28000 ns", Right},
+		{ms, "28,000 nanoseconds", Right},
+		{ms, "0.028 msec", Right},
+		{ms, "0.028 milliseconds", Right},
+		{ms, "0.000028 sec", Right},
+		{ms, "0.028 or so", Right},
+		{ms, "28 ns", Wrong},
+		{ms, "28 ticks", Wrong}, // an unknown unit: not read as ms
+		{ms, "0.028 ticks", Wrong},
 		{side, "client", Right},
 		{side, "The Client", Right},
 		{side, "client side", Right},
@@ -88,7 +118,9 @@ func TestFirstNumber(t *testing.T) {
 		{"1,234,567", 1234567, "", true},
 		{"1,5 ms", 1.5, "ms", true},
 		{"0.5s", 0.5, "s", true},
-		{"3 segments", 3, "", true},
+		{"3 segments", 3, "segments", true},
+		{"25μs", 25, "μs", true},
+		{"25000 ns", 25000, "ns", true},
 		{"none", 0, "", false},
 	} {
 		n, unit, ok := firstNumber(c.text)
@@ -98,7 +130,7 @@ func TestFirstNumber(t *testing.T) {
 	}
 }
 
-// The questions of a capture: three to five, the same each time, each
+// The questions of a capture: three to five here, the same each time, each
 // true of the capture (TestAnswersAgreeWithTshark checks the answers),
 // in the order the capture answers them.
 func TestMakeFromCaptures(t *testing.T) {
@@ -123,6 +155,9 @@ func TestMakeFromCaptures(t *testing.T) {
 				t.Errorf("%s: question %d is answered before question %d", path, i+1, i)
 			}
 		}
+		if slices.Contains(names, "client-port") && slices.Contains(names, "syn-window") {
+			t.Errorf("%s: the client's port and its SYN's window both asked: %v", path, names)
+		}
 		if strings.Join(names, " ") != strings.Join(namesAgain, " ") {
 			t.Errorf("%s: %v, then %v", path, names, namesAgain)
 		}
@@ -137,8 +172,13 @@ func TestLessonsVary(t *testing.T) {
 	for _, title := range []string{"lesson 01", "lesson 02", "lesson 03", "lesson 04", "lesson 05"} {
 		ev := append([]tracer.Event{{Phase: tracer.PhaseLesson, Text: title}}, events...)
 		var names []string
+		kinds := map[string]bool{}
 		for _, qu := range Make(ev).Questions {
 			names = append(names, qu.Name+" #"+string(rune('0'+qu.Conn)))
+			kinds[qu.Name] = true
+		}
+		if kinds["client-port"] && kinds["syn-window"] {
+			t.Errorf("%s: the client's port and its SYN's window both asked: %v", title, names)
 		}
 		seen[strings.Join(names, ",")] = true
 	}
@@ -151,7 +191,7 @@ func TestLessonsVary(t *testing.T) {
 // States alone: only what the kernel said is asked.
 func TestNothingToAsk(t *testing.T) {
 	q := Make([]tracer.Event{{Phase: tracer.PhaseLesson, Text: "x"}, {Actor: "client", Phase: tracer.PhaseConnectDone, Conn: 1}})
-	if len(q.Questions) != 0 || !strings.Contains(q.Why, "nothing was captured") {
+	if len(q.Questions) != 0 || q.Why != "No questions: this run holds no connection's packets or states to ask about." {
 		t.Errorf("%+v", q)
 	}
 	var out bytes.Buffer
@@ -206,7 +246,7 @@ func TestAskNotInteractive(t *testing.T) {
 			t.Errorf("no packet line:\n%s", got)
 		}
 	}
-	if strings.Contains(got, "> ") || strings.Contains(got, "right") {
+	if strings.Contains(got, "> ") || strings.Contains(got, "Right:") || strings.Contains(got, "Not quite") || strings.Contains(got, "right.") {
 		t.Errorf("asked, not told:\n%s", got)
 	}
 }
@@ -289,6 +329,25 @@ func TestFinStateNotFinWait2(t *testing.T) {
 	}
 }
 
+// A time with a unit Check does not know is wrong, and Ask says to give
+// the unit.
+func TestTimeUnknownUnit(t *testing.T) {
+	ms := Question{Text: "How long?", Answer: "0.028 ms", number: 0.028, unit: "ms", tol: 0.002}
+	if h := ms.Hint("0.028 ticks"); !strings.Contains(h, "give the time with its unit") {
+		t.Errorf("hint %q", h)
+	}
+	if h := ms.Hint("0.028 ms"); h != "" {
+		t.Errorf("hint %q", h)
+	}
+	var out bytes.Buffer
+	if err := Ask(context.Background(), strings.NewReader("0.028 ticks\n"), &out, Quiz{Questions: []Question{ms}}, Options{Interactive: true, Width: 300}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `Not quite ("0.028 ticks": give the time with its unit (ms, µs, ns or s); a number alone is read as ms): the answer is 0.028 ms.`) {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
+
 // Every capture of the tests: no panic, and every question takes its
 // own answer as right and a blank as skipped.
 func TestEveryCapture(t *testing.T) {
@@ -306,4 +365,99 @@ func TestEveryCapture(t *testing.T) {
 			t.Errorf("%s: no questions: %s", path, q.Why)
 		}
 	}
+}
+
+// A FIN that comes with data takes the number after the data, not the
+// segment's seq (tshark: tcp.nxtseq-1), and the Why says so.
+func TestFinWithData(t *testing.T) {
+	for _, c := range []struct {
+		path, answer, why string
+	}{
+		{"../wire/testdata/zerowindow.pcapng", "12001", "FIN follows 288 bytes of data in this segment, whose seq is 11713: it takes number 12001"},
+		{"../wire/testdata/gap.pcapng", "6001", "FIN follows 172 bytes of data in this segment, whose seq is 5829: it takes number 6001"},
+		{"../wire/testdata/lossy.pcapng", "12001", "whose seq is 11845: it takes number 12001"},
+	} {
+		found := false
+		for _, q := range connsOf(eventsOf(t, c.path))[0].questions() {
+			if q.Name != "client-fin-seq" {
+				continue
+			}
+			found = true
+			if q.Answer != c.answer || !strings.Contains(q.Why, c.why) || q.Check(c.answer) != Right {
+				t.Errorf("%s: answer %s, why %q; want %s, %q", c.path, q.Answer, q.Why, c.answer, c.why)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no client-fin-seq question", c.path)
+		}
+	}
+}
+
+// A segment sent again that Wireshark flags out-of-order, not a
+// retransmission (lossy.pcapng: tshark's out_of_order): the Why says so,
+// and the segment shown is one Wireshark calls a retransmission.
+func TestResentOutOfOrder(t *testing.T) {
+	for _, q := range connsOf(eventsOf(t, "../wire/testdata/lossy.pcapng"))[0].questions() {
+		if q.Name != "client-resent" {
+			continue
+		}
+		want := "Wireshark flags one of them out-of-order, not a retransmission: it came after later data, but the client had sent this sequence space before"
+		if q.Answer != "2" || !strings.Contains(q.Why, want) || !wiresharkRetransmission(q.Event.Packet) || q.clean {
+			t.Errorf("answer %s, why %q, shown %v", q.Answer, q.Why, q.Event.Packet.Analysis)
+		}
+		return
+	}
+	t.Error("no client-resent question")
+}
+
+// On a link, the handshake's segments are counted each at the end that
+// sent it (synack.pcapng: the SYNs at the client, the SYN-ACKs at the
+// server), and the Why says so.
+func TestHandshakeWhyOnLink(t *testing.T) {
+	for _, q := range connsOf(eventsOf(t, "../wire/testdata/synack.pcapng"))[0].questions() {
+		if q.Name != "handshake-segments" {
+			continue
+		}
+		if !strings.Contains(q.Why, "each counted once, at the end of the link that sent it") || strings.Contains(q.Why, "the client's end") {
+			t.Errorf("answer %s, why %q", q.Answer, q.Why)
+		}
+		return
+	}
+	t.Error("no handshake-segments question")
+}
+
+// One segment sent again, which Wireshark flags out-of-order (as in
+// lesson 13): the Why speaks of it alone.
+func TestResentOneOutOfOrder(t *testing.T) {
+	t0 := time.Now()
+	client := netip.MustParseAddrPort("10.0.0.1:40000")
+	server := netip.MustParseAddrPort("10.0.0.2:7000")
+	seg := func(ms int, at, from, flags string, seq, ack uint32, n int, resent bool, analysis ...string) tracer.Event {
+		p := &tracer.Packet{Proto: "tcp", At: at, From: from, Flags: flags, Seq: seq, Ack: ack, Len: n,
+			Src: client, Dst: server, To: "server", Resent: resent, Analysis: analysis}
+		if from == "server" {
+			p.Src, p.Dst, p.To = server, client, "client"
+		}
+		d := time.Duration(ms) * time.Millisecond
+		return tracer.Event{Time: t0.Add(d), Elapsed: d, Actor: "wire", Conn: 1, Phase: tracer.PhasePacket, Packet: p}
+	}
+	events := []tracer.Event{
+		seg(0, "client", "client", "SYN", 0, 0, 0, false),
+		seg(1, "server", "server", "SYN ACK", 0, 1, 0, false),
+		seg(2, "client", "client", "ACK", 1, 1, 0, false),
+		seg(3, "client", "client", "ACK", 1, 1, 100, false),
+		seg(4, "client", "client", "ACK", 101, 1, 100, false),
+		seg(5, "client", "client", "ACK", 1, 1, 100, true, "out-of-order"),
+	}
+	for _, q := range connsOf(events)[0].questions() {
+		if q.Name != "client-resent" {
+			continue
+		}
+		want := "One segment carries sequence space the client had sent already (Wireshark flags it out-of-order, not a retransmission: it came after later data, but the client had sent this sequence space before) (the client's end of the link, where it was sent):"
+		if q.Answer != "1" || q.Why != want {
+			t.Errorf("answer %s, why %q", q.Answer, q.Why)
+		}
+		return
+	}
+	t.Error("no client-resent question")
 }

@@ -21,13 +21,14 @@ type frame struct {
 	syn, ack, fin    bool
 	rst              bool
 	seq, ackNo, len_ int64
+	nxtseq           int64
 	win, mss         int64
 }
 
 // fields are what tsharkFrames asks tshark for.
 var fields = []string{"tcp.stream", "frame.time_epoch", "frame.interface_name", "tcp.srcport",
 	"tcp.flags.syn", "tcp.flags.ack", "tcp.flags.fin", "tcp.flags.reset",
-	"tcp.seq", "tcp.ack", "tcp.len", "tcp.window_size_value", "tcp.options.mss_val"}
+	"tcp.seq", "tcp.ack", "tcp.len", "tcp.window_size_value", "tcp.options.mss_val", "tcp.nxtseq"}
 
 // tsharkOutput runs tshark on a capture for the fields, a line per TCP
 // segment.
@@ -64,7 +65,7 @@ func tsharkFrames(t *testing.T, out []byte) []frame {
 		tm, _ := strconv.ParseFloat(f[1], 64)
 		frames = append(frames, frame{stream: int(num(f[0])), time: tm, iface: f[2], srcPort: int(num(f[3])),
 			syn: flag(f[4]), ack: flag(f[5]), fin: flag(f[6]), rst: flag(f[7]),
-			seq: num(f[8]), ackNo: num(f[9]), len_: num(f[10]), win: num(f[11]), mss: num(f[12])})
+			seq: num(f[8]), ackNo: num(f[9]), len_: num(f[10]), win: num(f[11]), mss: num(f[12]), nxtseq: num(f[13])})
 	}
 	return frames
 }
@@ -141,7 +142,10 @@ func tsharkAnswers(frames []frame, link bool) map[string]string {
 			}
 			if f.fin && fins[s] == nil {
 				fins[s] = f
-				a[s+"-fin-seq"] = strconv.FormatInt(f.seq, 10)
+				// The FIN takes the last number of the segment's
+				// sequence space, after its data: Wireshark's
+				// next sequence number less one.
+				a[s+"-fin-seq"] = strconv.FormatInt(f.nxtseq-1, 10)
 			}
 		}
 		if end > 0 {
@@ -193,7 +197,7 @@ func tsharkAnswers(frames []frame, link bool) map[string]string {
 // loopback (two connections, their FINs), a lesson's link at both ends
 // (out of time order in the file), one dropped SYN-ACK (a handshake of
 // six segments), data in the SYN (TCP Fast Open), a simultaneous
-// close, a zero window, a connection's five-tuple used again and
+// close, a zero window, FINs that come with data (gap, zerowindow), a connection's five-tuple used again and
 // again. Not every file: each tshark takes half a second of CPU.
 var tsharkFiles = []string{
 	"../inspect/testdata/lesson03.pcapng",
@@ -204,6 +208,7 @@ var tsharkFiles = []string{
 	"../wire/testdata/tfo.pcapng",
 	"../wire/testdata/simclose.pcapng",
 	"../wire/testdata/zerowindow.pcapng",
+	"../wire/testdata/gap.pcapng",
 	"../wire/testdata/reuse.pcapng",
 }
 

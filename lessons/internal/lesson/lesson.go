@@ -119,7 +119,7 @@ type Options struct {
 	// PCAP names a pcapng file for the packets; Mermaid a file for the
 	// ladder diagrams as a Mermaid sequence diagram.
 	PCAP, Mermaid string
-	// Quiz ends the lesson, after the recap, with three to five
+	// Quiz ends the lesson, after the recap, with up to five
 	// questions whose answers this run's capture and kernel view hold
 	// (package tracer/quiz); QuizAsk asks them and reads the replies
 	// from In, otherwise each is printed with its answer. ParseFlags
@@ -300,7 +300,7 @@ func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
 	fs.StringVar(&opts.Capture, "capture", wire.ModeAuto, "capture packets on loopback: auto (when permitted: in the lab, or as root or with CAP_NET_RAW on the host), on (or fail), off")
 	fs.StringVar(&opts.PCAP, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), mode 0600.\nIt is written beside the path and takes its place when the lesson ends (or is stopped with Ctrl-C):\na new file, or one that replaces a regular file of yours; a failed lesson leaves what was there;\na symlink or another user's file is refused before the lesson starts")
 	fs.StringVar(&opts.Mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram when the lesson ends;\nas with -pcap: a new file, or a regular file of yours replaced whole, never through a symlink")
-	fs.BoolVar(&opts.Quiz, "quiz", false, "after the recap, 3 to 5 questions answered by this run's own packets and kernel states;\nasked when stdin is a terminal (an empty line skips one), else printed with their answers")
+	fs.BoolVar(&opts.Quiz, "quiz", false, "after the recap, up to 5 questions answered by this run's own packets and kernel states;\nasked when stdin is a terminal (an empty line skips one), else printed with their answers")
 	fs.BoolVar(&opts.Host, "host", false, "run on this machine's loopback, not in a lab of the lesson's own (a network namespace; without root, in a user namespace too)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./lessons/%s [flags]\n\nLesson %s · %s\n%s\n\nFlags:\n", l.Number, l.Number, l.Title, l.Intro)
