@@ -87,6 +87,7 @@ func needLab(t *testing.T) {
 // teacher would: the untouched file and every wrong solution kept in
 // wrong/ must fail the check, the reference solution must pass it.
 func TestEveryExercise(t *testing.T) {
+	t.Parallel() // the checks mostly wait: the tests of this file run side by side
 	needLab(t)
 	// Every exercise at once, not -parallel's two at a time: a check
 	// mostly waits (for a deadline, a timer, the program), so a few of
@@ -175,6 +176,7 @@ func TestEnoughExercises(t *testing.T) {
 // TestProgress follows a learner: nothing done, a failed check (a hint),
 // the next hint, a check that holds, the list, reset.
 func TestProgress(t *testing.T) {
+	t.Parallel() // the checks mostly wait: the tests of this file run side by side
 	needLab(t)
 	config := t.TempDir()
 	first := exercises[0]
@@ -284,6 +286,7 @@ func TestUsage(t *testing.T) {
 // TestWatch: check --watch checks again when the file is saved, and
 // Ctrl-C ends it.
 func TestWatch(t *testing.T) {
+	t.Parallel() // the checks mostly wait: the tests of this file run side by side
 	needLab(t)
 	dir := t.TempDir()
 	first := exercises[0]
@@ -358,6 +361,7 @@ func TestWatch(t *testing.T) {
 // tracer/inspect: here the handshakes of the four clients of
 // accept-loop.
 func TestPcap(t *testing.T) {
+	t.Parallel() // the checks mostly wait: the tests of this file run side by side
 	needLab(t)
 	file := filepath.Join(t.TempDir(), "check.pcapng")
 	code, out, errs := practice(t, t.TempDir(), "check", "--solution", "--pcap", file, "accept-loop")
