@@ -438,10 +438,35 @@ func settled(ctx context.Context, l *lesson.Run, c net.Conn, closer string) erro
 		waiter, gone = peer, ft
 		inWait, inGone = l.Server, l.Client
 	}
-	if err := inWait(func() error { return kernel.WaitState(ctx, waiter, kernel.TimeWait) }); err != nil {
+	// NOTE: TIME_WAIT, or no socket at all: a RST can end the closer's
+	// TIME_WAIT early (the kernel honours it, tcp_rfc1337 = 0), as when
+	// the peer's last ACK and FIN reach it out of order and its answer
+	// finds the peer's socket gone; the trace then shows the RST.
+	if err := inWait(func() error { return timeWaitOrGone(ctx, waiter) }); err != nil {
 		return err
 	}
 	return inGone(func() error { return kernel.WaitGone(ctx, gone) })
+}
+
+// timeWaitOrGone polls the kernel, every millisecond, until the socket
+// ft is in TIME_WAIT or gone.
+func timeWaitOrGone(ctx context.Context, ft kernel.FiveTuple) error {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		s, err := kernel.Lookup(ft)
+		switch {
+		case errors.Is(err, kernel.ErrNotFound), err == nil && s.State == kernel.TimeWait:
+			return nil
+		case err != nil:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kernel: %s: waiting for TIME_WAIT, still %s: %w", ft, s.State, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // tuple is the client's connection's five-tuple, seen from the client.
