@@ -322,6 +322,11 @@ type Packet struct {
 	DNS string `json:"dns,omitempty"`
 	// Size is the frame's length on the wire.
 	Size int `json:"size"`
+	// Frame is the packet's number in its capture, from 1, as Wireshark
+	// numbers frames: its place in the --pcap file a lesson, the server
+	// or the client writes (every packet captured goes there, in this
+	// order), or in the file tracer/inspect reads. 0 when unknown.
+	Frame int `json:"frame,omitempty"`
 	// At is where the packet was captured, on a link between two
 	// network namespaces (package tracer/link): "client" or "server",
 	// the end whose interface it was seen on. Each segment shows

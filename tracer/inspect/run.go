@@ -271,6 +271,7 @@ func (in *inspector) packet(p capture.Packet) error {
 			pk.At, pk.IPID = p.Interface, d.IPID
 		}
 		pk.Comment = p.Comment
+		pk.Frame = in.read
 		// A preview of the payload, when the capture kept some of it.
 		switch {
 		case d.TCP != nil && len(d.TCP.Payload) > 0:

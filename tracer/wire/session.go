@@ -237,8 +237,11 @@ func (s *Session) packet(i int, p capture.Packet) {
 		return
 	}
 	e := s.anns[i].Event(d)
-	if e.Packet != nil && at != "" {
-		e.Packet.At, e.Packet.IPID = at, d.IPID
+	if e.Packet != nil {
+		e.Packet.Frame = s.packets
+		if at != "" {
+			e.Packet.At, e.Packet.IPID = at, d.IPID
+		}
 	}
 	s.tr.Record(&e)
 }
