@@ -15,6 +15,7 @@ import (
 
 	"tcptour/tracer"
 	"tcptour/tracer/cli"
+	"tcptour/tracer/page"
 	"tcptour/tracer/wire"
 )
 
@@ -28,7 +29,7 @@ import (
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	// The output files are checked before the client starts; a run
 	// that fails leaves what was at their paths.
-	files, err := wire.CreateFiles(cfg.pcap, cfg.mermaid)
+	files, err := wire.CreateFiles(cfg.pcap, cfg.mermaid, cfg.html)
 	if err != nil {
 		return err
 	}
@@ -60,13 +61,22 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err == nil && cfg.mermaid != "" {
 		err = tl.WriteMermaid(files.Mermaid)
 	}
+	// The page, of a run that ended well or was stopped by Ctrl-C:
+	// what happened so far.
+	html := cfg.html != "" && cerr == nil && (err == nil || errors.Is(err, errInterrupted))
+	if html {
+		if perr := page.Write(files.HTML, page.Doc{Title: "client to " + cfg.addr, Command: cfg.command,
+			Events: tl.Events()}); perr != nil {
+			err = perr
+		}
+	}
 	switch {
 	case err == nil:
-		err = files.Commit(tl.Session() != nil, cfg.mermaid != "")
+		err = files.Commit(tl.Session() != nil, cfg.mermaid != "", html)
 	case errors.Is(err, errInterrupted) && cerr == nil:
 		// Stopped by Ctrl-C: the packets so far are complete (the
 		// Mermaid file is written only by a run that ended well).
-		if ferr := files.Commit(tl.Session() != nil, false); ferr != nil {
+		if ferr := files.Commit(tl.Session() != nil, false, html); ferr != nil {
 			err = ferr
 		}
 	}

@@ -49,6 +49,8 @@ type config struct {
 	capture string        // wire.ModeAuto, ModeOn or ModeOff ("" is auto)
 	pcap    string        // a pcapng file for the captured packets; "" for none
 	mermaid string        // a file for the Mermaid ladder diagram, written at exit; "" for none
+	html    string        // a file for the page of the run (tracer/page), written at exit; "" for none
+	command string        // the command line, for the page
 }
 
 // errInterrupted is returned when Ctrl-C stopped the client.
@@ -86,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.capture, "capture", wire.ModeAuto, "capture the packets on loopback into the trace: auto (when permitted: root or CAP_NET_RAW), on (or fail), off")
 	fs.StringVar(&cfg.pcap, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), mode 0600, complete even after Ctrl-C.\nIt is written beside the path and takes its place at exit: a new file, or one that replaces a regular file of yours;\nan error leaves what was there; a symlink or another user's file is refused before the client starts")
 	fs.StringVar(&cfg.mermaid, "mermaid", "", "at exit, write the connection's ladder diagram to this `file` as a Mermaid sequence diagram\n(the client's calls alone with -capture=off); as with -pcap: a new file, or a regular file of yours replaced whole")
+	fs.StringVar(&cfg.html, "html", "", "at exit, write the run as one HTML `file` (timeline, ladder, time–sequence graph, states), to open offline\nin any browser; also after Ctrl-C; as with -pcap: a new file, or a regular file of yours replaced whole")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: go run ./client [flags]
 
@@ -101,6 +104,7 @@ Flags:
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
+	cfg.command = cli.CommandLine("./client", args)
 	if fs.NArg() > 0 {
 		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
 		fmt.Fprintln(stderr, err)
@@ -119,7 +123,7 @@ Flags:
 		err = fmt.Errorf("-timeout %s: want a positive duration, e.g. 5s", cfg.timeout)
 	}
 	if err == nil {
-		err = wire.CheckFlags(cfg.capture, cfg.pcap, cfg.mermaid)
+		err = wire.CheckFlags(cfg.capture, cfg.pcap, cfg.mermaid, cfg.html)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "client: %v\n", err)

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"tcptour/tracer/cli"
 	"testing"
 	"time"
 )
@@ -37,6 +38,10 @@ func TestParseFlags(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseFlags: %v\n%s", err, &stderr)
 			}
+			if want := cli.CommandLine("./client", tt.args); got.command != want {
+				t.Errorf("command = %q, want %q (the page's command line)", got.command, want)
+			}
+			got.command = ""
 			if got != tt.want {
 				t.Errorf("config = %+v\nwant     %+v", got, tt.want)
 			}

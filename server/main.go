@@ -48,6 +48,8 @@ type config struct {
 	capture string // wire.ModeAuto, ModeOn or ModeOff ("" is auto)
 	pcap    string // a pcapng file for the captured packets; "" for none
 	mermaid string // a file for the Mermaid ladder diagrams, written at exit; "" for none
+	html    string // a file for the page of the run (tracer/page), written at exit; "" for none
+	command string // the command line, for the page
 
 	idleTimeout time.Duration // close a connection idle this long; 0 never
 	maxMessage  int           // the most bytes one Read takes, answered at once; 0 for 64 KiB
@@ -88,6 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.capture, "capture", wire.ModeAuto, "capture the packets on loopback into the trace: auto (when permitted: root or CAP_NET_RAW), on (or fail), off")
 	fs.StringVar(&cfg.pcap, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), mode 0600, complete even after Ctrl-C.\nIt is written beside the path and takes its place at exit: a new file, or one that replaces a regular file of yours;\nan error leaves what was there; a symlink or another user's file is refused before the server starts")
 	fs.StringVar(&cfg.mermaid, "mermaid", "", "at exit, write every connection's ladder diagram to this `file` as a Mermaid sequence diagram\n(the server's calls alone with -capture=off); as with -pcap: a new file, or a regular file of yours replaced whole")
+	fs.StringVar(&cfg.html, "html", "", "at exit (Ctrl-C), write the run as one HTML `file` (timeline, every connection's ladder and graphs,\nstates), to open offline in any browser; the trace then keeps every event until exit; as with -pcap")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 5*time.Minute, "close a connection that sends nothing, or takes none of its answer, for this long; the trace says so (0: never)")
 	fs.IntVar(&cfg.maxMessage, "max-message", defaultMaxMessage, "read at most this many `bytes` at a time, as Node's 'data' events hold at most 64 KiB, and answer\neach piece as it arrives: a longer message is answered in pieces; each connection holds one buffer, 1 KiB to start, doubling up to this size as a client sends more at once")
 	fs.Usage = func() {
@@ -105,6 +108,7 @@ Flags:
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
+	cfg.command = cli.CommandLine("./server", args)
 	if fs.NArg() > 0 {
 		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
 		fmt.Fprintln(stderr, err)
@@ -122,7 +126,7 @@ Flags:
 		err = fmt.Errorf("-max-message %d: want 1 to %d bytes (16 MiB)", cfg.maxMessage, maxMaxMessage)
 	}
 	if err == nil {
-		err = wire.CheckFlags(cfg.capture, cfg.pcap, cfg.mermaid)
+		err = wire.CheckFlags(cfg.capture, cfg.pcap, cfg.mermaid, cfg.html)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "server: %v\n", err)

@@ -18,6 +18,7 @@ import (
 	"tcptour/tracer"
 	"tcptour/tracer/cli"
 	"tcptour/tracer/lab"
+	"tcptour/tracer/page"
 	"tcptour/tracer/wire"
 )
 
@@ -37,7 +38,7 @@ const flushEvery = 100 * time.Millisecond
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	// The output files are checked before the server starts; a run
 	// that fails leaves what was at their paths.
-	files, err := wire.CreateFiles(cfg.pcap, cfg.mermaid)
+	files, err := wire.CreateFiles(cfg.pcap, cfg.mermaid, cfg.html)
 	if err != nil {
 		return err
 	}
@@ -52,9 +53,9 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 			Color: tracer.ColorWanted(stdout, cfg.noColor), Width: tracer.TerminalWidth(stdout)})
 	}
 	// The server runs for long: its trace keeps no event once printed,
-	// unless -mermaid needs them all at exit.
+	// unless -mermaid or -html needs them all at exit.
 	history := tracer.NoHistory
-	if cfg.mermaid != "" {
+	if cfg.mermaid != "" || cfg.html != "" {
 		history = 0
 	}
 	tl, skipped, err := wire.NewTimeline("server", printer, say, wire.Config{Mode: cfg.capture, PCAP: files.PCAP, History: history, Program: "./server"})
@@ -102,8 +103,11 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err == nil && cfg.mermaid != "" {
 		err = tl.WriteMermaid(files.Mermaid)
 	}
+	if err == nil && cfg.html != "" {
+		err = page.Write(files.HTML, page.Doc{Title: "server on " + cfg.addr, Command: cfg.command, Events: tl.Events()})
+	}
 	if err == nil {
-		err = files.Commit(tl.Session() != nil, cfg.mermaid != "")
+		err = files.Commit(tl.Session() != nil, cfg.mermaid != "", cfg.html != "")
 	}
 	if err == nil && !cfg.json {
 		tl.Summary(stdout, packets, stats, cfg.pcap)

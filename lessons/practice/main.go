@@ -243,7 +243,7 @@ func check(stdout, stderr io.Writer, prog *progress, perr error, name string, op
 	// The file is checked here, with the learner's own ids (in a lab
 	// made in a user namespace, every other user's files look like
 	// nobody's), and made again by the check.
-	files, err := wire.CreateFiles(opts.pcap, "")
+	files, err := wire.CreateFiles(opts.pcap, "", "")
 	if err != nil {
 		fmt.Fprintln(stderr, "practice:", err)
 		return 1

@@ -113,7 +113,7 @@ func runCheck(ctx context.Context, ex *Exercise, bin string, in *lab.Info, out i
 		}
 		c.Addr = netip.AddrPortFrom(c.Addr.Addr(), port)
 	}
-	files, err := wire.CreateFiles(opts.pcap, "")
+	files, err := wire.CreateFiles(opts.pcap, "", "")
 	if err != nil {
 		return result{}, err
 	}
@@ -160,7 +160,7 @@ func runCheck(ctx context.Context, ex *Exercise, bin string, in *lab.Info, out i
 	if _, _, cerr := tl.Close(); err == nil && cerr != nil {
 		return result{}, cerr
 	}
-	if cerr := files.Commit(c.captured, false); cerr != nil {
+	if cerr := files.Commit(c.captured, false, false); cerr != nil {
 		return result{}, cerr
 	}
 	if opts.pcap != "" && c.captured {

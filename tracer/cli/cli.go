@@ -16,6 +16,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"tcptour/tracer"
@@ -102,4 +103,25 @@ func Exit(ctx context.Context, err error) {
 		log.Print(err)
 		os.Exit(1)
 	}
+}
+
+// CommandLine is the command that runs the program pkg ("./server")
+// with args, each quoted for a shell as needed: "go run ./server -addr
+// 127.0.0.1:7000".
+func CommandLine(pkg string, args []string) string {
+	cmd := "go run " + pkg
+	for _, a := range args {
+		cmd += " " + Quote(a)
+	}
+	return cmd
+}
+
+// Quote returns arg as a POSIX shell reads it back: as it is when it
+// holds only letters, digits and -_./=:,+@%, else in single quotes
+// (for the command line a page or a report shows).
+func Quote(arg string) string {
+	if arg != "" && strings.Trim(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
+		return arg
+	}
+	return "'" + strings.ReplaceAll(arg, "'", `'\''`) + "'"
 }

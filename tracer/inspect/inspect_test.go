@@ -26,6 +26,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"tcptour/tracer"
+	"tcptour/tracer/cli"
 )
 
 // The two captures of lesson 03: 2 DNS packets, then 2 TCP connections
@@ -596,6 +597,10 @@ func TestParseFlags(t *testing.T) {
 			var stderr bytes.Buffer
 			cfg, err := parseFlags(tc.args, &stderr)
 			if tc.wantErr == "" {
+				if want := cli.CommandLine("./tracer/inspect", tc.args); cfg.command != want {
+					t.Errorf("command %q, want %q", cfg.command, want)
+				}
+				cfg.command = ""
 				if err != nil || cfg != tc.want || stderr.Len() != 0 {
 					t.Errorf("got %+v, %v, stderr %q; want %+v", cfg, err, stderr.String(), tc.want)
 				}

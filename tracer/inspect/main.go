@@ -22,6 +22,7 @@ import (
 	"log"
 	"os"
 	"strings"
+	"tcptour/tracer/cli"
 
 	"github.com/mattn/go-isatty"
 )
@@ -53,6 +54,8 @@ type config struct {
 	json    bool
 	noColor bool
 	mermaid string
+	html    string
+	command string // the command line, for the page
 	stats   bool
 	port    string
 	host    string
@@ -72,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.json, "json", false, "print the timeline as JSON lines (docs/trace-format.md); with -stats, a JSON line per connection")
 	fs.BoolVar(&cfg.noColor, "no-color", false, "no colour (also when NO_COLOR is set or stdout is not a terminal)")
 	fs.StringVar(&cfg.mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram, put in place once complete:\na new file, or a regular file of yours replaced whole; a symlink or another user's file is refused")
+	fs.StringVar(&cfg.html, "html", "", "write the capture as one HTML `file`: timeline, each connection's ladder and time–sequence graph, states;\nit opens offline in any browser; a large capture's ordinary segments fold, drawn on demand; as with -mermaid")
 	fs.BoolVar(&cfg.stats, "stats", false, "print a summary of each TCP connection instead of the timeline: endpoints, duration,\nsegments and bytes each way, handshake round trip, segments sent again, how it ended")
 	fs.StringVar(&cfg.port, "port", "", "show only packets to or from these `ports` (comma separated: 80,443)")
 	fs.StringVar(&cfg.host, "host", "", "show only packets to or from these `addresses` or prefixes (comma separated: 192.0.2.1,2001:db8::/32)")
@@ -87,6 +91,7 @@ Filters combine: a packet is shown when it passes every filter given.
 Flags:`)
 		fs.PrintDefaults()
 	}
+	cfg.command = cli.CommandLine("./tracer/inspect", args)
 	// Flags may come before or after the file name.
 	var files []string
 	for {

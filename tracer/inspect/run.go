@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"tcptour/tracer"
 	"tcptour/tracer/capture"
 	"tcptour/tracer/outfile"
+	"tcptour/tracer/page"
 	"tcptour/tracer/quiz"
 	"tcptour/tracer/wire"
 )
@@ -71,22 +73,32 @@ func run(cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The Mermaid file is checked before the capture is read (see
-	// tracer/outfile), and put in place only when complete.
-	var mermaid *outfile.File
-	if cfg.mermaid != "" {
+	// The Mermaid and HTML files are checked before the capture is
+	// read (see tracer/outfile), and put in place only when complete.
+	if cfg.mermaid != "" && cfg.html != "" && filepath.Clean(cfg.mermaid) == filepath.Clean(cfg.html) {
+		return fmt.Errorf("-mermaid and -html both name %s: give each its own file", cfg.html)
+	}
+	create := func(flag, path string) (*outfile.File, error) {
+		if path == "" {
+			return nil, nil
+		}
 		if in, err := os.Stat(cfg.file); err == nil && cfg.file != "-" {
-			if out, err := os.Stat(cfg.mermaid); err == nil && os.SameFile(in, out) {
-				return fmt.Errorf("-mermaid %s: is the capture file to read: name another", cfg.mermaid)
+			if out, err := os.Stat(path); err == nil && os.SameFile(in, out) {
+				return nil, fmt.Errorf("-%s %s: is the capture file to read: name another", flag, path)
 			}
 		}
-		f, err := outfile.Create("mermaid", cfg.mermaid, 0o644)
-		if err != nil {
-			return err
-		}
-		defer f.Discard()
-		mermaid = f
+		return outfile.Create(flag, path, 0o644)
 	}
+	mermaid, err := create("mermaid", cfg.mermaid)
+	if err != nil {
+		return err
+	}
+	defer mermaid.Discard()
+	html, err := create("html", cfg.html)
+	if err != nil {
+		return err
+	}
+	defer html.Discard()
 	src, err := capture.OpenFile(cfg.file)
 	if err != nil {
 		return err
@@ -141,7 +153,12 @@ func run(cfg config, stdout, stderr io.Writer) error {
 		defer finish()
 		in.finish = finish
 	}
-	in.tr = tracer.NewAt(firstTime(head), tracer.Options{Printers: printers, History: tracer.NoHistory})
+	// The page needs every event shown; the rest of inspect streams.
+	history := tracer.NoHistory
+	if html != nil {
+		history = 0
+	}
+	in.tr = tracer.NewAt(firstTime(head), tracer.Options{Printers: printers, History: history})
 	if !cfg.json && !cfg.stats {
 		for _, c := range src.Comments() {
 			fmt.Fprintf(stdout, "Comment in the file: %s\n\n", c)
@@ -188,6 +205,11 @@ func run(cfg config, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if html != nil {
+		if err := in.writePage(html); err != nil {
+			return err
+		}
+	}
 	if cfg.stats {
 		return in.printStats()
 	}
@@ -212,6 +234,19 @@ func run(cfg config, stdout, stderr io.Writer) error {
 		return in.quiz(stdout)
 	}
 	return nil
+}
+
+// writePage writes the -html page of every event shown, and commits it.
+func (in *inspector) writePage(f *outfile.File) error {
+	var left []string
+	if n := in.read - in.shown; n > 0 {
+		left = append(left, fmt.Sprintf("%s of %s read are not on this page: %s.", plural(n, "packet"), in.name(), in.notShown()))
+	}
+	err := page.Write(f, page.Doc{Title: "inspect " + in.name(), Command: in.cfg.command, Events: in.tr.Events(), LeftOut: left})
+	if err != nil {
+		return err
+	}
+	return f.Commit()
 }
 
 // quiz asks the questions the capture answers (-quiz), about what
@@ -289,7 +324,7 @@ func (in *inspector) packet(p capture.Packet) error {
 	if e.Conn != 0 {
 		in.keep(&e)
 	}
-	if in.cfg.stats {
+	if in.cfg.stats && in.cfg.html == "" {
 		return nil
 	}
 	in.tr.Record(&e)
@@ -453,4 +488,19 @@ func (b *bitset) add(n int) {
 		*b = append(*b, 0)
 	}
 	(*b)[n/64] |= 1 << (n % 64)
+}
+
+// notShown says, by reason, why packets read are not shown.
+func (in *inspector) notShown() string {
+	var parts []string
+	for _, r := range slices.Sorted(maps.Keys(in.skipped)) {
+		parts = append(parts, fmt.Sprintf("%d %s", in.skipped[r], r))
+	}
+	if n := in.dec.Held(); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d IP fragments of datagrams never completed", n))
+	}
+	if joined := in.held - in.dec.Held(); joined > 0 {
+		parts = append(parts, fmt.Sprintf("%s joined to the datagrams they complete", plural(joined, "IP fragment")))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -375,9 +375,10 @@ func (s *Session) Close() (capture.Stats, int, error) {
 }
 
 // CheckFlags checks the capture flags of a program, alone and together:
-// the mode, a pcap file (which needs a capture) and a Mermaid file
-// (which must not be the pcap file). Its errors are one line each.
-func CheckFlags(mode, pcap, mermaid string) error {
+// the mode, a pcap file (which needs a capture), a Mermaid file and an
+// HTML page (no two of the three the same file). Its errors are one
+// line each.
+func CheckFlags(mode, pcap, mermaid, html string) error {
 	switch mode {
 	case ModeAuto, ModeOn:
 	case ModeOff:
@@ -387,8 +388,13 @@ func CheckFlags(mode, pcap, mermaid string) error {
 	default:
 		return fmt.Errorf("-capture %q: want auto, on or off", mode)
 	}
-	if pcap != "" && samePath(pcap, mermaid) {
-		return fmt.Errorf("-pcap and -mermaid both name %s: give each its own file", pcap)
+	named := []struct{ flag, path string }{{"-pcap", pcap}, {"-mermaid", mermaid}, {"-html", html}}
+	for i, a := range named {
+		for _, b := range named[i+1:] {
+			if a.path != "" && samePath(a.path, b.path) {
+				return fmt.Errorf("%s and %s both name %s: give each its own file", a.flag, b.flag, a.path)
+			}
+		}
 	}
 	return nil
 }

@@ -26,9 +26,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -38,9 +40,11 @@ import (
 
 	"tcptour/tracer"
 	"tcptour/tracer/capture"
+	"tcptour/tracer/cli"
 	"tcptour/tracer/kernel"
 	"tcptour/tracer/lab"
 	"tcptour/tracer/link"
+	"tcptour/tracer/page"
 	"tcptour/tracer/quiz"
 	"tcptour/tracer/wire"
 )
@@ -117,8 +121,11 @@ type Options struct {
 	// ModeOff; "" means auto.
 	Capture string
 	// PCAP names a pcapng file for the packets; Mermaid a file for the
-	// ladder diagrams as a Mermaid sequence diagram.
-	PCAP, Mermaid string
+	// ladder diagrams as a Mermaid sequence diagram; HTML a file for
+	// the page of the run (package tracer/page).
+	PCAP, Mermaid, HTML string
+	// Command is the command line, for the page: ParseFlags sets it.
+	Command string
 	// Quiz ends the lesson, after the recap, with up to five
 	// questions whose answers this run's capture and kernel view hold
 	// (package tracer/quiz); QuizAsk asks them and reads the replies
@@ -164,7 +171,10 @@ type Run struct {
 	// ends the prompt's line before the lesson says it stopped.
 	prompting atomic.Bool
 	lab       *lab.Server
-	files     wire.Files // --pcap, --mermaid
+	files     wire.Files // --pcap, --mermaid, --html
+	// narration is what Printf printed, for the page, with its step.
+	narrationMu sync.Mutex
+	narration   []page.Narration
 	// counted is what the lab's kernel had counted at the step's
 	// start: a lesson in a lab shows what changed at each step.
 	counted kernel.Counters
@@ -201,7 +211,7 @@ func Main(l Lesson, body func(*Run) error) {
 		// The output files are checked here first, with the
 		// learner's own ids: in a lab made in a user namespace,
 		// every other user's files look like nobody's.
-		files, err := wire.CreateFiles(opts.PCAP, opts.Mermaid)
+		files, err := wire.CreateFiles(opts.PCAP, opts.Mermaid, opts.HTML)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "lesson %s: %v\n", l.Number, err)
 			os.Exit(1)
@@ -300,6 +310,7 @@ func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
 	fs.StringVar(&opts.Capture, "capture", wire.ModeAuto, "capture packets on loopback: auto (when permitted: in the lab, or as root or with CAP_NET_RAW on the host), on (or fail), off")
 	fs.StringVar(&opts.PCAP, "pcap", "", "save the captured packets to this pcapng `file` (for Wireshark or tshark -r), mode 0600.\nIt is written beside the path and takes its place when the lesson ends (or is stopped with Ctrl-C):\na new file, or one that replaces a regular file of yours; a failed lesson leaves what was there;\na symlink or another user's file is refused before the lesson starts")
 	fs.StringVar(&opts.Mermaid, "mermaid", "", "write the ladder diagrams to this `file` as a Mermaid sequence diagram when the lesson ends;\nas with -pcap: a new file, or a regular file of yours replaced whole, never through a symlink")
+	fs.StringVar(&opts.HTML, "html", "", "write the run as one HTML `file` when the lesson ends (or is stopped with Ctrl-C): steps, timeline,\neach connection's ladder and time–sequence graph, states, counters; it opens offline in any browser;\nas with -pcap: a new file, or a regular file of yours replaced whole, never through a symlink")
 	fs.BoolVar(&opts.Quiz, "quiz", false, "after the recap, up to 5 questions answered by this run's own packets and kernel states;\nasked when stdin is a terminal (an empty line skips one), else printed with their answers")
 	fs.BoolVar(&opts.Host, "host", false, "run on this machine's loopback, not in a lab of the lesson's own (a network namespace; without root, in a user namespace too)")
 	fs.Usage = func() {
@@ -315,7 +326,8 @@ func ParseFlags(l Lesson, args []string, stderr io.Writer) (Options, error) {
 		fs.Usage()
 		return opts, err
 	}
-	if err := wire.CheckFlags(opts.Capture, opts.PCAP, opts.Mermaid); err != nil {
+	opts.Command = cli.CommandLine("./lessons/"+l.Number, args)
+	if err := wire.CheckFlags(opts.Capture, opts.PCAP, opts.Mermaid, opts.HTML); err != nil {
 		fmt.Fprintln(stderr, err)
 		fs.Usage()
 		return opts, err
@@ -375,7 +387,7 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 	}
 	// The output files are checked before the lesson starts; a lesson
 	// that fails leaves what was at their paths.
-	files, err := wire.CreateFiles(opts.PCAP, opts.Mermaid)
+	files, err := wire.CreateFiles(opts.PCAP, opts.Mermaid, opts.HTML)
 	if err != nil {
 		return err
 	}
@@ -457,7 +469,10 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 			return err
 		}
 	}
-	if err := files.Commit(r.wire != nil, opts.Mermaid != ""); err != nil {
+	if err := r.writePage(); err != nil {
+		return err
+	}
+	if err := files.Commit(r.wire != nil, opts.Mermaid != "", opts.HTML != ""); err != nil {
 		return err
 	}
 	if !opts.JSON {
@@ -478,6 +493,26 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		return cause // held until Ctrl-C: the lesson finished, then says why
 	}
 	return nil
+}
+
+// ansi matches the colour codes of a drawing printed in colour.
+var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// writePage writes the --html page of the trace so far, with what
+// Printf printed; nothing without --html.
+func (r *Run) writePage() error {
+	if r.files.HTML == nil {
+		return nil
+	}
+	r.narrationMu.Lock()
+	narration := slices.Clone(r.narration)
+	r.narrationMu.Unlock()
+	return page.Write(r.files.HTML, page.Doc{
+		Title:     fmt.Sprintf("tcptour · lesson %s · %s", r.lesson.Number, r.lesson.Title),
+		Command:   r.opts.Command,
+		Events:    r.tl.Events(),
+		Narration: narration,
+	})
 }
 
 // quiz asks, after the recap, the questions this run's events answer
@@ -521,7 +556,10 @@ func (r *Run) interrupted(ctx context.Context) error {
 		Note: "The lesson stopped here. Its sockets close as the process exits; the kernel resets or finishes their connections."})
 	packets, stats, err := r.tl.Close()
 	if err == nil {
-		err = r.files.Commit(r.wire != nil, false)
+		err = r.writePage()
+	}
+	if err == nil {
+		err = r.files.Commit(r.wire != nil, false, r.opts.HTML != "")
 	}
 	if err != nil {
 		return err
@@ -618,6 +656,11 @@ func (r *Run) Step(title, text string) {
 // output's [Run.Width]; a wider one wraps between words. A drawing fits
 // itself to the width.
 func (r *Run) Printf(format string, args ...any) {
+	if r.opts.HTML != "" {
+		r.narrationMu.Lock()
+		r.narration = append(r.narration, page.Narration{Step: r.step, Text: ansi.ReplaceAllString(fmt.Sprintf(format, args...), "")})
+		r.narrationMu.Unlock()
+	}
 	if r.opts.JSON {
 		return
 	}

@@ -42,6 +42,9 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"--step"}, want: Options{Capture: "auto"}},
 		{args: []string{"--capture=off", "--mermaid", "m.md"}, want: Options{Capture: "off", Mermaid: "m.md"}},
 		{args: []string{"--capture=on", "--pcap", "x.pcapng"}, want: Options{Capture: "on", PCAP: "x.pcapng"}},
+		{args: []string{"--html", "p.html"}, want: Options{Capture: "auto", HTML: "p.html"}},
+		{args: []string{"--pcap", "p.html", "--html", "./p.html"}, wantErr: true, usage: "-pcap and -html both name p.html: give each its own file"},
+		{args: []string{"--mermaid", "p.md", "--html", "p.md"}, wantErr: true, usage: "-mermaid and -html both name p.md"},
 		{args: []string{"--capture=maybe"}, wantErr: true, usage: `-capture "maybe": want auto, on or off`},
 		{args: []string{"--capture=off", "--pcap", "x"}, wantErr: true, usage: "-pcap needs a capture"},
 		{args: []string{"--bogus"}, wantErr: true, usage: "flag provided but not defined: -bogus"},
@@ -54,6 +57,10 @@ func TestParseFlags(t *testing.T) {
 			t.Errorf("%v: err %v", tc.args, err)
 			continue
 		}
+		if want := strings.TrimSpace("go run ./lessons/" + demo.Number + " " + strings.Join(tc.args, " ")); !tc.wantErr && got.Command != want {
+			t.Errorf("%v: command %q, want %q", tc.args, got.Command, want)
+		}
+		got.Command = ""
 		if !tc.wantErr && got != tc.want {
 			t.Errorf("%v: %+v, want %+v", tc.args, got, tc.want)
 		}
