@@ -301,14 +301,17 @@ func RunCapture(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error) []t
 }
 
 // RunCaptureFile is RunCapture, and returns the pcapng file's path too
-// (in a directory removed at the end of the test).
+// (in a directory removed at the end of the test). The same run writes
+// the lesson's --html page, which CheckPage checks, in Chromium where
+// there is one.
 func RunCaptureFile(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error) ([]tracer.Event, string) {
 	t.Helper()
 	// The lesson's own binary, as a learner runs it: in a lab of its
 	// own, where the user may capture, root or not.
 	bin := Build(t)
-	pcap := filepath.Join(NobodyDir(t), "lesson.pcapng")
-	cmd := exec.Command(bin, "--json", "--capture=on", "--pcap", pcap)
+	dir := NobodyDir(t)
+	pcap, html := filepath.Join(dir, "lesson.pcapng"), filepath.Join(dir, "lesson.html")
+	cmd := exec.Command(bin, "--json", "--capture=on", "--pcap", pcap, "--html", html)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
@@ -352,6 +355,7 @@ func RunCaptureFile(t *testing.T, l lesson.Lesson, body func(*lesson.Run) error)
 	} else {
 		t.Log("tshark not installed: the file was checked with gopacket's reader only")
 	}
+	CheckPage(t, l.Number, html, pcap, events)
 	return events, pcap
 }
 

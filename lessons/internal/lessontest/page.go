@@ -1,0 +1,144 @@
+package lessontest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"tcptour/tracer"
+	"tcptour/tracer/browser"
+	"tcptour/tracer/capture"
+)
+
+// CheckPage checks the --html page a lesson wrote beside the pcap file
+// of the same run, first as a file, then in Chromium (skipped, with the
+// reason, where there is none): frame numbers that name the pcap's
+// packets; in the browser, no error on the console, one element with
+// data-frame for each TCP frame of the capture, and a segment's note in
+// the detail panel once the mouse is on it. It saves a screenshot of
+// the first ladder where a developer can look at it, and logs its path.
+func CheckPage(t *testing.T, number, html, pcap string, events []tracer.Event) {
+	t.Helper()
+	fi, err := os.Stat(html)
+	if err != nil {
+		t.Fatalf("--html: %v", err)
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("--html file mode %v, want 0644", fi.Mode().Perm())
+	}
+	saved, err := capture.ReadFile(pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each packet's frame number is its place in the pcap file.
+	var frames []int
+	var first *tracer.Event
+	for i := range events {
+		p := events[i].Packet
+		if p == nil {
+			continue
+		}
+		if p.Frame < 1 || p.Frame > len(saved) {
+			t.Fatalf("a packet with frame %d; the pcap holds %d", p.Frame, len(saved))
+		}
+		d, err := capture.Decode(saved[p.Frame-1])
+		if err != nil || d.Length != p.Size || (d.TCP != nil) != (p.Proto == "tcp") || d.TCP != nil && d.TCP.Seq != p.RawSeq {
+			t.Errorf("frame %d of the pcap (%+v, %v) is not the trace's packet %+v", p.Frame, d, err, *p)
+		}
+		if p.Proto == "tcp" {
+			frames = append(frames, p.Frame)
+			if first == nil {
+				first = &events[i]
+			}
+		}
+	}
+	slices.Sort(frames)
+	if len(frames) == 0 {
+		t.Fatal("no TCP packet in the trace")
+	}
+
+	if _, err := browser.Find(); err != nil {
+		t.Logf("the page was not loaded in a browser: %v", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	b, err := browser.Launch(ctx)
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	defer b.Close()
+	pg, err := b.Open(ctx, html, browser.Options{Width: 1280, Height: 1600})
+	if err != nil {
+		t.Fatalf("chromium: opening the page: %v", err)
+	}
+	defer pg.Close()
+	t.Logf("lesson %s's page (%d KB) loaded in %v", number, fi.Size()/1024, pg.LoadTime())
+
+	// One element a TCP frame, with the capture's numbers.
+	var got []string
+	if err := pg.Eval(ctx, `[...document.querySelectorAll('[data-frame]')].map(e => e.getAttribute('data-frame'))`, &got); err != nil {
+		t.Fatal(err)
+	}
+	var gotFrames []int
+	for _, s := range got {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatalf("data-frame %q", s)
+		}
+		gotFrames = append(gotFrames, n)
+	}
+	slices.Sort(gotFrames)
+	if !slices.Equal(gotFrames, frames) {
+		t.Errorf("the page has %d elements with data-frame, the capture %d TCP frames; want one each, the same numbers", len(gotFrames), len(frames))
+	}
+
+	// The mouse on the first segment: its note in the detail panel.
+	sel := fmt.Sprintf(`[data-frame="%d"]`, first.Packet.Frame)
+	if err := pg.Hover(ctx, sel); err != nil {
+		t.Fatal(err)
+	}
+	var detail string
+	if err := pg.Eval(ctx, `[...document.querySelectorAll('[aria-live]')].map(e => e.textContent).join('\n')`, &detail); err != nil {
+		t.Fatal(err)
+	}
+	if want := firstWords(first.Note, 8); !strings.Contains(squeeze(detail), want) {
+		t.Errorf("hovering frame %d: the detail panel says %q; want its note, %q…", first.Packet.Frame, detail, want)
+	}
+
+	if errs := pg.Errors(); len(errs) > 0 {
+		t.Errorf("the browser's console: %q", errs)
+	}
+	if err := pg.Eval(ctx, `(document.querySelector('svg [data-frame]') || document.body).closest('svg')?.scrollIntoView() ?? true`, nil); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.UserCacheDir()
+	if err == nil {
+		dir = filepath.Join(dir, "tcptour", "screenshots")
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
+		t.Logf("no screenshot: %v", err)
+		return
+	}
+	shot := filepath.Join(dir, "lesson-"+number+".png")
+	if err := pg.Screenshot(ctx, shot, false); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of lesson %s's page: %s", number, shot)
+}
+
+// firstWords is the first n words of s, spaces squeezed.
+func firstWords(s string, n int) string {
+	f := strings.Fields(s)
+	return strings.Join(f[:min(n, len(f))], " ")
+}
+
+// squeeze puts one space between words.
+func squeeze(s string) string { return strings.Join(strings.Fields(s), " ") }
