@@ -45,6 +45,9 @@
 //	             only asks that the command still print it, with the same
 //	             first line but for its numbers (the lines after it wrap
 //	             anew as the figures' lengths change)
+//
+// A picture marker draws an SVG beside the page instead, with the code
+// of the --html pages (picture.go).
 package main
 
 import (
@@ -175,6 +178,22 @@ func (r *runner) page(path string, check bool) (changed bool, err error) {
 	var out strings.Builder
 	for i := 0; i < len(lines); i++ {
 		out.WriteString(lines[i])
+		if m := pictureRe.FindStringSubmatch(strings.TrimRight(lines[i], "\n")); m != nil {
+			spec, err := parseSpec(m[1])
+			if err != nil {
+				return false, fmt.Errorf("line %d: %w", i+1, err)
+			}
+			image := ""
+			if i+1 < len(lines) {
+				image = lines[i+1]
+			}
+			differs, err := r.picture(path, spec, image, check)
+			if err != nil {
+				return false, fmt.Errorf("line %d: %w", i+1, err)
+			}
+			changed = changed || differs
+			continue
+		}
 		m := markerRe.FindStringSubmatch(strings.TrimRight(lines[i], "\n"))
 		if m == nil {
 			continue
@@ -353,7 +372,7 @@ func parseSpec(s string) (spec, error) {
 	return sp, nil
 }
 
-var knownAttrs = []string{"cmd", "file", "step", "section", "ladder", "captured", "from", "until", "grep", "notes", "lines", "head", "varies"}
+var knownAttrs = []string{"cmd", "file", "step", "section", "ladder", "captured", "from", "until", "grep", "notes", "lines", "head", "varies", "conn", "kind", "svg"}
 
 // apply cuts the excerpt out of a command's output.
 func (s spec) apply(out string) (string, error) {
