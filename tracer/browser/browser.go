@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +41,7 @@ type Browser struct {
 	cmd     *exec.Cmd
 	w       *os.File // our end of chromium's fd 3: commands
 	r       *os.File // our end of chromium's fd 4: replies and events
-	tail    *tailWriter
+	log     string   // chromium's stdout and stderr
 
 	wmu  sync.Mutex // one message at a time on w
 	dlmu sync.Mutex // guards wcur
@@ -143,7 +144,17 @@ func Launch(ctx context.Context) (*Browser, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("browser: %w", err)
 	}
-	tail := &tailWriter{}
+	// chromium's output goes to a file: exec.Cmd would otherwise copy
+	// it with a goroutine that waits for every helper that inherited it.
+	logf, err := os.Create(filepath.Join(dir, "chromium.log"))
+	if err != nil {
+		cmdR.Close()
+		ourW.Close()
+		ourR.Close()
+		cmdW.Close()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("browser: %w", err)
+	}
 	cmd := exec.Command(path, args...)
 	cmd.Env = append(os.Environ(),
 		"HOME="+dir,
@@ -152,14 +163,13 @@ func Launch(ctx context.Context) (*Browser, error) {
 	)
 	cmd.Dir = dir
 	cmd.ExtraFiles = []*os.File{cmdR, cmdW}
-	cmd.Stdout = tail
-	cmd.Stderr = tail
-	// Helpers that outlive the main process may hold stderr open.
-	cmd.WaitDelay = time.Second
+	cmd.Stdout = logf
+	cmd.Stderr = logf
 	setGroup(cmd)
 	err = cmd.Start()
 	cmdR.Close()
 	cmdW.Close()
+	logf.Close()
 	if err != nil {
 		ourR.Close()
 		ourW.Close()
@@ -172,7 +182,7 @@ func Launch(ctx context.Context) (*Browser, error) {
 		cmd:      cmd,
 		w:        ourW,
 		r:        ourR,
-		tail:     tail,
+		log:      logf.Name(),
 		pending:  map[int64]chan reply{},
 		pages:    map[string]*Page{},
 		readDone: make(chan struct{}),
@@ -184,7 +194,7 @@ func Launch(ctx context.Context) (*Browser, error) {
 	var v struct {
 		Product string `json:"product"`
 	}
-	if err := b.call(ctx, "", "Browser.getVersion", nil, &v); err != nil {
+	if err := b.call(ctx, "", nil, "Browser.getVersion", nil, &v); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -199,8 +209,11 @@ func (b *Browser) Version() string { return b.version }
 // Path returns the program [Launch] started.
 func (b *Browser) Path() string { return b.path }
 
+// wait waits for chromium's main process to end, then kills what is
+// left of its group: helpers that may hold the DevTools pipe open.
 func (b *Browser) wait() {
 	b.exitErr = b.cmd.Wait()
+	killGroup(b.cmd)
 	close(b.exited)
 }
 
@@ -229,6 +242,14 @@ func (b *Browser) read() {
 			continue
 		}
 		p := b.pages[m.SessionID]
+		if m.Method == "Target.detachedFromTarget" {
+			var e struct {
+				SessionID string `json:"sessionId"`
+			}
+			if json.Unmarshal(m.Params, &e) == nil {
+				p = b.pages[e.SessionID]
+			}
+		}
 		b.mu.Unlock()
 		if p != nil {
 			p.event(m.Method, m.Params)
@@ -241,7 +262,9 @@ var errClosed = errors.New("browser: closed")
 
 // call sends method with params to the target of session ("" for the
 // browser itself) and decodes the answer into result (if not nil).
-func (b *Browser) call(ctx context.Context, session, method string, params, result any) error {
+// For a page, gone is its channel closed when the page is (chromium
+// does not answer commands for a session it has ended).
+func (b *Browser) call(ctx context.Context, session string, gone <-chan struct{}, method string, params, result any) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("browser: %s: %w", method, err)
 	}
@@ -295,6 +318,12 @@ func (b *Browser) call(ctx context.Context, session, method string, params, resu
 	case <-b.readDone:
 		forget()
 		return b.deadErr(ctx, method)
+	case <-b.exited:
+		forget()
+		return b.deadErr(ctx, method)
+	case <-gone:
+		forget()
+		return fmt.Errorf("browser: %s: the page is closed", method)
 	}
 }
 
@@ -325,9 +354,9 @@ func (b *Browser) send(ctx context.Context, data []byte) error {
 	return err
 }
 
-// deadErr describes a browser whose pipe has ended: it exited or
-// crashed. It waits (within ctx, at most two seconds) for the exit
-// status, and adds chromium's last line of output.
+// deadErr describes a browser that exited, or closed its pipe. It
+// waits (within ctx, at most two seconds) for the exit status, and adds
+// chromium's last line of output.
 func (b *Browser) deadErr(ctx context.Context, method string) error {
 	b.mu.Lock()
 	closed := b.closed
@@ -348,8 +377,8 @@ func (b *Browser) deadErr(ctx context.Context, method string) error {
 	case <-t.C:
 	}
 	msg := fmt.Sprintf("browser: %s: chromium %s", method, status)
-	if line := b.tail.last(); line != "" {
-		msg += "; its last words: " + line
+	if line := lastLine(b.log); line != "" {
+		msg += "; its last output: " + line
 	}
 	return errors.New(msg)
 }
@@ -378,28 +407,18 @@ func (b *Browser) Close() error {
 	return b.closeErr
 }
 
-// tailWriter keeps the end of what chromium writes on stdout and stderr.
-type tailWriter struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-const tailSize = 8 << 10
-
-func (t *tailWriter) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > tailSize {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailSize:]...)
+// lastLine returns the last non-empty line of file.
+func lastLine(file string) string {
+	f, err := os.Open(file)
+	if err != nil {
+		return ""
 	}
-	return len(p), nil
-}
-
-// last returns the last non-empty line written.
-func (t *tailWriter) last() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	lines := bytes.Split(bytes.TrimSpace(t.buf), []byte("\n"))
+	defer f.Close()
+	const tail = 8 << 10
+	if st, err := f.Stat(); err == nil && st.Size() > tail {
+		f.Seek(st.Size()-tail, io.SeekStart)
+	}
+	data, _ := io.ReadAll(f)
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
 	return string(bytes.TrimSpace(lines[len(lines)-1]))
 }

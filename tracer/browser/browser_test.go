@@ -337,25 +337,22 @@ func TestBrowser(t *testing.T) {
 	if errs := p.Errors(); len(errs) != 2 {
 		t.Errorf("the first page's errors changed: %q", errs)
 	}
-	if err := p.Close(); err != nil {
-		t.Error(err)
-	}
-	if err := p.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-}
-
-// TestCrash kills chromium under a page: calls then fail at once,
-// saying so, and Close still cleans up.
-func TestCrash(t *testing.T) {
-	b := launch(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	p, err := b.Open(ctx, write(t, "page.html", page), Options{})
+	q, err := b.Open(ctx, file, Options{})
 	if err != nil {
-		b.Close()
 		t.Fatal(err)
 	}
+	if err := q.Close(); err != nil {
+		t.Error(err)
+	}
+	if err := q.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := q.Count(ctx, "p"); err == nil || !strings.Contains(err.Error(), "the page is closed") {
+		t.Errorf("Count on a closed page: err = %v", err)
+	}
+
+	// Kill chromium under the page: calls fail at once, saying so, and
+	// Close still cleans up (deferred above).
 	if err := b.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -363,14 +360,47 @@ func TestCrash(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "chromium exited (signal: killed)") {
 		t.Errorf("Count after a crash: err = %v", err)
 	}
-	if err := b.Close(); err != nil {
-		t.Error(err)
+	if _, err := b.Open(ctx, file, Options{}); err == nil || !strings.Contains(err.Error(), "chromium exited") {
+		t.Errorf("Open after a crash: err = %v", err)
 	}
-	if _, err := os.Stat(b.dir); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the profile is still there: %v", err)
+}
+
+// fake puts a shell script named chromium first on PATH.
+func fake(t *testing.T, script string) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "chromium"), []byte("#!/bin/sh\n"+script), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := b.Open(ctx, "page.html", Options{}); err == nil {
-		t.Errorf("Open after Close: no error")
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
+// TestLaunchFails: a chromium that exits at once is reported with its
+// exit status and its last line of output.
+func TestLaunchFails(t *testing.T) {
+	fake(t, "echo starting >&2\necho 'FATAL: No usable sandbox!' >&2\nexit 3\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := Launch(ctx)
+	want := "browser: Browser.getVersion: chromium exited (exit status 3); its last output: FATAL: No usable sandbox!"
+	if err == nil || err.Error() != want {
+		t.Errorf("Launch: err = %v\nwant %s", err, want)
+	}
+}
+
+// TestLaunchHangs: a chromium that never answers is given up at the
+// context's deadline, and killed (a process left running would hold
+// the pipe open and leak the reading goroutine: goleak would see it).
+func TestLaunchHangs(t *testing.T) {
+	fake(t, "exec sleep 60\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := Launch(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Launch: err = %v, want the deadline", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Launch took %v to give up", d)
 	}
 }
 

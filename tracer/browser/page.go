@@ -39,7 +39,8 @@ type Page struct {
 	mu     sync.Mutex
 	errs   []string
 	loads  map[string]chan struct{} // by loader id: closed at its load event
-	closed bool
+	closed bool                     // by Close, or chromium ended the session
+	gone   chan struct{}            // closed with closed
 }
 
 // Open opens a new tab, sized and themed by opt, loads the file at path
@@ -64,21 +65,22 @@ func (b *Browser) Open(ctx context.Context, path string, opt Options) (*Page, er
 	var t struct {
 		TargetID string `json:"targetId"`
 	}
-	if err := b.call(ctx, "", "Target.createTarget", map[string]any{"url": "about:blank"}, &t); err != nil {
+	if err := b.call(ctx, "", nil, "Target.createTarget", map[string]any{"url": "about:blank"}, &t); err != nil {
 		return nil, err
 	}
 	var s struct {
 		SessionID string `json:"sessionId"`
 	}
-	err = b.call(ctx, "", "Target.attachToTarget", map[string]any{"targetId": t.TargetID, "flatten": true}, &s)
+	err = b.call(ctx, "", nil, "Target.attachToTarget", map[string]any{"targetId": t.TargetID, "flatten": true}, &s)
 	if err != nil {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		// NOTE: ignoring the error; the attach error says more.
-		_ = b.call(closeCtx, "", "Target.closeTarget", map[string]any{"targetId": t.TargetID}, nil)
+		_ = b.call(closeCtx, "", nil, "Target.closeTarget", map[string]any{"targetId": t.TargetID}, nil)
 		return nil, err
 	}
-	p := &Page{b: b, target: t.TargetID, session: s.SessionID, url: u.String(), loads: map[string]chan struct{}{}}
+	p := &Page{b: b, target: t.TargetID, session: s.SessionID, url: u.String(),
+		loads: map[string]chan struct{}{}, gone: make(chan struct{})}
 	b.mu.Lock()
 	b.pages[p.session] = p
 	b.mu.Unlock()
@@ -137,6 +139,10 @@ func (p *Page) load(ctx context.Context, opt Options) error {
 		return fmt.Errorf("browser: loading %s: %w", p.url, ctx.Err())
 	case <-p.b.readDone:
 		return p.b.deadErr(ctx, "loading "+p.url)
+	case <-p.b.exited:
+		return p.b.deadErr(ctx, "loading "+p.url)
+	case <-p.gone:
+		return fmt.Errorf("browser: loading %s: the page crashed or was closed", p.url)
 	}
 	p.loadTime = time.Since(start)
 	return nil
@@ -156,7 +162,12 @@ func (p *Page) loaded(loader string) chan struct{} {
 }
 
 func (p *Page) call(ctx context.Context, method string, params, result any) error {
-	return p.b.call(ctx, p.session, method, params, result)
+	select {
+	case <-p.gone:
+		return fmt.Errorf("browser: %s: the page is closed", method)
+	default:
+	}
+	return p.b.call(ctx, p.session, p.gone, method, params, result)
 }
 
 // URL returns the file:// URL the page was opened at.
@@ -285,7 +296,22 @@ func (p *Page) event(method string, params json.RawMessage) {
 		p.addError(msg)
 	case "Inspector.targetCrashed":
 		p.addError("the page crashed")
+		p.end()
+	case "Target.detachedFromTarget":
+		p.end()
 	}
+}
+
+// end marks the page closed, and reports whether it was open.
+func (p *Page) end() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.closed = true
+	close(p.gone)
+	return true
 }
 
 func (p *Page) addError(msg string) {
@@ -539,18 +565,15 @@ func (p *Page) Screenshot(ctx context.Context, file string, full bool) error {
 	return nil
 }
 
-// Close closes the tab. It may be called more than once.
+// Close closes the tab. It may be called more than once. Calls on a
+// closed page (or one whose renderer crashed) return an error.
 func (p *Page) Close() error {
-	p.mu.Lock()
-	closed := p.closed
-	p.closed = true
-	p.mu.Unlock()
-	if closed {
+	if !p.end() {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := p.b.call(ctx, "", "Target.closeTarget", map[string]any{"targetId": p.target}, nil)
+	err := p.b.call(ctx, "", nil, "Target.closeTarget", map[string]any{"targetId": p.target}, nil)
 	p.b.mu.Lock()
 	delete(p.b.pages, p.session)
 	p.b.mu.Unlock()
