@@ -109,7 +109,8 @@ var flags = []string{
 }
 
 // Launch starts a headless Chromium found by [Find], with a profile of
-// its own in a temporary directory (also its HOME), and returns once it
+// its own in a temporary directory (also its HOME, XDG_CONFIG_HOME and
+// XDG_CACHE_HOME, and where its output goes), and returns once it
 // answers on the DevTools pipe. It adds --no-sandbox only when run as
 // root, where chromium refuses to start without it. ctx bounds the
 // start only; [Browser.Close] ends the browser.
@@ -203,7 +204,7 @@ func Launch(ctx context.Context) (*Browser, error) {
 }
 
 // Version returns the browser's product name and version, such as
-// "HeadlessChrome/156.0.8078.114".
+// "Chrome/156.0.8078.114".
 func (b *Browser) Version() string { return b.version }
 
 // Path returns the program [Launch] started.

@@ -138,6 +138,25 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("Concurrent", func(t *testing.T) {
+		errs := make(chan error, 8)
+		for i := range 8 {
+			go func() {
+				var n int
+				err := p.Eval(ctx, fmt.Sprintf("new Promise(r => setTimeout(() => r(%d), %d))", i, 8-i), &n)
+				if err == nil && n != i {
+					err = fmt.Errorf("got %d, want %d", n, i)
+				}
+				errs <- err
+			}()
+		}
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+	})
+
 	t.Run("Eval", func(t *testing.T) {
 		var v struct {
 			A int
@@ -294,6 +313,12 @@ func TestBrowser(t *testing.T) {
 			if err := q.Close(); err != nil {
 				t.Error(err)
 			}
+			if err := q.Close(); err != nil {
+				t.Errorf("second Close: %v", err)
+			}
+			if _, err := q.Count(ctx, "p"); err == nil || !strings.Contains(err.Error(), "the page is closed") {
+				t.Errorf("Count on a closed page: err = %v", err)
+			}
 		}
 	})
 
@@ -336,19 +361,6 @@ func TestBrowser(t *testing.T) {
 
 	if errs := p.Errors(); len(errs) != 2 {
 		t.Errorf("the first page's errors changed: %q", errs)
-	}
-	q, err := b.Open(ctx, file, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Close(); err != nil {
-		t.Error(err)
-	}
-	if err := q.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-	if _, err := q.Count(ctx, "p"); err == nil || !strings.Contains(err.Error(), "the page is closed") {
-		t.Errorf("Count on a closed page: err = %v", err)
 	}
 
 	// Kill chromium under the page: calls fail at once, saying so, and
