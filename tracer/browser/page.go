@@ -404,6 +404,8 @@ func (p *Page) point(ctx context.Context, what, selector string) (x, y float64, 
 // moves the mouse to its centre, with real input events: the page sees
 // mousemove, mouseover and mouseenter (and :hover applies) on whatever
 // element is on top at that point, as when a person moves the mouse.
+// It returns once the page has handled the events: what they changed
+// can be read, and the errors they caused are in [Page.Errors].
 func (p *Page) Hover(ctx context.Context, selector string) error {
 	x, y, err := p.point(ctx, "hover", selector)
 	if err != nil {
