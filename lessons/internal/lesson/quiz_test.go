@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -74,13 +75,17 @@ func TestQuizPrinted(t *testing.T) {
 	if n := strings.Count(q, "Answer: "); n == 0 || opts.Capture == "on" && (n < 3 || n > 5) {
 		t.Errorf("%d answers (capture %s):\n%s", n, opts.Capture, q)
 	}
-	if strings.Count(q, "Answer: ") != strings.Count(q, "\n   +") {
+	// An event's line: its time right-aligned ("   +1.234 ms", "  +39.889 ms").
+	if strings.Count(q, "Answer: ") != len(eventLine.FindAllString(q, -1)) {
 		t.Errorf("not one event line under each answer:\n%s", q)
 	}
 	if strings.Contains(q, "> ") {
 		t.Errorf("asked with nobody to answer:\n%s", q)
 	}
 }
+
+// eventLine matches the first line of an event in the pretty output.
+var eventLine = regexp.MustCompile(`(?m)^ +\+[0-9.]+ (ms|s|µs) `)
 
 // Without --quiz, nothing changes.
 func TestNoQuizByDefault(t *testing.T) {
