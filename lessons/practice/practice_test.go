@@ -100,7 +100,11 @@ func needLab(t *testing.T) {
 
 // TestEveryExercise checks each exercise three ways, as a learner and a
 // teacher would: the untouched file and every wrong solution kept in
-// wrong/ must fail the check, the reference solution must pass it.
+// wrong/ must fail the check, the reference solution must pass it. The
+// programs are built first, an exercise's folders in one go build
+// (prebuild), and the checks run them; the other tests check through
+// the learner's path, which builds (TestDoesNotCompile, TestWatch,
+// TestProgress, TestPcap).
 func TestEveryExercise(t *testing.T) {
 	t.Parallel() // the checks mostly wait: the tests of this file run side by side
 	needLab(t)
