@@ -23,12 +23,20 @@ import (
 // each test runs it as a learner does: in a lab of its own.
 var practiceBin string
 
+// builtDir holds the exercises' programs TestEveryExercise built
+// before checking them, each named by its builtKey (envBuilt).
+var builtDir string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "practice-test-")
 	if err != nil {
 		panic(err)
 	}
 	practiceBin = filepath.Join(dir, "practice")
+	builtDir = filepath.Join(dir, "built")
+	if err := os.Mkdir(builtDir, 0o755); err != nil {
+		panic(err)
+	}
 	out, err := exec.Command("go", "build", "-buildvcs=false", "-o", practiceBin, ".").CombinedOutput()
 	if err != nil {
 		os.Stderr.Write(out)
@@ -55,9 +63,16 @@ func practice(t *testing.T, config string, args ...string) (int, string, string)
 // practiceIn is practice run in the folder dir.
 func practiceIn(t *testing.T, dir, config string, args ...string) (int, string, string) {
 	t.Helper()
+	return practiceEnv(t, dir, config, nil, args...)
+}
+
+// practiceEnv is practiceIn with env added to the command's environment.
+func practiceEnv(t *testing.T, dir, config string, env []string, args ...string) (int, string, string) {
+	t.Helper()
 	cmd := exec.Command(practiceBin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+config, "NO_COLOR=1")
+	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -85,7 +100,11 @@ func needLab(t *testing.T) {
 
 // TestEveryExercise checks each exercise three ways, as a learner and a
 // teacher would: the untouched file and every wrong solution kept in
-// wrong/ must fail the check, the reference solution must pass it.
+// wrong/ must fail the check, the reference solution must pass it. The
+// programs are built first, an exercise's folders in one go build
+// (prebuild), and the checks run them; the other tests check through
+// the learner's path, which builds (TestDoesNotCompile, TestWatch,
+// TestProgress, TestPcap).
 func TestEveryExercise(t *testing.T) {
 	t.Parallel() // the checks mostly wait: the tests of this file run side by side
 	needLab(t)
@@ -101,6 +120,71 @@ func TestEveryExercise(t *testing.T) {
 
 // checks bounds how many checks TestEveryExercise runs at once.
 var checks = make(chan struct{}, 8)
+
+// builds bounds how many go build commands prebuild runs at once (each
+// links up to GOMAXPROCS programs side by side).
+var builds = make(chan struct{}, 2)
+
+// prebuild builds the programs of dirs (folders of ex, each a package
+// main of one file, main.go) in one go build, not one a check: each
+// go build spends about as much CPU starting (loading and hashing the
+// packages) as linking a program. Each program goes in builtDir, named
+// by the builtKey of its folder's files, where the checks of
+// TestEveryExercise find it (envBuilt) in place of building it again.
+// A folder it leaves out, or a build that fails, the check builds
+// itself, as a learner's check does.
+func prebuild(t *testing.T, ex *Exercise, dirs []string) {
+	t.Helper()
+	gomod := findGoMod(".")
+	if gomod == "" {
+		t.Fatal("no go.mod above lessons/practice")
+	}
+	keys := map[string]string{} // the folder's last element: its key
+	var pkgs []string
+	for _, dir := range dirs {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		name := filepath.Base(dir)
+		// go build -o DIR/ names each program by its folder's last
+		// element: two folders of one name would write one file.
+		if _, twice := keys[name]; twice {
+			t.Errorf("%s: two of its folders are called %s; the second is built by its check", ex.Name, name)
+			continue
+		}
+		// A package holds the files its build constraints keep; the
+		// check builds every Go file of the folder. With one file,
+		// main.go, the two are the same program.
+		if len(files) != 1 || filepath.Base(files[0]) != "main.go" {
+			continue
+		}
+		key, err := builtKey(files, gomod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[name] = key
+		pkgs = append(pkgs, "./"+filepath.ToSlash(dir))
+	}
+	if len(pkgs) == 0 {
+		return
+	}
+	out := t.TempDir()
+	builds <- struct{}{}
+	// -buildvcs=false: the check builds files, which go build stamps
+	// with no version control either.
+	msg, err := exec.Command("go", append([]string{"build", "-buildvcs=false", "-o", out + string(filepath.Separator)}, pkgs...)...).CombinedOutput()
+	<-builds
+	if err != nil {
+		t.Logf("go build of %s's folders failed; each check builds its own:\n%s", ex.Name, msg)
+	}
+	for name, key := range keys {
+		bin := filepath.Join(out, name)
+		if runtime.GOOS == "windows" {
+			bin += ".exe"
+		}
+		// NOTE: a program missing here (its build failed) is built by
+		// its check, which says why.
+		_ = os.Rename(bin, filepath.Join(builtDir, key))
+	}
+}
 
 // proveExercise checks ex's untouched file, its wrong solutions and its
 // reference solution, at once.
@@ -125,6 +209,7 @@ func proveExercise(t *testing.T, ex *Exercise) {
 	for _, w := range wrongs {
 		variants = append(variants, variant{[]string{"check", "--from", filepath.Join("lessons", "practice", w), ex.Name}, false})
 	}
+	prebuild(t, ex, append([]string{base, filepath.Join(base, "solution")}, wrongs...))
 	// The variants run at once: a check mostly waits.
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -140,7 +225,7 @@ func proveExercise(t *testing.T, ex *Exercise) {
 // checkVariant runs practice with args and checks that the exercise
 // holds, or fails with what failed and a hint.
 func checkVariant(t *testing.T, ex *Exercise, config string, args []string, holds bool) {
-	code, out, errs := practice(t, config, args...)
+	code, out, errs := practiceEnv(t, "../..", config, []string{envBuilt + "=" + builtDir}, args...)
 	cmd := strings.Join(args, " ")
 	switch {
 	case holds && (code != 0 || !strings.Contains(out, "The exercise "+ex.Name+" holds.")):
@@ -396,5 +481,92 @@ func TestPcap(t *testing.T) {
 	}
 	if syns != 3 {
 		t.Errorf("%d SYNs to port 6969 in %s, want one for each of the check's 3 clients", syns, file)
+	}
+}
+
+// TestBuiltAlready: with envBuilt set, a check runs the program built
+// already from the very files of its folder and builds any other; a
+// learner's check (no envBuilt) always builds. The files here do not
+// compile, so a build shows as the compiler's message.
+func TestBuiltAlready(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(src, []byte("package main\n\nfunc main() { undefinedThing() }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key, err := builtKey([]string{src}, findGoMod("."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	if err := os.WriteFile(filepath.Join(cache, key), []byte("built"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var be *buildError
+	if _, err := build(dir, t.TempDir()); !errors.As(err, &be) || !strings.Contains(be.out, "undefined: undefinedThing") {
+		t.Errorf("without %s: %v, want the compiler's message", envBuilt, err)
+	}
+	t.Setenv(envBuilt, cache)
+	if bin, err := build(dir, t.TempDir()); err != nil || bin != filepath.Join(cache, key) {
+		t.Errorf("with the program built already: %q, %v, want %s", bin, err, filepath.Join(cache, key))
+	}
+	// One byte more: another program, built.
+	if err := os.WriteFile(src, []byte("package main\n\nfunc main() { undefinedThing() }\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := build(dir, t.TempDir()); !errors.As(err, &be) {
+		t.Errorf("with the file changed: %v, want the compiler's message", err)
+	}
+}
+
+// TestBuiltKey: the key changes with any file's name or contents and
+// with go.mod, not with the order the files are named in.
+func TestBuiltKey(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		t.Helper()
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	a, b := write("a.go", "package main\n"), write("b.go", "package main\nfunc main() {}\n")
+	modA, modB := write("a.mod", "module tcptour\n\ngo 1.26\n"), write("b.mod", "module other\n\ngo 1.26\n")
+	key := func(gomod string, files ...string) string {
+		t.Helper()
+		k, err := builtKey(files, gomod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	base := key(modA, a, b)
+	if len(base) != 64 {
+		t.Errorf("key %q, want 64 hex digits", base)
+	}
+	if k := key(modA, b, a); k != base {
+		t.Errorf("the files in the other order: %s, want %s", k, base)
+	}
+	c := write("c.go", "package main\n") // a.go's contents, another name
+	for what, k := range map[string]string{
+		"another go.mod": key(modB, a, b),
+		"no go.mod":      key("", a, b),
+		"a file renamed": key(modA, c, b),
+		"one file fewer": key(modA, b),
+	} {
+		if k == base {
+			t.Errorf("%s: the same key", what)
+		}
+	}
+	// The two files' contents swapped: the same bytes in all, but
+	// another program.
+	write("a.go", "package main\nfunc main() {}\n")
+	write("b.go", "package main\n")
+	if k := key(modA, a, b); k == base {
+		t.Error("the files' contents swapped: the same key")
+	}
+	if _, err := builtKey([]string{filepath.Join(dir, "missing.go")}, modA); err == nil {
+		t.Error("a missing file: no error")
 	}
 }
