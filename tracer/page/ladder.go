@@ -164,12 +164,50 @@ func foldRuns(rows []lrow, allow int) []fold {
 		if segs <= allow {
 			break
 		}
+		if need := segs - allow; f.segs > need {
+			// Fold only the run's tail: its head stays drawn.
+			skip := 0
+			for k := f.from; k < f.to; k++ {
+				if skip >= f.segs-need && cross[k] == 0 {
+					f = fold{k, f.to, f.segs - skip}
+					break
+				}
+				if rows[k].kind == 'd' {
+					skip++
+				}
+			}
+		}
 		picked = append(picked, f)
 		segs -= f.segs
 	}
 	slices.SortFunc(picked, func(a, b fold) int { return a.from - b.from })
-	return picked
+	// Each fold draws at most foldMax segments at a time: cut the runs
+	// where no arrow crosses.
+	var out []fold
+	for _, f := range picked {
+		cur := fold{from: f.from}
+		for k := f.from; k < f.to; k++ {
+			if rows[k].kind == 'd' {
+				cur.segs++
+			}
+			if cur.segs >= foldMax && cross[k+1] == 0 && k+1 < f.to {
+				cur.to = k + 1
+				out = append(out, cur)
+				cur = fold{from: k + 1}
+			}
+		}
+		cur.to = f.to
+		if cur.segs == 0 && len(out) > 0 && out[len(out)-1].from >= f.from {
+			out[len(out)-1].to = f.to // arrivals only: they join the piece before
+		} else {
+			out = append(out, cur)
+		}
+	}
+	return out
 }
+
+// foldMax is the most segments one fold holds, which its button draws.
+const foldMax = 500
 
 // seg is what a segment's element carries, as data-* attributes (the
 // JSON names), in the SVG and in a fold's JSON.

@@ -28,11 +28,12 @@
       var ss = document.querySelectorAll('script[type="application/json"]');
       for (var i = 0; i < ss.length; i++) {
         try {
-          var f = JSON.parse(ss[i].textContent);
+          var f = JSON.parse(ss[i].textContent), id = ss[i].id;
           (f.s || []).forEach(function (a) {
             var d = fromArr(f, a);
+            d.s.fold = id;
             folded[d.s.frame] = d.s;
-            if (d.a) folded[d.a.frame] = d.a;
+            if (d.a) { d.a.fold = id; folded[d.a.frame] = d.a; }
           });
         } catch (e) { /* a fold without data: nothing to show */ }
       }
@@ -241,13 +242,10 @@
   // #frame=N pins frame N (opening its fold when it is folded).
   var m = /^#frame=(\d+)$/.exec(location.hash || "");
   if (m) {
-    var seg = byFrame(m[1]);
-    if (!seg && foldedData(m[1])) {
-      var fds = document.querySelectorAll(".fd");
-      for (var i = 0; i < fds.length && !seg; i++) {
-        var src = document.getElementById(fds[i].getAttribute("data-fold"));
-        if (src && src.textContent.indexOf('"frame":' + m[1] + ",") >= 0) { expand(fds[i]); seg = byFrame(m[1]); }
-      }
+    var seg = byFrame(m[1]), fd = foldedData(m[1]);
+    if (!seg && fd) {
+      expand(document.querySelector('.fd[data-fold="' + fd.fold + '"]'));
+      seg = byFrame(m[1]);
     }
     if (seg) {
       pin(seg);
