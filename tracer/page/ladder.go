@@ -46,7 +46,7 @@ func ladderRows(events []tracer.Event, id int) (client, server string, out []lro
 			arrival[r.Arrival] = true
 		}
 	}
-	rowOf := map[int]int{}
+	rowOf := make([]int32, len(events))
 	next := 0
 	lastWin := map[string]int{} // by sender: the window it last advertised
 	sent := map[string]int{}    // by sender: segments sent so far
@@ -70,7 +70,7 @@ func ladderRows(events []tracer.Event, id int) (client, server string, out []lro
 				ord := len(p.Analysis) == 0 && !p.Resent && !r.Lost && (p.Flags == "ACK" || p.Flags == "PSH ACK") &&
 					p.Window != 0 && (!seen || prev != 0) && !(p.From == "client" && sent[p.From] <= 2) &&
 					(p.At == "" || r.Arrival >= 0 && len(events[r.Arrival].Packet.Analysis) == 0)
-				rowOf[i] = len(out)
+				rowOf[i] = int32(len(out))
 				out = append(out, lrow{kind: 'd', ev: i, lr: r, arr: -1, ordinary: ord})
 			case r.Left != "":
 				out = append(out, lrow{kind: 'l', ev: i, lr: r, arr: -1})
@@ -83,7 +83,7 @@ func ladderRows(events []tracer.Event, id int) (client, server string, out []lro
 		if e.Phase != tracer.PhasePacket || p == nil || p.Proto != "tcp" || p.At == "" || p.At == p.From {
 			continue
 		}
-		rowOf[i] = len(out)
+		rowOf[i] = int32(len(out))
 		if arrival[i] {
 			out = append(out, lrow{kind: 'a', ev: i, arr: -1})
 		} else {
@@ -92,7 +92,7 @@ func ladderRows(events []tracer.Event, id int) (client, server string, out []lro
 	}
 	for k := range out {
 		if r := &out[k]; r.kind == 'd' && r.lr.Arrival >= 0 {
-			r.arr = rowOf[r.lr.Arrival]
+			r.arr = int(rowOf[r.lr.Arrival])
 			out[r.arr].ordinary = r.ordinary
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"regexp"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+	"go.uber.org/goleak"
 	"golang.org/x/net/html"
 
 	"tcptour/tracer"
@@ -411,7 +413,7 @@ func bulk(n int) []tracer.Event {
 	c := netip.MustParseAddrPort("127.0.0.1:40000")
 	s := netip.MustParseAddrPort("127.0.0.1:80")
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var events []tracer.Event
+	events := make([]tracer.Event, 0, n+1)
 	frame := 0
 	add := func(fromClient bool, flags string, seq, ack uint32, ln int, an ...string) {
 		frame++
@@ -445,10 +447,10 @@ func bulk(n int) []tracer.Event {
 // A capture of 100k packets: the ladder draws at most the budget, folds
 // the rest, and says how many it folded; the timeline leaves them out.
 func TestFold(t *testing.T) {
-	events := bulk(100_000)
+	events := bulk(bulkPackets)
 	start := time.Now()
 	page, doc := render(t, Doc{Title: "inspect big.pcapng", Events: events})
-	t.Logf("100k packets: %d bytes in %v", len(page), time.Since(start))
+	t.Logf("%d packets: %d bytes in %v", len(events), len(page), time.Since(start))
 	segs := all(doc, func(n *html.Node) bool { return hasClass(n, "sg") })
 	if len(segs) > segBudget || len(segs) == 0 {
 		t.Errorf("%d segments drawn, budget %d", len(segs), segBudget)
@@ -458,6 +460,11 @@ func TestFold(t *testing.T) {
 		t.Fatal("nothing folded")
 	}
 	folded := 0
+	scripts := map[string]*html.Node{}
+	for _, n := range all(doc, func(n *html.Node) bool { return n.Data == "script" }) {
+		id, _ := attr(n, "id")
+		scripts[id] = n
+	}
 	re := regexp.MustCompile(`… (\d+) segments, frames (\d+)–(\d+) \(ordinary data and ACKs: see the graph\)`)
 	for _, f := range folds {
 		m := re.FindStringSubmatch(text(f))
@@ -468,8 +475,8 @@ func TestFold(t *testing.T) {
 		folded += n
 		id, _ := attr(f, "data-fold")
 		var js foldData
-		src := all(doc, func(n *html.Node) bool { v, _ := attr(n, "id"); return v == id && n.Data == "script" })
-		if len(src) != 1 || json.Unmarshal([]byte(text(src[0])), &js) != nil || len(js.S) != n {
+		src := scripts[id]
+		if src == nil || json.Unmarshal([]byte(text(src)), &js) != nil || len(js.S) != n {
 			t.Fatalf("fold %s: its data does not hold its %d segments", id, n)
 		}
 		for _, s := range js.S {
@@ -500,5 +507,61 @@ func TestFold(t *testing.T) {
 	}
 	if len(page) > 40<<20 {
 		t.Errorf("page of %d bytes", len(page))
+	}
+}
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The colours of text, in both themes, have a contrast of at least
+// 4.5:1 against the page and the panels.
+func TestContrast(t *testing.T) {
+	themes := regexp.MustCompile(`:root\{([^}]*)\}`).FindAllStringSubmatch(pageCSS, -1)
+	if len(themes) < 3 {
+		t.Fatalf("%d :root blocks, want light, dark and print", len(themes))
+	}
+	lum := func(hex string) float64 {
+		hex = strings.TrimPrefix(hex, "#")
+		if len(hex) == 3 {
+			hex = string([]byte{hex[0], hex[0], hex[1], hex[1], hex[2], hex[2]})
+		}
+		var c [3]float64
+		for i := range c {
+			v, err := strconv.ParseUint(hex[2*i:2*i+2], 16, 8)
+			if err != nil {
+				t.Fatalf("colour %q", hex)
+			}
+			x := float64(v) / 255
+			if x <= 0.03928 {
+				c[i] = x / 12.92
+			} else {
+				c[i] = math.Pow((x+0.055)/1.055, 2.4)
+			}
+		}
+		return 0.2126*c[0] + 0.7152*c[1] + 0.0722*c[2]
+	}
+	ratio := func(a, b string) float64 {
+		x, y := lum(a), lum(b)
+		return (max(x, y) + 0.05) / (min(x, y) + 0.05)
+	}
+	for i, th := range themes[:2] {
+		vars := map[string]string{}
+		for _, m := range regexp.MustCompile(`--(\w+):(#[0-9a-fA-F]+)`).FindAllStringSubmatch(th[1], -1) {
+			vars[m[1]] = m[2]
+		}
+		for _, name := range []string{"fg", "bg", "muted", "line", "client", "server", "data", "ack", "lost", "resent", "win", "sack"} {
+			if vars[name] == "" {
+				t.Errorf("theme %d: --%s not defined", i, name)
+			}
+		}
+		for _, fg := range []string{"fg", "muted", "client", "server", "data", "ack", "lost", "resent", "win", "sack", "rst"} {
+			for _, bg := range []string{"bg", "panel"} {
+				if r := ratio(vars[fg], vars[bg]); r < 4.5 {
+					t.Errorf("theme %d: --%s on --%s: contrast %.2f", i, fg, bg, r)
+				}
+			}
+		}
+	}
+	if !strings.Contains(pageCSS, "@media (prefers-color-scheme:dark)") || !strings.Contains(pageCSS, "@media print") {
+		t.Error("no dark theme or print style")
 	}
 }
