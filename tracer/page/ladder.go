@@ -299,6 +299,7 @@ type drawn struct {
 	Right bool    `json:"r,omitempty"`
 	Lost  bool    `json:"lo,omitempty"`
 	Half  bool    `json:"h,omitempty"` // arrival only: the departure was not seen
+	Open  bool    `json:"o,omitempty"` // on a link, not seen arriving, and not known lost
 	Cls   string  `json:"c"`
 	Label string  `json:"l"`
 	Title string  `json:"t"`
@@ -320,6 +321,9 @@ func (d drawn) draw(b *strings.Builder) {
 	}
 	if d.Lost {
 		x2, y2 = (x1+x2)/2, y1+ladRH*0.6
+	}
+	if d.Open {
+		x2, y2 = x1+(x2-x1)*0.75, y1+ladRH*0.6
 	}
 	b.WriteString(`<g class="` + d.Cls + `" tabindex="0" role="button"`)
 	d.Seg.attrs(b)
@@ -464,6 +468,12 @@ func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string
 		d.Title = label
 		if r.lr.Lost {
 			d.Title += " · lost: it left and never arrived"
+		}
+		if p.At != "" && r.kind == 'd' && r.arr < 0 && !r.lr.Lost {
+			d.Open = true
+			d.Cls += " un"
+			d.Label += " · not seen arriving"
+			d.Title = d.Label + " (it may have been on its way when the capture stopped)"
 		}
 		if r.arr >= 0 {
 			d.Y2 = yOf(r.arr)

@@ -362,6 +362,19 @@ func TestLesson12(t *testing.T) {
 			t.Errorf("a lost segment has an arrival")
 		}
 	}
+	// As many lost on each connection's ladder as the link says it dropped.
+	dropped := map[string]int{}
+	for _, e := range events {
+		if e.Actor == "link" && e.Conn != 0 && strings.HasPrefix(e.Text, "dropped") {
+			dropped[fmt.Sprintf("ld%d", e.Conn)]++
+		}
+	}
+	for _, svg := range all(doc, func(n *html.Node) bool { return hasClass(n, "ld") }) {
+		id, _ := attr(svg, "id")
+		if n := len(all(svg, func(n *html.Node) bool { return hasClass(n, "lo") })); n != dropped[id] {
+			t.Errorf("%s: %d segments drawn lost, the link dropped %d", id, n, dropped[id])
+		}
+	}
 	// Each arrival dot names its departure's frame, and arrives later.
 	for _, c := range all(doc, func(n *html.Node) bool { return hasClass(n, "ar") }) {
 		of, _ := attr(c, "data-of")
@@ -564,4 +577,65 @@ func TestContrast(t *testing.T) {
 	if !strings.Contains(pageCSS, "@media (prefers-color-scheme:dark)") || !strings.Contains(pageCSS, "@media print") {
 		t.Error("no dark theme or print style")
 	}
+}
+
+// On a link: a segment that arrived (one arrow, a dot with its own
+// frame), one lost (a later one arrived), one still on its way when the
+// capture stopped, and an arrival whose departure was not captured.
+func TestLinkSegments(t *testing.T) {
+	c := netip.MustParseAddrPort("192.0.2.1:40000")
+	s := netip.MustParseAddrPort("192.0.2.2:80")
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var events []tracer.Event
+	add := func(frame int, at string, seq uint32, ipid uint16) {
+		el := time.Duration(frame) * time.Millisecond
+		events = append(events, tracer.Event{Seq: int64(frame), Time: start.Add(el), Elapsed: el, Actor: "wire", Conn: 1, Phase: tracer.PhasePacket,
+			Note: fmt.Sprintf("frame %d <note>", frame),
+			Packet: &tracer.Packet{Proto: "tcp", Src: c, Dst: s, From: "client", To: "server", Flags: "PSH ACK", Seq: seq, RawSeq: seq,
+				Ack: 1, RawAck: 1, Len: 100, Window: 1000, At: at, IPID: ipid, Frame: frame}})
+	}
+	add(1, "client", 1, 1)   // lost: 2 left after it and arrived
+	add(2, "client", 101, 2) // arrives as 3
+	add(3, "server", 101, 2)
+	add(4, "server", 501, 9) // an arrival whose departure was not captured
+	add(5, "client", 201, 3) // on its way when the capture stopped
+	_, doc := render(t, Doc{Events: events})
+	if got := dataFrames(t, doc); !slices.Equal(got, []int{1, 2, 3, 4, 5}) {
+		t.Errorf("data-frame %v", got)
+	}
+	seg := map[string]*html.Node{}
+	for _, n := range all(doc, func(n *html.Node) bool { return hasClass(n, "sg") }) {
+		f, _ := attr(n, "data-frame")
+		seg[f] = n
+	}
+	if len(seg) != 4 {
+		t.Fatalf("%d segments drawn, want 4: %v", len(seg), seg)
+	}
+	if n := seg["1"]; !hasClass(n, "lo") || !strings.Contains(text(n), "✗ lost") {
+		t.Errorf("frame 1 not drawn lost: %q", text(n))
+	}
+	if ar := all(seg["2"], hasClass2("ar")); len(ar) != 1 {
+		t.Error("frame 2 has no arrival dot")
+	} else if f, _ := attr(ar[0], "data-frame"); f != "3" {
+		t.Errorf("frame 2 arrives as frame %s, want 3", f)
+	} else if note, _ := attr(ar[0], "data-note"); note != "frame 3 <note>" {
+		t.Errorf("arrival's note %q", note)
+	}
+	if n := seg["4"]; !strings.Contains(text(n), "departure was not captured") {
+		t.Errorf("frame 4: %q", text(n))
+	}
+	if n := seg["5"]; hasClass(n, "lo") || !hasClass(n, "un") || !strings.Contains(text(n), "not seen arriving") {
+		t.Errorf("frame 5, on its way at the end, drawn as %q", text(n))
+	}
+	// The arrow of frame 2 slants down to its arrival's row.
+	line := child(seg["2"], "line")
+	y1, _ := attr(line, "y1")
+	y2, _ := attr(line, "y2")
+	if a, _ := strconv.ParseFloat(y1, 64); a >= func() float64 { b, _ := strconv.ParseFloat(y2, 64); return b }() {
+		t.Errorf("frame 2's arrow from y %s to y %s: not down", y1, y2)
+	}
+}
+
+func hasClass2(c string) func(*html.Node) bool {
+	return func(n *html.Node) bool { return hasClass(n, c) }
 }

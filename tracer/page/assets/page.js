@@ -150,6 +150,7 @@
     var x1 = d.r ? XC : XS, x2 = d.r ? XS : XC, y1 = d.y1, y2 = d.y2;
     if (d.h) x1 = (x1 + x2) / 2;
     if (d.lo) { x2 = (x1 + x2) / 2; y2 = y1 + RH * 0.6; }
+    if (d.o) { x2 = x1 + (x2 - x1) * 0.75; y2 = y1 + RH * 0.6; }
     var g = el("g", { "class": d.c, tabindex: "0", role: "button" });
     setData(g, d.s);
     g.appendChild(el("title", {}, d.t));
