@@ -30,8 +30,12 @@ import (
 // testdata/gen.sh: the JSON trace and the pcapng file of one run.
 
 func load(t *testing.T, name string) []tracer.Event {
+	return loadPath(t, "testdata/"+name)
+}
+
+func loadPath(t *testing.T, name string) []tracer.Event {
 	t.Helper()
-	f, err := os.Open("testdata/" + name)
+	f, err := os.Open(name)
 	if err != nil {
 		t.Fatal(err)
 	}
