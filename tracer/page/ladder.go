@@ -106,8 +106,10 @@ type fold struct {
 }
 
 // foldRuns picks the runs of rows to fold so that at most allow
-// segments are drawn: runs of ordinary segments (and their arrivals)
-// that no other arrow crosses, the longest first.
+// segments are drawn: runs of ordinary segments and their arrivals, the
+// longest first, and of a run only its tail when that is enough. An
+// arrow drawn outside a fold that ends in it (on a link, segments in
+// flight) ends on the fold's row until the fold is drawn.
 func foldRuns(rows []lrow, allow int) []fold {
 	segs := 0
 	for _, r := range rows {
@@ -118,43 +120,20 @@ func foldRuns(rows []lrow, allow int) []fold {
 	if segs <= allow {
 		return nil
 	}
-	// cross[b]: arrows crossing the boundary above row b.
-	cross := make([]int, len(rows)+1)
-	for i, r := range rows {
-		if r.kind == 'd' && r.arr > i {
-			cross[i+1]++
-			cross[r.arr+1]--
-		}
-	}
-	for b := 1; b <= len(rows); b++ {
-		cross[b] += cross[b-1]
-	}
 	var runs []fold
 	for i := 0; i < len(rows); {
 		if !rows[i].ordinary {
 			i++
 			continue
 		}
-		j := i
-		for j < len(rows) && rows[j].ordinary {
-			j++
-		}
-		// Trim to boundaries no arrow crosses.
-		from, to := i, j
-		for from < to && cross[from] != 0 {
-			from++
-		}
-		for to > from && cross[to] != 0 {
-			to--
-		}
-		n := 0
-		for k := from; k < to; k++ {
-			if rows[k].kind == 'd' {
+		j, n := i, 0
+		for ; j < len(rows) && rows[j].ordinary; j++ {
+			if rows[j].kind == 'd' {
 				n++
 			}
 		}
 		if n >= 3 {
-			runs = append(runs, fold{from, to, n})
+			runs = append(runs, fold{i, j, n})
 		}
 		i = j
 	}
@@ -168,7 +147,7 @@ func foldRuns(rows []lrow, allow int) []fold {
 			// Fold only the run's tail: its head stays drawn.
 			skip := 0
 			for k := f.from; k < f.to; k++ {
-				if skip >= f.segs-need && cross[k] == 0 {
+				if skip >= f.segs-need {
 					f = fold{k, f.to, f.segs - skip}
 					break
 				}
@@ -181,8 +160,7 @@ func foldRuns(rows []lrow, allow int) []fold {
 		segs -= f.segs
 	}
 	slices.SortFunc(picked, func(a, b fold) int { return a.from - b.from })
-	// Each fold draws at most foldMax segments at a time: cut the runs
-	// where no arrow crosses.
+	// Each fold draws at most foldMax segments at a time.
 	var out []fold
 	for _, f := range picked {
 		cur := fold{from: f.from}
@@ -190,7 +168,7 @@ func foldRuns(rows []lrow, allow int) []fold {
 			if rows[k].kind == 'd' {
 				cur.segs++
 			}
-			if cur.segs >= foldMax && cross[k+1] == 0 && k+1 < f.to {
+			if cur.segs >= foldMax && k+1 < f.to {
 				cur.to = k + 1
 				out = append(out, cur)
 				cur = fold{from: k + 1}
@@ -300,6 +278,8 @@ type drawn struct {
 	Lost  bool    `json:"lo,omitempty"`
 	Half  bool    `json:"h,omitempty"` // arrival only: the departure was not seen
 	Open  bool    `json:"o,omitempty"` // on a link, not seen arriving, and not known lost
+	R1    int     `json:"r1"` // the rows of its departure and arrival (R1 for none), counted in all the ladder's rows
+	R2    int     `json:"r2"`
 	Cls   string  `json:"c"`
 	Label string  `json:"l"`
 	Title string  `json:"t"`
@@ -325,7 +305,7 @@ func (d drawn) draw(b *strings.Builder) {
 	if d.Open {
 		x2, y2 = x1+(x2-x1)*0.75, y1+ladRH*0.6
 	}
-	b.WriteString(`<g class="` + d.Cls + `" tabindex="0" role="button"`)
+	fmt.Fprintf(b, `<g class="%s" tabindex="0" role="button" data-rows="%d %d %d"`, d.Cls, d.R1, d.R2, b2i(d.Right))
 	d.Seg.attrs(b)
 	b.WriteString("><title>" + template.HTMLEscapeString(d.Title) + "</title>")
 	fmt.Fprintf(b, `<line x1="%s" y1="%s" x2="%s" y2="%s"/>`, f1(x1), f1(y1), f1(x2), f1(y2))
@@ -352,12 +332,12 @@ func (d drawn) draw(b *strings.Builder) {
 }
 
 // foldData is a fold's JSON, which assets/page.js's expand draws: each
-// segment of S is [row, arrival's row, 1 if client → server, frame,
+// segment of S is [row, arrival's row (rows count in all the ladder's), 1 if client → server, frame,
 // flags, seq, raw seq, ack, raw ack, len, window, note (in Notes),
 // arrival's frame (0: none), its note, payload, 1 on a link, SACK
-// blocks]; rows count from the fold's first, T holds their times (ms).
+// blocks, arrival's time (ms)]; T holds the times (ms) of the rows From to From+N.
 type foldData struct {
-	Y0    int      `json:"y0"`
+	From  int      `json:"from"`
 	N     int      `json:"n"`
 	T     []string `json:"t"`
 	Notes []string `json:"notes"`
@@ -452,10 +432,11 @@ func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string
 		r := rows[k]
 		e := events[r.ev]
 		p := e.Packet
-		d := drawn{Y1: yOf(k), Y2: yOf(k), Right: p.From == "client", Lost: r.lr.Lost, Cls: segClass(p, r.lr.Lost), Seg: segOf(e)}
+		d := drawn{R1: k, R2: k, Y1: yOf(k), Y2: yOf(k), Right: p.From == "client", Lost: r.lr.Lost, Cls: segClass(p, r.lr.Lost), Seg: segOf(e)}
 		label := wire.SegmentLabel(p)
 		if r.kind == 'u' {
 			d.Half = true
+			d.Cls += " hf"
 			d.Seg.Of = "not captured"
 			label += " (arrival; its departure was not captured)"
 		}
@@ -476,23 +457,35 @@ func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string
 			d.Title = d.Label + " (it may have been on its way when the capture stopped)"
 		}
 		if r.arr >= 0 {
-			d.Y2 = yOf(r.arr)
+			d.R2, d.Y2 = r.arr, yOf(r.arr)
 			a := segOf(events[r.lr.Arrival])
 			a.Of = strconv.Itoa(p.Frame)
 			d.Arr = &a
 		}
 		return d
 	}
-	fi := 0
-	shift := 0 // rows taken out by folds before this one
-	b.WriteString(`<g class="ch">`)
+	// pos: each row's place on the page, a fold's rows all on its one.
+	pos := make([]int, len(rows))
+	fi, p := 0, 0
+	for k := range rows {
+		if fi < len(folds) && k >= folds[fi].to {
+			fi++
+			p++
+		}
+		pos[k] = p
+		if fi < len(folds) && k >= folds[fi].from {
+			continue
+		}
+		p++
+	}
+	yOf := func(k int) float64 { return ladTop + float64(pos[k])*ladRH + ladRH/2 }
+	fi = 0
 	for k := 0; k < len(rows); k++ {
 		if fi < len(folds) && folds[fi].from == k {
 			f := folds[fi]
 			fi++
-			y0 := ladTop + (k-shift)*ladRH
 			lo, hi := math.MaxInt, 0
-			js := foldData{Y0: y0, N: f.to - f.from}
+			js := foldData{From: f.from, N: f.to - f.from}
 			notes := map[string]int{}
 			note := func(n string) int {
 				k, ok := notes[n]
@@ -512,41 +505,41 @@ func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string
 					continue
 				}
 				p := e.Packet
-				k2, afr, anote := j-f.from, 0, 0
+				k2, afr, anote, ams := j, 0, 0, ""
 				if r.arr >= 0 {
 					a := events[r.lr.Arrival]
-					k2, afr, anote = r.arr-f.from, a.Packet.Frame, note(a.Note)
+					k2, afr, anote, ams = r.arr, a.Packet.Frame, note(a.Note), ms(a)
 				}
 				_, sack, _ := strings.Cut(p.Mark, "sack ")
-				js.S = append(js.S, []any{j - f.from, k2, b2i(p.From == "client"), p.Frame, p.Flags, p.Seq, p.RawSeq, p.Ack, p.RawAck,
-					p.Len, p.Window, note(e.Note), afr, anote, p.Payload, b2i(p.At != ""), sack})
+				js.S = append(js.S, []any{j, k2, b2i(p.From == "client"), p.Frame, p.Flags, p.Seq, p.RawSeq, p.Ack, p.RawAck,
+					p.Len, p.Window, note(e.Note), afr, anote, p.Payload, b2i(p.At != ""), sack, ams})
 			}
 			data, _ := json.Marshal(js)
 			fid := fmt.Sprintf("%sf%d", lid, fi)
 			v.FoldJSON = append(v.FoldJSON, foldJSON{fid, template.JS(data)})
 			v.Folded += f.segs
 			v.Folds++
+			y0 := ladTop + pos[k]*ladRH
 			yc := y0 + ladRH/2
-			fmt.Fprintf(&b, `</g><g class="fd" data-fold="%s"><rect x="%d" y="%d" width="%d" height="%d"/><text x="%d" y="%d">… %d segments, frames %d–%d (ordinary data and ACKs: see the graph)</text>`+
-				`<g class="fb" role="button" tabindex="0" aria-label="draw the %d segments of frames %d–%d"><rect x="%d" y="%d" width="46" height="16" rx="3"/><text x="%d" y="%d">draw</text></g></g><g class="ch">`,
-				fid, ladXC+4, y0+2, ladXS-ladXC-8, ladRH-4, ladXC+10, yc+4, f.segs, lo, hi, f.segs, lo, hi, ladXS+8, y0+2, ladXS+16, yc+4)
-			shift += f.to - f.from - 1
+			fmt.Fprintf(&b, `<g class="fd" data-fold="%s" data-r="%d" data-n="%d"><rect x="%d" y="%d" width="%d" height="%d"/><text x="%d" y="%d">… %d segments, frames %d–%d (ordinary data and ACKs: see the graph)</text>`+
+				`<g class="fb" role="button" tabindex="0" aria-label="draw the %d segments of frames %d–%d"><rect x="%d" y="%d" width="46" height="16" rx="3"/><text x="%d" y="%d">draw</text></g></g>`,
+				fid, f.from, f.to-f.from, ladXC+4, y0+2, ladXS-ladXC-8, ladRH-4, ladXC+10, yc+4, f.segs, lo, hi, f.segs, lo, hi, ladXS+8, y0+2, ladXS+16, yc+4)
 			k = f.to - 1
 			continue
 		}
 		r := rows[k]
-		y := rowY(k - shift)
-		fmt.Fprintf(&b, `<text class="mu" x="4" y="%s">%s</text>`, f1(y+4), ms(events[r.ev]))
+		y := yOf(k)
+		fmt.Fprintf(&b, `<text class="mu" data-r="%d" x="4" y="%s">%s</text>`, k, f1(y+4), ms(events[r.ev]))
 		switch r.kind {
 		case 'l':
-			fmt.Fprintf(&b, `<text class="e ap" x="%d" y="%s">%s</text>`, ladXC-8, f1(y+4), template.HTMLEscapeString(r.lr.Left))
+			fmt.Fprintf(&b, `<text class="e ap" data-r="%d" x="%d" y="%s">%s</text>`, k, ladXC-8, f1(y+4), template.HTMLEscapeString(r.lr.Left))
 		case 'r':
-			fmt.Fprintf(&b, `<text class="ap" x="%d" y="%s">%s</text>`, ladXS+8, f1(y+4), template.HTMLEscapeString(r.lr.Right))
+			fmt.Fprintf(&b, `<text class="ap" data-r="%d" x="%d" y="%s">%s</text>`, k, ladXS+8, f1(y+4), template.HTMLEscapeString(r.lr.Right))
 		case 'd', 'u':
-			segAt(k, func(j int) float64 { return rowY(j - shift) }).draw(&b)
+			segAt(k, yOf).draw(&b)
 		}
 	}
-	b.WriteString("</g></svg>")
+	b.WriteString("</svg>")
 	v.SVG = template.HTML(b.String())
 	return v
 }

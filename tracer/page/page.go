@@ -165,7 +165,7 @@ func Write(w io.Writer, d Doc) error {
 			v.Folded = append(v.Folded, fmt.Sprintf("Connection #%d: %d of its %d segments are folded, in %d runs of ordinary data and ACKs sent once (no handshake, loss, retransmission, duplicate ACK, zero window, FIN or RST among them); each fold's button draws it. The timeline leaves them out too.",
 				id, cv.Ladder.Folded, cv.Ladder.Segs, cv.Ladder.Folds))
 		}
-		if len(l.rows) <= segBudget {
+		if l.segs-countKind(l.rows, 'u')+countKind(l.rows, 'l')+countKind(l.rows, 'r') <= segBudget {
 			var t strings.Builder
 			wire.Ladder(&t, ev, id)
 			cv.Text = t.String()
@@ -280,4 +280,15 @@ func what(e tracer.Event) string {
 		s += "  " + e.Local.String()
 	}
 	return s
+}
+
+// countKind counts the rows of one kind.
+func countKind(rows []lrow, kind byte) int {
+	n := 0
+	for _, r := range rows {
+		if r.kind == kind {
+			n++
+		}
+	}
+	return n
 }

@@ -643,3 +643,65 @@ func TestLinkSegments(t *testing.T) {
 func hasClass2(c string) func(*html.Node) bool {
 	return func(n *html.Node) bool { return hasClass(n, c) }
 }
+
+// On a link with many segments in flight, folds still happen: each
+// frame is drawn once, or held once by a fold's data.
+func TestFoldLink(t *testing.T) {
+	defer func(b int) { segBudget = b }(segBudget)
+	segBudget = 300
+	c := netip.MustParseAddrPort("192.0.2.1:40000")
+	s := netip.MustParseAddrPort("192.0.2.2:80")
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var events []tracer.Event
+	frame := 0
+	add := func(at string, seq uint32, ipid uint16) {
+		frame++
+		el := time.Duration(frame) * time.Microsecond
+		events = append(events, tracer.Event{Seq: int64(frame), Time: start.Add(el), Elapsed: el, Actor: "wire", Conn: 1, Phase: tracer.PhasePacket,
+			Packet: &tracer.Packet{Proto: "tcp", Src: c, Dst: s, From: "client", To: "server", Flags: "PSH ACK", Seq: seq, RawSeq: seq,
+				Ack: 1, RawAck: 1, Len: 100, Window: 1000, At: at, IPID: ipid, Frame: frame}})
+	}
+	const n, inFlight = 2000, 40
+	for i := range n + inFlight {
+		if i < n {
+			add("client", uint32(1+100*i), uint16(i+1))
+		}
+		if j := i - inFlight; j >= 0 {
+			add("server", uint32(1+100*j), uint16(j+1))
+		}
+	}
+	page, doc := render(t, Doc{Events: events})
+	drawn := dataFrames(t, doc)
+	held := map[int]bool{}
+	for _, n := range all(doc, func(n *html.Node) bool { return n.Data == "script" && strings.HasPrefix(func() string { v, _ := attr(n, "id"); return v }(), "ld1f") }) {
+		var js foldData
+		if err := json.Unmarshal([]byte(text(n)), &js); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range js.S {
+			for _, k := range []int{3, 12} {
+				if f := int(s[k].(float64)); f != 0 {
+					if held[f] {
+						t.Errorf("frame %d held twice", f)
+					}
+					held[f] = true
+				}
+			}
+		}
+	}
+	if len(held) == 0 {
+		t.Fatal("nothing folded")
+	}
+	for _, f := range drawn {
+		if held[f] {
+			t.Errorf("frame %d drawn and folded", f)
+		}
+	}
+	if len(drawn)+len(held) != len(events) {
+		t.Errorf("%d drawn + %d folded, %d frames", len(drawn), len(held), len(events))
+	}
+	if segs := len(all(doc, func(n *html.Node) bool { return hasClass(n, "sg") })); segs > segBudget {
+		t.Errorf("%d segments drawn, budget %d", segs, segBudget)
+	}
+	t.Logf("%d bytes, %d drawn, %d folded", len(page), len(drawn), len(held))
+}

@@ -4,7 +4,7 @@
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
   // The ladder's geometry: tracer/page/ladder.go's constants.
-  var XC = 200, XS = 590, RH = 20;
+  var XC = 200, XS = 590, RH = 20, TOP = 44;
   var dp = document.getElementById("dp");
   var pinned = null;
   var names = [["frame", "frame"], ["time", "time"], ["at", "seen at the"], ["flags", "flags"], ["seq", "seq"], ["ack", "ack"],
@@ -145,24 +145,40 @@
     for (var k in o) if (o[k] !== "" && o[k] !== undefined) e.setAttribute("data-" + k, o[k]);
   }
   function r1(v) { return Math.round(v * 10) / 10; }
+  // geom is ladder.go's drawn.draw's geometry: the arrow of a segment
+  // from row y1 to row y2.
+  function geom(y1, y2, r, lo, o, h) {
+    var x1 = r ? XC : XS, x2 = r ? XS : XC;
+    if (h) x1 = (x1 + x2) / 2;
+    if (lo) { x2 = (x1 + x2) / 2; y2 = y1 + RH * 0.6; }
+    if (o) { x2 = x1 + (x2 - x1) * 0.75; y2 = y1 + RH * 0.6; }
+    var dx = x2 - x1, dy = y2 - y1, l = Math.hypot(dx, dy) || 1, ux = dx / l, uy = dy / l, bx = x2 - ux * 8, by = y2 - uy * 8;
+    return { x1: x1, y1: y1, x2: x2, y2: y2, tx: r ? x1 + 8 : x1 - 8,
+      d: "M" + r1(x2) + " " + r1(y2) + "L" + r1(bx - uy * 3.5) + " " + r1(by + ux * 3.5) + "L" + r1(bx + uy * 3.5) + " " + r1(by - ux * 3.5) + "Z" };
+  }
+  // place sets a segment's <g> where its rows are now.
+  function place(g, y1, y2) {
+    var c = g.classList, rows = (g.getAttribute("data-rows") || "").split(" ");
+    var q = geom(y1, y2, rows[2] === "1", c.contains("lo"), c.contains("un"), c.contains("hf"));
+    var line = g.querySelector("line"), path = g.querySelector("path"), texts = g.querySelectorAll("text"), dot = g.querySelector("circle");
+    if (line) { line.setAttribute("x1", q.x1); line.setAttribute("y1", q.y1); line.setAttribute("x2", q.x2); line.setAttribute("y2", q.y2); }
+    if (path) path.setAttribute("d", q.d);
+    if (texts[0]) { texts[0].setAttribute("x", q.tx); texts[0].setAttribute("y", q.y1 - 4); }
+    if (texts[1]) { texts[1].setAttribute("x", q.x2); texts[1].setAttribute("y", q.y2 + 12); }
+    if (dot) { dot.setAttribute("cx", q.x2); dot.setAttribute("cy", q.y2); }
+  }
   // drawSeg is ladder.go's drawn.draw.
   function drawSeg(d) {
-    var x1 = d.r ? XC : XS, x2 = d.r ? XS : XC, y1 = d.y1, y2 = d.y2;
-    if (d.h) x1 = (x1 + x2) / 2;
-    if (d.lo) { x2 = (x1 + x2) / 2; y2 = y1 + RH * 0.6; }
-    if (d.o) { x2 = x1 + (x2 - x1) * 0.75; y2 = y1 + RH * 0.6; }
-    var g = el("g", { "class": d.c, tabindex: "0", role: "button" });
+    var g = el("g", { "class": d.c, tabindex: "0", role: "button", "data-rows": d.r1 + " " + d.r2 + " " + (d.r ? 1 : 0) });
     setData(g, d.s);
     g.appendChild(el("title", {}, d.t));
-    g.appendChild(el("line", { x1: x1, y1: y1, x2: x2, y2: y2 }));
-    var dx = x2 - x1, dy = y2 - y1, l = Math.hypot(dx, dy) || 1, ux = dx / l, uy = dy / l, bx = x2 - ux * 8, by = y2 - uy * 8;
-    g.appendChild(el("path", { d: "M" + r1(x2) + " " + r1(y2) + "L" + r1(bx - uy * 3.5) + " " + r1(by + ux * 3.5) + "L" + r1(bx + uy * 3.5) + " " + r1(by - ux * 3.5) + "Z" }));
-    var t = el("text", { x: d.r ? x1 + 8 : x1 - 8, y: y1 - 4 }, d.l);
+    g.appendChild(el("line", {}));
+    g.appendChild(el("path", {}));
+    var t = el("text", {}, d.l);
     if (!d.r) t.setAttribute("class", "e");
     g.appendChild(t);
-    if (d.lo) g.appendChild(el("text", { "class": "lx", x: x2, y: y2 + 12 }, "✗ lost"));
     if (d.a) {
-      var c = el("circle", { "class": "ar", r: "3.5", cx: x2, cy: y2 });
+      var c = el("circle", { "class": "ar", r: "3.5" });
       setData(c, d.a);
       g.appendChild(c);
     }
@@ -171,54 +187,71 @@
   // fromArr makes a folded segment (ladder.go's foldData) what drawSeg
   // draws: the numbers and notes its element carries as ladder.go's seg.
   function fromArr(f, a) {
-    var y = function (k) { return f.y0 + k * RH + RH / 2; };
     var r = a[2] === 1, flags = String(a[4]), ackOn = flags.indexOf("ACK") >= 0, notes = f.notes || [], t = f.t || [];
     var label = flags + " seq " + a[5] + (ackOn ? " ack " + a[7] : "") + (a[9] > 0 ? " len " + a[9] : "");
     var from = r ? "client" : "server", to = r ? "server" : "client";
-    var s = { frame: String(a[3]), time: "+" + t[a[0]] + " ms", at: a[15] ? from : "", flags: flags, seq: a[5] + " (raw " + a[6] + ")",
+    var s = { frame: String(a[3]), time: "+" + t[a[0] - f.from] + " ms", at: a[15] ? from : "", flags: flags, seq: a[5] + " (raw " + a[6] + ")",
       ack: ackOn ? a[7] + " (raw " + a[8] + ")" : "", len: String(a[9]), win: String(a[10]), sack: a[16] || "", pay: a[14] || "", note: notes[a[11]] || "" };
-    var d = { y1: y(a[0]), y2: y(a[1]), r: r, c: a[9] > 0 ? "sg d" : "sg k", l: label, t: label, s: s };
+    var d = { r1: a[0], r2: a[1], r: r, c: a[9] > 0 ? "sg d" : "sg k", l: label, t: label, s: s };
     if (a[12]) {
       d.a = {};
       for (var k in s) d.a[k] = s[k];
       d.a.frame = String(a[12]);
-      d.a.time = "+" + t[a[1]] + " ms";
+      d.a.time = a[17] ? "+" + a[17] + " ms" : "";
       d.a.at = to;
       d.a.note = notes[a[13]] || "";
       d.a.of = String(a[3]);
     }
     return d;
   }
-  function dyOf(g) { return +(g.getAttribute("data-dy") || 0); }
+  function relayout(svg) {
+    var fds = svg.querySelectorAll(".fd"), starts = [];
+    for (var i = 0; i < fds.length; i++) starts.push([+fds[i].getAttribute("data-r"), +fds[i].getAttribute("data-n")]);
+    var y = function (k) {
+      var skip = 0;
+      for (var i = 0; i < starts.length; i++) {
+        if (starts[i][0] > k) break;
+        if (k < starts[i][0] + starts[i][1]) { skip += k - starts[i][0]; break; }
+        skip += starts[i][1] - 1;
+      }
+      return TOP + (k - skip) * RH + RH / 2;
+    };
+    var ts = svg.querySelectorAll("text[data-r]");
+    for (var j = 0; j < ts.length; j++) ts[j].setAttribute("y", y(+ts[j].getAttribute("data-r")) + 4);
+    var gs = svg.querySelectorAll("g.sg[data-rows]");
+    for (j = 0; j < gs.length; j++) {
+      var r = gs[j].getAttribute("data-rows").split(" ");
+      place(gs[j], y(+r[0]), y(+r[1]));
+    }
+    for (j = 0; j < fds.length; j++) {
+      var y0 = y(starts[j][0]) - RH / 2, rs = fds[j].querySelectorAll("rect"), tx = fds[j].querySelectorAll("text");
+      if (rs[0]) rs[0].setAttribute("y", y0 + 2);
+      if (rs[1]) rs[1].setAttribute("y", y0 + 2);
+      for (var m = 0; m < tx.length; m++) tx[m].setAttribute("y", y0 + RH / 2 + 4);
+    }
+    var last = svg.querySelectorAll("text[data-r]"), n = 0;
+    for (j = 0; j < last.length; j++) n = Math.max(n, y(+last[j].getAttribute("data-r")));
+    for (j = 0; j < starts.length; j++) n = Math.max(n, y(starts[j][0]));
+    var h = Math.round(n + RH / 2 + 12);
+    svg.setAttribute("height", h);
+    svg.setAttribute("viewBox", "0 0 " + svg.getAttribute("width") + " " + h);
+    var vl = svg.querySelectorAll(".vl");
+    for (j = 0; j < vl.length; j++) vl[j].setAttribute("y2", h - 4);
+  }
   function expand(fd) {
     if (!fd) return;
     var src = document.getElementById(fd.getAttribute("data-fold"));
     var f;
     try { f = JSON.parse(src ? src.textContent : "null"); } catch (e) { f = null; }
-    if (!f) return;
     var svg = fd.ownerSVGElement;
-    var g = el("g", { "class": "ch" });
-    var dy = dyOf(fd);
-    if (dy) g.setAttribute("transform", "translate(0," + dy + ")");
-    g.setAttribute("data-dy", dy);
+    if (!f || !svg) return;
+    var g = el("g", {});
     (f.t || []).forEach(function (ms, j) {
-      g.appendChild(el("text", { "class": "mu", x: 4, y: f.y0 + j * RH + RH / 2 + 4 }, ms));
+      g.appendChild(el("text", { "class": "mu", x: 4, "data-r": f.from + j }, ms));
     });
     (f.s || []).forEach(function (a) { g.appendChild(drawSeg(fromArr(f, a))); });
-    var delta = (f.n - 1) * RH;
-    for (var n = fd.nextElementSibling; n; n = n.nextElementSibling) {
-      var v = dyOf(n) + delta;
-      n.setAttribute("data-dy", v);
-      n.setAttribute("transform", "translate(0," + v + ")");
-    }
     fd.parentNode.replaceChild(g, fd);
-    if (svg) {
-      var h = +svg.getAttribute("height") + delta;
-      svg.setAttribute("height", h);
-      svg.setAttribute("viewBox", "0 0 " + svg.getAttribute("width") + " " + h);
-      var vl = svg.querySelectorAll(".vl");
-      for (var i = 0; i < vl.length; i++) vl[i].setAttribute("y2", h - 4);
-    }
+    relayout(svg);
   }
 
   // Filters of the timeline: one style rule per box unticked.
