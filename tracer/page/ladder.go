@@ -278,7 +278,7 @@ type drawn struct {
 	Lost  bool    `json:"lo,omitempty"`
 	Half  bool    `json:"h,omitempty"` // arrival only: the departure was not seen
 	Open  bool    `json:"o,omitempty"` // on a link, not seen arriving, and not known lost
-	R1    int     `json:"r1"` // the rows of its departure and arrival (R1 for none), counted in all the ladder's rows
+	R1    int     `json:"r1"`          // the rows of its departure and arrival (R1 for none), counted in all the ladder's rows
 	R2    int     `json:"r2"`
 	Cls   string  `json:"c"`
 	Label string  `json:"l"`

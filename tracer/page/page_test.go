@@ -673,7 +673,9 @@ func TestFoldLink(t *testing.T) {
 	page, doc := render(t, Doc{Events: events})
 	drawn := dataFrames(t, doc)
 	held := map[int]bool{}
-	for _, n := range all(doc, func(n *html.Node) bool { return n.Data == "script" && strings.HasPrefix(func() string { v, _ := attr(n, "id"); return v }(), "ld1f") }) {
+	for _, n := range all(doc, func(n *html.Node) bool {
+		return n.Data == "script" && strings.HasPrefix(func() string { v, _ := attr(n, "id"); return v }(), "ld1f")
+	}) {
 		var js foldData
 		if err := json.Unmarshal([]byte(text(n)), &js); err != nil {
 			t.Fatal(err)
