@@ -523,7 +523,7 @@ func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string
 			yc := y0 + ladRH/2
 			fmt.Fprintf(&b, `<g class="fd" data-fold="%s" data-r="%d" data-n="%d"><rect x="%d" y="%d" width="%d" height="%d"/><text x="%d" y="%d">… %d segments, frames %d–%d (ordinary data and ACKs: see the graph)</text>`+
 				`<g class="fb" role="button" tabindex="0" aria-label="draw the %d segments of frames %d–%d"><rect x="%d" y="%d" width="46" height="16" rx="3"/><text x="%d" y="%d">draw</text></g></g>`,
-				fid, f.from, f.to-f.from, ladXC+4, y0+2, ladXS-ladXC-8, ladRH-4, ladXC+10, yc+4, f.segs, lo, hi, f.segs, lo, hi, ladXS+8, y0+2, ladXS+16, yc+4)
+				fid, f.from, f.to-f.from, 60, y0+2, ladW-124, ladRH-4, 66, yc+4, f.segs, lo, hi, f.segs, lo, hi, ladW-58, y0+2, ladW-48, yc+4)
 			k = f.to - 1
 			continue
 		}
