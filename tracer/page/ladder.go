@@ -23,7 +23,8 @@ const (
 	ladRH  = 20  // a row's height
 )
 
-// segBudget is how many segments the ladders of one page draw at most;
+// segBudget is how many frames the ladders of one page draw at most
+// (segments, and on a link their arrivals too);
 // beyond, runs of ordinary segments fold (see foldRuns).
 var segBudget = 3000
 
@@ -106,18 +107,13 @@ type fold struct {
 }
 
 // foldRuns picks the runs of rows to fold so that at most allow
-// segments are drawn: runs of ordinary segments and their arrivals, the
+// frames are drawn (segments, and on a link their arrivals): runs of ordinary segments and their arrivals, the
 // longest first, and of a run only its tail when that is enough. An
 // arrow drawn outside a fold that ends in it (on a link, segments in
 // flight) ends on the fold's row until the fold is drawn.
 func foldRuns(rows []lrow, allow int) []fold {
-	segs := 0
-	for _, r := range rows {
-		if r.kind == 'd' || r.kind == 'u' {
-			segs++
-		}
-	}
-	if segs <= allow {
+	frames := countFrames(rows)
+	if frames <= allow {
 		return nil
 	}
 	var runs []fold
@@ -137,27 +133,28 @@ func foldRuns(rows []lrow, allow int) []fold {
 		}
 		i = j
 	}
-	slices.SortStableFunc(runs, func(a, b fold) int { return b.segs - a.segs })
+	// A run's rows are its frames: departures and arrivals.
+	slices.SortStableFunc(runs, func(a, b fold) int { return (b.to - b.from) - (a.to - a.from) })
 	var picked []fold
 	for _, f := range runs {
-		if segs <= allow {
+		if frames <= allow {
 			break
 		}
-		if need := segs - allow; f.segs > need {
+		if need := frames - allow; f.to-f.from > need {
 			// Fold only the run's tail: its head stays drawn.
-			skip := 0
+			f.from = f.to - need
+			f.segs = 0
 			for k := f.from; k < f.to; k++ {
-				if skip >= f.segs-need {
-					f = fold{k, f.to, f.segs - skip}
-					break
-				}
 				if rows[k].kind == 'd' {
-					skip++
+					f.segs++
 				}
+			}
+			if f.segs == 0 {
+				continue
 			}
 		}
 		picked = append(picked, f)
-		segs -= f.segs
+		frames -= f.to - f.from
 	}
 	slices.SortFunc(picked, func(a, b fold) int { return a.from - b.from })
 	// Each fold draws at most foldMax segments at a time.
@@ -182,6 +179,18 @@ func foldRuns(rows []lrow, allow int) []fold {
 		}
 	}
 	return out
+}
+
+// countFrames counts the frames rows draw: segments, and on a link
+// their arrivals.
+func countFrames(rows []lrow) int {
+	n := 0
+	for _, r := range rows {
+		if r.kind == 'd' || r.kind == 'u' || r.kind == 'a' {
+			n++
+		}
+	}
+	return n
 }
 
 // foldMax is the most segments one fold holds, which its button draws.

@@ -132,27 +132,21 @@ func Write(w io.Writer, d Doc) error {
 	type laid struct {
 		client, server string
 		rows           []lrow
-		segs           int
+		frames         int
 	}
 	lays := make([]laid, len(ids))
 	total := 0
 	for k, id := range ids {
 		c, s, rows := ladderRows(ev, id)
-		n := 0
-		for _, r := range rows {
-			if r.kind == 'd' || r.kind == 'u' {
-				n++
-			}
-		}
-		lays[k] = laid{c, s, rows, n}
-		total += n
+		lays[k] = laid{c, s, rows, countFrames(rows)}
+		total += lays[k].frames
 	}
 	folded := map[int]bool{} // events drawn in a fold, left out of the timeline
 	for k, id := range ids {
 		l := lays[k]
-		allow := l.segs
+		allow := l.frames
 		if total > segBudget {
-			allow = segBudget * l.segs / total
+			allow = segBudget * l.frames / total
 		}
 		cv := connView{ID: id, Client: l.client, Server: l.server, Seq: seqGraph(ev, id), Cwnd: cwndChart(ev, id)}
 		cv.Ladder = ladderSVG(ev, id, l.rows, l.client, l.server, allow)
@@ -165,7 +159,7 @@ func Write(w io.Writer, d Doc) error {
 			v.Folded = append(v.Folded, fmt.Sprintf("Connection #%d: %d of its %d segments are folded, in %d runs of ordinary data and ACKs sent once (no handshake, loss, retransmission, duplicate ACK, zero window, FIN or RST among them); each fold's button draws it. The timeline leaves them out too.",
 				id, cv.Ladder.Folded, cv.Ladder.Segs, cv.Ladder.Folds))
 		}
-		if l.segs-countKind(l.rows, 'u')+countKind(l.rows, 'l')+countKind(l.rows, 'r') <= segBudget {
+		if len(l.rows)-countKind(l.rows, 'a')-countKind(l.rows, 'u') <= segBudget {
 			var t strings.Builder
 			wire.Ladder(&t, ev, id)
 			cv.Text = t.String()

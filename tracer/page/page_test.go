@@ -266,6 +266,11 @@ func TestLesson03(t *testing.T) {
 	if len(rows) != len(events) {
 		t.Errorf("the timeline has %d rows, the trace %d events", len(rows), len(events))
 	}
+	for i, r := range rows {
+		if note, _ := attr(r, "data-note"); note != events[i].Note {
+			t.Errorf("timeline row %d: note %q, want %q", i, note, events[i].Note)
+		}
+	}
 	boxes := all(doc, func(n *html.Node) bool { return n.Data == "input" })
 	var names []string
 	for _, b := range boxes {

@@ -100,7 +100,27 @@
     var el = target(ev.target);
     if (el && !pinned) show(dataOf(el), false);
   });
+  // A timeline row's note, opened below it on demand.
+  function note(tr) {
+    var next = tr.nextElementSibling;
+    if (next && next.classList.contains("nr")) {
+      next.parentNode.removeChild(next);
+      tr.classList.remove("op");
+      return;
+    }
+    var row = document.createElement("tr"), td = document.createElement("td");
+    row.className = "nr";
+    row.setAttribute("data-a", tr.getAttribute("data-a") || "");
+    row.setAttribute("data-c", tr.getAttribute("data-c") || "");
+    td.colSpan = 4;
+    td.textContent = tr.getAttribute("data-note") || "";
+    row.appendChild(td);
+    tr.parentNode.insertBefore(row, next);
+    tr.classList.add("op");
+  }
   document.addEventListener("click", function (ev) {
+    var tr = ev.target && ev.target.closest && ev.target.closest("tr.hn");
+    if (tr) { note(tr); return; }
     var fb = ev.target && ev.target.closest && ev.target.closest(".fb");
     if (fb) { expand(fb.closest(".fd")); return; }
     var el = target(ev.target);
@@ -116,6 +136,7 @@
     var t = ev.target, tag = t && t.tagName;
     if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
     if (ev.key === "Escape") { pin(null); return; }
+    if (ev.key === "Enter" && tag === "TR" && t.classList.contains("hn")) { note(t); return; }
     if ((ev.key === "Enter" || ev.key === " ") && t && t.classList && t.classList.contains("fb")) {
       ev.preventDefault();
       expand(t.closest(".fd"));
