@@ -94,7 +94,18 @@ type view struct {
 	JS, GraphJS          template.JS
 }
 
-// Write writes d's page to w.
+// Write writes d's page to w: one HTML file with everything in it.
+//
+// Per connection (in wire.Conns order, sections #c1, #c2, …) an SVG
+// ladder (svg#ld1, …): one element per captured TCP frame carries
+// data-frame (the segment's <g class="sg">, and on a link the dot of
+// its arrival inside it), with data-note, -flags, -seq, -ack, -len,
+// -win, -opt, -sack, -an, -time, -at, -pay; classes rt
+// (retransmission), da (duplicate ACK), zw (zero window), rs (RST), lo
+// (lost), each said in its text too. Beyond a budget of 3000 frames per
+// page, runs of ordinary segments fold (<g class="fd">, their data in a
+// <script type="application/json">), and the page says so; a fold's
+// button draws it. The URL hash #frame=N pins frame N on load.
 func Write(w io.Writer, d Doc) error {
 	v := view{Title: d.Title, Command: d.Command, LeftOut: d.LeftOut,
 		CSS: template.CSS(pageCSS + graphCSS), JS: template.JS(pageJS), GraphJS: template.JS(graphJS)}
