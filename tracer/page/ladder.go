@@ -279,21 +279,22 @@ func segClass(p *tracer.Packet, lost bool) string {
 	return c
 }
 
-// drawn is a segment as the SVG (or assets/page.js, for a fold) draws it.
+// drawn is a segment as the SVG draws it (assets/page.js's drawSeg and
+// place, for a fold, the same).
 type drawn struct {
-	Y1    float64 `json:"y1"`
-	Y2    float64 `json:"y2"` // the arrival's row; Y1 on loopback
-	Right bool    `json:"r,omitempty"`
-	Lost  bool    `json:"lo,omitempty"`
-	Half  bool    `json:"h,omitempty"` // arrival only: the departure was not seen
-	Open  bool    `json:"o,omitempty"` // on a link, not seen arriving, and not known lost
-	R1    int     `json:"r1"`          // the rows of its departure and arrival (R1 for none), counted in all the ladder's rows
-	R2    int     `json:"r2"`
-	Cls   string  `json:"c"`
-	Label string  `json:"l"`
-	Title string  `json:"t"`
-	Seg   seg     `json:"s"`
-	Arr   *seg    `json:"a,omitempty"`
+	Y1    float64
+	Y2    float64 // the arrival's row; Y1 on loopback
+	Right bool
+	Lost  bool
+	Half  bool // arrival only: the departure was not seen
+	Open  bool // on a link, not seen arriving, and not known lost
+	R1    int  // the rows of its departure and arrival (R1 for none), counted in all the ladder's rows
+	R2    int
+	Cls   string
+	Label string
+	Title string
+	Seg   seg
+	Arr   *seg
 }
 
 func f1(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
