@@ -1,10 +1,3 @@
-// Package page writes one self-contained HTML page of a trace: the
-// lesson's steps with their notes, the timeline (filterable by actor and
-// connection), per connection an SVG ladder of its segments (hover,
-// focus or click one for its note and numbers; ←/→ step through them),
-// its time–sequence graph and cwnd chart, the TCP state diagram and the
-// kernel's counters. Everything the page needs is in the file: CSS, SVG
-// and a little JavaScript, embedded; it loads nothing from the network.
 package page
 
 import (
