@@ -261,10 +261,16 @@ func TestLesson03(t *testing.T) {
 	if !strings.Contains(text(steps[2]), "figure <b>1</b>") {
 		t.Errorf("step 3 lacks its narration: %q", text(steps[2]))
 	}
-	// The timeline: a row per event, and a box per actor and connection.
+	// The timeline: a row per event, and a box per actor and connection;
+	// the narration after the event it follows.
 	rows := all(doc, hasAttr("data-a"))
 	if len(rows) != len(events) {
-		t.Errorf("the timeline has %d rows, the trace %d events", len(rows), len(events))
+		t.Fatalf("the timeline has %d rows, the trace %d events", len(rows), len(events))
+	}
+	for i, r := range rows {
+		if got, want := strings.Contains(text(r), "figure <b>1</b>"), i == 20; got != want {
+			t.Errorf("timeline row %d: narration shown %v, want %v", i, got, want)
+		}
 	}
 	for i, r := range rows {
 		if note, _ := attr(r, "data-note"); note != events[i].Note {
