@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,7 +132,8 @@ func Write(w io.Writer, d Doc) error {
 			v.Steps = append(v.Steps, stepView{Narration: []string{n.Text}})
 		}
 	}
-	// ladders: the budget shared by the connections, by their segments
+	// ladders: the budget shared by the connections: the small ones draw
+	// all their frames, the others equal shares of the rest
 	ids := wire.Conns(ev, true)
 	type laid struct {
 		client, server string
@@ -139,19 +141,15 @@ func Write(w io.Writer, d Doc) error {
 		frames         int
 	}
 	lays := make([]laid, len(ids))
-	total := 0
 	for k, id := range ids {
 		c, s, rows := ladderRows(ev, id)
 		lays[k] = laid{c, s, rows, countFrames(rows)}
-		total += lays[k].frames
 	}
+	allows := share(lays, func(l laid) int { return l.frames }, segBudget)
 	folded := map[int]bool{} // events drawn in a fold, left out of the timeline
 	for k, id := range ids {
 		l := lays[k]
-		allow := l.frames
-		if total > segBudget {
-			allow = segBudget * l.frames / total
-		}
+		allow := allows[k]
 		cv := connView{ID: id, Client: l.client, Server: l.server, Seq: seqGraph(ev, id), Cwnd: cwndChart(ev, id)}
 		cv.Ladder = ladderSVG(ev, id, l.rows, l.client, l.server, allow)
 		for _, f := range cv.Ladder.folds {
@@ -289,4 +287,21 @@ func countKind(rows []lrow, kind byte) int {
 		}
 	}
 	return n
+}
+
+// share shares budget among items by their need (size): the small ones
+// get all they need, the others equal shares of the rest.
+func share[T any](items []T, size func(T) int, budget int) []int {
+	out := make([]int, len(items))
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return size(items[a]) - size(items[b]) })
+	left := budget
+	for n, i := range order {
+		out[i] = min(size(items[i]), left/(len(items)-n))
+		left -= out[i]
+	}
+	return out
 }

@@ -718,3 +718,20 @@ func TestFoldLink(t *testing.T) {
 	}
 	t.Logf("%d bytes, %d drawn, %d folded", len(page), len(drawn), len(held))
 }
+
+func TestShare(t *testing.T) {
+	for _, c := range []struct {
+		need   []int
+		budget int
+		want   []int
+	}{
+		{[]int{10, 20}, 100, []int{10, 20}},
+		{[]int{10, 1000, 5000}, 3000, []int{10, 1000, 1990}},
+		{[]int{5000, 10, 5000}, 3000, []int{1495, 10, 1495}},
+		{nil, 3000, []int{}},
+	} {
+		if got := share(c.need, func(n int) int { return n }, c.budget); !slices.Equal(got, c.want) {
+			t.Errorf("share(%v, %d) = %v, want %v", c.need, c.budget, got, c.want)
+		}
+	}
+}
