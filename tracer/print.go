@@ -215,6 +215,9 @@ func appendJSONNote[S []byte | string](b []byte, e *Event, note S) ([]byte, bool
 		b = jsonStringField(b, `,"options":`, p.Options)
 		b = jsonStringField(b, `,"dns":`, p.DNS)
 		b = strconv.AppendInt(append(b, `,"size":`...), int64(p.Size), 10)
+		if p.Frame != 0 {
+			b = strconv.AppendInt(append(b, `,"frame":`...), int64(p.Frame), 10)
+		}
 		b = jsonStringField(b, `,"at":`, p.At)
 		if p.IPID != 0 {
 			b = strconv.AppendUint(append(b, `,"ip_id":`...), uint64(p.IPID), 10)

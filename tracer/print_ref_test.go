@@ -158,7 +158,7 @@ func generatedEvents(n int) []Event {
 			flags := []string{"", "SYN", "SYN ACK", "ACK", "PSH ACK", "FIN ACK", "RST", "RST ACK"}
 			e.Packet = &Packet{Proto: []string{"tcp", "udp", ""}[r.IntN(3)], Src: ap(), Dst: ap(), From: str(), To: str(),
 				Flags: flags[r.IntN(len(flags))], Seq: r.Uint32(), Ack: r.Uint32(), RawSeq: r.Uint32(), RawAck: r.Uint32(),
-				Len: r.IntN(3), Window: r.IntN(1 << 20), Options: str(), Size: r.IntN(70000)}
+				Len: r.IntN(3), Window: r.IntN(1 << 20), Options: str(), Size: r.IntN(70000), Frame: r.IntN(2) * r.IntN(200000)}
 			if r.IntN(3) == 0 {
 				e.Packet.DNS = str()
 			}

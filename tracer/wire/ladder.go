@@ -30,6 +30,9 @@ type row struct {
 	left, right string // app events: client's on the left, server's on the right
 	arrow       string // a segment's label
 	toRight     bool   // the segment goes client → server
+	ev          int    // the index in events of the event drawn
+	lost        bool   // the segment left and never arrived (on a link)
+	arrival     int    // on a link, the index of the segment's arrival; -1 for none
 }
 
 // rows picks the events of connection id and says who is who.
@@ -38,7 +41,7 @@ func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []r
 	// On a link each segment is seen twice, leaving and arriving: the
 	// ladder draws it once, as it left, and marks one that never
 	// arrived.
-	lost := lostCopies(events, id)
+	lost, arrival := linkCopies(events, id)
 	for i, e := range events {
 		if e.Conn != id {
 			continue
@@ -58,7 +61,11 @@ func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []r
 			if lost[i] {
 				label += " ✗ lost"
 			}
-			out = append(out, row{arrow: label, toRight: p.From == "client"})
+			a, ok := arrival[i]
+			if !ok {
+				a = -1
+			}
+			out = append(out, row{arrow: label, toRight: p.From == "client", ev: i, lost: lost[i], arrival: a})
 		case e.Phase == tracer.PhaseNote:
 			// Remarks stay in the timeline; the ladder shows calls.
 		case e.Phase == tracer.PhaseState && e.State != nil:
@@ -73,16 +80,16 @@ func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []r
 			shown[c.Side] = label
 			switch c.Side {
 			case "client":
-				out = append(out, row{left: label})
+				out = append(out, row{left: label, ev: i})
 			case "server":
-				out = append(out, row{right: label})
+				out = append(out, row{right: label, ev: i})
 			}
 		case e.Actor == "client":
 			client, server = e.Local, e.Remote
-			out = append(out, row{left: appLabel(e)})
+			out = append(out, row{left: appLabel(e), ev: i})
 		case e.Actor == "server":
 			client, server = e.Remote, e.Local
-			out = append(out, row{right: appLabel(e)})
+			out = append(out, row{right: appLabel(e), ev: i})
 		}
 	}
 	return client, server, out
@@ -98,9 +105,16 @@ func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []r
 // their way when the capture stopped. It returns their indexes in
 // events.
 func lostCopies(events []tracer.Event, id int) map[int]bool {
+	lost, _ := linkCopies(events, id)
+	return lost
+}
+
+// linkCopies is lostCopies, and returns too, by the index of each
+// departure seen arriving, the index of its arrival.
+func linkCopies(events []tracer.Event, id int) (lost map[int]bool, arrival map[int]int) {
 	left := map[packetKey][]int{} // unmatched departures, in order
 	lastCame := map[string]int{}  // by sender: the latest departure seen arriving
-	lost := map[int]bool{}
+	lost, arrival = map[int]bool{}, map[int]int{}
 	for i, e := range events {
 		p := e.Packet
 		if e.Conn != id || e.Phase != tracer.PhasePacket || p == nil || p.At == "" || p.Proto != "tcp" {
@@ -116,6 +130,7 @@ func lostCopies(events []tracer.Event, id int) map[int]bool {
 				lost[d] = true
 			}
 			lastCame[p.From] = max(lastCame[p.From], ds[len(ds)-1])
+			arrival[ds[len(ds)-1]] = i
 			delete(left, k)
 		}
 	}
@@ -148,7 +163,42 @@ func lostCopies(events []tracer.Event, id int) map[int]bool {
 			}
 		}
 	}
-	return lost
+	return lost, arrival
+}
+
+// LadderRow is one row of a connection's ladder, as [Ladder] draws it:
+// an app call or a change of state beside one side's line (Left for
+// the client's, Right for the server's), or a TCP segment (Arrow, its
+// label: [SegmentLabel]). For a drawing of one's own (tracer/page's
+// SVG ladder).
+type LadderRow struct {
+	Event       int    // the index in events of the event the row draws
+	Left, Right string // an app call or a state ("[ESTABLISHED]") beside its side's line
+	Arrow       string // a segment's label, without the lost mark
+	ToRight     bool   // the segment goes client → server
+	// Lost is set on a link (Packet.At set) for a segment that left its
+	// sender and never reached the receiver (Ladder's "✗ lost").
+	Lost bool
+	// Arrival, on a link, is the index in events of the segment's
+	// capture as it reached the receiver (the row is its departure);
+	// -1 when it was not seen arriving, and on loopback.
+	Arrival int
+}
+
+// LadderRows returns the rows of connection id's ladder, as [Ladder]
+// draws them, and the client's and the server's addresses. events must
+// be sorted by time.
+func LadderRows(events []tracer.Event, id int) (client, server netip.AddrPort, out []LadderRow) {
+	client, server, rs := rows(events, id)
+	out = make([]LadderRow, len(rs))
+	for i, r := range rs {
+		a := r.arrival
+		if r.arrow == "" {
+			a = -1
+		}
+		out[i] = LadderRow{Event: r.ev, Left: r.left, Right: r.right, Arrow: strings.TrimSuffix(r.arrow, " ✗ lost"), ToRight: r.toRight, Lost: r.lost, Arrival: a}
+	}
+	return client, server, out
 }
 
 // packetKey names a segment on a link, to match where it left with

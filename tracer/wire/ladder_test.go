@@ -525,3 +525,34 @@ func TestLadderLostOnCutLink(t *testing.T) {
 		t.Errorf("%d segments marked lost, want 2:\n%s", got, b.String())
 	}
 }
+
+// LadderRows gives Ladder's rows with the events they draw: on a link,
+// each departure with its arrival, and the lost one marked.
+func TestLadderRowsLink(t *testing.T) {
+	a := netip.MustParseAddrPort("10.0.0.1:40000")
+	b := netip.MustParseAddrPort("10.0.0.2:80")
+	seg := func(at string, seq uint32, ipid uint16) tracer.Event {
+		return tracer.Event{Conn: 1, Phase: tracer.PhasePacket, Packet: &tracer.Packet{Proto: "tcp", Src: a, Dst: b,
+			From: "client", To: "server", Flags: "PSH ACK", Seq: seq, RawSeq: seq, Ack: 1, RawAck: 1, Len: 10, Window: 100, At: at, IPID: ipid}}
+	}
+	events := []tracer.Event{
+		{Conn: 1, Phase: tracer.PhaseWrite, Actor: "client", Local: a, Remote: b, Bytes: 20},
+		seg("client", 1, 1), // lost: the next one arrived
+		seg("client", 11, 2),
+		seg("server", 11, 2),
+	}
+	client, server, rs := LadderRows(events, 1)
+	if client != a || server != b || len(rs) != 3 {
+		t.Fatalf("LadderRows: %v %v %+v", client, server, rs)
+	}
+	want := []LadderRow{
+		{Event: 0, Left: "Write 20 B", Arrival: -1},
+		{Event: 1, Arrow: "PSH ACK seq 1 ack 1 len 10", ToRight: true, Lost: true, Arrival: -1},
+		{Event: 2, Arrow: "PSH ACK seq 11 ack 1 len 10", ToRight: true, Arrival: 3},
+	}
+	for i := range want {
+		if rs[i] != want[i] {
+			t.Errorf("row %d: %+v, want %+v", i, rs[i], want[i])
+		}
+	}
+}

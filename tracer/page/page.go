@@ -1,0 +1,307 @@
+package page
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"tcptour/tracer"
+	"tcptour/tracer/wire"
+)
+
+// Doc is what a page shows.
+type Doc struct {
+	Title     string         // "tcptour · lesson 12 · …", "server on 127.0.0.1:6969", "inspect x.pcapng"
+	Command   string         // the command line that made it, shown small at the top
+	Events    []tracer.Event // resolved (Note built), time order: all of the trace
+	Narration []Narration    // a lesson's printed figures, may be nil
+	LeftOut   []string       // what the producer already left out, each a sentence, shown
+}
+
+// Narration is a figure a lesson printed: Text is shown as <pre> in its
+// step and in the timeline after the event with Seq AfterSeq.
+type Narration struct {
+	Step     int
+	AfterSeq int64
+	Text     string
+}
+
+var (
+	//go:embed assets/page.tmpl
+	pageTmpl string
+	//go:embed assets/page.css
+	pageCSS string
+	//go:embed assets/page.js
+	pageJS string
+	//go:embed assets/graph.css
+	graphCSS string
+	//go:embed assets/graph.js
+	graphJS string
+)
+
+var tmpl = template.Must(template.New("page").Parse(pageTmpl))
+
+type stepView struct {
+	Title, Note string
+	Narration   []string
+}
+
+type tlRow struct {
+	Ms, Actor, What, Note string
+	Conn                  int
+	Ref                   int      // a packet's frame, for the detail panel
+	Narr                  []string // narration printed after it
+}
+
+type connView struct {
+	ID             int
+	Client, Server string
+	Ladder         ladderView
+	Text           string // the text ladder
+	TextLeft       string // why the text ladder is left out
+	Seq, Cwnd      template.HTML
+}
+
+type counterRow struct {
+	Ms, At, Name, Note string
+	Delta, Value       int64
+}
+
+type view struct {
+	Title, Command, When string
+	LessonNote           string
+	Steps                []stepView
+	Actors               []string
+	ConnIDs              []int
+	Timeline             []tlRow
+	Conns                []connView
+	States               template.HTML
+	Counters             []counterRow
+	LeftOut              []string
+	Folded               []string
+	CSS                  template.CSS
+	JS, GraphJS          template.JS
+}
+
+// Write writes d's page to w: one HTML file with everything in it.
+//
+// Per connection (in wire.Conns order, sections #c1, #c2, …) an SVG
+// ladder (svg#ld1, …): one element per captured TCP frame carries
+// data-frame (the segment's <g class="sg">, and on a link the dot of
+// its arrival inside it), with data-note, -flags, -seq, -ack, -len,
+// -win, -opt, -sack, -an, -time, -at, -pay; classes rt
+// (retransmission), da (duplicate ACK), zw (zero window), rs (RST), lo
+// (lost), each said in its text too. Beyond a budget of 3000 frames per
+// page, runs of ordinary segments fold (<g class="fd">, their data in a
+// <script type="application/json">), and the page says so; a fold's
+// button draws it. The URL hash #frame=N pins frame N on load.
+func Write(w io.Writer, d Doc) error {
+	v := view{Title: d.Title, Command: d.Command, LeftOut: d.LeftOut,
+		CSS: template.CSS(pageCSS + graphCSS), JS: template.JS(pageJS), GraphJS: template.JS(graphJS)}
+	if v.Title == "" {
+		v.Title = "tcptour trace"
+	}
+	ev := d.Events
+	if len(ev) > 0 {
+		v.When = ev[0].Time.UTC().Format(time.DateTime + " UTC")
+	}
+	narrAfter := map[int64][]string{}
+	for _, n := range d.Narration {
+		narrAfter[n.AfterSeq] = append(narrAfter[n.AfterSeq], n.Text)
+	}
+	// steps
+	stepIdx := map[int]int{}
+	for _, e := range ev {
+		switch e.Phase {
+		case tracer.PhaseLesson:
+			v.LessonNote = e.Note
+		case tracer.PhaseStep:
+			stepIdx[e.Step] = len(v.Steps)
+			v.Steps = append(v.Steps, stepView{Title: e.Text, Note: e.Note})
+		}
+	}
+	for _, n := range d.Narration {
+		if k, ok := stepIdx[n.Step]; ok {
+			v.Steps[k].Narration = append(v.Steps[k].Narration, n.Text)
+		} else {
+			v.Steps = append(v.Steps, stepView{Narration: []string{n.Text}})
+		}
+	}
+	// ladders: the budget shared by the connections: the small ones draw
+	// all their frames, the others equal shares of the rest
+	ids := wire.Conns(ev, true)
+	type laid struct {
+		client, server string
+		rows           []lrow
+		frames         int
+	}
+	lays := make([]laid, len(ids))
+	for k, id := range ids {
+		c, s, rows := ladderRows(ev, id)
+		lays[k] = laid{c, s, rows, countFrames(rows)}
+	}
+	allows := share(lays, func(l laid) int { return l.frames }, segBudget)
+	folded := map[int]bool{} // events drawn in a fold, left out of the timeline
+	for k, id := range ids {
+		l := lays[k]
+		allow := allows[k]
+		cv := connView{ID: id, Client: l.client, Server: l.server, Seq: seqGraph(ev, id), Cwnd: cwndChart(ev, id)}
+		cv.Ladder = ladderSVG(ev, id, l.rows, l.client, l.server, allow)
+		for _, f := range cv.Ladder.folds {
+			for j := f.from; j < f.to; j++ {
+				folded[l.rows[j].ev] = true
+			}
+		}
+		if cv.Ladder.Folds > 0 {
+			v.Folded = append(v.Folded, fmt.Sprintf("Connection #%d: %d of its %d segments are folded, in %d runs of ordinary data and ACKs sent once (no handshake, loss, retransmission, duplicate ACK, zero window, FIN or RST among them); each fold's button draws it. The timeline leaves them out too.",
+				id, cv.Ladder.Folded, cv.Ladder.Segs, cv.Ladder.Folds))
+		}
+		if len(l.rows)-countKind(l.rows, 'a')-countKind(l.rows, 'u') <= segBudget {
+			var t strings.Builder
+			wire.Ladder(&t, ev, id)
+			cv.Text = t.String()
+		} else {
+			cv.TextLeft = fmt.Sprintf("Its text ladder, %d rows, is left out of the page: too long to read here.", len(l.rows))
+		}
+		v.Conns = append(v.Conns, cv)
+	}
+	// timeline, actors, connections, counters
+	seenActor := map[string]bool{}
+	seenConn := map[int]bool{}
+	skipped, skipLo, skipHi := 0, 0, 0
+	flushSkip := func() {
+		if skipped > 0 {
+			v.Timeline = append(v.Timeline, tlRow{Actor: "wire", What: fmt.Sprintf("… %d packets, frames %d–%d: ordinary data and ACKs, folded in the ladder", skipped, skipLo, skipHi)})
+			skipped = 0
+		}
+	}
+	for i, e := range ev {
+		if !seenActor[e.Actor] {
+			seenActor[e.Actor] = true
+			v.Actors = append(v.Actors, e.Actor)
+		}
+		if e.Conn != 0 && !seenConn[e.Conn] {
+			seenConn[e.Conn] = true
+			v.ConnIDs = append(v.ConnIDs, e.Conn)
+		}
+		if e.Phase == tracer.PhaseCounter && e.Counter != nil {
+			v.Counters = append(v.Counters, counterRow{Ms: ms(e), At: e.Counter.At, Name: e.Counter.Name, Delta: e.Counter.Delta, Value: e.Counter.Value, Note: e.Note})
+		}
+		if folded[i] {
+			if skipped == 0 {
+				skipLo = e.Packet.Frame
+			}
+			skipped++
+			skipHi = e.Packet.Frame
+			continue
+		}
+		flushSkip()
+		r := tlRow{Ms: ms(e), Actor: e.Actor, Conn: e.Conn, What: what(e), Note: e.Note, Narr: narrAfter[e.Seq]}
+		if e.Packet != nil {
+			r.Ref = e.Packet.Frame
+		}
+		v.Timeline = append(v.Timeline, r)
+	}
+	flushSkip()
+	v.States = stateDiagram(ev)
+	return tmpl.Execute(w, v)
+}
+
+// what is an event's one line in the timeline.
+func what(e tracer.Event) string {
+	switch e.Phase {
+	case tracer.PhasePacket:
+		p := e.Packet
+		if p == nil {
+			break
+		}
+		s := p.From + " → " + p.To + "  "
+		if p.Proto == "tcp" {
+			s += wire.SegmentLabel(p)
+			if p.Window != 0 {
+				s += " win " + strconv.Itoa(p.Window)
+			}
+			if p.Options != "" {
+				s += "  " + p.Options
+			}
+			if len(p.Analysis) > 0 {
+				s += "  · " + strings.Join(p.Analysis, ", ")
+			}
+		} else {
+			s += strings.ToUpper(p.Proto) + " " + p.DNS
+		}
+		if p.At != "" {
+			s += "  (seen at the " + p.At + ")"
+		}
+		return s
+	case tracer.PhaseState:
+		if c := e.State; c != nil {
+			return c.Side + " " + c.From.String() + " → " + c.To.String()
+		}
+	case tracer.PhaseCounter:
+		if c := e.Counter; c != nil {
+			return fmt.Sprintf("%s +%d (now %d)", c.Name, c.Delta, c.Value)
+		}
+	case tracer.PhaseSample:
+		if t := e.TCP; t != nil {
+			return fmt.Sprintf("TCP_INFO: cwnd %d, ssthresh %d, rtt %v", t.SndCwnd, t.SndSsthresh, t.RTT)
+		}
+	case tracer.PhaseRead, tracer.PhaseWrite:
+		s := fmt.Sprintf("%s %d B", e.Phase, e.Bytes)
+		if e.Data != "" {
+			s += " " + e.Data
+		}
+		return s
+	case tracer.PhaseError:
+		return "error: " + e.Op + ": " + e.Err
+	case tracer.PhaseDNSStart, tracer.PhaseDNSDone, tracer.PhaseDNSSkip:
+		s := string(e.Phase) + " " + e.Name
+		for _, a := range e.Addrs {
+			s += " " + a.String()
+		}
+		return s
+	}
+	s := string(e.Phase)
+	if e.Text != "" {
+		s += ": " + e.Text
+	}
+	if e.Local.IsValid() && e.Remote.IsValid() {
+		s += "  " + e.Local.String() + " ↔ " + e.Remote.String()
+	} else if e.Local.IsValid() {
+		s += "  " + e.Local.String()
+	}
+	return s
+}
+
+// countKind counts the rows of one kind.
+func countKind(rows []lrow, kind byte) int {
+	n := 0
+	for _, r := range rows {
+		if r.kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// share shares budget among items by their need (size): the small ones
+// get all they need, the others equal shares of the rest.
+func share[T any](items []T, size func(T) int, budget int) []int {
+	out := make([]int, len(items))
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return size(items[a]) - size(items[b]) })
+	left := budget
+	for n, i := range order {
+		out[i] = min(size(items[i]), left/(len(items)-n))
+		left -= out[i]
+	}
+	return out
+}
