@@ -1,0 +1,568 @@
+package page
+
+import (
+	"bufio"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"html/template"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"tcptour/tracer"
+	"tcptour/tracer/capture"
+	"tcptour/tracer/kernel"
+	"tcptour/tracer/wire"
+)
+
+// The graphs' tests read real runs, made by testdata/graph-gen:
+// lesson 12's capture (a link, both ends) read as tracer/inspect reads a
+// file, its state events, and lesson 13's TCP_INFO samples.
+
+// gLesson12 returns the packets of testdata/graph-lesson12.pcapng as
+// tracer/inspect makes them: an annotator per interface, the
+// connections numbered, At the interface, Frame the packet's number in
+// the file, Elapsed from the first packet.
+func gLesson12(t testing.TB) []tracer.Event {
+	t.Helper()
+	pkts, err := capture.ReadFile(filepath.Join("testdata", "graph-lesson12.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, nums := capture.NewDecoder(), wire.NewConnNumbers()
+	anns := map[string]*wire.Annotator{}
+	var events []tracer.Event
+	for i, p := range pkts {
+		d, err := dec.Decode(p)
+		if err != nil || d.TCP == nil {
+			continue
+		}
+		a := anns[p.Interface]
+		if a == nil {
+			a = wire.NewAnnotator()
+			a.NumberConns(nums)
+			a.AtEnd(p.Interface)
+			anns[p.Interface] = a
+		}
+		e := a.Event(d)
+		e.Packet.At, e.Packet.IPID = p.Interface, d.IPID
+		e.Packet.Frame = i + 1
+		e.Elapsed = p.Time.Sub(pkts[0].Time)
+		events = append(events, e)
+	}
+	if len(events) == 0 || events[0].Packet.At == "" {
+		t.Fatalf("graph-lesson12.pcapng: %d TCP packets, want a link's (At set)", len(events))
+	}
+	return events
+}
+
+// gJSONLines reads a JSON-lines trace of testdata.
+func gJSONLines(t testing.TB, name string) []tracer.Event {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var events []tracer.Event
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<22)
+	for sc.Scan() {
+		var e tracer.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+// gNode is an element of a parsed graph.
+type gNode struct {
+	XMLName  xml.Name
+	Attrs    []xml.Attr `xml:",any,attr"`
+	Text     string     `xml:",chardata"`
+	Children []gNode    `xml:",any"`
+}
+
+func (n *gNode) attr(name string) string {
+	for _, a := range n.Attrs {
+		if a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func (n *gNode) class(c string) bool { return slices.Contains(strings.Fields(n.attr("class")), c) }
+
+// walk calls f on n and each element under it.
+func (n *gNode) walk(f func(*gNode)) {
+	f(n)
+	for i := range n.Children {
+		n.Children[i].walk(f)
+	}
+}
+
+// all returns the elements under n with class c.
+func (n *gNode) all(c string) []*gNode {
+	var out []*gNode
+	n.walk(func(m *gNode) {
+		if m.class(c) {
+			out = append(out, m)
+		}
+	})
+	return out
+}
+
+// text returns the text in n and under it.
+func (n *gNode) text() string {
+	var b strings.Builder
+	n.walk(func(m *gNode) { b.WriteString(m.Text) })
+	return b.String()
+}
+
+// gParse parses a graph's HTML as XML: it must be well formed.
+func gParse(t testing.TB, h template.HTML) *gNode {
+	t.Helper()
+	var n gNode
+	if err := xml.Unmarshal([]byte(h), &n); err != nil {
+		t.Fatalf("not well-formed XML: %v\n%.2000s", err, h)
+	}
+	return &n
+}
+
+// gDump writes h to $GRAPH_DUMP/name.html, for a look by eye.
+func gDump(t testing.TB, name string, h template.HTML) {
+	dir := os.Getenv("GRAPH_DUMP")
+	if dir == "" {
+		return
+	}
+	css, _ := os.ReadFile("assets/graph.css")
+	js, _ := os.ReadFile("assets/graph.js")
+	page := `<!doctype html><meta charset="utf-8"><style>:root{--fg:#222;--bg:#fff;--muted:#777;--line:#ccc;--client:#1f5fbf;--server:#b35900;--data:#1f5fbf;--ack:#2a8a2a;--lost:#c00;--resent:#b000b0;--win:#999;--sack:#d08a00}` +
+		`@media (prefers-color-scheme: dark){:root{--fg:#ddd;--bg:#111;--muted:#999;--line:#444}} body{background:var(--bg);color:var(--fg);font-family:sans-serif}` + string(css) + `</style>` +
+		string(h) + `<script>` + string(js) + `</script>`
+	if err := os.WriteFile(filepath.Join(dir, name+".html"), []byte(page), 0o644); err != nil {
+		t.Log(err)
+	}
+}
+
+// gPinY returns a pin's y in px (its transform's translate).
+func gPinXY(t testing.TB, n *gNode) (float64, float64) {
+	t.Helper()
+	var x, y float64
+	if _, err := fmt.Sscanf(n.attr("transform"), "translate(%g %g)", &x, &y); err != nil {
+		t.Fatalf("pin transform %q: %v", n.attr("transform"), err)
+	}
+	return x, y
+}
+
+var gBarRE = regexp.MustCompile(`^M(-?[0-9.]+) (-?[0-9.]+)V(-?[0-9.]+)$`)
+
+// gBar returns a bar's x and its two ends' y.
+func gBar(t testing.TB, n *gNode) (x, y0, y1 float64) {
+	t.Helper()
+	m := gBarRE.FindStringSubmatch(n.attr("d"))
+	if m == nil {
+		t.Fatalf("bar d=%q", n.attr("d"))
+	}
+	x, _ = strconv.ParseFloat(m[1], 64)
+	y0, _ = strconv.ParseFloat(m[2], 64)
+	y1, _ = strconv.ParseFloat(m[3], 64)
+	return x, y0, y1
+}
+
+// gYOf inverts the graph's y axis from its tick labels: the value at
+// px y, from two ticks of the left axis.
+func gFigures(t testing.TB, h template.HTML) []*gNode {
+	t.Helper()
+	root := gParse(t, h)
+	return root.all("g-zoom")
+}
+
+func TestSeqGraphLesson12(t *testing.T) {
+	events := gLesson12(t)
+	ids := wire.Conns(events, true)
+	var sawLost, sawResent, sawSack int
+	for _, id := range ids {
+		h := seqGraph(events, id)
+		gDump(t, fmt.Sprintf("seq-%d", id), h)
+		if h == "" {
+			t.Errorf("conn %d: no graph", id)
+			continue
+		}
+		figs := gFigures(t, h)
+		for _, fig := range figs {
+			svg := fig.all("g-svg")[0]
+			var title, desc string
+			svg.walk(func(n *gNode) {
+				switch n.XMLName.Local {
+				case "title":
+					title = n.Text
+				case "desc":
+					desc = n.Text
+				}
+			})
+			from := strings.Fields(title)[0]
+			to := map[string]string{"client": "server", "server": "client"}[from]
+			dir := gDirOf(t, events, id, from)
+
+			// Each data segment the sender's end captured is drawn once,
+			// with its frame.
+			var frames []int
+			for _, c := range []string{"g-seg", "g-resent"} {
+				for _, n := range svg.all(c) {
+					if n.XMLName.Local != "path" || n.attr("data-frame") != "" {
+						continue
+					}
+					if strings.HasPrefix(n.attr("class"), c) && n.attr("data-ref") != "" && gBarRE.MatchString(n.attr("d")) {
+						f, _ := strconv.Atoi(n.attr("data-ref"))
+						frames = append(frames, f)
+					}
+				}
+			}
+			slices.Sort(frames)
+			if !slices.Equal(frames, dir.data) {
+				t.Errorf("conn %d %s: segments drawn %v, want %v", id, from, frames, dir.data)
+			}
+			if strings.Contains(string(h), "data-frame") {
+				t.Errorf("conn %d: data-frame in the graph (the ladder's alone)", id)
+			}
+			// Lost and resent: marked, at their frames, at the right
+			// seq (the pin's y is the bar's middle, its top).
+			lost := svg.all("g-lost")
+			lostRefs := gRefs(lost, "g")
+			if !slices.Equal(lostRefs, dir.lost) {
+				t.Errorf("conn %d %s: lost marks %v, want %v", id, from, lostRefs, dir.lost)
+			}
+			sawLost += len(dir.lost)
+			resentRefs := gRefs(svg.all("g-resent"), "g")
+			if !slices.Equal(resentRefs, dir.resent) {
+				t.Errorf("conn %d %s: resent marks %v, want %v", id, from, resentRefs, dir.resent)
+			}
+			sawResent += len(dir.resent)
+			for _, pin := range append(svg.all("g-lost"), svg.all("g-resent")...) {
+				if pin.XMLName.Local != "g" || !pin.class("g-pin") {
+					continue
+				}
+				ref := pin.attr("data-ref")
+				var bar *gNode
+				svg.walk(func(n *gNode) {
+					if n.XMLName.Local == "path" && n.attr("data-ref") == ref && gBarRE.MatchString(n.attr("d")) && (n.class("g-seg") || n.class("g-resent")) {
+						bar = n
+					}
+				})
+				if bar == nil {
+					t.Errorf("conn %d: pin %s without its bar", id, ref)
+					continue
+				}
+				x, y0, y1 := gBar(t, bar)
+				px, py := gPinXY(t, pin)
+				mid := (y0 + y1) / 2
+				if pin.class("g-resent") {
+					mid = y1 - 5
+				}
+				if px != x || py < mid-1 || py > mid+1 {
+					t.Errorf("conn %d frame %s: pin at %g,%g, bar at %g from %g to %g", id, ref, px, py, x, y0, y1)
+				}
+			}
+			// Dup ACK ticks: one per duplicate ACK the receiver sent,
+			// as captured at the data sender's end.
+			dups := gRefs(svg.all("g-dup"), "g")
+			if !slices.Equal(dups, dir.dups) {
+				t.Errorf("conn %d %s: dup ACK ticks %v, want %v", id, from, dups, dir.dups)
+			}
+			// SACK bars: one per block.
+			var sacks []int
+			for _, n := range svg.all("g-sack") {
+				if n.XMLName.Local == "path" && n.attr("data-ref") != "" {
+					f, _ := strconv.Atoi(n.attr("data-ref"))
+					sacks = append(sacks, f)
+				}
+			}
+			if !slices.Equal(sacks, dir.sacks) {
+				t.Errorf("conn %d %s: SACK bars %v, want %v", id, from, sacks, dir.sacks)
+			}
+			sawSack += len(sacks)
+			// The ACK line ends at the last ACK, on the y axis of the
+			// graph.
+			acks := svg.all("g-ack")
+			if len(dir.acks) > 0 {
+				if len(acks) == 0 || acks[0].XMLName.Local != "path" {
+					t.Fatalf("conn %d %s: no ACK line", id, from)
+				}
+				_, endY := gPathEnd(t, acks[0].attr("d"))
+				want := gYPx(t, svg, float64(dir.acks[len(dir.acks)-1]))
+				if endY < want-0.2 || endY > want+0.2 {
+					t.Errorf("conn %d %s: ACK line ends at y %g, want %g (ack %d)", id, from, endY, want, dir.acks[len(dir.acks)-1])
+				}
+			}
+			// The words.
+			for _, w := range []string{fmt.Sprintf("%s → %s: ", from, to), gPlural(len(dir.data), "segment")} {
+				if !strings.Contains(desc, w) {
+					t.Errorf("conn %d: desc lacks %q: %s", id, w, desc)
+				}
+			}
+			if n := len(dir.resent); n > 0 && !strings.Contains(desc, fmt.Sprintf("; %d sent again", n)) {
+				t.Errorf("conn %d: desc lacks %d sent again: %s", id, n, desc)
+			}
+			if n := len(dir.resent); n == 0 && strings.Contains(desc, "sent again") {
+				t.Errorf("conn %d: desc says sent again: %s", id, desc)
+			}
+			if n := len(dir.lost); n > 0 && !strings.Contains(desc, fmt.Sprintf("%d lost on the link", n)) {
+				t.Errorf("conn %d: desc lacks %d lost: %s", id, n, desc)
+			}
+		}
+	}
+	// Lesson 12 drops a segment, and what is lost is sent again.
+	if sawLost == 0 || sawResent == 0 || sawSack == 0 {
+		t.Errorf("lost %d, resent %d, SACK bars %d in all: want some of each", sawLost, sawResent, sawSack)
+	}
+}
+
+// gDirWant is what the trace says one direction holds, by frames.
+type gDirWant struct {
+	data, lost, resent, dups, sacks []int
+	acks                            []uint32
+}
+
+// gDirOf reads from the trace itself what the graph of from's data
+// must show.
+func gDirOf(t testing.TB, events []tracer.Event, id int, from string) gDirWant {
+	var w gDirWant
+	lost := wire.LostCopies(events, id)
+	high := uint32(0)
+	for i, e := range events {
+		p := e.Packet
+		if e.Conn != id || p == nil {
+			continue
+		}
+		if p.From == from && p.At == from && p.Len > 0 {
+			w.data = append(w.data, p.Frame)
+			if lost[i] {
+				w.lost = append(w.lost, p.Frame)
+			}
+			if slices.Contains(p.Analysis, "retransmission") || p.Seq+uint32(p.Len) <= high {
+				w.resent = append(w.resent, p.Frame)
+			}
+			high = max(high, p.Seq+uint32(p.Len))
+		}
+		if p.From != from && p.At == from && strings.Contains(p.Flags, "ACK") && !strings.Contains(p.Flags, "RST") {
+			w.acks = append(w.acks, p.Ack)
+			if slices.Contains(p.Analysis, "duplicate-ack") {
+				w.dups = append(w.dups, p.Frame)
+			}
+			for range gSackBlocks(p.Mark) {
+				w.sacks = append(w.sacks, p.Frame)
+			}
+		}
+	}
+	slices.Sort(w.data)
+	return w
+}
+
+// gRefs returns the frames of the elements named el among ns, sorted.
+func gRefs(ns []*gNode, el string) []int {
+	var out []int
+	for _, n := range ns {
+		if n.XMLName.Local == el && n.attr("data-ref") != "" {
+			f, _ := strconv.Atoi(n.attr("data-ref"))
+			out = append(out, f)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+var gCmdRE = regexp.MustCompile(`[MmLlHhVv][^MmLlHhVv]*`)
+
+// gPathEnd follows a path of M, m, l, h and v commands to its end.
+func gPathEnd(t testing.TB, d string) (x, y float64) {
+	t.Helper()
+	for _, c := range gCmdRE.FindAllString(d, -1) {
+		var nums []float64
+		for _, f := range regexp.MustCompile(`-?[0-9]*\.?[0-9]+`).FindAllString(c[1:], -1) {
+			v, err := strconv.ParseFloat(f, 64)
+			if err != nil {
+				t.Fatalf("path %q: %v", d, err)
+			}
+			nums = append(nums, v)
+		}
+		switch c[0] {
+		case 'M':
+			x, y = nums[0], nums[1]
+		case 'm', 'l':
+			x, y = x+nums[0], y+nums[1]
+		case 'L':
+			x, y = nums[0], nums[1]
+		case 'h':
+			x += nums[0]
+		case 'v':
+			y += nums[0]
+		case 'H':
+			x = nums[0]
+		case 'V':
+			y = nums[0]
+		}
+	}
+	return x, y
+}
+
+// gYPx finds where value v is on the svg's left axis, from its grid
+// lines and their labels.
+func gYPx(t testing.TB, svg *gNode, v float64) float64 {
+	t.Helper()
+	var ys, vals []float64
+	var grid []float64
+	for _, n := range svg.all("g-grid") {
+		var x, y, w float64
+		fmt.Sscanf(n.attr("d"), "M%g %gh%g", &x, &y, &w)
+		grid = append(grid, y)
+	}
+	var labels []string
+	for _, n := range svg.all("g-tl") {
+		if n.attr("text-anchor") == "end" {
+			labels = append(labels, n.Text)
+		}
+	}
+	if len(labels) != len(grid) || len(grid) < 2 {
+		t.Fatalf("left axis: %d grid lines, %d labels", len(grid), len(labels))
+	}
+	unit := 1.0
+	svg.walk(func(n *gNode) {
+		if n.class("g-label") && strings.Contains(n.Text, "kB") {
+			unit = 1000
+		}
+	})
+	for i, l := range labels {
+		f, err := strconv.ParseFloat(strings.ReplaceAll(l, ",", ""), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ys, vals = append(ys, grid[i]), append(vals, f*unit)
+	}
+	n := len(ys) - 1
+	return ys[0] + (v-vals[0])/(vals[n]-vals[0])*(ys[n]-ys[0])
+}
+
+// TestSeqGraphNone: no data, no graph.
+func TestSeqGraphNone(t *testing.T) {
+	events := gLesson12(t)
+	if h := seqGraph(events, 999); h != "" {
+		t.Errorf("unknown connection: %q", h)
+	}
+	// Only a handshake: no data either way.
+	var hs []tracer.Event
+	for _, e := range events {
+		if e.Conn == 1 && e.Packet.Len == 0 && strings.Contains(e.Packet.Flags, "SYN") {
+			hs = append(hs, e)
+		}
+	}
+	if h := seqGraph(hs, 1); h != "" {
+		t.Errorf("handshake only: %q", h)
+	}
+}
+
+// gSynthetic makes a client → server transfer of n segments of 1448
+// bytes on loopback, an ACK for every second one, every 1000th segment
+// sent again.
+func gSynthetic(n int) []tracer.Event {
+	events := make([]tracer.Event, 0, n*3/2+2)
+	frame := 0
+	add := func(t time.Duration, p tracer.Packet) {
+		frame++
+		p.Proto, p.Frame = "tcp", frame
+		events = append(events, tracer.Event{Elapsed: t, Conn: 1, Phase: tracer.PhasePacket, Actor: "wire", Packet: &p})
+	}
+	const mss = 1448
+	seq := uint32(1)
+	for i := 0; i < n; i++ {
+		t := time.Duration(i) * 20 * time.Microsecond
+		p := tracer.Packet{From: "client", To: "server", Flags: "ACK", Seq: seq, RawSeq: seq + 1000, Len: mss, Window: 65535, Ack: 1}
+		if i%1000 == 999 {
+			p.Seq, p.RawSeq = seq-mss, seq-mss+1000
+			p.Analysis = []string{"retransmission"}
+		} else {
+			seq += mss
+		}
+		add(t, p)
+		if i%2 == 1 {
+			add(t+5*time.Microsecond, tracer.Packet{From: "server", To: "client", Flags: "ACK", Seq: 1, Ack: seq, RawAck: seq + 1000, Window: 3 << 20})
+		}
+	}
+	return events
+}
+
+func TestSeqGraphLarge(t *testing.T) {
+	const n = 100_000
+	events := gSynthetic(n)
+	start := time.Now()
+	h := seqGraph(events, 1)
+	took := time.Since(start)
+	t.Logf("%d segments: %d bytes in %v", n, len(h), took)
+	if len(h) > 4<<20 {
+		t.Errorf("%d segments: %d bytes, want at most 4 MB", n, len(h))
+	}
+	if took > 3*time.Second {
+		t.Errorf("%d segments: took %v", n, took)
+	}
+	root := gParse(t, h)
+	refs := 0
+	root.walk(func(m *gNode) {
+		if m.attr("data-ref") != "" {
+			refs++
+		}
+	})
+	// 99 resends, each a bar and a mark; the rest merged.
+	if refs != 2*(n/1000) {
+		t.Errorf("%d elements with data-ref, want %d", refs, 2*(n/1000))
+	}
+	if !strings.Contains(root.text(), "the other 99,900 segments, too many to keep apart, do not") {
+		t.Errorf("desc does not say what has no hover: %.600s", root.text())
+	}
+}
+
+// TestGTicks: round ticks within the range.
+func TestGTicks(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi float64
+		want   []float64
+	}{
+		{0, 10, []float64{0, 2, 4, 6, 8, 10}},
+		{-0.3, 612, []float64{0, 100, 200, 300, 400, 500, 600}},
+		{1, 1.05, []float64{1, 1.01, 1.02, 1.03, 1.04, 1.05}},
+	} {
+		got, _ := gTicks(tc.lo, tc.hi, 6)
+		for i := range got {
+			got[i] = float64(int64(got[i]*1e6+0.5)) / 1e6
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("gTicks(%g, %g) = %v, want %v", tc.lo, tc.hi, got, tc.want)
+		}
+	}
+	if got := gTickLabel(2097152, 1); got != "2,097,152" {
+		t.Errorf("gTickLabel: %q", got)
+	}
+	if got := gTickLabel(1.5, 0.5); got != "1.5" {
+		t.Errorf("gTickLabel: %q", got)
+	}
+	var p gPath
+	p.move(10, 20)
+	p.line(10.04, 5.5)
+	p.move(10.1, 20)
+	p.line(30, 20)
+	if got := p.String(); got != "M10 20v-14.5m.1 14.5h19.9" {
+		t.Errorf("path %q", got)
+	}
+	_ = kernel.Gone
+}
