@@ -566,3 +566,206 @@ func TestGTicks(t *testing.T) {
 	}
 	_ = kernel.Gone
 }
+
+func TestCwndChart(t *testing.T) {
+	samples := gJSONLines(t, "graph-lesson13-samples.jsonl")
+	if len(samples) < 5 {
+		t.Fatalf("%d samples", len(samples))
+	}
+	conn := samples[0].Conn
+	// Samples among other events: only the connection's count.
+	events := append(gLesson12(t), samples...)
+	h := cwndChart(events, conn)
+	gDump(t, "cwnd", h)
+	if h == "" {
+		t.Fatal("no chart with samples")
+	}
+	root := gParse(t, h)
+	figs := root.all("g-zoom")
+	if len(figs) != 1 {
+		t.Fatalf("%d charts, want 1 (the client's socket)", len(figs))
+	}
+	// The cwnd line: a point per sample, ending at the last one's
+	// window on the left axis.
+	lines := root.all("g-cwnd-l")
+	var cw *gNode
+	for _, n := range lines {
+		if n.XMLName.Local == "path" {
+			cw = n
+		}
+	}
+	if cw == nil {
+		t.Fatal("no cwnd line")
+	}
+	last := samples[len(samples)-1].TCP
+	_, y := gPathEnd(t, cw.attr("d"))
+	want := gYPx(t, figs[0].all("g-svg")[0], float64(last.SndCwnd))
+	if y < want-0.2 || y > want+0.2 {
+		t.Errorf("cwnd line ends at y %g, want %g (cwnd %d)", y, want, last.SndCwnd)
+	}
+	if len(root.all("g-inflight")) == 0 || len(root.all("g-rtt")) == 0 {
+		t.Error("no in-flight or RTT line")
+	}
+	desc := root.text()
+	for _, w := range []string{fmt.Sprintf("%d samples of the client's TCP_INFO", len(samples)),
+		fmt.Sprintf("to %s segments", gInt(last.SndCwnd))} {
+		if !strings.Contains(desc, w) {
+			t.Errorf("desc lacks %q: %s", w, desc)
+		}
+	}
+	// ssthresh: drawn only where the kernel set one.
+	finite := false
+	for _, s := range samples {
+		finite = finite || !s.TCP.SsthreshInfinite()
+	}
+	if got := len(root.all("g-ssthresh")) > 0; got != finite {
+		t.Errorf("ssthresh line %v, want %v", got, finite)
+	}
+	set := slices.Clone(samples)
+	for i := range set {
+		in := *set[i].TCP
+		if i >= len(set)/2 {
+			in.SndSsthresh = 42
+		}
+		set[i].TCP = &in
+	}
+	h = cwndChart(set, conn)
+	root = gParse(t, h)
+	if len(root.all("g-ssthresh")) == 0 || !strings.Contains(root.text(), "first set in the sample at") ||
+		!strings.Contains(root.text(), ": 42 segments") {
+		t.Errorf("a finite ssthresh: no line or words: %s", root.text())
+	}
+
+	// Without samples, no chart.
+	if h := cwndChart(gLesson12(t), conn); h != "" {
+		t.Errorf("no samples: %.200s", h)
+	}
+	if h := cwndChart(samples, conn+100); h != "" {
+		t.Errorf("another connection: %.200s", h)
+	}
+}
+
+func TestStateDiagram(t *testing.T) {
+	events := gJSONLines(t, "graph-lesson12-states.jsonl")
+	h := stateDiagram(events)
+	gDump(t, "states", h)
+	root := gParse(t, h)
+	// The states marked: exactly those of the trace, by side.
+	want := map[string]map[string]bool{}
+	taken := map[string]int{}
+	for _, e := range events {
+		c := e.State
+		for _, s := range []kernel.State{c.From, c.To} {
+			n := gStateName(s)
+			if want[n] == nil {
+				want[n] = map[string]bool{}
+			}
+			want[n][c.Side] = true
+		}
+		if c.From != c.To {
+			taken[gStateName(c.From)+" "+gStateName(c.To)+" "+c.Side]++
+		}
+	}
+	boxes := root.all("g-state")
+	if len(boxes) != len(gStates) {
+		t.Errorf("%d state boxes, want %d", len(boxes), len(gStates))
+	}
+	for _, n := range boxes {
+		s := n.attr("data-state")
+		visited := n.class("g-visited")
+		if visited != (want[s] != nil) {
+			t.Errorf("%s: visited %v, want %v", s, visited, want[s] != nil)
+		}
+		hasC, hasS := len(n.all("g-mark-client")) == 1, len(n.all("g-mark-server")) == 1
+		if hasC != want[s]["client"] || hasS != want[s]["server"] {
+			t.Errorf("%s: marks C %v S %v, want %v %v", s, hasC, hasS, want[s]["client"], want[s]["server"])
+		}
+	}
+	// In lesson 12: the client is never in LISTEN, the server never in
+	// SYN-SENT, and nobody in CLOSING.
+	if want["LISTEN"]["client"] || want["SYN-SENT"]["server"] || want["CLOSING"] != nil || want["TIME-WAIT"]["client"] != true {
+		t.Errorf("lesson 12's states: %v", want)
+	}
+	// The changes made, with their counts.
+	got := map[string]int{}
+	for _, n := range root.all("g-taken") {
+		for _, side := range []string{"client", "server"} {
+			c, _ := strconv.Atoi(n.attr("data-" + side))
+			if c > 0 {
+				got[n.attr("data-from")+" "+n.attr("data-to")+" "+side] = c
+			}
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(taken) {
+		t.Errorf("changes drawn %v\nwant %v", got, taken)
+	}
+	if taken["ESTABLISHED FIN-WAIT-1 client"] != 7 {
+		t.Errorf("lesson 12: the client closed first %d times, want 7", taken["ESTABLISHED FIN-WAIT-1 client"])
+	}
+	// The paths, in the desc and visible.
+	path := "client, connections 1–7: CLOSED → SYN-SENT → ESTABLISHED → FIN-WAIT-1 → FIN-WAIT-2 → TIME-WAIT"
+	server := "server, connections 1–7: LISTEN → SYN-RECEIVED → ESTABLISHED → CLOSE-WAIT → LAST-ACK → CLOSED"
+	listener := "the server's listener: CLOSED → LISTEN → CLOSED"
+	var desc, items []string
+	root.walk(func(n *gNode) {
+		switch n.XMLName.Local {
+		case "desc":
+			desc = append(desc, n.Text)
+		case "li":
+			items = append(items, n.Text)
+		}
+	})
+	for _, p := range []string{path, server, listener} {
+		if len(desc) != 1 || !strings.Contains(desc[0], p) {
+			t.Errorf("desc lacks %q: %v", p, desc)
+		}
+		if !slices.Contains(items, p) {
+			t.Errorf("list lacks %q: %q", p, items)
+		}
+	}
+
+	// A reset from ESTABLISHED: a change the figure has no arrow for,
+	// drawn dashed.
+	rst := []tracer.Event{{Phase: tracer.PhaseState, Conn: 1, State: &tracer.StateChange{Side: "client", From: kernel.Established, To: kernel.Close}}}
+	root = gParse(t, stateDiagram(rst))
+	extra := root.all("g-extra")
+	if len(extra) != 1 || extra[0].attr("data-from") != "ESTABLISHED" || extra[0].attr("data-to") != "CLOSED" {
+		t.Errorf("reset: %d extra changes", len(extra))
+	}
+	if h := stateDiagram(gLesson12(t)); h != "" {
+		t.Errorf("no state events: %.200s", h)
+	}
+}
+
+// TestGraphAssets: the script and the style use only the page's
+// colours, and the script guards every handler.
+func TestGraphAssets(t *testing.T) {
+	css, err := os.ReadFile("assets/graph.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`#[0-9a-fA-F]{3,6}\b|rgb\(|hsl\(`).FindAllString(string(css), -1) {
+		t.Errorf("graph.css: colour %q: use the page's variables", m)
+	}
+	vars := map[string]bool{}
+	for _, v := range strings.Fields("--fg --bg --muted --line --client --server --data --ack --lost --resent --win --sack") {
+		vars[v] = true
+	}
+	for _, m := range regexp.MustCompile(`var\((--[a-z-]+)\)`).FindAllStringSubmatch(string(css), -1) {
+		if !vars[m[1]] {
+			t.Errorf("graph.css: %s is not one of the page's variables", m[1])
+		}
+	}
+	for _, m := range regexp.MustCompile(`(?m)^\s*\.([a-z][a-z0-9-]*)`).FindAllStringSubmatch(string(css), -1) {
+		if !strings.HasPrefix(m[1], "g-") {
+			t.Errorf("graph.css: class %s does not start with g-", m[1])
+		}
+	}
+	js, err := os.ReadFile("assets/graph.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(js), "</script") {
+		t.Error("graph.js would end its <script> early")
+	}
+}

@@ -194,7 +194,7 @@ const (
 	gW      = 760
 	gH      = 420
 	gLeft   = 76
-	gRight  = 24
+	gRight  = 48
 	gTop    = 30
 	gBottom = 84
 	gPW     = gW - gLeft - gRight
@@ -685,7 +685,11 @@ func gDrawSeq(b *strings.Builder, d *gDir, conn int) {
 		items = append(items, gLegendItem{"g-lost", gShapeLost, "lost on the link"})
 	}
 	if len(d.acks) > 0 {
-		items = append(items, gLegendItem{"g-ack", gShapeLine, d.to + "'s ACK"}, gLegendItem{"g-win", gShapeLine, "ACK + window"})
+		win := "ACK + window"
+		if clipped {
+			win += " (runs off the top)"
+		}
+		items = append(items, gLegendItem{"g-ack", gShapeLine, d.to + "'s ACK"}, gLegendItem{"g-win", gShapeLine, win})
 	}
 	if sacked > 0 {
 		items = append(items, gLegendItem{"g-sack", gShapeBar, "SACK block"})
