@@ -81,11 +81,35 @@ func seqGraph(events []tracer.Event, conn int) template.HTML {
 // gCollect gathers the segments and ACKs of conn's two directions and
 // returns those that carried data, the one with more bytes first.
 func gCollect(events []tracer.Event, conn int) []*gDir {
-	lost := wire.LostCopies(events, conn)
 	dirs := map[string]*gDir{
 		"client": {from: "client", to: "server"},
 		"server": {from: "server", to: "client"},
 	}
+	// First count, so that the slices are made once: a capture may
+	// hold 100,000 segments.
+	nSegs, nAcks := map[string]int{}, map[string]int{}
+	for i := range events {
+		e := &events[i]
+		if p := e.Packet; e.Conn == conn && e.Phase == tracer.PhasePacket && p != nil && p.Proto == "tcp" {
+			if p.Len > 0 && (p.At == "" || p.At == p.From) {
+				nSegs[p.From]++
+			}
+			if p.At == "" || p.At == p.To {
+				nAcks[p.To]++
+			}
+		}
+	}
+	for side, d := range dirs {
+		if nSegs[side] == 0 {
+			delete(dirs, side)
+			continue
+		}
+		d.segs, d.acks = make([]gSeg, 0, nSegs[side]), make([]gAck, 0, nAcks[side])
+	}
+	if len(dirs) == 0 {
+		return nil
+	}
+	lost := wire.LostCopies(events, conn)
 	for i := range events {
 		e := &events[i]
 		p := e.Packet
@@ -116,8 +140,9 @@ func gCollect(events []tracer.Event, conn int) []*gDir {
 		}
 	}
 	var out []*gDir
-	for _, d := range []*gDir{dirs["client"], dirs["server"]} {
-		if len(d.segs) == 0 {
+	for _, side := range []string{"client", "server"} {
+		d := dirs[side]
+		if d == nil || len(d.segs) == 0 {
 			continue
 		}
 		for i := range d.acks {

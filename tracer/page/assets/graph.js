@@ -80,12 +80,12 @@
       if (b > t1) { a -= b - t1; b = t1; }
       lo = Math.max(a, t0);
       hi = Math.min(b, t1);
-      var s = (t1 - t0) / (hi - lo);
-      var tx = x0 * (1 - s) - s * (lo - t0) / (t1 - t0) * pw;
+      var s = +((t1 - t0) / (hi - lo)).toPrecision(8);
+      var tx = +(x0 * (1 - s) - s * (lo - t0) / (t1 - t0) * pw).toFixed(3);
       if (s === 1) zg.removeAttribute("transform");
       else zg.setAttribute("transform", "translate(" + tx + " 0) scale(" + s + " 1)");
       pins.forEach(function (p) {
-        p[0].setAttribute("transform", s === 1 ? p[1] : p[1] + " scale(" + 1 / s + " 1)");
+        p[0].setAttribute("transform", s === 1 ? p[1] : p[1] + " scale(" + +(1 / s).toPrecision(8) + " 1)");
       });
       drawAxis();
     }
