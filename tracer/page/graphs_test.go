@@ -891,3 +891,71 @@ window.addEventListener("load", function () {
 		t.Errorf("double-click %q, reset %q: want all as at the start %q", got["dblclick"], got["reset"], got["start"])
 	}
 }
+
+// TestSeqGraphMarks: a made-up loopback trace with known numbers: the
+// SACK bars at the relative bytes of their raw blocks, a duplicate ACK,
+// a zero window, a resend found by its numbers alone.
+func TestSeqGraphMarks(t *testing.T) {
+	const isn = 4_000_000_000 // raw numbers wrap past 2³²
+	var events []tracer.Event
+	add := func(ms int, p tracer.Packet) {
+		p.Proto, p.Frame = "tcp", len(events)+1
+		if p.From == "client" {
+			p.RawSeq = p.Seq + isn
+		} else {
+			p.RawAck = p.Ack + isn
+		}
+		events = append(events, tracer.Event{Elapsed: time.Duration(ms) * time.Millisecond, Conn: 3, Phase: tracer.PhasePacket, Packet: &p})
+	}
+	data := func(ms int, seq uint32) {
+		add(ms, tracer.Packet{From: "client", To: "server", Flags: "ACK", Seq: seq, Ack: 1, Len: 1000, Window: 5000})
+	}
+	ack := func(ms int, a uint32, win int, mark string, analysis ...string) {
+		add(ms, tracer.Packet{From: "server", To: "client", Flags: "ACK", Seq: 1, Ack: a, Window: win, Mark: mark, Analysis: analysis})
+	}
+	data(10, 1)
+	data(11, 1001) // lost on the way: loopback cannot tell
+	data(12, 2001)
+	ack(20, 1001, 8000, "")
+	ack(21, 1001, 8000, fmt.Sprintf("ts 5 6 sack %d-%d", uint32(2001+isn), uint32(3001+isn)), "duplicate-ack")
+	data(30, 1001) // no analysis: its bytes were sent before
+	ack(40, 3001, 0, "", "zero-window")
+	h := seqGraph(events, 3)
+	root := gParse(t, h)
+	svg := root.all("g-svg")[0]
+	sacks := gRefs(svg.all("g-sack"), "path")
+	if !slices.Equal(sacks, []int{5}) {
+		t.Fatalf("SACK bars %v, want frame 5's", sacks)
+	}
+	for _, n := range svg.all("g-sack") {
+		if n.XMLName.Local != "path" || n.attr("data-ref") == "" {
+			continue
+		}
+		_, y0, y1 := gBar(t, n)
+		if w0, w1 := gYPx(t, svg, 2001), gYPx(t, svg, 3001); y0 < w0-0.1 || y0 > w0+0.1 || y1 < w1-0.1 || y1 > w1+0.1 {
+			t.Errorf("SACK bar from y %g to %g, want %g to %g (bytes 2001 to 3001)", y0, y1, w0, w1)
+		}
+	}
+	if got := gRefs(svg.all("g-dup"), "g"); !slices.Equal(got, []int{5}) {
+		t.Errorf("dup ACK marks %v, want [5]", got)
+	}
+	if got := gRefs(svg.all("g-zwin"), "g"); !slices.Equal(got, []int{7}) {
+		t.Errorf("zero-window marks %v, want [7]", got)
+	}
+	if got := gRefs(svg.all("g-resent"), "g"); !slices.Equal(got, []int{6}) {
+		t.Errorf("resent marks %v, want [6]", got)
+	}
+	if got := gRefs(svg.all("g-lost"), "g"); got != nil {
+		t.Errorf("lost marks on loopback: %v", got)
+	}
+	text := root.text()
+	for _, w := range []string{"client → server: 3,000 bytes in 4 segments over 20 ms; 1 sent again.",
+		"1 duplicate ACK (+).", "1 ACK with SACK blocks", "1 ACK advertises a zero window"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("desc lacks %q: %s", w, text)
+		}
+	}
+	if strings.Contains(text, "lost") {
+		t.Errorf("desc says lost: %s", text)
+	}
+}

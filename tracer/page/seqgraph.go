@@ -465,7 +465,7 @@ func gYAxis(b *strings.Builder, y gAxis, right bool, label string, scale float64
 			gLeft, py, gPW, gLeft-5, py, gLeft-7, py+4, gTickLabel(v/scale, step/scale))
 	}
 	if right {
-		fmt.Fprintf(b, `<text class="g-label" transform="translate(%d %d) rotate(90)" text-anchor="middle">%s</text>`, gW-4, gTop+gPH/2, gEsc(label))
+		fmt.Fprintf(b, `<text class="g-label" transform="translate(%d %d) rotate(90)" text-anchor="middle">%s</text>`, gW-16, gTop+gPH/2, gEsc(label))
 	} else {
 		fmt.Fprintf(b, `<text class="g-label" transform="translate(14 %d) rotate(-90)" text-anchor="middle">%s</text>`, gTop+gPH/2, gEsc(label))
 	}
@@ -621,7 +621,7 @@ func gDrawSeq(b *strings.Builder, d *gDir, conn int) {
 		}
 		fmt.Fprintf(&desc, " %s%s a zero window (◇).", gPlural(zeros, "ACK"), verb)
 	}
-	desc.WriteString(" Hover or focus a mark for its segment's note")
+	desc.WriteString(" Hover over a mark for its segment's note")
 	if ordinaryRefs {
 		desc.WriteString(".")
 	} else {
