@@ -327,6 +327,34 @@ func TestSeqGraphLesson12(t *testing.T) {
 			}
 		}
 	}
+	// Each lost data segment's bytes are sent again later: a resent
+	// bar over the same bytes, after it.
+	for _, id := range ids {
+		for _, from := range []string{"client", "server"} {
+			byFrame := map[int]*tracer.Packet{}
+			at := map[int]time.Duration{}
+			for _, e := range events {
+				if e.Conn == id && e.Packet.From == from && e.Packet.At == from {
+					byFrame[e.Packet.Frame], at[e.Packet.Frame] = e.Packet, e.Elapsed
+				}
+			}
+			dir := gDirOf(t, events, id, from)
+			for _, l := range dir.lost {
+				lp := byFrame[l]
+				if lp.Len == 0 {
+					continue
+				}
+				found := false
+				for _, r := range dir.resent {
+					rp := byFrame[r]
+					found = found || at[r] > at[l] && rp.Seq <= lp.Seq && rp.Seq+uint32(rp.Len) >= lp.Seq+uint32(lp.Len)
+				}
+				if !found {
+					t.Errorf("conn %d: frame %d (seq %d len %d) lost, and no resent bar covers it: resent %v", id, l, lp.Seq, lp.Len, dir.resent)
+				}
+			}
+		}
+	}
 	// Lesson 12 drops a segment, and what is lost is sent again.
 	if sawLost == 0 || sawResent == 0 || sawSack == 0 {
 		t.Errorf("lost %d, resent %d, SACK bars %d in all: want some of each", sawLost, sawResent, sawSack)

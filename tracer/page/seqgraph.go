@@ -424,9 +424,9 @@ func gPlural[T ~int | ~int64](n T, noun string) string {
 func gFrame(b *strings.Builder, id, kind, title, desc string, x gAxis, unit string) {
 	fmt.Fprintf(b, `<figure class="g-zoom g-%s">`, kind)
 	b.WriteString(`<div class="g-tools" role="group" aria-label="zoom the time axis">` +
-		`<button type="button" class="g-in" title="zoom in (or drag across the graph, or use the wheel)">+</button>` +
-		`<button type="button" class="g-out" title="zoom out">−</button>` +
-		`<button type="button" class="g-reset" title="show the whole time (or double-click the graph)">reset</button></div>`)
+		`<button type="button" class="g-in" aria-label="zoom in" title="zoom in (or drag across the graph, or Ctrl or Shift and the wheel)">+</button>` +
+		`<button type="button" class="g-out" aria-label="zoom out" title="zoom out">−</button>` +
+		`<button type="button" class="g-reset" aria-label="show the whole time" title="show the whole time (or double-click the graph)">reset</button></div>`)
 	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" class="g-svg" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-t %s-d"`+
 		` data-x0="%g" data-pw="%g" data-t0="%s" data-t1="%s" data-unit="%s">`,
 		gW, gH, id, id, x.from, x.to-x.from, strconv.FormatFloat(x.lo, 'g', 12, 64), strconv.FormatFloat(x.hi, 'g', 12, 64), unit)
@@ -602,7 +602,11 @@ func gDrawSeq(b *strings.Builder, d *gDir, conn int) {
 		fmt.Fprintf(&desc, " (as captured at the %s's end of the link)", d.from)
 	}
 	if len(d.acks) > 0 {
-		fmt.Fprintf(&desc, "; the step line below is the %s's cumulative ACK as it reached the %s, the one above it the ACK plus the receive window the %s advertised", d.to, d.from, d.to)
+		reached := "as captured"
+		if d.link {
+			reached = "as it reached the " + d.from
+		}
+		fmt.Fprintf(&desc, "; the step line below is the %s's cumulative ACK %s, the one above it the ACK plus the receive window the %s advertised", d.to, reached, d.to)
 		if clipped {
 			fmt.Fprintf(&desc, " (it runs above the top of the graph, up to byte %s)", gInt(winTop))
 		}

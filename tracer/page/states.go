@@ -186,7 +186,7 @@ func stateDiagram(events []tracer.Event) template.HTML {
 	// a change found when asked that spans several): straight, dashed.
 	var extra [][2]string
 	for k := range taken {
-		if !drawn[k] {
+		if !drawn[k] && gKnown(k[0]) && gKnown(k[1]) {
 			extra = append(extra, k)
 		}
 	}
@@ -229,6 +229,11 @@ func stateDiagram(events []tracer.Event) template.HTML {
 	}
 	b.WriteString(`</ul></figcaption></figure>`)
 	return template.HTML(b.String())
+}
+
+// gKnown reports whether the figure has a box for the state.
+func gKnown(name string) bool {
+	return slices.ContainsFunc(gStates, func(s gState) bool { return s.name == name })
 }
 
 // gStateAt returns the box of a state.
