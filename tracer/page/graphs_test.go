@@ -238,6 +238,9 @@ func TestSeqGraphLesson12(t *testing.T) {
 			if !slices.Equal(frames, dir.data) {
 				t.Errorf("conn %d %s: segments drawn %v, want %v", id, from, frames, dir.data)
 			}
+			if strings.Contains(string(h), "url(") {
+				t.Errorf("conn %d: the graph refers to something by url(): the page must stand alone", id)
+			}
 			if strings.Contains(string(h), "data-frame") {
 				t.Errorf("conn %d: data-frame in the graph (the ladder's alone)", id)
 			}
@@ -638,6 +641,9 @@ func TestCwndChart(t *testing.T) {
 	gDump(t, "cwnd", h)
 	if h == "" {
 		t.Fatal("no chart with samples")
+	}
+	if strings.Contains(string(h), "url(") {
+		t.Error("the chart refers to something by url(): the page must stand alone")
 	}
 	root := gParse(t, h)
 	figs := root.all("g-zoom")

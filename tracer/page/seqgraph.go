@@ -432,9 +432,19 @@ func gFrame(b *strings.Builder, id, kind, title, desc string, x gAxis, unit stri
 		gW, gH, id, id, x.from, x.to-x.from, strconv.FormatFloat(x.lo, 'g', 12, 64), strconv.FormatFloat(x.hi, 'g', 12, 64), unit)
 	fmt.Fprintf(b, `<title id="%s-t">%s</title><desc id="%s-d">%s</desc>`, id, gEsc(title), id, gEsc(desc))
 	fmt.Fprintf(b, `<text class="g-head" x="%d" y="18">%s</text>`, gLeft, gEsc(title))
-	fmt.Fprintf(b, `<clipPath id="%s-c"><rect x="%d" y="%d" width="%d" height="%d"/></clipPath>`, id, gLeft, gTop-6, gPW, gPH+12)
 	fmt.Fprintf(b, `<rect class="g-plot" x="%d" y="%d" width="%d" height="%d"/>`, gLeft, gTop, gPW, gPH)
 }
+
+// gPlotOpen opens the plot's content: a nested svg with the same
+// coordinates, which clips what a zoom moves out of the plot (no
+// clip-path: the page refers to nothing by url()), and the group
+// graph.js stretches. gPlotClose closes them.
+func gPlotOpen(b *strings.Builder) {
+	fmt.Fprintf(b, `<svg x="%d" y="%d" width="%d" height="%d" viewBox="%d %d %d %d" overflow="hidden"><g class="g-zoomed">`,
+		gLeft, gTop-6, gPW, gPH+12, gLeft, gTop-6, gPW, gPH+12)
+}
+
+func gPlotClose(b *strings.Builder) { b.WriteString(`</g></svg>`) }
 
 // gXAxis draws the time axis's ticks and labels (graph.js redraws them
 // on zoom, in a g of class g-xaxis) and its title.
@@ -636,7 +646,7 @@ func gDrawSeq(b *strings.Builder, d *gDir, conn int) {
 	gYAxis(b, y, false, "sequence number ("+yUnit+", relative)", scale)
 	gXAxis(b, x, unit, "time since the trace began")
 
-	fmt.Fprintf(b, `<g clip-path="url(#%s-c)"><g class="g-zoomed">`, id)
+	gPlotOpen(b)
 	// The window and ACK lines, steps: flat until the next ACK moves them.
 	if len(d.acks) > 0 {
 		var win, ack gPath
@@ -703,7 +713,7 @@ func gDrawSeq(b *strings.Builder, d *gDir, conn int) {
 			gPin(b, "g-zwin", a.frame, tx(a.t), ty(a.ack), gShapeZero)
 		}
 	}
-	b.WriteString(`</g></g>`)
+	gPlotClose(b)
 	b.WriteString(`<rect class="g-sel" x="0" y="0" width="0" height="0"/>`)
 
 	items := []gLegendItem{{"g-seg", gShapeBar, "data segment"}}
