@@ -121,10 +121,7 @@ func gDrawCwnd(b *strings.Builder, s *gSocket, conn int) {
 	}
 
 	gFrame(b, id, "cwnd", title, desc.String(), x, unit)
-	gYAxis(b, y, false, "segments", 1)
-	gYAxis(b, r, true, "smoothed RTT (ms)", 1)
-	gXAxis(b, x, unit, "time since the trace began")
-	gPlotOpen(b)
+	gPlotOpen(b, y)
 	var cwnd, flight, thresh, rtt gPath
 	threshOn, rttOn := false, false
 	for i, smp := range ss {
@@ -169,7 +166,10 @@ func gDrawCwnd(b *strings.Builder, s *gSocket, conn int) {
 		fmt.Fprintf(b, `<path class="g-ssthresh" d="%s"/>`, thresh.String())
 	}
 	fmt.Fprintf(b, `<path class="g-inflight" d="%s"/><path class="g-cwnd-l" d="%s"/>`, flight.String(), cwnd.String())
-	gPlotClose(b)
+	gPlotClose(b, title)
+	gYAxis(b, y, false, "segments", 1)
+	gYAxis(b, r, true, "smoothed RTT (ms)", 1)
+	gXAxis(b, x, unit, "time since the trace began")
 	b.WriteString(`<rect class="g-sel" x="0" y="0" width="0" height="0"/>`)
 	items := []gLegendItem{{"g-cwnd-l", gShapeLine, "congestion window"}, {"g-inflight", gShapeLine, "in flight"}}
 	if firstSsthresh != nil {

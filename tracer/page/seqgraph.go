@@ -431,20 +431,29 @@ func gFrame(b *strings.Builder, id, kind, title, desc string, x gAxis, unit stri
 		` data-x0="%g" data-pw="%g" data-t0="%s" data-t1="%s" data-unit="%s">`,
 		gW, gH, id, id, x.from, x.to-x.from, strconv.FormatFloat(x.lo, 'g', 12, 64), strconv.FormatFloat(x.hi, 'g', 12, 64), unit)
 	fmt.Fprintf(b, `<title id="%s-t">%s</title><desc id="%s-d">%s</desc>`, id, gEsc(title), id, gEsc(desc))
-	fmt.Fprintf(b, `<text class="g-head" x="%d" y="18">%s</text>`, gLeft, gEsc(title))
+}
+
+// gPlotOpen opens the group of the plot's content, which graph.js
+// stretches, after the grid lines of the left axis y.
+func gPlotOpen(b *strings.Builder, y gAxis) {
+	ticks, _ := gTicks(y.lo, y.hi, 6)
+	for _, v := range ticks {
+		fmt.Fprintf(b, `<path class="g-grid" d="M%d %.1fh%d"/>`, gLeft, y.px(v), gPW)
+	}
+	b.WriteString(`<g class="g-zoomed">`)
+}
+
+// gPlotClose closes the plot's content and covers what a zoom moved
+// out of the plot with the page's background (the page refers to
+// nothing by url(), so no clip-path), then writes the title over it.
+// The axes come after.
+func gPlotClose(b *strings.Builder, title string) {
+	b.WriteString(`</g>`)
+	fmt.Fprintf(b, `<path class="g-mask" d="M0 0H%d V%d H0z M0 %d H%d V%d H0z M0 0H%d V%d H0z M%d 0H%d V%d H%dz"/>`,
+		gW, gTop-6, gTop+gPH+6, gW, gH, gLeft, gH, gLeft+gPW, gW, gH, gLeft+gPW)
 	fmt.Fprintf(b, `<rect class="g-plot" x="%d" y="%d" width="%d" height="%d"/>`, gLeft, gTop, gPW, gPH)
+	fmt.Fprintf(b, `<text class="g-head" x="%d" y="18">%s</text>`, gLeft, gEsc(title))
 }
-
-// gPlotOpen opens the plot's content: a nested svg with the same
-// coordinates, which clips what a zoom moves out of the plot (no
-// clip-path: the page refers to nothing by url()), and the group
-// graph.js stretches. gPlotClose closes them.
-func gPlotOpen(b *strings.Builder) {
-	fmt.Fprintf(b, `<svg x="%d" y="%d" width="%d" height="%d" viewBox="%d %d %d %d" overflow="hidden"><g class="g-zoomed">`,
-		gLeft, gTop-6, gPW, gPH+12, gLeft, gTop-6, gPW, gPH+12)
-}
-
-func gPlotClose(b *strings.Builder) { b.WriteString(`</g></svg>`) }
 
 // gXAxis draws the time axis's ticks and labels (graph.js redraws them
 // on zoom, in a g of class g-xaxis) and its title.
@@ -461,7 +470,7 @@ func gXAxis(b *strings.Builder, x gAxis, unit, label string) {
 }
 
 // gYAxis draws a value axis at the left (right false) or the right of
-// the plot, with grid lines from the left one.
+// the plot (gPlotOpen draws the left one's grid lines).
 func gYAxis(b *strings.Builder, y gAxis, right bool, label string, scale float64) {
 	ticks, step := gTicks(y.lo, y.hi, 6)
 	for _, v := range ticks {
@@ -471,8 +480,8 @@ func gYAxis(b *strings.Builder, y gAxis, right bool, label string, scale float64
 				gLeft+gPW, py, gLeft+gPW+7, py+4, gTickLabel(v/scale, step/scale))
 			continue
 		}
-		fmt.Fprintf(b, `<path class="g-grid" d="M%d %.1fh%d"/><path class="g-tick" d="M%d %.1fh5"/><text class="g-tl" x="%d" y="%.1f" text-anchor="end">%s</text>`,
-			gLeft, py, gPW, gLeft-5, py, gLeft-7, py+4, gTickLabel(v/scale, step/scale))
+		fmt.Fprintf(b, `<path class="g-tick" d="M%d %.1fh5"/><text class="g-tl" x="%d" y="%.1f" text-anchor="end">%s</text>`,
+			gLeft-5, py, gLeft-7, py+4, gTickLabel(v/scale, step/scale))
 	}
 	if right {
 		fmt.Fprintf(b, `<text class="g-label" transform="translate(%d %d) rotate(90)" text-anchor="middle">%s</text>`, gW-16, gTop+gPH/2, gEsc(label))
@@ -643,10 +652,8 @@ func gDrawSeq(b *strings.Builder, d *gDir, conn int) {
 	}
 
 	gFrame(b, id, "seq", title, desc.String(), x, unit)
-	gYAxis(b, y, false, "sequence number ("+yUnit+", relative)", scale)
-	gXAxis(b, x, unit, "time since the trace began")
 
-	gPlotOpen(b)
+	gPlotOpen(b, y)
 	// The window and ACK lines, steps: flat until the next ACK moves them.
 	if len(d.acks) > 0 {
 		var win, ack gPath
@@ -713,7 +720,9 @@ func gDrawSeq(b *strings.Builder, d *gDir, conn int) {
 			gPin(b, "g-zwin", a.frame, tx(a.t), ty(a.ack), gShapeZero)
 		}
 	}
-	gPlotClose(b)
+	gPlotClose(b, title)
+	gYAxis(b, y, false, "sequence number ("+yUnit+", relative)", scale)
+	gXAxis(b, x, unit, "time since the trace began")
 	b.WriteString(`<rect class="g-sel" x="0" y="0" width="0" height="0"/>`)
 
 	items := []gLegendItem{{"g-seg", gShapeBar, "data segment"}}
