@@ -69,7 +69,6 @@ func gDrawCwnd(b *strings.Builder, s *gSocket, conn int) {
 	ss := s.samples
 	t0, t1 := ss[0].t, ss[len(ss)-1].t
 	var top uint32 = 1
-	var rttTop time.Duration
 	maxCwnd, maxFlight := uint32(0), uint32(0)
 	minRTT, maxRTT := time.Duration(-1), time.Duration(0)
 	var firstSsthresh *gSample
@@ -85,7 +84,6 @@ func gDrawCwnd(b *strings.Builder, s *gSocket, conn int) {
 			}
 		}
 		if in.RTT > 0 {
-			rttTop = max(rttTop, in.RTT)
 			maxRTT = max(maxRTT, in.RTT)
 			if minRTT < 0 || in.RTT < minRTT {
 				minRTT = in.RTT
@@ -100,7 +98,7 @@ func gDrawCwnd(b *strings.Builder, s *gSocket, conn int) {
 	x := gAxis{lo: (float64(t0) - pad) / per, hi: (float64(t1) + pad) / per, from: gLeft, to: gLeft + gPW}
 	tx := func(t time.Duration) float64 { return x.px(float64(t) / per) }
 	y := gAxis{lo: 0, hi: float64(top) * 1.05, from: gTop + gPH, to: gTop}
-	rttHi := float64(rttTop) / 1e6 * 1.1
+	rttHi := float64(maxRTT) / 1e6 * 1.1
 	if rttHi == 0 {
 		rttHi = 1
 	}

@@ -196,7 +196,7 @@ func gFigures(t testing.TB, h template.HTML) []*gNode {
 func TestSeqGraphLesson12(t *testing.T) {
 	events := gLesson12(t)
 	ids := wire.Conns(events, true)
-	var sawLost, sawResent, sawSack int
+	var sawLost, sawResent, sawSack, sawDup int
 	for _, id := range ids {
 		h := seqGraph(events, id)
 		gDump(t, fmt.Sprintf("seq-%d", id), h)
@@ -285,6 +285,7 @@ func TestSeqGraphLesson12(t *testing.T) {
 			// Dup ACK ticks: one per duplicate ACK the receiver sent,
 			// as captured at the data sender's end.
 			dups := gRefs(svg.all("g-dup"), "g")
+			sawDup += len(dups)
 			if !slices.Equal(dups, dir.dups) {
 				t.Errorf("conn %d %s: dup ACK ticks %v, want %v", id, from, dups, dir.dups)
 			}
@@ -359,8 +360,9 @@ func TestSeqGraphLesson12(t *testing.T) {
 		}
 	}
 	// Lesson 12 drops a segment, and what is lost is sent again.
-	if sawLost == 0 || sawResent == 0 || sawSack == 0 {
-		t.Errorf("lost %d, resent %d, SACK bars %d in all: want some of each", sawLost, sawResent, sawSack)
+	t.Logf("lesson 12: %d lost, %d resent, %d SACK bars, %d duplicate ACKs marked", sawLost, sawResent, sawSack, sawDup)
+	if sawLost == 0 || sawResent == 0 || sawSack == 0 || sawDup == 0 {
+		t.Errorf("lost %d, resent %d, SACK bars %d, duplicate ACKs %d in all: want some of each", sawLost, sawResent, sawSack, sawDup)
 	}
 }
 

@@ -50,7 +50,6 @@ type gAck struct {
 type gDir struct {
 	from, to string
 	base     uint32 // the sender's RawSeq − Seq: raw numbers to relative
-	hasBase  bool
 	segs     []gSeg
 	acks     []gAck
 	high     int64 // the end of the highest byte sent so far
@@ -120,7 +119,7 @@ func gCollect(events []tracer.Event, conn int) []*gDir {
 		// data where it left and the ACKs where they reached the data's
 		// sender: what the sender knew when.
 		if d := dirs[p.From]; d != nil && (p.At == "" || p.At == p.From) {
-			d.base, d.hasBase = p.RawSeq-p.Seq, true
+			d.base = p.RawSeq - p.Seq
 			d.link = d.link || p.At != ""
 			if p.Len > 0 {
 				s := gSeg{t: e.Elapsed, seq: int64(p.Seq), end: int64(p.Seq) + int64(p.Len), frame: p.Frame, lost: lost[i]}
