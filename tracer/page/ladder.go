@@ -318,7 +318,11 @@ func (d drawn) draw(b *strings.Builder) {
 	fmt.Fprintf(b, `<g class="%s" tabindex="0" role="button" data-rows="%d %d %d"`, d.Cls, d.R1, d.R2, b2i(d.Right))
 	d.Seg.attrs(b)
 	b.WriteString("><title>" + template.HTMLEscapeString(d.Title) + "</title>")
-	fmt.Fprintf(b, `<line x1="%s" y1="%s" x2="%s" y2="%s"/>`, f1(x1), f1(y1), f1(x2), f1(y2))
+	// The arrow, and over it a wide transparent copy that the mouse
+	// can find (class h).
+	for _, c := range []string{"", ` class="h"`} {
+		fmt.Fprintf(b, `<line%s x1="%s" y1="%s" x2="%s" y2="%s"/>`, c, f1(x1), f1(y1), f1(x2), f1(y2))
+	}
 	dx, dy := x2-x1, y2-y1
 	l := math.Hypot(dx, dy)
 	ux, uy := dx/l, dy/l

@@ -115,9 +115,6 @@ func CheckPage(t *testing.T, number, html, pcap string, events []tracer.Event) {
 	if errs := pg.Errors(); len(errs) > 0 {
 		t.Errorf("the browser's console: %q", errs)
 	}
-	if err := pg.Eval(ctx, `(document.querySelector('svg [data-frame]') || document.body).closest('svg')?.scrollIntoView() ?? true`, nil); err != nil {
-		t.Fatal(err)
-	}
 	dir, err := os.UserCacheDir()
 	if err == nil {
 		dir = filepath.Join(dir, "tcptour", "screenshots")
@@ -127,11 +124,25 @@ func CheckPage(t *testing.T, number, html, pcap string, events []tracer.Event) {
 		t.Logf("no screenshot: %v", err)
 		return
 	}
-	shot := filepath.Join(dir, "lesson-"+number+".png")
-	if err := pg.Screenshot(ctx, shot, false); err != nil {
-		t.Fatal(err)
+	// The ladder of the first connection that lost or resent a segment,
+	// else the first, and its time–sequence graph.
+	for _, shot := range []struct{ name, js string }{
+		{"lesson-" + number + ".png", `(() => { const s = document.querySelector('svg.ld:has(.sg.lo, .sg.rt)') || document.querySelector('svg.ld'); if (s) s.scrollIntoView(); return !!s })()`},
+		{"lesson-" + number + "-graph.png", `(() => { const l = document.querySelector('svg.ld:has(.sg.lo, .sg.rt)') || document.querySelector('svg.ld'); const g = l && l.closest('section').querySelector('figure.g-zoom'); if (g) g.scrollIntoView(); return !!g })()`},
+	} {
+		var found bool
+		if err := pg.Eval(ctx, shot.js, &found); err != nil {
+			t.Fatal(err)
+		}
+		if !found {
+			continue
+		}
+		path := filepath.Join(dir, shot.name)
+		if err := pg.Screenshot(ctx, path, false); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot of lesson %s's page: %s", number, path)
 	}
-	t.Logf("screenshot of lesson %s's page: %s", number, shot)
 }
 
 // firstWords is the first n words of s, spaces squeezed.

@@ -181,8 +181,8 @@
   function place(g, y1, y2) {
     var c = g.classList, rows = (g.getAttribute("data-rows") || "").split(" ");
     var q = geom(y1, y2, rows[2] === "1", c.contains("lo"), c.contains("un"), c.contains("hf"));
-    var line = g.querySelector("line"), path = g.querySelector("path"), texts = g.querySelectorAll("text"), dot = g.querySelector("circle");
-    if (line) { line.setAttribute("x1", q.x1); line.setAttribute("y1", q.y1); line.setAttribute("x2", q.x2); line.setAttribute("y2", q.y2); }
+    var lines = g.querySelectorAll("line"), path = g.querySelector("path"), texts = g.querySelectorAll("text"), dot = g.querySelector("circle");
+    for (var i = 0; i < lines.length; i++) { var line = lines[i]; line.setAttribute("x1", q.x1); line.setAttribute("y1", q.y1); line.setAttribute("x2", q.x2); line.setAttribute("y2", q.y2); }
     if (path) path.setAttribute("d", q.d);
     if (texts[0]) { texts[0].setAttribute("x", q.tx); texts[0].setAttribute("y", q.y1 - 4); }
     if (texts[1]) { texts[1].setAttribute("x", q.x2); texts[1].setAttribute("y", q.y2 + 12); }
@@ -194,6 +194,7 @@
     setData(g, d.s);
     g.appendChild(el("title", {}, d.t));
     g.appendChild(el("line", {}));
+    g.appendChild(el("line", { "class": "h" }));
     g.appendChild(el("path", {}));
     var t = el("text", {}, d.l);
     if (!d.r) t.setAttribute("class", "e");
