@@ -11,6 +11,12 @@
 // -i eth0 -s 128 would record them (each frame's captured part, its
 // length on the wire in the record).
 //
+// With -html it also times inspect --html (the page written, the
+// timeline to /dev/null), and loads the page of each capture in headless
+// Chromium, once a round: the page's size, how many segments it draws
+// (elements with data-frame), and the time from navigation to the load
+// event (scripts run, the page laid out), the median and the range.
+//
 //   - many: short HTTP/1.1-like connections (handshake, a request, an
 //     answer, the close: 10 segments each), 200 of them open at once,
 //     their ports used again once 20,000 have been, as a busy server's
@@ -49,6 +55,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds: each program reads each capture once a round, in turn")
 	keep := flag.String("keep", "", "write the captures into this `dir` and keep them (default: a temporary directory, removed)")
 	tshark := flag.String("tshark", "tshark", "the tshark to compare with")
+	html := flag.Bool("html", false, "also time inspect --html, and load each page it wrote in headless Chromium (package tracer/browser):\nthe page's size, the segments drawn, the time from navigation to the load event")
 	flag.Parse()
 
 	dir := *keep
@@ -73,6 +80,10 @@ func main() {
 		{"inspect", []string{inspect, "--no-color"}},
 		{"inspect --json", []string{inspect, "--json"}},
 		{"tshark -r", []string{*tshark, "-r"}},
+	}
+	page := filepath.Join(dir, "page.html")
+	if *html {
+		progs = slices.Insert(progs, 2, prog{"inspect --html", []string{inspect, "--no-color", "--html", page}})
 	}
 	fmt.Printf("%-30s %-15s %20s %20s %22s\n", "capture", "program", "wall s (range)", "CPU s (range)", "max RSS MiB (range)")
 	for _, shape := range strings.Split(*shapes, ",") {
@@ -108,6 +119,11 @@ func main() {
 					fmt.Printf("   %.2f× tshark's speed, %.2f× its memory", ref.wall.Seconds()/m.wall.Seconds(), m.rss/ref.rss)
 				}
 				fmt.Println()
+			}
+			if *html {
+				if err := loadPage(name, page, *rounds); err != nil {
+					log.Fatal(err)
+				}
 			}
 			if *keep == "" {
 				os.Remove(file)

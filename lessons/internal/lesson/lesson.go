@@ -656,15 +656,24 @@ func (r *Run) Step(title, text string) {
 // output's [Run.Width]; a wider one wraps between words. A drawing fits
 // itself to the width.
 func (r *Run) Printf(format string, args ...any) {
+	if r.opts.JSON && r.opts.HTML == "" {
+		return
+	}
+	r.flush()
 	if r.opts.HTML != "" {
+		// On the page, after the last event so far (Events are in
+		// time order).
+		n := page.Narration{Step: r.step, AfterSeq: -1, Text: ansi.ReplaceAllString(fmt.Sprintf(format, args...), "")}
+		if ev := r.tl.Events(); len(ev) > 0 {
+			n.AfterSeq = ev[len(ev)-1].Seq
+		}
 		r.narrationMu.Lock()
-		r.narration = append(r.narration, page.Narration{Step: r.step, Text: ansi.ReplaceAllString(fmt.Sprintf(format, args...), "")})
+		r.narration = append(r.narration, n)
 		r.narrationMu.Unlock()
 	}
 	if r.opts.JSON {
 		return
 	}
-	r.flush()
 	var b strings.Builder
 	for _, line := range strings.Split(fmt.Sprintf(format, args...), "\n") {
 		if columns(line)+2 <= r.width {
