@@ -75,6 +75,12 @@ type Timeline struct {
 	came map[packetKey]bool
 	// packets is set when the trace holds the packets: the capture is on.
 	packets bool
+	// printed holds the events as they were printed, by Seq, when the
+	// trace keeps its events: with the notes and causes the timeline
+	// gave them (an arrival's delay, the segment that made a change of
+	// state), which Events gives back in place of the trace's own.
+	keep    bool
+	printed map[int64]tracer.Event
 
 	// shown maps the trace's connection ids to those the timeline
 	// shows: 1, 2, … in the order the connections first appear in time.
@@ -133,7 +139,7 @@ func NewTimeline(actor string, printer tracer.Printer, say io.Writer, cfg Config
 	tl = &Timeline{actor: actor, printer: printer, say: say,
 		lastIn: map[[2]netip.AddrPort]segment{}, lastChange: map[[2]netip.AddrPort]time.Time{},
 		listenerClosed: map[netip.AddrPort]time.Time{}, accepted: map[[2]netip.AddrPort]bool{},
-		finIn: map[[2]netip.AddrPort]time.Time{}}
+		finIn: map[[2]netip.AddrPort]time.Time{}, keep: cfg.History != tracer.NoHistory, printed: map[int64]tracer.Event{}}
 	tl.trace = tracer.New(tracer.Options{Printers: []tracer.Printer{tl}, History: cfg.History, TCPInfo: true})
 	var noCapture, noStates string
 	tl.wire, noCapture, err = Start(tl.trace, cfg)
@@ -313,6 +319,15 @@ func (tl *Timeline) release(before time.Time) {
 			ready = tl.place(ready, i, e, before)
 		}
 	}
+	if tl.keep {
+		tl.mu.Lock()
+		for _, e := range ready {
+			if e.Phase != PhaseSay {
+				tl.printed[e.Seq] = e
+			}
+		}
+		tl.mu.Unlock()
+	}
 	// The trace's events go to the printer in runs, each with one
 	// call; the seed's lines, to say, in their places between them.
 	run := 0
@@ -377,9 +392,18 @@ func (tl *Timeline) Summary(w io.Writer, packets int, stats capture.Stats, pcap 
 func (tl *Timeline) Trace() *tracer.Trace { return tl.trace }
 
 // Events returns the trace's events, in time order, with the connection
-// ids the timeline shows.
+// ids the timeline shows, and those printed already as they were
+// printed: with the notes and causes the timeline gave them (what the
+// terminal and the JSON showed), which the trace's own lack.
 func (tl *Timeline) Events() []tracer.Event {
 	evs := tl.trace.Events()
+	tl.mu.Lock()
+	for i := range evs {
+		if e, ok := tl.printed[evs[i].Seq]; ok {
+			evs[i] = e.Resolved()
+		}
+	}
+	tl.mu.Unlock()
 	tl.show(evs)
 	return evs
 }

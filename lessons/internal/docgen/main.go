@@ -191,7 +191,8 @@ func (r *runner) page(path string, check bool) (changed bool, err error) {
 			if err != nil {
 				return false, fmt.Errorf("line %d: %w", i+1, err)
 			}
-			changed = changed || differs
+			// A picture redrawn changes its file, not the page.
+			changed = changed || differs && check
 			continue
 		}
 		m := markerRe.FindStringSubmatch(strings.TrimRight(lines[i], "\n"))

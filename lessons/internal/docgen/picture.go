@@ -87,6 +87,7 @@ func (r *runner) picture(path string, spec spec, image string, check bool) (chan
 		fmt.Fprintf(os.Stderr, "%s: %s does not show what %q draws now (go run ./lessons/internal/docgen rewrites it)\n", path, name, cmd)
 		return true, nil
 	}
+	fmt.Printf("docgen: drew %s\n", file)
 	return true, os.WriteFile(file, first, 0o644)
 }
 

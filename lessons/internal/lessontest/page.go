@@ -81,22 +81,56 @@ func CheckPage(t *testing.T, number, html, pcap string, events []tracer.Event) {
 	defer pg.Close()
 	t.Logf("lesson %s's page (%d KB) loaded in %v", number, fi.Size()/1024, pg.LoadTime())
 
-	// One element a TCP frame, with the capture's numbers.
-	var got []string
-	if err := pg.Eval(ctx, `[...document.querySelectorAll('[data-frame]')].map(e => e.getAttribute('data-frame'))`, &got); err != nil {
+	// What the timeline shows, before any fold is drawn: each event's
+	// note as the terminal and the JSON said it (the notes the
+	// timeline gives arrivals and changes of state included).
+	var rows []string
+	if err := pg.Eval(ctx, `[...document.querySelectorAll('#tl tr[data-note]')].map(e => e.getAttribute('data-note'))`, &rows); err != nil {
 		t.Fatal(err)
 	}
+	shown := map[string]bool{}
+	for _, n := range rows {
+		shown[n] = true
+	}
+	for _, e := range events {
+		if e.Packet == nil && e.Note != "" && !shown[e.Note] {
+			t.Errorf("the page's timeline lacks the note of %s %s: %q", e.Actor, e.Phase, e.Note)
+		}
+	}
+
+	// Every fold drawn (the button of each), one element a TCP frame,
+	// with the capture's numbers, each with its frame's note.
+	var folds int
+	if err := pg.Eval(ctx, `(() => { const b = [...document.querySelectorAll('.fd .fb')]; b.forEach(x => x.dispatchEvent(new MouseEvent('click', {bubbles: true}))); return b.length })()`, &folds); err != nil {
+		t.Fatal(err)
+	}
+	var got [][2]string
+	if err := pg.Eval(ctx, `[...document.querySelectorAll('[data-frame]')].map(e => [e.getAttribute('data-frame'), e.getAttribute('data-note') || ''])`, &got); err != nil {
+		t.Fatal(err)
+	}
+	noteOf := map[int]string{}
+	for _, e := range events {
+		if e.Packet != nil {
+			noteOf[e.Packet.Frame] = e.Note
+		}
+	}
 	var gotFrames []int
-	for _, s := range got {
-		n, err := strconv.Atoi(s)
+	wrong := 0
+	for _, g := range got {
+		n, err := strconv.Atoi(g[0])
 		if err != nil {
-			t.Fatalf("data-frame %q", s)
+			t.Fatalf("data-frame %q", g[0])
 		}
 		gotFrames = append(gotFrames, n)
+		if g[1] != noteOf[n] {
+			if wrong++; wrong <= 3 {
+				t.Errorf("frame %d's note on the page: %q; the trace's: %q", n, g[1], noteOf[n])
+			}
+		}
 	}
 	slices.Sort(gotFrames)
 	if !slices.Equal(gotFrames, frames) {
-		t.Errorf("the page has %d elements with data-frame, the capture %d TCP frames; want one each, the same numbers", len(gotFrames), len(frames))
+		t.Errorf("the page has %d elements with data-frame (%d folds drawn), the capture %d TCP frames; want one each, the same numbers", len(gotFrames), folds, len(frames))
 	}
 
 	// The mouse on the first segment: its note in the detail panel.
