@@ -36,6 +36,18 @@ type lrow struct {
 	lr       wire.LadderRow
 	arr      int  // for 'd': the row of its arrival, -1 for none
 	ordinary bool // a segment (or its arrival) a fold may hold
+	again    bool // for 'u': the same frame had arrived already (the link delivered it twice)
+}
+
+// arrivalKey names a segment seen arriving on a link: a second arrival
+// with the same one is the same frame delivered twice.
+type arrivalKey struct {
+	from, to string
+	seq, ack uint32
+	len      int
+	flags    string
+	ipid     uint16
+	mark     string
 }
 
 // ladderRows lays out connection id's rows.
@@ -51,6 +63,7 @@ func ladderRows(events []tracer.Event, id int) (client, server string, out []lro
 	next := 0
 	lastWin := map[string]int{} // by sender: the window it last advertised
 	sent := map[string]int{}    // by sender: segments sent so far
+	came := map[arrivalKey]bool{}
 	for i, e := range events {
 		if e.Conn != id {
 			continue
@@ -85,11 +98,13 @@ func ladderRows(events []tracer.Event, id int) (client, server string, out []lro
 			continue
 		}
 		rowOf[i] = int32(len(out))
+		k := arrivalKey{p.From, p.To, p.RawSeq, p.RawAck, p.Len, p.Flags, p.IPID, p.Mark}
 		if arrival[i] {
 			out = append(out, lrow{kind: 'a', ev: i, arr: -1})
 		} else {
-			out = append(out, lrow{kind: 'u', ev: i, arr: -1})
+			out = append(out, lrow{kind: 'u', ev: i, arr: -1, again: came[k]})
 		}
+		came[k] = true
 	}
 	for k := range out {
 		if r := &out[k]; r.kind == 'd' && r.lr.Arrival >= 0 {
@@ -249,9 +264,7 @@ func segOf(e tracer.Event) seg {
 	if strings.Contains(p.Flags, "ACK") {
 		s.Ack = fmt.Sprintf("%d (raw %d)", p.Ack, p.RawAck)
 	}
-	if _, sack, ok := strings.Cut(p.Mark, "sack "); ok {
-		s.Sack = sack
-	}
+	s.Sack = sackBlocks(p)
 	return s
 }
 
@@ -398,7 +411,7 @@ func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string
 	lid := fmt.Sprintf("ld%d", id)
 	nseg, nre, nda, nlost, nrst, nzw := 0, 0, 0, 0, 0, 0
 	for _, r := range rows {
-		if r.kind == 'd' || r.kind == 'u' {
+		if r.kind == 'd' || r.kind == 'u' && !r.again {
 			nseg++
 			p := events[r.ev].Packet
 			if p.Resent || slices.Contains(p.Analysis, "retransmission") {
@@ -419,7 +432,7 @@ func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string
 		}
 	}
 	v.Segs = nseg
-	desc := fmt.Sprintf("Client %s on the left, server %s on the right, time going down. %d segments", client, server, nseg)
+	desc := fmt.Sprintf("Client %s on the left, server %s on the right, time going down. %d segment%s", client, server, nseg, map[bool]string{true: "", false: "s"}[nseg == 1])
 	var extra []string
 	for _, c := range []struct {
 		n    int
@@ -448,15 +461,27 @@ func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string
 		p := e.Packet
 		d := drawn{R1: k, R2: k, Y1: yOf(k), Y2: yOf(k), Right: p.From == "client", Lost: r.lr.Lost, Cls: segClass(p, r.lr.Lost), Seg: segOf(e)}
 		label := wire.SegmentLabel(p)
-		if r.kind == 'u' {
+		switch {
+		case r.kind == 'u' && r.again:
+			// Not sent again: the same frame (its IP ID and numbers)
+			// arrived before; the analysis at this end sees it twice.
+			d.Half = true
+			d.Cls = "sg k hf"
+			d.Seg.Of = "the same frame, which had arrived already"
+			label += " (arrived again: the link delivered this frame twice; its sender sent it once)"
+		case r.kind == 'u':
 			d.Half = true
 			d.Cls += " hf"
 			d.Seg.Of = "not captured"
 			label += " (arrival; its departure was not captured)"
 		}
-		if len(p.Analysis) > 0 {
+		switch {
+		case r.again:
+		case len(p.Analysis) > 0 && p.Resent && !slices.Contains(p.Analysis, "retransmission"):
+			label += " · sent again, " + strings.Join(p.Analysis, ", ")
+		case len(p.Analysis) > 0:
 			label += " · " + strings.Join(p.Analysis, ", ")
-		} else if p.Resent {
+		case p.Resent:
 			label += " · sent again"
 		}
 		d.Label = label
@@ -468,7 +493,7 @@ func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string
 			d.Open = true
 			d.Cls += " un"
 			d.Label += " · not seen arriving"
-			d.Title = d.Label + " (it may have been on its way when the capture stopped)"
+			d.Title = d.Label + " (the other end's capture did not see it: lost, or on its way when the capture stopped)"
 		}
 		if r.arr >= 0 {
 			d.R2, d.Y2 = r.arr, yOf(r.arr)
@@ -524,7 +549,7 @@ func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string
 					a := events[r.lr.Arrival]
 					k2, afr, anote, ams = r.arr, a.Packet.Frame, note(a.Note), ms(a)
 				}
-				_, sack, _ := strings.Cut(p.Mark, "sack ")
+				sack := sackBlocks(p)
 				js.S = append(js.S, []any{j, k2, b2i(p.From == "client"), p.Frame, p.Flags, p.Seq, p.RawSeq, p.Ack, p.RawAck,
 					p.Len, p.Window, note(e.Note), afr, anote, p.Payload, b2i(p.At != ""), sack, ams})
 			}
@@ -556,4 +581,22 @@ func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string
 	b.WriteString("</svg>")
 	v.SVG = template.HTML(b.String())
 	return v
+}
+
+// sackBlocks are the SACK blocks of p (its Mark holds them raw), each
+// relative to the peer's initial sequence number as p's Ack is, with
+// the raw numbers after: "7241-8689 (raw 3744159898-3744161346)".
+func sackBlocks(p *tracer.Packet) string {
+	base := p.RawAck - p.Ack
+	var out []string
+	for _, f := range strings.Split(p.Mark, " sack ")[1:] {
+		l, r, ok := strings.Cut(strings.Fields(f)[0], "-")
+		lv, err1 := strconv.ParseUint(l, 10, 32)
+		rv, err2 := strconv.ParseUint(r, 10, 32)
+		if !ok || err1 != nil || err2 != nil {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%d-%d (raw %d-%d)", uint32(lv)-base, uint32(rv)-base, lv, rv))
+	}
+	return strings.Join(out, ", ")
 }

@@ -173,10 +173,13 @@ func Write(w io.Writer, d Doc) error {
 	// timeline, actors, connections, counters
 	seenActor := map[string]bool{}
 	seenConn := map[int]bool{}
-	skipped, skipLo, skipHi := 0, 0, 0
+	// A run of folded packets of one connection is one row (its frames
+	// from the lowest to the highest: a file need not be in time order).
+	skipped, skipLo, skipHi, skipConn := 0, 0, 0, 0
 	flushSkip := func() {
 		if skipped > 0 {
-			v.Timeline = append(v.Timeline, tlRow{Actor: "wire", What: fmt.Sprintf("… %d packets, frames %d–%d: ordinary data and ACKs, folded in the ladder", skipped, skipLo, skipHi)})
+			v.Timeline = append(v.Timeline, tlRow{Actor: "wire", Conn: skipConn,
+				What: fmt.Sprintf("… %d packets, frames %d to %d: ordinary data and ACKs, folded in the ladder of connection #%d", skipped, skipLo, skipHi, skipConn)})
 			skipped = 0
 		}
 	}
@@ -193,11 +196,14 @@ func Write(w io.Writer, d Doc) error {
 			v.Counters = append(v.Counters, counterRow{Ms: ms(e), At: e.Counter.At, Name: e.Counter.Name, Delta: e.Counter.Delta, Value: e.Counter.Value, Note: e.Note})
 		}
 		if folded[i] {
+			if skipped > 0 && e.Conn != skipConn {
+				flushSkip()
+			}
 			if skipped == 0 {
-				skipLo = e.Packet.Frame
+				skipLo, skipHi, skipConn = e.Packet.Frame, e.Packet.Frame, e.Conn
 			}
 			skipped++
-			skipHi = e.Packet.Frame
+			skipLo, skipHi = min(skipLo, e.Packet.Frame), max(skipHi, e.Packet.Frame)
 			continue
 		}
 		flushSkip()

@@ -411,7 +411,7 @@ func TestEmptyDoc(t *testing.T) {
 	page, doc := render(t, Doc{})
 	noExternal(t, page, doc)
 	accessible(t, doc)
-	if !strings.Contains(text(doc), "No TCP segments") {
+	if !strings.Contains(text(doc), "holds no TCP segment") {
 		t.Error("an empty page does not say there is nothing to draw")
 	}
 	// A trace without packets: steps and timeline still there.
@@ -614,8 +614,10 @@ func TestLinkSegments(t *testing.T) {
 	add(3, "server", 101, 2)
 	add(4, "server", 501, 9) // an arrival whose departure was not captured
 	add(5, "client", 201, 3) // on its way when the capture stopped
+	add(6, "server", 101, 2) // frame 3 again: the link delivered it twice
+	events[5].Packet.Analysis = []string{"retransmission", "spurious-retransmission"}
 	_, doc := render(t, Doc{Events: events})
-	if got := dataFrames(t, doc); !slices.Equal(got, []int{1, 2, 3, 4, 5}) {
+	if got := dataFrames(t, doc); !slices.Equal(got, []int{1, 2, 3, 4, 5, 6}) {
 		t.Errorf("data-frame %v", got)
 	}
 	seg := map[string]*html.Node{}
@@ -623,8 +625,15 @@ func TestLinkSegments(t *testing.T) {
 		f, _ := attr(n, "data-frame")
 		seg[f] = n
 	}
-	if len(seg) != 4 {
-		t.Fatalf("%d segments drawn, want 4: %v", len(seg), seg)
+	if len(seg) != 5 {
+		t.Fatalf("%d segments drawn, want 5: %v", len(seg), seg)
+	}
+	// A frame the link delivered twice is not a segment sent again.
+	if n := seg["6"]; hasClass(n, "rt") || !strings.Contains(text(n), "arrived again: the link delivered this frame twice") || strings.Contains(text(n), "retransmission") {
+		t.Errorf("frame 6, delivered twice, drawn as %q", text(n))
+	}
+	if d := text(all(doc, func(n *html.Node) bool { return n.Data == "desc" })[0]); !strings.Contains(d, "4 segments (1 lost on the link).") {
+		t.Errorf("the ladder's description: %q", d)
 	}
 	if n := seg["1"]; !hasClass(n, "lo") || !strings.Contains(text(n), "✗ lost") {
 		t.Errorf("frame 1 not drawn lost: %q", text(n))
@@ -733,5 +742,23 @@ func TestShare(t *testing.T) {
 		if got := share(c.need, func(n int) int { return n }, c.budget); !slices.Equal(got, c.want) {
 			t.Errorf("share(%v, %d) = %v, want %v", c.need, c.budget, got, c.want)
 		}
+	}
+}
+
+// The SACK blocks of a segment are shown relative to the peer's
+// initial sequence number, as its ACK is, with the raw numbers after.
+func TestSackBlocks(t *testing.T) {
+	p := &tracer.Packet{Ack: 5793, RawAck: 1024250282, Mark: "ts 1 2 sack 1024251730-1024257522 sack 1024259000-1024260448"}
+	if got, want := sackBlocks(p), "7241-13033 (raw 1024251730-1024257522), 14511-15959 (raw 1024259000-1024260448)"; got != want {
+		t.Errorf("sackBlocks = %q, want %q", got, want)
+	}
+	// Without timestamps the Mark starts with the blocks; across the
+	// wrap of the 32-bit numbers.
+	p = &tracer.Packet{Ack: 1, RawAck: 4294967295, Mark: " sack 999-1999"}
+	if got, want := sackBlocks(p), "1001-2001 (raw 999-1999)"; got != want {
+		t.Errorf("sackBlocks = %q, want %q", got, want)
+	}
+	if got := sackBlocks(&tracer.Packet{Mark: "ts 1 2"}); got != "" {
+		t.Errorf("no blocks: %q", got)
 	}
 }
