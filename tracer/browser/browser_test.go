@@ -62,7 +62,8 @@ func launch(t *testing.T) *Browser {
 	if _, err := Find(); err != nil {
 		t.Skip(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Minutes: another package's test may hold the one browser.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	start := time.Now()
 	b, err := Launch(ctx)
@@ -390,7 +391,7 @@ func fake(t *testing.T, script string) {
 // exit status and its last line of output.
 func TestLaunchFails(t *testing.T) {
 	fake(t, "echo starting >&2\necho 'FATAL: No usable sandbox!' >&2\nexit 3\n")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	_, err := Launch(ctx)
 	want := "browser: Browser.getVersion: chromium exited (exit status 3); its last output: FATAL: No usable sandbox!"
@@ -540,4 +541,22 @@ func BenchmarkOpen(b *testing.B) {
 			b.ReportMetric(float64(load.Milliseconds())/float64(b.N), "ms-to-load/op")
 		})
 	}
+}
+
+// One browser of this package runs at a time on the machine: a second
+// Launch waits for the first to close, until its context is done.
+func TestOneAtATime(t *testing.T) {
+	b := launch(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if b2, err := Launch(ctx); err == nil {
+		b2.Close()
+		t.Fatal("a second browser started while the first ran")
+	} else if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "waiting for another browser") {
+		t.Errorf("the second Launch: %v", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	launch(t).Close()
 }
