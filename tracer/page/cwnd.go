@@ -115,7 +115,11 @@ func gDrawCwnd(b *strings.Builder, s *gSocket, conn int) {
 		desc.WriteString(" The slow-start threshold is unset (infinite) in every sample.")
 	}
 	if minRTT >= 0 {
-		fmt.Fprintf(&desc, " Smoothed RTT from %s to %s (right axis).", gDur(minRTT), gDur(maxRTT))
+		if minRTT == maxRTT {
+			fmt.Fprintf(&desc, " Smoothed RTT %s in every sample that gives one (right axis).", gDur(minRTT))
+		} else {
+			fmt.Fprintf(&desc, " Smoothed RTT between %s and %s (right axis).", gDur(minRTT), gDur(maxRTT))
+		}
 	}
 
 	gFrame(b, id, "cwnd", title, desc.String(), x, unit)
