@@ -1112,6 +1112,9 @@ func TestStateDiagramAsked(t *testing.T) {
 		gStateEvent(1, "server", "127.0.0.1:35771", "127.0.0.1:35674", kernel.FinWait2, kernel.TimeWait, asked),
 	}
 	items, edges := gPaths(t, ev)
+	if d := gParse(t, stateDiagram(ev)).all("g-svg")[0]; !strings.Contains(d.text(), "Dashed: a change found when the kernel was asked") {
+		t.Errorf("desc does not say what dashed is: %s", d.text())
+	}
 	for _, w := range []string{"client, connection 1: ESTABLISHED ⇢ TIME-WAIT", "server, connection 1: CLOSE-WAIT ⇢ CLOSED ⇢ FIN-WAIT-2 → TIME-WAIT"} {
 		if !slices.Contains(items, w) {
 			t.Errorf("paths lack %q: %q", w, items)

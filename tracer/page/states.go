@@ -266,6 +266,16 @@ func stateDiagram(events []tracer.Event) template.HTML {
 		}
 	}
 	fmt.Fprintf(&desc, "States seen: %s. C marks a client's socket, S a server's; the changes made are drawn heavier, with how often. ", strings.Join(names, ", "))
+	kinds := map[string]bool{}
+	for k := range taken {
+		kinds[k.kind] = true
+	}
+	if kinds["RST"] || kinds["listener closed"] {
+		desc.WriteString("A change the figure has no arrow for is labelled with what made it: RST when a reset arrived, listener closed when its listener was closed before accepting it. ")
+	}
+	if kinds[gKindAsked] {
+		desc.WriteString("Dashed: a change found when the kernel was asked, maybe through other states. ")
+	}
 	desc.WriteString(strings.Join(lines, "; "))
 	desc.WriteString(".")
 	fmt.Fprintf(&b, `<title id="g-states-t">%s</title><desc id="g-states-d">%s</desc>`, gEsc(title), gEsc(desc.String()))
