@@ -725,6 +725,19 @@ func TestCwndChart(t *testing.T) {
 		!strings.Contains(root.text(), ": 42 segments") {
 		t.Errorf("a finite ssthresh: no line or words: %s", root.text())
 	}
+	// One segment: the singular (after a timeout the kernel sets cwnd 1).
+	for i := range set {
+		in := *set[i].TCP
+		in.SndSsthresh = 1
+		if i == len(set)-1 {
+			in.SndCwnd = 1
+		}
+		set[i].TCP = &in
+	}
+	text := gParse(t, cwndChart(set, conn)).text()
+	if !strings.Contains(text, " to 1 segment (largest ") || !strings.Contains(text, ": 1 segment.") || strings.Contains(text, " 1 segments") {
+		t.Errorf("one segment: %s", text)
+	}
 
 	// Without samples, no chart.
 	if h := cwndChart(gLesson12(t), conn); h != "" {

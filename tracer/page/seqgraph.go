@@ -409,7 +409,7 @@ func gDur(d time.Duration) string {
 }
 
 // gPlural writes n and a noun, with an s when n is not 1.
-func gPlural[T ~int | ~int64](n T, noun string) string {
+func gPlural[T ~int | ~int64 | ~uint32](n T, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
