@@ -107,15 +107,19 @@ func gDrawCwnd(b *strings.Builder, s *gSocket, conn int) {
 	id := fmt.Sprintf("g-cwnd-%d-%s", conn, gID(s.who))
 	title := fmt.Sprintf("The %s's congestion window, connection #%d", s.who, conn)
 	var desc strings.Builder
-	fmt.Fprintf(&desc, "%s of the %s's TCP_INFO over %s: the congestion window went from %s to %s segments (largest %s); in flight at most %s.",
-		gPlural(len(ss), "sample"), s.who, gDur(t1-t0), gInt(ss[0].info.SndCwnd), gInt(ss[len(ss)-1].info.SndCwnd), gInt(maxCwnd), gInt(maxFlight))
+	fmt.Fprintf(&desc, "%s of the %s's TCP_INFO over %s: the congestion window went from %s to %s (largest %s); in flight at most %s.",
+		gPlural(len(ss), "sample"), s.who, gDur(t1-t0), gInt(ss[0].info.SndCwnd), gPlural(ss[len(ss)-1].info.SndCwnd, "segment"), gInt(maxCwnd), gInt(maxFlight))
 	if firstSsthresh != nil {
-		fmt.Fprintf(&desc, " The slow-start threshold is first set in the sample at %s: %s segments.", gDur(firstSsthresh.t), gInt(firstSsthresh.info.SndSsthresh))
+		fmt.Fprintf(&desc, " The slow-start threshold is first set in the sample at %s: %s.", gDur(firstSsthresh.t), gPlural(firstSsthresh.info.SndSsthresh, "segment"))
 	} else {
 		desc.WriteString(" The slow-start threshold is unset (infinite) in every sample.")
 	}
 	if minRTT >= 0 {
-		fmt.Fprintf(&desc, " Smoothed RTT from %s to %s (right axis).", gDur(minRTT), gDur(maxRTT))
+		if minRTT == maxRTT {
+			fmt.Fprintf(&desc, " Smoothed RTT %s in every sample that gives one (right axis).", gDur(minRTT))
+		} else {
+			fmt.Fprintf(&desc, " Smoothed RTT between %s and %s (right axis).", gDur(minRTT), gDur(maxRTT))
+		}
 	}
 
 	gFrame(b, id, "cwnd", title, desc.String(), x, unit)

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"html/template"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -681,8 +682,23 @@ func TestCwndChart(t *testing.T) {
 		t.Error("no in-flight or RTT line")
 	}
 	desc := root.text()
+	// The RTT's smallest and largest, said as such: not "from … to",
+	// which reads as first and last.
+	lo, hi := time.Duration(-1), time.Duration(0)
+	for _, s := range samples {
+		if r := s.TCP.RTT; r > 0 {
+			hi = max(hi, r)
+			if lo < 0 || r < lo {
+				lo = r
+			}
+		}
+	}
+	if lo == hi {
+		t.Fatalf("the samples' RTT does not change (%v): the test needs it to", lo)
+	}
 	for _, w := range []string{fmt.Sprintf("%d samples of the client's TCP_INFO", len(samples)),
-		fmt.Sprintf("to %s segments", gInt(last.SndCwnd))} {
+		fmt.Sprintf("to %s segments", gInt(last.SndCwnd)),
+		fmt.Sprintf("Smoothed RTT between %s and %s (right axis).", gDur(lo), gDur(hi))} {
 		if !strings.Contains(desc, w) {
 			t.Errorf("desc lacks %q: %s", w, desc)
 		}
@@ -708,6 +724,19 @@ func TestCwndChart(t *testing.T) {
 	if len(root.all("g-ssthresh")) == 0 || !strings.Contains(root.text(), "first set in the sample at") ||
 		!strings.Contains(root.text(), ": 42 segments") {
 		t.Errorf("a finite ssthresh: no line or words: %s", root.text())
+	}
+	// One segment: the singular (after a timeout the kernel sets cwnd 1).
+	for i := range set {
+		in := *set[i].TCP
+		in.SndSsthresh = 1
+		if i == len(set)-1 {
+			in.SndCwnd = 1
+		}
+		set[i].TCP = &in
+	}
+	text := gParse(t, cwndChart(set, conn)).text()
+	if !strings.Contains(text, " to 1 segment (largest ") || !strings.Contains(text, ": 1 segment.") || strings.Contains(text, " 1 segments") {
+		t.Errorf("one segment: %s", text)
 	}
 
 	// Without samples, no chart.
@@ -1000,5 +1029,192 @@ func TestSeqGraphMarks(t *testing.T) {
 	}
 	if strings.Contains(text, "lost") {
 		t.Errorf("desc says lost: %s", text)
+	}
+
+	// One segment of one byte: no span, no plural.
+	events = nil
+	add(10, tracer.Packet{From: "client", To: "server", Flags: "PSH ACK", Seq: 1, Ack: 1, Len: 1, Window: 5000})
+	text = gParse(t, seqGraph(events, 3)).text()
+	if !strings.Contains(text, "client → server: 1 byte in 1 segment. ") || strings.Contains(text, " over 0") {
+		t.Errorf("one segment: %s", text)
+	}
+}
+
+// gStateEvents makes state events: conn, side, local and remote
+// address, from, to, and the change's other fields.
+func gStateEvent(conn int, side, local, remote string, from, to kernel.State, c tracer.StateChange) tracer.Event {
+	c.Side, c.From, c.To = side, from, to
+	e := tracer.Event{Phase: tracer.PhaseState, Conn: conn, State: &c}
+	if local != "" {
+		e.Local = netip.MustParseAddrPort(local)
+	}
+	if remote != "" {
+		e.Remote = netip.MustParseAddrPort(remote)
+	}
+	return e
+}
+
+// gPaths returns the diagram's paths in words, and its edges by
+// from, to and kind.
+func gPaths(t *testing.T, events []tracer.Event) ([]string, map[string]*gNode) {
+	t.Helper()
+	root := gParse(t, stateDiagram(events))
+	var items []string
+	root.walk(func(n *gNode) {
+		if n.XMLName.Local == "li" {
+			items = append(items, n.Text)
+		}
+	})
+	edges := map[string]*gNode{}
+	for _, n := range root.all("g-edge") {
+		edges[n.attr("data-from")+" "+n.attr("data-to")+" "+n.attr("data-kind")] = n
+	}
+	return items, edges
+}
+
+// TestStateDiagramSockets: sockets without a connection number
+// (listeners, connects that failed before a connection existed) each
+// have their own path, told apart by their addresses, and the paths
+// say how many sockets took them (lessons 09 and 17).
+func TestStateDiagramSockets(t *testing.T) {
+	none := tracer.StateChange{}
+	asked := tracer.StateChange{Asked: true}
+	ev := []tracer.Event{
+		gStateEvent(0, "server", "127.0.0.1:41967", "", kernel.Close, kernel.Listen, asked),
+		gStateEvent(0, "server", "127.0.0.1:41967", "", kernel.Listen, kernel.Close, none),
+		gStateEvent(0, "server", "127.0.0.1:40233", "", kernel.Close, kernel.Listen, asked),
+		gStateEvent(0, "server", "127.0.0.1:34441", "", kernel.Close, kernel.Listen, asked),
+		gStateEvent(0, "server", "127.0.0.1:40233", "", kernel.Listen, kernel.Close, none),
+		gStateEvent(0, "server", "127.0.0.1:34441", "", kernel.Listen, kernel.Close, none),
+		// Two failed connects to the same address, no local address.
+		gStateEvent(0, "client", "", "192.0.2.2:8001", kernel.Close, kernel.SynSent, none),
+		gStateEvent(0, "client", "", "192.0.2.2:8001", kernel.SynSent, kernel.Close, none),
+		gStateEvent(0, "client", "", "192.0.2.2:8001", kernel.Close, kernel.SynSent, none),
+		gStateEvent(0, "client", "", "192.0.2.2:8001", kernel.SynSent, kernel.Close, none),
+		// A listener on a port used before, later.
+		gStateEvent(0, "server", "127.0.0.1:41967", "", kernel.Close, kernel.Listen, none),
+	}
+	items, edges := gPaths(t, ev)
+	want := []string{
+		"the server's 3 listeners: CLOSED → LISTEN → CLOSED",
+		"the client's 2 sockets without a connection: CLOSED → SYN-SENT → CLOSED",
+		"the server's listener: CLOSED → LISTEN",
+	}
+	if !slices.Equal(items, want) {
+		t.Errorf("paths\n%q\nwant\n%q", items, want)
+	}
+	if n := edges["LISTEN CLOSED "]; n == nil || n.attr("data-server") != "3" {
+		t.Errorf("LISTEN → CLOSED: %v", n)
+	}
+	// CLOSED → LISTEN found when asked is still one step: the
+	// machine has no other way.
+	if n := edges["CLOSED LISTEN "]; n == nil || n.attr("data-server") != "4" {
+		t.Errorf("CLOSED → LISTEN: %v", n)
+	}
+}
+
+// TestStateDiagramAsked: a change found when the kernel was asked that
+// may have gone through other states (CLOSE_WAIT → gone, through
+// LAST-ACK) is drawn dashed, labelled so, and ⇢ in the path; not as
+// the figure's one step (lesson 03 with --capture=off).
+func TestStateDiagramAsked(t *testing.T) {
+	asked := tracer.StateChange{Asked: true}
+	ev := []tracer.Event{
+		gStateEvent(1, "client", "127.0.0.1:35674", "127.0.0.1:35771", kernel.Established, kernel.TimeWait, asked),
+		gStateEvent(1, "server", "127.0.0.1:35771", "127.0.0.1:35674", kernel.CloseWait, kernel.Gone, asked),
+		gStateEvent(1, "server", "127.0.0.1:35771", "127.0.0.1:35674", kernel.FinWait2, kernel.TimeWait, asked),
+	}
+	items, edges := gPaths(t, ev)
+	if d := gParse(t, stateDiagram(ev)).all("g-svg")[0]; !strings.Contains(d.text(), "Dashed: a change found when the kernel was asked") {
+		t.Errorf("desc does not say what dashed is: %s", d.text())
+	}
+	for _, w := range []string{"client, connection 1: ESTABLISHED ⇢ TIME-WAIT", "server, connection 1: CLOSE-WAIT ⇢ CLOSED ⇢ FIN-WAIT-2 → TIME-WAIT"} {
+		if !slices.Contains(items, w) {
+			t.Errorf("paths lack %q: %q", w, items)
+		}
+	}
+	for _, k := range []string{"CLOSE-WAIT CLOSED", "ESTABLISHED TIME-WAIT"} {
+		n := edges[k+" found when asked"]
+		if n == nil || !n.class("g-asked") || !n.class("g-taken") {
+			t.Errorf("%s: not drawn as found when asked: %v", k, n)
+			continue
+		}
+		if !strings.HasPrefix(n.text(), "found when asked") {
+			t.Errorf("%s: label %q", k, n.text())
+		}
+		if n := edges[k+" "]; n != nil && n.class("g-taken") {
+			t.Errorf("%s also drawn as a step", k)
+		}
+	}
+	// FIN-WAIT-2 → TIME-WAIT has no other way: the figure's arrow.
+	if n := edges["FIN-WAIT-2 TIME-WAIT "]; n == nil || n.attr("data-server") != "1" || n.class("g-asked") {
+		t.Errorf("FIN-WAIT-2 → TIME-WAIT: %v", n)
+	}
+	css, err := os.ReadFile("assets/graph.css")
+	if err != nil || !regexp.MustCompile(`\.g-edge\.g-asked path \{[^}]*stroke-dasharray`).Match(css) {
+		t.Errorf("graph.css does not dash .g-asked: %v", err)
+	}
+	if gMaybeMany(kernel.Close, kernel.Listen) || !gMaybeMany(kernel.CloseWait, kernel.Gone) || !gMaybeMany(kernel.FinWait1, kernel.TimeWait) || gMaybeMany(kernel.Established, kernel.CloseWait) {
+		t.Error("gMaybeMany")
+	}
+}
+
+// TestStateDiagramCauses: changes the figure has no arrow for say what
+// made them when the trace says; a connect refused with RST is not the
+// figure's "close"; ESTABLISHED → CLOSED goes around LISTEN (lesson 09).
+func TestStateDiagramCauses(t *testing.T) {
+	rst := tracer.StateChange{CauseFlags: "RST ACK"}
+	ev := []tracer.Event{
+		gStateEvent(1, "client", "127.0.0.1:1", "127.0.0.1:9", kernel.Close, kernel.SynSent, tracer.StateChange{}),
+		gStateEvent(1, "client", "127.0.0.1:1", "127.0.0.1:9", kernel.SynSent, kernel.Close, rst),
+		gStateEvent(2, "client", "127.0.0.1:2", "127.0.0.1:9", kernel.Established, kernel.Close, rst),
+		gStateEvent(2, "server", "127.0.0.1:9", "127.0.0.1:2", kernel.Established, kernel.Close, tracer.StateChange{}),
+		gStateEvent(3, "server", "127.0.0.1:9", "127.0.0.1:3", kernel.CloseWait, kernel.Close, tracer.StateChange{Reason: tracer.ReasonListenerClosed}),
+	}
+	items, edges := gPaths(t, ev)
+	if n := edges["SYN-SENT CLOSED "]; n == nil || n.class("g-taken") {
+		t.Errorf("a refused connect counted as the figure's close: %v", n)
+	}
+	for k, label := range map[string]string{
+		"SYN-SENT CLOSED RST":               "RST  C×1",
+		"ESTABLISHED CLOSED RST":            "RST  C×1",
+		"ESTABLISHED CLOSED ":               "this run  S×1",
+		"CLOSE-WAIT CLOSED listener closed": "listener closed  S×1",
+	} {
+		n := edges[k]
+		if n == nil || !n.class("g-extra") || n.text() != label {
+			t.Errorf("%s: %v, want label %q", k, n, label)
+		}
+	}
+	for _, w := range []string{"client, connection 1: CLOSED → SYN-SENT → CLOSED (RST)", "server, connection 3: CLOSE-WAIT → CLOSED (listener closed)"} {
+		if !slices.Contains(items, w) {
+			t.Errorf("paths lack %q: %q", w, items)
+		}
+	}
+	// No extra edge crosses a box other than its own two.
+	num := regexp.MustCompile(`-?[0-9.]+`)
+	for k, n := range edges {
+		if !n.class("g-extra") {
+			continue
+		}
+		var path *gNode
+		n.walk(func(c *gNode) {
+			if path == nil && c.XMLName.Local == "path" {
+				path = c
+			}
+		})
+		v := num.FindAllString(path.attr("d"), -1)
+		for i := 0; i+1 < len(v); i += 2 {
+			x, _ := strconv.ParseFloat(v[i], 64)
+			y, _ := strconv.ParseFloat(v[i+1], 64)
+			for _, s := range gStates {
+				if s.name != n.attr("data-from") && s.name != n.attr("data-to") && gInBox(s, [2]float64{x, y}, 0) {
+					t.Errorf("%s passes through %s at %g,%g", k, s.name, x, y)
+				}
+			}
+		}
+		if k == "ESTABLISHED CLOSED " && len(v) < 8 {
+			t.Errorf("ESTABLISHED → CLOSED is straight: %s", path.attr("d"))
+		}
 	}
 }

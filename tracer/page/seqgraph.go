@@ -409,7 +409,7 @@ func gDur(d time.Duration) string {
 }
 
 // gPlural writes n and a noun, with an s when n is not 1.
-func gPlural[T ~int | ~int64](n T, noun string) string {
+func gPlural[T ~int | ~int64 | ~uint32](n T, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
@@ -607,7 +607,10 @@ func gDrawSeq(b *strings.Builder, d *gDir, conn int) {
 	id := fmt.Sprintf("g-seq-%d-%s", conn, d.from)
 	title := fmt.Sprintf("%s → %s, connection #%d: sequence numbers over time", d.from, d.to, conn)
 	var desc strings.Builder
-	fmt.Fprintf(&desc, "%s → %s: %s bytes in %s over %s", d.from, d.to, gInt(d.bytes()), gPlural(len(d.segs), "segment"), gDur(last-first))
+	fmt.Fprintf(&desc, "%s → %s: %s in %s", d.from, d.to, gPlural(d.bytes(), "byte"), gPlural(len(d.segs), "segment"))
+	if len(d.segs) > 1 && last > first {
+		fmt.Fprintf(&desc, " over %s", gDur(last-first))
+	}
 	if resent > 0 {
 		fmt.Fprintf(&desc, "; %d sent again", resent)
 	}

@@ -92,16 +92,88 @@ func gStateName(s kernel.State) string {
 
 // gWalk is the path of one socket: its states in order, and for each
 // change after the first whether it was found when the kernel was
-// asked and may have passed through others.
+// asked and may have passed through others. key tells sockets apart:
+// side, connection and local address (and, for a socket without a
+// connection, the remote one).
 type gWalk struct {
 	side   string
 	conn   int
+	key    string
 	states []string
 	asked  []bool
+	why    []string // what made each change, when the trace says: "RST", "listener closed"
 }
 
 // gTaken counts a change of state by side.
 type gTaken struct{ client, server int }
+
+// gKind is a change of state as the diagram draws it: from, to, and
+// what the trace says made it when the figure's arrow would not say
+// it: "" (the figure's arrow, or none), gKindAsked, "RST",
+// "listener closed".
+type gKind struct{ from, to, kind string }
+
+const gKindAsked = "found when asked"
+
+// gKindOf says how the diagram counts a change: a change found when
+// the kernel was asked that may have gone through other states is not
+// one step; a change a received RST made, or the closing of its
+// listener, is not the figure's "close".
+func gKindOf(c *tracer.StateChange) string {
+	switch {
+	case c.Asked && gMaybeMany(c.From, c.To):
+		return gKindAsked
+	case strings.Contains(c.CauseFlags, "RST"):
+		return "RST"
+	case c.Reason == tracer.ReasonListenerClosed:
+		return "listener closed"
+	}
+	return ""
+}
+
+// gMaybeMany reports whether the TCP state machine can go from one
+// state to the other through at least one state between
+// ([tracer.Transition]'s changes, not through CLOSED, where a socket
+// ends), so that a change found when asked may hide others.
+func gMaybeMany(from, to kernel.State) bool {
+	norm := func(s kernel.State) kernel.State {
+		if s == kernel.Gone {
+			return kernel.Close
+		}
+		if s == kernel.NewSynRecv {
+			return kernel.SynRecv
+		}
+		return s
+	}
+	from, to = norm(from), norm(to)
+	var all []kernel.State
+	for s := kernel.State(1); s <= kernel.NewSynRecv; s++ {
+		if s != kernel.Close && s != kernel.NewSynRecv {
+			all = append(all, s)
+		}
+	}
+	// The states one change from "from", then all reachable from them.
+	seen := map[kernel.State]bool{}
+	var todo []kernel.State
+	for _, s := range all {
+		if s != from && s != to && tracer.Transition(from, s) {
+			seen[s], todo = true, append(todo, s)
+		}
+	}
+	for len(todo) > 0 {
+		s := todo[0]
+		todo = todo[1:]
+		if tracer.Transition(s, to) {
+			return true
+		}
+		for _, n := range all {
+			if !seen[n] && n != s && n != to && tracer.Transition(s, n) {
+				seen[n], todo = true, append(todo, n)
+			}
+		}
+	}
+	return false
+}
 
 // stateDiagram returns the TCP state diagram with the states of this
 // run's sockets marked, as a <figure> with an <svg> and the paths in
@@ -109,21 +181,38 @@ type gTaken struct{ client, server int }
 func stateDiagram(events []tracer.Event) template.HTML {
 	var walks []*gWalk
 	visited := map[string]map[string]bool{} // state → side → seen
-	taken := map[[2]string]*gTaken{}
+	taken := map[gKind]*gTaken{}
 	for _, e := range events {
 		c := e.State
 		if e.Phase != tracer.PhaseState || c == nil {
 			continue
 		}
 		from, to := gStateName(c.From), gStateName(c.To)
+		key := fmt.Sprintf("%s %d %v", c.Side, e.Conn, e.Local)
+		if e.Conn == 0 && c.Side != "server" {
+			key += fmt.Sprintf(" %v", e.Remote)
+		}
 		var w *gWalk
-		for _, x := range walks {
-			if x.side == c.Side && x.conn == e.Conn {
-				w = x
+		if e.Conn == 0 {
+			// A socket without a connection number: a listener, a
+			// connect that failed. The same addresses may be another
+			// socket's later: one that ended in CLOSED or is elsewhere
+			// is not this one.
+			for _, x := range walks {
+				last := x.states[len(x.states)-1]
+				if x.key == key && last == from && !(last == "CLOSED" && len(x.states) > 1) {
+					w = x
+				}
+			}
+		} else {
+			for _, x := range walks {
+				if x.key == key {
+					w = x
+				}
 			}
 		}
-		if w == nil || (e.Conn == 0 && w.states[len(w.states)-1] != from) {
-			w = &gWalk{side: c.Side, conn: e.Conn, states: []string{from}}
+		if w == nil {
+			w = &gWalk{side: c.Side, conn: e.Conn, key: key, states: []string{from}}
 			walks = append(walks, w)
 		}
 		for _, s := range []string{from, to} {
@@ -140,10 +229,17 @@ func stateDiagram(events []tracer.Event) template.HTML {
 			// socket was found.
 			w.states = append(w.states, from)
 			w.asked = append(w.asked, true)
+			w.why = append(w.why, "")
 		}
+		kind := gKindOf(c)
 		w.states = append(w.states, to)
-		w.asked = append(w.asked, c.Asked && !tracer.Transition(c.From, c.To))
-		k := [2]string{from, to}
+		w.asked = append(w.asked, kind == gKindAsked)
+		if kind == gKindAsked {
+			w.why = append(w.why, "")
+		} else {
+			w.why = append(w.why, kind)
+		}
+		k := gKind{from, to, kind}
 		if taken[k] == nil {
 			taken[k] = &gTaken{}
 		}
@@ -170,33 +266,57 @@ func stateDiagram(events []tracer.Event) template.HTML {
 		}
 	}
 	fmt.Fprintf(&desc, "States seen: %s. C marks a client's socket, S a server's; the changes made are drawn heavier, with how often. ", strings.Join(names, ", "))
+	kinds := map[string]bool{}
+	for k := range taken {
+		kinds[k.kind] = true
+	}
+	if kinds["RST"] || kinds["listener closed"] {
+		desc.WriteString("A change the figure has no arrow for is labelled with what made it: RST when a reset arrived, listener closed when its listener was closed before accepting it. ")
+	}
+	if kinds[gKindAsked] {
+		desc.WriteString("Dashed: a change found when the kernel was asked, maybe through other states. ")
+	}
 	desc.WriteString(strings.Join(lines, "; "))
 	desc.WriteString(".")
 	fmt.Fprintf(&b, `<title id="g-states-t">%s</title><desc id="g-states-d">%s</desc>`, gEsc(title), gEsc(desc.String()))
 
 	fmt.Fprintf(&b, `<g transform="translate(%d 0)">`, gStatesX)
 	// The changes first, the boxes over their ends.
-	drawn := map[[2]string]bool{}
+	drawn := map[gKind]bool{}
 	for _, e := range gEdges {
-		k := [2]string{e.from, e.to}
+		k := gKind{e.from, e.to, ""}
 		drawn[k] = true
-		gDrawEdge(&b, e, taken[k], false)
+		gDrawEdge(&b, e, taken[k], false, "")
 	}
 	// Changes this run made that the figure has no arrow for (a reset,
-	// a change found when asked that spans several): straight, dashed.
-	var extra [][2]string
+	// the closing of a listener), or that were found when the kernel
+	// was asked and may span several: straight where that crosses no
+	// other box, else curved around them; those found when asked
+	// dashed.
+	var extra []gKind
 	for k := range taken {
-		if !drawn[k] && gKnown(k[0]) && gKnown(k[1]) {
+		if !drawn[k] && gKnown(k.from) && gKnown(k.to) {
 			extra = append(extra, k)
 		}
 	}
-	slices.SortFunc(extra, func(a, b [2]string) int { return strings.Compare(a[0]+" "+a[1], b[0]+" "+b[1]) })
+	slices.SortFunc(extra, func(a, b gKind) int {
+		return strings.Compare(a.from+" "+a.to+" "+a.kind, b.from+" "+b.to+" "+b.kind)
+	})
+	same := map[[2]string]int{} // edges between the same two boxes so far: their words one under another
 	for i, k := range extra {
-		f, t := gStateAt(k[0]), gStateAt(k[1])
-		pts := [][2]float64{{f.x + float64(i%3-1)*12, f.y}, {t.x + float64(i%3-1)*12, t.y}}
-		pts = gClipToBoxes(pts)
-		mx, my := (pts[0][0]+pts[1][0])/2, (pts[0][1]+pts[1][1])/2
-		gDrawEdge(&b, gEdge{k[0], k[1], pts, "this run", mx + 4, my - 4, "start"}, taken[k], true)
+		pts := gExtraPath(gStateAt(k.from), gStateAt(k.to), float64(i%3-1)*12)
+		m := pts[len(pts)/2]
+		label := k.kind
+		if label == "" {
+			label = "this run"
+		}
+		lx, anchor := m[0]+4, "start"
+		if m[0] > 520 { // near the right edge: the words to the left
+			lx, anchor = m[0]-4, "end"
+		}
+		j := same[[2]string{k.from, k.to}]
+		same[[2]string{k.from, k.to}]++
+		gDrawEdge(&b, gEdge{k.from, k.to, pts, label, lx, m[1] - 4 + float64(j)*11, anchor}, taken[k], true, k.kind)
 	}
 	for _, s := range gStates {
 		v := visited[s.name]
@@ -246,6 +366,67 @@ func gStateAt(name string) gState {
 	return gStates[0]
 }
 
+// gExtraPath returns the line of a change the figure has no arrow for,
+// from box f to box t, moved sideways by shift: straight between the
+// boxes' edges when it crosses no other box, else a curve bent far
+// enough to the side to pass them all.
+func gExtraPath(f, t gState, shift float64) [][2]float64 {
+	a, c := [2]float64{f.x + shift, f.y}, [2]float64{t.x + shift, t.y}
+	dx, dy := c[0]-a[0], c[1]-a[1]
+	l := math.Hypot(dx, dy)
+	for _, bend := range []float64{0, 60, -60, 100, -100, 140, -140, 180, -180, 240, -240} {
+		ctl := [2]float64{(a[0]+c[0])/2 - dy/l*bend*2, (a[1]+c[1])/2 + dx/l*bend*2}
+		at := func(u float64) [2]float64 {
+			return [2]float64{
+				(1-u)*(1-u)*a[0] + 2*u*(1-u)*ctl[0] + u*u*c[0],
+				(1-u)*(1-u)*a[1] + 2*u*(1-u)*ctl[1] + u*u*c[1],
+			}
+		}
+		// Where the line leaves f's box and enters t's.
+		u0, u1 := 0.0, 1.0
+		for _, end := range []struct {
+			s   gState
+			u   *float64
+			out float64
+		}{{f, &u0, 1}, {t, &u1, 0}} {
+			in, out := *end.u, end.out
+			for range 30 {
+				mid := (in + out) / 2
+				if gInBox(end.s, at(mid), 0) {
+					in = mid
+				} else {
+					out = mid
+				}
+			}
+			*end.u = out
+		}
+		const n = 24
+		pts := make([][2]float64, 0, n+1)
+		clear := true
+		for i := range n + 1 {
+			p := at(u0 + (u1-u0)*float64(i)/n)
+			for _, s := range gStates {
+				if s != f && s != t && gInBox(s, p, 6) {
+					clear = false
+				}
+			}
+			pts = append(pts, p)
+		}
+		if clear {
+			if bend == 0 {
+				return [][2]float64{pts[0], pts[n/2], pts[n]}
+			}
+			return pts
+		}
+	}
+	return gClipToBoxes([][2]float64{a, c})
+}
+
+// gInBox reports whether p is inside s's box grown by margin.
+func gInBox(s gState, p [2]float64, margin float64) bool {
+	return math.Abs(p[0]-s.x) <= gBoxW/2+margin && math.Abs(p[1]-s.y) <= gBoxH/2+margin
+}
+
 // gClipToBoxes moves a straight line's ends from its boxes' centres to
 // their edges.
 func gClipToBoxes(pts [][2]float64) [][2]float64 {
@@ -267,7 +448,10 @@ func gClipToBoxes(pts [][2]float64) [][2]float64 {
 
 // gDrawEdge draws a change of state: its line, its arrowhead, its
 // words, and how often each side made it.
-func gDrawEdge(b *strings.Builder, e gEdge, n *gTaken, extra bool) {
+// extra is set for a change the figure has no arrow for (or one found
+// when asked, which may not have been one step); kind is then what
+// made it, as gKind says.
+func gDrawEdge(b *strings.Builder, e gEdge, n *gTaken, extra bool, kind string) {
 	class := "g-edge"
 	if n != nil {
 		class += " g-taken"
@@ -275,7 +459,13 @@ func gDrawEdge(b *strings.Builder, e gEdge, n *gTaken, extra bool) {
 	if extra {
 		class += " g-extra"
 	}
+	if kind == gKindAsked {
+		class += " g-asked"
+	}
 	fmt.Fprintf(b, `<g class="%s" data-from="%s" data-to="%s"`, class, e.from, e.to)
+	if kind != "" {
+		fmt.Fprintf(b, ` data-kind="%s"`, gEsc(kind))
+	}
 	if n != nil {
 		fmt.Fprintf(b, ` data-client="%d" data-server="%d"`, n.client, n.server)
 	}
@@ -319,7 +509,8 @@ func gDrawEdge(b *strings.Builder, e gEdge, n *gTaken, extra bool) {
 }
 
 // gWalkLines says each socket's path in words, the sockets that took the
-// same path together: "client, connections 1–7: CLOSED → SYN-SENT → …".
+// same path together: "client, connections 1–7: CLOSED → SYN-SENT → …",
+// "the server's 3 listeners: CLOSED → LISTEN → CLOSED".
 func gWalkLines(walks []*gWalk) []string {
 	type group struct {
 		side, path string
@@ -338,6 +529,9 @@ func gWalkLines(walks []*gWalk) []string {
 				p.WriteString(" → ")
 			}
 			p.WriteString(s)
+			if w.why[i] != "" {
+				p.WriteString(" (" + w.why[i] + ")")
+			}
 		}
 		var g *group
 		for _, x := range groups {
@@ -354,11 +548,16 @@ func gWalkLines(walks []*gWalk) []string {
 	var out []string
 	for _, g := range groups {
 		who := g.side
+		n := len(g.conns) // sockets without a connection number, each its own walk
 		switch {
-		case g.conns[0] == 0 && g.side == "server":
+		case g.conns[0] == 0 && g.side == "server" && n == 1:
 			who = "the server's listener"
+		case g.conns[0] == 0 && g.side == "server":
+			who = fmt.Sprintf("the server's %d listeners", n)
+		case g.conns[0] == 0 && n == 1:
+			who = "the " + g.side + "'s socket without a connection"
 		case g.conns[0] == 0:
-			who = g.side + " (no connection)"
+			who = fmt.Sprintf("the %s's %d sockets without a connection", g.side, n)
 		default:
 			who += ", " + gConnList(g.conns)
 		}
