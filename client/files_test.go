@@ -23,8 +23,8 @@ import (
 func oldFiles(t *testing.T, dir string) (cfg config, paths []string) {
 	t.Helper()
 	cfg = config{msg: "hi", json: true, timeout: 10 * time.Second, capture: wire.ModeOff}
-	cfg.mermaid = filepath.Join(dir, "c.md")
-	paths = []string{cfg.mermaid}
+	cfg.mermaid, cfg.html = filepath.Join(dir, "c.md"), filepath.Join(dir, "c.html")
+	paths = []string{cfg.mermaid, cfg.html}
 	if c, err := capture.Open(capture.Config{}); err == nil {
 		if _, err := c.Close(); err != nil {
 			t.Fatal(err)
@@ -87,6 +87,7 @@ func TestOutputReplacedAtEnd(t *testing.T) {
 	if b, err := os.ReadFile(cfg.mermaid); err != nil || !strings.HasPrefix(string(b), "sequenceDiagram\n") {
 		t.Errorf("-mermaid: %q, %v", b, err)
 	}
+	checkPage(t, cfg)
 	if cfg.pcap != "" {
 		if pkts, err := capture.ReadFile(cfg.pcap); err != nil || len(pkts) < 5 {
 			t.Errorf("-pcap: %d packets, %v", len(pkts), err)
@@ -126,6 +127,8 @@ func TestOutputInterrupted(t *testing.T) {
 		t.Fatalf("run = %v, want %v", err, errInterrupted)
 	}
 	checkOld(t, "after Ctrl-C", cfg.mermaid)
+	// The page of what happened until Ctrl-C is in place.
+	checkPage(t, cfg)
 	if cfg.pcap != "" {
 		if pkts, err := capture.ReadFile(cfg.pcap); err != nil || len(pkts) < 4 {
 			t.Errorf("-pcap after Ctrl-C: %d packets, %v", len(pkts), err)
@@ -161,4 +164,18 @@ func TestOutputSymlinkRefused(t *testing.T) {
 	}
 	checkOld(t, "after the refusal", target)
 	noTemp(t, dir)
+}
+
+// checkPage checks the -html page: the client's, its data-frame
+// elements there when the packets were captured.
+func checkPage(t *testing.T, cfg config) {
+	t.Helper()
+	b, err := os.ReadFile(cfg.html)
+	page := string(b)
+	if err != nil || !strings.HasPrefix(page, "<!DOCTYPE html>") || !strings.Contains(page, "<title>client to "+cfg.addr+"</title>") {
+		t.Errorf("-html: %.200q, %v", page, err)
+	}
+	if frames := strings.Count(page, " data-frame="); (cfg.pcap != "") != (frames > 0) {
+		t.Errorf("-html: %d elements with data-frame, capture %q", frames, cfg.capture)
+	}
 }

@@ -22,8 +22,8 @@ import (
 // names them.
 func oldFiles(t *testing.T, dir string) (cfg config, paths []string) {
 	t.Helper()
-	cfg.mermaid = filepath.Join(dir, "s.md")
-	paths = []string{cfg.mermaid}
+	cfg.mermaid, cfg.html = filepath.Join(dir, "s.md"), filepath.Join(dir, "s.html")
+	paths = []string{cfg.mermaid, cfg.html}
 	if c, err := capture.Open(capture.Config{}); err == nil {
 		if _, err := c.Close(); err != nil {
 			t.Fatal(err)
@@ -74,6 +74,15 @@ func TestOutputReplacedAtEnd(t *testing.T) {
 	}
 	if b, err := os.ReadFile(cfg.mermaid); err != nil || !strings.HasPrefix(string(b), "sequenceDiagram\n") {
 		t.Errorf("-mermaid after Ctrl-C: %q, %v", b, err)
+	}
+	b, err := os.ReadFile(cfg.html)
+	page := string(b)
+	if err != nil || !strings.HasPrefix(page, "<!DOCTYPE html>") || !strings.Contains(page, "<title>server on 127.0.0.1:0</title>") ||
+		!strings.Contains(page, "CONNECTED") && !strings.Contains(page, "accept") {
+		t.Errorf("-html after Ctrl-C: %.300q, %v", page, err)
+	}
+	if frames := strings.Count(page, " data-frame="); (cfg.pcap != "") != (frames > 0) {
+		t.Errorf("-html: %d elements with data-frame, capture %q", frames, cfg.capture)
 	}
 	if cfg.pcap != "" {
 		if pkts, err := capture.ReadFile(cfg.pcap); err != nil || len(pkts) == 0 {
