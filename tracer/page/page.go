@@ -135,26 +135,48 @@ func Write(w io.Writer, d Doc) error {
 	// ladders: the budget shared by the connections: the small ones draw
 	// all their frames, the others equal shares of the rest
 	ids := wire.Conns(ev, true)
+	if len(ids) > maxConns {
+		v.Folded = append(v.Folded, fmt.Sprintf("This page draws the first %d of the trace's %d connections; the other %d are left out of it, and of its timeline (tracer/inspect -conn N makes a page of any).",
+			maxConns, len(ids), len(ids)-maxConns))
+		ids = ids[:maxConns]
+	}
+	drawnConn := map[int]bool{}
+	// Each connection's events, and where they are in ev: what draws
+	// a connection reads its own events, not the whole trace's.
+	at := map[int][]int{}
+	for _, id := range ids {
+		drawnConn[id] = true
+	}
+	for i, e := range ev {
+		if drawnConn[e.Conn] {
+			at[e.Conn] = append(at[e.Conn], i)
+		}
+	}
 	type laid struct {
 		client, server string
+		ev             []tracer.Event
 		rows           []lrow
 		frames         int
 	}
 	lays := make([]laid, len(ids))
 	for k, id := range ids {
-		c, s, rows := ladderRows(ev, id)
-		lays[k] = laid{c, s, rows, countFrames(rows)}
+		own := make([]tracer.Event, len(at[id]))
+		for j, i := range at[id] {
+			own[j] = ev[i]
+		}
+		c, s, rows := ladderRows(own, id)
+		lays[k] = laid{c, s, own, rows, countFrames(rows)}
 	}
 	allows := share(lays, func(l laid) int { return l.frames }, segBudget)
 	folded := map[int]bool{} // events drawn in a fold, left out of the timeline
 	for k, id := range ids {
 		l := lays[k]
 		allow := allows[k]
-		cv := connView{ID: id, Client: l.client, Server: l.server, Seq: seqGraph(ev, id), Cwnd: cwndChart(ev, id)}
-		cv.Ladder = ladderSVG(ev, id, l.rows, l.client, l.server, allow)
+		cv := connView{ID: id, Client: l.client, Server: l.server, Seq: seqGraph(l.ev, id), Cwnd: cwndChart(l.ev, id)}
+		cv.Ladder = ladderSVG(l.ev, id, l.rows, l.client, l.server, allow)
 		for _, f := range cv.Ladder.folds {
 			for j := f.from; j < f.to; j++ {
-				folded[l.rows[j].ev] = true
+				folded[at[id][l.rows[j].ev]] = true
 			}
 		}
 		if cv.Ladder.Folds > 0 {
@@ -163,7 +185,7 @@ func Write(w io.Writer, d Doc) error {
 		}
 		if len(l.rows)-countKind(l.rows, 'a')-countKind(l.rows, 'u') <= segBudget {
 			var t strings.Builder
-			wire.Ladder(&t, ev, id)
+			wire.Ladder(&t, l.ev, id)
 			cv.Text = t.String()
 		} else {
 			cv.TextLeft = fmt.Sprintf("Its text ladder, %d rows, is left out of the page: too long to read here.", len(l.rows))
@@ -183,7 +205,12 @@ func Write(w io.Writer, d Doc) error {
 			skipped = 0
 		}
 	}
+	notDrawn, unlisted := 0, 0
 	for i, e := range ev {
+		if e.Conn != 0 && !drawnConn[e.Conn] && len(drawnConn) == maxConns {
+			notDrawn++ // a connection left out of the page
+			continue
+		}
 		if !seenActor[e.Actor] {
 			seenActor[e.Actor] = true
 			v.Actors = append(v.Actors, e.Actor)
@@ -207,6 +234,10 @@ func Write(w io.Writer, d Doc) error {
 			continue
 		}
 		flushSkip()
+		if len(v.Timeline) >= maxRows {
+			unlisted++
+			continue
+		}
 		r := tlRow{Ms: ms(e), Actor: e.Actor, Conn: e.Conn, What: what(e), Note: e.Note, Narr: narrAfter[e.Seq]}
 		if e.Packet != nil {
 			r.Ref = e.Packet.Frame
@@ -214,9 +245,22 @@ func Write(w io.Writer, d Doc) error {
 		v.Timeline = append(v.Timeline, r)
 	}
 	flushSkip()
+	if unlisted > 0 {
+		v.Timeline = append(v.Timeline, tlRow{Actor: "page", What: fmt.Sprintf("… and %d more events, not listed: a page lists at most %d (the program's own output, or --json, lists every one)", unlisted, maxRows)})
+	}
+	if notDrawn > 0 {
+		v.Timeline = append(v.Timeline, tlRow{Actor: "page", What: fmt.Sprintf("… and %d events of the connections this page does not draw, left out", notDrawn)})
+	}
 	v.States = stateDiagram(ev)
 	return tmpl.Execute(w, v)
 }
+
+// The most connections a page draws, and the most rows its timeline
+// lists: a page a browser opens in a few seconds, whatever the trace.
+const (
+	maxConns = 100
+	maxRows  = 5000
+)
 
 // what is an event's one line in the timeline.
 func what(e tracer.Event) string {

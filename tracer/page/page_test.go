@@ -762,3 +762,42 @@ func TestSackBlocks(t *testing.T) {
 		t.Errorf("no blocks: %q", got)
 	}
 }
+
+// A trace of many short connections (a busy server's capture): the page
+// draws the first maxConns, says how many it left out, and lists at
+// most maxRows events in its timeline, saying how many more there are.
+func TestManyConns(t *testing.T) {
+	var events []tracer.Event
+	n := maxConns + 50
+	for id := 1; id <= n; id++ {
+		for _, e := range bulk(60) {
+			e.Conn = id
+			p := *e.Packet
+			p.Frame = len(events) + 1
+			p.Src = netip.AddrPortFrom(p.Src.Addr(), p.Src.Port()+uint16(id))
+			e.Packet, e.Seq = &p, int64(len(events))
+			e.Time = e.Time.Add(time.Duration(id) * time.Millisecond)
+			events = append(events, e)
+		}
+	}
+	// And more remarks than a timeline lists.
+	last := events[len(events)-1]
+	for k := range maxRows {
+		events = append(events, tracer.Event{Seq: int64(len(events)), Time: last.Time.Add(time.Duration(k+1) * time.Microsecond), Actor: "lesson", Phase: tracer.PhaseNote, Text: "a remark", Note: "remark"})
+	}
+	_, doc := render(t, Doc{Events: events})
+	if got := len(all(doc, func(n *html.Node) bool { return n.Data == "section" && hasClass(n, "cn") })); got != maxConns {
+		t.Errorf("%d connections drawn, want %d", got, maxConns)
+	}
+	page := text(doc)
+	if want := fmt.Sprintf("This page draws the first %d of the trace's %d connections; the other %d are left out", maxConns, n, n-maxConns); !strings.Contains(page, want) {
+		t.Errorf("the page does not say %q", want)
+	}
+	rows := all(doc, func(n *html.Node) bool { return n.Data == "tr" && hasAttr("data-a")(n) })
+	if len(rows) > maxRows+2 {
+		t.Errorf("%d timeline rows, want at most %d and two that count the rest", len(rows), maxRows)
+	}
+	if !strings.Contains(page, fmt.Sprintf("events of the connections this page does not draw, left out")) || !strings.Contains(page, "more events, not listed: a page lists at most") {
+		t.Error("the timeline does not say what it left out")
+	}
+}
