@@ -28,6 +28,12 @@ const (
 // beyond, runs of ordinary segments fold (see foldRuns).
 var segBudget = 3000
 
+// foldDataBudget is how many folded segments a page keeps the data of,
+// for its fold buttons to draw; the folds beyond say they are not kept
+// (a page of 100,000 segments would otherwise be tens of megabytes that
+// a browser takes many seconds to open).
+var foldDataBudget = 20000
+
 // lrow is one row of a ladder as the page draws it: wire's rows, and on
 // a link a row for each segment's arrival.
 type lrow struct {
@@ -387,6 +393,7 @@ type ladderView struct {
 	SVG      template.HTML
 	Segs     int // segments (departures and unmatched arrivals)
 	Folded   int // segments in folds
+	Kept     int // of those, the segments whose data the page keeps, for the folds' buttons
 	Folds    int
 	FoldJSON []foldJSON
 	folds    []fold
@@ -399,7 +406,7 @@ type foldJSON struct {
 
 // ladderSVG draws connection id's ladder, folding runs beyond allow
 // segments.
-func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string, allow int) ladderView {
+func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string, allow, dataAllow int) ladderView {
 	var v ladderView
 	folds := foldRuns(rows, allow)
 	v.folds = folds
@@ -553,16 +560,25 @@ func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string
 				js.S = append(js.S, []any{j, k2, b2i(p.From == "client"), p.Frame, p.Flags, p.Seq, p.RawSeq, p.Ack, p.RawAck,
 					p.Len, p.Window, note(e.Note), afr, anote, p.Payload, b2i(p.At != ""), sack, ams})
 			}
-			data, _ := json.Marshal(js)
 			fid := fmt.Sprintf("%sf%d", lid, fi)
-			v.FoldJSON = append(v.FoldJSON, foldJSON{fid, template.JS(data)})
+			kept := v.Kept+f.segs <= dataAllow
+			if kept {
+				data, _ := json.Marshal(js)
+				v.FoldJSON = append(v.FoldJSON, foldJSON{fid, template.JS(data)})
+				v.Kept += f.segs
+			}
 			v.Folded += f.segs
 			v.Folds++
 			y0 := ladTop + pos[k]*ladRH
 			yc := y0 + ladRH/2
-			fmt.Fprintf(&b, `<g class="fd" data-fold="%s" data-r="%d" data-n="%d"><rect x="%d" y="%d" width="%d" height="%d"/><text x="%d" y="%d">… %d segments, frames %d–%d (ordinary data and ACKs: see the graph)</text>`+
-				`<g class="fb" role="button" tabindex="0" aria-label="draw the %d segments of frames %d–%d"><rect x="%d" y="%d" width="46" height="16" rx="3"/><text x="%d" y="%d">draw</text></g></g>`,
-				fid, f.from, f.to-f.from, 60, y0+2, ladW-124, ladRH-4, 66, yc+4, f.segs, lo, hi, f.segs, lo, hi, ladW-58, y0+2, ladW-48, yc+4)
+			if kept {
+				fmt.Fprintf(&b, `<g class="fd" data-fold="%s" data-r="%d" data-n="%d"><rect x="%d" y="%d" width="%d" height="%d"/><text x="%d" y="%d">… %d segments, frames %d–%d (ordinary data and ACKs: see the graph)</text>`+
+					`<g class="fb" role="button" tabindex="0" aria-label="draw the %d segments of frames %d–%d"><rect x="%d" y="%d" width="46" height="16" rx="3"/><text x="%d" y="%d">draw</text></g></g>`,
+					fid, f.from, f.to-f.from, 60, y0+2, ladW-124, ladRH-4, 66, yc+4, f.segs, lo, hi, f.segs, lo, hi, ladW-58, y0+2, ladW-48, yc+4)
+			} else {
+				fmt.Fprintf(&b, `<g class="fd" data-fold="%s" data-r="%d" data-n="%d"><rect x="%d" y="%d" width="%d" height="%d"/><text x="%d" y="%d">… %d segments, frames %d–%d (ordinary data and ACKs, not kept on this page: see the graph)</text></g>`,
+					fid, f.from, f.to-f.from, 60, y0+2, ladW-64, ladRH-4, 66, yc+4, f.segs, lo, hi)
+			}
 			k = f.to - 1
 			continue
 		}

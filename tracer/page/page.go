@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -168,12 +169,13 @@ func Write(w io.Writer, d Doc) error {
 		lays[k] = laid{c, s, own, rows, countFrames(rows)}
 	}
 	allows := share(lays, func(l laid) int { return l.frames }, segBudget)
+	dataAllows := share(lays, func(l laid) int { return l.frames }, foldDataBudget)
 	folded := map[int]bool{} // events drawn in a fold, left out of the timeline
 	for k, id := range ids {
 		l := lays[k]
 		allow := allows[k]
 		cv := connView{ID: id, Client: l.client, Server: l.server, Seq: seqGraph(l.ev, id), Cwnd: cwndChart(l.ev, id)}
-		cv.Ladder = ladderSVG(l.ev, id, l.rows, l.client, l.server, allow)
+		cv.Ladder = ladderSVG(l.ev, id, l.rows, l.client, l.server, allow, dataAllows[k])
 		for _, f := range cv.Ladder.folds {
 			for j := f.from; j < f.to; j++ {
 				folded[at[id][l.rows[j].ev]] = true
@@ -182,6 +184,9 @@ func Write(w io.Writer, d Doc) error {
 		if cv.Ladder.Folds > 0 {
 			v.Folded = append(v.Folded, fmt.Sprintf("Connection #%d: %d of its %d segments are folded, in %d runs of ordinary data and ACKs sent once (no handshake, loss, retransmission, duplicate ACK, zero window, FIN or RST among them); each fold's button draws it. The timeline leaves them out too.",
 				id, cv.Ladder.Folded, cv.Ladder.Segs, cv.Ladder.Folds))
+			if n := cv.Ladder.Folded - cv.Ladder.Kept; n > 0 {
+				v.Folded = append(v.Folded, fmt.Sprintf("Of those, %d are not kept on this page, whose folds draw at most %d segments in all: their folds have no button (the time–sequence graph draws them; the program's output or --json lists them).", n, foldDataBudget))
+			}
 		}
 		if len(l.rows)-countKind(l.rows, 'a')-countKind(l.rows, 'u') <= segBudget {
 			var t strings.Builder
@@ -195,17 +200,25 @@ func Write(w io.Writer, d Doc) error {
 	// timeline, actors, connections, counters
 	seenActor := map[string]bool{}
 	seenConn := map[int]bool{}
-	// A run of folded packets of one connection is one row (its frames
-	// from the lowest to the highest: a file need not be in time order).
-	skipped, skipLo, skipHi, skipConn := 0, 0, 0, 0
-	flushSkip := func() {
-		if skipped > 0 {
-			v.Timeline = append(v.Timeline, tlRow{Actor: "wire", Conn: skipConn,
-				What: fmt.Sprintf("… %d packets, frames %d to %d: ordinary data and ACKs, folded in the ladder of connection #%d", skipped, skipLo, skipHi, skipConn)})
-			skipped = 0
+	// A run of folded packets of one connection, until its next event
+	// shown, is one row (its frames from the lowest to the highest: a
+	// file need not be in time order), whatever other connections did
+	// meanwhile.
+	type skip struct{ n, lo, hi int }
+	skips := map[int]*skip{}
+	unlisted := 0
+	flushSkip := func(conn int) {
+		if k := skips[conn]; k != nil {
+			delete(skips, conn)
+			if len(v.Timeline) >= maxRows {
+				unlisted++
+				return
+			}
+			v.Timeline = append(v.Timeline, tlRow{Actor: "wire", Conn: conn,
+				What: fmt.Sprintf("… %d packets, frames %d to %d: ordinary data and ACKs, folded in the ladder of connection #%d", k.n, k.lo, k.hi, conn)})
 		}
 	}
-	notDrawn, unlisted := 0, 0
+	notDrawn := 0
 	for i, e := range ev {
 		if e.Conn != 0 && !drawnConn[e.Conn] && len(drawnConn) == maxConns {
 			notDrawn++ // a connection left out of the page
@@ -223,17 +236,15 @@ func Write(w io.Writer, d Doc) error {
 			v.Counters = append(v.Counters, counterRow{Ms: ms(e), At: e.Counter.At, Name: e.Counter.Name, Delta: e.Counter.Delta, Value: e.Counter.Value, Note: e.Note})
 		}
 		if folded[i] {
-			if skipped > 0 && e.Conn != skipConn {
-				flushSkip()
+			f := e.Packet.Frame
+			if k := skips[e.Conn]; k != nil {
+				k.n, k.lo, k.hi = k.n+1, min(k.lo, f), max(k.hi, f)
+			} else {
+				skips[e.Conn] = &skip{1, f, f}
 			}
-			if skipped == 0 {
-				skipLo, skipHi, skipConn = e.Packet.Frame, e.Packet.Frame, e.Conn
-			}
-			skipped++
-			skipLo, skipHi = min(skipLo, e.Packet.Frame), max(skipHi, e.Packet.Frame)
 			continue
 		}
-		flushSkip()
+		flushSkip(e.Conn)
 		if len(v.Timeline) >= maxRows {
 			unlisted++
 			continue
@@ -244,7 +255,9 @@ func Write(w io.Writer, d Doc) error {
 		}
 		v.Timeline = append(v.Timeline, r)
 	}
-	flushSkip()
+	for _, c := range slices.Sorted(maps.Keys(skips)) {
+		flushSkip(c)
+	}
 	if unlisted > 0 {
 		v.Timeline = append(v.Timeline, tlRow{Actor: "page", What: fmt.Sprintf("… and %d more events, not listed: a page lists at most %d (the program's own output, or --json, lists every one)", unlisted, maxRows)})
 	}

@@ -493,7 +493,8 @@ func TestFold(t *testing.T) {
 		id, _ := attr(n, "id")
 		scripts[id] = n
 	}
-	re := regexp.MustCompile(`… (\d+) segments, frames (\d+)–(\d+) \(ordinary data and ACKs: see the graph\)`)
+	re := regexp.MustCompile(`… (\d+) segments, frames (\d+)–(\d+) \(ordinary data and ACKs(, not kept on this page)?: see the graph\)`)
+	kept := 0
 	for _, f := range folds {
 		m := re.FindStringSubmatch(text(f))
 		if m == nil {
@@ -502,6 +503,14 @@ func TestFold(t *testing.T) {
 		n, _ := strconv.Atoi(m[1])
 		folded += n
 		id, _ := attr(f, "data-fold")
+		if m[4] != "" {
+			// Beyond the page's budget: no data, no button.
+			if scripts[id] != nil || len(all(f, hasClass2("fb"))) > 0 {
+				t.Errorf("fold %s, not kept, has its data or a button", id)
+			}
+			continue
+		}
+		kept += n
 		var js foldData
 		src := scripts[id]
 		if src == nil || json.Unmarshal([]byte(text(src)), &js) != nil || len(js.S) != n {
@@ -520,6 +529,9 @@ func TestFold(t *testing.T) {
 	}
 	if !strings.Contains(text(doc), fmt.Sprintf("Connection #1: %d of its %d segments are folded", folded, len(events))) {
 		t.Error("the page does not say what it folded")
+	}
+	if kept > foldDataBudget || folded > foldDataBudget && !strings.Contains(text(doc), fmt.Sprintf("Of those, %d are not kept on this page", folded-kept)) {
+		t.Errorf("%d folded segments kept, budget %d; the page does not say what it did not keep", kept, foldDataBudget)
 	}
 	// Never folded: the handshake, the retransmission, the FINs.
 	for _, n := range segs[:3] {

@@ -26,7 +26,7 @@ func WriteSVG(w io.Writer, events []tracer.Event, conn int, kind string) error {
 		if len(rows) == 0 {
 			return fmt.Errorf("connection #%d has no ladder in this trace", conn)
 		}
-		html = string(ladderSVG(events, conn, rows, client, server, countFrames(rows)).SVG)
+		html = string(ladderSVG(events, conn, rows, client, server, countFrames(rows), 0).SVG)
 	case "seq":
 		html = string(seqGraph(events, conn))
 	case "cwnd":
