@@ -24,3 +24,9 @@ func TestLesson(t *testing.T) {
 func TestNarrowTerminal(t *testing.T) {
 	lessontest.RunNarrow(t, 60)
 }
+
+// The lesson's page (--html), in a browser where there is one: the
+// listeners' states, no error, a screenshot.
+func TestPage(t *testing.T) {
+	lessontest.RunPage(t, info)
+}
