@@ -81,10 +81,11 @@ var info = lesson.Lesson{
 		"Make step 4's rule drop five copies (Retransmits: 4): the timer doubles each time, and\n" +
 			"the step takes about 7 s. TCP_INFO's total_rto says 5.",
 		"go run ./lessons/12 --hold, then in another terminal the nc command it prints, ready to\n" +
-			"paste: type lines, each comes back. The link loses the 5th line you type, and with it\n" +
-			"the ACK it carried for the 4th line's echo: about a quarter of a second later each\n" +
-			"kernel sends its last segment again, a tail loss probe each, and the 5th line comes\n" +
-			"back. The server's copy of the 4th echo was not needed: the trace calls it spurious.\n" +
+			"paste: type lines, each comes back. The link loses the 5th line you type: about a\n" +
+			"quarter of a second later the client's kernel sends it again, a tail loss probe, and\n" +
+			"the 5th line comes back. Typed by hand, the 4th echo was acknowledged on its own (a\n" +
+			"delayed ACK); a script that sends the 5th line at once makes it carry that ACK, so the\n" +
+			"server's kernel probes too, and the trace calls its copy of the 4th echo spurious.\n" +
 			"The ss command, pasted in a third terminal, shows nc's connection and its TCP_INFO.",
 	},
 }
