@@ -25,19 +25,27 @@ import (
 // It is one exact lookup in the kernel's socket tables (tens of
 // microseconds), not a dump of every socket as ss does.
 func Lookup(ft FiveTuple) (Socket, error) {
-	return lookupTuple(nil, ft)
+	return lookupTuple(ft, func(family uint8, local, remote netip.AddrPort) (Socket, error) {
+		return lookup(nil, family, local, remote)
+	})
 }
 
 // Diag asks the kernel about sockets as [Lookup] does, through one
-// netlink socket kept open: three system calls a lookup instead of
-// about eight (opening, binding and closing a socket each time), for a
-// program that asks often (wire.States asks about every socket a
-// traced program closes). It is safe for concurrent use; Close it when
-// done.
+// netlink socket kept open and one buffer: a question is two system
+// calls (send, receive) and no allocation, where [Lookup] opens, binds
+// and closes a socket, and allocates 64 KiB for the answer, each time:
+// for a program that asks often (wire.States asks about every socket a
+// traced program closes, thousands a second on a busy server). It is
+// safe for concurrent use; Close it when done.
 type Diag struct {
-	mu      sync.Mutex
-	sockets map[int]*nl.SocketHandle // nil once closed
+	mu   sync.Mutex
+	sock *nl.NetlinkSocket // nil once closed
+	seq  uint32            // the last question's sequence number
+	req  [nlmsgHdrLen + 56]byte
+	buf  []byte // the answer
 }
+
+const nlmsgHdrLen = 16 // struct nlmsghdr
 
 // OpenDiag opens a netlink socket for socket diagnostics, in the
 // network namespace of the calling thread.
@@ -46,19 +54,7 @@ func OpenDiag() (*Diag, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel: socket diagnostics: %w", err)
 	}
-	// The kernel answers a lookup at once; a question left unanswered
-	// this long means it will not, and the caller should know it
-	// rather than wait the library's 60 s.
-	timeout := unix.Timeval{Sec: 2}
-	if err := s.SetSendTimeout(&timeout); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("kernel: socket diagnostics: %w", err)
-	}
-	if err := s.SetReceiveTimeout(&timeout); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("kernel: socket diagnostics: %w", err)
-	}
-	return &Diag{sockets: map[int]*nl.SocketHandle{unix.NETLINK_INET_DIAG: {Socket: s}}}, nil
+	return &Diag{sock: s, buf: make([]byte, 8<<10)}, nil
 }
 
 // Lookup is [Lookup], through d's socket. After Close it opens one
@@ -66,24 +62,116 @@ func OpenDiag() (*Diag, error) {
 func (d *Diag) Lookup(ft FiveTuple) (Socket, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return lookupTuple(d.sockets, ft)
+	if d.sock == nil {
+		return lookupTuple(ft, func(family uint8, local, remote netip.AddrPort) (Socket, error) {
+			return lookup(nil, family, local, remote)
+		})
+	}
+	return lookupTuple(ft, d.ask)
+}
+
+// diagTimeout bounds the wait for an answer: the kernel answers a
+// question before the send returns, so one that has not come this long
+// after will not come.
+const diagTimeout = 2 * time.Second
+
+// ask is lookup through d's socket. d.mu is held.
+func (d *Diag) ask(family uint8, local, remote netip.AddrPort) (Socket, error) {
+	d.seq++
+	b := d.req[:]
+	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
+	binary.NativeEndian.PutUint16(b[4:], nl.SOCK_DIAG_BY_FAMILY)
+	binary.NativeEndian.PutUint16(b[6:], unix.NLM_F_REQUEST)
+	binary.NativeEndian.PutUint32(b[8:], d.seq)
+	binary.NativeEndian.PutUint32(b[12:], 0)
+	req := diagReq{family: family, states: ^uint32(0), ext: extInfo, local: local, remote: remote}
+	req.put(b[nlmsgHdrLen:])
+	fd := d.sock.GetFd()
+	if err := unix.Sendto(fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return Socket{}, fmt.Errorf("socket diagnostics: %w", err)
+	}
+	deadline := time.Now().Add(diagTimeout)
+	for {
+		n, _, err := unix.Recvfrom(fd, d.buf, 0)
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			// The socket does not block (the library made it so):
+			// wait for the answer, a while.
+			left := time.Until(deadline)
+			if left <= 0 {
+				return Socket{}, fmt.Errorf("socket diagnostics: no answer in %s", diagTimeout)
+			}
+			_, err = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(left/time.Millisecond)+1)
+			if err != nil && !errors.Is(err, unix.EINTR) {
+				return Socket{}, fmt.Errorf("socket diagnostics: %w", err)
+			}
+			continue
+		}
+		if err != nil {
+			return Socket{}, fmt.Errorf("socket diagnostics: %w", err)
+		}
+		s, err, mine := d.answer(d.buf[:n], local, remote)
+		if mine {
+			return s, err
+		}
+		// An answer to an earlier question, given up on: the next.
+	}
+}
+
+// answer reads the kernel's answer to the question numbered d.seq in m:
+// the socket, ErrNotFound, or the kernel's error. mine is false when m
+// answers another question.
+func (d *Diag) answer(m []byte, local, remote netip.AddrPort) (s Socket, err error, mine bool) {
+	for len(m) >= nlmsgHdrLen {
+		size := int(binary.NativeEndian.Uint32(m[0:]))
+		if size < nlmsgHdrLen || size > len(m) {
+			return Socket{}, fmt.Errorf("socket diagnostics: an answer of %d bytes in %d", size, len(m)), true
+		}
+		typ := binary.NativeEndian.Uint16(m[4:])
+		seq := binary.NativeEndian.Uint32(m[8:])
+		body := m[nlmsgHdrLen:size]
+		m = m[min(len(m), (size+unix.NLMSG_ALIGNTO-1)&^(unix.NLMSG_ALIGNTO-1)):]
+		if seq != d.seq {
+			continue
+		}
+		switch typ {
+		case unix.NLMSG_ERROR:
+			if len(body) < 4 {
+				return Socket{}, errors.New("socket diagnostics: a short error"), true
+			}
+			switch errno := syscall.Errno(-int32(binary.NativeEndian.Uint32(body))); errno {
+			case 0:
+				return Socket{}, errors.New("socket diagnostics: an acknowledgement, not an answer"), true
+			case syscall.ENOENT:
+				return Socket{}, ErrNotFound, true
+			default:
+				return Socket{}, fmt.Errorf("socket diagnostics: %w", errno), true
+			}
+		case nl.SOCK_DIAG_BY_FAMILY:
+			s, ok := parseDiagMsg(body)
+			if ok && norm(s.Local) == local && norm(s.Remote) == remote {
+				return s, nil, true
+			}
+			return Socket{}, ErrNotFound, true
+		}
+	}
+	return Socket{}, nil, false
 }
 
 // Close closes d's socket.
 func (d *Diag) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.sockets == nil {
+	if d.sock == nil {
 		return nil
 	}
-	d.sockets[unix.NETLINK_INET_DIAG].Socket.Close()
-	d.sockets = nil
+	d.sock.Close()
+	d.sock = nil
 	return nil
 }
 
-// lookupTuple is Lookup through sockets (nil: a socket for this
-// lookup alone).
-func lookupTuple(sockets map[int]*nl.SocketHandle, ft FiveTuple) (Socket, error) {
+// lookupTuple is Lookup through ask, a question about one socket of a
+// family.
+func lookupTuple(ft FiveTuple, ask func(family uint8, local, remote netip.AddrPort) (Socket, error)) (Socket, error) {
 	switch ft.Proto {
 	case "tcp", "tcp4", "tcp6", "":
 	default:
@@ -93,15 +181,16 @@ func lookupTuple(sockets map[int]*nl.SocketHandle, ft FiveTuple) (Socket, error)
 		return Socket{}, fmt.Errorf("kernel: %s: no local address", ft)
 	}
 	local, remote := norm(ft.Local), norm(ft.Remote)
+	family := uint8(unix.AF_INET6)
 	if local.Addr().Is4() && (!remote.IsValid() || remote.Addr().Is4()) {
-		s, err := lookup(sockets, unix.AF_INET, local, remote)
-		if !errors.Is(err, ErrNotFound) {
-			return s, wrap(ft, err)
-		}
+		// An IPv4 tuple: the kernel looks it up in its IPv4 tables
+		// whichever family is asked, and they hold the IPv6 sockets
+		// that talk IPv4 (IPv4-mapped addresses: a "tcp" listener on
+		// [::] accepting an IPv4 client) too. One question finds the
+		// socket of either family, or says there is none.
+		family = unix.AF_INET
 	}
-	// IPv6 sockets hold IPv6 tuples, and IPv4 ones with IPv4-mapped
-	// addresses (a "tcp" listener on [::] accepting an IPv4 client).
-	s, err := lookup(sockets, unix.AF_INET6, local, remote)
+	s, err := ask(family, local, remote)
 	return s, wrap(ft, err)
 }
 
@@ -286,6 +375,13 @@ func (r *diagReq) Len() int { return 56 }
 
 func (r *diagReq) Serialize() []byte {
 	b := make([]byte, 56)
+	r.put(b)
+	return b
+}
+
+// put writes r into b[:56].
+func (r *diagReq) put(b []byte) {
+	clear(b[:56])
 	b[0] = r.family
 	b[1] = unix.IPPROTO_TCP
 	b[2] = r.ext
@@ -300,7 +396,6 @@ func (r *diagReq) Serialize() []byte {
 	// b[44:48], the interface, stays 0: any.
 	binary.NativeEndian.PutUint32(b[48:], nl.TCPDIAG_NOCOOKIE)
 	binary.NativeEndian.PutUint32(b[52:], nl.TCPDIAG_NOCOOKIE)
-	return b
 }
 
 // putAddr writes a: four bytes for AF_INET, sixteen for AF_INET6 (an

@@ -16,7 +16,7 @@ import (
 
 // pair returns both ends of a new connection over loopback, closed at
 // the end of the test.
-func pair(t *testing.T, network, addr string) (client, server net.Conn) {
+func pair(t testing.TB, network, addr string) (client, server net.Conn) {
 	t.Helper()
 	ln, err := net.Listen(network, addr)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -451,5 +452,82 @@ func TestDiag(t *testing.T) {
 	check("closed")
 	if err := d.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// One question finds a socket of either family by an IPv4 tuple: an
+// IPv4 client of a dual-stack listener is served by an IPv6 socket
+// (IPv4-mapped addresses), found by its tuple written either way.
+func TestLookupFamily(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::]:0")
+	if err != nil {
+		t.Skipf("no dual-stack listener here: %v", err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Skipf("the [::] listener takes no IPv4 client here: %v", err)
+	}
+	defer c.Close()
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, err := kernel.OpenDiag()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	unmap := func(ft tracer.FiveTuple) tracer.FiveTuple {
+		ft.Local = netip.AddrPortFrom(ft.Local.Addr().Unmap(), ft.Local.Port())
+		ft.Remote = netip.AddrPortFrom(ft.Remote.Addr().Unmap(), ft.Remote.Port())
+		return ft
+	}
+	served := tuple(s)
+	if !served.Local.Addr().Is4In6() {
+		t.Skipf("the server's socket has addresses %s: not IPv4-mapped", served)
+	}
+	for _, ft := range []tracer.FiveTuple{served, unmap(served), tuple(c)} {
+		for name, lookup := range map[string]func(tracer.FiveTuple) (kernel.Socket, error){"Lookup": kernel.Lookup, "Diag.Lookup": d.Lookup} {
+			got, err := lookup(ft)
+			want := unmap(ft)
+			if err != nil || got.State != kernel.Established || got.Local != want.Local || got.Remote != want.Remote {
+				t.Errorf("%s(%s): %v, %v; want the ESTABLISHED socket", name, ft, got, err)
+			}
+		}
+	}
+}
+
+// BenchmarkLookup compares a question through a Diag kept open with one
+// through a socket of its own (Lookup), about a socket that is there
+// and one already gone.
+func BenchmarkLookup(b *testing.B) {
+	c, s := pair(b, "tcp4", "127.0.0.1:0")
+	d, err := kernel.OpenDiag()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	there := tuple(s)
+	gone := there
+	gone.Remote = netip.AddrPortFrom(gone.Remote.Addr(), 1)
+	_ = c
+	for _, bc := range []struct {
+		name string
+		ft   tracer.FiveTuple
+		want error
+	}{{"there", there, nil}, {"gone", gone, kernel.ErrNotFound}} {
+		for name, lookup := range map[string]func(tracer.FiveTuple) (kernel.Socket, error){"Lookup": kernel.Lookup, "Diag": d.Lookup} {
+			b.Run(name+"/"+bc.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := lookup(bc.ft); !errors.Is(err, bc.want) {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
