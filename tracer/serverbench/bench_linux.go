@@ -85,7 +85,7 @@ func run(ctx context.Context, cfg config, stdout, progress io.Writer) (*report, 
 			if s != nil {
 				servers[name] = s
 			}
-			return nil, ctx.Err()
+			return nil, errors.New("interrupted while starting the servers")
 		}
 		if err != nil {
 			var sk skipError
@@ -622,7 +622,11 @@ func (s *server) measure(ctx context.Context, loadBin string, clients int, d tim
 	select {
 	case <-lp.done:
 	case <-ctx.Done():
+		// Interrupted: not a figure, but its connections count for
+		// the packets per connection.
 		lp.stop(time.Second)
+		lr, _ := parseLoad(out.String())
+		s.served += lr.conns + lr.errors
 		return r
 	}
 	after := settle(ctx, pids)

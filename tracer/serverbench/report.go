@@ -226,7 +226,7 @@ func (t *table) print(w io.Writer, r *report) {
 			row = append(row, cell)
 		}
 		rate := spreadOf(t.figures(name, func(x trial) float64 { return x.rate }))
-		row = append(row, num(rate.med))
+		row = append(row, fmtMed(rate, -1))
 		if name == untraced {
 			row = append(row, "1")
 		} else if _, ok := t.runs[untraced]; ok {
@@ -262,9 +262,13 @@ func (t *table) print(w io.Writer, r *report) {
 	}
 }
 
+// fmtMed is the median alone; prec -1 formats a rate (num).
 func fmtMed(s spread, prec int) string {
-	if s.n == 0 {
+	switch {
+	case s.n == 0:
 		return "–"
+	case prec < 0:
+		return num(s.med)
 	}
 	return strconv.FormatFloat(s.med, 'f', prec, 64)
 }
