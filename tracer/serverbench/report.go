@@ -326,21 +326,50 @@ func (r *report) printTargets(w io.Writer) {
 	tw.Flush()
 	// The same comparison in CPU time: the captured server's CPU per
 	// connection against the untraced server's plus tcpdump's.
-	sc, okc := r.skipped(captured)
-	st, okt := r.skipped(untracedTcpdump)
-	if okc && okt && sc == "" && st == "" {
-		fmt.Fprintf(w, "\nCPU per connection, captured ÷ (untraced + tcpdump), same round (lower is cheaper):\n")
+	// The same comparisons in CPU time per connection, the steadier
+	// figure where the load generator shares the CPUs: the server's
+	// CPU over its reference's (tcpdump's included), same round. A rate
+	// target of x corresponds to a CPU ratio of at most 1/x.
+	fmt.Fprintf(w, "\nCPU per connection, the server's ÷ its reference's, same round, median (min–max); lower is cheaper (informational: the targets are on the rates)\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, tg := range targets {
+		if !r.measured(tg.a) || !r.measured(tg.b) {
+			continue
+		}
 		for _, t := range r.tables {
-			var xs []float64
-			for i, c := range t.runs[captured] {
-				if i < len(t.runs[untracedTcpdump]) {
-					u := t.runs[untracedTcpdump][i]
-					xs = append(xs, c.cpuPerConn(c.cpu)/u.cpuPerConn(u.cpu+u.tdCPU))
-				}
-			}
-			fmt.Fprintf(w, "  %d clients: %s\n", t.clients, spreadOf(xs).ratio())
+			s := spreadOf(t.cpuRatios(tg.a, tg.b))
+			fmt.Fprintf(tw, "  %s ÷ %s, %d clients\t%s\t1/target = %.2f×\n", tg.a, cpuName(tg.b), t.clients, s.ratio(), 1/tg.min)
 		}
 	}
+	tw.Flush()
+}
+
+// measured says whether the server ran.
+func (r *report) measured(name string) bool {
+	s, ok := r.skipped(name)
+	return ok && s == ""
+}
+
+func cpuName(name string) string {
+	if name == untracedTcpdump {
+		return "(untraced + tcpdump)"
+	}
+	return name
+}
+
+// cpuRatios are a's CPU per connection over b's (tcpdump's included),
+// round by round.
+func (t *table) cpuRatios(a, b string) []float64 {
+	ra, rb := t.runs[a], t.runs[b]
+	out := make([]float64, 0, len(ra))
+	for i, x := range ra {
+		if i >= len(rb) || x.fail != "" || rb[i].fail != "" {
+			out = append(out, math.NaN())
+			continue
+		}
+		out = append(out, x.cpuPerConn(x.cpu+x.tdCPU)/rb[i].cpuPerConn(rb[i].cpu+rb[i].tdCPU))
+	}
+	return out
 }
 
 // print writes the whole report.

@@ -153,14 +153,16 @@ func TestReport(t *testing.T) {
 		"traced ÷ node, 4 clients  –  target ≥ 1.10×  not measured: node skipped",
 		"captured ÷ untraced+tcpdump, 4 clients  1.10×  target ≥ 1.00×  met",
 		// captured: 100 µs per connection; untraced + tcpdump: 80.
-		"4 clients: 1.25×",
+		"captured ÷ (untraced + tcpdump), 4 clients  1.25×  1/target = 1.00×",
+		// traced: 70 and 80; untraced: 50 and 60.
+		"traced ÷ untraced, 4 clients  1.37×  (1.33–1.40)  1/target = 1.05×",
 		"captured: the server's pcapng captured.pcapng: 30000 packets",
 	} {
 		if !strings.Contains(out, squeeze(want)) {
 			t.Errorf("no %q in\n%s", want, b.String())
 		}
 	}
-	if strings.Contains(out, "\nnode  ") {
+	if strings.Contains(out, "\nnode  ") || strings.Contains(out, "÷ node, 4 clients  –  1/target") {
 		t.Errorf("a row for node, skipped:\n%s", b.String())
 	}
 }
