@@ -1,6 +1,7 @@
 package tracer
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"net/netip"
@@ -69,6 +70,7 @@ type Trace struct {
 	ids      map[connKey]int
 	pending  []Event
 	spare    []Event    // an empty buffer for pending, after a flush
+	recycle  Recycler   // what keeps spare
 	scratch  connIDs    // file's answer for an event of no wrapped connection
 	printMu  sync.Mutex // one Flush at a time; taken before mu
 	all      []Event    // the history: every event, or the latest history of them
@@ -400,7 +402,7 @@ func (t *Trace) Flush() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.spare == nil {
-		t.spare = Reuse(batch)
+		t.spare = t.recycle.Reuse(batch)
 	}
 	if t.err == nil {
 		t.err = perr
@@ -412,13 +414,32 @@ func (t *Trace) Flush() error {
 // whatever their size.
 const keepEvents = 1024
 
-// Reuse returns evs emptied, its events let go, for the next batch. It
-// keeps evs's room while it is used, and lets go of a burst's big buffer
-// once the batches are small again (under a quarter of it), rather than
-// holding it for good.
-func Reuse(evs []Event) []Event {
+// smallBatches is how many small batches in a row a Recycler waits
+// before it lets a big buffer go.
+const smallBatches = 16
+
+// Recycler keeps the buffer of a batch of events for the next batch. It
+// keeps its room while it is used, and lets go of a burst's big buffer
+// once the batches have been small (under a quarter of it) for a while,
+// rather than hold it for good. The zero Recycler is ready.
+//
+// Two buffers take turns (one fills while the other prints), and a
+// flush often follows another at once with a handful of events: a
+// buffer let go at the first small batch would grow again from nothing,
+// a copy of every event at each doubling, at every turn of a busy
+// program.
+type Recycler struct{ small int }
+
+// Reuse returns evs emptied, its events let go, for the next batch, or
+// nil when its room is no longer wanted.
+func (r *Recycler) Reuse(evs []Event) []Event {
 	if cap(evs) > keepEvents && len(evs) < cap(evs)/4 {
-		return nil
+		if r.small++; r.small >= smallBatches {
+			r.small = 0
+			return nil
+		}
+	} else {
+		r.small = 0
 	}
 	clear(evs)
 	return evs[:0]
@@ -442,16 +463,41 @@ func (t *Trace) Events() []Event {
 // the order of a trace. It compares them in place (an Event is large),
 // and leaves a sorted slice, the usual case, as it is.
 func SortEvents(ev []Event) {
-	less := func(i, j int) bool {
-		if c := ev[i].Time.Compare(ev[j].Time); c != 0 {
-			return c < 0
+	before := func(a, b *Event) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
 		}
-		return ev[i].Seq < ev[j].Seq
+		return cmp.Compare(a.Seq, b.Seq)
 	}
-	for i := 1; i < len(ev); i++ {
-		if less(i, i-1) {
-			sort.SliceStable(ev, less)
-			return
+	i := 1
+	for i < len(ev) && before(&ev[i], &ev[i-1]) >= 0 {
+		i++
+	}
+	if i >= len(ev) {
+		return // in order already, as most batches are
+	}
+	// An Event is large: sort their indexes, then move each event once
+	// to its place, following the permutation's cycles.
+	idx := make([]int32, len(ev))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortStableFunc(idx, func(a, b int32) int { return before(&ev[a], &ev[b]) })
+	for i := range idx {
+		if idx[i] < 0 {
+			continue // moved already
+		}
+		held := ev[i]
+		j := i
+		for {
+			k := int(idx[j])
+			idx[j] = -1
+			if k == i {
+				ev[j] = held
+				break
+			}
+			ev[j] = ev[k]
+			j = k
 		}
 	}
 }

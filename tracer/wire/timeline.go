@@ -52,9 +52,10 @@ type Timeline struct {
 	warned  bool       // the trace has a note that the capture lagged
 	err     error      // the first error writing
 
-	mu    sync.Mutex // guards held and spare
-	held  []tracer.Event
-	spare []tracer.Event // an empty buffer for held, after a release
+	mu      sync.Mutex // guards held and spare
+	held    []tracer.Event
+	spare   []tracer.Event  // an empty buffer for held, after a release
+	recycle tracer.Recycler // what keeps spare
 
 	// What release has seen, to tie each change of state to the
 	// segment that caused it: the last TCP packet each socket received,
@@ -305,7 +306,7 @@ func (tl *Timeline) release(before time.Time) {
 	defer func() {
 		tl.mu.Lock()
 		if tl.spare == nil {
-			tl.spare = tracer.Reuse(ready)
+			tl.spare = tl.recycle.Reuse(ready)
 		}
 		tl.mu.Unlock()
 	}()

@@ -1,0 +1,83 @@
+package tracer
+
+import (
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+)
+
+// SortEvents orders by time, then by Seq, keeping the order of equal
+// events, as a stable sort does, whatever the batch's disorder.
+func TestSortEvents(t *testing.T) {
+	base := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 3, 20, 257, 3000} {
+		for round := range 5 {
+			ev := make([]Event, n)
+			for i := range ev {
+				// Few distinct times: many ties, ordered by Seq; some
+				// events with the same time and Seq, told apart by
+				// Text, to show the sort is stable.
+				ev[i] = Event{Time: base.Add(time.Duration(r.IntN(50)) * time.Microsecond), Seq: int64(r.IntN(n + 1)), Text: string(rune('a' + i%26)), Conn: i}
+			}
+			if round == 0 {
+				// Sorted already: left as it is.
+				sort.SliceStable(ev, func(i, j int) bool { return before(ev[i], ev[j]) })
+			}
+			want := slices.Clone(ev)
+			sort.SliceStable(want, func(i, j int) bool { return before(want[i], want[j]) })
+			SortEvents(ev)
+			for i := range ev {
+				if ev[i].Conn != want[i].Conn {
+					t.Fatalf("%d events, round %d: at %d, event %d; want %d", n, round, i, ev[i].Conn, want[i].Conn)
+				}
+			}
+		}
+	}
+}
+
+func before(a, b Event) bool {
+	if c := a.Time.Compare(b.Time); c != 0 {
+		return c < 0
+	}
+	return a.Seq < b.Seq
+}
+
+// A Recycler keeps a big buffer while batches take turns, big and
+// small, and lets it go after a run of small batches; a small buffer
+// is always kept.
+func TestRecycler(t *testing.T) {
+	var r Recycler
+	big := make([]Event, 3000, 4096)
+	small := big[:5]
+	for turn := range 10 {
+		if got := r.Reuse(big); cap(got) != 4096 || len(got) != 0 {
+			t.Fatalf("turn %d, big batch: cap %d len %d, want 4096 and 0", turn, cap(got), len(got))
+		}
+		if got := r.Reuse(small); cap(got) != 4096 {
+			t.Fatalf("turn %d, small batch after a big one: cap %d, want the buffer kept", turn, cap(got))
+		}
+	}
+	kept := 0
+	for r.Reuse(small) != nil {
+		kept++
+		if kept > smallBatches {
+			break
+		}
+	}
+	if kept != smallBatches-2 {
+		t.Errorf("a big buffer kept for %d more small batches in a row, want %d (%d in all)", kept, smallBatches-2, smallBatches)
+	}
+	few := make([]Event, 3, keepEvents)
+	for range 3 * smallBatches {
+		if got := r.Reuse(few); got == nil {
+			t.Fatal("a buffer of keepEvents let go")
+		}
+	}
+	ev := []Event{{Text: "x"}}
+	if got := r.Reuse(ev); len(got) != 0 || ev[0].Text != "" {
+		t.Errorf("Reuse kept the events: %v", ev)
+	}
+}
