@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"tcptour/lessons/internal/lessontest"
 	"tcptour/tracer"
@@ -88,29 +89,43 @@ func holdNC(t *testing.T, bin string, byHand bool) {
 	// whether the server's kernel has anything to probe for.
 	var dropped, copies int
 	ackedAlone := false
+	// When the server's kernel sent its 4th echo again, and when the
+	// first word that the client had it (an ACK of it, alone or on the
+	// 5th line) reached the server.
+	var resent, acked time.Time
 	for _, e := range lessontest.OfConns(ev, conn) {
 		if e.Actor == "link" && strings.HasPrefix(e.Text, "dropped on purpose: the 5th data segment") {
 			dropped++
 		}
 		p := e.Packet
-		if p == nil || p.At != "client" || p.From != "client" {
-			continue
-		}
-		if p.Seq == 4*line+1 && p.Len > 0 {
-			copies++
-		}
-		if copies == 0 && p.Len == 0 && p.Ack == 4*line+1 {
-			ackedAlone = true
+		switch {
+		case p == nil:
+		case p.At == "server" && p.From == "server" && p.Seq == 3*line+1 && p.Len > 0 && slices.Contains(p.Analysis, "retransmission"):
+			resent = e.Time
+		case p.At == "server" && p.From == "client" && p.Ack >= 4*line+1 && acked.IsZero():
+			acked = e.Time
+		case p.At == "client" && p.From == "client":
+			if p.Seq == 4*line+1 && p.Len > 0 {
+				copies++
+			}
+			if copies == 0 && p.Len == 0 && p.Ack == 4*line+1 {
+				ackedAlone = true
+			}
 		}
 	}
 	if dropped != 1 || copies != 2 {
 		t.Errorf("nc's connection: %d drops of its 5th line, which left the client %d times; want 1 and 2", dropped, copies)
 	}
 	// The client's kernel sent the 5th line again by a tail loss probe,
-	// as its counters say; the server's probed its 4th echo only when
-	// the lost line carried the ACK for it (the packets alone cannot
-	// always tell: the server's probe may reach the client just before
-	// the client's goes).
+	// as its counters say (the packets alone cannot always tell: the
+	// server's probe may reach the client just before the client's
+	// goes). The server's kernel probes when its 4th echo has gone
+	// unacknowledged for its probe timeout: when the lost 5th line
+	// carried the ACK for it, as a script sends it; typed by hand, the
+	// echo is acknowledged on its own first (a delayed ACK), unless the
+	// machine is so busy that the probe timer fires first. Either way,
+	// the copy leaves before the server has heard that the client has
+	// the echo.
 	var counted []string
 	for _, e := range ev {
 		if e.Phase == tracer.PhaseCounter && e.Step == info.Steps {
@@ -120,15 +135,17 @@ func holdNC(t *testing.T, bin string, byHand bool) {
 	if want := "client's TcpExtTCPLossProbes +1"; !slices.Contains(counted, want) {
 		t.Errorf("no %q among the counters after the hold: %q", want, counted)
 	}
-	server := "server's TcpExtTCPLossProbes +1"
-	switch probed := slices.Contains(counted, server); {
-	case ackedAlone && probed:
-		t.Errorf("the 4th echo was acknowledged on its own, yet the counters say %q: %q", server, counted)
-	case !ackedAlone && !probed:
-		t.Errorf("the lost 5th line carried the ACK for the 4th echo, yet no %q among the counters after the hold: %q", server, counted)
+	probed := slices.Contains(counted, "server's TcpExtTCPLossProbes +1")
+	switch {
+	case probed && resent.IsZero():
+		t.Errorf("the server's counters say it sent a tail loss probe, but its 4th echo did not leave twice: %q", counted)
+	case probed && !acked.IsZero() && !resent.Before(acked):
+		t.Errorf("the server sent its 4th echo again at %s, after the client's ACK of it reached it at %s", resent.Format("15:04:05.000000"), acked.Format("15:04:05.000000"))
+	case !probed && !resent.IsZero():
+		t.Errorf("the server sent its 4th echo again, but its counters say no tail loss probe: %q", counted)
 	}
 	if byHand && !ackedAlone {
 		t.Errorf("the 5th line was typed after the client's ACK of the 4th echo, yet the trace shows no such ACK before it")
 	}
-	t.Logf("4th echo acknowledged on its own: %v; counters: %q", ackedAlone, counted)
+	t.Logf("4th echo acknowledged on its own: %v; the server probed: %v; counters: %q", ackedAlone, probed, counted)
 }
