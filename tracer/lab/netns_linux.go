@@ -240,13 +240,16 @@ func Setup(sysctls []Sysctl) (*Info, error) {
 	return info, err
 }
 
+// loIndex is the loopback interface's index in every network namespace.
+const loIndex = 1
+
 func setup(kind string, sysctls []Sysctl) (*Info, error) {
 	info := &Info{User: kind == "user", PID: os.Getpid(), Sudo: os.Getenv("SUDO_UID") != ""}
-	lo, err := netlink.LinkByName("lo")
-	if err == nil {
-		err = netlink.LinkSetUp(lo)
-	}
-	if err != nil {
+	// A new network namespace's loopback is always interface 1
+	// (LOOPBACK_IFINDEX): one request brings it up, without looking
+	// it up first.
+	lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: loIndex, Name: "lo"}}
+	if err := netlink.LinkSetUp(lo); err != nil {
 		return nil, fmt.Errorf("bringing up lo: %w", err)
 	}
 	for _, s := range sysctls {

@@ -1,13 +1,15 @@
 #!/bin/sh
-# lab-time.sh [PAIRS]: how long a lesson takes to enter its lab, for
-# docs/lab.md. Run from the repository's root, as root (it times the lab
-# as root and as the user nobody).
+# lab-time.sh [PAIRS [CAPTURE]]: how long a lesson takes to enter its
+# lab, for docs/performance.md. Run from the repository's root, as root
+# (it times the lab as root and as the user nobody).
 #
 # It builds ./lessons/03 into a temporary directory and runs it PAIRS
 # times (40 by default) in each of two ways, alternating: in its lab
 # (the default) and on the host's loopback (--host), both with
 # --capture=off (so that both do the same work: as nobody only the lab
 # may capture), --no-color, stdin from /dev/null and stdout thrown away.
+# With CAPTURE "on", both capture (--capture=on), as root only: as
+# nobody only the lab may capture.
 # Each run is timed from the shell (date +%s%N), start to exit. For each
 # user it prints the median run in the lab and on the host, and the
 # difference within each pair (lab minus host, the run after it):
@@ -16,6 +18,9 @@
 set -eu
 
 pairs=${1:-40}
+capture=${2:-off}
+users="root nobody"
+[ "$capture" = off ] || users=root
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 chmod 755 "$dir"
@@ -37,23 +42,23 @@ ms() {
 		'BEGIN { printf "%.1f ms (p10 %.1f ms, p90 %.1f ms)", a/1e6, b/1e6, c/1e6 }'
 }
 
-for user in root nobody; do
+for user in $users; do
 	as=
 	[ "$user" = nobody ] && as="setpriv --reuid=65534 --regid=65534 --clear-groups"
 	: >lab; : >host; : >diff
 	i=0
 	while [ "$i" -lt "$pairs" ]; do
 		t0=$(date +%s%N)
-		$as ./lesson --no-color --capture=off </dev/null >/dev/null
+		$as ./lesson --no-color --capture="$capture" </dev/null >/dev/null
 		t1=$(date +%s%N)
-		$as ./lesson --no-color --capture=off --host </dev/null >/dev/null
+		$as ./lesson --no-color --capture="$capture" --host </dev/null >/dev/null
 		t2=$(date +%s%N)
 		echo $((t1 - t0)) >>lab
 		echo $((t2 - t1)) >>host
 		echo $(((t1 - t0) - (t2 - t1))) >>diff
 		i=$((i + 1))
 	done
-	echo "as $user, $pairs pairs of runs of lesson 03 (--capture=off):"
+	echo "as $user, $pairs pairs of runs of lesson 03 (--capture=$capture):"
 	echo "  in the lab:          $(ms lab)"
 	echo "  on the host:         $(ms host)"
 	echo "  lab minus host:      $(ms diff)"
