@@ -208,3 +208,78 @@ func TestEndsJoinable(t *testing.T) {
 		}
 	}
 }
+
+// Without a delay the link sends a frame as soon as it has read it,
+// unless frames wait before it: a held segment goes after the next one,
+// the segments read while another is delayed overtake it, and a
+// duplicate arrives twice, as the server's capture sees them.
+func TestOrderWithoutDelay(t *testing.T) {
+	rules := []link.Rule{
+		{Dir: link.FromClient, Kind: link.Data, Index: 3, Action: link.Hold},
+		{Dir: link.FromClient, Kind: link.Data, Index: 6, Action: link.Delay, Extra: 30 * time.Millisecond},
+		{Dir: link.FromClient, Kind: link.Data, Index: 8, Action: link.Duplicate},
+	}
+	l, rec := newLink(t, link.Config{Rules: rules})
+	var seen packets
+	var c *capture.Capture
+	err := l.InServer(func() (err error) {
+		c, err = capture.Open(capture.Config{Interface: link.ServerInterface, TCPPorts: []uint16{7000}, MarkerTo: link.MarkerAddr, Handler: seen.add})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if _, err := c.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	// Reno sends its first 10 segments at once.
+	bulkWith(t, l, 64<<10, "reno")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	events, segs := rec.lists()
+	if len(events) != 3 {
+		t.Errorf("events %v, want 3", events)
+	}
+	// The client's data segments by sequence number, as the link
+	// numbered them.
+	index := map[uint32]int{}
+	for _, s := range segs {
+		if s.Dir == link.FromClient && s.Kind == link.Data {
+			index[s.Seq] = s.Index
+		}
+	}
+	var arrived []int // indexes, in the order the server's end saw them
+	first := map[int]int{}
+	seen.mu.Lock()
+	for _, d := range seen.list {
+		if d.TCP == nil || d.Src.Addr() != link.ClientAddr || d.TCP.PayloadLen == 0 {
+			continue
+		}
+		i := index[d.TCP.Seq]
+		if _, ok := first[i]; !ok {
+			first[i] = len(arrived)
+		}
+		arrived = append(arrived, i)
+	}
+	seen.mu.Unlock()
+	t.Logf("data segments at the server's end, by index: %v", arrived)
+	for _, i := range []int{1, 2, 3, 4, 5, 6, 7, 8} {
+		if _, ok := first[i]; !ok {
+			t.Fatalf("data segment %d never arrived: %v", i, arrived)
+		}
+	}
+	if !(first[1] < first[2] && first[2] < first[4] && first[4] < first[3] && first[3] < first[5]) {
+		t.Errorf("the 3rd segment held: arrivals %v, want 1 2 4 3 5 first", arrived)
+	}
+	if first[7] > first[6] || first[8] > first[6] {
+		t.Errorf("the 6th segment delayed: arrivals %v, want the 7th and 8th before it", arrived)
+	}
+	if first[8]+1 >= len(arrived) || arrived[first[8]+1] != 8 {
+		t.Errorf("the 8th segment duplicated: arrivals %v, want it twice in a row", arrived)
+	}
+}

@@ -39,6 +39,11 @@ type Link struct {
 	isnMu sync.Mutex
 	isn   map[netip.AddrPort]uint32
 
+	// flows are the connections' directions seen, by (source,
+	// destination).
+	flowMu sync.Mutex
+	flows  map[[2]netip.AddrPort]*flow
+
 	// rules are the rules in force (Config.Rules, then SetRules).
 	rules atomic.Pointer[[]Rule]
 
@@ -477,6 +482,18 @@ type packetSock struct {
 		Read(func(uintptr) bool) error
 		Write(func(uintptr) bool) error
 	}
+
+	// The arguments and results of readBatch's system call, and of
+	// writeBatch's, with the functions that make them, made once (a
+	// closure made for each call would be an allocation each). One
+	// goroutine reads at a time, and one writes.
+	rd        *batch
+	rn        int
+	rerr      unix.Errno
+	readFn    func(uintptr) bool
+	wr        *batch
+	wdone, wn int
+	writeFn   func(uintptr) bool
 }
 
 func openPacket(ifname string) (*packetSock, error) {
@@ -508,43 +525,9 @@ func openPacket(ifname string) (*packetSock, error) {
 		f.Close()
 		return nil, fmt.Errorf("link: %s: %w", ifname, err)
 	}
-	return &packetSock{f: f, rc: rc}, nil
-}
-
-// read reads the next frame that came in on the interface (not one
-// this side sent), into buf.
-func (p *packetSock) read(buf []byte) (int, error) {
-	for {
-		var n int
-		var from unix.Sockaddr
-		var err error
-		rerr := p.rc.Read(func(fd uintptr) bool {
-			n, from, err = unix.Recvfrom(int(fd), buf, 0)
-			return err != unix.EAGAIN
-		})
-		if rerr != nil {
-			return 0, rerr
-		}
-		if err != nil {
-			return 0, err
-		}
-		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
-			continue
-		}
-		return n, nil
-	}
-}
-
-func (p *packetSock) write(b []byte) error {
-	var err error
-	werr := p.rc.Write(func(fd uintptr) bool {
-		_, err = unix.Write(int(fd), b)
-		return err != unix.EAGAIN
-	})
-	if werr != nil {
-		return werr
-	}
-	return err
+	p := &packetSock{f: f, rc: rc}
+	p.readFn, p.writeFn = p.recvmmsg, p.sendmmsg
+	return p, nil
 }
 
 func (p *packetSock) Close() error { return p.f.Close() }
@@ -554,16 +537,61 @@ type frame struct {
 	due time.Time
 	b   []byte
 	seg Segment // a held frame's segment
+	ack ackMark // the acknowledgment it carries, noted once sent
+}
+
+// ackMark is the acknowledgment number a frame carries to the sender of
+// flow to (nil for a frame without ACK): once the frame has gone, that
+// sender knows its data up to ack arrived.
+type ackMark struct {
+	to  *flow
+	ack uint32
+}
+
+// sent notes that the frame carrying m has gone to its end.
+func (m ackMark) sent() {
+	if m.to != nil {
+		m.to.acked(m.ack)
+	}
+}
+
+// frameSize is the room of a pooled buffer: a whole frame of the veth's
+// MTU (1500 bytes, and 14 of Ethernet header) fits.
+const frameSize = 2048
+
+// framePool holds the buffers of frames waiting in a pipe's queue: a
+// frame sent at once needs none, and a queued one takes one back from
+// the pool rather than allocate.
+var framePool = sync.Pool{New: func() any { return new([frameSize]byte) }}
+
+// clone copies b into a buffer of the pool (or a new one if b does not
+// fit).
+func clone(b []byte) []byte {
+	if len(b) > frameSize {
+		return append([]byte(nil), b...)
+	}
+	buf := framePool.Get().(*[frameSize]byte)
+	return buf[:copy(buf[:], b)]
+}
+
+// release gives b, from clone, back to the pool.
+func release(b []byte) {
+	if cap(b) == frameSize {
+		framePool.Put((*[frameSize]byte)(b[:frameSize]))
+	}
 }
 
 // pipe carries one direction: a goroutine reads frames and applies the
-// rules, another sends them when they are due.
+// rules, and sends at once what is due at once, unless frames are
+// waiting; another sends those that wait (a delay, a rate, a rule),
+// when they are due.
 type pipe struct {
 	l        *Link
 	dir      Dir
 	in, out  *packetSock
 	delay    time.Duration
 	queue    chan frame // from reader to sender, in arrival order
+	queued   atomic.Int64
 	stopping chan struct{}
 	shape    atomic.Pointer[shaping] // the rate limit (SetRate)
 
@@ -578,10 +606,16 @@ type pipe struct {
 	ip6     layers.IPv6
 	tcp     layers.TCP
 	decoded []gopacket.LayerType
-	counts  map[[2]netip.AddrPort]*[RST + 1]int // by connection (source, destination)
-	random  *rand.Rand                          // for Config.Loss
-	seen    map[segKey]segSeen
+	flows   map[[2]netip.AddrPort]*flow // by (source, destination)
+	random  *rand.Rand                  // for Config.Loss
+	seen    map[segKey]segSeen          // SYNs, SYN-ACKs, FINs, RSTs
 	held    []frame
+
+	// The frames read by one system call, and those of them due at
+	// once, written together after them: the reader's alone.
+	rd, wr *batch
+	wrAck  []ackMark
+	nwr    int
 }
 
 // segKey names a segment by first transmission.
@@ -596,7 +630,7 @@ type segSeen struct{ index, count int }
 func newPipe(l *Link, dir Dir, in, out *packetSock, delay time.Duration) *pipe {
 	p := &pipe{l: l, dir: dir, in: in, out: out, delay: delay,
 		queue: make(chan frame, 4096), stopping: make(chan struct{}), seen: map[segKey]segSeen{},
-		counts: map[[2]netip.AddrPort]*[RST + 1]int{}}
+		flows: map[[2]netip.AddrPort]*flow{}}
 	p.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &p.eth, &p.ip4, &p.ip6, &p.tcp)
 	p.parser.IgnoreUnsupported = true
 	// Config.Loss's numbers: one sequence a direction, from the seed.
@@ -620,31 +654,40 @@ func (p *pipe) stop() {
 
 func (p *pipe) readLoop() {
 	defer close(p.queue)
-	buf := make([]byte, 65536)
+	p.rd = newReadBatch(batchFrames, 65536)
+	p.wr, p.wrAck = newBatch(batchFrames), make([]ackMark, batchFrames)
 	for {
-		n, err := p.in.read(buf)
+		n, err := p.in.readBatch(p.rd)
 		if err != nil {
 			return
 		}
-		if toMarker(buf[:n]) {
-			continue // a capture's Sync marker: it goes no further
+		for i := range n {
+			// Until the next read: what waits is copied.
+			p.handle(p.rd.bufs[i][:p.rd.lens[i]])
 		}
-		b := append([]byte(nil), buf[:n]...)
-		now := time.Now()
-		seg, ok := p.parse(b)
-		if !ok {
-			p.forward(now, b, 0, Segment{Dir: p.dir})
-			continue
-		}
-		if f := p.l.cfg.OnSegment; f != nil {
-			f(seg)
-		}
-		held := p.held
-		p.held = nil
-		p.act(now, seg, b)
-		for _, h := range held {
-			p.forward(now, h.b, 0, h.seg)
-		}
+		p.flush()
+	}
+}
+
+// handle applies the rules to frame b and sends it on its way.
+func (p *pipe) handle(b []byte) {
+	if toMarker(b) {
+		return // a capture's Sync marker: it goes no further
+	}
+	now := time.Now()
+	seg, ack, ok := p.parse(now, b)
+	if !ok {
+		p.forward(now, b, 0, Segment{Dir: p.dir}, ackMark{})
+		return
+	}
+	if f := p.l.cfg.OnSegment; f != nil {
+		f(seg)
+	}
+	held := p.held
+	p.held = nil
+	p.act(now, seg, b, ack)
+	for _, h := range held {
+		p.forward(now, h.b, 0, h.seg, h.ack)
 	}
 }
 
@@ -655,7 +698,7 @@ func toMarker(b []byte) bool {
 }
 
 // act applies the first rule that picks seg.
-func (p *pipe) act(now time.Time, seg Segment, b []byte) {
+func (p *pipe) act(now time.Time, seg Segment, b []byte, ack ackMark) {
 	var extra time.Duration
 	picked := false
 	for _, r := range *p.l.rules.Load() {
@@ -672,9 +715,9 @@ func (p *pipe) act(now time.Time, seg Segment, b []byte) {
 		case Delay:
 			extra = r.Extra
 		case Duplicate:
-			p.forward(now, b, 0, seg)
+			p.forward(now, b, 0, seg, ack)
 		case Hold:
-			p.held = append(p.held, frame{b: b, seg: seg})
+			p.held = append(p.held, frame{b: append([]byte(nil), b...), seg: seg, ack: ack})
 			return
 		}
 		break
@@ -685,7 +728,7 @@ func (p *pipe) act(now time.Time, seg Segment, b []byte) {
 		}
 		return
 	}
-	p.forward(now, b, extra, seg)
+	p.forward(now, b, extra, seg, ack)
 }
 
 // shaping is a direction's rate limit: bytes a second (0 for none) and
@@ -699,10 +742,10 @@ type shaping struct {
 // its way, due after the link's delay and extra: at once without a rate
 // limit; with one, after the frames queued before it and its own time
 // on the slower link, unless the queue is full and it is dropped.
-func (p *pipe) forward(now time.Time, b []byte, extra time.Duration, seg Segment) {
+func (p *pipe) forward(now time.Time, b []byte, extra time.Duration, seg Segment, ack ackMark) {
 	sh := p.shape.Load()
 	if sh == nil || sh.rate <= 0 {
-		p.send(frame{due: now.Add(p.delay + extra), b: b})
+		p.send(now, frame{due: now.Add(p.delay + extra), b: b, ack: ack})
 		return
 	}
 	// A frame whose last byte has gone has left the queue.
@@ -723,30 +766,74 @@ func (p *pipe) forward(now time.Time, b []byte, extra time.Duration, seg Segment
 	}
 	done := start.Add(time.Duration(int64(len(b)) * int64(time.Second) / sh.rate))
 	p.departs = append(p.departs, done)
-	p.send(frame{due: done.Add(p.delay + extra), b: b})
+	p.send(now, frame{due: done.Add(p.delay + extra), b: b, ack: ack})
 }
 
-func (p *pipe) send(f frame) {
+// send writes f at once when it is due now and no frame waits in the
+// queue (which would be due before it, or at the same time and read
+// before it): with the other frames of the same read that are due at
+// once, after them (flush). Else it hands a copy of f to the sender,
+// after writing those read before it.
+func (p *pipe) send(now time.Time, f frame) {
+	if !f.due.After(now) && p.queued.Load() == 0 {
+		// The sender has nothing to send, and only this goroutine
+		// gives it more: the two never write at once.
+		if p.nwr == len(p.wr.bufs) {
+			p.flush()
+		}
+		p.wr.bufs[p.nwr], p.wrAck[p.nwr] = f.b, f.ack
+		p.nwr++
+		return
+	}
+	p.flush()
+	f.b = clone(f.b)
+	p.queued.Add(1)
 	select {
 	case p.queue <- f:
 	case <-p.stopping:
+		release(f.b)
 	}
+}
+
+// flush writes the frames send kept, in order.
+func (p *pipe) flush() {
+	if p.nwr == 0 {
+		return
+	}
+	p.out.writeBatch(p.wr, p.nwr)
+	for i := range p.nwr {
+		p.wrAck[i].sent()
+		p.wr.bufs[i], p.wrAck[i] = nil, ackMark{}
+	}
+	p.nwr = 0
 }
 
 // sendLoop sends frames when due: in order of due time, and in
 // arrival order among equals.
 func (p *pipe) sendLoop() {
 	var pending []frame // sorted by due
+	out := newBatch(batchFrames)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	for {
 		now := time.Now()
 		for len(pending) > 0 && !pending[0].due.After(now) {
-			// NOTE: ignoring the error: a frame the veth cannot take
-			// is lost, as on a wire.
-			_ = p.out.write(pending[0].b)
-			pending = pending[1:]
+			// What is due, in order, in as few system calls as it
+			// takes.
+			n := 0
+			for n < len(pending) && n < len(out.bufs) && !pending[n].due.After(now) {
+				out.bufs[n] = pending[n].b
+				n++
+			}
+			p.out.writeBatch(out, n)
+			for i := range n {
+				pending[i].ack.sent()
+				release(pending[i].b)
+				pending[i], out.bufs[i] = frame{}, nil
+			}
+			pending = pending[n:]
+			p.queued.Add(int64(-n))
 		}
 		if len(pending) > 0 {
 			timer.Reset(pending[0].due.Sub(now))
@@ -770,8 +857,9 @@ func (p *pipe) sendLoop() {
 	}
 }
 
-// parse reads a TCP segment out of an Ethernet frame.
-func (p *pipe) parse(b []byte) (Segment, bool) {
+// parse reads a TCP segment out of an Ethernet frame, and the
+// acknowledgment it carries.
+func (p *pipe) parse(now time.Time, b []byte) (Segment, ackMark, bool) {
 	// NOTE: ignoring the error: a frame with a layer the parser does not
 	// know stops there; what was decoded is what counts.
 	_ = p.parser.DecodeLayers(b, &p.decoded)
@@ -791,7 +879,7 @@ func (p *pipe) parse(b []byte) (Segment, bool) {
 		}
 	}
 	if !hasTCP {
-		return s, false
+		return s, ackMark{}, false
 	}
 	t := &p.tcp
 	s.Dir = p.dir
@@ -821,25 +909,40 @@ func (p *pipe) parse(b []byte) (Segment, bool) {
 		s.Kind = PureACK
 	}
 	p.l.relative(&s)
-	k := segKey{s.Src, s.Dst, s.Kind, s.Seq}
-	seen, ok := p.seen[k]
-	if !ok || s.Kind == PureACK {
-		c := p.counts[[2]netip.AddrPort{s.Src, s.Dst}]
-		if c == nil {
-			c = new([RST + 1]int)
-			p.counts[[2]netip.AddrPort{s.Src, s.Dst}] = c
-		}
-		c[s.Kind]++
-		seen.index = c[s.Kind]
+	key := [2]netip.AddrPort{s.Src, s.Dst}
+	fl := p.flows[key]
+	if fl == nil {
+		fl = p.l.flow(s.Src, s.Dst)
+		p.flows[key] = fl
 	}
-	seen.count++
-	if s.Kind != PureACK {
+	var seen segSeen
+	switch s.Kind {
+	case PureACK:
+		// Pure ACKs share sequence numbers: each counts.
+		fl.counts[PureACK]++
+		seen = segSeen{index: fl.counts[PureACK], count: 1}
+	case Data:
+		seen = fl.data.see(s.Seq, uint32(s.Len), &fl.counts[Data])
+		fl.forget(now)
+	default:
+		k := segKey{s.Src, s.Dst, s.Kind, s.Seq}
+		var ok bool
+		if seen, ok = p.seen[k]; !ok {
+			fl.counts[s.Kind]++
+			seen.index = fl.counts[s.Kind]
+			if s.Kind == SYN || s.Kind == SYNACK {
+				fl.restart() // new sequence numbers
+			}
+		}
+		seen.count++
 		p.seen[k] = seen
-	} else {
-		seen.count = 1
 	}
 	s.Index, s.Transmission = seen.index, seen.count
-	return s, true
+	var ack ackMark
+	if s.Flags&FlagACK != 0 {
+		ack = ackMark{to: fl.rev, ack: s.Ack}
+	}
+	return s, ack, true
 }
 
 // relative fills in RelSeq and RelAck from the ISNs seen.
