@@ -595,6 +595,13 @@ func startPcapng(cfg config, files wire.Files) (func() (capture.Stats, int, erro
 				werr = fw.Write(p)
 			}
 		},
+		// As the Session: written out after each batch the capture
+		// hands over, and before a Sync returns.
+		Flush: func() {
+			if werr == nil {
+				werr = fw.Flush()
+			}
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -54,6 +54,7 @@ type Capture struct {
 	ifname   string
 	snaplen  int
 	handler  func(Packet)
+	flush    func() // Config.Flush, or nil
 	conn     *packet.Conn
 	rc       syscall.RawConn
 	linkType layers.LinkType
@@ -156,6 +157,7 @@ func Open(cfg Config) (*Capture, error) {
 		ifname:   ifname,
 		snaplen:  snaplen,
 		handler:  cfg.Handler,
+		flush:    cfg.Flush,
 		conn:     conn,
 		linkType: layers.LinkTypeEthernet,
 		done:     make(chan struct{}),
@@ -409,6 +411,9 @@ func (c *Capture) readBlocks() {
 		c.lastSeq = binary.NativeEndian.Uint64(b[blockSeqOff:])
 		atomic.StoreUint32(status, unix.TP_STATUS_KERNEL)
 		c.next = (c.next + 1) % ringBlocks
+		if c.flush != nil {
+			c.flush()
+		}
 	}
 }
 
@@ -500,6 +505,11 @@ func (c *Capture) deliver(frame []byte, wireLen int, ts time.Time) {
 		if sport, dport, payload, ok := udpOf(frame); ok {
 			mp := c.markerAddr.Port()
 			if sport == mp && dport == mp {
+				// A marker may end a Sync, which returns once the
+				// packets before it are written out.
+				if c.flush != nil {
+					c.flush()
+				}
 				if c.consumeMarker(payload) {
 					return
 				}
