@@ -22,7 +22,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-n", "100", "-c", "4", "-timeout", "1m"}
+	args := []string{"-n", "40", "-c", "2", "-timeout", "1m"}
 	tcpdump := true
 	if _, err := exec.LookPath("tcpdump"); err != nil {
 		args = append(args, "-tcpdump", "")
