@@ -72,9 +72,9 @@ type Config struct {
 
 	// Flush, when set, is called from the capture's goroutine, as
 	// Handler is, each time the Handler has been given the packets of
-	// a batch (the frames the kernel handed over together: a block of
-	// the capture's ring, those that arrived within about 1 ms, at
-	// most 128 KiB of them), and before a Sync returns. A Handler that
+	// a batch (the frames the capture reads at once: those the kernel
+	// handed over since it last read, a few milliseconds' worth under
+	// load), and before a Sync returns. A Handler that
 	// buffers what it writes writes it out there, as a FileWriter's
 	// Flush does: its file then lags the capture by one batch at most,
 	// holds every packet once Sync returns, and costs one write system

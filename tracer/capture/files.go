@@ -48,7 +48,7 @@ var ErrTruncated = errors.New("file truncated")
 // so far. A capture calls Flush
 // after each batch of packets it hands over, and before a Sync returns,
 // when given it as Config.Flush: the file then lags the capture by one
-// batch at most (the frames that arrived within about 1 ms), instead of
+// batch at most (a few milliseconds of packets), instead of
 // costing a write system call per packet. Its methods are safe for
 // concurrent use.
 type FileWriter struct {
