@@ -33,8 +33,8 @@ const (
 	// blocks of ringBlockSize bytes (8 MiB in all). The kernel fills one
 	// block at a time with as many frames as fit and hands it over when it
 	// is full or ringRetire ms after its first frame, whichever comes
-	// first; so under load the reader wakes once per block, not once per
-	// frame, and a frame waits at most ringRetire ms. A frame longer than a
+	// first; so under load the reader wakes once per block at most (see
+	// ringNap), not once per frame. A frame longer than a
 	// block (only possible on lo with BIG TCP configured) is cut to fit and
 	// counted in Stats.Truncated.
 	ringBlockSize = 128 << 10
