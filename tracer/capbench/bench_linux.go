@@ -23,10 +23,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/gopacket/layers"
 	"golang.org/x/sys/unix"
 
+	"tcptour/tracer"
 	"tcptour/tracer/capture"
 	"tcptour/tracer/outfile"
+	"tcptour/tracer/wire"
 )
 
 func run(ctx context.Context, cfg config, stdin io.Reader, stdout io.Writer) error {
@@ -34,27 +37,37 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout io.Writer) err
 	case "capture":
 		return captureChild(ctx, cfg, stdin, stdout)
 	case "bench":
-		return bench(ctx, cfg, stdout, inherited(cfg.profileFD))
+		return bench(ctx, cfg, stdout, [2]*os.File{inherited(cfg.profileFD), inherited(cfg.pipelineProfileFD)})
 	case "":
 	default:
 		return fmt.Errorf("-role %q: unknown", cfg.role)
 	}
-	// The profile's file is checked before the burst, and put in place
-	// only after a run that went well (see tracer/outfile). The
-	// capturing child writes it, through a file descriptor it inherits.
-	var prof *outfile.File
-	if cfg.cpuprofile != "" {
+	// The profiles' files are checked before the burst, and put in
+	// place only after a run that went well (see tracer/outfile). The
+	// capturing children write them, through file descriptors they
+	// inherit.
+	var profs [2]*outfile.File
+	for i, p := range []struct{ flag, path string }{{"cpuprofile", cfg.cpuprofile}, {"pipeline-cpuprofile", cfg.pipelineCPUProfile}} {
+		if p.path == "" {
+			continue
+		}
 		var err error
-		if prof, err = outfile.Create("cpuprofile", cfg.cpuprofile, 0o644); err != nil {
+		if profs[i], err = outfile.Create(p.flag, p.path, 0o644); err != nil {
 			return err
 		}
-		defer prof.Discard()
+		defer profs[i].Discard()
+	}
+	commit := func() error {
+		if err := profs[0].Commit(); err != nil {
+			return err
+		}
+		return profs[1].Commit()
 	}
 	if !cfg.netns {
-		if err := bench(ctx, cfg, stdout, prof.OSFile()); err != nil {
+		if err := bench(ctx, cfg, stdout, [2]*os.File{profs[0].OSFile(), profs[1].OSFile()}); err != nil {
 			return err
 		}
-		return prof.Commit()
+		return commit()
 	}
 	// The burst runs in a child in a network namespace of its own: all
 	// its threads (and its children, tcpdump included) see a lo that
@@ -66,9 +79,11 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout io.Writer) err
 	args := append(os.Args[1:len(os.Args):len(os.Args)], "-role=bench")
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stdout, cmd.Stderr = stdout, os.Stderr
-	if prof != nil {
-		cmd.ExtraFiles = []*os.File{prof.OSFile()} // fd 3
-		cmd.Args = append(cmd.Args, "-profile-fd=3")
+	for i, flag := range []string{"-profile-fd", "-pipeline-profile-fd"} {
+		if profs[i] != nil {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, profs[i].OSFile())
+			cmd.Args = append(cmd.Args, fmt.Sprintf("%s=%d", flag, 2+len(cmd.ExtraFiles)))
+		}
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
 	if err := cmd.Start(); err != nil {
@@ -80,7 +95,7 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout io.Writer) err
 	if err := cmd.Wait(); err != nil {
 		return errors.New("the burst failed (see above)")
 	}
-	return prof.Commit()
+	return commit()
 }
 
 // inherited returns the file a parent passed as file descriptor fd, or
@@ -105,9 +120,13 @@ type result struct {
 	note       string
 }
 
-// bench runs the burst and both captures; prof, when not nil, is the
-// file the capturing child writes its CPU profile to.
-func bench(ctx context.Context, cfg config, stdout io.Writer, prof *os.File) error {
+// bench runs the burst and the captures: this package's capture writing
+// pcapng against tcpdump, then, with cfg.pipeline, the same burst again
+// with a lesson's pipeline against tcpdump (on their own, so that the
+// pipeline's work does not take the CPU the others need). profs, where
+// not nil, are the files the capturing children write their CPU profiles
+// to (the pcapng child's, the pipeline's).
+func bench(ctx context.Context, cfg config, stdout io.Writer, profs [2]*os.File) error {
 	where := "the machine's own lo"
 	if cfg.netns {
 		if err := loUp(); err != nil {
@@ -121,17 +140,46 @@ func bench(ctx context.Context, cfg config, stdout io.Writer, prof *os.File) err
 	}
 	defer ln.Close()
 	go echo(ln)
+
+	// Every capture writes its file here; all are read back at the end
+	// of their burst.
+	dir, err := os.MkdirTemp("", "capbench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	modes := []string{modePcapng}
+	if cfg.pipeline {
+		modes = append(modes, modePipeline)
+	}
+	for i, mode := range modes {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		if err := round(ctx, cfg, stdout, ln, where, mode, dir, profs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// round runs one burst, captured by a child in mode and by tcpdump,
+// and prints what they saw.
+func round(ctx context.Context, cfg config, stdout io.Writer, ln net.Listener, where, mode, dir string, prof *os.File) error {
 	addr := ln.Addr().String()
 	port := ln.Addr().(*net.TCPAddr).Port
-
-	ours, err := startChild(ctx, port, prof)
+	dir = filepath.Join(dir, mode)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	ours, err := startChild(ctx, cfg, mode, dir, port, prof)
 	if err != nil {
 		return err
 	}
 	defer ours.kill()
 	var td *tcpdump
 	if cfg.tcpdump != "" {
-		td, err = startTcpdump(ctx, cfg.tcpdump, cfg.tcpdumpBuf, port)
+		td, err = startTcpdump(ctx, cfg.tcpdump, cfg.tcpdumpBuf, port, dir)
 		if err != nil {
 			fmt.Fprintf(stdout, "without tcpdump: %v\n", err)
 			td = nil
@@ -139,18 +187,18 @@ func bench(ctx context.Context, cfg config, stdout io.Writer, prof *os.File) err
 			defer td.kill()
 		}
 	}
+	pids := []int{ours.cmd.Process.Pid}
+	if td != nil {
+		pids = append(pids, td.cmd.Process.Pid)
+	}
 
 	before, err := tcpCounters()
 	if err != nil {
 		return err
 	}
-	cpuOurs0, err := cpuTime(ours.cmd.Process.Pid)
-	if err != nil {
-		return err
-	}
-	var cpuTd0 time.Duration
-	if td != nil {
-		if cpuTd0, err = cpuTime(td.cmd.Process.Pid); err != nil {
+	cpu0 := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		if cpu0[i], err = cpuTime(pid); err != nil {
 			return err
 		}
 	}
@@ -163,28 +211,31 @@ func bench(ctx context.Context, cfg config, stdout io.Writer, prof *os.File) err
 	if err != nil {
 		return err
 	}
-	cpuOurs1 := settle(ctx, ours.cmd.Process.Pid)
-	var cpuTd1 time.Duration
-	if td != nil {
-		cpuTd1 = settle(ctx, td.cmd.Process.Pid)
+	cpu1 := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		cpu1[i] = settle(ctx, pid)
 	}
 	expected := (after["OutSegs"] + after["RetransSegs"]) - (before["OutSegs"] + before["RetransSegs"])
 
-	r1, err := ours.stop()
+	r, err := ours.stop()
 	if err != nil {
 		return err
 	}
-	r1.cpu = cpuOurs1 - cpuOurs0
-	results := []*result{r1}
+	results := []*result{r}
 	if td != nil {
-		r2, err := td.stop()
+		r, err := td.stop()
 		if err != nil {
 			return err
 		}
-		r2.cpu = cpuTd1 - cpuTd0
-		results = append(results, r2)
+		results = append(results, r)
+	}
+	for i, r := range results {
+		r.cpu = cpu1[i] - cpu0[i]
 	}
 
+	if mode == modePipeline {
+		fmt.Fprintf(stdout, "lesson pipeline: capture, decode, annotate and the pcapng file, as a lesson's --pcap; the trace printed as %s to a file every 100 ms, as the server prints\n", cfg.print)
+	}
 	if td != nil {
 		fmt.Fprintf(stdout, "tcpdump: %s\n", strings.Join(td.cmd.Args, " "))
 	}
@@ -195,21 +246,27 @@ func bench(ctx context.Context, cfg config, stdout io.Writer, prof *os.File) err
 	}
 	fmt.Fprintf(stdout, "\nthe kernel sent %d TCP segments (/proc/net/snmp OutSegs+RetransSegs; InSegs %d)\n\n",
 		expected, after["InSegs"]-before["InSegs"])
-	printTable(stdout, expected, results)
+	var ref *result
+	if td != nil {
+		ref = results[1]
+	}
+	printTable(stdout, expected, results, ref)
 	return nil
 }
 
-func printTable(w io.Writer, expected uint64, rs []*result) {
+// printTable prints what each capture saw, and how each compares with
+// ref (tcpdump's, or nil).
+func printTable(w io.Writer, expected uint64, rs []*result, ref *result) {
 	row := func(label string, f func(r *result) string) {
 		fmt.Fprintf(w, "%-28s", label)
 		for _, r := range rs {
-			fmt.Fprintf(w, " %16s", f(r))
+			fmt.Fprintf(w, " %18s", f(r))
 		}
 		fmt.Fprintln(w)
 	}
 	row("", func(r *result) string { return r.name })
 	row("packets expected", func(*result) string { return strconv.FormatUint(expected, 10) })
-	row("captured", func(r *result) string { return strconv.Itoa(r.captured) })
+	row("captured (in its file)", func(r *result) string { return strconv.Itoa(r.captured) })
 	row("duplicated", func(r *result) string { return strconv.Itoa(r.dups) })
 	row("lost (expected - distinct)", func(r *result) string { return strconv.FormatInt(int64(expected)-int64(r.unique), 10) })
 	row("dropped by the kernel", func(r *result) string { return strconv.FormatUint(r.drops, 10) })
@@ -221,24 +278,30 @@ func printTable(w io.Writer, expected uint64, rs []*result) {
 		return r.cpu.Seconds() * 1e6 / float64(r.captured)
 	}
 	row("CPU per packet", func(r *result) string { return fmt.Sprintf("%.2f µs", perPkt(r)) })
-	if len(rs) > 1 && perPkt(rs[1]) > 0 {
-		ref := perPkt(rs[1])
-		row("CPU per packet vs tcpdump", func(r *result) string { return fmt.Sprintf("%.2f×", perPkt(r)/ref) })
+	if ref != nil && perPkt(ref) > 0 {
+		row("CPU per packet vs tcpdump", func(r *result) string { return fmt.Sprintf("%.2f×", perPkt(r)/perPkt(ref)) })
 		// The same frames? Compare the sets and the timestamps.
-		var common int
-		var skews []time.Duration
-		for h, ts := range rs[0].frames {
-			if ts2, ok := rs[1].frames[h]; ok {
-				common++
-				skews = append(skews, time.Duration(ts-ts2).Abs())
+		fmt.Fprintln(w)
+		for _, r := range rs {
+			if r == ref {
+				continue
 			}
-		}
-		slices.Sort(skews)
-		fmt.Fprintf(w, "\nframes in both captures: %d; only in %s: %d; only in tcpdump's: %d\n",
-			common, rs[0].name, rs[0].unique-common, rs[1].unique-common)
-		if len(skews) > 0 {
-			fmt.Fprintf(w, "timestamp difference of the same frame: median %v, max %v\n",
-				skews[len(skews)/2], skews[len(skews)-1])
+			var common int
+			var skews []time.Duration
+			for h, ts := range r.frames {
+				if ts2, ok := ref.frames[h]; ok {
+					common++
+					skews = append(skews, time.Duration(ts-ts2).Abs())
+				}
+			}
+			slices.Sort(skews)
+			fmt.Fprintf(w, "%s and tcpdump's files: %d frames in both; only in %s: %d; only in tcpdump's: %d",
+				r.name, common, r.name, r.unique-common, ref.unique-common)
+			if len(skews) > 0 {
+				fmt.Fprintf(w, "; timestamp difference of the same frame: median %v, max %v",
+					skews[len(skews)/2], skews[len(skews)-1])
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	for _, r := range rs {
@@ -422,36 +485,69 @@ func frameHash(b []byte) uint64 {
 	return h.Sum64()
 }
 
-// hashFrames counts distinct frames and duplicates.
-func (r *result) hashFrames(data [][]byte, times []int64) {
-	r.frames = make(map[uint64]int64, len(data))
-	r.captured = len(data)
-	for i, d := range data {
-		h := frameHash(d)
+// readFile reads a capture's file back, and counts its distinct frames
+// and duplicates.
+func (r *result) readFile(path string) error {
+	pkts, err := capture.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	r.frames = make(map[uint64]int64, len(pkts))
+	r.captured = len(pkts)
+	for _, p := range pkts {
+		h := frameHash(p.Data)
 		if _, ok := r.frames[h]; ok {
 			r.dups++
 			continue
 		}
-		r.frames[h] = times[i]
+		r.frames[h] = p.Time.UnixNano()
 	}
 	r.unique = len(r.frames)
+	return nil
 }
 
 // --- this package's capture, in a child process ---
 
-// captureChild is the capturing process: it captures port until told to
-// stop on stdin, then writes its counts and a line per packet.
+// The children's modes.
+const (
+	// modePcapng captures and writes a pcapng file, as tcpdump -w
+	// does: the writer and the file of a lesson's --pcap (tracer/wire's
+	// Session), without the trace.
+	modePcapng = "pcapng"
+	// modePipeline runs what a lesson runs for each packet: capture,
+	// decode, annotate and record (tracer/wire's Session, writing the
+	// pcapng file too), and print (the timeline's printer, to a file).
+	modePipeline = "pipeline"
+)
+
+// captureChild is the capturing process: it captures port until told
+// to stop on stdin, then puts its pcapng file in place and writes its
+// counts.
 func captureChild(ctx context.Context, cfg config, stdin io.Reader, stdout io.Writer) error {
 	if cfg.port <= 0 || cfg.port > 65535 {
 		return fmt.Errorf("-port %d", cfg.port)
 	}
-	// The Handler keeps what a real one would: the frame and its time.
-	data := make([][]byte, 0, 1<<16)
-	times := make([]int64, 0, 1<<16)
-	c, err := capture.Open(capture.Config{TCPPorts: []uint16{uint16(cfg.port)}, Handler: func(p capture.Packet) {
-		data = append(data, p.Data)
-		times = append(times, p.Time.UnixNano())
-	}})
+	// The file, as a lesson's --pcap: checked and made beside its path,
+	// put in place at the end.
+	files, err := wire.CreateFiles(cfg.pcap, "", "")
+	if err != nil {
+		return err
+	}
+	defer files.Discard()
+	var stop func() (capture.Stats, int, error)
+	var traceOut *os.File
+	switch cfg.mode {
+	case modePcapng:
+		stop, err = startPcapng(cfg, files)
+	case modePipeline:
+		if traceOut, err = os.OpenFile(cfg.trace, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			return err
+		}
+		defer traceOut.Close()
+		stop, err = startPipeline(cfg, files, traceOut)
+	default:
+		err = fmt.Errorf("-mode %q: unknown", cfg.mode)
+	}
 	if err != nil {
 		return err
 	}
@@ -466,33 +562,127 @@ func captureChild(ctx context.Context, cfg config, stdin io.Reader, stdout io.Wr
 	w.Flush()
 	sc := bufio.NewScanner(stdin)
 	sc.Scan() // "stop", or EOF when the parent died
-	if err := c.Sync(ctx); err != nil {
-		return err
-	}
-	st, err := c.Close()
+	st, events, err := stop()
 	if err != nil {
 		return err
 	}
 	pprof.StopCPUProfile()
-	fmt.Fprintf(w, "stats %d %d %d %d\n", st.Delivered, st.Packets-st.Markers, st.KernelDrops, st.Unstamped)
-	for i, d := range data {
-		fmt.Fprintf(w, "%x %d\n", d, times[i])
+	if err := files.Commit(true, false, false); err != nil {
+		return err
 	}
+	var traced int64
+	if traceOut != nil {
+		if fi, err := traceOut.Stat(); err == nil {
+			traced = fi.Size()
+		}
+	}
+	fmt.Fprintf(w, "stats %d %d %d %d %d %d\n", st.Delivered, st.Packets-st.Markers, st.KernelDrops, st.Unstamped, events, traced)
 	return w.Flush()
 }
 
-type child struct {
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Scanner
+// startPcapng starts a capture that writes each packet to the pcapng
+// file, as tracer/wire's Session does for --pcap, and returns the
+// function that stops it.
+func startPcapng(cfg config, files wire.Files) (func() (capture.Stats, int, error), error) {
+	fw, err := capture.NewWriter(files.PCAP, files.PCAP.Name(), layers.LinkTypeEthernet)
+	if err != nil {
+		return nil, err
+	}
+	var werr error // the first error writing; the capture's goroutine's until Close
+	c, err := capture.Open(capture.Config{TCPPorts: []uint16{uint16(cfg.port)},
+		Handler: func(p capture.Packet) {
+			if werr == nil {
+				werr = fw.Write(p)
+			}
+		},
+		// As the Session: written out after each batch the capture
+		// hands over, and before a Sync returns.
+		Flush: func() {
+			if werr == nil {
+				werr = fw.Flush()
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func() (capture.Stats, int, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		serr := c.Sync(ctx)
+		st, err := c.Close()
+		return st, 0, errors.Join(serr, err, werr, fw.Close())
+	}, nil
 }
 
-func startChild(ctx context.Context, port int, prof *os.File) (*child, error) {
+// startPipeline starts a lesson's pipeline: a timeline that captures
+// port, writes the packets to the pcapng file, decodes and annotates
+// them and prints the trace to out every 100 ms, as the server does. It
+// returns the function that stops it, which returns the packets in the
+// trace.
+func startPipeline(cfg config, files wire.Files, out io.Writer) (func() (capture.Stats, int, error), error) {
+	var printer tracer.Printer
+	switch cfg.print {
+	case "json":
+		printer = tracer.NewJSON(out)
+	case "pretty":
+		printer = tracer.NewPrettyWith(out, tracer.PrettyOptions{Width: 100})
+	default:
+		return nil, fmt.Errorf("-print %q: want json or pretty", cfg.print)
+	}
+	tl, _, err := wire.NewTimeline("capbench", printer, io.Discard, wire.Config{
+		Mode: wire.ModeOn, PCAP: files.PCAP, History: tracer.NoHistory, Program: "./tracer/capbench"})
+	if err != nil {
+		return nil, err
+	}
+	tl.Session().AddTCPPort(uint16(cfg.port))
+	done := make(chan struct{})
+	var printing sync.WaitGroup
+	printing.Go(func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				// NOTE: ignoring the error; Close returns it.
+				_ = tl.Flush()
+			}
+		}
+	})
+	return func() (capture.Stats, int, error) {
+		close(done)
+		printing.Wait()
+		packets, st, err := tl.Close()
+		return st, packets, err
+	}, nil
+}
+
+type child struct {
+	name  string
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	out   *bufio.Scanner
+	pcap  string // the pcapng file it writes
+	trace string // the trace it prints, in modePipeline
+}
+
+// startChild starts a capturing child in mode, writing its files in
+// dir.
+func startChild(ctx context.Context, cfg config, mode, dir string, port int, prof *os.File) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, exe, "-role=capture", "-port="+strconv.Itoa(port))
+	c := &child{name: "capture → pcapng", pcap: filepath.Join(dir, mode+".pcapng")}
+	args := []string{"-role=capture", "-mode=" + mode, "-port=" + strconv.Itoa(port), "-pcap=" + c.pcap}
+	if mode == modePipeline {
+		c.name = "lesson pipeline"
+		c.trace = filepath.Join(dir, "trace."+cfg.print)
+		args = append(args, "-trace="+c.trace, "-print="+cfg.print)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	if prof != nil {
 		cmd.ExtraFiles = []*os.File{prof} // fd 3
 		cmd.Args = append(cmd.Args, "-profile-fd=3")
@@ -509,11 +699,10 @@ func startChild(ctx context.Context, port int, prof *os.File) (*child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	c := &child{cmd: cmd, in: in, out: bufio.NewScanner(outp)}
-	c.out.Buffer(nil, 1<<20)
+	c.cmd, c.in, c.out = cmd, in, bufio.NewScanner(outp)
 	if !c.out.Scan() || c.out.Text() != "ready" {
 		c.kill()
-		return nil, errors.New("the capturing child did not start (see above)")
+		return nil, fmt.Errorf("the capturing child (%s) did not start (see above)", mode)
 	}
 	return c, nil
 }
@@ -525,40 +714,35 @@ func (c *child) kill() {
 	}
 }
 
+// stop stops the child, then reads its file back.
 func (c *child) stop() (*result, error) {
-	r := &result{name: "tracer/capture"}
+	r := &result{name: c.name}
 	if _, err := io.WriteString(c.in, "stop\n"); err != nil {
 		return nil, err
 	}
-	var data [][]byte
-	var times []int64
 	for c.out.Scan() {
 		f := strings.Fields(c.out.Text())
-		if len(f) == 5 && f[0] == "stats" {
-			var st [4]uint64
-			for i := range st {
-				st[i], _ = strconv.ParseUint(f[i+1], 10, 64)
-			}
-			r.kernelSeen, r.drops = st[1], st[2]
-			if st[3] > 0 {
-				r.note = fmt.Sprintf("%d packets without a kernel timestamp", st[3])
-			}
+		if len(f) != 7 || f[0] != "stats" {
 			continue
 		}
-		if len(f) != 2 {
-			continue
+		var st [6]uint64
+		for i := range st {
+			st[i], _ = strconv.ParseUint(f[i+1], 10, 64)
 		}
-		var d []byte
-		if _, err := fmt.Sscanf(f[0], "%x", &d); err != nil {
-			return nil, err
+		r.kernelSeen, r.drops = st[1], st[2]
+		if st[3] > 0 {
+			r.note = fmt.Sprintf("%d packets without a kernel timestamp", st[3])
 		}
-		ts, _ := strconv.ParseInt(f[1], 10, 64)
-		data, times = append(data, d), append(times, ts)
+		if c.trace != "" {
+			r.note = fmt.Sprintf("%d packets in the trace, printed to a file of %d bytes", st[4], st[5])
+		}
 	}
 	if err := c.cmd.Wait(); err != nil {
 		return nil, fmt.Errorf("the capturing child: %w", err)
 	}
-	r.hashFrames(data, times)
+	if err := r.readFile(c.pcap); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.name, err)
+	}
 	return r, nil
 }
 
@@ -567,20 +751,16 @@ func (c *child) stop() (*result, error) {
 type tcpdump struct {
 	cmd    *exec.Cmd
 	file   string
-	dir    string
 	stderr chan string // the rest of its stderr, at exit
 }
 
-func startTcpdump(ctx context.Context, name string, bufKiB, port int) (*tcpdump, error) {
+// startTcpdump starts tcpdump writing its file in dir.
+func startTcpdump(ctx context.Context, name string, bufKiB, port int, dir string) (*tcpdump, error) {
 	path, err := exec.LookPath(name)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "capbench")
-	if err != nil {
-		return nil, err
-	}
-	t := &tcpdump{file: filepath.Join(dir, "tcpdump.pcap"), dir: dir, stderr: make(chan string, 1)}
+	t := &tcpdump{file: filepath.Join(dir, "tcpdump.pcap"), stderr: make(chan string, 1)}
 	// --immediate-mode: without it, tcpdump stopped soon after the
 	// traffic can leave its packets unwritten. -Z root: write the file as
 	// root, in our directory.
@@ -595,7 +775,6 @@ func startTcpdump(ctx context.Context, name string, bufKiB, port int) (*tcpdump,
 		return nil, err
 	}
 	if err := t.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	// tcpdump says "listening on" once its filter is in place.
@@ -624,13 +803,12 @@ func (t *tcpdump) kill() {
 		_ = t.cmd.Process.Kill()
 		_ = t.cmd.Wait()
 	}
-	os.RemoveAll(t.dir)
 }
 
 var tcpdumpStat = regexp.MustCompile(`(\d+) packets? (captured|received by filter|dropped by kernel)`)
 
 func (t *tcpdump) stop() (*result, error) {
-	r := &result{name: "tcpdump -i lo"}
+	r := &result{name: "tcpdump -w"}
 	if err := t.cmd.Process.Signal(os.Interrupt); err != nil {
 		return nil, err
 	}
@@ -645,15 +823,8 @@ func (t *tcpdump) stop() (*result, error) {
 			r.kernelSeen = n
 		}
 	}
-	pkts, err := capture.ReadFile(t.file)
-	if err != nil {
+	if err := r.readFile(t.file); err != nil {
 		return nil, fmt.Errorf("tcpdump's file: %w", err)
 	}
-	data := make([][]byte, len(pkts))
-	times := make([]int64, len(pkts))
-	for i, p := range pkts {
-		data[i], times[i] = p.Data, p.Time.UnixNano()
-	}
-	r.hashFrames(data, times)
 	return r, nil
 }

@@ -1,9 +1,22 @@
-// Command capbench measures the packet capture of tracer/capture: does it
-// see every packet, once, and what does it cost? It drives a burst of
-// loopback connections (each a handshake, "I am Chuck Norris!" echoed and a
-// close) while capturing them with tracer/capture and, when it is
-// installed, with tcpdump -i lo on the same traffic in the same run, and
-// prints both side by side:
+// Command capbench measures the packet capture of tracer/capture against
+// tcpdump doing the same work: does it see every packet, once, and what
+// does it cost? It drives a burst of loopback connections (each a
+// handshake, "I am Chuck Norris!" echoed and a close) while capturing
+// them, in the same run, each capture in a process of its own:
+//
+//   - capture → pcapng: tracer/capture writing each packet to a pcapng
+//     file, with the writer and the file a lesson's --pcap and the
+//     server's -pcap use (capture.NewWriter on a tracer/outfile.File,
+//     made by wire.CreateFiles and put in place at the end);
+//   - tcpdump -w: tcpdump -i lo --immediate-mode -w FILE, when it is
+//     installed;
+//   - lesson pipeline (-pipeline, the default): what a lesson runs for
+//     each packet, as a reference beside them: capture, decode,
+//     annotate and record (tracer/wire's Timeline and Session, writing
+//     the pcapng file too), and print (the trace, as JSON or pretty
+//     text, -print, to a file, every 100 ms as the server prints).
+//
+// It prints them side by side:
 //
 //	go build -o capbench ./tracer/capbench && sudo ./capbench            # 2,000 connections
 //	go build -o capbench ./tracer/capbench && sudo ./capbench -n 20000 -c 32
@@ -15,19 +28,20 @@
 //     the burst). The burst runs in a network namespace of its own
 //     (-netns, the default), whose lo carries nothing else, so the count
 //     is exact.
-//   - captured; duplicated (the same frame twice); lost (expected minus
-//     the distinct frames captured); dropped by the kernel (its
+//   - captured: the packets in its file, read back once it has
+//     stopped; duplicated (the same frame twice); lost (expected minus
+//     the distinct frames in the file); dropped by the kernel (its
 //     PACKET_STATISTICS, which tcpdump prints at exit).
 //   - CPU per packet: the CPU time the capturing process used during the
-//     burst, divided by the packets it captured. Each capture runs in a
-//     process of its own (this package's in a child of capbench that keeps
-//     each packet as a lesson would, tcpdump writing its file with -w), and
-//     the time is the sum over the process's threads of the scheduler's
-//     run time (/proc/PID/task/TID/schedstat, in ns), read just before
-//     the burst and once the process has gone quiet after it. The same
-//     method for both. The kernel's work of copying each frame to the
-//     packet socket runs on the sending thread, so it is charged to the
-//     traffic, not to either capture.
+//     burst, divided by the packets in its file. The time is the sum over
+//     the process's threads of the scheduler's run time
+//     (/proc/PID/task/TID/schedstat, in ns), read just before the burst
+//     and once the process has gone quiet after it. The same method for
+//     all. The kernel's work of copying each frame to the packet socket
+//     runs on the sending thread, so it is charged to the traffic, not
+//     to any capture.
+//   - the files compared frame by frame with tcpdump's: the frames in
+//     both, in one only, and how far apart their timestamps are.
 //
 // tcpdump runs as tcpdump -i lo --immediate-mode -w FILE, with -B 262144
 // (-tcpdump-buffer, in KiB: a 256 MiB ring): without --immediate-mode,
@@ -36,6 +50,9 @@
 // most of this burst on a small machine in immediate mode, and with
 // 64 MiB still a few hundred packets in most runs, and its count is
 // then no reference.
+//
+// -cpuprofile and -pipeline-cpuprofile write CPU profiles of the
+// capturing children, for go tool pprof.
 //
 // Capture needs root or CAP_NET_RAW; the namespace needs root
 // (CAP_SYS_ADMIN). With -netns=false the burst runs on the machine's own
@@ -61,13 +78,23 @@ type config struct {
 	tcpdump string // path of tcpdump; "" to run without it
 	// tcpdumpBuf is tcpdump's -B, in KiB (0: its default, 2 MiB).
 	tcpdumpBuf int
-	cpuprofile string        // write a CPU profile of the capturing child here
-	netns      bool          // run the burst in a network namespace of its own
-	timeout    time.Duration // bound on the whole run
+	cpuprofile string // write a CPU profile of the capture → pcapng child here
+	pipeline   bool   // run the lesson pipeline too
+	print      string // the pipeline's trace: "json" or "pretty"
+	// pipelineCPUProfile is where to write a CPU profile of the
+	// pipeline's child.
+	pipelineCPUProfile string
+	netns              bool          // run the burst in a network namespace of its own
+	timeout            time.Duration // bound on the whole run
 
-	role      string // internal: "" (main), "bench" (in the namespace), "capture" (the capturing child)
-	port      int    // internal: the port the capture child captures
-	profileFD int    // internal: the inherited file descriptor to write the CPU profile to; 0 for none
+	role  string // internal: "" (main), "bench" (in the namespace), "capture" (a capturing child)
+	mode  string // internal: the capturing child's work, modePcapng or modePipeline
+	port  int    // internal: the port the capture child captures
+	pcap  string // internal: the pcapng file the capturing child writes
+	trace string // internal: the file the pipeline prints its trace to
+	// profileFD and pipelineProfileFD are internal: the inherited file
+	// descriptors to write the CPU profiles to; 0 for none.
+	profileFD, pipelineProfileFD int
 }
 
 func main() {
@@ -97,19 +124,27 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.msg, "msg", "I am Chuck Norris!", "what each client says")
 	fs.StringVar(&cfg.tcpdump, "tcpdump", "tcpdump", "tcpdump to compare with (a name on PATH or a path); \"\" for none")
 	fs.IntVar(&cfg.tcpdumpBuf, "tcpdump-buffer", 262144, "tcpdump's -B, its ring in `KiB` (0: tcpdump's default, 2048); see the package doc")
-	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the capturing child (tracer/capture) to `file`, for go tool pprof;\nwritten beside it and put in place at the end: a new file, or a regular file of yours (never a symlink)")
+	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the capture → pcapng child to `file`, for go tool pprof;\nwritten beside it and put in place at the end: a new file, or a regular file of yours (never a symlink)")
+	fs.BoolVar(&cfg.pipeline, "pipeline", true, "run a lesson's whole pipeline too (capture, decode, annotate, print), in a child of its own")
+	fs.StringVar(&cfg.print, "print", "json", "how the pipeline prints its trace (to a file): json or pretty")
+	fs.StringVar(&cfg.pipelineCPUProfile, "pipeline-cpuprofile", "", "write a CPU profile of the pipeline's child to `file`, as -cpuprofile")
 	fs.BoolVar(&cfg.netns, "netns", true, "run the burst in a network namespace of its own, so that lo carries only its traffic (needs root)")
 	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Minute, "give up after this long")
 	fs.StringVar(&cfg.role, "role", "", "internal: the part this process plays")
 	fs.IntVar(&cfg.port, "port", 0, "internal: the port to capture")
+	fs.StringVar(&cfg.mode, "mode", "", "internal: the capturing child's work")
+	fs.StringVar(&cfg.pcap, "pcap", "", "internal: the pcapng file the capturing child writes")
+	fs.StringVar(&cfg.trace, "trace", "", "internal: the file the pipeline prints its trace to")
 	fs.IntVar(&cfg.profileFD, "profile-fd", 0, "internal: the file descriptor to write the CPU profile to")
+	fs.IntVar(&cfg.pipelineProfileFD, "pipeline-profile-fd", 0, "internal: the file descriptor to write the pipeline's CPU profile to")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: sudo ./capbench [flags]   (built with go build -o capbench ./tracer/capbench)
 
-Drives a burst of loopback connections while capturing them with
-tracer/capture and with tcpdump -i lo, and reports for each: packets
-expected, captured, duplicated, lost, dropped by the kernel, and the
-capture's CPU time per packet.
+Drives a burst of loopback connections while capturing them to a
+pcapng file with tracer/capture, to a pcap file with tcpdump -i lo -w,
+and with a lesson's whole pipeline (capture, decode, annotate, print),
+and reports for each: packets expected, captured (in its file),
+duplicated, lost, dropped by the kernel, and the CPU time per packet.
 
 Flags:
 `)
@@ -128,6 +163,8 @@ Flags:
 		err = fmt.Errorf("-c %d: want 1 to 1000", cfg.clients)
 	case cfg.tcpdumpBuf < 0:
 		err = fmt.Errorf("-tcpdump-buffer %d: want 0 or more KiB", cfg.tcpdumpBuf)
+	case cfg.print != "json" && cfg.print != "pretty":
+		err = fmt.Errorf("-print %q: want json or pretty", cfg.print)
 	case cfg.msg == "" || len(cfg.msg) > 1000:
 		err = errors.New("-msg: want 1 to 1000 bytes")
 	}

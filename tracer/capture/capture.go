@@ -69,6 +69,18 @@ type Config struct {
 	// the goroutine it runs on). A nil Handler discards packets (they are
 	// still counted).
 	Handler func(Packet)
+
+	// Flush, when set, is called from the capture's goroutine, as
+	// Handler is, each time the Handler has been given the packets of
+	// a batch (the frames the capture reads at once: those the kernel
+	// handed over since it last read, a few milliseconds' worth under
+	// load), and before a Sync returns. A Handler that
+	// buffers what it writes writes it out there, as a FileWriter's
+	// Flush does: its file then lags the capture by one batch at most,
+	// holds every packet once Sync returns, and costs one write system
+	// call per batch rather than per packet. It must not call Sync or
+	// Close either.
+	Flush func()
 }
 
 // Packet is one captured frame.

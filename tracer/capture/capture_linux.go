@@ -33,13 +33,20 @@ const (
 	// blocks of ringBlockSize bytes (8 MiB in all). The kernel fills one
 	// block at a time with as many frames as fit and hands it over when it
 	// is full or ringRetire ms after its first frame, whichever comes
-	// first; so under load the reader wakes once per block, not once per
-	// frame, and a frame waits at most ringRetire ms. A frame longer than a
+	// first; so under load the reader wakes once per block at most (see
+	// ringNap), not once per frame. A frame longer than a
 	// block (only possible on lo with BIG TCP configured) is cut to fit and
 	// counted in Stats.Truncated.
 	ringBlockSize = 128 << 10
 	ringBlocks    = 64
 	ringRetire    = 1 // ms
+	// ringNap is how long the reader, once it has read what the kernel
+	// handed over, lets more blocks gather before it reads again, unless
+	// a Sync or Close is waiting: under load it wakes once per few
+	// blocks, not once per block (each wake-up costs more than the
+	// frames of a block), and a frame waits at most ringRetire ms +
+	// ringNap more. Idle, the reader waits for the kernel as before.
+	ringNap = 3 * time.Millisecond
 	// ringCloseWait bounds how long Close waits for the kernel to hand
 	// over the block it is filling (it does within ringRetire ms).
 	ringCloseWait = 200 * time.Millisecond
@@ -54,6 +61,8 @@ type Capture struct {
 	ifname   string
 	snaplen  int
 	handler  func(Packet)
+	flush    func()        // Config.Flush, or nil
+	kick     chan struct{} // ends the reader's nap: a Sync or Close is waiting
 	conn     *packet.Conn
 	rc       syscall.RawConn
 	linkType layers.LinkType
@@ -156,9 +165,11 @@ func Open(cfg Config) (*Capture, error) {
 		ifname:   ifname,
 		snaplen:  snaplen,
 		handler:  cfg.Handler,
+		flush:    cfg.Flush,
 		conn:     conn,
 		linkType: layers.LinkTypeEthernet,
 		done:     make(chan struct{}),
+		kick:     make(chan struct{}, 1),
 		waiters:  make(map[uint64]*syncWaiter),
 
 		stopSenders: make(chan struct{}),
@@ -372,7 +383,9 @@ func (c *Capture) ready() bool {
 func (c *Capture) run() {
 	defer close(c.done)
 	for {
-		c.readBlocks()
+		if c.readBlocks() > 0 {
+			c.nap()
+		}
 		err := c.rc.Read(func(uintptr) bool { return c.ready() })
 		if err != nil {
 			if c.closing.Load() {
@@ -388,10 +401,39 @@ func (c *Capture) run() {
 	}
 }
 
+// nap waits ringNap, or less if a Sync or Close is waiting or comes.
+func (c *Capture) nap() {
+	if c.closing.Load() {
+		return
+	}
+	c.syncMu.Lock()
+	syncing := len(c.waiters) > 0
+	c.syncMu.Unlock()
+	if syncing {
+		return
+	}
+	t := time.NewTimer(ringNap)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.kick:
+	}
+}
+
+// wake ends the reader's nap, or the next one.
+func (c *Capture) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
 // readBlocks delivers the frames of every block the kernel has handed
-// over, in order, and hands each block back.
-func (c *Capture) readBlocks() {
-	for c.ready() {
+// over, in order, and hands each block back, then calls the Flush hook.
+// It returns the number of blocks read.
+func (c *Capture) readBlocks() int {
+	n := 0
+	for ; c.ready(); n++ {
 		b, status := c.block(c.next)
 		frames := c.frames(b)
 		// One allocation holds the copies of all the block's frames
@@ -410,6 +452,10 @@ func (c *Capture) readBlocks() {
 		atomic.StoreUint32(status, unix.TP_STATUS_KERNEL)
 		c.next = (c.next + 1) % ringBlocks
 	}
+	if n > 0 && c.flush != nil {
+		c.flush()
+	}
+	return n
 }
 
 // ringFrame is a frame in a block of the ring.
@@ -500,6 +546,11 @@ func (c *Capture) deliver(frame []byte, wireLen int, ts time.Time) {
 		if sport, dport, payload, ok := udpOf(frame); ok {
 			mp := c.markerAddr.Port()
 			if sport == mp && dport == mp {
+				// A marker may end a Sync, which returns once the
+				// packets before it are written out.
+				if c.flush != nil {
+					c.flush()
+				}
 				if c.consumeMarker(payload) {
 					return
 				}
@@ -621,6 +672,7 @@ func (c *Capture) Close() (Stats, error) {
 	c.closeOnce.Do(func() {
 		c.setMu.Lock()
 		c.closing.Store(true)
+		c.wake()
 		ferr := c.attach(dropAll())
 		c.setMu.Unlock()
 		// A deadline in the past wakes the reader if it is waiting.
@@ -691,6 +743,7 @@ func (c *Capture) Sync(ctx context.Context) error {
 	seq := c.syncSeq
 	c.waiters[seq] = w
 	c.syncMu.Unlock()
+	c.wake() // the reader reads at once from now on
 	defer func() {
 		c.syncMu.Lock()
 		delete(c.waiters, seq)

@@ -69,8 +69,10 @@
 //	mu.Unlock()
 //	_ = w.Close() // tshark -r trace.pcapng
 //
-// Files: FileWriter writes pcapng that tshark and Wireshark open, complete
-// after every Write. OpenFile reads pcap or pcapng (for example from
+// Files: FileWriter writes pcapng that tshark and Wireshark open,
+// buffered: complete after Flush and Close (a capture given the
+// FileWriter's Flush as Config.Flush calls it after each batch of
+// packets and before a Sync returns). OpenFile reads pcap or pcapng (for example from
 // tcpdump -i any -w, or dumpcap with several interfaces and comments),
 // gzip-compressed or not, from a file or standard input ("-"), one packet
 // at a time with Next, in memory that does not grow with the file (a

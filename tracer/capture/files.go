@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -40,18 +41,29 @@ var (
 var ErrTruncated = errors.New("file truncated")
 
 // FileWriter writes packets to a pcapng file that tshark, Wireshark and
-// tcpdump read. After each Write returns, the file on disk is complete and
-// readable (every block is written out, not buffered), so a program stopped
-// by Ctrl-C right after a Write leaves a valid file. Its methods are safe
-// for concurrent use.
+// tcpdump read. Write buffers the packets, as tcpdump -w does, and
+// writes them out up to 64 KiB at a time, whole: the file on disk always
+// ends with a whole packet. Flush writes out what is buffered. After
+// Flush or Close returns, the file on disk holds every packet written
+// so far. A capture calls Flush
+// after each batch of packets it hands over, and before a Sync returns,
+// when given it as Config.Flush: the file then lags the capture by one
+// batch at most (a few milliseconds of packets), instead of
+// costing a write system call per packet. Its methods are safe for
+// concurrent use.
 type FileWriter struct {
 	mu     sync.Mutex
 	path   string
 	f      io.Closer // the file NewFileWriter opened; nil for NewWriter's
 	w      *pcapgo.NgWriter
+	buf    *bufio.Writer    // w's buffer
 	ifaces map[ifaceKey]int // pcapng interface index per interface and link type
 	closed bool
 }
+
+// writeBuffer is the size of a FileWriter's buffer: the most it writes
+// with one system call, between Flushes.
+const writeBuffer = 64 << 10
 
 // NewFileWriter creates (or truncates) the file at path with mode 0600 and
 // writes the pcapng section header and an interface description for
@@ -83,13 +95,17 @@ func NewFileWriter(path string, linkType layers.LinkType) (*FileWriter, error) {
 
 // NewWriter is NewFileWriter writing to out, a file the caller opened
 // (such as a tracer/outfile.File, which puts the file in place once
-// complete); name names it in errors. Each Write writes its packet out
-// to out at once. Close flushes, and leaves out open.
+// complete); name names it in errors. The file's header is written out
+// at once, the packets by Flush (see [FileWriter]). Close flushes, and
+// leaves out open.
 func NewWriter(out io.Writer, name string, linkType layers.LinkType) (*FileWriter, error) {
 	if linkType == LinkTypeLinuxSLL2 {
 		return nil, fmt.Errorf("capture: create %s: cannot write Linux SLL2 packets (gopacket v1.1.19 writes link types as 8 bits)", name)
 	}
-	w, err := pcapgo.NewNgWriterInterface(out, ngInterface(linkType), pcapgo.NgWriterOptions{
+	// The NgWriter buffers in a bufio.Writer of its own, of 4 KiB; given
+	// one at least that large, it uses it instead.
+	buf := bufio.NewWriterSize(out, writeBuffer)
+	w, err := pcapgo.NewNgWriterInterface(buf, ngInterface(linkType), pcapgo.NgWriterOptions{
 		SectionInfo: pcapgo.NgSectionInfo{Application: "tcptour"},
 	})
 	if err == nil {
@@ -98,7 +114,7 @@ func NewWriter(out io.Writer, name string, linkType layers.LinkType) (*FileWrite
 	if err != nil {
 		return nil, fmt.Errorf("capture: create %s: %w", name, err)
 	}
-	return &FileWriter{path: name, w: w, ifaces: map[ifaceKey]int{{"", linkType}: 0}}, nil
+	return &FileWriter{path: name, w: w, buf: buf, ifaces: map[ifaceKey]int{{"", linkType}: 0}}, nil
 }
 
 // ifaceKey names an interface of the file: Packet.Interface, and the
@@ -119,8 +135,8 @@ func ngNamed(name string, lt layers.LinkType) pcapgo.NgInterface {
 	}
 }
 
-// Write appends p to the file and writes it out before returning. The
-// packet's timestamp is p.Time (or p.Info.Timestamp if Time is zero).
+// Write appends p to the file; Flush writes it out. The packet's
+// timestamp is p.Time (or p.Info.Timestamp if Time is zero).
 // A packet of another link type, or of a named interface
 // (p.Interface), gets its own interface description when first
 // written: a capture of two interfaces is one file, as dumpcap writes.
@@ -143,6 +159,10 @@ func (w *FileWriter) Write(p Packet) error {
 		if p.Interface != "" {
 			ni = ngNamed(p.Interface, p.LinkType)
 		}
+		// An interface description: the name, and 64 bytes more.
+		if err := w.room(len(ni.Name) + 64); err != nil {
+			return fmt.Errorf("capture: write %s: %w", w.path, err)
+		}
 		var err error
 		if idx, err = w.w.AddInterface(ni); err != nil {
 			return fmt.Errorf("capture: write %s: %w", w.path, err)
@@ -158,8 +178,33 @@ func (w *FileWriter) Write(p Packet) error {
 	if ci.Timestamp.IsZero() {
 		ci.Timestamp = p.Info.Timestamp
 	}
+	// An enhanced packet block: 32 bytes, the data, padding to 4 bytes.
+	if err := w.room(32 + len(p.Data) + 3); err != nil {
+		return fmt.Errorf("capture: write %s: %w", w.path, err)
+	}
 	if err := w.w.WritePacket(ci, p.Data); err != nil {
 		return fmt.Errorf("capture: write %s: %w", w.path, err)
+	}
+	return nil
+}
+
+// room writes out what is buffered if a block of n bytes does not fit
+// after it: the file on disk always ends with a whole block.
+func (w *FileWriter) room(n int) error {
+	if w.buf.Available() >= n {
+		return nil
+	}
+	return w.w.Flush()
+}
+
+// Flush writes out the packets written so far: the file on disk is then
+// complete, with every one of them. A capture's Config.Flush calls it
+// after each batch of packets it hands over.
+func (w *FileWriter) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return fmt.Errorf("capture: write %s: %w", w.path, os.ErrClosed)
 	}
 	if err := w.w.Flush(); err != nil {
 		return fmt.Errorf("capture: write %s: %w", w.path, err)

@@ -40,11 +40,11 @@ func samePackets(t *testing.T, got, want []Packet) {
 	}
 }
 
-// TestFileWriterCompleteAfterEachWrite writes packets one by one and reads
-// the file back after every Write (without Close, as after Ctrl-C): it is
-// always complete, with every packet so far, and has mode 0600 even when
-// it replaced a file with another mode.
-func TestFileWriterCompleteAfterEachWrite(t *testing.T) {
+// TestFileWriterCompleteAfterFlush writes packets one by one and reads
+// the file back after every Write and Flush (without Close, as after a
+// kill): it is always complete, with every packet so far, and has mode
+// 0600 even when it replaced a file with another mode.
+func TestFileWriterCompleteAfterFlush(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "trace.pcapng")
 	if err := os.WriteFile(path, []byte("old contents, longer than nothing"), 0o644); err != nil {
 		t.Fatal(err)
@@ -70,6 +70,9 @@ func TestFileWriterCompleteAfterEachWrite(t *testing.T) {
 		if err := w.Write(p); err != nil {
 			t.Fatal(err)
 		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
 		got, err := ReadFile(path)
 		if err != nil {
 			t.Fatalf("after write %d: %v", i+1, err)
@@ -81,6 +84,9 @@ func TestFileWriterCompleteAfterEachWrite(t *testing.T) {
 	}
 	if err := w.Write(want[0]); err == nil {
 		t.Errorf("Write after Close succeeded")
+	}
+	if err := w.Flush(); err == nil {
+		t.Errorf("Flush after Close succeeded")
 	}
 	if err := w.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
@@ -103,6 +109,58 @@ func TestFileWriterCompleteAfterEachWrite(t *testing.T) {
 	got, err = ReadFile(path)
 	if err != nil || len(got) != 2 || got[1].LinkType != layers.LinkTypeRaw || !bytes.Equal(got[1].Data, raw.Data) {
 		t.Fatalf("mixed link types: %d packets, %v", len(got), err)
+	}
+}
+
+// TestFileWriterBuffers writes many packets, more than the writer's
+// buffer holds: the file holds whole packets at any time, the first
+// ones, and every one of them after Flush, in order and as they were;
+// Close adds nothing after a Flush.
+func TestFileWriterBuffers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trace.pcapng")
+	w, err := NewFileWriter(path, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	want := testPackets(t, 600) // 600 packets, 0 to 599 bytes of data: 228 KiB
+	partial := 0                // times the file held some of the packets, before Flush
+	for i, p := range want {
+		if err := w.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		if i%23 == 0 {
+			// What is written out so far is whole packets, the first ones.
+			got, err := ReadFile(path)
+			if err != nil {
+				t.Fatalf("after write %d, before Flush: %v", i+1, err)
+			}
+			samePackets(t, got, want[:len(got)])
+			if len(got) > 0 && len(got) < i+1 {
+				partial++
+			}
+		}
+	}
+	if partial == 0 {
+		t.Errorf("the file never held part of the packets before Flush: not buffered, or never written out when full")
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samePackets(t, got, want)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi2, err := os.Stat(path); err != nil || fi2.Size() != fi.Size() {
+		t.Errorf("Close after Flush changed the file: %d bytes, then %v (%v)", fi.Size(), fi2.Size(), err)
 	}
 }
 

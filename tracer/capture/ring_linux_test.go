@@ -5,9 +5,13 @@ package capture
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/gopacket/layers"
 )
 
 // TestRingManyBlocks sends datagrams of many sizes, small ones and some of
@@ -125,4 +129,91 @@ func TestCloseAfterRingFull(t *testing.T) {
 	// have given up after ringCloseWait with an error (drain's); the
 	// time it took is logged, not judged: on a loaded machine, handing
 	// thousands of frames to the handler takes what it takes.
+}
+
+// TestFlushWritesTheFile captures datagrams into a FileWriter, as a
+// lesson's --pcap: Config.Flush is called after the batches the capture
+// hands over, and before Sync returns, so that the file then holds
+// every packet sent before Sync, as the Handler was given it, without
+// Close, even while more packets keep the capture busy.
+func TestFlushWritesTheFile(t *testing.T) {
+	in, out, port := udpPair(t)
+	path := filepath.Join(t.TempDir(), "live.pcapng")
+	w, err := NewFileWriter(path, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var rec recorder
+	var mu sync.Mutex
+	var werr error
+	c := openOrSkip(t, Config{UDPPorts: []uint16{port},
+		Handler: func(p Packet) {
+			rec.handle(p)
+			mu.Lock()
+			defer mu.Unlock()
+			if werr == nil {
+				werr = w.Write(p)
+			}
+		},
+		Flush: func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if werr == nil {
+				werr = w.Flush()
+			}
+		},
+	})
+	// hasAll reports whether the file holds every packet handed over so
+	// far whose payload begins with tag, as it was handed over.
+	hasAll := func(tag string) (in, want int) {
+		got, err := ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inFile := map[string]bool{}
+		for _, p := range got {
+			inFile[string(p.Data)+p.Time.String()] = true
+		}
+		for _, p := range rec.snapshot() {
+			if bytes.HasPrefix(p.Data[14+20+8:], []byte(tag)) {
+				want++
+				if inFile[string(p.Data)+p.Time.String()] {
+					in++
+				}
+			}
+		}
+		return in, want
+	}
+	for round := range 3 {
+		tag := fmt.Sprintf("round %d", round)
+		sendQueued(t, in, out, 200, tag)
+		// More datagrams, sent while Sync waits, behind its markers.
+		var busy sync.WaitGroup
+		busy.Go(func() {
+			for i := range 2000 {
+				// NOTE: ignoring the error; the capture may see them or not.
+				_, _ = out.WriteTo(fmt.Appendf(nil, "busy-%d", i), in.LocalAddr())
+			}
+		})
+		syncCtx(t, c)
+		n, want := hasAll(tag)
+		busy.Wait()
+		if want != 200 || n != want {
+			t.Fatalf("%s: after Sync the file holds %d of the %d packets handed over (of 200 sent before Sync)", tag, n, want)
+		}
+		syncCtx(t, c)
+		mu.Lock()
+		err := werr
+		mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Everything, in order, once the capture has caught up.
+	got, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samePackets(t, got, rec.snapshot())
 }

@@ -90,7 +90,9 @@ type Config struct {
 	// Mode is ModeAuto, ModeOn or ModeOff.
 	Mode string
 	// PCAP, when set, is the file to write the packets to, as pcapng,
-	// complete after every packet. The session writes it; the caller
+	// written out after each batch of packets the capture hands over
+	// and before a Sync returns (see capture.Config.Flush): complete
+	// whenever the program waits. The session writes it; the caller
 	// commits it after Close (or discards it, should the run fail).
 	// When the capture does not start, Start discards it.
 	PCAP *outfile.File
@@ -184,7 +186,7 @@ func Start(tr *tracer.Trace, cfg Config) (s *Session, skipped string, err error)
 func (s *Session) open() ([]*capture.Capture, error) {
 	if len(s.ends) == 0 {
 		s.anns = []*Annotator{NewAnnotator()}
-		c, err := capture.Open(capture.Config{UDPPorts: s.udp, Handler: s.handler(0)})
+		c, err := capture.Open(capture.Config{UDPPorts: s.udp, Handler: s.handler(0), Flush: s.flush})
 		if err != nil {
 			return nil, err
 		}
@@ -196,7 +198,7 @@ func (s *Session) open() ([]*capture.Capture, error) {
 		a.AtEnd(e.Name)
 		s.anns = append(s.anns, a)
 		err := e.In(func() error {
-			c, err := capture.Open(capture.Config{Interface: e.Interface, MarkerTo: e.MarkerTo, UDPPorts: s.udp, Handler: s.handler(i)})
+			c, err := capture.Open(capture.Config{Interface: e.Interface, MarkerTo: e.MarkerTo, UDPPorts: s.udp, Handler: s.handler(i), Flush: s.flush})
 			if err == nil {
 				caps = append(caps, c)
 			}
@@ -244,6 +246,16 @@ func (s *Session) packet(i int, p capture.Packet) {
 		}
 	}
 	s.tr.Record(&e)
+}
+
+// flush writes the pcap file out: a capture's Flush, after each batch
+// of packets it hands over and before a Sync returns.
+func (s *Session) flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.file != nil && s.fileErr == nil {
+		s.fileErr = s.file.Flush()
+	}
 }
 
 // NoTailLossProbes tells the session's annotators that the senders send
