@@ -42,8 +42,9 @@ var ErrTruncated = errors.New("file truncated")
 
 // FileWriter writes packets to a pcapng file that tshark, Wireshark and
 // tcpdump read. Write buffers the packets, as tcpdump -w does, and
-// writes them out up to 64 KiB at a time, whole: the file on disk always
-// ends with a whole packet. Flush writes out what is buffered. After
+// writes them out whole, 64 KiB or so at a time (the buffer has room for
+// the largest packet besides): the file on disk always ends with a whole
+// packet. Flush writes out what is buffered. After
 // Flush or Close returns, the file on disk holds every packet written
 // so far. A capture calls Flush
 // after each batch of packets it hands over, and before a Sync returns,
@@ -61,9 +62,14 @@ type FileWriter struct {
 	closed bool
 }
 
-// writeBuffer is the size of a FileWriter's buffer: the most it writes
-// with one system call, between Flushes.
-const writeBuffer = 64 << 10
+// A FileWriter writes out what it buffered once a block would take it
+// past writeOut bytes; its buffer, writeBuffer bytes, has room for the
+// largest block (an enhanced packet block of MaxRecordLen bytes of data)
+// besides, so that no block ever goes out in two pieces.
+const (
+	writeOut    = 64 << 10
+	writeBuffer = writeOut + 32 + MaxRecordLen + 3
+)
 
 // NewFileWriter creates (or truncates) the file at path with mode 0600 and
 // writes the pcapng section header and an interface description for
@@ -188,10 +194,11 @@ func (w *FileWriter) Write(p Packet) error {
 	return nil
 }
 
-// room writes out what is buffered if a block of n bytes does not fit
-// after it: the file on disk always ends with a whole block.
+// room writes out what is buffered if a block of n bytes would take it
+// past writeOut: the file on disk always ends with a whole block, and
+// the block then fits in the buffer whatever its size.
 func (w *FileWriter) room(n int) error {
-	if w.buf.Available() >= n {
+	if b := w.buf.Buffered(); b == 0 || b+n <= writeOut {
 		return nil
 	}
 	return w.w.Flush()

@@ -164,6 +164,47 @@ func TestFileWriterBuffers(t *testing.T) {
 	}
 }
 
+// A packet as large as a segment on lo (a 65,549-byte frame, more than
+// is left in the buffer) and the largest one written between small ones
+// leave the file, before any Flush, ending with a whole packet.
+func TestFileWriterBigPackets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.pcapng")
+	w, err := NewFileWriter(path, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	small := testPackets(t, 200)
+	var want []Packet
+	for i, size := range []int{65549, MaxRecordLen, 65549, 1 << 17} {
+		for _, p := range small[:60+i*7] {
+			want = append(want, p)
+		}
+		data := bytes.Repeat([]byte{byte(i + 1)}, size)
+		copy(data, small[0].Data[:54]) // Ethernet, IPv4, TCP headers
+		ts := small[0].Time.Add(time.Duration(i+1) * time.Second)
+		want = append(want, Packet{Time: ts, Data: data, Info: gopacket.CaptureInfo{Timestamp: ts, CaptureLength: size, Length: size}, LinkType: layers.LinkTypeEthernet})
+	}
+	for i, p := range want {
+		if err := w.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadFile(path)
+		if err != nil {
+			t.Fatalf("after write %d (%d bytes), before Flush: %v", i+1, len(p.Data), err)
+		}
+		samePackets(t, got, want[:len(got)])
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samePackets(t, got, want)
+}
+
 // writePcap writes ps as a classic pcap file with the given resolution.
 func writePcap(t testing.TB, ps []Packet, nano bool) []byte {
 	var buf bytes.Buffer

@@ -32,8 +32,8 @@ func Lookup(ft FiveTuple) (Socket, error) {
 
 // Diag asks the kernel about sockets as [Lookup] does, through one
 // netlink socket kept open and one buffer: a question is two system
-// calls (send, receive) and no allocation, where [Lookup] opens, binds
-// and closes a socket, and allocates 64 KiB for the answer, each time:
+// calls (write, read) into that buffer, where [Lookup] opens, binds and
+// closes a socket, and allocates 64 KiB for the answer, each time:
 // for a program that asks often (wire.States asks about every socket a
 // traced program closes, thousands a second on a busy server). It is
 // safe for concurrent use; Close it when done.
@@ -87,12 +87,13 @@ func (d *Diag) ask(family uint8, local, remote netip.AddrPort) (Socket, error) {
 	req := diagReq{family: family, states: ^uint32(0), ext: extInfo, local: local, remote: remote}
 	req.put(b[nlmsgHdrLen:])
 	fd := d.sock.GetFd()
-	if err := unix.Sendto(fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	// No address: a netlink socket's messages go to the kernel.
+	if _, err := unix.Write(fd, b); err != nil {
 		return Socket{}, fmt.Errorf("socket diagnostics: %w", err)
 	}
 	deadline := time.Now().Add(diagTimeout)
 	for {
-		n, _, err := unix.Recvfrom(fd, d.buf, 0)
+		n, err := unix.Read(fd, d.buf)
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 			// The socket does not block (the library made it so):
 			// wait for the answer, a while.

@@ -156,5 +156,3 @@ func hex(line []byte, i int) (uintptr, int, bool) {
 	}
 	return v, j, j > i
 }
-
-var Debug []syscall.Errno
