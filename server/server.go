@@ -66,21 +66,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "server: %s\n", line)
 	}
 
-	done := make(chan struct{})
-	var printing sync.WaitGroup
-	printing.Go(func() {
-		t := time.NewTicker(flushEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				// NOTE: ignoring the error; Close returns it.
-				_ = tl.Flush()
-			}
-		}
-	})
+	stopFlushing := tl.FlushEvery(flushEvery)
 	// Stopped by a signal: the trace says so before the closes it
 	// causes, or at the end if the server had not listened yet.
 	interrupted := sync.OnceFunc(func() {
@@ -92,8 +78,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if ctx.Err() != nil {
 		interrupted()
 	}
-	close(done)
-	printing.Wait()
+	stopFlushing()
 	// On Ctrl-C as on an error: stop the capture, so that the pcap
 	// file ends cleanly, and print what is left of the trace.
 	packets, stats, cerr := tl.Close()

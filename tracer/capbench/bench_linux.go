@@ -636,24 +636,10 @@ func startPipeline(cfg config, files wire.Files, out io.Writer) (func() (capture
 		return nil, err
 	}
 	tl.Session().AddTCPPort(uint16(cfg.port))
-	done := make(chan struct{})
-	var printing sync.WaitGroup
-	printing.Go(func() {
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				// NOTE: ignoring the error; Close returns it.
-				_ = tl.Flush()
-			}
-		}
-	})
+	// The server prints every 100 ms.
+	stopFlushing := tl.FlushEvery(100 * time.Millisecond)
 	return func() (capture.Stats, int, error) {
-		close(done)
-		printing.Wait()
+		stopFlushing()
 		packets, st, err := tl.Close()
 		return st, packets, err
 	}, nil

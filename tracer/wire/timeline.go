@@ -223,6 +223,32 @@ func (tl *Timeline) Flush() error {
 	return tl.err
 }
 
+// FlushEvery prints the trace every d, as a program that runs for long
+// does (the server), from a goroutine of its own, until the function it
+// returns is called; that function waits for the goroutine. A Flush's
+// error is left for Close to return.
+func (tl *Timeline) FlushEvery(d time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var printing sync.WaitGroup
+	printing.Go(func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				// NOTE: ignoring the error; Close returns it.
+				_ = tl.Flush()
+			}
+		}
+	})
+	return func() {
+		close(done)
+		printing.Wait()
+	}
+}
+
 // Drain is Flush, done until the events that Flush found while it
 // waited (the changes of state found when the kernel was asked) are
 // printed too: before a program waits for a person, as a lesson does at
