@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -24,6 +23,8 @@ import (
 const (
 	envInside = "TCPTOUR_LAB"
 	envReady  = "TCPTOUR_LAB_READY"
+	envGo     = "TCPTOUR_LAB_GO"    // a lab started early waits on it (AwaitStart)
+	envEarly  = "TCPTOUR_LAB_EARLY" // what package early started
 )
 
 // Inside reports whether this program runs in a lab that [Reexec] made.
@@ -44,6 +45,9 @@ var passedAs = map[os.Signal]syscall.Signal{
 // namespace, in which this user is root, when the user is not root. It
 // returns the exit status the program ended with there, a shell's
 // 128+n for a signal. The program there must call [Setup] first.
+// Where package early (tcptour/tracer/lab/early) started the program in
+// its lab already, while this one was starting, Reexec takes that one
+// and tells it to begin ([AwaitStart]) instead of starting another.
 //
 // The lab stays in this program's process group, on its terminal, so
 // that job control works as without a lab: Ctrl-Z stops both, a
@@ -59,13 +63,77 @@ var passedAs = map[os.Signal]syscall.Signal{
 // program why and exits before its program runs: Reexec then returns a
 // *Refused too.
 func Reexec() (int, error) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	p, ready, kind, err := takeEarly()
+	if p == nil && err == nil {
+		p, ready, kind, err = start()
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer ready.Close()
+	type exit struct {
+		state *os.ProcessState
+		err   error
+	}
+	done := make(chan exit, 1)
+	go func() {
+		state, err := p.Wait()
+		done <- exit{state, err}
+	}()
+	var end exit
+	for {
+		select {
+		case sig := <-sigs:
+			if as, ok := passedAs[sig]; ok {
+				sig = as
+			}
+			// NOTE: ignoring the error: the lab may have ended.
+			_ = p.Signal(sig)
+			continue
+		case end = <-done:
+		}
+		break
+	}
+	if end.err != nil {
+		return 0, fmt.Errorf("lab: %w", end.err)
+	}
+	// Did the lab get as far as its program? It says ready with one
+	// byte, 1, or why not.
+	said, _ := io.ReadAll(io.LimitReader(ready, 4096))
+	if len(said) == 0 || said[0] != 1 {
+		var why error
+		if !end.state.Success() {
+			why = errors.New(end.state.String())
+		}
+		return 0, notSetUp(kind, strings.TrimSpace(string(said)), why)
+	}
+	ws, ok := end.state.Sys().(syscall.WaitStatus)
+	if ok && ws.Signaled() {
+		sig := ws.Signal()
+		// Killed by a signal passed on before it listened: the
+		// status of the signal this program got.
+		for from, as := range passedAs {
+			if sig == as {
+				sig = from.(syscall.Signal)
+			}
+		}
+		return 128 + int(sig), nil
+	}
+	return end.state.ExitCode(), nil
+}
+
+// start starts this program again in a lab, and returns it and the
+// pipe on which it says it is set up. The error is a [*Refused] where
+// the kernel would not make the namespaces.
+func start() (p *os.Process, ready *os.File, kind string, err error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return 0, fmt.Errorf("lab: %w", err)
+		return nil, nil, "", fmt.Errorf("lab: %w", err)
 	}
-	cmd := exec.Command(exe, os.Args[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	kind := "net"
+	kind = "net"
 	attr := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
 	if os.Geteuid() != 0 {
 		kind = "user"
@@ -78,63 +146,82 @@ func Reexec() (int, error) {
 		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
 		attr.GidMappingsEnableSetgroups = false
 	}
-	cmd.SysProcAttr = attr
 	ready, readyW, err := os.Pipe()
 	if err != nil {
-		return 0, fmt.Errorf("lab: %w", err)
+		return nil, nil, "", fmt.Errorf("lab: %w", err)
 	}
-	defer ready.Close()
-	cmd.ExtraFiles = []*os.File{readyW}
-	cmd.Env = append(os.Environ(), envInside+"="+kind, envReady+"=3")
-
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
-	defer signal.Stop(sigs)
-	err = cmd.Start()
+	p, err = os.StartProcess(exe, os.Args, &os.ProcAttr{
+		Env:   append(os.Environ(), envInside+"="+kind, envReady+"=3"),
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, readyW},
+		Sys:   attr,
+	})
 	readyW.Close()
 	if err != nil {
-		return 0, refused(kind, err)
+		ready.Close()
+		return nil, nil, "", refused(kind, err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	for {
-		select {
-		case sig := <-sigs:
-			if as, ok := passedAs[sig]; ok {
-				sig = as
-			}
-			// NOTE: ignoring the error: the lab may have ended.
-			_ = cmd.Process.Signal(sig)
-			continue
-		case err = <-done:
+	return p, ready, kind, nil
+}
+
+// takeEarly takes the lab that package early started when this program
+// began (tcptour/tracer/lab/early), if it did, and tells it to begin.
+// It returns nil and no error where none was started.
+func takeEarly() (p *os.Process, ready *os.File, kind string, err error) {
+	said := os.Getenv(envEarly)
+	if said == "" {
+		return nil, nil, "", nil
+	}
+	// Commands this program runs are not lessons starting.
+	os.Unsetenv(envEarly)
+	f := strings.Fields(said)
+	n := make([]int, len(f))
+	for i := 2; i < len(f); i++ {
+		n[i], err = strconv.Atoi(f[i])
+		if err != nil {
+			return nil, nil, "", nil
 		}
-		break
 	}
-	// Did the lab get as far as its program? It says ready with one
-	// byte, 1, or why not.
-	said, _ := io.ReadAll(io.LimitReader(ready, 4096))
-	if len(said) == 0 || said[0] != 1 {
-		return 0, notSetUp(kind, strings.TrimSpace(string(said)), err)
-	}
-	var exit *exec.ExitError
 	switch {
-	case err == nil:
-		return 0, nil
-	case errors.As(err, &exit):
-		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			sig := ws.Signal()
-			// Killed by a signal passed on before it listened:
-			// the status of the signal this program got.
-			for from, as := range passedAs {
-				if sig == as {
-					sig = from.(syscall.Signal)
-				}
-			}
-			return 128 + int(sig), nil
+	case len(f) == 3 && f[0] == "failed":
+		exe, _ := os.Executable()
+		// As os.StartProcess would have said it.
+		return nil, nil, "", refused(f[1], &os.PathError{Op: "fork/exec", Path: exe, Err: syscall.Errno(n[2])})
+	case len(f) == 5 && f[0] == "started":
+		ready = os.NewFile(uintptr(n[3]), "lab-ready")
+		begin := os.NewFile(uintptr(n[4]), "lab-begin")
+		p, err = os.FindProcess(n[2])
+		if err != nil {
+			ready.Close()
+			begin.Close()
+			return nil, nil, "", fmt.Errorf("lab: %w", err)
 		}
-		return exit.ExitCode(), nil
+		// NOTE: ignoring the error: a lab that died already tells
+		// Reexec so by its exit.
+		_, _ = begin.Write([]byte{1})
+		begin.Close()
+		return p, ready, f[1], nil
 	}
-	return 0, fmt.Errorf("lab: %w", err)
+	return nil, nil, "", nil
+}
+
+// AwaitStart, in the program of a lab that package early started,
+// waits until the program outside takes the lab ([Reexec]), and
+// returns; where that program goes on without it, or ends, this one
+// exits at once without a word. Elsewhere it returns at once. Call it
+// before anything that prints or acts, flags included.
+func AwaitStart() {
+	fd, err := strconv.Atoi(os.Getenv(envGo))
+	if err != nil {
+		return
+	}
+	os.Unsetenv(envGo)
+	f := os.NewFile(uintptr(fd), "lab-begin")
+	var b [1]byte
+	n, _ := f.Read(b[:])
+	f.Close()
+	if n != 1 || b[0] != 1 {
+		os.Exit(0)
+	}
 }
 
 // readSetting is a setting under /proc/sys, "" where there is none.

@@ -21,6 +21,9 @@ func Reexec() (int, error) {
 	return 0, &Refused{Cause: "a lab of network namespaces needs Linux"}
 }
 
+// AwaitStart returns at once: no lab was started early.
+func AwaitStart() {}
+
 // Setup returns (nil, nil): no lab.
 func Setup(sysctls []Sysctl) (*Info, error) { return nil, nil }
 

@@ -43,6 +43,10 @@ import (
 	"tcptour/tracer/cli"
 	"tcptour/tracer/kernel"
 	"tcptour/tracer/lab"
+	// A lesson's program starts its lab as it begins, beside the rest
+	// of its start (Main takes it): only lessons' programs import this
+	// package.
+	_ "tcptour/tracer/lab/early"
 	"tcptour/tracer/link"
 	"tcptour/tracer/page"
 	"tcptour/tracer/quiz"
@@ -195,6 +199,10 @@ type Run struct {
 // body and exits with status 0, or 1 with the error on one line, or 2
 // for a bad flag.
 func Main(l Lesson, body func(*Run) error) {
+	// In a lab started while the program outside was starting
+	// (package early, imported below), wait until that program has
+	// read these flags too and chosen the lab.
+	lab.AwaitStart()
 	opts, err := ParseFlags(l, os.Args[1:], os.Stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
