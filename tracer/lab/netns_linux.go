@@ -208,7 +208,8 @@ func takeEarly() (p *os.Process, ready *os.File, kind string, err error) {
 // waits until the program outside takes the lab ([Reexec]), and
 // returns; where that program goes on without it, or ends, this one
 // exits at once without a word. Elsewhere it returns at once. Call it
-// before anything that prints or acts, flags included.
+// from an init that runs after the heavy packages' and before main
+// (package lesson's), so that nothing the program does runs before.
 func AwaitStart() {
 	fd, err := strconv.Atoi(os.Getenv(envGo))
 	if err != nil {

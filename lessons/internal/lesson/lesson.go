@@ -53,6 +53,13 @@ import (
 	"tcptour/tracer/wire"
 )
 
+// In a lab's program that package early started while the program
+// outside was starting, wait here, after the heavy packages' inits and
+// before main, until that program has parsed its flags and chosen the
+// lab: whatever main does (a lesson that runs itself again as its
+// client, say), it does it only then.
+func init() { lab.AwaitStart() }
+
 // Lesson describes a lesson: what it is called and what it leaves the
 // learner with.
 type Lesson struct {
@@ -199,10 +206,6 @@ type Run struct {
 // body and exits with status 0, or 1 with the error on one line, or 2
 // for a bad flag.
 func Main(l Lesson, body func(*Run) error) {
-	// In a lab started while the program outside was starting
-	// (package early, imported below), wait until that program has
-	// read these flags too and chosen the lab.
-	lab.AwaitStart()
 	opts, err := ParseFlags(l, os.Args[1:], os.Stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -11,9 +11,12 @@
 // initialisation it comes before package time and everything that
 // needs time), and starts the lab's program there and then, in its new
 // namespaces: the two programs start side by side. The one in the lab
-// waits (lab.AwaitStart) until the one outside has parsed its flags and
-// chosen the lab (lab.Reexec, which takes the program started here), so
-// it prints nothing, and does nothing, that the plain way would not.
+// waits (lab.AwaitStart, which the program calls from an init that runs
+// after the heavy ones: package lesson's) until the one outside has
+// parsed its flags and chosen the lab (lab.Reexec, which takes the
+// program started here), so it prints nothing, and does nothing, that
+// the plain way would not, whatever role the program plays (a lesson
+// that runs itself again as its client).
 //
 // Import it for its effect from a package only lessons' programs
 // import:
@@ -21,7 +24,7 @@
 //	import _ "tcptour/tracer/lab/early"
 //
 // It starts nothing in a program already in a lab, in a test binary
-// (an argument beginning -test.), or where the arguments ask for the
+// (named *.test, or with an argument beginning -test.), or where the arguments ask for the
 // host or for help (--host, -h, --help): those go the plain way, or do
 // not need a lab. Where the kernel refuses the namespaces, it keeps the
 // error for lab.Reexec, which says why as it would have. A lab started

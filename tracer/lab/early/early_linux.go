@@ -31,12 +31,13 @@ func init() {
 
 // Wanted reports whether a program run with args (os.Args, the
 // program's name first) should start its lab now: not in a test
-// binary, and not when the flags ask for the host or for help. It
+// binary (named *.test, or given -test. flags), and not when the flags
+// ask for the host or for help. It
 // reads them as package flag would, up to the first argument that is
 // not a flag; a case it misjudges costs time, never behaviour, since
 // lab.Reexec decides.
 func Wanted(args []string) bool {
-	if len(args) == 0 {
+	if len(args) == 0 || hasSuffix(args[0], ".test") {
 		return false
 	}
 	for _, a := range args[1:] {
@@ -165,4 +166,8 @@ func cmdline() ([]string, error) {
 		}
 	}
 	return args, nil
+}
+
+func hasSuffix(s, suffix string) bool {
+	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
 }

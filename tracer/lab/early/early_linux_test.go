@@ -259,6 +259,8 @@ func TestWanted(t *testing.T) {
 		{[]string{"lesson", "--help"}, false},
 		{[]string{"lesson.test", "-test.run=^TestX$"}, false},
 		{[]string{"lesson.test", "-test.paniconexit0", "-test.timeout=10m0s"}, false},
+		{[]string{"/tmp/go-build1/b001/16.test"}, false}, // a test binary run again by a test
+
 		// package flag stops at the first argument that is not a flag
 		{[]string{"lesson", "extra", "--host"}, true},
 		{[]string{"lesson", "--", "--host"}, true},
