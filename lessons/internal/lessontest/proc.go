@@ -9,7 +9,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,12 +24,7 @@ import (
 // path.
 func BuildPackage(t *testing.T, pkg string) string {
 	t.Helper()
-	bin := filepath.Join(NobodyDir(t), path.Base(pkg))
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildvcs=false", "-o", bin, pkg)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-	}
-	return bin
+	return build(t, filepath.Join(NobodyDir(t), path.Base(pkg)), pkg)
 }
 
 // Proc is a program a test runs in the background, as a learner runs a

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -34,14 +35,13 @@ func InsertAfter(at, text string) Edit { return Edit{Old: at, New: at + text} }
 func InsertBefore(at, text string) Edit { return Edit{Old: at, New: text + at} }
 
 // Build builds the lesson in the current directory, with edits applied
-// (through go build -overlay, so the source tree stays as it is), into a
+// (through the go command's -overlay, so the source tree stays as it is), into a
 // temporary directory, and returns the binary's path.
 func Build(t *testing.T, edits ...Edit) string {
 	t.Helper()
 	// Readable by the user nobody, for the tests that run it as nobody.
 	dir := NobodyDir(t)
-	bin := filepath.Join(dir, "lesson")
-	args := []string{"build", "-buildvcs=false", "-o", bin}
+	var args []string
 	if len(edits) > 0 {
 		replace := map[string]string{}
 		for i, e := range edits {
@@ -84,10 +84,49 @@ func Build(t *testing.T, edits ...Edit) string {
 		}
 		args = append(args, "-overlay", path)
 	}
-	args = append(args, ".")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	return build(t, filepath.Join(dir, "lesson"), ".", args...)
+}
+
+// build builds pkg with the go command's flags into bin. Without
+// flags it asks go run for the program (-exec echo prints its path),
+// which keeps what it links in the build cache, and copies it: a test's
+// second build of the same lesson costs a lookup, not a link (some
+// 1.5 s of CPU each, a hundred times in a run of the suite). go run
+// keeps no program built with an -overlay: go build writes that one.
+func build(t *testing.T, bin, pkg string, flags ...string) string {
+	t.Helper()
+	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if len(flags) > 0 {
+		args := append(append([]string{"build", "-buildvcs=false", "-o", bin}, flags...), pkg)
+		if out, err := exec.Command(goCmd, args...).CombinedOutput(); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return bin
+	}
+	args := []string{"run", "-buildvcs=false", "-exec", "echo", pkg}
+	cmd := exec.Command(goCmd, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
+	}
+	built := strings.TrimSuffix(string(out), "\n")
+	src, err := os.Open(built)
+	if err != nil {
+		t.Fatalf("go %s printed %q: %v", strings.Join(args, " "), built, err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(bin, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
