@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -87,46 +86,16 @@ func Build(t *testing.T, edits ...Edit) string {
 	return build(t, filepath.Join(dir, "lesson"), ".", args...)
 }
 
-// build builds pkg with the go command's flags into bin. Without
-// flags it asks go run for the program (-exec echo prints its path),
-// which keeps what it links in the build cache, and copies it: a test's
-// second build of the same lesson costs a lookup, not a link (some
-// 1.5 s of CPU each, a hundred times in a run of the suite). go run
-// keeps no program built with an -overlay: go build writes that one.
+// build builds pkg with the go command's flags into bin. It has go run
+// copy the program there (-exec cp: go run runs "cp PROGRAM BIN"),
+// which keeps what it links in the build cache: a test's second build
+// of the same lesson costs a lookup, not a link (some 1.5 s of CPU
+// each, a hundred times in a run of the suite).
 func build(t *testing.T, bin, pkg string, flags ...string) string {
 	t.Helper()
-	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if len(flags) > 0 {
-		args := append(append([]string{"build", "-buildvcs=false", "-o", bin}, flags...), pkg)
-		if out, err := exec.Command(goCmd, args...).CombinedOutput(); err != nil {
-			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return bin
-	}
-	args := []string{"run", "-buildvcs=false", "-exec", "echo", pkg}
-	cmd := exec.Command(goCmd, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
-	}
-	built := strings.TrimSuffix(string(out), "\n")
-	src, err := os.Open(built)
-	if err != nil {
-		t.Fatalf("go %s printed %q: %v", strings.Join(args, " "), built, err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(bin, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
+	args := append(append([]string{"run", "-buildvcs=false", "-exec", "cp"}, flags...), pkg, bin)
+	if out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...).CombinedOutput(); err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return bin
 }
