@@ -84,9 +84,13 @@ func Reexec() (int, error) {
 		done <- exit{state, err}
 	}()
 	var end exit
+	var got os.Signal // the last SIGINT or SIGTERM this program got
 	for {
 		select {
 		case sig := <-sigs:
+			if sig == syscall.SIGINT || sig == syscall.SIGTERM {
+				got = sig
+			}
 			if as, ok := passedAs[sig]; ok {
 				sig = as
 			}
@@ -103,6 +107,11 @@ func Reexec() (int, error) {
 	// Did the lab get as far as its program? It says ready with one
 	// byte, 1, or why not.
 	said, _ := io.ReadAll(io.LimitReader(ready, 4096))
+	if (len(said) == 0 || said[0] != 1) && got != nil && !end.state.Success() {
+		// Stopped with Ctrl-C (or SIGTERM) before it was ready: the
+		// learner asked to stop, not to go on without a lab.
+		return 128 + int(got.(syscall.Signal)), nil
+	}
 	if len(said) == 0 || said[0] != 1 {
 		var why error
 		if !end.state.Success() {
@@ -173,23 +182,28 @@ func takeEarly() (p *os.Process, ready *os.File, kind string, err error) {
 	}
 	// Commands this program runs are not lessons starting.
 	os.Unsetenv(envEarly)
+	// "OWNER started KIND PID READY GO" or "OWNER failed KIND ERRNO",
+	// OWNER the program that set it: this one, or it is not ours.
 	f := strings.Fields(said)
 	n := make([]int, len(f))
-	for i := 2; i < len(f); i++ {
-		n[i], err = strconv.Atoi(f[i])
-		if err != nil {
+	for i, w := range f {
+		if i == 1 || i == 2 {
+			continue
+		}
+		if n[i], err = strconv.Atoi(w); err != nil {
 			return nil, nil, "", nil
 		}
 	}
 	switch {
-	case len(f) == 3 && f[0] == "failed":
+	case len(f) < 1 || n[0] != os.Getpid():
+	case len(f) == 4 && f[1] == "failed":
 		exe, _ := os.Executable()
 		// As os.StartProcess would have said it.
-		return nil, nil, "", refused(f[1], &os.PathError{Op: "fork/exec", Path: exe, Err: syscall.Errno(n[2])})
-	case len(f) == 5 && f[0] == "started":
-		ready = os.NewFile(uintptr(n[3]), "lab-ready")
-		begin := os.NewFile(uintptr(n[4]), "lab-begin")
-		p, err = os.FindProcess(n[2])
+		return nil, nil, "", refused(f[2], &os.PathError{Op: "fork/exec", Path: exe, Err: syscall.Errno(n[3])})
+	case len(f) == 6 && f[1] == "started":
+		ready = os.NewFile(uintptr(n[4]), "lab-ready")
+		begin := os.NewFile(uintptr(n[5]), "lab-begin")
+		p, err = os.FindProcess(n[3])
 		if err != nil {
 			ready.Close()
 			begin.Close()
@@ -199,7 +213,7 @@ func takeEarly() (p *os.Process, ready *os.File, kind string, err error) {
 		// Reexec so by its exit.
 		_, _ = begin.Write([]byte{1})
 		begin.Close()
-		return p, ready, f[1], nil
+		return p, ready, f[2], nil
 	}
 	return nil, nil, "", nil
 }

@@ -90,7 +90,8 @@ func Build(t *testing.T, edits ...Edit) string {
 // copy the program there (-exec cp: go run runs "cp PROGRAM BIN"),
 // which keeps what it links in the build cache: a test's second build
 // of the same lesson costs a lookup, not a link (some 1.5 s of CPU
-// each, a hundred times in a run of the suite).
+// each, a hundred times in a run of the suite). go run links without
+// the symbol table (-s -w), which no test reads.
 func build(t *testing.T, bin, pkg string, flags ...string) string {
 	t.Helper()
 	args := append(append([]string{"run", "-buildvcs=false", "-exec", "cp"}, flags...), pkg, bin)

@@ -6,9 +6,11 @@
 // the lab's program starts only when the first has started in full,
 // gopacket's decoder tables and all, then parsed its flags: two starts
 // one after the other, some 30 ms each on a small machine. This
-// package's init runs before those of the heavy packages (it imports
-// nothing but syscall and strconv, so by the Go specification's order of
-// initialisation it comes before package time and everything that
+// package's init runs before those of the heavy packages (the Go
+// specification initialises packages in the order of their import
+// paths, each once its imports are: this one imports nothing but
+// syscall and strconv, which need no time, and "tcptour/…" sorts
+// before "time", so it comes before package time and everything that
 // needs time), and starts the lab's program there and then, in its new
 // namespaces: the two programs start side by side. The one in the lab
 // waits (lab.AwaitStart, which the program calls from an init that runs
@@ -19,7 +21,8 @@
 // that runs itself again as its client).
 //
 // Import it for its effect from a package only lessons' programs
-// import:
+// (and their tests, which it leaves alone) import, as package lesson
+// does:
 //
 //	import _ "tcptour/tracer/lab/early"
 //

@@ -8,7 +8,7 @@ import (
 )
 
 // The environment this package and package lab share (netns_linux.go
-// there names them again; TestNames checks they agree).
+// there names them again: TestTaken fails where they differ).
 const (
 	envInside = "TCPTOUR_LAB"       // in the lab's program: "user" or "net"
 	envReady  = "TCPTOUR_LAB_READY" // its descriptor that says it is set up
@@ -17,6 +17,9 @@ const (
 )
 
 func init() {
+	// Handed down by a program that started this one: not ours.
+	// NOTE: ignoring the error: Reexec checks whose it is too.
+	_ = syscall.Unsetenv(envEarly)
 	if _, inside := syscall.Getenv(envInside); inside {
 		return
 	}
@@ -24,25 +27,31 @@ func init() {
 	if err != nil || !Wanted(args) {
 		return
 	}
-	// NOTE: ignoring the error: without it lab.Reexec starts the lab
-	// the plain way.
-	_ = syscall.Setenv(envEarly, start(args))
+	if said := start(args); said != "" {
+		// NOTE: ignoring the error: without it lab.Reexec starts
+		// the lab the plain way.
+		_ = syscall.Setenv(envEarly, strconv.Itoa(syscall.Getpid())+" "+said)
+	}
 }
 
 // Wanted reports whether a program run with args (os.Args, the
 // program's name first) should start its lab now: not in a test
-// binary (named *.test, or given -test. flags), and not when the flags
-// ask for the host or for help. It
-// reads them as package flag would, up to the first argument that is
-// not a flag; a case it misjudges costs time, never behaviour, since
-// lab.Reexec decides.
+// binary (named *.test, or given -test. flags), and not when an
+// argument before "--" asks for the host or for help (-host, --host,
+// -host=true, -h, --help). It looks at every argument, a flag's value
+// too, since it does not know which flags take one: a value that looks
+// like -host keeps the lab from starting early, which costs time,
+// never behaviour, since lab.Reexec decides.
 func Wanted(args []string) bool {
 	if len(args) == 0 || hasSuffix(args[0], ".test") {
 		return false
 	}
 	for _, a := range args[1:] {
-		if a == "--" || len(a) < 2 || a[0] != '-' {
+		if a == "--" {
 			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			continue
 		}
 		name := a[1:]
 		if name[0] == '-' {
@@ -78,7 +87,7 @@ func Wanted(args []string) bool {
 // is set up (lab.Setup), on descriptor 4 it waits for the word to begin
 // (lab.AwaitStart). It returns what lab.Reexec needs, as one line:
 // "started KIND PID READY GO" (this program's ends of the pipes), or
-// "failed KIND ERRNO".
+// "failed KIND ERRNO"; "" where it could not try.
 func start(args []string) string {
 	kind := "net"
 	attr := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
@@ -88,10 +97,6 @@ func start(args []string) string {
 		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: syscall.Getuid(), Size: 1}}
 		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: syscall.Getgid(), Size: 1}}
 		attr.GidMappingsEnableSetgroups = false
-	}
-	exe, err := executable()
-	if err != nil {
-		return ""
 	}
 	var ready, begin [2]int
 	if err := syscall.Pipe2(ready[:], syscall.O_CLOEXEC); err != nil {
@@ -103,7 +108,9 @@ func start(args []string) string {
 		return ""
 	}
 	env := append(syscall.Environ(), envInside+"="+kind, envReady+"=3", envGo+"=4")
-	pid, err := syscall.ForkExec(exe, args, &syscall.ProcAttr{
+	// /proc/self/exe is this program's file even where it was
+	// replaced or removed since it started (go build over it).
+	pid, err := syscall.ForkExec("/proc/self/exe", args, &syscall.ProcAttr{
 		Env:   env,
 		Files: []uintptr{0, 1, 2, uintptr(ready[1]), uintptr(begin[0])},
 		Sys:   attr,
@@ -120,19 +127,6 @@ func start(args []string) string {
 		return "failed " + kind + " " + strconv.Itoa(int(errno))
 	}
 	return "started " + kind + " " + strconv.Itoa(pid) + " " + strconv.Itoa(ready[0]) + " " + strconv.Itoa(begin[1])
-}
-
-// executable is the program's file, as os.Executable finds it.
-func executable() (string, error) {
-	buf := make([]byte, 4096)
-	n, err := syscall.Readlink("/proc/self/exe", buf)
-	if err != nil {
-		return "", err
-	}
-	if n >= len(buf) {
-		return "", syscall.ENAMETOOLONG
-	}
-	return string(buf[:n]), nil
 }
 
 // cmdline is the program's arguments, as os.Args holds them.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,6 +33,10 @@ import (
 // the lab up and prints what it found.
 const envProgram = "TCPTOUR_EARLYTEST"
 
+// envInterrupt makes the lab's program be stopped by a Ctrl-C before it
+// is set up.
+const envInterrupt = "TCPTOUR_EARLYTEST_INTERRUPT"
+
 // report is one line the program prints.
 type report struct {
 	Where   string // "outside" or "lab"
@@ -41,6 +46,9 @@ type report struct {
 	NetNS   string
 	Euid    int
 	Refused string
+	// Outside: when it called Reexec, 100 ms after its main began; in
+	// the lab: when AwaitStart let it begin.
+	At time.Time
 }
 
 func TestMain(m *testing.M) {
@@ -61,6 +69,10 @@ func program() int {
 			_ = out.Encode(r) // NOTE: ignoring the error: the test reads stdout
 			return 0
 		}
+		// Long enough for the lab's program to have started, had it
+		// not waited to be taken.
+		time.Sleep(100 * time.Millisecond)
+		r.At = time.Now()
 		code, err := lab.Reexec()
 		r.After = os.Getenv("TCPTOUR_LAB_EARLY")
 		var no *lab.Refused
@@ -73,10 +85,23 @@ func program() int {
 		return code
 	}
 	lab.AwaitStart()
+	began := time.Now()
+	if os.Getenv(envInterrupt) != "" {
+		// A Ctrl-C before the lab is set up: the terminal's SIGINT
+		// reaches the program outside, which passes it on (as
+		// SIGUSR1), and this one, which dies of it.
+		passed := make(chan os.Signal, 1)
+		signal.Notify(passed, syscall.SIGUSR1)
+		_ = syscall.Kill(os.Getppid(), syscall.SIGINT) // NOTE: ignoring the error: the test sees the outcome
+		<-passed
+		signal.Reset(os.Interrupt)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGINT) // NOTE: ignoring the error: the test sees the outcome
+		select {}
+	}
 	if _, err := lab.Setup(nil); err != nil {
 		return 1
 	}
-	_ = out.Encode(report{Where: "lab", PID: os.Getpid(), NetNS: ns, Euid: os.Geteuid()}) // NOTE: ignoring the error: the test reads stdout
+	_ = out.Encode(report{Where: "lab", PID: os.Getpid(), NetNS: ns, Euid: os.Geteuid(), At: began}) // NOTE: ignoring the error: the test reads stdout
 	return 7
 }
 
@@ -104,11 +129,14 @@ func copyProgram(t *testing.T) string {
 	return bin
 }
 
-// run runs the program as user with args, and returns its reports and
-// exit status.
-func run(t *testing.T, bin, user string, args ...string) ([]report, int, string) {
+// run runs the program as user with args and env added, and returns
+// its reports and exit status.
+func run(t *testing.T, bin, user string, env []string, args ...string) ([]report, int, string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
+	// A lab left running holds stdout: Output returns 30 s after the
+	// program ends all the same, and the test says what still runs.
+	cmd.WaitDelay = 30 * time.Second
 	cmd.Dir = filepath.Dir(bin)
 	if user == "nobody" {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -119,11 +147,14 @@ func run(t *testing.T, bin, user string, args ...string) ([]report, int, string)
 		}
 	}
 	cmd.Env = append(cmd.Env, envProgram+"=1", "GORACE=atexit_sleep_ms=0")
+	cmd.Env = append(cmd.Env, env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
+	if errors.Is(err, exec.ErrWaitDelay) {
+		t.Errorf("%s ended, but what it started still held its stdout 30 s later", bin)
+	} else if err != nil && !errors.As(err, &exit) {
 		t.Fatalf("%s: %v", bin, err)
 	}
 	var reports []report
@@ -152,16 +183,20 @@ func TestTaken(t *testing.T) {
 	bin := copyProgram(t)
 	for _, user := range users() {
 		t.Run(user, func(t *testing.T) {
-			reports, code, stderr := run(t, bin, user)
-			if len(reports) == 2 && strings.HasPrefix(reports[1].Early, "failed ") {
-				t.Skipf("no lab here for %s: %s", user, reports[1].Refused)
+			reports, code, stderr := run(t, bin, user, nil)
+			if len(reports) == 1 && reports[0].Refused != "" {
+				t.Skipf("no lab here for %s: %s", user, reports[0].Refused)
 			}
 			if len(reports) != 2 || reports[0].Where != "lab" || reports[1].Where != "outside" {
 				t.Fatalf("reports %+v (exit %d): want the lab's, then the program's outside; stderr:\n%s", reports, code, stderr)
 			}
 			in, out := reports[0], reports[1]
-			if f := strings.Fields(out.Early); len(f) != 5 || f[0] != "started" || f[2] != strconv.Itoa(in.PID) {
-				t.Errorf("TCPTOUR_LAB_EARLY before Reexec %q: want \"started KIND %d READY GO\", the lab's pid", out.Early, in.PID)
+			if f := strings.Fields(out.Early); len(f) != 6 || f[0] != strconv.Itoa(out.PID) || f[1] != "started" || f[3] != strconv.Itoa(in.PID) {
+				t.Errorf("TCPTOUR_LAB_EARLY before Reexec %q: want \"%d started KIND %d READY GO\", this program's pid and the lab's", out.Early, out.PID, in.PID)
+			}
+			// Started early, it began only when taken.
+			if !in.At.After(out.At) {
+				t.Errorf("the lab's program began at %v, before the program outside took it at %v", in.At, out.At)
 			}
 			if out.After != "" {
 				t.Errorf("TCPTOUR_LAB_EARLY after Reexec %q: want it cleared, for the commands the lesson runs", out.After)
@@ -182,24 +217,45 @@ func TestTaken(t *testing.T) {
 	}
 }
 
+// A Ctrl-C before the lab is set up stops the lesson: the program
+// outside exits as the lab did (130), and does not go on without a lab
+// as if the system had refused one.
+func TestInterruptedBeforeReady(t *testing.T) {
+	bin := copyProgram(t)
+	for _, user := range users() {
+		t.Run(user, func(t *testing.T) {
+			reports, code, stderr := run(t, bin, user, []string{envInterrupt + "=1"})
+			if len(reports) != 1 || reports[0].Where != "outside" {
+				t.Fatalf("reports %+v (exit %d): want the program's outside alone; stderr:\n%s", reports, code, stderr)
+			}
+			if r := reports[0].Refused; r != "" && !strings.Contains(r, "could not set itself up") {
+				t.Skipf("no lab here for %s: %s", user, r)
+			}
+			if reports[0].Refused != "" || code != 130 {
+				t.Errorf("Reexec said %q, exit %d: want no refusal, 130", reports[0].Refused, code)
+			}
+		})
+	}
+}
+
 // A program that goes on without the lab started for it leaves nothing:
 // the lab prints nothing, and is gone once the program has ended.
 func TestDeclined(t *testing.T) {
 	bin := copyProgram(t)
 	for _, user := range users() {
 		t.Run(user, func(t *testing.T) {
-			reports, code, stderr := run(t, bin, user, "decline")
+			reports, code, stderr := run(t, bin, user, nil, "decline")
 			if len(reports) != 1 || reports[0].Where != "outside" || code != 0 || stderr != "" {
 				t.Fatalf("reports %+v, exit %d, stderr %q: want the program's alone, 0, nothing", reports, code, stderr)
 			}
 			f := strings.Fields(reports[0].Early)
-			if len(f) == 3 && f[0] == "failed" {
+			if len(f) == 4 && f[1] == "failed" {
 				t.Skipf("no lab here for %s: %s", user, reports[0].Early)
 			}
-			if len(f) != 5 || f[0] != "started" {
+			if len(f) != 6 || f[1] != "started" {
 				t.Fatalf("TCPTOUR_LAB_EARLY %q: want a lab started", reports[0].Early)
 			}
-			pid, _ := strconv.Atoi(f[2])
+			pid, _ := strconv.Atoi(f[3])
 			fd, err := unix.PidfdOpen(pid, 0)
 			if errors.Is(err, unix.ESRCH) {
 				return // gone, and reaped
@@ -226,12 +282,16 @@ func TestDeclined(t *testing.T) {
 
 // Nothing is started in a test binary, nor where the flags ask for the
 // host or for help: TCPTOUR_LAB_EARLY stays empty, and Reexec starts
-// the lab the plain way.
+// the lab the plain way. One handed down by the program that started
+// this one is not taken for this one's.
 func TestNotStarted(t *testing.T) {
 	bin := copyProgram(t)
-	for _, args := range [][]string{{"-test.v"}, {"--host"}, {"-h"}} {
-		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			reports, code, stderr := run(t, bin, users()[0], args...)
+	stale := []string{"TCPTOUR_LAB_EARLY=1 started net 1 3 4"}
+	for _, c := range []struct {
+		args, env []string
+	}{{[]string{"-test.v"}, nil}, {[]string{"--host"}, nil}, {[]string{"-h"}, nil}, {[]string{"--host"}, stale}} {
+		t.Run(strings.Join(append(c.args, c.env...), " "), func(t *testing.T) {
+			reports, code, stderr := run(t, bin, users()[0], c.env, c.args...)
 			if len(reports) == 0 || reports[len(reports)-1].Early != "" {
 				t.Fatalf("reports %+v: want TCPTOUR_LAB_EARLY empty", reports)
 			}
@@ -255,14 +315,14 @@ func TestWanted(t *testing.T) {
 		{[]string{"lesson", "-host"}, false},
 		{[]string{"lesson", "--json", "-host=true"}, false},
 		{[]string{"lesson", "-host=1"}, false},
+		{[]string{"lesson", "--pcap", "x.pcapng", "--host"}, false}, // a flag's value, then -host
 		{[]string{"lesson", "-h"}, false},
 		{[]string{"lesson", "--help"}, false},
 		{[]string{"lesson.test", "-test.run=^TestX$"}, false},
 		{[]string{"lesson.test", "-test.paniconexit0", "-test.timeout=10m0s"}, false},
 		{[]string{"/tmp/go-build1/b001/16.test"}, false}, // a test binary run again by a test
 
-		// package flag stops at the first argument that is not a flag
-		{[]string{"lesson", "extra", "--host"}, true},
+		// after "--", arguments are not flags
 		{[]string{"lesson", "--", "--host"}, true},
 		{[]string{"lesson", "-"}, true},
 		{nil, false},
