@@ -5,6 +5,7 @@ package link_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -353,13 +354,38 @@ func TestActions(t *testing.T) {
 		name  string
 		rule  link.Rule
 		text  string
-		check func(*kernel.Info) string
+		check func(*kernel.Info, []link.Segment) string
 	}{
 		{"hold", link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 3, Action: link.Hold},
 			"held back on purpose: the 3rd data segment from the client",
-			func(i *kernel.Info) string {
-				if i.ReordSeen < 1 {
-					return "the client saw no reordering"
+			func(i *kernel.Info, segs []link.Segment) string {
+				// The server's kernel acknowledges the bytes before
+				// the held segment once more (a duplicate ACK, its
+				// SACK naming the 4th) when the 4th comes before it,
+				// and the client's kernel counts a reordering
+				// (reord_seen); or, where the held segment comes
+				// later than RACK waits, resends it. Where the server
+				// took both before it acknowledged either (they come
+				// back to back), nothing tells the client: seen in CI
+				// and in 2 runs of 40 here.
+				var held link.Segment
+				for _, s := range segs {
+					if s.Dir == link.FromClient && s.Kind == link.Data && s.Index == 3 {
+						held = s
+						break
+					}
+				}
+				acks := 0
+				for _, s := range segs {
+					if s.Dir == link.FromServer && s.Len == 0 && held.Len > 0 && s.RelAck == held.RelSeq {
+						acks++
+					}
+				}
+				if acks < 2 {
+					return ""
+				}
+				if i.ReordSeen < 1 && i.TotalRetrans < 1 {
+					return fmt.Sprintf("the server acknowledged %d times up to the held segment, but the client saw no reordering and resent nothing: reord_seen %d, retransmissions %d", acks, i.ReordSeen, i.TotalRetrans)
 				}
 				return ""
 			}},
@@ -374,12 +400,12 @@ func TestActions(t *testing.T) {
 			// arrive and may ACK them together).
 			l, rec := newLink(t, link.Config{Rules: []link.Rule{tc.rule}, DelayToServer: 5 * time.Millisecond, DelayToClient: 5 * time.Millisecond})
 			info := bulkWith(t, l, 64<<10, "reno")
+			events, segs := rec.lists()
 			if tc.check != nil {
-				if msg := tc.check(info); msg != "" {
+				if msg := tc.check(info, segs); msg != "" {
 					t.Error(msg)
 				}
 			}
-			events, _ := rec.lists()
 			if len(events) != 1 || events[0].Text != tc.text || events[0].Rule != tc.rule.String() {
 				t.Errorf("events %v, want one: %s", events, tc.text)
 			}

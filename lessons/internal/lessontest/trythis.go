@@ -87,11 +87,12 @@ func Build(t *testing.T, edits ...Edit) string {
 }
 
 // build builds pkg with the go command's flags into bin. It has go run
-// copy the program there (-exec cp: go run runs "cp PROGRAM BIN"),
-// which keeps what it links in the build cache: a test's second build
-// of the same lesson costs a lookup, not a link (some 1.5 s of CPU
-// each, a hundred times in a run of the suite). go run links without
-// the symbol table (-s -w), which no test reads.
+// copy the program there (-exec cp: go run runs "cp PROGRAM BIN"). go
+// run keeps what it links in the build cache, so only the first build
+// of a lesson with a given build cache links (some 1.5 s of CPU, where
+// go build linked again each time, a hundred times in a run of the
+// suite); the others cost a lookup. go run links without the symbol
+// table (-s -w), which no test reads.
 func build(t *testing.T, bin, pkg string, flags ...string) string {
 	t.Helper()
 	args := append(append([]string{"run", "-buildvcs=false", "-exec", "cp"}, flags...), pkg, bin)
