@@ -19,7 +19,9 @@
 // The commands run as the user running docgen, with stdin from /dev/null,
 // three times each (a check up to eight times, until one agrees): an
 // excerpt is what most runs agree on, since the
-// kernel's timing can change what it sends (an ACK delayed or not). The
+// kernel's timing can change what it sends (an ACK delayed or not). A
+// check runs the first run of the commands four at a time, those that
+// use this machine's own network one after another (prefetch.go). The
 // docs show runs with packets and the kernel's states as it reports
 // them, so docgen needs root (capture, and tracefs mounted). With -check,
 // times, durations and kernel-chosen ports may differ, and so may the
@@ -105,6 +107,11 @@ func run(check, fresh bool, pages []string) error {
 		}
 	}
 	r := &runner{outputs: map[string][]string{}, fresh: fresh && !check}
+	if check {
+		if err := r.prefetch(pages); err != nil {
+			return err
+		}
+	}
 	var stale []string
 	for _, page := range pages {
 		changed, err := r.page(page, check)
@@ -138,31 +145,40 @@ type runner struct {
 func (r *runner) output(cmd, file string, n int) (string, error) {
 	key := cmd + "\x00" + file
 	for len(r.outputs[key]) <= n {
-		if file != "" {
-			os.Remove(file)
-		}
-		c := exec.Command("sh", "-c", cmd)
-		c.Stdin = nil // /dev/null
-		var stdout, stderr bytes.Buffer
-		c.Stdout, c.Stderr = &stdout, &stderr
-		// The pages show a run by a learner whose shell is bash; the
-		// shell a note names comes from $SHELL, which a container may
-		// not set.
-		c.Env = append(os.Environ(), "NO_COLOR=1", "SHELL=/bin/bash")
-		if err := c.Run(); err != nil {
-			return "", fmt.Errorf("%s: %v\n%s", cmd, err, stderr.String())
-		}
-		out := stdout.String()
-		if file != "" {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				return "", fmt.Errorf("%s: %w", cmd, err)
-			}
-			out = string(b)
+		out, err := runOnce(cmd, file)
+		if err != nil {
+			return "", err
 		}
 		r.outputs[key] = append(r.outputs[key], out)
 	}
 	return r.outputs[key][n], nil
+}
+
+// runOnce runs cmd by sh, with stdin from /dev/null, and returns its
+// stdout, or the file it wrote.
+func runOnce(cmd, file string) (string, error) {
+	if file != "" {
+		os.Remove(file)
+	}
+	c := exec.Command("sh", "-c", cmd)
+	c.Stdin = nil // /dev/null
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	// The pages show a run by a learner whose shell is bash; the
+	// shell a note names comes from $SHELL, which a container may
+	// not set.
+	c.Env = append(os.Environ(), "NO_COLOR=1", "SHELL=/bin/bash")
+	if err := c.Run(); err != nil {
+		return "", fmt.Errorf("%s: %v\n%s", cmd, err, stderr.String())
+	}
+	if file == "" {
+		return stdout.String(), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", cmd, err)
+	}
+	return string(b), nil
 }
 
 var markerRe = regexp.MustCompile(`^<!-- output (.*)-->\s*$`)
