@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -43,6 +44,10 @@ type Diag struct {
 	seq  uint32            // the last question's sequence number
 	req  [nlmsgHdrLen + 56]byte
 	buf  []byte // the answer
+	// LookupAll's questions and answers, made at its first call.
+	reqs, answers []byte
+	iovs          []unix.Iovec
+	msgs          []unix.Mmsghdr
 }
 
 const nlmsgHdrLen = 16 // struct nlmsghdr
@@ -68,6 +73,157 @@ func (d *Diag) Lookup(ft FiveTuple) (Socket, error) {
 		})
 	}
 	return lookupTuple(ft, d.ask)
+}
+
+// batch is how many questions LookupAll sends in one write, and reads
+// the answers of in one recvmmsg: the answers wait in the socket's
+// receive buffer meanwhile (212,992 bytes by default; an answer takes
+// about 1.5 KB of it, its skb's true size).
+const batch = 64
+
+// answerSize bounds one answer: struct nlmsghdr, struct inet_diag_msg
+// and the struct tcp_info asked for, with their attributes' headers.
+const answerSize = 1024
+
+// LookupAll asks about each socket of fts as [Diag.Lookup] does, and
+// puts the answers in into (one for each of fts, in order; into's length
+// must be len(fts)): the questions go to the kernel up to 64 in one
+// write, and their answers come back in one recvmmsg, where Lookup
+// makes two system calls for each. A socket the kernel does not hold
+// has Err == ErrNotFound. A failure to ask at all is returned, and the
+// answers from there on hold it.
+func (d *Diag) LookupAll(fts []FiveTuple, into []Answer) error {
+	if len(into) != len(fts) {
+		return fmt.Errorf("kernel: %d answers for %d questions", len(into), len(fts))
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := 0; i < len(fts); i += batch {
+		n := min(batch, len(fts)-i)
+		if err := d.askAll(fts[i:i+n], into[i:i+n]); err != nil {
+			for j := i; j < len(fts); j++ {
+				into[j] = Answer{Err: wrap(fts[j], err)}
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// askAll is LookupAll for up to batch questions. d.mu is held.
+func (d *Diag) askAll(fts []FiveTuple, into []Answer) error {
+	if d.sock == nil {
+		for i, ft := range fts {
+			s, err := lookupTuple(ft, func(family uint8, local, remote netip.AddrPort) (Socket, error) {
+				return lookup(nil, family, local, remote)
+			})
+			into[i] = Answer{Socket: s, Err: notFound(err)}
+		}
+		return nil
+	}
+	if d.reqs == nil {
+		d.reqs = make([]byte, batch*len(d.req))
+		d.answers = make([]byte, batch*answerSize)
+		d.iovs = make([]unix.Iovec, batch)
+		d.msgs = make([]unix.Mmsghdr, batch)
+	}
+	// The questions, numbered d.seq+1 on; a tuple that cannot be asked
+	// about is answered here.
+	first := d.seq + 1
+	type asked struct {
+		local, remote netip.AddrPort
+		at            int // index in into
+	}
+	var qs [batch]asked
+	var nq int
+	b := d.reqs[:0]
+	for i, ft := range fts {
+		into[i] = Answer{}
+		family, local, remote, err := question(ft)
+		if err != nil {
+			into[i].Err = wrap(ft, err)
+			continue
+		}
+		d.seq++
+		q := d.req[:]
+		binary.NativeEndian.PutUint32(q[0:], uint32(len(q)))
+		binary.NativeEndian.PutUint16(q[4:], nl.SOCK_DIAG_BY_FAMILY)
+		binary.NativeEndian.PutUint16(q[6:], unix.NLM_F_REQUEST)
+		binary.NativeEndian.PutUint32(q[8:], d.seq)
+		binary.NativeEndian.PutUint32(q[12:], 0)
+		req := diagReq{family: family, states: ^uint32(0), ext: extInfo, local: local, remote: remote}
+		req.put(q[nlmsgHdrLen:])
+		b = append(b, q...)
+		qs[nq] = asked{local: local, remote: remote, at: i}
+		nq++
+	}
+	if nq == 0 {
+		return nil
+	}
+	fd := d.sock.GetFd()
+	// The kernel answers each question of the write before it returns.
+	if _, err := unix.Write(fd, b); err != nil {
+		return fmt.Errorf("socket diagnostics: %w", err)
+	}
+	got := 0 // the questions answered
+	deadline := time.Now().Add(diagTimeout)
+	for got < nq {
+		for j := range nq - got {
+			d.iovs[j] = unix.Iovec{Base: &d.answers[j*answerSize]}
+			d.iovs[j].SetLen(answerSize)
+			d.msgs[j] = unix.Mmsghdr{Hdr: unix.Msghdr{Iov: &d.iovs[j], Iovlen: 1}}
+		}
+		r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&d.msgs[0])), uintptr(nq-got), unix.MSG_DONTWAIT, 0, 0)
+		if errno == unix.EAGAIN || errno == unix.EINTR {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return fmt.Errorf("socket diagnostics: no answer in %s", diagTimeout)
+			}
+			_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(left/time.Millisecond)+1)
+			if err != nil && !errors.Is(err, unix.EINTR) {
+				return fmt.Errorf("socket diagnostics: %w", err)
+			}
+			continue
+		}
+		if errno != 0 {
+			return fmt.Errorf("socket diagnostics: %w", errno)
+		}
+		for j := range int(r) {
+			m := d.answers[j*answerSize : j*answerSize+int(d.msgs[j].Len)]
+			if d.msgs[j].Hdr.Flags&unix.MSG_TRUNC != 0 {
+				return fmt.Errorf("socket diagnostics: an answer longer than %d bytes", answerSize)
+			}
+			if len(m) < nlmsgHdrLen {
+				continue
+			}
+			seq := binary.NativeEndian.Uint32(m[8:])
+			k := int(seq - first)
+			if seq-first >= uint32(nq) {
+				continue // an answer to an earlier question, given up on
+			}
+			q := qs[k]
+			s, err, mine := answer(m, seq, q.local, q.remote)
+			if !mine {
+				continue
+			}
+			if err != nil && err != ErrNotFound {
+				err = wrap(fts[q.at], err)
+			}
+			into[q.at] = Answer{Socket: s, Err: err}
+			got++
+		}
+	}
+	return nil
+}
+
+// notFound returns ErrNotFound itself for an error that matches it: a
+// caller that asks about many sockets, most gone, tests it without
+// formatting a message for each.
+func notFound(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return ErrNotFound
+	}
+	return err
 }
 
 // diagTimeout bounds the wait for an answer: the kernel answers a
@@ -110,7 +266,7 @@ func (d *Diag) ask(family uint8, local, remote netip.AddrPort) (Socket, error) {
 		if err != nil {
 			return Socket{}, fmt.Errorf("socket diagnostics: %w", err)
 		}
-		s, err, mine := d.answer(d.buf[:n], local, remote)
+		s, err, mine := answer(d.buf[:n], d.seq, local, remote)
 		if mine {
 			return s, err
 		}
@@ -118,20 +274,20 @@ func (d *Diag) ask(family uint8, local, remote netip.AddrPort) (Socket, error) {
 	}
 }
 
-// answer reads the kernel's answer to the question numbered d.seq in m:
+// answer reads the kernel's answer to the question numbered seq in m:
 // the socket, ErrNotFound, or the kernel's error. mine is false when m
 // answers another question.
-func (d *Diag) answer(m []byte, local, remote netip.AddrPort) (s Socket, err error, mine bool) {
+func answer(m []byte, seq uint32, local, remote netip.AddrPort) (s Socket, err error, mine bool) {
 	for len(m) >= nlmsgHdrLen {
 		size := int(binary.NativeEndian.Uint32(m[0:]))
 		if size < nlmsgHdrLen || size > len(m) {
 			return Socket{}, fmt.Errorf("socket diagnostics: an answer of %d bytes in %d", size, len(m)), true
 		}
 		typ := binary.NativeEndian.Uint16(m[4:])
-		seq := binary.NativeEndian.Uint32(m[8:])
+		mseq := binary.NativeEndian.Uint32(m[8:])
 		body := m[nlmsgHdrLen:size]
 		m = m[min(len(m), (size+unix.NLMSG_ALIGNTO-1)&^(unix.NLMSG_ALIGNTO-1)):]
-		if seq != d.seq {
+		if mseq != seq {
 			continue
 		}
 		switch typ {
@@ -173,16 +329,27 @@ func (d *Diag) Close() error {
 // lookupTuple is Lookup through ask, a question about one socket of a
 // family.
 func lookupTuple(ft FiveTuple, ask func(family uint8, local, remote netip.AddrPort) (Socket, error)) (Socket, error) {
+	family, local, remote, err := question(ft)
+	if err != nil {
+		return Socket{}, wrap(ft, err)
+	}
+	s, err := ask(family, local, remote)
+	return s, wrap(ft, err)
+}
+
+// question is what to ask the kernel about the socket of ft: the family
+// and its two ends, normalised.
+func question(ft FiveTuple) (family uint8, local, remote netip.AddrPort, err error) {
 	switch ft.Proto {
 	case "tcp", "tcp4", "tcp6", "":
 	default:
-		return Socket{}, fmt.Errorf("kernel: %s: only TCP sockets have a state", ft)
+		return 0, local, remote, errors.New("only TCP sockets have a state")
 	}
 	if !ft.Local.IsValid() {
-		return Socket{}, fmt.Errorf("kernel: %s: no local address", ft)
+		return 0, local, remote, errors.New("no local address")
 	}
-	local, remote := norm(ft.Local), norm(ft.Remote)
-	family := uint8(unix.AF_INET6)
+	local, remote = norm(ft.Local), norm(ft.Remote)
+	family = unix.AF_INET6
 	if local.Addr().Is4() && (!remote.IsValid() || remote.Addr().Is4()) {
 		// An IPv4 tuple: the kernel looks it up in its IPv4 tables
 		// whichever family is asked, and they hold the IPv6 sockets
@@ -191,8 +358,7 @@ func lookupTuple(ft FiveTuple, ask func(family uint8, local, remote netip.AddrPo
 		// socket of either family, or says there is none.
 		family = unix.AF_INET
 	}
-	s, err := ask(family, local, remote)
-	return s, wrap(ft, err)
+	return family, local, remote, nil
 }
 
 // StateOf returns the state of the TCP socket whose five-tuple, seen

@@ -29,6 +29,16 @@ func (d *Diag) Lookup(ft FiveTuple) (Socket, error) {
 	return Socket{}, unsupported()
 }
 
+// LookupAll puts an error matching [ErrUnsupported] in each answer,
+// and returns it.
+func (d *Diag) LookupAll(fts []FiveTuple, into []Answer) error {
+	err := unsupported()
+	for i := range min(len(fts), len(into)) {
+		into[i] = Answer{Err: err}
+	}
+	return err
+}
+
 // Close does nothing.
 func (d *Diag) Close() error { return nil }
 

@@ -531,3 +531,109 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	}
 }
+
+// LookupAll answers as Lookup does, in order, over more questions than
+// one batch holds: sockets there (a connection's two ends, a listener),
+// sockets gone, a tuple that cannot be asked about, an IPv6 one.
+func TestLookupAll(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var fts []tracer.FiveTuple
+	listener := tracer.FiveTuple{Proto: "tcp", Local: ln.Addr().(*net.TCPAddr).AddrPort()}
+	for i := range 70 {
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		s, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		gone := tuple(c)
+		gone.Remote = netip.AddrPortFrom(gone.Remote.Addr(), 1)
+		fts = append(fts, tuple(c), gone, tuple(s))
+		if i == 30 {
+			fts = append(fts, listener, tracer.FiveTuple{Proto: "udp", Local: listener.Local}, tracer.FiveTuple{Proto: "tcp"})
+		}
+	}
+	c6, s6 := pair(t, "tcp6", "[::1]:0")
+	fts = append(fts, tuple(c6), tuple(s6))
+	d, err := kernel.OpenDiag()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	check := func(name string) {
+		got := make([]kernel.Answer, len(fts))
+		if err := d.LookupAll(fts, got); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for i, ft := range fts {
+			want, werr := kernel.Lookup(ft)
+			g := got[i]
+			switch {
+			case werr != nil && g.Err == nil, werr == nil && g.Err != nil:
+				t.Errorf("%s: %s: %v, want %v", name, ft, g.Err, werr)
+			case errors.Is(werr, kernel.ErrNotFound) && g.Err != kernel.ErrNotFound:
+				t.Errorf("%s: %s: %v, want ErrNotFound itself", name, ft, g.Err)
+			case werr != nil && !errors.Is(werr, kernel.ErrNotFound) && g.Err.Error() != werr.Error():
+				t.Errorf("%s: %s: %q, want %q", name, ft, g.Err, werr)
+			case werr == nil && (g.Socket.State != want.State || g.Socket.Local != want.Local || g.Socket.Remote != want.Remote || g.Socket.Inode != want.Inode):
+				t.Errorf("%s: %s: %+v, want %+v", name, ft, g.Socket, want)
+			}
+		}
+	}
+	check("open")
+	check("again") // the questions numbered on, the buffers reused
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check("closed") // a socket for each question, as Lookup
+	if err := d.LookupAll(fts, nil); err == nil {
+		t.Error("LookupAll with no room for the answers: no error")
+	}
+}
+
+// BenchmarkLookupAll asks about 64 sockets already gone, as a server's
+// trace does at each flush for those it closed: with LookupAll, and
+// with Lookup on each.
+func BenchmarkLookupAll(b *testing.B) {
+	c, s := pair(b, "tcp4", "127.0.0.1:0")
+	_ = c
+	d, err := kernel.OpenDiag()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	fts := make([]tracer.FiveTuple, 64)
+	for i := range fts {
+		fts[i] = tuple(s)
+		fts[i].Remote = netip.AddrPortFrom(fts[i].Remote.Addr(), uint16(1+i))
+	}
+	into := make([]kernel.Answer, len(fts))
+	b.Run("LookupAll", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := d.LookupAll(fts, into); err != nil || into[0].Err != kernel.ErrNotFound {
+				b.Fatal(err, into[0].Err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(fts)), "ns/socket")
+	})
+	b.Run("Lookup", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, ft := range fts {
+				if _, err := d.Lookup(ft); !errors.Is(err, kernel.ErrNotFound) {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(fts)), "ns/socket")
+	})
+}

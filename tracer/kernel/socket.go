@@ -9,6 +9,14 @@ import (
 	"time"
 )
 
+// Answer is what [Diag.LookupAll] found for one five-tuple: the socket,
+// or an error, which is [ErrNotFound] itself where the kernel holds no
+// such socket.
+type Answer struct {
+	Socket Socket
+	Err    error
+}
+
 // Socket is what the kernel's socket diagnostics say about one TCP
 // socket: a row of `ss -tanoi`.
 type Socket struct {

@@ -436,18 +436,20 @@ func (s *States) ask() {
 		todo = append(todo, asked{ft: ft, watch: w})
 	}
 	s.mu.Unlock()
-	n := 0 // the sockets asked about: all, or up to the first failure
-	for n < len(todo) {
-		a := &todo[n]
-		a.sock, a.err = s.lookup(a.ft)
-		a.at = time.Now()
-		n++
-		if a.err != nil && !errors.Is(a.err, kernel.ErrNotFound) {
-			break
-		}
+	// All at once: a busy server closes thousands of sockets between
+	// two Syncs, and a Diag asks about 64 with two system calls.
+	fts := make([]tracer.FiveTuple, len(todo))
+	for i := range todo {
+		fts[i] = todo[i].ft
+	}
+	answers := make([]kernel.Answer, len(todo))
+	s.lookupAll(fts, answers)
+	at := time.Now()
+	for i := range todo {
+		todo[i].sock, todo[i].err, todo[i].at = answers[i].Socket, answers[i].Err, at
 	}
 	s.mu.Lock()
-	for _, a := range todo[:n] {
+	for _, a := range todo {
 		if s.failed {
 			return
 		}
@@ -538,6 +540,49 @@ func (r routed) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (r routed) LookupAll(fts []tracer.FiveTuple, into []kernel.Answer) error {
+	// Each end's questions through its own socket, at once.
+	by := map[*kernel.Diag][]int{}
+	for i, ft := range fts {
+		d := r[ft.Local.Addr().Unmap()]
+		if d == nil {
+			s, err := kernel.Lookup(ft)
+			into[i] = kernel.Answer{Socket: s, Err: err}
+			continue
+		}
+		by[d] = append(by[d], i)
+	}
+	var errs []error
+	for d, is := range by {
+		some := make([]tracer.FiveTuple, len(is))
+		for j, i := range is {
+			some[j] = fts[i]
+		}
+		answers := make([]kernel.Answer, len(is))
+		errs = append(errs, d.LookupAll(some, answers))
+		for j, i := range is {
+			into[i] = answers[j]
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// lookupAll asks the kernel about each socket of fts, into into: all at
+// once where the asker can.
+func (s *States) lookupAll(fts []tracer.FiveTuple, into []kernel.Answer) {
+	if all, ok := s.diag.(interface {
+		LookupAll([]tracer.FiveTuple, []kernel.Answer) error
+	}); ok {
+		// NOTE: ignoring the error; each answer holds it.
+		_ = all.LookupAll(fts, into)
+		return
+	}
+	for i, ft := range fts {
+		sock, err := s.lookup(ft)
+		into[i] = kernel.Answer{Socket: sock, Err: err}
+	}
 }
 
 // lookup asks the kernel about one socket.
