@@ -58,7 +58,11 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if cfg.mermaid != "" || cfg.html != "" {
 		history = 0
 	}
-	tl, skipped, err := wire.NewTimeline("server", printer, say, wire.Config{Mode: cfg.capture, PCAP: files.PCAP, History: history, Program: "./server"})
+	// With -json, the seed's lines go to stderr: to another file than
+	// the trace (unless 2>&1), where they are written all at once at
+	// each flush.
+	tl, skipped, err := wire.NewTimeline("server", printer, say, wire.Config{Mode: cfg.capture, PCAP: files.PCAP, History: history, Program: "./server",
+		SayApart: !cli.SameFile(stdout, say)})
 	if err != nil {
 		return err
 	}

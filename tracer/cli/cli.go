@@ -1,6 +1,7 @@
 // Package cli holds what tcptour's programs (the lessons, server,
 // client) do alike that is not tracing: stopping on a signal with the
-// shell's exit status, and printing received data safely.
+// shell's exit status, printing received data safely, telling whether
+// two outputs are one file.
 //
 //	ctx := cli.OnSignal()
 //	err := run(ctx, …)
@@ -13,6 +14,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"io"
 	"log"
 	"os"
 	"os/signal"
@@ -124,4 +126,27 @@ func Quote(arg string) string {
 		return arg
 	}
 	return "'" + strings.ReplaceAll(arg, "'", `'\''`) + "'"
+}
+
+// SameFile reports whether a and b write to the same file: the same
+// writer, or two *os.File open on one file (a terminal, a pipe, a file:
+// `2>&1`). Where it cannot tell (a Stat fails), it says they do.
+func SameFile(a, b io.Writer) bool {
+	if a == b {
+		return true
+	}
+	fa, oka := a.(*os.File)
+	fb, okb := b.(*os.File)
+	if !oka || !okb {
+		return false // two writers of the program's own
+	}
+	sa, err := fa.Stat()
+	if err != nil {
+		return true
+	}
+	sb, err := fb.Stat()
+	if err != nil {
+		return true
+	}
+	return os.SameFile(sa, sb)
 }

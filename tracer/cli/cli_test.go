@@ -1,7 +1,9 @@
 package cli_test
 
 import (
+	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,6 +41,47 @@ func TestSaid(t *testing.T) {
 	} {
 		if got := cli.Said([]byte(tc.in)); got != tc.want {
 			t.Errorf("Said(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestSameFile(t *testing.T) {
+	dir := t.TempDir()
+	open := func(name string) *os.File {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	a, a2, b := open("a"), open("a"), open("b")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	var buf1, buf2 strings.Builder
+	closed := open("c")
+	closed.Close()
+	for _, c := range []struct {
+		name string
+		a, b io.Writer
+		want bool
+	}{
+		{"one file twice", a, a, true},
+		{"a file opened twice", a, a2, true},
+		{"two files", a, b, false},
+		{"one pipe twice", w, w, true},
+		{"a pipe and a file", w, a, false},
+		{"two buffers", &buf1, &buf2, false},
+		{"one buffer", &buf1, &buf1, true},
+		{"a file and a buffer", a, &buf1, false},
+		{"a closed file: cannot tell", closed, a, true},
+	} {
+		if got := cli.SameFile(c.a, c.b); got != c.want {
+			t.Errorf("%s: SameFile = %v, want %v", c.name, got, c.want)
 		}
 	}
 }

@@ -113,6 +113,14 @@ type Config struct {
 	// event (lessons draw their ladders from them); a program that runs
 	// for long and needs no ladder passes tracer.NoHistory.
 	History int
+	// SayApart, for a Timeline, says that the seed's lines (its say
+	// writer) go to another file than the trace's events (see
+	// cli.SameFile), where their order among the events cannot show:
+	// each flush then prints its events in one batch and writes their
+	// lines after them in one write, where it would write each line
+	// in its place between the events, and each run of events between
+	// two lines with a write of its own.
+	SayApart bool
 }
 
 // End is one end of a link to capture: an interface in a network

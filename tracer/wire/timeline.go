@@ -80,8 +80,12 @@ type Timeline struct {
 	// trace keeps its events: with the notes and causes the timeline
 	// gave them (an arrival's delay, the segment that made a change of
 	// state), which Events gives back in place of the trace's own.
-	keep    bool
-	printed map[int64]tracer.Event
+	// sayApart is Config.SayApart; sayBuf holds the seed's lines of
+	// a release, then.
+	sayApart bool
+	sayBuf   []byte
+	keep     bool
+	printed  map[int64]tracer.Event
 
 	// shown maps the trace's connection ids to those the timeline
 	// shows: 1, 2, … in the order the connections first appear in time.
@@ -140,7 +144,8 @@ func NewTimeline(actor string, printer tracer.Printer, say io.Writer, cfg Config
 	tl = &Timeline{actor: actor, printer: printer, say: say,
 		lastIn: map[[2]netip.AddrPort]segment{}, lastChange: map[[2]netip.AddrPort]time.Time{},
 		listenerClosed: map[netip.AddrPort]time.Time{}, accepted: map[[2]netip.AddrPort]bool{},
-		finIn: map[[2]netip.AddrPort]time.Time{}, keep: cfg.History != tracer.NoHistory, printed: map[int64]tracer.Event{}}
+		finIn: map[[2]netip.AddrPort]time.Time{}, keep: cfg.History != tracer.NoHistory, printed: map[int64]tracer.Event{},
+		sayApart: cfg.SayApart}
 	tl.trace = tracer.New(tracer.Options{Printers: []tracer.Printer{tl}, History: cfg.History, TCPInfo: true})
 	var noCapture, noStates string
 	tl.wire, noCapture, err = Start(tl.trace, cfg)
@@ -354,6 +359,30 @@ func (tl *Timeline) release(before time.Time) {
 			}
 		}
 		tl.mu.Unlock()
+	}
+	if tl.sayApart {
+		// The events in one batch, the seed's lines after them in one
+		// write: ready's events that are not lines move up in place.
+		kept := 0
+		for i := range ready {
+			if ready[i].Phase == PhaseSay {
+				tl.sayBuf = append(tl.sayBuf, ready[i].Text...)
+				continue
+			}
+			if kept != i {
+				ready[kept] = ready[i]
+			}
+			kept++
+		}
+		if kept > 0 {
+			tl.fail(tracer.PrintBatch(tl.printer, ready[:kept]))
+		}
+		if len(tl.sayBuf) > 0 {
+			_, err := tl.say.Write(tl.sayBuf)
+			tl.fail(err)
+			tl.sayBuf = tl.sayBuf[:0]
+		}
+		return
 	}
 	// The trace's events go to the printer in runs, each with one
 	// call; the seed's lines, to say, in their places between them.
