@@ -42,6 +42,11 @@ func (d *Diag) LookupAll(fts []FiveTuple, into []Answer) error {
 // Close does nothing.
 func (d *Diag) Close() error { return nil }
 
+// TimeWaitCount returns an error matching [ErrUnsupported].
+func TimeWaitCount() (int, error) {
+	return 0, unsupported()
+}
+
 // StateOf returns an error matching [ErrUnsupported].
 func StateOf(ft FiveTuple) (State, error) {
 	return 0, unsupported()

@@ -836,8 +836,7 @@ func (r *Run) labEnd() {
 	if r.opts.Lab == nil {
 		return
 	}
-	tw, err := kernel.Sockets(kernel.TimeWait)
-	count := len(tw)
+	count, err := r.timeWaits()
 	if r.link != nil {
 		count, err = r.timeWaitEnds(), nil
 	}
@@ -861,6 +860,57 @@ func (r *Run) labEnd() {
 	r.trace.Add(tracer.Event{Actor: "lab", Phase: tracer.PhaseNote,
 		Text: "the lesson ends, and its lab with it: " + n + " in TIME_WAIT " + verb + " too",
 		Note: "The kernel keeps a TIME_WAIT socket for 60 s, but a network namespace takes its sockets with it when it goes. On this machine's own network (--host), ss -tan state time-wait lists them after the lesson, until their 60 s are over."})
+}
+
+// timeWaits counts the lab's sockets in TIME_WAIT. A dump of them
+// (kernel.Sockets) has the kernel walk its whole table of connections,
+// every namespace's: milliseconds, twice (IPv4, IPv6), on a lesson's
+// way out. So the sockets of the trace's connections are asked about
+// first, all at once (microseconds): when as many of them are in
+// TIME_WAIT as the lab's kernel keeps timewait sockets
+// (kernel.TimeWaitCount), those are all of them. Otherwise (a program
+// joined from another terminal left some, or an end no program holds
+// waits in FIN_WAIT_2, which the kernel keeps in a timewait socket too)
+// the dump counts them.
+func (r *Run) timeWaits() (int, error) {
+	kept, err := kernel.TimeWaitCount()
+	if err != nil {
+		tw, err := kernel.Sockets(kernel.TimeWait)
+		return len(tw), err
+	}
+	if kept == 0 {
+		return 0, nil
+	}
+	var fts []tracer.FiveTuple
+	seen := map[[2]netip.AddrPort]bool{}
+	for _, e := range r.trace.Events() {
+		k := [2]netip.AddrPort{e.Local, e.Remote}
+		if !strings.HasPrefix(e.Proto, "tcp") || !e.Local.IsValid() || !e.Remote.IsValid() || seen[k] {
+			continue
+		}
+		seen[k] = true
+		fts = append(fts, tracer.FiveTuple{Proto: "tcp", Local: e.Local, Remote: e.Remote})
+	}
+	found := 0
+	if d, err := kernel.OpenDiag(); err == nil {
+		answers := make([]kernel.Answer, len(fts))
+		err := d.LookupAll(fts, answers)
+		d.Close()
+		// The same socket, asked about by two tuples (an address
+		// IPv4-mapped or not), counts once.
+		socks := map[[2]netip.AddrPort]bool{}
+		for _, a := range answers {
+			if err == nil && a.Err == nil && a.Socket.State == kernel.TimeWait {
+				socks[[2]netip.AddrPort{a.Socket.Local, a.Socket.Remote}] = true
+			}
+		}
+		found = len(socks)
+	}
+	if found == kept {
+		return found, nil
+	}
+	tw, err := kernel.Sockets(kernel.TimeWait)
+	return len(tw), err
 }
 
 // shown are the counters a lesson in a lab shows when they move: the
