@@ -18,6 +18,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"reflect"
 	"strings"
 	"syscall"
 
@@ -132,13 +133,16 @@ func Quote(arg string) string {
 // writer, or two *os.File open on one file (a terminal, a pipe, a file:
 // `2>&1`). Where it cannot tell (a Stat fails), it says they do.
 func SameFile(a, b io.Writer) bool {
-	if a == b {
-		return true
-	}
 	fa, oka := a.(*os.File)
 	fb, okb := b.(*os.File)
 	if !oka || !okb {
-		return false // two writers of the program's own
+		// Writers of the program's own: the same one, or not. (A type
+		// == cannot compare, a func's, is not the same.)
+		t := reflect.TypeOf(a)
+		return t == reflect.TypeOf(b) && t != nil && t.Comparable() && a == b
+	}
+	if fa == fb {
+		return true
 	}
 	sa, err := fa.Stat()
 	if err != nil {

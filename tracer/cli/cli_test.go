@@ -79,9 +79,16 @@ func TestSameFile(t *testing.T) {
 		{"one buffer", &buf1, &buf1, true},
 		{"a file and a buffer", a, &buf1, false},
 		{"a closed file: cannot tell", closed, a, true},
+		{"two funcs", writerFunc(buf1.Write), writerFunc(buf1.Write), false},
+		{"nothing", nil, nil, false},
 	} {
 		if got := cli.SameFile(c.a, c.b); got != c.want {
 			t.Errorf("%s: SameFile = %v, want %v", c.name, got, c.want)
 		}
 	}
 }
+
+// writerFunc is a writer whose type == cannot compare.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -78,11 +78,15 @@ func (d *Diag) Lookup(ft FiveTuple) (Socket, error) {
 // batch is how many questions LookupAll sends in one write, and reads
 // the answers of in one recvmmsg: the answers wait in the socket's
 // receive buffer meanwhile (212,992 bytes by default; an answer takes
-// about 1.5 KB of it, its skb's true size).
+// about 1.5 KB of it, its skb's true size). An answer the buffer had no
+// room for is asked for again on its own.
 const batch = 64
 
-// answerSize bounds one answer: struct nlmsghdr, struct inet_diag_msg
-// and the struct tcp_info asked for, with their attributes' headers.
+// answerSize is the room for one answer in LookupAll's recvmmsg: struct
+// nlmsghdr, struct inet_diag_msg and the struct tcp_info asked for,
+// with their attributes' headers, take about 300 bytes. An answer
+// longer than this (the kernel may add attributes of its own) is asked
+// for again on its own, into Lookup's 8 KiB.
 const answerSize = 1024
 
 // LookupAll asks about each socket of fts as [Diag.Lookup] does, and
@@ -90,18 +94,22 @@ const answerSize = 1024
 // must be len(fts)): the questions go to the kernel up to 64 in one
 // write, and their answers come back in one recvmmsg, where Lookup
 // makes two system calls for each. A socket the kernel does not hold
-// has Err == ErrNotFound. A failure to ask at all is returned, and the
-// answers from there on hold it.
+// has Err == ErrNotFound. When d cannot ask at all, LookupAll returns
+// the error, and each question not answered holds it.
 func (d *Diag) LookupAll(fts []FiveTuple, into []Answer) error {
 	if len(into) != len(fts) {
 		return fmt.Errorf("kernel: %d answers for %d questions", len(into), len(fts))
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	for i := 0; i < len(fts); i += batch {
 		n := min(batch, len(fts)-i)
-		if err := d.askAll(fts[i:i+n], into[i:i+n]); err != nil {
-			for j := i; j < len(fts); j++ {
+		// d's lock for a batch at a time: a Lookup meanwhile waits
+		// for one batch, not for all.
+		d.mu.Lock()
+		err := d.askAll(fts[i:i+n], into[i:i+n])
+		d.mu.Unlock()
+		if err != nil {
+			err = fmt.Errorf("kernel: %w", err)
+			for j := i + n; j < len(fts); j++ {
 				into[j] = Answer{Err: wrap(fts[j], err)}
 			}
 			return err
@@ -110,7 +118,8 @@ func (d *Diag) LookupAll(fts []FiveTuple, into []Answer) error {
 	return nil
 }
 
-// askAll is LookupAll for up to batch questions. d.mu is held.
+// askAll is LookupAll for up to batch questions. d.mu is held. On an
+// error, the questions it did not answer hold it.
 func (d *Diag) askAll(fts []FiveTuple, into []Answer) error {
 	if d.sock == nil {
 		for i, ft := range fts {
@@ -131,8 +140,10 @@ func (d *Diag) askAll(fts []FiveTuple, into []Answer) error {
 	// about is answered here.
 	first := d.seq + 1
 	type asked struct {
+		family        uint8
 		local, remote netip.AddrPort
-		at            int // index in into
+		at            int  // index in into
+		done          bool // answered
 	}
 	var qs [batch]asked
 	var nq int
@@ -154,19 +165,28 @@ func (d *Diag) askAll(fts []FiveTuple, into []Answer) error {
 		req := diagReq{family: family, states: ^uint32(0), ext: extInfo, local: local, remote: remote}
 		req.put(q[nlmsgHdrLen:])
 		b = append(b, q...)
-		qs[nq] = asked{local: local, remote: remote, at: i}
+		qs[nq] = asked{family: family, local: local, remote: remote, at: i}
 		nq++
 	}
 	if nq == 0 {
 		return nil
 	}
+	unanswered := func(err error) {
+		for _, q := range qs[:nq] {
+			if !q.done {
+				into[q.at] = Answer{Err: wrap(fts[q.at], err)}
+			}
+		}
+	}
 	fd := d.sock.GetFd()
-	// The kernel answers each question of the write before it returns.
+	// The kernel answers each question of the write before it returns:
+	// what is not in the receive buffer then will not come.
 	if _, err := unix.Write(fd, b); err != nil {
-		return fmt.Errorf("socket diagnostics: %w", err)
+		err = fmt.Errorf("socket diagnostics: %w", err)
+		unanswered(err)
+		return err
 	}
 	got := 0 // the questions answered
-	deadline := time.Now().Add(diagTimeout)
 	for got < nq {
 		for j := range nq - got {
 			d.iovs[j] = unix.Iovec{Base: &d.answers[j*answerSize]}
@@ -174,34 +194,33 @@ func (d *Diag) askAll(fts []FiveTuple, into []Answer) error {
 			d.msgs[j] = unix.Mmsghdr{Hdr: unix.Msghdr{Iov: &d.iovs[j], Iovlen: 1}}
 		}
 		r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&d.msgs[0])), uintptr(nq-got), unix.MSG_DONTWAIT, 0, 0)
-		if errno == unix.EAGAIN || errno == unix.EINTR {
-			left := time.Until(deadline)
-			if left <= 0 {
-				return fmt.Errorf("socket diagnostics: no answer in %s", diagTimeout)
-			}
-			_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(left/time.Millisecond)+1)
-			if err != nil && !errors.Is(err, unix.EINTR) {
-				return fmt.Errorf("socket diagnostics: %w", err)
-			}
+		if errno == unix.EINTR || errno == unix.ENOBUFS {
+			// ENOBUFS: the receive buffer had no room for some
+			// answers, which are lost (asked for again below); it
+			// says so once, and the others wait behind it.
 			continue
 		}
+		if errno == unix.EAGAIN {
+			break // no more answers
+		}
 		if errno != 0 {
-			return fmt.Errorf("socket diagnostics: %w", errno)
+			err := fmt.Errorf("socket diagnostics: %w", errno)
+			unanswered(err)
+			return err
 		}
 		for j := range int(r) {
 			m := d.answers[j*answerSize : j*answerSize+int(d.msgs[j].Len)]
-			if d.msgs[j].Hdr.Flags&unix.MSG_TRUNC != 0 {
-				return fmt.Errorf("socket diagnostics: an answer longer than %d bytes", answerSize)
-			}
-			if len(m) < nlmsgHdrLen {
-				continue
+			if d.msgs[j].Hdr.Flags&unix.MSG_TRUNC != 0 || len(m) < nlmsgHdrLen {
+				continue // cut short: asked for again below
 			}
 			seq := binary.NativeEndian.Uint32(m[8:])
-			k := int(seq - first)
 			if seq-first >= uint32(nq) {
 				continue // an answer to an earlier question, given up on
 			}
-			q := qs[k]
+			q := &qs[seq-first]
+			if q.done {
+				continue
+			}
 			s, err, mine := answer(m, seq, q.local, q.remote)
 			if !mine {
 				continue
@@ -210,8 +229,23 @@ func (d *Diag) askAll(fts []FiveTuple, into []Answer) error {
 				err = wrap(fts[q.at], err)
 			}
 			into[q.at] = Answer{Socket: s, Err: err}
+			q.done = true
 			got++
 		}
+	}
+	// What did not come back whole: each on its own, as Lookup asks.
+	for k := range qs[:nq] {
+		q := &qs[k]
+		if q.done {
+			continue
+		}
+		s, err := d.ask(q.family, q.local, q.remote)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			unanswered(err)
+			return err
+		}
+		into[q.at] = Answer{Socket: s, Err: notFound(err)}
+		q.done = true
 	}
 	return nil
 }

@@ -543,12 +543,15 @@ func (r routed) Close() error {
 }
 
 func (r routed) LookupAll(fts []tracer.FiveTuple, into []kernel.Answer) error {
-	// Each end's questions through its own socket, at once.
+	// Each end's questions together, through its own socket.
 	by := map[*kernel.Diag][]int{}
 	for i, ft := range fts {
 		d := r[ft.Local.Addr().Unmap()]
 		if d == nil {
 			s, err := kernel.Lookup(ft)
+			if errors.Is(err, kernel.ErrNotFound) {
+				err = kernel.ErrNotFound // as LookupAll gives it
+			}
 			into[i] = kernel.Answer{Socket: s, Err: err}
 			continue
 		}
@@ -582,6 +585,13 @@ func (s *States) lookupAll(fts []tracer.FiveTuple, into []kernel.Answer) {
 	for i, ft := range fts {
 		sock, err := s.lookup(ft)
 		into[i] = kernel.Answer{Socket: sock, Err: err}
+		if err != nil && !errors.Is(err, kernel.ErrNotFound) {
+			// The kernel will not answer: the rest need not ask.
+			for j := i + 1; j < len(fts); j++ {
+				into[j] = kernel.Answer{Err: err}
+			}
+			return
+		}
 	}
 }
 

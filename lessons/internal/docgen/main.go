@@ -21,7 +21,8 @@
 // excerpt is what most runs agree on, since the
 // kernel's timing can change what it sends (an ACK delayed or not). A
 // check runs the first run of the commands four at a time, those that
-// use this machine's own network one after another (prefetch.go). The
+// use this machine's own network where others would see them one after
+// another (prefetch.go). The
 // docs show runs with packets and the kernel's states as it reports
 // them, so docgen needs root (capture, and tracefs mounted). With -check,
 // times, durations and kernel-chosen ports may differ, and so may the

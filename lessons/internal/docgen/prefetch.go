@@ -17,19 +17,24 @@ import (
 // CPUs: one at a time, a check kept 0.7 of this machine's 2 CPUs busy.
 const checkers = 4
 
-// lessonRe names the lesson (or program) a command runs. The commands of
-// one lesson run one after another: some write the same files
+// lessonRe names the lesson (or program) a command runs. The commands
+// that name one lesson run one after another: some write the same files
 // (/tmp/11.pcapng).
 var lessonRe = regexp.MustCompile(`\./(lessons/[0-9a-z]+|tracer/inspect)\b`)
 
-// hostRe matches the commands that use this machine's own network: a
-// lesson with --host, the seed's server on port 6969, ss on the
-// machine's sockets. They run one after another, beside the lessons in
-// labs of their own. (So does lab-time.sh, whose figures a check does
-// not compare.) The scripts not named here give the lesson a network
-// of its own (pcap.sh, lab-as-nobody.sh, pause-before-step4.sh) or
-// read files.
-var hostRe = regexp.MustCompile(`--host|\./server|\./client|scripts/(with-server|seed|lab-time|hold-three-nc|after|lab-join|lab-refused|without-tracefs|as-nobody)\.sh`)
+// hostRe matches the commands that use this machine's own network, where
+// the others would see them, or they the others: a lesson with --host
+// (its ports' changes of state, as root, and its capture on the
+// machine's loopback), ss on the machine's sockets (after.sh,
+// lab-join.sh), a client dialling the machine's port 1, the lab's
+// cost measured against --host (lab-time.sh). They run one after
+// another, beside the rest: the lessons in labs of their own, the
+// scripts that give a program a network namespace of its own
+// (with-server.sh's port 6969 is that namespace's, pcap.sh,
+// pause-before-step4.sh), or that read files. seed.sh's server and
+// client use the machine's loopback, on ports the kernel chooses and
+// without capture: nothing the others do shows in what it prints.
+var hostRe = regexp.MustCompile(`--host|\./client|scripts/(lab-time|after|lab-join|as-nobody)\.sh`)
 
 // prefetch runs, before a check compares the pages, the first run of
 // each command they name, checkers at a time, and keeps its output for
