@@ -136,10 +136,11 @@ func SameFile(a, b io.Writer) bool {
 	fa, oka := a.(*os.File)
 	fb, okb := b.(*os.File)
 	if !oka || !okb {
-		// Writers of the program's own: the same one, or not. (A type
-		// == cannot compare, a func's, is not the same.)
-		t := reflect.TypeOf(a)
-		return t == reflect.TypeOf(b) && t != nil && t.Comparable() && a == b
+		// Writers of the program's own: the same one, or not. (Values
+		// == cannot compare, a func, or a struct holding one, are not
+		// the same.)
+		va := reflect.ValueOf(a)
+		return va.IsValid() && va.Type() == reflect.TypeOf(b) && va.Comparable() && a == b
 	}
 	if fa == fb {
 		return true

@@ -80,6 +80,7 @@ func TestSameFile(t *testing.T) {
 		{"a file and a buffer", a, &buf1, false},
 		{"a closed file: cannot tell", closed, a, true},
 		{"two funcs", writerFunc(buf1.Write), writerFunc(buf1.Write), false},
+		{"two structs holding a func", wrapped{writerFunc(buf1.Write)}, wrapped{writerFunc(buf1.Write)}, false},
 		{"nothing", nil, nil, false},
 	} {
 		if got := cli.SameFile(c.a, c.b); got != c.want {
@@ -92,3 +93,6 @@ func TestSameFile(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// wrapped is a writer whose type == can compare, but not what it holds.
+type wrapped struct{ io.Writer }

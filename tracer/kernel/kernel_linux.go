@@ -108,11 +108,10 @@ func (d *Diag) LookupAll(fts []FiveTuple, into []Answer) error {
 		err := d.askAll(fts[i:i+n], into[i:i+n])
 		d.mu.Unlock()
 		if err != nil {
-			err = fmt.Errorf("kernel: %w", err)
 			for j := i + n; j < len(fts); j++ {
 				into[j] = Answer{Err: wrap(fts[j], err)}
 			}
-			return err
+			return fmt.Errorf("kernel: %w", err)
 		}
 	}
 	return nil

@@ -3,8 +3,10 @@
 package kernel
 
 import (
+	"context"
 	"net"
 	"testing"
+	"time"
 )
 
 func TestTimeWaits(t *testing.T) {
@@ -50,18 +52,11 @@ func TestTimeWaitCount(t *testing.T) {
 	s.Close() // the client's socket goes to TIME_WAIT on this FIN's arrival
 	ft := FiveTuple{Proto: "tcp", Local: c.LocalAddr().(*net.TCPAddr).AddrPort(), Remote: c.RemoteAddr().(*net.TCPAddr).AddrPort()}
 	// FIN_WAIT_2 until the server's FIN arrives, microseconds on
-	// loopback: asked until it says otherwise.
-	for tries := 0; ; tries++ {
-		st, err := StateOf(ft)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st == TimeWait {
-			break
-		}
-		if tries == 100000 {
-			t.Fatalf("the client's socket still %s", st)
-		}
+	// loopback.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := WaitState(ctx, ft, TimeWait); err != nil {
+		t.Fatal(err)
 	}
 	n, err := TimeWaitCount()
 	if err != nil {

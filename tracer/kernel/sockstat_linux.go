@@ -13,7 +13,10 @@ import (
 // the calling thread's network namespace: the "tw" of
 // /proc/net/sockstat. The kernel keeps in such sockets the connections
 // in TIME_WAIT, and those in FIN_WAIT_2 that no program holds any more:
-// the count is at least the number of sockets in TIME_WAIT. Reading it
+// the count is at least the number of sockets in TIME_WAIT, but for the
+// moment the kernel moves a connection into a timewait socket (since
+// Linux 6.11 the socket can be found a little before it is counted).
+// Reading it
 // costs microseconds, where a dump of the sockets in TIME_WAIT
 // ([Sockets]) walks the kernel's whole table of connections, every
 // namespace's (milliseconds on a machine with much memory). Kernels

@@ -33,7 +33,9 @@ var lessonRe = regexp.MustCompile(`\./(lessons/[0-9a-z]+|tracer/inspect)\b`)
 // (with-server.sh's port 6969 is that namespace's, pcap.sh,
 // pause-before-step4.sh), or that read files. seed.sh's server and
 // client use the machine's loopback, on ports the kernel chooses and
-// without capture: nothing the others do shows in what it prints.
+// without capture, and lab-refused.sh's lesson, refused a lab, runs
+// there with only its stderr shown: nothing the others do shows in
+// what they print.
 var hostRe = regexp.MustCompile(`--host|\./client|scripts/(lab-time|after|lab-join|as-nobody)\.sh`)
 
 // prefetch runs, before a check compares the pages, the first run of

@@ -836,9 +836,12 @@ func (r *Run) labEnd() {
 	if r.opts.Lab == nil {
 		return
 	}
-	count, err := r.timeWaits()
+	var count int
+	var err error
 	if r.link != nil {
-		count, err = r.timeWaitEnds(), nil
+		count = r.timeWaitEnds()
+	} else {
+		count, err = r.timeWaits()
 	}
 	if err != nil || count == 0 {
 		return
@@ -872,15 +875,10 @@ func (r *Run) labEnd() {
 // joined from another terminal left some, or an end no program holds
 // waits in FIN_WAIT_2, which the kernel keeps in a timewait socket too)
 // the dump counts them.
+//
+// The count is read after the questions: a socket that enters TIME_WAIT
+// in between makes it larger than what they found, and the dump counts.
 func (r *Run) timeWaits() (int, error) {
-	kept, err := kernel.TimeWaitCount()
-	if err != nil {
-		tw, err := kernel.Sockets(kernel.TimeWait)
-		return len(tw), err
-	}
-	if kept == 0 {
-		return 0, nil
-	}
 	var fts []tracer.FiveTuple
 	seen := map[[2]netip.AddrPort]bool{}
 	for _, e := range r.trace.Events() {
@@ -906,7 +904,7 @@ func (r *Run) timeWaits() (int, error) {
 		}
 		found = len(socks)
 	}
-	if found == kept {
+	if kept, err := kernel.TimeWaitCount(); err == nil && found == kept {
 		return found, nil
 	}
 	tw, err := kernel.Sockets(kernel.TimeWait)
