@@ -154,16 +154,7 @@ func (d *Diag) askAll(fts []FiveTuple, into []Answer) error {
 			into[i].Err = wrap(ft, err)
 			continue
 		}
-		d.seq++
-		q := d.req[:]
-		binary.NativeEndian.PutUint32(q[0:], uint32(len(q)))
-		binary.NativeEndian.PutUint16(q[4:], nl.SOCK_DIAG_BY_FAMILY)
-		binary.NativeEndian.PutUint16(q[6:], unix.NLM_F_REQUEST)
-		binary.NativeEndian.PutUint32(q[8:], d.seq)
-		binary.NativeEndian.PutUint32(q[12:], 0)
-		req := diagReq{family: family, states: ^uint32(0), ext: extInfo, local: local, remote: remote}
-		req.put(q[nlmsgHdrLen:])
-		b = append(b, q...)
+		b = append(b, d.putQuestion(family, local, remote)...)
 		qs[nq] = asked{family: family, local: local, remote: remote, at: i}
 		nq++
 	}
@@ -264,8 +255,9 @@ func notFound(err error) error {
 // after will not come.
 const diagTimeout = 2 * time.Second
 
-// ask is lookup through d's socket. d.mu is held.
-func (d *Diag) ask(family uint8, local, remote netip.AddrPort) (Socket, error) {
+// putQuestion numbers the next question, about the socket with these
+// ends, and writes it into d.req, which it returns. d.mu is held.
+func (d *Diag) putQuestion(family uint8, local, remote netip.AddrPort) []byte {
 	d.seq++
 	b := d.req[:]
 	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
@@ -275,6 +267,12 @@ func (d *Diag) ask(family uint8, local, remote netip.AddrPort) (Socket, error) {
 	binary.NativeEndian.PutUint32(b[12:], 0)
 	req := diagReq{family: family, states: ^uint32(0), ext: extInfo, local: local, remote: remote}
 	req.put(b[nlmsgHdrLen:])
+	return b
+}
+
+// ask is lookup through d's socket. d.mu is held.
+func (d *Diag) ask(family uint8, local, remote netip.AddrPort) (Socket, error) {
+	b := d.putQuestion(family, local, remote)
 	fd := d.sock.GetFd()
 	// No address: a netlink socket's messages go to the kernel.
 	if _, err := unix.Write(fd, b); err != nil {
