@@ -38,4 +38,5 @@ for arg in "$@"; do
 	set -- "$@" "$(printf '%s' "$arg" | sed "s/PORT/$port/g")"
 	shift
 done
-exec "$cmd" "$@"
+# Not exec: the trap removes the lesson's directory once CMD is done.
+"$cmd" "$@"
