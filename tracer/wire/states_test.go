@@ -289,9 +289,11 @@ func TestStatesLive(t *testing.T) {
 			continue
 		}
 		s := e.State.From.String() + "→" + e.State.To.String()
-		if e.State.Asked && s != "CLOSE→LISTEN" {
+		if e.State.Asked && s != "CLOSE→LISTEN" && (s != "FIN_WAIT_2→TIME_WAIT" || !slices.Contains(client1, "FIN_WAIT_2→FIN_WAIT_2")) {
 			// Only the LISTEN is asked for: listen(2) made it before
-			// the program knew its port.
+			// the program knew its port; and a timewait socket found
+			// in FIN_WAIT_2 is watched, by asking, into TIME_WAIT (no
+			// tracepoint tells, see below).
 			t.Errorf("%s asked, with the tracepoint", s)
 		}
 		switch {
@@ -307,9 +309,15 @@ func TestStatesLive(t *testing.T) {
 			t.Errorf("%s: conn %d, want 1", s, e.Conn)
 		}
 	}
+	// The client's socket, closed, is handed to a timewait socket at
+	// FIN_WAIT_2→CLOSE; asked about then, that is in TIME_WAIT if the
+	// server's FIN came first, or still in FIN_WAIT_2 (kept), and then
+	// watched into TIME_WAIT, if the server closed later: the test
+	// closes both ends at once, and either comes first.
 	wantClient := "CLOSE→SYN_SENT SYN_SENT→ESTABLISHED ESTABLISHED→FIN_WAIT_1 FIN_WAIT_1→FIN_WAIT_2 FIN_WAIT_2→TIME_WAIT"
-	if got := strings.Join(client1, " "); got != wantClient {
-		t.Errorf("client: %s\nwant    %s", got, wantClient)
+	finLater := "CLOSE→SYN_SENT SYN_SENT→ESTABLISHED ESTABLISHED→FIN_WAIT_1 FIN_WAIT_1→FIN_WAIT_2 FIN_WAIT_2→FIN_WAIT_2 FIN_WAIT_2→TIME_WAIT"
+	if got := strings.Join(client1, " "); got != wantClient && got != finLater {
+		t.Errorf("client: %s\nwant    %s\nor      %s", got, wantClient, finLater)
 	}
 	if got, want := strings.Join(listener, " "), "CLOSE→LISTEN LISTEN→CLOSE"; got != want {
 		t.Errorf("listener: %s\nwant      %s", got, want)
