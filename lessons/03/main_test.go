@@ -11,6 +11,10 @@ import (
 	"tcptour/lessons/internal/lessontest"
 )
 
+// The tests that run the lesson's program mostly wait: they run side
+// by side, up to 10 at once.
+func TestMain(m *testing.M) { lessontest.Main(m) }
+
 func TestLesson(t *testing.T) {
 	res := lessontest.Run(t, info, run)
 	// The acceptance order of the lesson: lookup, connect, accept, the
@@ -35,6 +39,7 @@ func TestLesson(t *testing.T) {
 }
 
 func TestLessonOnTheWire(t *testing.T) {
+	t.Parallel()
 	ev := lessontest.RunCapture(t, info, run)
 	lessontest.Order(t, ev,
 		"client dns-start",
@@ -105,6 +110,7 @@ var eventTime = regexp.MustCompile(`(?m)^ *\+(\S+)( ms| s)?  +(client|server|wir
 // than its own milliseconds, as when the lesson runs straight through.
 // The lesson says how its times count.
 func TestStepTimesLeaveOutPauses(t *testing.T) {
+	t.Parallel()
 	capture, _ := lessontest.CaptureIfPermitted()
 	s := lessontest.StartOnTerminal(t, exec.Command(lessontest.Build(t), "--step", "--no-color", capture), 80)
 	text := s.Finish(func(int) {

@@ -6,6 +6,10 @@ import (
 	"tcptour/lessons/internal/lessontest"
 )
 
+// The tests that run the lesson's program mostly wait: they run side
+// by side, up to 10 at once.
+func TestMain(m *testing.M) { lessontest.Main(m) }
+
 func TestLesson(t *testing.T) {
 	res := lessontest.Run(t, info, run)
 	lessontest.Order(t, res.Events,
@@ -49,6 +53,7 @@ func TestLesson(t *testing.T) {
 }
 
 func TestLessonOnTheWire(t *testing.T) {
+	t.Parallel()
 	ev := lessontest.RunCapture(t, info, run)
 	lessontest.Order(t, ev,
 		"wire packet SYN client→server",

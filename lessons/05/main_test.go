@@ -11,6 +11,10 @@ import (
 	"tcptour/tracer"
 )
 
+// The tests that run the lesson's program mostly wait: they run side
+// by side, up to 10 at once.
+func TestMain(m *testing.M) { lessontest.Main(m) }
+
 func TestLesson(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the kernel lines need Linux's socket diagnostics")
@@ -69,6 +73,7 @@ func TestLesson(t *testing.T) {
 }
 
 func TestLessonOnTheWire(t *testing.T) {
+	t.Parallel()
 	ev := lessontest.RunCapture(t, info, run)
 	// Connection #1: FIN, the delayed ACK, FIN, ACK, each state between.
 	lessontest.Order(t, ev,
@@ -143,6 +148,7 @@ func TestLessonWithoutCapturePermission(t *testing.T) {
 // and the active closer ends in TIME_WAIT, each change after the
 // segment that caused it.
 func TestLessonStates(t *testing.T) {
+	t.Parallel()
 	ev := lessontest.RunCapture(t, info, run)
 	live := slices.ContainsFunc(ev, func(e tracer.Event) bool { return e.Phase == tracer.PhaseState && !e.State.Asked })
 	if !live {

@@ -22,6 +22,7 @@ import (
 // EADDRNOTAVAIL. Checked with a range of one port, in a network
 // namespace of the test's own: the test binary runs itself there.
 func TestEphemeralPortPerFourTuple(t *testing.T) {
+	t.Parallel()
 	ns := lessontest.NewNetns(t)
 	ns.Sysctl("net.ipv4.ip_local_port_range", "40000 40000")
 	cmd := ns.Command(os.Args[0], "-test.run=^TestEphemeralPortHelper$")

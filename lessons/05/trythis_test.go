@@ -92,6 +92,7 @@ func submatch(re *regexp.Regexp, s string) string {
 // when the lesson asks. In its lab the lesson would have the kernel's
 // default, 60 s.
 func TestTryThisPauseOutlastsFinTimeout(t *testing.T) {
+	t.Parallel()
 	stdout := pauseBeforeStep4(t, func(ns *lessontest.Netns) {
 		// Wait past tcp_fin_timeout, for the kernel to drop the client's
 		// socket: ask ss until it is gone.
@@ -166,6 +167,7 @@ func noSocketIn(ns *lessontest.Netns, state string, within, every time.Duration)
 // program closes it, and step 4 says so, and that Close sends no FIN.
 // (With --host in a namespace of the test's own, as above.)
 func TestPauseOutlastsKeepalive(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("waits 15 s for a keepalive probe")
 	}
@@ -321,6 +323,7 @@ func TestTryThisHoldWithNc(t *testing.T) {
 // Try this: with the server's Close moved into step 3, right after its
 // io.EOF, connection #1 closes with three segments.
 func TestTryThisCloseInStep3(t *testing.T) {
+	t.Parallel()
 	bin := lessontest.Build(t,
 		lessontest.InsertAfter("\t\treturn fmt.Errorf(\"the server's Read after the client's FIN: %v, want io.EOF\", err)\n\t}\n",
 			"\tif err := server.Close(); err != nil {\n\t\treturn err\n\t}\n"),

@@ -10,6 +10,10 @@ import (
 	"tcptour/tracer"
 )
 
+// The tests that run the lesson's program mostly wait: they run side
+// by side, up to 10 at once.
+func TestMain(m *testing.M) { lessontest.Main(m) }
+
 func TestLesson(t *testing.T) {
 	res := lessontest.Run(t, info, run)
 	// The server accepts and does not read; the small writes return; the
@@ -52,6 +56,7 @@ func TestLesson(t *testing.T) {
 // answer while the Write is blocked, then the window update after the
 // server reads.
 func TestLessonOnTheWire(t *testing.T) {
+	t.Parallel()
 	ev := lessontest.RunCapture(t, info, run)
 	lessontest.Order(t, ev,
 		"wire packet SYN client→server",

@@ -23,6 +23,7 @@ import (
 // probes, further and further apart, and the rate limit on the answers:
 // a probe that comes within 500 ms of the last answer gets none.
 func TestTryThisHoldNC(t *testing.T) {
+	t.Parallel()
 	lessontest.Tool(t, "nc")
 	lessontest.Tool(t, "head")
 	lessontest.Tool(t, "ss")
@@ -188,6 +189,7 @@ func TestTryThisTshark(t *testing.T) {
 // never reaches 0, no probe is sent, and the lesson stops after 5 s. Run
 // as it is: in its lab, with the packets, root or not.
 func TestTryThisSetReadBuffer(t *testing.T) {
+	t.Parallel()
 	bin := lessontest.Build(t,
 		lessontest.Edit{Old: "lc := net.ListenConfig{Control: smallRcvBuf}", New: "lc := net.ListenConfig{}"},
 		lessontest.InsertAfter("\tserver := <-accepted\n",

@@ -8,7 +8,14 @@ import (
 	"tcptour/tracer"
 )
 
+// The tests that run the lesson mostly wait (SYNs into a full queue,
+// retransmitted SYNs): they run side by side, up to 10 at once.
+func TestMain(m *testing.M) { lessontest.Main(m) }
+
 func TestLesson(t *testing.T) {
+	if lessontest.Alone(t) {
+		return
+	}
 	res := lessontest.Run(t, info, run)
 	for _, e := range res.Events {
 		if e.Actor == "client" && e.Phase == tracer.PhaseWrite {
@@ -70,6 +77,7 @@ func TestLesson(t *testing.T) {
 // sent twice into a full queue with no answer, and, in the lab, a dial
 // without a deadline that the kernel gives up.
 func TestLessonOnTheWire(t *testing.T) {
+	t.Parallel()
 	ev := lessontest.RunCapture(t, info, run)
 	lessontest.Order(t, ev,
 		"client connect-start",
@@ -146,16 +154,19 @@ func TestLessonOnTheWire(t *testing.T) {
 
 // Without CAP_NET_RAW the lesson says why in one line and goes on.
 func TestLessonWithoutCapturePermission(t *testing.T) {
+	t.Parallel()
 	lessontest.RunUnprivileged(t, info)
 }
 
 // Ctrl-C ends a held lesson cleanly, with a complete pcap file.
 func TestLessonInterrupted(t *testing.T) {
+	t.Parallel()
 	lessontest.RunInterrupted(t, info)
 }
 
 // In a terminal 60 columns wide no note, step text, recap or Try this
 // line is wider than the terminal.
 func TestNarrowTerminal(t *testing.T) {
+	t.Parallel()
 	lessontest.RunNarrow(t, 60)
 }

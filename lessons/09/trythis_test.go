@@ -35,6 +35,7 @@ func tryThis(t *testing.T, i int, says ...string) {
 // the listener and step 5's TIME-WAIT, and nothing of nc's connection
 // (any other row fails the test).
 func TestTryThisHoldNC(t *testing.T) {
+	t.Parallel()
 	lessontest.Tool(t, "nc")
 	lessontest.Tool(t, "ss")
 	tryThis(t, 0, "--hold", "the nc -v command it prints, ready to paste", "the handshake, then at once the RST",
@@ -96,6 +97,7 @@ func TestTryThisHoldNC(t *testing.T) {
 // full queue dropped, and every counter the lesson showed has the
 // value it said.
 func TestTryThisNstat(t *testing.T) {
+	t.Parallel()
 	lessontest.Tool(t, "nstat")
 	tryThis(t, 1, "at the pause before step 5", "nstat -asz TcpExtListenOverflows TcpExtListenDrops",
 		"starting with the join command the lesson printed at its start", "what step 4's COUNTER lines say since the lab began")
@@ -188,6 +190,7 @@ func nstat(t *testing.T, cmd *exec.Cmd) map[string]int64 {
 // where net.ipv4.tcp_syn_linear_timeouts is 4, at 0, 1 and 3 s on
 // kernels without that setting, and fails at about 7 s.
 func TestTryThisSYNTimes(t *testing.T) {
+	t.Parallel()
 	tryThis(t, 2, "set the lab's net.ipv4.tcp_syn_retries (Sysctls) to 2", "about 0, 1, 2, 3, 4 and 5 s",
 		"fails at about 7 s", "net.ipv4.tcp_syn_linear_timeouts is 4", "SYNs at 0, 1 and 3 s")
 	bin := lessontest.Build(t, lessontest.Edit{
@@ -261,6 +264,7 @@ func TestTryThisSYNTimes(t *testing.T) {
 // lesson in namespaces of its own, with a resolv.conf that lists two
 // search domains.
 func TestTryThisSearchDomains(t *testing.T) {
+	t.Parallel()
 	bin := lessontest.Build(t, lessontest.Edit{
 		Old: `net.JoinHostPort("nobody.tcptour.test.",`,
 		New: `net.JoinHostPort("nobody.tcptour.test",`,

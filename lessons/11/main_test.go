@@ -131,6 +131,7 @@ func TestLesson(t *testing.T) {
 }
 
 func TestLessonOnTheWire(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("the lesson needs Linux")
 	}

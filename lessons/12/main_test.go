@@ -17,6 +17,9 @@ import (
 func TestMain(m *testing.M) { lessontest.InLab(m) }
 
 func TestLesson(t *testing.T) {
+	if lessontest.Alone(t) {
+		return
+	}
 	res := lessontest.Run(t, info, run)
 	lessontest.Order(t, res.Events,
 		"server listen",
@@ -94,6 +97,7 @@ func segments(ev []tracer.Event) []segment {
 // On the wire, at both ends: each loss, what the receiving end saw, how
 // the sender recovered, and what the two kernels counted.
 func TestLessonOnTheWire(t *testing.T) {
+	t.Parallel()
 	ev, pcap := lessontest.RunCaptureFile(t, info, run)
 	at := func(end string) []tracer.Event {
 		var out []tracer.Event
@@ -312,11 +316,13 @@ func tsharkAgrees(t *testing.T, pcap string) {
 // Without CAP_NET_RAW on the host, the lab gives the lesson its packets;
 // without a lab it stops, saying why in one line.
 func TestLessonWithoutCapturePermission(t *testing.T) {
+	t.Parallel()
 	lessontest.RunUnprivileged(t, info)
 }
 
 // In a terminal 60 columns wide no note, step text, recap or Try this
 // line is wider than the terminal.
 func TestNarrowTerminal(t *testing.T) {
+	t.Parallel()
 	lessontest.RunNarrow(t, 60)
 }

@@ -20,6 +20,7 @@ import (
 // only after the client's kernel has acknowledged the 4th echo on its
 // own (a delayed ACK).
 func TestTryThisHoldNC(t *testing.T) {
+	t.Parallel()
 	lessontest.Tool(t, "nc")
 	lessontest.Tool(t, "nsenter")
 	bin := lessontest.Build(t)

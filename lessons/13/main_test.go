@@ -21,6 +21,9 @@ const mss = 1448
 func TestMain(m *testing.M) { lessontest.InLab(m) }
 
 func TestLesson(t *testing.T) {
+	if lessontest.Alone(t) {
+		return
+	}
 	golden := "trace.golden"
 	bbr := bbrAllowed(t)
 	if !bbr {
@@ -204,6 +207,7 @@ func cut(t *testing.T, step int, s []sample, share float64, fall, hystart bool) 
 // in any step: the slow start of step 1 and the queue of step 5 lose
 // nothing.
 func TestLessonOnTheWire(t *testing.T) {
+	t.Parallel()
 	ev, pcap := lessontest.RunCaptureFile(t, info, run)
 	bbr := bbrAllowed(t)
 	tsharkAgrees(t, pcap, bbr)
@@ -285,12 +289,14 @@ func TestLessonOnTheWire(t *testing.T) {
 // Without CAP_NET_RAW on the host, the lab gives the lesson its packets;
 // without a lab it stops, saying why in one line.
 func TestLessonWithoutCapturePermission(t *testing.T) {
+	t.Parallel()
 	lessontest.RunUnprivileged(t, info)
 }
 
 // In a terminal 60 columns wide no line is wider than the terminal: the
 // charts fit, drawn in Unicode with colour (Braille dots).
 func TestNarrowTerminal(t *testing.T) {
+	t.Parallel()
 	text := lessontest.RunNarrow(t, 60)
 	if !braille.MatchString(text) || !strings.Contains(text, "cwnd") {
 		t.Errorf("no chart in Braille dots on a terminal:\n%s", text)

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -18,37 +16,17 @@ import (
 // The tests that run the lesson (five runs of about 7 s, TestLesson's
 // two among them) mostly wait on the kernel's timers (idle times,
 // keepalive probes, retransmissions), not on a CPU (a run takes half a
-// second of it): they all run at once, not GOMAXPROCS at a time, unless
-// -parallel says otherwise.
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if !parallelSet() {
-		flag.Set("test.parallel", "10")
-	}
-	lessontest.InLab(m)
-}
-
-// parallelSet reports whether -test.parallel was given.
-func parallelSet() bool {
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	return set
-}
-
-// envAlone marks the test binary TestLesson runs again, to run the
-// lesson in a process of its own.
-const envAlone = "TCPTOUR_LESSON15_ALONE"
+// second of it): they all run at once (InLab: up to 10).
+func TestMain(m *testing.M) { lessontest.InLab(m) }
 
 // TestLesson runs the lesson twice, in process, and checks that no
 // goroutine is left behind: a check that other tests' goroutines would
 // fail. Rather than run alone, before the tests that run in parallel
 // (14 s of the package's time, spent waiting on the kernel's timers),
-// it runs the test binary again with only itself, in the same lab
-// (InLab: the binary inherits it), in parallel with the others.
+// it runs in a process of its own (lessontest.Alone), in parallel with
+// the others.
 func TestLesson(t *testing.T) {
-	if os.Getenv(envAlone) == "" {
-		t.Parallel()
-		alone(t, "TestLesson")
+	if lessontest.Alone(t) {
 		return
 	}
 	res := lessontest.Run(t, info, run)
@@ -79,30 +57,6 @@ func TestLesson(t *testing.T) {
 			!strings.Contains(e.Note, `*net.OpError{Op: "read", Net: "tcp4", Err: &os.SyscallError{Syscall: "read", Err: syscall.ETIMEDOUT}}`) {
 			t.Errorf("the timeout's note does not name the *net.OpError: %s", e.Note)
 		}
-	}
-}
-
-// alone runs test in the test binary again, in a process of its own,
-// and passes, skips or fails as it does there.
-func alone(t *testing.T, test string) {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^"+test+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), envAlone+"=1")
-	out, err := cmd.CombinedOutput()
-	switch {
-	case err != nil:
-		t.Fatalf("%s, in a process of its own: %v\n%s", test, err, out)
-	case strings.Contains(string(out), "--- SKIP: "+test):
-		t.Skipf("%s, in a process of its own, skipped:\n%s", test, out)
-	case !strings.Contains(string(out), "--- PASS: "+test):
-		t.Fatalf("%s, in a process of its own, did not pass:\n%s", test, out)
-	}
-	if testing.Verbose() {
-		t.Logf("%s, in a process of its own:\n%s", test, out)
 	}
 }
 

@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 }
 
 func TestLesson(t *testing.T) {
+	if lessontest.Alone(t) {
+		return
+	}
 	res := lessontest.Run(t, info, run)
 	lessontest.Order(t, res.Events,
 		"lab note lab DNS server on udp 192.0.2.2:53",
@@ -89,6 +92,7 @@ func clientSYNs(ev []tracer.Event) (syns []syn, rsts []tracer.Event) {
 // IPv6 SYN dropped by the link and the IPv4 SYN at least the fallback
 // delay later; in step 4 no SYN at all.
 func TestLessonOnTheWire(t *testing.T) {
+	t.Parallel()
 	ev, pcap := lessontest.RunCaptureFile(t, info, run)
 	tryThisTshark(t, pcap)
 	// Step 1's lookup: both queries and both answers, captured at both
@@ -244,11 +248,13 @@ func TestDocQuotesTheSource(t *testing.T) { lessontest.DocQuotesSource(t, "16") 
 // Without permission to capture (the lab refused), the lesson says so
 // and still runs.
 func TestLessonWithoutCapturePermission(t *testing.T) {
+	t.Parallel()
 	lessontest.RunUnprivileged(t, info)
 }
 
 // In a terminal 60 columns wide no note, step text, recap or Try this
 // line is wider than the terminal.
 func TestNarrowTerminal(t *testing.T) {
+	t.Parallel()
 	lessontest.RunNarrow(t, 60)
 }

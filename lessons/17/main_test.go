@@ -142,6 +142,7 @@ func conversations(ev []tracer.Event) []*conversation {
 // picked, that the Dials that failed sent no SYN, and that the four-
 // tuples taken over are those of earlier connections.
 func TestLessonOnTheWire(t *testing.T) {
+	lessontest.ParallelUnlessRoot(t) // fixed ports: see ParallelUnlessRoot
 	ev, pcap := lessontest.RunCaptureFile(t, info, run)
 	tryThisFINs(t, pcap)
 	tryThisSYNs(t, pcap)

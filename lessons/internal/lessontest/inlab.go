@@ -23,13 +23,16 @@ var (
 	noLab string
 )
 
-// InLab is the TestMain of a lesson with a link (lesson.Lesson.Link):
+// InLab is the TestMain of a lesson with a link (lesson.Lesson.Link),
+// as Main is of the others:
 // it runs the tests again in a network namespace of their own, inside a
 // user namespace when not root, as the lesson's program runs in its lab,
 // so that Run can make the link there. Where no namespace can be made,
-// the tests that need one skip, saying why. Either way it checks that no
-// goroutine is left behind.
+// the tests that need one skip, saying why. Either way up to 10
+// parallel tests run at once unless -test.parallel says otherwise, and
+// no goroutine may be left behind.
 func InLab(m *testing.M) {
+	defaultParallel()
 	if v := os.Getenv(envInLab); v != "" {
 		inLab = true
 		if err := loUp(); err != nil {
