@@ -5,7 +5,6 @@ package lab
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -14,17 +13,17 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/term"
+
+	"tcptour/tracer/lab/outside"
 )
 
-// The environment of the program run again in the lab: envInside says
-// which namespaces it is in ("user" for a user and a network namespace,
-// "net" for a network namespace alone), envReady the descriptor on which
-// it says it is set up.
+// The environment of the program run again in the lab (package
+// outside names it, for package early too).
 const (
-	envInside = "TCPTOUR_LAB"
-	envReady  = "TCPTOUR_LAB_READY"
-	envGo     = "TCPTOUR_LAB_GO"    // a lab started early waits on it (AwaitStart)
-	envEarly  = "TCPTOUR_LAB_EARLY" // what package early started
+	envInside    = outside.EnvInside
+	envReady     = outside.EnvReady
+	envUnchecked = outside.EnvUnchecked
+	envEarly     = outside.EnvEarly
 )
 
 // Inside reports whether this program runs in a lab that [Reexec] made.
@@ -33,26 +32,21 @@ func Inside() bool { return os.Getenv(envInside) != "" }
 // StdinTerminal reports whether standard input is a terminal.
 func StdinTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
 
-// The signals the program outside passes on, as the lab tells them from
-// the same signals sent to its whole process group (see [Interrupts]).
-var passedAs = map[os.Signal]syscall.Signal{
-	syscall.SIGINT:  syscall.SIGUSR1,
-	syscall.SIGTERM: syscall.SIGUSR2,
-}
-
 // Reexec runs this program again, with the same arguments and
 // environment, in a network namespace of its own: inside a new user
 // namespace, in which this user is root, when the user is not root. It
 // returns the exit status the program ended with there, a shell's
 // 128+n for a signal. The program there must call [Setup] first.
-// Where package early (tcptour/tracer/lab/early) started the program in
-// its lab already, while this one was starting, Reexec takes that one
-// and tells it to begin ([AwaitStart]) instead of starting another.
+// (Where package early (tcptour/tracer/lab/early) started the program
+// in its lab while this one was starting, this one waited for it in
+// its init, and calls Reexec only where that lab declined, or could not
+// set itself up: Reexec then starts another, or says why early could
+// not start one.)
 //
 // The lab stays in this program's process group, on its terminal, so
 // that job control works as without a lab: Ctrl-Z stops both, a
 // background lab stops at its first read of the terminal, Ctrl-C
-// reaches both. A SIGINT or SIGTERM sent to this program alone is passed
+// reaches both (package outside waits). A SIGINT or SIGTERM sent to this program alone is passed
 // on as SIGUSR1 or SIGUSR2, so that the lab, which [Interrupts] tells,
 // counts a Ctrl-C once though it gets it twice. SIGHUP and SIGQUIT are
 // passed on as they are.
@@ -64,74 +58,33 @@ var passedAs = map[os.Signal]syscall.Signal{
 // *Refused too.
 func Reexec() (int, error) {
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	signal.Notify(sigs, outside.Signals...)
 	defer signal.Stop(sigs)
-	p, ready, kind, err := takeEarly()
-	if p == nil && err == nil {
-		p, ready, kind, err = start()
+	if err := earlyRefusal(); err != nil {
+		return 0, err
 	}
+	p, ready, kind, err := start()
 	if err != nil {
 		return 0, err
 	}
 	defer ready.Close()
-	type exit struct {
-		state *os.ProcessState
-		err   error
+	end, err := outside.Wait(p, ready, sigs)
+	if err != nil {
+		return 0, fmt.Errorf("lab: %w", err)
 	}
-	done := make(chan exit, 1)
-	go func() {
-		state, err := p.Wait()
-		done <- exit{state, err}
-	}()
-	var end exit
-	var got os.Signal // the last SIGINT or SIGTERM this program got
-	for {
-		select {
-		case sig := <-sigs:
-			if sig == syscall.SIGINT || sig == syscall.SIGTERM {
-				got = sig
-			}
-			if as, ok := passedAs[sig]; ok {
-				sig = as
-			}
-			// NOTE: ignoring the error: the lab may have ended.
-			_ = p.Signal(sig)
-			continue
-		case end = <-done:
-		}
-		break
-	}
-	if end.err != nil {
-		return 0, fmt.Errorf("lab: %w", end.err)
-	}
-	// Did the lab get as far as its program? It says ready with one
-	// byte, 1, or why not.
-	said, _ := io.ReadAll(io.LimitReader(ready, 4096))
-	if (len(said) == 0 || said[0] != 1) && got != nil && !end.state.Success() {
+	if end.Stopped() {
 		// Stopped with Ctrl-C (or SIGTERM) before it was ready: the
 		// learner asked to stop, not to go on without a lab.
-		return 128 + int(got.(syscall.Signal)), nil
+		return end.Code(), nil
 	}
-	if len(said) == 0 || said[0] != 1 {
+	if !end.Ready {
 		var why error
-		if !end.state.Success() {
-			why = errors.New(end.state.String())
+		if !end.State.Success() {
+			why = errors.New(end.State.String())
 		}
-		return 0, notSetUp(kind, strings.TrimSpace(string(said)), why)
+		return 0, notSetUp(kind, strings.TrimSpace(end.Said), why)
 	}
-	ws, ok := end.state.Sys().(syscall.WaitStatus)
-	if ok && ws.Signaled() {
-		sig := ws.Signal()
-		// Killed by a signal passed on before it listened: the
-		// status of the signal this program got.
-		for from, as := range passedAs {
-			if sig == as {
-				sig = from.(syscall.Signal)
-			}
-		}
-		return 128 + int(sig), nil
-	}
-	return end.state.ExitCode(), nil
+	return end.Code(), nil
 }
 
 // start starts this program again in a lab, and returns it and the
@@ -172,72 +125,47 @@ func start() (p *os.Process, ready *os.File, kind string, err error) {
 	return p, ready, kind, nil
 }
 
-// takeEarly takes the lab that package early started when this program
-// began (tcptour/tracer/lab/early), if it did, and tells it to begin.
-// It returns nil and no error where none was started.
-func takeEarly() (p *os.Process, ready *os.File, kind string, err error) {
+// earlyRefusal is why package early (tcptour/tracer/lab/early) could not
+// start the lab when this program began, where it tried and the kernel
+// refused the namespaces: Reexec says so without trying again. (A lab
+// it started, this program waited for in its init, and goes on here
+// only where that lab could not set itself up or declined: Reexec then
+// starts one the plain way.)
+func earlyRefusal() error {
 	said := os.Getenv(envEarly)
 	if said == "" {
-		return nil, nil, "", nil
+		return nil
 	}
 	// Commands this program runs are not lessons starting.
 	os.Unsetenv(envEarly)
-	// "OWNER started KIND PID READY GO" or "OWNER failed KIND ERRNO",
-	// OWNER the program that set it: this one, or it is not ours.
+	// "OWNER failed KIND ERRNO", OWNER the program that set it: this
+	// one, or it is not ours.
 	f := strings.Fields(said)
-	n := make([]int, len(f))
-	for i, w := range f {
-		if i == 1 || i == 2 {
-			continue
-		}
-		if n[i], err = strconv.Atoi(w); err != nil {
-			return nil, nil, "", nil
-		}
+	if len(f) != 4 || f[1] != "failed" || f[0] != strconv.Itoa(os.Getpid()) {
+		return nil
 	}
-	switch {
-	case len(f) < 1 || n[0] != os.Getpid():
-	case len(f) == 4 && f[1] == "failed":
-		exe, _ := os.Executable()
-		// As os.StartProcess would have said it.
-		return nil, nil, "", refused(f[2], &os.PathError{Op: "fork/exec", Path: exe, Err: syscall.Errno(n[3])})
-	case len(f) == 6 && f[1] == "started":
-		ready = os.NewFile(uintptr(n[4]), "lab-ready")
-		begin := os.NewFile(uintptr(n[5]), "lab-begin")
-		p, err = os.FindProcess(n[3])
-		if err != nil {
-			ready.Close()
-			begin.Close()
-			return nil, nil, "", fmt.Errorf("lab: %w", err)
-		}
-		// NOTE: ignoring the error: a lab that died already tells
-		// Reexec so by its exit.
-		_, _ = begin.Write([]byte{1})
-		begin.Close()
-		return p, ready, f[2], nil
+	errno, err := strconv.Atoi(f[3])
+	if err != nil {
+		return nil
 	}
-	return nil, nil, "", nil
+	exe, _ := os.Executable()
+	// As os.StartProcess would have said it.
+	return refused(f[2], &os.PathError{Op: "fork/exec", Path: exe, Err: syscall.Errno(errno)})
 }
 
-// AwaitStart, in the program of a lab that package early started,
-// waits until the program outside takes the lab ([Reexec]), and
-// returns; where that program goes on without it, or ends, this one
-// exits at once without a word. Elsewhere it returns at once. Call it
-// from an init that runs after the heavy packages' and before main
-// (package lesson's), so that nothing the program does runs before.
-func AwaitStart() {
-	fd, err := strconv.Atoi(os.Getenv(envGo))
-	if err != nil {
-		return
-	}
-	os.Unsetenv(envGo)
-	f := os.NewFile(uintptr(fd), "lab-begin")
-	var b [1]byte
-	n, _ := f.Read(b[:])
-	f.Close()
-	if n != 1 || b[0] != 1 {
-		os.Exit(0)
-	}
-}
+// Unchecked reports whether this program runs in a lab that package
+// early started before the program's flags were read: the program must
+// check its flags and the files they name before [Setup], and where
+// anything is wrong, [Decline] without a word: the program outside
+// then goes on the plain way, and says what is wrong itself (with the
+// learner's own ids, where a lab in a user namespace sees every other
+// user's files as nobody's).
+func Unchecked() bool { return os.Getenv(envUnchecked) != "" }
+
+// Decline ends the program in a lab that [Unchecked] reports, before
+// [Setup], having printed nothing: the program outside goes on the plain
+// way.
+func Decline() { os.Exit(0) }
 
 // readSetting is a setting under /proc/sys, "" where there is none.
 func readSetting(path string) string {
@@ -326,6 +254,8 @@ func Setup(sysctls []Sysctl) (*Info, error) {
 	if kind == "" {
 		return nil, nil
 	}
+	// Checked, if it was not: not for the programs the lab runs.
+	os.Unsetenv(envUnchecked)
 	info, err := setup(kind, sysctls)
 	// The program outside learns that the lab is ready, or why not,
 	// and says it: the program here exits without a word on error.
@@ -405,13 +335,8 @@ func (c *counter) add(sig os.Signal) (os.Signal, bool) {
 	if c.sent == nil {
 		c.direct, c.passed, c.sent = map[os.Signal]int{}, map[os.Signal]int{}, map[os.Signal]int{}
 	}
-	kind := sig
-	for from, as := range passedAs {
-		if sig == as {
-			kind = from
-		}
-	}
-	if kind == sig {
+	kind, passed := outside.Passed(sig)
+	if !passed {
 		c.direct[kind]++
 	} else {
 		c.passed[kind]++

@@ -21,8 +21,11 @@ func Reexec() (int, error) {
 	return 0, &Refused{Cause: "a lab of network namespaces needs Linux"}
 }
 
-// AwaitStart returns at once: no lab was started early.
-func AwaitStart() {}
+// Unchecked reports false: labs are Linux's.
+func Unchecked() bool { return false }
+
+// Decline ends the program: there is no lab to decline.
+func Decline() { os.Exit(0) }
 
 // Setup returns (nil, nil): no lab.
 func Setup(sysctls []Sysctl) (*Info, error) { return nil, nil }

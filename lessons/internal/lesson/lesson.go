@@ -53,13 +53,6 @@ import (
 	"tcptour/tracer/wire"
 )
 
-// In a lab's program that package early started while the program
-// outside was starting, wait here, after the heavy packages' inits and
-// before main, until that program has parsed its flags and chosen the
-// lab: whatever main does (a lesson that runs itself again as its
-// client, say), it does it only then.
-func init() { lab.AwaitStart() }
-
 // Lesson describes a lesson: what it is called and what it leaves the
 // learner with.
 type Lesson struct {
@@ -206,12 +199,31 @@ type Run struct {
 // body and exits with status 0, or 1 with the error on one line, or 2
 // for a bad flag.
 func Main(l Lesson, body func(*Run) error) {
-	opts, err := ParseFlags(l, os.Args[1:], os.Stderr)
+	// In a lab that package early started before anything read the
+	// flags, where they, or the files they name, are wrong, go without
+	// a word: the program outside, which waited, then goes on the plain
+	// way and says what is wrong.
+	unchecked := lab.Unchecked()
+	stderr := io.Writer(os.Stderr)
+	if unchecked {
+		stderr = io.Discard
+	}
+	opts, err := ParseFlags(l, os.Args[1:], stderr)
+	if unchecked && (err != nil || opts.Host) {
+		lab.Decline()
+	}
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
 		os.Exit(2)
+	}
+	if unchecked {
+		files, err := wire.CreateFiles(opts.PCAP, opts.Mermaid, opts.HTML)
+		if err != nil {
+			lab.Decline()
+		}
+		files.Discard()
 	}
 	if opts.Host && l.Link != nil && l.OnLoopback != nil {
 		os.Exit(onLoopback(l, "--host: this lesson's link needs its lab"))

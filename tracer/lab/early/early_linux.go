@@ -3,35 +3,55 @@
 package early
 
 import (
+	"os"
+	"os/signal"
 	"strconv"
 	"syscall"
-)
 
-// The environment this package and package lab share (netns_linux.go
-// there names them again: TestTaken fails where they differ).
-const (
-	envInside = "TCPTOUR_LAB"       // in the lab's program: "user" or "net"
-	envReady  = "TCPTOUR_LAB_READY" // its descriptor that says it is set up
-	envGo     = "TCPTOUR_LAB_GO"    // its descriptor on which it waits to begin
-	envEarly  = "TCPTOUR_LAB_EARLY" // here: what was started, for lab.Reexec
+	"tcptour/tracer/lab/outside"
 )
 
 func init() {
 	// Handed down by a program that started this one: not ours.
-	// NOTE: ignoring the error: Reexec checks whose it is too.
-	_ = syscall.Unsetenv(envEarly)
-	if _, inside := syscall.Getenv(envInside); inside {
+	// NOTE: ignoring the error: lab.Reexec checks whose it is too.
+	_ = syscall.Unsetenv(outside.EnvEarly)
+	if _, inside := syscall.Getenv(outside.EnvInside); inside {
 		return
 	}
 	args, err := cmdline()
 	if err != nil || !Wanted(args) {
 		return
 	}
-	if said := start(args); said != "" {
+	// Asked for before the lab starts: a Ctrl-C from now on is passed
+	// on, not the end of this program with its lab killed.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, outside.Signals...)
+	defer signal.Stop(sigs)
+	pid, ready, kind, errno := start(args)
+	switch {
+	case errno != 0:
 		// NOTE: ignoring the error: without it lab.Reexec starts
-		// the lab the plain way.
-		_ = syscall.Setenv(envEarly, strconv.Itoa(syscall.Getpid())+" "+said)
+		// the lab the plain way, and is refused the same way.
+		_ = syscall.Setenv(outside.EnvEarly, strconv.Itoa(syscall.Getpid())+" failed "+kind+" "+strconv.Itoa(int(errno)))
+		return
+	case pid == 0:
+		return
 	}
+	f := os.NewFile(uintptr(ready), "lab-ready")
+	defer f.Close()
+	// NOTE: ignoring the error: FindProcess finds a process it
+	// started, on Linux, always.
+	p, _ := os.FindProcess(pid)
+	end, err := outside.Wait(p, f, sigs)
+	switch {
+	case err != nil:
+		// Not waited for (which cannot be): the plain way.
+	case end.Ready || end.Stopped():
+		os.Exit(end.Code())
+	}
+	// It declined (the flags or their files are wrong: this program
+	// says so), or could not set itself up (lab.Reexec tries again the
+	// plain way, and says why it cannot): this program goes on.
 }
 
 // Wanted reports whether a program run with args (os.Args, the
@@ -83,13 +103,12 @@ func Wanted(args []string) bool {
 
 // start starts the program again in a lab: in a network namespace, and
 // a user namespace first where this user is not root, with the same
-// arguments and environment, and two pipes: on descriptor 3 it says it
-// is set up (lab.Setup), on descriptor 4 it waits for the word to begin
-// (lab.AwaitStart). It returns what lab.Reexec needs, as one line:
-// "started KIND PID READY GO" (this program's ends of the pipes), or
-// "failed KIND ERRNO"; "" where it could not try.
-func start(args []string) string {
-	kind := "net"
+// arguments and environment, marked unchecked (outside.EnvUnchecked),
+// and a pipe on descriptor 3 on which it says it is set up (lab.Setup).
+// It returns its pid and this program's end of the pipe, and the kind
+// of lab; errno where the kernel refused; pid 0 where it could not try.
+func start(args []string) (pid, ready int, kind string, errno syscall.Errno) {
+	kind = "net"
 	attr := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
 	if syscall.Geteuid() != 0 {
 		kind = "user"
@@ -98,35 +117,27 @@ func start(args []string) string {
 		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: syscall.Getgid(), Size: 1}}
 		attr.GidMappingsEnableSetgroups = false
 	}
-	var ready, begin [2]int
-	if err := syscall.Pipe2(ready[:], syscall.O_CLOEXEC); err != nil {
-		return ""
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		return 0, 0, kind, 0
 	}
-	if err := syscall.Pipe2(begin[:], syscall.O_CLOEXEC); err != nil {
-		syscall.Close(ready[0])
-		syscall.Close(ready[1])
-		return ""
-	}
-	env := append(syscall.Environ(), envInside+"="+kind, envReady+"=3", envGo+"=4")
+	env := append(syscall.Environ(), outside.EnvInside+"="+kind, outside.EnvReady+"=3", outside.EnvUnchecked+"=1")
 	// /proc/self/exe is this program's file even where it was
 	// replaced or removed since it started (go build over it).
 	pid, err := syscall.ForkExec("/proc/self/exe", args, &syscall.ProcAttr{
 		Env:   env,
-		Files: []uintptr{0, 1, 2, uintptr(ready[1]), uintptr(begin[0])},
+		Files: []uintptr{0, 1, 2, uintptr(p[1])},
 		Sys:   attr,
 	})
-	syscall.Close(ready[1])
-	syscall.Close(begin[0])
+	syscall.Close(p[1])
 	if err != nil {
-		syscall.Close(ready[0])
-		syscall.Close(begin[1])
-		errno, ok := err.(syscall.Errno)
-		if !ok {
-			return ""
+		syscall.Close(p[0])
+		if e, ok := err.(syscall.Errno); ok {
+			return 0, 0, kind, e
 		}
-		return "failed " + kind + " " + strconv.Itoa(int(errno))
+		return 0, 0, kind, 0
 	}
-	return "started " + kind + " " + strconv.Itoa(pid) + " " + strconv.Itoa(ready[0]) + " " + strconv.Itoa(begin[1])
+	return pid, p[0], kind, 0
 }
 
 // cmdline is the program's arguments, as os.Args holds them.

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	_ "github.com/google/gopacket/layers"
-	"golang.org/x/sys/unix"
 
 	"tcptour/tracer/lab"
 	"tcptour/tracer/lab/early"
@@ -27,28 +26,30 @@ import (
 
 // envProgram makes this test binary, run without test flags (so that
 // package early's init sees a program's arguments), a small lesson-like
-// program: outside a lab it prints what package early started, then
-// takes it with lab.Reexec, or, with "decline" as its argument, exits
-// without taking it; in the lab it waits to begin (lab.AwaitStart), sets
-// the lab up and prints what it found.
+// program: outside a lab it prints what it sees and runs itself again
+// in a lab with lab.Reexec; in the lab it sets the lab up and prints
+// what it found, or, with "decline" as its argument, where package
+// early started it (lab.Unchecked), declines, as a lesson whose flags
+// are wrong.
 const envProgram = "TCPTOUR_EARLYTEST"
 
 // envInterrupt makes the lab's program be stopped by a Ctrl-C before it
-// is set up.
-const envInterrupt = "TCPTOUR_EARLYTEST_INTERRUPT"
+// is set up; envSetupFails makes its setup fail.
+const (
+	envInterrupt  = "TCPTOUR_EARLYTEST_INTERRUPT"
+	envSetupFails = "TCPTOUR_EARLYTEST_SETUP_FAILS"
+)
 
 // report is one line the program prints.
 type report struct {
-	Where   string // "outside" or "lab"
-	Early   string // outside, before Reexec: TCPTOUR_LAB_EARLY
-	After   string // outside, after Reexec: TCPTOUR_LAB_EARLY again
-	PID     int
-	NetNS   string
-	Euid    int
-	Refused string
-	// Outside: when it called Reexec, 100 ms after its main began; in
-	// the lab: when AwaitStart let it begin.
-	At time.Time
+	Where     string // "outside" or "lab"
+	Early     string // outside, before Reexec: TCPTOUR_LAB_EARLY
+	After     string // outside, after Reexec: TCPTOUR_LAB_EARLY again
+	PID, PPID int
+	NetNS     string
+	Euid      int
+	Unchecked bool // in the lab: started by package early
+	Refused   string
 }
 
 func TestMain(m *testing.M) {
@@ -63,16 +64,6 @@ func program() int {
 	ns, _ := os.Readlink("/proc/self/ns/net")
 	if !lab.Inside() {
 		r := report{Where: "outside", Early: os.Getenv("TCPTOUR_LAB_EARLY"), PID: os.Getpid(), NetNS: ns}
-		if len(os.Args) > 1 && os.Args[1] == "decline" {
-			// As a lesson whose flags are wrong: it exits, and the
-			// lab started for it dies having said nothing.
-			_ = out.Encode(r) // NOTE: ignoring the error: the test reads stdout
-			return 0
-		}
-		// Long enough for the lab's program to have started, had it
-		// not waited to be taken.
-		time.Sleep(100 * time.Millisecond)
-		r.At = time.Now()
 		code, err := lab.Reexec()
 		r.After = os.Getenv("TCPTOUR_LAB_EARLY")
 		var no *lab.Refused
@@ -84,8 +75,10 @@ func program() int {
 		_ = out.Encode(r) // NOTE: ignoring the error: the test reads stdout
 		return code
 	}
-	lab.AwaitStart()
-	began := time.Now()
+	unchecked := lab.Unchecked()
+	if unchecked && len(os.Args) > 1 && os.Args[1] == "decline" {
+		lab.Decline()
+	}
 	if os.Getenv(envInterrupt) != "" {
 		// A Ctrl-C before the lab is set up: the terminal's SIGINT
 		// reaches the program outside, which passes it on (as
@@ -98,10 +91,14 @@ func program() int {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGINT) // NOTE: ignoring the error: the test sees the outcome
 		select {}
 	}
-	if _, err := lab.Setup(nil); err != nil {
+	var sysctls []lab.Sysctl
+	if os.Getenv(envSetupFails) != "" {
+		sysctls = []lab.Sysctl{{Name: "net.ipv4.no_such_setting", Value: "1"}}
+	}
+	if _, err := lab.Setup(sysctls); err != nil {
 		return 1
 	}
-	_ = out.Encode(report{Where: "lab", PID: os.Getpid(), NetNS: ns, Euid: os.Geteuid(), At: began}) // NOTE: ignoring the error: the test reads stdout
+	_ = out.Encode(report{Where: "lab", PID: os.Getpid(), PPID: os.Getppid(), NetNS: ns, Euid: os.Geteuid(), Unchecked: unchecked}) // NOTE: ignoring the error: the test reads stdout
 	return 7
 }
 
@@ -176,36 +173,28 @@ func users() []string {
 	return []string{"uid" + strconv.Itoa(os.Geteuid())}
 }
 
-// The lab's program starts while this one starts, and Reexec takes it:
-// it runs in a network namespace of its own, as root there, begins only
-// when told, and its exit status comes back.
-func TestTaken(t *testing.T) {
+// The lab's program starts while this one starts, and this one waits
+// for it in package early's init: it runs in a network namespace of its
+// own, as root there, marked unchecked, and its exit status is this
+// one's; this one never reaches its main.
+func TestWaited(t *testing.T) {
 	bin := copyProgram(t)
+	self, _ := os.Readlink("/proc/self/ns/net")
 	for _, user := range users() {
 		t.Run(user, func(t *testing.T) {
 			reports, code, stderr := run(t, bin, user, nil)
 			if len(reports) == 1 && reports[0].Refused != "" {
 				t.Skipf("no lab here for %s: %s", user, reports[0].Refused)
 			}
-			if len(reports) != 2 || reports[0].Where != "lab" || reports[1].Where != "outside" {
-				t.Fatalf("reports %+v (exit %d): want the lab's, then the program's outside; stderr:\n%s", reports, code, stderr)
+			if len(reports) != 1 || reports[0].Where != "lab" {
+				t.Fatalf("reports %+v (exit %d): want the lab's alone; stderr:\n%s", reports, code, stderr)
 			}
-			in, out := reports[0], reports[1]
-			if f := strings.Fields(out.Early); len(f) != 6 || f[0] != strconv.Itoa(out.PID) || f[1] != "started" || f[3] != strconv.Itoa(in.PID) {
-				t.Errorf("TCPTOUR_LAB_EARLY before Reexec %q: want \"%d started KIND %d READY GO\", this program's pid and the lab's", out.Early, out.PID, in.PID)
+			in := reports[0]
+			if !in.Unchecked {
+				t.Errorf("the lab's program is not marked unchecked: it was not the one package early started")
 			}
-			// Started early, it began only when taken.
-			if !in.At.After(out.At) {
-				t.Errorf("the lab's program began at %v, before the program outside took it at %v", in.At, out.At)
-			}
-			if out.After != "" {
-				t.Errorf("TCPTOUR_LAB_EARLY after Reexec %q: want it cleared, for the commands the lesson runs", out.After)
-			}
-			if out.Refused != "" {
-				t.Errorf("Reexec: %s", out.Refused)
-			}
-			if in.NetNS == "" || in.NetNS == out.NetNS || in.Euid != 0 {
-				t.Errorf("the lab in %q as euid %d, the program outside in %q: want a network of its own, as root there", in.NetNS, in.Euid, out.NetNS)
+			if in.NetNS == "" || in.NetNS == self || in.Euid != 0 {
+				t.Errorf("the lab in %q as euid %d, this test in %q: want a network of its own, as root there", in.NetNS, in.Euid, self)
 			}
 			if code != 7 {
 				t.Errorf("exit status %d, want the lab's 7; stderr:\n%s", code, stderr)
@@ -225,56 +214,56 @@ func TestInterruptedBeforeReady(t *testing.T) {
 	for _, user := range users() {
 		t.Run(user, func(t *testing.T) {
 			reports, code, stderr := run(t, bin, user, []string{envInterrupt + "=1"})
-			if len(reports) != 1 || reports[0].Where != "outside" {
-				t.Fatalf("reports %+v (exit %d): want the program's outside alone; stderr:\n%s", reports, code, stderr)
+			if len(reports) == 1 && reports[0].Refused != "" && !strings.Contains(reports[0].Refused, "could not set itself up") {
+				t.Skipf("no lab here for %s: %s", user, reports[0].Refused)
 			}
-			if r := reports[0].Refused; r != "" && !strings.Contains(r, "could not set itself up") {
-				t.Skipf("no lab here for %s: %s", user, r)
-			}
-			if reports[0].Refused != "" || code != 130 {
-				t.Errorf("Reexec said %q, exit %d: want no refusal, 130", reports[0].Refused, code)
+			if len(reports) != 0 || code != 130 {
+				t.Errorf("reports %+v, exit %d: want none (the program outside ends in its init), 130; stderr:\n%s", reports, code, stderr)
 			}
 		})
 	}
 }
 
-// A program that goes on without the lab started for it leaves nothing:
-// the lab prints nothing, and is gone once the program has ended.
+// A lab that declines (a lesson whose flags are wrong) goes having said
+// nothing, and the program outside goes on the plain way: its main runs,
+// and Reexec starts a lab that is not unchecked.
 func TestDeclined(t *testing.T) {
 	bin := copyProgram(t)
 	for _, user := range users() {
 		t.Run(user, func(t *testing.T) {
 			reports, code, stderr := run(t, bin, user, nil, "decline")
-			if len(reports) != 1 || reports[0].Where != "outside" || code != 0 || stderr != "" {
-				t.Fatalf("reports %+v, exit %d, stderr %q: want the program's alone, 0, nothing", reports, code, stderr)
+			if len(reports) == 1 && reports[0].Refused != "" {
+				t.Skipf("no lab here for %s: %s", user, reports[0].Refused)
 			}
-			f := strings.Fields(reports[0].Early)
-			if len(f) == 4 && f[1] == "failed" {
-				t.Skipf("no lab here for %s: %s", user, reports[0].Early)
+			if len(reports) != 2 || reports[0].Where != "lab" || reports[1].Where != "outside" || code != 7 || stderr != "" {
+				t.Fatalf("reports %+v, exit %d, stderr %q: want the lab's, then the program's outside, 7, nothing", reports, code, stderr)
 			}
-			if len(f) != 6 || f[1] != "started" {
-				t.Fatalf("TCPTOUR_LAB_EARLY %q: want a lab started", reports[0].Early)
+			in, out := reports[0], reports[1]
+			if in.Unchecked || in.PPID != out.PID || out.Early != "" {
+				t.Errorf("the lab %+v, the program outside %+v: want a lab Reexec started, not unchecked, and no TCPTOUR_LAB_EARLY", in, out)
 			}
-			pid, _ := strconv.Atoi(f[3])
-			fd, err := unix.PidfdOpen(pid, 0)
-			if errors.Is(err, unix.ESRCH) {
-				return // gone, and reaped
+		})
+	}
+}
+
+// A lab started early that cannot set itself up: the program outside
+// goes on, and Reexec, trying the plain way, says why.
+func TestSetupFailsEarly(t *testing.T) {
+	bin := copyProgram(t)
+	for _, user := range users() {
+		t.Run(user, func(t *testing.T) {
+			reports, code, stderr := run(t, bin, user, []string{envSetupFails + "=1"})
+			if len(reports) != 1 || reports[0].Where != "outside" {
+				t.Fatalf("reports %+v, exit %d: want the program's outside alone; stderr:\n%s", reports, code, stderr)
 			}
-			if err != nil {
-				t.Skipf("pidfd_open: %v", err)
-			}
-			defer unix.Close(fd)
-			// Readable when the process has ended.
-			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			for {
-				n, err := unix.Poll(pfd, int((30 * time.Second).Milliseconds()))
-				if errors.Is(err, unix.EINTR) {
-					continue
+			if r := reports[0].Refused; !strings.Contains(r, "could not set itself up") || !strings.Contains(r, "no_such_setting") {
+				if r != "" && !strings.Contains(r, "could not set itself up") {
+					t.Skipf("no lab here for %s: %s", user, r)
 				}
-				if err != nil || n != 1 {
-					t.Fatalf("the lab started for the program (pid %d) still runs 30 s after it ended (poll: %d, %v)", pid, n, err)
-				}
-				break
+				t.Errorf("Reexec said %q: want the lab could not set itself up, with the sysctl", r)
+			}
+			if code != 0 || stderr != "" {
+				t.Errorf("exit %d, stderr %q: want 0 (the program's own), nothing", code, stderr)
 			}
 		})
 	}
@@ -286,7 +275,7 @@ func TestDeclined(t *testing.T) {
 // this one is not taken for this one's.
 func TestNotStarted(t *testing.T) {
 	bin := copyProgram(t)
-	stale := []string{"TCPTOUR_LAB_EARLY=1 started net 1 3 4"}
+	stale := []string{"TCPTOUR_LAB_EARLY=1 failed net 1"}
 	for _, c := range []struct {
 		args, env []string
 	}{{[]string{"-test.v"}, nil}, {[]string{"--host"}, nil}, {[]string{"-h"}, nil}, {[]string{"--host"}, stale}} {
@@ -353,7 +342,7 @@ func TestInitFirst(t *testing.T) {
 			order[f[1]] = i + 1
 		}
 	}
-	for _, later := range []string{"time", "github.com/google/gopacket/layers", "github.com/vishvananda/netlink"} {
+	for _, later := range []string{"github.com/google/gopacket/layers", "github.com/vishvananda/netlink"} {
 		us, them := order["tcptour/tracer/lab/early"], order[later]
 		if us == 0 || them == 0 || us > them {
 			t.Errorf("inittrace: early's init on line %d, %s's on line %d: want both, early's first\n%s", us, later, them, out)
