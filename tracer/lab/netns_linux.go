@@ -68,7 +68,9 @@ func Reexec() (int, error) {
 		return 0, err
 	}
 	defer ready.Close()
-	end, err := outside.Wait(p, ready, sigs)
+	end, err := outside.Wait(p.Pid, ready, sigs)
+	// NOTE: ignoring the error: Wait reaped it.
+	_ = p.Release()
 	if err != nil {
 		return 0, fmt.Errorf("lab: %w", err)
 	}
@@ -79,8 +81,8 @@ func Reexec() (int, error) {
 	}
 	if !end.Ready {
 		var why error
-		if !end.State.Success() {
-			why = errors.New(end.State.String())
+		if end.Failed() {
+			why = errors.New(end.Exit())
 		}
 		return 0, notSetUp(kind, strings.TrimSpace(end.Said), why)
 	}

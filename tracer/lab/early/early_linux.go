@@ -22,11 +22,6 @@ func init() {
 	if err != nil || !Wanted(args) {
 		return
 	}
-	// Asked for before the lab starts: a Ctrl-C from now on is passed
-	// on, not the end of this program with its lab killed.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, outside.Signals...)
-	defer signal.Stop(sigs)
 	pid, ready, kind, errno := start(args)
 	switch {
 	case errno != 0:
@@ -37,12 +32,15 @@ func init() {
 	case pid == 0:
 		return
 	}
+	// From here a Ctrl-C is passed on, not the end of this program
+	// (and of its lab, Pdeathsig); asked for once the lab has started,
+	// so that the thread os/signal starts does not hold it back.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, outside.Signals...)
+	defer signal.Stop(sigs)
 	f := os.NewFile(uintptr(ready), "lab-ready")
 	defer f.Close()
-	// NOTE: ignoring the error: FindProcess finds a process it
-	// started, on Linux, always.
-	p, _ := os.FindProcess(pid)
-	end, err := outside.Wait(p, f, sigs)
+	end, err := outside.Wait(pid, f, sigs)
 	switch {
 	case err != nil:
 		// Not waited for (which cannot be): the plain way.

@@ -3,9 +3,12 @@
 package outside
 
 import (
+	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"syscall"
+	"unsafe"
 )
 
 // The environment of the program run again in the lab.
@@ -59,46 +62,69 @@ type End struct {
 	Ready bool
 	// Said is why not, as it said it ("" where it ended first).
 	Said string
-	// State is its exit.
-	State *os.ProcessState
+	// Status is its exit.
+	Status syscall.WaitStatus
 	// Interrupted is the last SIGINT or SIGTERM the program outside
 	// got while it waited, 0 for none.
 	Interrupted syscall.Signal
 }
 
-// Wait waits for the lab's program p to end, passing on each signal
-// that comes on sigs (which the caller has asked for Signals), then
-// reads what p said on ready (EnvReady's other end).
-func Wait(p *os.Process, ready io.Reader, sigs <-chan os.Signal) (End, error) {
-	type exit struct {
-		state *os.ProcessState
-		err   error
-	}
-	done := make(chan exit, 1)
-	go func() {
-		state, err := p.Wait()
-		done <- exit{state, err}
-	}()
+// Wait waits for the lab's program, process pid, a child of this one,
+// to end, passing on each signal that comes on sigs (which the caller
+// has asked for Signals), then reaps it and reads what it said on ready
+// (EnvReady's other end).
+//
+// It waits on the calling goroutine (a program waiting in an init,
+// package early's, starts no thread more for it) and passes signals on
+// from another; the lab's program is reaped only once that one has
+// stopped, so that no signal goes to a process id the kernel has given
+// to another.
+func Wait(pid int, ready io.Reader, sigs <-chan os.Signal) (End, error) {
 	var end End
-	for {
-		select {
-		case sig := <-sigs:
-			if sig == syscall.SIGINT || sig == syscall.SIGTERM {
-				end.Interrupted = sig.(syscall.Signal)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case sig := <-sigs:
+				if sig == syscall.SIGINT || sig == syscall.SIGTERM {
+					end.Interrupted = sig.(syscall.Signal)
+				}
+				if as, ok := passedAs[sig]; ok {
+					sig = as
+				}
+				// NOTE: ignoring the error: the lab may have ended.
+				_ = syscall.Kill(pid, sig.(syscall.Signal))
+			case <-stop:
+				return
 			}
-			if as, ok := passedAs[sig]; ok {
-				sig = as
-			}
-			// NOTE: ignoring the error: the lab may have ended.
-			_ = p.Signal(sig)
-			continue
-		case x := <-done:
-			if x.err != nil {
-				return end, x.err
-			}
-			end.State = x.state
 		}
-		break
+	}()
+	// Ended, not yet reaped (WNOWAIT).
+	var info [128]byte // siginfo_t
+	var err error
+	for {
+		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pWaitPID, uintptr(pid), uintptr(unsafe.Pointer(&info[0])), syscall.WEXITED|wNoWait, 0, 0)
+		if errno != syscall.EINTR {
+			if errno != 0 {
+				err = errno
+			}
+			break
+		}
+	}
+	close(stop)
+	<-stopped
+	if err != nil {
+		return end, fmt.Errorf("waitid: %w", err)
+	}
+	for {
+		_, err = syscall.Wait4(pid, &end.Status, 0, nil)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return end, fmt.Errorf("wait4: %w", err)
 	}
 	said, _ := io.ReadAll(io.LimitReader(ready, 4096))
 	end.Ready = len(said) > 0 && said[0] == 1
@@ -108,12 +134,33 @@ func Wait(p *os.Process, ready io.Reader, sigs <-chan os.Signal) (End, error) {
 	return end, nil
 }
 
+// waitid(2)'s P_PID and WNOWAIT, which package syscall lacks.
+const (
+	pWaitPID = 1
+	wNoWait  = 0x01000000
+)
+
 // Stopped reports whether the learner stopped the lab before it was set
 // up, with Ctrl-C or SIGTERM: the program outside then ends too (with
 // Code), rather than go on without a lab.
 func (e End) Stopped() bool {
-	return !e.Ready && e.Interrupted != 0 && !e.State.Success()
+	return !e.Ready && e.Interrupted != 0 && !e.success()
 }
+
+func (e End) success() bool { return e.Status.Exited() && e.Status.ExitStatus() == 0 }
+
+// Exit describes the lab's exit as os.ProcessState does: "exit status
+// 1", "signal: killed".
+func (e End) Exit() string {
+	if e.Status.Signaled() {
+		return "signal: " + e.Status.Signal().String()
+	}
+	return "exit status " + strconv.Itoa(e.Status.ExitStatus())
+}
+
+// Failed reports whether the lab's program ended otherwise than with
+// status 0.
+func (e End) Failed() bool { return !e.success() }
 
 // Code is the exit status for the program outside: the lab's, a shell's
 // 128+n where a signal ended it; after Stopped, 128+n for the signal
@@ -122,12 +169,11 @@ func (e End) Code() int {
 	if e.Stopped() {
 		return 128 + int(e.Interrupted)
 	}
-	ws, ok := e.State.Sys().(syscall.WaitStatus)
-	if ok && ws.Signaled() {
+	if e.Status.Signaled() {
 		// Killed by a signal passed on before it listened: the
 		// status of the signal this program got.
-		got, _ := Passed(ws.Signal())
+		got, _ := Passed(e.Status.Signal())
 		return 128 + int(got.(syscall.Signal))
 	}
-	return e.State.ExitCode()
+	return e.Status.ExitStatus()
 }
