@@ -34,6 +34,12 @@
 //
 //	import _ "tcptour/tracer/lab/early"
 //
+// The program in the lab runs the lesson's main, all of it: a lesson
+// that runs its own program again as a helper must do so in its lab
+// (lesson 16's client, started in the lab's client namespace), where
+// nothing starts early, or the helper would do its work in a lab of its
+// own.
+//
 // It starts nothing in a program already in a lab, in a test binary
 // (named *.test, or with an argument beginning -test.), or where the
 // arguments ask for the host or for help (--host, -h, --help): those go
