@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 
@@ -64,6 +65,34 @@ func TestSayApart(t *testing.T) {
 		}
 		if say.n != wantSay || out.n != wantOut {
 			t.Errorf("apart %v: %d writes of lines, %d of events; want %d and %d", apart, say.n, out.n, wantSay, wantOut)
+		}
+	}
+}
+
+// A timeline that keeps no history forgets the numbers of the events it
+// printed; one that keeps it remembers them, to show them again alike.
+func TestForgetsPrinted(t *testing.T) {
+	for _, history := range []int{0, tracer.NoHistory} {
+		tl, _, err := NewTimeline("lesson", tracer.NewJSON(io.Discard), io.Discard, Config{Mode: ModeOff, History: history})
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, server, _ := connect(t, tl)
+		closeBoth(t, client, server)
+		if err := tl.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		tl.idMu.Lock()
+		n := len(tl.numbered)
+		tl.idMu.Unlock()
+		if _, _, err := tl.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if history == tracer.NoHistory && n != 0 {
+			t.Errorf("no history: %d numbers kept after the flush, want none", n)
+		}
+		if history == 0 && n < 4 {
+			t.Errorf("with a history: %d numbers kept after the flush, want one for each event of the connection", n)
 		}
 	}
 }
