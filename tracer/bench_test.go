@@ -2,6 +2,7 @@ package tracer_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/netip"
@@ -355,4 +356,38 @@ func BenchmarkTraceAdd(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkJSONPacket measures printing one captured packet's event
+// as JSON, a note of a typical length with it (what a capturing server
+// prints for each packet), against encoding/json's Encoder printing the
+// same event ("x-encoding-json" is our time over its).
+func BenchmarkJSONPacket(b *testing.B) {
+	e := tracer.Event{Seq: 123456, Time: time.Now(), Elapsed: 1234567, Actor: "wire", Conn: 42, Phase: tracer.PhasePacket, Proto: "tcp",
+		Local: netip.MustParseAddrPort("127.0.0.1:52844"), Remote: netip.MustParseAddrPort("127.0.0.1:6969"),
+		Packet: &tracer.Packet{Proto: "tcp", From: "client", To: "server", Flags: "PSH ACK", Seq: 1, Ack: 1, Len: 18, Window: 65536, Size: 84,
+			Src: netip.MustParseAddrPort("127.0.0.1:52844"), Dst: netip.MustParseAddrPort("127.0.0.1:6969")},
+		Note: "The client's 18 bytes of data, bytes 1 to 18 of its stream, with the ACK of everything the server sent so far (seq 1): " +
+			"the kernel sends the Write's bytes at once, in one segment, as nothing of the client's is unacknowledged (Nagle waits only then)."}
+	ours := tracer.NewJSON(io.Discard)
+	ref := json.NewEncoder(io.Discard)
+	var refNs float64
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			if err := ref.Encode(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		refNs = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	})
+	b.Run("ours", func(b *testing.B) {
+		for b.Loop() {
+			if err := ours.Print(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if refNs > 0 {
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/refNs, "x-encoding-json")
+		}
+	})
 }
