@@ -509,3 +509,38 @@ func TestOutputUnderSudo(t *testing.T) {
 	}
 	noTemp(t, dir)
 }
+
+// TestOutputReadOnlyDirectory: a file named in a directory of the user's
+// own that they may not write in (mode 0555), or not even look in (000),
+// is refused before the lesson starts, as the user would be refused.
+// The lab, made in a user namespace, is root there, and could write in
+// it: the program outside checks, with the user's own ids.
+func TestOutputReadOnlyDirectory(t *testing.T) {
+	noSudo(t)
+	bin := lessontest.Build(t)
+	dir := lessontest.NobodyDir(t)
+	ro := filepath.Join(dir, "ro")
+	if err := os.Mkdir(ro, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := withoutCapture(t, dir, func(t *testing.T, bin string, args ...string) *exec.Cmd { return exec.Command(bin, args...) })
+	for _, c := range []struct {
+		mode os.FileMode
+		want string
+	}{{0o555, "cannot create a file in " + ro + " (permission denied)"}, {0o000, "cannot look it up (permission denied)"}} {
+		if err := os.Chmod(ro, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(ro, "03.mmd")
+		code, stderr := run(bin, "--no-color", "--capture=off", "--mermaid", path)
+		if code != 1 || !strings.HasPrefix(stderr, "lesson 03: ") || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, c.want) {
+			t.Errorf("mode %v: exit %d, stderr %q; want exit 1 and one line containing %q", c.mode, code, stderr, c.want)
+		}
+	}
+	if err := os.Chmod(ro, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if ents, err := os.ReadDir(ro); err != nil || len(ents) != 0 {
+		t.Errorf("the directory holds %v (%v), want nothing", ents, err)
+	}
+}

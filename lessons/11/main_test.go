@@ -131,7 +131,6 @@ func TestLesson(t *testing.T) {
 }
 
 func TestLessonOnTheWire(t *testing.T) {
-	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("the lesson needs Linux")
 	}

@@ -162,7 +162,14 @@ func earlyRefusal() error {
 // then goes on the plain way, and says what is wrong itself (with the
 // learner's own ids, where a lab in a user namespace sees every other
 // user's files as nobody's).
-func Unchecked() bool { return os.Getenv(envUnchecked) != "" }
+func Unchecked() bool { return Inside() && os.Getenv(envUnchecked) != "" }
+
+// UserNamespace reports whether this program runs in a lab made in a
+// user namespace (by a user who is not root), where it is root, with
+// capabilities over the user's own files that the user has not
+// (CAP_DAC_OVERRIDE: it may write in a directory of theirs that they
+// made read-only).
+func UserNamespace() bool { return os.Getenv(envInside) == "user" }
 
 // Decline ends the program in a lab that [Unchecked] reports, before
 // [Setup], having printed nothing: the program outside goes on the plain

@@ -24,6 +24,9 @@ func Reexec() (int, error) {
 // Unchecked reports false: labs are Linux's.
 func Unchecked() bool { return false }
 
+// UserNamespace reports false: labs are Linux's.
+func UserNamespace() bool { return false }
+
 // Decline ends the program: there is no lab to decline.
 func Decline() { os.Exit(0) }
 

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"os"
 	"os/exec"
+	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,14 +55,16 @@ const envAlone = "TCPTOUR_LESSONTEST_ALONE"
 // t, in a process of its own (in the same lab, which the binary
 // inherits), and passes, skips or fails as t does there. It reports
 // whether it did: the test returns then. In that process it reports
-// false, and the test goes on.
+// false, and the test goes on; so it does where the test binary writes
+// files (writesFiles: go test's cached runs, profiles), and t then runs
+// here, before the parallel tests.
 //
 //	if lessontest.Alone(t) {
 //		return
 //	}
 func Alone(t *testing.T) bool {
 	t.Helper()
-	if os.Getenv(envAlone) != "" {
+	if os.Getenv(envAlone) != "" || writesFiles() {
 		return false
 	}
 	t.Parallel()
@@ -70,8 +74,10 @@ func Alone(t *testing.T) bool {
 	}
 	name := t.Name()
 	// The flags it was given (-test.timeout, -test.short...), but only t,
-	// once, no benchmark, with each test's result for the switch below.
-	args := append(os.Args[1:len(os.Args):len(os.Args)], "-test.run=^"+name+"$", "-test.count=1", "-test.bench=", "-test.v")
+	// once, on this run's GOMAXPROCS, no benchmark, no fuzzing, with
+	// each test's result for the switch below.
+	args := append(os.Args[1:len(os.Args):len(os.Args)], "-test.run=^"+regexp.QuoteMeta(name)+"$", "-test.count=1",
+		"-test.cpu="+strconv.Itoa(runtime.GOMAXPROCS(0)), "-test.bench=", "-test.fuzz=", "-test.v")
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), envAlone+"=1")
 	out, err := cmd.CombinedOutput()
@@ -87,4 +93,19 @@ func Alone(t *testing.T) bool {
 		t.Logf("%s, in a process of its own:\n%s", name, out)
 	}
 	return true
+}
+
+// writesFiles reports whether the test binary was given a file to
+// write: the go command's log of what the tests read, which its test
+// cache keys results on (a process of its own would write it too, over
+// this one's, and what it read would be missing from it), a profile, a
+// trace, coverage. The test then runs in this process, one at a time.
+func writesFiles() bool {
+	for _, name := range []string{"test.testlogfile", "test.trace", "test.cpuprofile", "test.memprofile",
+		"test.blockprofile", "test.mutexprofile", "test.coverprofile", "test.gocoverdir"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+			return true
+		}
+	}
+	return false
 }

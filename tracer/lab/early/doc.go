@@ -25,8 +25,13 @@
 // what is wrong, with the learner's own ids (in a lab made in a user
 // namespace every other user's files look like nobody's). So does it
 // where the lab could not set itself up: lab.Reexec then tries the
-// plain way, and says why it cannot. A Ctrl-C (or SIGTERM) before the
-// lab is set up ends both, as the learner asked.
+// plain way, and says why it cannot. In a lab made in a user namespace,
+// where it is root and may write where the learner may not, it
+// declines whenever the flags name files: the program outside checks
+// them. A Ctrl-C, SIGTERM or hang-up before the lab is set up ends
+// both, as the learner asked (package outside passes them on as they
+// are until then); so does a signal that kills the lab then (SIGKILL):
+// this program exits with 128+n, and starts no other lab.
 //
 // Import it for its effect from a package only lessons' programs
 // (and their tests, which it leaves alone) import, as package lesson

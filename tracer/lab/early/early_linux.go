@@ -18,6 +18,9 @@ func init() {
 	if _, inside := syscall.Getenv(outside.EnvInside); inside {
 		return
 	}
+	// Only for the lab's program this one starts.
+	// NOTE: ignoring the error: lab.Unchecked looks inside a lab only.
+	_ = syscall.Unsetenv(outside.EnvUnchecked)
 	args, err := cmdline()
 	if err != nil || !Wanted(args) {
 		return
@@ -44,7 +47,10 @@ func init() {
 	switch {
 	case err != nil:
 		// Not waited for (which cannot be): the plain way.
-	case end.Ready || end.Stopped():
+	case end.Ready || end.Stopped() || end.Status.Signaled():
+		// Done; or stopped before it was set up, by the learner or
+		// by a signal that killed it (SIGKILL, the OOM killer): not
+		// a lab to start again.
 		os.Exit(end.Code())
 	}
 	// It declined (the flags or their files are wrong: this program
@@ -119,6 +125,10 @@ func start(args []string) (pid, ready int, kind string, errno syscall.Errno) {
 	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
 		return 0, 0, kind, 0
 	}
+	// This program's end in the runtime's poller (os.NewFile sees it
+	// non-blocking): read while the lab starts, without a thread.
+	// NOTE: ignoring the error: a blocking read works too.
+	_ = syscall.SetNonblock(p[0], true)
 	env := append(syscall.Environ(), outside.EnvInside+"="+kind, outside.EnvReady+"=3", outside.EnvUnchecked+"=1")
 	// /proc/self/exe is this program's file even where it was
 	// replaced or removed since it started (go build over it).

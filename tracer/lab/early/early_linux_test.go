@@ -1,7 +1,7 @@
 //go:build linux
 
 // The tests are in a package of their own: one that imports gopacket
-// (as a lesson does) and package lab, which takes the lab started here.
+// (as a lesson does) and package lab, as a lesson's program does.
 package early_test
 
 import (
@@ -10,7 +10,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -33,10 +32,13 @@ import (
 // are wrong.
 const envProgram = "TCPTOUR_EARLYTEST"
 
-// envInterrupt makes the lab's program be stopped by a Ctrl-C before it
-// is set up; envSetupFails makes its setup fail.
+// envInterrupt, a signal's number, makes the lab's program, before it
+// is set up, send that signal to the program outside alone (as `kill`
+// would), which passes it on; envKilled makes it die of SIGKILL, which
+// the program outside never got; envSetupFails makes its setup fail.
 const (
 	envInterrupt  = "TCPTOUR_EARLYTEST_INTERRUPT"
+	envKilled     = "TCPTOUR_EARLYTEST_KILLED"
 	envSetupFails = "TCPTOUR_EARLYTEST_SETUP_FAILS"
 )
 
@@ -79,16 +81,16 @@ func program() int {
 	if unchecked && len(os.Args) > 1 && os.Args[1] == "decline" {
 		lab.Decline()
 	}
-	if os.Getenv(envInterrupt) != "" {
-		// A Ctrl-C before the lab is set up: the terminal's SIGINT
-		// reaches the program outside, which passes it on (as
-		// SIGUSR1), and this one, which dies of it.
-		passed := make(chan os.Signal, 1)
-		signal.Notify(passed, syscall.SIGUSR1)
-		_ = syscall.Kill(os.Getppid(), syscall.SIGINT) // NOTE: ignoring the error: the test sees the outcome
-		<-passed
-		signal.Reset(os.Interrupt)
-		_ = syscall.Kill(os.Getpid(), syscall.SIGINT) // NOTE: ignoring the error: the test sees the outcome
+	if n, err := strconv.Atoi(os.Getenv(envInterrupt)); err == nil {
+		// Not listening yet: passed on as it is, the signal ends
+		// this program. Passed on as another, which the Go runtime
+		// ignores, it would not: the program would go on a while
+		// later, set up, and run.
+		_ = syscall.Kill(os.Getppid(), syscall.Signal(n)) // NOTE: ignoring the error: the test sees the outcome
+		time.Sleep(time.Second)
+	}
+	if os.Getenv(envKilled) != "" {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL) // NOTE: ignoring the error: the test sees the outcome
 		select {}
 	}
 	var sysctls []lab.Sysctl
@@ -206,19 +208,40 @@ func TestWaited(t *testing.T) {
 	}
 }
 
-// A Ctrl-C before the lab is set up stops the lesson: the program
-// outside exits as the lab did (130), and does not go on without a lab
-// as if the system had refused one.
+// A SIGINT, SIGTERM or SIGHUP sent to the program outside alone before
+// the lab is set up stops the lesson: passed on as it is, it ends the
+// lab, which does not listen yet, and the program outside exits 128+n,
+// and does not go on without a lab, nor start another.
 func TestInterruptedBeforeReady(t *testing.T) {
 	bin := copyProgram(t)
 	for _, user := range users() {
+		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+			t.Run(user+" "+sig.String(), func(t *testing.T) {
+				reports, code, stderr := run(t, bin, user, []string{envInterrupt + "=" + strconv.Itoa(int(sig))})
+				if len(reports) == 1 && reports[0].Refused != "" && !strings.Contains(reports[0].Refused, "could not set itself up") {
+					t.Skipf("no lab here for %s: %s", user, reports[0].Refused)
+				}
+				if len(reports) != 0 || code != 128+int(sig) {
+					t.Errorf("reports %+v, exit %d: want none (the program outside ends in its init), %d; stderr:\n%s", reports, code, 128+int(sig), stderr)
+				}
+			})
+		}
+	}
+}
+
+// A lab killed before it is set up by a signal the program outside did
+// not get (SIGKILL, the OOM killer): the program outside ends as it
+// did, and starts no other.
+func TestKilledBeforeReady(t *testing.T) {
+	bin := copyProgram(t)
+	for _, user := range users() {
 		t.Run(user, func(t *testing.T) {
-			reports, code, stderr := run(t, bin, user, []string{envInterrupt + "=1"})
+			reports, code, stderr := run(t, bin, user, []string{envKilled + "=1"})
 			if len(reports) == 1 && reports[0].Refused != "" && !strings.Contains(reports[0].Refused, "could not set itself up") {
 				t.Skipf("no lab here for %s: %s", user, reports[0].Refused)
 			}
-			if len(reports) != 0 || code != 130 {
-				t.Errorf("reports %+v, exit %d: want none (the program outside ends in its init), 130; stderr:\n%s", reports, code, stderr)
+			if len(reports) != 0 || code != 128+int(syscall.SIGKILL) {
+				t.Errorf("reports %+v, exit %d: want none, %d; stderr:\n%s", reports, code, 128+int(syscall.SIGKILL), stderr)
 			}
 		})
 	}
@@ -275,7 +298,7 @@ func TestSetupFailsEarly(t *testing.T) {
 // this one is not taken for this one's.
 func TestNotStarted(t *testing.T) {
 	bin := copyProgram(t)
-	stale := []string{"TCPTOUR_LAB_EARLY=1 failed net 1"}
+	stale := []string{"TCPTOUR_LAB_EARLY=1 failed net 1", "TCPTOUR_LAB_UNCHECKED=1"}
 	for _, c := range []struct {
 		args, env []string
 	}{{[]string{"-test.v"}, nil}, {[]string{"--host"}, nil}, {[]string{"-h"}, nil}, {[]string{"--host"}, stale}} {
@@ -286,6 +309,9 @@ func TestNotStarted(t *testing.T) {
 			}
 			if out := reports[len(reports)-1]; out.Refused == "" && (len(reports) != 2 || code != 7) {
 				t.Errorf("reports %+v, exit %d: want the lab started the plain way; stderr:\n%s", reports, code, stderr)
+			}
+			if len(reports) == 2 && reports[0].Unchecked {
+				t.Errorf("the lab Reexec started is unchecked: TCPTOUR_LAB_UNCHECKED came down from outside")
 			}
 		})
 	}

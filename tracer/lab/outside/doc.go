@@ -5,8 +5,8 @@
 // init, share it, and the environment through which the two programs
 // speak.
 //
-// It imports only the standard library's lightest packages (os,
-// os/signal, syscall, io): package early's init, which uses it, must
+// It imports only light packages of the standard library (io, os,
+// strconv, syscall, unsafe): package early's init, which uses it, must
 // still run before the heavy packages' (gopacket's decoder tables), and
 // runs after this package's imports.
 package outside

@@ -3,7 +3,6 @@
 package outside
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -36,8 +35,12 @@ const (
 // program outside alone reaches the lab only this way.
 var Signals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 
-// passedAs are the signals passed on as others, so that the lab, which
-// gets a Ctrl-C from the terminal too, counts it once (lab.Interrupts).
+// passedAs are the signals passed on as others once the lab is set up,
+// so that the lab, which gets a Ctrl-C from the terminal too, counts it
+// once (lab.Interrupts, which listens before the lab says it is set
+// up). Before that they are passed on as they are: a lab that does not
+// listen yet dies of them, as the learner asked, where it would ignore
+// SIGUSR1 and SIGUSR2.
 var passedAs = map[os.Signal]syscall.Signal{
 	syscall.SIGINT:  syscall.SIGUSR1,
 	syscall.SIGTERM: syscall.SIGUSR2,
@@ -64,15 +67,16 @@ type End struct {
 	Said string
 	// Status is its exit.
 	Status syscall.WaitStatus
-	// Interrupted is the last SIGINT or SIGTERM the program outside
-	// got while it waited, 0 for none.
-	Interrupted syscall.Signal
+	// Signal is the last signal the program outside got and passed on
+	// while it waited, 0 for none.
+	Signal syscall.Signal
 }
 
 // Wait waits for the lab's program, process pid, a child of this one,
 // to end, passing on each signal that comes on sigs (which the caller
-// has asked for Signals), then reaps it and reads what it said on ready
-// (EnvReady's other end).
+// has asked for Signals), and reads what it said on ready (EnvReady's
+// other end; best in the runtime's poller, non-blocking, or a thread
+// waits on it), then reaps it.
 //
 // It waits on the calling goroutine (a program waiting in an init,
 // package early's, starts no thread more for it) and passes signals on
@@ -81,21 +85,33 @@ type End struct {
 // to another.
 func Wait(pid int, ready io.Reader, sigs <-chan os.Signal) (End, error) {
 	var end End
+	// What it says, read as it says it: from then on SIGINT and
+	// SIGTERM are passed on as SIGUSR1 and SIGUSR2.
+	saidc := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(ready, 4096))
+		saidc <- b
+	}()
+	var said []byte
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
+		heard := saidc
 		for {
 			select {
 			case sig := <-sigs:
-				if sig == syscall.SIGINT || sig == syscall.SIGTERM {
-					end.Interrupted = sig.(syscall.Signal)
-				}
-				if as, ok := passedAs[sig]; ok {
+				end.Signal = sig.(syscall.Signal)
+				if as, ok := passedAs[sig]; ok && heard == nil && len(said) > 0 && said[0] == 1 {
 					sig = as
 				}
 				// NOTE: ignoring the error: the lab may have ended.
 				_ = syscall.Kill(pid, sig.(syscall.Signal))
+			case said = <-heard:
+				heard = nil
 			case <-stop:
+				if heard != nil {
+					said = <-heard
+				}
 				return
 			}
 		}
@@ -107,7 +123,7 @@ func Wait(pid int, ready io.Reader, sigs <-chan os.Signal) (End, error) {
 		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pWaitPID, uintptr(pid), uintptr(unsafe.Pointer(&info[0])), syscall.WEXITED|wNoWait, 0, 0)
 		if errno != syscall.EINTR {
 			if errno != 0 {
-				err = errno
+				err = os.NewSyscallError("waitid", errno)
 			}
 			break
 		}
@@ -115,7 +131,7 @@ func Wait(pid int, ready io.Reader, sigs <-chan os.Signal) (End, error) {
 	close(stop)
 	<-stopped
 	if err != nil {
-		return end, fmt.Errorf("waitid: %w", err)
+		return end, err
 	}
 	for {
 		_, err = syscall.Wait4(pid, &end.Status, 0, nil)
@@ -124,9 +140,8 @@ func Wait(pid int, ready io.Reader, sigs <-chan os.Signal) (End, error) {
 		}
 	}
 	if err != nil {
-		return end, fmt.Errorf("wait4: %w", err)
+		return end, os.NewSyscallError("wait4", err)
 	}
-	said, _ := io.ReadAll(io.LimitReader(ready, 4096))
 	end.Ready = len(said) > 0 && said[0] == 1
 	if !end.Ready {
 		end.Said = string(said)
@@ -140,11 +155,12 @@ const (
 	wNoWait  = 0x01000000
 )
 
-// Stopped reports whether the learner stopped the lab before it was set
-// up, with Ctrl-C or SIGTERM: the program outside then ends too (with
-// Code), rather than go on without a lab.
+// Stopped reports whether the lab ended before it was set up after a
+// signal the program outside passed on (a Ctrl-C, SIGTERM, a hang-up):
+// the program outside then ends too (with Code), as the learner asked,
+// rather than go on without a lab or start another.
 func (e End) Stopped() bool {
-	return !e.Ready && e.Interrupted != 0 && !e.success()
+	return !e.Ready && !e.success() && e.Signal != 0
 }
 
 func (e End) success() bool { return e.Status.Exited() && e.Status.ExitStatus() == 0 }
@@ -163,11 +179,11 @@ func (e End) Exit() string {
 func (e End) Failed() bool { return !e.success() }
 
 // Code is the exit status for the program outside: the lab's, a shell's
-// 128+n where a signal ended it; after Stopped, 128+n for the signal
-// the program outside got.
+// 128+n where a signal ended it; for a lab Stopped after a signal the
+// program outside passed on, 128+n for that signal.
 func (e End) Code() int {
 	if e.Stopped() {
-		return 128 + int(e.Interrupted)
+		return 128 + int(e.Signal)
 	}
 	if e.Status.Signaled() {
 		// Killed by a signal passed on before it listened: the
