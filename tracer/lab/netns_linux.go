@@ -47,9 +47,12 @@ func StdinTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
 // that job control works as without a lab: Ctrl-Z stops both, a
 // background lab stops at its first read of the terminal, Ctrl-C
 // reaches both (package outside waits). A SIGINT or SIGTERM sent to this program alone is passed
-// on as SIGUSR1 or SIGUSR2, so that the lab, which [Interrupts] tells,
-// counts a Ctrl-C once though it gets it twice. SIGHUP and SIGQUIT are
-// passed on as they are.
+// on as SIGUSR1 or SIGUSR2 once the lab is set up, so that the lab,
+// which [Interrupts] tells, counts a Ctrl-C once though it gets it
+// twice; before that, as they are. SIGHUP and SIGQUIT are passed on as
+// they are. A signal passed on before the lab was set up makes Reexec
+// return 128+n. Signals this program started with ignored stay ignored,
+// here and in the lab.
 //
 // Where the system does not let it make the namespaces, Reexec returns
 // a [*Refused] that says why and what to do, and the caller goes on
@@ -58,7 +61,7 @@ func StdinTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
 // *Refused too.
 func Reexec() (int, error) {
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, outside.Signals...)
+	outside.Notify(sigs)
 	defer signal.Stop(sigs)
 	if err := earlyRefusal(); err != nil {
 		return 0, err
@@ -75,8 +78,9 @@ func Reexec() (int, error) {
 		return 0, fmt.Errorf("lab: %w", err)
 	}
 	if end.Stopped() {
-		// Stopped with Ctrl-C (or SIGTERM) before it was ready: the
-		// learner asked to stop, not to go on without a lab.
+		// Stopped with a signal passed on (Ctrl-C, SIGTERM, a
+		// hang-up) before it was ready: the learner asked to stop,
+		// not to go on without a lab.
 		return end.Code(), nil
 	}
 	if !end.Ready {

@@ -39,18 +39,25 @@ func init() {
 	// (and of its lab, Pdeathsig); asked for once the lab has started,
 	// so that the thread os/signal starts does not hold it back.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, outside.Signals...)
-	defer signal.Stop(sigs)
+	outside.Notify(sigs)
 	f := os.NewFile(uintptr(ready), "lab-ready")
 	defer f.Close()
 	end, err := outside.Wait(pid, f, sigs)
+	signal.Stop(sigs)
+	select {
+	case sig := <-sigs:
+		// Come once the lab had ended, not passed on: this program's.
+		end.Signal = sig.(syscall.Signal)
+	default:
+	}
 	switch {
 	case err != nil:
 		// Not waited for (which cannot be): the plain way.
 	case end.Ready || end.Stopped() || end.Status.Signaled():
-		// Done; or stopped before it was set up, by the learner or
-		// by a signal that killed it (SIGKILL, the OOM killer): not
-		// a lab to start again.
+		// Done; or stopped before it was set up, by the learner (a
+		// signal passed on, or come as it ended) or by a signal that
+		// killed it (SIGKILL, the OOM killer): not a lab to start
+		// again.
 		os.Exit(end.Code())
 	}
 	// It declined (the flags or their files are wrong: this program

@@ -41,6 +41,8 @@ const (
 	envInterrupt  = "TCPTOUR_EARLYTEST_INTERRUPT"
 	envKilled     = "TCPTOUR_EARLYTEST_KILLED"
 	envSetupFails = "TCPTOUR_EARLYTEST_SETUP_FAILS"
+	// envDeclineInterrupted: with "decline", a SIGINT comes as it does.
+	envDeclineInterrupted = "TCPTOUR_EARLYTEST_DECLINE_INTERRUPTED"
 )
 
 // report is one line the program prints.
@@ -80,6 +82,14 @@ func program() int {
 	}
 	unchecked := lab.Unchecked()
 	if unchecked && len(os.Args) > 1 && os.Args[1] == "decline" {
+		if os.Getenv(envDeclineInterrupted) != "" {
+			// A Ctrl-C sent to the program outside alone while this
+			// one is declining: passed on, it changes nothing here.
+			passed := make(chan os.Signal, 1)
+			signal.Notify(passed, syscall.SIGINT)
+			_ = syscall.Kill(os.Getppid(), syscall.SIGINT) // NOTE: ignoring the error: the test sees the outcome
+			<-passed
+		}
 		lab.Decline()
 	}
 	if n, err := strconv.Atoi(os.Getenv(envInterrupt)); err == nil {
@@ -270,6 +280,26 @@ func TestDeclined(t *testing.T) {
 			in, out := reports[0], reports[1]
 			if in.Unchecked || in.PPID != out.PID || out.Early != "" {
 				t.Errorf("the lab %+v, the program outside %+v: want a lab Reexec started, not unchecked, and no TCPTOUR_LAB_EARLY", in, out)
+			}
+		})
+	}
+}
+
+// A Ctrl-C that comes while the lab declines still stops the program:
+// it exits 130, and starts no lab the plain way.
+func TestInterruptedWhileDeclining(t *testing.T) {
+	bin := copyProgram(t)
+	if signal.Ignored(syscall.SIGINT) {
+		t.Skip("SIGINT is ignored here, and so in the programs the test runs")
+	}
+	for _, user := range users() {
+		t.Run(user, func(t *testing.T) {
+			reports, code, stderr := run(t, bin, user, []string{envDeclineInterrupted + "=1"}, "decline")
+			if len(reports) == 1 && reports[0].Refused != "" {
+				t.Skipf("no lab here for %s: %s", user, reports[0].Refused)
+			}
+			if len(reports) != 0 || code != 130 {
+				t.Errorf("reports %+v, exit %d: want none, 130; stderr:\n%s", reports, code, stderr)
 			}
 		})
 	}

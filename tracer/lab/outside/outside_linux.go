@@ -5,6 +5,7 @@ package outside
 import (
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"syscall"
 	"unsafe"
@@ -34,6 +35,18 @@ const (
 // a Ctrl-C reaches both from the terminal, a signal sent to the
 // program outside alone reaches the lab only this way.
 var Signals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+
+// Notify asks for the Signals on c, but those this program started with
+// ignored (nohup's SIGHUP, the SIGINT a shell's background job ignores):
+// those stay ignored, here and in the lab's program it starts, as
+// asked.
+func Notify(c chan<- os.Signal) {
+	for _, sig := range Signals {
+		if !signal.Ignored(sig) {
+			signal.Notify(c, sig)
+		}
+	}
+}
 
 // passedAs are the signals passed on as others once the lab is set up,
 // so that the lab, which gets a Ctrl-C from the terminal too, counts it
@@ -156,11 +169,12 @@ const (
 )
 
 // Stopped reports whether the lab ended before it was set up after a
-// signal the program outside passed on (a Ctrl-C, SIGTERM, a hang-up):
+// signal the program outside passed on (a Ctrl-C, SIGTERM, a hang-up),
+// whatever it ended with (it may have been going already, declining):
 // the program outside then ends too (with Code), as the learner asked,
 // rather than go on without a lab or start another.
 func (e End) Stopped() bool {
-	return !e.Ready && !e.success() && e.Signal != 0
+	return !e.Ready && e.Signal != 0
 }
 
 func (e End) success() bool { return e.Status.Exited() && e.Status.ExitStatus() == 0 }
