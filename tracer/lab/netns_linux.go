@@ -51,8 +51,7 @@ func StdinTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
 // which [Interrupts] tells, counts a Ctrl-C once though it gets it
 // twice; before that, as they are. SIGHUP and SIGQUIT are passed on as
 // they are. A signal passed on before the lab was set up makes Reexec
-// return 128+n. Signals this program started with ignored stay ignored,
-// here and in the lab.
+// return 128+n.
 //
 // Where the system does not let it make the namespaces, Reexec returns
 // a [*Refused] that says why and what to do, and the caller goes on

@@ -36,17 +36,13 @@ const (
 // program outside alone reaches the lab only this way.
 var Signals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 
-// Notify asks for the Signals on c, but those this program started with
-// ignored (nohup's SIGHUP, the SIGINT a shell's background job ignores):
-// those stay ignored, here and in the lab's program it starts, as
-// asked.
-func Notify(c chan<- os.Signal) {
-	for _, sig := range Signals {
-		if !signal.Ignored(sig) {
-			signal.Notify(c, sig)
-		}
-	}
-}
+// Notify asks for the Signals on c. Those this program started with
+// ignored (nohup's SIGHUP, a script's background job's SIGINT) are asked
+// for too, as the lab's program asks for SIGINT and SIGTERM
+// (lab.Interrupts), which un-ignores them there: a `kill -INT` of the
+// program outside stops a held lesson. (Until the lab asks, it ignores
+// them as it started.)
+func Notify(c chan<- os.Signal) { signal.Notify(c, Signals...) }
 
 // passedAs are the signals passed on as others once the lab is set up,
 // so that the lab, which gets a Ctrl-C from the terminal too, counts it
