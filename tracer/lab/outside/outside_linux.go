@@ -173,8 +173,6 @@ func (e End) Stopped() bool {
 	return !e.Ready && e.Signal != 0
 }
 
-func (e End) success() bool { return e.Status.Exited() && e.Status.ExitStatus() == 0 }
-
 // Exit describes the lab's exit as os.ProcessState does: "exit status
 // 1", "signal: killed".
 func (e End) Exit() string {
@@ -186,7 +184,7 @@ func (e End) Exit() string {
 
 // Failed reports whether the lab's program ended otherwise than with
 // status 0.
-func (e End) Failed() bool { return !e.success() }
+func (e End) Failed() bool { return !e.Status.Exited() || e.Status.ExitStatus() != 0 }
 
 // Code is the exit status for the program outside: the lab's, a shell's
 // 128+n where a signal ended it; for a lab Stopped after a signal the
