@@ -335,6 +335,15 @@ func appendJSONString[S []byte | string](b []byte, s S) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while none needs a look of its own
+		// (notes are long, and plain).
+		for i+8 <= len(s) && plain8(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		if c := s[i]; c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
 				i++
@@ -380,6 +389,27 @@ func appendJSONString[S []byte | string](b []byte, s S) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// Words of eight bytes, each byte the same, for plain8.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plain8 reports whether none of the eight bytes in w needs a look of
+// its own in appendJSONString: each is ASCII, at least 0x20, and none of
+// " \ < > &. (Bit Twiddling Hacks' tests for a zero byte and a byte
+// below n: a borrow can mark a byte above one that matched, never a
+// word where none did.)
+func plain8(w uint64) bool {
+	// zero(x) has a byte's high bit set where x has a zero byte, and
+	// perhaps in higher ones.
+	zero := func(x uint64) uint64 { return (x - ones) &^ x & highs }
+	bad := w&highs | // not ASCII
+		(w-0x20*ones)&^w&highs | // below 0x20
+		zero(w^('"'*ones)) | zero(w^('\\'*ones)) | zero(w^('<'*ones)) | zero(w^('>'*ones)) | zero(w^('&'*ones))
+	return bad == 0
 }
 
 // ColorWanted reports whether output to w should be coloured: not when

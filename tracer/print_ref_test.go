@@ -7,6 +7,7 @@ package tracer
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -66,6 +67,81 @@ func TestAppendDurationMatchesFormatDuration(t *testing.T) {
 	for _, d := range ds {
 		if got, want := string(appendDuration(nil, d)), FormatDuration(d); got != want {
 			t.Errorf("%d: %q, want %q", d, got, want)
+		}
+	}
+}
+
+// appendJSONString reads eight plain bytes at a time: every byte value,
+// and every awkward rune, at every place in a word, and across two
+// words, must come out as encoding/json writes it.
+func TestJSONStringMatchesReference(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Fatalf("%q: got %s, want %s", s, got[1:], want)
+		}
+		if got := appendJSONString(nil, []byte(s)); string(got) != string(want) {
+			t.Fatalf("%q as bytes: got %s, want %s", s, got, want)
+		}
+	}
+	plain := "The client's kernel sends"
+	for n := range len(plain) + 1 {
+		check(plain[:n])
+	}
+	for c := range 256 {
+		for at := range 18 {
+			check(plain[:at] + string([]byte{byte(c)}) + plain[at:18])
+		}
+	}
+	for _, r := range []string{"é", "日本", "\u2028", "\u2029", "\xff\xfe", "\xe6\x97", "𝄞"} {
+		for at := range 18 {
+			check(plain[:at] + r + plain[at:])
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	alphabet := []string{"a", " ", "~", "\x7f", "\x00", "\x1f", `"`, `\`, "<", ">", "&", "é", "\u2028", "\xff", "日"}
+	for range 20000 {
+		var sb strings.Builder
+		for range rng.IntN(40) {
+			if rng.IntN(4) == 0 {
+				sb.WriteString(alphabet[rng.IntN(len(alphabet))])
+			} else {
+				sb.WriteByte(byte(' ' + rng.IntN(95)))
+			}
+		}
+		check(sb.String())
+	}
+}
+
+// plain8 against the byte-by-byte test it stands for.
+func TestPlain8(t *testing.T) {
+	plainByte := func(c byte) bool {
+		return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	for i := range 2_000_000 {
+		var w [8]byte
+		for j := range w {
+			w[j] = byte(' ' + rng.IntN(95))
+		}
+		// Every byte value at every place, then random words.
+		if i < 256*8 {
+			w[i%8] = byte(i / 8)
+		} else {
+			for range rng.IntN(3) {
+				w[rng.IntN(8)] = byte(rng.IntN(256))
+			}
+		}
+		want := true
+		for _, c := range w {
+			want = want && plainByte(c)
+		}
+		if got := plain8(binary.LittleEndian.Uint64(w[:])); got != want {
+			t.Fatalf("% x: plain8 %v, want %v", w, got, want)
 		}
 	}
 }
