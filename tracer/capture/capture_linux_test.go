@@ -140,6 +140,22 @@ func TestConnectionSeenOnce(t *testing.T) {
 	var rec recorder
 	start := time.Now()
 	c := openOrSkip(t, Config{TCPPorts: []uint16{port}, Handler: rec.handle})
+	// On lo the kernel is asked not to clone each frame sent for the
+	// socket (its filter would drop it): the filter's check stays for
+	// kernels without the option.
+	var ignore int
+	var gerr error
+	if err := c.rc.Control(func(fd uintptr) {
+		ignore, gerr = unix.GetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case errors.Is(gerr, unix.ENOPROTOOPT):
+		t.Logf("this kernel has no PACKET_IGNORE_OUTGOING (Linux 4.20): the filter drops the outgoing copies")
+	case gerr != nil || ignore != 1:
+		t.Errorf("PACKET_IGNORE_OUTGOING: %d, %v; want 1", ignore, gerr)
+	}
 	msg := "I am Chuck Norris!"
 	talk(t, "tcp4", fmt.Sprintf("127.0.0.1:%d", port), msg, serverDone)
 	syncCtx(t, c)
