@@ -321,6 +321,11 @@ func jsonIntField(b []byte, name string, n int64) []byte {
 // appendJSONAddrPort appends ap as encoding/json writes it: its
 // MarshalText as a JSON string ("" for the zero value).
 func appendJSONAddrPort(b []byte, ap netip.AddrPort) []byte {
+	if ap.Addr().Zone() == "" {
+		// Digits, dots, colons and brackets alone: nothing to escape.
+		b = append(b, '"')
+		return append(ap.AppendTo(b), '"')
+	}
 	var scratch [64]byte
 	return appendJSONString(b, ap.AppendTo(scratch[:0]))
 }
