@@ -44,7 +44,8 @@ type jsonPrinter struct {
 	w       io.Writer
 	buf     []byte
 	scratch []byte // a note being built
-	err     error  // the first error writing: sticky, as json.Encoder's
+	times   timeCache
+	err     error // the first error writing: sticky, as json.Encoder's
 }
 
 func (p *jsonPrinter) Print(e Event) error { return p.PrintBatch([]Event{e}) }
@@ -104,9 +105,9 @@ func (p *jsonPrinter) appendJSON(b []byte, e *Event) ([]byte, bool) {
 	note := e.Note
 	if note == "" && e.lazy != 0 {
 		p.scratch = appendNote(p.scratch[:0], e)
-		return appendJSONNote(b, e, p.scratch)
+		return appendJSONNote(b, e, p.scratch, &p.times)
 	}
-	return appendJSONNote(b, e, note)
+	return appendJSONNote(b, e, note, &p.times)
 }
 
 // keep keeps b for the next event, unless one huge event made it big.
@@ -125,14 +126,15 @@ const maxKeptBuffer = 64 << 10
 // the same way (HTML characters too), and a newline. It reports false,
 // with b unchanged, for what it leaves to encoding/json: a time whose
 // year is outside 0 to 9999, which Time.MarshalJSON refuses.
-func appendJSON(b []byte, e *Event) ([]byte, bool) { return appendJSONNote(b, e, e.Note) }
+func appendJSON(b []byte, e *Event) ([]byte, bool) { return appendJSONNote(b, e, e.Note, nil) }
 
-// appendJSONNote is appendJSON with the note given.
-func appendJSONNote[S []byte | string](b []byte, e *Event, note S) ([]byte, bool) {
+// appendJSONNote is appendJSON with the note given, and the time's text
+// kept in times (nil: none).
+func appendJSONNote[S []byte | string](b []byte, e *Event, note S, times *timeCache) ([]byte, bool) {
 	start := len(b)
 	b = strconv.AppendInt(append(b, `{"seq":`...), e.Seq, 10)
 	b = append(b, `,"time":"`...)
-	tb, err := e.Time.AppendText(b)
+	tb, err := times.appendText(b, e.Time)
 	if err != nil {
 		return b[:start], false
 	}
@@ -316,6 +318,61 @@ func jsonIntField(b []byte, name string, n int64) []byte {
 		return b
 	}
 	return strconv.AppendInt(append(b, name...), n, 10)
+}
+
+// timeCache keeps the text of the second a printer wrote last: a trace's
+// events come many to a second, and Time.AppendText works the date and
+// the clock out again for each.
+type timeCache struct {
+	sec  int64
+	loc  *time.Location
+	head []byte // "2006-01-02T15:04:05", empty until a time is kept
+	zone []byte // "Z" or "-07:00"
+}
+
+// appendText appends t as t.AppendText does (RFC 3339 with the
+// nanoseconds that are not zero), from the second kept when t is in it,
+// in the same location (a zone's offset changes on a second, never
+// within one).
+func (c *timeCache) appendText(b []byte, t time.Time) ([]byte, error) {
+	if c == nil {
+		return t.AppendText(b)
+	}
+	if len(c.head) == 0 || t.Unix() != c.sec || t.Location() != c.loc {
+		start := len(b)
+		b, err := t.AppendText(b)
+		if err != nil {
+			return b, err
+		}
+		// "2006-01-02T15:04:05", then ".999999999" (or nothing), then
+		// the zone: a year has four digits, or AppendText refuses it.
+		text := b[start:]
+		rest := text[19:]
+		if len(rest) > 0 && rest[0] == '.' {
+			rest = rest[1:]
+			for len(rest) > 0 && rest[0] >= '0' && rest[0] <= '9' {
+				rest = rest[1:]
+			}
+		}
+		c.sec, c.loc = t.Unix(), t.Location()
+		c.head = append(c.head[:0], text[:19]...)
+		c.zone = append(c.zone[:0], rest...)
+		return b, nil
+	}
+	b = append(b, c.head...)
+	if ns := t.Nanosecond(); ns != 0 {
+		var digits [9]byte
+		for i := 8; i >= 0; i-- {
+			digits[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 9
+		for digits[n-1] == '0' {
+			n--
+		}
+		b = append(append(b, '.'), digits[:n]...)
+	}
+	return append(b, c.zone...), nil
 }
 
 // appendJSONAddrPort appends ap as encoding/json writes it: its

@@ -117,6 +117,43 @@ func TestJSONStringMatchesReference(t *testing.T) {
 	}
 }
 
+// The JSON printer keeps the text of the last second it wrote: times in
+// the same second, and around it, in several zones, with nanoseconds
+// ending in zeros or none, come out as encoding/json writes them.
+func TestJSONTimesMatchReference(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.Local, time.FixedZone("x", 5*3600+30*60), time.FixedZone("y", -7*3600)}
+	if ny, err := time.LoadLocation("America/New_York"); err == nil {
+		zones = append(zones, ny) // a change of offset: 2026-03-08 07:00 UTC
+	}
+	base := []time.Time{time.Date(2026, 12, 6, 8, 53, 38, 0, time.UTC), time.Date(2026, 3, 8, 6, 59, 59, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(9999, 12, 31, 12, 0, 0, 0, time.UTC)}
+	nanos := []int{0, 1, 10, 100_000, 999_999_999, 500_000_000, 385_033_187, 120}
+	rng := rand.New(rand.NewPCG(4, 4))
+	var evs []Event
+	for _, b := range base {
+		for range 400 {
+			at := b.Add(time.Duration(rng.IntN(3))*time.Second + time.Duration(nanos[rng.IntN(len(nanos))]))
+			evs = append(evs, Event{Seq: int64(len(evs)), Time: at.In(zones[rng.IntN(len(zones))]), Actor: "wire", Phase: PhasePacket})
+		}
+	}
+	var got, want bytes.Buffer
+	if err := NewJSON(&got).(*jsonPrinter).PrintBatch(evs); err != nil {
+		t.Fatal(err)
+	}
+	enc := json.NewEncoder(&want)
+	for _, e := range evs {
+		if err := enc.Encode(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gl, wl := strings.Split(got.String(), "\n"), strings.Split(want.String(), "\n")
+	for i := range wl {
+		if i >= len(gl) || gl[i] != wl[i] {
+			t.Fatalf("event %d:\n got %s\nwant %s", i, gl[min(i, len(gl)-1)], wl[i])
+		}
+	}
+}
+
 // plain8 against the byte-by-byte test it stands for.
 func TestPlain8(t *testing.T) {
 	plainByte := func(c byte) bool {
