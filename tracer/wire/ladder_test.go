@@ -482,12 +482,12 @@ func TestShowNewConnectionOnSameTuple(t *testing.T) {
 		got := slices.Clone(evs)
 		if pass == 0 {
 			// In batches, as the timeline releases them.
-			tl.show(got[:5])
-			tl.show(got[5:10])
-			tl.show(got[10:14])
-			tl.show(got[14:])
+			tl.show(got[:5], true)
+			tl.show(got[5:10], true)
+			tl.show(got[10:14], true)
+			tl.show(got[14:], true)
 		} else {
-			tl.show(got)
+			tl.show(got, true)
 		}
 		for i, e := range got {
 			if e.Conn != want[i] {

@@ -341,7 +341,10 @@ func (tl *Timeline) release(before time.Time) {
 		}
 		tl.mu.Unlock()
 	}()
-	tl.show(ready)
+	// Without a history, an event is shown once (those placed back
+	// among the held excepted, which place records), printed, and
+	// forgotten: its number is not kept.
+	tl.show(ready, tl.keep)
 	tl.arrivals(ready)
 	for i := 0; i < len(ready); i++ {
 		if e := tl.cause(&ready[i]); e != nil {
@@ -462,13 +465,15 @@ func (tl *Timeline) Events() []tracer.Event {
 		}
 	}
 	tl.mu.Unlock()
-	tl.show(evs)
+	tl.show(evs, true)
 	return evs
 }
 
 // show gives the events, in time order, the connection ids the timeline
-// shows, numbering the connections it has not shown yet.
-func (tl *Timeline) show(evs []tracer.Event) {
+// shows, numbering the connections it has not shown yet. With record,
+// it keeps the number it gave each event, for the event shown again
+// (Events, with a history; an event placed back among those held).
+func (tl *Timeline) show(evs []tracer.Event, record bool) {
 	tl.idMu.Lock()
 	defer tl.idMu.Unlock()
 	if tl.gens == nil {
@@ -526,7 +531,7 @@ func (tl *Timeline) show(evs []tracer.Event) {
 				g.closed[e.Local] = e.Time
 			}
 		}
-		if e.Seq != 0 {
+		if record && e.Seq != 0 {
 			tl.numbered[e.Seq] = g.n
 		}
 		e.Conn = g.n
@@ -612,10 +617,12 @@ func (tl *Timeline) arrivals(evs []tracer.Event) {
 }
 
 // forget lets go of the numbers of events printed, in a timeline that
-// keeps no history: nothing shows them again (Events has none), and a
-// server's numbers would grow the map to maxNumbered, whose lookups
-// missed the CPU's caches (3 % of a capturing server's CPU in a
-// profile).
+// keeps no history: nothing shows them again (Events has none). Only
+// the events place put back among the held have one (release records
+// no others): a server's numbers would otherwise grow the map to
+// maxNumbered, whose lookups missed the CPU's caches (3 % of a
+// capturing server's CPU in a profile), and writing and deleting one
+// for each event cost 2 % more.
 func (tl *Timeline) forget(printed []tracer.Event) {
 	tl.idMu.Lock()
 	defer tl.idMu.Unlock()
@@ -702,7 +709,8 @@ func (tl *Timeline) cause(e *tracer.Event) (later *tracer.Event) {
 func (tl *Timeline) place(ready []tracer.Event, i int, e *tracer.Event, before time.Time) []tracer.Event {
 	tl.trace.Insert(e)
 	one := []tracer.Event{*e}
-	tl.show(one)
+	// Recorded: it may be held, and shown again at a later release.
+	tl.show(one, true)
 	e.Conn = one[0].Conn
 	if !before.IsZero() && !e.Time.Before(before) {
 		tl.mu.Lock()
