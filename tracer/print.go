@@ -399,10 +399,7 @@ func appendJSONString[S []byte | string](b []byte, s S) []byte {
 	for i := 0; i < len(s); {
 		// Eight bytes at a time while none needs a look of its own
 		// (notes are long, and plain).
-		for i+8 <= len(s) && plain8(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
-			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
-			i += 8
-		}
+		i += plainRun(s[i:])
 		if i == len(s) {
 			break
 		}
@@ -453,6 +450,21 @@ func appendJSONString[S []byte | string](b []byte, s S) []byte {
 	return append(b, '"')
 }
 
+// plainRun returns how many of s's first bytes, in whole words of
+// eight, need no look of their own in appendJSONString (see plain8): a
+// loop of its own, whose few variables stay in registers.
+func plainRun[S []byte | string](s S) int {
+	n := 0
+	for ; len(s)-n >= 8; n += 8 {
+		t := s[n : n+8]
+		if !plain8(uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56) {
+			break
+		}
+	}
+	return n
+}
+
 // Words of eight bytes, each byte the same, for plain8.
 const (
 	ones  = 0x0101010101010101
@@ -465,13 +477,14 @@ const (
 // below n: a borrow can mark a byte above one that matched, never a
 // word where none did.)
 func plain8(w uint64) bool {
-	// zero(x) has a byte's high bit set where x has a zero byte, and
-	// perhaps in higher ones.
-	zero := func(x uint64) uint64 { return (x - ones) &^ x & highs }
-	bad := w&highs | // not ASCII
-		(w-0x20*ones)&^w&highs | // below 0x20
-		zero(w^('"'*ones)) | zero(w^('\\'*ones)) | zero(w^('<'*ones)) | zero(w^('>'*ones)) | zero(w^('&'*ones))
-	return bad == 0
+	// (x - ones) &^ x has a byte's high bit set where x has a zero byte
+	// (and perhaps in higher ones); (w - n*ones) &^ w, where w has a
+	// byte below n (n ≤ 128). The high bits are kept at the end. " and &
+	// (0x22, 0x26) differ in one bit, and so do < and > (0x3c, 0x3e):
+	// with that bit set, each pair is one value.
+	qa, lg, bs := (w|0x04*ones)^('&'*ones), (w|0x02*ones)^('>'*ones), w^('\\'*ones)
+	bad := w | (w-0x20*ones)&^w | (qa-ones)&^qa | (lg-ones)&^lg | (bs-ones)&^bs
+	return bad&highs == 0
 }
 
 // ColorWanted reports whether output to w should be coloured: not when
