@@ -329,13 +329,8 @@ func errorNote(op string, err error) string {
 
 // FormatDuration formats d for people: "0.128 ms", "12.500 s", "2h0m0s".
 func FormatDuration(d time.Duration) string {
-	switch {
-	case d < time.Second:
-		return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
-	case d < time.Minute:
-		return fmt.Sprintf("%.3f s", d.Seconds())
-	}
-	return d.Round(time.Second).String()
+	var b [32]byte
+	return string(appendDuration(b[:0], d))
 }
 
 func joinAddrs(addrs []netip.Addr) string {

@@ -1081,7 +1081,7 @@ func appendDuration(b []byte, d time.Duration) []byte {
 	case d < time.Minute:
 		return append(strconv.AppendFloat(b, d.Seconds(), 'f', 3, 64), " s"...)
 	}
-	return append(b, FormatDuration(d)...)
+	return append(b, d.Round(time.Second).String()...)
 }
 
 // appendSeconds appends d to the second, "60 s", or as

@@ -57,16 +57,30 @@ func TestPrintersMatchReference(t *testing.T) {
 	}
 }
 
-func TestAppendDurationMatchesFormatDuration(t *testing.T) {
+func TestDurationsMatchReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	ds := []time.Duration{0, 1, -1, 999_999, time.Millisecond, time.Second - 1, time.Second, time.Minute - 1, time.Minute,
 		time.Hour, -time.Hour, 1<<63 - 1, -1 << 63, 1_234_567, 59_999_999_999}
 	for range 10000 {
 		ds = append(ds, time.Duration(r.Int64N(int64(2*time.Minute)))-time.Minute/2)
 	}
+	// What FormatDuration said when it used fmt.
+	ref := func(d time.Duration) string {
+		switch {
+		case d < time.Second:
+			return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
+		case d < time.Minute:
+			return fmt.Sprintf("%.3f s", d.Seconds())
+		}
+		return d.Round(time.Second).String()
+	}
 	for _, d := range ds {
-		if got, want := string(appendDuration(nil, d)), FormatDuration(d); got != want {
-			t.Errorf("%d: %q, want %q", d, got, want)
+		want := ref(d)
+		if got := string(appendDuration(nil, d)); got != want {
+			t.Errorf("appendDuration(%d): %q, want %q", d, got, want)
+		}
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%d): %q, want %q", d, got, want)
 		}
 	}
 }
