@@ -6,7 +6,10 @@
 // classic BPF program in the kernel that keeps only TCP segments and UDP
 // datagrams (IPv4 or IPv6) with a port in the caller's sets, and drops the
 // outgoing copy that lo hands every packet socket, so each packet appears
-// once, as tcpdump -i lo shows it. Nothing else on the machine is recorded.
+// once, as tcpdump -i lo shows it. (On lo it also asks the kernel not to
+// hand it those copies at all, PACKET_IGNORE_OUTGOING, which spares every
+// program that sends a clone of each frame; the filter still drops them
+// where the kernel lacks the option.) Nothing else on the machine is recorded.
 // The kernel writes the frames into a ring of memory shared with the
 // process (TPACKET_V3, as libpcap does), a block of frames at a time, so
 // reading costs no system call per frame. Each packet carries the kernel's
