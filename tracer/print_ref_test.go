@@ -135,12 +135,13 @@ func TestJSONStringMatchesReference(t *testing.T) {
 // the same second, and around it, in several zones, with nanoseconds
 // ending in zeros or none, come out as encoding/json writes them.
 func TestJSONTimesMatchReference(t *testing.T) {
-	zones := []*time.Location{time.UTC, time.Local, time.FixedZone("x", 5*3600+30*60), time.FixedZone("y", -7*3600)}
+	zones := []*time.Location{time.UTC, time.Local, time.FixedZone("x", 5*3600+30*60), time.FixedZone("y", -7*3600),
+		time.FixedZone("", 19*60+32)} // an offset with seconds, as Amsterdam's before 1937
 	if ny, err := time.LoadLocation("America/New_York"); err == nil {
 		zones = append(zones, ny) // a change of offset: 2026-03-08 07:00 UTC
 	}
 	base := []time.Time{time.Date(2026, 12, 6, 8, 53, 38, 0, time.UTC), time.Date(2026, 3, 8, 6, 59, 59, 0, time.UTC),
-		time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(9999, 12, 31, 12, 0, 0, 0, time.UTC)}
+		time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(9999, 12, 31, 12, 0, 0, 0, time.UTC), time.Date(0, 6, 15, 12, 0, 0, 0, time.UTC)}
 	nanos := []int{0, 1, 10, 100_000, 999_999_999, 500_000_000, 385_033_187, 120}
 	rng := rand.New(rand.NewPCG(4, 4))
 	var evs []Event

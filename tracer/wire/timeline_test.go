@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"tcptour/tracer"
 )
@@ -66,6 +67,43 @@ func TestSayApart(t *testing.T) {
 		if say.n != wantSay || out.n != wantOut {
 			t.Errorf("apart %v: %d writes of lines, %d of events; want %d and %d", apart, say.n, out.n, wantSay, wantOut)
 		}
+	}
+}
+
+// An event found while a release prints (the change to TIME_WAIT found
+// when the kernel was asked) and put back among the held, for a later
+// release, is shown again there: in a timeline without history too, it
+// keeps the number it was given. (The trace's connection 5 is shown as
+// 1; the placed event's, the trace's 3, as 2: shown again without the
+// number kept, the 2 would be taken for the trace's own 2, a third.)
+func TestPlacedKeepsNumber(t *testing.T) {
+	var out bytes.Buffer
+	tl, _, err := NewTimeline("lesson", tracer.NewJSON(&out), io.Discard, Config{Mode: ModeOff, History: tracer.NoHistory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().Add(-time.Minute)
+	ready := []tracer.Event{{Seq: 1, Time: t0, Conn: 5, Actor: "server", Phase: tracer.PhaseWrite}}
+	tl.show(ready, tl.keep)
+	placed := &tracer.Event{Time: t0.Add(2 * time.Second), Conn: 3, Actor: "kernel", Phase: tracer.PhaseNote, Note: "placed"}
+	if ready = tl.place(ready, 0, placed, t0.Add(time.Second)); len(ready) != 1 {
+		t.Fatalf("placed among the ready (%d events), want it held for later", len(ready))
+	}
+	tl.release(time.Time{})
+	if _, _, err := tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, `"note":"placed"`) {
+			found = true
+			if !strings.Contains(line, `"conn":2,`) {
+				t.Errorf("the placed event printed as %s; want connection 2, as place showed it", line)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the placed event was not printed:\n%s", out.String())
 	}
 }
 
