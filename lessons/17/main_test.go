@@ -20,9 +20,17 @@ func TestMain(m *testing.M) { lessontest.InLab(m) }
 // hash key, so the golden file has N for them.
 var spreadCounts = regexp.MustCompile(`the first listener accepted (\d+), the second (\d+)`)
 
+// rstCounter is a counter of RSTs, sent or received, and its note: now
+// and then (1 run in 25 to 65 under load, without capture: none in 55
+// with it) the server's kernel sends one RST by the end of step 6,
+// which the counters then show. Its cause was not caught on the wire.
+var rstCounter = regexp.MustCompile(`(?m)^\d+ kernel -   counter +(client|server)'s Tcp(Out|In)Rsts \+\d+\n(?: {6}.*\n)*`)
+
 // normalize rewrites the figures of the golden file that the kernel
-// picks: how step 6's connections were spread.
+// picks: how step 6's connections were spread, and a RST it sends now
+// and then.
 func normalize(s string) string {
+	s = rstCounter.ReplaceAllString(s, "")
 	return spreadCounts.ReplaceAllString(s, "the first listener accepted N, the second N")
 }
 
@@ -270,4 +278,21 @@ func TestLessonWithoutCapturePermission(t *testing.T) {
 // line is wider than the terminal.
 func TestNarrowTerminal(t *testing.T) {
 	lessontest.RunNarrow(t, 60)
+}
+
+// normalize drops a counter of RSTs and its note, and nothing else.
+func TestNormalizeDropsRSTCounter(t *testing.T) {
+	in := "6 kernel -   counter       server's TcpPassiveOpens +16\n" +
+		"      The server's kernel counts connections.\n" +
+		"6 kernel -   counter       server's TcpOutRsts +1\n" +
+		"      The server's kernel counts segments with RST sent: 1 more during this step.\n" +
+		"6 lab    -   note          at both ends: net.ipv4.ip_local_port_range = 32768 60999 (it was 40000 40003)\n" +
+		"      Linux's default range again: 28232 ports.\n"
+	want := "6 kernel -   counter       server's TcpPassiveOpens +16\n" +
+		"      The server's kernel counts connections.\n" +
+		"6 lab    -   note          at both ends: net.ipv4.ip_local_port_range = 32768 60999 (it was 40000 40003)\n" +
+		"      Linux's default range again: 28232 ports.\n"
+	if got := normalize(in); got != want {
+		t.Errorf("normalize:\n%s\nwant:\n%s", got, want)
+	}
 }
