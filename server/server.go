@@ -25,7 +25,8 @@ import (
 // flushEvery is how often a running server prints its trace. Packets
 // reach the trace from the capture's goroutine a little after the
 // events that caused them, so the trace is not live: it is printed in
-// time order on this ticker, up to the moment the capture caught up.
+// time order on this ticker, up to the moment the capture caught up,
+// and sooner when events come fast (see wire.Timeline.FlushEvery).
 const flushEvery = 100 * time.Millisecond
 
 // run listens on cfg.addr and serves every client in its own goroutine

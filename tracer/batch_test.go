@@ -81,3 +81,31 @@ func TestRecycler(t *testing.T) {
 		t.Errorf("Reuse kept the events: %v", ev)
 	}
 }
+
+// NotifyPending's channel receives one value when the n-th event comes
+// to wait, none for the events after it, and one again once a flush has
+// taken them and n more wait.
+func TestNotifyPending(t *testing.T) {
+	tr := New(Options{History: NoHistory})
+	const n = 5
+	full := tr.NotifyPending(n)
+	ready := func() bool {
+		select {
+		case <-full:
+			return true
+		default:
+			return false
+		}
+	}
+	for round := range 2 {
+		for i := 1; i <= 2*n; i++ {
+			tr.Note("test", "an event")
+			if got := ready(); got != (i == n) {
+				t.Fatalf("round %d: a value after event %d is %v, want %v", round, i, got, i == n)
+			}
+		}
+		if err := tr.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

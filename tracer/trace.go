@@ -77,6 +77,10 @@ type Trace struct {
 	history  int        // 0: keep all events; n > 0: the latest n; < 0: none
 	allNext  int        // where the next event goes in a full, bounded history
 	tcpInfo  bool       // the hooks read TCP_INFO (Options.TCPInfo)
+	// full receives a value when pending reaches fullAt events (see
+	// NotifyPending); nil for none.
+	full   chan struct{}
+	fullAt int
 	// busy is read-locked by each connection hook while it runs:
 	// Settle waits for them.
 	busy sync.RWMutex
@@ -225,6 +229,12 @@ func (t *Trace) addLocked(e *Event, wc *conn) {
 		t.track(e, ids)
 	}
 	t.pending = push(t.pending, e)
+	if len(t.pending) == t.fullAt && t.full != nil {
+		select {
+		case t.full <- struct{}{}:
+		default: // one wakes the flusher
+		}
+	}
 	switch {
 	case t.history == 0 || len(t.all) < t.history:
 		t.all = push(t.all, e)
@@ -408,6 +418,19 @@ func (t *Trace) Flush() error {
 		t.err = perr
 	}
 	return t.err
+}
+
+// NotifyPending returns a channel that receives a value each time n
+// events come to wait for [Trace.Flush] (n > 0): for a program that
+// flushes on a timer to flush sooner when events come fast, and so keep
+// its batches small enough to stay in the processor's caches. A value
+// not yet received is not sent again. One channel per trace: a later
+// call replaces it.
+func (t *Trace) NotifyPending(n int) <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.full, t.fullAt = make(chan struct{}, 1), max(n, 1)
+	return t.full
 }
 
 // keepEvents is the room for events a buffer keeps between batches

@@ -24,6 +24,10 @@ import (
 // writer; they never reach the trace's printer (nor the JSON output).
 const PhaseSay tracer.Phase = "say"
 
+// flushBatch is how many events waiting in the trace make FlushEvery
+// print before its time.
+const flushBatch = 1024
+
 // syncTimeout bounds each wait for the capture to catch up; it takes
 // a few milliseconds.
 const syncTimeout = 5 * time.Second
@@ -230,10 +234,14 @@ func (tl *Timeline) Flush() error {
 
 // FlushEvery prints the trace every d, as a program that runs for long
 // does (the server), from a goroutine of its own, until the function it
-// returns is called; that function waits for the goroutine. A Flush's
-// error is left for Close to return.
+// returns is called; that function waits for the goroutine. It prints
+// sooner whenever flushBatch events wait: a busy server's batches then
+// stay small enough for the processor's caches (at 100 ms, a server
+// capturing 5,000 connections a second would sort and copy batches of
+// 10,000 events, 4.5 MB). A Flush's error is left for Close to return.
 func (tl *Timeline) FlushEvery(d time.Duration) (stop func()) {
 	done := make(chan struct{})
+	full := tl.trace.NotifyPending(flushBatch)
 	var printing sync.WaitGroup
 	printing.Go(func() {
 		t := time.NewTicker(d)
@@ -243,9 +251,10 @@ func (tl *Timeline) FlushEvery(d time.Duration) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				// NOTE: ignoring the error; Close returns it.
-				_ = tl.Flush()
+			case <-full:
 			}
+			// NOTE: ignoring the error; Close returns it.
+			_ = tl.Flush()
 		}
 	})
 	return func() {

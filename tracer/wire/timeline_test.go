@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,5 +133,47 @@ func TestForgetsPrinted(t *testing.T) {
 		if history == 0 && n < 4 {
 			t.Errorf("with a history: %d numbers kept after the flush, want one for each event of the connection", n)
 		}
+	}
+}
+
+// countPrinter counts the events printed, and closes done once it has
+// printed want.
+type countPrinter struct {
+	mu      sync.Mutex
+	n, want int
+	done    chan struct{}
+}
+
+func (p *countPrinter) Print(tracer.Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n++; p.n == p.want {
+		close(p.done)
+	}
+	return nil
+}
+
+// FlushEvery prints as soon as flushBatch events wait, long before its
+// tick.
+func TestFlushEveryBatch(t *testing.T) {
+	p := &countPrinter{want: flushBatch, done: make(chan struct{})}
+	tl, _, err := NewTimeline("server", p, io.Discard, Config{Mode: ModeOff, History: tracer.NoHistory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := tl.FlushEvery(time.Hour)
+	for range flushBatch {
+		tl.Trace().Note("server", "an event")
+	}
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.mu.Lock()
+		t.Errorf("%d events waited, and %d were printed within 10 s of an hour's tick", flushBatch, p.n)
+		p.mu.Unlock()
+	}
+	stop()
+	if _, _, err := tl.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
