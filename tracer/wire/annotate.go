@@ -13,6 +13,7 @@ package wire
 
 import (
 	"encoding/hex"
+	"hash/maphash"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -49,6 +50,9 @@ type Annotator struct {
 	numbers *ConnNumbers
 	// buf is where a segment's note is built, kept for the next.
 	buf []byte
+	// notes are the notes made, to give the same string again rather
+	// than a copy: most segments of a capture repeat another's note.
+	notes interned
 	// synOptions are the Options of the SYNs seen, by their values:
 	// most SYNs of a capture offer the same.
 	synOptions map[synOptionsKey]string
@@ -306,7 +310,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 		// The handshake's round trip is timed from the last SYN.
 		c.synTime = d.Time
 	}
-	note := n.note()
+	note := a.notes.of(n.note())
 	a.buf = n.buf
 	if t.Options.HasTimestamps {
 		me.tsval, me.haveTS = t.Options.TSval, true
@@ -410,6 +414,34 @@ var flagNames = func() (names [256]string) {
 	}
 	return names
 }()
+
+// interned gives a note made before as the same string, so that a note
+// that repeats one (an echo's ten segments, the same in every
+// connection) costs no allocation and leaves no garbage. A note is
+// looked for in one slot, chosen by a hash of its bytes, and takes that
+// slot when not there: a lookup costs a hash and a compare, and where
+// notes rarely repeat (a bulk transfer's, each with its own bytes) the
+// slots hold the latest.
+type interned struct {
+	seed  maphash.Seed
+	slots *[internSlots]string
+}
+
+// internSlots is how many notes an interned holds at most.
+const internSlots = 1024
+
+// of returns b as a string: the one made before, if its slot holds it.
+func (t *interned) of(b []byte) string {
+	if t.slots == nil {
+		t.seed, t.slots = maphash.MakeSeed(), new([internSlots]string)
+	}
+	slot := &t.slots[maphash.Bytes(t.seed, b)%internSlots]
+	if *slot == string(b) {
+		return *slot
+	}
+	*slot = string(b)
+	return *slot
+}
 
 // synOptionsKey is what options shows of a SYN's options.
 type synOptionsKey struct {

@@ -3,12 +3,15 @@ package wire
 import (
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -602,5 +605,34 @@ func TestAnnotatorForgets(t *testing.T) {
 	}
 	if want := maxAnnotated - maxAnnotated/4; len(a.conns) != want {
 		t.Errorf("%d connections followed after the bound, want %d", len(a.conns), want)
+	}
+}
+
+// interned gives back the bytes' text, whatever its slots held: the
+// same string for a text it holds, a new one otherwise, never one the
+// buffer's later bytes change.
+func TestInterned(t *testing.T) {
+	var in interned
+	rng := rand.New(rand.NewPCG(1, 2))
+	texts := make([]string, 3*internSlots) // more than the slots: collisions
+	for i := range texts {
+		texts[i] = strings.Repeat(string(rune('a'+i%26)), 1+rng.IntN(300)) + strconv.Itoa(i)
+	}
+	buf := make([]byte, 0, 512)
+	for range 50_000 {
+		want := texts[rng.IntN(len(texts))]
+		buf = append(buf[:0], want...)
+		got := in.of(buf)
+		if got != want {
+			t.Fatalf("of(%q) = %q", want, got)
+		}
+		again := in.of(buf)
+		if again != want || unsafe.StringData(again) != unsafe.StringData(got) {
+			t.Fatalf("of(%q) the second time is not the string it gave", want)
+		}
+		clear(buf[:cap(buf)])
+		if got != want {
+			t.Fatalf("of(%q) shares the buffer: %q once it was cleared", want, got)
+		}
 	}
 }

@@ -70,13 +70,13 @@ func (n *noteCtx) add(format string, args ...any) {
 
 // note explains the segment: its control flags, its FIN, its data, what
 // it acknowledges, and its window.
-func (n *noteCtx) note() string {
+func (n *noteCtx) note() []byte {
 	n.control()
 	n.fin()
 	n.data()
 	n.ack()
 	n.window()
-	return string(n.buf)
+	return n.buf
 }
 
 // control explains RST, SYN and SYN-ACK.
