@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"sort"
 	"testing"
@@ -106,6 +107,48 @@ func TestNotifyPending(t *testing.T) {
 		}
 		if err := tr.Flush(); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// RecordFor gives a connection's events the ids Record gives them, and
+// finds each connection's id once: after its first event, the ConnRef
+// holds it for that trace, and a ConnRef used with another trace finds
+// that trace's id.
+func TestRecordFor(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	tuples := [][2]netip.AddrPort{
+		{ap("127.0.0.1:40000"), ap("127.0.0.1:7000")},
+		{ap("127.0.0.1:40001"), ap("127.0.0.1:7000")},
+		{ap("[::1]:40000"), ap("[::1]:7000")},
+	}
+	plain, cached := New(Options{History: NoHistory}), New(Options{History: NoHistory})
+	refs := make([]ConnRef, len(tuples))
+	for i := range 12 {
+		n := (i * 7) % len(tuples)
+		src, dst := tuples[n][0], tuples[n][1]
+		if i%2 == 1 {
+			src, dst = dst, src // either direction: the same connection
+		}
+		e := Event{Actor: "wire", Phase: PhasePacket, Proto: "tcp", Local: src, Remote: dst}
+		f := e
+		plain.Record(&e)
+		cached.RecordFor(&f, &refs[n])
+		if f.Conn != e.Conn || f.Conn == 0 {
+			t.Fatalf("event %d of %v: RecordFor gave id %d, Record %d", i, tuples[n], f.Conn, e.Conn)
+		}
+		if ids := refs[n].cached(); ids == nil || ids.t != cached || ids.id != f.Conn {
+			t.Fatalf("event %d: the ConnRef holds %+v, want id %d of its trace", i, ids, f.Conn)
+		}
+	}
+	// The same ConnRefs with a trace that has seen none of them, in
+	// another order: that trace's ids.
+	other := New(Options{History: NoHistory})
+	for n := len(tuples) - 1; n >= 0; n-- {
+		e := Event{Actor: "wire", Phase: PhasePacket, Proto: "tcp", Local: tuples[n][0], Remote: tuples[n][1]}
+		other.RecordFor(&e, &refs[n])
+		if want := len(tuples) - n; e.Conn != want {
+			t.Errorf("with another trace, %v got id %d, want %d", tuples[n], e.Conn, want)
 		}
 	}
 }

@@ -134,9 +134,9 @@ type conn struct {
 	optMu sync.Mutex // guards opts
 	opts  sockopts   // what the events read from the socket
 
-	// ids is what the trace of its events remembers of the connection:
+	// ref is what the trace of its events remembers of the connection:
 	// its id, found once rather than at each event.
-	ids atomic.Pointer[connIDs]
+	ref ConnRef
 
 	// Writes are numbered; failMu guards failures, the Writes that
 	// failed, by number, with the bytes each had written.
@@ -308,11 +308,10 @@ func isReset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// cachedIDs returns what a trace remembers of c, nil for none (or a nil
-// c).
-func (c *conn) cachedIDs() *connIDs {
+// connRef returns c's ConnRef, nil for a nil c.
+func (c *conn) connRef() *ConnRef {
 	if c == nil {
 		return nil
 	}
-	return c.ids.Load()
+	return &c.ref
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"tcptour/tracer/kernel"
@@ -171,6 +172,25 @@ func (t *Trace) Add(e Event) Event {
 // records many events and keeps none.
 func (t *Trace) Record(e *Event) { t.add(e) }
 
+// ConnRef remembers a trace's id for the events of one connection, so
+// that [Trace.RecordFor] finds it once rather than by the event's
+// five-tuple each time. The zero ConnRef is ready; it is for one
+// connection, and must not be copied once used.
+type ConnRef struct{ ids atomic.Pointer[connIDs] }
+
+// cached returns what a trace remembers through r, nil for none (or a
+// nil r).
+func (r *ConnRef) cached() *connIDs {
+	if r == nil {
+		return nil
+	}
+	return r.ids.Load()
+}
+
+// RecordFor is Record for an event of the connection r stands for:
+// a packet of a connection the caller follows (the annotator).
+func (t *Trace) RecordFor(e *Event, r *ConnRef) { t.addFrom(e, r) }
+
 // Insert records *e as Record does, but leaves it to the caller to
 // print: it is numbered, given its step, elapsed time and connection id,
 // and kept for [Trace.Events], but no printer of the trace receives it.
@@ -191,13 +211,14 @@ func (t *Trace) Insert(e *Event) {
 // theirs on the stack and hand it over without a copy).
 func (t *Trace) add(e *Event) { t.addFrom(e, nil) }
 
-// addFrom is add for an event of the connection wc wraps, nil for none.
-func (t *Trace) addFrom(e *Event, wc *conn) {
+// addFrom is add for an event of the connection r stands for, nil for
+// none.
+func (t *Trace) addFrom(e *Event, r *ConnRef) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
 	t.mu.Lock()
-	t.addLocked(e, wc)
+	t.addLocked(e, r)
 	t.mu.Unlock()
 	if t.live {
 		// NOTE: ignoring the error; Flush returns it later.
@@ -205,9 +226,9 @@ func (t *Trace) addFrom(e *Event, wc *conn) {
 	}
 }
 
-// addLocked records e, an event of the connection wc wraps (nil for
+// addLocked records e, an event of the connection r stands for (nil for
 // none); t.mu is held.
-func (t *Trace) addLocked(e *Event, wc *conn) {
+func (t *Trace) addLocked(e *Event, r *ConnRef) {
 	t.seq++
 	e.Seq = t.seq
 	if e.Phase == PhaseStep || len(t.steps) > 0 {
@@ -216,9 +237,10 @@ func (t *Trace) addLocked(e *Event, wc *conn) {
 	e.Elapsed = e.Time.Sub(t.start)
 	var ids *connIDs
 	if e.Conn == 0 && e.Local.IsValid() && e.Remote.IsValid() {
-		// The wrapper remembers the id: no lookup, but the first time.
-		if ids = wc.cachedIDs(); ids == nil || ids.t != t {
-			ids = t.file(e, wc)
+		// The wrapper, or the annotator, remembers the id: no lookup,
+		// but the first time.
+		if ids = r.cached(); ids == nil || ids.t != t {
+			ids = t.file(e, r)
 		}
 		e.Conn = ids.id
 	}
@@ -265,19 +287,19 @@ func (t *Trace) stepOf(e *Event) {
 	}
 }
 
-// file finds the id of e's connection, and has wc remember it; without
-// a wrapper, the answer is in t's scratch space. t.mu is held.
+// file finds the id of e's connection, and has r remember it; without
+// one, the answer is in t's scratch space. t.mu is held.
 //
 //go:noinline
-func (t *Trace) file(e *Event, wc *conn) *connIDs {
+func (t *Trace) file(e *Event, r *ConnRef) *connIDs {
 	ids := &t.scratch
-	if wc != nil {
+	if r != nil {
 		ids = new(connIDs)
 	}
 	ids.t, ids.key = t, keyOf(e.Tuple())
 	ids.id = t.idOf(&ids.key)
-	if wc != nil {
-		wc.ids.Store(ids)
+	if r != nil {
+		r.ids.Store(ids)
 	}
 	return ids
 }
@@ -614,7 +636,7 @@ func (h *hooks) connectDone(i ConnectDoneInfo) {
 	if i.Err != nil {
 		failed(&e, "connect", i.Err)
 	}
-	h.t.addFrom(&e, i.wc)
+	h.t.addFrom(&e, i.wc.connRef())
 }
 
 func (h *hooks) accept(i AcceptInfo) {
@@ -625,7 +647,7 @@ func (h *hooks) accept(i AcceptInfo) {
 	if i.Err != nil {
 		failed(&e, "accept", i.Err)
 	}
-	h.t.addFrom(&e, i.wc)
+	h.t.addFrom(&e, i.wc.connRef())
 }
 
 func (h *hooks) read(i IOInfo) {
@@ -635,7 +657,7 @@ func (h *hooks) read(i IOInfo) {
 	if i.N > 0 {
 		h.tcp(&e, PhaseRead, i.Time, i.Local, i.Remote, i.TCP)
 		e.Bytes, e.raw = i.N, keepPreview(i.Data) // previewed when printed
-		h.t.addFrom(&e, i.wc)
+		h.t.addFrom(&e, i.wc.connRef())
 	}
 	switch {
 	case i.Err == nil:
@@ -647,11 +669,11 @@ func (h *hooks) read(i IOInfo) {
 				"This side had already sent its own FIN with CloseWrite: both directions are now closed."
 		}
 		h.wmu.Unlock()
-		h.t.addFrom(&e, i.wc)
+		h.t.addFrom(&e, i.wc.connRef())
 	default:
 		h.tcp(&e, PhaseRead, i.Time, i.Local, i.Remote, i.TCP)
 		failed(&e, "read", i.Err)
-		h.t.addFrom(&e, i.wc)
+		h.t.addFrom(&e, i.wc.connRef())
 	}
 }
 
@@ -662,7 +684,7 @@ func (h *hooks) write(i IOInfo) {
 	h.tcp(&e, PhaseWrite, i.Time, i.Local, i.Remote, i.TCP)
 	e.Bytes, e.raw = i.N, keepPreview(i.Data) // previewed when printed
 	e.wc, e.wseq = i.wc, i.wseq               // did it fail? Unsent asks
-	h.t.addFrom(&e, i.wc)
+	h.t.addFrom(&e, i.wc.connRef())
 }
 
 func (h *hooks) closeWrite(i CloseWriteInfo) {
@@ -673,7 +695,7 @@ func (h *hooks) closeWrite(i CloseWriteInfo) {
 	h.wmu.Unlock()
 	var e Event
 	h.tcp(&e, PhaseCloseWrite, i.Time, i.Local, i.Remote, i.TCP)
-	h.t.addFrom(&e, i.wc)
+	h.t.addFrom(&e, i.wc.connRef())
 }
 
 func (h *hooks) error(i ErrorInfo) {
@@ -685,7 +707,7 @@ func (h *hooks) error(i ErrorInfo) {
 	if i.Op == "write" && i.Size > 0 {
 		e.Note = writeFailedNote(i.Size, i.Written) + " " + e.Note
 	}
-	h.t.addFrom(&e, i.wc)
+	h.t.addFrom(&e, i.wc.connRef())
 }
 
 func (h *hooks) close(i CloseInfo) {
@@ -694,7 +716,7 @@ func (h *hooks) close(i CloseInfo) {
 	var e Event
 	if i.Listener {
 		h.tcp(&e, PhaseClose, i.Time, i.Local, netip.AddrPort{}, nil)
-		h.t.addFrom(&e, i.wc)
+		h.t.addFrom(&e, i.wc.connRef())
 		return
 	}
 	if i.WriteClosed {
@@ -706,5 +728,5 @@ func (h *hooks) close(i CloseInfo) {
 	h.tcp(&e, PhaseClose, i.Time, i.Local, i.Remote, i.TCP)
 	e.BytesIn, e.BytesOut, e.Lifetime, e.PeerClosed = i.BytesIn, i.BytesOut, i.Lifetime, i.PeerClosed
 	e.lazy = closeKind(i)
-	h.t.addFrom(&e, i.wc)
+	h.t.addFrom(&e, i.wc.connRef())
 }

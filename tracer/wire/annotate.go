@@ -144,6 +144,8 @@ type conn struct {
 	// prev is the connection this one's SYN followed on the same
 	// five-tuple (its own prev let go), nil if none.
 	prev *conn
+	// ref is what a trace remembers of it (see EventFor).
+	ref tracer.ConnRef
 }
 
 // side is one direction of a connection: what its sender has done.
@@ -195,6 +197,16 @@ func after(a, b uint32) bool { return int32(a-b) > 0 }
 // five-tuple (TCP only, so that the trace gives it the connection's id,
 // or its number, with NumberConns), a Packet summary and a note.
 func (a *Annotator) Event(d capture.Decoded) tracer.Event {
+	e, _ := a.EventFor(d)
+	return e
+}
+
+// EventFor is Event, with the ConnRef of the packet's connection (nil
+// for a packet that is not TCP), for [tracer.Trace.RecordFor]: the trace
+// then finds the connection's id once, not by its five-tuple at each
+// packet.
+func (a *Annotator) EventFor(d capture.Decoded) (tracer.Event, *tracer.ConnRef) {
+	var ref *tracer.ConnRef
 	e := tracer.Event{Time: d.Time, Actor: "wire", Phase: tracer.PhasePacket}
 	p := &tracer.Packet{Src: d.Src, Dst: d.Dst, Size: d.Length}
 	e.Packet = p
@@ -202,8 +214,8 @@ func (a *Annotator) Event(d capture.Decoded) tracer.Event {
 	case d.TCP != nil:
 		p.Proto = "tcp"
 		e.Proto, e.Local, e.Remote = "tcp", d.Src, d.Dst
-		note, conn := a.tcp(d, p)
-		e.Note, e.Conn = note+a.dnsOverTCP(d, p, &e), conn
+		note, c := a.tcp(d, p)
+		e.Note, e.Conn, ref = note+a.dnsOverTCP(d, p, &e), c.num, &c.ref
 	case d.UDP != nil:
 		p.Proto, p.Len = "udp", d.UDP.PayloadLen
 		e.Note = a.udp(d, p, &e)
@@ -211,12 +223,11 @@ func (a *Annotator) Event(d capture.Decoded) tracer.Event {
 		p.Proto = d.Proto.String()
 		e.Note = "A packet that is neither TCP nor UDP."
 	}
-	return e
+	return e, ref
 }
 
-// tcp explains a TCP segment, and returns its note and its connection's
-// number (0 without NumberConns).
-func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
+// tcp explains a TCP segment, and returns its note and its connection.
+func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, *conn) {
 	t := d.TCP
 	k := keyOf(d.Src, d.Dst)
 	c := a.connOf(k, &d)
@@ -328,7 +339,7 @@ func (a *Annotator) tcp(d capture.Decoded, p *tracer.Packet) (string, int) {
 		c.ended, c.endTime = true, d.Time
 		a.retire(endedConn{k, c})
 	}
-	return note, c.num
+	return note, c
 }
 
 // connOf returns the connection a segment belongs to, whose key is k, a

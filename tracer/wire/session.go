@@ -246,14 +246,14 @@ func (s *Session) packet(i int, p capture.Packet) {
 			Note: "A captured packet could not be decoded."})
 		return
 	}
-	e := s.anns[i].Event(d)
+	e, ref := s.anns[i].EventFor(d)
 	if e.Packet != nil {
 		e.Packet.Frame = s.packets
 		if at != "" {
 			e.Packet.At, e.Packet.IPID = at, d.IPID
 		}
 	}
-	s.tr.Record(&e)
+	s.tr.RecordFor(&e, ref)
 }
 
 // flush writes the pcap file out: a capture's Flush, after each batch
