@@ -391,3 +391,40 @@ func BenchmarkJSONPacket(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRecordPackets measures recording captured packets' events in
+// a trace without history, as a capturing server does: 50 connections'
+// segments in turn, either direction, flushed every 1,024 events.
+// "tuple" finds each event's connection by its five-tuple (Record),
+// "ref" through the connection's ConnRef (RecordFor, as the annotator's
+// events are recorded).
+func BenchmarkRecordPackets(b *testing.B) {
+	const conns = 50
+	server := netip.MustParseAddrPort("127.0.0.1:7000")
+	events := make([]tracer.Event, 2*conns)
+	for i := range conns {
+		client := netip.AddrPortFrom(server.Addr(), uint16(40000+i))
+		events[2*i] = tracer.Event{Actor: "wire", Phase: tracer.PhasePacket, Proto: "tcp", Local: client, Remote: server, Note: "a note"}
+		events[2*i+1] = tracer.Event{Actor: "wire", Phase: tracer.PhasePacket, Proto: "tcp", Local: server, Remote: client, Note: "a note"}
+	}
+	for _, byRef := range []bool{false, true} {
+		name := map[bool]string{false: "tuple", true: "ref"}[byRef]
+		b.Run(name, func(b *testing.B) {
+			tr := tracer.New(tracer.Options{History: tracer.NoHistory})
+			refs := make([]tracer.ConnRef, conns)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				n := i % len(events)
+				e := events[n]
+				if byRef {
+					tr.RecordFor(&e, &refs[n/2])
+				} else {
+					tr.Record(&e)
+				}
+				if i%1024 == 1023 {
+					_ = tr.Flush()
+				}
+			}
+		})
+	}
+}
