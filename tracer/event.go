@@ -158,7 +158,11 @@ func Unsent(events []Event) []Event {
 				e.Bytes = n
 			}
 		}
-		kept = append(kept, *e)
+		if len(kept) == i {
+			kept = kept[:i+1] // in its place already: no copy of 456 bytes
+		} else {
+			kept = append(kept, *e)
+		}
 	}
 	clear(events[len(kept):])
 	return kept

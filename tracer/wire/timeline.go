@@ -113,6 +113,36 @@ type Timeline struct {
 	lastShown int
 }
 
+// closedEnd is when the end at local closed (see generation.closed).
+type closedEnd struct {
+	local netip.AddrPort
+	at    time.Time
+}
+
+// closedAt returns when the end at local closed, and whether it did.
+func (g *generation) closedAt(local netip.AddrPort) (time.Time, bool) {
+	for _, c := range g.closed {
+		if c.local == local {
+			return c.at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// close records that the end at local closed at t, unless it was
+// recorded closing later.
+func (g *generation) close(local netip.AddrPort, t time.Time) {
+	for i := range g.closed {
+		if c := &g.closed[i]; c.local == local {
+			if t.After(c.at) {
+				c.at = t
+			}
+			return
+		}
+	}
+	g.closed = append(g.closed, closedEnd{local, t})
+}
+
 // generation is the connection a trace id stands for now.
 type generation struct {
 	n      int    // the number the timeline shows
@@ -120,7 +150,9 @@ type generation struct {
 	hasISN bool   // a SYN of this connection was seen
 	// closed is when each end of it, by its local address, closed:
 	// its program closed it, or its socket went to CLOSE or TIME_WAIT.
-	closed map[netip.AddrPort]time.Time
+	// A connection has two ends: a map for them would take a few
+	// hundred bytes for each of the many connections a server keeps.
+	closed []closedEnd
 	// start is when its first event happened, prev the connection the
 	// id stood for before: an event that happened before start, shown
 	// late (a state found when the kernel was asked), is prev's.
@@ -533,12 +565,7 @@ func (tl *Timeline) show(evs []tracer.Event, record bool) {
 		case isSYN(e) && !g.hasISN:
 			g.isn, g.hasISN = e.Packet.RawSeq, true
 		case closes(e):
-			if g.closed == nil {
-				g.closed = map[netip.AddrPort]time.Time{}
-			}
-			if t, ok := g.closed[e.Local]; !ok || e.Time.After(t) {
-				g.closed[e.Local] = e.Time
-			}
+			g.close(e.Local, e.Time)
 		}
 		if record && e.Seq != 0 {
 			tl.numbered[e.Seq] = g.n
@@ -584,7 +611,7 @@ func (g *generation) startsAnew(e *tracer.Event) bool {
 	case isSYN(e):
 		return g.hasISN && e.Packet.RawSeq != g.isn
 	case begins(e):
-		t, ok := g.closed[e.Local]
+		t, ok := g.closedAt(e.Local)
 		return ok && e.Time.After(t) && !e.Time.Before(g.start)
 	}
 	return false

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"io"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -175,5 +176,31 @@ func TestFlushEveryBatch(t *testing.T) {
 	stop()
 	if _, _, err := tl.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A generation keeps, for each end, when it closed last, whatever the
+// order the closes are shown in.
+func TestGenerationClosed(t *testing.T) {
+	a, b := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7000")
+	t0 := time.Unix(1000, 0)
+	var g generation
+	g.close(a, t0.Add(2*time.Second))
+	g.close(a, t0.Add(time.Second)) // shown late: not the last
+	g.close(b, t0.Add(3*time.Second))
+	g.close(b, t0.Add(4*time.Second))
+	for _, c := range []struct {
+		end  netip.AddrPort
+		want time.Time
+	}{{a, t0.Add(2 * time.Second)}, {b, t0.Add(4 * time.Second)}} {
+		if got, ok := g.closedAt(c.end); !ok || !got.Equal(c.want) {
+			t.Errorf("%v closed at %v, %v; want %v", c.end, got, ok, c.want)
+		}
+	}
+	if _, ok := g.closedAt(netip.MustParseAddrPort("127.0.0.1:40001")); ok {
+		t.Error("an end that never closed is said to have")
+	}
+	if len(g.closed) != 2 {
+		t.Errorf("%d ends recorded, want 2", len(g.closed))
 	}
 }
