@@ -61,19 +61,12 @@ type Timeline struct {
 	spare   []tracer.Event  // an empty buffer for held, after a release
 	recycle tracer.Recycler // what keeps spare
 
-	// What release has seen, to tie each change of state to the
-	// segment that caused it: the last TCP packet each socket received,
-	// and its last change, by the socket's (local, remote) addresses.
-	lastIn     map[[2]netip.AddrPort]segment
-	lastChange map[[2]netip.AddrPort]time.Time
-	// listenerClosed is when each listener closed, by its address, and
-	// accepted the connections Accept took, by their (local, remote)
-	// addresses, to tell a connection reset in a closed listener's
-	// queue.
+	// What release has seen of each socket, to tie each change of
+	// state to the segment that caused it (see sockets).
+	socks sockets
+	// listenerClosed is when each listener closed, by its address, to
+	// tell a connection reset in a closed listener's queue.
 	listenerClosed map[netip.AddrPort]time.Time
-	accepted       map[[2]netip.AddrPort]bool
-	// finIn is when each socket received its peer's FIN.
-	finIn map[[2]netip.AddrPort]time.Time
 	// On a link: when each segment not yet seen arriving left its
 	// end, and which arrived once.
 	left map[packetKey][]time.Time
@@ -178,9 +171,7 @@ type segment struct {
 // are only asked for.
 func NewTimeline(actor string, printer tracer.Printer, say io.Writer, cfg Config) (tl *Timeline, skipped []string, err error) {
 	tl = &Timeline{actor: actor, printer: printer, say: say,
-		lastIn: map[[2]netip.AddrPort]segment{}, lastChange: map[[2]netip.AddrPort]time.Time{},
-		listenerClosed: map[netip.AddrPort]time.Time{}, accepted: map[[2]netip.AddrPort]bool{},
-		finIn: map[[2]netip.AddrPort]time.Time{}, keep: cfg.History != tracer.NoHistory, printed: map[int64]tracer.Event{},
+		listenerClosed: map[netip.AddrPort]time.Time{}, keep: cfg.History != tracer.NoHistory, printed: map[int64]tracer.Event{},
 		sayApart: cfg.SayApart}
 	tl.trace = tracer.New(tracer.Options{Printers: []tracer.Printer{tl}, History: cfg.History, TCPInfo: true})
 	var noCapture, noStates string
@@ -685,33 +676,28 @@ func (tl *Timeline) Session() *Session { return tl.wire }
 // FIN came, becomes FIN_WAIT_2 kept by the kernel, and cause returns
 // the change to TIME_WAIT found later, to print in its place.
 func (tl *Timeline) cause(e *tracer.Event) (later *tracer.Event) {
-	if len(tl.lastIn) > maxWatched {
-		// A long-running program: forget, rather than grow.
-		clear(tl.lastIn)
-		clear(tl.lastChange)
-		clear(tl.listenerClosed)
-		clear(tl.accepted)
-		clear(tl.finIn)
-	}
 	switch {
 	case e.Phase == tracer.PhasePacket && e.Packet != nil && e.Packet.Proto == "tcp" && (e.Packet.At == "" || e.Packet.At == e.Packet.To):
 		// Received: on a link, as its receiver's end saw it.
-		k := [2]netip.AddrPort{e.Packet.Dst, e.Packet.Src}
-		tl.lastIn[k] = segment{e.Seq, e.Time, e.Elapsed, e.Packet.Flags}
+		s := tl.socks.of([2]netip.AddrPort{e.Packet.Dst, e.Packet.Src})
+		s.lastIn, s.hasIn = segment{e.Seq, e.Time, e.Elapsed, e.Packet.Flags}, true
 		if strings.Contains(e.Packet.Flags, "FIN") {
-			tl.finIn[k] = e.Time
+			s.finIn = true
 		}
 	case e.Phase == tracer.PhaseClose && !e.Remote.IsValid() && e.Local.IsValid():
+		if len(tl.listenerClosed) > maxWatched {
+			clear(tl.listenerClosed) // a program that opens listeners without end
+		}
 		tl.listenerClosed[e.Local] = e.Time
 	case e.Phase == tracer.PhaseAccept && e.Remote.IsValid():
-		tl.accepted[[2]netip.AddrPort{e.Local, e.Remote}] = true
+		tl.socks.of([2]netip.AddrPort{e.Local, e.Remote}).accepted = true
 	case e.Phase == tracer.PhaseState && e.State != nil:
 		k := [2]netip.AddrPort{e.Local, e.Remote}
-		p, ok := tl.lastIn[k]
-		fresh := ok && p.time.After(tl.lastChange[k]) && !p.time.After(e.Time)
+		s := tl.socks.of(k)
+		p := s.lastIn
+		fresh := s.hasIn && p.time.After(s.lastChange) && !p.time.After(e.Time)
 		if e.State.To == kernel.TimeWait && !e.State.Asked {
-			_, fin := tl.finIn[k]
-			later = tl.states.handedOver(e, tl.packets, fin)
+			later = tl.states.handedOver(e, tl.packets, s.finIn)
 		}
 		// Found when asked, a change is tied to a segment only where
 		// only a received segment makes it: the peer's FIN, from
@@ -725,7 +711,7 @@ func (tl *Timeline) cause(e *tracer.Event) (later *tracer.Event) {
 			c.Cause, c.CauseFlags, c.CauseElapsed = p.seq, p.flags, p.elapsed
 			e.State = &c
 		}
-		if closed, ok := tl.listenerClosed[e.Local]; ok && e.State.Side == "server" && !tl.accepted[k] && e.State.From != kernel.Listen &&
+		if closed, ok := tl.listenerClosed[e.Local]; ok && e.State.Side == "server" && !s.accepted && queued(e.State.From) &&
 			(e.State.To == kernel.Close || e.State.To == kernel.Gone) && !closed.After(e.Time) && !strings.Contains(e.State.CauseFlags, "RST") {
 			// Never accepted, ended after its listener closed: the
 			// kernel reset it, as it does every connection left in
@@ -734,9 +720,67 @@ func (tl *Timeline) cause(e *tracer.Event) (later *tracer.Event) {
 			c.Reason = tracer.ReasonListenerClosed
 			e.State = &c
 		}
-		tl.lastChange[k] = e.Time
+		s.lastChange = e.Time
+		switch e.State.To {
+		case kernel.Close, kernel.Gone, kernel.TimeWait:
+			// Its end: no later change of it is tied to a segment,
+			// nor to its listener's close.
+			tl.socks.forget(k)
+		}
 	}
 	return later
+}
+
+// queued reports whether a connection in state may be waiting in its
+// listener's queue, not yet accepted.
+func queued(state kernel.State) bool {
+	return state == kernel.SynRecv || state == kernel.Established || state == kernel.CloseWait
+}
+
+// sockets is what a timeline has seen of each socket, by its (local,
+// remote) addresses, until the socket's end (its change to CLOSE or
+// TIME_WAIT, or found gone). Where the kernel reports no such change, a long-running
+// program's would grow without end: once the current map holds
+// maxSockets it becomes the old one, whose sockets are let go at the
+// next turn unless seen again, so that a socket is remembered for at
+// least maxSockets others, never dropped all at once with the rest.
+type sockets struct {
+	cur, old map[[2]netip.AddrPort]*socketSeen
+}
+
+// maxSockets bounds the sockets a timeline remembers, in each of its
+// two maps.
+const maxSockets = 1 << 15
+
+// socketSeen is what release has seen of one socket.
+type socketSeen struct {
+	lastIn     segment   // the last TCP segment it received, if hasIn
+	hasIn      bool      //
+	lastChange time.Time // its last change of state
+	finIn      bool      // it received its peer's FIN
+	accepted   bool      // Accept took it
+}
+
+// of returns what was seen of the socket k, an empty record if nothing.
+func (ss *sockets) of(k [2]netip.AddrPort) *socketSeen {
+	if s, ok := ss.cur[k]; ok {
+		return s
+	}
+	s, ok := ss.old[k]
+	if !ok {
+		s = new(socketSeen)
+	}
+	if ss.cur == nil || len(ss.cur) >= maxSockets {
+		ss.old, ss.cur = ss.cur, make(map[[2]netip.AddrPort]*socketSeen)
+	}
+	ss.cur[k] = s
+	return s
+}
+
+// forget lets go of what was seen of the socket k.
+func (ss *sockets) forget(k [2]netip.AddrPort) {
+	delete(ss.cur, k)
+	delete(ss.old, k)
 }
 
 // place puts e, a change cause returned for ready[i], in its place

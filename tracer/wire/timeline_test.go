@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tcptour/tracer"
+	"tcptour/tracer/kernel"
 )
 
 // writes counts the writes into a buffer.
@@ -202,5 +203,53 @@ func TestGenerationClosed(t *testing.T) {
 	}
 	if len(g.closed) != 2 {
 		t.Errorf("%d ends recorded, want 2", len(g.closed))
+	}
+}
+
+// A connection Accept took is never said to have been reset in its
+// closed listener's queue, however many connections a busy program's
+// timeline has seen come and go since: what it remembers of a socket
+// is let go at the socket's end, not all at once with the rest.
+func TestAcceptedRemembered(t *testing.T) {
+	tl, _, err := NewTimeline("server", tracer.NewJSON(io.Discard), io.Discard, Config{Mode: ModeOff, History: tracer.NoHistory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	server := netip.MustParseAddrPort("127.0.0.1:7000")
+	client := netip.MustParseAddrPort("127.0.0.1:40000")
+	at := time.Unix(1000, 0)
+	tick := func() time.Time { at = at.Add(time.Microsecond); return at }
+	tl.cause(&tracer.Event{Time: tick(), Phase: tracer.PhaseAccept, Local: server, Remote: client})
+	// Other connections, each a segment received by its server and
+	// the server's socket closed: more than the timeline remembers at
+	// once, twice over.
+	for i := range 2*maxSockets + 2 {
+		other := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 1 + byte(i>>16), 1}), uint16(i))
+		tl.cause(&tracer.Event{Time: tick(), Phase: tracer.PhasePacket,
+			Packet: &tracer.Packet{Proto: "tcp", Src: other, Dst: server, From: "client", To: "server", Flags: "ACK"}})
+		tl.cause(&tracer.Event{Time: tick(), Phase: tracer.PhaseState, Local: server, Remote: other,
+			State: &tracer.StateChange{Side: "server", From: kernel.LastAck, To: kernel.Close}})
+	}
+	if n := len(tl.socks.cur) + len(tl.socks.old); n > 1 {
+		t.Errorf("%d sockets remembered once the others closed, want 1", n)
+	}
+	tl.cause(&tracer.Event{Time: tick(), Phase: tracer.PhaseClose, Local: server}) // the listener
+	e := &tracer.Event{Time: tick(), Phase: tracer.PhaseState, Local: server, Remote: client,
+		State: &tracer.StateChange{Side: "server", From: kernel.Established, To: kernel.Close}}
+	tl.cause(e)
+	if e.State.Reason != "" {
+		t.Errorf("an accepted connection that closed after its listener got reason %q", e.State.Reason)
+	}
+	// Its socket found gone when asked, once what was seen of it was let
+	// go at its end; a server's socket gone from TIME_WAIT: not reset in
+	// a queue either.
+	for _, from := range []kernel.State{kernel.Close, kernel.TimeWait} {
+		e := &tracer.Event{Time: tick(), Phase: tracer.PhaseState, Local: server, Remote: client,
+			State: &tracer.StateChange{Side: "server", From: from, To: kernel.Gone, Asked: true}}
+		tl.cause(e)
+		if e.State.Reason != "" {
+			t.Errorf("a socket gone from %v after its listener closed got reason %q", from, e.State.Reason)
+		}
 	}
 }
