@@ -124,6 +124,7 @@ func TestRecordFor(t *testing.T) {
 	}
 	plain, cached := New(Options{History: NoHistory}), New(Options{History: NoHistory})
 	refs := make([]ConnRef, len(tuples))
+	first := make([]*connIDs, len(tuples)) // what each ConnRef held after its first event
 	for i := range 12 {
 		n := (i * 7) % len(tuples)
 		src, dst := tuples[n][0], tuples[n][1]
@@ -137,8 +138,14 @@ func TestRecordFor(t *testing.T) {
 		if f.Conn != e.Conn || f.Conn == 0 {
 			t.Fatalf("event %d of %v: RecordFor gave id %d, Record %d", i, tuples[n], f.Conn, e.Conn)
 		}
-		if ids := refs[n].cached(); ids == nil || ids.t != cached || ids.id != f.Conn {
+		ids := refs[n].cached()
+		if ids == nil || ids.t != cached || ids.id != f.Conn {
 			t.Fatalf("event %d: the ConnRef holds %+v, want id %d of its trace", i, ids, f.Conn)
+		}
+		if first[n] == nil {
+			first[n] = ids
+		} else if ids != first[n] {
+			t.Fatalf("event %d: the id of %v was found again, not taken from its ConnRef", i, tuples[n])
 		}
 	}
 	// The same ConnRefs with a trace that has seen none of them, in

@@ -165,6 +165,16 @@ func (s *States) Hooks(h *tracer.Hooks) *tracer.Hooks {
 	return &w
 }
 
+// follows reports whether the changes of state of the socket at local,
+// whose peer is at remote, are the program's, which States reports: a
+// socket of a port it listens on, or one it connected from to a port
+// it connects to.
+func (s *States) follows(local, remote netip.AddrPort) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.servers[local.Port()] || s.clients[remote.Port()]
+}
+
 // addPort follows the sockets of port. It reports whether the port is
 // new: the watcher did not report its sockets' changes until now.
 func (s *States) addPort(port uint16, server bool) (fresh bool) {

@@ -56,6 +56,12 @@ func TestTimelineTiesStatesToSegments(t *testing.T) {
 	tl, out := jsonTimeline(t, ModeOff)
 	client := netip.MustParseAddrPort("127.0.0.1:40000")
 	server := netip.MustParseAddrPort("127.0.0.1:6969")
+	if tl.states != nil {
+		// The program's ports, as its Listen and Dial hooks give them:
+		// both ends are its sockets.
+		tl.states.addPort(server.Port(), true)
+		tl.states.addPort(server.Port(), false)
+	}
 	t0 := time.Now()
 	at := func(us int) time.Time { return t0.Add(time.Duration(us) * time.Microsecond) }
 	packet := func(us int, src, dst netip.AddrPort, flags string) {

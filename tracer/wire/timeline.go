@@ -678,7 +678,13 @@ func (tl *Timeline) Session() *Session { return tl.wire }
 func (tl *Timeline) cause(e *tracer.Event) (later *tracer.Event) {
 	switch {
 	case e.Phase == tracer.PhasePacket && e.Packet != nil && e.Packet.Proto == "tcp" && (e.Packet.At == "" || e.Packet.At == e.Packet.To):
-		// Received: on a link, as its receiver's end saw it.
+		// Received: on a link, as its receiver's end saw it. Kept for
+		// the sockets whose changes of state States reports (not a
+		// client's of another program, which would never be let go),
+		// or for any without States.
+		if tl.states != nil && !tl.states.follows(e.Packet.Dst, e.Packet.Src) {
+			break
+		}
 		s := tl.socks.of([2]netip.AddrPort{e.Packet.Dst, e.Packet.Src})
 		s.lastIn, s.hasIn = segment{e.Seq, e.Time, e.Elapsed, e.Packet.Flags}, true
 		if strings.Contains(e.Packet.Flags, "FIN") {
@@ -693,7 +699,13 @@ func (tl *Timeline) cause(e *tracer.Event) (later *tracer.Event) {
 		tl.socks.of([2]netip.AddrPort{e.Local, e.Remote}).accepted = true
 	case e.Phase == tracer.PhaseState && e.State != nil:
 		k := [2]netip.AddrPort{e.Local, e.Remote}
-		s := tl.socks.of(k)
+		s := tl.socks.find(k)
+		if s == nil {
+			s = new(socketSeen) // not kept: a change that ends it
+			if !ends(e.State.To) {
+				s = tl.socks.of(k)
+			}
+		}
 		p := s.lastIn
 		fresh := s.hasIn && p.time.After(s.lastChange) && !p.time.After(e.Time)
 		if e.State.To == kernel.TimeWait && !e.State.Asked {
@@ -721,14 +733,19 @@ func (tl *Timeline) cause(e *tracer.Event) (later *tracer.Event) {
 			e.State = &c
 		}
 		s.lastChange = e.Time
-		switch e.State.To {
-		case kernel.Close, kernel.Gone, kernel.TimeWait:
-			// Its end: no later change of it is tied to a segment,
-			// nor to its listener's close.
+		if ends(e.State.To) { // (handedOver may have made it FIN_WAIT_2)
+			// No later change of it is tied to a segment, nor to its
+			// listener's close.
 			tl.socks.forget(k)
 		}
 	}
 	return later
+}
+
+// ends reports whether a change to state is a socket's end: CLOSE, or
+// TIME_WAIT (the kernel's timewait socket takes over), or found gone.
+func ends(state kernel.State) bool {
+	return state == kernel.Close || state == kernel.Gone || state == kernel.TimeWait
 }
 
 // queued reports whether a connection in state may be waiting in its
@@ -739,29 +756,39 @@ func queued(state kernel.State) bool {
 
 // sockets is what a timeline has seen of each socket, by its (local,
 // remote) addresses, until the socket's end (its change to CLOSE or
-// TIME_WAIT, or found gone). Where the kernel reports no such change, a long-running
-// program's would grow without end: once the current map holds
-// maxSockets it becomes the old one, whose sockets are let go at the
-// next turn unless seen again, so that a socket is remembered for at
-// least maxSockets others, never dropped all at once with the rest.
+// TIME_WAIT, or found gone). Where the kernel reports no end (a socket
+// asked about past maxWatched), its records would grow without end: once
+// the current map holds maxSockets it becomes the old one, whose
+// sockets are let go at the next turn unless seen again, so that a
+// socket is remembered for at least maxSockets others, never dropped
+// all at once with the rest.
 type sockets struct {
 	cur, old map[[2]netip.AddrPort]*socketSeen
 }
 
 // maxSockets bounds the sockets a timeline remembers, in each of its
 // two maps.
-const maxSockets = 1 << 15
+const maxSockets = 1 << 14
 
 // socketSeen is what release has seen of one socket.
 type socketSeen struct {
 	lastIn     segment   // the last TCP segment it received, if hasIn
-	hasIn      bool      //
+	hasIn      bool      // it received one
 	lastChange time.Time // its last change of state
 	finIn      bool      // it received its peer's FIN
 	accepted   bool      // Accept took it
 }
 
-// of returns what was seen of the socket k, an empty record if nothing.
+// find returns what was seen of the socket k, nil if nothing.
+func (ss *sockets) find(k [2]netip.AddrPort) *socketSeen {
+	if s, ok := ss.cur[k]; ok {
+		return s
+	}
+	return ss.old[k]
+}
+
+// of returns what was seen of the socket k, a new record if nothing,
+// kept among the current.
 func (ss *sockets) of(k [2]netip.AddrPort) *socketSeen {
 	if s, ok := ss.cur[k]; ok {
 		return s

@@ -253,3 +253,66 @@ func TestAcceptedRemembered(t *testing.T) {
 		}
 	}
 }
+
+// A socket whose end the kernel never reports is remembered for at least
+// maxSockets others, longer when seen again, and let go after two turns
+// without: the records stay bounded.
+func TestSocketsBounded(t *testing.T) {
+	key := func(i int) [2]netip.AddrPort {
+		return [2]netip.AddrPort{netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 2 + byte(i>>16), 1}), uint16(i)),
+			netip.MustParseAddrPort("127.0.0.1:7000")}
+	}
+	var ss sockets
+	kept, dropped := key(-1), key(-2)
+	ss.of(kept).accepted = true
+	ss.of(dropped).accepted = true
+	n := 0
+	for range 3 {
+		for range maxSockets {
+			ss.of(key(n))
+			n++
+		}
+		if s := ss.find(kept); s == nil || !s.accepted {
+			t.Fatalf("after %d others, a socket seen again after each %d was let go", n, maxSockets)
+		}
+		ss.of(kept)
+		if n == maxSockets && ss.find(dropped) == nil {
+			t.Fatalf("let go after only %d others", n)
+		}
+		if got := len(ss.cur) + len(ss.old); got > 2*maxSockets+2 {
+			t.Fatalf("%d records after %d sockets, want at most %d", got, n, 2*maxSockets+2)
+		}
+	}
+	if ss.find(dropped) != nil {
+		t.Errorf("a socket not seen again for %d others is still remembered", n)
+	}
+}
+
+// What a timeline keeps of each socket is kept for the program's own
+// sockets only, not for the sockets of another program it talks to (a
+// load generator's), which no change of state would ever let go.
+func TestPeerSocketsNotKept(t *testing.T) {
+	tl, _, err := NewTimeline("server", tracer.NewJSON(io.Discard), io.Discard, Config{Mode: ModeOff, History: tracer.NoHistory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	if tl.states == nil {
+		t.Skip("no States here: every socket is kept, none being reported")
+	}
+	server := netip.MustParseAddrPort("127.0.0.1:7000")
+	client := netip.MustParseAddrPort("127.0.0.1:40000")
+	tl.states.addPort(server.Port(), true) // the program listens on it
+	for _, p := range []*tracer.Packet{
+		{Proto: "tcp", Src: client, Dst: server, From: "client", To: "server", Flags: "SYN"},
+		{Proto: "tcp", Src: server, Dst: client, From: "server", To: "client", Flags: "SYN ACK"},
+	} {
+		tl.cause(&tracer.Event{Time: time.Now(), Phase: tracer.PhasePacket, Packet: p})
+	}
+	if tl.socks.find([2]netip.AddrPort{server, client}) == nil {
+		t.Error("nothing kept of the server's socket, which received the SYN")
+	}
+	if tl.socks.find([2]netip.AddrPort{client, server}) != nil {
+		t.Error("the other program's socket is kept")
+	}
+}
