@@ -234,7 +234,7 @@ func round(ctx context.Context, cfg config, stdout io.Writer, ln net.Listener, w
 	}
 
 	if mode == modePipeline {
-		fmt.Fprintf(stdout, "lesson pipeline: capture, decode, annotate and the pcapng file, as a lesson's --pcap; the trace printed as %s to a file every 100 ms, as the server prints\n", cfg.print)
+		fmt.Fprintf(stdout, "lesson pipeline: capture, decode, annotate and the pcapng file, as a lesson's --pcap; the trace printed as %s to a file every 100 ms or 1,024 events, as the server prints\n", cfg.print)
 	}
 	if td != nil {
 		fmt.Fprintf(stdout, "tcpdump: %s\n", strings.Join(td.cmd.Args, " "))
@@ -617,9 +617,9 @@ func startPcapng(cfg config, files wire.Files) (func() (capture.Stats, int, erro
 
 // startPipeline starts a lesson's pipeline: a timeline that captures
 // port, writes the packets to the pcapng file, decodes and annotates
-// them and prints the trace to out every 100 ms, as the server does. It
-// returns the function that stops it, which returns the packets in the
-// trace.
+// them and prints the trace to out every 100 ms (or 1,024 events), as
+// the server does. It returns the function that stops it, which returns
+// the packets in the trace.
 func startPipeline(cfg config, files wire.Files, out io.Writer) (func() (capture.Stats, int, error), error) {
 	var printer tracer.Printer
 	switch cfg.print {
@@ -636,7 +636,7 @@ func startPipeline(cfg config, files wire.Files, out io.Writer) (func() (capture
 		return nil, err
 	}
 	tl.Session().AddTCPPort(uint16(cfg.port))
-	// The server prints every 100 ms.
+	// The server prints every 100 ms, or sooner once 1,024 events wait.
 	stopFlushing := tl.FlushEvery(100 * time.Millisecond)
 	return func() (capture.Stats, int, error) {
 		stopFlushing()

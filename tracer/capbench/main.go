@@ -14,7 +14,8 @@
 //     each packet, as a reference beside them: capture, decode,
 //     annotate and record (tracer/wire's Timeline and Session, writing
 //     the pcapng file too), and print (the trace, as JSON or pretty
-//     text, -print, to a file, every 100 ms as the server prints).
+//     text, -print, to a file, every 100 ms or 1,024 events, as the
+//     server prints).
 //
 // It prints them side by side:
 //
