@@ -695,6 +695,10 @@ func (tl *Timeline) cause(e *tracer.Event) (later *tracer.Event) {
 			clear(tl.listenerClosed) // a program that opens listeners without end
 		}
 		tl.listenerClosed[e.Local] = e.Time
+	case e.Phase == tracer.PhaseListen && e.Local.IsValid():
+		// Listening there again: its connections are in a queue that
+		// is open.
+		delete(tl.listenerClosed, e.Local)
 	case e.Phase == tracer.PhaseAccept && e.Remote.IsValid():
 		tl.socks.of([2]netip.AddrPort{e.Local, e.Remote}).accepted = true
 	case e.Phase == tracer.PhaseState && e.State != nil:

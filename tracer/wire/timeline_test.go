@@ -316,3 +316,32 @@ func TestPeerSocketsNotKept(t *testing.T) {
 		t.Error("the other program's socket is kept")
 	}
 }
+
+// A connection that ends unaccepted while its program listens on the
+// address again, after closing a listener there, is not said to be
+// reset in the closed listener's queue.
+func TestListeningAgain(t *testing.T) {
+	tl, _, err := NewTimeline("server", tracer.NewJSON(io.Discard), io.Discard, Config{Mode: ModeOff, History: tracer.NoHistory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	server := netip.MustParseAddrPort("127.0.0.1:7000")
+	at := time.Unix(1000, 0)
+	tick := func() time.Time { at = at.Add(time.Microsecond); return at }
+	change := func(client netip.AddrPort) *tracer.Event {
+		e := &tracer.Event{Time: tick(), Phase: tracer.PhaseState, Local: server, Remote: client,
+			State: &tracer.StateChange{Side: "server", From: kernel.Established, To: kernel.Close}}
+		tl.cause(e)
+		return e
+	}
+	tl.cause(&tracer.Event{Time: tick(), Phase: tracer.PhaseListen, Local: server})
+	tl.cause(&tracer.Event{Time: tick(), Phase: tracer.PhaseClose, Local: server})
+	if e := change(netip.MustParseAddrPort("127.0.0.1:40000")); e.State.Reason != tracer.ReasonListenerClosed {
+		t.Errorf("a connection left in the closed listener's queue: reason %q, want %q", e.State.Reason, tracer.ReasonListenerClosed)
+	}
+	tl.cause(&tracer.Event{Time: tick(), Phase: tracer.PhaseListen, Local: server})
+	if e := change(netip.MustParseAddrPort("127.0.0.1:40001")); e.State.Reason != "" {
+		t.Errorf("a connection of the listener open again: reason %q", e.State.Reason)
+	}
+}
