@@ -318,12 +318,25 @@ func (tl *Timeline) Close() (packets int, stats capture.Stats, err error) {
 	tl.sync()
 	tl.states.Close()
 	stats, packets, err = tl.wire.Close()
+	if note := dropsNote(stats); note != "" {
+		// The summary says so too, but a JSON trace has none.
+		tl.trace.Note("wire", note)
+	}
 	_ = tl.trace.Flush()
 	tl.release(time.Time{})
 	if err == nil && tl.err != nil {
 		err = fmt.Errorf("writing the trace: %w", tl.err)
 	}
 	return packets, stats, err
+}
+
+// dropsNote is the trace's note on the packets the kernel dropped
+// because the capture fell behind, "" when it dropped none.
+func dropsNote(stats capture.Stats) string {
+	if stats.KernelDrops == 0 {
+		return ""
+	}
+	return fmt.Sprintf("The kernel dropped %d packets before the capture could read them (it fell behind, and its ring was full): the trace and the pcap file lack them, and the notes on the packets around them do not know of them.", stats.KernelDrops)
 }
 
 // sync waits until the kernel's changes of state so far and the

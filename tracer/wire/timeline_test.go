@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tcptour/tracer"
+	"tcptour/tracer/capture"
 	"tcptour/tracer/kernel"
 )
 
@@ -343,5 +344,16 @@ func TestListeningAgain(t *testing.T) {
 	tl.cause(&tracer.Event{Time: tick(), Phase: tracer.PhaseListen, Local: server})
 	if e := change(netip.MustParseAddrPort("127.0.0.1:40001")); e.State.Reason != "" {
 		t.Errorf("a connection of the listener open again: reason %q", e.State.Reason)
+	}
+}
+
+// The trace says how many packets the kernel dropped, when it dropped
+// any: a JSON trace has no summary to say it.
+func TestDropsNote(t *testing.T) {
+	if got := dropsNote(capture.Stats{Packets: 10}); got != "" {
+		t.Errorf("no drops: %q, want no note", got)
+	}
+	if got := dropsNote(capture.Stats{Packets: 10, KernelDrops: 3}); !strings.Contains(got, "dropped 3 packets") {
+		t.Errorf("3 drops: %q", got)
 	}
 }
