@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,11 +25,21 @@ func TestMain(m *testing.M) {
 	lessontest.InLab(m)
 }
 
+// strayRST is a counter of RSTs, sent or received, in a step other
+// than 2 (whose RST, the answer to the IPv6 SYN, the lesson is about,
+// and TestLessonOnTheWire checks): now and then the server's kernel
+// sends one more by step 4 (seen once as nobody in CI, capture off),
+// as lesson 17's does. Its cause was not caught on the wire.
+var strayRST = regexp.MustCompile(`(?m)^[134] kernel -   counter +(client|server)'s Tcp(Out|In)Rsts \+\d+\n(?: {6}.*\n)*`)
+
+// normalize leaves out the stray RSTs' counters.
+func normalize(s string) string { return strayRST.ReplaceAllString(s, "") }
+
 func TestLesson(t *testing.T) {
 	if lessontest.Alone(t) {
 		return
 	}
-	res := lessontest.Run(t, info, run)
+	res := lessontest.RunGoldenWith(t, info, run, "trace.golden", normalize)
 	lessontest.Order(t, res.Events,
 		"lab note lab DNS server on udp 192.0.2.2:53",
 		`server note "tcp": an IPv6 socket (AF_INET6) with IPV6_V6ONLY 0`,
@@ -257,4 +268,15 @@ func TestLessonWithoutCapturePermission(t *testing.T) {
 func TestNarrowTerminal(t *testing.T) {
 	t.Parallel()
 	lessontest.RunNarrow(t, 60)
+}
+
+// normalize drops a stray RST's counter and its note, and keeps step
+// 2's, which the lesson is about.
+func TestNormalizeDropsStrayRST(t *testing.T) {
+	step2 := "2 kernel -   counter       server's TcpOutRsts +1\n      The server's kernel counts segments with RST sent.\n"
+	stray := "4 kernel -   counter       server's TcpOutRsts +1\n      The server's kernel counts segments with RST sent.\n"
+	listen := "4 server -   listen        tcp [::]:PORT (asked for [::]:0)\n"
+	if got, want := normalize(step2+stray+listen), step2+listen; got != want {
+		t.Errorf("normalize gave\n%s\nwant\n%s", got, want)
+	}
 }
