@@ -212,11 +212,7 @@ func TestGenerationClosed(t *testing.T) {
 // timeline has seen come and go since: what it remembers of a socket
 // is let go at the socket's end, not all at once with the rest.
 func TestAcceptedRemembered(t *testing.T) {
-	tl, _, err := NewTimeline("server", tracer.NewJSON(io.Discard), io.Discard, Config{Mode: ModeOff, History: tracer.NoHistory})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tl.Close()
+	tl := serverTimeline(t)
 	server := netip.MustParseAddrPort("127.0.0.1:7000")
 	client := netip.MustParseAddrPort("127.0.0.1:40000")
 	at := time.Unix(1000, 0)
@@ -293,11 +289,7 @@ func TestSocketsBounded(t *testing.T) {
 // sockets only, not for the sockets of another program it talks to (a
 // load generator's), which no change of state would ever let go.
 func TestPeerSocketsNotKept(t *testing.T) {
-	tl, _, err := NewTimeline("server", tracer.NewJSON(io.Discard), io.Discard, Config{Mode: ModeOff, History: tracer.NoHistory})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tl.Close()
+	tl := serverTimeline(t)
 	if tl.states == nil {
 		t.Skip("no States here: every socket is kept, none being reported")
 	}
@@ -322,11 +314,7 @@ func TestPeerSocketsNotKept(t *testing.T) {
 // address again, after closing a listener there, is not said to be
 // reset in the closed listener's queue.
 func TestListeningAgain(t *testing.T) {
-	tl, _, err := NewTimeline("server", tracer.NewJSON(io.Discard), io.Discard, Config{Mode: ModeOff, History: tracer.NoHistory})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tl.Close()
+	tl := serverTimeline(t)
 	server := netip.MustParseAddrPort("127.0.0.1:7000")
 	at := time.Unix(1000, 0)
 	tick := func() time.Time { at = at.Add(time.Microsecond); return at }
@@ -356,4 +344,16 @@ func TestDropsNote(t *testing.T) {
 	if got := dropsNote(capture.Stats{Packets: 10, KernelDrops: 3}); !strings.Contains(got, "dropped 3 packets") {
 		t.Errorf("3 drops: %q", got)
 	}
+}
+
+// serverTimeline is a server's timeline without capture or history,
+// closed when the test ends, for tests that feed cause events.
+func serverTimeline(t *testing.T) *Timeline {
+	t.Helper()
+	tl, _, err := NewTimeline("server", tracer.NewJSON(io.Discard), io.Discard, Config{Mode: ModeOff, History: tracer.NoHistory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tl.Close() })
+	return tl
 }
