@@ -3,6 +3,8 @@
 package link
 
 import (
+	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -52,6 +54,15 @@ type Link struct {
 	tids   [2]int
 	parks  chan struct{}
 	parked sync.WaitGroup
+
+	// Sync's state: a UDP socket in each end's namespace that sends
+	// its markers, the number of the last Sync, and a word from either
+	// pipe when it has read a marker.
+	syncMu    sync.Mutex
+	syncConns [2]*net.UDPConn
+	syncSeq   uint64
+	synced    chan struct{}
+	syncSent  func() // a test's: called once Sync has sent its first markers
 }
 
 var linkCount atomic.Int32
@@ -60,7 +71,7 @@ var linkCount atomic.Int32
 // forwarding. It is called by a program in a network namespace of its
 // own (a lab), with CAP_NET_ADMIN there. Close undoes it.
 func New(cfg Config) (*Link, error) {
-	l := &Link{cfg: cfg}
+	l := &Link{cfg: cfg, synced: make(chan struct{}, 1)}
 	rules := slices.Clone(cfg.Rules)
 	l.rules.Store(&rules)
 	// Names other programs in the same lab do not take: "lk1234-1c".
@@ -84,9 +95,17 @@ func New(cfg Config) (*Link, error) {
 	}
 	l.parks = make(chan struct{})
 	for i, ns := range []netns.NsHandle{l.client, l.server} {
-		if l.tids[i], err = l.park(ns); err != nil {
+		if l.tids[i], err = l.park(ns); err == nil {
+			err = in(ns, func() error {
+				c, err := net.ListenUDP("udp4", nil) // a socket of ns's
+				l.syncConns[i] = c
+				return err
+			})
+		}
+		if err != nil {
 			close(l.parks)
 			l.parked.Wait()
+			l.closeSync()
 			fc.Close()
 			fs.Close()
 			l.teardown()
@@ -95,17 +114,24 @@ func New(cfg Config) (*Link, error) {
 	}
 	l.toServer = newPipe(l, FromClient, fc, fs, cfg.DelayToServer)
 	l.toClient = newPipe(l, FromServer, fs, fc, cfg.DelayToClient)
-	l.SetRate(cfg.RateToServer, cfg.RateToClient, cfg.Queue)
+	l.setRate(cfg.RateToServer, cfg.RateToClient, cfg.Queue)
 	l.toServer.start(&l.wg)
 	l.toClient.start(&l.wg)
 	return l, nil
 }
 
 // SetRate limits each direction to so many bytes a second, with a queue
-// of so many frames (0: DefaultQueue), from the next frame on, as
-// Config's RateToServer, RateToClient and Queue say; a rate of 0 lifts
-// that direction's limit. Frames already queued keep their times.
+// of so many frames (0: DefaultQueue), as Config's RateToServer,
+// RateToClient and Queue say; a rate of 0 lifts that direction's limit.
+// As with SetRules, a frame either end sent before the call keeps the
+// old limit, one sent after has the new. Frames already queued keep
+// their times.
 func (l *Link) SetRate(toServer, toClient int64, queue int) {
+	l.syncBefore()
+	l.setRate(toServer, toClient, queue)
+}
+
+func (l *Link) setRate(toServer, toClient int64, queue int) {
 	if queue <= 0 {
 		queue = DefaultQueue
 	}
@@ -289,13 +315,112 @@ func configure(ns netns.NsHandle, ifname string, addr, addr6 netip.Addr) error {
 // administered, unicast.
 var markerMAC = []byte{0x02, 0, 0, 0, 0, 0xfe}
 
-// SetRules replaces the rules in force: from the next segment on, these
-// are tried instead. The counts of segments (a rule's Index) are kept
+// SetRules replaces the rules in force. A segment either end sent before
+// the call meets the rules in force before it, one sent after meets
+// these: SetRules first waits (Sync) until the link has read every frame
+// sent before. So a RST the client's kernel sent as it failed a Read
+// meets the rules of the step in which it was sent, however late the
+// link's reader ran. The counts of segments (a rule's Index) are kept
 // per connection, so rules set between connections pick segments of the
 // next connection as Config.Rules would.
 func (l *Link) SetRules(rules ...Rule) {
+	l.syncBefore()
 	r := slices.Clone(rules)
 	l.rules.Store(&r)
+}
+
+// syncTimeout bounds the wait of SetRules and SetRate for the link's
+// reader: a reader that has not read a frame sent that long ago is
+// stuck, and the change is made without it.
+const syncTimeout = 5 * time.Second
+
+// syncBefore waits until the link has read what both ends sent before
+// (Sync), for syncTimeout at most.
+func (l *Link) syncBefore() {
+	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	defer cancel()
+	// NOTE: ignoring the error: a closed link forwards nothing more,
+	// and a reader stuck that long would hold every change back.
+	_ = l.Sync(ctx)
+}
+
+// syncPort is the UDP port Sync's markers are sent to, at MarkerAddr:
+// the discard port, which no lesson uses, and which the lessons'
+// captures do not keep.
+const syncPort = 9
+
+// syncResend is how often Sync sends its markers again while it waits,
+// in case one was lost.
+const syncResend = 50 * time.Millisecond
+
+// syncMagic begins the payload of Sync's markers, before their number.
+var syncMagic = [8]byte{'t', 'c', 'p', 't', 'l', 'i', 'n', 'k'}
+
+// Sync returns once the link has read, and applied its rules to, every
+// frame the client's and the server's kernels sent before Sync was
+// called. How: from each end, a UDP datagram (a marker) goes to
+// MarkerAddr; the end's interface hands it to the link behind every
+// frame sent before it (the veth pair queues frames on the sending CPU,
+// and a frame sent by the kernel on its own, as a RST when it gives a
+// connection up, is handed over before the program it wakes runs). The
+// link drops markers. Sync sends them again every 50 ms while it waits.
+func (l *Link) Sync(ctx context.Context) error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if l.syncConns[0] == nil {
+		return errors.New("link: sync: the link is closed")
+	}
+	l.syncSeq++
+	seq := l.syncSeq
+	var msg [16]byte
+	copy(msg[:], syncMagic[:])
+	binary.BigEndian.PutUint64(msg[8:], seq)
+	to := netip.AddrPortFrom(MarkerAddr, syncPort)
+	send := func() error {
+		for _, c := range l.syncConns {
+			if _, err := c.WriteToUDPAddrPort(msg[:], to); err != nil {
+				return fmt.Errorf("link: sync: %w", err)
+			}
+		}
+		return nil
+	}
+	if err := send(); err != nil {
+		return err
+	}
+	if l.syncSent != nil {
+		l.syncSent()
+	}
+	t := time.NewTimer(syncResend)
+	defer t.Stop()
+	for l.toServer.syncSeen.Load() < seq || l.toClient.syncSeen.Load() < seq {
+		select {
+		case <-l.synced:
+		case <-t.C:
+			if err := send(); err != nil {
+				return err
+			}
+			t.Reset(syncResend)
+		case <-l.toServer.stopping:
+			return errors.New("link: sync: the link is closed")
+		case <-ctx.Done():
+			return fmt.Errorf("link: sync: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// closeSync closes Sync's sockets.
+func (l *Link) closeSync() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	var errs []error
+	for i, c := range l.syncConns {
+		if c != nil {
+			errs = append(errs, c.Close())
+			l.syncConns[i] = nil
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Rules returns the rules in force.
@@ -402,7 +527,7 @@ func (l *Link) Close() error {
 		l.wg.Wait()
 		close(l.parks)
 		l.parked.Wait()
-		l.closeErr = errors.Join(l.toServer.in.Close(), l.toClient.in.Close())
+		l.closeErr = errors.Join(l.toServer.in.Close(), l.toClient.in.Close(), l.closeSync())
 		l.teardown()
 	})
 	return l.closeErr
@@ -594,6 +719,7 @@ type pipe struct {
 	queued   atomic.Int64
 	stopping chan struct{}
 	shape    atomic.Pointer[shaping] // the rate limit (SetRate)
+	syncSeen atomic.Uint64           // the number of the last Sync marker read
 
 	// departs are the times the frames in the limited direction's
 	// queue finish going out, in order: the reader's alone.
@@ -672,7 +798,15 @@ func (p *pipe) readLoop() {
 // handle applies the rules to frame b and sends it on its way.
 func (p *pipe) handle(b []byte) {
 	if toMarker(b) {
-		return // a capture's Sync marker: it goes no further
+		// A capture's Sync marker, or the link's: it goes no further.
+		if seq, ok := syncMarker(b); ok && seq > p.syncSeen.Load() {
+			p.syncSeen.Store(seq)
+			select {
+			case p.l.synced <- struct{}{}:
+			default: // Sync has a word waiting already
+			}
+		}
+		return
 	}
 	now := time.Now()
 	seg, ack, ok := p.parse(now, b)
@@ -695,6 +829,22 @@ func (p *pipe) handle(b []byte) {
 // MarkerAddr.
 func toMarker(b []byte) bool {
 	return len(b) >= 34 && b[12] == 0x08 && b[13] == 0x00 && netip.AddrFrom4([4]byte(b[30:34])) == MarkerAddr
+}
+
+// syncMarker returns the number of the link's Sync marker in frame b,
+// one that toMarker says is to MarkerAddr.
+func syncMarker(b []byte) (uint64, bool) {
+	ip := b[14:]
+	hl := int(ip[0]&0x0f) * 4
+	if ip[9] != unix.IPPROTO_UDP || hl < 20 || len(ip) < hl+8+16 {
+		return 0, false
+	}
+	udp := ip[hl:]
+	msg := udp[8:]
+	if binary.BigEndian.Uint16(udp[2:4]) != syncPort || [8]byte(msg[:8]) != syncMagic {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(msg[8:16]), true
 }
 
 // act applies the first rule that picks seg.

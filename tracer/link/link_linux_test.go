@@ -4,6 +4,7 @@ package link_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -651,5 +652,100 @@ func TestIPv6(t *testing.T) {
 	events, _ := rec.lists()
 	if len(events) != 1 || !events[0].Segment.Src.Addr().Is6() || events[0].Segment.Index != 2 {
 		t.Errorf("events %v: want the 2nd IPv6 data segment dropped once", events)
+	}
+}
+
+// TestSetRulesAfterSegment: a segment the client sent before SetRules
+// meets the rules in force before, however late the link's reader gets
+// to it. The reader is held as it reads the client's first data
+// segment, which the first rules drop; SetRules (no rules) must wait
+// for the reader, and the segment be dropped still. Lesson 15's step 3
+// ends as the client's kernel sends a RST that the cut link must drop;
+// the next step's rules let everything pass, and under load the RST
+// once reached the server.
+func TestSetRulesAfterSegment(t *testing.T) {
+	if noLab != "" {
+		t.Skip(noLab)
+	}
+	rec := &recorder{}
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	cfg := link.Config{
+		Rules:   []link.Rule{{Dir: link.FromClient, Kind: link.Data, Index: 1, Action: link.Drop}},
+		OnEvent: rec.event,
+		OnSegment: func(s link.Segment) {
+			if s.Dir == link.FromClient && s.Kind == link.Data {
+				once.Do(func() {
+					close(held)
+					<-release
+				})
+			}
+		},
+	}
+	l, err := link.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	sent := make(chan struct{}, 1)
+	link.OnSyncSent(l, func() {
+		select {
+		case sent <- struct{}{}:
+		default:
+		}
+	})
+	ln := listen(t, l)
+	done := serve(ln, func(c net.Conn) error {
+		_, err := io.Copy(io.Discard, c)
+		return err
+	})
+	c := dial(t, l, ln.Addr())
+	if _, err := c.Write([]byte("sent before SetRules")); err != nil {
+		t.Fatal(err)
+	}
+	<-held
+	set := make(chan struct{})
+	go func() {
+		defer close(set)
+		l.SetRules()
+	}()
+	select {
+	case <-set:
+		close(release)
+		t.Fatal("SetRules returned while the link had not read a segment sent before it")
+	case <-sent:
+	}
+	if len(l.Rules()) != 1 {
+		t.Errorf("rules %v while SetRules waits for the link, want the first rule still", l.Rules())
+	}
+	close(release)
+	<-set
+	if len(l.Rules()) != 0 {
+		t.Errorf("rules %v after SetRules(), want none", l.Rules())
+	}
+	events, _ := rec.lists()
+	if len(events) != 1 || events[0].Action != link.Drop || events[0].Segment.Index != 1 {
+		t.Errorf("events %v, want the first data segment dropped, by the rule in force when it was sent", events)
+	}
+	c.Close()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+}
+
+// TestSync: Sync returns, again and again, and fails once the link is
+// closed.
+func TestSync(t *testing.T) {
+	l, _ := newLink(t, link.Config{})
+	for range 3 {
+		if err := l.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(context.Background()); err == nil {
+		t.Error("Sync on a closed link: no error")
 	}
 }

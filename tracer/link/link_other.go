@@ -3,6 +3,7 @@
 package link
 
 import (
+	"context"
 	"errors"
 	"syscall"
 )
@@ -23,6 +24,11 @@ func (l *Link) InClient(f func() error) error {
 
 // InServer runs f in the server's namespace.
 func (l *Link) InServer(f func() error) error {
+	return errors.New("link: network namespaces need Linux")
+}
+
+// Sync returns an error: network namespaces are Linux's.
+func (l *Link) Sync(ctx context.Context) error {
 	return errors.New("link: network namespaces need Linux")
 }
 

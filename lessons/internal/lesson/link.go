@@ -61,8 +61,9 @@ func (r *Run) Server(f func() error) error { return r.link.InServer(f) }
 // connection f dials goes through the link.
 func (r *Run) Client(f func() error) error { return r.link.InClient(f) }
 
-// SetRules replaces the link's rules from the next segment on, and says
-// so in the trace, one note a rule ("none" for no rule).
+// SetRules replaces the link's rules, and says so in the trace, one
+// note a rule ("none" for no rule). A segment either end sent before the
+// call meets the rules in force before it (link.Link.SetRules).
 func (r *Run) SetRules(rules ...link.Rule) {
 	r.link.SetRules(rules...)
 	if len(rules) == 0 {
@@ -78,8 +79,8 @@ func (r *Run) SetRules(rules ...link.Rule) {
 
 // SetRate limits the link's directions to so many bytes a second, with
 // a queue of so many frames (see link.Config's RateToServer,
-// RateToClient and Queue), from the next frame on, and says so in the
-// trace, with why. A rate of 0 is no limit that way.
+// RateToClient and Queue), from the next frame either end sends, and
+// says so in the trace, with why. A rate of 0 is no limit that way.
 func (r *Run) SetRate(toServer, toClient int64, queue int, why string) {
 	r.link.SetRate(toServer, toClient, queue)
 	if queue <= 0 {
