@@ -482,7 +482,7 @@ func startServer(ctx context.Context, cfg config, name, dir, root, self, serverB
 	case untraced, untracedTcpdump:
 		cmd = exec.Command(self)
 		cmd.Env = append(os.Environ(), roleEnv+"=untraced", addrEnv+"="+s.addr)
-		show = fmt.Sprintf("serverbench's untraced Go echo on %s (a goroutine per connection, a 64 KiB buffer)", s.addr)
+		show = fmt.Sprintf("serverbench's untraced Go echo on %s (a goroutine per connection, the traced server's buffers)", s.addr)
 	case traced:
 		cmd = exec.Command(serverBin, "-json", "-capture=off", "-addr", s.addr)
 		show = fmt.Sprintf("./server -json -capture=off -addr %s >%s 2>%s", s.addr, filepath.Base(file(".json")), filepath.Base(file(".stderr")))

@@ -18,10 +18,12 @@
 //
 // The servers (-only takes their names):
 //
-//   - untraced: the reference, an untraced Go echo server as simple as a
-//     user would write it: a goroutine per connection, a 64 KiB buffer,
-//     each read answered with `You said "…"` in one write (the seed's
-//     protocol). It is this program run again in a process of its own.
+//   - untraced: the reference, an untraced Go echo server that does what
+//     the traced server does and nothing more: a goroutine per
+//     connection, the traced server's buffers (1 KiB, doubled when a
+//     read fills one, up to 64 KiB), each read answered with
+//     `You said "…"` in one write (the seed's protocol). It is this
+//     program run again in a process of its own.
 //   - traced: ./server -json -capture=off, the trace to a file.
 //   - node: the seed's Node.js server, node client/testdata/server.js
 //     (HOST and PORT from the environment), its lines to a file; skipped
