@@ -215,17 +215,22 @@ func TestLessonOnTheWire(t *testing.T) {
 	steps := map[int][]tracer.Event{}
 	// A capture that fell behind (the kernel dropped packets before it
 	// read them, as the trace's last note says) shows a gap where the
-	// link lost nothing: once, under CI's load, in step 5.
-	captureLost := ""
+	// link lost nothing: once, under CI's load, in step 5 (the client
+	// sent nothing again). Up to as many gaps as the kernel dropped
+	// packets are the capture's own; the client's end still shows
+	// whether a segment was sent again.
+	captureLost, excused := 0, 0
 	for _, e := range ev {
 		steps[e.Step] = append(steps[e.Step], e)
-		if e.Actor == "wire" && e.Phase == tracer.PhaseNote && strings.HasPrefix(e.Text, "The kernel dropped") {
-			captureLost = e.Text
+		if e.Actor == "wire" && e.Phase == tracer.PhaseNote {
+			// NOTE: ignoring the error: another note matches nothing.
+			_, _ = fmt.Sscanf(e.Text, "The kernel dropped %d packets", &captureLost)
 		}
 	}
 	for step := 1; step <= 5; step++ {
 		lossy := step >= 2 && step <= 3 || step == 4 && bbr
-		var sent, resent, gaps, dups int
+		var sent, resent, dups int
+		var gapsBefore []uint32 // the sequence numbers after the gaps seen at the server
 		var counted []string
 		recovered := false
 		arrived := false
@@ -251,10 +256,7 @@ func TestLessonOnTheWire(t *testing.T) {
 				resent++
 				t.Errorf("step %d: seq %d sent again (%v); only seq %d should be", step, p.Seq, p.Analysis, lostSeq)
 			case p.At == "server" && p.From == "client" && slices.Contains(p.Analysis, "previous-segment-not-captured"):
-				gaps++
-				if p.Seq != lostSeq+mss {
-					t.Errorf("step %d: the gap seen at the server before seq %d; want before %d", step, p.Seq, lostSeq+mss)
-				}
+				gapsBefore = append(gapsBefore, p.Seq)
 			case p.At == "server" && p.From == "server" && p.Len == 0 && p.Ack == lostSeq && !arrived:
 				dups++ // an ACK asking again for the lost segment
 			case p.At == "server" && p.From == "client" && p.Seq == lostSeq && p.Len > 0:
@@ -269,11 +271,18 @@ func TestLessonOnTheWire(t *testing.T) {
 			}
 		}
 		want := []string{"client's TcpRetransSegs +1", "client's TcpExtTCPFastRetrans +1", "client's TcpExtTCPSackRecovery +1"}
-		if gaps > 0 && captureLost != "" {
-			t.Logf("step %d: %d gaps at the server's end, with the capture's own loss: %s", step, gaps, captureLost)
-			gaps = 0
-			if lossy {
-				gaps = 1
+		// The gap the link makes, in a lossy step, is before the
+		// segment after the lost one; any other is a stray.
+		gaps, stray := 0, gapsBefore
+		if i := slices.Index(gapsBefore, lostSeq+mss); lossy && i >= 0 {
+			gaps, stray = 1, slices.Delete(slices.Clone(gapsBefore), i, i+1)
+		}
+		if len(stray) > 0 {
+			if excused+len(stray) <= captureLost {
+				excused += len(stray)
+				t.Logf("step %d: gaps at the server's end before seq %v, with the kernel's %d packets dropped before the capture read them", step, stray, captureLost)
+			} else {
+				t.Errorf("step %d: gaps at the server's end before seq %v; want none but the lost segment's, before %d", step, stray, lostSeq+mss)
 			}
 		}
 		if !lossy {

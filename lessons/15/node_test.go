@@ -196,7 +196,9 @@ func nodeTimedOut(t *testing.T, how string) {
 			t.Fatalf("Node's socket: SO_KEEPALIVE %d; setting TCP_KEEPCNT: %v", on, err)
 		}
 	}
-	l.SetRules(link.Rule{Action: link.Drop, Retransmits: link.AllRetransmits})
+	if err := l.SetRules(link.Rule{Action: link.Drop, Retransmits: link.AllRetransmits}); err != nil {
+		t.Fatal(err)
+	}
 	if how == "write" {
 		node.Send("write")
 	}

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,6 +23,8 @@ import (
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"tcptour/tracer/internal/percpu"
 )
 
 const (
@@ -82,12 +83,10 @@ type Capture struct {
 	marker *net.UDPConn
 	// outgoing keeps the frames the interface sends (not on lo, which
 	// hands each frame over twice).
-	outgoing    bool
-	markerAddr  netip.AddrPort
-	nonce       [8]byte
-	senders     []chan markerReq // one per CPU, see startSenders
-	senderWG    sync.WaitGroup
-	stopSenders chan struct{}
+	outgoing   bool
+	markerAddr netip.AddrPort
+	nonce      [8]byte
+	senders    *percpu.Threads // send the markers: one per CPU on lo
 
 	userPorts atomic.Pointer[portSet] // the caller's ports, for the reader
 	setMu     sync.Mutex              // serialises filter changes with Close
@@ -175,8 +174,6 @@ func Open(cfg Config) (*Capture, error) {
 		done:     make(chan struct{}),
 		kick:     make(chan struct{}, 1),
 		waiters:  make(map[uint64]*syncWaiter),
-
-		stopSenders: make(chan struct{}),
 	}
 	if err := c.setup(cfg.MarkerTo); err != nil {
 		c.closeSockets()
@@ -188,7 +185,9 @@ func Open(cfg Config) (*Capture, error) {
 	}
 	go c.run()
 	if c.marker != nil {
-		c.startSenders(!c.outgoing)
+		// On lo, one marker from each CPU (see Sync); on Ethernet, a
+		// marker sent is in the ring before the send returns.
+		c.senders = percpu.Start(!c.outgoing)
 	}
 	return c, nil
 }
@@ -706,8 +705,9 @@ func (c *Capture) Close() (Stats, error) {
 		c.statsMu.Unlock()
 		cerr := c.conn.Close()
 		c.unmapRing()
-		close(c.stopSenders)
-		c.senderWG.Wait()
+		if c.senders != nil {
+			c.senders.Stop()
+		}
 		if c.marker != nil {
 			_ = c.marker.Close()
 		}
@@ -825,77 +825,15 @@ func (c *Capture) consumeMarker(payload []byte) bool {
 	return true
 }
 
-// markerReq asks a marker sender to send one marker of Sync seq.
-type markerReq struct {
-	seq   uint64
-	reply chan<- error
-}
-
-// startSenders starts one marker sender per CPU this process may run on
-// (perCPU, on lo), each on its own thread pinned to its CPU, so a Sync
-// does not have to move a thread from CPU to CPU (which costs
-// milliseconds on some machines); or one sender, where a marker sent
-// from any CPU follows every frame sent before it.
-func (c *Capture) startSenders(perCPU bool) {
-	var cpus []int
-	var set unix.CPUSet
-	if perCPU && unix.SchedGetaffinity(0, &set) == nil {
-		for i := 0; i < len(set)*64; i++ {
-			if set.IsSet(i) {
-				cpus = append(cpus, i)
-			}
-		}
-	}
-	if len(cpus) == 0 {
-		cpus = []int{-1} // cannot pin: one unpinned sender, best effort
-	}
-	for i, cpu := range cpus {
-		ch := make(chan markerReq)
-		c.senders = append(c.senders, ch)
-		c.senderWG.Add(1)
-		go c.sender(uint32(i), uint32(len(cpus)), cpu, ch)
-	}
-}
-
-// sender sends markers from one CPU until Close.
-func (c *Capture) sender(idx, total uint32, cpu int, reqs <-chan markerReq) {
-	defer c.senderWG.Done()
-	// Never unlocked: the pinned thread ends with this goroutine.
-	runtime.LockOSThread()
-	if cpu >= 0 {
-		var one unix.CPUSet
-		one.Set(cpu)
-		// If pinning fails the markers still go, from whatever CPU this is.
-		_ = unix.SchedSetaffinity(0, &one)
-	}
-	for {
-		select {
-		case r := <-reqs:
-			r.reply <- c.writeMarker(r.seq, idx, total)
-		case <-c.stopSenders:
-			return
-		}
-	}
-}
-
-// sendMarkers has every sender send a marker of Sync seq and waits until
-// they have.
+// sendMarkers has a marker of Sync seq sent from every sender's thread,
+// and waits until they have been.
 func (c *Capture) sendMarkers(seq uint64) error {
-	reply := make(chan error, len(c.senders))
-	for _, ch := range c.senders {
-		select {
-		case ch <- markerReq{seq: seq, reply: reply}:
-		case <-c.stopSenders:
-			return ErrClosed
-		}
+	n := uint32(c.senders.N())
+	err := c.senders.Do(func(i int) error { return c.writeMarker(seq, uint32(i), n) })
+	if errors.Is(err, percpu.ErrStopped) {
+		return ErrClosed
 	}
-	var first error
-	for range c.senders {
-		if err := <-reply; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	return err
 }
 
 func (c *Capture) writeMarker(seq uint64, idx, total uint32) error {

@@ -145,7 +145,9 @@ func TestSetRulesPerConnection(t *testing.T) {
 			_, err := io.Copy(c, c)
 			return err
 		})
-		l.SetRules(link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 1, Action: link.Duplicate})
+		if err := l.SetRules(link.Rule{Dir: link.FromClient, Kind: link.Data, Index: 1, Action: link.Duplicate}); err != nil {
+			t.Fatal(err)
+		}
 		c := dial(t, l, ln.Addr())
 		if _, err := c.Write([]byte("once")); err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ package link
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,6 +25,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"tcptour/tracer/internal/percpu"
 )
 
 // Link is a client namespace and a server namespace joined through this
@@ -55,14 +58,17 @@ type Link struct {
 	parks  chan struct{}
 	parked sync.WaitGroup
 
-	// Sync's state: a UDP socket in each end's namespace that sends
-	// its markers, the number of the last Sync, and a word from either
-	// pipe when it has read a marker.
-	syncMu    sync.Mutex
-	syncConns [2]*net.UDPConn
-	syncSeq   uint64
-	synced    chan struct{}
-	syncSent  func() // a test's: called once Sync has sent its first markers
+	// Sync's state: a UDP socket in each end's namespace that its
+	// markers are sent on, from a thread on each CPU; this link's
+	// nonce, in its markers; the number of the last Sync; and a word
+	// from either pipe when it has read a marker.
+	syncMu      sync.Mutex
+	syncConns   [2]*net.UDPConn
+	syncThreads *percpu.Threads
+	syncNonce   [8]byte
+	syncSeq     uint64
+	synced      chan struct{}
+	syncSent    func() // a test's: called once Sync has sent its first markers
 }
 
 var linkCount atomic.Int32
@@ -72,6 +78,7 @@ var linkCount atomic.Int32
 // own (a lab), with CAP_NET_ADMIN there. Close undoes it.
 func New(cfg Config) (*Link, error) {
 	l := &Link{cfg: cfg, synced: make(chan struct{}, 1)}
+	_, _ = crand.Read(l.syncNonce[:]) // never fails (Go 1.24)
 	rules := slices.Clone(cfg.Rules)
 	l.rules.Store(&rules)
 	// Names other programs in the same lab do not take: "lk1234-1c".
@@ -112,6 +119,7 @@ func New(cfg Config) (*Link, error) {
 			return nil, err
 		}
 	}
+	l.syncThreads = percpu.Start(true)
 	l.toServer = newPipe(l, FromClient, fc, fs, cfg.DelayToServer)
 	l.toClient = newPipe(l, FromServer, fs, fc, cfg.DelayToClient)
 	l.setRate(cfg.RateToServer, cfg.RateToClient, cfg.Queue)
@@ -124,11 +132,13 @@ func New(cfg Config) (*Link, error) {
 // of so many frames (0: DefaultQueue), as Config's RateToServer,
 // RateToClient and Queue say; a rate of 0 lifts that direction's limit.
 // As with SetRules, a frame either end sent before the call keeps the
-// old limit, one sent after has the new. Frames already queued keep
-// their times.
-func (l *Link) SetRate(toServer, toClient int64, queue int) {
-	l.syncBefore()
+// old limit, one sent after has the new, and the error says when the
+// link could not make sure of it. Frames already queued keep their
+// times.
+func (l *Link) SetRate(toServer, toClient int64, queue int) error {
+	err := l.syncBefore()
 	l.setRate(toServer, toClient, queue)
+	return err
 }
 
 func (l *Link) setRate(toServer, toClient int64, queue int) {
@@ -317,31 +327,33 @@ var markerMAC = []byte{0x02, 0, 0, 0, 0, 0xfe}
 
 // SetRules replaces the rules in force. A segment either end sent before
 // the call meets the rules in force before it, one sent after meets
-// these: SetRules first waits (Sync) until the link has read every frame
-// sent before. So a RST the client's kernel sent as it failed a Read
-// meets the rules of the step in which it was sent, however late the
-// link's reader ran. The counts of segments (a rule's Index) are kept
-// per connection, so rules set between connections pick segments of the
-// next connection as Config.Rules would.
-func (l *Link) SetRules(rules ...Rule) {
-	l.syncBefore()
+// these: SetRules first waits until the link has read every frame sent
+// before (Sync). So a RST the client's kernel sent as it gave a
+// connection up meets the rules of the step in which it was sent,
+// however late the link's reader ran. If the link has not read them
+// within 5 s, or is closed, SetRules replaces the rules all the same and
+// returns Sync's error. It must not be called from Config.OnEvent or
+// OnSegment, which run on the link's reader. The counts of segments (a
+// rule's Index) are kept per connection, so rules set between
+// connections pick segments of the next connection as Config.Rules
+// would.
+func (l *Link) SetRules(rules ...Rule) error {
+	err := l.syncBefore()
 	r := slices.Clone(rules)
 	l.rules.Store(&r)
+	return err
 }
 
 // syncTimeout bounds the wait of SetRules and SetRate for the link's
-// reader: a reader that has not read a frame sent that long ago is
-// stuck, and the change is made without it.
+// reader.
 const syncTimeout = 5 * time.Second
 
 // syncBefore waits until the link has read what both ends sent before
 // (Sync), for syncTimeout at most.
-func (l *Link) syncBefore() {
+func (l *Link) syncBefore() error {
 	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
 	defer cancel()
-	// NOTE: ignoring the error: a closed link forwards nothing more,
-	// and a reader stuck that long would hold every change back.
-	_ = l.Sync(ctx)
+	return l.Sync(ctx)
 }
 
 // syncPort is the UDP port Sync's markers are sent to, at MarkerAddr:
@@ -353,17 +365,26 @@ const syncPort = 9
 // in case one was lost.
 const syncResend = 50 * time.Millisecond
 
-// syncMagic begins the payload of Sync's markers, before their number.
+// syncMagic begins the payload of Sync's markers; then come the link's
+// nonce, the Sync's number, the marker's index and how many there are.
 var syncMagic = [8]byte{'t', 'c', 'p', 't', 'l', 'i', 'n', 'k'}
+
+// syncLen is the length of a marker's payload.
+const syncLen = 8 + 8 + 8 + 4 + 4
 
 // Sync returns once the link has read, and applied its rules to, every
 // frame the client's and the server's kernels sent before Sync was
-// called. How: from each end, a UDP datagram (a marker) goes to
-// MarkerAddr; the end's interface hands it to the link behind every
-// frame sent before it (the veth pair queues frames on the sending CPU,
-// and a frame sent by the kernel on its own, as a RST when it gives a
-// connection up, is handed over before the program it wakes runs). The
-// link drops markers. Sync sends them again every 50 ms while it waits.
+// called. A veth pair hands a frame to the link on the CPU that sent
+// it, in the order it was sent from that CPU; frames sent from two CPUs
+// are not ordered with each other. A RST that a kernel's timer sends on
+// one CPU can reach the link after a frame that the program it woke
+// sends, a moment later, from another. So Sync has a small UDP datagram
+// (a marker) sent to MarkerAddr from each end and from every CPU (by a
+// thread pinned to each), and waits until the link has read all of
+// them. The link drops markers. Sync sends them again every 50 ms while
+// it waits, in case one was lost. This assumes receive packet steering
+// (RPS) is off on the veth pairs, the default, and a kernel that is not
+// PREEMPT_RT.
 func (l *Link) Sync(ctx context.Context) error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
@@ -372,15 +393,25 @@ func (l *Link) Sync(ctx context.Context) error {
 	}
 	l.syncSeq++
 	seq := l.syncSeq
-	var msg [16]byte
-	copy(msg[:], syncMagic[:])
-	binary.BigEndian.PutUint64(msg[8:], seq)
+	n := l.syncThreads.N()
 	to := netip.AddrPortFrom(MarkerAddr, syncPort)
 	send := func() error {
-		for _, c := range l.syncConns {
-			if _, err := c.WriteToUDPAddrPort(msg[:], to); err != nil {
-				return fmt.Errorf("link: sync: %w", err)
+		err := l.syncThreads.Do(func(i int) error {
+			var msg [syncLen]byte
+			copy(msg[:], syncMagic[:])
+			copy(msg[8:], l.syncNonce[:])
+			binary.BigEndian.PutUint64(msg[16:], seq)
+			binary.BigEndian.PutUint32(msg[24:], uint32(i))
+			binary.BigEndian.PutUint32(msg[28:], uint32(n))
+			for _, c := range l.syncConns {
+				if _, err := c.WriteToUDPAddrPort(msg[:], to); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("link: sync: %w", err)
 		}
 		return nil
 	}
@@ -392,7 +423,7 @@ func (l *Link) Sync(ctx context.Context) error {
 	}
 	t := time.NewTimer(syncResend)
 	defer t.Stop()
-	for l.toServer.syncSeen.Load() < seq || l.toClient.syncSeen.Load() < seq {
+	for !l.toServer.synced(seq, n) || !l.toClient.synced(seq, n) {
 		select {
 		case <-l.synced:
 		case <-t.C:
@@ -413,6 +444,9 @@ func (l *Link) Sync(ctx context.Context) error {
 func (l *Link) closeSync() error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
+	if l.syncThreads != nil {
+		l.syncThreads.Stop()
+	}
 	var errs []error
 	for i, c := range l.syncConns {
 		if c != nil {
@@ -719,7 +753,11 @@ type pipe struct {
 	queued   atomic.Int64
 	stopping chan struct{}
 	shape    atomic.Pointer[shaping] // the rate limit (SetRate)
-	syncSeen atomic.Uint64           // the number of the last Sync marker read
+
+	// The markers of the last Sync read (markerRead).
+	syncMu   sync.Mutex
+	syncSeq  uint64
+	syncSeen map[uint32]bool
 
 	// departs are the times the frames in the limited direction's
 	// queue finish going out, in order: the reader's alone.
@@ -756,7 +794,8 @@ type segSeen struct{ index, count int }
 func newPipe(l *Link, dir Dir, in, out *packetSock, delay time.Duration) *pipe {
 	p := &pipe{l: l, dir: dir, in: in, out: out, delay: delay,
 		queue: make(chan frame, 4096), stopping: make(chan struct{}), seen: map[segKey]segSeen{},
-		flows: map[[2]netip.AddrPort]*flow{}}
+		syncSeen: map[uint32]bool{},
+		flows:    map[[2]netip.AddrPort]*flow{}}
 	p.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &p.eth, &p.ip4, &p.ip6, &p.tcp)
 	p.parser.IgnoreUnsupported = true
 	// Config.Loss's numbers: one sequence a direction, from the seed.
@@ -799,12 +838,8 @@ func (p *pipe) readLoop() {
 func (p *pipe) handle(b []byte) {
 	if toMarker(b) {
 		// A capture's Sync marker, or the link's: it goes no further.
-		if seq, ok := syncMarker(b); ok && seq > p.syncSeen.Load() {
-			p.syncSeen.Store(seq)
-			select {
-			case p.l.synced <- struct{}{}:
-			default: // Sync has a word waiting already
-			}
+		if seq, idx, ok := p.l.syncMarker(b); ok {
+			p.markerRead(seq, idx)
 		}
 		return
 	}
@@ -831,20 +866,46 @@ func toMarker(b []byte) bool {
 	return len(b) >= 34 && b[12] == 0x08 && b[13] == 0x00 && netip.AddrFrom4([4]byte(b[30:34])) == MarkerAddr
 }
 
-// syncMarker returns the number of the link's Sync marker in frame b,
-// one that toMarker says is to MarkerAddr.
-func syncMarker(b []byte) (uint64, bool) {
+// syncMarker returns the Sync number and index of the link's own marker
+// in frame b, one that toMarker says is to MarkerAddr.
+func (l *Link) syncMarker(b []byte) (seq uint64, idx uint32, ok bool) {
 	ip := b[14:]
 	hl := int(ip[0]&0x0f) * 4
-	if ip[9] != unix.IPPROTO_UDP || hl < 20 || len(ip) < hl+8+16 {
-		return 0, false
+	if ip[9] != unix.IPPROTO_UDP || hl < 20 || len(ip) < hl+8+syncLen {
+		return 0, 0, false
 	}
 	udp := ip[hl:]
 	msg := udp[8:]
-	if binary.BigEndian.Uint16(udp[2:4]) != syncPort || [8]byte(msg[:8]) != syncMagic {
-		return 0, false
+	if binary.BigEndian.Uint16(udp[2:4]) != syncPort || [8]byte(msg[:8]) != syncMagic || [8]byte(msg[8:16]) != l.syncNonce {
+		return 0, 0, false
 	}
-	return binary.BigEndian.Uint64(msg[8:16]), true
+	return binary.BigEndian.Uint64(msg[16:24]), binary.BigEndian.Uint32(msg[24:28]), true
+}
+
+// markerRead notes that the reader read marker idx of Sync seq, and
+// tells Sync.
+func (p *pipe) markerRead(seq uint64, idx uint32) {
+	p.syncMu.Lock()
+	switch {
+	case seq > p.syncSeq:
+		p.syncSeq = seq
+		clear(p.syncSeen)
+		p.syncSeen[idx] = true
+	case seq == p.syncSeq:
+		p.syncSeen[idx] = true
+	}
+	p.syncMu.Unlock()
+	select {
+	case p.l.synced <- struct{}{}:
+	default: // Sync has a word waiting already
+	}
+}
+
+// synced reports whether the reader has read all n markers of Sync seq.
+func (p *pipe) synced(seq uint64, n int) bool {
+	p.syncMu.Lock()
+	defer p.syncMu.Unlock()
+	return p.syncSeq == seq && len(p.syncSeen) >= n
 }
 
 // act applies the first rule that picks seg.

@@ -707,7 +707,9 @@ func TestSetRulesAfterSegment(t *testing.T) {
 	set := make(chan struct{})
 	go func() {
 		defer close(set)
-		l.SetRules()
+		if err := l.SetRules(); err != nil {
+			t.Error(err)
+		}
 	}()
 	select {
 	case <-set:

@@ -33,7 +33,7 @@ func (l *Link) Sync(ctx context.Context) error {
 }
 
 // SetRules does nothing.
-func (l *Link) SetRules(rules ...Rule) {}
+func (l *Link) SetRules(rules ...Rule) error { return nil }
 
 // Rules returns nil.
 func (l *Link) Rules() []Rule { return nil }
@@ -50,7 +50,7 @@ func (l *Link) ClientTID() int { return 0 }
 func (l *Link) ServerTID() int { return 0 }
 
 // SetRate does nothing.
-func (l *Link) SetRate(toServer, toClient int64, queue int) {}
+func (l *Link) SetRate(toServer, toClient int64, queue int) error { return nil }
 
 // Close does nothing.
 func (l *Link) Close() error { return nil }

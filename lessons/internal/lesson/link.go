@@ -65,7 +65,7 @@ func (r *Run) Client(f func() error) error { return r.link.InClient(f) }
 // note a rule ("none" for no rule). A segment either end sent before the
 // call meets the rules in force before it (link.Link.SetRules).
 func (r *Run) SetRules(rules ...link.Rule) {
-	r.link.SetRules(rules...)
+	r.unsynced(r.link.SetRules(rules...))
 	if len(rules) == 0 {
 		r.trace.Add(tracer.Event{Actor: "link", Phase: tracer.PhaseNote, Text: "rules: none",
 			Note: "From here on the link loses nothing on purpose: each segment takes the link's delay, no more."})
@@ -77,12 +77,22 @@ func (r *Run) SetRules(rules ...link.Rule) {
 	}
 }
 
+// unsynced says in the trace that the link could not make sure it had
+// read every segment sent before a change of its rules or rate (err
+// from SetRules or SetRate), if it could not.
+func (r *Run) unsynced(err error) {
+	if err != nil {
+		r.trace.Add(tracer.Event{Actor: "link", Phase: tracer.PhaseNote, Text: "a segment sent just before this change may meet it",
+			Note: "The link could not make sure it had read every segment sent before (" + err.Error() + "): one sent just before may meet the new rules or rate."})
+	}
+}
+
 // SetRate limits the link's directions to so many bytes a second, with
 // a queue of so many frames (see link.Config's RateToServer,
 // RateToClient and Queue), from the next frame either end sends, and
 // says so in the trace, with why. A rate of 0 is no limit that way.
 func (r *Run) SetRate(toServer, toClient int64, queue int, why string) {
-	r.link.SetRate(toServer, toClient, queue)
+	r.unsynced(r.link.SetRate(toServer, toClient, queue))
 	if queue <= 0 {
 		queue = link.DefaultQueue
 	}
