@@ -14,6 +14,7 @@ import (
 // buffers of 1, 2, 4… KiB.
 func TestEcho(t *testing.T) {
 	client, server := net.Pipe()
+	defer client.Close() // ends echo, and the writer, if the test stops early
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
