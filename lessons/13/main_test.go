@@ -274,7 +274,18 @@ func TestLessonOnTheWire(t *testing.T) {
 		// The gap the link makes, in a lossy step, is before the
 		// segment after the lost one; any other is a stray.
 		gaps, stray := 0, gapsBefore
-		if i := slices.Index(gapsBefore, lostSeq+mss); lossy && i >= 0 {
+		i := slices.Index(gapsBefore, lostSeq+mss)
+		if lossy && i < 0 && excused < captureLost {
+			// The capture lost the segment after the lost one too:
+			// the link's gap shows before a later one, charged to
+			// the capture's loss.
+			i = slices.IndexFunc(gapsBefore, func(seq uint32) bool { return seq > lostSeq+mss })
+			if i >= 0 {
+				excused++
+				t.Logf("step %d: the link's gap seen at the server before seq %d, with the kernel's %d packets dropped before the capture read them", step, gapsBefore[i], captureLost)
+			}
+		}
+		if lossy && i >= 0 {
 			gaps, stray = 1, slices.Delete(slices.Clone(gapsBefore), i, i+1)
 		}
 		if len(stray) > 0 {

@@ -25,8 +25,9 @@
 //
 // Packets reach the Handler a little after they are sent. Before printing a
 // step, a lesson calls Sync, which returns once every packet sent before it
-// was called has been handed to the Handler. Sync sends a small UDP marker
-// datagram to the capture's own port from each CPU in turn and waits for the
+// was called has been handed to the Handler. On loopback Sync has a small
+// UDP marker datagram sent to the capture's own port from every CPU the
+// process may run on, at once, by a thread pinned to each, and waits for the
 // reader to see all of them (loopback queues each packet on the sending
 // CPU's backlog, in order; see Capture.Sync). Markers are never passed to
 // the Handler.

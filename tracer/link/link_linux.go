@@ -78,7 +78,9 @@ var linkCount atomic.Int32
 // own (a lab), with CAP_NET_ADMIN there. Close undoes it.
 func New(cfg Config) (*Link, error) {
 	l := &Link{cfg: cfg, synced: make(chan struct{}, 1)}
-	_, _ = crand.Read(l.syncNonce[:]) // never fails (Go 1.24)
+	// NOTE: ignoring the error: crypto/rand's Read never returns one
+	// (Go 1.24 and later).
+	_, _ = crand.Read(l.syncNonce[:])
 	rules := slices.Clone(cfg.Rules)
 	l.rules.Store(&rules)
 	// Names other programs in the same lab do not take: "lk1234-1c".
@@ -383,8 +385,10 @@ const syncLen = 8 + 8 + 8 + 4 + 4
 // thread pinned to each), and waits until the link has read all of
 // them. The link drops markers. Sync sends them again every 50 ms while
 // it waits, in case one was lost. This assumes receive packet steering
-// (RPS) is off on the veth pairs, the default, and a kernel that is not
-// PREEMPT_RT.
+// (RPS) is off on the veth pairs, the default, a kernel that is not
+// PREEMPT_RT, and that this process may run on every CPU (a kernel's
+// timer may fire on a CPU a taskset leaves out, where no marker is sent
+// from).
 func (l *Link) Sync(ctx context.Context) error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()

@@ -736,7 +736,7 @@ func TestSetRulesAfterSegment(t *testing.T) {
 }
 
 // TestSync: Sync returns, again and again, and fails once the link is
-// closed.
+// closed; SetRules then fails too, and sets the rules.
 func TestSync(t *testing.T) {
 	l, _ := newLink(t, link.Config{})
 	for range 3 {
@@ -749,5 +749,14 @@ func TestSync(t *testing.T) {
 	}
 	if err := l.Sync(context.Background()); err == nil {
 		t.Error("Sync on a closed link: no error")
+	}
+	// SetRules says it could not sync, and replaces the rules all the
+	// same.
+	r := link.Rule{Action: link.Drop}
+	if err := l.SetRules(r); err == nil {
+		t.Error("SetRules on a closed link: no error")
+	}
+	if got := l.Rules(); len(got) != 1 || got[0] != r {
+		t.Errorf("rules %v after SetRules on a closed link, want %v", got, r)
 	}
 }

@@ -4,6 +4,7 @@ package link
 
 import (
 	"encoding/binary"
+	"slices"
 	"testing"
 )
 
@@ -47,7 +48,10 @@ func TestSyncMarker(t *testing.T) {
 			t.Errorf("header of %d bytes: %d, %d, %v; want 42, 1, true", hl, seq, idx, ok)
 		}
 	}
+	capture := slices.Clone(mine)
+	copy(capture, "tcptsync") // a capture's magic
 	for name, b := range map[string][]byte{
+		"a capture's marker":   markerFrame(20, syncPort, capture),
 		"another link's nonce": markerFrame(20, syncPort, msg([8]byte{9})),
 		"another port":         markerFrame(20, 5353, mine),
 		"cut short":            markerFrame(20, syncPort, mine)[:14+20+8+syncLen-1],

@@ -15,10 +15,10 @@ import (
 // fills one, up to 64 KiB (Node's 'data' events and the server's
 // -max-message), the answer built around the bytes read. A first
 // buffer of 64 KiB, as this reference had until 2026-12-06, cost it
-// 41–44 µs a connection under 50 clients (allocating and zeroing it, and
-// collecting it): 1.7–1.8× the CPU of the same echo with 1 KiB, which
-// flattered the traced server by that much (docs/performance.md). It
-// runs until killed.
+// 41–44 µs a connection under 50 clients (33 µs of it allocating,
+// zeroing and collecting the buffer, in a profile): 1.7–1.8× the CPU of
+// the same echo with 1 KiB, and 1.35–1.38× its rate, which flattered the
+// traced server's ratios (docs/performance.md). It runs until killed.
 func serveUntraced(addr string, stdout io.Writer) error {
 	if addr == "" {
 		addr = "127.0.0.1:0"

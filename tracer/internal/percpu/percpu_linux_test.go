@@ -20,6 +20,7 @@ func TestPinned(t *testing.T) {
 		t.Skipf("sched_getaffinity: %v", err)
 	}
 	th := Start(true)
+	defer th.Stop()
 	if th.N() != set.Count() {
 		t.Errorf("%d threads, want one for each of %d CPUs", th.N(), set.Count())
 	}
