@@ -1,7 +1,8 @@
 #!/bin/sh
 # serverbench-floor.sh [ROUNDS]: how close to the untraced server a
-# traced server can come, for docs/performance.md. Run from the
-# repository's root; as root to measure the capturing servers too.
+# traced server can come, for docs/performance.md. Run it from inside
+# the repository, as its owner (git refuses another user's); as root it
+# measures the capturing servers too, as another user it skips them.
 #
 # It clones the committed tree (HEAD: changes not committed are left
 # out) into a temporary directory and runs tracer/serverbench there
@@ -12,11 +13,12 @@
 #	as-is       the tree as committed
 #	no-tcpinfo  no TCP_INFO read at the events (Options.TCPInfo false)
 #	no-states   and no kernel states: no sock_diag question, no tracepoint
-#	no-print    and nothing printed: the JSON printer returns at once
+#	no-print    and no JSON: the printer returns at once
 #
-# The last server still wraps every call, makes every event and keeps
-# them in order, captures (when permitted), annotates the packets and
-# writes the pcapng file; it writes no trace. Each cut is a one-line
+# The last server still wraps every call, makes every event, holds and
+# orders them at each flush, writes the seed's lines (CONNECTED, DATA,
+# CLOSED) to stderr, captures (when permitted), annotates the packets
+# and writes the pcapng file; it writes no trace. Each cut is a small
 # edit of the clone, checked to have applied. Each run's report is
 # printed whole, under a line naming the cut. Run it under the lock the
 # machine's other measurements take (flock /tmp/tcptour-measure.lock).
@@ -26,6 +28,8 @@ rounds=${1:-4}
 root=$(git rev-parse --show-toplevel)
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 git clone -q "$root" "$dir/tree"
 cd "$dir/tree"
 
@@ -47,7 +51,6 @@ run() {
 }
 
 run as-is
-[ -z "$(git diff --shortstat)" ]
 cut no-tcpinfo tracer/wire/timeline.go 's/History: cfg.History, TCPInfo: true})/History: cfg.History, TCPInfo: false})/'
 run no-tcpinfo
 cut no-states tracer/wire/timeline.go 's/^\ttl.states, noStates = StartStates(tl.trace, cfg.Mode != ModeOff)$/&\n\ttl.states.Close()\n\ttl.states = nil/'
