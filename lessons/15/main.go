@@ -494,6 +494,10 @@ func (c *conn) timedOut(l *lesson.Run) error {
 	start := time.Now()
 	_, rerr := c.client.Read(make([]byte, 100))
 	waited := time.Since(start)
+	// The client's kernel sent its RST as it gave up, just before it woke
+	// the Read: wait until the link has read it (and dropped it), so that
+	// the trace has it before the server's socket is looked at.
+	l.SyncLink()
 	probes, err := counter(l, "client", "TcpExtTCPKeepAlive")
 	if err != nil {
 		return err
@@ -658,6 +662,10 @@ func (c *conn) restarted(l *lesson.Run) error {
 	if err := c.server.Close(); err != nil {
 		return err
 	}
+	// Wait until the link has read the RST that Close sent (and dropped
+	// it, the server's first), before the client sends anything: the
+	// server's answer to the client's data is its second RST.
+	l.SyncLink()
 	var lookup error
 	if err := l.Server(func() error {
 		_, lookup = kernel.Lookup(serverTuple)

@@ -1,6 +1,7 @@
 package lesson
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -76,6 +77,25 @@ func (r *Run) SetRules(rules ...link.Rule) {
 			Note: "From here on the link does this to the segment it picks, and to no other; the same rule picks the same segment on every run."})
 	}
 }
+
+// SyncLink returns once the link has read every segment either end sent
+// before the call (link.Link.Sync), so that what the link did to them
+// is in the trace before what the lesson does next. A kernel may send a
+// segment as it wakes the program, as the RST of a connection it gives
+// up, and on a busy machine the link's reader may read it only after
+// the program's next steps. If the link could not make sure within 5 s,
+// the trace says so.
+func (r *Run) SyncLink() {
+	ctx, cancel := context.WithTimeout(r.ctx, syncWait)
+	defer cancel()
+	if err := r.link.Sync(ctx); err != nil {
+		r.trace.Add(tracer.Event{Actor: "link", Phase: tracer.PhaseNote, Text: "a segment sent just before may show later",
+			Note: "The link could not make sure it had read every segment sent so far (" + err.Error() + "): what it did to one sent just before may show after what follows."})
+	}
+}
+
+// syncWait bounds SyncLink's wait, as link.Link.SetRules bounds its own.
+const syncWait = 5 * time.Second
 
 // unsynced says in the trace that the link could not make sure it had
 // read every segment sent before a change of its rules or rate (err
