@@ -494,10 +494,6 @@ func (c *conn) timedOut(l *lesson.Run) error {
 	start := time.Now()
 	_, rerr := c.client.Read(make([]byte, 100))
 	waited := time.Since(start)
-	// The client's kernel sent its RST as it gave up, just before it woke
-	// the Read: wait until the link has read it (and dropped it), so that
-	// the trace has it before the server's socket is looked at.
-	l.SyncLink()
 	probes, err := counter(l, "client", "TcpExtTCPKeepAlive")
 	if err != nil {
 		return err
@@ -662,9 +658,9 @@ func (c *conn) restarted(l *lesson.Run) error {
 	if err := c.server.Close(); err != nil {
 		return err
 	}
-	// Wait until the link has read the RST that Close sent (and dropped
-	// it, the server's first), before the client sends anything: the
-	// server's answer to the client's data is its second RST.
+	// NOTE: the rule drops the server's 1st RST in the order the link
+	// reads them. Wait until it has read the one Close sent, before the
+	// client sends data, which the server's kernel answers with a 2nd.
 	l.SyncLink()
 	var lookup error
 	if err := l.Server(func() error {

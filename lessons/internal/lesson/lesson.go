@@ -467,6 +467,8 @@ func Exec(ctx context.Context, l Lesson, opts Options, body func(*Run) error) er
 		// is abandoned and the process exits.
 		return r.interrupted(ctx)
 	}
+	// What the link did to the last step's segments belongs to it.
+	r.SyncLink()
 	if r.lab != nil {
 		if cerr := r.lab.Close(); err == nil {
 			err = cerr
@@ -652,8 +654,10 @@ func (r *Run) printList(title string, items []string) {
 // Step prints the events of the previous step, then the heading of the
 // next one with its explanation. With --step it first waits for Enter.
 func (r *Run) Step(title, text string) {
-	// Everything of the step before, the states found when asked
-	// and what the kernel counted included, before the pause.
+	// Everything of the step before, what the link did to the
+	// segments sent in it, the states found when asked and what the
+	// kernel counted included, before the pause.
+	r.SyncLink()
 	r.count()
 	// NOTE: an error here is a closed stdout; Close reports it at the end.
 	_ = r.tl.Drain()

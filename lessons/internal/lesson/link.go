@@ -79,16 +79,22 @@ func (r *Run) SetRules(rules ...link.Rule) {
 }
 
 // SyncLink returns once the link has read every segment either end sent
-// before the call (link.Link.Sync), so that what the link did to them
-// is in the trace before what the lesson does next. A kernel may send a
-// segment as it wakes the program, as the RST of a connection it gives
-// up, and on a busy machine the link's reader may read it only after
-// the program's next steps. If the link could not make sure within 5 s,
-// the trace says so.
+// before the call (link.Link.Sync, with its assumptions), so that what
+// the link did to them is decided, and in the trace, before the lesson
+// goes on. The link notes a segment when it reads it, and a kernel may
+// send one as it wakes the program (the RST of a connection it gives
+// up), which a busy machine's link reads only later. Step and the
+// lesson's end call it, so that such a note stays in its step; a lesson
+// calls it where a rule must see segments in the order they were sent
+// (a rule that picks the 1st RST). It does nothing for a lesson without
+// a link. If the link could not make sure within 5 s, the trace says so.
 func (r *Run) SyncLink() {
+	if r.link == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.ctx, syncWait)
 	defer cancel()
-	if err := r.link.Sync(ctx); err != nil {
+	if err := r.link.Sync(ctx); err != nil && r.ctx.Err() == nil {
 		r.trace.Add(tracer.Event{Actor: "link", Phase: tracer.PhaseNote, Text: "a segment sent just before may show later",
 			Note: "The link could not make sure it had read every segment sent so far (" + err.Error() + "): what it did to one sent just before may show after what follows."})
 	}
