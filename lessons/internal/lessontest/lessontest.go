@@ -235,10 +235,14 @@ func compareGolden(t *testing.T, path, got string) {
 	}
 }
 
-// diff shows the first differing lines of want and got.
+// diff shows the first line where want and got differ, then the lines
+// only one of them has, with their line numbers (at most diffMax of
+// each), so that a line that moved, to another step say, shows on both
+// sides, and one that is missing on one side only.
 func diff(want, got string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < max(len(w), len(g)); i++ {
+	var b strings.Builder
+	for i := range max(len(w), len(g)) {
 		var wl, gl string
 		if i < len(w) {
 			wl = w[i]
@@ -247,11 +251,39 @@ func diff(want, got string) string {
 			gl = g[i]
 		}
 		if wl != gl {
-			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, wl, gl)
+			fmt.Fprintf(&b, "line %d:\n- %s\n+ %s\n", i+1, wl, gl)
+			break
 		}
 	}
-	return ""
+	only := func(title, sign string, lines, other []string) {
+		left := map[string]int{}
+		for _, l := range other {
+			left[l]++
+		}
+		n := 0
+		for i, l := range lines {
+			if left[l] > 0 {
+				left[l]--
+				continue
+			}
+			if n == 0 {
+				b.WriteString(title)
+			}
+			if n == diffMax {
+				fmt.Fprintf(&b, "%s …\n", sign)
+				return
+			}
+			fmt.Fprintf(&b, "%s %d: %s\n", sign, i+1, l)
+			n++
+		}
+	}
+	only("only in the golden file:\n", "-", w, g)
+	only("only in this run:\n", "+", g, w)
+	return strings.TrimSuffix(b.String(), "\n")
 }
+
+// diffMax is how many lines diff shows of those only one side has.
+const diffMax = 20
 
 // Order checks that the events matching each of the patterns appear in
 // the events in that order. A pattern is "actor phase" or "actor phase
