@@ -346,14 +346,10 @@ func (l *Link) SetRules(rules ...Rule) error {
 	return err
 }
 
-// syncTimeout bounds the wait of SetRules and SetRate for the link's
-// reader.
-const syncTimeout = 5 * time.Second
-
 // syncBefore waits until the link has read what both ends sent before
-// (Sync), for syncTimeout at most.
+// (Sync), for SyncTimeout at most.
 func (l *Link) syncBefore() error {
-	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), SyncTimeout)
 	defer cancel()
 	return l.Sync(ctx)
 }

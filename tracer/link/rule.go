@@ -290,6 +290,11 @@ func (f Flags) String() string {
 // frames, when Config.Queue is 0.
 const DefaultQueue = 100
 
+// SyncTimeout is how long SetRules and SetRate wait for the link to
+// read what was sent before them (Link.Sync) before they go on all the
+// same; a caller of Sync may give it the same bound.
+const SyncTimeout = 5 * time.Second
+
 // Event is something a rule did to a segment, or a frame dropped
 // because the queue of a limited direction was full, or at random
 // (Config.Loss).

@@ -87,21 +87,19 @@ func (r *Run) SetRules(rules ...link.Rule) {
 // lesson's end call it, so that such a note stays in its step; a lesson
 // calls it where a rule must see segments in the order they were sent
 // (a rule that picks the 1st RST). It does nothing for a lesson without
-// a link. If the link could not make sure within 5 s, the trace says so.
+// a link. If the link could not make sure within link.SyncTimeout, the
+// trace says so.
 func (r *Run) SyncLink() {
 	if r.link == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.ctx, syncWait)
+	ctx, cancel := context.WithTimeout(r.ctx, link.SyncTimeout)
 	defer cancel()
 	if err := r.link.Sync(ctx); err != nil && r.ctx.Err() == nil {
 		r.trace.Add(tracer.Event{Actor: "link", Phase: tracer.PhaseNote, Text: "a segment sent just before may show later",
 			Note: "The link could not make sure it had read every segment sent so far (" + err.Error() + "): what it did to one sent just before may show after what follows."})
 	}
 }
-
-// syncWait bounds SyncLink's wait, as link.Link.SetRules bounds its own.
-const syncWait = 5 * time.Second
 
 // unsynced says in the trace that the link could not make sure it had
 // read every segment sent before a change of its rules or rate (err
