@@ -238,7 +238,7 @@ func appendCloseNote(b []byte, kind uint8, e *Event) []byte {
 	case closed && e.PeerClosed && kind&noteWClosed != 0:
 		b = append(b, "Both directions were already closed with FINs, and the kernel says CLOSE for this socket (TCP_INFO): the connection is over (the side that sent the first FIN keeps TIME_WAIT in a socket of the kernel's own). Close sends nothing and only releases the socket."...)
 	case closed:
-		b = append(b, "The kernel already says CLOSE for this socket (TCP_INFO): the connection ended before the program closed it, reset by the peer, or finished with the TIME_WAIT kept in a socket of the kernel's own. Close sends nothing and only releases the socket."...)
+		b = append(b, "The kernel already says CLOSE for this socket (TCP_INFO): the connection ended before the program closed it: reset by the peer, given up by this kernel (its retransmissions or keepalive probes unanswered, or TCP_USER_TIMEOUT passed), or finished with the TIME_WAIT kept in a socket of the kernel's own. Close sends nothing and only releases the socket."...)
 	case kind&noteLinger0 != 0:
 		b = append(b, "SO_LINGER is on with a zero timeout: Close discards any unsent data and the kernel sends RST instead of FIN, so the connection ends at once, with no TIME_WAIT."...)
 	case kind&noteWClosed != 0:

@@ -534,7 +534,7 @@ func (c *conn) unacknowledged(l *lesson.Run) error {
 	}
 	note(l, "client", c.client, fmt.Sprintf("TCP_USER_TIMEOUT %d ms; retransmission timeout %s", ut.Milliseconds(), tracer.FormatDuration(rto)),
 		fmt.Sprintf("The socket's TCP_USER_TIMEOUT, read back: %s "+
-			"TCP_INFO's rto: the first retransmission comes that long after a segment is sent (the round trip, %s, plus Linux's least margin, 200 ms).",
+			"TCP_INFO's rto: the first retransmission comes that long after a segment is sent (about the round trip, %s, plus Linux's least margin, 200 ms, in whole ticks of the kernel's clock).",
 			bound, tracer.FormatDuration(ci.RTT.Round(time.Microsecond))))
 	timeouts0, err := counter(l, "client", "TcpExtTCPTimeouts")
 	if err != nil {
@@ -565,7 +565,7 @@ func (c *conn) unacknowledged(l *lesson.Run) error {
 	fired := fmt.Sprintf("the retransmission timer fired %s (TcpExtTCPTimeouts +%d)", times(int(timeouts-timeouts0)), timeouts-timeouts0)
 	if timeouts-timeouts0 == int64(ci.TotalRetrans)+1 {
 		fired += fmt.Sprintf(": %s to send the data again, the first time one timeout after the data was sent, then each time after twice the timeout before "+
-			"(the gaps on the wire come a few ms longer: the timer fires a little late), and once more to give up", times(int(ci.TotalRetrans)))
+			"(the gaps on the wire come longer than the timeouts: the timer fires late), and once more to give up", times(int(ci.TotalRetrans)))
 	}
 	goError(l, c.client, rerr, fmt.Sprintf("the Read returned %s after the Write; the data was sent again %s (TCP_INFO total_retrans %d); %s",
 		secs(waited), times(int(ci.TotalRetrans)), ci.TotalRetrans, fired))

@@ -80,17 +80,20 @@ func checkNotes(t *testing.T, events []tracer.Event, want []frameNote) {
 func TestResetOfAResetConnection(t *testing.T) {
 	events := atEnds(t, "../inspect/testdata/lesson15-both.pcapng")
 	econn := "kernel drops the connection too: its program's next Read returns any data that had already arrived, then fails with ECONNRESET"
+	resetHeld := "it drops it too: its program's next Read returns any data that had already arrived, then fails with ECONNRESET"
 	checkNotes(t, events, []frameNote{
-		{frame: 41, notes: []string{"If it arrives: The server's kernel drops the connection too"}},
+		{frame: 41, notes: []string{"If it arrives, and the server's kernel still holds the connection (this end cannot see whether it does", "it drops it too"}},
 		{frame: 81, notes: []string{"The client had reset this connection itself 1.758 s before (its RST, seen here): its kernel no longer holds the connection and discards this RST; no program hears of it (no ECONNRESET)."},
 			not: []string{econn}},
 		{frame: 79, notes: []string{"If it arrives, and the client's kernel still holds the connection, it drops it",
 			"This end cannot see whether it does: the client's last segment here was a keep-alive, 4.827 s before"},
 			not: []string{econn}},
-		// #3 and #4: the client still held them.
-		{frame: 80, notes: []string{"If it arrives: The client's " + econn}},
+		// #3 and #4: the client still held them, which the server's end
+		// cannot see (what the client sent may have been lost), and the
+		// client's end can.
+		{frame: 80, notes: []string{"If it arrives, and the client's kernel still holds the connection (this end cannot see whether it does", resetHeld}},
 		{frame: 82, notes: []string{"The client's " + econn}, not: []string{"If it arrives"}},
-		{frame: 74, notes: []string{"If it arrives: The client's " + econn}},
+		{frame: 74, notes: []string{"If it arrives, and the client's kernel still holds the connection (this end cannot see whether it does", resetHeld}},
 		{frame: 78, notes: []string{"The client's " + econn}, not: []string{"If it arrives"}},
 	})
 }

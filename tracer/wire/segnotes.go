@@ -338,8 +338,13 @@ func (n *noteCtx) resetEffect() {
 		n.add(arrives+"The %s had already sent its FIN: if its program still holds the socket, its next Read fails with ECONNRESET; if not, no program hears of this RST, and the %s's kernel simply drops the connection.", to, to)
 	case n.me.sentFIN:
 		n.add(arrives+"The %s had already received the %s's FIN: its Read returns io.EOF, as it would have, and a Write fails with EPIPE (broken pipe).", to, from)
+	case n.mayBeLost:
+		// What the other end sent may have been lost before this end
+		// saw it: it may have let go of the connection unseen.
+		n.add("If it arrives, and the %s's kernel still holds the connection (this end cannot see whether it does: what the %s sent may have been lost on the way), it drops it too: "+
+			"its program's next Read returns any data that had already arrived, then fails with ECONNRESET (connection reset by peer), and a Write fails with ECONNRESET or EPIPE.", to, to)
 	default:
-		n.add(arrives+"The %s's kernel drops the connection too: its program's next Read returns any data that had already arrived, then fails with ECONNRESET (connection reset by peer), and a Write fails with ECONNRESET or EPIPE.", to)
+		n.add("The %s's kernel drops the connection too: its program's next Read returns any data that had already arrived, then fails with ECONNRESET (connection reset by peer), and a Write fails with ECONNRESET or EPIPE.", to)
 	}
 }
 
