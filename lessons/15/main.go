@@ -256,7 +256,7 @@ func forgotten(l *lesson.Run, stale []net.Conn) error {
 		states = append(states, si.State.String())
 	}
 	note(l, "server", stale[0], fmt.Sprintf("the server's ends of the connections of steps 3 and 4: %s", strings.Join(states, ", ")),
-		"Their clients gave up long ago; the server's kernel never heard of it, and holds them yet, with their buffers: a server "+
+		"Their clients gave up in steps 3 and 4; the server's kernel never heard of it, and holds them yet, with their buffers: a server "+
 			"without keepalive or timeouts of its own piles up such connections. It closes them now, each with SO_LINGER 0: "+
 			"a RST each, which the client's kernel, with no socket for them, ignores.")
 	for _, c := range stale {
