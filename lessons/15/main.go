@@ -534,7 +534,7 @@ func (c *conn) unacknowledged(l *lesson.Run) error {
 	}
 	note(l, "client", c.client, fmt.Sprintf("TCP_USER_TIMEOUT %d ms; retransmission timeout %s", ut.Milliseconds(), tracer.FormatDuration(rto)),
 		fmt.Sprintf("The socket's TCP_USER_TIMEOUT, read back: %s "+
-			"TCP_INFO's rto: the first retransmission comes that long after a segment is sent (about the round trip, %s, plus Linux's least margin, 200 ms, in whole ticks of the kernel's clock).",
+			"TCP_INFO's rto: the first retransmission comes that long after a segment is sent (about the smoothed round trip, TCP_INFO's rtt, %s, an average of the round trips the kernel measured, plus Linux's least margin, 200 ms, in whole ticks of the kernel's clock).",
 			bound, tracer.FormatDuration(ci.RTT.Round(time.Microsecond))))
 	timeouts0, err := counter(l, "client", "TcpExtTCPTimeouts")
 	if err != nil {

@@ -397,11 +397,23 @@ type ladderView struct {
 	Folds    int
 	FoldJSON []foldJSON
 	folds    []fold
+	// AskedNote explains the mark of the states found when asked, when
+	// the ladder has one.
+	AskedNote string
 }
 
 type foldJSON struct {
 	ID   string
 	JSON template.JS
+}
+
+// askedTitle is the tooltip of a state found when asked: what its mark
+// means. Other rows have none.
+func askedTitle(r wire.LadderRow) string {
+	if !r.Asked {
+		return ""
+	}
+	return "<title>" + template.HTMLEscapeString(wire.AskedNote) + "</title>"
 }
 
 // ladderSVG draws connection id's ladder, folding runs beyond allow
@@ -587,15 +599,21 @@ func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string
 		fmt.Fprintf(&b, `<text class="mu" data-r="%d" x="4" y="%s">%s</text>`, k, f1(y+4), ms(events[r.ev]))
 		switch r.kind {
 		case 'l':
-			fmt.Fprintf(&b, `<text class="e ap" data-r="%d" x="%d" y="%s">%s</text>`, k, ladXC-8, f1(y+4), template.HTMLEscapeString(r.lr.Left))
+			fmt.Fprintf(&b, `<text class="e ap" data-r="%d" x="%d" y="%s">%s%s</text>`, k, ladXC-8, f1(y+4), askedTitle(r.lr), template.HTMLEscapeString(r.lr.Left))
 		case 'r':
-			fmt.Fprintf(&b, `<text class="ap" data-r="%d" x="%d" y="%s">%s</text>`, k, ladXS+8, f1(y+4), template.HTMLEscapeString(r.lr.Right))
+			fmt.Fprintf(&b, `<text class="ap" data-r="%d" x="%d" y="%s">%s%s</text>`, k, ladXS+8, f1(y+4), askedTitle(r.lr), template.HTMLEscapeString(r.lr.Right))
 		case 'd', 'u':
 			segAt(k, yOf).draw(&b)
 		}
 	}
 	b.WriteString("</svg>")
 	v.SVG = template.HTML(b.String())
+	for _, r := range rows {
+		if r.lr.Asked {
+			v.AskedNote = wire.AskedNote
+			break
+		}
+	}
 	return v
 }
 

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/net/html"
 
 	"tcptour/tracer"
+	"tcptour/tracer/wire"
 	"tcptour/tracer/capture"
 )
 
@@ -316,6 +317,50 @@ func TestLesson03(t *testing.T) {
 	pres := all(doc, func(n *html.Node) bool { return n.Data == "pre" && n.Parent != nil && n.Parent.Data == "details" })
 	if len(pres) != 2 || !strings.Contains(text(pres[0]), "SYN seq 0") {
 		t.Errorf("no text ladder for each connection: %d", len(pres))
+	}
+}
+
+// A state found when asked is marked in the ladder, its mark explained
+// in a tooltip and under the ladder; a ladder with none has neither.
+func TestAskedState(t *testing.T) {
+	events := load(t, "lesson03.jsonl")
+	marked := -1
+	for i, e := range events {
+		if e.Phase == tracer.PhaseState && e.Conn == 1 && e.State.Side == "server" && e.State.From != e.State.To {
+			marked = i
+			break
+		}
+	}
+	if marked < 0 {
+		t.Fatal("lesson03.jsonl has no change of state of connection #1's server")
+	}
+	events[marked].State.Asked = true
+	label := "[" + events[marked].State.To.String() + "]" + wire.AskedMark
+	_, doc := render(t, Doc{Title: "asked", Events: events})
+	conns := all(doc, hasClass2("cn"))
+	if len(conns) != 2 {
+		t.Fatalf("%d connections, want 2", len(conns))
+	}
+	for k, cn := range conns {
+		titles := all(cn, func(n *html.Node) bool { return n.Data == "title" && n.Parent != nil && n.Parent.Data == "text" })
+		var notes []string
+		for _, p := range all(cn, func(n *html.Node) bool { return n.Data == "p" }) {
+			if strings.Contains(text(p), "found when asked") {
+				notes = append(notes, text(p))
+			}
+		}
+		if k == 1 {
+			if len(titles) != 0 || len(notes) != 0 {
+				t.Errorf("connection #2 (nothing asked): %d tooltips, notes %q; want none", len(titles), notes)
+			}
+			continue
+		}
+		if len(titles) != 1 || text(titles[0]) != wire.AskedNote || text(titles[0].Parent) != wire.AskedNote+label {
+			t.Errorf("connection #1: %d tooltips on labels, want 1 on %q saying %q", len(titles), label, wire.AskedNote)
+		}
+		if len(notes) != 1 || notes[0] != wire.AskedNote {
+			t.Errorf("connection #1: notes under the ladder %q, want one: %q", notes, wire.AskedNote)
+		}
 	}
 }
 

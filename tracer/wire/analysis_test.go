@@ -219,7 +219,7 @@ var analysisScenarios = []struct {
 		),
 		notes: map[int][]string{
 			7: {"tail loss probe", "tcp_early_retrans=0", "a next copy tells them apart"},
-			8: {"its wait doubled to 480.000 ms (from 246.000 ms)", "So the copy before was the timer's too, not a probe"},
+			8: {"its wait about doubled, to 480.000 ms from 246.000 ms (1.95 times: the kernel doubles its timeout, and each copy is seen some time after its timer was due", "So the copy before was the timer's too, not a probe"},
 		},
 	},
 	{
@@ -626,7 +626,7 @@ func TestAnalysisOfLosses(t *testing.T) {
 			5: {"retransmission tail-loss-probe", []string{"244.650 ms after the first copy", "tail loss probe (RFC 8985)", "more than two round trips (21.105 ms here)"}},
 			6: {"retransmission rto", []string{"retransmission timer fired (RTO", "248.026 ms after the tail loss probe", "without doubling"}},
 			7: {"retransmission rto", []string{"its wait doubled to 495.985 ms (from 248.026 ms)"}},
-			8: {"retransmission rto", []string{"its wait doubled to 988.000 ms (from 495.985 ms)"}},
+			8: {"retransmission rto", []string{"its wait doubled to 988.000 ms (from 495.985 ms): after each timeout the next waits twice as long (exponential backoff)."}},
 		}},
 		{"link-rto.pcap", map[int]want{
 			5: {"retransmission tail-loss-probe", []string{"tcp_early_retrans=0", "a next copy tells them apart"}},

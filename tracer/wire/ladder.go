@@ -33,7 +33,17 @@ type row struct {
 	ev          int    // the index in events of the event drawn
 	lost        bool   // the segment left and never arrived (on a link)
 	arrival     int    // on a link, the index of the segment's arrival; -1 for none
+	asked       bool   // a state found when asked (its label ends in AskedMark)
 }
+
+// AskedMark ends the label of a state the kernel's socket diagnostics
+// found when asked, and [AskedNote] explains it: the change came
+// earlier than its row, which is when the question was asked.
+const AskedMark = "*"
+
+// AskedNote explains [AskedMark] below a ladder that has one.
+const AskedNote = AskedMark + " found when asked: the kernel did not report this change as it happened; " +
+	"its socket diagnostics, asked at this row, found the socket in this state, so the change came earlier."
 
 // rows picks the events of connection id and says who is who.
 func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []row) {
@@ -78,11 +88,14 @@ func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []r
 				break
 			}
 			shown[c.Side] = label
+			if c.Asked {
+				label += AskedMark
+			}
 			switch c.Side {
 			case "client":
-				out = append(out, row{left: label, ev: i})
+				out = append(out, row{left: label, ev: i, asked: c.Asked})
 			case "server":
-				out = append(out, row{right: label, ev: i})
+				out = append(out, row{right: label, ev: i, asked: c.Asked})
 			}
 		case e.Actor == "client":
 			client, server = e.Local, e.Remote
@@ -183,6 +196,9 @@ type LadderRow struct {
 	// capture as it reached the receiver (the row is its departure);
 	// -1 when it was not seen arriving, and on loopback.
 	Arrival int
+	// Asked is set for a state found when asked: its label ends in
+	// [AskedMark], and the change came before its row.
+	Asked bool
 }
 
 // LadderRows returns the rows of connection id's ladder, as [Ladder]
@@ -196,7 +212,7 @@ func LadderRows(events []tracer.Event, id int) (client, server netip.AddrPort, o
 		if r.arrow == "" {
 			a = -1
 		}
-		out[i] = LadderRow{Event: r.ev, Left: r.left, Right: r.right, Arrow: strings.TrimSuffix(r.arrow, " ✗ lost"), ToRight: r.toRight, Lost: r.lost, Arrival: a}
+		out[i] = LadderRow{Event: r.ev, Left: r.left, Right: r.right, Arrow: strings.TrimSuffix(r.arrow, " ✗ lost"), ToRight: r.toRight, Lost: r.lost, Arrival: a, Asked: r.asked}
 	}
 	return client, server, out
 }
@@ -311,7 +327,7 @@ func FitLadder(w io.Writer, events []tracer.Event, id, width int) error {
 // row, leaving a space after the client's.
 func ladderText(id int, client, server netip.AddrPort, rs []row, aw, headerIn int) string {
 	var body strings.Builder
-	widest := 0
+	widest, asked := 0, false
 	for _, r := range rs {
 		mid := strings.Repeat(" ", aw)
 		if r.arrow != "" {
@@ -320,6 +336,11 @@ func ladderText(id int, client, server netip.AddrPort, rs []row, aw, headerIn in
 		line := strings.TrimRight(fmt.Sprintf("%*s │%s│ %s", labelWidth, r.left, mid, r.right), " ")
 		widest = max(widest, utf8.RuneCountInString(line))
 		body.WriteString(line + "\n")
+		asked = asked || r.asked
+	}
+	if asked {
+		// Wrapped to the ladder's width: it never makes the ladder wider.
+		body.WriteString(tracer.Wrap(AskedNote, 0, max(widest, 40)))
 	}
 	c, s := "client "+client.String(), "server "+server.String()
 	// The server's name starts above its line, or where it must.
@@ -374,14 +395,23 @@ func Mermaid(w io.Writer, events []tracer.Event, ids []int) error {
 			case r.arrow != "":
 				fmt.Fprintf(&b, "    %s->>%s: %s\n", s, c, mermaidText(r.arrow))
 			case r.left != "":
-				fmt.Fprintf(&b, "    Note left of %s: %s\n", c, mermaidText(r.left))
+				fmt.Fprintf(&b, "    Note left of %s: %s\n", c, mermaidText(mermaidAsked(r, r.left)))
 			case r.right != "":
-				fmt.Fprintf(&b, "    Note right of %s: %s\n", s, mermaidText(r.right))
+				fmt.Fprintf(&b, "    Note right of %s: %s\n", s, mermaidText(mermaidAsked(r, r.right)))
 			}
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// mermaidAsked spells out, in a Mermaid note (which has room for it),
+// what the mark of a state found when asked means.
+func mermaidAsked(r row, label string) string {
+	if !r.asked {
+		return label
+	}
+	return strings.TrimSuffix(label, AskedMark) + " found when asked (the change came earlier)"
 }
 
 // mermaidText keeps characters that end or break a Mermaid message out.

@@ -338,7 +338,10 @@ func TestLadderStates(t *testing.T) {
 		state(4, "client", kernel.FinWait1, kernel.FinWait2),
 		state(5, "client", kernel.FinWait2, kernel.FinWait2), // kept by the kernel: drawn once
 		state(6, "server", kernel.LastAck, kernel.LastAck),   // found when asked, never drawn before
+		state(7, "client", kernel.FinWait2, kernel.FinWait2), // found when asked, as drawn before: not again
 	}
+	events[6].State.Asked = true
+	events[7].State.Asked = true
 	var b strings.Builder
 	if err := Ladder(&b, events, 1); err != nil {
 		t.Fatal(err)
@@ -350,7 +353,10 @@ func TestLadderStates(t *testing.T) {
 		"               │── FIN ACK seq 19 ack 30 ────────────────────▶│\n" +
 		"               │                                              │ [CLOSE_WAIT]\n" +
 		"  [FIN_WAIT_2] │                                              │\n" +
-		"               │                                              │ [LAST_ACK]\n"
+		"               │                                              │ [LAST_ACK]*\n" +
+		"* found when asked: the kernel did not report this change as it happened;\n" +
+		"its socket diagnostics, asked at this row, found the socket in this state,\n" +
+		"so the change came earlier.\n"
 	if b.String() != want {
 		t.Errorf("ladder:\n%s\nwant:\n%s", b.String(), want)
 	}
@@ -358,7 +364,8 @@ func TestLadderStates(t *testing.T) {
 	if err := Mermaid(&b, events, []int{1}); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range []string{"Note left of C1: [FIN_WAIT_1]", "Note right of S1: [CLOSE_WAIT]"} {
+	for _, l := range []string{"Note left of C1: [FIN_WAIT_1]", "Note right of S1: [CLOSE_WAIT]",
+		"Note right of S1: [LAST_ACK] found when asked (the change came earlier)"} {
 		if !strings.Contains(b.String(), "    "+l+"\n") {
 			t.Errorf("Mermaid output lacks %q:\n%s", l, b.String())
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -589,7 +590,16 @@ func (n *noteCtx) why() string {
 		}
 		switch {
 		case ratio >= 1.5 && ratio <= 2.6:
-			s += fmt.Sprintf(", its wait doubled to %s (from %s): after each timeout the next waits twice as long (exponential backoff).", gap, tracer.FormatDuration(v.prevGap))
+			if math.Abs(ratio-2) <= 0.02 {
+				s += fmt.Sprintf(", its wait doubled to %s (from %s)", gap, tracer.FormatDuration(v.prevGap))
+			} else {
+				// The kernel doubles the timeout itself; what the wire
+				// shows is when each copy left (or reached the capture),
+				// some time after its timer was due.
+				s += fmt.Sprintf(", its wait about doubled, to %s from %s (%.2f times: the kernel doubles its timeout, and each copy is seen some time after its timer was due, not always by the same)",
+					gap, tracer.FormatDuration(v.prevGap), ratio)
+			}
+			s += ": after each timeout the next waits twice as long (exponential backoff)."
 			if v.prevKind.Has(TailLossProbe) {
 				s += " So the copy before was the timer's too, not a probe (as with net.ipv4.tcp_early_retrans=0)."
 			}

@@ -29,3 +29,25 @@ func TestDiff(t *testing.T) {
 		t.Errorf("no ellipsis after %d lines:\n%s", diffMax, out)
 	}
 }
+
+// DropResends leaves out the counters of resends and their notes, and
+// keeps every other line.
+func TestDropResends(t *testing.T) {
+	in := "4 server -   listen        tcp 192.0.2.2:8003\n" +
+		"4 kernel -   counter       server's TcpRetransSegs +1\n" +
+		"      The server's kernel counts segments sent again: 1 more during this step.\n" +
+		"4 kernel -   counter       server's TcpExtTCPLossProbes +1\n" +
+		"      The server's kernel counts tail loss probes sent (RFC 8985).\n" +
+		"      A second line of the note.\n" +
+		"4 kernel -   counter       client's TcpOutRsts +1\n" +
+		"      The client's kernel counts RSTs sent.\n" +
+		"5 kernel -   counter       client's TcpExtTCPSynRetrans +2\n" +
+		"5 client -   note          the server's socket: gone\n"
+	want := "4 server -   listen        tcp 192.0.2.2:8003\n" +
+		"4 kernel -   counter       client's TcpOutRsts +1\n" +
+		"      The client's kernel counts RSTs sent.\n" +
+		"5 client -   note          the server's socket: gone\n"
+	if got := DropResends(in); got != want {
+		t.Errorf("DropResends gave\n%s\nwant\n%s", got, want)
+	}
+}
