@@ -23,8 +23,8 @@ import (
 	"golang.org/x/net/html"
 
 	"tcptour/tracer"
-	"tcptour/tracer/wire"
 	"tcptour/tracer/capture"
+	"tcptour/tracer/wire"
 )
 
 // The traces in testdata are real runs of lessons 03 and 12, made by

@@ -589,6 +589,9 @@ func (n *noteCtx) why() string {
 			ratio = float64(v.gap) / float64(v.prevGap)
 		}
 		switch {
+		case ratio >= 1.5 && ratio < 1.98 && (v.gap-rtoMax).Abs() <= rtoMax/100:
+			s += fmt.Sprintf(", its wait grew to %s (from %s), less than twice: after each timeout the next waits twice as long (exponential backoff), up to a ceiling, 120 s on Linux (TCP_RTO_MAX).",
+				gap, tracer.FormatDuration(v.prevGap))
 		case ratio >= 1.5 && ratio <= 2.6:
 			if math.Abs(ratio-2) <= 0.02 {
 				s += fmt.Sprintf(", its wait doubled to %s (from %s)", gap, tracer.FormatDuration(v.prevGap))
@@ -616,6 +619,10 @@ func (n *noteCtx) why() string {
 	}
 	return ""
 }
+
+// rtoMax is Linux's ceiling of the retransmission timeout
+// (TCP_RTO_MAX): past it the waits no longer double.
+const rtoMax = 120 * time.Second
 
 // defaultMinRTO is Linux's minimum retransmission timeout (TCP_RTO_MIN),
 // which a tail loss probe for a single segment adds to two round trips.
