@@ -66,7 +66,6 @@ func TestLesson(t *testing.T) {
 	)
 }
 
-
 // syn is a SYN of the client's as it left the client's end.
 type syn struct {
 	at   time.Time
