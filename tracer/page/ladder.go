@@ -468,6 +468,20 @@ func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string
 		desc += " (" + strings.Join(extra, ", ") + ")"
 	}
 	desc += "."
+	// The states found when asked, which only the mark tells apart.
+	var asked []string
+	for _, r := range rows {
+		if r.lr.Asked {
+			side, label := "server", r.lr.Right
+			if r.kind == 'l' {
+				side, label = "client", r.lr.Left
+			}
+			asked = append(asked, fmt.Sprintf("the %s's %s at %s ms", side, strings.TrimSuffix(label, wire.AskedMark), ms(events[r.ev])))
+		}
+	}
+	if len(asked) > 0 {
+		desc += " Found when asked, some time after the change: " + strings.Join(asked, ", ") + "."
+	}
 	fmt.Fprintf(&b, `<svg class="ld" id="%s" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-labelledby="%st %sd">`, lid, ladW, h, ladW, h, lid, lid)
 	fmt.Fprintf(&b, `<title id="%st">Connection #%d: ladder of its segments</title><desc id="%sd">%s</desc>`, lid, id, lid, template.HTMLEscapeString(desc))
 	fmt.Fprintf(&b, `<text class="hc e" x="%d" y="16">client %s</text><text class="hs" x="%d" y="16">server %s</text><text class="mu" x="4" y="34">ms</text>`,
@@ -608,11 +622,8 @@ func ladderSVG(events []tracer.Event, id int, rows []lrow, client, server string
 	}
 	b.WriteString("</svg>")
 	v.SVG = template.HTML(b.String())
-	for _, r := range rows {
-		if r.lr.Asked {
-			v.AskedNote = wire.AskedNote
-			break
-		}
+	if len(asked) > 0 {
+		v.AskedNote = wire.AskedNote
 	}
 	return v
 }

@@ -350,7 +350,7 @@ func TestAskedState(t *testing.T) {
 			}
 		}
 		if k == 1 {
-			if len(titles) != 0 || len(notes) != 0 {
+			if len(titles) != 0 || len(notes) != 0 || strings.Contains(text(cn), "Found when asked") {
 				t.Errorf("connection #2 (nothing asked): %d tooltips, notes %q; want none", len(titles), notes)
 			}
 			continue
@@ -360,6 +360,15 @@ func TestAskedState(t *testing.T) {
 		}
 		if len(notes) != 1 || notes[0] != wire.AskedNote {
 			t.Errorf("connection #1: notes under the ladder %q, want one: %q", notes, wire.AskedNote)
+		}
+		// For a screen reader, which reads the picture's description.
+		var descs []*html.Node
+		for _, svg := range all(cn, hasClass2("ld")) {
+			descs = append(descs, all(svg, func(n *html.Node) bool { return n.Data == "desc" })...)
+		}
+		want := "Found when asked, some time after the change: the server's " + strings.TrimSuffix(label, wire.AskedMark) + " at "
+		if len(descs) != 1 || !strings.Contains(text(descs[0]), want) {
+			t.Errorf("connection #1: the ladder's description lacks %q", want)
 		}
 	}
 }

@@ -43,7 +43,8 @@ const AskedMark = "*"
 
 // AskedNote explains [AskedMark] below a ladder that has one.
 const AskedNote = AskedMark + " found when asked: the kernel did not report this change as it happened; " +
-	"its socket diagnostics, asked at this row, found the socket in this state, so the change came earlier."
+	"its socket diagnostics, asked at the time of the marked row, found the socket in that state " +
+	"(for [gone], found no socket), so the change came earlier."
 
 // rows picks the events of connection id and says who is who.
 func rows(events []tracer.Event, id int) (client, server netip.AddrPort, out []row) {

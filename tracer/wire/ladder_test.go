@@ -355,8 +355,9 @@ func TestLadderStates(t *testing.T) {
 		"  [FIN_WAIT_2] │                                              │\n" +
 		"               │                                              │ [LAST_ACK]*\n" +
 		"* found when asked: the kernel did not report this change as it happened;\n" +
-		"its socket diagnostics, asked at this row, found the socket in this state,\n" +
-		"so the change came earlier.\n"
+		"its socket diagnostics, asked at the time of the marked row, found the\n" +
+		"socket in that state (for [gone], found no socket), so the change came\n" +
+		"earlier.\n"
 	if b.String() != want {
 		t.Errorf("ladder:\n%s\nwant:\n%s", b.String(), want)
 	}

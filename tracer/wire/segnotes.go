@@ -588,19 +588,28 @@ func (n *noteCtx) why() string {
 		if v.prevGap > 0 {
 			ratio = float64(v.gap) / float64(v.prevGap)
 		}
+		// A wait at Linux's ceiling, or a little past it: the timer
+		// wheel fires a timer that long up to about 4 s late.
+		atCeiling := v.gap >= rtoMax && v.gap <= rtoMax+rtoMax/16
+		prev := tracer.FormatDuration(v.prevGap)
 		switch {
-		case ratio >= 1.5 && ratio < 1.98 && (v.gap-rtoMax).Abs() <= rtoMax/100:
-			s += fmt.Sprintf(", its wait grew to %s (from %s), less than twice: after each timeout the next waits twice as long (exponential backoff), up to a ceiling, 120 s on Linux (TCP_RTO_MAX).",
-				gap, tracer.FormatDuration(v.prevGap))
+		case atCeiling && ratio >= 0.85 && ratio < 1.15:
+			s += fmt.Sprintf(", after a wait of %s, about as long as the one before (%s): the timeout has reached its ceiling, 120 s by default (TCP_RTO_MAX), and doubles no more.", gap, prev)
+		case atCeiling && ratio >= 1.15 && ratio < 1.98:
+			s += fmt.Sprintf(", its wait grew to %s (from %s), less than twice: after each timeout the next waits twice as long (exponential backoff), up to a ceiling, 120 s by default (TCP_RTO_MAX).", gap, prev)
 		case ratio >= 1.5 && ratio <= 2.6:
-			if math.Abs(ratio-2) <= 0.02 {
-				s += fmt.Sprintf(", its wait doubled to %s (from %s)", gap, tracer.FormatDuration(v.prevGap))
-			} else {
-				// The kernel doubles the timeout itself; what the wire
-				// shows is when each copy left (or reached the capture),
-				// some time after its timer was due.
-				s += fmt.Sprintf(", its wait about doubled, to %s from %s (%.2f times: the kernel doubles its timeout, and each copy is seen some time after its timer was due, not always by the same)",
-					gap, tracer.FormatDuration(v.prevGap), ratio)
+			// The kernel doubles the timeout itself; the gaps on the
+			// wire also hold how late each timer fired: the timer
+			// wheel rounds a timer up, by up to about an eighth of its
+			// time, so a gap is 1 to 1.125 times its timeout.
+			switch {
+			case math.Abs(ratio-2) <= 0.02:
+				s += fmt.Sprintf(", its wait doubled to %s (from %s)", gap, prev)
+			case ratio >= 2/1.125-0.02 && ratio <= 2*1.125+0.02:
+				s += fmt.Sprintf(", its wait about doubled, to %s from %s (%.2f times: the kernel doubles its timeout, but its timer fires a little late, by up to about an eighth of the wait, and not by the same each time)",
+					gap, prev, ratio)
+			default:
+				s += fmt.Sprintf(", its wait grew to %s, %.2f times the one before (%s), further from twice than a late timer explains", gap, ratio, prev)
 			}
 			s += ": after each timeout the next waits twice as long (exponential backoff)."
 			if v.prevKind.Has(TailLossProbe) {
@@ -620,7 +629,7 @@ func (n *noteCtx) why() string {
 	return ""
 }
 
-// rtoMax is Linux's ceiling of the retransmission timeout
+// rtoMax is Linux's ceiling of the retransmission timeout by default
 // (TCP_RTO_MAX): past it the waits no longer double.
 const rtoMax = 120 * time.Second
 
