@@ -209,17 +209,19 @@ var analysisScenarios = []struct {
 		},
 	},
 	{
-		name: "the timer alone (tcp_early_retrans=0): the wait doubles from the first copy more",
+		name: "the timer alone (tcp_early_retrans=0): the wait doubles from the first copy more, then a wait further from twice than a late timer explains",
 		segs: append(hs10(),
 			timed{seg: cdata(1, 100)},
 			timed{after: 10 * time.Millisecond, seg: sack(101, 512)},
 			timed{seg: cdata(101, 100)},
 			timed{after: 246 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | TailLossProbe},
 			timed{after: 480 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | RTO},
+			timed{after: 1100 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | RTO},
 		),
 		notes: map[int][]string{
 			7: {"tail loss probe", "tcp_early_retrans=0", "a next copy tells them apart"},
 			8: {"its wait about doubled, to 480.000 ms from 246.000 ms (1.95 times: the kernel doubles its timeout, but its timer fires a little late, by up to about an eighth of the wait, and not by the same each time)", "So the copy before was the timer's too, not a probe"},
+			9: {"its wait grew to 1.100 s, 2.29 times the one before (480.000 ms), further from twice than a late timer explains: after each timeout the next waits twice as long (exponential backoff)."},
 		},
 	},
 	{
@@ -261,20 +263,6 @@ var analysisScenarios = []struct {
 			15: {"its wait about doubled, to 1m3s from 30.720 s (2.05 times"},
 			16: {"its wait grew to 2m3s (from 1m3s), less than twice: after each timeout the next waits twice as long (exponential backoff), up to a ceiling, 120 s by default (TCP_RTO_MAX)."},
 			17: {"after a wait of 2m1s, about as long as the one before (2m3s): the timeout has reached its ceiling, 120 s by default (TCP_RTO_MAX), and doubles no more."},
-		},
-	},
-	{
-		name: "data sent again, its waits further from doubling than a late timer explains",
-		segs: append(hs10(),
-			timed{seg: cdata(1, 100)},
-			timed{after: 10 * time.Millisecond, seg: sack(101, 512)},
-			timed{seg: cdata(101, 100)},
-			timed{after: 246 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | TailLossProbe},
-			timed{after: 480 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | RTO},
-			timed{after: 1100 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | RTO},
-		),
-		notes: map[int][]string{
-			9: {"its wait grew to 1.100 s, 2.29 times the one before (480.000 ms), further from twice than a late timer explains: after each timeout the next waits twice as long (exponential backoff)."},
 		},
 	},
 	{
