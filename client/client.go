@@ -94,6 +94,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 			// NOTE: ignoring the error; stdout failed, and Close said so.
 			_ = wire.FitLadder(stdout, events, id, width)
 		}
+		_, _ = wire.AskedFootnote(stdout, events, ids, width)
 	}
 	tl.Summary(stdout, packets, stats, cfg.pcap)
 	return err

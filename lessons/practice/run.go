@@ -315,6 +315,7 @@ func (c *Check) report(out io.Writer, opts options) {
 			// NOTE: an error here is a closed stdout.
 			_ = p.Print(e)
 		}
+		var drawn []int
 		for _, id := range conns {
 			fmt.Fprintln(out)
 			if segs := countPackets(shown, id); segs > 60 {
@@ -322,7 +323,9 @@ func (c *Check) report(out io.Writer, opts options) {
 				continue
 			}
 			_ = wire.FitLadder(out, shown, id, opts.width)
+			drawn = append(drawn, id)
 		}
+		_, _ = wire.AskedFootnote(out, shown, drawn, opts.width)
 	}
 	for _, p := range c.progs {
 		all := p.Output()

@@ -284,7 +284,7 @@ const (
 // order. events must be sorted by time (as Trace.Events returns them).
 func Ladder(w io.Writer, events []tracer.Event, id int) error {
 	client, server, rs := rows(events, id)
-	_, err := io.WriteString(w, ladderText(id, client, server, rs, arrowWidth, 0))
+	_, err := io.WriteString(w, ladderText(id, client, server, rs, arrowWidth, 0, true))
 	return err
 }
 
@@ -295,6 +295,8 @@ func Ladder(w io.Writer, events []tracer.Event, id int) error {
 // it writes instead one line, wrapped to width, that says how many
 // columns the ladder needs and where else to read it: --mermaid FILE,
 // the flag of the lessons, the server, the client and tracer/inspect.
+// Unlike Ladder it leaves out the line that explains [AskedMark]: after
+// the ladders, [AskedFootnote] writes it once.
 func FitLadder(w io.Writer, events []tracer.Event, id, width int) error {
 	client, server, rs := rows(events, id)
 	minArrow := 0
@@ -307,7 +309,7 @@ func FitLadder(w io.Writer, events []tracer.Event, id, width int) error {
 	need := 0
 	for aw := arrowWidth; aw >= minArrow; aw-- {
 		for _, headerIn := range []int{0, width} {
-			text := ladderText(id, client, server, rs, aw, headerIn)
+			text := ladderText(id, client, server, rs, aw, headerIn, false)
 			n := textWidth(text)
 			if n <= width {
 				_, err := io.WriteString(w, text)
@@ -322,11 +324,28 @@ func FitLadder(w io.Writer, events []tracer.Event, id, width int) error {
 	return err
 }
 
+// AskedFootnote writes, wrapped to width, the line that explains
+// [AskedMark] ([AskedNote]), if one of the ladders of the connections
+// ids has a state so marked, and reports whether it did; else it
+// writes nothing.
+func AskedFootnote(w io.Writer, events []tracer.Event, ids []int, width int) (bool, error) {
+	for _, id := range ids {
+		_, _, rs := rows(events, id)
+		if slices.ContainsFunc(rs, func(r row) bool { return r.asked }) {
+			_, err := io.WriteString(w, tracer.Wrap(AskedNote, 0, width))
+			return true, err
+		}
+	}
+	return false, nil
+}
+
 // ladderText draws the ladder of connection id with arrows aw wide.
 // With headerIn > 0 the server's name in the header moves left, as far
 // as it needs to end within headerIn columns or the ladder's widest
-// row, leaving a space after the client's.
-func ladderText(id int, client, server netip.AddrPort, rs []row, aw, headerIn int) string {
+// row, leaving a space after the client's. With footnote, a ladder
+// with a state found when asked ends with the line that explains its
+// mark.
+func ladderText(id int, client, server netip.AddrPort, rs []row, aw, headerIn int, footnote bool) string {
 	var body strings.Builder
 	widest, asked := 0, false
 	for _, r := range rs {
@@ -339,7 +358,7 @@ func ladderText(id int, client, server netip.AddrPort, rs []row, aw, headerIn in
 		body.WriteString(line + "\n")
 		asked = asked || r.asked
 	}
-	if asked {
+	if asked && footnote {
 		// Wrapped to the ladder's width: it never makes the ladder wider.
 		body.WriteString(tracer.Wrap(AskedNote, 0, max(widest, 40)))
 	}

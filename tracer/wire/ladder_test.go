@@ -374,6 +374,23 @@ func TestLadderStates(t *testing.T) {
 	if strings.Count(b.String(), "FIN_WAIT_2") != 1 {
 		t.Errorf("the hand-over is in the diagram again:\n%s", b.String())
 	}
+	// FitLadder draws the mark, and leaves the line that explains it to
+	// AskedFootnote, once after all the ladders: only when one has it.
+	b.Reset()
+	if err := FitLadder(&b, events, 1, 100); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "[LAST_ACK]*\n") || strings.Contains(b.String(), "found when asked") {
+		t.Errorf("FitLadder: want the mark and no footnote:\n%s", b.String())
+	}
+	b.Reset()
+	if wrote, err := AskedFootnote(&b, events, []int{2, 1}, 100); !wrote || err != nil || b.String() != tracer.Wrap(AskedNote, 0, 100) {
+		t.Errorf("AskedFootnote: wrote %v, %v, %q; want %q", wrote, err, b.String(), tracer.Wrap(AskedNote, 0, 100))
+	}
+	b.Reset()
+	if wrote, err := AskedFootnote(&b, events[:6], []int{1}, 100); wrote || err != nil || b.Len() != 0 {
+		t.Errorf("AskedFootnote with nothing found when asked: wrote %v, %v, %q; want nothing", wrote, err, b.String())
+	}
 }
 
 // FitLadder narrows the arrows to the width it is given, keeping every

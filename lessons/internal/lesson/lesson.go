@@ -634,6 +634,10 @@ func (r *Run) printLadders(events []tracer.Event) {
 		_ = wire.FitLadder(r.out, events, id, r.width)
 		fmt.Fprintln(r.out)
 	}
+	// NOTE: as above.
+	if wrote, _ := wire.AskedFootnote(r.out, events, ids, r.width); wrote {
+		fmt.Fprintln(r.out)
+	}
 }
 
 func (r *Run) printList(title string, items []string) {
