@@ -570,3 +570,38 @@ func TestBuiltKey(t *testing.T) {
 		t.Error("a missing file: no error")
 	}
 }
+
+// judgeWaits passes the task's waits however late a busy machine makes
+// them (within lateSleep), and fails waits that grow by a fixed step or
+// do not grow.
+func TestJudgeWaits(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 19, 54, 29, 0, time.UTC)
+	tries := func(gaps ...int) []attemptSYN {
+		ts := []attemptSYN{{syn: t0}}
+		for _, g := range gaps {
+			ts = append(ts, attemptSYN{syn: ts[len(ts)-1].syn.Add(time.Duration(g) * time.Millisecond)})
+		}
+		return ts
+	}
+	for _, c := range []struct {
+		name string
+		gaps []int
+		fail string // "" for a pass
+	}{
+		{"the task's waits", []int{100, 200, 400, 800}, ""},
+		{"two late in a row, as once beside other tests", []int{129, 250, 401, 801}, ""},
+		{"the last but one late", []int{100, 200, 470, 800}, ""},
+		{"a fixed step of 100 ms", []int{100, 200, 300, 400}, "from the first to the fifth"},
+		{"a fixed step of 200 ms", []int{200, 400, 600, 800}, "wait 4 (800 ms) is not 1.6 times"},
+		{"a fixed interval", []int{200, 200, 200, 200}, "from the first to the fifth"},
+		{"no wait", []int{1, 1, 1, 1}, "without waiting"},
+	} {
+		err := judgeWaits(&Check{}, tries(c.gaps...), len(c.gaps)+1, true)
+		switch {
+		case c.fail == "" && err != nil:
+			t.Errorf("%s %v: %v, want a pass", c.name, c.gaps, err)
+		case c.fail != "" && (err == nil || !strings.Contains(err.Error(), c.fail)):
+			t.Errorf("%s %v: %v, want a failure saying %q", c.name, c.gaps, err, c.fail)
+		}
+	}
+}
