@@ -26,15 +26,13 @@ var sentAgain = regexp.MustCompile(`TCP_INFO data_segs_out \+(\d+), less (\d+) s
 // note, the segments sent again, counting those sent once as a run
 // without them does.
 func normalize(s string) string {
-	s = sentAgain.ReplaceAllStringFunc(lessontest.DropResends(s), func(m string) string {
+	return sentAgain.ReplaceAllStringFunc(lessontest.DropResends(s), func(m string) string {
 		g := sentAgain.FindStringSubmatch(m)
-		all, again := atoi(g[1]), atoi(g[2])
+		all, _ := strconv.Atoi(g[1])
+		again, _ := strconv.Atoi(g[2])
 		return "TCP_INFO data_segs_out +" + strconv.Itoa(all-again)
 	})
-	return s
 }
-
-func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
 func TestLesson(t *testing.T) {
 	res := lessontest.RunGoldenWith(t, info, run, "trace.golden", normalize)

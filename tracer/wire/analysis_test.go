@@ -65,6 +65,23 @@ func hs10() []timed {
 	return t
 }
 
+// timerAlone is the client's second segment sent again and again with
+// nothing coming back, after hs10: a first copy 246 ms after it (a tail
+// loss probe, by its wait), then one after each of waits (the
+// retransmission timer's).
+func timerAlone(waits ...time.Duration) []timed {
+	t := append(hs10(),
+		timed{seg: cdata(1, 100)},
+		timed{after: 10 * time.Millisecond, seg: sack(101, 512)},
+		timed{seg: cdata(101, 100)},
+		timed{after: 246 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | TailLossProbe},
+	)
+	for _, w := range waits {
+		t = append(t, timed{after: w, seg: cdata(101, 100), want: Retransmission | RTO})
+	}
+	return t
+}
+
 func hs() []timed {
 	var t []timed
 	for _, s := range handshake(7) {
@@ -210,14 +227,7 @@ var analysisScenarios = []struct {
 	},
 	{
 		name: "the timer alone (tcp_early_retrans=0): the wait doubles from the first copy more, then a wait further from twice than a late timer explains",
-		segs: append(hs10(),
-			timed{seg: cdata(1, 100)},
-			timed{after: 10 * time.Millisecond, seg: sack(101, 512)},
-			timed{seg: cdata(101, 100)},
-			timed{after: 246 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | TailLossProbe},
-			timed{after: 480 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | RTO},
-			timed{after: 1100 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | RTO},
-		),
+		segs: timerAlone(480*time.Millisecond, 1100*time.Millisecond),
 		notes: map[int][]string{
 			7: {"tail loss probe", "tcp_early_retrans=0", "a next copy tells them apart"},
 			8: {"its wait about doubled, to 480.000 ms from 246.000 ms (1.95 times: the kernel doubles its timeout, but its timer fires a little late, by up to about an eighth of the wait, and not by the same each time)", "So the copy before was the timer's too, not a probe"},
@@ -240,22 +250,9 @@ var analysisScenarios = []struct {
 	},
 	{
 		name: "data sent again and again: its wait doubles up to the ceiling, 120 s",
-		segs: append(hs10(),
-			timed{seg: cdata(1, 100)},
-			timed{after: 10 * time.Millisecond, seg: sack(101, 512)},
-			timed{seg: cdata(101, 100)},
-			timed{after: 246 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | TailLossProbe},
-			timed{after: 480 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | RTO},
-			timed{after: 960 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | RTO},
-			timed{after: 1920 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | RTO},
-			timed{after: 3960 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | RTO},
-			timed{after: 7680 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | RTO},
-			timed{after: 15360 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | RTO},
-			timed{after: 30720 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | RTO},
-			timed{after: 63 * time.Second, seg: cdata(101, 100), want: Retransmission | RTO},
-			timed{after: 122500 * time.Millisecond, seg: cdata(101, 100), want: Retransmission | RTO},
-			timed{after: 121 * time.Second, seg: cdata(101, 100), want: Retransmission | RTO},
-		),
+		segs: timerAlone(480*time.Millisecond, 960*time.Millisecond, 1920*time.Millisecond, 3960*time.Millisecond,
+			7680*time.Millisecond, 15360*time.Millisecond, 30720*time.Millisecond, 63*time.Second,
+			122500*time.Millisecond, 121*time.Second),
 		notes: map[int][]string{
 			9:  {"its wait doubled to 960.000 ms (from 480.000 ms): after each timeout the next waits twice as long (exponential backoff)."},
 			11: {"its wait about doubled, to 3.960 s from 1.920 s (2.06 times: the kernel doubles its timeout, but its timer fires a little late, by up to about an eighth of the wait, and not by the same each time): after each timeout"},
